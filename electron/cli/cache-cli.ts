@@ -1,0 +1,134 @@
+/**
+ * The cache command line for tests, demos and IT:
+ *   npm run cache -- <import|verify|stats|audit-export|wipe> [files] --data-dir <dir>
+ * Uses the same services and the same OS keychain as the app. Prints counts
+ * and reports, never PHI (bundles are named by position, not by file name,
+ * because file names often carry patient names). Exits non-zero with a
+ * clear message on any error.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AppError } from '../../shared/app-error';
+import { describeChainProblem } from '../services/audit-chain';
+import { importBundle } from '../services/bundle-import';
+import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
+import { openCacheSession, type CacheSession } from '../services/cache-session';
+import { MAX_BUNDLE_BYTES } from '../services/fhir-bundle';
+import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE } from '../services/secret-store';
+
+const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
+  import <bundle.json>...   import FHIR bundles (each one atomically)
+  verify                    check the file and the audit chain (exit 0 when whole)
+  stats                     counts by resource type and audit entries, as JSON
+  audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line
+  wipe                      delete the keychain entries, then the cache files`;
+
+class UsageError extends Error {}
+
+function print(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSession) => T | Promise<T>): Promise<T> {
+  const session = await openCacheSession({
+    dataDir,
+    secrets: createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE),
+    actor: `cli:${userInfo().username}`,
+    create,
+  });
+  try {
+    return await fn(session);
+  } finally {
+    session.close();
+  }
+}
+
+function readBundleFile(file: string, position: string): Buffer {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    throw new AppError('BUNDLE_INVALID', `Bundle ${position} could not be read.`);
+  }
+  if (size > MAX_BUNDLE_BYTES) throw new AppError('BUNDLE_INVALID', `Bundle ${position} is larger than the limit and was not imported.`);
+  return readFileSync(file);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { 'data-dir': { type: 'string' }, help: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE + '\n');
+    return command ? 0 : 64;
+  }
+  if (!values['data-dir']) throw new UsageError('--data-dir is required');
+  const dataDir = resolve(values['data-dir']);
+
+  switch (command) {
+    case 'import': {
+      if (rest.length === 0) throw new UsageError('import needs at least one bundle file');
+      return withSession(dataDir, true, (session) => {
+        rest.forEach((file, i) => {
+          const position = `${i + 1} of ${rest.length}`;
+          try {
+            const summary = importBundle(session, readBundleFile(file, position));
+            print({ bundle: i + 1, imported: summary.resources, patients: summary.patients, byType: summary.byType });
+          } catch (err) {
+            if (err instanceof AppError) throw new AppError(err.code, `Bundle ${position}: ${err.message}`);
+            throw err;
+          }
+        });
+        return 0;
+      });
+    }
+    case 'verify':
+      return withSession(dataDir, false, (session) => {
+        const report = verifyCache(session);
+        print(report);
+        if (report.firstBad) {
+          process.stderr.write(`verify: ${describeChainProblem(report.firstBad)}\n`);
+          return 2;
+        }
+        return 0;
+      });
+    case 'stats':
+      return withSession(dataDir, false, (session) => {
+        print(cacheStats(session));
+        return 0;
+      });
+    case 'audit-export':
+      return withSession(dataDir, false, (session) => {
+        for (const event of auditEvents(session)) print(event);
+        return 0;
+      });
+    case 'wipe':
+      print(await wipeCache(dataDir, createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE)));
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command.slice(0, 20)}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n${USAGE}\n`);
+      process.exitCode = 64;
+    } else if (err instanceof AppError) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`error INTERNAL: the command failed unexpectedly (${err instanceof Error ? err.name : 'error'}).\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,22 @@
+/**
+ * Electron glue: binds the handler registry to ipcMain, one channel per
+ * contract call. Describes the sender frame to `dispatch`, which checks it
+ * and parses the payload. Never register a handler outside the contract, and
+ * never handle a call without going through `dispatch`.
+ */
+import type { IpcMain, IpcMainInvokeEvent } from 'electron';
+import { CALL_NAMES, ipcChannelFor } from '../shared/contract';
+import type { Caller } from './services/caller-policy';
+import { dispatch, type DispatchOptions, type HandlerRegistry } from './services/handler-registry';
+
+function callerOf(event: IpcMainInvokeEvent): Caller {
+  const frame = event.senderFrame;
+  if (!frame) return { url: '', isMainFrame: false };
+  return { url: frame.url, isMainFrame: frame.parent === null };
+}
+
+export function bindRegistry(ipcMain: IpcMain, registry: HandlerRegistry, options: DispatchOptions): void {
+  for (const name of CALL_NAMES) {
+    ipcMain.handle(ipcChannelFor(name), (event, payload: unknown) => dispatch(registry, name, payload, callerOf(event), options));
+  }
+}

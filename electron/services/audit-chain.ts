@@ -1,0 +1,216 @@
+/**
+ * The tamper-evident audit log: entries appended inside the caller's SQLite
+ * transaction (so an access and its entry commit or roll back together), each
+ * chained by SHA-256 to the one before, and the chain head signed with the
+ * device's Ed25519 key. `verifyAuditChain` recomputes everything and names
+ * the first bad entry. This module holds no head state in memory (the
+ * database is the truth, even after a rollback) and never logs entry content.
+ */
+import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  AUDIT_GENESIS_HASH,
+  auditHeadMessage,
+  canonicalAuditEntry,
+  type AuditAction,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditSubtype,
+} from '../../shared/audit-entry';
+import type { CacheDatabase } from './cache-database';
+
+/** Who is acting and why; fixed for a session. */
+export interface AuditContext {
+  actor: string;
+  deviceId: string;
+  purpose: string;
+}
+
+/** What happened; one per access. */
+export interface AuditRecord {
+  action: AuditAction;
+  subtype: AuditSubtype;
+  patientId: string | null;
+  entities: string[];
+  query: string | null;
+  outcome: AuditOutcome;
+}
+
+/** Sign the head once this many entries have gone unsigned (and on close). */
+export const SIGN_EVERY_ENTRIES = 256;
+
+export function chainHash(prevHash: string, entry: AuditEntry): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalAuditEntry(entry)).digest('hex');
+}
+
+interface AuditRow {
+  seq: number;
+  recorded_at: string;
+  actor: string;
+  action: string;
+  subtype: string;
+  patient_id: string | null;
+  entities: string;
+  query: string | null;
+  outcome: string;
+  device_id: string;
+  purpose: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function rowToEntry(row: AuditRow): AuditEntry {
+  return {
+    seq: row.seq,
+    recordedAt: row.recorded_at,
+    actor: row.actor,
+    action: row.action as AuditAction,
+    subtype: row.subtype as AuditSubtype,
+    patientId: row.patient_id,
+    entities: JSON.parse(row.entities) as string[],
+    query: row.query,
+    outcome: row.outcome as AuditOutcome,
+    deviceId: row.device_id,
+    purpose: row.purpose,
+  };
+}
+
+export class AuditChain {
+  private readonly lastStmt;
+  private readonly insertStmt;
+  private readonly lastHeadStmt;
+  private readonly insertHeadStmt;
+
+  constructor(
+    private readonly db: CacheDatabase,
+    private readonly signingKey: KeyObject,
+    private readonly context: AuditContext,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.lastStmt = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    this.insertStmt = db.prepare(
+      `INSERT INTO audit_log (seq, recorded_at, actor, action, subtype, patient_id, entities, query, outcome, device_id, purpose, prev_hash, hash)
+       VALUES (@seq, @recordedAt, @actor, @action, @subtype, @patientId, @entities, @query, @outcome, @deviceId, @purpose, @prevHash, @hash)`,
+    );
+    this.lastHeadStmt = db.prepare('SELECT seq, hash FROM audit_heads ORDER BY seq DESC LIMIT 1');
+    this.insertHeadStmt = db.prepare('INSERT OR REPLACE INTO audit_heads (seq, hash, signature, signed_at) VALUES (?, ?, ?, ?)');
+  }
+
+  /** Appends one entry. Call it inside the transaction that performs the access. */
+  append(record: AuditRecord): AuditEntry {
+    if (!this.db.inTransaction) throw new Error('audit append outside a transaction');
+    const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
+    const entry: AuditEntry = {
+      seq: (last?.seq ?? 0) + 1,
+      recordedAt: this.clock().toISOString(),
+      actor: this.context.actor,
+      deviceId: this.context.deviceId,
+      purpose: this.context.purpose,
+      ...record,
+    };
+    const prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    const hash = chainHash(prevHash, entry);
+    this.insertStmt.run({ ...entry, entities: JSON.stringify(entry.entities), prevHash, hash });
+    return entry;
+  }
+
+  /** Signs the current head when enough entries are unsigned, or when `force`. */
+  signHead(force = false): void {
+    const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
+    if (!last) return;
+    const head = this.lastHeadStmt.get() as { seq: number } | undefined;
+    if (head && head.seq >= last.seq) return;
+    if (!force && head && last.seq - head.seq < SIGN_EVERY_ENTRIES) return;
+    const signature = sign(null, Buffer.from(auditHeadMessage(this.context.deviceId, last.seq, last.hash)), this.signingKey);
+    this.insertHeadStmt.run(last.seq, last.hash, signature.toString('base64'), this.clock().toISOString());
+  }
+}
+
+export type ChainProblem =
+  | 'hash-mismatch'
+  | 'broken-link'
+  | 'sequence-gap'
+  | 'bad-head-signature'
+  | 'head-mismatch'
+  | 'truncated';
+
+export interface ChainReport {
+  ok: boolean;
+  entries: number;
+  lastSeq: number;
+  lastSignedSeq: number | null;
+  /** Entries after the last signed head: whole, but not yet vouched for by a signature. */
+  unsignedTail: number;
+  firstBad: { seq: number; problem: ChainProblem } | null;
+}
+
+const PROBLEM_TEXT: Record<ChainProblem, string> = {
+  'hash-mismatch': 'its content does not match its hash (edited or moved)',
+  'broken-link': 'it does not follow the entry before it',
+  'sequence-gap': 'entries before it are missing, or one was inserted',
+  'bad-head-signature': 'the device signature over the chain head is not valid',
+  'head-mismatch': 'the signed chain head does not match the entries',
+  truncated: 'the chain ends before its last signed head (entries were removed)',
+};
+
+export function describeChainProblem(bad: { seq: number; problem: ChainProblem }): string {
+  return `Audit entry ${bad.seq} is bad: ${PROBLEM_TEXT[bad.problem]}.`;
+}
+
+/**
+ * Recomputes the whole chain from `fromSeq` (default: the start) and checks
+ * every signed head on the way against `publicKey`.
+ */
+export function verifyAuditChain(db: CacheDatabase, publicKey: KeyObject, deviceId: string, fromSeq = 1): ChainReport {
+  const heads = new Map<number, { hash: string; signature: string }>();
+  for (const h of db.prepare('SELECT seq, hash, signature FROM audit_heads WHERE seq >= ?').iterate(fromSeq) as Iterable<{
+    seq: number;
+    hash: string;
+    signature: string;
+  }>) {
+    heads.set(h.seq, { hash: h.hash, signature: h.signature });
+  }
+  const lastSignedSeq = heads.size > 0 ? Math.max(...heads.keys()) : null;
+
+  let prevHash = AUDIT_GENESIS_HASH;
+  let expectedSeq = fromSeq;
+  if (fromSeq > 1) {
+    const before = db.prepare('SELECT hash FROM audit_log WHERE seq = ?').get(fromSeq - 1) as { hash: string } | undefined;
+    if (!before) return report(0, fromSeq - 1, { seq: fromSeq, problem: 'sequence-gap' });
+    prevHash = before.hash;
+  }
+  let count = 0;
+  let lastSeq = fromSeq - 1;
+
+  function report(entries: number, last: number, firstBad: ChainReport['firstBad']): ChainReport {
+    const unsignedTail = lastSignedSeq === null ? last - fromSeq + 1 : Math.max(0, last - lastSignedSeq);
+    return { ok: firstBad === null, entries, lastSeq: last, lastSignedSeq, unsignedTail, firstBad };
+  }
+
+  for (const row of db.prepare('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq').iterate(fromSeq) as Iterable<AuditRow>) {
+    if (row.seq !== expectedSeq) return report(count, lastSeq, { seq: row.seq, problem: 'sequence-gap' });
+    if (row.prev_hash !== prevHash) return report(count, lastSeq, { seq: row.seq, problem: 'broken-link' });
+    let entry: AuditEntry;
+    try {
+      entry = rowToEntry(row);
+    } catch {
+      return report(count, lastSeq, { seq: row.seq, problem: 'hash-mismatch' });
+    }
+    if (chainHash(prevHash, entry) !== row.hash) return report(count, lastSeq, { seq: row.seq, problem: 'hash-mismatch' });
+    const head = heads.get(row.seq);
+    if (head) {
+      if (head.hash !== row.hash) return report(count, lastSeq, { seq: row.seq, problem: 'head-mismatch' });
+      const message = Buffer.from(auditHeadMessage(deviceId, row.seq, row.hash));
+      if (!verify(null, message, publicKey, Buffer.from(head.signature, 'base64'))) {
+        return report(count, lastSeq, { seq: row.seq, problem: 'bad-head-signature' });
+      }
+    }
+    prevHash = row.hash;
+    lastSeq = row.seq;
+    expectedSeq = row.seq + 1;
+    count++;
+  }
+  if (lastSignedSeq !== null && lastSignedSeq > lastSeq) {
+    return report(count, lastSeq, { seq: lastSeq + 1, problem: 'truncated' });
+  }
+  return report(count, lastSeq, null);
+}

@@ -1,0 +1,78 @@
+/**
+ * Opens the SQLCipher database with a raw 256-bit key and brings its schema up
+ * to date. The only module that talks to better-sqlite3-multiple-ciphers'
+ * open/key API. It must never open a database without a key, never keep the
+ * key text beyond the open call, and never let SQLite spill plaintext to a
+ * temp file (temp_store is memory).
+ */
+import Database from 'better-sqlite3-multiple-ciphers';
+import { AppError } from '../../shared/app-error';
+import { applyMigrations } from './cache-migrations';
+
+export type CacheDatabase = Database.Database;
+
+/** SQLite error codes that mean "the bytes on disk are not what we wrote". */
+const CORRUPTION_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_INDEX']);
+
+export function isCorruptionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CORRUPTION_CODES.has(code);
+}
+
+export interface OpenOptions {
+  /** Create the file if missing (first run only). */
+  create: boolean;
+  /** Page cache in KiB; SQLCipher decrypts each page once per cache miss. */
+  cacheKiB?: number;
+}
+
+export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
+  if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
+  let db: CacheDatabase;
+  try {
+    db = new Database(file, { fileMustExist: !options.create });
+  } catch {
+    throw new AppError('CACHE_NOT_OPEN', 'The patient cache file could not be opened.');
+  }
+  try {
+    db.pragma(`cipher='sqlcipher'`);
+    db.pragma('legacy=4');
+    db.pragma(`key="x'${key.toString('hex')}'"`);
+    // The first read decrypts page 1: a wrong key or foreign file fails here.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (err) {
+    db.close();
+    if (isCorruptionError(err)) {
+      throw new AppError('CACHE_KEY_WRONG', 'The patient cache cannot be decrypted with this computer\'s key (wrong key, or the file is damaged).');
+    }
+    throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be opened.');
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a process crash loses nothing committed; a power cut
+    // may roll back the last commits but never leaves a half transaction.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('temp_store = MEMORY');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`cache_size = -${options.cacheKiB ?? 65536}`);
+    applyMigrations(db);
+  } catch (err) {
+    db.close();
+    if (err instanceof AppError) throw err;
+    if (isCorruptionError(err)) throw new AppError('CACHE_CORRUPT', 'The patient cache is damaged and cannot be used.');
+    throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be prepared.');
+  }
+  return db;
+}
+
+/** Reads every page (each page's HMAC is checked on read); a damaged file fails with CACHE_CORRUPT. */
+export function checkCacheIntegrity(db: CacheDatabase): void {
+  let result: unknown;
+  try {
+    result = db.pragma('integrity_check', { simple: true });
+  } catch (err) {
+    if (isCorruptionError(err)) throw new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
+    throw err;
+  }
+  if (result !== 'ok') throw new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
+}

@@ -1,0 +1,86 @@
+/**
+ * Whole-cache operations for IT and tests: statistics without PHI, a full
+ * verification (file integrity and the audit chain), the BALP export of the
+ * audit log, and wipe. Wipe deletes the keychain entries first, so the data
+ * is unreadable even if deleting the files fails halfway. Never print a
+ * resource, a name or an identifier from here.
+ */
+import { rmSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../../shared/app-error';
+import { toBalpAuditEvent } from '../../shared/balp-audit-event';
+import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
+import { checkCacheIntegrity } from './cache-database';
+import { rowToEntry, verifyAuditChain, type ChainReport } from './audit-chain';
+import { deleteDeviceKeys } from './device-keys';
+import type { CacheSession } from './cache-session';
+import type { SecretStore } from './secret-store';
+
+export interface CacheStats {
+  resources: Record<string, number>;
+  patients: number;
+  auditEntries: number;
+  signedHeads: number;
+}
+
+export function cacheStats(session: CacheSession): CacheStats {
+  const { db } = session;
+  const resources: Record<string, number> = {};
+  for (const row of db.prepare('SELECT resource_type AS t, count(*) AS n FROM resources GROUP BY resource_type ORDER BY resource_type').all() as Array<{ t: string; n: number }>) {
+    resources[row.t] = row.n;
+  }
+  const count = (sql: string) => (db.prepare(sql).pluck().get() as number) ?? 0;
+  return {
+    resources,
+    patients: count('SELECT count(*) FROM patients'),
+    auditEntries: count('SELECT count(*) FROM audit_log'),
+    signedHeads: count('SELECT count(*) FROM audit_heads'),
+  };
+}
+
+/** File integrity first (every page's HMAC), then the audit chain from the start. */
+export function verifyCache(session: CacheSession): ChainReport {
+  checkCacheIntegrity(session.db);
+  return verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId);
+}
+
+export function* auditEvents(session: CacheSession): Generator<Record<string, unknown>> {
+  const rows = session.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as Iterable<Parameters<typeof rowToEntry>[0]>;
+  for (const row of rows) {
+    yield toBalpAuditEvent(rowToEntry(row), {
+      applicationName: 'clinician-desktop',
+      custodianName: `clinician-desktop-cache:${session.context.deviceId}`,
+      hash: row.hash,
+    });
+  }
+}
+
+const CACHE_FILES = [`${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, DATABASE_FILE, PROFILE_FILE];
+
+/** Deletes the keys (first) and then the cache files. The session, if any, must be closed. */
+export async function wipeCache(dataDir: string, secrets: SecretStore): Promise<{ keysDeleted: boolean; filesDeleted: number }> {
+  let profile: ReturnType<typeof readProfile> = null;
+  try {
+    profile = readProfile(dataDir);
+  } catch {
+    // A damaged profile names no keys; the files still go.
+  }
+  if (profile === null && !existsSync(join(dataDir, DATABASE_FILE))) {
+    throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
+  }
+  let keysDeleted = false;
+  if (profile) {
+    await deleteDeviceKeys(secrets, profile.profileId);
+    keysDeleted = true;
+  }
+  let filesDeleted = 0;
+  for (const name of CACHE_FILES) {
+    const file = join(dataDir, name);
+    if (existsSync(file)) {
+      rmSync(file);
+      filesDeleted++;
+    }
+  }
+  if (readdirSync(dataDir).length === 0) rmdirSync(dataDir);
+  return { keysDeleted, filesDeleted };
+}

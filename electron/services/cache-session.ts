@@ -1,0 +1,95 @@
+/**
+ * One open cache: the profile, the keys from the keychain, the decrypted
+ * database and the audit chain, opened together and closed together. Opening
+ * fails closed: no keychain, a locked one, a missing or wrong key each give a
+ * typed error and write nothing. Closing signs the audit head, closes the
+ * database and drops the keys from memory. Never create a key for a cache
+ * that already exists, and never open the database without the keychain.
+ */
+import { AppError } from '../../shared/app-error';
+import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
+import { openCacheDatabase, type CacheDatabase } from './cache-database';
+import { newProfile, readProfile, writeProfile, type CacheProfile } from './cache-profile';
+import { createDeviceKeys, dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
+import type { SecretStore } from './secret-store';
+
+export interface CacheSession {
+  readonly profile: CacheProfile;
+  readonly db: CacheDatabase;
+  readonly audit: AuditChain;
+  readonly keys: DeviceKeys;
+  readonly context: AuditContext;
+  /** Runs `fn` in one transaction (access plus audit entries), then signs the head if due. */
+  audited<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface OpenSessionOptions {
+  dataDir: string;
+  secrets: SecretStore;
+  actor: string;
+  purpose?: string;
+  /** First run allowed: create profile, keys and database if the folder holds no cache. */
+  create: boolean;
+  clock?: () => Date;
+  cacheKiB?: number;
+}
+
+export async function openCacheSession(options: OpenSessionOptions): Promise<CacheSession> {
+  let profile = readProfile(options.dataDir);
+  let keys: DeviceKeys;
+  if (profile) {
+    keys = await loadDeviceKeys(options.secrets, profile.profileId);
+  } else {
+    if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
+    // Keys first: if the keychain refuses, not a byte has been written to disk.
+    const fresh = newProfile(options.dataDir);
+    keys = await createDeviceKeys(options.secrets, fresh.profileId);
+    writeProfile(fresh);
+    profile = fresh;
+  }
+  let db: CacheDatabase;
+  try {
+    db = openCacheDatabase(profile.databaseFile, keys.cacheKey, {
+      create: options.create,
+      ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
+    });
+  } catch (err) {
+    dropKeys(keys);
+    throw err;
+  }
+  const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT' };
+  const audit = new AuditChain(db, keys.signingKey, context, options.clock);
+
+  // Vouch for entries a crash left unsigned, but only after checking they chain on.
+  const lastHead = db.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
+  const tail = verifyAuditChain(db, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
+  if (tail.ok) audit.signHead(true);
+  else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
+
+  let open = true;
+  const session: CacheSession = {
+    profile,
+    db,
+    audit,
+    keys,
+    context,
+    audited<T>(fn: () => T): T {
+      if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
+      const result = db.transaction(fn)();
+      audit.signHead();
+      return result;
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      try {
+        audit.signHead(true);
+      } finally {
+        db.close();
+        dropKeys(keys);
+      }
+    },
+  };
+  return session;
+}

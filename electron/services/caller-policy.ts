@@ -1,0 +1,27 @@
+/**
+ * Decides whether an IPC caller may use the contract at all: only the app's
+ * own top-level page, at the app's own origin. The Electron glue and the
+ * browser harness both describe the caller the same way and ask here. Never
+ * trust a subframe, a foreign origin or an origin that failed to parse.
+ */
+
+export interface Caller {
+  /** URL of the frame that sent the call. */
+  url: string;
+  isMainFrame: boolean;
+}
+
+export function originOf(url: string): string | null {
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+export function isTrustedCaller(caller: Caller, trustedOrigins: readonly string[]): boolean {
+  if (!caller.isMainFrame) return false;
+  const origin = originOf(caller.url);
+  return origin !== null && trustedOrigins.includes(origin);
+}

@@ -1,0 +1,94 @@
+/**
+ * The handler registry: for every call of the shared contract, the function
+ * that serves it, and `dispatch`, the one door into it. dispatch checks the
+ * caller, parses the input with the contract's schema, runs the handler,
+ * checks the output, and turns every failure into a typed error value: no
+ * exception crosses the boundary, no input reaches a handler unparsed, and no
+ * error text carries PHI (unknown errors are reduced to their code).
+ * The Electron glue binds this to ipcMain; the browser tests bind it to
+ * Playwright; both go through `dispatch`.
+ */
+import { AppError, toErrorShape, type Result } from '../../shared/app-error';
+import { contract, type CallName, type CallOutput, type ParsedInput } from '../../shared/contract';
+import { isTrustedCaller, type Caller } from './caller-policy';
+import type { CacheSession } from './cache-session';
+import { openChart, patientAccessTrail, searchPatients } from './patient-records';
+
+export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
+export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
+
+/** What the handlers need from the app: the open cache, if any, and why not. */
+export interface RegistryDeps {
+  session(): CacheSession | null;
+  problem(): AppError | null;
+  actor(): string | null;
+}
+
+function requireSession(deps: RegistryDeps): CacheSession {
+  const session = deps.session();
+  if (session) return session;
+  throw deps.problem() ?? new AppError('CACHE_NOT_OPEN', 'The patient cache is not open.');
+}
+
+export function createHandlerRegistry(deps: RegistryDeps): HandlerRegistry {
+  return {
+    'app.status': () => {
+      const session = deps.session();
+      const problem = deps.problem();
+      return {
+        cache: session ? 'open' : 'unavailable',
+        problem: problem ? problem.toShape() : null,
+        deviceId: session?.context.deviceId ?? null,
+        actor: deps.actor(),
+      };
+    },
+    'patients.search': ({ query }) => searchPatients(requireSession(deps), query),
+    'chart.open': ({ patientId }) => openChart(requireSession(deps), patientId),
+    'audit.forPatient': ({ patientId, limit }) => ({ entries: patientAccessTrail(requireSession(deps), patientId, limit) }),
+  };
+}
+
+function describeIssuePaths(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey> }>): string {
+  const paths = [...new Set(issues.map((i) => i.path.map(String).join('.') || '(whole request)'))].slice(0, 3);
+  // Field names come from our own schema or from unrecognised keys; cap them so junk stays short.
+  return paths.map((p) => p.slice(0, 40)).join(', ');
+}
+
+export interface DispatchOptions {
+  trustedOrigins: readonly string[];
+  /** Called with the call name and error code of failures that are our bug, never with content. */
+  onInternalError?: (name: string, err: unknown) => void;
+}
+
+export async function dispatch(
+  registry: HandlerRegistry,
+  name: unknown,
+  payload: unknown,
+  caller: Caller,
+  options: DispatchOptions,
+): Promise<Result<unknown>> {
+  if (!isTrustedCaller(caller, options.trustedOrigins)) {
+    return { ok: false, error: { code: 'FORBIDDEN_SENDER', message: 'This window is not allowed to use the patient cache.' } };
+  }
+  if (typeof name !== 'string' || !Object.hasOwn(contract, name)) {
+    return { ok: false, error: { code: 'UNKNOWN_CALL', message: 'The app asked for an action that does not exist.' } };
+  }
+  const call = name as CallName;
+  const parsed = contract[call].input.safeParse(payload);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: `The request was malformed (${describeIssuePaths(parsed.error.issues)}).` },
+    };
+  }
+  try {
+    const handler = registry[call] as Handler<CallName>;
+    const value = await handler(parsed.data as ParsedInput<CallName>, caller);
+    const checked = contract[call].output.safeParse(value);
+    if (!checked.success) throw new Error('handler output does not match the contract');
+    return { ok: true, value: checked.data };
+  } catch (err) {
+    if (!(err instanceof AppError)) options.onInternalError?.(call, err);
+    return { ok: false, error: toErrorShape(err) };
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The clinician's read paths into the cache: patient search, a patient's
+ * chart and a patient's access trail. Each read and its audit entries commit
+ * in one transaction, so there is no read of PHI without its entry and no
+ * entry without the read. Never return PHI without auditing it.
+ */
+import { AppError } from '../../shared/app-error';
+import {
+  SEARCH_RESULTS_MAX,
+  type AuditEntryView,
+  type Chart,
+  type FhirResource,
+  type PatientSummary,
+} from '../../shared/contract';
+import type { AuditAction, AuditOutcome, AuditSubtype } from '../../shared/audit-entry';
+import { searchTokens } from './fhir-fields';
+import type { CacheSession } from './cache-session';
+
+/** Newest items per resource type in a chart; the total is always given. */
+export const CHART_ITEMS_PER_TYPE = 100;
+/** Billing resources: counted in a chart, not sent to the screen. */
+const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
+
+interface PatientRow {
+  id: string;
+  display_name: string;
+  birth_date: string | null;
+  gender: string | null;
+  mrn: string | null;
+}
+
+function toSummary(row: PatientRow): PatientSummary {
+  return { id: row.id, name: row.display_name, birthDate: row.birth_date, gender: row.gender, mrn: row.mrn };
+}
+
+/**
+ * Prefix search, case-insensitive: every word of the query must start one of
+ * the patient's name parts, their MRN or their birth date (YYYY-MM-DD).
+ * Audited per BALP: one query event (E) per patient returned, or one with no
+ * patient when nothing matched.
+ */
+export function searchPatients(session: CacheSession, query: string): { patients: PatientSummary[]; truncated: boolean } {
+  const tokens = searchTokens(query).slice(0, 8);
+  const { db } = session;
+  const byTerm = db.prepare('SELECT DISTINCT patient_id FROM patient_search_terms WHERE term >= ? AND term < ?').pluck();
+  const getPatient = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients WHERE id = ?');
+  return session.audited(() => {
+    let ids: string[] = [];
+    tokens.forEach((token, i) => {
+      const matches = byTerm.all(token, `${token}\uffff`) as string[];
+      if (i === 0) ids = matches;
+      else {
+        const wanted = new Set(matches);
+        ids = ids.filter((id) => wanted.has(id));
+      }
+    });
+    const rows = ids
+      .map((id) => getPatient.get(id) as PatientRow | undefined)
+      .filter((r): r is PatientRow => r !== undefined)
+      .sort((a, b) => a.display_name.localeCompare(b.display_name) || a.id.localeCompare(b.id));
+    const shown = rows.slice(0, SEARCH_RESULTS_MAX);
+    const record = { action: 'E' as const, subtype: 'search-type' as const, query, outcome: '0' as const };
+    if (shown.length === 0) session.audit.append({ ...record, patientId: null, entities: [] });
+    for (const row of shown) session.audit.append({ ...record, patientId: row.id, entities: [`Patient/${row.id}`] });
+    return { patients: shown.map(toSummary), truncated: rows.length > shown.length };
+  });
+}
+
+/** A patient's chart: resources grouped by type, newest first. Audited as a read (R). */
+export function openChart(session: CacheSession, patientId: string): Chart {
+  const { db } = session;
+  const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck();
+  const counts = db.prepare(
+    "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
+  );
+  const newest = db
+    .prepare('SELECT json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?')
+    .pluck();
+  const chart = session.audited(() => {
+    const json = patientJson.get(patientId) as string | undefined;
+    if (json === undefined) return null;
+    const groups: Chart['groups'] = {};
+    for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
+      const items = COUNT_ONLY_TYPES.has(type)
+        ? []
+        : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as string[]).map((j) => JSON.parse(j) as FhirResource);
+      groups[type] = { total, items };
+    }
+    session.audit.append({
+      action: 'R',
+      subtype: 'read',
+      patientId,
+      entities: [`Patient/${patientId}`, ...Object.keys(groups).map((t) => `${t}?patient=${patientId}`)],
+      query: null,
+      outcome: '0',
+    });
+    return { patient: JSON.parse(json) as FhirResource, groups };
+  });
+  if (chart === null) {
+    // The attempt is audited too (BALP: failures are events of their own).
+    session.audited(() =>
+      session.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' }),
+    );
+    throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
+  }
+  return chart;
+}
+
+interface TrailRow {
+  seq: number;
+  recorded_at: string;
+  actor: string;
+  action: AuditAction;
+  subtype: AuditSubtype;
+  outcome: AuditOutcome;
+  device_id: string;
+  purpose: string;
+}
+
+/** Who accessed this patient's record on this device, newest first. */
+export function patientAccessTrail(session: CacheSession, patientId: string, limit: number): AuditEntryView[] {
+  const rows = session.db
+    .prepare(
+      'SELECT seq, recorded_at, actor, action, subtype, outcome, device_id, purpose FROM audit_log WHERE patient_id = ? ORDER BY seq DESC LIMIT ?',
+    )
+    .all(patientId, limit) as TrailRow[];
+  return rows.map((r) => ({
+    seq: r.seq,
+    recordedAt: r.recorded_at,
+    actor: r.actor,
+    action: r.action,
+    subtype: r.subtype,
+    outcome: r.outcome,
+    deviceId: r.device_id,
+    purpose: r.purpose,
+  }));
+}

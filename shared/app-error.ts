@@ -1,0 +1,54 @@
+/**
+ * Typed errors shared by main, renderer and server: every failure that crosses
+ * a boundary is a code plus a clinician-readable message.
+ * Never put PHI (names, identifiers, dates, resource content) into a message:
+ * messages end up in logs, crash reports and on screen.
+ */
+import { z } from 'zod';
+
+export const ERROR_CODES = [
+  'INVALID_INPUT',
+  'UNKNOWN_CALL',
+  'FORBIDDEN_SENDER',
+  'KEYCHAIN_UNAVAILABLE',
+  'KEYCHAIN_LOCKED',
+  'CACHE_KEY_MISSING',
+  'CACHE_KEY_WRONG',
+  'CACHE_CORRUPT',
+  'CACHE_NOT_OPEN',
+  'BUNDLE_INVALID',
+  'NOT_FOUND',
+  'AUDIT_CHAIN_BROKEN',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const appErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+});
+
+export type AppErrorShape = z.infer<typeof appErrorSchema>;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+  }
+
+  toShape(): AppErrorShape {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: AppErrorShape };
+
+/** Turns anything thrown into a shape that is safe to show: unknown errors keep no text. */
+export function toErrorShape(err: unknown): AppErrorShape {
+  if (err instanceof AppError) return err.toShape();
+  return { code: 'INTERNAL', message: 'An unexpected error occurred. The action was not completed.' };
+}

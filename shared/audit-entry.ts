@@ -1,0 +1,65 @@
+/**
+ * One audit entry and its canonical byte form, shared by the device (which
+ * chains and signs entries) and the backend (which checks the chain it is sent).
+ * The canonical form is a JSON array in a fixed field order: unambiguous, and
+ * cheap enough to recompute over a million entries. Never change the order or
+ * the version tag without a migration: old chains would stop verifying.
+ */
+import { z } from 'zod';
+
+/** FHIR AuditEvent.action: Create, Read, Update, Delete, Execute (search). */
+export const AUDIT_ACTIONS = ['C', 'R', 'U', 'D', 'E'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** FHIR AuditEvent.outcome: 0 success, 4 minor failure, 8 serious failure, 12 major failure. */
+export const AUDIT_OUTCOMES = ['0', '4', '8', '12'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/** BALP restful-interaction subtypes we record. */
+export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete'] as const;
+export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
+
+export const auditEntrySchema = z.object({
+  seq: z.number().int().positive(),
+  recordedAt: z.string(),
+  actor: z.string(),
+  action: z.enum(AUDIT_ACTIONS),
+  subtype: z.enum(AUDIT_SUBTYPES),
+  patientId: z.string().nullable(),
+  /** References of the resources touched, e.g. "Observation/123". */
+  entities: z.array(z.string()),
+  /** The query text of a search (E), else null. */
+  query: z.string().nullable(),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  deviceId: z.string(),
+  purpose: z.string(),
+});
+
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+export const AUDIT_CANONICAL_VERSION = 'audit-entry/v1';
+
+/** 64 hex zeros: the "previous hash" of the first entry. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+export function canonicalAuditEntry(e: AuditEntry): string {
+  return JSON.stringify([
+    AUDIT_CANONICAL_VERSION,
+    e.seq,
+    e.recordedAt,
+    e.actor,
+    e.action,
+    e.subtype,
+    e.patientId,
+    e.entities,
+    e.query,
+    e.outcome,
+    e.deviceId,
+    e.purpose,
+  ]);
+}
+
+/** The bytes a device signs to vouch for the chain up to and including `seq`. */
+export function auditHeadMessage(deviceId: string, seq: number, hash: string): string {
+  return `clinician-desktop audit head v1\n${deviceId}\n${seq}\n${hash}`;
+}

@@ -1,0 +1,20 @@
+/**
+ * The renderer's Content-Security-Policy, one string for every place that
+ * serves the renderer (the app's protocol handler, the HTML meta tag, the test
+ * server). Only the app's own scripts and styles; no eval, no inline script,
+ * no remote anything. Never loosen it for convenience.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "worker-src 'self'",
+  "media-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+].join('; ');

@@ -1,0 +1,107 @@
+/**
+ * The renderer-to-main contract: every call the renderer may make, declared
+ * once with a zod schema for its input and its output. Main parses every
+ * input against it; the preload and the browser harness build
+ * `window.clinician` from the same names. Inputs are strict objects with
+ * bounded strings, so junk, oversized or prototype-polluting payloads are
+ * refused before any handler runs. Never add a call that hands the renderer a
+ * key, a token or a file path.
+ */
+import { z } from 'zod';
+import type { Result } from './app-error';
+import { fhirIdSchema } from './fhir-id';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_SUBTYPES } from './audit-entry';
+
+/** A FHIR resource as stored: only the two fields every resource has are checked. */
+export const fhirResourceSchema = z.looseObject({
+  resourceType: z.string(),
+  id: z.string(),
+});
+export type FhirResource = z.infer<typeof fhirResourceSchema>;
+
+export const patientSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  birthDate: z.string().nullable(),
+  gender: z.string().nullable(),
+  mrn: z.string().nullable(),
+});
+export type PatientSummary = z.infer<typeof patientSummarySchema>;
+
+export const chartGroupSchema = z.object({
+  total: z.number().int().nonnegative(),
+  items: z.array(fhirResourceSchema),
+});
+
+export const chartSchema = z.object({
+  patient: fhirResourceSchema,
+  /** Resources of the patient by resourceType, newest first, at most CHART_ITEMS_PER_TYPE each. */
+  groups: z.record(z.string(), chartGroupSchema),
+});
+export type Chart = z.infer<typeof chartSchema>;
+
+export const auditEntryViewSchema = z.object({
+  seq: z.number().int(),
+  recordedAt: z.string(),
+  actor: z.string(),
+  action: z.enum(AUDIT_ACTIONS),
+  subtype: z.enum(AUDIT_SUBTYPES),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  deviceId: z.string(),
+  purpose: z.string(),
+});
+export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
+
+export const SEARCH_QUERY_MAX = 100;
+export const SEARCH_RESULTS_MAX = 50;
+
+export const contract = {
+  'app.status': {
+    input: z.strictObject({}),
+    output: z.object({
+      cache: z.enum(['open', 'unavailable']),
+      problem: z.object({ code: z.string(), message: z.string() }).nullable(),
+      deviceId: z.string().nullable(),
+      actor: z.string().nullable(),
+    }),
+  },
+  'patients.search': {
+    input: z.strictObject({ query: z.string().trim().min(1).max(SEARCH_QUERY_MAX) }),
+    output: z.object({ patients: z.array(patientSummarySchema), truncated: z.boolean() }),
+  },
+  'chart.open': {
+    input: z.strictObject({ patientId: fhirIdSchema }),
+    output: chartSchema,
+  },
+  'audit.forPatient': {
+    input: z.strictObject({
+      patientId: fhirIdSchema,
+      limit: z.number().int().min(1).max(500),
+    }),
+    output: z.object({ entries: z.array(auditEntryViewSchema) }),
+  },
+} as const;
+
+export type Contract = typeof contract;
+export type CallName = keyof Contract;
+export type CallInput<N extends CallName> = z.input<Contract[N]['input']>;
+export type ParsedInput<N extends CallName> = z.output<Contract[N]['input']>;
+export type CallOutput<N extends CallName> = z.output<Contract[N]['output']>;
+
+export const CALL_NAMES = Object.keys(contract) as CallName[];
+
+type Namespace = CallName extends `${infer NS}.${string}` ? NS : never;
+
+/** The shape of `window.clinician`: `clinician.chart.open({ patientId })`. */
+export type ClinicianApi = {
+  readonly [NS in Namespace]: {
+    readonly [N in CallName as N extends `${NS}.${infer M}` ? M : never]: (
+      input: CallInput<N>,
+    ) => Promise<Result<CallOutput<N>>>;
+  };
+};
+
+/** The IPC channel that carries one call between preload and main. */
+export function ipcChannelFor(name: CallName): string {
+  return `clinician:${name}`;
+}
