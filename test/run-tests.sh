@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# npm test: lint (the import table), typecheck, build the renderer, then every
+# test under node's test runner inside a private D-Bus session with a fresh,
+# unlocked gnome-keyring in a throwaway HOME. The keyring password is random
+# per run and never printed; nothing touches the real user's keychain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npm run -s lint
+npm run -s typecheck
+npm run -s build:renderer >/dev/null
+
+for tool in dbus-run-session gnome-keyring-daemon chromium; do
+  command -v "$tool" >/dev/null || { echo "npm test needs $tool (see README: what the tests need)" >&2; exit 1; }
+done
+
+scratch=$(mktemp -d -t clinician-test-XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime" "$scratch/tmp"
+chmod 700 "$scratch/runtime"
+export HOME="$scratch/home" XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime" TMPDIR="$scratch/tmp"
+export CLINICIAN_TEST_ROOT="$PWD"
+
+files=$(find test -name '*.test.ts' | sort)
+if [ "$#" -gt 0 ]; then files="$*"; fi
+
+# shellcheck disable=SC2086
+exec dbus-run-session -- bash test/with-keyring.sh node --import tsx --test --test-reporter=spec $files

@@ -1,0 +1,28 @@
+/**
+ * Runs the cache command line as a real child process (same keychain session
+ * as the tests) and checks that nothing it printed contains PHI.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(process.env.CLINICIAN_TEST_ROOT ?? process.cwd());
+export const CLI = resolve(ROOT, 'electron/cli/cache-cli.ts');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function cliArgs(args: string[]): string[] {
+  return ['--import', 'tsx', CLI, ...args];
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  const r = spawnSync(process.execPath, cliArgs(args), { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawn(process.execPath, cliArgs(args), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
