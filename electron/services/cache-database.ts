@@ -19,6 +19,15 @@ export function isCorruptionError(err: unknown): boolean {
   return typeof code === 'string' && CORRUPTION_CODES.has(code);
 }
 
+export function corruptCacheError(): AppError {
+  return new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
+}
+
+/** Rethrows SQLite corruption as CACHE_CORRUPT; anything else unchanged. */
+export function asCacheError(err: unknown): unknown {
+  return isCorruptionError(err) ? corruptCacheError() : err;
+}
+
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
@@ -59,7 +68,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
   } catch (err) {
     db.close();
     if (err instanceof AppError) throw err;
-    if (isCorruptionError(err)) throw new AppError('CACHE_CORRUPT', 'The patient cache is damaged and cannot be used.');
+    if (isCorruptionError(err)) throw corruptCacheError();
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be prepared.');
   }
   return db;
@@ -71,8 +80,7 @@ export function checkCacheIntegrity(db: CacheDatabase): void {
   try {
     result = db.pragma('integrity_check', { simple: true });
   } catch (err) {
-    if (isCorruptionError(err)) throw new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
-    throw err;
+    throw asCacheError(err);
   }
-  if (result !== 'ok') throw new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
+  if (result !== 'ok') throw corruptCacheError();
 }

@@ -8,7 +8,7 @@
  */
 import { AppError } from '../../shared/app-error';
 import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
-import { openCacheDatabase, type CacheDatabase } from './cache-database';
+import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
 import { newProfile, readProfile, writeProfile, type CacheProfile } from './cache-profile';
 import { createDeviceKeys, dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
 import type { SecretStore } from './secret-store';
@@ -60,12 +60,17 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
   }
   const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT' };
   const audit = new AuditChain(db, keys.signingKey, context, options.clock);
-
-  // Vouch for entries a crash left unsigned, but only after checking they chain on.
-  const lastHead = db.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
-  const tail = verifyAuditChain(db, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
-  if (tail.ok) audit.signHead(true);
-  else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
+  try {
+    // Vouch for entries a crash left unsigned, but only after checking they chain on.
+    const lastHead = db.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
+    const tail = verifyAuditChain(db, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
+    if (tail.ok) audit.signHead(true);
+    else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
+  } catch (err) {
+    db.close();
+    dropKeys(keys);
+    throw asCacheError(err);
+  }
 
   let open = true;
   const session: CacheSession = {
@@ -76,9 +81,13 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     context,
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
-      const result = db.transaction(fn)();
-      audit.signHead();
-      return result;
+      try {
+        const result = db.transaction(fn)();
+        audit.signHead();
+        return result;
+      } catch (err) {
+        throw asCacheError(err);
+      }
     },
     close() {
       if (!open) return;
