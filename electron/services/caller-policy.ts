@@ -11,10 +11,15 @@ export interface Caller {
   isMainFrame: boolean;
 }
 
+/**
+ * scheme://host[:port] of a URL. Built by hand because Node's URL gives the
+ * opaque origin "null" for custom schemes such as app://, which Chromium
+ * treats as standard. URLs without a host (file:, data:, blob:) have none.
+ */
 export function originOf(url: string): string | null {
   try {
-    const origin = new URL(url).origin;
-    return origin === 'null' ? null : origin;
+    const u = new URL(url);
+    return u.host ? `${u.protocol}//${u.host}` : null;
   } catch {
     return null;
   }
