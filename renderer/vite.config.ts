@@ -3,7 +3,7 @@
 // the shared Content-Security-Policy as a meta tag.
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
-import { CONTENT_SECURITY_POLICY } from '../shared/content-security-policy.ts';
+import { META_CONTENT_SECURITY_POLICY } from '../shared/content-security-policy.ts';
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
@@ -18,7 +18,7 @@ export default defineConfig({
     {
       name: 'content-security-policy-meta',
       transformIndexHtml: (html) =>
-        html.replace('<!--csp-->', `<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}" />`),
+        html.replace('<!--csp-->', `<meta http-equiv="Content-Security-Policy" content="${META_CONTENT_SECURITY_POLICY}" />`),
     },
   ],
 });

@@ -34,6 +34,8 @@ export const chartGroupSchema = z.object({
 });
 
 export const chartSchema = z.object({
+  /** Name, birth date, gender and MRN as the patient list shows them. */
+  summary: patientSummarySchema,
   patient: fhirResourceSchema,
   /** Resources of the patient by resourceType, newest first, at most CHART_ITEMS_PER_TYPE each. */
   groups: z.record(z.string(), chartGroupSchema),

@@ -70,6 +70,7 @@ export function searchPatients(session: CacheSession, query: string): { patients
 export function openChart(session: CacheSession, patientId: string): Chart {
   const { db } = session;
   const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck();
+  const patientRow = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients WHERE id = ?');
   const counts = db.prepare(
     "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
   );
@@ -94,7 +95,8 @@ export function openChart(session: CacheSession, patientId: string): Chart {
       query: null,
       outcome: '0',
     });
-    return { patient: JSON.parse(json) as FhirResource, groups };
+    const summary = toSummary(patientRow.get(patientId) as PatientRow);
+    return { summary, patient: JSON.parse(json) as FhirResource, groups };
   });
   if (chart === null) {
     // The attempt is audited too (BALP: failures are events of their own).

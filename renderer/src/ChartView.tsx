@@ -130,10 +130,7 @@ export function ChartView({ patientId, onClose }: Props) {
   if (!chart) return <p className="muted">Opening chart…</p>;
 
   const p = chart.patient as Record<string, unknown>;
-  const name = [field(p, 'name.given'), field(p, 'name.family')].filter((x) => typeof x === 'string').join(' ');
-  const mrn = Array.isArray(p.identifier)
-    ? (p.identifier as Array<Record<string, unknown>>).find((i) => codeOf(i.type) === 'MR')?.value
-    : undefined;
+  const { summary } = chart;
   const observations = items(chart, 'Observation');
   const conditions = [...items(chart, 'Condition')].sort(
     (a, b) => Number(statusText(b.clinicalStatus) === 'active') - Number(statusText(a.clinicalStatus) === 'active'),
@@ -143,11 +140,11 @@ export function ChartView({ patientId, onClose }: Props) {
     <article className="chart" data-testid="chart">
       <header className="demographics">
         <div>
-          <h1 data-testid="chart-name">{name || '(no name recorded)'}</h1>
+          <h1 data-testid="chart-name">{summary.name}</h1>
           <p className="demo-line">
-            <span>Born {formatDate(p.birthDate)} ({ageFrom(p.birthDate as string)})</span>
-            <span>{typeof p.gender === 'string' ? p.gender : '—'}</span>
-            <span data-testid="chart-mrn">MRN {typeof mrn === 'string' ? mrn : '—'}</span>
+            <span>Born {formatDate(summary.birthDate)} ({ageFrom(summary.birthDate)})</span>
+            <span>{summary.gender ?? '—'}</span>
+            <span data-testid="chart-mrn">MRN {summary.mrn ?? '—'}</span>
             {p.deceasedDateTime ? <span className="pill pill-bad">Deceased {formatDate(p.deceasedDateTime)}</span> : null}
           </p>
         </div>

@@ -17,6 +17,7 @@ export function field(resource: unknown, dotted: string): unknown {
 }
 
 export function conceptText(concept: unknown): string {
+  if (Array.isArray(concept)) return conceptText(concept[0]);
   if (!concept || typeof concept !== 'object') return '—';
   const c = concept as { text?: unknown; coding?: Array<{ display?: unknown; code?: unknown }> };
   if (typeof c.text === 'string' && c.text) return c.text;
@@ -50,12 +51,16 @@ export function ageFrom(birthDate: string | null | undefined, now = new Date()):
   return `${years} y`;
 }
 
+/** UCUM codes as people write them. */
+const UNIT_DISPLAY: Record<string, string> = { Cel: '°C', '[degF]': '°F', 'mm[Hg]': 'mmHg', '/min': '/min', '%': '%' };
+
 export function quantityText(q: unknown): string {
   if (!q || typeof q !== 'object') return '—';
   const { value, unit, code } = q as { value?: unknown; unit?: unknown; code?: unknown };
   if (typeof value !== 'number') return '—';
   const rounded = Number.isInteger(value) ? String(value) : value.toFixed(1);
-  const u = typeof unit === 'string' ? unit : typeof code === 'string' ? code : '';
+  const raw = typeof unit === 'string' ? unit : typeof code === 'string' ? code : '';
+  const u = UNIT_DISPLAY[raw] ?? raw;
   return u ? `${rounded} ${u}` : rounded;
 }
 
@@ -66,7 +71,14 @@ export function observationValue(obs: FhirResource): string {
   if (o.valueCodeableConcept) return conceptText(o.valueCodeableConcept);
   if (typeof o.valueString === 'string') return o.valueString;
   if (Array.isArray(o.component) && o.component.length > 0) {
-    const parts = (o.component as Json[]).map((c) => quantityText(c.valueQuantity).split(' '));
+    // Blood pressure reads systolic over diastolic, whatever order the components came in.
+    const order = ['8480-6', '8462-4'];
+    const rank = (c: Json) => {
+      const i = order.indexOf(codeOf(c.code) ?? '');
+      return i === -1 ? order.length : i;
+    };
+    const components = [...(o.component as Json[])].sort((a, b) => rank(a) - rank(b));
+    const parts = components.map((c) => quantityText(c.valueQuantity).split(' '));
     const unit = parts[0]?.[1] ?? '';
     return `${parts.map((p) => p[0]).join('/')}${unit ? ` ${unit}` : ''}`;
   }

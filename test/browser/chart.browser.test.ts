@@ -1,0 +1,123 @@
+/**
+ * The renderer in real Chromium against the real services: search for an
+ * imported Synthea patient, open the chart, see the right data, and find the
+ * audit entries, all through window.clinician bound to the app's handler
+ * registry, the real keychain and a real encrypted cache. Screenshots of each
+ * screen go to test-results/screens/.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { CacheHolder } from '../../electron/services/cache-holder';
+import { createHandlerRegistry } from '../../electron/services/handler-registry';
+import { importBundle } from '../../electron/services/bundle-import';
+import { createOsSecretStore } from '../../electron/services/secret-store';
+import { scratchDir } from '../support/scratch';
+import { testKeychain } from '../support/test-keychain';
+import { SYNTHEA_FILES, findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
+import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
+
+const patients = loadFixturePatients();
+const keychain = testKeychain();
+const dir = scratchDir('browser');
+const dataDir = join(dir.path, 'cache');
+let browser: Browser;
+let server: RendererServer;
+const cache = new CacheHolder();
+
+before(async () => {
+  await cache.open({ dataDir, secrets: keychain, actor: 'dr.test', create: true });
+  const session = cache.session();
+  assert.ok(session, 'the cache opened');
+  for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
+  [browser, server] = await Promise.all([launchChromium(), serveRenderer()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  cache.close();
+  dir.remove();
+  await keychain.cleanup();
+});
+
+test('search for a Synthea patient, open the chart, see the right data and its audit entries', async () => {
+  const p = patients[1]!;
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.name}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text().slice(0, 200)}`));
+  await bindClinician(page, createHandlerRegistry(cache), server.origin);
+  await page.goto(`${server.origin}/index.html`);
+
+  await page.getByText('Encrypted cache open').waitFor();
+  await screenshot(page, '01-start');
+  assert.equal(await page.evaluate(() => typeof (globalThis as { require?: unknown }).require), 'undefined', 'no Node in the page');
+
+  // Keyboard only: "/" focuses search, type a name prefix, Enter opens the first match.
+  await page.locator('body').click();
+  await page.keyboard.press('/');
+  await page.keyboard.type(p.given.slice(0, 4).toLowerCase());
+  const result = page.getByTestId('patient-result');
+  await result.first().waitFor();
+  assert.equal(await result.count(), 1);
+  assert.match(await result.first().innerText(), new RegExp(`${p.given} ${p.family}`));
+  await screenshot(page, '02-search');
+  await page.keyboard.press('Enter');
+
+  const chart = page.getByTestId('chart');
+  await chart.waitFor();
+  assert.equal(await page.getByTestId('chart-name').innerText(), `${p.given} ${p.family}`);
+  assert.equal(await page.getByTestId('chart-mrn').innerText(), `MRN ${p.mrn}`);
+  const encounters = p.bundle.entry.filter((e) => e.resource.resourceType === 'Encounter').length;
+  assert.match(await page.getByTestId('encounters').locator('h2').innerText(), new RegExp(`${encounters}$`));
+  const condition = p.bundle.entry.find((e) => e.resource.resourceType === 'Condition')!.resource as unknown as { code: { text: string } };
+  assert.match(await page.getByTestId('problems').innerText(), new RegExp(condition.code.text.replace(/[()]/g, '.')));
+  const vaccine = p.bundle.entry.find((e) => e.resource.resourceType === 'Immunization')!.resource as unknown as { vaccineCode: { text: string } };
+  assert.ok((await page.getByTestId('immunizations').innerText()).includes(vaccine.vaccineCode.text));
+  assert.ok((await page.getByTestId('vital').count()) >= 3, 'latest vitals are shown');
+  await page.getByTestId('access-entry').first().waitFor();
+  assert.match(await page.getByTestId('access-log').innerText(), /dr\.test\s+read\s+success/);
+  await screenshot(page, '03-chart');
+
+  // The audit log holds the search and the chart read for this patient.
+  const session = cache.session()!;
+  const entries = session.db
+    .prepare('SELECT action, subtype, actor, outcome FROM audit_log WHERE patient_id = ? AND action IN (\'E\', \'R\') ORDER BY seq')
+    .all(p.id) as Array<{ action: string; subtype: string; actor: string; outcome: string }>;
+  assert.ok(entries.some((e) => e.action === 'E' && e.subtype === 'search-type'), 'the search is audited');
+  assert.ok(entries.some((e) => e.action === 'R' && e.subtype === 'read' && e.actor === 'dr.test' && e.outcome === '0'), 'the chart read is audited');
+
+  // Escape closes the chart and its data leaves the page.
+  await page.keyboard.press('Escape');
+  await chart.waitFor({ state: 'detached' });
+  assert.equal(await page.getByText(p.mrn).count(), 0);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the page cannot reach the registry from another origin', async () => {
+  const page = await browser.newPage();
+  await bindClinician(page, createHandlerRegistry(cache), 'http://localhost:1');
+  await page.goto(`${server.origin}/index.html`);
+  await page.getByTestId('cache-problem').waitFor();
+  assert.match(await page.getByTestId('cache-problem').innerText(), /not allowed/);
+  await page.close();
+});
+
+test('with the cache key missing from the keychain, the page says why and shows no patient data', async () => {
+  const other = new CacheHolder();
+  await other.open({ dataDir, secrets: createOsSecretStore(`${keychain.service}.elsewhere`), actor: 'dr.test', create: true });
+  const page = await browser.newPage({ viewport: { width: 1366, height: 700 } });
+  await bindClinician(page, createHandlerRegistry(other), server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  const problem = page.getByTestId('cache-problem');
+  await problem.waitFor();
+  assert.match(await problem.innerText(), /keychain has no key for the patient cache/);
+  assert.equal(await page.locator('#patient-search').count(), 0);
+  assert.deepEqual(findLeaks(Buffer.from(await page.content()), phiNeedles(patients)), []);
+  await screenshot(page, '04-cache-unavailable');
+  await page.close();
+});
