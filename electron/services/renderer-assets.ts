@@ -32,24 +32,28 @@ const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
+const NOT_FOUND: RendererAsset = {
+  status: 404,
+  headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/plain' },
+  body: Buffer.from('not found'),
+};
+
 export async function loadRendererAsset(rootDir: string, urlPath: string): Promise<RendererAsset> {
   const root = resolve(rootDir);
   let relative: string;
   try {
     relative = decodeURIComponent(urlPath.split('?')[0] ?? '/');
   } catch {
-    relative = '/';
+    return NOT_FOUND;
   }
   if (relative === '/' || relative === '') relative = '/index.html';
   const file = resolve(root, `.${relative}`);
   const type = CONTENT_TYPES[extname(file)];
-  if (!file.startsWith(root + sep) || !type || relative.includes('\0')) {
-    return { status: 404, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/plain' }, body: Buffer.from('not found') };
-  }
+  if (!file.startsWith(root + sep) || !type || relative.includes('\0')) return NOT_FOUND;
   try {
     const body = await readFile(file);
     return { status: 200, headers: { ...SECURITY_HEADERS, 'Content-Type': type }, body };
   } catch {
-    return { status: 404, headers: { ...SECURITY_HEADERS, 'Content-Type': 'text/plain' }, body: Buffer.from('not found') };
+    return NOT_FOUND;
   }
 }
