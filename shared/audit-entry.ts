@@ -63,3 +63,26 @@ export function canonicalAuditEntry(e: AuditEntry): string {
 export function auditHeadMessage(deviceId: string, seq: number, hash: string): string {
   return `clinician-desktop audit head v1\n${deviceId}\n${seq}\n${hash}`;
 }
+
+/** Reads a canonical entry back; null when the text is not one. */
+export function parseCanonicalAuditEntry(text: string): AuditEntry | null {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(fields) || fields.length !== 12 || fields[0] !== AUDIT_CANONICAL_VERSION) return null;
+  const [, seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose] = fields;
+  const parsed = auditEntrySchema.safeParse({ seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose });
+  return parsed.success ? parsed.data : null;
+}
+
+const CANONICAL_PREFIX = `[${JSON.stringify(AUDIT_CANONICAL_VERSION)},`;
+
+/** The sequence number inside a canonical entry, read without parsing the rest; NaN if absent. */
+export function canonicalAuditSeq(text: string): number {
+  if (!text.startsWith(CANONICAL_PREFIX)) return Number.NaN;
+  const end = text.indexOf(',', CANONICAL_PREFIX.length);
+  return end === -1 ? Number.NaN : Number(text.slice(CANONICAL_PREFIX.length, end));
+}

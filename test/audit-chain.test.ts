@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
-import { verifyAuditChain, chainHash, rowToEntry, SIGN_EVERY_ENTRIES } from '../electron/services/audit-chain';
+import { verifyAuditChain, chainHash, storedEntry, SIGN_EVERY_ENTRIES, type StoredAuditEntry } from '../electron/services/audit-chain';
+import { canonicalAuditEntry } from '../shared/audit-entry';
 import { auditEvents, verifyCache } from '../electron/services/cache-maintenance';
 import { openCacheSession } from '../electron/services/cache-session';
 import { AppError } from '../shared/app-error';
@@ -52,14 +53,14 @@ test('a busy chain verifies whole, with its head signed', async () => {
 });
 
 const tamperings: Array<[string, string, number, string]> = [
-  ['an edited row', "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 120", 120, 'hash-mismatch'],
-  ['an edited outcome', "UPDATE audit_log SET outcome = '4' WHERE seq = 7", 7, 'hash-mismatch'],
+  ['an edited row', "UPDATE audit_log SET entry = replace(entry, '\"test-clinician\"', '\"someone-else\"') WHERE seq = 120", 120, 'hash-mismatch'],
+  ['an edited outcome', "UPDATE audit_log SET entry = json_set(entry, '$[9]', '4') WHERE seq = 7", 7, 'hash-mismatch'],
+  ['an entry copied over another', 'UPDATE audit_log SET entry = (SELECT entry FROM audit_log WHERE seq = 11) WHERE seq = 12', 12, 'hash-mismatch'],
   ['a deleted row', 'DELETE FROM audit_log WHERE seq = 57', 58, 'sequence-gap'],
   [
     'two rows swapped (reordered)',
-    `UPDATE audit_log SET actor = CASE seq WHEN 30 THEN (SELECT actor FROM audit_log WHERE seq = 31) ELSE (SELECT actor FROM audit_log WHERE seq = 30) END,
-       recorded_at = CASE seq WHEN 30 THEN (SELECT recorded_at FROM audit_log WHERE seq = 31) ELSE (SELECT recorded_at FROM audit_log WHERE seq = 30) END,
-       patient_id = CASE seq WHEN 30 THEN (SELECT patient_id FROM audit_log WHERE seq = 31) ELSE (SELECT patient_id FROM audit_log WHERE seq = 30) END,
+    `UPDATE audit_log SET
+       entry = CASE seq WHEN 30 THEN (SELECT entry FROM audit_log WHERE seq = 31) ELSE (SELECT entry FROM audit_log WHERE seq = 30) END,
        hash = CASE seq WHEN 30 THEN (SELECT hash FROM audit_log WHERE seq = 31) ELSE (SELECT hash FROM audit_log WHERE seq = 30) END,
        prev_hash = CASE seq WHEN 30 THEN (SELECT prev_hash FROM audit_log WHERE seq = 31) ELSE (SELECT prev_hash FROM audit_log WHERE seq = 30) END
      WHERE seq IN (30, 31)`,
@@ -88,13 +89,11 @@ test('verify catches a row inserted into the middle, even one chained correctly 
     const db = cache.session.db;
     // Shift entries 100.. up by one (from the top, to keep the key unique), then forge entry 100.
     db.exec('UPDATE audit_log SET seq = -seq WHERE seq >= 100; UPDATE audit_log SET seq = 1 - seq WHERE seq < 0');
-    const prev = rowToEntry(db.prepare('SELECT * FROM audit_log WHERE seq = 99').get() as Parameters<typeof rowToEntry>[0]);
+    const prev = storedEntry(db.prepare('SELECT entry FROM audit_log WHERE seq = 99').get() as StoredAuditEntry);
     const prevHash = db.prepare('SELECT hash FROM audit_log WHERE seq = 99').pluck().get() as string;
     const forged = { ...prev, seq: 100, actor: 'forger' };
-    db.prepare(
-      `INSERT INTO audit_log (seq, recorded_at, actor, action, subtype, patient_id, entities, query, outcome, device_id, purpose, prev_hash, hash)
-       VALUES (100, ?, 'forger', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(forged.recordedAt, forged.action, forged.subtype, forged.patientId, JSON.stringify(forged.entities), forged.query, forged.outcome, forged.deviceId, forged.purpose, prevHash, chainHash(prevHash, forged));
+    db.prepare('INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (100, ?, ?, ?)').run(canonicalAuditEntry(forged), prevHash, chainHash(prevHash, forged));
+    assert.equal(db.prepare('SELECT actor FROM audit_log WHERE seq = 100').pluck().get(), 'forger');
     assert.deepEqual(verify(cache).firstBad, { seq: 101, problem: 'broken-link' });
   } finally {
     await cache.dispose();
@@ -110,7 +109,7 @@ test('the verify command exits non-zero naming the first bad entry, and 0 on a w
     assert.equal(whole.status, 0, whole.stderr);
     assert.equal(JSON.parse(whole.stdout).ok, true);
     const s = await cache.reopen();
-    s.db.exec("UPDATE audit_log SET purpose = 'HMARKT' WHERE seq = 42");
+    s.db.exec("UPDATE audit_log SET entry = json_set(entry, '$[11]', 'HMARKT') WHERE seq = 42");
     s.close();
     const bad = runCli(['verify', '--data-dir', cache.dataDir], env);
     assert.equal(bad.status, 2);

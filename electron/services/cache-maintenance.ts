@@ -11,7 +11,7 @@ import { AppError } from '../../shared/app-error';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
 import { checkCacheIntegrity } from './cache-database';
-import { rowToEntry, verifyAuditChain, type ChainReport } from './audit-chain';
+import { storedEntry, verifyAuditChain, type ChainReport, type StoredAuditEntry } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
 import type { CacheSession } from './cache-session';
 import type { SecretStore } from './secret-store';
@@ -45,9 +45,9 @@ export function verifyCache(session: CacheSession): ChainReport {
 }
 
 export function* auditEvents(session: CacheSession): Generator<Record<string, unknown>> {
-  const rows = session.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as Iterable<Parameters<typeof rowToEntry>[0]>;
+  const rows = session.db.prepare('SELECT seq, entry, prev_hash, hash FROM audit_log ORDER BY seq').iterate() as Iterable<StoredAuditEntry>;
   for (const row of rows) {
-    yield toBalpAuditEvent(rowToEntry(row), {
+    yield toBalpAuditEvent(storedEntry(row), {
       applicationName: 'clinician-desktop',
       custodianName: `clinician-desktop-cache:${session.context.deviceId}`,
       hash: row.hash,

@@ -35,20 +35,23 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX patient_search_terms_by_patient ON patient_search_terms (patient_id);
 
+  -- entry is the canonical form (shared/audit-entry.ts), the exact text that
+  -- is hashed; the other columns are derived from it, so they cannot be
+  -- edited apart from what the chain protects.
   CREATE TABLE audit_log (
     seq INTEGER PRIMARY KEY,
-    recorded_at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    subtype TEXT NOT NULL,
-    patient_id TEXT,
-    entities TEXT NOT NULL,
-    query TEXT,
-    outcome TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    purpose TEXT NOT NULL,
+    entry TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    recorded_at TEXT GENERATED ALWAYS AS (json_extract(entry, '$[2]')) VIRTUAL,
+    actor TEXT GENERATED ALWAYS AS (json_extract(entry, '$[3]')) VIRTUAL,
+    action TEXT GENERATED ALWAYS AS (json_extract(entry, '$[4]')) VIRTUAL,
+    subtype TEXT GENERATED ALWAYS AS (json_extract(entry, '$[5]')) VIRTUAL,
+    patient_id TEXT GENERATED ALWAYS AS (json_extract(entry, '$[6]')) VIRTUAL,
+    query TEXT GENERATED ALWAYS AS (json_extract(entry, '$[8]')) VIRTUAL,
+    outcome TEXT GENERATED ALWAYS AS (json_extract(entry, '$[9]')) VIRTUAL,
+    device_id TEXT GENERATED ALWAYS AS (json_extract(entry, '$[10]')) VIRTUAL,
+    purpose TEXT GENERATED ALWAYS AS (json_extract(entry, '$[11]')) VIRTUAL
   );
   CREATE INDEX audit_log_by_patient ON audit_log (patient_id, seq);
 

@@ -72,13 +72,20 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     throw asCacheError(err);
   }
 
+  return sessionFrom({ profile, db, keys, context, audit });
+}
+
+
+/**
+ * Wraps opened parts into a session. openCacheSession is the only production
+ * caller; the benchmark uses it to run the same services on a plaintext
+ * baseline database.
+ */
+export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>): CacheSession {
+  const { db, audit, keys } = parts;
   let open = true;
-  const session: CacheSession = {
-    profile,
-    db,
-    audit,
-    keys,
-    context,
+  return {
+    ...parts,
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
       try {
@@ -100,5 +107,4 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       }
     },
   };
-  return session;
 }

@@ -17,7 +17,7 @@ import { searchTokens } from './fhir-fields';
 import type { CacheSession } from './cache-session';
 
 /** Newest items per resource type in a chart; the total is always given. */
-export const CHART_ITEMS_PER_TYPE = 100;
+export const CHART_ITEMS_PER_TYPE = 200;
 /** Billing resources: counted in a chart, not sent to the screen. */
 const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
 

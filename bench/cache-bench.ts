@@ -1,0 +1,203 @@
+/**
+ * Benchmark of the encrypted cache against a plaintext better-sqlite3
+ * baseline measured in the same run, with the same schema, pragmas and
+ * services. Prints one JSON object: medians and p95s, ratios against the
+ * baseline, and the targets of issue #2 with whether each was met.
+ *   npm run bench            full size (100k observations, 1M audit entries)
+ *   npm run bench -- --quick a tenth of the data
+ * Figures only: this is not a test and asserts nothing.
+ */
+import { generateKeyPairSync, randomBytes, createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BaselineDatabase from 'better-sqlite3';
+import { AuditChain, verifyAuditChain } from '../electron/services/audit-chain';
+import { importBundle } from '../electron/services/bundle-import';
+import { openCacheSession, sessionFrom, type CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
+import { applyMigrations } from '../electron/services/cache-migrations';
+import { openChart, searchPatients } from '../electron/services/patient-records';
+import { createOsSecretStore } from '../electron/services/secret-store';
+import { deleteDeviceKeys } from '../electron/services/device-keys';
+import { syntheticPatientBundle } from '../test/support/synthetic-bundles';
+
+const quick = process.argv.includes('--quick');
+const scale = quick ? 0.1 : 1;
+const PATIENTS = Math.round(1000 * scale);
+const OBS_PER_PATIENT = 100;
+const RANDOM_READS = Math.round(100_000 * scale);
+const CHART_OPENS = Math.round(2000 * scale);
+const SEARCHES = Math.round(2000 * scale);
+const AUDIT_APPENDS = Math.round(50_000 * scale);
+const VERIFY_ENTRIES = Math.round(1_000_000 * scale);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50_ms: +percentile(s, 50).toFixed(4), p95_ms: +percentile(s, 95).toFixed(4), n: s.length };
+}
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+function round(x: number, d = 2): number {
+  return +x.toFixed(d);
+}
+
+function baselineSession(dir: string): CacheSession {
+  const db = new BaselineDatabase(join(dir, 'plain.db')) as unknown as CacheDatabase;
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('cache_size = -65536');
+  applyMigrations(db);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const context = { actor: 'bench', deviceId: 'baseline', purpose: 'TREAT' };
+  return sessionFrom({
+    profile: { dataDir: dir, profileId: 'baseline', databaseFile: join(dir, 'plain.db') },
+    db,
+    keys: { cacheKey: randomBytes(32), signingKey: privateKey, publicKey: createPublicKey(privateKey) },
+    context,
+    audit: new AuditChain(db, privateKey, context),
+  });
+}
+
+function importWorkload(session: CacheSession): { seconds: number; observations_per_s: number } {
+  const start = process.hrtime.bigint();
+  for (let p = 0; p < PATIENTS; p++) {
+    importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
+  }
+  // The chart patient: about 200 resources.
+  importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: 'bench-chart', observations: 199, days: 3650 })));
+  const seconds = ms(start) / 1000;
+  return { seconds: round(seconds), observations_per_s: Math.round((PATIENTS * OBS_PER_PATIENT) / seconds) };
+}
+
+function randomReads(session: CacheSession): { reads_per_s: number } {
+  const get = session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < RANDOM_READS; i++) {
+    const p = Math.floor(Math.random() * PATIENTS);
+    const o = Math.floor(Math.random() * OBS_PER_PATIENT);
+    if (get.get(`bench-p${p}-o${o}`) === undefined) throw new Error('missing row');
+  }
+  return { reads_per_s: Math.round(RANDOM_READS / (ms(start) / 1000)) };
+}
+
+/** Interleaves the two sessions round by round so machine noise hits both alike. */
+function interleaved(sessions: CacheSession[], rounds: number, op: (s: CacheSession, i: number) => void): number[][] {
+  const samples = sessions.map(() => [] as number[]);
+  for (let i = 0; i < rounds; i++) {
+    sessions.forEach((s, k) => {
+      const start = process.hrtime.bigint();
+      op(s, i);
+      samples[k]!.push(ms(start));
+    });
+  }
+  return samples;
+}
+
+function appendOne(session: CacheSession, i: number): void {
+  const patientId = `bench-p${i % PATIENTS}`;
+  session.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
+}
+
+/**
+ * Two rates: one entry per transaction (each access commits on its own, so
+ * this includes SQLite's commit), and the chain's own cost with 100 entries
+ * per transaction (hashing, inserting, head signing).
+ */
+function auditAppends(session: CacheSession): { one_per_commit_per_s: number; in_transaction_per_s: number } {
+  let start = process.hrtime.bigint();
+  for (let i = 0; i < AUDIT_APPENDS; i++) session.audited(() => appendOne(session, i));
+  const single = Math.round(AUDIT_APPENDS / (ms(start) / 1000));
+  start = process.hrtime.bigint();
+  for (let i = 0; i < AUDIT_APPENDS; i += 100) {
+    session.audited(() => {
+      for (let k = i; k < i + 100; k++) appendOne(session, k);
+    });
+  }
+  return { one_per_commit_per_s: single, in_transaction_per_s: Math.round(AUDIT_APPENDS / (ms(start) / 1000)) };
+}
+
+function verifyWorkload(session: CacheSession): { entries: number; seconds: number } {
+  const have = session.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+  const missing = Math.max(0, VERIFY_ENTRIES - have);
+  for (let done = 0; done < missing; done += 20_000) {
+    session.audited(() => {
+      for (let i = done; i < Math.min(missing, done + 20_000); i++) appendOne(session, i);
+    });
+  }
+  session.audit.signHead(true);
+  const start = process.hrtime.bigint();
+  const report = verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId);
+  const seconds = ms(start) / 1000;
+  if (!report.ok) throw new Error('bench chain does not verify');
+  return { entries: report.entries, seconds: round(seconds) };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'clinician-bench-'));
+  const secrets = createOsSecretStore(`org.clinician-desktop.bench.${process.pid}`);
+  const encrypted = await openCacheSession({ dataDir: join(dir, 'encrypted'), secrets, actor: 'bench', create: true });
+  const plain = baselineSession(dir);
+  try {
+    const importEnc = importWorkload(encrypted);
+    const importPlain = importWorkload(plain);
+    const readsEnc = randomReads(encrypted);
+    const readsPlain = randomReads(plain);
+
+    const chartResources = Object.values(openChart(encrypted, 'bench-chart').groups).reduce((a, g) => a + g.items.length, 1);
+    interleaved([encrypted, plain], 50, (s) => openChart(s, 'bench-chart')); // warm-up
+    const [chartEnc, chartPlain] = interleaved([encrypted, plain], CHART_OPENS, (s) => openChart(s, 'bench-chart')).map(stats);
+
+    const [searchEnc, searchPlain] = interleaved([encrypted, plain], SEARCHES, (s, i) => {
+      searchPatients(s, `testfamilybench-p${i % PATIENTS}`.slice(0, 14 + (i % 4)));
+    }).map(stats);
+
+    const appendEnc = auditAppends(encrypted);
+    const appendPlain = auditAppends(plain);
+    const verifyEnc = verifyWorkload(encrypted);
+    const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+
+    const chartRatio = round(chartEnc!.p50_ms / chartPlain!.p50_ms);
+    const result = {
+      bench: 'cache',
+      mode: quick ? 'quick' : 'full',
+      node: process.version,
+      sizes: { patients: PATIENTS, observations: PATIENTS * OBS_PER_PATIENT, chart_resources: chartResources, random_reads: RANDOM_READS, chart_opens: CHART_OPENS, searches: SEARCHES, audit_appends: AUDIT_APPENDS, verify_entries: verifyEnc.entries },
+      import: { encrypted: importEnc, plaintext: importPlain, ratio: round(importEnc.seconds / importPlain.seconds) },
+      random_reads: { encrypted: readsEnc, plaintext: readsPlain, ratio: round(readsPlain.reads_per_s / readsEnc.reads_per_s) },
+      chart_open: { encrypted: chartEnc, plaintext: chartPlain, ratio_p50: chartRatio, ratio_p95: round(chartEnc!.p95_ms / chartPlain!.p95_ms) },
+      search: { encrypted: searchEnc, plaintext: searchPlain, ratio_p50: round(searchEnc!.p50_ms / searchPlain!.p50_ms) },
+      audit_append: {
+        encrypted: appendEnc,
+        plaintext: appendPlain,
+        ratio_one_per_commit: round(appendPlain.one_per_commit_per_s / appendEnc.one_per_commit_per_s),
+        ratio_in_transaction: round(appendPlain.in_transaction_per_s / appendEnc.in_transaction_per_s),
+      },
+      audit_verify: { encrypted: verifyEnc, entries_per_s: Math.round(verifyEnc.entries / verifyEnc.seconds) },
+      peak_rss_mb: peakRssMb,
+      targets: {
+        chart_open_p95_under_5ms: chartEnc!.p95_ms < 5,
+        chart_open_encrypted_within_1_5x: chartRatio <= 1.5,
+        audit_append_at_least_20k_per_s: {
+          one_per_commit: appendEnc.one_per_commit_per_s >= 20_000,
+          in_transaction: appendEnc.in_transaction_per_s >= 20_000,
+        },
+        verify_1m_under_5s: quick ? `quick run: ${verifyEnc.entries} entries in ${verifyEnc.seconds}s` : verifyEnc.seconds < 5,
+        peak_rss_under_300mb: peakRssMb < 300,
+      },
+    };
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } finally {
+    encrypted.close();
+    plain.close();
+    await deleteDeviceKeys(secrets, encrypted.profile.profileId);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
