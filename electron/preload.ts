@@ -5,7 +5,7 @@
  */
 import { contextBridge, ipcRenderer } from 'electron';
 import { buildClinicianApi } from '../shared/clinician-api';
-import { CALL_NAMES, ipcChannelFor } from '../shared/contract';
+import { CALL_NAMES, ipcChannelFor } from '../shared/call-names';
 
 contextBridge.exposeInMainWorld(
   'clinician',

@@ -4,7 +4,8 @@
  * binds it to a Playwright binding. Holds no state and must never add a call
  * that is not in the contract.
  */
-import type { CallName, ClinicianApi } from './contract';
+import type { CallName } from './call-names';
+import type { ClinicianApi } from './contract';
 
 export type Transport = (name: CallName, input: unknown) => Promise<unknown>;
 

@@ -11,6 +11,9 @@ import { z } from 'zod';
 import type { Result } from './app-error';
 import { fhirIdSchema } from './fhir-id';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_SUBTYPES } from './audit-entry';
+import type { CallName } from './call-names';
+
+export { CALL_NAMES, ipcChannelFor, type CallName } from './call-names';
 
 /** A FHIR resource as stored: only the two fields every resource has are checked. */
 export const fhirResourceSchema = z.looseObject({
@@ -82,15 +85,12 @@ export const contract = {
     }),
     output: z.object({ entries: z.array(auditEntryViewSchema) }),
   },
-} as const;
+} as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;
-export type CallName = keyof Contract;
 export type CallInput<N extends CallName> = z.input<Contract[N]['input']>;
 export type ParsedInput<N extends CallName> = z.output<Contract[N]['input']>;
 export type CallOutput<N extends CallName> = z.output<Contract[N]['output']>;
-
-export const CALL_NAMES = Object.keys(contract) as CallName[];
 
 type Namespace = CallName extends `${infer NS}.${string}` ? NS : never;
 
@@ -102,8 +102,3 @@ export type ClinicianApi = {
     ) => Promise<Result<CallOutput<N>>>;
   };
 };
-
-/** The IPC channel that carries one call between preload and main. */
-export function ipcChannelFor(name: CallName): string {
-  return `clinician:${name}`;
-}

@@ -4,7 +4,7 @@
  * ipcRenderer.invoke. Bundled by esbuild and injected as an init script.
  */
 import { buildClinicianApi } from '../../shared/clinician-api';
-import { CALL_NAMES, type CallName } from '../../shared/contract';
+import { CALL_NAMES, type CallName } from '../../shared/call-names';
 
 const page = globalThis as unknown as { __clinicianTransport(name: CallName, input: unknown): Promise<unknown> };
 

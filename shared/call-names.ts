@@ -1,0 +1,14 @@
+/**
+ * The names of the renderer-to-main calls and their IPC channels, without
+ * the schemas: the sandboxed preload needs only these, so it stays small and
+ * free of zod. shared/contract.ts must declare exactly these names (checked by
+ * the type system there).
+ */
+export const CALL_NAMES = ['app.status', 'patients.search', 'chart.open', 'audit.forPatient'] as const;
+
+export type CallName = (typeof CALL_NAMES)[number];
+
+/** The IPC channel that carries one call between preload and main. */
+export function ipcChannelFor(name: CallName): string {
+  return `clinician:${name}`;
+}
