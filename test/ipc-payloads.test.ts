@@ -13,6 +13,9 @@ import { importBundle } from '../electron/services/bundle-import';
 import { cacheStats } from '../electron/services/cache-maintenance';
 import { verifyAuditChain } from '../electron/services/audit-chain';
 import type { Caller } from '../electron/services/caller-policy';
+import type { IpcMain } from 'electron';
+import { bindRegistry } from '../electron/ipc-bridge';
+import { CALL_NAMES, ipcChannelFor } from '../shared/call-names';
 import type { Result } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
@@ -153,4 +156,23 @@ test('a failure inside a handler comes back as a typed error, never as an except
   const closed = createHandlerRegistry({ session: () => null, problem: () => null, actor: () => null });
   const locked = await dispatch(closed, 'chart.open', { patientId: patient.id }, APP, options);
   assert.deepEqual(locked.ok ? null : locked.error.code, 'CACHE_NOT_OPEN');
+});
+
+test('the ipcMain binding registers one channel per contract call and describes the sender frame to dispatch', async () => {
+  const handlers = new Map<string, (event: unknown, payload: unknown) => Promise<unknown>>();
+  const fakeIpcMain = { handle: (channel: string, fn: (event: unknown, payload: unknown) => Promise<unknown>) => handlers.set(channel, fn) };
+  bindRegistry(fakeIpcMain as unknown as IpcMain, registry, options);
+  assert.deepEqual([...handlers.keys()].sort(), CALL_NAMES.map(ipcChannelFor).sort());
+  const search = handlers.get(ipcChannelFor('patients.search'))!;
+  const fromApp = { senderFrame: { url: `${ORIGIN}/index.html`, parent: null } };
+  const fromSubframe = { senderFrame: { url: `${ORIGIN}/index.html`, parent: {} } };
+  const fromElsewhere = { senderFrame: { url: 'https://evil.example/', parent: null } };
+  const destroyedFrame = { senderFrame: null };
+  const ok = (await search(fromApp, { query: patient.family })) as Result<{ patients: unknown[] }>;
+  assert.ok(ok.ok && ok.value.patients.length === 1);
+  for (const event of [fromSubframe, fromElsewhere, destroyedFrame]) {
+    const r = (await search(event, { query: patient.family })) as Result<unknown>;
+    assert.deepEqual(r.ok ? null : r.error.code, 'FORBIDDEN_SENDER');
+  }
+  assert.deepEqual(((await search(fromApp, { query: 7 })) as Result<unknown>).ok, false);
 });
