@@ -15,7 +15,7 @@ import { describeChainProblem } from '../services/audit-chain';
 import { importBundle } from '../services/bundle-import';
 import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
 import { openCacheSession, type CacheSession } from '../services/cache-session';
-import { MAX_BUNDLE_BYTES } from '../services/fhir-bundle';
+import { MAX_BUNDLE_BYTES } from '../../shared/fhir-bundle';
 import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE } from '../services/secret-store';
 
 const USAGE = `usage: npm run cache -- <command> --data-dir <dir>

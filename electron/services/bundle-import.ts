@@ -5,8 +5,8 @@
  * taken from a urn:uuid fullUrl is filled in). Never log or echo a value from
  * the bundle.
  */
-import { parseBundle } from './fhir-bundle';
-import { patientIdOf, patientIndexFields, sortDateOf } from './fhir-fields';
+import { parseBundle } from '../../shared/fhir-bundle';
+import { patientIdOf, patientIndexFields, sortDateOf } from '../../shared/fhir-fields';
 import type { CacheSession } from './cache-session';
 
 export interface ImportSummary {

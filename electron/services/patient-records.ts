@@ -13,7 +13,7 @@ import {
   type PatientSummary,
 } from '../../shared/contract';
 import type { AuditAction, AuditOutcome, AuditSubtype } from '../../shared/audit-entry';
-import { searchTokens } from './fhir-fields';
+import { searchTokens } from '../../shared/fhir-fields';
 import type { CacheSession } from './cache-session';
 
 /** Newest items per resource type in a chart; the total is always given. */

@@ -5,9 +5,8 @@
  * Errors name the entry index, never a value from the bundle (values are PHI).
  */
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
-import { AppError } from '../../shared/app-error';
-import { FHIR_ID_PATTERN } from '../../shared/fhir-id';
+import { AppError } from './app-error';
+import { FHIR_ID_PATTERN } from './fhir-id';
 
 export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 export const MAX_STRING_CHARS = 8 * 1024 * 1024;
@@ -62,12 +61,12 @@ function idFromFullUrl(fullUrl: string | undefined): string | null {
 }
 
 /** Parses bundle text (or bytes) into its resources, or throws BUNDLE_INVALID. */
-export function parseBundle(input: string | Buffer): BundleResource[] {
-  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+export function parseBundle(input: string | Uint8Array): BundleResource[] {
+  const size = typeof input === 'string' ? new TextEncoder().encode(input).length : input.length;
   if (size > MAX_BUNDLE_BYTES) throw invalid('the file is larger than the limit');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof input === 'string' ? input : input.toString('utf8'));
+    parsed = JSON.parse(typeof input === 'string' ? input : new TextDecoder().decode(input));
   } catch {
     throw invalid('it is not valid JSON');
   }
@@ -83,7 +82,7 @@ export function parseBundle(input: string | Buffer): BundleResource[] {
     if (!entry.success) throw invalid(`entry ${index} has no resource with a valid type and id`);
     const { resource, fullUrl, request } = entry.data;
     let id = resource.id ?? idFromFullUrl(fullUrl);
-    if (id === null && request?.method === 'POST') id = randomUUID();
+    if (id === null && request?.method === 'POST') id = globalThis.crypto.randomUUID();
     if (id === null) throw invalid(`entry ${index} has a resource without an id`);
     const key = `${resource.resourceType}/${id}`;
     if (seen.has(key)) throw invalid(`entry ${index} repeats a resource already in the bundle`);

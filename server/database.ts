@@ -1,0 +1,152 @@
+/**
+ * The backend's database: one Kysely schema and one set of queries over
+ * either an embedded SQLite file (no configuration) or PostgreSQL
+ * (DATABASE_URL). Migrations use Kysely's portable schema builder so both
+ * engines get the same tables. Never build SQL from request text.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
+
+export interface Tables {
+  clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
+  resources: { resource_type: string; id: string; patient_id: string | null; json: string };
+  assignments: { clinician_id: string; patient_id: string };
+  enrollment_codes: { code_hash: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
+  challenges: { challenge: string; purpose: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
+  credentials: {
+    id: string;
+    clinician_id: string;
+    public_key: string;
+    counter: number;
+    transports: string;
+    prf: number;
+    created_at: string;
+    last_used_at: string | null;
+    revoked_at: string | null;
+  };
+  devices: { id: string; clinician_id: string; public_key: string; created_at: string; last_seen_at: string | null; revoked_at: string | null };
+  sessions: { token_hash: string; clinician_id: string; device_id: string; created_at: string; expires_at: string };
+  settings: { key: string; value: string };
+  migrations: { version: Generated<number>; applied_at: string };
+}
+
+export type Db = Kysely<Tables>;
+export type Engine = 'sqlite' | 'postgres';
+
+export interface OpenedDb {
+  db: Db;
+  engine: Engine;
+}
+
+export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string }): OpenedDb {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 8 });
+    return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' };
+  }
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const file = new SQLite(join(options.dataDir, 'backend.db'));
+  file.pragma('journal_mode = WAL');
+  file.pragma('synchronous = NORMAL');
+  file.pragma('foreign_keys = ON');
+  file.pragma('busy_timeout = 5000');
+  return { db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: file }) }), engine: 'sqlite' };
+}
+
+const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
+  async (db) => {
+    await db.schema
+      .createTable('clinicians')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('display_name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('revoked_at', 'text')
+      .execute();
+    await db.schema
+      .createTable('resources')
+      .addColumn('resource_type', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('patient_id', 'text')
+      .addColumn('json', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('resources_pk', ['resource_type', 'id'])
+      .execute();
+    await db.schema.createIndex('resources_by_patient').on('resources').columns(['patient_id']).execute();
+    await db.schema
+      .createTable('assignments')
+      .addColumn('clinician_id', 'text', (c) => c.notNull().references('clinicians.id'))
+      .addColumn('patient_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('assignments_pk', ['clinician_id', 'patient_id'])
+      .execute();
+    await db.schema
+      .createTable('enrollment_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('clinician_id', 'text', (c) => c.notNull().references('clinicians.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('used_at', 'text')
+      .execute();
+    await db.schema
+      .createTable('challenges')
+      .addColumn('challenge', 'text', (c) => c.primaryKey())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('clinician_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('used_at', 'text')
+      .execute();
+    await db.schema
+      .createTable('credentials')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('clinician_id', 'text', (c) => c.notNull().references('clinicians.id'))
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('counter', 'bigint', (c) => c.notNull())
+      .addColumn('transports', 'text', (c) => c.notNull())
+      .addColumn('prf', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('last_used_at', 'text')
+      .addColumn('revoked_at', 'text')
+      .execute();
+    await db.schema
+      .createTable('devices')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('clinician_id', 'text', (c) => c.notNull().references('clinicians.id'))
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('last_seen_at', 'text')
+      .addColumn('revoked_at', 'text')
+      .execute();
+    await db.schema
+      .createTable('sessions')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('clinician_id', 'text', (c) => c.notNull().references('clinicians.id'))
+      .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+];
+
+/** Applies pending migrations in order, each in its own transaction. */
+export async function migrate(db: Db): Promise<void> {
+  await db.schema
+    .createTable('migrations')
+    .ifNotExists()
+    .addColumn('version', 'integer', (c) => c.primaryKey())
+    .addColumn('applied_at', 'text', (c) => c.notNull())
+    .execute();
+  const row = await db.selectFrom('migrations').select(sql<number>`max(version)`.as('v')).executeTakeFirst();
+  const current = Number(row?.v ?? 0);
+  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+    await db.transaction().execute(async (trx) => {
+      await MIGRATIONS[version - 1]!(trx);
+      await trx.insertInto('migrations').values({ version, applied_at: new Date().toISOString() }).execute();
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The reference backend's command line.
+ *   npm run server [-- --port 8787 --data-dir DIR --bundles PATH... --rp-id localhost --origin URL...]
+ *   npm run server -- add-clinician <id> --name "Display Name" [--assign-all]
+ *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
+ *   npm run server -- revoke-device <device-id> | revoke-clinician <id> | set-policy <key> <json>
+ * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
+ * http only on loopback; any other address needs --tls-cert and --tls-key.
+ * There is no default account: every clinician enrolls with a one-time code.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { clinicianIdSchema } from '../shared/backend-api';
+import { buildApp } from './app';
+import { systemClock } from './clock';
+import { migrate, openDatabase } from './database';
+import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeDevice, setPolicy } from './organisation';
+import { bundleFiles, loadBundles } from './patient-store';
+import { RelyingParty } from './relying-party';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', default: '8787' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'data-dir': { type: 'string', default: '.backend-data' },
+      bundles: { type: 'string', multiple: true },
+      'rp-id': { type: 'string', default: 'localhost' },
+      'rp-name': { type: 'string', default: 'Clinician Desktop' },
+      origin: { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      name: { type: 'string' },
+      'assign-all': { type: 'boolean' },
+    },
+  });
+  const [command = 'serve', ...args] = positionals;
+  const { db, engine } = openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: resolve(values['data-dir']) });
+  await migrate(db);
+
+  if (command === 'serve') {
+    const defaultBundles = resolve('..', 'shared', 'fixtures', 'synthea');
+    const paths = values.bundles ?? (existsSync(defaultBundles) ? [defaultBundles] : []);
+    const loaded = await loadBundles(db, bundleFiles(paths));
+    const tls = values['tls-cert'] && values['tls-key'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) } : undefined;
+    if (!tls && !LOOPBACK.has(values.host)) throw new Error('plain http is only served on loopback: give --tls-cert and --tls-key');
+    const origins = values.origin ?? [`http://localhost:${values.port}`];
+    const rp = new RelyingParty(db, { rpId: values['rp-id'], rpName: values['rp-name'], origins }, systemClock);
+    const app = buildApp({ db, rp, clock: systemClock, ...(tls ? { https: tls } : {}) });
+    const close = async () => {
+      await app.close();
+      await db.destroy();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void close());
+    process.on('SIGINT', () => void close());
+    const address = await app.listen({ port: Number(values.port), host: values.host });
+    process.stdout.write(`backend listening on ${address} (${engine}, ${loaded.length} patients loaded)\n`);
+    return;
+  }
+
+  try {
+    switch (command) {
+      case 'add-clinician': {
+        const id = clinicianIdSchema.parse(args[0]);
+        await addClinician(db, id, values.name ?? id, systemClock);
+        if (values['assign-all']) {
+          const patients = await db.selectFrom('resources').select(['id']).where('resource_type', '=', 'Patient').execute();
+          await assignPatients(db, id, patients.map((p) => p.id));
+        }
+        process.stdout.write(`clinician ${id} ready\n`);
+        break;
+      }
+      case 'assign':
+        await assignPatients(db, clinicianIdSchema.parse(args[0]), args.slice(1));
+        break;
+      case 'enroll-code':
+        process.stdout.write(`${formatEnrollmentCode(await createEnrollmentCode(db, clinicianIdSchema.parse(args[0]), systemClock))}\n`);
+        break;
+      case 'revoke-device':
+        process.stdout.write(`${(await revokeDevice(db, String(args[0]), systemClock)) ? 'revoked' : 'no such active device'}\n`);
+        break;
+      case 'revoke-clinician':
+        await revokeClinician(db, clinicianIdSchema.parse(args[0]), systemClock);
+        break;
+      case 'set-policy':
+        await setPolicy(db, args[0] as never, JSON.parse(String(args[1])));
+        process.stdout.write(`${JSON.stringify(await readPolicy(db))}\n`);
+        break;
+      default:
+        throw new Error(`unknown command "${command.slice(0, 30)}"`);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : 'failed'}\n`);
+  process.exit(1);
+});

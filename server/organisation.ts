@@ -1,0 +1,83 @@
+/**
+ * The organisation's people and settings: clinicians, their assigned
+ * patients, one-time enrollment codes, devices and policy. Enrollment codes
+ * are random, stored only as a SHA-256 hash, valid for 15 minutes and once.
+ * There is no default account and no password anywhere.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { policySchema, type Policy } from '../shared/backend-api';
+import type { Db } from './database';
+import { plusMinutes, type Clock } from './clock';
+
+export const ENROLLMENT_CODE_MINUTES = 15;
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+export const DEFAULT_POLICY: Policy = { idleLockMinutes: 10, offlineDays: 7, requirePrf: false };
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function newEnrollmentCode(): string {
+  const bytes = randomBytes(12);
+  return [...bytes].map((b) => CROCKFORD[b % 32]).join('');
+}
+
+export function formatEnrollmentCode(code: string): string {
+  return code.match(/.{4}/g)!.join('-');
+}
+
+export async function addClinician(db: Db, id: string, displayName: string, clock: Clock): Promise<void> {
+  await db
+    .insertInto('clinicians')
+    .values({ id, display_name: displayName, created_at: clock().toISOString(), revoked_at: null })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ display_name: displayName }))
+    .execute();
+}
+
+export async function assignPatients(db: Db, clinicianId: string, patientIds: string[]): Promise<void> {
+  for (const patientId of patientIds) {
+    await db
+      .insertInto('assignments')
+      .values({ clinician_id: clinicianId, patient_id: patientId })
+      .onConflict((oc) => oc.columns(['clinician_id', 'patient_id']).doNothing())
+      .execute();
+  }
+}
+
+/** Creates a one-time code for `clinicianId` and returns it; only its hash is stored. */
+export async function createEnrollmentCode(db: Db, clinicianId: string, clock: Clock): Promise<string> {
+  const clinician = await db.selectFrom('clinicians').select(['id', 'revoked_at']).where('id', '=', clinicianId).executeTakeFirst();
+  if (!clinician || clinician.revoked_at) throw new Error(`no active clinician "${clinicianId}"`);
+  const code = newEnrollmentCode();
+  const now = clock();
+  await db
+    .insertInto('enrollment_codes')
+    .values({ code_hash: hashSecret(code), clinician_id: clinicianId, created_at: now.toISOString(), expires_at: plusMinutes(now, ENROLLMENT_CODE_MINUTES), used_at: null })
+    .execute();
+  return code;
+}
+
+export async function readPolicy(db: Db): Promise<Policy> {
+  const rows = await db.selectFrom('settings').select(['key', 'value']).execute();
+  const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+  return policySchema.parse({ ...DEFAULT_POLICY, ...stored });
+}
+
+export async function setPolicy(db: Db, key: keyof Policy, value: unknown): Promise<void> {
+  const next = policySchema.parse({ ...(await readPolicy(db)), [key]: value });
+  await db
+    .insertInto('settings')
+    .values({ key, value: JSON.stringify(next[key]) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(next[key]) }))
+    .execute();
+}
+
+export async function revokeDevice(db: Db, deviceId: string, clock: Clock): Promise<boolean> {
+  const r = await db.updateTable('devices').set({ revoked_at: clock().toISOString() }).where('id', '=', deviceId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function revokeClinician(db: Db, clinicianId: string, clock: Clock): Promise<void> {
+  await db.updateTable('clinicians').set({ revoked_at: clock().toISOString() }).where('id', '=', clinicianId).execute();
+}
