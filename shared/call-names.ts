@@ -4,7 +4,22 @@
  * free of zod. shared/contract.ts must declare exactly these names (checked by
  * the type system there).
  */
-export const CALL_NAMES = ['app.status', 'patients.search', 'chart.open', 'audit.forPatient'] as const;
+export const CALL_NAMES = [
+  'app.status',
+  'patients.search',
+  'chart.open',
+  'audit.forPatient',
+  'auth.status',
+  'auth.watch',
+  'auth.enrollBegin',
+  'auth.enrollFinish',
+  'auth.signInBegin',
+  'auth.signInFinish',
+  'auth.lock',
+  'auth.activity',
+  'devices.list',
+  'devices.revoke',
+] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];
 

@@ -12,6 +12,15 @@ import type { Result } from './app-error';
 import { fhirIdSchema } from './fhir-id';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_SUBTYPES } from './audit-entry';
 import type { CallName } from './call-names';
+import {
+  authenticationResponseSchema,
+  clinicianIdSchema,
+  creationOptionsSchema,
+  deviceSchema,
+  enrollmentCodeSchema,
+  registrationResponseSchema,
+  requestOptionsSchema,
+} from './backend-api';
 
 export { CALL_NAMES, ipcChannelFor, type CallName } from './call-names';
 
@@ -57,6 +66,21 @@ export const auditEntryViewSchema = z.object({
 });
 export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
 
+export const authStatusSchema = z.object({
+  state: z.enum(['signed-out', 'locked', 'unlocked']),
+  reason: z.string().nullable(),
+  enrolled: z.boolean(),
+  clinician: z.object({ id: z.string(), displayName: z.string() }).nullable(),
+  online: z.boolean(),
+  version: z.number().int(),
+});
+export type AuthStatus = z.infer<typeof authStatusSchema>;
+
+/** A PRF output as the renderer hands it to main: 32 bytes, base64url. */
+const prfOutputSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a PRF output');
+
+const clinicianSchema = z.object({ id: z.string(), displayName: z.string() });
+
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
 
@@ -85,6 +109,25 @@ export const contract = {
     }),
     output: z.object({ entries: z.array(auditEntryViewSchema) }),
   },
+  'auth.status': { input: z.strictObject({}), output: authStatusSchema },
+  'auth.watch': { input: z.strictObject({ version: z.number().int().nonnegative() }), output: authStatusSchema },
+  'auth.enrollBegin': {
+    input: z.strictObject({ clinicianId: clinicianIdSchema, code: enrollmentCodeSchema }),
+    output: z.object({ options: creationOptionsSchema }),
+  },
+  'auth.enrollFinish': {
+    input: z.strictObject({ response: registrationResponseSchema, prfOutput: prfOutputSchema.optional() }),
+    output: z.object({ clinician: clinicianSchema, prfBound: z.boolean() }),
+  },
+  'auth.signInBegin': { input: z.strictObject({}), output: z.object({ options: requestOptionsSchema, offline: z.boolean() }) },
+  'auth.signInFinish': {
+    input: z.strictObject({ response: authenticationResponseSchema, prfOutput: prfOutputSchema.optional() }),
+    output: z.object({ clinician: clinicianSchema, offline: z.boolean() }),
+  },
+  'auth.lock': { input: z.strictObject({}), output: z.object({ locked: z.boolean() }) },
+  'auth.activity': { input: z.strictObject({}), output: z.object({}) },
+  'devices.list': { input: z.strictObject({}), output: z.object({ devices: z.array(deviceSchema), thisDevice: z.string() }) },
+  'devices.revoke': { input: z.strictObject({ deviceId: z.uuid() }), output: z.object({ revoked: z.boolean() }) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

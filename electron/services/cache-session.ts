@@ -31,6 +31,8 @@ export interface OpenSessionOptions {
   purpose?: string;
   /** First run allowed: create profile, keys and database if the folder holds no cache. */
   create: boolean;
+  /** The passkey's PRF output, when the cache key is bound to a passkey. */
+  prfOutput?: Buffer;
   clock?: () => Date;
   cacheKiB?: number;
 }
@@ -39,7 +41,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
   let profile = readProfile(options.dataDir);
   let keys: DeviceKeys;
   if (profile) {
-    keys = await loadDeviceKeys(options.secrets, profile.profileId);
+    keys = await loadDeviceKeys(options.secrets, profile.profileId, options.prfOutput);
   } else {
     if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
     // Keys first: if the keychain refuses, not a byte has been written to disk.

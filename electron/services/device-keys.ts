@@ -10,6 +10,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import type { SecretStore } from './secret-store';
+import { isWrappedCacheKey, unwrapCacheKey, wrapCacheKey } from './cache-key-wrap';
 
 export interface DeviceKeys {
   /** Raw SQLCipher key, 32 bytes. Zeroed by `dropKeys`. */
@@ -42,8 +43,11 @@ function decodeSigningKey(text: string): KeyObject {
   }
 }
 
-/** Loads the keys of an existing profile; a missing entry fails closed. */
-export async function loadDeviceKeys(store: SecretStore, profileId: string): Promise<DeviceKeys> {
+/**
+ * Loads the keys of an existing profile; a missing entry fails closed. A
+ * cache key bound to a passkey needs that passkey's PRF output.
+ */
+export async function loadDeviceKeys(store: SecretStore, profileId: string, prfOutput?: Buffer): Promise<DeviceKeys> {
   const cacheText = await store.get(cacheKeyAccount(profileId));
   const signingText = await store.get(signingKeyAccount(profileId));
   if (cacheText === null || signingText === null) {
@@ -53,7 +57,33 @@ export async function loadDeviceKeys(store: SecretStore, profileId: string): Pro
     );
   }
   const signingKey = decodeSigningKey(signingText);
-  return { cacheKey: decodeCacheKey(cacheText), signingKey, publicKey: createPublicKey(signingKey) };
+  let cacheKey: Buffer;
+  if (isWrappedCacheKey(cacheText)) {
+    if (!prfOutput) throw new AppError('LOCKED', 'The patient cache opens only with your passkey. Sign in to unlock it.');
+    cacheKey = unwrapCacheKey(cacheText, prfOutput);
+  } else {
+    cacheKey = decodeCacheKey(cacheText);
+  }
+  return { cacheKey, signingKey, publicKey: createPublicKey(signingKey) };
+}
+
+/** Whether the keychain holds this profile's cache key bound to a passkey. */
+export async function cacheKeyIsWrapped(store: SecretStore, profileId: string): Promise<boolean> {
+  const text = await store.get(cacheKeyAccount(profileId));
+  return text !== null && isWrappedCacheKey(text);
+}
+
+/**
+ * Replaces the keychain's cache key with its passkey-wrapped form, after
+ * checking the wrapped form unwraps to the same key (so a failure here never
+ * leaves a cache nobody can open).
+ */
+export async function bindCacheKeyToPasskey(store: SecretStore, profileId: string, cacheKey: Buffer, prfOutput: Buffer, credentialId: string): Promise<void> {
+  const wrapped = wrapCacheKey(cacheKey, prfOutput, credentialId);
+  if (!unwrapCacheKey(wrapped, prfOutput).equals(cacheKey)) throw new AppError('INTERNAL', 'The cache key could not be bound to the passkey.');
+  await store.set(cacheKeyAccount(profileId), wrapped);
+  const readBack = await store.get(cacheKeyAccount(profileId));
+  if (readBack !== wrapped) throw new AppError('KEYCHAIN_UNAVAILABLE', 'The OS keychain did not keep the passkey-bound cache key.');
 }
 
 /** Creates both keys for a new profile, stores them and checks they read back. */

@@ -12,6 +12,7 @@ import { AppError, toErrorShape, type Result } from '../../shared/app-error';
 import { contract, type CallName, type CallOutput, type ParsedInput } from '../../shared/contract';
 import { isTrustedCaller, type Caller } from './caller-policy';
 import type { CacheSession } from './cache-session';
+import type { AuthService } from './auth-service';
 import { openChart, patientAccessTrail, searchPatients } from './patient-records';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -24,13 +25,27 @@ export interface RegistryDeps {
   actor(): string | null;
 }
 
+function requireAuth(auth: AuthService | undefined): AuthService {
+  if (!auth) throw new AppError('NOT_ENROLLED', 'Sign-in is not set up on this computer.');
+  return auth;
+}
+
 function requireSession(deps: RegistryDeps): CacheSession {
   const session = deps.session();
   if (session) return session;
   throw deps.problem() ?? new AppError('CACHE_NOT_OPEN', 'The patient cache is not open.');
 }
 
-export function createHandlerRegistry(deps: RegistryDeps): HandlerRegistry {
+/**
+ * `auth` is absent only where sign-in is not wired (the cache-only tests);
+ * the app always passes it, and it is then also the RegistryDeps.
+ */
+export function createHandlerRegistry(deps: RegistryDeps, auth?: AuthService): HandlerRegistry {
+  const phi = <T>(fn: (s: CacheSession) => T): T => {
+    const session = requireSession(deps);
+    auth?.activity();
+    return fn(session);
+  };
   return {
     'app.status': () => {
       const session = deps.session();
@@ -42,9 +57,29 @@ export function createHandlerRegistry(deps: RegistryDeps): HandlerRegistry {
         actor: deps.actor(),
       };
     },
-    'patients.search': ({ query }) => searchPatients(requireSession(deps), query),
-    'chart.open': ({ patientId }) => openChart(requireSession(deps), patientId),
-    'audit.forPatient': ({ patientId, limit }) => ({ entries: patientAccessTrail(requireSession(deps), patientId, limit) }),
+    'patients.search': ({ query }) => phi((s) => searchPatients(s, query)),
+    'chart.open': ({ patientId }) => phi((s) => openChart(s, patientId)),
+    'audit.forPatient': ({ patientId, limit }) => phi((s) => ({ entries: patientAccessTrail(s, patientId, limit) })),
+    'auth.status': () => requireAuth(auth).status(),
+    'auth.watch': async ({ version }) => {
+      const a = requireAuth(auth);
+      await a.watch(version);
+      return a.status();
+    },
+    'auth.enrollBegin': ({ clinicianId, code }) => requireAuth(auth).enrollBegin(clinicianId, code),
+    'auth.enrollFinish': ({ response, prfOutput }) => requireAuth(auth).enrollFinish(response, prfOutput),
+    'auth.signInBegin': () => requireAuth(auth).signInBegin(),
+    'auth.signInFinish': ({ response, prfOutput }) => requireAuth(auth).signInFinish(response, prfOutput),
+    'auth.lock': () => {
+      requireAuth(auth).lockNow('manual');
+      return { locked: true };
+    },
+    'auth.activity': () => {
+      requireAuth(auth).activity();
+      return {};
+    },
+    'devices.list': () => requireAuth(auth).devices(),
+    'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
   };
 }
 

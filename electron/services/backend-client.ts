@@ -1,0 +1,122 @@
+/**
+ * Main's client for the backend. Every answer is size-limited, time-limited
+ * and parsed with the shared zod schema, so a garbled, hostile or slow
+ * server yields a typed error (BACKEND_UNREACHABLE, BACKEND_INVALID_RESPONSE,
+ * SIGN_IN_REFUSED, DEVICE_REVOKED) and never state. The session token stays
+ * in main; the renderer never sees it or the backend's address.
+ */
+import type { z } from 'zod';
+import { AppError } from '../../shared/app-error';
+import { api, backendErrorSchema } from '../../shared/backend-api';
+
+export const REQUEST_TIMEOUT_MS = 10_000;
+const MAX_REPLY_BYTES = 1024 * 1024;
+const MAX_BUNDLE_REPLY_BYTES = 64 * 1024 * 1024;
+
+const REFUSALS: Record<string, string> = {
+  ENROLLMENT_CODE_INVALID: 'The enrollment code is not valid: it may be mistyped, used or expired. Ask IT for a new one.',
+  CHALLENGE_INVALID: 'The sign-in request expired or was already used. Try again.',
+  CREDENTIAL_UNKNOWN: 'This passkey is not registered (or was revoked).',
+  COUNTER_REPLAY: 'The passkey\'s signature counter went backwards, so the sign-in was refused.',
+  ASSERTION_INVALID: 'The passkey sign-in could not be verified.',
+  REGISTRATION_INVALID: 'The passkey could not be registered.',
+  CLINICIAN_UNKNOWN: 'This clinician is not known to the organisation.',
+  NO_PASSKEY: 'This clinician has no active passkey. Ask IT for an enrollment code.',
+  SESSION_INVALID: 'Your session ended. Sign in again.',
+};
+
+export class BackendClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  private async request<T extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    reply: T,
+    options: { body?: unknown; token?: string; maxBytes?: number } = {},
+  ): Promise<z.output<T>> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(new URL(path, this.baseUrl), {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        },
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        redirect: 'error',
+      });
+    } catch {
+      throw new AppError('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
+    }
+    const text = await readLimited(response, options.maxBytes ?? MAX_REPLY_BYTES);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer the app cannot read.');
+    }
+    if (!response.ok) {
+      const err = backendErrorSchema.safeParse(json);
+      const code = err.success ? err.data.error.code : 'UNKNOWN';
+      if (code === 'DEVICE_REVOKED' || code === 'CLINICIAN_REVOKED') {
+        throw new AppError('DEVICE_REVOKED', code === 'DEVICE_REVOKED' ? 'IT has revoked this device.' : 'IT has revoked your access.');
+      }
+      throw new AppError('SIGN_IN_REFUSED', REFUSALS[code] ?? 'The hospital server refused the request.');
+    }
+    const parsed = reply.safeParse(json);
+    if (!parsed.success) throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer the app cannot read.');
+    return parsed.data;
+  }
+
+  enrollOptions(body: z.input<typeof api.enrollOptions.body>) {
+    return this.request('POST', api.enrollOptions.path, api.enrollOptions.reply, { body });
+  }
+  enrollVerify(body: z.input<typeof api.enrollVerify.body>) {
+    return this.request('POST', api.enrollVerify.path, api.enrollVerify.reply, { body });
+  }
+  authOptions(body: z.input<typeof api.authOptions.body>) {
+    return this.request('POST', api.authOptions.path, api.authOptions.reply, { body });
+  }
+  authVerify(body: z.input<typeof api.authVerify.body>) {
+    return this.request('POST', api.authVerify.path, api.authVerify.reply, { body });
+  }
+  me(token: string) {
+    return this.request('GET', api.me.path, api.me.reply, { token });
+  }
+  revokeDevice(token: string, deviceId: string) {
+    return this.request('POST', api.revokeDevice.path.replace(':id', encodeURIComponent(deviceId)), api.revokeDevice.reply, { token, body: {} });
+  }
+  patients(token: string) {
+    return this.request('GET', api.patients.path, api.patients.reply, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
+  }
+}
+
+async function readLimited(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > maxBytes) throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer that is too large.');
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        await reader.cancel();
+        throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer that is too large.');
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('BACKEND_UNREACHABLE', 'The connection to the hospital server broke off.');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
