@@ -1,0 +1,74 @@
+/**
+ * The real backend as a child process on loopback (SQLite in a scratch
+ * folder, or PostgreSQL when DATABASE_URL is set), plus its admin commands.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT } from './cache-cli';
+import { SYNTHEA_DIR } from './synthea';
+
+export interface BackendProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  admin(args: string[]): string;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+const SERVER = join(ROOT, 'server', 'main.ts');
+
+export async function startBackend(options: { dataDir: string; origins: string[]; env?: NodeJS.ProcessEnv }): Promise<BackendProcess> {
+  const port = await freePort();
+  const env = { ...process.env, ...options.env };
+  let child: ChildProcess | null = null;
+  const backend: BackendProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir: options.dataDir,
+    async start() {
+      const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost', '--bundles', SYNTHEA_DIR];
+      for (const o of options.origins) args.push('--origin', o);
+      child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`backend did not start: ${out}`)), 30_000);
+        child!.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('listening on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child!.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        child!.on('exit', () => reject(new Error(`backend exited: ${out}`)));
+      });
+    },
+    async stop() {
+      if (!child || child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      child = null;
+    },
+    admin(args: string[]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', SERVER, ...args, '--data-dir', options.dataDir], { cwd: ROOT, env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`admin ${args[0]} failed: ${r.stderr}`);
+      return r.stdout.trim();
+    },
+  };
+  await backend.start();
+  return backend;
+}
