@@ -10,19 +10,24 @@ npm run -s lint
 npm run -s typecheck
 npm run -s build:renderer >/dev/null
 
-for tool in dbus-run-session gnome-keyring-daemon chromium; do
+for tool in dbus-run-session gnome-keyring-daemon chromium runuser; do
   command -v "$tool" >/dev/null || { echo "npm test needs $tool (see README: what the tests need)" >&2; exit 1; }
 done
 
 scratch=$(mktemp -d -t clinician-test-XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+trap 'stop_private_postgres; rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime" "$scratch/tmp"
 chmod 700 "$scratch/runtime"
 export HOME="$scratch/home" XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime" TMPDIR="$scratch/tmp"
 export CLINICIAN_TEST_ROOT="$PWD"
 
+# A private PostgreSQL on loopback for the backend tests, with a random
+# password; it stops when the tests end.
+source test/with-postgres.sh
+start_private_postgres
+
 files=$(find test -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files="$*"; fi
 
 # shellcheck disable=SC2086
-exec dbus-run-session -- bash test/with-keyring.sh node --import tsx --test --test-reporter=spec $files
+dbus-run-session -- bash test/with-keyring.sh node --import tsx --test --test-reporter=spec $files

@@ -53,18 +53,32 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS, headless: true });
 }
 
-let preloadScript: string | null = null;
+const bundles = new Map<string, string>();
+
+/** One of test/browser's page scripts, bundled for addInitScript. */
+function pageScript(name: string): string {
+  let text = bundles.get(name);
+  if (!text) {
+    text = buildSync({
+      entryPoints: [join(ROOT, 'test', 'browser', name)],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'browser',
+      target: 'chrome120',
+    }).outputFiles[0]!.text;
+    bundles.set(name, text);
+  }
+  return text;
+}
 
 function harnessPreload(): string {
-  preloadScript ??= buildSync({
-    entryPoints: [join(ROOT, 'test', 'browser', 'harness-preload.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome120',
-  }).outputFiles[0]!.text;
-  return preloadScript;
+  return pageScript('harness-preload.ts');
+}
+
+/** Gives a page `window.__webauthn.createPasskey/usePasskey` (the renderer's ceremony code). */
+export async function addWebAuthnHelper(page: Page): Promise<void> {
+  await page.addInitScript({ content: pageScript('webauthn-page-helper.ts') });
 }
 
 /** Gives the page `window.clinician`, served by `registry` through `dispatch`, trusting only `origin`. */
