@@ -28,7 +28,7 @@ const REFUSALS: Record<string, string> = {
 export class BackendClient {
   constructor(
     private readonly baseUrl: string,
-    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly timeoutMs: number = REQUEST_TIMEOUT_MS,
   ) {}
 
   private async request<T extends z.ZodType>(
@@ -39,7 +39,7 @@ export class BackendClient {
   ): Promise<z.output<T>> {
     let response: Response;
     try {
-      response = await this.fetchImpl(new URL(path, this.baseUrl), {
+      response = await fetch(new URL(path.replace(/^\//, ''), this.baseUrl), {
         method,
         headers: {
           accept: 'application/json',
@@ -47,11 +47,16 @@ export class BackendClient {
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
       });
     } catch {
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
+    }
+    if (response.status >= 500) {
+      // A failing server or gateway counts as unreachable: the clinician may keep working offline.
+      await response.body?.cancel().catch(() => undefined);
+      throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is not answering properly. You can keep working offline.');
     }
     const text = await readLimited(response, options.maxBytes ?? MAX_REPLY_BYTES);
     let json: unknown;

@@ -1,0 +1,85 @@
+/**
+ * Main's backend client against hostile servers on loopback: HTML error
+ * pages, wrong schemas, oversized bodies, a connection cut mid-answer, a
+ * slow-loris server and a closed port each become a typed error, never an
+ * exception with server text and never state.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { BackendClient } from '../electron/services/backend-client';
+import { AppError } from '../shared/app-error';
+import { freePort } from './support/backend-process';
+
+type Behaviour = (res: ServerResponse) => void;
+const behaviours: Record<string, Behaviour> = {
+  html500: (res) => res.writeHead(500, { 'content-type': 'text/html' }).end('<html><body>Internal Server Error</body></html>'),
+  html200: (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login portal</html>'),
+  wrongSchema: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ options: { challenge: 42 } })),
+  extraNesting: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ options: { challenge: 'abc', allowCredentials: 'all' } })),
+  huge: (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ options: { challenge: 'a'.repeat(3 * 1024 * 1024) } }));
+  },
+  cutMidway: (res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"options": {"chall');
+    setTimeout(() => res.socket?.destroy(), 20);
+  },
+  slowLoris: (res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const timer = setInterval(() => res.write(' '), 100);
+    res.on('close', () => clearInterval(timer));
+  },
+  errorWithPhiLikeText: (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'WEIRD', message: 'Patient Bibi254 Schowalter414 not found' } })),
+  revoked: (res) => res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'DEVICE_REVOKED', message: 'x' } })),
+};
+
+let server: Server;
+let base: string;
+before(async () => {
+  server = createServer((req, res) => behaviours[req.url!.split('/')[1]!]!(res));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (err) {
+    assert.ok(err instanceof AppError, 'a typed error');
+    assert.doesNotMatch(err.message, /Bibi254|<html|login portal/i, 'no server text is passed on');
+    return err.code;
+  }
+}
+
+const expected: Record<string, string> = {
+  html500: 'BACKEND_UNREACHABLE',
+  html200: 'BACKEND_INVALID_RESPONSE',
+  wrongSchema: 'BACKEND_INVALID_RESPONSE',
+  extraNesting: 'BACKEND_INVALID_RESPONSE',
+  huge: 'BACKEND_INVALID_RESPONSE',
+  cutMidway: 'BACKEND_UNREACHABLE',
+  slowLoris: 'BACKEND_UNREACHABLE',
+  errorWithPhiLikeText: 'SIGN_IN_REFUSED',
+  revoked: 'DEVICE_REVOKED',
+};
+
+for (const [name, code] of Object.entries(expected)) {
+  test(`a server answering "${name}" gives ${code}`, async () => {
+    const client = new BackendClient(`${base}/${name}/`, 1500);
+    assert.equal(await codeOf(client.authOptions({ clinicianId: 'dr.ada' })), code);
+  });
+}
+
+test('a closed port gives BACKEND_UNREACHABLE', async () => {
+  const client = new BackendClient(`http://127.0.0.1:${await freePort()}/`, 1500);
+  assert.equal(await codeOf(client.authOptions({ clinicianId: 'dr.ada' })), 'BACKEND_UNREACHABLE');
+});
