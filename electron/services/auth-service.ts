@@ -200,7 +200,7 @@ export class AuthService implements RegistryDeps {
     } catch (err) {
       this.current = null;
       session.close();
-      if (err instanceof AppError && err.code === 'PRF_REQUIRED') await this.wipe('PRF_REQUIRED');
+      if (err instanceof AppError && err.code === 'PRF_REQUIRED') await this.wipe(err.message);
       throw err;
     }
   }
