@@ -1,25 +1,19 @@
 /**
- * Electron glue: serves the built renderer from the privileged `app://clinician`
- * origin (standard, secure), never from file://. Must be registered before
- * the app is ready; must never serve anything outside the renderer build.
+ * Electron glue: serves the built renderer at the organisation's https app
+ * origin (e.g. https://clinician.hospital.example), intercepted locally with
+ * protocol.handle, never from file://. A real https origin under the
+ * relying party's domain is what WebAuthn needs for passkeys. Every other
+ * https request from the renderer is refused: it has no business on the
+ * network (main talks to the backend).
  */
 import { protocol } from 'electron';
 import { loadRendererAsset } from './services/renderer-assets';
 
-export const APP_SCHEME = 'app';
-export const APP_HOST = 'clinician';
-export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
-
-export function registerAppSchemePrivileges(): void {
-  protocol.registerSchemesAsPrivileged([
-    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
-  ]);
-}
-
-export function serveRendererFrom(rendererDir: string): void {
-  protocol.handle(APP_SCHEME, async (request) => {
+export function serveRendererAt(appOrigin: string, rendererDir: string): void {
+  const host = new URL(appOrigin).host;
+  protocol.handle('https', async (request) => {
     const url = new URL(request.url);
-    if (url.host !== APP_HOST || request.method !== 'GET') return new Response('not found', { status: 404 });
+    if (url.host !== host || request.method !== 'GET') return new Response('blocked', { status: 403 });
     const asset = await loadRendererAsset(rendererDir, url.pathname);
     return new Response(new Uint8Array(asset.body), { status: asset.status, headers: asset.headers });
   });

@@ -1,45 +1,65 @@
 /**
  * Electron glue: the app's lifecycle. One instance, one window, the renderer
- * served from app://clinician, the handler registry bound to ipcMain, the
- * cache opened from the OS keychain at start and closed (keys dropped) on
- * quit. Everything that holds PHI or keys lives in ./services as plain Node.
+ * served at the organisation's https app origin, the handler registry bound
+ * to ipcMain, sign-in and lock through the auth service. Locks on OS screen
+ * lock, sleep and quit; the idle timer ticks here. Everything that holds PHI
+ * or keys lives in ./services as plain Node.
  */
-import { app, ipcMain } from 'electron';
+import { app, dialog, ipcMain, powerMonitor } from 'electron';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
-import { APP_ORIGIN, registerAppSchemePrivileges, serveRendererFrom } from './app-protocol';
+import { serveRendererAt } from './app-protocol';
 import { bindRegistry } from './ipc-bridge';
 import { applyWindowPolicy, createMainWindow } from './window-policy';
-import { CacheHolder } from './services/cache-holder';
+import { loadAppConfig } from './services/app-config';
+import { AuthService } from './services/auth-service';
+import { BackendClient } from './services/backend-client';
 import { createHandlerRegistry } from './services/handler-registry';
 import { createOsSecretStore } from './services/secret-store';
 
-registerAppSchemePrivileges();
+const IDLE_TICK_MS = 15_000;
+const REVOCATION_CHECK_MS = 5 * 60_000;
+
 app.enableSandbox();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
-  const cache = new CacheHolder();
-
+  let auth: AuthService | null = null;
   app.on('second-instance', () => undefined);
   app.on('window-all-closed', () => app.quit());
-  app.on('before-quit', () => cache.close());
+  app.on('before-quit', () => auth?.lockNow('quit'));
 
   void app.whenReady().then(async () => {
+    let config;
+    try {
+      config = loadAppConfig({ platform: process.platform, env: process.env, packaged: app.isPackaged });
+    } catch (err) {
+      dialog.showErrorBox('Clinician Desktop', err instanceof Error ? err.message : 'The app is not configured.');
+      app.quit();
+      return;
+    }
+    if (process.platform === 'darwin' && config.keychainAccessGroup) {
+      app.configureWebAuthn({ touchID: { keychainAccessGroup: config.keychainAccessGroup, promptReason: 'unlock patient records for $1' } });
+    }
     applyWindowPolicy();
-    serveRendererFrom(join(__dirname, '..', 'renderer'));
-    bindRegistry(ipcMain, createHandlerRegistry(cache), {
-      trustedOrigins: [APP_ORIGIN],
+    serveRendererAt(config.appOrigin, join(__dirname, '..', 'renderer'));
+    auth = new AuthService({
+      dataDir: config.dataDir ?? join(app.getPath('userData'), 'cache'),
+      secrets: createOsSecretStore(),
+      backend: new BackendClient(config.backendUrl),
+      rpId: config.rpId,
+      origins: [new URL(config.appOrigin).origin],
+    });
+    await auth.start();
+    const service = auth;
+    bindRegistry(ipcMain, createHandlerRegistry(service, service), {
+      trustedOrigins: [new URL(config.appOrigin).origin],
       onInternalError: (name, err) => console.error(`[ipc] ${name} failed: ${err instanceof Error ? err.name : 'error'}`),
     });
-    // Until passkey sign-in exists the actor is the OS account on this device.
-    await cache.open({
-      dataDir: process.env.CLINICIAN_DATA_DIR ?? join(app.getPath('userData'), 'cache'),
-      secrets: createOsSecretStore(),
-      actor: `os-user:${userInfo().username}`,
-      create: true,
-    });
-    createMainWindow(join(__dirname, 'preload.cjs'));
+    powerMonitor.on('lock-screen', () => service.lockNow('screen-lock'));
+    powerMonitor.on('suspend', () => service.lockNow('sleep'));
+    setInterval(() => service.tick(), IDLE_TICK_MS).unref();
+    setInterval(() => void service.checkRevocation(), REVOCATION_CHECK_MS).unref();
+    createMainWindow(join(__dirname, 'preload.cjs'), config.appOrigin);
   });
 }

@@ -5,7 +5,6 @@
  * for a feature without saying which permission and why, here.
  */
 import { app, BrowserWindow, session, type Session, type WebContents } from 'electron';
-import { APP_ORIGIN } from './app-protocol';
 
 export function denyPermissions(ses: Session): void {
   ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
@@ -25,7 +24,7 @@ export function applyWindowPolicy(): void {
   app.on('web-contents-created', (_event, contents) => lockDownContents(contents));
 }
 
-export function createMainWindow(preloadPath: string): BrowserWindow {
+export function createMainWindow(preloadPath: string, appOrigin: string): BrowserWindow {
   const win = new BrowserWindow({
     width: 1280,
     height: 860,
@@ -48,6 +47,6 @@ export function createMainWindow(preloadPath: string): BrowserWindow {
     },
   });
   win.once('ready-to-show', () => win.show());
-  void win.loadURL(`${APP_ORIGIN}/index.html`);
+  void win.loadURL(new URL('/index.html', appOrigin).toString());
   return win;
 }
