@@ -4,9 +4,10 @@
  * one-time code, register a passkey, open a chart, lock by idle (an
  * injected clock, no sleeping), unlock, go offline (backend stopped) and
  * unlock offline, then revoke the device at the backend and see the cache
- * wiped. Screenshots go to test-results/screens/.
+ * wiped. The whole story runs with the backend on SQLite and on PostgreSQL.
+ * Screenshots go to test-results/screens/.
  */
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,112 +23,138 @@ import { startBackend, type BackendProcess } from '../support/backend-process';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
 import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
+import { freshPostgresDatabase } from '../support/postgres';
 
 const patients = loadFixturePatients();
 const needles = phiNeedles(patients);
-const keychain = testKeychain();
-const dir = scratchDir('passkey');
-let browser: Browser;
-let renderer: RendererServer;
-let backend: BackendProcess;
-let page: Page;
-let auth: AuthService;
-let now = Date.parse('2026-11-25T08:00:00Z');
 
-before(async () => {
-  [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
-  backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
-  backend.admin(['add-clinician', 'dr.ada', '--name', 'Dr Ada Byron', '--assign-all']);
-  auth = new AuthService({
-    dataDir: join(dir.path, 'desktop'),
-    secrets: keychain,
-    backend: new BackendClient(backend.url),
-    rpId: 'localhost',
-    origins: [renderer.origin],
-    clock: () => now,
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`passkeys with the backend on ${engine}`, () => {
+    const keychain = testKeychain();
+    const dir = scratchDir('passkey');
+    const shot = (page: Page, name: string) => screenshot(page, engine === 'sqlite' ? name : `${name}-${engine}`);
+    let browser: Browser;
+    let renderer: RendererServer;
+    let backend: BackendProcess;
+    let page: Page;
+    let auth: AuthService;
+    let dropDatabase: (() => Promise<void>) | null = null;
+    let now = Date.parse('2026-11-25T08:00:00Z');
+
+    before(async () => {
+      [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
+      let env: NodeJS.ProcessEnv = {};
+      if (engine === 'postgres') {
+        const db = await freshPostgresDatabase();
+        env = { DATABASE_URL: db.url };
+        dropDatabase = db.drop;
+      }
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], env });
+      backend.admin(['add-clinician', 'dr.ada', '--name', 'Dr Ada Byron', '--assign-all']);
+      auth = new AuthService({
+        dataDir: join(dir.path, 'desktop'),
+        secrets: keychain,
+        backend: new BackendClient(backend.url),
+        rpId: 'localhost',
+        origins: [renderer.origin],
+        clock: () => now,
+      });
+      await auth.start();
+      page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+      await addVirtualAuthenticator(page, { prf: true });
+      await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
+      await page.goto(`${renderer.origin}/index.html`);
+    });
+
+    after(async () => {
+      await page?.close();
+      await browser?.close();
+      await renderer?.close();
+      await backend?.stop();
+      auth?.lockNow('quit');
+      await dropDatabase?.();
+      dir.remove();
+      await keychain.cleanup();
+    });
+
+    async function openChart(name: string) {
+      await page.locator('#patient-search').fill(name.slice(0, 5));
+      await page.getByTestId('patient-result').first().waitFor();
+      await page.keyboard.press('Enter');
+      await page.getByTestId('chart').waitFor();
+    }
+
+    test('enroll with a one-time code and a new passkey; the cache key is then bound to it', async () => {
+      const code = backend.admin(['enroll-code', 'dr.ada']);
+      assert.match(code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+      await page.getByTestId('enroll-screen').waitFor();
+      await shot(page, '10-enroll');
+      await page.locator('#clinician-id').fill('dr.ada');
+      await page.locator('#enroll-code').fill(code.toLowerCase());
+      await page.getByRole('button', { name: 'Create passkey' }).click();
+      await page.getByText('Encrypted cache open').waitFor();
+      const profile = readProfile(join(dir.path, 'desktop'))!;
+      const stored = await keychain.get(cacheKeyAccount(profile.profileId));
+      assert.ok(stored?.startsWith('wrapped:v1:'), 'the keychain holds the cache key wrapped by the passkey PRF');
+    });
+
+    test('after sign-in the assigned patients are in the cache and a chart opens', async () => {
+      const p = patients[0]!;
+      await openChart(p.given);
+      assert.equal(await page.getByTestId('chart-name').innerText(), `${p.given} ${p.family}`);
+      await shot(page, '11-chart-after-sign-in');
+    });
+
+    test('idle for longer than the policy locks: the cache closes and no PHI is left in the page', async () => {
+      now += 11 * 60_000;
+      auth.tick();
+      await page.getByTestId('lock-screen').waitFor();
+      assert.equal(auth.session(), null);
+      assert.match(await page.getByTestId('lock-reason').innerText(), /inactivity/);
+      assert.deepEqual(findLeaks(Buffer.from(await page.content()), needles), [], 'no chart in the DOM behind the lock');
+      await shot(page, '12-locked');
+    });
+
+    test('unlock with the passkey reopens the cache', async () => {
+      await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+      await page.getByText('Encrypted cache open').waitFor();
+      await openChart(patients[1]!.given);
+    });
+
+    test('with the backend down, the passkey still unlocks offline', async () => {
+      await backend.stop();
+      await page.getByTestId('lock-button').click();
+      await page.getByTestId('lock-screen').waitFor();
+      await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+      await page.getByText('Encrypted cache open').waitFor();
+      assert.equal((await auth.status()).online, false);
+      await openChart(patients[2]!.given);
+      await shot(page, '13-offline-unlocked');
+    });
+
+    test('past the policy\'s offline days, offline unlock is refused; back online it works again', async () => {
+      await page.getByTestId('lock-button').click();
+      now += 8 * 86_400_000;
+      await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+      assert.match(await page.getByTestId('signin-error').innerText(), /offline for more than 7 days/);
+      assert.equal(auth.session(), null);
+      await backend.start();
+      await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+      await page.getByText('Encrypted cache open').waitFor();
+      assert.equal((await auth.status()).online, true);
+    });
+
+    test('a device revoked at the backend is wiped at the next online sign-in: keychain first, then files', async () => {
+      const desktop = join(dir.path, 'desktop');
+      const profile = readProfile(desktop)!;
+      assert.equal(backend.admin(['revoke-device', profile.profileId]), 'revoked');
+      await page.getByTestId('lock-button').click();
+      await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+      await page.getByTestId('enroll-screen').waitFor();
+      assert.match(await page.getByTestId('signed-out-reason').innerText(), /revoked/);
+      assert.equal(await keychain.get(cacheKeyAccount(profile.profileId)), null);
+      assert.equal(existsSync(desktop) ? readdirSync(desktop).length : 0, 0, 'the cache files are gone');
+      await shot(page, '14-revoked');
+    });
   });
-  await auth.start();
-  page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
-  await addVirtualAuthenticator(page, { prf: true });
-  await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
-  await page.goto(`${renderer.origin}/index.html`);
-});
-
-after(async () => {
-  await page?.close();
-  await browser?.close();
-  await renderer?.close();
-  await backend?.stop();
-  auth?.lockNow('quit');
-  dir.remove();
-  await keychain.cleanup();
-});
-
-async function openChart(name: string) {
-  await page.locator('#patient-search').fill(name.slice(0, 5));
-  await page.getByTestId('patient-result').first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.getByTestId('chart').waitFor();
 }
-
-test('enroll with a one-time code and a new passkey; the cache key is then bound to it', async () => {
-  const code = backend.admin(['enroll-code', 'dr.ada']);
-  assert.match(code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
-  await page.getByTestId('enroll-screen').waitFor();
-  await screenshot(page, '10-enroll');
-  await page.locator('#clinician-id').fill('dr.ada');
-  await page.locator('#enroll-code').fill(code.toLowerCase());
-  await page.getByRole('button', { name: 'Create passkey' }).click();
-  await page.getByText('Encrypted cache open').waitFor();
-  const profile = readProfile(join(dir.path, 'desktop'))!;
-  const stored = await keychain.get(cacheKeyAccount(profile.profileId));
-  assert.ok(stored?.startsWith('wrapped:v1:'), 'the keychain holds the cache key wrapped by the passkey PRF');
-});
-
-test('after sign-in the assigned patients are in the cache and a chart opens', async () => {
-  const p = patients[0]!;
-  await openChart(p.given);
-  assert.equal(await page.getByTestId('chart-name').innerText(), `${p.given} ${p.family}`);
-  await screenshot(page, '11-chart-after-sign-in');
-});
-
-test('idle for longer than the policy locks: the cache closes and no PHI is left in the page', async () => {
-  now += 11 * 60_000;
-  auth.tick();
-  await page.getByTestId('lock-screen').waitFor();
-  assert.equal(auth.session(), null);
-  assert.match(await page.getByTestId('lock-reason').innerText(), /inactivity/);
-  assert.deepEqual(findLeaks(Buffer.from(await page.content()), needles), [], 'no chart in the DOM behind the lock');
-  await screenshot(page, '12-locked');
-});
-
-test('unlock with the passkey reopens the cache', async () => {
-  await page.getByRole('button', { name: 'Unlock with passkey' }).click();
-  await page.getByText('Encrypted cache open').waitFor();
-  await openChart(patients[1]!.given);
-});
-
-test('with the backend down, the passkey still unlocks offline', async () => {
-  await backend.stop();
-  await page.getByTestId('lock-button').click();
-  await page.getByTestId('lock-screen').waitFor();
-  await page.getByRole('button', { name: 'Unlock with passkey' }).click();
-  await page.getByText('Encrypted cache open').waitFor();
-  assert.equal((await auth.status()).online, false);
-  await openChart(patients[2]!.given);
-  await screenshot(page, '13-offline-unlocked');
-});
-
-test('a device revoked at the backend is wiped at the next online sign-in: keychain first, then files', async () => {
-  await backend.start();
-  const desktop = join(dir.path, 'desktop');
-  const profile = readProfile(desktop)!;
-  assert.equal(backend.admin(['revoke-device', profile.profileId]), 'revoked');
-  await page.getByTestId('lock-button').click();
-  await page.getByRole('button', { name: 'Unlock with passkey' }).click();
-  await page.getByTestId('enroll-screen').waitFor();
-  assert.match(await page.getByTestId('signed-out-reason').innerText(), /revoked/);
-  assert.equal(await keychain.get(cacheKeyAccount(profile.profileId)), null);
-  assert.equal(existsSync(desktop) ? readdirSync(desktop).length : 0, 0, 'the cache files are gone');
-  await screenshot(page, '14-revoked');
-});
