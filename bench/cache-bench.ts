@@ -3,9 +3,8 @@
  * baseline measured in the same run, with the same schema, pragmas and
  * services. Prints one JSON object: medians and p95s, ratios against the
  * baseline, and the targets of issue #2 with whether each was met.
- *   npm run bench            full size (100k observations, 1M audit entries)
- *   npm run bench -- --quick a tenth of the data
- * Figures only: this is not a test and asserts nothing.
+ * Full size: 100k observations, 1M audit entries; quick: a tenth.
+ * Figures only: this is not a test and asserts nothing. Run by bench/run-all.ts.
  */
 import { generateKeyPairSync, randomBytes, createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,29 +20,26 @@ import { openChart, searchPatients } from '../electron/services/patient-records'
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { syntheticPatientBundle } from '../test/support/synthetic-bundles';
+import { ms, round, stats } from './bench-stats';
 
-const quick = process.argv.includes('--quick');
-const scale = quick ? 0.1 : 1;
-const PATIENTS = Math.round(1000 * scale);
+let quick = false;
+let PATIENTS = 1000;
 const OBS_PER_PATIENT = 100;
-const RANDOM_READS = Math.round(100_000 * scale);
-const CHART_OPENS = Math.round(2000 * scale);
-const SEARCHES = Math.round(2000 * scale);
-const AUDIT_APPENDS = Math.round(50_000 * scale);
-const VERIFY_ENTRIES = Math.round(1_000_000 * scale);
+let RANDOM_READS = 100_000;
+let CHART_OPENS = 2000;
+let SEARCHES = 2000;
+let AUDIT_APPENDS = 50_000;
+let VERIFY_ENTRIES = 1_000_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50_ms: +percentile(s, 50).toFixed(4), p95_ms: +percentile(s, 95).toFixed(4), n: s.length };
-}
-function ms(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-function round(x: number, d = 2): number {
-  return +x.toFixed(d);
+function setScale(isQuick: boolean): void {
+  quick = isQuick;
+  const scale = quick ? 0.1 : 1;
+  PATIENTS = Math.round(1000 * scale);
+  RANDOM_READS = Math.round(100_000 * scale);
+  CHART_OPENS = Math.round(2000 * scale);
+  SEARCHES = Math.round(2000 * scale);
+  AUDIT_APPENDS = Math.round(50_000 * scale);
+  VERIFY_ENTRIES = Math.round(1_000_000 * scale);
 }
 
 function baselineSession(dir: string): CacheSession {
@@ -138,7 +134,8 @@ function verifyWorkload(session: CacheSession): { entries: number; seconds: numb
   return { entries: report.entries, seconds: round(seconds) };
 }
 
-async function main() {
+export async function runCacheBench(isQuick: boolean): Promise<Record<string, unknown>> {
+  setScale(isQuick);
   const dir = mkdtempSync(join(tmpdir(), 'clinician-bench-'));
   const secrets = createOsSecretStore(`org.clinician-desktop.bench.${process.pid}`);
   const encrypted = await openCacheSession({ dataDir: join(dir, 'encrypted'), secrets, actor: 'bench', create: true });
@@ -191,7 +188,7 @@ async function main() {
         peak_rss_under_300mb: peakRssMb < 300,
       },
     };
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return result;
   } finally {
     encrypted.close();
     plain.close();
@@ -200,4 +197,9 @@ async function main() {
   }
 }
 
-void main();
+/** A cache of `patients` x 100 observations for other benchmarks (the unlock time). */
+export function fillCache(session: CacheSession, patients: number): void {
+  for (let p = 0; p < patients; p++) {
+    importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
+  }
+}
