@@ -13,7 +13,7 @@ import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
 import { bindCacheKeyToPasskey, deleteDeviceKeys } from '../electron/services/device-keys';
 import { createOsSecretStore } from '../electron/services/secret-store';
-import { migrate, openDatabase, type Db } from '../server/database';
+import { migrate, openDatabase } from '../server/database';
 import { addClinician, createEnrollmentCode } from '../server/organisation';
 import { RelyingParty } from '../server/relying-party';
 import { addWebAuthnHelper, launchChromium, serveRenderer } from '../test/browser/harness';
