@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { loadAppConfig, policyFilePath } from '../electron/services/app-config';
 import { AppError } from '../shared/app-error';
 import { scratchDir } from './support/scratch';
@@ -50,6 +52,12 @@ test('environment variables override only in development builds', () => {
     assert.equal(loadAppConfig({ platform: 'linux', env, packaged: false, file }).backendUrl, 'http://127.0.0.1:8787/');
     assert.equal(loadAppConfig({ platform: 'linux', env, packaged: true, file }).backendUrl, good.backendUrl);
   });
+});
+
+test('a packaged app without a policy file refuses to start; a development build has loopback defaults', () => {
+  const missing = join(tmpdir(), `absent-policy-${randomUUID()}.json`);
+  assert.throws(() => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file: missing }), (e: unknown) => e instanceof AppError);
+  assert.equal(loadAppConfig({ platform: 'linux', env: {}, packaged: false, file: missing }).backendUrl, 'http://127.0.0.1:8787/');
 });
 
 test('the policy lives in a machine-wide location on each platform', () => {

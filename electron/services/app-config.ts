@@ -35,6 +35,13 @@ export const appConfigSchema = z.strictObject({
 });
 export type AppConfig = z.infer<typeof appConfigSchema>;
 
+/** Development builds only (npm start against `npm run server -- --origin https://clinician.localhost --rp-id clinician.localhost`). */
+export const DEVELOPMENT_DEFAULTS = {
+  backendUrl: 'http://127.0.0.1:8787/',
+  appOrigin: 'https://clinician.localhost',
+  rpId: 'clinician.localhost',
+} as const;
+
 /** The machine-wide policy file for each platform. */
 export function policyFilePath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
   if (platform === 'win32') return join(env.ProgramData ?? 'C:\\ProgramData', 'ClinicianDesktop', 'policy.json');
@@ -63,7 +70,8 @@ export function loadAppConfig(options: { platform: NodeJS.Platform; env: NodeJS.
           dataDir: options.env.CLINICIAN_DATA_DIR,
         }).filter(([, v]) => v !== undefined),
       );
-  const parsed = appConfigSchema.safeParse({ ...fromFile, ...fromEnv });
+  const defaults = options.packaged ? {} : DEVELOPMENT_DEFAULTS;
+  const parsed = appConfigSchema.safeParse({ ...defaults, ...fromFile, ...fromEnv });
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(file)'))].join(', ');
     throw new AppError('INVALID_INPUT', `The app is not configured correctly (${fields}). IT sets this in ${file}.`);
