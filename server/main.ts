@@ -3,7 +3,7 @@
  *   npm run server [-- --port 8787 --data-dir DIR --bundles PATH... --rp-id localhost --origin URL...]
  *   npm run server -- add-clinician <id> --name "Display Name" [--assign-all]
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
- *   npm run server -- revoke-device <device-id> | revoke-clinician <id> | set-policy <key> <json>
+ *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
  * http only on loopback; any other address needs --tls-cert and --tls-key.
  * There is no default account: every clinician enrolls with a one-time code.
@@ -15,7 +15,7 @@ import { clinicianIdSchema } from '../shared/backend-api';
 import { buildApp } from './app';
 import { systemClock } from './clock';
 import { migrate, openDatabase } from './database';
-import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeDevice, setPolicy } from './organisation';
+import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation';
 import { bundleFiles, loadBundles } from './patient-store';
 import { RelyingParty } from './relying-party';
 
@@ -84,6 +84,9 @@ async function main(argv: string[]): Promise<void> {
         break;
       case 'revoke-device':
         process.stdout.write(`${(await revokeDevice(db, String(args[0]), systemClock)) ? 'revoked' : 'no such active device'}\n`);
+        break;
+      case 'revoke-passkey':
+        process.stdout.write(`${(await revokeCredential(db, String(args[0]), systemClock)) ? 'revoked' : 'no such active passkey'}\n`);
         break;
       case 'revoke-clinician':
         await revokeClinician(db, clinicianIdSchema.parse(args[0]), systemClock);

@@ -81,3 +81,9 @@ export async function revokeDevice(db: Db, deviceId: string, clock: Clock): Prom
 export async function revokeClinician(db: Db, clinicianId: string, clock: Clock): Promise<void> {
   await db.updateTable('clinicians').set({ revoked_at: clock().toISOString() }).where('id', '=', clinicianId).execute();
 }
+
+/** Revokes one passkey; the clinician's other passkeys keep working. */
+export async function revokeCredential(db: Db, credentialId: string, clock: Clock): Promise<boolean> {
+  const r = await db.updateTable('credentials').set({ revoked_at: clock().toISOString() }).where('id', '=', credentialId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}

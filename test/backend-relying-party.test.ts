@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../server/app';
 import { migrate, openDatabase, type Db } from '../server/database';
-import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, revokeDevice } from '../server/organisation';
+import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice } from '../server/organisation';
 import { bundleFiles, loadBundles } from '../server/patient-store';
 import { RelyingParty } from '../server/relying-party';
 import { scratchDir } from './support/scratch';
@@ -219,6 +219,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(errorCode(await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response })), 'COUNTER_REPLAY');
       assert.equal(await snapshot(), before);
       await db.updateTable('credentials').set({ counter: 0 }).where('id', '=', enrolled.credentialId).execute();
+    });
+
+    test('a revoked passkey is refused; the clinician\'s other passkey is not affected', async () => {
+      const { response } = await assertion();
+      await revokeCredential(db, enrolled.credentialId, clock);
+      const r = await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response });
+      assert.equal(errorCode(r), 'CREDENTIAL_UNKNOWN');
+      const remaining = await db.selectFrom('credentials').select('id').where('clinician_id', '=', 'dr.ada').where('revoked_at', 'is', null).execute();
+      assert.equal(remaining.length, 1);
+      await db.updateTable('credentials').set({ revoked_at: null }).where('id', '=', enrolled.credentialId).execute();
     });
 
     test('an unknown credential is refused', async () => {

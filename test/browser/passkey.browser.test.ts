@@ -103,6 +103,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await openChart(p.given);
       assert.equal(await page.getByTestId('chart-name').innerText(), `${p.given} ${p.family}`);
       await shot(page, '11-chart-after-sign-in');
+      await page.getByRole('button', { name: 'Devices' }).click();
+      await page.getByTestId('device').first().waitFor();
+      assert.match(await page.getByTestId('devices-panel').innerText(), /This computer/);
+      await page.getByTestId('devices-panel').getByRole('button', { name: 'Close' }).click();
     });
 
     test('idle for longer than the policy locks: the cache closes and no PHI is left in the page', async () => {
