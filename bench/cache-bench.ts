@@ -47,7 +47,7 @@ function baselineSession(dir: string): CacheSession {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('temp_store = MEMORY');
-  db.pragma('cache_size = -65536');
+  db.pragma('cache_size = -32768');
   applyMigrations(db);
   const { privateKey } = generateKeyPairSync('ed25519');
   const context = { actor: 'bench', deviceId: 'baseline', purpose: 'TREAT' };

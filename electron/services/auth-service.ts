@@ -244,6 +244,7 @@ export class AuthService implements RegistryDeps {
     if (!record || !profile) throw new AppError('NOT_ENROLLED', 'This computer is not enrolled yet.');
     const prf = decodePrf(prfOutput);
 
+    let token: string | null = null;
     if (pending.kind === 'online') {
       let reply;
       try {
@@ -252,7 +253,7 @@ export class AuthService implements RegistryDeps {
         if (err instanceof AppError && err.code === 'DEVICE_REVOKED') await this.wipe(err.message);
         throw err;
       }
-      this.token = reply.token;
+      token = reply.token;
       record.credentials = reply.credentials;
       record.policy = reply.policy;
       record.lastOnlineAt = this.clock();
@@ -291,6 +292,7 @@ export class AuthService implements RegistryDeps {
     if (!wrapped && prf) await bindCacheKeyToPasskey(this.options.secrets, profile.profileId, session.keys.cacheKey, prf, response.id);
     await this.saveRecord(profile.profileId, record);
     this.current = session;
+    this.token = token;
     this.online = pending.kind === 'online';
     this.lock.setIdleMinutes(record.policy.idleLockMinutes);
     if (pending.kind === 'online') await this.refreshPatients();
@@ -305,7 +307,7 @@ export class AuthService implements RegistryDeps {
     importBundle(this.current, JSON.stringify(bundle));
   }
 
-  /** Locks: closes the cache, drops the keys and the session token. */
+  /** Locks: closes the cache, drops the keys and the session token, then tells watchers. */
   lockNow(reason: LockReason): void {
     this.pending = null;
     this.token = null;
@@ -314,13 +316,9 @@ export class AuthService implements RegistryDeps {
     this.lock.lock(reason);
   }
 
-  /** Checks the locks policy's idle timer; call it periodically. */
+  /** Checks the lock policy's idle timer; call it periodically. */
   tick(): void {
-    if (this.lock.state.kind === 'unlocked' && this.lock.tick()) {
-      this.token = null;
-      this.current?.close();
-      this.current = null;
-    }
+    if (this.lock.isIdle()) this.lockNow('idle');
   }
 
   async devices() {

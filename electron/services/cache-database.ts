@@ -63,7 +63,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.pragma('synchronous = NORMAL');
     db.pragma('temp_store = MEMORY');
     db.pragma('foreign_keys = ON');
-    db.pragma(`cache_size = -${options.cacheKiB ?? 65536}`);
+    db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
     applyMigrations(db);
   } catch (err) {
     db.close();

@@ -77,9 +77,8 @@ export class LockMachine {
     if (this.current.kind === 'unlocked') this.lastActivity = this.clock();
   }
 
-  /** Call periodically: locks when the idle time has run out. */
-  tick(): boolean {
-    if (this.current.kind === 'unlocked' && this.clock() - this.lastActivity >= this.idleMs) return this.lock('idle');
-    return false;
+  /** Whether the idle time has run out while unlocked (the caller then locks). */
+  isIdle(): boolean {
+    return this.current.kind === 'unlocked' && this.clock() - this.lastActivity >= this.idleMs;
   }
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { CacheHolder } from '../../electron/services/cache-holder';
+import { CacheHolder } from '../support/cache-holder';
 import { createHandlerRegistry } from '../../electron/services/handler-registry';
 import { importBundle } from '../../electron/services/bundle-import';
 import { createOsSecretStore } from '../../electron/services/secret-store';

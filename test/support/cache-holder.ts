@@ -1,11 +1,11 @@
 /**
- * Holds the app's one cache session (or the reason there is none) for the
- * handler registry. The app and the browser harness wire the registry to it
- * the same way. Never hold keys itself: closing the session drops them.
+ * Test support: holds one cache session (or the reason there is none) for the
+ * handler registry, where sign-in is not wired (the cache-only browser test);
+ * the app uses the auth service instead. Closing the session drops the keys.
  */
 import { AppError } from '../../shared/app-error';
-import { openCacheSession, type CacheSession, type OpenSessionOptions } from './cache-session';
-import type { RegistryDeps } from './handler-registry';
+import { openCacheSession, type CacheSession, type OpenSessionOptions } from '../../electron/services/cache-session';
+import type { RegistryDeps } from '../../electron/services/handler-registry';
 
 export class CacheHolder implements RegistryDeps {
   private current: CacheSession | null = null;
