@@ -12,6 +12,8 @@ import type { Clock } from './clock';
 import type { Db } from './database';
 import { readPolicy, revokeDevice } from './organisation';
 import { assignedBundle } from './patient-store';
+import { applyChanges } from './sync-push';
+import { PUSH_PATH, pushRequestSchema } from '../shared/sync-api';
 import type { RelyingParty } from './relying-party';
 
 export interface AppDeps {
@@ -82,6 +84,12 @@ export function buildApp({ db, rp, clock, https }: AppDeps): FastifyInstance {
     const device = await db.selectFrom('devices').select(['clinician_id']).where('id', '=', id).executeTakeFirst();
     if (!device || device.clinician_id !== clinicianId) throw forbidden('DEVICE_UNKNOWN', 'That device is not one of yours.');
     return { revoked: await revokeDevice(db, id, clock) };
+  });
+
+  app.post(PUSH_PATH, { bodyLimit: 8 * 1024 * 1024 }, async (request) => {
+    const who = await rp.session(bearer(request));
+    const body = pushRequestSchema.parse(request.body);
+    return { results: await applyChanges(db, who, body.changes, clock) };
   });
 
   app.get(api.patients.path, async (request) => {

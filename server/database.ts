@@ -12,7 +12,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kys
 
 export interface Tables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
-  resources: { resource_type: string; id: string; patient_id: string | null; json: string };
+  resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number> };
+  applied_changes: { device_id: string; idempotency_key: string; result: string; created_at: string };
   assignments: { clinician_id: string; patient_id: string };
   enrollment_codes: { code_hash: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
   challenges: { challenge: string; purpose: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
@@ -129,6 +130,17 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
       .createTable('settings')
       .addColumn('key', 'text', (c) => c.primaryKey())
       .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+  async (db) => {
+    await db.schema.alterTable('resources').addColumn('version_id', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    await db.schema
+      .createTable('applied_changes')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('idempotency_key', 'text', (c) => c.notNull())
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('applied_changes_pk', ['device_id', 'idempotency_key'])
       .execute();
   },
 ];

@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { api, backendErrorSchema } from '../../shared/backend-api';
+import { PUSH_PATH, pushReplySchema, type Change } from '../../shared/sync-api';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_REPLY_BYTES = 1024 * 1024;
@@ -95,6 +96,9 @@ export class BackendClient {
   }
   revokeDevice(token: string, deviceId: string) {
     return this.request('POST', api.revokeDevice.path.replace(':id', encodeURIComponent(deviceId)), api.revokeDevice.reply, { token, body: {} });
+  }
+  push(token: string, changes: Change[]) {
+    return this.request('POST', PUSH_PATH, pushReplySchema, { token, body: { changes } });
   }
   patients(token: string) {
     return this.request('GET', api.patients.path, api.patients.reply, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });

@@ -62,6 +62,32 @@ const MIGRATIONS: readonly string[] = [
     signed_at TEXT NOT NULL
   );
   `,
+  // 2: local changes waiting for the backend, changes the backend refused as
+  // conflicts (both versions kept), and sync bookkeeping.
+  `
+  ALTER TABLE resources ADD COLUMN version_id TEXT;
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    base_version TEXT,
+    resource TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+  );
+  CREATE TABLE conflicts (
+    idempotency_key TEXT PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    mine TEXT NOT NULL,
+    theirs TEXT NOT NULL,
+    their_version TEXT NOT NULL,
+    detected_at TEXT NOT NULL
+  );
+  CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
 
 const SERVER = join(ROOT, 'server', 'main.ts');
 
-export async function startBackend(options: { dataDir: string; origins: string[]; env?: NodeJS.ProcessEnv }): Promise<BackendProcess> {
+export async function startBackend(options: { dataDir: string; origins: string[]; env?: NodeJS.ProcessEnv; bundles?: string[] }): Promise<BackendProcess> {
   const port = await freePort();
   const env = { ...process.env, ...options.env };
   let child: ChildProcess | null = null;
@@ -39,7 +39,8 @@ export async function startBackend(options: { dataDir: string; origins: string[]
     port,
     dataDir: options.dataDir,
     async start() {
-      const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost', '--bundles', SYNTHEA_DIR];
+      const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost'];
+      for (const b of options.bundles ?? [SYNTHEA_DIR]) args.push('--bundles', b);
       for (const o of options.origins) args.push('--origin', o);
       child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

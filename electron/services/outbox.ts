@@ -1,0 +1,114 @@
+/**
+ * Local changes and their outbox entries. A change to a resource, its outbox
+ * entry (with a fresh idempotency key and the version it was made on) and
+ * its audit entry commit in one transaction, so no change exists that will
+ * not be sent, and none is sent that was not made. Entries leave the outbox
+ * only when the backend has answered for them. Never drop an entry silently:
+ * a conflict moves it, with both versions, to the conflicts table.
+ */
+import { randomUUID } from 'node:crypto';
+import { patientIdOf, sortDateOf } from '../../shared/fhir-fields';
+import type { FhirResource } from '../../shared/contract';
+import type { Change, ChangeResult } from '../../shared/sync-api';
+import type { CacheSession } from './cache-session';
+
+export interface OutboxEntry extends Change {
+  seq: number;
+  attempts: number;
+}
+
+/** Writes `resource` locally and queues it for the backend; returns the idempotency key. */
+export function recordChange(session: CacheSession, resource: FhirResource): string {
+  const { db, audit } = session;
+  return session.audited(() => {
+    const existing = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
+      | { version_id: string | null }
+      | undefined;
+    const patientId = patientIdOf(resource.resourceType, resource.id, resource, new Map());
+    const json = JSON.stringify(resource);
+    db.prepare(
+      `INSERT INTO resources (resource_type, id, patient_id, sort_date, json) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (resource_type, id) DO UPDATE SET patient_id = excluded.patient_id, sort_date = excluded.sort_date, json = excluded.json`,
+    ).run(resource.resourceType, resource.id, patientId, sortDateOf(resource.resourceType, resource), json);
+    // The base is the version this device last got from the backend, or the one still queued before this change.
+    const queued = db
+      .prepare('SELECT base_version FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(resource.resourceType, resource.id) as { base_version: string | null } | undefined;
+    const key = randomUUID();
+    db.prepare(
+      'INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(key, resource.resourceType, resource.id, queued ? queued.base_version : (existing?.version_id ?? null), json, new Date().toISOString());
+    audit.append({
+      action: existing ? 'U' : 'C',
+      subtype: existing ? 'update' : 'create',
+      patientId,
+      entities: [`${resource.resourceType}/${resource.id}`],
+      query: null,
+      outcome: '0',
+    });
+    return key;
+  });
+}
+
+/**
+ * The next entries to push, oldest first, stopping before a second change of
+ * a resource already in the batch: that one waits for the first one's new
+ * version, so it goes out re-based rather than as a self-made conflict.
+ */
+export function pendingChanges(session: CacheSession, limit: number): OutboxEntry[] {
+  const rows = session.db
+    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts FROM outbox WHERE last_error IS NULL ORDER BY seq LIMIT ?')
+    .all(limit) as Array<{ seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number }>;
+  const seen = new Set<string>();
+  const batch: typeof rows = [];
+  for (const r of rows) {
+    const key = `${r.resource_type}/${r.resource_id}`;
+    if (seen.has(key)) break;
+    seen.add(key);
+    batch.push(r);
+  }
+  return batch.map((r) => ({
+    seq: r.seq,
+    attempts: r.attempts,
+    idempotencyKey: r.idempotency_key,
+    resourceType: r.resource_type,
+    id: r.resource_id,
+    baseVersion: r.base_version,
+    resource: JSON.parse(r.resource) as FhirResource,
+  }));
+}
+
+export function outboxSize(session: CacheSession): number {
+  return session.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+}
+
+/**
+ * Records the backend's answers: applied entries leave the outbox and the
+ * local copy takes the new version (later queued changes of the same
+ * resource are re-based on it); conflicts move to the conflicts table with
+ * both versions; refusals stay in the outbox with the reason (not sent
+ * again, shown to the clinician).
+ */
+export function settle(session: CacheSession, results: ChangeResult[]): void {
+  const { db } = session;
+  db.transaction(() => {
+    for (const r of results) {
+      const entry = db.prepare('SELECT resource_type, resource_id, resource FROM outbox WHERE idempotency_key = ?').get(r.idempotencyKey) as
+        | { resource_type: string; resource_id: string; resource: string }
+        | undefined;
+      if (!entry) continue;
+      if (r.status === 'applied') {
+        db.prepare('DELETE FROM outbox WHERE idempotency_key = ?').run(r.idempotencyKey);
+        db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?').run(r.versionId, entry.resource_type, entry.resource_id);
+        db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?').run(r.versionId, entry.resource_type, entry.resource_id);
+      } else if (r.status === 'conflict') {
+        db.prepare(
+          'INSERT OR REPLACE INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        ).run(r.idempotencyKey, entry.resource_type, entry.resource_id, entry.resource, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
+        db.prepare('DELETE FROM outbox WHERE idempotency_key = ?').run(r.idempotencyKey);
+      } else {
+        db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?').run(r.reason, r.idempotencyKey);
+      }
+    }
+  })();
+}

@@ -1,0 +1,115 @@
+/**
+ * The sync worker in main: pushes the outbox to the backend in order, in
+ * batches, whenever it can. Failures (network down, a cut connection, a
+ * garbled answer) leave the outbox as it was and back off exponentially with
+ * jitter; `nudge()` (a new local change, the OS saying the network is back)
+ * wakes it at once. Because every entry carries its idempotency key, a push
+ * whose answer was lost is simply sent again. Never drop or reorder an entry.
+ */
+import { AppError } from '../../shared/app-error';
+import { MAX_PUSH_CHANGES } from '../../shared/sync-api';
+import type { BackendClient } from './backend-client';
+import type { CacheSession } from './cache-session';
+import { pendingChanges, settle } from './outbox';
+
+export interface SyncStatus {
+  online: boolean;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  failures: number;
+}
+
+export interface SyncWorkerOptions {
+  backend: BackendClient;
+  session(): CacheSession | null;
+  token(): string | null;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+  clock?: () => number;
+}
+
+export class SyncWorker {
+  readonly status: SyncStatus = { online: true, lastSuccessAt: null, lastError: null, failures: 0 };
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly options: SyncWorkerOptions) {}
+
+  /** Delay before the next try after `failures` failures in a row: exponential, capped, with jitter. */
+  backoffMs(failures: number): number {
+    const base = this.options.baseDelayMs ?? 500;
+    const max = this.options.maxDelayMs ?? 60_000;
+    const ceiling = Math.min(max, base * 2 ** Math.min(failures, 20));
+    return ceiling * (0.5 + (this.options.random ?? Math.random)() * 0.5);
+  }
+
+  /** Pushes one batch. Returns how many entries the backend answered for (0: nothing to do). */
+  async pushOnce(): Promise<number> {
+    const session = this.options.session();
+    const token = this.options.token();
+    if (!session || !token) return 0;
+    const batch = pendingChanges(session, MAX_PUSH_CHANGES);
+    if (batch.length === 0) return 0;
+    const { results } = await this.options.backend.push(
+      token,
+      batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource })),
+    );
+    const sent = new Set(batch.map((b) => b.idempotencyKey));
+    if (results.some((r) => !sent.has(r.idempotencyKey))) {
+      throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
+    }
+    settle(session, results);
+    return results.length;
+  }
+
+  /** Pushes until the outbox is empty or a push fails; records the outcome. */
+  async drain(): Promise<boolean> {
+    try {
+      while ((await this.pushOnce()) > 0) {
+        this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
+      }
+      this.status.online = true;
+      this.status.lastError = null;
+      this.status.failures = 0;
+      return true;
+    } catch (err) {
+      this.status.failures++;
+      this.status.online = !(err instanceof AppError && err.code === 'BACKEND_UNREACHABLE');
+      this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
+      return false;
+    }
+  }
+
+  /** Runs until stop(): drain, then wait (backoff after a failure, `idleMs` otherwise) or a nudge. */
+  start(idleMs = 30_000): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const ok = await this.drain();
+        if (!this.running) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, ok ? idleMs : this.backoffMs(this.status.failures - 1));
+          this.wake = done;
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        this.wake = null;
+      }
+    })();
+  }
+
+  nudge(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.nudge();
+    await this.loop;
+  }
+}

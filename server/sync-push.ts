@@ -1,0 +1,93 @@
+/**
+ * Applies pushed changes exactly once. Each change is looked up by (device,
+ * idempotency key) first: a repeat gets the stored answer and writes
+ * nothing. A new change writes only if the resource is still at the version
+ * the device saw (a conditional update, safe under concurrency on SQLite and
+ * PostgreSQL); otherwise the answer is a conflict carrying the current
+ * version, never an overwrite. Changes to patients not assigned to the
+ * clinician are refused. Every answer is stored under its key.
+ */
+import { patientIdOf } from '../shared/fhir-fields';
+import { changeResultSchema, type Change, type ChangeResult } from '../shared/sync-api';
+import type { Clock } from './clock';
+import type { Db } from './database';
+
+async function storedResult(db: Db, deviceId: string, key: string): Promise<ChangeResult | null> {
+  const row = await db.selectFrom('applied_changes').select('result').where('device_id', '=', deviceId).where('idempotency_key', '=', key).executeTakeFirst();
+  return row ? changeResultSchema.parse(JSON.parse(row.result)) : null;
+}
+
+async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock): Promise<ChangeResult> {
+  const key = change.idempotencyKey;
+  return db.transaction().execute(async (trx) => {
+    const seen = await storedResult(trx, who.deviceId, key);
+    if (seen) return seen;
+    const result = await decide(trx, who, change, clock);
+    await trx
+      .insertInto('applied_changes')
+      .values({ device_id: who.deviceId, idempotency_key: key, result: JSON.stringify(result), created_at: clock().toISOString() })
+      .execute();
+    return result;
+  });
+}
+
+async function decide(db: Db, who: { clinicianId: string }, change: Change, clock: Clock): Promise<ChangeResult> {
+  const key = change.idempotencyKey;
+  if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
+    return { idempotencyKey: key, status: 'refused', reason: 'The change does not match its resource.' };
+  }
+  const patientId = patientIdOf(change.resourceType, change.id, change.resource, new Map());
+  const assigned = patientId
+    ? await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', who.clinicianId).where('patient_id', '=', patientId).executeTakeFirst()
+    : undefined;
+  if (!assigned) return { idempotencyKey: key, status: 'refused', reason: 'The patient is not assigned to you.' };
+
+  const current = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirst();
+  const conflict = (row: { json: string; version_id: number }): ChangeResult => ({
+    idempotencyKey: key,
+    status: 'conflict',
+    current: JSON.parse(row.json) as { resourceType: string; id: string },
+    currentVersion: String(row.version_id),
+  });
+  const nextVersion = current ? Number(current.version_id) + 1 : 1;
+  const stored = JSON.stringify({ ...change.resource, meta: { ...(change.resource.meta as object | undefined), versionId: String(nextVersion), lastUpdated: clock().toISOString() } });
+
+  if (!current) {
+    if (change.baseVersion !== null) return { idempotencyKey: key, status: 'refused', reason: 'The resource does not exist on the server.' };
+    const inserted = await db
+      .insertInto('resources')
+      .values({ resource_type: change.resourceType, id: change.id, patient_id: patientId, json: stored, version_id: 1 })
+      .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
+    const raced = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirstOrThrow();
+    return conflict(raced);
+  }
+  if (change.baseVersion !== String(current.version_id)) return conflict(current);
+  const updated = await db
+    .updateTable('resources')
+    .set({ json: stored, version_id: nextVersion, patient_id: patientId })
+    .where('resource_type', '=', change.resourceType)
+    .where('id', '=', change.id)
+    .where('version_id', '=', Number(change.baseVersion))
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 1) return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
+  const raced = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirstOrThrow();
+  return conflict(raced);
+}
+
+/** Applies changes in order; each is its own transaction, so a cut connection loses nothing applied. */
+export async function applyChanges(db: Db, who: { clinicianId: string; deviceId: string }, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
+  const results: ChangeResult[] = [];
+  for (const change of changes) {
+    try {
+      results.push(await applyOne(db, who, change, clock));
+    } catch (err) {
+      // A concurrent duplicate of the same key lost the race on the primary key: answer with the winner's result.
+      const seen = await storedResult(db, who.deviceId, change.idempotencyKey);
+      if (!seen) throw err;
+      results.push(seen);
+    }
+  }
+  return results;
+}
