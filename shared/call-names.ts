@@ -19,6 +19,12 @@ export const CALL_NAMES = [
   'auth.activity',
   'devices.list',
   'devices.revoke',
+  'chart.recordVitals',
+  'notes.saveDraft',
+  'notes.sign',
+  'notes.addendum',
+  'problems.set',
+  'sync.status',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -12,6 +12,7 @@ import type { Result } from './app-error';
 import { fhirIdSchema } from './fhir-id';
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_SUBTYPES } from './audit-entry';
 import type { CallName } from './call-names';
+import { noteDraftSchema, problemInputSchema, vitalsInputSchema } from './charting';
 import {
   authenticationResponseSchema,
   clinicianIdSchema,
@@ -81,6 +82,19 @@ const prfOutputSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a PRF outpu
 
 const clinicianSchema = z.object({ id: z.string(), displayName: z.string() });
 
+export const syncStatusSchema = z.object({
+  online: z.boolean(),
+  /** Changes on this computer not yet accepted by the backend. */
+  waiting: z.number().int(),
+  /** Changes the backend refused (kept, shown, not resent). */
+  refused: z.number().int(),
+  /** Changes that met someone else's newer version: both kept for the clinician to choose. */
+  conflicts: z.number().int(),
+  lastSuccessAt: z.number().nullable(),
+  lastError: z.string().nullable(),
+});
+export type SyncStatus = z.infer<typeof syncStatusSchema>;
+
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
 
@@ -128,6 +142,15 @@ export const contract = {
   'auth.activity': { input: z.strictObject({}), output: z.object({}) },
   'devices.list': { input: z.strictObject({}), output: z.object({ devices: z.array(deviceSchema), thisDevice: z.string() }) },
   'devices.revoke': { input: z.strictObject({ deviceId: z.uuid() }), output: z.object({ revoked: z.boolean() }) },
+  'chart.recordVitals': { input: vitalsInputSchema, output: z.object({ ids: z.array(z.string()) }) },
+  'notes.saveDraft': { input: noteDraftSchema, output: z.object({ noteId: z.string() }) },
+  'notes.sign': { input: z.strictObject({ noteId: fhirIdSchema }), output: z.object({ noteId: z.string() }) },
+  'notes.addendum': {
+    input: z.strictObject({ noteId: fhirIdSchema, text: z.string().trim().min(1).max(20_000) }),
+    output: z.object({ addendumId: z.string() }),
+  },
+  'problems.set': { input: problemInputSchema, output: z.object({ conditionId: z.string() }) },
+  'sync.status': { input: z.strictObject({}), output: syncStatusSchema },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -23,6 +23,7 @@ import { bindCacheKeyToPasskey, cacheKeyIsWrapped } from './device-keys';
 import type { RegistryDeps } from './handler-registry';
 import { LockMachine, type LockReason, type LockState } from './lock-machine';
 import type { SecretStore } from './secret-store';
+import { SyncWorker, type SyncStatus } from './sync-worker';
 
 /** What this device remembers of its clinician, kept in the keychain (integrity matters for offline unlock). */
 const passkeyRecordSchema = z.object({
@@ -85,10 +86,27 @@ export class AuthService implements RegistryDeps {
   private pending: Pending | null = null;
   private online = true;
   private readonly clock: () => number;
+  private readonly worker: SyncWorker;
 
   constructor(private readonly options: AuthServiceOptions) {
     this.clock = options.clock ?? Date.now;
     this.lock = new LockMachine({ kind: 'signed-out', reason: null }, 10 * 60_000, this.clock);
+    // Retry at least every 2 s while failing, so work flows within seconds of the network returning.
+    this.worker = new SyncWorker({ backend: options.backend, session: () => this.session(), token: () => this.token, maxDelayMs: 2000 });
+  }
+
+  /** Wakes the sync worker (a local change was just written). */
+  nudgeSync(): void {
+    this.worker.nudge();
+  }
+
+  syncState(): SyncStatus {
+    return this.worker.status;
+  }
+
+  /** For tests and shutdown: stops the background sync. */
+  async stopSync(): Promise<void> {
+    await this.worker.stop();
   }
 
   /** Reads what the keychain remembers and starts locked (enrolled) or signed out. */
@@ -196,6 +214,7 @@ export class AuthService implements RegistryDeps {
       this.lock.setIdleMinutes(reply.policy.idleLockMinutes);
       await this.refreshPatients();
       this.lock.unlocked();
+      this.worker.start();
       return { clinician: reply.clinician, prfBound: prf !== undefined };
     } catch (err) {
       this.current = null;
@@ -297,6 +316,7 @@ export class AuthService implements RegistryDeps {
     this.lock.setIdleMinutes(record.policy.idleLockMinutes);
     if (pending.kind === 'online') await this.refreshPatients();
     this.lock.unlocked();
+    this.worker.start();
     return { clinician: { id: record.clinicianId, displayName: record.displayName }, offline: pending.kind === 'offline' };
   }
 
@@ -309,6 +329,7 @@ export class AuthService implements RegistryDeps {
 
   /** Locks: closes the cache, drops the keys and the session token, then tells watchers. */
   lockNow(reason: LockReason): void {
+    void this.worker.stop();
     this.pending = null;
     this.token = null;
     this.current?.close();
@@ -352,6 +373,7 @@ export class AuthService implements RegistryDeps {
 
   /** Remote wipe: keychain entries first (the data is then unreadable), then the files. */
   async wipe(reason: string): Promise<void> {
+    await this.worker.stop();
     this.pending = null;
     this.token = null;
     this.current?.close();

@@ -14,6 +14,8 @@ import { isTrustedCaller, type Caller } from './caller-policy';
 import type { CacheSession } from './cache-session';
 import type { AuthService } from './auth-service';
 import { openChart, patientAccessTrail, searchPatients } from './patient-records';
+import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
+import { syncCounts } from './outbox';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -45,6 +47,12 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: AuthService): H
     const session = requireSession(deps);
     auth?.activity();
     return fn(session);
+  };
+  // A local change: written with its outbox entry, then the sync worker is woken.
+  const change = <T>(fn: (s: CacheSession, now: Date) => T): T => {
+    const result = phi((s) => fn(s, new Date()));
+    auth?.nudgeSync();
+    return result;
   };
   return {
     'app.status': () => {
@@ -80,6 +88,16 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: AuthService): H
     },
     'devices.list': () => requireAuth(auth).devices(),
     'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
+    'chart.recordVitals': (input) => change((s, now) => recordVitals(s, input, now)),
+    'notes.saveDraft': (input) => change((s, now) => saveNoteDraft(s, input, now)),
+    'notes.sign': ({ noteId }) => change((s, now) => signNote(s, noteId, now)),
+    'notes.addendum': ({ noteId, text }) => change((s, now) => addAddendum(s, noteId, text, now)),
+    'problems.set': (input) => change((s, now) => setProblem(s, input, now)),
+    'sync.status': () => {
+      const counts = syncCounts(requireSession(deps));
+      const worker = auth?.syncState();
+      return { ...counts, online: worker?.online ?? false, lastSuccessAt: worker?.lastSuccessAt ?? null, lastError: worker?.lastError ?? null };
+    },
   };
 }
 

@@ -19,8 +19,17 @@ export interface OutboxEntry extends Change {
 
 /** Writes `resource` locally and queues it for the backend; returns the idempotency key. */
 export function recordChange(session: CacheSession, resource: FhirResource): string {
+  return session.audited(() => writeChange(session, resource));
+}
+
+/** Several changes that belong together (one vitals entry): all or none. */
+export function recordChanges(session: CacheSession, resources: FhirResource[]): string[] {
+  return session.audited(() => resources.map((r) => writeChange(session, r)));
+}
+
+function writeChange(session: CacheSession, resource: FhirResource): string {
   const { db, audit } = session;
-  return session.audited(() => {
+  {
     const existing = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
       | { version_id: string | null }
       | undefined;
@@ -47,7 +56,7 @@ export function recordChange(session: CacheSession, resource: FhirResource): str
       outcome: '0',
     });
     return key;
-  });
+  }
 }
 
 /**
@@ -80,6 +89,16 @@ export function pendingChanges(session: CacheSession, limit: number): OutboxEntr
 
 export function outboxSize(session: CacheSession): number {
   return session.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+}
+
+/** What the sync status shows: waiting to be sent, refused by the backend, and conflicts to resolve. */
+export function syncCounts(session: CacheSession): { waiting: number; refused: number; conflicts: number } {
+  const count = (sql: string) => session.db.prepare(sql).pluck().get() as number;
+  return {
+    waiting: count('SELECT count(*) FROM outbox WHERE last_error IS NULL'),
+    refused: count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'),
+    conflicts: count('SELECT count(*) FROM conflicts'),
+  };
 }
 
 /**

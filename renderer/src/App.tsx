@@ -12,6 +12,7 @@ import { PatientSearch } from './PatientSearch';
 import { ChartView } from './ChartView';
 import { EnrollScreen, LockScreen } from './SignInScreens';
 import { DevicesPanel } from './DevicesPanel';
+import { SyncStatusBar } from './SyncStatusBar';
 
 type CacheStatus = CallOutput<'app.status'>;
 
@@ -125,6 +126,7 @@ function Workspace({ auth }: { auth: AuthStatus | null }) {
   const cacheOpen = status?.cache === 'open';
   const right = (
     <>
+      {auth && cacheOpen && <SyncStatusBar />}
       {cacheOpen && <span className="pill pill-ok">Encrypted cache open</span>}
       {(auth?.clinician?.displayName ?? status?.actor) && <span className="topbar-user">{auth?.clinician?.displayName ?? status?.actor}</span>}
       {auth && (

@@ -7,6 +7,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { AuditEntryView, Chart, FhirResource } from '../../shared/contract';
 import { api, call } from './clinician';
+import { ChartingPanel } from './ChartingPanel';
 import {
   ageFrom,
   codeOf,
@@ -103,6 +104,7 @@ export function ChartView({ patientId, onClose }: Props) {
   const [chart, setChart] = useState<Chart | null>(null);
   const [trail, setTrail] = useState<AuditEntryView[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [revision, setRevision] = useState(0);
 
   useEffect(() => {
     let cancelled = false;
@@ -116,7 +118,7 @@ export function ChartView({ patientId, onClose }: Props) {
     return () => {
       cancelled = true;
     };
-  }, [patientId]);
+  }, [patientId, revision]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -152,6 +154,21 @@ export function ChartView({ patientId, onClose }: Props) {
       </header>
 
       <div className="chart-grid">
+        <ChartingPanel patientId={patientId} onSaved={() => setRevision((r) => r + 1)} />
+
+        <Section title="Notes" count={chart.groups.Composition?.total ?? 0} testId="notes">
+          <Rows
+            rows={items(chart, 'Composition')}
+            empty="No notes on this computer."
+            columns={[
+              ['Date', (r) => formatDate(r.date, true)],
+              ['Note', (r) => (typeof r.title === 'string' ? r.title : 'Note')],
+              ['Status', (r) => (r.status === 'final' ? 'signed' : 'draft')],
+              ['Author', (r) => (typeof field(r, 'author.display') === 'string' ? (field(r, 'author.display') as string) : '—')],
+            ]}
+          />
+        </Section>
+
         <Section title="Allergies" count={chart.groups.AllergyIntolerance?.total ?? 0} testId="allergies">
           <Rows
             rows={items(chart, 'AllergyIntolerance')}

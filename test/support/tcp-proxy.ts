@@ -15,12 +15,14 @@ export interface TcpProxy {
   cutNext: number;
   down: boolean;
   cuts: number;
+  /** Cuts every open connection now (the network just dropped). */
+  cutAll(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, random: () => number = Math.random): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  const proxy: TcpProxy = { port: 0, url: '', cutRate: 0, cutNext: 0, down: false, cuts: 0, close: async () => undefined };
+  const proxy: TcpProxy = { port: 0, url: '', cutRate: 0, cutNext: 0, down: false, cuts: 0, cutAll: () => undefined, close: async () => undefined };
   const server: Server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -61,6 +63,9 @@ export async function startTcpProxy(targetPort: number, random: () => number = M
   await once(server, 'listening');
   proxy.port = (server.address() as { port: number }).port;
   proxy.url = `http://127.0.0.1:${proxy.port}/`;
+  proxy.cutAll = () => {
+    for (const s of sockets) s.destroy();
+  };
   proxy.close = async () => {
     for (const s of sockets) s.destroy();
     server.close();

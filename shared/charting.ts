@@ -1,0 +1,150 @@
+/**
+ * What a clinician may chart, as validated input and as FHIR R4: vital signs
+ * (LOINC-coded Observations with UCUM units, each checked against a
+ * plausible range), SOAP progress notes (a Composition that is a draft until
+ * signed, then immutable; a correction is an addendum that "appends" to it),
+ * and problem list entries (Condition). Pure builders, shared by main and
+ * any other place that must read them back. Never accept an implausible
+ * vital or an edit of a signed note.
+ */
+import { z } from 'zod';
+import { fhirIdSchema } from './fhir-id';
+
+export const VITAL_SIGNS = {
+  heartRate: { loinc: '8867-4', display: 'Heart rate', unit: '/min', min: 20, max: 250 },
+  respiratoryRate: { loinc: '9279-1', display: 'Respiratory rate', unit: '/min', min: 4, max: 60 },
+  temperature: { loinc: '8310-5', display: 'Body temperature', unit: 'Cel', min: 30, max: 45 },
+  spo2: { loinc: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', unit: '%', min: 50, max: 100 },
+  weight: { loinc: '29463-7', display: 'Body weight', unit: 'kg', min: 0.3, max: 400 },
+} as const;
+export const BLOOD_PRESSURE = {
+  panel: { loinc: '85354-9', display: 'Blood pressure panel with all children optional' },
+  systolic: { loinc: '8480-6', display: 'Systolic blood pressure', unit: 'mm[Hg]', min: 50, max: 260 },
+  diastolic: { loinc: '8462-4', display: 'Diastolic blood pressure', unit: 'mm[Hg]', min: 25, max: 160 },
+} as const;
+
+const inRange = (r: { min: number; max: number; display: string }) =>
+  z.number().finite().min(r.min, `${r.display} below ${r.min}`).max(r.max, `${r.display} above ${r.max}`);
+
+export const vitalsInputSchema = z
+  .strictObject({
+    patientId: fhirIdSchema,
+    heartRate: inRange(VITAL_SIGNS.heartRate).optional(),
+    respiratoryRate: inRange(VITAL_SIGNS.respiratoryRate).optional(),
+    temperature: inRange(VITAL_SIGNS.temperature).optional(),
+    spo2: inRange(VITAL_SIGNS.spo2).optional(),
+    weight: inRange(VITAL_SIGNS.weight).optional(),
+    systolic: inRange(BLOOD_PRESSURE.systolic).optional(),
+    diastolic: inRange(BLOOD_PRESSURE.diastolic).optional(),
+  })
+  .refine((v) => Object.keys(v).some((k) => k !== 'patientId'), 'enter at least one vital sign')
+  .refine((v) => (v.systolic === undefined) === (v.diastolic === undefined), 'blood pressure needs both systolic and diastolic')
+  .refine((v) => v.systolic === undefined || v.diastolic === undefined || v.systolic > v.diastolic, 'systolic must be above diastolic');
+export type VitalsInput = z.infer<typeof vitalsInputSchema>;
+
+const UCUM = 'http://unitsofmeasure.org';
+const VITAL_CATEGORY = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] }];
+const loinc = (code: string, display: string) => ({ coding: [{ system: 'http://loinc.org', code, display }], text: display });
+const quantity = (value: number, unit: string) => ({ value, unit, system: UCUM, code: unit });
+
+export function vitalObservations(input: VitalsInput, newId: () => string, effective: string): Array<Record<string, unknown> & { resourceType: string; id: string }> {
+  const base = { resourceType: 'Observation', status: 'final', category: VITAL_CATEGORY, subject: { reference: `Patient/${input.patientId}` }, effectiveDateTime: effective };
+  const out: Array<Record<string, unknown> & { resourceType: string; id: string }> = [];
+  for (const [key, spec] of Object.entries(VITAL_SIGNS) as Array<[keyof typeof VITAL_SIGNS, (typeof VITAL_SIGNS)[keyof typeof VITAL_SIGNS]]>) {
+    const value = input[key];
+    if (value !== undefined) out.push({ ...base, id: newId(), code: loinc(spec.loinc, spec.display), valueQuantity: quantity(value, spec.unit) });
+  }
+  if (input.systolic !== undefined && input.diastolic !== undefined) {
+    out.push({
+      ...base,
+      id: newId(),
+      code: loinc(BLOOD_PRESSURE.panel.loinc, BLOOD_PRESSURE.panel.display),
+      component: [
+        { code: loinc(BLOOD_PRESSURE.systolic.loinc, BLOOD_PRESSURE.systolic.display), valueQuantity: quantity(input.systolic, 'mm[Hg]') },
+        { code: loinc(BLOOD_PRESSURE.diastolic.loinc, BLOOD_PRESSURE.diastolic.display), valueQuantity: quantity(input.diastolic, 'mm[Hg]') },
+      ],
+    });
+  }
+  return out;
+}
+
+const sectionText = z.string().max(20_000);
+export const noteDraftSchema = z.strictObject({
+  patientId: fhirIdSchema,
+  /** Absent for a new note; the draft's id to keep editing it. */
+  noteId: fhirIdSchema.optional(),
+  subjective: sectionText,
+  objective: sectionText,
+  assessment: sectionText,
+  plan: sectionText,
+});
+export type NoteDraft = z.infer<typeof noteDraftSchema>;
+
+export const SOAP_SECTIONS = [
+  { key: 'subjective', title: 'Subjective', loinc: '61150-9' },
+  { key: 'objective', title: 'Objective', loinc: '61149-1' },
+  { key: 'assessment', title: 'Assessment', loinc: '51848-0' },
+  { key: 'plan', title: 'Plan', loinc: '18776-5' },
+] as const;
+
+function xhtml(text: string): string {
+  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<div xmlns="http://www.w3.org/1999/xhtml">${escaped}</div>`;
+}
+
+/** Plain text of a section as written (the narrative div without its markup). */
+export function sectionPlainText(div: string): string {
+  return div.replace(/^<div[^>]*>/, '').replace(/<\/div>$/, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+export function noteComposition(draft: NoteDraft & { noteId: string }, author: string, date: string, status: 'preliminary' | 'final') {
+  return {
+    resourceType: 'Composition',
+    id: draft.noteId,
+    status,
+    type: loinc('11506-3', 'Progress note'),
+    subject: { reference: `Patient/${draft.patientId}` },
+    date,
+    author: [{ display: author }],
+    title: 'Progress note',
+    section: SOAP_SECTIONS.map((s) => ({ title: s.title, code: loinc(s.loinc, s.title), text: { status: 'generated', div: xhtml(draft[s.key]) } })),
+  };
+}
+
+export function addendumComposition(patientId: string, addendumId: string, noteId: string, text: string, author: string, date: string) {
+  return {
+    resourceType: 'Composition',
+    id: addendumId,
+    status: 'final',
+    type: loinc('11506-3', 'Progress note'),
+    subject: { reference: `Patient/${patientId}` },
+    date,
+    author: [{ display: author }],
+    title: 'Addendum',
+    relatesTo: [{ code: 'appends', targetReference: { reference: `Composition/${noteId}` } }],
+    section: [{ title: 'Addendum', text: { status: 'generated', div: xhtml(text) } }],
+  };
+}
+
+export const problemInputSchema = z.strictObject({
+  patientId: fhirIdSchema,
+  /** Absent to add a problem; present to change one. */
+  conditionId: fhirIdSchema.optional(),
+  text: z.string().trim().min(1).max(500),
+  status: z.enum(['active', 'recurrence', 'relapse', 'inactive', 'remission', 'resolved']),
+});
+export type ProblemInput = z.infer<typeof problemInputSchema>;
+
+export function problemCondition(input: ProblemInput & { conditionId: string }, recordedDate: string, existing?: Record<string, unknown>) {
+  return {
+    ...(existing ?? {}),
+    resourceType: 'Condition',
+    id: input.conditionId,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: input.status }] },
+    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+    code: existing?.code ?? { text: input.text },
+    subject: { reference: `Patient/${input.patientId}` },
+    recordedDate: (existing?.recordedDate as string | undefined) ?? recordedDate,
+  };
+}
