@@ -14,6 +14,10 @@ import { readPolicy, revokeDevice } from './organisation';
 import { assignedBundle } from './patient-store';
 import { applyChanges } from './sync-push';
 import { PUSH_PATH, pushRequestSchema } from '../shared/sync-api';
+import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../shared/audit-upload';
+import { fhirIdSchema } from '../shared/fhir-id';
+import { acceptAuditUpload, patientAuditTrail } from './audit-ledger';
+import type { KeyObject } from 'node:crypto';
 import type { RelyingParty } from './relying-party';
 
 export interface AppDeps {
@@ -21,6 +25,8 @@ export interface AppDeps {
   rp: RelyingParty;
   clock: Clock;
   https?: { key: Buffer; cert: Buffer };
+  /** Signs audit receipts; its public half is given to devices. */
+  receiptKey: { privateKey: KeyObject; publicKey: string };
 }
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -28,7 +34,7 @@ function bearer(request: FastifyRequest): string | undefined {
   return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
 }
 
-export function buildApp({ db, rp, clock, https }: AppDeps): FastifyInstance {
+export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, _request, reply) => {
@@ -90,6 +96,20 @@ export function buildApp({ db, rp, clock, https }: AppDeps): FastifyInstance {
     const who = await rp.session(bearer(request));
     const body = pushRequestSchema.parse(request.body);
     return { results: await applyChanges(db, who, body.changes, clock) };
+  });
+
+  app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024 }, async (request) => {
+    const { deviceId } = await rp.session(bearer(request));
+    const upload = auditUploadSchema.parse(request.body);
+    return { receipt: await acceptAuditUpload(db, deviceId, upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/audit/patients/:id', async (request) => {
+    const { clinicianId } = await rp.session(bearer(request));
+    const patientId = fhirIdSchema.parse(request.params.id);
+    const assigned = await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst();
+    if (!assigned) throw forbidden('NOT_ASSIGNED', 'That patient is not assigned to you.');
+    return { events: await patientAuditTrail(db, patientId, 500) };
   });
 
   app.get(api.patients.path, async (request) => {

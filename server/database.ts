@@ -14,6 +14,7 @@ export interface Tables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number> };
   applied_changes: { device_id: string; idempotency_key: string; result: string; created_at: string };
+  audit_entries: { device_id: string; seq: number; entry: string; prev_hash: string; hash: string; patient_id: string | null; event: string };
   assignments: { clinician_id: string; patient_id: string };
   enrollment_codes: { code_hash: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
   challenges: { challenge: string; purpose: string; clinician_id: string; created_at: string; expires_at: string; used_at: string | null };
@@ -142,6 +143,20 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('applied_changes_pk', ['device_id', 'idempotency_key'])
       .execute();
+  },
+  async (db) => {
+    await db.schema
+      .createTable('audit_entries')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('entry', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('patient_id', 'text')
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('audit_entries_pk', ['device_id', 'seq'])
+      .execute();
+    await db.schema.createIndex('audit_entries_by_patient').on('audit_entries').columns(['patient_id', 'seq']).execute();
   },
 ];
 

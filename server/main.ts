@@ -18,6 +18,7 @@ import { migrate, openDatabase } from './database';
 import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation';
 import { bundleFiles, loadBundles } from './patient-store';
 import { RelyingParty } from './relying-party';
+import { loadReceiptKey } from './audit-ledger';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -51,7 +52,8 @@ async function main(argv: string[]): Promise<void> {
     if (!tls && !LOOPBACK.has(values.host)) throw new Error('plain http is only served on loopback: give --tls-cert and --tls-key');
     const origins = values.origin ?? [`http://localhost:${values.port}`];
     const rp = new RelyingParty(db, { rpId: values['rp-id'], rpName: values['rp-name'], origins }, systemClock);
-    const app = buildApp({ db, rp, clock: systemClock, ...(tls ? { https: tls } : {}) });
+    const receiptKey = loadReceiptKey(resolve(values['data-dir']));
+    const app = buildApp({ db, rp, clock: systemClock, receiptKey, ...(tls ? { https: tls } : {}) });
     const close = async () => {
       await app.close();
       await db.destroy();

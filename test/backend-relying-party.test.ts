@@ -17,6 +17,7 @@ import { migrate, openDatabase, type Db } from '../server/database';
 import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice } from '../server/organisation';
 import { bundleFiles, loadBundles } from '../server/patient-store';
 import { RelyingParty } from '../server/relying-party';
+import { loadReceiptKey } from '../server/audit-ledger';
 import { scratchDir } from './support/scratch';
 import { freshPostgresDatabase } from './support/postgres';
 import { SYNTHEA_DIR } from './support/synthea';
@@ -100,7 +101,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const patientIds = await loadBundles(db, bundleFiles([SYNTHEA_DIR]));
       await addClinician(db, 'dr.ada', 'Dr Ada', clock);
       await assignPatients(db, 'dr.ada', patientIds.slice(0, 2));
-      app = buildApp({ db, rp: new RelyingParty(db, rpConfig(), clock), clock });
+      app = buildApp({ db, rp: new RelyingParty(db, rpConfig(), clock), clock, receiptKey: loadReceiptKey(dir.path) });
       url = await app.listen({ port: 0, host: '127.0.0.1' });
       page = await browser.newPage();
       await addVirtualAuthenticator(page, { prf: true });

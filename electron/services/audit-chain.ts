@@ -118,7 +118,8 @@ export type ChainProblem =
   | 'sequence-gap'
   | 'bad-head-signature'
   | 'head-mismatch'
-  | 'truncated';
+  | 'truncated'
+  | 'receipt-mismatch';
 
 export interface ChainReport {
   ok: boolean;
@@ -137,6 +138,7 @@ const PROBLEM_TEXT: Record<ChainProblem, string> = {
   'bad-head-signature': 'the device signature over the chain head is not valid',
   'head-mismatch': 'the signed chain head does not match the entries',
   truncated: 'the chain ends before its last signed head (entries were removed)',
+  'receipt-mismatch': 'the backend holds a signed receipt for it, but it is missing or changed here',
 };
 
 export function describeChainProblem(bad: { seq: number; problem: ChainProblem }): string {

@@ -9,6 +9,8 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { api, backendErrorSchema } from '../../shared/backend-api';
 import { PUSH_PATH, pushReplySchema, type Change } from '../../shared/sync-api';
+import { AUDIT_UPLOAD_PATH, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
+import { z as zod } from 'zod';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_REPLY_BYTES = 1024 * 1024;
@@ -24,11 +26,12 @@ const REFUSALS: Record<string, string> = {
   CLINICIAN_UNKNOWN: 'This clinician is not known to the organisation.',
   NO_PASSKEY: 'This clinician has no active passkey. Ask IT for an enrollment code.',
   SESSION_INVALID: 'Your session ended. Sign in again.',
+  AUDIT_CHAIN_INVALID: 'The hospital server refused this computer\'s audit log: it does not continue the log it already holds.',
 };
 
 export class BackendClient {
   constructor(
-    private readonly baseUrl: string,
+    readonly baseUrl: string,
     private readonly timeoutMs: number = REQUEST_TIMEOUT_MS,
   ) {}
 
@@ -99,6 +102,9 @@ export class BackendClient {
   }
   push(token: string, changes: Change[]) {
     return this.request('POST', PUSH_PATH, pushReplySchema, { token, body: { changes } });
+  }
+  uploadAudit(token: string, upload: AuditUpload) {
+    return this.request('POST', AUDIT_UPLOAD_PATH, zod.object({ receipt: auditReceiptSchema, receiptKey: zod.string().max(256) }), { token, body: upload });
   }
   patients(token: string) {
     return this.request('GET', api.patients.path, api.patients.reply, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });

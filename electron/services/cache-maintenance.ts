@@ -13,6 +13,7 @@ import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
 import { checkCacheIntegrity } from './cache-database';
 import { storedEntry, verifyAuditChain, type ChainReport, type StoredAuditEntry } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
+import { receiptProblem } from './audit-upload';
 import type { CacheSession } from './cache-session';
 import type { SecretStore } from './secret-store';
 
@@ -38,10 +39,16 @@ export function cacheStats(session: CacheSession): CacheStats {
   };
 }
 
-/** File integrity first (every page's HMAC), then the audit chain from the start. */
+/**
+ * File integrity first (every page's HMAC), then the audit chain from the
+ * start, then the backend's latest receipt (entries already uploaded must
+ * still be here, unchanged).
+ */
 export function verifyCache(session: CacheSession): ChainReport {
   checkCacheIntegrity(session.db);
-  return verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId);
+  const report = verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId);
+  const receipt = report.ok ? receiptProblem(session) : null;
+  return receipt ? { ...report, ok: false, firstBad: { seq: receipt.seq, problem: 'receipt-mismatch' } } : report;
 }
 
 export function* auditEvents(session: CacheSession): Generator<Record<string, unknown>> {

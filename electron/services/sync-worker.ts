@@ -1,6 +1,6 @@
 /**
  * The sync worker in main: pushes the outbox to the backend in order, in
- * batches, whenever it can. Failures (network down, a cut connection, a
+ * batches, whenever it can, then the audit chain (its receipt kept). Failures (network down, a cut connection, a
  * garbled answer) leave the outbox as it was and back off exponentially with
  * jitter; `nudge()` (a new local change, the OS saying the network is back)
  * wakes it at once. Because every entry carries its idempotency key, a push
@@ -11,6 +11,7 @@ import { MAX_PUSH_CHANGES } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { pendingChanges, settle } from './outbox';
+import { uploadAuditChain } from './audit-upload';
 
 export interface SyncStatus {
   online: boolean;
@@ -64,12 +65,15 @@ export class SyncWorker {
     return results.length;
   }
 
-  /** Pushes until the outbox is empty or a push fails; records the outcome. */
+  /** Pushes until the outbox is empty or a push fails, then uploads the audit chain; records the outcome. */
   async drain(): Promise<boolean> {
     try {
       while ((await this.pushOnce()) > 0) {
         this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
       }
+      const session = this.options.session();
+      const token = this.options.token();
+      if (session && token) await uploadAuditChain(session, this.options.backend, token);
       this.status.online = true;
       this.status.lastError = null;
       this.status.failures = 0;

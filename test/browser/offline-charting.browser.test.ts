@@ -117,4 +117,16 @@ test('vitals and a signed note written offline wait safely, then sync by themsel
   const vitals = serverResource('Observation', (r) => (r.subject as { reference: string }).reference === `Patient/${patient.id}` && (r.meta as { versionId?: string } | undefined)?.versionId === '1' && r.effectiveDateTime !== undefined && String(r.effectiveDateTime) > '2026');
   assert.equal(vitals.length, 2, 'blood pressure panel and heart rate');
   assert.ok(seconds < 10, `synced ${seconds}s after the network returned`);
+
+  // The audit trail of what was done offline reached the backend too, chained and vouched for.
+  const db = new SQLite(join(backend.dataDir, 'backend.db'), { readonly: true });
+  try {
+    const uploaded = db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number;
+    const local = auth.session()!.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+    assert.ok(uploaded >= local - 2, `audit entries uploaded (${uploaded} of ${local})`);
+    const reads = db.prepare("SELECT count(*) FROM audit_entries WHERE patient_id = ? AND entry LIKE '%\"R\",\"read\"%'").pluck().get(patient.id) as number;
+    assert.ok(reads >= 1, 'the chart reads made offline are in the backend\'s audit trail');
+  } finally {
+    db.close();
+  }
 });

@@ -1,0 +1,83 @@
+/**
+ * The backend's copy of each device's audit chain. A device uploads its
+ * entries in order with its signed chain head; the backend checks that the
+ * upload continues exactly from the last entry it accepted (sequence and
+ * hash), that every entry hashes as the device's chain says and belongs to
+ * that device, and that the head is signed by the device key registered at
+ * enrollment. It then stores the entries (with their FHIR AuditEvent, IHE
+ * BALP) and answers with a receipt signed by the backend's own key. An
+ * edited, reordered or truncated chain is refused whole; nothing of it is stored.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../shared/audit-entry';
+import { toBalpAuditEvent } from '../shared/balp-audit-event';
+import { receiptMessage, type AuditReceipt, type AuditUpload } from '../shared/audit-upload';
+import { badRequest, forbidden } from './api-error';
+import type { Clock } from './clock';
+import type { Db } from './database';
+
+/** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
+export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'receipt-signing-key.pem');
+  if (!existsSync(file)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  }
+  const privateKey = createPrivateKey(readFileSync(file));
+  return { privateKey, publicKey: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64url') };
+}
+
+const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upload was refused: ${why}.`);
+
+export async function acceptAuditUpload(db: Db, deviceId: string, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
+  const device = await db.selectFrom('devices').select(['public_key', 'revoked_at']).where('id', '=', deviceId).executeTakeFirst();
+  if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+  return db.transaction().execute(async (trx) => {
+    const last = await trx
+      .selectFrom('audit_entries')
+      .select(['seq', 'hash'])
+      .where('device_id', '=', deviceId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let prevSeq = last ? Number(last.seq) : 0;
+    let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    const rows = [];
+    for (const e of upload.entries) {
+      if (e.seq !== prevSeq + 1) throw refuse(`entry ${e.seq} does not continue from entry ${prevSeq}`);
+      if (e.prevHash !== prevHash) throw refuse(`entry ${e.seq} does not follow the last accepted entry`);
+      if (canonicalAuditSeq(e.entry) !== e.seq) throw refuse(`entry ${e.seq} is not what it claims to be`);
+      const hash = createHash('sha256').update(`${prevHash}\n${e.entry}`).digest('hex');
+      if (hash !== e.hash) throw refuse(`entry ${e.seq} does not match its hash`);
+      const parsed = parseCanonicalAuditEntry(e.entry);
+      if (!parsed || parsed.deviceId !== deviceId) throw refuse(`entry ${e.seq} is not from this device`);
+      const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash });
+      rows.push({ device_id: deviceId, seq: e.seq, entry: e.entry, prev_hash: prevHash, hash, patient_id: parsed.patientId, event: JSON.stringify(event) });
+      prevSeq = e.seq;
+      prevHash = hash;
+    }
+    if (upload.head.seq !== prevSeq || upload.head.hash !== prevHash) throw refuse('the signed head is not the last entry');
+    const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
+    if (!verify(null, Buffer.from(auditHeadMessage(deviceId, prevSeq, prevHash)), publicKey, Buffer.from(upload.head.signature, 'base64'))) {
+      throw refuse('the chain head is not signed by this device');
+    }
+    for (let i = 0; i < rows.length; i += 500) await trx.insertInto('audit_entries').values(rows.slice(i, i + 500)).execute();
+    const receipt = { deviceId, seq: prevSeq, hash: prevHash, receivedAt: clock().toISOString() };
+    return { ...receipt, signature: sign(null, Buffer.from(receiptMessage(receipt)), receiptKey).toString('base64') };
+  });
+}
+
+/** Who accessed a patient's record, from which device, when (newest first). */
+export async function patientAuditTrail(db: Db, patientId: string, limit: number) {
+  const rows = await db
+    .selectFrom('audit_entries')
+    .select(['device_id', 'seq', 'event'])
+    .where('patient_id', '=', patientId)
+    .orderBy('seq', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => JSON.parse(r.event) as Record<string, unknown>);
+}

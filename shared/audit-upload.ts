@@ -1,0 +1,36 @@
+/**
+ * The audit upload contract: a device sends the entries after the last one
+ * the backend accepted, exactly as its chain stores them, with its signed
+ * head; the backend answers with a receipt it signs with its own key. The
+ * device keeps the latest receipt, so a later edit or truncation of what was
+ * uploaded shows in its own verify.
+ */
+import { z } from 'zod';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const MAX_AUDIT_UPLOAD = 5000;
+
+export const auditUploadSchema = z.strictObject({
+  entries: z
+    .array(z.strictObject({ seq: z.number().int().positive(), entry: z.string().max(64 * 1024), prevHash: hex64, hash: hex64 }))
+    .min(1)
+    .max(MAX_AUDIT_UPLOAD),
+  head: z.strictObject({ seq: z.number().int().positive(), hash: hex64, signature: z.string().max(256) }),
+});
+export type AuditUpload = z.infer<typeof auditUploadSchema>;
+
+export const auditReceiptSchema = z.object({
+  deviceId: z.string().max(64),
+  seq: z.number().int().nonnegative(),
+  hash: hex64,
+  receivedAt: z.string().max(40),
+  signature: z.string().max(256),
+});
+export type AuditReceipt = z.infer<typeof auditReceiptSchema>;
+
+export function receiptMessage(r: Omit<AuditReceipt, 'signature'>): string {
+  return `clinician-desktop audit receipt v1\n${r.deviceId}\n${r.seq}\n${r.hash}\n${r.receivedAt}`;
+}
+
+export const AUDIT_UPLOAD_PATH = '/v1/audit/upload';

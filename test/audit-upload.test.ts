@@ -1,0 +1,129 @@
+/**
+ * Audit upload: the device sends its chain with a signed head; the backend
+ * (SQLite and PostgreSQL) checks continuity and the device signature,
+ * stores the entries as BALP AuditEvents and signs a receipt. An edited
+ * chain is refused whole; an edit or truncation after upload is flagged by
+ * the device's own verify through the receipt; the backend lists a
+ * patient's audit trail.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../server/app';
+import { loadReceiptKey } from '../server/audit-ledger';
+import { migrate, openDatabase, type Db } from '../server/database';
+import { addClinician, assignPatients, hashSecret } from '../server/organisation';
+import { RelyingParty } from '../server/relying-party';
+import { BackendClient } from '../electron/services/backend-client';
+import { importBundle } from '../electron/services/bundle-import';
+import { openChart } from '../electron/services/patient-records';
+import { uploadAuditChain } from '../electron/services/audit-upload';
+import { verifyCache } from '../electron/services/cache-maintenance';
+import { AppError } from '../shared/app-error';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+import { freshPostgresDatabase } from './support/postgres';
+import { scratchDir } from './support/scratch';
+import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
+
+const patient = loadFixturePatients()[0]!;
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`audit upload, backend on ${engine}`, () => {
+    const dir = scratchDir('audit-upload');
+    let db: Db;
+    let app: FastifyInstance;
+    let client: BackendClient;
+    let cache: TestCache;
+    let token: string;
+    let drop: (() => Promise<void>) | null = null;
+    const clock = () => new Date();
+
+    before(async () => {
+      let databaseUrl: string | undefined;
+      if (engine === 'postgres') {
+        const fresh = await freshPostgresDatabase();
+        databaseUrl = fresh.url;
+        drop = fresh.drop;
+      }
+      db = openDatabase({ databaseUrl, dataDir: dir.path }).db;
+      await migrate(db);
+      await addClinician(db, 'dr.audit', 'Dr Audit', clock);
+      await assignPatients(db, 'dr.audit', [patient.id]);
+      cache = await openTestCache('dr.audit');
+      importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+      for (let i = 0; i < 50; i++) openChart(cache.session, patient.id);
+      // The device as enrollment leaves it: registered with its public key, with a session.
+      const now = clock().toISOString();
+      const publicKey = cache.session.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
+      await db.insertInto('devices').values({ id: cache.session.profile.profileId, clinician_id: 'dr.audit', public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
+      token = randomBytes(32).toString('base64url');
+      await db.insertInto('sessions').values({ token_hash: hashSecret(token), clinician_id: 'dr.audit', device_id: cache.session.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+      app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(dir.path) });
+      client = new BackendClient(await app.listen({ port: 0, host: '127.0.0.1' }));
+    });
+
+    after(async () => {
+      await app?.close();
+      await db?.destroy();
+      await drop?.();
+      await cache?.dispose();
+      dir.remove();
+    });
+
+    const backendCount = async () => Number((await db.selectFrom('audit_entries').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+    test('the whole chain uploads with a signed head; the backend signs a receipt and stores BALP AuditEvents', async () => {
+      const local = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      const receipt = await uploadAuditChain(cache.session, client, token);
+      assert.equal(receipt?.seq, local);
+      assert.equal(await backendCount(), local);
+      const trail = (await (await fetch(`${client.baseUrl}/v1/audit/patients/${patient.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: Array<{ resourceType: string; action: string; agent: Array<{ who: { identifier: { value: string } } }> }> };
+      assert.ok(trail.events.length >= 50);
+      assert.equal(trail.events[0]!.resourceType, 'AuditEvent');
+      assert.equal(trail.events[0]!.action, 'R');
+      assert.equal(trail.events[0]!.agent[0]!.who.identifier.value, 'dr.audit');
+      assert.equal(verifyCache(cache.session).ok, true);
+    });
+
+    test('later entries continue from the receipt', async () => {
+      openChart(cache.session, patient.id);
+      const before = await backendCount();
+      const receipt = await uploadAuditChain(cache.session, client, token);
+      assert.equal(await backendCount(), before + 1);
+      assert.equal(receipt?.seq, before + 1);
+    });
+
+    test('an entry edited before upload makes the backend refuse the upload whole', async () => {
+      for (let i = 0; i < 5; i++) openChart(cache.session, patient.id);
+      const seq = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      cache.session.db.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = ?").run(seq - 2);
+      const before = await backendCount();
+      await assert.rejects(uploadAuditChain(cache.session, client, token), (e: unknown) => e instanceof AppError && e.code === 'SIGN_IN_REFUSED');
+      assert.equal(await backendCount(), before, 'nothing of it was stored');
+      assert.equal(verifyCache(cache.session).ok, false);
+    });
+
+    test('entries removed after upload (with their signed heads) are flagged through the receipt', async () => {
+      const t = await openTestCache('dr.audit');
+      try {
+        // A second, clean device chain for this check.
+        importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
+        for (let i = 0; i < 10; i++) openChart(t.session, patient.id);
+        const now = clock().toISOString();
+        const publicKey = t.session.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
+        await db.insertInto('devices').values({ id: t.session.profile.profileId, clinician_id: 'dr.audit', public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
+        const tok = randomBytes(32).toString('base64url');
+        await db.insertInto('sessions').values({ token_hash: hashSecret(tok), clinician_id: 'dr.audit', device_id: t.session.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+        const receipt = (await uploadAuditChain(t.session, client, tok))!;
+        t.session.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);
+        t.session.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(receipt.seq - 3);
+        const report = verifyCache(t.session);
+        assert.deepEqual(report.firstBad, { seq: receipt.seq, problem: 'receipt-mismatch' });
+      } finally {
+        await t.dispose();
+      }
+    });
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * Charting in the encrypted cache: vitals become LOINC-coded Observations
+ * and implausible values are refused; a SOAP note is a draft until signed
+ * and immutable after; a correction is an addendum that appends to it;
+ * problem list changes are Conditions. Every change is written with its
+ * outbox entry and audit entry, all or nothing.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { importBundle } from '../electron/services/bundle-import';
+import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from '../electron/services/charting';
+import { outboxSize, syncCounts } from '../electron/services/outbox';
+import { verifyAuditChain } from '../electron/services/audit-chain';
+import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
+import { vitalsInputSchema } from '../shared/charting';
+import { AppError } from '../shared/app-error';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
+
+const patient = loadFixturePatients()[0]!;
+const now = new Date('2026-11-25T10:00:00Z');
+let cache: TestCache;
+
+before(async () => {
+  cache = await openTestCache('dr.chart');
+  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+});
+after(() => cache.dispose());
+
+function stored(type: string, id: string): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return JSON.parse(cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string);
+}
+
+test('vitals become LOINC-coded vital-sign Observations with UCUM units, queued in one transaction', () => {
+  const before = outboxSize(cache.session);
+  const { ids } = recordVitals(cache.session, { patientId: patient.id, heartRate: 72, systolic: 120, diastolic: 80, temperature: 37.2, spo2: 98 }, now);
+  assert.equal(ids.length, 4);
+  assert.equal(outboxSize(cache.session), before + 4);
+  const observations = ids.map((id) => stored('Observation', id));
+  const byCode = new Map(observations.map((o) => [o.code.coding[0].code as string, o]));
+  assert.equal(byCode.get('8867-4')!.valueQuantity.value, 72);
+  assert.equal(byCode.get('8867-4')!.valueQuantity.system, 'http://unitsofmeasure.org');
+  assert.equal(byCode.get('8310-5')!.valueQuantity.code, 'Cel');
+  const bp = byCode.get('85354-9')!;
+  assert.deepEqual(bp.component.map((c: { code: { coding: Array<{ code: string }> }; valueQuantity: { value: number } }) => [c.code.coding[0]!.code, c.valueQuantity.value]), [['8480-6', 120], ['8462-4', 80]]);
+  for (const o of observations) {
+    assert.equal(o.category[0].coding[0].code, 'vital-signs');
+    assert.equal(o.subject.reference, `Patient/${patient.id}`);
+  }
+});
+
+test('implausible or incomplete vitals are refused', () => {
+  const bad = [
+    { patientId: patient.id },
+    { patientId: patient.id, heartRate: 900 },
+    { patientId: patient.id, heartRate: -1 },
+    { patientId: patient.id, temperature: 60 },
+    { patientId: patient.id, spo2: 101 },
+    { patientId: patient.id, systolic: 120 },
+    { patientId: patient.id, systolic: 80, diastolic: 120 },
+    { patientId: patient.id, heartRate: Number.NaN },
+    { patientId: patient.id, heartRate: '72' },
+  ];
+  for (const input of bad) assert.equal(vitalsInputSchema.safeParse(input).success, false, JSON.stringify(input));
+});
+
+test('a note is a draft until signed, then immutable; a correction is an addendum that appends to it', () => {
+  const draft = { patientId: patient.id, subjective: 'Cough <3 days>', objective: 'Clear chest', assessment: 'Viral URTI', plan: 'Fluids' };
+  const { noteId } = saveNoteDraft(cache.session, draft, now);
+  assert.equal(stored('Composition', noteId).status, 'preliminary');
+  saveNoteDraft(cache.session, { ...draft, noteId, plan: 'Fluids, review in 3 days' }, now);
+  signNote(cache.session, noteId, now);
+  const signed = stored('Composition', noteId);
+  assert.equal(signed.status, 'final');
+  assert.equal(signed.type.coding[0].code, '11506-3');
+  assert.deepEqual(signed.section.map((s: { code: { coding: Array<{ code: string }> } }) => s.code.coding[0]!.code), ['61150-9', '61149-1', '51848-0', '18776-5']);
+  assert.match(signed.section[0].text.div, /Cough &lt;3 days&gt;/, 'narrative is escaped XHTML');
+  assert.throws(() => saveNoteDraft(cache.session, { ...draft, noteId }, now), (e: unknown) => e instanceof AppError && /signed note cannot be changed/.test(e.message));
+  assert.throws(() => signNote(cache.session, noteId, now), AppError);
+  const { addendumId } = addAddendum(cache.session, noteId, 'Correction: symptoms for 4 days.', now);
+  const addendum = stored('Composition', addendumId);
+  assert.deepEqual(addendum.relatesTo, [{ code: 'appends', targetReference: { reference: `Composition/${noteId}` } }]);
+  assert.equal(addendum.status, 'final');
+  assert.equal(stored('Composition', noteId).status, 'final', 'the signed note itself is untouched');
+});
+
+test('problem list: add a problem, then resolve it', () => {
+  const { conditionId } = setProblem(cache.session, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
+  assert.equal(stored('Condition', conditionId).clinicalStatus.coding[0].code, 'active');
+  setProblem(cache.session, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
+  const c = stored('Condition', conditionId);
+  assert.equal(c.clinicalStatus.coding[0].code, 'resolved');
+  assert.equal(c.category[0].coding[0].code, 'problem-list-item');
+});
+
+test('every change is audited in the same transaction, and the chain stays whole', () => {
+  // The import at the start wrote one entry for the patient; every charting change wrote one more.
+  const audits = cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action IN ('C', 'U')").pluck().get() as number;
+  const queued = outboxSize(cache.session);
+  assert.equal(audits, queued + 1, 'one audit entry per queued change');
+  const s = cache.session;
+  assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+  assert.deepEqual(syncCounts(s), { waiting: queued, refused: 0, conflicts: 0 });
+});
+
+test('charting calls through the registry refuse bad input without queuing anything', async () => {
+  const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
+  const opts = { trustedOrigins: ['app://clinician'] };
+  const caller = { url: 'app://clinician/index.html', isMainFrame: true };
+  const before = outboxSize(cache.session);
+  for (const [name, payload] of [
+    ['chart.recordVitals', { patientId: patient.id, heartRate: 1e9 }],
+    ['chart.recordVitals', { patientId: 'no-such', heartRate: 70 }],
+    ['notes.saveDraft', { patientId: patient.id, subjective: 'x'.repeat(30_000), objective: '', assessment: '', plan: '' }],
+    ['notes.sign', { noteId: '../x' }],
+    ['notes.addendum', { noteId: 'nope', text: 'x' }],
+    ['problems.set', { patientId: patient.id, text: '', status: 'active' }],
+    ['problems.set', { patientId: patient.id, text: 'x', status: 'cured' }],
+  ] as const) {
+    const r = await dispatch(registry, name, payload, caller, opts);
+    assert.equal(r.ok, false, name);
+  }
+  assert.equal(outboxSize(cache.session), before);
+});
