@@ -5,12 +5,11 @@
  * up) to the first accepted push, first full sync of 50,000 resources into
  * an empty encrypted cache, and upload of 100,000 audit entries. Figures only.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildApp } from '../server/app';
 import { loadReceiptKey } from '../server/audit-ledger';
-import { migrate, openDatabase } from '../server/database';
-import { addClinician, assignPatients, hashSecret } from '../server/organisation';
+import { addClinician, assignPatients } from '../server/organisation';
+import { openBackendDb, registerDevice } from '../test/support/backend-db';
 import { loadBundles } from '../server/patient-store';
 import { RelyingParty } from '../server/relying-party';
 import { BackendClient } from '../electron/services/backend-client';
@@ -35,8 +34,7 @@ export async function runSyncBench(quick: boolean): Promise<Record<string, unkno
   const dir = scratchDir('bench-sync');
   const secrets = createOsSecretStore(`org.clinician-desktop.bench.sync.${process.pid}`);
   const clock = () => new Date();
-  const { db } = openDatabase({ dataDir: join(dir.path, 'backend') });
-  await migrate(db);
+  const { db, close: closeDb } = await openBackendDb('sqlite', join(dir.path, 'backend'));
   const sessions: CacheSession[] = [];
   const open = async (name: string) => {
     const s = await openCacheSession({ dataDir: join(dir.path, name), secrets, actor: 'dr.bench', create: true });
@@ -61,10 +59,7 @@ export async function runSyncBench(quick: boolean): Promise<Record<string, unkno
 
     // A device as enrollment leaves it (the ceremony itself is benchmarked elsewhere).
     const device = await open('device');
-    const now = clock().toISOString();
-    await db.insertInto('devices').values({ id: device.profile.profileId, clinician_id: 'dr.bench', public_key: device.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), created_at: now, last_seen_at: now, revoked_at: null }).execute();
-    const token = randomBytes(32).toString('base64url');
-    await db.insertInto('sessions').values({ token_hash: hashSecret(token), clinician_id: 'dr.bench', device_id: device.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+    const token = await registerDevice(db, 'dr.bench', device);
     const client = new BackendClient(url);
 
     // First full sync into an empty encrypted cache.
@@ -98,9 +93,7 @@ export async function runSyncBench(quick: boolean): Promise<Record<string, unkno
 
     // Audit upload of a long chain from a second device.
     const auditor = await open('auditor');
-    await db.insertInto('devices').values({ id: auditor.profile.profileId, clinician_id: 'dr.bench', public_key: auditor.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), created_at: now, last_seen_at: now, revoked_at: null }).execute();
-    const auditToken = randomBytes(32).toString('base64url');
-    await db.insertInto('sessions').values({ token_hash: hashSecret(auditToken), clinician_id: 'dr.bench', device_id: auditor.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+    const auditToken = await registerDevice(db, 'dr.bench', auditor);
     for (let done = 0; done < AUDIT_ENTRIES; done += 10_000) {
       auditor.audited(() => {
         for (let i = done; i < Math.min(AUDIT_ENTRIES, done + 10_000); i++) {
@@ -130,7 +123,7 @@ export async function runSyncBench(quick: boolean): Promise<Record<string, unkno
       s.close();
       await deleteDeviceKeys(secrets, s.profile.profileId);
     }
-    await db.destroy();
+    await closeDb();
     dir.remove();
   }
 }

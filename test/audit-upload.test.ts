@@ -8,13 +8,12 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
 import { loadReceiptKey } from '../server/audit-ledger';
-import { migrate, openDatabase, type Db } from '../server/database';
-import { addClinician, assignPatients, hashSecret } from '../server/organisation';
+import type { Db } from '../server/database';
+import { addClinician, assignPatients } from '../server/organisation';
 import { RelyingParty } from '../server/relying-party';
 import { BackendClient } from '../electron/services/backend-client';
 import { importBundle } from '../electron/services/bundle-import';
@@ -23,7 +22,7 @@ import { uploadAuditChain } from '../electron/services/audit-upload';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
-import { freshPostgresDatabase } from './support/postgres';
+import { openBackendDb, registerDevice } from './support/backend-db';
 import { scratchDir } from './support/scratch';
 import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
 
@@ -33,41 +32,28 @@ for (const engine of ['sqlite', 'postgres'] as const) {
   describe(`audit upload, backend on ${engine}`, () => {
     const dir = scratchDir('audit-upload');
     let db: Db;
+    let closeDb: (() => Promise<void>) | null = null;
     let app: FastifyInstance;
     let client: BackendClient;
     let cache: TestCache;
     let token: string;
-    let drop: (() => Promise<void>) | null = null;
     const clock = () => new Date();
 
     before(async () => {
-      let databaseUrl: string | undefined;
-      if (engine === 'postgres') {
-        const fresh = await freshPostgresDatabase();
-        databaseUrl = fresh.url;
-        drop = fresh.drop;
-      }
-      db = openDatabase({ databaseUrl, dataDir: dir.path }).db;
-      await migrate(db);
+      ({ db, close: closeDb } = await openBackendDb(engine, dir.path));
       await addClinician(db, 'dr.audit', 'Dr Audit', clock);
       await assignPatients(db, 'dr.audit', [patient.id]);
       cache = await openTestCache('dr.audit');
       importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
       for (let i = 0; i < 50; i++) openChart(cache.session, patient.id);
-      // The device as enrollment leaves it: registered with its public key, with a session.
-      const now = clock().toISOString();
-      const publicKey = cache.session.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
-      await db.insertInto('devices').values({ id: cache.session.profile.profileId, clinician_id: 'dr.audit', public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
-      token = randomBytes(32).toString('base64url');
-      await db.insertInto('sessions').values({ token_hash: hashSecret(token), clinician_id: 'dr.audit', device_id: cache.session.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+      token = await registerDevice(db, 'dr.audit', cache.session);
       app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(dir.path) });
       client = new BackendClient(await app.listen({ port: 0, host: '127.0.0.1' }));
     });
 
     after(async () => {
       await app?.close();
-      await db?.destroy();
-      await drop?.();
+      await closeDb?.();
       await cache?.dispose();
       dir.remove();
     });
@@ -111,11 +97,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         // A second, clean device chain for this check.
         importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
         for (let i = 0; i < 10; i++) openChart(t.session, patient.id);
-        const now = clock().toISOString();
-        const publicKey = t.session.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
-        await db.insertInto('devices').values({ id: t.session.profile.profileId, clinician_id: 'dr.audit', public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
-        const tok = randomBytes(32).toString('base64url');
-        await db.insertInto('sessions').values({ token_hash: hashSecret(tok), clinician_id: 'dr.audit', device_id: t.session.profile.profileId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z' }).execute();
+        const tok = await registerDevice(db, 'dr.audit', t.session);
         const receipt = (await uploadAuditChain(t.session, client, tok))!;
         t.session.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);
         t.session.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(receipt.seq - 3);

@@ -13,13 +13,13 @@ import { randomUUID, randomBytes, generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../server/app';
-import { migrate, openDatabase, type Db } from '../server/database';
+import type { Db } from '../server/database';
 import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice } from '../server/organisation';
 import { bundleFiles, loadBundles } from '../server/patient-store';
 import { RelyingParty } from '../server/relying-party';
 import { loadReceiptKey } from '../server/audit-ledger';
 import { scratchDir } from './support/scratch';
-import { freshPostgresDatabase } from './support/postgres';
+import { openBackendDb } from './support/backend-db';
 import { SYNTHEA_DIR } from './support/synthea';
 import { addVirtualAuthenticator } from './support/virtual-authenticator';
 import { addWebAuthnHelper, launchChromium, serveRenderer, type RendererServer } from './browser/harness';
@@ -52,7 +52,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let now = Date.parse('2026-11-25T09:00:00Z');
     const clock = () => new Date(now);
     const dir = scratchDir('rp');
-    let drop: (() => Promise<void>) | null = null;
+    let closeDb: (() => Promise<void>) | null = null;
     let db: Db;
     let app: FastifyInstance;
     let url: string;
@@ -90,14 +90,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     before(async () => {
-      let databaseUrl: string | undefined;
-      if (engine === 'postgres') {
-        const fresh = await freshPostgresDatabase();
-        databaseUrl = fresh.url;
-        drop = fresh.drop;
-      }
-      db = openDatabase({ databaseUrl, dataDir: dir.path }).db;
-      await migrate(db);
+      ({ db, close: closeDb } = await openBackendDb(engine, dir.path));
       const patientIds = await loadBundles(db, bundleFiles([SYNTHEA_DIR]));
       await addClinician(db, 'dr.ada', 'Dr Ada', clock);
       await assignPatients(db, 'dr.ada', patientIds.slice(0, 2));
@@ -112,8 +105,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     after(async () => {
       await page?.close();
       await app?.close();
-      await db?.destroy();
-      await drop?.();
+      await closeDb?.();
       dir.remove();
     });
 
