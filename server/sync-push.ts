@@ -17,30 +17,27 @@ async function storedResult(db: Db, deviceId: string, key: string): Promise<Chan
   return row ? changeResultSchema.parse(JSON.parse(row.result)) : null;
 }
 
-async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock): Promise<ChangeResult> {
-  const key = change.idempotencyKey;
-  return db.transaction().execute(async (trx) => {
-    const seen = await storedResult(trx, who.deviceId, key);
-    if (seen) return seen;
-    const result = await decide(trx, who, change, clock);
-    await trx
-      .insertInto('applied_changes')
-      .values({ device_id: who.deviceId, idempotency_key: key, result: JSON.stringify(result), created_at: clock().toISOString() })
-      .execute();
-    return result;
-  });
+/** Patients assigned to the clinician, looked up once per push. */
+type AssignedCheck = (patientId: string) => Promise<boolean>;
+
+async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock, assigned: AssignedCheck): Promise<ChangeResult> {
+  const seen = await storedResult(db, who.deviceId, change.idempotencyKey);
+  if (seen) return seen;
+  const result = await decide(db, change, clock, assigned);
+  await db
+    .insertInto('applied_changes')
+    .values({ device_id: who.deviceId, idempotency_key: change.idempotencyKey, result: JSON.stringify(result), created_at: clock().toISOString() })
+    .execute();
+  return result;
 }
 
-async function decide(db: Db, who: { clinicianId: string }, change: Change, clock: Clock): Promise<ChangeResult> {
+async function decide(db: Db, change: Change, clock: Clock, isAssigned: AssignedCheck): Promise<ChangeResult> {
   const key = change.idempotencyKey;
   if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
     return { idempotencyKey: key, status: 'refused', reason: 'The change does not match its resource.' };
   }
   const patientId = patientIdOf(change.resourceType, change.id, change.resource, new Map());
-  const assigned = patientId
-    ? await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', who.clinicianId).where('patient_id', '=', patientId).executeTakeFirst()
-    : undefined;
-  if (!assigned) return { idempotencyKey: key, status: 'refused', reason: 'The patient is not assigned to you.' };
+  if (!patientId || !(await isAssigned(patientId))) return { idempotencyKey: key, status: 'refused', reason: 'The patient is not assigned to you.' };
 
   const current = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirst();
   const conflict = (row: { json: string; version_id: number }): ChangeResult => ({
@@ -76,18 +73,26 @@ async function decide(db: Db, who: { clinicianId: string }, change: Change, cloc
   return conflict(raced);
 }
 
-/** Applies changes in order; each is its own transaction, so a cut connection loses nothing applied. */
+/**
+ * Applies a push in order, in one transaction: the writes and their stored
+ * answers commit together before the reply is sent, so an answer lost on the
+ * way back is found again by the retry. Should two pushes with the same key
+ * race, the loser fails on the primary key, rolls back whole, and its retry
+ * gets the stored answer.
+ */
 export async function applyChanges(db: Db, who: { clinicianId: string; deviceId: string }, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
-  const results: ChangeResult[] = [];
-  for (const change of changes) {
-    try {
-      results.push(await applyOne(db, who, change, clock));
-    } catch (err) {
-      // A concurrent duplicate of the same key lost the race on the primary key: answer with the winner's result.
-      const seen = await storedResult(db, who.deviceId, change.idempotencyKey);
-      if (!seen) throw err;
-      results.push(seen);
-    }
-  }
-  return results;
+  return db.transaction().execute(async (trx) => {
+    const known = new Map<string, boolean>();
+    const assigned: AssignedCheck = async (patientId) => {
+      let yes = known.get(patientId);
+      if (yes === undefined) {
+        yes = !!(await trx.selectFrom('assignments').select('patient_id').where('clinician_id', '=', who.clinicianId).where('patient_id', '=', patientId).executeTakeFirst());
+        known.set(patientId, yes);
+      }
+      return yes;
+    };
+    const results: ChangeResult[] = [];
+    for (const change of changes) results.push(await applyOne(trx, who, change, clock, assigned));
+    return results;
+  });
 }

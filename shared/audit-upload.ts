@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 
-export const MAX_AUDIT_UPLOAD = 5000;
+export const MAX_AUDIT_UPLOAD = 20_000;
 
 export const auditUploadSchema = z.strictObject({
   entries: z

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { FHIR_ID_PATTERN } from './fhir-id';
 
-export const MAX_PUSH_CHANGES = 100;
+export const MAX_PUSH_CHANGES = 500;
 
 export const changeSchema = z.strictObject({
   idempotencyKey: z.uuid(),
