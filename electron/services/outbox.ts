@@ -110,23 +110,27 @@ export function syncCounts(session: CacheSession): { waiting: number; refused: n
  */
 export function settle(session: CacheSession, results: ChangeResult[]): void {
   const { db } = session;
+  const entryOf = db.prepare('SELECT resource_type, resource_id, resource FROM outbox WHERE idempotency_key = ?');
+  const remove = db.prepare('DELETE FROM outbox WHERE idempotency_key = ?');
+  const setVersion = db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?');
+  const rebase = db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?');
+  const keepConflict = db.prepare(
+    'INSERT OR REPLACE INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const refuse = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?');
   db.transaction(() => {
     for (const r of results) {
-      const entry = db.prepare('SELECT resource_type, resource_id, resource FROM outbox WHERE idempotency_key = ?').get(r.idempotencyKey) as
-        | { resource_type: string; resource_id: string; resource: string }
-        | undefined;
+      const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string; resource: string } | undefined;
       if (!entry) continue;
       if (r.status === 'applied') {
-        db.prepare('DELETE FROM outbox WHERE idempotency_key = ?').run(r.idempotencyKey);
-        db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?').run(r.versionId, entry.resource_type, entry.resource_id);
-        db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?').run(r.versionId, entry.resource_type, entry.resource_id);
+        remove.run(r.idempotencyKey);
+        setVersion.run(r.versionId, entry.resource_type, entry.resource_id);
+        rebase.run(r.versionId, entry.resource_type, entry.resource_id);
       } else if (r.status === 'conflict') {
-        db.prepare(
-          'INSERT OR REPLACE INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(r.idempotencyKey, entry.resource_type, entry.resource_id, entry.resource, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
-        db.prepare('DELETE FROM outbox WHERE idempotency_key = ?').run(r.idempotencyKey);
+        keepConflict.run(r.idempotencyKey, entry.resource_type, entry.resource_id, entry.resource, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
+        remove.run(r.idempotencyKey);
       } else {
-        db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?').run(r.reason, r.idempotencyKey);
+        refuse.run(r.reason, r.idempotencyKey);
       }
     }
   })();
