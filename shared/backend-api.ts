@@ -146,6 +146,3 @@ export const api = {
 export const backendErrorSchema = z.object({
   error: z.object({ code: z.string().max(64), message: z.string().max(500) }),
 });
-
-/** Device status codes the backend answers with when a device or clinician is cut off. */
-export const REVOKED_CODES = ['DEVICE_REVOKED', 'CLINICIAN_REVOKED'] as const;

@@ -31,11 +31,6 @@ export function wrapCacheKey(cacheKey: Buffer, prfOutput: Buffer, credentialId: 
   return WRAP_PREFIX + JSON.stringify({ credentialId, iv: iv.toString('base64'), ct: ct.toString('base64'), tag: cipher.getAuthTag().toString('base64') });
 }
 
-/** The credential a wrapped key is bound to. */
-export function wrappedCredentialId(stored: string): string {
-  return parseWrapped(stored).credentialId;
-}
-
 function parseWrapped(stored: string) {
   try {
     return wrappedSchema.parse(JSON.parse(stored.slice(WRAP_PREFIX.length)));

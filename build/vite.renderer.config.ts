@@ -1,12 +1,12 @@
-// Builds the renderer into dist/renderer with relative asset paths (served
-// from app://clinician in the app, from localhost in the browser tests) and
+// Builds the renderer (renderer/) into dist/renderer with relative asset paths (served at
+// the organisation's https app origin in the app, from localhost in the tests) and
 // the shared Content-Security-Policy as a meta tag.
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
 import { META_CONTENT_SECURITY_POLICY } from '../shared/content-security-policy.ts';
 
 export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
+  root: fileURLToPath(new URL('../renderer/', import.meta.url)),
   base: './',
   build: {
     outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)),
