@@ -13,7 +13,7 @@ import { openBackendDb, registerDevice } from '../test/support/backend-db';
 import { loadBundles } from '../server/patient-store';
 import { RelyingParty } from '../server/relying-party';
 import { BackendClient } from '../electron/services/backend-client';
-import { importBundle } from '../electron/services/bundle-import';
+import { pullChanges } from '../electron/services/sync-pull';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
@@ -64,7 +64,7 @@ export async function runSyncBench(quick: boolean): Promise<Record<string, unkno
 
     // First full sync into an empty encrypted cache.
     let start = process.hrtime.bigint();
-    importBundle(device, JSON.stringify(await client.patients(token)));
+    await pullChanges(device, client, token);
     const fullSync = { resources: FULL_SYNC_PATIENTS * 100, seconds: round(ms(start) / 1000) };
 
     // Drain queued changes.

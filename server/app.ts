@@ -11,9 +11,9 @@ import { ApiError, forbidden } from './api-error';
 import type { Clock } from './clock';
 import type { Db } from './database';
 import { readPolicy, revokeDevice } from './organisation';
-import { assignedBundle } from './patient-store';
 import { applyChanges } from './sync-push';
-import { PUSH_PATH, pushRequestSchema } from '../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullCursorSchema, pushRequestSchema } from '../shared/sync-api';
+import { pullChanges } from './change-feed';
 import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../shared/audit-upload';
 import { fhirIdSchema } from '../shared/fhir-id';
 import { acceptAuditUpload, patientAuditTrail } from './audit-ledger';
@@ -98,6 +98,12 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
     return { results: await applyChanges(db, who, body.changes, clock) };
   });
 
+  app.get<{ Querystring: { cursor?: string } }>(PULL_PATH, async (request) => {
+    const { clinicianId } = await rp.session(bearer(request));
+    const cursor = request.query.cursor === undefined ? null : pullCursorSchema.parse(request.query.cursor);
+    return pullChanges(db, clinicianId, cursor);
+  });
+
   app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024 }, async (request) => {
     const { deviceId } = await rp.session(bearer(request));
     const upload = auditUploadSchema.parse(request.body);
@@ -110,11 +116,6 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
     const assigned = await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst();
     if (!assigned) throw forbidden('NOT_ASSIGNED', 'That patient is not assigned to you.');
     return { events: await patientAuditTrail(db, patientId, 500) };
-  });
-
-  app.get(api.patients.path, async (request) => {
-    const { clinicianId } = await rp.session(bearer(request));
-    return assignedBundle(db, clinicianId);
   });
 
   return app;

@@ -12,7 +12,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kys
 
 export interface Tables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
-  resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number> };
+  resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
+  counters: { name: string; value: number };
   applied_changes: { device_id: string; idempotency_key: string; result: string; created_at: string };
   audit_entries: { device_id: string; seq: number; entry: string; prev_hash: string; hash: string; patient_id: string | null; event: string };
   assignments: { clinician_id: string; patient_id: string };
@@ -157,6 +158,18 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
       .addPrimaryKeyConstraint('audit_entries_pk', ['device_id', 'seq'])
       .execute();
     await db.schema.createIndex('audit_entries_by_patient').on('audit_entries').columns(['patient_id', 'seq']).execute();
+  },
+  async (db) => {
+    // The change feed: every write stamps the resource with the next change
+    // number, so a device pulls what changed since its cursor.
+    await db.schema.alterTable('resources').addColumn('change_seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.createIndex('resources_by_change').on('resources').columns(['change_seq', 'resource_type', 'id']).execute();
+    await db.schema
+      .createTable('counters')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.insertInto('counters').values({ name: 'change_seq', value: 0 }).execute();
   },
 ];
 

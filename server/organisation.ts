@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { policySchema, type Policy } from '../shared/backend-api';
 import type { Db } from './database';
+import { nextChangeSeq } from './change-feed';
 import { plusMinutes, type Clock } from './clock';
 
 export const ENROLLMENT_CODE_MINUTES = 15;
@@ -35,14 +36,24 @@ export async function addClinician(db: Db, id: string, displayName: string, cloc
     .execute();
 }
 
+/**
+ * Assigns patients; a newly assigned patient's resources get a fresh change
+ * number so they reach the clinician's devices on their next pull.
+ */
 export async function assignPatients(db: Db, clinicianId: string, patientIds: string[]): Promise<void> {
-  for (const patientId of patientIds) {
-    await db
-      .insertInto('assignments')
-      .values({ clinician_id: clinicianId, patient_id: patientId })
-      .onConflict((oc) => oc.columns(['clinician_id', 'patient_id']).doNothing())
-      .execute();
-  }
+  await db.transaction().execute(async (trx) => {
+    let changeSeq: number | null = null;
+    for (const patientId of patientIds) {
+      const added = await trx
+        .insertInto('assignments')
+        .values({ clinician_id: clinicianId, patient_id: patientId })
+        .onConflict((oc) => oc.columns(['clinician_id', 'patient_id']).doNothing())
+        .executeTakeFirst();
+      if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+      changeSeq ??= await nextChangeSeq(trx);
+      await trx.updateTable('resources').set({ change_seq: changeSeq }).where('patient_id', '=', patientId).execute();
+    }
+  });
 }
 
 /** Creates a one-time code for `clinicianId` and returns it; only its hash is stored. */

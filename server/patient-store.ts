@@ -1,13 +1,16 @@
 /**
  * The backend's patients: FHIR bundles loaded at start (the Synthea fixtures
- * or any given), stored per resource with their patient link, and served to
- * a clinician as one collection Bundle of their assigned patients only.
+ * or any given), stored per resource with their patient link and a change
+ * number, so devices pull them (see change-feed).
+ * Loading only adds resources the server does not hold: it never overwrites
+ * what clinicians have since changed.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBundle } from '../shared/fhir-bundle';
 import { patientIdOf } from '../shared/fhir-fields';
 import type { Db } from './database';
+import { nextChangeSeq } from './change-feed';
 
 export function bundleFiles(paths: string[]): string[] {
   return paths.flatMap((p) =>
@@ -42,6 +45,7 @@ export async function loadBundles(db: Db, files: string[]): Promise<string[]> {
     const resources = parseBundle(readFileSync(file));
     const local = new Map(resources.filter((r) => r.fullUrl).map((r) => [r.fullUrl!, `${r.resourceType}/${r.id}`]));
     await db.transaction().execute(async (trx) => {
+      const changeSeq = await nextChangeSeq(trx);
       for (const r of resources) {
         const resource = resolveLocalReferences({ ...r.resource, id: r.id }, local) as Record<string, unknown>;
         const patientId = patientIdOf(r.resourceType, r.id, resource, new Map());
@@ -49,21 +53,11 @@ export async function loadBundles(db: Db, files: string[]): Promise<string[]> {
         const json = JSON.stringify(resource);
         await trx
           .insertInto('resources')
-          .values({ resource_type: r.resourceType, id: r.id, patient_id: patientId, json })
-          .onConflict((oc) => oc.columns(['resource_type', 'id']).doUpdateSet({ patient_id: patientId, json }))
+          .values({ resource_type: r.resourceType, id: r.id, patient_id: patientId, json, change_seq: changeSeq })
+          .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
           .execute();
       }
     });
   }
   return patients;
-}
-
-export async function assignedBundle(db: Db, clinicianId: string): Promise<Record<string, unknown>> {
-  const rows = await db
-    .selectFrom('resources')
-    .innerJoin('assignments', 'assignments.patient_id', 'resources.patient_id')
-    .select(['resources.json'])
-    .where('assignments.clinician_id', '=', clinicianId)
-    .execute();
-  return { resourceType: 'Bundle', type: 'collection', entry: rows.map((r) => ({ resource: JSON.parse(r.json) as unknown })) };
 }

@@ -11,6 +11,7 @@ import { patientIdOf } from '../shared/fhir-fields';
 import { changeResultSchema, type Change, type ChangeResult } from '../shared/sync-api';
 import type { Clock } from './clock';
 import type { Db } from './database';
+import { nextChangeSeq } from './change-feed';
 
 async function storedResult(db: Db, deviceId: string, key: string): Promise<ChangeResult | null> {
   const row = await db.selectFrom('applied_changes').select('result').where('device_id', '=', deviceId).where('idempotency_key', '=', key).executeTakeFirst();
@@ -19,11 +20,13 @@ async function storedResult(db: Db, deviceId: string, key: string): Promise<Chan
 
 /** Patients assigned to the clinician, looked up once per push. */
 type AssignedCheck = (patientId: string) => Promise<boolean>;
+/** The push's change number, taken at its first write. */
+type ChangeSeq = () => Promise<number>;
 
-async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock, assigned: AssignedCheck): Promise<ChangeResult> {
+async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock, assigned: AssignedCheck, changeSeq: ChangeSeq): Promise<ChangeResult> {
   const seen = await storedResult(db, who.deviceId, change.idempotencyKey);
   if (seen) return seen;
-  const result = await decide(db, change, clock, assigned);
+  const result = await decide(db, change, clock, assigned, changeSeq);
   await db
     .insertInto('applied_changes')
     .values({ device_id: who.deviceId, idempotency_key: change.idempotencyKey, result: JSON.stringify(result), created_at: clock().toISOString() })
@@ -31,7 +34,7 @@ async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, 
   return result;
 }
 
-async function decide(db: Db, change: Change, clock: Clock, isAssigned: AssignedCheck): Promise<ChangeResult> {
+async function decide(db: Db, change: Change, clock: Clock, isAssigned: AssignedCheck, changeSeq: ChangeSeq): Promise<ChangeResult> {
   const key = change.idempotencyKey;
   if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
     return { idempotencyKey: key, status: 'refused', reason: 'The change does not match its resource.' };
@@ -53,7 +56,7 @@ async function decide(db: Db, change: Change, clock: Clock, isAssigned: Assigned
     if (change.baseVersion !== null) return { idempotencyKey: key, status: 'refused', reason: 'The resource does not exist on the server.' };
     const inserted = await db
       .insertInto('resources')
-      .values({ resource_type: change.resourceType, id: change.id, patient_id: patientId, json: stored, version_id: 1 })
+      .values({ resource_type: change.resourceType, id: change.id, patient_id: patientId, json: stored, version_id: 1, change_seq: await changeSeq() })
       .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
@@ -63,7 +66,7 @@ async function decide(db: Db, change: Change, clock: Clock, isAssigned: Assigned
   if (change.baseVersion !== String(current.version_id)) return conflict(current);
   const updated = await db
     .updateTable('resources')
-    .set({ json: stored, version_id: nextVersion, patient_id: patientId })
+    .set({ json: stored, version_id: nextVersion, patient_id: patientId, change_seq: await changeSeq() })
     .where('resource_type', '=', change.resourceType)
     .where('id', '=', change.id)
     .where('version_id', '=', Number(change.baseVersion))
@@ -91,8 +94,10 @@ export async function applyChanges(db: Db, who: { clinicianId: string; deviceId:
       }
       return yes;
     };
+    let seq: Promise<number> | null = null;
+    const changeSeq: ChangeSeq = () => (seq ??= nextChangeSeq(trx));
     const results: ChangeResult[] = [];
-    for (const change of changes) results.push(await applyOne(trx, who, change, clock, assigned));
+    for (const change of changes) results.push(await applyOne(trx, who, change, clock, assigned, changeSeq));
     return results;
   });
 }

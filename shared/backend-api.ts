@@ -136,11 +136,6 @@ export const api = {
     path: '/v1/devices/:id/revoke',
     reply: z.object({ revoked: z.boolean() }),
   },
-  patients: {
-    path: '/v1/patients',
-    /** The clinician's assigned patients as one FHIR collection Bundle. */
-    reply: z.looseObject({ resourceType: z.literal('Bundle'), type: z.literal('collection'), entry: z.array(z.unknown()) }),
-  },
 } as const;
 
 export const backendErrorSchema = z.object({

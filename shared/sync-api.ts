@@ -35,3 +35,30 @@ export type ChangeResult = z.infer<typeof changeResultSchema>;
 export const pushRequestSchema = z.strictObject({ changes: z.array(changeSchema).min(1).max(MAX_PUSH_CHANGES) });
 export const pushReplySchema = z.object({ results: z.array(changeResultSchema).max(MAX_PUSH_CHANGES) });
 export const PUSH_PATH = '/v1/sync/push';
+
+/** Resources per pull page; a page of typical resources stays well under the client's reply limit. */
+export const MAX_PULL_RESOURCES = 2000;
+export const PULL_PATH = '/v1/sync/pull';
+
+/**
+ * Where a pull resumes: the last resource sent, as "changeSeq/Type/id" in the
+ * backend's (changeSeq, type, id) order. Opaque to the device, which stores
+ * it with the resources it came with. Absent: from the beginning.
+ */
+export const pullCursorSchema = z.string().regex(/^\d{1,15}\/[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/);
+
+export const pulledResourceSchema = z.looseObject({
+  resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/),
+  id: z.string().regex(FHIR_ID_PATTERN),
+  meta: z.looseObject({ versionId: z.string().regex(/^\d{1,15}$/) }),
+});
+export type PulledResource = z.infer<typeof pulledResourceSchema>;
+
+export const pullReplySchema = z.object({
+  resources: z.array(pulledResourceSchema).max(MAX_PULL_RESOURCES),
+  /** Where the next pull starts; unchanged when nothing new was sent. */
+  cursor: pullCursorSchema.nullable(),
+  /** More pages wait now: pull again at once. */
+  more: z.boolean(),
+});
+export type PullReply = z.infer<typeof pullReplySchema>;

@@ -3,16 +3,15 @@
  * proxy that cuts connections at random (requests half sent, answers lost):
  * 1,000 mixed creates and updates across 20 patients, written through the
  * outbox, drained by the sync worker against the real backend process on
- * SQLite and on PostgreSQL. At the end the outbox is empty and the backend
- * holds every change once, each resource at the version its updates imply.
+ * SQLite and on PostgreSQL. At the end the outbox is empty, the backend
+ * holds every change once, each resource at the version its updates imply,
+ * and the backend's audit chain for the device equals the device's.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { BackendClient } from '../electron/services/backend-client';
 import { importBundle } from '../electron/services/bundle-import';
@@ -26,6 +25,7 @@ import { startBackend, type BackendProcess } from './support/backend-process';
 import { freshPostgresDatabase } from './support/postgres';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { backendSnapshot, deviceAuditChain } from './support/backend-state';
 import { addVirtualAuthenticator } from './support/virtual-authenticator';
 import { addWebAuthnHelper, launchChromium, serveRenderer, type RendererServer } from './browser/harness';
 
@@ -103,25 +103,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await keychain.cleanup();
     });
 
-    /** What the backend stored: answers per change for this device, and each Observation's version and value. */
-    async function serverState(): Promise<{ applied: number; resources: Map<string, { version: number; value: number }> }> {
-      const deviceId = session.profile.profileId;
-      let applied: number;
-      let rows: Array<{ id: string; version_id: number | string; json: string }>;
-      if (databaseUrl) {
-        const client = new pg.Client({ connectionString: databaseUrl });
-        await client.connect();
-        applied = Number((await client.query('SELECT count(*) AS n FROM applied_changes WHERE device_id = $1', [deviceId])).rows[0].n);
-        rows = (await client.query("SELECT id, version_id, json FROM resources WHERE resource_type = 'Observation'")).rows;
-        await client.end();
-      } else {
-        const db = new SQLite(join(backend.dataDir, 'backend.db'), { readonly: true });
-        applied = db.prepare('SELECT count(*) FROM applied_changes WHERE device_id = ?').pluck().get(deviceId) as number;
-        rows = db.prepare("SELECT id, version_id, json FROM resources WHERE resource_type = 'Observation'").all() as typeof rows;
-        db.close();
-      }
-      const resources = new Map(rows.map((r) => [r.id, { version: Number(r.version_id), value: (JSON.parse(r.json) as { valueQuantity: { value: number } }).valueQuantity.value }]));
-      return { applied, resources };
+    /** What the backend stored: answers per change for this device, each Observation's version and value, the device's audit chain. */
+    async function serverState() {
+      const snapshot = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, session.profile.profileId, 'Observation');
+      const resources = new Map([...snapshot.resources].map(([id, r]) => [id, { version: r.version, value: (r.resource as { valueQuantity: { value: number } }).valueQuantity.value }]));
+      return { ...snapshot, resources };
     }
 
     test(`${CHANGES} changes across ${PATIENTS} patients arrive exactly once, in order, despite cut connections`, { timeout: 240_000 }, async () => {
@@ -169,6 +155,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(local, String(want.versions), `${id}: the cache knows the backend's version`);
       }
       assert.equal(verifyCache(session).ok, true, 'the audit chain is whole');
+      // The last drain also uploads the audit chain; cut connections may need a few more tries.
+      while (!(await worker.drain())) await new Promise((r) => setTimeout(r, 20));
+      const uploaded = (await serverState()).audit;
+      assert.ok(uploaded.length >= CHANGES, 'every change was audited and uploaded');
+      assert.deepEqual(uploaded, deviceAuditChain(session), "the backend's audit chain for the device equals the device's own");
     });
 
     test('a change made on a version someone else has since changed comes back as a conflict with both versions, not an overwrite', async () => {
@@ -182,7 +173,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(elsewhere.results[0]!.status, 'applied');
       recordChange(session, observation(patientIds[0]!, id, 111));
       const worker = new SyncWorker({ backend: new BackendClient(proxy.url), session: () => session, token: () => token });
-      assert.equal(await worker.drain(), true);
+      assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
       assert.equal(outboxSize(session), 0);
       const conflict = session.db.prepare('SELECT mine, theirs, their_version FROM conflicts WHERE resource_id = ?').get(id) as { mine: string; theirs: string; their_version: string };
       assert.equal((JSON.parse(conflict.mine) as { valueQuantity: { value: number } }).valueQuantity.value, 111);

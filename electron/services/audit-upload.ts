@@ -13,14 +13,7 @@ import { auditHeadMessage } from '../../shared/audit-entry';
 import { MAX_AUDIT_UPLOAD, auditReceiptSchema, receiptMessage, type AuditReceipt } from '../../shared/audit-upload';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-
-function stateGet(session: CacheSession, key: string): string | null {
-  return (session.db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined) ?? null;
-}
-
-function stateSet(session: CacheSession, key: string, value: string): void {
-  session.db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
-}
+import { stateGet, stateSet } from './sync-state';
 
 export function latestReceipt(session: CacheSession): AuditReceipt | null {
   const text = stateGet(session, 'audit_receipt');

@@ -15,7 +15,7 @@ import { AppError } from '../../shared/app-error';
 import { credentialRecordSchema, policySchema, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
 import { prfExtensionJson } from '../../shared/passkey-prf';
 import type { BackendClient } from './backend-client';
-import { importBundle } from './bundle-import';
+import { pullChanges } from './sync-pull';
 import { readProfile } from './cache-profile';
 import { openCacheSession, type CacheSession } from './cache-session';
 import { wipeCache } from './cache-maintenance';
@@ -212,7 +212,7 @@ export class AuthService implements RegistryDeps {
       this.online = true;
       this.current = session;
       this.lock.setIdleMinutes(reply.policy.idleLockMinutes);
-      await this.refreshPatients();
+      await pullChanges(session, this.options.backend, reply.token);
       this.lock.unlocked();
       this.worker.start();
       return { clinician: reply.clinician, prfBound: prf !== undefined };
@@ -314,17 +314,10 @@ export class AuthService implements RegistryDeps {
     this.token = token;
     this.online = pending.kind === 'online';
     this.lock.setIdleMinutes(record.policy.idleLockMinutes);
-    if (pending.kind === 'online') await this.refreshPatients();
+    if (pending.kind === 'online' && token) await pullChanges(session, this.options.backend, token);
     this.lock.unlocked();
     this.worker.start();
     return { clinician: { id: record.clinicianId, displayName: record.displayName }, offline: pending.kind === 'offline' };
-  }
-
-  /** Pulls the clinician's assigned patients into the cache (online only). */
-  private async refreshPatients(): Promise<void> {
-    if (!this.token || !this.current) return;
-    const bundle = await this.options.backend.patients(this.token);
-    importBundle(this.current, JSON.stringify(bundle));
   }
 
   /** Locks: closes the cache, drops the keys and the session token, then tells watchers. */

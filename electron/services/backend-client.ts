@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { api, backendErrorSchema } from '../../shared/backend-api';
-import { PUSH_PATH, pushReplySchema, type Change } from '../../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
 import { AUDIT_UPLOAD_PATH, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 
@@ -106,8 +106,9 @@ export class BackendClient {
   uploadAudit(token: string, upload: AuditUpload) {
     return this.request('POST', AUDIT_UPLOAD_PATH, zod.object({ receipt: auditReceiptSchema, receiptKey: zod.string().max(256) }), { token, body: upload });
   }
-  patients(token: string) {
-    return this.request('GET', api.patients.path, api.patients.reply, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
+  pull(token: string, cursor: string | null) {
+    const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;
+    return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
 }
 

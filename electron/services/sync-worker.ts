@@ -1,6 +1,7 @@
 /**
  * The sync worker in main: pushes the outbox to the backend in order, in
- * batches, whenever it can, then the audit chain (its receipt kept). Failures (network down, a cut connection, a
+ * batches, whenever it can, then pulls what changed on the backend, then
+ * uploads the audit chain (its receipt kept). Failures (network down, a cut connection, a
  * garbled answer) leave the outbox as it was and back off exponentially with
  * jitter; `nudge()` (a new local change, the OS saying the network is back)
  * wakes it at once. Because every entry carries its idempotency key, a push
@@ -12,6 +13,7 @@ import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { pendingChanges, settle } from './outbox';
 import { uploadAuditChain } from './audit-upload';
+import { pullChanges } from './sync-pull';
 
 export interface SyncStatus {
   online: boolean;
@@ -73,7 +75,10 @@ export class SyncWorker {
       }
       const session = this.options.session();
       const token = this.options.token();
-      if (session && token) await uploadAuditChain(session, this.options.backend, token);
+      if (session && token) {
+        await pullChanges(session, this.options.backend, token);
+        await uploadAuditChain(session, this.options.backend, token);
+      }
       this.status.online = true;
       this.status.lastError = null;
       this.status.failures = 0;

@@ -1,0 +1,45 @@
+/**
+ * Writes resources into the cache with their derived columns (patient link,
+ * sort date, backend version) and keeps the patient search index in step
+ * for Patient resources. Used by bundle import and by the pull; the caller
+ * owns the transaction and the audit entries. Never log a value it writes.
+ */
+import { patientIdOf, patientIndexFields, sortDateOf } from '../../shared/fhir-fields';
+import type { FhirResource } from '../../shared/contract';
+import type { CacheDatabase } from './cache-database';
+
+export interface ResourceWriter {
+  /** Stores `resource`; returns true when the cache held no Patient of that id before (a new patient). */
+  write(resource: FhirResource, options: { localPatients?: ReadonlyMap<string, string>; versionId?: string | null }): { patientId: string | null; newPatient: boolean };
+}
+
+export function createResourceWriter(db: CacheDatabase): ResourceWriter {
+  const upsert = db.prepare(
+    `INSERT INTO resources (resource_type, id, patient_id, sort_date, json, version_id) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (resource_type, id) DO UPDATE SET patient_id = excluded.patient_id, sort_date = excluded.sort_date, json = excluded.json,
+       version_id = coalesce(excluded.version_id, version_id)`,
+  );
+  const patientExists = db.prepare('SELECT 1 FROM patients WHERE id = ?').pluck();
+  const upsertPatient = db.prepare(
+    `INSERT INTO patients (id, display_name, birth_date, gender, mrn) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, birth_date = excluded.birth_date, gender = excluded.gender, mrn = excluded.mrn`,
+  );
+  const clearTerms = db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?');
+  const addTerm = db.prepare('INSERT OR IGNORE INTO patient_search_terms (term, patient_id) VALUES (?, ?)');
+
+  return {
+    write(resource, options) {
+      const patientId = patientIdOf(resource.resourceType, resource.id, resource, options.localPatients ?? new Map());
+      upsert.run(resource.resourceType, resource.id, patientId, sortDateOf(resource.resourceType, resource), JSON.stringify(resource), options.versionId ?? null);
+      let newPatient = false;
+      if (resource.resourceType === 'Patient') {
+        newPatient = !patientExists.get(resource.id);
+        const fields = patientIndexFields(resource);
+        upsertPatient.run(resource.id, fields.displayName, fields.birthDate, fields.gender, fields.mrn);
+        clearTerms.run(resource.id);
+        for (const term of fields.terms) addTerm.run(term, resource.id);
+      }
+      return { patientId, newPatient };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Pulls what changed on the backend since the device's cursor into the
+ * cache, page by page. Each page, its audit entries (one per patient
+ * touched) and the new cursor commit in one transaction, so a crash or a cut
+ * connection repeats a page rather than skipping one. A resource with local
+ * changes still waiting (in the outbox or in a conflict) is left as the
+ * clinician made it: the push that follows decides. A version the cache
+ * already holds (its own push coming back) is not written again. Never
+ * overwrite unsent local work.
+ */
+import { AppError } from '../../shared/app-error';
+import type { FhirResource } from '../../shared/contract';
+import type { PullReply } from '../../shared/sync-api';
+import type { BackendClient } from './backend-client';
+import type { CacheSession } from './cache-session';
+import { createResourceWriter } from './resource-writer';
+import { stateGet, stateSet } from './sync-state';
+
+const CURSOR_KEY = 'pull_cursor';
+
+export function pullCursor(session: CacheSession): string | null {
+  return stateGet(session, CURSOR_KEY);
+}
+
+/** Stores one pulled page; returns how many resources it wrote. */
+export function applyPulledPage(session: CacheSession, page: PullReply): number {
+  const { db } = session;
+  const writer = createResourceWriter(db);
+  const localOf = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?');
+  const pendingOf = db.prepare(
+    'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
+  ).pluck();
+  return session.audited(() => {
+    const touched = new Map<string, { entities: string[]; created: boolean }>();
+    let written = 0;
+    for (const resource of page.resources) {
+      const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
+      if (local?.version_id === resource.meta.versionId) continue;
+      if (pendingOf.get({ type: resource.resourceType, id: resource.id })) continue;
+      const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
+      written++;
+      if (!patientId) continue;
+      const seen = touched.get(patientId) ?? { entities: [], created: false };
+      seen.entities.push(`${resource.resourceType}/${resource.id}`);
+      seen.created ||= newPatient;
+      touched.set(patientId, seen);
+    }
+    for (const [patientId, { entities, created }] of touched) {
+      session.audit.append({ action: created ? 'C' : 'U', subtype: created ? 'create' : 'update', patientId, entities, query: null, outcome: '0' });
+    }
+    if (page.cursor) stateSet(session, CURSOR_KEY, page.cursor);
+    return written;
+  });
+}
+
+/** Pulls page after page until the backend has nothing newer; returns how many resources were written. */
+export async function pullChanges(session: CacheSession, backend: BackendClient, token: string): Promise<number> {
+  let written = 0;
+  for (;;) {
+    const cursor = pullCursor(session);
+    const page = await backend.pull(token, cursor);
+    if (page.more && (page.resources.length === 0 || page.cursor === cursor)) {
+      throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
+    }
+    written += applyPulledPage(session, page);
+    if (!page.more) return written;
+  }
+}
