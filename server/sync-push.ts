@@ -5,7 +5,8 @@
  * the device saw (a conditional update, safe under concurrency on SQLite and
  * PostgreSQL); otherwise the answer is a conflict carrying the current
  * version, never an overwrite. Changes to patients not assigned to the
- * clinician are refused. Every answer is stored under its key.
+ * clinician are refused, as is any change to a signed note (status final).
+ * Every answer is stored under its key.
  */
 import { patientIdOf } from '../shared/fhir-fields';
 import { changeResultSchema, type Change, type ChangeResult } from '../shared/sync-api';
@@ -62,6 +63,10 @@ async function decide(db: Db, change: Change, clock: Clock, isAssigned: Assigned
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
     const raced = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirstOrThrow();
     return conflict(raced);
+  }
+  if (change.resourceType === 'Composition' && (JSON.parse(current.json) as { status?: string }).status === 'final') {
+    // A signed note never changes, so it never conflicts: corrections are addenda (new resources).
+    return { idempotencyKey: key, status: 'refused', reason: 'A signed note cannot change; add an addendum.' };
   }
   if (change.baseVersion !== String(current.version_id)) return conflict(current);
   const updated = await db

@@ -15,9 +15,15 @@ export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const AUDIT_OUTCOMES = ['0', '4', '8', '12'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
-/** BALP restful-interaction subtypes we record. */
-export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete'] as const;
+/**
+ * BALP restful-interaction subtypes we record, plus the clinician's choice
+ * on a sync conflict (our own code system, see balp-audit-event.ts). New
+ * codes may be added; none may be renamed.
+ */
+export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs'] as const;
 export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
+export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
+export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
 
 export const auditEntrySchema = z.object({
   seq: z.number().int().positive(),

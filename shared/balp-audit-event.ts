@@ -5,7 +5,7 @@
  * Pure: used by the device to export and by the backend to store. Never add
  * fields that are not in the entry (nothing beyond what was audited).
  */
-import type { AuditEntry } from './audit-entry';
+import { CONFLICT_SUBTYPES, CONFLICT_SUBTYPE_SYSTEM, type AuditEntry } from './audit-entry';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
@@ -70,7 +70,7 @@ export function toBalpAuditEvent(entry: AuditEntry, ctx: AuditEventContext): Rec
     resourceType: 'AuditEvent',
     id: `${entry.deviceId.slice(0, 36)}-${entry.seq}`,
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' },
-    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: entry.subtype }],
+    subtype: [{ system: CONFLICT_SUBTYPES.has(entry.subtype) ? CONFLICT_SUBTYPE_SYSTEM : 'http://hl7.org/fhir/restful-interaction', code: entry.subtype }],
     action: entry.action,
     recorded: entry.recordedAt,
     outcome: entry.outcome,

@@ -25,6 +25,9 @@ export const CALL_NAMES = [
   'notes.addendum',
   'problems.set',
   'sync.status',
+  'sync.conflicts',
+  'sync.resolveConflict',
+  'sync.networkChanged',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

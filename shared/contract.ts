@@ -95,6 +95,19 @@ export const syncStatusSchema = z.object({
 });
 export type SyncStatus = z.infer<typeof syncStatusSchema>;
 
+/** A change that met someone else's newer version: both, side by side, for the clinician to choose. */
+export const conflictSchema = z.object({
+  key: z.uuid(),
+  resourceType: z.string(),
+  resourceId: z.string(),
+  patientId: z.string().nullable(),
+  detectedAt: z.string(),
+  theirVersion: z.string(),
+  mine: fhirResourceSchema,
+  theirs: fhirResourceSchema,
+});
+export type Conflict = z.infer<typeof conflictSchema>;
+
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
 
@@ -151,6 +164,13 @@ export const contract = {
   },
   'problems.set': { input: problemInputSchema, output: z.object({ conditionId: z.string() }) },
   'sync.status': { input: z.strictObject({}), output: syncStatusSchema },
+  'sync.conflicts': { input: z.strictObject({}), output: z.object({ conflicts: z.array(conflictSchema) }) },
+  'sync.resolveConflict': {
+    input: z.strictObject({ key: z.uuid(), choice: z.enum(['mine', 'theirs']) }),
+    output: z.object({ resourceType: z.string(), resourceId: z.string() }),
+  },
+  /** The OS says the network came or went (the renderer's online/offline events): wake the sync worker. */
+  'sync.networkChanged': { input: z.strictObject({ online: z.boolean() }), output: z.object({}) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -21,6 +21,9 @@ import {
 import type { CacheDatabase } from './cache-database';
 
 /** Who is acting and why; fixed for a session. */
+/** References per entry: 200 references stay far below the 64 KiB an uploaded entry may have. */
+export const MAX_AUDIT_ENTITIES = 200;
+
 export interface AuditContext {
   actor: string;
   deviceId: string;
@@ -98,6 +101,35 @@ export class AuditChain {
     const canonical = canonicalAuditEntry(entry);
     this.insertStmt.run(entry.seq, canonical, prevHash, linkHash(prevHash, canonical));
     return entry;
+  }
+
+  /**
+   * Records writes of resources into the cache (an import, a pull): per
+   * patient, create if the patient is new to the cache, else update, with at
+   * most MAX_AUDIT_ENTITIES references an entry so every entry stays well
+   * within what the backend accepts.
+   */
+  appendWrites(writes: ReadonlyArray<{ patientId: string | null; ref: string; newPatient: boolean }>): void {
+    const touched = new Map<string, { entities: string[]; created: boolean }>();
+    for (const w of writes) {
+      if (!w.patientId) continue;
+      const seen = touched.get(w.patientId) ?? { entities: [], created: false };
+      seen.entities.push(w.ref);
+      seen.created ||= w.newPatient;
+      touched.set(w.patientId, seen);
+    }
+    for (const [patientId, { entities, created }] of touched) {
+      for (let i = 0; i < entities.length; i += MAX_AUDIT_ENTITIES) {
+        this.append({
+          action: created ? 'C' : 'U',
+          subtype: created ? 'create' : 'update',
+          patientId,
+          entities: entities.slice(i, i + MAX_AUDIT_ENTITIES),
+          query: null,
+          outcome: '0',
+        });
+      }
+    }
   }
 
   /** Signs the current head when enough entries are unsigned, or when `force`. */

@@ -95,6 +95,11 @@ export class AuthService implements RegistryDeps {
     this.worker = new SyncWorker({ backend: options.backend, session: () => this.session(), token: () => this.token, maxDelayMs: 2000 });
   }
 
+  /** The OS says the network came or went. */
+  networkChanged(online: boolean): void {
+    this.worker.networkChanged(online);
+  }
+
   /** Wakes the sync worker (a local change was just written). */
   nudgeSync(): void {
     this.worker.nudge();

@@ -24,31 +24,15 @@ export function importBundle(session: CacheSession, input: string | Buffer): Imp
   }
   const writer = createResourceWriter(session.db);
   return session.audited(() => {
-    const touched = new Map<string, string[]>();
-    const newPatients = new Set<string>();
+    const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
     const byType: Record<string, number> = {};
     for (const r of resources) {
       if (r.resource.id === undefined) r.resource.id = r.id;
       const { patientId, newPatient } = writer.write(r.resource as FhirResource, { localPatients });
       byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
-      if (newPatient) newPatients.add(r.id);
-      if (patientId) {
-        const refs = touched.get(patientId) ?? [];
-        refs.push(`${r.resourceType}/${r.id}`);
-        touched.set(patientId, refs);
-      }
+      writes.push({ patientId, ref: `${r.resourceType}/${r.id}`, newPatient });
     }
-    for (const [patientId, entities] of touched) {
-      const created = newPatients.has(patientId);
-      session.audit.append({
-        action: created ? 'C' : 'U',
-        subtype: created ? 'create' : 'update',
-        patientId,
-        entities,
-        query: null,
-        outcome: '0',
-      });
-    }
-    return { resources: resources.length, patients: touched.size, byType };
+    session.audit.appendWrites(writes);
+    return { resources: resources.length, patients: new Set(writes.map((w) => w.patientId).filter(Boolean)).size, byType };
   });
 }

@@ -16,6 +16,7 @@ import type { AuthService } from './auth-service';
 import { openChart, patientAccessTrail, searchPatients } from './patient-records';
 import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
 import { syncCounts } from './outbox';
+import { listConflicts, resolveConflict } from './conflicts';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -97,6 +98,12 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: AuthService): H
       const counts = syncCounts(requireSession(deps));
       const worker = auth?.syncState();
       return { ...counts, online: worker?.online ?? false, lastSuccessAt: worker?.lastSuccessAt ?? null, lastError: worker?.lastError ?? null };
+    },
+    'sync.conflicts': () => phi((s) => ({ conflicts: listConflicts(s) })),
+    'sync.resolveConflict': ({ key, choice }) => change((s) => resolveConflict(s, key, choice)),
+    'sync.networkChanged': ({ online }) => {
+      auth?.networkChanged(online);
+      return {};
     },
   };
 }

@@ -7,6 +7,7 @@
  * a conflict moves it, with both versions, to the conflicts table.
  */
 import { randomUUID } from 'node:crypto';
+import { AppError } from '../../shared/app-error';
 import { patientIdOf, sortDateOf } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
 import type { Change, ChangeResult } from '../../shared/sync-api';
@@ -27,8 +28,16 @@ export function recordChanges(session: CacheSession, resources: FhirResource[]):
   return session.audited(() => resources.map((r) => writeChange(session, r)));
 }
 
-function writeChange(session: CacheSession, resource: FhirResource): string {
+/** Whether the resource waits for the clinician's choice on a conflict. */
+export function hasOpenConflict(session: CacheSession, resourceType: string, id: string): boolean {
+  return !!session.db.prepare('SELECT 1 FROM conflicts WHERE resource_type = ? AND resource_id = ?').pluck().get(resourceType, id);
+}
+
+export function writeChange(session: CacheSession, resource: FhirResource): string {
   const { db, audit } = session;
+  if (hasOpenConflict(session, resource.resourceType, resource.id)) {
+    throw new AppError('CONFLICT_UNRESOLVED', 'This item was also changed elsewhere. Choose which version to keep before changing it again.');
+  }
   {
     const existing = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
       | { version_id: string | null }
@@ -105,8 +114,10 @@ export function syncCounts(session: CacheSession): { waiting: number; refused: n
  * Records the backend's answers: applied entries leave the outbox and the
  * local copy takes the new version (later queued changes of the same
  * resource are re-based on it); conflicts move to the conflicts table with
- * both versions; refusals stay in the outbox with the reason (not sent
- * again, shown to the clinician).
+ * both versions, "mine" being the cache's latest copy, into which any later
+ * queued change of the resource is folded (those entries leave the outbox:
+ * their result is what the clinician will keep or discard); refusals stay in
+ * the outbox with the reason (not sent again, shown to the clinician).
  */
 export function settle(session: CacheSession, results: ChangeResult[]): void {
   const { db } = session;
@@ -114,8 +125,11 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
   const remove = db.prepare('DELETE FROM outbox WHERE idempotency_key = ?');
   const setVersion = db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?');
   const rebase = db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?');
+  const localCopy = db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
+  const dropQueued = db.prepare('DELETE FROM outbox WHERE resource_type = ? AND resource_id = ?');
+  const dropConflicts = db.prepare('DELETE FROM conflicts WHERE resource_type = ? AND resource_id = ?');
   const keepConflict = db.prepare(
-    'INSERT OR REPLACE INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const refuse = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?');
   db.transaction(() => {
@@ -127,8 +141,10 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
         setVersion.run(r.versionId, entry.resource_type, entry.resource_id);
         rebase.run(r.versionId, entry.resource_type, entry.resource_id);
       } else if (r.status === 'conflict') {
-        keepConflict.run(r.idempotencyKey, entry.resource_type, entry.resource_id, entry.resource, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
-        remove.run(r.idempotencyKey);
+        const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
+        dropQueued.run(entry.resource_type, entry.resource_id);
+        dropConflicts.run(entry.resource_type, entry.resource_id);
+        keepConflict.run(r.idempotencyKey, entry.resource_type, entry.resource_id, mine, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
       } else {
         refuse.run(r.reason, r.idempotencyKey);
       }

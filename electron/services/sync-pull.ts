@@ -31,7 +31,7 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
     'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
   ).pluck();
   return session.audited(() => {
-    const touched = new Map<string, { entities: string[]; created: boolean }>();
+    const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
     let written = 0;
     for (const resource of page.resources) {
       const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
@@ -39,15 +39,9 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
       if (pendingOf.get({ type: resource.resourceType, id: resource.id })) continue;
       const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
       written++;
-      if (!patientId) continue;
-      const seen = touched.get(patientId) ?? { entities: [], created: false };
-      seen.entities.push(`${resource.resourceType}/${resource.id}`);
-      seen.created ||= newPatient;
-      touched.set(patientId, seen);
+      writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
     }
-    for (const [patientId, { entities, created }] of touched) {
-      session.audit.append({ action: created ? 'C' : 'U', subtype: created ? 'create' : 'update', patientId, entities, query: null, outcome: '0' });
-    }
+    session.audit.appendWrites(writes);
     if (page.cursor) stateSet(session, CURSOR_KEY, page.cursor);
     return written;
   });

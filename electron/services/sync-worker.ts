@@ -116,6 +116,16 @@ export class SyncWorker {
     this.wake?.();
   }
 
+  /** The OS reports the network: back means try now (backoff forgotten); gone is shown at once. */
+  networkChanged(online: boolean): void {
+    if (online) {
+      this.status.failures = 0;
+      this.nudge();
+    } else {
+      this.status.online = false;
+    }
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.nudge();

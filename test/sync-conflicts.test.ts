@@ -1,0 +1,227 @@
+/**
+ * Two clinicians' devices against the real backend process (SQLite and
+ * PostgreSQL): the pull brings each device what changed since its cursor,
+ * for its assigned patients only, page by page; when both change the same
+ * problem offline, the second to sync gets a conflict with both versions,
+ * cannot edit on top of it, and after choosing (either way) both devices and
+ * the backend converge; the choice is in the audit trail the backend holds.
+ * A signed note never conflicts: a change to it is refused.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../shared/app-error';
+import { BackendClient } from '../electron/services/backend-client';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import { listConflicts, resolveConflict } from '../electron/services/conflicts';
+import { outboxSize, syncCounts } from '../electron/services/outbox';
+import { setProblem, saveNoteDraft, signNote } from '../electron/services/charting';
+import { SyncWorker } from '../electron/services/sync-worker';
+import { pullCursor } from '../electron/services/sync-pull';
+import { verifyCache } from '../electron/services/cache-maintenance';
+import { openDatabase } from '../server/database';
+import { registerDevice } from './support/backend-db';
+import { backendSnapshot, content, deviceAuditChain } from './support/backend-state';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { startBackend, type BackendProcess } from './support/backend-process';
+import { freshPostgresDatabase } from './support/postgres';
+import { syntheticPatientBundle } from './support/synthetic-bundles';
+
+const SHARED = 'conflict-shared';
+const BIG = 'conflict-big';
+const OTHER = 'conflict-other';
+const BIG_OBSERVATIONS = 2500;
+
+interface Device {
+  session: CacheSession;
+  worker: SyncWorker;
+  token: string;
+}
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`pull and conflicts, backend on ${engine}`, () => {
+    const keychain = testKeychain();
+    const dir = scratchDir('conflicts');
+    let backend: BackendProcess;
+    let databaseUrl: string | undefined;
+    let dropDatabase: (() => Promise<void>) | null = null;
+    let a: Device;
+    let b: Device;
+
+    async function device(name: string, clinicianId: string): Promise<Device> {
+      const session = await openCacheSession({ dataDir: join(dir.path, name), secrets: keychain, actor: clinicianId, create: true });
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl });
+      const token = await registerDevice(db, clinicianId, session);
+      await db.destroy();
+      const worker = new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token });
+      return { session, worker, token };
+    }
+
+    async function sync(d: Device): Promise<void> {
+      assert.equal(await d.worker.drain(), true, d.worker.status.lastError ?? '');
+    }
+
+    function local(d: Device, type: string, id: string): { json: Record<string, unknown>; version: string | null } | null {
+      const row = d.session.db.prepare('SELECT json, version_id FROM resources WHERE resource_type = ? AND id = ?').get(type, id) as { json: string; version_id: string | null } | undefined;
+      return row ? { json: JSON.parse(row.json) as Record<string, unknown>, version: row.version_id } : null;
+    }
+
+    const statusOf = (r: Record<string, unknown> | undefined) => (r?.clinicalStatus as { coding: Array<{ code: string }> } | undefined)?.coding[0]?.code;
+
+    before(async () => {
+      const bundles = join(dir.path, 'bundles');
+      mkdirSync(bundles);
+      writeFileSync(join(bundles, 'shared.json'), JSON.stringify(syntheticPatientBundle({ patientId: SHARED, observations: 3 })));
+      writeFileSync(join(bundles, 'big.json'), JSON.stringify(syntheticPatientBundle({ patientId: BIG, observations: BIG_OBSERVATIONS })));
+      writeFileSync(join(bundles, 'other.json'), JSON.stringify(syntheticPatientBundle({ patientId: OTHER, observations: 3 })));
+      if (engine === 'postgres') {
+        const db = await freshPostgresDatabase();
+        databaseUrl = db.url;
+        dropDatabase = db.drop;
+      }
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], env: databaseUrl ? { DATABASE_URL: databaseUrl } : {} });
+      backend.admin(['add-clinician', 'dr.a', '--name', 'Dr A']);
+      backend.admin(['add-clinician', 'dr.b', '--name', 'Dr B']);
+      backend.admin(['assign', 'dr.a', SHARED]);
+      backend.admin(['assign', 'dr.b', SHARED, OTHER]);
+      a = await device('device-a', 'dr.a');
+      b = await device('device-b', 'dr.b');
+    });
+
+    after(async () => {
+      a?.session.close();
+      b?.session.close();
+      await backend?.stop();
+      await dropDatabase?.();
+      dir.remove();
+      await keychain.cleanup();
+    });
+
+    test('the pull brings assigned patients only, then only what changed, page by page for a newly assigned patient', async () => {
+      await sync(a);
+      const patients = () => a.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all();
+      assert.deepEqual(patients(), [SHARED]);
+      assert.equal(local(a, 'Patient', OTHER), null, 'a patient not assigned never reaches the device');
+      const firstCursor = pullCursor(a.session);
+      assert.ok(firstCursor);
+
+      // Nothing changed: the pull writes nothing, the audit chain does not grow.
+      const auditBefore = deviceAuditChain(a.session).length;
+      await sync(a);
+      assert.equal(pullCursor(a.session), firstCursor);
+      assert.equal(deviceAuditChain(a.session).length, auditBefore);
+
+      // A newly assigned patient arrives whole on the next pull, over more than one page.
+      backend.admin(['assign', 'dr.a', BIG]);
+      const pages: number[] = [];
+      const client = new BackendClient(backend.url);
+      const pull = client.pull.bind(client);
+      client.pull = async (token, cursor) => {
+        const page = await pull(token, cursor);
+        pages.push(page.resources.length);
+        return page;
+      };
+      const worker = new SyncWorker({ backend: client, session: () => a.session, token: () => a.token });
+      assert.equal(await worker.drain(), true);
+      assert.ok(pages.length >= 2, `several pages (${pages.join(', ')})`);
+      const big = a.session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);
+      assert.equal(big, BIG_OBSERVATIONS);
+      assert.deepEqual(patients(), [BIG, SHARED].sort());
+      assert.equal(verifyCache(a.session).ok, true);
+    });
+
+    test('the same problem changed on two devices offline: the second gets both versions, keeps its own, and all converge', async () => {
+      // Dr A adds a problem; both devices have it.
+      const { conditionId } = setProblem(a.session, { patientId: SHARED, text: 'Type 2 diabetes', status: 'active' }, new Date());
+      await sync(a);
+      await sync(b);
+      assert.equal(local(b, 'Condition', conditionId)?.version, '1');
+
+      // Offline, each changes it.
+      setProblem(a.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'remission' }, new Date());
+      setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'inactive' }, new Date());
+      await sync(a);
+      await sync(b);
+
+      assert.equal(outboxSize(b.session), 0);
+      assert.equal(syncCounts(b.session).conflicts, 1);
+      const [conflict] = listConflicts(b.session);
+      assert.ok(conflict);
+      assert.equal(statusOf(conflict.mine), 'inactive');
+      assert.equal(statusOf(conflict.theirs), 'remission');
+      assert.equal(conflict.theirVersion, '2');
+      assert.equal(statusOf(local(b, 'Condition', conditionId)?.json), 'inactive', 'the clinician still sees their own version');
+
+      // Editing on top of an open conflict is refused, with a typed error, and queues nothing.
+      assert.throws(
+        () => setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'active' }, new Date()),
+        (err: unknown) => err instanceof AppError && err.code === 'CONFLICT_UNRESOLVED',
+      );
+      assert.equal(outboxSize(b.session), 0);
+
+      resolveConflict(b.session, conflict.key, 'mine');
+      assert.throws(() => resolveConflict(b.session, conflict.key, 'mine'), (err: unknown) => err instanceof AppError && err.code === 'NOT_FOUND');
+      await sync(b);
+      await sync(a);
+
+      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, b.session.profile.profileId, 'Condition');
+      const stored = server.resources.get(conditionId)!;
+      assert.equal(stored.version, 3);
+      assert.equal(statusOf(stored.resource), 'inactive', "Dr B's choice is on the backend");
+      for (const d of [a, b]) {
+        const copy = local(d, 'Condition', conditionId)!;
+        assert.equal(copy.version, '3');
+        assert.equal(content(copy.json), content(stored.resource), 'the device holds what the backend holds');
+        assert.deepEqual(syncCounts(d.session), { waiting: 0, refused: 0, conflicts: 0 });
+      }
+
+      // The choice is audited, names the version chosen over, and reached the backend with the rest of the chain.
+      const choice = b.session.db.prepare("SELECT entry FROM audit_log WHERE subtype = 'conflict-keep-mine'").pluck().all() as string[];
+      assert.equal(choice.length, 1);
+      assert.ok(choice[0]!.includes(`Condition/${conditionId}/_history/2`));
+      assert.deepEqual(server.audit, deviceAuditChain(b.session));
+    });
+
+    test('taking the other version discards the local change, sends nothing, and both converge', async () => {
+      const { conditionId } = setProblem(b.session, { patientId: SHARED, text: 'Asthma', status: 'active' }, new Date());
+      await sync(b);
+      await sync(a);
+      setProblem(a.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'resolved' }, new Date());
+      setProblem(b.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'relapse' }, new Date());
+      // This time Dr B syncs first; Dr A meets the conflict.
+      await sync(b);
+      await sync(a);
+      const [conflict] = listConflicts(a.session);
+      assert.ok(conflict);
+      assert.equal(statusOf(conflict.theirs), 'relapse');
+      resolveConflict(a.session, conflict.key, 'theirs');
+      assert.equal(outboxSize(a.session), 0, 'nothing to send');
+      await sync(a);
+      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Condition');
+      const stored = server.resources.get(conditionId)!;
+      assert.equal(stored.version, 2, 'no write came from taking theirs');
+      for (const d of [a, b]) assert.equal(content(local(d, 'Condition', conditionId)!.json), content(stored.resource));
+      const choice = a.session.db.prepare("SELECT count(*) FROM audit_log WHERE subtype = 'conflict-take-theirs'").pluck().get();
+      assert.equal(choice, 1);
+      assert.deepEqual(server.audit, deviceAuditChain(a.session));
+    });
+
+    test('a signed note never conflicts: a change to it is refused by the backend, not merged', async () => {
+      const { noteId } = saveNoteDraft(a.session, { patientId: SHARED, subjective: 'Well.', objective: '', assessment: 'Stable.', plan: 'Review.' }, new Date());
+      signNote(a.session, noteId, new Date());
+      await sync(a);
+      await sync(b);
+      const signed = local(b, 'Composition', noteId)!;
+      assert.equal(signed.json.status, 'final');
+      const { results } = await new BackendClient(backend.url).push(b.token, [
+        { idempotencyKey: randomUUID(), resourceType: 'Composition', id: noteId, baseVersion: signed.version, resource: { ...signed.json, resourceType: 'Composition', id: noteId, title: 'changed' } },
+      ]);
+      assert.equal(results[0]!.status, 'refused');
+      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Composition');
+      assert.equal(server.resources.get(noteId)!.version, 2, 'draft, then signed; nothing after');
+    });
+  });
+}
