@@ -71,6 +71,7 @@ export class SyncWorker {
   async drain(): Promise<boolean> {
     try {
       while ((await this.pushOnce()) > 0) {
+        this.status.online = true;
         this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
       }
       const session = this.options.session();

@@ -13,6 +13,7 @@ import { ChartView } from './ChartView';
 import { EnrollScreen, LockScreen } from './SignInScreens';
 import { DevicesPanel } from './DevicesPanel';
 import { SyncStatusBar } from './SyncStatusBar';
+import { ConflictPanel } from './ConflictPanel';
 
 type CacheStatus = CallOutput<'app.status'>;
 
@@ -96,6 +97,9 @@ function Workspace({ auth }: { auth: AuthStatus | null }) {
   const [statusError, setStatusError] = useState<string | null>(null);
   const [openPatientId, setOpenPatientId] = useState<string | null>(null);
   const [showDevices, setShowDevices] = useState(false);
+  const [showConflicts, setShowConflicts] = useState(false);
+  // Bumped when the conflict view closes, so an open chart shows the versions chosen.
+  const [chartRevision, setChartRevision] = useState(0);
   const searchRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -126,7 +130,7 @@ function Workspace({ auth }: { auth: AuthStatus | null }) {
   const cacheOpen = status?.cache === 'open';
   const right = (
     <>
-      {auth && cacheOpen && <SyncStatusBar />}
+      {auth && cacheOpen && <SyncStatusBar onResolve={() => setShowConflicts(true)} />}
       {cacheOpen && <span className="pill pill-ok">Encrypted cache open</span>}
       {(auth?.clinician?.displayName ?? status?.actor) && <span className="topbar-user">{auth?.clinician?.displayName ?? status?.actor}</span>}
       {auth && (
@@ -148,12 +152,13 @@ function Workspace({ auth }: { auth: AuthStatus | null }) {
         </main>
       )}
       {showDevices && <DevicesPanel onClose={() => setShowDevices(false)} />}
+      {showConflicts && cacheOpen && <ConflictPanel onClose={() => { setShowConflicts(false); setChartRevision((r) => r + 1); }} />}
       {cacheOpen && (
         <div className="workspace">
           <PatientSearch inputRef={searchRef} selectedId={openPatientId} onOpen={(id) => setOpenPatientId(id)} />
           <main className="chart-pane" aria-live="polite">
             {openPatientId ? (
-              <ChartView key={openPatientId} patientId={openPatientId} onClose={() => { setOpenPatientId(null); focusSearch(); }} />
+              <ChartView key={`${openPatientId}-${chartRevision}`} patientId={openPatientId} onClose={() => { setOpenPatientId(null); focusSearch(); }} />
             ) : (
               <div className="empty-chart">
                 <p>Search by name, MRN or birth date (YYYY-MM-DD), then press Enter to open a chart.</p>

@@ -8,6 +8,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import type { AuditEntryView, Chart, FhirResource } from '../../shared/contract';
 import { api, call } from './clinician';
 import { ChartingPanel } from './ChartingPanel';
+import { ProblemList } from './ProblemList';
 import {
   ageFrom,
   codeOf,
@@ -134,9 +135,6 @@ export function ChartView({ patientId, onClose }: Props) {
   const p = chart.patient as Record<string, unknown>;
   const { summary } = chart;
   const observations = items(chart, 'Observation');
-  const conditions = [...items(chart, 'Condition')].sort(
-    (a, b) => Number(statusText(b.clinicalStatus) === 'active') - Number(statusText(a.clinicalStatus) === 'active'),
-  );
 
   return (
     <article className="chart" data-testid="chart">
@@ -182,15 +180,7 @@ export function ChartView({ patientId, onClose }: Props) {
         </Section>
 
         <Section title="Problems" count={chart.groups.Condition?.total ?? 0} testId="problems">
-          <Rows
-            rows={conditions}
-            empty="No problems recorded."
-            columns={[
-              ['Problem', (r) => conceptText(r.code)],
-              ['Status', (r) => <span className={`status status-${statusText(r.clinicalStatus)}`}>{statusText(r.clinicalStatus)}</span>],
-              ['Onset', (r) => formatDate(r.onsetDateTime ?? r.recordedDate)],
-            ]}
-          />
+          <ProblemList patientId={patientId} conditions={items(chart, 'Condition')} onSaved={() => setRevision((r) => r + 1)} />
         </Section>
 
         <Section title="Medications" count={chart.groups.MedicationRequest?.total ?? 0} testId="medications">

@@ -2,7 +2,9 @@
  * Always-visible sync status: online or offline, how many changes are
  * waiting on this computer (they are safe: encrypted, in the outbox), when
  * the last sync succeeded, and any error or conflict that needs the
- * clinician. Polls main; holds no PHI.
+ * clinician (a click opens the conflict view). Passes the OS's online and
+ * offline events to main so the worker retries at once. Polls main; holds
+ * no PHI.
  */
 import { useEffect, useState } from 'react';
 import type { SyncStatus } from '../../shared/contract';
@@ -10,10 +12,11 @@ import { api, call } from './clinician';
 
 const POLL_MS = 1500;
 
-export function SyncStatusBar() {
+export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
   const [status, setStatus] = useState<SyncStatus | null>(null);
   useEffect(() => {
     let stopped = false;
+    let wake: (() => void) | null = null;
     const poll = async () => {
       while (!stopped) {
         try {
@@ -21,12 +24,27 @@ export function SyncStatusBar() {
         } catch {
           setStatus(null);
         }
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            r();
+          };
+        });
       }
     };
+    const network = (online: boolean) => () => {
+      void api().sync.networkChanged({ online }).then(() => wake?.());
+    };
+    const onOnline = network(true);
+    const onOffline = network(false);
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
     void poll();
     return () => {
       stopped = true;
+      window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
     };
   }, []);
   if (!status) return null;
@@ -38,7 +56,9 @@ export function SyncStatusBar() {
         {status.waiting === 0 ? 'All changes saved to the hospital server' : `${status.waiting} change${status.waiting === 1 ? '' : 's'} waiting (safe on this computer)`}
       </span>
       {last && <span className="muted-light">last sync {last}</span>}
-      {status.conflicts > 0 && <span className="pill pill-bad">{status.conflicts} to resolve</span>}
+      {status.conflicts > 0 && (
+        <button type="button" className="pill pill-bad" onClick={onResolve} data-testid="sync-conflicts">{status.conflicts} to resolve</button>
+      )}
       {status.refused > 0 && <span className="pill pill-bad">{status.refused} refused</span>}
     </span>
   );
