@@ -53,7 +53,9 @@ export async function pullChanges(session: CacheSession, backend: BackendClient,
   for (;;) {
     const cursor = pullCursor(session);
     const page = await backend.pull(token, cursor);
-    if (page.more && (page.resources.length === 0 || page.cursor === cursor)) {
+    // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
+    const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor : page.more;
+    if (stuck) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
     }
     written += applyPulledPage(session, page);
