@@ -6,7 +6,9 @@
  * that device, and that the head is signed by the device key registered at
  * enrollment. It then stores the entries (with their FHIR AuditEvent, IHE
  * BALP) and answers with a receipt signed by the backend's own key. An
- * edited, reordered or truncated chain is refused whole; nothing of it is stored.
+ * upload repeated after its answer was lost is accepted when the entries it
+ * repeats are exactly those stored. An edited, reordered or truncated chain
+ * is refused whole; nothing of it is stored.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,8 +47,26 @@ export async function acceptAuditUpload(db: Db, deviceId: string, upload: AuditU
       .executeTakeFirst();
     let prevSeq = last ? Number(last.seq) : 0;
     let prevHash = last?.hash ?? AUDIT_GENESIS_HASH;
+    // Entries already accepted (an upload sent again because its answer was lost) must be exactly what is stored.
+    const repeated = upload.entries.filter((e) => e.seq <= prevSeq);
+    if (repeated.length > 0) {
+      const stored = await trx
+        .selectFrom('audit_entries')
+        .select(['seq', 'entry', 'prev_hash', 'hash'])
+        .where('device_id', '=', deviceId)
+        .where('seq', '>=', repeated[0]!.seq)
+        .where('seq', '<=', repeated.at(-1)!.seq)
+        .orderBy('seq')
+        .execute();
+      repeated.forEach((e, i) => {
+        const s = stored[i];
+        if (!s || Number(s.seq) !== e.seq || s.entry !== e.entry || s.prev_hash !== e.prevHash || s.hash !== e.hash) {
+          throw refuse(`entry ${e.seq} differs from the one already accepted`);
+        }
+      });
+    }
     const rows = [];
-    for (const e of upload.entries) {
+    for (const e of upload.entries.slice(repeated.length)) {
       if (e.seq !== prevSeq + 1) throw refuse(`entry ${e.seq} does not continue from entry ${prevSeq}`);
       if (e.prevHash !== prevHash) throw refuse(`entry ${e.seq} does not follow the last accepted entry`);
       if (canonicalAuditSeq(e.entry) !== e.seq) throw refuse(`entry ${e.seq} is not what it claims to be`);

@@ -81,6 +81,23 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(receipt?.seq, before + 1);
     });
 
+    test('an upload repeated because its answer was lost is accepted as it is; one repeating an edited entry is refused', async () => {
+      const before = await backendCount();
+      const forgetReceipt = () => cache.session.db.prepare("DELETE FROM sync_state WHERE key = 'audit_receipt'").run();
+      forgetReceipt();
+      const receipt = await uploadAuditChain(cache.session, client, token);
+      assert.equal(receipt?.seq, before, 'a receipt for the same head');
+      assert.equal(await backendCount(), before, 'nothing stored twice');
+
+      forgetReceipt();
+      const original = cache.session.db.prepare('SELECT entry FROM audit_log WHERE seq = 3').pluck().get() as string;
+      cache.session.db.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = 3").run();
+      await assert.rejects(uploadAuditChain(cache.session, client, token), (e: unknown) => e instanceof AppError && e.code === 'SIGN_IN_REFUSED');
+      assert.equal(await backendCount(), before);
+      cache.session.db.prepare('UPDATE audit_log SET entry = ? WHERE seq = 3').run(original);
+      assert.equal((await uploadAuditChain(cache.session, client, token))?.seq, before);
+    });
+
     test('an entry edited before upload makes the backend refuse the upload whole', async () => {
       for (let i = 0; i < 5; i++) openChart(cache.session, patient.id);
       const seq = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;

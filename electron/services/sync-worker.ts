@@ -28,6 +28,8 @@ export interface SyncWorkerOptions {
   token(): string | null;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Changes per push (at most MAX_PUSH_CHANGES). */
+  batchSize?: number;
   random?: () => number;
   clock?: () => number;
 }
@@ -53,7 +55,7 @@ export class SyncWorker {
     const session = this.options.session();
     const token = this.options.token();
     if (!session || !token) return 0;
-    const batch = pendingChanges(session, MAX_PUSH_CHANGES);
+    const batch = pendingChanges(session, Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES));
     if (batch.length === 0) return 0;
     const { results } = await this.options.backend.push(
       token,

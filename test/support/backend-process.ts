@@ -14,6 +14,8 @@ export interface BackendProcess {
   port: number;
   dataDir: string;
   stop(): Promise<void>;
+  /** SIGKILL: no graceful shutdown, as a crash or power loss of the server process. */
+  kill(): Promise<void>;
   start(): Promise<void>;
   admin(args: string[]): string;
 }
@@ -34,6 +36,13 @@ export async function startBackend(options: { dataDir: string; origins: string[]
   const port = await freePort();
   const env = { ...process.env, ...options.env };
   let child: ChildProcess | null = null;
+  const end = async (signal: NodeJS.Signals) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    await exited;
+    child = null;
+  };
   const backend: BackendProcess = {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -58,11 +67,10 @@ export async function startBackend(options: { dataDir: string; origins: string[]
       });
     },
     async stop() {
-      if (!child || child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-      child = null;
+      await end('SIGTERM');
+    },
+    async kill() {
+      await end('SIGKILL');
     },
     admin(args: string[]) {
       const r = spawnSync(process.execPath, ['--import', 'tsx', SERVER, ...args, '--data-dir', options.dataDir], { cwd: ROOT, env, encoding: 'utf8' });
