@@ -14,6 +14,7 @@ import { readPolicy, revokeDevice } from './organisation';
 import { applyChanges } from './sync-push';
 import { PULL_PATH, PUSH_PATH, pullCursorSchema, pushRequestSchema } from '../shared/sync-api';
 import { pullChanges } from './change-feed';
+import { registerResourceRoutes } from './resource-routes';
 import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../shared/audit-upload';
 import { fhirIdSchema } from '../shared/fhir-id';
 import { acceptAuditUpload, patientAuditTrail } from './audit-ledger';
@@ -97,6 +98,8 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
     const body = pushRequestSchema.parse(request.body);
     return { results: await applyChanges(db, who, body.changes, clock) };
   });
+
+  registerResourceRoutes(app, { db, rp, clock, bearer });
 
   app.get<{ Querystring: { cursor?: string } }>(PULL_PATH, async (request) => {
     const { clinicianId } = await rp.session(bearer(request));

@@ -5,7 +5,8 @@
  * problem offline, the second to sync gets a conflict with both versions,
  * cannot edit on top of it, and after choosing (either way) both devices and
  * the backend converge; the choice is in the audit trail the backend holds.
- * A signed note never conflicts: a change to it is refused.
+ * A signed note never conflicts: a change to it is refused. Single
+ * resources speak HTTP versioning: ETag, If-Match, 412, 428.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -222,6 +223,39 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(results[0]!.status, 'refused');
       const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Composition');
       assert.equal(server.resources.get(noteId)!.version, 2, 'draft, then signed; nothing after');
+    });
+
+    test('HTTP versioning: GET gives an ETag; PUT needs If-Match, answers 412 with the current version when stale, and applies one Idempotency-Key once', async () => {
+      const id = `etag-${engine}`;
+      const url = `${backend.url}/v1/fhir/Observation/${id}`;
+      const resource = { resourceType: 'Observation', id, status: 'final', code: { text: 'Weight' }, subject: { reference: `Patient/${SHARED}` }, valueQuantity: { value: 70, unit: 'kg' } };
+      const put = (body: unknown, headers: Record<string, string>, token = a.token) =>
+        fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+      const key = randomUUID();
+      const created = await put(resource, { 'idempotency-key': key });
+      assert.equal(created.status, 201);
+      assert.equal(created.headers.get('etag'), 'W/"1"');
+      assert.equal((await put(resource, { 'idempotency-key': key })).headers.get('etag'), 'W/"1"', 'the same key again: the same answer');
+
+      const got = await fetch(url, { headers: { authorization: `Bearer ${b.token}` } });
+      assert.equal(got.status, 200);
+      assert.equal(got.headers.get('etag'), 'W/"1"');
+      assert.equal(((await got.json()) as { meta: { versionId: string } }).meta.versionId, '1');
+
+      assert.equal((await put({ ...resource, valueQuantity: { value: 71, unit: 'kg' } }, { 'idempotency-key': randomUUID() })).status, 428, 'no blind overwrite');
+      const updated = await put({ ...resource, valueQuantity: { value: 72, unit: 'kg' } }, { 'idempotency-key': randomUUID(), 'if-match': 'W/"1"' });
+      assert.equal(updated.status, 200);
+      assert.equal(updated.headers.get('etag'), 'W/"2"');
+      const stale = await put({ ...resource, valueQuantity: { value: 73, unit: 'kg' } }, { 'idempotency-key': randomUUID(), 'if-match': 'W/"1"' }, b.token);
+      assert.equal(stale.status, 412);
+      assert.equal(stale.headers.get('etag'), 'W/"2"');
+      assert.equal(((await stale.json()) as { current: { valueQuantity: { value: number } } }).current.valueQuantity.value, 72, 'the current version comes back');
+      assert.equal((await put(resource, { 'idempotency-key': 'nope', 'if-match': 'W/"2"' })).status, 400);
+      const other = await fetch(`${backend.url}/v1/fhir/Patient/${OTHER}`, { headers: { authorization: `Bearer ${a.token}` } });
+      assert.equal(other.status, 404, "another clinician's patient is not served");
+      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Observation');
+      assert.equal(server.resources.get(id)!.version, 2);
     });
   });
 }
