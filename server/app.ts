@@ -73,6 +73,10 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
     return { ...result, policy: await readPolicy(db) };
   });
 
+  app.post(api.deviceOptions.path, async (request) => rp.deviceOptions(api.deviceOptions.body.parse(request.body).deviceId));
+
+  app.post(api.deviceVerify.path, async (request) => rp.deviceVerify(api.deviceVerify.body.parse(request.body)));
+
   app.get(api.me.path, async (request) => {
     const { clinicianId, deviceId } = await rp.session(bearer(request));
     const clinician = await db.selectFrom('clinicians').select(['id', 'display_name']).where('id', '=', clinicianId).executeTakeFirstOrThrow();
@@ -94,7 +98,7 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
   });
 
   app.post(PUSH_PATH, { bodyLimit: 8 * 1024 * 1024 }, async (request) => {
-    const who = await rp.session(bearer(request));
+    const who = await rp.session(bearer(request), 'sync');
     const body = pushRequestSchema.parse(request.body);
     return { results: await applyChanges(db, who, body.changes, clock) };
   });
@@ -108,7 +112,7 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
   });
 
   app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024 }, async (request) => {
-    const { deviceId } = await rp.session(bearer(request));
+    const { deviceId } = await rp.session(bearer(request), 'sync');
     const upload = auditUploadSchema.parse(request.body);
     return { receipt: await acceptAuditUpload(db, deviceId, upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
   });

@@ -31,7 +31,8 @@ export interface Tables {
     revoked_at: string | null;
   };
   devices: { id: string; clinician_id: string; public_key: string; created_at: string; last_seen_at: string | null; revoked_at: string | null };
-  sessions: { token_hash: string; clinician_id: string; device_id: string; created_at: string; expires_at: string };
+  /** scope: 'full' after a passkey sign-in; 'sync' (push and audit upload only) from the device key alone. */
+  sessions: { token_hash: string; clinician_id: string; device_id: string; created_at: string; expires_at: string; scope: Generated<string> };
   settings: { key: string; value: string };
   migrations: { version: Generated<number>; applied_at: string };
 }
@@ -170,6 +171,9 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
       .addColumn('value', 'bigint', (c) => c.notNull())
       .execute();
     await db.insertInto('counters').values({ name: 'change_seq', value: 0 }).execute();
+  },
+  async (db) => {
+    await db.schema.alterTable('sessions').addColumn('scope', 'text', (c) => c.notNull().defaultTo('full')).execute();
   },
 ];
 

@@ -7,7 +7,8 @@
  * Never accept an assertion without a live challenge issued for that
  * clinician, and never store or see a PRF output.
  */
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes, createHash, createPublicKey, verify } from 'node:crypto';
+import { deviceSessionMessage } from '../shared/backend-api';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -95,12 +96,14 @@ function toRecord(row: { id: string; public_key: string; counter: number | strin
   return { id: row.id, publicKey: row.public_key, counter: Number(row.counter), prf: Number(row.prf) === 1 };
 }
 
-async function newSession(db: Db, clinicianId: string, deviceId: string, clock: Clock): Promise<string> {
+export type SessionScope = 'full' | 'sync';
+
+async function newSession(db: Db, clinicianId: string, deviceId: string, clock: Clock, scope: SessionScope = 'full'): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   const now = clock();
   await db
     .insertInto('sessions')
-    .values({ token_hash: hashSecret(token), clinician_id: clinicianId, device_id: deviceId, created_at: now.toISOString(), expires_at: plusMinutes(now, SESSION_HOURS * 60) })
+    .values({ token_hash: hashSecret(token), clinician_id: clinicianId, device_id: deviceId, created_at: now.toISOString(), expires_at: plusMinutes(now, SESSION_HOURS * 60), scope })
     .execute();
   return token;
 }
@@ -249,7 +252,39 @@ export class RelyingParty {
   }
 
   /** The session behind a bearer token; refuses expired sessions and revoked devices or clinicians. */
-  async session(token: string | undefined): Promise<{ clinicianId: string; deviceId: string }> {
+  /** The device's active, unrevoked record and its clinician, or a refusal that changes nothing. */
+  private async activeDevice(deviceId: string) {
+    const device = await this.db.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
+    if (!device) throw unauthorized('DEVICE_UNKNOWN', 'This device is not enrolled.');
+    if (device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+    await activeClinician(this.db, device.clinician_id);
+    return device;
+  }
+
+  /** A single-use challenge for the device key. */
+  async deviceOptions(deviceId: string): Promise<{ challenge: string }> {
+    const device = await this.activeDevice(deviceId);
+    const challenge = randomBytes(32).toString('base64url');
+    await storeChallenge(this.db, challenge, `device:${deviceId}`, device.clinician_id, this.clock);
+    return { challenge };
+  }
+
+  /**
+   * A sync-only session for a device that signed its challenge with the key
+   * registered at enrollment: it may push changes and upload its audit
+   * chain, nothing else (no patient data comes back without a passkey).
+   */
+  async deviceVerify(input: { deviceId: string; challenge: string; signature: string }): Promise<{ token: string }> {
+    const device = await this.activeDevice(input.deviceId);
+    const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
+    const signed = verify(null, Buffer.from(deviceSessionMessage(input.deviceId, input.challenge)), publicKey, Buffer.from(input.signature, 'base64'));
+    if (!signed) throw unauthorized('DEVICE_SIGNATURE_INVALID', 'The device could not prove its identity.');
+    await consumeChallenge(this.db, input.challenge, `device:${input.deviceId}`, device.clinician_id, this.clock);
+    return { token: await newSession(this.db, device.clinician_id, input.deviceId, this.clock, 'sync') };
+  }
+
+  /** The session behind a token; `need` 'sync' admits sync-only sessions, 'full' (the default) does not. */
+  async session(token: string | undefined, need: SessionScope = 'full'): Promise<{ clinicianId: string; deviceId: string }> {
     if (!token) throw unauthorized('SESSION_INVALID', 'Sign in again.');
     const s = await this.db.selectFrom('sessions').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
     if (!s || s.expires_at <= this.clock().toISOString()) throw unauthorized('SESSION_INVALID', 'Sign in again.');
@@ -257,6 +292,7 @@ export class RelyingParty {
     if (!clinician || clinician.revoked_at) throw forbidden('CLINICIAN_REVOKED', 'This clinician\'s access has been revoked.');
     const device = await this.db.selectFrom('devices').select(['revoked_at']).where('id', '=', s.device_id).executeTakeFirst();
     if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+    if (s.scope !== 'full' && need === 'full') throw forbidden('SCOPE_INSUFFICIENT', 'Sign in with your passkey for this.');
     return { clinicianId: s.clinician_id, deviceId: s.device_id };
   }
 }

@@ -123,6 +123,17 @@ export const api = {
       policy: policySchema,
     }),
   },
+  /** A device's own key (registered at enrollment) gets a sync-only session: after an offline unlock, work goes out. */
+  deviceOptions: {
+    path: '/v1/auth/device/options',
+    body: z.strictObject({ deviceId: z.uuid() }),
+    reply: z.object({ challenge: b64url(128) }),
+  },
+  deviceVerify: {
+    path: '/v1/auth/device/verify',
+    body: z.strictObject({ deviceId: z.uuid(), challenge: b64url(128), signature: z.string().regex(/^[A-Za-z0-9+/=]{1,200}$/) }),
+    reply: z.object({ token: b64url(128) }),
+  },
   me: {
     path: '/v1/me',
     reply: z.object({
@@ -137,6 +148,11 @@ export const api = {
     reply: z.object({ revoked: z.boolean() }),
   },
 } as const;
+
+/** What a device signs with its Ed25519 key to get a sync-only session. */
+export function deviceSessionMessage(deviceId: string, challenge: string): string {
+  return `clinician-desktop device session v1\n${deviceId}\n${challenge}`;
+}
 
 export const backendErrorSchema = z.object({
   error: z.object({ code: z.string().max(64), message: z.string().max(500) }),

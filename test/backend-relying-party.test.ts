@@ -9,7 +9,8 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID, randomBytes, generateKeyPairSync } from 'node:crypto';
+import { randomUUID, randomBytes, generateKeyPairSync, sign } from 'node:crypto';
+import { deviceSessionMessage } from '../shared/backend-api';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../server/app';
@@ -58,7 +59,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let url: string;
     let page: Page;
     const deviceId = randomUUID();
-    const devicePublicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
+    const deviceKeys = generateKeyPairSync('ed25519');
+    const devicePublicKey = deviceKeys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
+    let assigned: string[] = [];
     let enrolled: { token: string; credentialId: string };
 
     const rpConfig = () => ({ rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] });
@@ -93,7 +96,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       ({ db, close: closeDb } = await openBackendDb(engine, dir.path));
       const patientIds = await loadBundles(db, bundleFiles([SYNTHEA_DIR]));
       await addClinician(db, 'dr.ada', 'Dr Ada', clock);
-      await assignPatients(db, 'dr.ada', patientIds.slice(0, 2));
+      assigned = patientIds.slice(0, 2);
+      await assignPatients(db, 'dr.ada', assigned);
       app = buildApp({ db, rp: new RelyingParty(db, rpConfig(), clock), clock, receiptKey: loadReceiptKey(dir.path) });
       url = await app.listen({ port: 0, host: '127.0.0.1' });
       page = await browser.newPage();
@@ -148,9 +152,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       const counterAfter = Number((await db.selectFrom('credentials').select('counter').where('id', '=', enrolled.credentialId).executeTakeFirstOrThrow()).counter);
       assert.ok(counterAfter > counterBefore);
-      const bundle = (await (await fetch(`${url}/v1/patients`, { headers: { authorization: `Bearer ${r.json.token as string}` } })).json()) as { entry: Array<{ resource: { resourceType: string } }> };
-      assert.equal(bundle.entry.filter((e) => e.resource.resourceType === 'Patient').length, 2, 'only the assigned patients');
-      assert.equal((await fetch(`${url}/v1/patients`)).status, 401);
+      const pulled = (await (await fetch(`${url}/v1/sync/pull`, { headers: { authorization: `Bearer ${r.json.token as string}` } })).json()) as { resources: Array<{ resourceType: string }> };
+      assert.equal(pulled.resources.filter((e) => e.resourceType === 'Patient').length, 2, 'only the assigned patients');
+      assert.equal((await fetch(`${url}/v1/sync/pull`)).status, 401);
     });
 
     test('a clinician may hold a second passkey', async () => {
@@ -247,6 +251,35 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const huge = await fetch(`${url}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) });
       assert.equal(huge.status, 413);
       assert.equal(await snapshot(), before);
+    });
+
+    test('the device key alone gets a sync-only session (push, not pull); forged, replayed or unknown-device proofs are refused', async () => {
+      const proof = (challenge: string, key = deviceKeys.privateKey) => sign(null, Buffer.from(deviceSessionMessage(deviceId, challenge)), key).toString('base64');
+      const opts = await post(url, '/v1/auth/device/options', { deviceId });
+      assert.equal(opts.status, 200, JSON.stringify(opts.json));
+      const challenge = opts.json.challenge as string;
+      const sessionsBefore = await snapshot();
+      const forged = await post(url, '/v1/auth/device/verify', { deviceId, challenge, signature: proof(challenge, generateKeyPairSync('ed25519').privateKey) });
+      assert.equal(forged.status, 401);
+      assert.equal(errorCode(forged), 'DEVICE_SIGNATURE_INVALID');
+      assert.equal(await snapshot(), sessionsBefore, 'a forged proof creates no session');
+      const ok = await post(url, '/v1/auth/device/verify', { deviceId, challenge, signature: proof(challenge) });
+      assert.equal(ok.status, 200, JSON.stringify(ok.json));
+      const replay = await post(url, '/v1/auth/device/verify', { deviceId, challenge, signature: proof(challenge) });
+      assert.equal(errorCode(replay), 'CHALLENGE_INVALID');
+      assert.equal(errorCode(await post(url, '/v1/auth/device/options', { deviceId: randomUUID() })), 'DEVICE_UNKNOWN');
+
+      const token = ok.json.token as string;
+      const auth = { authorization: `Bearer ${token}` };
+      const pulled = await fetch(`${url}/v1/sync/pull`, { headers: auth });
+      assert.equal(pulled.status, 403, 'no patient data without a passkey');
+      assert.equal((await fetch(`${url}/v1/me`, { headers: auth })).status, 403);
+      const id = randomUUID();
+      const pushed = await post(url, '/v1/sync/push', {
+        changes: [{ idempotencyKey: randomUUID(), resourceType: 'Condition', id, baseVersion: null, resource: { resourceType: 'Condition', id, subject: { reference: `Patient/${assigned[0]}` }, code: { text: 'x' } } }],
+      }, token);
+      assert.equal(pushed.status, 200, JSON.stringify(pushed.json));
+      assert.equal((pushed.json.results as Array<{ status: string }>)[0]!.status, 'applied');
     });
 
     test('a revoked device is refused at sign-in and on its session, and told why', async () => {

@@ -7,12 +7,12 @@
  * (keychain entries first, then files). Never hand the renderer a token, a
  * key or a PRF output, and never open the cache without a verified passkey.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
-import { credentialRecordSchema, policySchema, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
+import { credentialRecordSchema, deviceSessionMessage, policySchema, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
 import { prfExtensionJson } from '../../shared/passkey-prf';
 import type { BackendClient } from './backend-client';
 import { pullChanges } from './sync-pull';
@@ -92,7 +92,32 @@ export class AuthService implements RegistryDeps {
     this.clock = options.clock ?? Date.now;
     this.lock = new LockMachine({ kind: 'signed-out', reason: null }, 10 * 60_000, this.clock);
     // Retry at least every 2 s while failing, so work flows within seconds of the network returning.
-    this.worker = new SyncWorker({ backend: options.backend, session: () => this.session(), token: () => this.token, maxDelayMs: 2000 });
+    this.worker = new SyncWorker({
+      backend: options.backend,
+      session: () => this.session(),
+      token: () => this.token,
+      authorize: () => this.authorizeDevice(),
+      // Patient data comes in only on a session opened with a passkey the backend verified.
+      pullAllowed: () => this.online,
+      maxDelayMs: 2000,
+    });
+  }
+
+  /**
+   * After an offline unlock, the device's own key (registered at
+   * enrollment, in the keychain) gets a sync-only session once the backend
+   * is reachable, so work done offline goes out without waiting for the
+   * next online sign-in. Such a session pushes and uploads; it never pulls.
+   */
+  private async authorizeDevice(): Promise<void> {
+    const session = this.current;
+    if (!session || this.token || this.online) return;
+    const deviceId = session.profile.profileId;
+    const { challenge } = await this.options.backend.deviceOptions({ deviceId });
+    const signature = sign(null, Buffer.from(deviceSessionMessage(deviceId, challenge)), session.keys.signingKey).toString('base64');
+    const { token } = await this.options.backend.deviceVerify({ deviceId, challenge, signature });
+    // Locked meanwhile: the token is dropped with the session it was for.
+    if (this.current === session && !this.online) this.token = token;
   }
 
   /** The OS says the network came or went. */

@@ -26,6 +26,9 @@ const REFUSALS: Record<string, string> = {
   CLINICIAN_UNKNOWN: 'This clinician is not known to the organisation.',
   NO_PASSKEY: 'This clinician has no active passkey. Ask IT for an enrollment code.',
   SESSION_INVALID: 'Your session ended. Sign in again.',
+  DEVICE_UNKNOWN: 'This computer is not enrolled with the hospital server.',
+  DEVICE_SIGNATURE_INVALID: 'This computer could not prove its identity to the hospital server.',
+  SCOPE_INSUFFICIENT: 'Sign in with your passkey while online for this.',
   AUDIT_CHAIN_INVALID: 'The hospital server refused this computer\'s audit log: it does not continue the log it already holds.',
 };
 
@@ -93,6 +96,12 @@ export class BackendClient {
   }
   authVerify(body: z.input<typeof api.authVerify.body>) {
     return this.request('POST', api.authVerify.path, api.authVerify.reply, { body });
+  }
+  deviceOptions(body: z.input<typeof api.deviceOptions.body>) {
+    return this.request('POST', api.deviceOptions.path, api.deviceOptions.reply, { body });
+  }
+  deviceVerify(body: z.input<typeof api.deviceVerify.body>) {
+    return this.request('POST', api.deviceVerify.path, api.deviceVerify.reply, { body });
   }
   me(token: string) {
     return this.request('GET', api.me.path, api.me.reply, { token });

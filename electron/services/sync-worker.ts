@@ -26,6 +26,10 @@ export interface SyncWorkerOptions {
   backend: BackendClient;
   session(): CacheSession | null;
   token(): string | null;
+  /** Called when there is no token: may get one (a sync-only session after an offline unlock). */
+  authorize?(): Promise<void>;
+  /** Whether the token may pull (a sync-only session may not). */
+  pullAllowed?(): boolean;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Changes per push (at most MAX_PUSH_CHANGES). */
@@ -72,6 +76,7 @@ export class SyncWorker {
   /** Pushes until the outbox is empty or a push fails, then uploads the audit chain; records the outcome. */
   async drain(): Promise<boolean> {
     try {
+      if (this.options.session() && !this.options.token()) await this.options.authorize?.();
       while ((await this.pushOnce()) > 0) {
         this.status.online = true;
         this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
@@ -79,7 +84,7 @@ export class SyncWorker {
       const session = this.options.session();
       const token = this.options.token();
       if (session && token) {
-        await pullChanges(session, this.options.backend, token);
+        if (this.options.pullAllowed?.() ?? true) await pullChanges(session, this.options.backend, token);
         await uploadAuditChain(session, this.options.backend, token);
       }
       this.status.online = true;

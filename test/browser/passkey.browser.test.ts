@@ -24,6 +24,7 @@ import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
 import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
 import { freshPostgresDatabase } from '../support/postgres';
+import { openDatabase } from '../../server/database';
 
 const patients = loadFixturePatients();
 const needles = phiNeedles(patients);
@@ -39,6 +40,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let page: Page;
     let auth: AuthService;
     let dropDatabase: (() => Promise<void>) | null = null;
+    let databaseUrl: string | undefined;
     let now = Date.parse('2026-11-25T08:00:00Z');
 
     before(async () => {
@@ -47,6 +49,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       if (engine === 'postgres') {
         const db = await freshPostgresDatabase();
         env = { DATABASE_URL: db.url };
+        databaseUrl = db.url;
         dropDatabase = db.drop;
       }
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], env });
@@ -134,6 +137,28 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await auth.status()).online, false);
       await openChart(patients[2]!.given);
       await shot(page, '13-offline-unlocked');
+    });
+
+    test('work done after an offline unlock goes out once the backend is back, on a device-key session that never pulls', async () => {
+      await page.getByLabel('New problem', { exact: true }).fill('Recorded after an offline unlock');
+      await page.getByRole('button', { name: 'Add problem' }).click();
+      await page.getByTestId('sync-waiting').getByText('1 change waiting').waitFor({ timeout: 5000 });
+      await backend.start();
+      await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 20_000 });
+      assert.equal((await auth.status()).online, false, 'still the offline unlock: no passkey was checked by the backend');
+      await page.getByTestId('sync-online').getByText('Online').waitFor({ timeout: 5000 });
+      assert.equal(auth.syncState().lastError, null, 'no refused pull: a device-key session does not ask for patient data');
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl });
+      try {
+        const deviceId = auth.session()!.profile.profileId;
+        const sessions = await db.selectFrom('sessions').select('scope').where('device_id', '=', deviceId).where('scope', '=', 'sync').execute();
+        assert.equal(sessions.length, 1, 'one sync-only session, from the device key');
+        const stored = await db.selectFrom('resources').select('json').where('resource_type', '=', 'Condition').execute();
+        assert.equal(stored.filter((r) => r.json.includes('Recorded after an offline unlock')).length, 1, 'the change reached the backend once');
+      } finally {
+        await db.destroy();
+      }
+      await backend.stop();
     });
 
     test('past the policy\'s offline days, offline unlock is refused; back online it works again', async () => {
