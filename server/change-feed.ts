@@ -5,7 +5,9 @@
  * so a reader never sees number n+1 before n and a cursor never skips a
  * write. A pull returns, for the clinician's assigned patients only, the
  * current version of each resource changed after the cursor, in (number,
- * type, id) order. Never serve a resource of a patient not assigned.
+ * type, id) order, and with the last page the list of patients assigned now
+ * (so devices drop the others). Never serve a resource of a patient not
+ * assigned.
  */
 import { sql } from 'kysely';
 import { MAX_PULL_RESOURCES, type PullReply } from '../shared/sync-api';
@@ -44,9 +46,12 @@ export async function pullChanges(db: Db, clinicianId: string, cursor: string | 
   const rows = await query.execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
+  const more = rows.length > limit;
+  const assigned = more ? null : await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).orderBy('patient_id').execute();
   return {
     resources: page.map((r) => servedResource(r.json, Number(r.version_id))) as PullReply['resources'],
     cursor: last ? `${Number(last.change_seq)}/${last.resource_type}/${last.id}` : cursor,
-    more: rows.length > limit,
+    more,
+    ...(assigned ? { assignedPatients: assigned.map((a) => a.patient_id) } : {}),
   };
 }

@@ -2,6 +2,7 @@
  * The reference backend's command line.
  *   npm run server [-- --port 8787 --data-dir DIR --bundles PATH... --rp-id localhost --origin URL...]
  *   npm run server -- add-clinician <id> --name "Display Name" [--assign-all]
+ *   npm run server -- assign | unassign <clinician> <patient>...
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
@@ -15,7 +16,8 @@ import { clinicianIdSchema } from '../shared/backend-api';
 import { buildApp } from './app';
 import { systemClock } from './clock';
 import { migrate, openDatabase } from './database';
-import { addClinician, assignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation';
+import { addClinician, assignPatients,
+  unassignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation';
 import { bundleFiles, loadBundles } from './patient-store';
 import { RelyingParty } from './relying-party';
 import { loadReceiptKey } from './audit-ledger';
@@ -80,6 +82,9 @@ async function main(argv: string[]): Promise<void> {
       }
       case 'assign':
         await assignPatients(db, clinicianIdSchema.parse(args[0]), args.slice(1));
+        break;
+      case 'unassign':
+        await unassignPatients(db, clinicianIdSchema.parse(args[0]), args.slice(1));
         break;
       case 'enroll-code':
         process.stdout.write(`${formatEnrollmentCode(await createEnrollmentCode(db, clinicianIdSchema.parse(args[0]), systemClock))}\n`);

@@ -56,6 +56,12 @@ export async function assignPatients(db: Db, clinicianId: string, patientIds: st
   });
 }
 
+/** Ends assignments: the patients leave the clinician's devices at their next pull. */
+export async function unassignPatients(db: Db, clinicianId: string, patientIds: string[]): Promise<void> {
+  if (patientIds.length === 0) return;
+  await db.deleteFrom('assignments').where('clinician_id', '=', clinicianId).where('patient_id', 'in', patientIds).execute();
+}
+
 /** Creates a one-time code for `clinicianId` and returns it; only its hash is stored. */
 export async function createEnrollmentCode(db: Db, clinicianId: string, clock: Clock): Promise<string> {
   const clinician = await db.selectFrom('clinicians').select(['id', 'revoked_at']).where('id', '=', clinicianId).executeTakeFirst();

@@ -60,5 +60,7 @@ export const pullReplySchema = z.object({
   cursor: pullCursorSchema.nullable(),
   /** More pages wait now: pull again at once. */
   more: z.boolean(),
+  /** On the last page: every patient now assigned; the device drops any other it holds. */
+  assignedPatients: z.array(z.string().regex(FHIR_ID_PATTERN)).max(100_000).optional(),
 });
 export type PullReply = z.infer<typeof pullReplySchema>;

@@ -1,7 +1,8 @@
 /**
  * Two clinicians' devices against the real backend process (SQLite and
  * PostgreSQL): the pull brings each device what changed since its cursor,
- * for its assigned patients only, page by page; when both change the same
+ * for its assigned patients only, page by page (an unassigned patient
+ * leaves the cache); when both change the same
  * problem offline, the second to sync gets a conflict with both versions,
  * cannot edit on top of it, and after choosing (either way) both devices and
  * the backend converge; the choice is in the audit trail the backend holds.
@@ -101,7 +102,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await keychain.cleanup();
     });
 
-    test('the pull brings assigned patients only, then only what changed, page by page for a newly assigned patient', async () => {
+    test('the pull brings assigned patients only, then only what changed, page by page for a newly assigned patient; an unassigned one leaves', async () => {
       await sync(a);
       const patients = () => a.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all();
       assert.deepEqual(patients(), [SHARED]);
@@ -131,6 +132,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const big = a.session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);
       assert.equal(big, BIG_OBSERVATIONS);
       assert.deepEqual(patients(), [BIG, SHARED].sort());
+      assert.equal(verifyCache(a.session).ok, true);
+
+      // Unassigned: the patient leaves the device at the next pull, whole, and the removal is audited.
+      backend.admin(['unassign', 'dr.a', BIG]);
+      await sync(a);
+      assert.deepEqual(patients(), [SHARED]);
+      assert.equal(a.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck().get(BIG), 0);
+      assert.equal(a.session.db.prepare('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?').pluck().get(BIG), 0);
+      assert.equal(a.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck().get(BIG), 1);
       assert.equal(verifyCache(a.session).ok, true);
     });
 

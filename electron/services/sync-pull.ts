@@ -42,9 +42,33 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
       writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
     }
     session.audit.appendWrites(writes);
+    if (page.assignedPatients) dropUnassigned(session, page.assignedPatients);
     if (page.cursor) stateSet(session, CURSOR_KEY, page.cursor);
     return written;
   });
+}
+
+/**
+ * Removes from the cache every patient no longer assigned to the clinician,
+ * with all their resources, auditing each removal, unless the clinician has
+ * work on them still waiting to be sent or resolved: that is never dropped.
+ */
+function dropUnassigned(session: CacheSession, assigned: string[]): void {
+  const { db } = session;
+  const gone = db
+    .prepare(
+      `SELECT p.id FROM patients p WHERE p.id NOT IN (SELECT value FROM json_each(?))
+         AND NOT EXISTS (SELECT 1 FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id WHERE r.patient_id = p.id)
+         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)`,
+    )
+    .pluck()
+    .all(JSON.stringify(assigned)) as string[];
+  for (const patientId of gone) {
+    db.prepare('DELETE FROM resources WHERE patient_id = ?').run(patientId);
+    db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?').run(patientId);
+    db.prepare('DELETE FROM patients WHERE id = ?').run(patientId);
+    session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
+  }
 }
 
 /** Pulls page after page until the backend has nothing newer; returns how many resources were written. */
