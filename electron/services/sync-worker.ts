@@ -1,8 +1,8 @@
 /**
  * The sync worker in main: pushes the outbox to the backend in order, in
  * batches, whenever it can, then pulls what changed on the backend, then
- * uploads the audit chain (its receipt kept). Failures (network down, a cut connection, a
- * garbled answer) leave the outbox as it was and back off exponentially with
+ * uploads the audit chain (its receipt kept). Failures (network down, a cut
+ * connection, a garbled answer) leave the outbox as it was and back off exponentially with
  * jitter; `nudge()` (a new local change, the OS saying the network is back)
  * wakes it at once. Because every entry carries its idempotency key, a push
  * whose answer was lost is simply sent again. Never drop or reorder an entry.
@@ -73,7 +73,7 @@ export class SyncWorker {
     return results.length;
   }
 
-  /** Pushes until the outbox is empty or a push fails, then uploads the audit chain; records the outcome. */
+  /** Pushes until the outbox is empty or a push fails, then pulls and uploads the audit chain; records the outcome. */
   async drain(): Promise<boolean> {
     try {
       if (this.options.session() && !this.options.token()) await this.options.authorize?.();
