@@ -25,6 +25,10 @@ export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
 export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
 export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
 
+/** Whether the device was connected to the hospital server when the access happened (null: not known, v1 entries). */
+export const AUDIT_NETWORKS = ['online', 'offline'] as const;
+export type AuditNetwork = (typeof AUDIT_NETWORKS)[number];
+
 export const auditEntrySchema = z.object({
   seq: z.number().int().positive(),
   recordedAt: z.string(),
@@ -39,11 +43,14 @@ export const auditEntrySchema = z.object({
   outcome: z.enum(AUDIT_OUTCOMES),
   deviceId: z.string(),
   purpose: z.string(),
+  network: z.enum(AUDIT_NETWORKS).nullable(),
 });
 
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
-export const AUDIT_CANONICAL_VERSION = 'audit-entry/v1';
+/** v2 adds `network` at the end; v1 entries (without it) still parse and verify, as their stored text is what is hashed. */
+export const AUDIT_CANONICAL_VERSION = 'audit-entry/v2';
+const AUDIT_CANONICAL_V1 = 'audit-entry/v1';
 
 /** 64 hex zeros: the "previous hash" of the first entry. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
@@ -62,6 +69,7 @@ export function canonicalAuditEntry(e: AuditEntry): string {
     e.outcome,
     e.deviceId,
     e.purpose,
+    e.network,
   ]);
 }
 
@@ -78,17 +86,21 @@ export function parseCanonicalAuditEntry(text: string): AuditEntry | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(fields) || fields.length !== 12 || fields[0] !== AUDIT_CANONICAL_VERSION) return null;
-  const [, seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose] = fields;
-  const parsed = auditEntrySchema.safeParse({ seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose });
+  if (!Array.isArray(fields)) return null;
+  const v2 = fields[0] === AUDIT_CANONICAL_VERSION && fields.length === 13;
+  const v1 = fields[0] === AUDIT_CANONICAL_V1 && fields.length === 12;
+  if (!v1 && !v2) return null;
+  const [, seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose, network = null] = fields;
+  const parsed = auditEntrySchema.safeParse({ seq, recordedAt, actor, action, subtype, patientId, entities, query, outcome, deviceId, purpose, network });
   return parsed.success ? parsed.data : null;
 }
 
-const CANONICAL_PREFIX = `[${JSON.stringify(AUDIT_CANONICAL_VERSION)},`;
+const CANONICAL_PREFIXES = [AUDIT_CANONICAL_VERSION, AUDIT_CANONICAL_V1].map((v) => `[${JSON.stringify(v)},`);
 
 /** The sequence number inside a canonical entry, read without parsing the rest; NaN if absent. */
 export function canonicalAuditSeq(text: string): number {
-  if (!text.startsWith(CANONICAL_PREFIX)) return Number.NaN;
-  const end = text.indexOf(',', CANONICAL_PREFIX.length);
-  return end === -1 ? Number.NaN : Number(text.slice(CANONICAL_PREFIX.length, end));
+  const prefix = CANONICAL_PREFIXES.find((p) => text.startsWith(p));
+  if (!prefix) return Number.NaN;
+  const end = text.indexOf(',', prefix.length);
+  return end === -1 ? Number.NaN : Number(text.slice(prefix.length, end));
 }

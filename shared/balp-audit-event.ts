@@ -88,6 +88,10 @@ export function toBalpAuditEvent(entry: AuditEntry, ctx: AuditEventContext): Rec
     ],
     source: { observer: { identifier: { value: entry.deviceId } } },
     entity,
-    extension: [{ url: 'urn:clinician-desktop:audit-chain-hash', valueString: ctx.hash }],
+    extension: [
+      { url: 'urn:clinician-desktop:audit-chain-hash', valueString: ctx.hash },
+      // Whether the device was connected to the hospital server at the time (absent when not known).
+      ...(entry.network ? [{ url: 'urn:clinician-desktop:network', valueCode: entry.network }] : []),
+    ],
   };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
-import { verifyAuditChain, chainHash, storedEntry, SIGN_EVERY_ENTRIES, type StoredAuditEntry } from '../electron/services/audit-chain';
+import { verifyAuditChain, chainHash, linkHash, storedEntry, SIGN_EVERY_ENTRIES, type StoredAuditEntry } from '../electron/services/audit-chain';
 import { canonicalAuditEntry } from '../shared/audit-entry';
 import { auditEvents, verifyCache } from '../electron/services/cache-maintenance';
 import { openCacheSession } from '../electron/services/cache-session';
@@ -184,6 +184,39 @@ test('entries export as FHIR R4 AuditEvents following IHE BALP', async () => {
     assert.equal(search.action, 'E');
     const query = search.entity.find((e: { role: { code: string } }) => e.role.code === '24');
     assert.equal(Buffer.from(query.query, 'base64').toString('utf8'), patients[0]!.family);
+  } finally {
+    await cache.dispose();
+  }
+});
+
+test('a chain written in the older v1 form (before the network field) still verifies, exports, and continues in v2', async () => {
+  const cache = await openTestCache();
+  try {
+    importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+    for (let i = 0; i < 5; i++) openChart(cache.session, patients[0]!.id);
+    const db = cache.session.db;
+    // Rewrite every entry as v1 would have stored it, rechained, and vouch for the head again.
+    const rows = db.prepare('SELECT seq, entry FROM audit_log ORDER BY seq').all() as Array<{ seq: number; entry: string }>;
+    let prevHash = '0'.repeat(64);
+    db.transaction(() => {
+      for (const row of rows) {
+        const fields = JSON.parse(row.entry) as unknown[];
+        assert.equal(fields[0], 'audit-entry/v2');
+        const v1 = JSON.stringify(['audit-entry/v1', ...fields.slice(1, 12)]);
+        const hash = linkHash(prevHash, v1);
+        db.prepare('UPDATE audit_log SET entry = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(v1, prevHash, hash, row.seq);
+        prevHash = hash;
+      }
+      db.exec('DELETE FROM audit_heads');
+      cache.session.audit.signHead(true);
+    })();
+    assert.equal(verify(cache).ok, true);
+    assert.equal(storedEntry(db.prepare('SELECT entry FROM audit_log WHERE seq = 1').get() as StoredAuditEntry).network, null, 'a v1 entry reads with network unknown');
+    openChart(cache.session, patients[0]!.id);
+    const last = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck().get() as string;
+    assert.ok(last.startsWith('["audit-entry/v2",'), 'new entries are v2');
+    assert.equal(verify(cache).ok, true, 'the mixed chain verifies');
+    assert.equal([...auditEvents(cache.session)].length, rows.length + 1);
   } finally {
     await cache.dispose();
   }

@@ -13,6 +13,7 @@ import {
   canonicalAuditEntry,
   canonicalAuditSeq,
   parseCanonicalAuditEntry,
+  type AuditNetwork,
   type AuditAction,
   type AuditEntry,
   type AuditOutcome,
@@ -20,14 +21,15 @@ import {
 } from '../../shared/audit-entry';
 import type { CacheDatabase } from './cache-database';
 
-/** Who is acting and why; fixed for a session. */
 /** References per entry: 200 references stay far below the 64 KiB an uploaded entry may have. */
 export const MAX_AUDIT_ENTITIES = 200;
 
+/** Who is acting and why, fixed for a session; and whether the device is connected now, asked at each entry. */
 export interface AuditContext {
   actor: string;
   deviceId: string;
   purpose: string;
+  network?: () => AuditNetwork;
 }
 
 /** What happened; one per access. */
@@ -95,6 +97,7 @@ export class AuditChain {
       actor: this.context.actor,
       deviceId: this.context.deviceId,
       purpose: this.context.purpose,
+      network: this.context.network?.() ?? null,
       ...record,
     };
     const prevHash = last?.hash ?? AUDIT_GENESIS_HASH;

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { credentialRecordSchema, deviceSessionMessage, policySchema, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
 import { prfExtensionJson } from '../../shared/passkey-prf';
+import type { AuditNetwork } from '../../shared/audit-entry';
 import type { BackendClient } from './backend-client';
 import { pullChanges } from './sync-pull';
 import { readProfile } from './cache-profile';
@@ -120,6 +121,15 @@ export class AuthService implements RegistryDeps {
     if (this.current === session && !this.online) this.token = token;
   }
 
+  /**
+   * Whether this device is connected to the hospital server now, as recorded
+   * in each audit entry: a session with the backend (passkey or device key)
+   * and the last sync attempt reached it.
+   */
+  private network(): AuditNetwork {
+    return (this.online || this.token !== null) && this.worker.status.online ? 'online' : 'offline';
+  }
+
   /** The OS says the network came or went. */
   networkChanged(online: boolean): void {
     this.worker.networkChanged(online);
@@ -217,7 +227,7 @@ export class AuthService implements RegistryDeps {
     this.pending = null;
     if (pending?.kind !== 'enroll') throw new AppError('SIGN_IN_REFUSED', 'Start the enrollment again.');
     const prf = decodePrf(prfOutput);
-    const session = await openCacheSession({ dataDir: this.options.dataDir, secrets: this.options.secrets, actor: pending.clinicianId, create: true });
+    const session = await openCacheSession({ dataDir: this.options.dataDir, secrets: this.options.secrets, actor: pending.clinicianId, create: true, network: () => this.network() });
     try {
       const publicKey = session.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
       const reply = await this.options.backend.enrollVerify({
@@ -336,6 +346,7 @@ export class AuthService implements RegistryDeps {
       secrets: this.options.secrets,
       actor: record.clinicianId,
       create: false,
+      network: () => this.network(),
       ...(prf ? { prfOutput: prf } : {}),
     });
     if (!wrapped && prf) await bindCacheKeyToPasskey(this.options.secrets, profile.profileId, session.keys.cacheKey, prf, response.id);

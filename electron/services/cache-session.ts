@@ -12,6 +12,7 @@ import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-dat
 import { newProfile, readProfile, writeProfile, type CacheProfile } from './cache-profile';
 import { createDeviceKeys, dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
 import type { SecretStore } from './secret-store';
+import type { AuditNetwork } from '../../shared/audit-entry';
 
 export interface CacheSession {
   readonly profile: CacheProfile;
@@ -29,6 +30,8 @@ export interface OpenSessionOptions {
   secrets: SecretStore;
   actor: string;
   purpose?: string;
+  /** Whether the device is connected to the hospital server, recorded in every audit entry. */
+  network?: () => AuditNetwork;
   /** First run allowed: create profile, keys and database if the folder holds no cache. */
   create: boolean;
   /** The passkey's PRF output, when the cache key is bound to a passkey. */
@@ -60,7 +63,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     dropKeys(keys);
     throw err;
   }
-  const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT' };
+  const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
   const audit = new AuditChain(db, keys.signingKey, context, options.clock);
   try {
     // Vouch for entries a crash left unsigned, but only after checking they chain on.

@@ -124,8 +124,10 @@ test('vitals and a signed note written offline wait safely, then sync by themsel
     const uploaded = db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number;
     const local = auth.session()!.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
     assert.ok(uploaded >= local - 2, `audit entries uploaded (${uploaded} of ${local})`);
-    const reads = db.prepare("SELECT count(*) FROM audit_entries WHERE patient_id = ? AND entry LIKE '%\"R\",\"read\"%'").pluck().get(patient.id) as number;
-    assert.ok(reads >= 1, 'the chart reads made offline are in the backend\'s audit trail');
+    const reads = (network: string) =>
+      db.prepare("SELECT count(*) FROM audit_entries WHERE patient_id = ? AND entry LIKE '%\"R\",\"read\"%' AND event LIKE ?").pluck().get(patient.id, `%"valueCode":"${network}"%`) as number;
+    assert.ok(reads('offline') >= 1, 'the chart reads made offline are in the backend\'s audit trail, marked offline');
+    assert.ok(reads('online') >= 1, 'and those made online are marked online');
   } finally {
     db.close();
   }
