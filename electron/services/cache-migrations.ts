@@ -88,6 +88,12 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 3: the outbox and conflicts looked up by resource (re-basing, folding,
+  // the pull's "work still waiting" check) without scanning them.
+  `
+  CREATE INDEX outbox_by_resource ON outbox (resource_type, resource_id, seq);
+  CREATE INDEX conflicts_by_resource ON conflicts (resource_type, resource_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
