@@ -1,8 +1,10 @@
 /**
  * The backend's HTTP surface (Fastify): health, enrollment and sign-in
- * ceremonies, the signed-in clinician's view, device revocation and the
- * assigned patients. Every body is parsed with the shared zod schema; every
- * failure is a JSON `{ error: { code, message } }` without PHI or stack.
+ * ceremonies (passkey, and the device key's sync-only session), the
+ * signed-in clinician's view, device revocation, sync push and pull, single
+ * resources, and audit upload and trail. Every body is parsed with the
+ * shared zod schema; every failure is a JSON `{ error: { code, message } }`
+ * without PHI or stack.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';

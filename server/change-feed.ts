@@ -30,10 +30,13 @@ export function servedResource(json: string, versionId: number): Record<string, 
   return { ...resource, meta: { ...(resource.meta as object | undefined), versionId: String(versionId) } };
 }
 
+/** The resources (as `r`) of the patients assigned to `clinicianId`: the only ones ever served to them. */
+export function assignedResources(db: Db, clinicianId: string) {
+  return db.selectFrom('resources as r').innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', clinicianId));
+}
+
 export async function pullChanges(db: Db, clinicianId: string, cursor: string | null, limit = MAX_PULL_RESOURCES): Promise<PullReply> {
-  let query = db
-    .selectFrom('resources as r')
-    .innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', clinicianId))
+  let query = assignedResources(db, clinicianId)
     .select(['r.json', 'r.version_id', 'r.change_seq', 'r.resource_type', 'r.id'])
     .orderBy('r.change_seq')
     .orderBy('r.resource_type')

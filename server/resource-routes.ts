@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { FHIR_ID_PATTERN } from '../shared/fhir-id';
 import { changeSchema } from '../shared/sync-api';
 import { ApiError, forbidden } from './api-error';
-import { servedResource } from './change-feed';
+import { assignedResources, servedResource } from './change-feed';
 import type { Clock } from './clock';
 import type { Db } from './database';
 import type { RelyingParty } from './relying-party';
@@ -29,9 +29,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
   app.get<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', async (request, reply) => {
     const { clinicianId } = await rp.session(bearer(request));
     const { type, id } = paramsSchema.parse(request.params);
-    const row = await db
-      .selectFrom('resources as r')
-      .innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', clinicianId))
+    const row = await assignedResources(db, clinicianId)
       .select(['r.json', 'r.version_id'])
       .where('r.resource_type', '=', type)
       .where('r.id', '=', id)

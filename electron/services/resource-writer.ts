@@ -9,7 +9,7 @@ import type { FhirResource } from '../../shared/contract';
 import type { CacheDatabase } from './cache-database';
 
 export interface ResourceWriter {
-  /** Stores `resource`; returns true when the cache held no Patient of that id before (a new patient). */
+  /** Stores `resource`; returns the patient it belongs to, and whether it is a Patient the cache did not hold before. */
   write(resource: FhirResource, options: { localPatients?: ReadonlyMap<string, string>; versionId?: string | null }): { patientId: string | null; newPatient: boolean };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Pulls what changed on the backend since the device's cursor into the
- * cache, page by page. Each page, its audit entries (one per patient
- * touched) and the new cursor commit in one transaction, so a crash or a cut
+ * cache, page by page. Each page, its audit entries (per patient touched)
+ * and the new cursor commit in one transaction, so a crash or a cut
  * connection repeats a page rather than skipping one. A resource with local
  * changes still waiting (in the outbox or in a conflict) is left as the
  * clinician made it: the push that follows decides. A version the cache
@@ -63,10 +63,14 @@ function dropUnassigned(session: CacheSession, assigned: string[]): void {
     )
     .pluck()
     .all(JSON.stringify(assigned)) as string[];
+  if (gone.length === 0) return;
+  const dropResources = db.prepare('DELETE FROM resources WHERE patient_id = ?');
+  const dropTerms = db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?');
+  const dropPatient = db.prepare('DELETE FROM patients WHERE id = ?');
   for (const patientId of gone) {
-    db.prepare('DELETE FROM resources WHERE patient_id = ?').run(patientId);
-    db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?').run(patientId);
-    db.prepare('DELETE FROM patients WHERE id = ?').run(patientId);
+    dropResources.run(patientId);
+    dropTerms.run(patientId);
+    dropPatient.run(patientId);
     session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
   }
 }
