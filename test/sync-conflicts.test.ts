@@ -23,13 +23,11 @@ import { setProblem, saveNoteDraft, signNote } from '../electron/services/charti
 import { SyncWorker } from '../electron/services/sync-worker';
 import { pullCursor } from '../electron/services/sync-pull';
 import { verifyCache } from '../electron/services/cache-maintenance';
-import { openDatabase } from '../server/database';
-import { registerDevice } from './support/backend-db';
+import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot, content, deviceAuditChain } from './support/backend-state';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
-import { freshPostgresDatabase } from './support/postgres';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 
 const SHARED = 'conflict-shared';
@@ -48,16 +46,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     const keychain = testKeychain();
     const dir = scratchDir('conflicts');
     let backend: BackendProcess;
-    let databaseUrl: string | undefined;
-    let dropDatabase: (() => Promise<void>) | null = null;
     let a: Device;
     let b: Device;
 
     async function device(name: string, clinicianId: string): Promise<Device> {
       const session = await openCacheSession({ dataDir: join(dir.path, name), secrets: keychain, actor: clinicianId, create: true });
-      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl });
-      const token = await registerDevice(db, clinicianId, session);
-      await db.destroy();
+      const token = await registerDeviceAt(backend, clinicianId, session);
       const worker = new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token });
       return { session, worker, token };
     }
@@ -79,12 +73,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       writeFileSync(join(bundles, 'shared.json'), JSON.stringify(syntheticPatientBundle({ patientId: SHARED, observations: 3 })));
       writeFileSync(join(bundles, 'big.json'), JSON.stringify(syntheticPatientBundle({ patientId: BIG, observations: BIG_OBSERVATIONS })));
       writeFileSync(join(bundles, 'other.json'), JSON.stringify(syntheticPatientBundle({ patientId: OTHER, observations: 3 })));
-      if (engine === 'postgres') {
-        const db = await freshPostgresDatabase();
-        databaseUrl = db.url;
-        dropDatabase = db.drop;
-      }
-      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], env: databaseUrl ? { DATABASE_URL: databaseUrl } : {} });
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], engine });
       backend.admin(['add-clinician', 'dr.a', '--name', 'Dr A']);
       backend.admin(['add-clinician', 'dr.b', '--name', 'Dr B']);
       backend.admin(['assign', 'dr.a', SHARED]);
@@ -96,8 +85,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     after(async () => {
       a?.session.close();
       b?.session.close();
-      await backend?.stop();
-      await dropDatabase?.();
+      await backend?.dispose();
       dir.remove();
       await keychain.cleanup();
     });
@@ -178,7 +166,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await sync(b);
       await sync(a);
 
-      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, b.session.profile.profileId, 'Condition');
+      const server = await backendSnapshot(backend, b.session.profile.profileId, 'Condition');
       const stored = server.resources.get(conditionId)!;
       assert.equal(stored.version, 3);
       assert.equal(statusOf(stored.resource), 'inactive', "Dr B's choice is on the backend");
@@ -211,7 +199,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       resolveConflict(a.session, conflict.key, 'theirs');
       assert.equal(outboxSize(a.session), 0, 'nothing to send');
       await sync(a);
-      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Condition');
+      const server = await backendSnapshot(backend, a.session.profile.profileId, 'Condition');
       const stored = server.resources.get(conditionId)!;
       assert.equal(stored.version, 2, 'no write came from taking theirs');
       for (const d of [a, b]) assert.equal(content(local(d, 'Condition', conditionId)!.json), content(stored.resource));
@@ -231,7 +219,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         { idempotencyKey: randomUUID(), resourceType: 'Composition', id: noteId, baseVersion: signed.version, resource: { ...signed.json, resourceType: 'Composition', id: noteId, title: 'changed' } },
       ]);
       assert.equal(results[0]!.status, 'refused');
-      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Composition');
+      const server = await backendSnapshot(backend, a.session.profile.profileId, 'Composition');
       assert.equal(server.resources.get(noteId)!.version, 2, 'draft, then signed; nothing after');
     });
 
@@ -264,7 +252,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await put(resource, { 'idempotency-key': 'nope', 'if-match': 'W/"2"' })).status, 400);
       const other = await fetch(`${backend.url}/v1/fhir/Patient/${OTHER}`, { headers: { authorization: `Bearer ${a.token}` } });
       assert.equal(other.status, 404, "another clinician's patient is not served");
-      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, a.session.profile.profileId, 'Observation');
+      const server = await backendSnapshot(backend, a.session.profile.profileId, 'Observation');
       assert.equal(server.resources.get(id)!.version, 2);
     });
   });

@@ -22,14 +22,12 @@ import { openCacheSession, type CacheSession } from '../electron/services/cache-
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { verifyCache } from '../electron/services/cache-maintenance';
-import { openDatabase } from '../server/database';
-import { registerDevice } from './support/backend-db';
+import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot, content, deviceAuditChain } from './support/backend-state';
 import { ROOT } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
-import { freshPostgresDatabase } from './support/postgres';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 
 const CLIENT_KILLS = 20;
@@ -44,32 +42,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     const dataDir = join(dir.path, 'desktop');
     const patients = Array.from({ length: 5 }, (_, i) => `crash-sync-${i}`);
     let backend: BackendProcess;
-    let databaseUrl: string | undefined;
-    let dropDatabase: (() => Promise<void>) | null = null;
     let token: string;
 
     before(async () => {
       const bundles = join(dir.path, 'bundles');
       mkdirSync(bundles);
       for (const id of patients) writeFileSync(join(bundles, `${id}.json`), JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 0 })));
-      if (engine === 'postgres') {
-        const db = await freshPostgresDatabase();
-        databaseUrl = db.url;
-        dropDatabase = db.drop;
-      }
-      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], env: databaseUrl ? { DATABASE_URL: databaseUrl } : {} });
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], engine });
       backend.admin(['add-clinician', 'dr.crash', '--name', 'Dr Crash', '--assign-all']);
       const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.crash', create: true });
-      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl });
-      token = await registerDevice(db, 'dr.crash', session);
-      await db.destroy();
+      token = await registerDeviceAt(backend, 'dr.crash', session);
       assert.equal(await new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token }).drain(), true);
       session.close();
     });
 
     after(async () => {
-      await backend?.stop();
-      await dropDatabase?.();
+      await backend?.dispose();
       dir.remove();
       await keychain.cleanup();
     });
@@ -91,7 +79,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const queued = new Map(
         (session.db.prepare("SELECT resource_id AS id, count(*) AS n FROM outbox WHERE resource_id LIKE 'kill-%' GROUP BY resource_id").all() as Array<{ id: string; n: number }>).map((r) => [r.id, r.n]),
       );
-      const server = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, session.profile.profileId, 'Observation');
+      const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
       for (const id of server.resources.keys()) if (id.startsWith('kill-')) assert.ok(writes.has(id), `${when}: ${id} on the backend was written by the device`);
       let total = 0;
       for (const [id, n] of writes) {
@@ -121,7 +109,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)} ${worker.status.lastError}`);
       assert.equal(session.db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0, 'no self-made conflicts');
       await checkExactlyOnce(session, true, 'at the end');
-      const uploaded = (await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, session.profile.profileId, 'Observation')).audit;
+      const uploaded = (await backendSnapshot(backend, session.profile.profileId, 'Observation')).audit;
       const own = deviceAuditChain(session);
       assert.equal(uploaded.length, own.length, 'the whole chain was uploaded');
       assert.deepEqual(uploaded, own, "the backend's audit chain equals the device's");

@@ -20,9 +20,8 @@ import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { pullCursor } from '../electron/services/sync-pull';
 import { verifyCache } from '../electron/services/cache-maintenance';
-import { openDatabase } from '../server/database';
 import { PULL_PATH, PUSH_PATH } from '../shared/sync-api';
-import { registerDevice } from './support/backend-db';
+import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot } from './support/backend-state';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -116,10 +115,8 @@ describe('sync against a hostile server', () => {
     backend.admin(['add-clinician', 'dr.h', '--name', 'Dr H', '--assign-all']);
     session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.h', create: true });
     const other = await openCacheSession({ dataDir: join(dir.path, 'other'), secrets: keychain, actor: 'dr.h', create: true });
-    const { db } = openDatabase({ dataDir: backend.dataDir });
-    token = await registerDevice(db, 'dr.h', session);
-    otherToken = await registerDevice(db, 'dr.h', other);
-    await db.destroy();
+    token = await registerDeviceAt(backend, 'dr.h', session);
+    otherToken = await registerDeviceAt(backend, 'dr.h', other);
     other.close();
 
     hostile = createServer((req, res) => {
@@ -143,7 +140,7 @@ describe('sync against a hostile server', () => {
     hostile?.closeAllConnections();
     hostile?.close();
     session?.close();
-    await backend?.stop();
+    await backend?.dispose();
     dir.remove();
     await keychain.cleanup();
   });
@@ -165,7 +162,7 @@ describe('sync against a hostile server', () => {
     assert.equal(await worker.drain(), true);
     assert.equal(worker.status.lastError, null);
     assert.equal(outboxSize(session), 0);
-    const server = await backendSnapshot({ dataDir: backend.dataDir }, session.profile.profileId, 'Observation');
+    const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     assert.equal(server.applied, 5, 'each change applied once, the garbled answer notwithstanding');
     for (let i = 0; i < 5; i++) assert.equal(server.resources.get(`hostile-push-${i}`)?.version, 1);
   });

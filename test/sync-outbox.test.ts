@@ -22,7 +22,6 @@ import { verifyCache } from '../electron/services/cache-maintenance';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
-import { freshPostgresDatabase } from './support/postgres';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 import { backendSnapshot, deviceAuditChain } from './support/backend-state';
@@ -57,8 +56,6 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let page: Page;
     let session: CacheSession;
     let token: string;
-    let databaseUrl: string | undefined;
-    let dropDatabase: (() => Promise<void>) | null = null;
     const patientIds = Array.from({ length: PATIENTS }, (_, i) => `sync-patient-${i}`);
 
     before(async () => {
@@ -66,12 +63,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const bundles = join(dir.path, 'bundles');
       mkdirSync(bundles);
       for (const id of patientIds) writeFileSync(join(bundles, `${id}.json`), JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 0 })));
-      if (engine === 'postgres') {
-        const db = await freshPostgresDatabase();
-        databaseUrl = db.url;
-        dropDatabase = db.drop;
-      }
-      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], bundles: [bundles], env: databaseUrl ? { DATABASE_URL: databaseUrl } : {} });
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], bundles: [bundles], engine });
       backend.admin(['add-clinician', 'dr.sync', '--name', 'Dr Sync', '--assign-all']);
 
       session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.sync', create: true });
@@ -97,15 +89,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await page?.close();
       await browser?.close();
       await renderer?.close();
-      await backend?.stop();
-      await dropDatabase?.();
+      await backend?.dispose();
       dir.remove();
       await keychain.cleanup();
     });
 
     /** What the backend stored: answers per change for this device, each Observation's version and value, the device's audit chain. */
     async function serverState() {
-      const snapshot = await backendSnapshot({ dataDir: backend.dataDir, databaseUrl }, session.profile.profileId, 'Observation');
+      const snapshot = await backendSnapshot(backend, session.profile.profileId, 'Observation');
       const resources = new Map([...snapshot.resources].map(([id, r]) => [id, { version: r.version, value: (r.resource as { valueQuantity: { value: number } }).valueQuantity.value }]));
       return { ...snapshot, resources };
     }

@@ -11,27 +11,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
-import { AuthService } from '../../electron/services/auth-service';
+import type { Page } from 'playwright-core';
+import type { AuthService } from '../../electron/services/auth-service';
 import { BackendClient } from '../../electron/services/backend-client';
-import { createHandlerRegistry } from '../../electron/services/handler-registry';
 import { openCacheSession, type CacheSession } from '../../electron/services/cache-session';
-import { openDatabase } from '../../server/database';
 import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
-import { startBackend, type BackendProcess } from '../support/backend-process';
-import { registerDevice } from '../support/backend-db';
+import type { BackendProcess } from '../support/backend-process';
+import { registerDeviceAt } from '../support/backend-db';
 import { backendSnapshot } from '../support/backend-state';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { addVirtualAuthenticator } from '../support/virtual-authenticator';
+import type { TcpProxy } from '../support/tcp-proxy';
 import { loadFixturePatients } from '../support/synthea';
-import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
+import { screenshot } from './harness';
+import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
 
 const patient = loadFixturePatients()[0]!;
 const keychain = testKeychain();
 const dir = scratchDir('conflict-view');
-let browser: Browser;
-let renderer: RendererServer;
+let desktop: EnrolledDesktop;
 let backend: BackendProcess;
 let proxy: TcpProxy;
 let page: Page;
@@ -40,37 +37,16 @@ let otherDevice: CacheSession;
 let otherToken: string;
 
 before(async () => {
-  [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
-  backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
-  backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
-  proxy = await startTcpProxy(backend.port);
-  auth = new AuthService({ dataDir: join(dir.path, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });
-  await auth.start();
+  desktop = await enrolledDesktop(dir.path, keychain);
+  ({ backend, proxy, page, auth } = desktop);
   // Dr Kim's other computer, straight to the backend.
   otherDevice = await openCacheSession({ dataDir: join(dir.path, 'other'), secrets: keychain, actor: 'dr.kim', create: true });
-  const { db } = openDatabase({ dataDir: backend.dataDir });
-  otherToken = await registerDevice(db, 'dr.kim', otherDevice);
-  await db.destroy();
-
-  page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  await addVirtualAuthenticator(page, { prf: true });
-  await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
-  await page.goto(`${renderer.origin}/index.html`);
-  await page.locator('#clinician-id').fill('dr.kim');
-  await page.locator('#enroll-code').fill(backend.admin(['enroll-code', 'dr.kim']));
-  await page.getByRole('button', { name: 'Create passkey' }).click();
-  await page.getByText('Encrypted cache open').waitFor();
+  otherToken = await registerDeviceAt(backend, 'dr.kim', otherDevice);
 });
 
 after(async () => {
-  await auth?.stopSync();
-  auth?.lockNow('quit');
   otherDevice?.close();
-  await page?.close();
-  await browser?.close();
-  await renderer?.close();
-  await proxy?.close();
-  await backend?.stop();
+  await desktop?.close();
   dir.remove();
   await keychain.cleanup();
 });
@@ -128,7 +104,7 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   assert.equal(await page.getByLabel('Status of Essential hypertension').inputValue(), 'inactive');
   await page.getByTestId('sync-conflicts').waitFor({ state: 'detached', timeout: 5000 });
 
-  const server = await backendSnapshot({ dataDir: backend.dataDir }, auth.session()!.profile.profileId, 'Condition');
+  const server = await backendSnapshot(backend, auth.session()!.profile.profileId, 'Condition');
   const stored = server.resources.get(conditionId)!;
   assert.equal(stored.version, 3, 'added, changed elsewhere, then the clinician\'s choice');
   assert.equal((stored.resource.clinicalStatus as { coding: Array<{ code: string }> }).coding[0]!.code, 'inactive');

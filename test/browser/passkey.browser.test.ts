@@ -23,7 +23,6 @@ import { startBackend, type BackendProcess } from '../support/backend-process';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
 import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
-import { freshPostgresDatabase } from '../support/postgres';
 import { openDatabase } from '../../server/database';
 
 const patients = loadFixturePatients();
@@ -39,20 +38,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let backend: BackendProcess;
     let page: Page;
     let auth: AuthService;
-    let dropDatabase: (() => Promise<void>) | null = null;
-    let databaseUrl: string | undefined;
     let now = Date.parse('2026-11-25T08:00:00Z');
 
     before(async () => {
       [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
-      let env: NodeJS.ProcessEnv = {};
-      if (engine === 'postgres') {
-        const db = await freshPostgresDatabase();
-        env = { DATABASE_URL: db.url };
-        databaseUrl = db.url;
-        dropDatabase = db.drop;
-      }
-      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], env });
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], engine });
       backend.admin(['add-clinician', 'dr.ada', '--name', 'Dr Ada Byron', '--assign-all']);
       auth = new AuthService({
         dataDir: join(dir.path, 'desktop'),
@@ -73,9 +63,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await page?.close();
       await browser?.close();
       await renderer?.close();
-      await backend?.stop();
+      await backend?.dispose();
       auth?.lockNow('quit');
-      await dropDatabase?.();
       dir.remove();
       await keychain.cleanup();
     });
@@ -148,7 +137,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await auth.status()).online, false, 'still the offline unlock: no passkey was checked by the backend');
       await page.getByTestId('sync-online').getByText('Online').waitFor({ timeout: 5000 });
       assert.equal(auth.syncState().lastError, null, 'no refused pull: a device-key session does not ask for patient data');
-      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl });
+      const { db } = openDatabase(backend);
       try {
         const deviceId = auth.session()!.profile.profileId;
         const sessions = await db.selectFrom('sessions').select('scope').where('device_id', '=', deviceId).where('scope', '=', 'sync').execute();

@@ -23,6 +23,16 @@ export async function openBackendDb(engine: 'sqlite' | 'postgres', dataDir: stri
   };
 }
 
+/** Registers the device in a running backend's database (next to its process); returns a session token for it. */
+export async function registerDeviceAt(where: { dataDir: string; databaseUrl: string | undefined }, clinicianId: string, device: CacheSession): Promise<string> {
+  const { db } = openDatabase(where);
+  try {
+    return await registerDevice(db, clinicianId, device);
+  } finally {
+    await db.destroy();
+  }
+}
+
 /** Registers the cache's device for `clinicianId` and returns a session token for it. */
 export async function registerDevice(db: Db, clinicianId: string, device: CacheSession): Promise<string> {
   const now = new Date().toISOString();

@@ -1,6 +1,6 @@
 /**
  * The real backend as a child process on loopback (SQLite in a scratch
- * folder, or PostgreSQL when DATABASE_URL is set), plus its admin commands.
+ * folder, or a fresh PostgreSQL database of its own), plus its admin commands.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,11 +8,16 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './cache-cli';
 import { SYNTHEA_DIR } from './synthea';
+import { freshPostgresDatabase } from './postgres';
 
 export interface BackendProcess {
   url: string;
   port: number;
   dataDir: string;
+  /** Set when the backend runs on PostgreSQL (a fresh database of its own). */
+  databaseUrl: string | undefined;
+  /** Stops the process for good and drops its PostgreSQL database, if any. */
+  dispose(): Promise<void>;
   stop(): Promise<void>;
   /** SIGKILL: no graceful shutdown, as a crash or power loss of the server process. */
   kill(): Promise<void>;
@@ -32,9 +37,10 @@ export async function freePort(): Promise<number> {
 
 const SERVER = join(ROOT, 'server', 'main.ts');
 
-export async function startBackend(options: { dataDir: string; origins: string[]; env?: NodeJS.ProcessEnv; bundles?: string[] }): Promise<BackendProcess> {
+export async function startBackend(options: { dataDir: string; origins: string[]; engine?: 'sqlite' | 'postgres'; bundles?: string[] }): Promise<BackendProcess> {
   const port = await freePort();
-  const env = { ...process.env, ...options.env };
+  const database = options.engine === 'postgres' ? await freshPostgresDatabase() : null;
+  const env = { ...process.env, ...(database ? { DATABASE_URL: database.url } : {}) };
   let child: ChildProcess | null = null;
   const end = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -47,6 +53,11 @@ export async function startBackend(options: { dataDir: string; origins: string[]
     url: `http://127.0.0.1:${port}`,
     port,
     dataDir: options.dataDir,
+    databaseUrl: database?.url,
+    async dispose() {
+      await end('SIGTERM');
+      await database?.drop();
+    },
     async start() {
       const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost'];
       for (const b of options.bundles ?? [SYNTHEA_DIR]) args.push('--bundles', b);

@@ -13,7 +13,7 @@ export interface BackendSnapshot {
   audit: Array<{ seq: number; hash: string; entry: string }>;
 }
 
-export async function backendSnapshot(where: { dataDir: string; databaseUrl?: string | undefined }, deviceId: string, resourceType: string): Promise<BackendSnapshot> {
+export async function backendSnapshot(where: { dataDir: string; databaseUrl: string | undefined }, deviceId: string, resourceType: string): Promise<BackendSnapshot> {
   const { db } = openDatabase({ dataDir: where.dataDir, databaseUrl: where.databaseUrl });
   try {
     const applied = await db.selectFrom('applied_changes').select((eb) => eb.fn.countAll().as('n')).where('device_id', '=', deviceId).executeTakeFirstOrThrow();

@@ -1,0 +1,62 @@
+/**
+ * A clinician's desktop, enrolled and signed in, in Chromium, for browser
+ * tests of what comes after sign-in: the real backend process (SQLite) with
+ * dr.kim assigned every fixture patient, a TCP proxy in front of it that the
+ * test controls (the network), the app's AuthService talking through that
+ * proxy, and a page that enrolled through the real enroll screen with a
+ * virtual platform authenticator (PRF on). `close` tears it all down.
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { AuthService } from '../../electron/services/auth-service';
+import { BackendClient } from '../../electron/services/backend-client';
+import { createHandlerRegistry } from '../../electron/services/handler-registry';
+import type { SecretStore } from '../../electron/services/secret-store';
+import { startBackend, type BackendProcess } from '../support/backend-process';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { addVirtualAuthenticator } from '../support/virtual-authenticator';
+import { bindClinician, launchChromium, serveRenderer, type RendererServer } from './harness';
+
+export interface EnrolledDesktop {
+  browser: Browser;
+  renderer: RendererServer;
+  backend: BackendProcess;
+  proxy: TcpProxy;
+  auth: AuthService;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function enrolledDesktop(dir: string, keychain: SecretStore): Promise<EnrolledDesktop> {
+  const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
+  const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin] });
+  backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
+  const proxy = await startTcpProxy(backend.port);
+  const auth = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });
+  await auth.start();
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await addVirtualAuthenticator(page, { prf: true });
+  await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
+  await page.goto(`${renderer.origin}/index.html`);
+  await page.locator('#clinician-id').fill('dr.kim');
+  await page.locator('#enroll-code').fill(backend.admin(['enroll-code', 'dr.kim']));
+  await page.getByRole('button', { name: 'Create passkey' }).click();
+  await page.getByText('Encrypted cache open').waitFor();
+  return {
+    browser,
+    renderer,
+    backend,
+    proxy,
+    auth,
+    page,
+    async close() {
+      await auth.stopSync();
+      auth.lockNow('quit');
+      await page.close();
+      await browser.close();
+      await renderer.close();
+      await proxy.close();
+      await backend.dispose();
+    },
+  };
+}
