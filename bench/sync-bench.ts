@@ -7,11 +7,12 @@
  */
 import { join } from 'node:path';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit-ledger';
-import { addClinician, assignPatients } from '../server/organisation';
+import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { addClinician } from '../server/organisation/organisation';
+import { assignPatients } from '../server/organisation/assignments';
 import { openBackendDb, registerDevice } from '../test/support/backend-db';
-import { loadBundles } from '../server/patient-store';
-import { RelyingParty } from '../server/relying-party';
+import { loadBundles } from '../server/sync/patient-store';
+import { RelyingParty } from '../server/auth/relying-party';
 import { BackendClient } from '../electron/services/backend-client';
 import { pullChanges } from '../electron/services/sync-pull';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';

@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
+import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
+import { migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
+import { migrateSessions, type SessionTables } from './auth/session-schema';
 
-export interface Tables {
+/** Each feature's own tables are declared beside it (authorization/, audit/, auth/). */
+export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
   counters: { name: string; value: number };
@@ -175,6 +179,10 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   async (db) => {
     await db.schema.alterTable('sessions').addColumn('scope', 'text', (c) => c.notNull().defaultTo('full')).execute();
   },
+  // From here on each feature migrates its own tables, in this fixed order.
+  (db) => migrateAuthorization(db),
+  (db) => migrateAuditLedger(db),
+  (db) => migrateSessions(db),
 ];
 
 /** Applies pending migrations in order, each in its own transaction. */

@@ -16,11 +16,11 @@ import { clinicianIdSchema } from '../shared/backend-api';
 import { buildApp } from './app';
 import { systemClock } from './clock';
 import { migrate, openDatabase } from './database';
-import { addClinician, assignPatients,
-  unassignPatients, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation';
-import { bundleFiles, loadBundles } from './patient-store';
-import { RelyingParty } from './relying-party';
-import { loadReceiptKey } from './audit-ledger';
+import { addClinician, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation/organisation';
+import { assignPatients, unassignPatients } from './organisation/assignments';
+import { bundleFiles, loadBundles } from './sync/patient-store';
+import { RelyingParty } from './auth/relying-party';
+import { loadReceiptKey } from './audit/audit-ledger';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 

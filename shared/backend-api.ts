@@ -147,6 +147,11 @@ export const api = {
     path: '/v1/devices/:id/revoke',
     reply: z.object({ revoked: z.boolean() }),
   },
+  /** Ends the caller's session at once (the desktop calls it on lock, sign-out and quit). */
+  logout: {
+    path: '/v1/session/logout',
+    reply: z.object({ ended: z.boolean() }),
+  },
 } as const;
 
 /** What a device signs with its Ed25519 key to get a sync-only session. */

@@ -25,7 +25,12 @@ export const changeResultSchema = z.discriminatedUnion('status', [
   z.object({
     idempotencyKey: z.uuid(),
     status: z.literal('conflict'),
-    current: z.looseObject({ resourceType: z.string(), id: z.string() }),
+    /**
+     * The backend's current version of the resource: only for a session that
+     * may read it (a passkey session of a clinician assigned to the patient).
+     * A sync-only session gets the version number alone.
+     */
+    current: z.looseObject({ resourceType: z.string(), id: z.string() }).optional(),
     currentVersion: z.string().max(32),
   }),
   z.object({ idempotencyKey: z.uuid(), status: z.literal('refused'), reason: z.string().max(200) }),

@@ -6,9 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npm run -s lint
-npm run -s typecheck
-npm run -s build:renderer >/dev/null
+# CLINICIAN_TEST_ONLY=1 skips lint, typecheck and the build (for a quick
+# run of a few test files while working; npm test and CI never set it).
+if [ -z "${CLINICIAN_TEST_ONLY:-}" ]; then
+  npm run -s lint
+  npm run -s typecheck
+  npm run -s build:renderer >/dev/null
+fi
 
 for tool in dbus-run-session gnome-keyring-daemon chromium runuser; do
   command -v "$tool" >/dev/null || { echo "npm test needs $tool (see README: what the tests need)" >&2; exit 1; }

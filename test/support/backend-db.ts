@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { migrate, openDatabase, type Db } from '../../server/database';
-import { hashSecret } from '../../server/organisation';
+import { hashSecret } from '../../server/organisation/organisation';
 import type { CacheSession } from '../../electron/services/cache-session';
 import { freshPostgresDatabase } from './postgres';
 

@@ -7,9 +7,9 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseBundle } from '../shared/fhir-bundle';
-import { patientIdOf } from '../shared/fhir-fields';
-import type { Db } from './database';
+import { parseBundle } from '../../shared/fhir-bundle';
+import { patientIdOf } from '../../shared/fhir-fields';
+import type { Db } from '../database';
 import { nextChangeSeq } from './change-feed';
 
 export function bundleFiles(paths: string[]): string[] {

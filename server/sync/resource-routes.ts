@@ -9,13 +9,13 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { FHIR_ID_PATTERN } from '../shared/fhir-id';
-import { changeSchema } from '../shared/sync-api';
-import { ApiError, forbidden } from './api-error';
+import { FHIR_ID_PATTERN } from '../../shared/fhir-id';
+import { changeSchema } from '../../shared/sync-api';
+import { ApiError, forbidden } from '../api-error';
 import { assignedResources, servedResource } from './change-feed';
-import type { Clock } from './clock';
-import type { Db } from './database';
-import type { RelyingParty } from './relying-party';
+import type { Clock } from '../clock';
+import type { Db } from '../database';
+import type { RelyingParty } from '../auth/relying-party';
 import { applyChanges } from './sync-push';
 
 const paramsSchema = z.object({ type: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/), id: z.string().regex(FHIR_ID_PATTERN) });

@@ -8,7 +8,7 @@
  * clinician, and never store or see a PRF output.
  */
 import { randomBytes, createHash, createPublicKey, verify } from 'node:crypto';
-import { deviceSessionMessage } from '../shared/backend-api';
+import { deviceSessionMessage } from '../../shared/backend-api';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -18,12 +18,13 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
-import type { AuthenticationResponse, CredentialRecord, RegistrationResponse } from '../shared/backend-api';
-import { prfExtensionJson } from '../shared/passkey-prf';
-import { badRequest, forbidden, unauthorized } from './api-error';
-import { plusMinutes, type Clock } from './clock';
-import type { Db } from './database';
-import { hashSecret } from './organisation';
+import type { AuthenticationResponse, CredentialRecord, RegistrationResponse } from '../../shared/backend-api';
+import { prfExtensionJson } from '../../shared/passkey-prf';
+import { badRequest, forbidden, unauthorized } from '../api-error';
+import { plusMinutes, type Clock } from '../clock';
+import type { Db } from '../database';
+import { hashSecret } from '../organisation/organisation';
+import type { Caller, SessionScope } from './caller';
 
 export interface RelyingPartyConfig {
   rpId: string;
@@ -96,7 +97,6 @@ function toRecord(row: { id: string; public_key: string; counter: number | strin
   return { id: row.id, publicKey: row.public_key, counter: Number(row.counter), prf: Number(row.prf) === 1 };
 }
 
-export type SessionScope = 'full' | 'sync';
 
 async function newSession(db: Db, clinicianId: string, deviceId: string, clock: Clock, scope: SessionScope = 'full'): Promise<string> {
   const token = randomBytes(32).toString('base64url');
@@ -284,7 +284,7 @@ export class RelyingParty {
   }
 
   /** The session behind a token; `need` 'sync' admits sync-only sessions, 'full' (the default) does not. */
-  async session(token: string | undefined, need: SessionScope = 'full'): Promise<{ clinicianId: string; deviceId: string }> {
+  async session(token: string | undefined, need: SessionScope = 'full'): Promise<Caller> {
     if (!token) throw unauthorized('SESSION_INVALID', 'Sign in again.');
     const s = await this.db.selectFrom('sessions').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
     if (!s || s.expires_at <= this.clock().toISOString()) throw unauthorized('SESSION_INVALID', 'Sign in again.');
@@ -293,7 +293,7 @@ export class RelyingParty {
     const device = await this.db.selectFrom('devices').select(['revoked_at']).where('id', '=', s.device_id).executeTakeFirst();
     if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
     if (s.scope !== 'full' && need === 'full') throw forbidden('SCOPE_INSUFFICIENT', 'Sign in with your passkey for this.');
-    return { clinicianId: s.clinician_id, deviceId: s.device_id };
+    return { clinicianId: s.clinician_id, deviceId: s.device_id, scope: s.scope === 'sync' ? 'sync' : 'full' };
   }
 }
 

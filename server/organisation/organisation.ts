@@ -1,14 +1,13 @@
 /**
- * The organisation's people and settings: clinicians, their assigned
- * patients, one-time enrollment codes, devices and policy. Enrollment codes
+ * The organisation's people and settings: clinicians, one-time enrollment
+ * codes, devices, passkeys and policy (assignments: ./assignments). Enrollment codes
  * are random, stored only as a SHA-256 hash, valid for 15 minutes and once.
  * There is no default account and no password anywhere.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { policySchema, type Policy } from '../shared/backend-api';
-import type { Db } from './database';
-import { nextChangeSeq } from './change-feed';
-import { plusMinutes, type Clock } from './clock';
+import { policySchema, type Policy } from '../../shared/backend-api';
+import type { Db } from '../database';
+import { plusMinutes, type Clock } from '../clock';
 
 export const ENROLLMENT_CODE_MINUTES = 15;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -34,32 +33,6 @@ export async function addClinician(db: Db, id: string, displayName: string, cloc
     .values({ id, display_name: displayName, created_at: clock().toISOString(), revoked_at: null })
     .onConflict((oc) => oc.column('id').doUpdateSet({ display_name: displayName }))
     .execute();
-}
-
-/**
- * Assigns patients; a newly assigned patient's resources get a fresh change
- * number so they reach the clinician's devices on their next pull.
- */
-export async function assignPatients(db: Db, clinicianId: string, patientIds: string[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    let changeSeq: number | null = null;
-    for (const patientId of patientIds) {
-      const added = await trx
-        .insertInto('assignments')
-        .values({ clinician_id: clinicianId, patient_id: patientId })
-        .onConflict((oc) => oc.columns(['clinician_id', 'patient_id']).doNothing())
-        .executeTakeFirst();
-      if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) continue;
-      changeSeq ??= await nextChangeSeq(trx);
-      await trx.updateTable('resources').set({ change_seq: changeSeq }).where('patient_id', '=', patientId).execute();
-    }
-  });
-}
-
-/** Ends assignments: the patients leave the clinician's devices at their next pull. */
-export async function unassignPatients(db: Db, clinicianId: string, patientIds: string[]): Promise<void> {
-  if (patientIds.length === 0) return;
-  await db.deleteFrom('assignments').where('clinician_id', '=', clinicianId).where('patient_id', 'in', patientIds).execute();
 }
 
 /** Creates a one-time code for `clinicianId` and returns it; only its hash is stored. */

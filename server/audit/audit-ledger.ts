@@ -13,12 +13,12 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../shared/audit-entry';
-import { toBalpAuditEvent } from '../shared/balp-audit-event';
-import { receiptMessage, type AuditReceipt, type AuditUpload } from '../shared/audit-upload';
-import { badRequest, forbidden } from './api-error';
-import type { Clock } from './clock';
-import type { Db } from './database';
+import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
+import { toBalpAuditEvent } from '../../shared/balp-audit-event';
+import { receiptMessage, type AuditReceipt, type AuditUpload } from '../../shared/audit-upload';
+import { badRequest, forbidden } from '../api-error';
+import type { Clock } from '../clock';
+import type { Db } from '../database';
 
 /** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
 export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {

@@ -10,8 +10,8 @@
  * assigned.
  */
 import { sql } from 'kysely';
-import { MAX_PULL_RESOURCES, type PullReply } from '../shared/sync-api';
-import type { Db } from './database';
+import { MAX_PULL_RESOURCES, type PullReply } from '../../shared/sync-api';
+import type { Db } from '../database';
 
 /** Takes the next change number; call inside the transaction that writes. */
 export async function nextChangeSeq(trx: Db): Promise<number> {

@@ -8,10 +8,10 @@
  * clinician are refused, as is any change to a signed note (status final).
  * Every answer is stored under its key.
  */
-import { patientIdOf } from '../shared/fhir-fields';
-import { changeResultSchema, type Change, type ChangeResult } from '../shared/sync-api';
-import type { Clock } from './clock';
-import type { Db } from './database';
+import { patientIdOf } from '../../shared/fhir-fields';
+import { changeResultSchema, type Change, type ChangeResult } from '../../shared/sync-api';
+import type { Clock } from '../clock';
+import type { Db } from '../database';
 import { nextChangeSeq } from './change-feed';
 
 async function storedResult(db: Db, deviceId: string, key: string): Promise<ChangeResult | null> {

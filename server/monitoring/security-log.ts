@@ -1,0 +1,42 @@
+/**
+ * The backend's security log: one JSON line (pino) per security event on
+ * stderr, for a SIEM to collect: refused access, failed sign-ins, session
+ * ends, revocations, refused audit uploads, rate-limit hits. Fields are
+ * identifiers only (clinician, device, route, code); never PHI, a patient
+ * id, a token, a code, a body or a query string.
+ */
+import { pino, type Logger } from 'pino';
+
+export type SecurityEventName =
+  | 'access-refused'
+  | 'sign-in-failed'
+  | 'enrollment-failed'
+  | 'session-ended'
+  | 'session-refused'
+  | 'revoked'
+  | 'audit-upload-refused'
+  | 'rate-limited';
+
+export interface SecurityEventFields {
+  clinicianId?: string;
+  deviceId?: string;
+  /** The route pattern (e.g. `/v1/fhir/:type/:id`), never the URL with its values. */
+  route?: string;
+  method?: string;
+  /** The typed error code answered. */
+  code?: string;
+  ip?: string;
+  /** What was revoked or ended: 'device', 'passkey', 'clinician', 'logout', 'idle'. */
+  what?: string;
+}
+
+let logger: Logger = pino({ base: { service: 'clinician-backend', log: 'security' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+
+/** Replaces the destination (tests capture the lines). */
+export function setSecurityLogger(next: Logger): void {
+  logger = next;
+}
+
+export function securityEvent(event: SecurityEventName, fields: SecurityEventFields = {}): void {
+  logger.warn({ event, ...fields }, event);
+}
