@@ -11,7 +11,7 @@ import { fhirIdSchema } from '../../shared/fhir-id';
 import { forbidden } from '../api-error';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
-import { bearer } from '../auth/bearer-token';
+import { callerOf, requireSession } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
 import { acceptAuditUpload, patientAuditTrail } from './audit-ledger';
 
@@ -19,14 +19,14 @@ export function registerAuditRoutes(
   app: FastifyInstance,
   { db, rp, clock, receiptKey }: { db: Db; rp: RelyingParty; clock: Clock; receiptKey: { privateKey: KeyObject; publicKey: string } },
 ): void {
-  app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024 }, async (request) => {
-    const { deviceId } = await rp.session(bearer(request), 'sync');
+  app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024, onRequest: requireSession(rp, 'sync') }, async (request) => {
+    const { deviceId } = callerOf(request);
     const upload = auditUploadSchema.parse(request.body);
     return { receipt: await acceptAuditUpload(db, deviceId, upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/audit/patients/:id', async (request) => {
-    const { clinicianId } = await rp.session(bearer(request));
+  app.get<{ Params: { id: string } }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {
+    const { clinicianId } = callerOf(request);
     const patientId = fhirIdSchema.parse(request.params.id);
     const assigned = await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst();
     if (!assigned) throw forbidden('NOT_ASSIGNED', 'That patient is not assigned to you.');

@@ -11,7 +11,7 @@ import { forbidden } from '../api-error';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { readPolicy, revokeDevice } from '../organisation/organisation';
-import { bearer } from './bearer-token';
+import { callerOf, requireSession } from './session-guard';
 import type { RelyingParty } from './relying-party';
 
 export function registerAuthRoutes(app: FastifyInstance, { db, rp, clock }: { db: Db; rp: RelyingParty; clock: Clock }): void {
@@ -41,8 +41,8 @@ export function registerAuthRoutes(app: FastifyInstance, { db, rp, clock }: { db
 
   app.post(api.deviceVerify.path, async (request) => rp.deviceVerify(api.deviceVerify.body.parse(request.body)));
 
-  app.get(api.me.path, async (request) => {
-    const { clinicianId, deviceId } = await rp.session(bearer(request));
+  app.get(api.me.path, { onRequest: requireSession(rp, 'full') }, async (request) => {
+    const { clinicianId, deviceId } = callerOf(request);
     const clinician = await db.selectFrom('clinicians').select(['id', 'display_name']).where('id', '=', clinicianId).executeTakeFirstOrThrow();
     const devices = await db.selectFrom('devices').selectAll().where('clinician_id', '=', clinicianId).orderBy('created_at').execute();
     return {
@@ -53,8 +53,8 @@ export function registerAuthRoutes(app: FastifyInstance, { db, rp, clock }: { db
     };
   });
 
-  app.post<{ Params: { id: string } }>(api.revokeDevice.path, async (request) => {
-    const { clinicianId } = await rp.session(bearer(request));
+  app.post<{ Params: { id: string } }>(api.revokeDevice.path, { onRequest: requireSession(rp, 'full') }, async (request) => {
+    const { clinicianId } = callerOf(request);
     const id = deviceSchema.shape.id.parse(request.params.id);
     const device = await db.selectFrom('devices').select(['clinician_id']).where('id', '=', id).executeTakeFirst();
     if (!device || device.clinician_id !== clinicianId) throw forbidden('DEVICE_UNKNOWN', 'That device is not one of yours.');

@@ -7,7 +7,8 @@
  * exactly-once, conditional path as the batch push. Only resources of
  * patients assigned to the clinician, never anyone else's.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { callerOf, requireSession } from '../auth/session-guard';
 import { z } from 'zod';
 import { FHIR_ID_PATTERN } from '../../shared/fhir-id';
 import { changeSchema } from '../../shared/sync-api';
@@ -23,11 +24,11 @@ const ifMatchSchema = z.string().regex(/^(W\/)?"\d{1,15}"$/).transform((v) => v.
 
 export const etagOf = (version: number | string) => `W/"${version}"`;
 
-export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp: RelyingParty; clock: Clock; bearer(request: FastifyRequest): string | undefined }): void {
-  const { db, rp, clock, bearer } = deps;
+export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp: RelyingParty; clock: Clock }): void {
+  const { db, rp, clock } = deps;
 
-  app.get<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', async (request, reply) => {
-    const { clinicianId } = await rp.session(bearer(request));
+  app.get<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { onRequest: requireSession(rp, 'full') }, async (request, reply) => {
+    const { clinicianId } = callerOf(request);
     const { type, id } = paramsSchema.parse(request.params);
     const row = await assignedResources(db, clinicianId)
       .select(['r.json', 'r.version_id'])
@@ -39,8 +40,8 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
     return servedResource(row.json, Number(row.version_id));
   });
 
-  app.put<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', async (request, reply) => {
-    const who = await rp.session(bearer(request));
+  app.put<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { onRequest: requireSession(rp, 'full') }, async (request, reply) => {
+    const who = callerOf(request);
     const { type, id } = paramsSchema.parse(request.params);
     const idempotencyKey = changeSchema.shape.idempotencyKey.parse(request.headers['idempotency-key']);
     const ifMatch = request.headers['if-match'];
