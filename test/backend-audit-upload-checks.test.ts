@@ -1,0 +1,167 @@
+/**
+ * Uploaded audit entries are checked against the session and the assignment
+ * history (SQLite and PostgreSQL): every entry's actor is the session's
+ * clinician, its device the session's device, and every patient it names one
+ * the clinician was assigned when the entry was recorded; otherwise the whole
+ * upload is refused, nothing is stored and a security event is logged. Work
+ * recorded while a patient was assigned still uploads after the assignment
+ * ended (offline work), and so does the device's removal of that patient.
+ */
+import { describe, test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../server/app';
+import { loadReceiptKey } from '../server/audit/audit-ledger';
+import type { Db } from '../server/database';
+import { addClinician } from '../server/organisation/organisation';
+import { assignPatients, unassignPatients } from '../server/organisation/assignments';
+import { RelyingParty } from '../server/auth/relying-party';
+import { setSecurityLogger } from '../server/monitoring/security-log';
+import { AUDIT_UPLOAD_PATH, type AuditUpload } from '../shared/audit-upload';
+import { openBackendDb } from './support/backend-db';
+import { scratchDir } from './support/scratch';
+import { HandBuiltDevice } from './support/signed-audit-chain';
+
+const HOUR = 3_600_000;
+const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+
+const securityLines: Array<Record<string, unknown>> = [];
+setSecurityLogger(
+  pino(
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) securityLines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    }),
+  ),
+);
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`uploaded audit entries are checked, backend on ${engine}`, () => {
+    const dir = scratchDir('audit-checks');
+    let db: Db;
+    let closeDb: (() => Promise<void>) | null = null;
+    let app: FastifyInstance;
+    let url: string;
+    const clock = () => new Date();
+
+    before(async () => {
+      ({ db, close: closeDb } = await openBackendDb(engine, dir.path));
+      await addClinician(db, 'dr.own', 'Dr Own', clock);
+      await addClinician(db, 'dr.victim', 'Dr Victim', clock);
+      // dr.own has had 'mine' for a day; dr.victim alone cares for 'theirs'.
+      await assignPatients(db, 'dr.own', ['mine'], () => new Date(Date.now() - 24 * HOUR));
+      await assignPatients(db, 'dr.victim', ['theirs'], () => new Date(Date.now() - 24 * HOUR));
+      app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(dir.path) });
+      url = await app.listen({ port: 0, host: '127.0.0.1' });
+    });
+
+    after(async () => {
+      await app?.close();
+      await closeDb?.();
+      dir.remove();
+    });
+
+    beforeEach(() => {
+      securityLines.length = 0;
+    });
+
+    async function upload(token: string, body: AuditUpload): Promise<{ status: number; code: string | undefined }> {
+      const r = await fetch(url + AUDIT_UPLOAD_PATH, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      const json = (await r.json()) as { error?: { code: string } };
+      return { status: r.status, code: json.error?.code };
+    }
+
+    const stored = async (deviceId: string) =>
+      Number((await db.selectFrom('audit_entries').select((e) => e.fn.countAll().as('n')).where('device_id', '=', deviceId).executeTakeFirstOrThrow()).n);
+
+    /** A fresh device of dr.own with a session. */
+    async function ownDevice(): Promise<{ device: HandBuiltDevice; token: string }> {
+      const device = new HandBuiltDevice('dr.own');
+      return { device, token: await device.register(db) };
+    }
+
+    async function assertRefusedWhole(device: HandBuiltDevice, token: string, body: AuditUpload, before: number): Promise<void> {
+      const r = await upload(token, body);
+      assert.equal(r.status, 400);
+      assert.equal(r.code, 'AUDIT_CHAIN_INVALID');
+      assert.equal(await stored(device.id), before, 'nothing of the upload was stored');
+      const event = securityLines.find((l) => l.event === 'audit-upload-refused');
+      assert.ok(event, 'a security event names the refusal');
+      assert.equal(event.clinicianId, 'dr.own');
+      assert.equal(event.deviceId, device.id);
+      assert.equal(event.code, 'AUDIT_CHAIN_INVALID');
+      assert.doesNotMatch(JSON.stringify(securityLines), /theirs|mine/, 'no patient id in the security log');
+    }
+
+    test("entries of the session's clinician and device about an assigned patient (and searches without a result) are accepted", async () => {
+      const { device, token } = await ownDevice();
+      const r = await upload(token, device.upload([{ recordedAt: at(-HOUR), patientId: 'mine' }, { recordedAt: at(-HOUR), patientId: null, action: 'E', subtype: 'search-type', query: 'nobody' }]));
+      assert.equal(r.status, 200);
+      assert.equal(await stored(device.id), 2);
+    });
+
+    test('an upload with one entry naming another clinician as actor is refused whole', async () => {
+      const { device, token } = await ownDevice();
+      const body = device.upload([
+        { recordedAt: at(-HOUR), patientId: 'mine' },
+        { recordedAt: at(-HOUR), patientId: 'mine', actor: 'dr.victim' },
+        { recordedAt: at(-HOUR), patientId: 'mine' },
+      ]);
+      await assertRefusedWhole(device, token, body, 0);
+    });
+
+    test('an upload with an entry naming another device is refused whole', async () => {
+      const { device, token } = await ownDevice();
+      const other = new HandBuiltDevice('dr.own');
+      await other.register(db);
+      const body = device.upload([{ recordedAt: at(-HOUR), patientId: 'mine' }, { recordedAt: at(-HOUR), patientId: 'mine', deviceId: other.id }]);
+      await assertRefusedWhole(device, token, body, 0);
+    });
+
+    test('an upload naming a patient the clinician was never assigned is refused whole (as the patient or as an entity)', async () => {
+      const { device, token } = await ownDevice();
+      const flood = Array.from({ length: 600 }, () => ({ recordedAt: at(-HOUR), patientId: 'theirs' }));
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(-HOUR), patientId: 'mine' }, ...flood]), 0);
+      device.rewind({ seq: 0, hash: '0'.repeat(64) });
+      securityLines.length = 0;
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(-HOUR), patientId: 'mine', entities: ['Patient/mine', 'Patient/theirs'] }]), 0);
+      device.rewind({ seq: 0, hash: '0'.repeat(64) });
+      securityLines.length = 0;
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(-HOUR), patientId: null, entities: ['Observation?patient=theirs'] }]), 0);
+      assert.equal(Number((await db.selectFrom('audit_entries').select((e) => e.fn.countAll().as('n')).where('patient_id', '=', 'theirs').executeTakeFirstOrThrow()).n), 0);
+    });
+
+    test('an entry recorded while the patient was assigned uploads after the assignment ended; one recorded after it does not', async () => {
+      await assignPatients(db, 'dr.own', ['offline'], () => new Date(Date.now() - 3 * HOUR));
+      const { device, token } = await ownDevice();
+      const whileAssigned = device.upload([{ recordedAt: at(-2 * HOUR), patientId: 'offline', action: 'U', subtype: 'update', entities: ['Condition/c1'] }]);
+      await unassignPatients(db, 'dr.own', ['offline'], () => new Date(Date.now() - HOUR));
+      assert.equal((await upload(token, whileAssigned)).status, 200);
+      assert.equal(await stored(device.id), 1);
+
+      // The device drops the patient from its cache once the pull says so: that removal uploads too.
+      const removal = device.upload([{ recordedAt: at(-HOUR / 2), patientId: 'offline', action: 'D', subtype: 'delete' }]);
+      assert.equal((await upload(token, removal)).status, 200);
+      assert.equal(await stored(device.id), 2);
+
+      // A read recorded after the assignment ended (beyond the clock skew) is not one the clinician could make.
+      const mark = device.head;
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(-HOUR / 2), patientId: 'offline' }]), 2);
+      device.rewind(mark);
+      // Nor one recorded before the assignment began.
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(-4 * HOUR), patientId: 'offline' }]), 2);
+    });
+
+    test('an entry recorded in the future beyond the clock skew is refused; within it, accepted', async () => {
+      const { device, token } = await ownDevice();
+      const mark = device.head;
+      await assertRefusedWhole(device, token, device.upload([{ recordedAt: at(HOUR), patientId: 'mine' }]), 0);
+      device.rewind(mark);
+      assert.equal((await upload(token, device.upload([{ recordedAt: at(60_000), patientId: 'mine' }]))).status, 200);
+    });
+  });
+}
