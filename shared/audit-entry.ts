@@ -29,6 +29,16 @@ export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
 export const AUDIT_NETWORKS = ['online', 'offline'] as const;
 export type AuditNetwork = (typeof AUDIT_NETWORKS)[number];
 
+/**
+ * The actor of entries the cache command line writes: the OS account that
+ * ran it, marked so it is never taken for a clinician (a clinician id holds
+ * no ':'). Mapped to its own identifier system in balp-audit-event.ts.
+ */
+export const OS_USER_ACTOR_PREFIX = 'cli:';
+export function osUserActor(username: string): string {
+  return `${OS_USER_ACTOR_PREFIX}${username}`;
+}
+
 export const auditEntrySchema = z.object({
   seq: z.number().int().positive(),
   recordedAt: z.string(),

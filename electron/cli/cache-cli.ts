@@ -11,6 +11,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError } from '../../shared/app-error';
+import { osUserActor } from '../../shared/audit-entry';
 import { describeChainProblem } from '../services/audit-chain';
 import { importBundle } from '../services/bundle-import';
 import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
@@ -35,7 +36,8 @@ async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSes
   const session = await openCacheSession({
     dataDir,
     secrets: createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE),
-    actor: `cli:${userInfo().username}`,
+    // The OS account that ran the command: audited with its own identifier system, never as a clinician.
+    actor: osUserActor(userInfo().username),
     create,
   });
   try {

@@ -14,6 +14,7 @@ import {
 } from '../../shared/contract';
 import type { AuditAction, AuditOutcome, AuditSubtype } from '../../shared/audit-entry';
 import { searchTokens } from '../../shared/fhir-fields';
+import { MAX_AUDIT_ENTITIES } from './audit-chain';
 import type { CacheSession } from './cache-session';
 
 /** Newest items per resource type in a chart; the total is always given. */
@@ -66,7 +67,7 @@ export function searchPatients(session: CacheSession, query: string): { patients
   });
 }
 
-/** A patient's chart: resources grouped by type, newest first. Audited as a read (R). */
+/** A patient's chart: resources grouped by type, newest first. Audited as a read (R) naming every resource read. */
 export function openChart(session: CacheSession, patientId: string): Chart {
   const { db } = session;
   const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck();
@@ -74,32 +75,27 @@ export function openChart(session: CacheSession, patientId: string): Chart {
   const counts = db.prepare(
     "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
   );
-  const newest = db
-    .prepare('SELECT json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?')
-    .pluck();
+  const newest = db.prepare('SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?');
   const chart = session.audited(() => {
     const json = patientJson.get(patientId) as string | undefined;
     if (json === undefined) return null;
     const groups: Chart['groups'] = {};
+    // `Type/id` of every resource read (counted-only types are not read, so not named).
+    const read = [`Patient/${patientId}`];
     for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
-      const items = COUNT_ONLY_TYPES.has(type)
-        ? []
-        : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as string[]).map((j) => JSON.parse(j) as FhirResource);
-      groups[type] = { total, items };
+      const rows = COUNT_ONLY_TYPES.has(type) ? [] : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>);
+      for (const row of rows) read.push(`${type}/${row.id}`);
+      groups[type] = { total, items: rows.map((row) => JSON.parse(row.json) as FhirResource) };
     }
-    session.audit.append({
-      action: 'R',
-      subtype: 'read',
-      patientId,
-      entities: [`Patient/${patientId}`, ...Object.keys(groups).map((t) => `${t}?patient=${patientId}`)],
-      query: null,
-      outcome: '0',
-    });
+    // At most MAX_AUDIT_ENTITIES references an entry, as imports and pulls: a big chart is several read entries.
+    for (let i = 0; i < read.length; i += MAX_AUDIT_ENTITIES) {
+      session.audit.append({ action: 'R', subtype: 'read', patientId, entities: read.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
+    }
     const summary = toSummary(patientRow.get(patientId) as PatientRow);
     return { summary, patient: JSON.parse(json) as FhirResource, groups };
   });
   if (chart === null) {
-    // The attempt is audited too (BALP: failures are events of their own).
+    // The attempt is audited too (BALP: failures are events of their own; the export adds its OperationOutcome).
     session.audited(() =>
       session.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' }),
     );
