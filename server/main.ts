@@ -5,6 +5,7 @@
  *   npm run server -- assign | unassign <clinician> <patient>...
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
+ *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain is whole; else names the first bad entry)
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
  * http only on loopback; any other address needs --tls-cert and --tls-key.
  * There is no default account: every clinician enrolls with a one-time code.
@@ -21,6 +22,7 @@ import { assignPatients, unassignPatients } from './organisation/assignments';
 import { bundleFiles, loadBundles } from './sync/patient-store';
 import { RelyingParty } from './auth/relying-party';
 import { loadReceiptKey } from './audit/audit-ledger';
+import { verifyDisclosureChain } from './audit/disclosure-verify';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -102,6 +104,15 @@ async function main(argv: string[]): Promise<void> {
         await setPolicy(db, args[0] as never, JSON.parse(String(args[1])));
         process.stdout.write(`${JSON.stringify(await readPolicy(db))}\n`);
         break;
+      case 'audit-verify': {
+        const report = await verifyDisclosureChain(db);
+        if (report.ok) process.stdout.write(`server audit chain whole: ${report.entries} entries\n`);
+        else {
+          process.stdout.write(`server audit chain broken at entry ${report.firstBad!.seq}: ${report.firstBad!.problem}\n`);
+          process.exitCode = 2;
+        }
+        break;
+      }
       default:
         throw new Error(`unknown command "${command.slice(0, 30)}"`);
     }

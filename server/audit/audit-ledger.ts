@@ -7,8 +7,12 @@
  * enrollment. It then stores the entries (with their FHIR AuditEvent, IHE
  * BALP) and answers with a receipt signed by the backend's own key. An
  * upload repeated after its answer was lost is accepted when the entries it
- * repeats are exactly those stored. An edited, reordered or truncated chain
- * is refused whole; nothing of it is stored.
+ * repeats are exactly those stored. Every new entry must be the session's:
+ * its actor the session's clinician, its device the session's device, and
+ * every patient it names one the clinician was assigned when the entry was
+ * recorded (./upload-entry-checks). An edited, reordered or truncated chain,
+ * or one entry that fails those checks, is refused whole; nothing of it is
+ * stored and the refusal is a security event (identifiers only).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,9 +20,12 @@ import { join } from 'node:path';
 import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { receiptMessage, type AuditReceipt, type AuditUpload } from '../../shared/audit-upload';
-import { badRequest, forbidden } from '../api-error';
+import { ApiError, badRequest, forbidden } from '../api-error';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
+import type { Caller } from '../auth/caller';
+import { securityEvent } from '../monitoring/security-log';
+import { checkEntriesBelongToCaller } from './upload-entry-checks';
 
 /** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
 export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
@@ -34,7 +41,19 @@ export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; public
 
 const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upload was refused: ${why}.`);
 
-export async function acceptAuditUpload(db: Db, deviceId: string, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
+export async function acceptAuditUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
+  try {
+    return await storeUpload(db, caller, upload, receiptKey, clock);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'AUDIT_CHAIN_INVALID') {
+      securityEvent('audit-upload-refused', { clinicianId: caller.clinicianId, deviceId: caller.deviceId, code: err.code });
+    }
+    throw err;
+  }
+}
+
+async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
+  const { deviceId } = caller;
   const device = await db.selectFrom('devices').select(['public_key', 'revoked_at']).where('id', '=', deviceId).executeTakeFirst();
   if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
   return db.transaction().execute(async (trx) => {
@@ -66,6 +85,7 @@ export async function acceptAuditUpload(db: Db, deviceId: string, upload: AuditU
       });
     }
     const rows = [];
+    const parsedEntries = [];
     for (const e of upload.entries.slice(repeated.length)) {
       if (e.seq !== prevSeq + 1) throw refuse(`entry ${e.seq} does not continue from entry ${prevSeq}`);
       if (e.prevHash !== prevHash) throw refuse(`entry ${e.seq} does not follow the last accepted entry`);
@@ -74,31 +94,24 @@ export async function acceptAuditUpload(db: Db, deviceId: string, upload: AuditU
       if (hash !== e.hash) throw refuse(`entry ${e.seq} does not match its hash`);
       const parsed = parseCanonicalAuditEntry(e.entry);
       if (!parsed || parsed.deviceId !== deviceId) throw refuse(`entry ${e.seq} is not from this device`);
+      parsedEntries.push(parsed);
       const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash });
       rows.push({ device_id: deviceId, seq: e.seq, entry: e.entry, prev_hash: prevHash, hash, patient_id: parsed.patientId, event: JSON.stringify(event) });
       prevSeq = e.seq;
       prevHash = hash;
     }
     if (upload.head.seq !== prevSeq || upload.head.hash !== prevHash) throw refuse('the signed head is not the last entry');
+    const wrong = await checkEntriesBelongToCaller(trx, caller, parsedEntries, clock);
+    if (wrong) throw refuse(`entry ${wrong.seq} ${wrong.problem}`);
     const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
     if (!verify(null, Buffer.from(auditHeadMessage(deviceId, prevSeq, prevHash)), publicKey, Buffer.from(upload.head.signature, 'base64'))) {
       throw refuse('the chain head is not signed by this device');
     }
     // 7 parameters a row: 2,000 rows stay under both engines' parameter limits.
     for (let i = 0; i < rows.length; i += 2000) await trx.insertInto('audit_entries').values(rows.slice(i, i + 2000)).execute();
+    const times = parsedEntries.map((p) => ({ device_id: deviceId, seq: p.seq, patient_id: p.patientId, recorded_at: p.recordedAt }));
+    for (let i = 0; i < times.length; i += 5000) await trx.insertInto('audit_entry_times').values(times.slice(i, i + 5000)).execute();
     const receipt = { deviceId, seq: prevSeq, hash: prevHash, receivedAt: clock().toISOString() };
     return { ...receipt, signature: sign(null, Buffer.from(receiptMessage(receipt)), receiptKey).toString('base64') };
   });
-}
-
-/** Who accessed a patient's record, from which device, when (newest first). */
-export async function patientAuditTrail(db: Db, patientId: string, limit: number) {
-  const rows = await db
-    .selectFrom('audit_entries')
-    .select(['device_id', 'seq', 'event'])
-    .where('patient_id', '=', patientId)
-    .orderBy('seq', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => JSON.parse(r.event) as Record<string, unknown>);
 }

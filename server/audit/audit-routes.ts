@@ -1,35 +1,56 @@
 /**
- * The audit surface: a device uploads its chain (checked, stored as BALP
- * AuditEvents, answered with a signed receipt) and a patient's access trail
- * is read. Who may read which trail, and with what detail, is the
- * authorization module's answer.
+ * The audit surface: a device uploads its chain (checked against the
+ * session and the assignment history, stored as BALP AuditEvents, answered
+ * with a signed receipt) and a patient's access trail is read, page by page
+ * in time order. Who may read which trail, and whether with search text, is
+ * the authorization module's answer; a refusal is the same 404 as for a
+ * patient that does not exist. Every trail view is itself recorded in the
+ * backend's disclosure chain, in the same transaction as the read.
  */
 import type { FastifyInstance } from 'fastify';
 import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
 import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../../shared/audit-upload';
 import { fhirIdSchema } from '../../shared/fhir-id';
-import { forbidden } from '../api-error';
+import { ApiError } from '../api-error';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { callerOf, requireSession } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
-import { acceptAuditUpload, patientAuditTrail } from './audit-ledger';
+import { mayAccessPatient } from '../authorization/access-policy';
+import { securityEvent } from '../monitoring/security-log';
+import { acceptAuditUpload } from './audit-ledger';
+import { recordDisclosures } from './disclosure-ledger';
+import { TRAIL_PAGE_DEFAULT, TRAIL_PAGE_MAX, patientTrailPage } from './patient-trail';
+
+const TRAIL_ROUTE = '/v1/audit/patients/:id';
+const trailQuerySchema = z.object({
+  cursor: z.string().max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(TRAIL_PAGE_MAX).default(TRAIL_PAGE_DEFAULT),
+});
 
 export function registerAuditRoutes(
   app: FastifyInstance,
   { db, rp, clock, receiptKey }: { db: Db; rp: RelyingParty; clock: Clock; receiptKey: { privateKey: KeyObject; publicKey: string } },
 ): void {
   app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024, onRequest: requireSession(rp, 'sync') }, async (request) => {
-    const { deviceId } = callerOf(request);
     const upload = auditUploadSchema.parse(request.body);
-    return { receipt: await acceptAuditUpload(db, deviceId, upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
+    return { receipt: await acceptAuditUpload(db, callerOf(request), upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {
-    const { clinicianId } = callerOf(request);
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(TRAIL_ROUTE, { onRequest: requireSession(rp, 'full') }, async (request) => {
+    const caller = callerOf(request);
     const patientId = fhirIdSchema.parse(request.params.id);
-    const assigned = await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst();
-    if (!assigned) throw forbidden('NOT_ASSIGNED', 'That patient is not assigned to you.');
-    return { events: await patientAuditTrail(db, patientId, 500) };
+    const { cursor, limit } = trailQuerySchema.parse(request.query);
+    const full = await mayAccessPatient(db, caller, 'trail-full', patientId);
+    if (!full && !(await mayAccessPatient(db, caller, 'trail', patientId))) {
+      securityEvent('access-refused', { clinicianId: caller.clinicianId, deviceId: caller.deviceId, route: TRAIL_ROUTE, method: 'GET', code: 'NOT_FOUND' });
+      throw new ApiError(404, 'NOT_FOUND', 'Not found among your patients.');
+    }
+    return db.transaction().execute(async (trx) => {
+      const page = await patientTrailPage(trx, patientId, { cursor, limit, withSearchText: full });
+      await recordDisclosures(trx, caller, [{ action: 'E', subtype: 'search-type', patientId, entities: [], outcome: '0', query: request.url }], clock);
+      return page;
+    });
   });
 }

@@ -2,12 +2,19 @@
  * The backend's own audit of what it discloses: every resource served (GET,
  * pull page, a conflict's current version) and every trail view becomes
  * BALP AuditEvents, one per patient, appended to the server's hash chain in
- * the same database transaction as the read. Never store resource content
- * here, only references.
- *
- * SKELETON (issue 8 in progress): the signature is fixed; the chain is
- * being built.
+ * the same database transaction as the read. Each entry is the shared
+ * canonical audit entry (actor the clinician, device the requesting device),
+ * chained as a device chains its own: hash = SHA-256(prev_hash + "\n" +
+ * entry). Appends are serialized on the one head row (UPDATE … RETURNING
+ * takes its row lock until the caller's transaction ends), so concurrent
+ * readers chain in commit order without gaps; a rolled-back read leaves
+ * neither entries nor a moved head. Never store resource content here, only
+ * references; call it late in the reading transaction (the head lock is held
+ * until commit).
  */
+import { createHash } from 'node:crypto';
+import { canonicalAuditEntry, type AuditEntry, type AuditSubtype } from '../../shared/audit-entry';
+import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import type { Db } from '../database';
 import type { Clock } from '../clock';
 import type { Caller } from '../auth/caller';
@@ -26,7 +33,58 @@ export interface Disclosure {
   query: string | null;
 }
 
+/** The backend as it names itself in its AuditEvents (client application, custodian, observer). */
+export const BACKEND_NAME = 'clinician-backend';
+
+/** The chain link rule, the same as the device chain's. */
+export function linkHash(prevHash: string, entry: string): string {
+  return createHash('sha256').update(`${prevHash}\n${entry}`).digest('hex');
+}
+
+/** The BALP AuditEvent of one server entry: the backend is the observer and the custodian. */
+export function serverAuditEvent(entry: AuditEntry, hash: string): Record<string, unknown> {
+  const event = toBalpAuditEvent(entry, { applicationName: BACKEND_NAME, custodianName: BACKEND_NAME, hash });
+  return { ...event, id: `${BACKEND_NAME}-${entry.seq}`, source: { observer: { identifier: { value: BACKEND_NAME } } } };
+}
+
+// 7 parameters a row: stay far under both engines' parameter limits.
+const ROWS_PER_INSERT = 2000;
+
 /** Appends one AuditEvent per disclosure to the server chain; call inside the reading transaction. */
-export async function recordDisclosures(_trx: Db, _caller: Caller, _items: Disclosure[], _clock: Clock): Promise<void> {
-  // being built
+export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosure[], clock: Clock): Promise<void> {
+  if (items.length === 0) return;
+  // Takes the head's row lock (PostgreSQL) and reserves the sequence numbers in one statement.
+  const head = await trx
+    .updateTable('disclosure_head')
+    .set((eb) => ({ seq: eb('seq', '+', items.length) }))
+    .where('id', '=', 1)
+    .returning(['seq', 'hash'])
+    .executeTakeFirstOrThrow();
+  const recordedAt = clock().toISOString();
+  let seq = Number(head.seq) - items.length;
+  let prevHash = head.hash;
+  const rows = items.map((item) => {
+    const entry: AuditEntry = {
+      seq: ++seq,
+      recordedAt,
+      actor: caller.clinicianId,
+      action: item.action,
+      // 'vread' is a BALP restful-interaction code the device never records; the canonical form carries it as text.
+      subtype: item.subtype as AuditSubtype,
+      patientId: item.patientId,
+      entities: item.entities,
+      query: item.query,
+      outcome: item.outcome,
+      deviceId: caller.deviceId,
+      purpose: 'TREAT',
+      network: 'online',
+    };
+    const text = canonicalAuditEntry(entry);
+    const hash = linkHash(prevHash, text);
+    const row = { seq: entry.seq, recorded_at: recordedAt, patient_id: item.patientId, entry: text, prev_hash: prevHash, hash, event: JSON.stringify(serverAuditEvent(entry, hash)) };
+    prevHash = hash;
+    return row;
+  });
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await trx.insertInto('disclosure_events').values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
+  await trx.updateTable('disclosure_head').set({ hash: prevHash }).where('id', '=', 1).execute();
 }
