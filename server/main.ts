@@ -5,6 +5,7 @@
  *   npm run server -- assign | unassign <clinician> <patient>...
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
+ *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain is whole; else names the first bad entry)
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
  * http only on loopback; any other address needs --tls-cert and --tls-key.
@@ -19,6 +20,7 @@ import { systemClock } from './clock';
 import { migrate, openDatabase } from './database';
 import { addClinician, createEnrollmentCode, formatEnrollmentCode, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from './organisation/organisation';
 import { assignPatients, unassignPatients } from './organisation/assignments';
+import { grantRole, revokeRole, roleSchema } from './authorization/roles';
 import { bundleFiles, loadBundles } from './sync/patient-store';
 import { RelyingParty } from './auth/relying-party';
 import { loadReceiptKey } from './audit/audit-ledger';
@@ -99,6 +101,12 @@ async function main(argv: string[]): Promise<void> {
         break;
       case 'revoke-clinician':
         await revokeClinician(db, clinicianIdSchema.parse(args[0]), systemClock);
+        break;
+      case 'grant-role':
+        process.stdout.write(`${(await grantRole(db, clinicianIdSchema.parse(args[0]), roleSchema.parse(args[1]))) ? 'granted' : 'already held'}\n`);
+        break;
+      case 'revoke-role':
+        process.stdout.write(`${(await revokeRole(db, clinicianIdSchema.parse(args[0]), roleSchema.parse(args[1]))) ? 'revoked' : 'not held'}\n`);
         break;
       case 'set-policy':
         await setPolicy(db, args[0] as never, JSON.parse(String(args[1])));
