@@ -83,7 +83,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     const attacker = newDevice();
     const victim = newDevice();
     const tokens = { attacker: '', victimFull: '', victimSync: '' };
-    const log = captureSecurityLog();
+    let log: ReturnType<typeof captureSecurityLog>;
 
     async function call(method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
       const r = await fetch(url + path, {
@@ -143,6 +143,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     before(async () => {
+      log = captureSecurityLog();
       ({ db, close: closeDb } = await openBackendDb(engine, dir.path));
       const bundles = join(dir.path, 'bundles');
       mkdirSync(bundles);

@@ -1,15 +1,28 @@
 /**
  * The backend's one authorization point: may this caller do this action on
- * this patient? Decided from stored facts only (the session's clinician and
- * scope, the patient's current assignment, the clinician's roles), never
- * from what a request body claims. Every route that reads or writes patient
- * data asks here. A refusal discloses nothing.
+ * this patient? Decided from stored facts only (the session's scope, the
+ * clinician's current assignment, the clinician's roles), never from what a
+ * request body claims. Every route that reads or writes patient data asks
+ * here, about the patient the STORED record belongs to (storedRecordOf; for
+ * a create, the patient the body names). A refusal discloses nothing: routes
+ * answer it exactly as they answer a record that does not exist.
  *
- * SKELETON (issue 8 in progress): the signature is fixed; the rules are
- * being completed.
+ * Rules:
+ *  - read (a record's content: GET, pull, a conflict's current version):
+ *    a passkey ('full') session of a clinician assigned to the patient now;
+ *    a sync-only session never reads;
+ *  - write (change or create a record): a clinician assigned to the patient
+ *    now, with a passkey or a sync-only session (the device key pushes work
+ *    done offline);
+ *  - trail (the patient's access trail, without search text): a passkey
+ *    session of the assigned clinician or of a privacy officer;
+ *  - trail-full (the trail with search text): a privacy officer's passkey
+ *    session only.
  */
+import { sql } from 'kysely';
 import type { Db } from '../database';
 import type { Caller } from '../auth/caller';
+import { hasRole } from './roles';
 
 /**
  * read: a resource's content (GET, pull, a conflict's current version);
@@ -19,13 +32,79 @@ import type { Caller } from '../auth/caller';
  */
 export type PatientAction = 'read' | 'write' | 'trail' | 'trail-full';
 
+/** The stored facts a decision needs, looked up on demand. */
+interface Facts {
+  assigned(patientId: string): Promise<boolean>;
+  privacyOfficer(): Promise<boolean>;
+}
+
+async function decide(caller: Caller, action: PatientAction, patientId: string, facts: Facts): Promise<boolean> {
+  if (!patientId) return false;
+  switch (action) {
+    case 'read':
+      return caller.scope === 'full' && (await facts.assigned(patientId));
+    case 'write':
+      return facts.assigned(patientId);
+    case 'trail':
+      return caller.scope === 'full' && ((await facts.assigned(patientId)) || (await facts.privacyOfficer()));
+    case 'trail-full':
+      return caller.scope === 'full' && (await facts.privacyOfficer());
+    default:
+      return false;
+  }
+}
+
+async function isAssigned(db: Db, clinicianId: string, patientId: string): Promise<boolean> {
+  return !!(await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst());
+}
+
 export async function mayAccessPatient(db: Db, caller: Caller, action: PatientAction, patientId: string): Promise<boolean> {
-  if (caller.scope !== 'full' && action !== 'write') return false;
-  const assigned = await db
-    .selectFrom('assignments')
-    .select('patient_id')
-    .where('clinician_id', '=', caller.clinicianId)
-    .where('patient_id', '=', patientId)
-    .executeTakeFirst();
-  return !!assigned && action !== 'trail-full';
+  return decide(caller, action, patientId, {
+    assigned: (p) => isAssigned(db, caller.clinicianId, p),
+    privacyOfficer: () => hasRole(db, caller.clinicianId, 'privacy-officer'),
+  });
+}
+
+export type PatientAccess = (action: PatientAction, patientId: string) => Promise<boolean>;
+
+/**
+ * The same decision for many patients within one request (a push, a page):
+ * each patient's assignment and the clinician's role are looked up once.
+ * Use inside the request's transaction and drop it with the request.
+ */
+export function patientAccess(db: Db, caller: Caller): PatientAccess {
+  const assigned = new Map<string, Promise<boolean>>();
+  let officer: Promise<boolean> | null = null;
+  const facts: Facts = {
+    assigned: (p) => {
+      let known = assigned.get(p);
+      if (!known) assigned.set(p, (known = isAssigned(db, caller.clinicianId, p)));
+      return known;
+    },
+    privacyOfficer: () => (officer ??= hasRole(db, caller.clinicianId, 'privacy-officer')),
+  };
+  return (action, patientId) => decide(caller, action, patientId, facts);
+}
+
+/**
+ * The 'read' rule as a query, for serving many records at once (the pull):
+ * the resources (as `r`) the caller may read, i.e. those of the patients
+ * assigned to the clinician now, and none at all for a sync-only session.
+ */
+export function readableResources(db: Db, caller: Caller) {
+  const query = db.selectFrom('resources as r').innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', caller.clinicianId));
+  return caller.scope === 'full' ? query : query.where(sql<boolean>`1 = 0`);
+}
+
+/** A stored record as authorization sees it: the patient it belongs to (null: none, so nobody may touch it). */
+export interface StoredRecord {
+  patientId: string | null;
+  json: string;
+  versionId: number;
+}
+
+/** The stored record `Type/id`, or null when there is none. Authorize against its patientId, never the body's. */
+export async function storedRecordOf(db: Db, resourceType: string, id: string): Promise<StoredRecord | null> {
+  const row = await db.selectFrom('resources').select(['patient_id', 'json', 'version_id']).where('resource_type', '=', resourceType).where('id', '=', id).executeTakeFirst();
+  return row ? { patientId: row.patient_id, json: row.json, versionId: Number(row.version_id) } : null;
 }

@@ -6,12 +6,18 @@
  * write. A pull returns, for the clinician's assigned patients only, the
  * current version of each resource changed after the cursor, in (number,
  * type, id) order, and with the last page the list of patients assigned now
- * (so devices drop the others). Never serve a resource of a patient not
- * assigned.
+ * (so devices drop the others). Which rows a caller may read is the access
+ * policy's answer (readableResources), never this file's; every page is
+ * audited in the transaction that reads it.
  */
 import { sql } from 'kysely';
 import { MAX_PULL_RESOURCES, type PullReply } from '../../shared/sync-api';
 import type { Db } from '../database';
+import type { Caller } from '../auth/caller';
+import type { Clock } from '../clock';
+import { readableResources } from '../authorization/access-policy';
+import { recordDisclosures } from '../audit/disclosure-ledger';
+import { disclosuresByPatient } from './served-disclosures';
 
 /** Takes the next change number; call inside the transaction that writes. */
 export async function nextChangeSeq(trx: Db): Promise<number> {
@@ -30,31 +36,47 @@ export function servedResource(json: string, versionId: number): Record<string, 
   return { ...resource, meta: { ...(resource.meta as object | undefined), versionId: String(versionId) } };
 }
 
-/** The resources (as `r`) of the patients assigned to `clinicianId`: the only ones ever served to them. */
-export function assignedResources(db: Db, clinicianId: string) {
-  return db.selectFrom('resources as r').innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', clinicianId));
+/** Where a page was asked for and when: the server audit records the query as received. */
+export interface PageRequest {
+  /** The request path with its query string. */
+  query: string;
+  clock: Clock;
 }
 
-export async function pullChanges(db: Db, clinicianId: string, cursor: string | null, limit = MAX_PULL_RESOURCES): Promise<PullReply> {
-  let query = assignedResources(db, clinicianId)
-    .select(['r.json', 'r.version_id', 'r.change_seq', 'r.resource_type', 'r.id'])
-    .orderBy('r.change_seq')
-    .orderBy('r.resource_type')
-    .orderBy('r.id')
-    .limit(limit + 1);
-  if (cursor) {
-    const [seq, type, id] = cursor.split('/') as [string, string, string];
-    query = query.where(sql<boolean>`(r.change_seq, r.resource_type, r.id) > (${Number(seq)}, ${type}, ${id})`);
-  }
-  const rows = await query.execute();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  const more = rows.length > limit;
-  const assigned = more ? null : await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).orderBy('patient_id').execute();
-  return {
-    resources: page.map((r) => servedResource(r.json, Number(r.version_id))) as PullReply['resources'],
-    cursor: last ? `${Number(last.change_seq)}/${last.resource_type}/${last.id}` : cursor,
-    more,
-    ...(assigned ? { assignedPatients: assigned.map((a) => a.patient_id) } : {}),
-  };
+/**
+ * One page of the feed, read and audited in one transaction: the rows the
+ * access policy lets the caller read, and one disclosure per patient on the
+ * page (so no page is served without its audit, and no audit without the page).
+ */
+export async function pullChanges(db: Db, caller: Caller, cursor: string | null, request: PageRequest, limit = MAX_PULL_RESOURCES): Promise<PullReply> {
+  return db.transaction().execute(async (trx) => {
+    let query = readableResources(trx, caller)
+      .select(['r.json', 'r.version_id', 'r.change_seq', 'r.resource_type', 'r.id', 'r.patient_id'])
+      .orderBy('r.change_seq')
+      .orderBy('r.resource_type')
+      .orderBy('r.id')
+      .limit(limit + 1);
+    if (cursor) {
+      const [seq, type, id] = cursor.split('/') as [string, string, string];
+      query = query.where(sql<boolean>`(r.change_seq, r.resource_type, r.id) > (${Number(seq)}, ${type}, ${id})`);
+    }
+    const rows = await query.execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const more = rows.length > limit;
+    const byPatient = new Map<string, string[]>();
+    for (const r of page) {
+      const refs = byPatient.get(r.patient_id!);
+      if (refs) refs.push(`${r.resource_type}/${r.id}`);
+      else byPatient.set(r.patient_id!, [`${r.resource_type}/${r.id}`]);
+    }
+    if (byPatient.size > 0) await recordDisclosures(trx, caller, disclosuresByPatient(byPatient, { action: 'E', subtype: 'search-type', query: request.query }), request.clock);
+    const assigned = more ? null : await trx.selectFrom('assignments').select('patient_id').where('clinician_id', '=', caller.clinicianId).orderBy('patient_id').execute();
+    return {
+      resources: page.map((r) => servedResource(r.json, Number(r.version_id))) as PullReply['resources'],
+      cursor: last ? `${Number(last.change_seq)}/${last.resource_type}/${last.id}` : cursor,
+      more,
+      ...(assigned ? { assignedPatients: assigned.map((a) => a.patient_id) } : {}),
+    };
+  });
 }

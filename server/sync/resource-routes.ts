@@ -1,11 +1,14 @@
 /**
  * Single-resource HTTP access with FHIR's versioning headers: GET returns
  * the resource with meta.versionId and a weak ETag (W/"n"); PUT applies a
- * change only if If-Match names the current version (412 with the current
- * version otherwise, 428 when an existing resource is written without
- * If-Match) and only once per Idempotency-Key. It goes through the same
- * exactly-once, conditional path as the batch push. Only resources of
- * patients assigned to the clinician, never anyone else's.
+ * change only if If-Match names the current version (412 otherwise, 428
+ * when an existing resource is written without If-Match) and only once per
+ * Idempotency-Key, through the same exactly-once, conditional path as the
+ * batch push. Whether the caller may touch the record is the access
+ * policy's answer about the patient the STORED record belongs to; a refusal
+ * is the answer a missing record gets (404 NOT_FOUND, no ETag, no version),
+ * asked before anything that would tell the record exists. A GET is read
+ * and audited in one transaction.
  */
 import type { FastifyInstance } from 'fastify';
 import { callerOf, requireSession } from '../auth/session-guard';
@@ -13,7 +16,10 @@ import { z } from 'zod';
 import { FHIR_ID_PATTERN } from '../../shared/fhir-id';
 import { changeSchema } from '../../shared/sync-api';
 import { ApiError, forbidden } from '../api-error';
-import { assignedResources, servedResource } from './change-feed';
+import { mayAccessPatient, storedRecordOf } from '../authorization/access-policy';
+import { NOT_FOUND_REASON, refuseAccess } from '../authorization/access-refusal';
+import { recordDisclosures } from '../audit/disclosure-ledger';
+import { servedResource } from './change-feed';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import type { RelyingParty } from '../auth/relying-party';
@@ -28,40 +34,46 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
   const { db, rp, clock } = deps;
 
   app.get<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { onRequest: requireSession(rp, 'full') }, async (request, reply) => {
-    const { clinicianId } = callerOf(request);
+    const caller = callerOf(request);
     const { type, id } = paramsSchema.parse(request.params);
-    const row = await assignedResources(db, clinicianId)
-      .select(['r.json', 'r.version_id'])
-      .where('r.resource_type', '=', type)
-      .where('r.id', '=', id)
-      .executeTakeFirst();
-    if (!row) throw new ApiError(404, 'NOT_FOUND', 'No such resource among your patients.');
-    void reply.header('etag', etagOf(Number(row.version_id)));
-    return servedResource(row.json, Number(row.version_id));
+    const served = await db.transaction().execute(async (trx) => {
+      const stored = await storedRecordOf(trx, type, id);
+      if (!stored?.patientId || !(await mayAccessPatient(trx, caller, 'read', stored.patientId))) return null;
+      await recordDisclosures(trx, caller, [{ action: 'R', subtype: 'read', patientId: stored.patientId, entities: [`${type}/${id}`], outcome: '0', query: null }], clock);
+      return stored;
+    });
+    if (!served) throw refuseAccess(request, caller);
+    void reply.header('etag', etagOf(served.versionId));
+    return servedResource(served.json, served.versionId);
   });
 
   app.put<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { onRequest: requireSession(rp, 'full') }, async (request, reply) => {
-    const who = callerOf(request);
+    const caller = callerOf(request);
     const { type, id } = paramsSchema.parse(request.params);
     const idempotencyKey = changeSchema.shape.idempotencyKey.parse(request.headers['idempotency-key']);
     const ifMatch = request.headers['if-match'];
     const baseVersion = ifMatch === undefined ? null : ifMatchSchema.parse(ifMatch);
-    const repeated = await db.selectFrom('applied_changes').select('result').where('device_id', '=', who.deviceId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
+    const repeated = await db.selectFrom('applied_changes').select('result').where('device_id', '=', caller.deviceId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
     if (baseVersion === null && !repeated) {
-      // A repeat of a create gets its stored answer below; a new write over an existing resource needs If-Match.
-      const exists = await db.selectFrom('resources').select('version_id').where('resource_type', '=', type).where('id', '=', id).executeTakeFirst();
-      if (exists) throw new ApiError(428, 'IF_MATCH_REQUIRED', 'Changing an existing resource needs If-Match with its version.');
+      // A repeat of a create gets its stored answer below; a new write over an existing resource needs
+      // If-Match, but only someone who may write it learns that it exists.
+      const stored = await storedRecordOf(db, type, id);
+      if (stored) {
+        if (!stored.patientId || !(await mayAccessPatient(db, caller, 'write', stored.patientId))) throw refuseAccess(request, caller);
+        throw new ApiError(428, 'IF_MATCH_REQUIRED', 'Changing an existing resource needs If-Match with its version.');
+      }
     }
     const resource = changeSchema.shape.resource.parse(request.body);
-    const [result] = await applyChanges(db, who, [{ idempotencyKey, resourceType: type, id, baseVersion, resource }], clock);
+    const [result] = await applyChanges(db, caller, [{ idempotencyKey, resourceType: type, id, baseVersion, resource }], clock);
     if (result!.status === 'applied') {
       void reply.status(baseVersion === null ? 201 : 200).header('etag', etagOf(result!.versionId));
       return { versionId: result!.versionId };
     }
     if (result!.status === 'conflict') {
       void reply.status(412).header('etag', etagOf(result!.currentVersion));
-      return { error: { code: 'VERSION_CONFLICT', message: 'The resource changed since that version.' }, current: result!.current };
+      return { error: { code: 'VERSION_CONFLICT', message: 'The resource changed since that version.' }, ...(result!.current ? { current: result!.current } : {}) };
     }
+    if (result!.reason === NOT_FOUND_REASON) throw refuseAccess(request, caller);
     throw forbidden('CHANGE_REFUSED', result!.reason);
   });
 }

@@ -1,108 +1,175 @@
 /**
  * Applies pushed changes exactly once. Each change is looked up by (device,
  * idempotency key) first: a repeat gets the stored answer and writes
- * nothing. A new change writes only if the resource is still at the version
- * the device saw (a conditional update, safe under concurrency on SQLite and
- * PostgreSQL); otherwise the answer is a conflict carrying the current
- * version, never an overwrite. Changes to patients not assigned to the
- * clinician are refused, as is any change to a signed note (status final).
- * Every answer is stored under its key.
+ * nothing. A new change is authorized against the patient the STORED record
+ * belongs to (for a create, the patient its body names), by the access
+ * policy; a record's patient never changes through an update. It writes only
+ * if the resource is still at the version the device saw (a conditional
+ * update, safe under concurrency on SQLite and PostgreSQL); otherwise the
+ * answer is a conflict with the current version number, and the current
+ * record only for a caller who may read it (disclosed in the server's audit
+ * in the same transaction). A change the caller may not make is refused with
+ * one reason whether or not the record exists; a change to a signed note
+ * (status final) is refused. Every answer is stored under its key, never
+ * with record content.
  */
+import { z } from 'zod';
 import { patientIdOf } from '../../shared/fhir-fields';
 import { changeResultSchema, type Change, type ChangeResult } from '../../shared/sync-api';
+import type { Caller } from '../auth/caller';
+import { patientAccess, type PatientAccess } from '../authorization/access-policy';
+import { NOT_FOUND_REASON } from '../authorization/access-refusal';
+import { recordDisclosures } from '../audit/disclosure-ledger';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { nextChangeSeq } from './change-feed';
+import { disclosuresByPatient } from './served-disclosures';
 
-async function storedResult(db: Db, deviceId: string, key: string): Promise<ChangeResult | null> {
-  const row = await db.selectFrom('applied_changes').select('result').where('device_id', '=', deviceId).where('idempotency_key', '=', key).executeTakeFirst();
-  return row ? changeResultSchema.parse(JSON.parse(row.result)) : null;
+/** What one push needs while it runs, inside its transaction. */
+interface PushContext {
+  trx: Db;
+  caller: Caller;
+  clock: Clock;
+  /** The access policy, each patient looked up once per push. */
+  may: PatientAccess;
+  /** The push's change number, taken at its first write. */
+  changeSeq: () => Promise<number>;
+  /** Records whose content this push's answer carries, by patient (`Type/id`). */
+  disclosed: Map<string, Set<string>>;
 }
 
-/** Patients assigned to the clinician, looked up once per push. */
-type AssignedCheck = (patientId: string) => Promise<boolean>;
-/** The push's change number, taken at its first write. */
-type ChangeSeq = () => Promise<number>;
+interface StoredRow {
+  json: string;
+  version_id: number;
+  patient_id: string | null;
+}
 
-async function applyOne(db: Db, who: { clinicianId: string; deviceId: string }, change: Change, clock: Clock, assigned: AssignedCheck, changeSeq: ChangeSeq): Promise<ChangeResult> {
-  const seen = await storedResult(db, who.deviceId, change.idempotencyKey);
-  if (seen) return seen;
-  const result = await decide(db, change, clock, assigned, changeSeq);
-  await db
+const refused = (key: string, reason: string): ChangeResult => ({ idempotencyKey: key, status: 'refused', reason });
+const notFound = (key: string) => refused(key, NOT_FOUND_REASON);
+
+/** A stored answer also names its resource, so a repeat can attach the current record for a reader. */
+const storedAnswerRef = z.object({ resource: z.object({ type: z.string(), id: z.string() }) });
+
+async function readRow(ctx: PushContext, type: string, id: string): Promise<StoredRow | undefined> {
+  return ctx.trx.selectFrom('resources').select(['json', 'version_id', 'patient_id']).where('resource_type', '=', type).where('id', '=', id).executeTakeFirst();
+}
+
+/** A conflict answer: the version number, and the record itself only if the caller may read its patient now. */
+async function conflict(ctx: PushContext, key: string, type: string, id: string, row: StoredRow): Promise<ChangeResult> {
+  const answer: ChangeResult = { idempotencyKey: key, status: 'conflict', currentVersion: String(row.version_id) };
+  if (!row.patient_id || !(await ctx.may('read', row.patient_id))) return answer;
+  let refs = ctx.disclosed.get(row.patient_id);
+  if (!refs) ctx.disclosed.set(row.patient_id, (refs = new Set()));
+  refs.add(`${type}/${id}`);
+  return { ...answer, current: JSON.parse(row.json) as { resourceType: string; id: string } };
+}
+
+async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult> {
+  const seen = await ctx.trx.selectFrom('applied_changes').select('result').where('device_id', '=', ctx.caller.deviceId).where('idempotency_key', '=', change.idempotencyKey).executeTakeFirst();
+  if (seen) return replay(ctx, seen.result);
+  const result = await decide(ctx, change);
+  const { current: _content, ...bare } = result as ChangeResult & { current?: unknown };
+  await ctx.trx
     .insertInto('applied_changes')
-    .values({ device_id: who.deviceId, idempotency_key: change.idempotencyKey, result: JSON.stringify(result), created_at: clock().toISOString() })
+    .values({
+      device_id: ctx.caller.deviceId,
+      idempotency_key: change.idempotencyKey,
+      result: JSON.stringify({ ...bare, resource: { type: change.resourceType, id: change.id } }),
+      created_at: ctx.clock().toISOString(),
+    })
     .execute();
   return result;
 }
 
-async function decide(db: Db, change: Change, clock: Clock, isAssigned: AssignedCheck, changeSeq: ChangeSeq): Promise<ChangeResult> {
-  const key = change.idempotencyKey;
-  if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
-    return { idempotencyKey: key, status: 'refused', reason: 'The change does not match its resource.' };
-  }
-  const patientId = patientIdOf(change.resourceType, change.id, change.resource, new Map());
-  if (!patientId || !(await isAssigned(patientId))) return { idempotencyKey: key, status: 'refused', reason: 'The patient is not assigned to you.' };
-
-  const current = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirst();
-  const conflict = (row: { json: string; version_id: number }): ChangeResult => ({
-    idempotencyKey: key,
-    status: 'conflict',
-    current: JSON.parse(row.json) as { resourceType: string; id: string },
-    currentVersion: String(row.version_id),
-  });
-  const nextVersion = current ? Number(current.version_id) + 1 : 1;
-  const stored = JSON.stringify({ ...change.resource, meta: { ...(change.resource.meta as object | undefined), versionId: String(nextVersion), lastUpdated: clock().toISOString() } });
-
-  if (!current) {
-    if (change.baseVersion !== null) return { idempotencyKey: key, status: 'refused', reason: 'The resource does not exist on the server.' };
-    const inserted = await db
-      .insertInto('resources')
-      .values({ resource_type: change.resourceType, id: change.id, patient_id: patientId, json: stored, version_id: 1, change_seq: await changeSeq() })
-      .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
-    const raced = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirstOrThrow();
-    return conflict(raced);
-  }
-  if (change.resourceType === 'Composition' && (JSON.parse(current.json) as { status?: string }).status === 'final') {
-    // A signed note never changes, so it never conflicts: corrections are addenda (new resources).
-    return { idempotencyKey: key, status: 'refused', reason: 'A signed note cannot change; add an addendum.' };
-  }
-  if (change.baseVersion !== String(current.version_id)) return conflict(current);
-  const updated = await db
-    .updateTable('resources')
-    .set({ json: stored, version_id: nextVersion, patient_id: patientId, change_seq: await changeSeq() })
-    .where('resource_type', '=', change.resourceType)
-    .where('id', '=', change.id)
-    .where('version_id', '=', Number(change.baseVersion))
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 1) return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
-  const raced = await db.selectFrom('resources').select(['json', 'version_id']).where('resource_type', '=', change.resourceType).where('id', '=', change.id).executeTakeFirstOrThrow();
-  return conflict(raced);
+/** A repeated key: the stored outcome; for a conflict, the current record only if this caller may read it now. */
+async function replay(ctx: PushContext, stored: string): Promise<ChangeResult> {
+  const raw = JSON.parse(stored) as unknown;
+  const parsed = changeResultSchema.parse(raw);
+  if (parsed.status !== 'conflict') return parsed;
+  const { current: _old, ...bare } = parsed;
+  const ref = storedAnswerRef.safeParse(raw);
+  if (!ref.success) return bare;
+  const row = await readRow(ctx, ref.data.resource.type, ref.data.resource.id);
+  if (!row) return bare;
+  const now = await conflict(ctx, bare.idempotencyKey, ref.data.resource.type, ref.data.resource.id, row);
+  // The version number stays the one answered first unless the record itself comes along (then they match).
+  return 'current' in now ? now : bare;
 }
 
 /**
- * Applies a push in order, in one transaction: the writes and their stored
- * answers commit together before the reply is sent, so an answer lost on the
- * way back is found again by the retry. Should two pushes with the same key
- * race, the loser fails on the primary key, rolls back whole, and its retry
- * gets the stored answer.
+ * A change against a stored record: refused as not found unless the caller
+ * may write the stored record's patient; refused if it would move the record
+ * to another patient or change a signed note; a conflict if the version
+ * moved on; null when it may be written.
  */
-export async function applyChanges(db: Db, who: { clinicianId: string; deviceId: string }, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
+async function againstStored(ctx: PushContext, change: Change, bodyPatient: string | null, row: StoredRow): Promise<ChangeResult | null> {
+  const key = change.idempotencyKey;
+  if (!row.patient_id || !(await ctx.may('write', row.patient_id))) return notFound(key);
+  if (bodyPatient !== row.patient_id) return refused(key, 'A record cannot move to another patient.');
+  if (change.resourceType === 'Composition' && (JSON.parse(row.json) as { status?: string }).status === 'final') {
+    // A signed note never changes, so it never conflicts: corrections are addenda (new resources).
+    return refused(key, 'A signed note cannot change; add an addendum.');
+  }
+  if (change.baseVersion !== String(row.version_id)) return conflict(ctx, key, change.resourceType, change.id, row);
+  return null;
+}
+
+async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
+  const key = change.idempotencyKey;
+  if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
+    return refused(key, 'The change does not match its resource.');
+  }
+  const bodyPatient = patientIdOf(change.resourceType, change.id, change.resource, new Map());
+  const current = await readRow(ctx, change.resourceType, change.id);
+  const stamped = (version: number) =>
+    JSON.stringify({ ...change.resource, meta: { ...(change.resource.meta as object | undefined), versionId: String(version), lastUpdated: ctx.clock().toISOString() } });
+
+  if (!current) {
+    // A create: authorized by the patient the body names (there is no stored one).
+    if (change.baseVersion !== null || !bodyPatient || !(await ctx.may('write', bodyPatient))) return notFound(key);
+    const inserted = await ctx.trx
+      .insertInto('resources')
+      .values({ resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: await ctx.changeSeq() })
+      .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
+    // Created meanwhile by someone else: judged against what is stored now, like any change.
+    const raced = await readRow(ctx, change.resourceType, change.id);
+    return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
+  }
+
+  const verdict = await againstStored(ctx, change, bodyPatient, current);
+  if (verdict) return verdict;
+  const nextVersion = Number(current.version_id) + 1;
+  const updated = await ctx.trx
+    .updateTable('resources')
+    .set({ json: stamped(nextVersion), version_id: nextVersion, change_seq: await ctx.changeSeq() })
+    .where('resource_type', '=', change.resourceType)
+    .where('id', '=', change.id)
+    .where('version_id', '=', Number(change.baseVersion))
+    .where('patient_id', '=', current.patient_id)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 1) return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
+  const raced = await readRow(ctx, change.resourceType, change.id);
+  return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
+}
+
+/**
+ * Applies a push in order, in one transaction: the writes, their stored
+ * answers and the audit of any record content answered commit together
+ * before the reply is sent, so an answer lost on the way back is found again
+ * by the retry. Should two pushes with the same key race, the loser fails on
+ * the primary key, rolls back whole, and its retry gets the stored answer.
+ */
+export async function applyChanges(db: Db, caller: Caller, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
   return db.transaction().execute(async (trx) => {
-    const known = new Map<string, boolean>();
-    const assigned: AssignedCheck = async (patientId) => {
-      let yes = known.get(patientId);
-      if (yes === undefined) {
-        yes = !!(await trx.selectFrom('assignments').select('patient_id').where('clinician_id', '=', who.clinicianId).where('patient_id', '=', patientId).executeTakeFirst());
-        known.set(patientId, yes);
-      }
-      return yes;
-    };
     let seq: Promise<number> | null = null;
-    const changeSeq: ChangeSeq = () => (seq ??= nextChangeSeq(trx));
+    const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed: new Map() };
     const results: ChangeResult[] = [];
-    for (const change of changes) results.push(await applyOne(trx, who, change, clock, assigned, changeSeq));
+    for (const change of changes) results.push(await applyOne(ctx, change));
+    if (ctx.disclosed.size > 0) {
+      await recordDisclosures(trx, caller, disclosuresByPatient(ctx.disclosed, { action: 'R', subtype: 'read', query: null }), clock);
+    }
     return results;
   });
 }

@@ -11,22 +11,26 @@ import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { callerOf, requireSession } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
+import { NOT_FOUND_REASON, logRefusal } from '../authorization/access-refusal';
 import { pullChanges } from './change-feed';
 import { registerResourceRoutes } from './resource-routes';
 import { applyChanges } from './sync-push';
 
 export function registerSyncRoutes(app: FastifyInstance, { db, rp, clock }: { db: Db; rp: RelyingParty; clock: Clock }): void {
   app.post(PUSH_PATH, { bodyLimit: 8 * 1024 * 1024, onRequest: requireSession(rp, 'sync') }, async (request) => {
-    const who = callerOf(request);
+    const caller = callerOf(request);
     const body = pushRequestSchema.parse(request.body);
-    return { results: await applyChanges(db, who, body.changes, clock) };
+    const results = await applyChanges(db, caller, body.changes, clock);
+    // One security line per push that asked for what it may not have (not one per change: a push holds up to 500).
+    if (results.some((r) => r.status === 'refused' && r.reason === NOT_FOUND_REASON)) logRefusal(request, caller);
+    return { results };
   });
 
   registerResourceRoutes(app, { db, rp, clock });
 
   app.get<{ Querystring: { cursor?: string } }>(PULL_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
-    const { clinicianId } = callerOf(request);
+    const caller = callerOf(request);
     const cursor = request.query.cursor === undefined ? null : pullCursorSchema.parse(request.query.cursor);
-    return pullChanges(db, clinicianId, cursor);
+    return pullChanges(db, caller, cursor, { query: request.url, clock });
   });
 }
