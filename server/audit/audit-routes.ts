@@ -12,18 +12,16 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../../shared/audit-upload';
 import { fhirIdSchema } from '../../shared/fhir-id';
-import { ApiError } from '../api-error';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { callerOf, requireSession } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
 import { mayAccessPatient } from '../authorization/access-policy';
-import { securityEvent } from '../monitoring/security-log';
+import { refuseAccess } from '../authorization/access-refusal';
 import { acceptAuditUpload } from './audit-ledger';
 import { recordDisclosures } from './disclosure-ledger';
 import { TRAIL_PAGE_DEFAULT, TRAIL_PAGE_MAX, patientTrailPage } from './patient-trail';
 
-const TRAIL_ROUTE = '/v1/audit/patients/:id';
 const trailQuerySchema = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.coerce.number().int().min(1).max(TRAIL_PAGE_MAX).default(TRAIL_PAGE_DEFAULT),
@@ -38,15 +36,12 @@ export function registerAuditRoutes(
     return { receipt: await acceptAuditUpload(db, callerOf(request), upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
   });
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>(TRAIL_ROUTE, { onRequest: requireSession(rp, 'full') }, async (request) => {
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {
     const caller = callerOf(request);
     const patientId = fhirIdSchema.parse(request.params.id);
     const { cursor, limit } = trailQuerySchema.parse(request.query);
     const full = await mayAccessPatient(db, caller, 'trail-full', patientId);
-    if (!full && !(await mayAccessPatient(db, caller, 'trail', patientId))) {
-      securityEvent('access-refused', { clinicianId: caller.clinicianId, deviceId: caller.deviceId, route: TRAIL_ROUTE, method: 'GET', code: 'NOT_FOUND' });
-      throw new ApiError(404, 'NOT_FOUND', 'Not found among your patients.');
-    }
+    if (!full && !(await mayAccessPatient(db, caller, 'trail', patientId))) throw refuseAccess(request, caller);
     return db.transaction().execute(async (trx) => {
       const page = await patientTrailPage(trx, patientId, { cursor, limit, withSearchText: full });
       await recordDisclosures(trx, caller, [{ action: 'E', subtype: 'search-type', patientId, entities: [], outcome: '0', query: request.url }], clock);

@@ -41,10 +41,12 @@ export function linkHash(prevHash: string, entry: string): string {
   return createHash('sha256').update(`${prevHash}\n${entry}`).digest('hex');
 }
 
-/** The BALP AuditEvent of one server entry: the backend is the observer and the custodian. */
+/** The backend's network address in its AuditEvents (a URI, BALP network type 5). */
+export const BACKEND_ADDRESS = 'urn:clinician-desktop:backend';
+
+/** The BALP AuditEvent of one server entry: the backend is the custodian and the observer (source). */
 export function serverAuditEvent(entry: AuditEntry, hash: string): Record<string, unknown> {
-  const event = toBalpAuditEvent(entry, { applicationName: BACKEND_NAME, custodianName: BACKEND_NAME, hash });
-  return { ...event, id: `${BACKEND_NAME}-${entry.seq}`, source: { observer: { identifier: { value: BACKEND_NAME } } } };
+  return toBalpAuditEvent(entry, { applicationName: BACKEND_NAME, custodianName: BACKEND_NAME, hash, observer: { id: BACKEND_NAME, address: BACKEND_ADDRESS } });
 }
 
 // 7 parameters a row: stay far under both engines' parameter limits.
