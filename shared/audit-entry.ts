@@ -18,9 +18,10 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 /**
  * BALP restful-interaction subtypes we record, plus the clinician's choice
  * on a sync conflict (our own code system, see balp-audit-event.ts). New
- * codes may be added; none may be renamed.
+ * codes may be added; none may be renamed. 'vread' (a version read) is
+ * recorded by the backend only.
  */
-export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs'] as const;
+export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs', 'vread'] as const;
 export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
 export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
 export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
