@@ -2,7 +2,8 @@
  * Electron glue: the app's lifecycle. One instance, one window, the renderer
  * served at the organisation's https app origin, the handler registry bound
  * to ipcMain, sign-in and lock through the auth service. Locks on OS screen
- * lock, sleep and quit; the idle timer ticks here. Everything that holds PHI
+ * lock, sleep and quit (even during a sign-in: the lock wins), logging the
+ * session out; the idle timer ticks here. Everything that holds PHI
  * or keys lives in ./services as plain Node.
  */
 import { app, dialog, ipcMain, powerMonitor } from 'electron';
@@ -27,7 +28,14 @@ if (!app.requestSingleInstanceLock()) {
   let auth: AuthService | null = null;
   app.on('second-instance', () => undefined);
   app.on('window-all-closed', () => app.quit());
-  app.on('before-quit', () => auth?.lockNow('quit'));
+  // Lock at once; quit for real once the session's logout had its (bounded) chance to reach the backend.
+  let quitting = false;
+  app.on('before-quit', (event) => {
+    if (quitting || !auth) return;
+    quitting = true;
+    event.preventDefault();
+    void auth.quit().finally(() => app.quit());
+  });
 
   void app.whenReady().then(async () => {
     let config;

@@ -32,6 +32,21 @@ const REFUSALS: Record<string, string> = {
   AUDIT_CHAIN_INVALID: 'The hospital server refused this computer\'s audit log: it does not continue the log it already holds.',
 };
 
+/**
+ * The backend ended or does not know the session (idle or absolute expiry,
+ * logout): 401 SESSION_INVALID. Not a revocation: nothing is wiped; the
+ * token is dropped and a passkey sign-in is asked for when one is needed.
+ */
+export class SessionEndedError extends AppError {
+  constructor() {
+    super('SIGN_IN_REFUSED', REFUSALS.SESSION_INVALID!);
+  }
+}
+
+export function isSessionEnded(err: unknown): err is SessionEndedError {
+  return err instanceof SessionEndedError;
+}
+
 export class BackendClient {
   constructor(
     readonly baseUrl: string,
@@ -78,6 +93,7 @@ export class BackendClient {
       if (code === 'DEVICE_REVOKED' || code === 'CLINICIAN_REVOKED') {
         throw new AppError('DEVICE_REVOKED', code === 'DEVICE_REVOKED' ? 'IT has revoked this device.' : 'IT has revoked your access.');
       }
+      if (code === 'SESSION_INVALID' && response.status === 401) throw new SessionEndedError();
       throw new AppError('SIGN_IN_REFUSED', REFUSALS[code] ?? 'The hospital server refused the request.');
     }
     const parsed = reply.safeParse(json);
@@ -108,6 +124,19 @@ export class BackendClient {
   }
   revokeDevice(token: string, deviceId: string) {
     return this.request('POST', api.revokeDevice.path.replace(':id', encodeURIComponent(deviceId)), api.revokeDevice.reply, { token, body: {} });
+  }
+  /**
+   * Ends the session at the backend. Best effort: never throws (a lock or
+   * quit must not wait on, or fail because of, the network); resolves to
+   * whether the backend said it ended a session.
+   */
+  async logout(token: string): Promise<boolean> {
+    try {
+      const reply = await this.request('POST', api.logout.path, api.logout.reply, { token, body: {} });
+      return reply.ended;
+    } catch {
+      return false;
+    }
   }
   push(token: string, changes: Change[]) {
     return this.request('POST', PUSH_PATH, pushReplySchema, { token, body: { changes } });

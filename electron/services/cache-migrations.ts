@@ -94,6 +94,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_by_resource ON outbox (resource_type, resource_id, seq);
   CREATE INDEX conflicts_by_resource ON conflicts (resource_type, resource_id);
   `,
+  // 4: an outbox entry the backend answered "conflict" without the current
+  // version (the session could not read it) is held: kept, not re-sent,
+  // until a passkey session can get the answer with content.
+  `
+  ALTER TABLE outbox ADD COLUMN held_at TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,7 +10,7 @@ import { AppError } from '../../shared/app-error';
 import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
 import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
 import { newProfile, readProfile, writeProfile, type CacheProfile } from './cache-profile';
-import { createDeviceKeys, dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
+import { createDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
 
@@ -34,8 +34,14 @@ export interface OpenSessionOptions {
   network?: () => AuditNetwork;
   /** First run allowed: create profile, keys and database if the folder holds no cache. */
   create: boolean;
-  /** The passkey's PRF output, when the cache key is bound to a passkey. */
+  /** The passkey's PRF output, when the keys are bound to a passkey. */
   prfOutput?: Buffer;
+  /** For a new profile: its keys go to the keychain wrapped by this passkey, never unwrapped. */
+  binding?: PasskeyBinding;
+  /** For a new profile: keys made beforehand (enrollment registers the public key first). */
+  newKeys?: DeviceKeys;
+  /** For a new profile: its id chosen beforehand (enrollment registers it as the device id first). */
+  profileId?: string;
   clock?: () => Date;
   cacheKiB?: number;
 }
@@ -48,8 +54,13 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
   } else {
     if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
     // Keys first: if the keychain refuses, not a byte has been written to disk.
-    const fresh = newProfile(options.dataDir);
-    keys = await createDeviceKeys(options.secrets, fresh.profileId);
+    const fresh = options.profileId ? { ...newProfile(options.dataDir), profileId: options.profileId } : newProfile(options.dataDir);
+    if (options.newKeys) {
+      keys = options.newKeys;
+      await storeDeviceKeys(options.secrets, fresh.profileId, keys, options.binding);
+    } else {
+      keys = await createDeviceKeys(options.secrets, fresh.profileId, options.binding);
+    }
     writeProfile(fresh);
     profile = fresh;
   }

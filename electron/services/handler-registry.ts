@@ -12,7 +12,7 @@ import { AppError, toErrorShape, type Result } from '../../shared/app-error';
 import { contract, type CallName, type CallOutput, type ParsedInput } from '../../shared/contract';
 import { isTrustedCaller, type Caller } from './caller-policy';
 import type { CacheSession } from './cache-session';
-import type { AuthService } from './auth-service';
+import type { SignInSurface } from './session/sign-in-surface';
 import { openChart, patientAccessTrail, searchPatients } from './patient-records';
 import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
 import { syncCounts } from './outbox';
@@ -28,7 +28,7 @@ export interface RegistryDeps {
   actor(): string | null;
 }
 
-function requireAuth(auth: AuthService | undefined): AuthService {
+function requireAuth(auth: SignInSurface | undefined): SignInSurface {
   if (!auth) throw new AppError('NOT_ENROLLED', 'Sign-in is not set up on this computer.');
   return auth;
 }
@@ -43,7 +43,7 @@ function requireSession(deps: RegistryDeps): CacheSession {
  * `auth` is absent only where sign-in is not wired (the cache-only tests);
  * the app always passes it, and it is then also the RegistryDeps.
  */
-export function createHandlerRegistry(deps: RegistryDeps, auth?: AuthService): HandlerRegistry {
+export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface): HandlerRegistry {
   const phi = <T>(fn: (s: CacheSession) => T): T => {
     const session = requireSession(deps);
     auth?.activity();

@@ -1,15 +1,20 @@
 /**
- * The sign-in and lock state machine: signed-out, locked, unlocked. Idle
- * time is measured with an injectable clock (so tests advance time instead
- * of sleeping); OS screen lock, sleep, the lock button and quit are events.
- * It only decides; the auth service acts on its transitions (closing the
- * cache, dropping keys). Every change bumps `version` for watchers.
+ * The sign-in and lock state machine: signed-out, locked, unlocking,
+ * unlocked. Idle time is measured with an injectable clock (so tests advance
+ * time instead of sleeping); OS screen lock, sleep, the lock button, quit and
+ * revocation are events. "unlocking" is a sign-in, unlock or enrollment under
+ * way (awaiting the keychain, the backend or the first pull); each one has an
+ * attempt number, and only the attempt that is still current may finish as
+ * unlocked: a lock that arrives meanwhile wins. It only decides; the desktop
+ * session acts on its transitions (closing the cache, dropping keys). Every
+ * change bumps `version` for watchers.
  */
 
-export type LockReason = 'idle' | 'screen-lock' | 'sleep' | 'manual' | 'quit' | 'signed-in-elsewhere';
+export type LockReason = 'idle' | 'screen-lock' | 'sleep' | 'manual' | 'quit' | 'signed-in-elsewhere' | 'revoked';
 export type LockState =
   | { kind: 'signed-out'; reason: string | null }
   | { kind: 'locked'; reason: LockReason | 'start' }
+  | { kind: 'unlocking'; attempt: number; from: 'signed-out' | 'locked' }
   | { kind: 'unlocked'; since: number };
 
 export type Clock = () => number;
@@ -18,6 +23,7 @@ export class LockMachine {
   private current: LockState;
   private lastActivity = 0;
   private changeVersion = 0;
+  private attempts = 0;
   private readonly listeners = new Set<(s: LockState) => void>();
 
   constructor(
@@ -51,14 +57,49 @@ export class LockMachine {
     for (const l of this.listeners) l(next);
   }
 
+  /**
+   * A sign-in, unlock or enrollment starts: returns its attempt number. A
+   * second one started meanwhile replaces the first (which can then no
+   * longer finish).
+   */
+  beginUnlock(): number {
+    const from = this.current.kind === 'signed-out' ? 'signed-out' : this.current.kind === 'unlocking' ? this.current.from : 'locked';
+    const attempt = ++this.attempts;
+    this.go({ kind: 'unlocking', attempt, from });
+    return attempt;
+  }
+
+  /** Whether `attempt` is the unlock under way (no lock, no other attempt came since). */
+  isCurrent(attempt: number): boolean {
+    return this.current.kind === 'unlocking' && this.current.attempt === attempt;
+  }
+
+  /** Finishes attempt `attempt` as unlocked; false (and no change) when it was overtaken. */
+  unlockedBy(attempt: number): boolean {
+    if (!this.isCurrent(attempt)) return false;
+    this.unlocked();
+    return true;
+  }
+
+  /** An attempt failed on its own: back to where it started (nothing else happened meanwhile). */
+  abandon(attempt: number): void {
+    if (!this.isCurrent(attempt)) return;
+    const from = (this.current as { from: 'signed-out' | 'locked' }).from;
+    this.go(from === 'signed-out' ? { kind: 'signed-out', reason: null } : { kind: 'locked', reason: 'start' });
+  }
+
+  /** Unconditional unlock, for tests of the idle policy; the app unlocks through `unlockedBy`. */
   unlocked(): void {
     this.lastActivity = this.clock();
     this.go({ kind: 'unlocked', since: this.lastActivity });
   }
 
-  /** Locks if unlocked; returns whether it did. */
+  /**
+   * Locks if unlocked or unlocking (an unlock under way is aborted: it can no
+   * longer finish); returns whether it did.
+   */
   lock(reason: LockReason): boolean {
-    if (this.current.kind !== 'unlocked') return false;
+    if (this.current.kind !== 'unlocked' && this.current.kind !== 'unlocking') return false;
     this.go({ kind: 'locked', reason });
     return true;
   }

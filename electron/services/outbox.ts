@@ -16,6 +16,8 @@ import type { CacheSession } from './cache-session';
 export interface OutboxEntry extends Change {
   seq: number;
   attempts: number;
+  /** Answered "conflict" without content before; sent again only on a passkey session. */
+  held: boolean;
 }
 
 /** Writes `resource` locally and queues it for the backend; returns the idempotency key. */
@@ -72,15 +74,24 @@ export function writeChange(session: CacheSession, resource: FhirResource): stri
  * The next entries to push, oldest first, stopping before a second change of
  * a resource already in the batch: that one waits for the first one's new
  * version, so it goes out re-based rather than as a self-made conflict.
+ * A held entry (a conflict answered without content) goes out only when
+ * `releaseHeld` says so for its key; otherwise it and every later change of
+ * its resource stay queued, untouched.
  */
-export function pendingChanges(session: CacheSession, limit: number): OutboxEntry[] {
+export function pendingChanges(session: CacheSession, limit: number, releaseHeld: (idempotencyKey: string) => boolean = () => true): OutboxEntry[] {
   const rows = session.db
-    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts FROM outbox WHERE last_error IS NULL ORDER BY seq LIMIT ?')
-    .all(limit) as Array<{ seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number }>;
+    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at FROM outbox WHERE last_error IS NULL ORDER BY seq LIMIT ?')
+    .all(limit) as Array<{ seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null }>;
   const seen = new Set<string>();
+  const blocked = new Set<string>();
   const batch: typeof rows = [];
   for (const r of rows) {
     const key = `${r.resource_type}/${r.resource_id}`;
+    if (blocked.has(key)) continue;
+    if (r.held_at !== null && !releaseHeld(r.idempotency_key)) {
+      blocked.add(key);
+      continue;
+    }
     if (seen.has(key)) break;
     seen.add(key);
     batch.push(r);
@@ -88,12 +99,18 @@ export function pendingChanges(session: CacheSession, limit: number): OutboxEntr
   return batch.map((r) => ({
     seq: r.seq,
     attempts: r.attempts,
+    held: r.held_at !== null,
     idempotencyKey: r.idempotency_key,
     resourceType: r.resource_type,
     id: r.resource_id,
     baseVersion: r.base_version,
     resource: JSON.parse(r.resource) as FhirResource,
   }));
+}
+
+/** Entries held for a passkey session (conflicts answered without content). */
+export function heldCount(session: CacheSession): number {
+  return session.db.prepare('SELECT count(*) FROM outbox WHERE held_at IS NOT NULL AND last_error IS NULL').pluck().get() as number;
 }
 
 export function outboxSize(session: CacheSession): number {
@@ -116,7 +133,9 @@ export function syncCounts(session: CacheSession): { waiting: number; refused: n
  * resource are re-based on it); conflicts move to the conflicts table with
  * both versions, "mine" being the cache's latest copy, into which any later
  * queued change of the resource is folded (those entries leave the outbox:
- * their result is what the clinician will keep or discard); refusals stay in
+ * their result is what the clinician will keep or discard); a conflict
+ * answered without the current version (a sync-only session) stays in the
+ * outbox, held until a passkey session sends it again; refusals stay in
  * the outbox with the reason (not sent again, shown to the clinician).
  */
 export function settle(session: CacheSession, results: ChangeResult[]): void {
@@ -132,6 +151,7 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
     'INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const refuse = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?');
+  const hold = db.prepare('UPDATE outbox SET attempts = attempts + 1, held_at = ? WHERE idempotency_key = ?');
   db.transaction(() => {
     for (const r of results) {
       const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string; resource: string } | undefined;
@@ -140,6 +160,10 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
         remove.run(r.idempotencyKey);
         setVersion.run(r.versionId, entry.resource_type, entry.resource_id);
         rebase.run(r.versionId, entry.resource_type, entry.resource_id);
+      } else if (r.status === 'conflict' && r.current === undefined) {
+        // The session may not read the backend's version: nothing to show the
+        // clinician yet. Keep the entry (no work lost, none doubled) and hold it.
+        hold.run(new Date().toISOString(), r.idempotencyKey);
       } else if (r.status === 'conflict') {
         const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
         dropQueued.run(entry.resource_type, entry.resource_id);

@@ -11,9 +11,12 @@ import { AppError } from '../../shared/app-error';
 import { MAX_PUSH_CHANGES } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { pendingChanges, settle } from './outbox';
+import { heldCount, pendingChanges, settle } from './outbox';
+import { isSessionEnded } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
+
+export const HELD_MESSAGE = 'Some changes wait for your passkey: sign in online to see whether they conflict.';
 
 export interface SyncStatus {
   online: boolean;
@@ -28,8 +31,13 @@ export interface SyncWorkerOptions {
   token(): string | null;
   /** Called when there is no token: may get one (a sync-only session after an offline unlock). */
   authorize?(): Promise<void>;
-  /** Whether the token may pull (a sync-only session may not). */
+  /**
+   * Whether the token is a passkey session: it may pull, and conflicts held
+   * for want of content are sent again on it (a sync-only session does neither).
+   */
   pullAllowed?(): boolean;
+  /** The backend ended the session (401 SESSION_INVALID): drop the token; nothing is wiped. */
+  sessionEnded?(token: string): void;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Changes per push (at most MAX_PUSH_CHANGES). */
@@ -43,6 +51,10 @@ export class SyncWorker {
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  private generation = 0;
+  /** Held entries already sent again on `releasedFor` (each once per passkey session, so no loop). */
+  private released = new Set<string>();
+  private releasedFor: string | null = null;
 
   constructor(private readonly options: SyncWorkerOptions) {}
 
@@ -59,8 +71,14 @@ export class SyncWorker {
     const session = this.options.session();
     const token = this.options.token();
     if (!session || !token) return 0;
-    const batch = pendingChanges(session, Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES));
+    if (this.releasedFor !== token) {
+      this.released = new Set();
+      this.releasedFor = token;
+    }
+    const passkey = this.options.pullAllowed?.() ?? true;
+    const batch = pendingChanges(session, Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES), (key) => passkey && !this.released.has(key));
     if (batch.length === 0) return 0;
+    for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
     const { results } = await this.options.backend.push(
       token,
       batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource })),
@@ -75,24 +93,35 @@ export class SyncWorker {
 
   /** Pushes until the outbox is empty or a push fails, then pulls and uploads the audit chain; records the outcome. */
   async drain(): Promise<boolean> {
+    let token: string | null = null;
     try {
       if (this.options.session() && !this.options.token()) await this.options.authorize?.();
+      token = this.options.token();
       while ((await this.pushOnce()) > 0) {
         this.status.online = true;
         this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
       }
       const session = this.options.session();
-      const token = this.options.token();
+      token = this.options.token();
+      const passkey = this.options.pullAllowed?.() ?? true;
       if (session && token) {
-        if (this.options.pullAllowed?.() ?? true) await pullChanges(session, this.options.backend, token);
+        if (passkey) await pullChanges(session, this.options.backend, token);
         await uploadAuditChain(session, this.options.backend, token);
       }
       this.status.online = true;
-      this.status.lastError = null;
       this.status.failures = 0;
+      // Work held for want of content waits for the clinician's passkey: say so.
+      this.status.lastError = session && !passkey && heldCount(session) > 0 ? HELD_MESSAGE : null;
       return true;
     } catch (err) {
       this.status.failures++;
+      if (isSessionEnded(err) && token) {
+        // An expired server session is not a revocation: keep everything, drop the token, try again.
+        this.options.sessionEnded?.(token);
+        this.status.online = true;
+        this.status.lastError = err.message;
+        return false;
+      }
       this.status.online = !(err instanceof AppError && err.code === 'BACKEND_UNREACHABLE');
       this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
       return false;
@@ -103,10 +132,13 @@ export class SyncWorker {
   start(idleMs = 30_000): void {
     if (this.running) return;
     this.running = true;
+    // A loop stopped but still finishing its drain must not carry on beside the new one.
+    const generation = ++this.generation;
+    const live = () => this.running && this.generation === generation;
     this.loop = (async () => {
-      while (this.running) {
+      while (live()) {
         const ok = await this.drain();
-        if (!this.running) break;
+        if (!live()) break;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, ok ? idleMs : this.backoffMs(this.status.failures - 1));
           this.wake = done;

@@ -1,0 +1,101 @@
+/**
+ * Sign-in and unlock of an enrolled computer: online when the backend
+ * answers (a passkey session, then the pull), offline otherwise (checked
+ * locally). Either way the passkey's PRF output unwraps the keys, keys still
+ * in the keychain unwrapped are bound to it (the migration, read back before
+ * it counts), and the cache opens. The finish is one unlock attempt: a lock
+ * that arrives while it awaits the keychain, the backend or the pull aborts
+ * it and nothing stays open. Never open the cache without a verified passkey,
+ * and never without PRF when the policy (strict by default) requires it.
+ */
+import { AppError } from '../../../shared/app-error';
+import type { AuthenticationResponse } from '../../../shared/backend-api';
+import { readProfile } from '../cache-profile';
+import { openCacheSession } from '../cache-session';
+import { bindDeviceKeysToPasskey, cacheKeyIsWrapped, deviceKeysAreBound } from '../device-keys';
+import { pullChanges } from '../sync-pull';
+import type { SessionContext } from './session-context';
+import { decodePrf, PRF_REQUIRED_MESSAGE, readPasskeyRecord, savePasskeyRecord, type PasskeyRecord } from './passkey-record';
+import { requestOnlineOptions, verifyOnline } from './online-sign-in';
+import { offlineOptions, verifyOffline, type OfflineChallenge } from './offline-unlock';
+import { isRevocation } from './revocation';
+
+type PendingSignIn = { kind: 'online'; clinicianId: string } | ({ kind: 'offline'; clinicianId: string } & OfflineChallenge);
+
+export class SignIn {
+  private pending: PendingSignIn | null = null;
+
+  constructor(private readonly ctx: SessionContext) {
+    ctx.session.onEnd(() => (this.pending = null));
+  }
+
+  async begin() {
+    const record = await readPasskeyRecord(this.ctx.dataDir, this.ctx.secrets);
+    if (!record) throw new AppError('NOT_ENROLLED', 'This computer is not enrolled yet. Enroll with a code from IT.');
+    try {
+      const options = await requestOnlineOptions(this.ctx.backend, record.clinicianId);
+      this.ctx.session.setOnline(true);
+      this.pending = { kind: 'online', clinicianId: record.clinicianId };
+      return { options, offline: false };
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'BACKEND_UNREACHABLE') throw err;
+    }
+    this.ctx.session.setOnline(false);
+    const { challenge, options } = offlineOptions(record, this.ctx.rpId, this.ctx.clock());
+    this.pending = { kind: 'offline', clinicianId: record.clinicianId, ...challenge };
+    return { options, offline: true };
+  }
+
+  async finish(response: AuthenticationResponse, prfOutput?: string) {
+    const pending = this.pending;
+    this.pending = null;
+    if (!pending) throw new AppError('SIGN_IN_REFUSED', 'The sign-in request expired or was already used. Try again.');
+    const { ctx } = this;
+    const attempt = ctx.session.begin();
+    try {
+      const prf = decodePrf(prfOutput);
+      const stored = await readPasskeyRecord(ctx.dataDir, ctx.secrets);
+      attempt.check();
+      const profile = readProfile(ctx.dataDir);
+      if (!stored || !profile) throw new AppError('NOT_ENROLLED', 'This computer is not enrolled yet.');
+      let record: PasskeyRecord = stored;
+      let token: string | null = null;
+      if (pending.kind === 'online') {
+        const verified = await verifyOnline(ctx.backend, stored, profile.profileId, response, ctx.clock());
+        token = attempt.adoptToken(verified.token);
+        record = verified.record;
+      } else {
+        await verifyOffline(record, pending, response, { rpId: ctx.rpId, origins: ctx.origins }, ctx.clock());
+      }
+      const bound = await deviceKeysAreBound(ctx.secrets, profile.profileId);
+      const cacheWrapped = bound || (await cacheKeyIsWrapped(ctx.secrets, profile.profileId));
+      attempt.check();
+      if (!cacheWrapped && !prf && record.policy.requirePrf) throw new AppError('PRF_REQUIRED', PRF_REQUIRED_MESSAGE);
+      const cache = attempt.adoptCache(
+        await openCacheSession({
+          dataDir: ctx.dataDir,
+          secrets: ctx.secrets,
+          actor: record.clinicianId,
+          create: false,
+          network: () => ctx.network(),
+          ...(prf ? { prfOutput: prf } : {}),
+        }),
+      );
+      if (prf && !bound) {
+        // Keys from before the signing key was wrapped (or from before PRF): bound now, each read back.
+        await bindDeviceKeysToPasskey(ctx.secrets, profile.profileId, cache.keys, { prfOutput: prf, credentialId: response.id });
+        attempt.check();
+      }
+      await savePasskeyRecord(ctx.secrets, profile.profileId, record);
+      attempt.check();
+      if (token) await pullChanges(cache, ctx.backend, token);
+      ctx.session.finish(attempt, { scope: 'passkey', idleMinutes: record.policy.idleLockMinutes });
+      ctx.startSync();
+      return { clinician: { id: record.clinicianId, displayName: record.displayName }, offline: pending.kind === 'offline' };
+    } catch (err) {
+      const failure = ctx.session.fail(attempt, err);
+      if (isRevocation(failure)) await ctx.wipe(failure.message);
+      throw failure;
+    }
+  }
+}
