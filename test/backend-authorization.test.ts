@@ -21,8 +21,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { spawnSync } from 'node:child_process';
 import { buildApp } from '../server/app';
-import type { Db } from '../server/database';
+import { migrate, openDatabase, type Db } from '../server/database';
+import type { Caller } from '../server/auth/caller';
+import { mayAccessPatient } from '../server/authorization/access-policy';
 import { addClinician } from '../server/organisation/organisation';
 import { assignPatients, unassignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
@@ -34,6 +37,8 @@ import { api, deviceSessionMessage } from '../shared/backend-api';
 import { PUSH_PATH, type Change, type ChangeResult } from '../shared/sync-api';
 import { openBackendDb, registerDevice } from './support/backend-db';
 import { scratchDir } from './support/scratch';
+import { ROOT } from './support/cache-cli';
+import { freshPostgresDatabase } from './support/postgres';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 
 type Json = Record<string, unknown>;
@@ -336,6 +341,85 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await call('GET', `/v1/fhir/Observation/${id}`, tokens.attacker)).status, 404);
       const [stale] = await push(tokens.attacker, [change(id, '0', await hijacked(id, NOBODY))]);
       assert.equal((stale as { reason?: string }).reason, 'Not found among your patients.');
+    });
+  });
+}
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`the access policy and its roles, backend on ${engine}`, () => {
+    const dir = scratchDir('authz-policy');
+    const clock = () => new Date();
+    let db: Db;
+    let pg: Awaited<ReturnType<typeof freshPostgresDatabase>> | null = null;
+
+    /** The real admin command line, against this database. */
+    function admin(args: string[]): string {
+      const env = { ...process.env, ...(pg ? { DATABASE_URL: pg.url } : {}) };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), ...args, '--data-dir', dir.path], { cwd: ROOT, env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`admin ${args[0]} failed: ${r.stderr}`);
+      return r.stdout.trim();
+    }
+
+    before(async () => {
+      pg = engine === 'postgres' ? await freshPostgresDatabase() : null;
+      ({ db } = openDatabase({ databaseUrl: pg?.url, dataDir: dir.path }));
+      await migrate(db);
+      for (const id of ['dr.care', 'dr.other', 'dr.privacy']) await addClinician(db, id, id, clock);
+      await assignPatients(db, 'dr.care', [VICTIM]);
+    });
+
+    after(async () => {
+      await db?.destroy();
+      await pg?.drop();
+      dir.remove();
+    });
+
+    const caller = (clinicianId: string, scope: 'full' | 'sync'): Caller => ({ clinicianId, deviceId: randomUUID(), scope });
+
+    async function table(): Promise<Record<string, string>> {
+      const out: Record<string, string> = {};
+      for (const [name, who] of [
+        ['assigned, passkey', caller('dr.care', 'full')],
+        ['assigned, sync-only', caller('dr.care', 'sync')],
+        ['not assigned, passkey', caller('dr.other', 'full')],
+        ['privacy officer, passkey', caller('dr.privacy', 'full')],
+        ['privacy officer, sync-only', caller('dr.privacy', 'sync')],
+      ] as const) {
+        const allowed = [];
+        for (const action of ['read', 'write', 'trail', 'trail-full'] as const) if (await mayAccessPatient(db, who, action, VICTIM)) allowed.push(action);
+        out[name] = allowed.join(' ');
+      }
+      return out;
+    }
+
+    test('decides from the session scope, the current assignment and the role, and nothing else', async () => {
+      assert.equal(admin(['grant-role', 'dr.privacy', 'privacy-officer']), 'granted');
+      assert.equal(admin(['grant-role', 'dr.privacy', 'privacy-officer']), 'already held');
+      assert.deepEqual(await table(), {
+        'assigned, passkey': 'read write trail',
+        'assigned, sync-only': 'write',
+        'not assigned, passkey': '',
+        'privacy officer, passkey': 'trail trail-full',
+        'privacy officer, sync-only': '',
+      });
+      // Nobody may touch a patient no one is assigned to, or a record without a patient.
+      for (const action of ['read', 'write', 'trail'] as const) {
+        assert.equal(await mayAccessPatient(db, caller('dr.care', 'full'), action, NOBODY), false);
+        assert.equal(await mayAccessPatient(db, caller('dr.care', 'full'), action, ''), false);
+      }
+    });
+
+    test('revoking the role and ending the assignment take effect at the next decision', async () => {
+      assert.equal(admin(['revoke-role', 'dr.privacy', 'privacy-officer']), 'revoked');
+      assert.equal(admin(['revoke-role', 'dr.privacy', 'privacy-officer']), 'not held');
+      await unassignPatients(db, 'dr.care', [VICTIM]);
+      assert.deepEqual(Object.values(await table()), ['', '', '', '', '']);
+      await assignPatients(db, 'dr.care', [VICTIM]);
+    });
+
+    test('the admin commands refuse an unknown role or clinician', () => {
+      assert.throws(() => admin(['grant-role', 'dr.other', 'superuser']));
+      assert.throws(() => admin(['grant-role', 'dr.nobody', 'privacy-officer']));
     });
   });
 }
