@@ -35,6 +35,7 @@ import { setSecurityLogger } from '../server/monitoring/security-log';
 import type { CacheSession } from '../electron/services/cache-session';
 import { api, deviceSessionMessage } from '../shared/backend-api';
 import { PUSH_PATH, type Change, type ChangeResult } from '../shared/sync-api';
+import { parseCanonicalAuditEntry } from '../shared/audit-entry';
 import { openBackendDb, registerDevice } from './support/backend-db';
 import { scratchDir } from './support/scratch';
 import { ROOT } from './support/cache-cli';
@@ -153,7 +154,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const bundles = join(dir.path, 'bundles');
       mkdirSync(bundles);
       for (const patientId of [OWN, OWN_2, VICTIM, NOBODY]) {
-        writeFileSync(join(bundles, `${patientId}.json`), JSON.stringify(syntheticPatientBundle({ patientId, observations: 12 })));
+        writeFileSync(join(bundles, `${patientId}.json`), JSON.stringify(syntheticPatientBundle({ patientId, observations: patientId === OWN ? 250 : 12 })));
       }
       await loadBundles(db, bundleFiles([bundles]));
       await addClinician(db, 'dr.attacker', 'Dr Attacker', clock);
@@ -331,6 +332,51 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const created = await put(tokens.attacker, 'Observation', `${OWN}-new`, { ...(await hijacked(id, OWN, 64)), id: `${OWN}-new` });
       assert.equal(created.status, 201);
       assert.equal((await stored('Observation', `${OWN}-new`))!.patientId, OWN);
+    });
+
+    test('what the backend discloses is in its own audit chain (GET, pull page, conflict body), one event per patient; refusals and outcomes alone are not', async () => {
+      const lastSeq = async () => Number((await db.selectFrom('disclosure_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst())?.seq ?? 0);
+      const since = async (seq: number) =>
+        (await db.selectFrom('disclosure_events').select('entry').where('seq', '>', seq).orderBy('seq').execute()).map((r) => parseCanonicalAuditEntry(r.entry)!);
+
+      let mark = await lastSeq();
+      assert.equal((await call('GET', `/v1/fhir/Observation/${OWN}-o2`, tokens.attacker)).status, 200);
+      assert.equal((await call('GET', `/v1/fhir/Observation/${VICTIM}-o2`, tokens.attacker)).status, 404);
+      let events = await since(mark);
+      assert.equal(events.length, 1, 'the refused read discloses nothing and records no disclosure');
+      assert.deepEqual(
+        { actor: events[0]!.actor, deviceId: events[0]!.deviceId, action: events[0]!.action, subtype: events[0]!.subtype, patientId: events[0]!.patientId, entities: events[0]!.entities },
+        { actor: 'dr.attacker', deviceId: attacker.id, action: 'R', subtype: 'read', patientId: OWN, entities: [`Observation/${OWN}-o2`] },
+      );
+
+      mark = await lastSeq();
+      const id = `${VICTIM}-o6`;
+      await push(tokens.victimSync, [change(id, '0', await hijacked(id, VICTIM))]);
+      assert.equal((await since(mark)).length, 0, 'a conflict without the record discloses nothing');
+      await push(tokens.victimFull, [change(id, '0', await hijacked(id, VICTIM)), change(`${VICTIM}-o7`, '0', await hijacked(`${VICTIM}-o7`, VICTIM))]);
+      events = await since(mark);
+      assert.equal(events.length, 1, 'one event for the patient of both conflicts');
+      assert.deepEqual([events[0]!.action, events[0]!.subtype, events[0]!.patientId, events[0]!.deviceId], ['R', 'read', VICTIM, victim.id]);
+      assert.deepEqual([...events[0]!.entities].sort(), [`Observation/${id}`, `Observation/${VICTIM}-o7`]);
+
+      mark = await lastSeq();
+      const page = await call('GET', '/v1/sync/pull', tokens.attacker);
+      assert.equal(page.status, 200);
+      const served = new Map<string, string[]>();
+      for (const r of (page.json as { resources: Json[] }).resources) {
+        const patientId = r.resourceType === 'Patient' ? String(r.id) : String((r.subject as Json).reference).replace('Patient/', '');
+        served.set(patientId, [...(served.get(patientId) ?? []), `${String(r.resourceType)}/${String(r.id)}`]);
+      }
+      assert.deepEqual([...served.keys()].sort(), [OWN, OWN_2].sort(), 'the page holds the attacker\'s patients only');
+      events = await since(mark);
+      for (const e of events) {
+        assert.deepEqual([e.action, e.subtype, e.query, e.actor], ['E', 'search-type', '/v1/sync/pull', 'dr.attacker']);
+        assert.ok(e.entities.length <= 200, 'at most 200 references an event');
+      }
+      assert.equal(events.filter((e) => e.patientId === OWN).length, 2, 'a patient with 251 resources on the page: two events');
+      for (const [patientId, refs] of served) {
+        assert.deepEqual(events.filter((e) => e.patientId === patientId).flatMap((e) => e.entities).sort(), refs.sort(), 'every resource served is named, for its own patient');
+      }
     });
 
     test('an unassigned patient is out of reach at once', async () => {

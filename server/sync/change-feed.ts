@@ -70,8 +70,9 @@ export async function pullChanges(db: Db, caller: Caller, cursor: string | null,
       if (refs) refs.push(`${r.resource_type}/${r.id}`);
       else byPatient.set(r.patient_id!, [`${r.resource_type}/${r.id}`]);
     }
-    if (byPatient.size > 0) await recordDisclosures(trx, caller, disclosuresByPatient(byPatient, { action: 'E', subtype: 'search-type', query: request.query }), request.clock);
     const assigned = more ? null : await trx.selectFrom('assignments').select('patient_id').where('clinician_id', '=', caller.clinicianId).orderBy('patient_id').execute();
+    // Last in the transaction: the audit chain's head stays locked until commit.
+    if (byPatient.size > 0) await recordDisclosures(trx, caller, disclosuresByPatient(byPatient, { action: 'E', subtype: 'search-type', query: request.query }), request.clock);
     return {
       resources: page.map((r) => servedResource(r.json, Number(r.version_id))) as PullReply['resources'],
       cursor: last ? `${Number(last.change_seq)}/${last.resource_type}/${last.id}` : cursor,
