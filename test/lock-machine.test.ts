@@ -37,3 +37,46 @@ test('only an unlocked app locks; sign-out and start-locked are explicit', () =>
   assert.deepEqual(m.state, { kind: 'signed-out', reason: 'revoked' });
   assert.equal(m.version, v + 2);
 });
+
+test('a lock that arrives while unlocking wins: the attempt can no longer finish as unlocked', () => {
+  const m = new LockMachine({ kind: 'locked', reason: 'start' }, 60_000, () => 0);
+  const attempt = m.beginUnlock();
+  assert.deepEqual(m.state, { kind: 'unlocking', attempt, from: 'locked' });
+  assert.equal(m.isCurrent(attempt), true);
+  assert.equal(m.lock('screen-lock'), true, 'an unlock under way is locked');
+  assert.deepEqual(m.state, { kind: 'locked', reason: 'screen-lock' });
+  assert.equal(m.unlockedBy(attempt), false, 'the overtaken attempt does not unlock');
+  assert.deepEqual(m.state, { kind: 'locked', reason: 'screen-lock' });
+  m.abandon(attempt);
+  assert.deepEqual(m.state, { kind: 'locked', reason: 'screen-lock' }, 'its failure does not undo the lock');
+});
+
+test('a newer attempt replaces an older one; a failed attempt goes back to where it started', () => {
+  let now = 0;
+  const m = new LockMachine({ kind: 'signed-out', reason: null }, 60_000, () => now);
+  const first = m.beginUnlock();
+  const second = m.beginUnlock();
+  assert.equal(m.isCurrent(first), false);
+  assert.equal(m.unlockedBy(first), false);
+  m.abandon(second);
+  assert.deepEqual(m.state, { kind: 'signed-out', reason: null }, 'an enrollment that failed leaves the app signed out');
+  const third = m.beginUnlock();
+  now = 5_000;
+  assert.equal(m.unlockedBy(third), true);
+  assert.deepEqual(m.state, { kind: 'unlocked', since: 5_000 });
+  assert.equal(m.isIdle(), false);
+  now = 65_000;
+  assert.equal(m.isIdle(), true, 'the idle time counts from the unlock');
+});
+
+test('an unlocking app is never idle and quit, sleep or revocation lock it like a screen lock', () => {
+  for (const reason of ['quit', 'sleep', 'revoked', 'idle', 'manual'] as const) {
+    let now = 0;
+    const m = new LockMachine({ kind: 'locked', reason: 'start' }, 1_000, () => now);
+    const attempt = m.beginUnlock();
+    now = 10_000;
+    assert.equal(m.isIdle(), false);
+    assert.equal(m.lock(reason), true);
+    assert.equal(m.unlockedBy(attempt), false, reason);
+  }
+});

@@ -1,0 +1,164 @@
+/**
+ * Lock wins: a screen lock, sleep or quit that arrives while a sign-in,
+ * unlock or enrollment is under way (awaiting the keychain, the backend or
+ * the pull) aborts it. The cache stays closed, the keys and the token are
+ * dropped and the token is logged out at the backend. Driven with a real
+ * gnome-keyring whose reads the test holds at a gate and releases (no
+ * sleeps), the real backend process, real passkeys (Chromium's virtual
+ * authenticator), and an injected clock for the idle lock.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import keytar from 'keytar';
+import type { Browser } from 'playwright-core';
+import { AppError } from '../shared/app-error';
+import { BackendClient, isSessionEnded } from '../electron/services/backend-client';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { startBackend, type BackendProcess } from './support/backend-process';
+import { passkeyDesktop, slowKeychain, type PasskeyDesktop } from './support/passkey-desktop';
+import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
+
+const dir = scratchDir('lock-race');
+const keychain = testKeychain();
+const slow = slowKeychain(keychain);
+let browser: Browser;
+let renderer: RendererServer;
+let backend: BackendProcess;
+let now = Date.parse('2026-11-25T09:00:00Z');
+
+before(async () => {
+  [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
+  backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
+  backend.admin(['add-clinician', 'dr.race', '--name', 'Dr Race', '--assign-all']);
+  backend.admin(['add-clinician', 'dr.late', '--name', 'Dr Late', '--assign-all']);
+});
+after(async () => {
+  await browser?.close();
+  await renderer?.close();
+  await backend?.dispose();
+  dir.remove();
+  await keychain.cleanup();
+});
+
+const isLocked = (e: unknown) => e instanceof AppError && e.code === 'LOCKED';
+
+async function assertLoggedOut(d: PasskeyDesktop, token: string | undefined): Promise<void> {
+  assert.ok(token, 'the backend gave the attempt a token');
+  await d.auth.desktop.logoutsSettled(10_000);
+  assert.ok(d.backend.loggedOut.includes(token), 'the aborted attempt\'s token was logged out');
+  await assert.rejects(new BackendClient(backend.url).me(token), (e: unknown) => isSessionEnded(e), 'the backend no longer takes that token');
+}
+
+let d: PasskeyDesktop;
+
+test('enrolls with a PRF passkey (setup for the races below)', async () => {
+  d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: slow, prf: true, clock: () => now });
+  const created = await d.createPasskey('dr.race', backend.admin(['enroll-code', 'dr.race']));
+  const enrolled = await d.auth.enrollFinish(created.response, created.prfOutput);
+  assert.equal(enrolled.prfBound, true);
+  assert.ok(d.auth.session(), 'unlocked after enrollment');
+  await d.auth.stopSync();
+  d.auth.lockNow('manual');
+  assert.equal(d.auth.session(), null);
+});
+
+test('a screen lock that arrives while an online sign-in reads the keychain aborts it: cache closed, keys and token dropped and logged out', async () => {
+  const used = await d.usePasskey();
+  const gate = slow.holdNextGet((account) => account.endsWith('/cache-key'));
+  const finishing = d.auth.signInFinish(used.response, used.prfOutput);
+  await gate.reached;
+  assert.equal(d.auth.lock.state.kind, 'unlocking', 'the sign-in is under way, waiting on the keychain');
+  assert.equal((await d.auth.status()).state, 'locked', 'shown as locked until it finishes');
+  d.auth.lockNow('screen-lock');
+  gate.release();
+  await assert.rejects(finishing, isLocked);
+  assert.equal(d.auth.session(), null, 'no cache open');
+  assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'screen-lock' });
+  assert.equal(d.auth.problem()?.code, 'LOCKED');
+  await assertLoggedOut(d, d.backend.tokens.at(-1));
+});
+
+test('sleep during the pull of an online sign-in aborts it: the cache it had opened is closed', async () => {
+  const pull = d.backend.pull.bind(d.backend);
+  let arrive!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (arrive = r));
+  const held = new Promise<void>((r) => (release = r));
+  d.backend.pull = async (token, cursor) => {
+    arrive();
+    await held;
+    return pull(token, cursor);
+  };
+  try {
+    const used = await d.usePasskey();
+    const finishing = d.auth.signInFinish(used.response, used.prfOutput);
+    await reached;
+    assert.ok(existsSync(join(d.dataDir, 'cache.db-wal')), 'the attempt has the database open (its WAL is there)');
+    assert.equal(d.auth.session(), null, 'an unlock under way hands out no cache');
+    d.auth.lockNow('sleep');
+    assert.equal(existsSync(join(d.dataDir, 'cache.db-wal')), false, 'the lock closed the database at once (last connection gone, WAL folded in)');
+    release();
+    await assert.rejects(finishing, isLocked);
+    assert.equal(d.auth.session(), null);
+    assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'sleep' });
+    await assertLoggedOut(d, d.backend.tokens.at(-1));
+  } finally {
+    d.backend.pull = pull;
+  }
+});
+
+test('after an aborted sign-in the next one unlocks; the idle lock then counts from the unlock (injected clock)', async () => {
+  const used = await d.usePasskey();
+  now += 60 * 60_000;
+  await d.auth.signInFinish(used.response, used.prfOutput);
+  assert.ok(d.auth.session(), 'unlocked');
+  now += 9 * 60_000;
+  d.auth.tick();
+  assert.ok(d.auth.session(), 'not idle yet at 9 minutes');
+  now += 60_000;
+  d.auth.tick();
+  assert.equal(d.auth.session(), null, 'locked at the policy\'s 10 minutes');
+  assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'idle' });
+  await d.auth.desktop.logoutsSettled(10_000);
+  const token = d.backend.tokens.at(-1)!;
+  assert.ok(d.backend.loggedOut.includes(token), 'an idle lock logs the session out too');
+});
+
+test('quit during enrollment while the keychain is slow aborts it: not enrolled, nothing left in the keychain or on disk', async () => {
+  const late = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'late', secrets: slow, prf: true, clock: () => now });
+  try {
+    const entriesBefore = (await keytar.findCredentials(keychain.service)).length;
+    const created = await late.createPasskey('dr.late', backend.admin(['enroll-code', 'dr.late']));
+    // The read-back of the freshly written keys waits at the gate.
+    const gate = slow.holdNextGet((account) => account.endsWith('/cache-key'));
+    const finishing = late.auth.enrollFinish(created.response, created.prfOutput);
+    await gate.reached;
+    late.auth.lockNow('quit');
+    gate.release();
+    await assert.rejects(finishing, isLocked);
+    assert.equal(late.auth.session(), null);
+    const status = await late.auth.status();
+    assert.equal(status.state, 'signed-out');
+    assert.equal(status.enrolled, false);
+    assert.equal(existsSync(late.dataDir) ? readdirSync(late.dataDir).length : 0, 0, 'no cache files');
+    assert.equal((await keytar.findCredentials(keychain.service)).length, entriesBefore, 'no keychain entry left behind');
+    await assertLoggedOut(late, late.backend.tokens.at(-1));
+  } finally {
+    await late.close();
+  }
+});
+
+test('the desktop ends: quit locks and logs out', async () => {
+  const used = await d.usePasskey();
+  await d.auth.signInFinish(used.response, used.prfOutput);
+  const token = d.backend.tokens.at(-1)!;
+  await d.auth.quit();
+  assert.equal(d.auth.session(), null);
+  assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'quit' });
+  assert.ok(d.backend.loggedOut.includes(token));
+  await assert.rejects(new BackendClient(backend.url).me(token), (e: unknown) => isSessionEnded(e));
+  await d.page.close();
+});
