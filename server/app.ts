@@ -1,8 +1,9 @@
 /**
  * The backend's HTTP surface (Fastify), composed from one module per
  * feature: sign-in (auth/), sync and single resources (sync/), audit upload
- * and trails (audit/). Every failure is a JSON `{ error: { code, message } }`
- * without PHI or stack.
+ * and trails (audit/), behind one front door (auth/front-door: timeouts,
+ * security headers, no-store, a fixed 404, rate limits, purging). Every
+ * failure is a JSON `{ error: { code, message } }` without PHI or stack.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
@@ -12,6 +13,7 @@ import type { Clock } from './clock';
 import type { Db } from './database';
 import type { RelyingParty } from './auth/relying-party';
 import { registerAuthRoutes } from './auth/auth-routes';
+import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUTS, PURGE_INTERVAL_MS, purgeOnTimer, registerFrontDoor, serverOptions, type RateLimits, type Timeouts } from './auth/front-door';
 import { registerSyncRoutes } from './sync/sync-routes';
 import { registerAuditRoutes } from './audit/audit-routes';
 
@@ -22,10 +24,19 @@ export interface AppDeps {
   https?: { key: Buffer; cert: Buffer };
   /** Signs audit receipts; its public half is given to devices. */
   receiptKey: { privateKey: KeyObject; publicKey: string };
+  /** Rate limits of sign-in, enrollment and device-key endpoints (defaults: DEFAULT_RATE_LIMITS; a benchmark raises them). */
+  rateLimits?: Partial<RateLimits>;
+  /** Request and idle-connection timeouts (defaults: DEFAULT_TIMEOUTS; tests shorten them). */
+  timeouts?: Partial<Timeouts>;
+  /** How often expired challenges and sessions are purged. */
+  purgeIntervalMs?: number;
 }
 
-export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeouts, purgeIntervalMs }: AppDeps): FastifyInstance {
+  const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...rateLimits };
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...serverOptions({ ...DEFAULT_TIMEOUTS, ...timeouts }, https) }) as unknown as FastifyInstance;
+  registerFrontDoor(app, { tls: Boolean(https) });
+  purgeOnTimer(app, () => rp.purgeExpired(), purgeIntervalMs ?? PURGE_INTERVAL_MS);
 
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
@@ -38,11 +49,13 @@ export function buildApp({ db, rp, clock, https, receiptKey }: AppDeps): Fastify
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'The server failed to handle the request.' } });
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-
-  registerAuthRoutes(app, { db, rp, clock });
-  registerSyncRoutes(app, { db, rp, clock });
-  registerAuditRoutes(app, { db, rp, clock, receiptKey });
+  // Routes are registered once the front door's plugins are loaded (the rate limiter decorates the instance).
+  void app.register(async (routes) => {
+    routes.get('/healthz', async () => ({ ok: true }));
+    registerAuthRoutes(routes, { db, rp, clock, rateLimits: limits });
+    registerSyncRoutes(routes, { db, rp, clock });
+    registerAuditRoutes(routes, { db, rp, clock, receiptKey });
+  });
 
   return app;
 }

@@ -35,8 +35,7 @@ export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionT
     revoked_at: string | null;
   };
   devices: { id: string; clinician_id: string; public_key: string; created_at: string; last_seen_at: string | null; revoked_at: string | null };
-  /** scope: 'full' after a passkey sign-in; 'sync' (push and audit upload only) from the device key alone. */
-  sessions: { token_hash: string; clinician_id: string; device_id: string; created_at: string; expires_at: string; scope: Generated<string> };
+  // sessions: declared with its binding and expiry columns in ./auth/session-schema.ts
   settings: { key: string; value: string };
   migrations: { version: Generated<number>; applied_at: string };
 }

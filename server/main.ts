@@ -1,6 +1,7 @@
 /**
  * The reference backend's command line.
  *   npm run server [-- --port 8787 --data-dir DIR --bundles PATH... --rp-id localhost --origin URL...]
+ *                  [--rate-limit-sign-in N --rate-limit-enroll N --rate-limit-device N --rate-limit-ip N]  (per minute)
  *   npm run server -- add-clinician <id> --name "Display Name" [--assign-all]
  *   npm run server -- assign | unassign <clinician> <patient>...
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
@@ -44,6 +45,10 @@ async function main(argv: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       name: { type: 'string' },
       'assign-all': { type: 'boolean' },
+      'rate-limit-sign-in': { type: 'string' },
+      'rate-limit-enroll': { type: 'string' },
+      'rate-limit-device': { type: 'string' },
+      'rate-limit-ip': { type: 'string' },
     },
   });
   const [command = 'serve', ...args] = positionals;
@@ -59,7 +64,16 @@ async function main(argv: string[]): Promise<void> {
     const origins = values.origin ?? [`http://localhost:${values.port}`];
     const rp = new RelyingParty(db, { rpId: values['rp-id'], rpName: values['rp-name'], origins }, systemClock);
     const receiptKey = loadReceiptKey(resolve(values['data-dir']));
-    const app = buildApp({ db, rp, clock: systemClock, receiptKey, ...(tls ? { https: tls } : {}) });
+    const perMinute = (flag: string | undefined) => (flag === undefined ? undefined : Math.max(1, Math.trunc(Number(flag))) || undefined);
+    const rateLimits = Object.fromEntries(
+      Object.entries({
+        signInPerClinician: perMinute(values['rate-limit-sign-in']),
+        enrollPerClinician: perMinute(values['rate-limit-enroll']),
+        devicePerDevice: perMinute(values['rate-limit-device']),
+        perIp: perMinute(values['rate-limit-ip']),
+      }).filter(([, v]) => v !== undefined),
+    );
+    const app = buildApp({ db, rp, clock: systemClock, receiptKey, rateLimits, ...(tls ? { https: tls } : {}) });
     const close = async () => {
       await app.close();
       await db.destroy();

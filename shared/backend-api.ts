@@ -68,6 +68,12 @@ export const policySchema = z.object({
   offlineDays: z.number().int().min(0).max(90),
   /** When true, a passkey without the PRF extension may not open the cache. */
   requirePrf: z.boolean(),
+  /**
+   * Minutes a backend session may go unused before the server ends it
+   * (besides its absolute 12 hours). Optional for records saved before it
+   * existed; the backend always sends it.
+   */
+  sessionIdleMinutes: z.number().int().min(1).max(720).optional(),
 });
 export type Policy = z.infer<typeof policySchema>;
 

@@ -44,8 +44,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let db: Db;
     let app: FastifyInstance;
     let url: string;
-    let first: Authenticator;
-    let second: Authenticator;
+    const opened: Authenticator[] = [];
+    /** A fresh platform authenticator (Chromium's virtual one holds only three resident passkeys). */
+    const authenticator = async () => {
+      const a = await Authenticator.open(browser, renderer.origin);
+      opened.push(a);
+      return a;
+    };
 
     const me = (token: string) => call(url, 'GET', '/v1/me', { token });
 
@@ -54,12 +59,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (const id of ['dr.ada', 'dr.bo', 'dr.cy', 'dr.dee']) await addClinician(db, id, id, clock);
       app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] }, clock), clock, receiptKey: loadReceiptKey(dir.path), rateLimits: HIGH });
       url = await app.listen({ port: 0, host: '127.0.0.1' });
-      [first, second] = await Promise.all([Authenticator.open(browser, renderer.origin), Authenticator.open(browser, renderer.origin)]);
     });
 
     after(async () => {
-      await first?.close();
-      await second?.close();
+      for (const a of opened) await a.close();
       await app?.close();
       await closeDb?.();
       dir.remove();
@@ -72,6 +75,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('revoking the passkey that made a session ends it (401); the clinician\'s other passkey keeps its session', async () => {
+      const [first, second] = [await authenticator(), await authenticator()];
       const device = newDevice();
       const a = await enroll(url, db, clock, first, 'dr.ada', device);
       const b = await enroll(url, db, clock, second, 'dr.ada', device);
@@ -93,6 +97,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('revoking a device ends its passkey and device-key sessions at once: 403 DEVICE_REVOKED', async () => {
+      const [first, second] = [await authenticator(), await authenticator()];
       const device = newDevice();
       const full = await enroll(url, db, clock, first, 'dr.bo', device);
       const sync = await deviceSession(url, device);
@@ -114,6 +119,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('revoking a clinician ends every session of theirs at once: 403 CLINICIAN_REVOKED', async () => {
+      const first = await authenticator();
       const device = newDevice();
       const full = await enroll(url, db, clock, first, 'dr.cy', device);
       const sync = await deviceSession(url, device);
@@ -130,6 +136,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('logout ends the caller\'s session (any scope) and is idempotent; without a token it is refused', async () => {
+      const first = await authenticator();
       const device = newDevice();
       const full = await enroll(url, db, clock, first, 'dr.dee', device);
       const sync = await deviceSession(url, device);
@@ -153,6 +160,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('an idle session ends on the server: 29 minutes idle is fine, 31 is over; use refreshes it at most once a minute', async () => {
+      const first = await authenticator();
       const device = newDevice();
       await addClinician(db, 'dr.eve', 'Eve', clock);
       const { token } = await enroll(url, db, clock, first, 'dr.eve', device);
@@ -175,6 +183,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('the organisation may shorten the idle expiry; the absolute 12 hours still hold for a busy session', async () => {
+      const first = await authenticator();
       const device = newDevice();
       await addClinician(db, 'dr.fay', 'Fay', clock);
       await setPolicy(db, 'sessionIdleMinutes' as never, 5);
@@ -196,6 +205,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('expired and ended sessions are purged when new ones are made', async () => {
+      const first = await authenticator();
       const device: TestDevice = newDevice();
       await addClinician(db, 'dr.gus', 'Gus', clock);
       const { token } = await enroll(url, db, clock, first, 'dr.gus', device);

@@ -2,12 +2,17 @@
  * The WebAuthn relying party (@simplewebauthn/server): registration with a
  * one-time enrollment code, authentication, single-use expiring challenges,
  * user verification required, signature counters checked, several passkeys
- * per clinician, revoked credentials and devices refused. A challenge is
- * burned by the first attempt that names it, so a replay always fails.
+ * per clinician, revoked credentials and devices refused; and the session
+ * check of every authenticated request. A challenge is burned by the first
+ * attempt that names it, so a replay always fails. Before a proof (a valid
+ * assertion or device signature) is verified, an unknown, revoked or wrong
+ * clinician, device or code gets the same answer as a known one, and an
+ * unauthenticated caller stores nothing for an unknown one (decoy sign-in
+ * options are derived from a server secret, so they look stable).
  * Never accept an assertion without a live challenge issued for that
  * clinician, and never store or see a PRF output.
  */
-import { randomBytes, createHash, createPublicKey, verify } from 'node:crypto';
+import { randomBytes, createHash, createHmac, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { deviceSessionMessage } from '../../shared/backend-api';
 import {
   generateAuthenticationOptions,
@@ -20,11 +25,13 @@ import {
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import type { AuthenticationResponse, CredentialRecord, RegistrationResponse } from '../../shared/backend-api';
 import { prfExtensionJson } from '../../shared/passkey-prf';
-import { badRequest, forbidden, unauthorized } from '../api-error';
+import { ApiError, badRequest, forbidden, unauthorized } from '../api-error';
 import { plusMinutes, type Clock } from '../clock';
 import type { Db } from '../database';
-import { hashSecret } from '../organisation/organisation';
+import { hashSecret, readPolicy } from '../organisation/organisation';
+import { securityEvent } from '../monitoring/security-log';
 import type { Caller, SessionScope } from './caller';
+import { PURGE_BATCH, SESSION_HOURS, createSession, deleteSession, findSession, purgeSessions, tokenHash, touchSession } from './session-store';
 
 export interface RelyingPartyConfig {
   rpId: string;
@@ -34,10 +41,18 @@ export interface RelyingPartyConfig {
 }
 
 export const CHALLENGE_MINUTES = 5;
-export const SESSION_HOURS = 12;
+export { SESSION_HOURS };
+
+/** Length of a decoy credential id, as platform authenticators make them. */
+const DECOY_ID_BYTES = 32;
+const DECOY_TRANSPORTS = ['internal'];
 
 const codeInvalid = () => badRequest('ENROLLMENT_CODE_INVALID', 'The enrollment code is not valid: it may be mistyped, used or expired. Ask IT for a new one.');
 const challengeInvalid = () => badRequest('CHALLENGE_INVALID', 'The sign-in request expired or was already used. Try again.');
+const sessionInvalid = () => unauthorized('SESSION_INVALID', 'Sign in again.');
+const deviceRevoked = () => forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+const clinicianRevoked = () => forbidden('CLINICIAN_REVOKED', 'This clinician\'s access has been revoked.');
+const signatureInvalid = () => unauthorized('DEVICE_SIGNATURE_INVALID', 'The device could not prove its identity.');
 
 function challengeOf(clientDataJSON: string): string {
   try {
@@ -51,64 +66,58 @@ function challengeOf(clientDataJSON: string): string {
 
 /** Burns the challenge if it is live and was issued for this purpose and clinician. */
 async function consumeChallenge(db: Db, challenge: string, purpose: string, clinicianId: string, clock: Clock): Promise<void> {
-  const now = clock().toISOString();
   const r = await db
-    .updateTable('challenges')
-    .set({ used_at: now })
+    .deleteFrom('challenges')
     .where('challenge', '=', challenge)
     .where('purpose', '=', purpose)
     .where('clinician_id', '=', clinicianId)
     .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
+    .where('expires_at', '>', clock().toISOString())
     .executeTakeFirst();
-  if (Number(r.numUpdatedRows) !== 1) throw challengeInvalid();
+  if (Number(r.numDeletedRows) !== 1) throw challengeInvalid();
+}
+
+/** Deletes a bounded batch of expired challenges, so their table cannot grow without end. */
+async function purgeChallenges(db: Db, now: string, limit: number): Promise<number> {
+  const expired = db.selectFrom('challenges').select('challenge').where('expires_at', '<=', now).limit(limit);
+  return Number((await db.deleteFrom('challenges').where('challenge', 'in', expired).executeTakeFirst()).numDeletedRows);
 }
 
 async function storeChallenge(db: Db, challenge: string, purpose: string, clinicianId: string, clock: Clock): Promise<void> {
   const now = clock();
+  await purgeChallenges(db, now.toISOString(), PURGE_BATCH);
   await db
     .insertInto('challenges')
     .values({ challenge, purpose, clinician_id: clinicianId, created_at: now.toISOString(), expires_at: plusMinutes(now, CHALLENGE_MINUTES), used_at: null })
     .execute();
 }
 
-async function liveCode(db: Db, clinicianId: string, code: string, clock: Clock): Promise<string> {
+/** The live code's hash and its clinician, who must be active; one answer for every way it can be wrong. */
+async function liveCode(db: Db, clinicianId: string, code: string, clock: Clock): Promise<{ codeHash: string; clinician: { id: string; display_name: string } }> {
   const codeHash = hashSecret(code);
   const row = await db
-    .selectFrom('enrollment_codes')
-    .select(['code_hash'])
-    .where('code_hash', '=', codeHash)
-    .where('clinician_id', '=', clinicianId)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', clock().toISOString())
+    .selectFrom('enrollment_codes as e')
+    .innerJoin('clinicians as c', 'c.id', 'e.clinician_id')
+    .select(['e.code_hash', 'c.id', 'c.display_name'])
+    .where('e.code_hash', '=', codeHash)
+    .where('e.clinician_id', '=', clinicianId)
+    .where('e.used_at', 'is', null)
+    .where('e.expires_at', '>', clock().toISOString())
+    .where('c.revoked_at', 'is', null)
     .executeTakeFirst();
   if (!row) throw codeInvalid();
-  return codeHash;
-}
-
-async function activeClinician(db: Db, clinicianId: string) {
-  const c = await db.selectFrom('clinicians').selectAll().where('id', '=', clinicianId).executeTakeFirst();
-  if (!c) throw unauthorized('CLINICIAN_UNKNOWN', 'This clinician is not known to the organisation.');
-  if (c.revoked_at) throw forbidden('CLINICIAN_REVOKED', 'This clinician\'s access has been revoked.');
-  return c;
+  return { codeHash, clinician: { id: row.id, display_name: row.display_name } };
 }
 
 function toRecord(row: { id: string; public_key: string; counter: number | string; prf: number }): CredentialRecord {
   return { id: row.id, publicKey: row.public_key, counter: Number(row.counter), prf: Number(row.prf) === 1 };
 }
 
-
-async function newSession(db: Db, clinicianId: string, deviceId: string, clock: Clock, scope: SessionScope = 'full'): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
-  const now = clock();
-  await db
-    .insertInto('sessions')
-    .values({ token_hash: hashSecret(token), clinician_id: clinicianId, device_id: deviceId, created_at: now.toISOString(), expires_at: plusMinutes(now, SESSION_HOURS * 60), scope })
-    .execute();
-  return token;
-}
-
 export class RelyingParty {
+  private decoyKey: Promise<Buffer> | null = null;
+  /** Stands in for an unknown device's key, so its refusal costs what a bad signature costs. */
+  private readonly decoyDeviceKey: KeyObject = generateKeyPairSync('ed25519').publicKey;
+
   constructor(
     private readonly db: Db,
     private readonly config: RelyingPartyConfig,
@@ -116,8 +125,7 @@ export class RelyingParty {
   ) {}
 
   async registrationOptions(clinicianId: string, code: string) {
-    const clinician = await activeClinician(this.db, clinicianId);
-    await liveCode(this.db, clinicianId, code, this.clock);
+    const { clinician } = await liveCode(this.db, clinicianId, code, this.clock);
     const existing = await this.db.selectFrom('credentials').select(['id']).where('clinician_id', '=', clinicianId).where('revoked_at', 'is', null).execute();
     const options = await generateRegistrationOptions({
       rpName: this.config.rpName,
@@ -140,8 +148,7 @@ export class RelyingParty {
     response: RegistrationResponse;
     device: { id: string; publicKey: string };
   }) {
-    const clinician = await activeClinician(this.db, input.clinicianId);
-    const codeHash = await liveCode(this.db, input.clinicianId, input.code, this.clock);
+    const { codeHash, clinician } = await liveCode(this.db, input.clinicianId, input.code, this.clock);
     const challenge = challengeOf(input.response.response.clientDataJSON);
     await consumeChallenge(this.db, challenge, 'register', input.clinicianId, this.clock);
     let verification;
@@ -167,7 +174,7 @@ export class RelyingParty {
       if (device && (device.clinician_id !== input.clinicianId || device.public_key !== input.device.publicKey)) {
         throw forbidden('DEVICE_CONFLICT', 'This device is registered to someone else.');
       }
-      if (device?.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+      if (device?.revoked_at) throw deviceRevoked();
       if (!device) {
         await trx
           .insertInto('devices')
@@ -188,7 +195,7 @@ export class RelyingParty {
           revoked_at: null,
         })
         .execute();
-      return newSession(trx, input.clinicianId, input.device.id, this.clock);
+      return createSession(trx, { clinicianId: input.clinicianId, deviceId: input.device.id, scope: 'full', credentialId: credential.id }, this.clock);
     });
     return {
       token,
@@ -197,22 +204,35 @@ export class RelyingParty {
     };
   }
 
+  /**
+   * Sign-in options. A clinician with an active passkey (revoked or not, so
+   * a revoked clinician's desktop can prove itself and learn it must wipe)
+   * gets a stored challenge; anyone else gets the same shape with decoy
+   * credential ids derived from a server secret, and nothing is stored.
+   */
   async authenticationOptions(clinicianId: string) {
-    await activeClinician(this.db, clinicianId);
-    const creds = await this.db.selectFrom('credentials').select(['id', 'transports']).where('clinician_id', '=', clinicianId).where('revoked_at', 'is', null).execute();
-    if (creds.length === 0) throw unauthorized('NO_PASSKEY', 'This clinician has no active passkey. Ask IT for an enrollment code.');
+    const creds = await this.db
+      .selectFrom('credentials')
+      .innerJoin('clinicians', 'clinicians.id', 'credentials.clinician_id')
+      .select(['credentials.id', 'credentials.transports'])
+      .where('credentials.clinician_id', '=', clinicianId)
+      .where('credentials.revoked_at', 'is', null)
+      .execute();
+    const allowCredentials =
+      creds.length > 0
+        ? creds.map((c) => ({ id: c.id, transports: JSON.parse(c.transports) as string[] }))
+        : [{ id: (await this.decoy(`passkey:${clinicianId}`)).subarray(0, DECOY_ID_BYTES).toString('base64url'), transports: DECOY_TRANSPORTS }];
     const options = await generateAuthenticationOptions({
       rpID: this.config.rpId,
-      allowCredentials: creds.map((c) => ({ id: c.id, transports: JSON.parse(c.transports) as string[] })),
+      allowCredentials: allowCredentials as never,
       userVerification: 'required',
       extensions: prfExtensionJson() as never,
     });
-    await storeChallenge(this.db, options.challenge, 'authenticate', clinicianId, this.clock);
+    if (creds.length > 0) await storeChallenge(this.db, options.challenge, 'authenticate', clinicianId, this.clock);
     return options;
   }
 
   async authenticationVerify(input: { clinicianId: string; deviceId: string; response: AuthenticationResponse }) {
-    const clinician = await activeClinician(this.db, input.clinicianId);
     const challenge = challengeOf(input.response.response.clientDataJSON);
     await consumeChallenge(this.db, challenge, 'authenticate', input.clinicianId, this.clock);
     const row = await this.db
@@ -223,9 +243,6 @@ export class RelyingParty {
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     if (!row) throw unauthorized('CREDENTIAL_UNKNOWN', 'This passkey is not registered (or was revoked).');
-    const device = await this.db.selectFrom('devices').selectAll().where('id', '=', input.deviceId).executeTakeFirst();
-    if (!device || device.clinician_id !== input.clinicianId) throw forbidden('DEVICE_UNKNOWN', 'This device is not enrolled for this clinician.');
-    if (device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
     let verification;
     try {
       verification = await verifyAuthenticationResponse({
@@ -243,29 +260,25 @@ export class RelyingParty {
       throw unauthorized('ASSERTION_INVALID', 'The passkey sign-in could not be verified.');
     }
     if (!verification.verified) throw unauthorized('ASSERTION_INVALID', 'The passkey sign-in could not be verified.');
+    // The proof holds: from here on the answer may say what is wrong with the clinician or device.
+    const clinician = await this.db.selectFrom('clinicians').selectAll().where('id', '=', input.clinicianId).executeTakeFirst();
+    if (!clinician || clinician.revoked_at) throw clinicianRevoked();
+    const device = await this.db.selectFrom('devices').selectAll().where('id', '=', input.deviceId).executeTakeFirst();
+    if (!device || device.clinician_id !== input.clinicianId) throw forbidden('DEVICE_UNKNOWN', 'This device is not enrolled for this clinician.');
+    if (device.revoked_at) throw deviceRevoked();
     const now = this.clock().toISOString();
     await this.db.updateTable('credentials').set({ counter: verification.authenticationInfo.newCounter, last_used_at: now }).where('id', '=', row.id).execute();
     await this.db.updateTable('devices').set({ last_seen_at: now }).where('id', '=', device.id).execute();
-    const token = await newSession(this.db, input.clinicianId, device.id, this.clock);
+    const token = await createSession(this.db, { clinicianId: input.clinicianId, deviceId: device.id, scope: 'full', credentialId: row.id }, this.clock);
     const credentials = await this.db.selectFrom('credentials').selectAll().where('clinician_id', '=', input.clinicianId).where('revoked_at', 'is', null).execute();
     return { token, clinician: { id: clinician.id, displayName: clinician.display_name }, credentials: credentials.map(toRecord) };
   }
 
-  /** The session behind a bearer token; refuses expired sessions and revoked devices or clinicians. */
-  /** The device's active, unrevoked record and its clinician, or a refusal that changes nothing. */
-  private async activeDevice(deviceId: string) {
-    const device = await this.db.selectFrom('devices').selectAll().where('id', '=', deviceId).executeTakeFirst();
-    if (!device) throw unauthorized('DEVICE_UNKNOWN', 'This device is not enrolled.');
-    if (device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
-    await activeClinician(this.db, device.clinician_id);
-    return device;
-  }
-
-  /** A single-use challenge for the device key. */
+  /** A single-use challenge for the device key; an unknown device gets one too, but nothing is stored for it. */
   async deviceOptions(deviceId: string): Promise<{ challenge: string }> {
-    const device = await this.activeDevice(deviceId);
+    const device = await this.db.selectFrom('devices').select(['clinician_id']).where('id', '=', deviceId).executeTakeFirst();
     const challenge = randomBytes(32).toString('base64url');
-    await storeChallenge(this.db, challenge, `device:${deviceId}`, device.clinician_id, this.clock);
+    if (device) await storeChallenge(this.db, challenge, `device:${deviceId}`, device.clinician_id, this.clock);
     return { challenge };
   }
 
@@ -273,27 +286,92 @@ export class RelyingParty {
    * A sync-only session for a device that signed its challenge with the key
    * registered at enrollment: it may push changes and upload its audit
    * chain, nothing else (no patient data comes back without a passkey).
+   * An unknown device fails exactly as a bad signature does; revocation is
+   * told only to a device that proved itself.
    */
   async deviceVerify(input: { deviceId: string; challenge: string; signature: string }): Promise<{ token: string }> {
-    const device = await this.activeDevice(input.deviceId);
-    const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
-    const signed = verify(null, Buffer.from(deviceSessionMessage(input.deviceId, input.challenge)), publicKey, Buffer.from(input.signature, 'base64'));
-    if (!signed) throw unauthorized('DEVICE_SIGNATURE_INVALID', 'The device could not prove its identity.');
+    const device = await this.db.selectFrom('devices').selectAll().where('id', '=', input.deviceId).executeTakeFirst();
+    let signed = false;
+    try {
+      const publicKey = device ? createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' }) : this.decoyDeviceKey;
+      signed = verify(null, Buffer.from(deviceSessionMessage(input.deviceId, input.challenge)), publicKey, Buffer.from(input.signature, 'base64'));
+    } catch {
+      signed = false;
+    }
+    if (!device || !signed) throw signatureInvalid();
     await consumeChallenge(this.db, input.challenge, `device:${input.deviceId}`, device.clinician_id, this.clock);
-    return { token: await newSession(this.db, device.clinician_id, input.deviceId, this.clock, 'sync') };
+    if (device.revoked_at) throw deviceRevoked();
+    const clinician = await this.db.selectFrom('clinicians').select(['revoked_at']).where('id', '=', device.clinician_id).executeTakeFirst();
+    if (!clinician || clinician.revoked_at) throw clinicianRevoked();
+    return { token: await createSession(this.db, { clinicianId: device.clinician_id, deviceId: input.deviceId, scope: 'sync', credentialId: null }, this.clock) };
   }
 
-  /** The session behind a token; `need` 'sync' admits sync-only sessions, 'full' (the default) does not. */
+  /**
+   * The session behind a token; `need` 'sync' admits sync-only sessions,
+   * 'full' (the default) does not. Ends (and refuses) a session idle longer
+   * than the organisation's policy; records the use at most once a minute.
+   */
   async session(token: string | undefined, need: SessionScope = 'full'): Promise<Caller> {
-    if (!token) throw unauthorized('SESSION_INVALID', 'Sign in again.');
-    const s = await this.db.selectFrom('sessions').selectAll().where('token_hash', '=', hashSecret(token)).executeTakeFirst();
-    if (!s || s.expires_at <= this.clock().toISOString()) throw unauthorized('SESSION_INVALID', 'Sign in again.');
-    const clinician = await this.db.selectFrom('clinicians').select(['revoked_at']).where('id', '=', s.clinician_id).executeTakeFirst();
-    if (!clinician || clinician.revoked_at) throw forbidden('CLINICIAN_REVOKED', 'This clinician\'s access has been revoked.');
-    const device = await this.db.selectFrom('devices').select(['revoked_at']).where('id', '=', s.device_id).executeTakeFirst();
-    if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
+    if (!token) throw sessionInvalid();
+    const s = await findSession(this.db, token);
+    const now = this.clock();
+    if (!s || s.expiresAt <= now.toISOString()) throw sessionInvalid();
+    if (s.endReason === 'clinician' || s.clinicianRevoked) throw clinicianRevoked();
+    if (s.endReason === 'device' || s.deviceRevoked) throw deviceRevoked();
+    if (s.credentialRevoked) {
+      await deleteSession(this.db, s.tokenHash);
+      throw sessionInvalid();
+    }
+    const { sessionIdleMinutes } = await readPolicy(this.db);
+    if (now.getTime() - Date.parse(s.lastUsedAt) > sessionIdleMinutes * 60_000) {
+      if (await deleteSession(this.db, s.tokenHash)) securityEvent('session-ended', { what: 'idle', clinicianId: s.clinicianId, deviceId: s.deviceId });
+      throw sessionInvalid();
+    }
     if (s.scope !== 'full' && need === 'full') throw forbidden('SCOPE_INSUFFICIENT', 'Sign in with your passkey for this.');
-    return { clinicianId: s.clinician_id, deviceId: s.device_id, scope: s.scope === 'sync' ? 'sync' : 'full' };
+    await touchSession(this.db, s, now);
+    return { clinicianId: s.clinicianId, deviceId: s.deviceId, scope: s.scope };
+  }
+
+  /**
+   * Ends the session a token names (any scope): true if it was live, false
+   * if it had already ended or expired. A session ended by revocation keeps
+   * answering with its revocation code.
+   */
+  async logout(token: string): Promise<boolean> {
+    let caller: Caller;
+    try {
+      caller = await this.session(token, 'sync');
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'SESSION_INVALID') return false;
+      throw err;
+    }
+    const ended = await deleteSession(this.db, tokenHash(token));
+    if (ended) securityEvent('session-ended', { what: 'logout', clinicianId: caller.clinicianId, deviceId: caller.deviceId });
+    return ended;
+  }
+
+  /** One bounded purge pass over expired challenges and expired or idle sessions (the app's timer calls it). */
+  async purgeExpired(): Promise<void> {
+    const now = this.clock();
+    const { sessionIdleMinutes } = await readPolicy(this.db);
+    await purgeChallenges(this.db, now.toISOString(), PURGE_BATCH);
+    await purgeSessions(this.db, now.toISOString(), new Date(now.getTime() - sessionIdleMinutes * 60_000).toISOString(), PURGE_BATCH);
+  }
+
+  /** HMAC of `label` under the server's decoy secret (made once, kept in the database). */
+  private async decoy(label: string): Promise<Buffer> {
+    this.decoyKey ??= (async () => {
+      await this.db
+        .insertInto('server_secrets')
+        .values({ name: 'decoy-sign-in', value: randomBytes(32).toString('base64url') })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      const row = await this.db.selectFrom('server_secrets').select(['value']).where('name', '=', 'decoy-sign-in').executeTakeFirstOrThrow();
+      return Buffer.from(row.value, 'base64url');
+    })().catch((err: unknown) => {
+      this.decoyKey = null;
+      throw err;
+    });
+    return createHmac('sha256', await this.decoyKey).update(label).digest();
   }
 }
-

@@ -1,14 +1,51 @@
 /**
- * Migration (schema) for session binding, idle expiry and purging.
- * Tables declared here are merged into the backend's Tables type in
- * ../database.ts. Portable Kysely schema builder only, so SQLite and
- * PostgreSQL get the same tables.
+ * Migration (schema) for session binding, idle expiry and purging: each
+ * session names the passkey that made it (null for the device key's
+ * sync-only session, which is bound to its device), when it was last used,
+ * and whether and why it was ended (only revocations keep an ended row,
+ * so its token still answers DEVICE_REVOKED / CLINICIAN_REVOKED until it
+ * would have expired). Also the server's own secrets (the key that derives
+ * decoy sign-in options). Portable Kysely schema builder only, so SQLite
+ * and PostgreSQL get the same tables. Never store a token, only its hash.
  */
+import type { Generated } from 'kysely';
 import type { Db } from '../database';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface SessionTables {}
+/** Why a session ended; 'device' and 'clinician' rows are kept (the desktop wipes on their answer). */
+export type SessionEndReason = 'device' | 'clinician';
 
-export async function migrateSessions(_db: Db): Promise<void> {
-  // filled in by the feature's work
+export interface SessionTables {
+  /** scope: 'full' after a passkey sign-in; 'sync' (push and audit upload only) from the device key alone. */
+  sessions: {
+    token_hash: string;
+    clinician_id: string;
+    device_id: string;
+    created_at: string;
+    expires_at: string;
+    scope: Generated<string>;
+    /** The passkey that made the session; null for the device key's sync-only session. */
+    credential_id: string | null;
+    last_used_at: string | null;
+    ended_at: string | null;
+    end_reason: string | null;
+  };
+  server_secrets: { name: string; value: string };
+}
+
+export async function migrateSessions(db: Db): Promise<void> {
+  // One column per statement: SQLite adds one column per ALTER TABLE.
+  for (const column of ['credential_id', 'last_used_at', 'ended_at', 'end_reason']) {
+    await db.schema.alterTable('sessions').addColumn(column, 'text').execute();
+  }
+  await db.updateTable('sessions').set((eb) => ({ last_used_at: eb.ref('created_at') })).execute();
+  await db.schema.createIndex('sessions_by_credential').on('sessions').column('credential_id').execute();
+  await db.schema.createIndex('sessions_by_device').on('sessions').column('device_id').execute();
+  await db.schema.createIndex('sessions_by_clinician').on('sessions').column('clinician_id').execute();
+  await db.schema.createIndex('sessions_by_expiry').on('sessions').column('expires_at').execute();
+  await db.schema.createIndex('challenges_by_expiry').on('challenges').column('expires_at').execute();
+  await db.schema
+    .createTable('server_secrets')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
 }

@@ -20,6 +20,8 @@ export type SecurityEventName =
 export interface SecurityEventFields {
   clinicianId?: string;
   deviceId?: string;
+  /** A passkey's credential id (public; never its key or an assertion). */
+  credentialId?: string;
   /** The route pattern (e.g. `/v1/fhir/:type/:id`), never the URL with its values. */
   route?: string;
   method?: string;
@@ -37,6 +39,14 @@ export function setSecurityLogger(next: Logger): void {
   logger = next;
 }
 
+const FIELDS: ReadonlyArray<keyof SecurityEventFields> = ['clinicianId', 'deviceId', 'credentialId', 'route', 'method', 'code', 'ip', 'what'];
+
+/** Logs one event with the known identifier fields only (anything else a caller passes is dropped), each cut to 128 characters. */
 export function securityEvent(event: SecurityEventName, fields: SecurityEventFields = {}): void {
-  logger.warn({ event, ...fields }, event);
+  const line: Record<string, string> = { event };
+  for (const key of FIELDS) {
+    const value = fields[key];
+    if (typeof value === 'string') line[key] = value.slice(0, 128);
+  }
+  logger.warn(line, event);
 }

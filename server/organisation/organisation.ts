@@ -8,11 +8,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { policySchema, type Policy } from '../../shared/backend-api';
 import type { Db } from '../database';
 import { plusMinutes, type Clock } from '../clock';
+import { endPasskeySessions, endSessionsFor } from '../auth/session-store';
+import { securityEvent } from '../monitoring/security-log';
 
 export const ENROLLMENT_CODE_MINUTES = 15;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-export const DEFAULT_POLICY: Policy = { idleLockMinutes: 10, offlineDays: 7, requirePrf: false };
+/** requirePrf: an organisation may relax it explicitly (README: what that costs). */
+export const DEFAULT_POLICY: Policy & { sessionIdleMinutes: number } = { idleLockMinutes: 10, offlineDays: 7, requirePrf: true, sessionIdleMinutes: 30 };
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -48,10 +51,11 @@ export async function createEnrollmentCode(db: Db, clinicianId: string, clock: C
   return code;
 }
 
-export async function readPolicy(db: Db): Promise<Policy> {
+export async function readPolicy(db: Db): Promise<Policy & { sessionIdleMinutes: number }> {
   const rows = await db.selectFrom('settings').select(['key', 'value']).execute();
   const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
-  return policySchema.parse({ ...DEFAULT_POLICY, ...stored });
+  const policy = policySchema.parse({ ...DEFAULT_POLICY, ...stored });
+  return { ...policy, sessionIdleMinutes: policy.sessionIdleMinutes ?? DEFAULT_POLICY.sessionIdleMinutes };
 }
 
 export async function setPolicy(db: Db, key: keyof Policy, value: unknown): Promise<void> {
@@ -63,17 +67,27 @@ export async function setPolicy(db: Db, key: keyof Policy, value: unknown): Prom
     .execute();
 }
 
+/** Revokes a device and ends its sessions at once (they answer DEVICE_REVOKED, and the desktop wipes). */
 export async function revokeDevice(db: Db, deviceId: string, clock: Clock): Promise<boolean> {
   const r = await db.updateTable('devices').set({ revoked_at: clock().toISOString() }).where('id', '=', deviceId).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+  const revoked = Number(r.numUpdatedRows) > 0;
+  if (revoked) securityEvent('revoked', { what: 'device', deviceId });
+  if ((await endSessionsFor(db, { deviceId }, clock)) > 0) securityEvent('session-ended', { what: 'device', deviceId });
+  return revoked;
 }
 
+/** Revokes a clinician and ends all their sessions at once (they answer CLINICIAN_REVOKED). */
 export async function revokeClinician(db: Db, clinicianId: string, clock: Clock): Promise<void> {
-  await db.updateTable('clinicians').set({ revoked_at: clock().toISOString() }).where('id', '=', clinicianId).execute();
+  await db.updateTable('clinicians').set({ revoked_at: clock().toISOString() }).where('id', '=', clinicianId).where('revoked_at', 'is', null).execute();
+  securityEvent('revoked', { what: 'clinician', clinicianId });
+  if ((await endSessionsFor(db, { clinicianId }, clock)) > 0) securityEvent('session-ended', { what: 'clinician', clinicianId });
 }
 
-/** Revokes one passkey; the clinician's other passkeys keep working. */
+/** Revokes one passkey and ends the sessions it made (SESSION_INVALID); the clinician's other passkeys keep working. */
 export async function revokeCredential(db: Db, credentialId: string, clock: Clock): Promise<boolean> {
   const r = await db.updateTable('credentials').set({ revoked_at: clock().toISOString() }).where('id', '=', credentialId).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+  const revoked = Number(r.numUpdatedRows) > 0;
+  if (revoked) securityEvent('revoked', { what: 'passkey', credentialId });
+  if ((await endPasskeySessions(db, credentialId)) > 0) securityEvent('session-ended', { what: 'passkey', credentialId });
+  return revoked;
 }
