@@ -1,18 +1,16 @@
 /**
  * Benchmark of offline sync against the backend on loopback (in-process
- * Fastify over SQLite, the same code as the backend process): drain 10,000
- * queued changes, time from the network returning (a TCP proxy coming back
- * up) to the first accepted push, first full sync of 50,000 resources into
- * an empty encrypted cache, and upload of 100,000 audit entries. Figures only.
+ * Fastify over SQLite): first full sync of 50,000 resources into an empty
+ * encrypted cache, drain of 10,000 queued changes, and upload of 100,000
+ * audit entries, each measured on the backend before issue 8 and on this
+ * one in the same run, alternating, several times (medians and the
+ * after/before ratio: authorization and server-side auditing must not cost
+ * these). Then, on this backend only, the time from the network returning
+ * (a TCP proxy coming back up) to the first accepted push. The client is
+ * this work tree's in both. Figures only.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
-import { addClinician } from '../server/organisation/organisation';
-import { assignPatients } from '../server/organisation/assignments';
-import { openBackendDb, registerDevice } from '../test/support/backend-db';
-import { loadBundles } from '../server/sync/patient-store';
-import { RelyingParty } from '../server/auth/relying-party';
 import { BackendClient } from '../electron/services/backend-client';
 import { pullChanges } from '../electron/services/sync-pull';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
@@ -24,107 +22,168 @@ import { createOsSecretStore } from '../electron/services/secret-store';
 import { scratchDir } from '../test/support/scratch';
 import { startTcpProxy } from '../test/support/tcp-proxy';
 import { syntheticPatientBundle } from '../test/support/synthetic-bundles';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { ms, round } from './bench-stats';
+import type { BackendVersion, VersionLabel } from './backend-versions';
+import { compare, median, ms, round } from './bench-stats';
 
-export async function runSyncBench(quick: boolean): Promise<Record<string, unknown>> {
-  const scale = quick ? 0.1 : 1;
-  const CHANGES = Math.round(10_000 * scale);
-  const FULL_SYNC_PATIENTS = Math.round(500 * scale);
-  const AUDIT_ENTRIES = Math.round(100_000 * scale);
-  const dir = scratchDir('bench-sync');
-  const secrets = createOsSecretStore(`org.clinician-desktop.bench.sync.${process.pid}`);
-  const clock = () => new Date();
-  const { db, close: closeDb } = await openBackendDb('sqlite', join(dir.path, 'backend'));
+interface Scale {
+  changes: number;
+  patients: number;
+  auditEntries: number;
+}
+
+interface RunFigures {
+  full_sync_s: number;
+  drain_s: number;
+  audit_upload_s: number;
+}
+
+const secrets = createOsSecretStore(`org.clinician-desktop.bench.sync.${process.pid}`);
+
+async function openDevice(sessions: CacheSession[], dataDir: string): Promise<CacheSession> {
+  const s = await openCacheSession({ dataDir, secrets, actor: 'dr.bench', create: true });
+  sessions.push(s);
+  return s;
+}
+
+/** One run on one backend: a fresh backend and fresh devices, so every run starts from the same state. */
+async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Scale): Promise<RunFigures> {
+  const dir = scratchDir(`bench-sync-${version.label}`);
   const sessions: CacheSession[] = [];
-  const open = async (name: string) => {
-    const s = await openCacheSession({ dataDir: join(dir.path, name), secrets, actor: 'dr.bench', create: true });
-    sessions.push(s);
-    return s;
-  };
+  const backend = await version.open(join(dir.path, 'backend'));
   try {
-    // The backend's patients: 100 observations each, assigned to the clinician.
-    const bundles = join(dir.path, 'bundles');
-    mkdirSync(bundles);
-    const files = Array.from({ length: FULL_SYNC_PATIENTS }, (_, p) => {
-      const file = join(bundles, `p${p}.json`);
-      writeFileSync(file, JSON.stringify(syntheticPatientBundle({ patientId: `sync-p${p}`, observations: 99 })));
-      return file;
-    });
-    const patientIds = await loadBundles(db, files);
-    await addClinician(db, 'dr.bench', 'Bench', clock);
-    await assignPatients(db, 'dr.bench', patientIds);
-    const app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'B', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(join(dir.path, 'backend')) });
-    const url = await app.listen({ port: 0, host: '127.0.0.1' });
-    const port = Number(new URL(url).port);
+    const patientIds = await backend.loadBundles(bundleFiles);
+    await backend.addClinician('dr.bench', 'Bench');
+    await backend.assignPatients('dr.bench', patientIds);
+    const url = await backend.listen(['http://localhost']);
+    const client = new BackendClient(url);
 
     // A device as enrollment leaves it (the ceremony itself is benchmarked elsewhere).
-    const device = await open('device');
-    const token = await registerDevice(db, 'dr.bench', device);
-    const client = new BackendClient(url);
+    const device = await openDevice(sessions, join(dir.path, 'device'));
+    const token = await backend.registerDevice('dr.bench', device);
 
     // First full sync into an empty encrypted cache.
     let start = process.hrtime.bigint();
     await pullChanges(device, client, token);
-    const fullSync = { resources: FULL_SYNC_PATIENTS * 100, seconds: round(ms(start) / 1000) };
+    const fullSync = ms(start) / 1000;
 
     // Drain queued changes.
-    for (let i = 0; i < CHANGES; i++) {
+    for (let i = 0; i < scale.changes; i++) {
       const patientId = patientIds[i % patientIds.length]!;
       recordChange(device, { resourceType: 'Observation', id: `bench-change-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 70, unit: '/min' } });
     }
     const worker = new SyncWorker({ backend: client, session: () => device, token: () => token });
     start = process.hrtime.bigint();
     while (outboxSize(device) > 0) await worker.pushOnce();
-    const drain = { changes: CHANGES, seconds: round(ms(start) / 1000) };
-
-    // The network returns: the worker, backing off while the proxy is down, pushes within its retry cap.
-    const proxy = await startTcpProxy(port);
-    proxy.down = true;
-    const offlineWorker = new SyncWorker({ backend: new BackendClient(proxy.url, 2000), session: () => device, token: () => token, maxDelayMs: 2000 });
-    recordChange(device, { resourceType: 'Observation', id: 'bench-after-outage', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patientIds[0]}` } });
-    offlineWorker.start();
-    await new Promise((r) => setTimeout(r, 5000));
-    const back = process.hrtime.bigint();
-    proxy.down = false;
-    while (outboxSize(device) > 0) await new Promise((r) => setTimeout(r, 10));
-    const networkReturn = { seconds_to_first_accepted_push: round(ms(back) / 1000) };
-    await offlineWorker.stop();
-    await proxy.close();
+    const drain = ms(start) / 1000;
 
     // Audit upload of a long chain from a second device.
-    const auditor = await open('auditor');
-    const auditToken = await registerDevice(db, 'dr.bench', auditor);
-    for (let done = 0; done < AUDIT_ENTRIES; done += 10_000) {
+    const auditor = await openDevice(sessions, join(dir.path, 'auditor'));
+    const auditToken = await backend.registerDevice('dr.bench', auditor);
+    for (let done = 0; done < scale.auditEntries; done += 10_000) {
       auditor.audited(() => {
-        for (let i = done; i < Math.min(AUDIT_ENTRIES, done + 10_000); i++) {
+        for (let i = done; i < Math.min(scale.auditEntries, done + 10_000); i++) {
           auditor.audit.append({ action: 'R', subtype: 'read', patientId: patientIds[i % patientIds.length]!, entities: [], query: null, outcome: '0' });
         }
       });
     }
     start = process.hrtime.bigint();
     await uploadAuditChain(auditor, client, auditToken);
-    const auditUpload = { entries: AUDIT_ENTRIES, seconds: round(ms(start) / 1000) };
-    await app.close();
-
-    return {
-      drain,
-      network_return: networkReturn,
-      full_sync: fullSync,
-      audit_upload: auditUpload,
-      targets: {
-        drain_10k_under_10s: quick ? `quick run: ${CHANGES} in ${drain.seconds}s` : drain.seconds < 10,
-        network_return_under_3s: networkReturn.seconds_to_first_accepted_push < 3,
-        full_sync_50k_under_30s: quick ? `quick run: ${fullSync.resources} in ${fullSync.seconds}s` : fullSync.seconds < 30,
-        audit_upload_100k_under_10s: quick ? `quick run: ${AUDIT_ENTRIES} in ${auditUpload.seconds}s` : auditUpload.seconds < 10,
-      },
-    };
+    const auditUpload = ms(start) / 1000;
+    return { full_sync_s: round(fullSync), drain_s: round(drain), audit_upload_s: round(auditUpload) };
   } finally {
     for (const s of sessions) {
       s.close();
       await deleteDeviceKeys(secrets, s.profile.profileId);
     }
-    await closeDb();
+    await backend.close();
+    dir.remove();
+  }
+}
+
+/** From the network returning to the first accepted push (the worker backs off while the proxy is down). */
+async function networkReturn(version: BackendVersion, bundleFiles: string[]): Promise<number> {
+  const dir = scratchDir('bench-sync-network');
+  const sessions: CacheSession[] = [];
+  const backend = await version.open(join(dir.path, 'backend'));
+  try {
+    const patientIds = await backend.loadBundles(bundleFiles.slice(0, 1));
+    await backend.addClinician('dr.bench', 'Bench');
+    await backend.assignPatients('dr.bench', patientIds);
+    const url = await backend.listen(['http://localhost']);
+    const device = await openDevice(sessions, join(dir.path, 'device'));
+    const token = await backend.registerDevice('dr.bench', device);
+    const proxy = await startTcpProxy(Number(new URL(url).port));
+    proxy.down = true;
+    const worker = new SyncWorker({ backend: new BackendClient(proxy.url, 2000), session: () => device, token: () => token, maxDelayMs: 2000 });
+    recordChange(device, { resourceType: 'Observation', id: 'bench-after-outage', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patientIds[0]}` } });
+    worker.start();
+    // Let the worker fail and back off for a while, as it would during an outage.
+    await new Promise((r) => setTimeout(r, 5000));
+    const back = process.hrtime.bigint();
+    proxy.down = false;
+    while (outboxSize(device) > 0) await new Promise((r) => setTimeout(r, 10));
+    const seconds = ms(back) / 1000;
+    await worker.stop();
+    await proxy.close();
+    return round(seconds);
+  } finally {
+    for (const s of sessions) {
+      s.close();
+      await deleteDeviceKeys(secrets, s.profile.profileId);
+    }
+    await backend.close();
+    dir.remove();
+  }
+}
+
+export async function runSyncBench(quick: boolean, versions: BackendVersion[], repetitions: number): Promise<Record<string, unknown>> {
+  const factor = quick ? 0.1 : 1;
+  const scale: Scale = { changes: Math.round(10_000 * factor), patients: Math.round(500 * factor), auditEntries: Math.round(100_000 * factor) };
+  const dir = scratchDir('bench-sync-bundles');
+  try {
+    // The backend's patients: 100 resources each (a patient, 99 observations), assigned to the clinician.
+    mkdirSync(join(dir.path, 'bundles'));
+    const bundleFiles = Array.from({ length: scale.patients }, (_, p) => {
+      const file = join(dir.path, 'bundles', `p${p}.json`);
+      writeFileSync(file, JSON.stringify(syntheticPatientBundle({ patientId: `sync-p${p}`, observations: 99 })));
+      return file;
+    });
+
+    // Alternate the versions, and which goes first, so drift in a shared machine's load falls on both.
+    const runs = new Map<VersionLabel, RunFigures[]>(versions.map((v) => [v.label, []]));
+    for (let r = 0; r < repetitions; r++) {
+      const order = r % 2 === 0 ? versions : [...versions].reverse();
+      for (const version of order) runs.get(version.label)!.push(await syncRun(version, bundleFiles, scale));
+    }
+    const after = versions.find((v) => v.label === 'after')!;
+    const networkReturnS = await networkReturn(after, bundleFiles);
+
+    const figure = (key: keyof RunFigures) => {
+      const out: Partial<Record<VersionLabel, { median_s: number; runs_s: number[] }>> = {};
+      for (const v of versions) {
+        const samples = runs.get(v.label)!.map((f) => f[key]);
+        out[v.label] = { median_s: median(samples), runs_s: samples };
+      }
+      return out;
+    };
+    const fullSync = { resources: scale.patients * 100, ...figure('full_sync_s') };
+    const drain = { changes: scale.changes, ...figure('drain_s') };
+    const auditUpload = { entries: scale.auditEntries, ...figure('audit_upload_s') };
+    const a = (key: keyof RunFigures) => median(runs.get('after')!.map((f) => f[key]));
+    return {
+      repetitions,
+      full_sync: { ...fullSync, ...compare(fullSync) },
+      drain: { ...drain, ...compare(drain) },
+      audit_upload: { ...auditUpload, ...compare(auditUpload) },
+      network_return: { seconds_to_first_accepted_push: networkReturnS },
+      targets: {
+        drain_10k_under_10s: quick ? `quick run: ${scale.changes} in ${a('drain_s')}s` : a('drain_s') < 10,
+        network_return_under_3s: networkReturnS < 3,
+        full_sync_50k_under_30s: quick ? `quick run: ${scale.patients * 100} in ${a('full_sync_s')}s` : a('full_sync_s') < 30,
+        audit_upload_100k_under_10s: quick ? `quick run: ${scale.auditEntries} in ${a('audit_upload_s')}s` : a('audit_upload_s') < 10,
+      },
+    };
+  } finally {
     dir.remove();
   }
 }
