@@ -4,8 +4,10 @@
  * refused with a clear error and leaves stored state as it was: a replayed
  * assertion, a reused or expired challenge, a wrong origin or rpId, a
  * counter that goes backwards, an unknown credential, a tampered or spent
- * enrollment code, a revoked device. (A challenge is burned by the first
- * attempt that names it; that is the only thing a bad attempt may change.)
+ * enrollment code, a revoked device (told only after a valid proof), an
+ * unknown device (refused like a forged signature). (A challenge is burned
+ * by the first attempt that names it; that is the only thing a bad attempt
+ * may change.)
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -99,7 +101,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await addClinician(db, 'dr.ada', 'Dr Ada', clock);
       assigned = patientIds.slice(0, 2);
       await assignPatients(db, 'dr.ada', assigned);
-      app = buildApp({ db, rp: new RelyingParty(db, rpConfig(), clock), clock, receiptKey: loadReceiptKey(dir.path) });
+      // Many sign-ins in a few seconds from one address: limits are the front door's test, not this one's.
+      app = buildApp({ db, rp: new RelyingParty(db, rpConfig(), clock), clock, receiptKey: loadReceiptKey(dir.path), rateLimits: { signInPerClinician: 10_000, enrollPerClinician: 10_000, devicePerDevice: 10_000, perIp: 10_000 } });
       url = await app.listen({ port: 0, host: '127.0.0.1' });
       page = await browser.newPage();
       await addVirtualAuthenticator(page, { prf: true });
@@ -268,7 +271,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(ok.status, 200, JSON.stringify(ok.json));
       const replay = await post(url, '/v1/auth/device/verify', { deviceId, challenge, signature: proof(challenge) });
       assert.equal(errorCode(replay), 'CHALLENGE_INVALID');
-      assert.equal(errorCode(await post(url, '/v1/auth/device/options', { deviceId: randomUUID() })), 'DEVICE_UNKNOWN');
+      // An unknown device gets a challenge like any other (issue 8: no DEVICE_UNKNOWN before a proof), then the same refusal as a forged signature.
+      const strangerId = randomUUID();
+      const strangerOpts = await post(url, '/v1/auth/device/options', { deviceId: strangerId });
+      assert.equal(strangerOpts.status, 200);
+      const strangerChallenge = strangerOpts.json.challenge as string;
+      const stranger = await post(url, '/v1/auth/device/verify', {
+        deviceId: strangerId,
+        challenge: strangerChallenge,
+        signature: sign(null, Buffer.from(deviceSessionMessage(strangerId, strangerChallenge)), generateKeyPairSync('ed25519').privateKey).toString('base64'),
+      });
+      assert.equal(errorCode(stranger), 'DEVICE_SIGNATURE_INVALID');
 
       const token = ok.json.token as string;
       const auth = { authorization: `Bearer ${token}` };
@@ -284,13 +297,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('a revoked device is refused at sign-in and on its session, and told why', async () => {
+      // (The enrollment's own session ended when its passkey was revoked above: issue 8 binds sessions to their passkey.)
+      const live = await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response: (await assertion()).response });
+      assert.equal(live.status, 200, JSON.stringify(live.json));
       const { response } = await assertion();
       await revokeDevice(db, deviceId, clock);
       const r = await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response });
       assert.equal(r.status, 403);
       assert.equal(errorCode(r), 'DEVICE_REVOKED');
-      const me = await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${enrolled.token}` } });
+      const me = await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${live.json.token as string}` } });
       assert.equal(me.status, 403);
+      assert.equal(((await me.json()) as { error: { code: string } }).error.code, 'DEVICE_REVOKED');
     });
   });
 }
