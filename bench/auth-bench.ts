@@ -87,22 +87,20 @@ async function enrolledBackend(browser: Browser, origin: string, version: Backen
 
 /**
  * Sign-in round trip (options, the authenticator, verify and session) on
- * each backend, in-process on loopback over SQLite: warmed up, then rounds
- * in alternating blocks so the machine's drift falls on both alike.
+ * each backend, in-process on loopback over SQLite: warmed up, then one
+ * round on each in turn (which goes first alternating), so a shared
+ * machine's changing load falls on both alike.
  */
-async function signInRoundTrips(browser: Browser, origin: string, versions: BackendVersion[], rounds: number, blocks: number) {
+async function signInRoundTrips(browser: Browser, origin: string, versions: BackendVersion[], rounds: number) {
   const backends = [];
   for (const v of versions) backends.push({ label: v.label, backend: await enrolledBackend(browser, origin, v), total: [] as number[], authenticator: [] as number[] });
   try {
     for (const b of backends) for (let i = 0; i < 5; i++) await b.backend.signIn();
-    for (let block = 0; block < blocks; block++) {
-      const order = block % 2 === 0 ? backends : [...backends].reverse();
-      for (const b of order) {
-        for (let i = 0; i < Math.ceil(rounds / blocks); i++) {
-          const t = await b.backend.signIn();
-          b.total.push(t.total);
-          b.authenticator.push(t.authenticator);
-        }
+    for (let i = 0; i < rounds; i++) {
+      for (const b of i % 2 === 0 ? backends : [...backends].reverse()) {
+        const t = await b.backend.signIn();
+        b.total.push(t.total);
+        b.authenticator.push(t.authenticator);
       }
     }
     return Object.fromEntries(
@@ -177,7 +175,7 @@ async function unlockTime(patients: number, rounds: number) {
 export async function runAuthBench(quick: boolean, versions: BackendVersion[]): Promise<Record<string, unknown>> {
   const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
   try {
-    const signIn = await signInRoundTrips(browser, renderer.origin, versions, quick ? 20 : 120, quick ? 2 : 6);
+    const signIn = await signInRoundTrips(browser, renderer.origin, versions, quick ? 20 : 150);
     const page = await authenticatorPage(browser, renderer.origin);
     const n = quick ? 100 : 300;
     const sqlite = await verificationsPerSecond(page, renderer.origin, 'sqlite', n);
