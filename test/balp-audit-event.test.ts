@@ -99,6 +99,9 @@ interface Expect {
   query?: string;
   /** The recorder: the device id, or the backend's name. */
   observer: string;
+  /** Who the client (the requesting application) and the server (what served or stored the data) agents are, when checked. */
+  client?: string;
+  server?: string;
 }
 
 const codingOf = (cc: Json) => ({ system: cc.coding[0].system, code: cc.coding[0].code });
@@ -139,6 +142,8 @@ function assertBalp(e: Json, x: Expect): string[] {
     assert.ok(agent.who.identifier.system && agent.who.identifier.value, at(e, 'agent who'));
     assert.ok(agent.network.address && agent.network.type, at(e, 'agent network'));
   }
+  if (x.client !== undefined) assert.equal(client.who.identifier.value, x.client, at(e, 'client agent'));
+  if (x.server !== undefined) assert.equal(server.who.identifier.value, x.server, at(e, 'server agent'));
 
   // Entities: the patient, data as Type/id, the query in base64, and an OperationOutcome on failure.
   const patients = e.entity.filter((n: Json) => n.role?.code === PATIENT_ENTITY_ROLE.code && n.role?.system === PATIENT_ENTITY_ROLE.system);
@@ -242,7 +247,12 @@ before(async () => {
 });
 after(() => cache.dispose());
 
-const device = () => ({ observer: cache.session.context.deviceId, user: { system: CLINICIAN_SYSTEM, value: 'dr.balp' } });
+const device = () => ({
+  observer: cache.session.context.deviceId,
+  user: { system: CLINICIAN_SYSTEM, value: 'dr.balp' },
+  client: 'clinician-desktop',
+  server: `clinician-desktop-cache:${cache.session.context.deviceId}`,
+});
 const ofKind = (action: string, subtype: string, outcome = '0') =>
   events.filter((e) => e.action === action && e.subtype.at(-1).code === subtype && e.outcome === outcome);
 
@@ -378,10 +388,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(stored.length, 3);
       const observer = stored[0]!.source.observer.identifier.value as string;
       assert.notEqual(observer, caller.deviceId, 'the backend, not the device, recorded these');
-      const user = { system: CLINICIAN_SYSTEM, value: 'dr.balp' };
-      assertBalp(stored[0]!, { observer, user, subtype: 'read', patientId: P1, data: [`Observation/${P1}-o1`] });
-      assertBalp(stored[1]!, { observer, user, subtype: 'search-type', patientId: P1, data: [`Observation/${P1}-o2`], query: '/v1/sync/pull?cursor=1' });
-      assertBalp(stored[2]!, { observer, user, subtype: 'read', patientId: P2, data: [`Observation/${P2}-o1`] });
+      // The client is the desktop that asked (at the device's address), the server the backend (at its own).
+      const who = { observer, user: { system: CLINICIAN_SYSTEM, value: 'dr.balp' }, client: 'clinician-desktop', server: observer };
+      assertBalp(stored[0]!, { ...who, subtype: 'read', patientId: P1, data: [`Observation/${P1}-o1`] });
+      assertBalp(stored[1]!, { ...who, subtype: 'search-type', patientId: P1, data: [`Observation/${P1}-o2`], query: '/v1/sync/pull?cursor=1' });
+      assertBalp(stored[2]!, { ...who, subtype: 'read', patientId: P2, data: [`Observation/${P2}-o1`] });
+      for (const e of stored) {
+        const [client, server] = e.agent.filter((a: Json) => a.requestor === false);
+        assert.equal(client.network.address, `urn:uuid:${caller.deviceId}`, 'the client agent is at the device');
+        assert.notEqual(server.network.address, client.network.address, 'the server agent is the backend, elsewhere');
+      }
       assert.equal(stored[2]!.outcome, '4');
       assert.equal(new Set(stored.map((e) => e.id)).size, 3, 'distinct event ids');
     } finally {

@@ -44,9 +44,9 @@ export function linkHash(prevHash: string, entry: string): string {
 /** The backend's network address in its AuditEvents (a URI, BALP network type 5). */
 export const BACKEND_ADDRESS = 'urn:clinician-desktop:backend';
 
-/** The BALP AuditEvent of one server entry: the backend is the custodian and the observer (source). */
+/** The BALP AuditEvent of one server entry: the requesting desktop is the client; the backend is the custodian and the observer (source). */
 export function serverAuditEvent(entry: AuditEntry, hash: string): Record<string, unknown> {
-  return toBalpAuditEvent(entry, { applicationName: BACKEND_NAME, custodianName: BACKEND_NAME, hash, observer: { id: BACKEND_NAME, address: BACKEND_ADDRESS } });
+  return toBalpAuditEvent(entry, { applicationName: 'clinician-desktop', custodianName: BACKEND_NAME, hash, observer: { id: BACKEND_NAME, address: BACKEND_ADDRESS } });
 }
 
 // 7 parameters a row: stay far under both engines' parameter limits.
