@@ -216,5 +216,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const stale = await db.selectFrom('sessions').select(['token_hash']).where('expires_at', '<=', new Date(now).toISOString()).execute();
       assert.equal(stale.length, 0, 'no expired session row is left');
     });
+
+    test('the purge pass (the app runs it on a timer) removes idle sessions and expired challenges', async () => {
+      const first = await authenticator();
+      const device = newDevice();
+      await addClinician(db, 'dr.hal', 'Hal', clock);
+      const rp = new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] }, clock);
+      await enroll(url, db, clock, first, 'dr.hal', device);
+      await post(url, '/v1/auth/options', { clinicianId: 'dr.hal' });
+      const rows = async () => ({
+        sessions: (await db.selectFrom('sessions').select('token_hash').where('device_id', '=', device.id).execute()).length,
+        challenges: (await db.selectFrom('challenges').select('challenge').where('clinician_id', '=', 'dr.hal').execute()).length,
+      });
+      assert.deepEqual(await rows(), { sessions: 1, challenges: 1 });
+      now += 31 * 60_000;
+      await rp.purgeExpired();
+      assert.deepEqual(await rows(), { sessions: 0, challenges: 0 });
+    });
   });
 }
