@@ -365,7 +365,7 @@ test('command line: its events name the OS account with its own identifier syste
 // ---- The backend's own disclosures ----
 
 for (const engine of ['sqlite', 'postgres'] as const) {
-  test(`backend (${engine}): its disclosure events (read, query, refused read) pass the BALP checks, recorded by the backend`, async () => {
+  test(`backend (${engine}): its disclosure events (read, query, refused read, version read) pass the BALP checks, recorded by the backend`, async () => {
     const dir = scratchDir(`balp-backend-${engine}`);
     const { db, close } = await openBackendDb(engine, dir.path);
     try {
@@ -379,13 +379,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
             { action: 'R', subtype: 'read', patientId: P1, entities: [`Observation/${P1}-o1`], outcome: '0', query: null },
             { action: 'E', subtype: 'search-type', patientId: P1, entities: [`Patient/${P1}`, `Observation/${P1}-o2`], outcome: '0', query: '/v1/sync/pull?cursor=1' },
             { action: 'R', subtype: 'read', patientId: P2, entities: [`Observation/${P2}-o1`], outcome: '4', query: null },
+            { action: 'R', subtype: 'vread', patientId: P1, entities: [`Observation/${P1}-o1/_history/2`], outcome: '0', query: null },
           ],
           clock,
         ),
       );
       const rows = await db.selectFrom('disclosure_events').select(['seq', 'event']).orderBy('seq').execute();
       const stored = rows.map((r) => JSON.parse(r.event) as Json);
-      assert.equal(stored.length, 3);
+      assert.equal(stored.length, 4);
       const observer = stored[0]!.source.observer.identifier.value as string;
       assert.notEqual(observer, caller.deviceId, 'the backend, not the device, recorded these');
       // The client is the desktop that asked (at the device's address), the server the backend (at its own).
@@ -393,13 +394,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assertBalp(stored[0]!, { ...who, subtype: 'read', patientId: P1, data: [`Observation/${P1}-o1`] });
       assertBalp(stored[1]!, { ...who, subtype: 'search-type', patientId: P1, data: [`Observation/${P1}-o2`], query: '/v1/sync/pull?cursor=1' });
       assertBalp(stored[2]!, { ...who, subtype: 'read', patientId: P2, data: [`Observation/${P2}-o1`] });
+      assertBalp(stored[3]!, { ...who, subtype: 'vread', patientId: P1, data: [`Observation/${P1}-o1/_history/2`] });
       for (const e of stored) {
         const [client, server] = e.agent.filter((a: Json) => a.requestor === false);
         assert.equal(client.network.address, `urn:uuid:${caller.deviceId}`, 'the client agent is at the device');
         assert.notEqual(server.network.address, client.network.address, 'the server agent is the backend, elsewhere');
       }
       assert.equal(stored[2]!.outcome, '4');
-      assert.equal(new Set(stored.map((e) => e.id)).size, 3, 'distinct event ids');
+      assert.equal(new Set(stored.map((e) => e.id)).size, 4, 'distinct event ids');
     } finally {
       await close();
       dir.remove();
