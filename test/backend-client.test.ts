@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { BackendClient } from '../electron/services/backend-client';
+import { BackendClient, isSessionEnded } from '../electron/services/backend-client';
 import { AppError } from '../shared/app-error';
 import { freePort } from './support/backend-process';
 
@@ -34,6 +34,8 @@ const behaviours: Record<string, Behaviour> = {
   },
   errorWithPhiLikeText: (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'WEIRD', message: 'Patient Bibi254 Schowalter414 not found' } })),
   revoked: (res) => res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'DEVICE_REVOKED', message: 'x' } })),
+  sessionInvalid: (res) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'SESSION_INVALID', message: 'x' } })),
+  loggedOut: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ended: true })),
 };
 
 let server: Server;
@@ -70,6 +72,7 @@ const expected: Record<string, string> = {
   slowLoris: 'BACKEND_UNREACHABLE',
   errorWithPhiLikeText: 'SIGN_IN_REFUSED',
   revoked: 'DEVICE_REVOKED',
+  sessionInvalid: 'SIGN_IN_REFUSED',
 };
 
 for (const [name, code] of Object.entries(expected)) {
@@ -82,4 +85,19 @@ for (const [name, code] of Object.entries(expected)) {
 test('a closed port gives BACKEND_UNREACHABLE', async () => {
   const client = new BackendClient(`http://127.0.0.1:${await freePort()}/`, 1500);
   assert.equal(await codeOf(client.authOptions({ clinicianId: 'dr.ada' })), 'BACKEND_UNREACHABLE');
+});
+
+test('an ended session (401 SESSION_INVALID) is told apart from a revocation: nothing to wipe, sign in again', async () => {
+  const ended = new BackendClient(`${base}/sessionInvalid/`, 1500);
+  await assert.rejects(ended.me('token'), (e: unknown) => isSessionEnded(e) && e.code === 'SIGN_IN_REFUSED' && /Sign in again/.test(e.message));
+  const revoked = new BackendClient(`${base}/revoked/`, 1500);
+  await assert.rejects(revoked.me('token'), (e: unknown) => e instanceof AppError && e.code === 'DEVICE_REVOKED' && !isSessionEnded(e));
+});
+
+test('logout never throws: a hostile, slow or absent server only makes it answer false', async () => {
+  assert.equal(await new BackendClient(`${base}/loggedOut/`, 1500).logout('token'), true);
+  for (const name of Object.keys(expected)) {
+    assert.equal(await new BackendClient(`${base}/${name}/`, 1500).logout('token'), false, name);
+  }
+  assert.equal(await new BackendClient(`http://127.0.0.1:${await freePort()}/`, 1500).logout('token'), false);
 });

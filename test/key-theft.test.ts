@@ -87,11 +87,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let uploadedUpTo: number;
     let lastSeq: number;
     let loot: Array<{ account: string; password: string }>;
+    let codes: { prf: string; noPrf: string };
 
     before(async () => {
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], engine });
       backend.admin(['add-clinician', 'dr.prf', '--name', 'Dr Prf', '--assign-all']);
       backend.admin(['add-clinician', 'dr.noprf', '--name', 'Dr NoPrf', '--assign-all']);
+      // Codes made before any request: an admin command blocks this process, and a keep-alive socket the
+      // backend closes meanwhile would make the next request fail as "unreachable".
+      codes = { prf: backend.admin(['enroll-code', 'dr.prf']), noPrf: backend.admin(['enroll-code', 'dr.noprf']) };
     });
     after(async () => {
       await d?.close();
@@ -102,7 +106,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('a PRF-enrolled device works offline, then is locked and stolen: the keychain holds its keys only wrapped', async () => {
       d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
-      const created = await d.createPasskey('dr.prf', backend.admin(['enroll-code', 'dr.prf']));
+      const created = await d.createPasskey('dr.prf', codes.prf);
       assert.ok(created.prfOutput, 'the authenticator has PRF');
       await d.auth.enrollFinish(created.response, created.prfOutput);
       await d.auth.stopSync();
@@ -229,7 +233,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const noPrf = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'no-prf', secrets: keychain, prf: false });
       try {
         const before = (await keytar.findCredentials(keychain.service)).length;
-        const created = await noPrf.createPasskey('dr.noprf', backend.admin(['enroll-code', 'dr.noprf']));
+        const created = await noPrf.createPasskey('dr.noprf', codes.noPrf);
         assert.equal(created.prfOutput, undefined);
         await assert.rejects(noPrf.auth.enrollFinish(created.response, created.prfOutput), (e: unknown) => e instanceof AppError && e.code === 'PRF_REQUIRED');
         assert.equal((await keytar.findCredentials(keychain.service)).length, before, 'no keychain entry was ever written');

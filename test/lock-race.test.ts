@@ -15,6 +15,10 @@ import keytar from 'keytar';
 import type { Browser } from 'playwright-core';
 import { AppError } from '../shared/app-error';
 import { BackendClient, isSessionEnded } from '../electron/services/backend-client';
+import { cacheKeyAccount } from '../electron/services/device-keys';
+import { setProblem } from '../electron/services/charting';
+import { syncCounts } from '../electron/services/outbox';
+import { openDatabase } from '../server/database';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -28,12 +32,15 @@ let browser: Browser;
 let renderer: RendererServer;
 let backend: BackendProcess;
 let now = Date.parse('2026-11-25T09:00:00Z');
+let codes: { race: string; late: string };
 
 before(async () => {
   [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
   backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
   backend.admin(['add-clinician', 'dr.race', '--name', 'Dr Race', '--assign-all']);
   backend.admin(['add-clinician', 'dr.late', '--name', 'Dr Late', '--assign-all']);
+  // Codes made before any request (an admin command blocks this process; see key-theft.test.ts).
+  codes = { race: backend.admin(['enroll-code', 'dr.race']), late: backend.admin(['enroll-code', 'dr.late']) };
 });
 after(async () => {
   await browser?.close();
@@ -56,7 +63,7 @@ let d: PasskeyDesktop;
 
 test('enrolls with a PRF passkey (setup for the races below)', async () => {
   d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: slow, prf: true, clock: () => now });
-  const created = await d.createPasskey('dr.race', backend.admin(['enroll-code', 'dr.race']));
+  const created = await d.createPasskey('dr.race', codes.race);
   const enrolled = await d.auth.enrollFinish(created.response, created.prfOutput);
   assert.equal(enrolled.prfBound, true);
   assert.ok(d.auth.session(), 'unlocked after enrollment');
@@ -131,7 +138,7 @@ test('quit during enrollment while the keychain is slow aborts it: not enrolled,
   const late = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'late', secrets: slow, prf: true, clock: () => now });
   try {
     const entriesBefore = (await keytar.findCredentials(keychain.service)).length;
-    const created = await late.createPasskey('dr.late', backend.admin(['enroll-code', 'dr.late']));
+    const created = await late.createPasskey('dr.late', codes.late);
     // The read-back of the freshly written keys waits at the gate.
     const gate = slow.holdNextGet((account) => account.endsWith('/cache-key'));
     const finishing = late.auth.enrollFinish(created.response, created.prfOutput);
@@ -149,6 +156,45 @@ test('quit during enrollment while the keychain is slow aborts it: not enrolled,
   } finally {
     await late.close();
   }
+});
+
+/** Waits for a condition the app reaches on its own (background sync), checking on each timer turn, up to a deadline. */
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('the backend ends the session (idle expiry): nothing is wiped, the app stays unlocked and work goes out on a device-key session', async () => {
+  const used = await d.usePasskey();
+  await d.auth.signInFinish(used.response, used.prfOutput);
+  const passkeyToken = d.backend.tokens.at(-1)!;
+  const session = d.auth.session()!;
+  // The server forgets the session (as its idle expiry does); the desktop is not told.
+  assert.equal(await new BackendClient(backend.url).logout(passkeyToken), true);
+  const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+  const { conditionId } = setProblem(session, { patientId, text: 'Recorded after the server session ended', status: 'active' }, new Date());
+  d.auth.nudgeSync();
+  await until(() => syncCounts(session).waiting === 0, 'the change to go out');
+  assert.equal(d.auth.session(), session, 'still unlocked, same cache');
+  assert.ok(await keychain.get(cacheKeyAccount(session.profile.profileId)), 'nothing wiped');
+  const status = await d.auth.status();
+  assert.equal(status.state, 'unlocked');
+  assert.equal(status.online, false, 'no passkey session any more: shown as such until the next sign-in');
+  assert.notEqual(d.backend.tokens.at(-1), passkeyToken, 'a new (device-key, sync-only) session carried the change');
+  const devices = await d.auth.devices().then(() => 'listed', (e: unknown) => (e instanceof AppError ? e.code : 'other'));
+  assert.equal(devices, 'SIGN_IN_REFUSED', 'what needs a passkey session asks for a sign-in');
+  const { db } = openDatabase(backend);
+  try {
+    const stored = await db.selectFrom('resources').select('json').where('resource_type', '=', 'Condition').where('id', '=', conditionId).execute();
+    assert.equal(stored.length, 1, 'the change reached the backend once');
+  } finally {
+    await db.destroy();
+  }
+  await d.auth.stopSync();
+  d.auth.lockNow('manual');
 });
 
 test('the desktop ends: quit locks and logs out', async () => {
