@@ -15,6 +15,7 @@ import type { CacheSession } from '../electron/services/cache-session';
 import { buildApp } from '../server/app';
 import { loadReceiptKey } from '../server/audit/audit-ledger';
 import { RelyingParty } from '../server/auth/relying-party';
+import type { RateLimits } from '../server/auth/front-door';
 import { assignPatients } from '../server/organisation/assignments';
 import { addClinician, createEnrollmentCode } from '../server/organisation/organisation';
 import { loadBundles } from '../server/sync/patient-store';
@@ -51,7 +52,7 @@ type Clock = () => Date;
 const clock: Clock = () => new Date();
 
 /** Rate limits far above any benchmark's request rate: the figures measure the work, not the throttle. */
-const UNTHROTTLED = { signInPerClinician: 1_000_000, enrollPerClinician: 1_000_000, devicePerDevice: 1_000_000, perIp: 1_000_000, windowMs: 60_000 };
+const UNTHROTTLED: RateLimits = { signInPerClinician: 1_000_000, enrollPerClinician: 1_000_000, devicePerDevice: 1_000_000, perIp: 1_000_000, windowMs: 60_000 };
 
 /** This work tree's backend, with statically typed imports (a changed signature fails the typecheck). */
 const after: BackendVersion = {
@@ -69,9 +70,7 @@ const after: BackendVersion = {
       registerDevice: (clinicianId, device) => registerDevice(db, clinicianId, device),
       async listen(origins) {
         const rp = new RelyingParty(db, { rpId: 'localhost', rpName: 'Bench', origins }, clock);
-        // Not an object literal, so this compiles before and after the rate limits join AppDeps; a 429 fails the bench loudly.
-        const deps = { db, rp, clock, receiptKey: loadReceiptKey(dataDir), rateLimits: UNTHROTTLED };
-        app = buildApp(deps);
+        app = buildApp({ db, rp, clock, receiptKey: loadReceiptKey(dataDir), rateLimits: UNTHROTTLED });
         return app.listen({ port: 0, host: '127.0.0.1' });
       },
       async close() {
