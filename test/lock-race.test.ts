@@ -16,6 +16,7 @@ import type { Browser } from 'playwright-core';
 import { AppError } from '../shared/app-error';
 import { BackendClient, isSessionEnded } from '../electron/services/backend-client';
 import { cacheKeyAccount } from '../electron/services/device-keys';
+import { readProfile } from '../electron/services/cache-profile';
 import { setProblem } from '../electron/services/charting';
 import { syncCounts } from '../electron/services/outbox';
 import { openDatabase } from '../server/database';
@@ -206,5 +207,34 @@ test('the desktop ends: quit locks and logs out', async () => {
   assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'quit' });
   assert.ok(d.backend.loggedOut.includes(token));
   await assert.rejects(new BackendClient(backend.url).me(token), (e: unknown) => isSessionEnded(e));
+});
+
+test('a revocation that arrives during the pull of a sign-in aborts it and wipes: keychain entries first, then the files', async () => {
+  const pull = d.backend.pull.bind(d.backend);
+  let arrive!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (arrive = r));
+  const held = new Promise<void>((r) => (release = r));
+  d.backend.pull = async (token, cursor) => {
+    arrive();
+    await held;
+    return pull(token, cursor);
+  };
+  const used = await d.usePasskey();
+  const finishing = d.auth.signInFinish(used.response, used.prfOutput);
+  await reached;
+  const profileId = readProfile(d.dataDir)!.profileId;
+  // What the periodic revocation check (or the devices panel) does when the backend says "revoked".
+  const wiping = d.auth.wipe('IT has revoked this device.');
+  release();
+  await assert.rejects(finishing, isLocked);
+  await wiping;
+  assert.equal(d.auth.session(), null);
+  const status = await d.auth.status();
+  assert.equal(status.state, 'signed-out');
+  assert.equal(status.reason, 'IT has revoked this device.');
+  assert.equal(await keychain.get(cacheKeyAccount(profileId)), null, 'keys gone');
+  assert.equal(existsSync(d.dataDir) ? readdirSync(d.dataDir).length : 0, 0, 'files gone');
+  await assertLoggedOut(d, d.backend.tokens.at(-1));
   await d.page.close();
 });

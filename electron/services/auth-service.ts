@@ -57,6 +57,7 @@ export class AuthService implements SignInSurface {
       // Patient data (pulls, conflict content) comes in only on a session opened with a passkey the backend verified.
       pullAllowed: () => this.desktop.hasPasskeySession(),
       sessionEnded: (token) => this.desktop.sessionEnded(token),
+      revoked: (message) => void this.wipe(message),
       maxDelayMs: 2000,
     });
     this.desktop.onEnd(() => void this.worker.stop());

@@ -38,6 +38,8 @@ export interface SyncWorkerOptions {
   pullAllowed?(): boolean;
   /** The backend ended the session (401 SESSION_INVALID): drop the token; nothing is wiped. */
   sessionEnded?(token: string): void;
+  /** The backend says the device or clinician is revoked: the app wipes (not awaited here: the wipe stops this worker). */
+  revoked?(message: string): void;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Changes per push (at most MAX_PUSH_CHANGES). */
@@ -122,6 +124,7 @@ export class SyncWorker {
         this.status.lastError = err.message;
         return false;
       }
+      if (err instanceof AppError && err.code === 'DEVICE_REVOKED') this.options.revoked?.(err.message);
       this.status.online = !(err instanceof AppError && err.code === 'BACKEND_UNREACHABLE');
       this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
       return false;
