@@ -169,8 +169,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       let n = 0;
       const chart = (async () => {
         while (charting) {
-          const id = n % 3 === 0 && n > 0 ? `kill-backend-${n - 3}` : `kill-backend-${n}`;
-          recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'SpO2' }, subject: { reference: `Patient/${patients[n % patients.length]}` }, valueQuantity: { value: 90 + (n % 10), unit: '%' } });
+          // Every third change edits an earlier observation again (of the same patient: a record never moves).
+          const target = n % 3 === 0 && n > 0 ? n - 3 : n;
+          const id = `kill-backend-${target}`;
+          recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'SpO2' }, subject: { reference: `Patient/${patients[target % patients.length]}` }, valueQuantity: { value: 90 + (n % 10), unit: '%' } });
           worker.nudge();
           n++;
           await sleep(3);
