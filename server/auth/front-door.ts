@@ -37,7 +37,9 @@ export interface RateLimits {
   windowMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { requestMs: 120_000, idleMs: 15_000, keepAliveMs: 5_000 };
+// Keep-alive stays Fastify's 72 s: longer than clients' own (undici's is 4 s), so a client drops an idle
+// socket before the server does and never sends a request on one the server has already closed.
+export const DEFAULT_TIMEOUTS: Timeouts = { requestMs: 120_000, idleMs: 15_000, keepAliveMs: 72_000 };
 export const DEFAULT_RATE_LIMITS: RateLimits = { signInPerClinician: 30, enrollPerClinician: 10, devicePerDevice: 30, perIp: 300, windowMs: 60_000 };
 export const PURGE_INTERVAL_MS = 60_000;
 
