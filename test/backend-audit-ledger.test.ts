@@ -92,6 +92,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         }),
       );
       assert.equal((await rows()).length, 2, 'nothing of the rolled-back read');
+      await assert.rejects(recordDisclosures(db, caller, [read('p-4')], clock), /inside the reading transaction/, 'never outside a transaction');
       assert.deepEqual(await head(), { seq: 2, hash: second!.hash });
       assert.equal((await verifyDisclosureChain(db)).ok, true);
     });

@@ -55,6 +55,8 @@ const ROWS_PER_INSERT = 2000;
 /** Appends one AuditEvent per disclosure to the server chain; call inside the reading transaction. */
 export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosure[], clock: Clock): Promise<void> {
   if (items.length === 0) return;
+  // Outside a transaction the head's lock would end after the first statement and concurrent appends could interleave.
+  if (!trx.isTransaction) throw new Error('recordDisclosures must run inside the reading transaction');
   // Takes the head's row lock (PostgreSQL) and reserves the sequence numbers in one statement.
   const head = await trx
     .updateTable('disclosure_head')
