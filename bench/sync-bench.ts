@@ -55,7 +55,8 @@ async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Sc
     await backend.addClinician('dr.bench', 'Bench');
     await backend.assignPatients('dr.bench', patientIds);
     const url = await backend.listen(['http://localhost']);
-    const client = new BackendClient(url);
+    // A generous timeout: this measures throughput on a shared machine, not the app's patience (its own 10 s).
+    const client = new BackendClient(url, 120_000);
 
     // A device as enrollment leaves it (the ceremony itself is benchmarked elsewhere).
     const device = await openDevice(sessions, join(dir.path, 'device'));
@@ -153,7 +154,13 @@ export async function runSyncBench(quick: boolean, versions: BackendVersion[], r
     const runs = new Map<VersionLabel, RunFigures[]>(versions.map((v) => [v.label, []]));
     for (let r = 0; r < repetitions; r++) {
       const order = r % 2 === 0 ? versions : [...versions].reverse();
-      for (const version of order) runs.get(version.label)!.push(await syncRun(version, bundleFiles, scale));
+      for (const version of order) {
+        const figures = await syncRun(version, bundleFiles, scale).catch((err: unknown) => {
+          throw new Error(`bench: sync run ${r + 1} on the backend ${version.label} failed: ${err instanceof Error ? `${err.name} ${(err as { code?: string }).code ?? ''} ${err.message}` : 'error'}`);
+        });
+        process.stderr.write(`bench: sync run ${r + 1} ${version.label}: ${JSON.stringify(figures)}\n`);
+        runs.get(version.label)!.push(figures);
+      }
     }
     const after = versions.find((v) => v.label === 'after')!;
     const networkReturnS = await networkReturn(after, bundleFiles);
