@@ -9,8 +9,9 @@
  * upload repeated after its answer was lost is accepted when the entries it
  * repeats are exactly those stored. Every new entry must be the session's:
  * its actor the session's clinician, its device the session's device, and
- * every patient it names one the clinician was assigned when the entry was
- * recorded (./upload-entry-checks). An edited, reordered or truncated chain,
+ * every patient it names one the clinician had been assigned when the entry
+ * was recorded (./upload-entry-checks; an entry from after the assignment
+ * ended is stored, marked with AFTER_ASSIGNMENT_EXTENSION). An edited, reordered or truncated chain,
  * or one entry that fails those checks, is refused whole; nothing of it is
  * stored and the refusal is a security event (identifiers only).
  */
@@ -26,6 +27,9 @@ import type { Db } from '../database';
 import type { Caller } from '../auth/caller';
 import { securityEvent } from '../monitoring/security-log';
 import { checkEntriesBelongToCaller } from './upload-entry-checks';
+
+/** Marks a device's entry recorded after the clinician's assignment to the patient had ended (for the privacy officer). */
+export const AFTER_ASSIGNMENT_EXTENSION = 'urn:clinician-desktop:after-assignment';
 
 /** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
 export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
@@ -84,7 +88,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
         }
       });
     }
-    const rows = [];
+    const rows: Array<{ device_id: string; seq: number; entry: string; prev_hash: string; hash: string; patient_id: string | null; event: string }> = [];
     const parsedEntries = [];
     for (const e of upload.entries.slice(repeated.length)) {
       if (e.seq !== prevSeq + 1) throw refuse(`entry ${e.seq} does not continue from entry ${prevSeq}`);
@@ -95,14 +99,18 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
       const parsed = parseCanonicalAuditEntry(e.entry);
       if (!parsed || parsed.deviceId !== deviceId) throw refuse(`entry ${e.seq} is not from this device`);
       parsedEntries.push(parsed);
-      const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash });
-      rows.push({ device_id: deviceId, seq: e.seq, entry: e.entry, prev_hash: prevHash, hash, patient_id: parsed.patientId, event: JSON.stringify(event) });
+      rows.push({ device_id: deviceId, seq: e.seq, entry: e.entry, prev_hash: prevHash, hash, patient_id: parsed.patientId, event: '' });
       prevSeq = e.seq;
       prevHash = hash;
     }
     if (upload.head.seq !== prevSeq || upload.head.hash !== prevHash) throw refuse('the signed head is not the last entry');
-    const wrong = await checkEntriesBelongToCaller(trx, caller, parsedEntries, clock);
-    if (wrong) throw refuse(`entry ${wrong.seq} ${wrong.problem}`);
+    const checked = await checkEntriesBelongToCaller(trx, caller, parsedEntries, clock);
+    if (checked.refused) throw refuse(`entry ${checked.refused.seq} ${checked.refused.problem}`);
+    parsedEntries.forEach((parsed, i) => {
+      const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash: rows[i]!.hash });
+      if (checked.afterAssignment.has(parsed.seq)) (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
+      rows[i]!.event = JSON.stringify(event);
+    });
     const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
     if (!verify(null, Buffer.from(auditHeadMessage(deviceId, prevSeq, prevHash)), publicKey, Buffer.from(upload.head.signature, 'base64'))) {
       throw refuse('the chain head is not signed by this device');

@@ -3,12 +3,14 @@
  * session's clinician, the device the session's device, the time a real one
  * not in the future (beyond a small clock skew), and every patient the entry
  * names (its patient, `Patient/<id>` references, `patient=<id>` queries) one
- * the clinician was assigned when the entry was recorded, by the assignment
- * history. Two kinds of entry may come after an assignment ended, for a
- * patient the clinician had been assigned before: the device's removal of the
- * patient from its cache ('D', which discloses nothing) and a failed access
- * (outcome not '0', which disclosed nothing). Answers the first bad entry;
- * never says which patient (the refusal message reaches the device and logs).
+ * the clinician had been assigned when the entry was recorded, by the
+ * assignment history. An entry recorded after that assignment ended is
+ * accepted but marked: a device keeps an unassigned patient while work on
+ * them still waits, so such accesses really happen, and refusing their record
+ * would stop the device's whole chain from ever uploading again; the privacy
+ * officer sees them flagged instead. A patient never assigned, or an entry
+ * before the assignment began, refuses the upload. Answers the first bad
+ * entry; never says which patient (the refusal reaches the device and logs).
  */
 import type { AuditEntry } from '../../shared/audit-entry';
 import type { Caller } from '../auth/caller';
@@ -39,34 +41,35 @@ function isoTime(text: string): number | null {
   return Number.isFinite(t) && new Date(t).toISOString() === text ? t : null;
 }
 
-export async function checkEntriesBelongToCaller(
-  db: Db,
-  caller: Caller,
-  entries: AuditEntry[],
-  clock: Clock,
-): Promise<{ seq: number; problem: string } | null> {
+export type EntryCheck =
+  | { refused: { seq: number; problem: string } }
+  /** The seqs of entries recorded after the clinician's assignment to a patient they name had ended. */
+  | { refused: null; afterAssignment: ReadonlySet<number> };
+
+export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries: AuditEntry[], clock: Clock): Promise<EntryCheck> {
   const latest = clock().getTime() + AUDIT_CLOCK_SKEW_MS;
   const patients = new Set<string>();
   for (const e of entries) {
-    if (e.actor !== caller.clinicianId) return { seq: e.seq, problem: "names someone other than the signed-in clinician" };
-    if (e.deviceId !== caller.deviceId) return { seq: e.seq, problem: 'is not from this device' };
+    if (e.actor !== caller.clinicianId) return { refused: { seq: e.seq, problem: 'names someone other than the signed-in clinician' } };
+    if (e.deviceId !== caller.deviceId) return { refused: { seq: e.seq, problem: 'is not from this device' } };
     const t = isoTime(e.recordedAt);
-    if (t === null) return { seq: e.seq, problem: 'has no valid time' };
-    if (t > latest) return { seq: e.seq, problem: 'is recorded in the future' };
+    if (t === null) return { refused: { seq: e.seq, problem: 'has no valid time' } };
+    if (t > latest) return { refused: { seq: e.seq, problem: 'is recorded in the future' } };
     for (const p of patientsNamed(e)) patients.add(p);
   }
-  if (patients.size === 0) return null;
+  const afterAssignment = new Set<number>();
+  if (patients.size === 0) return { refused: null, afterAssignment };
   const periods = await assignmentPeriods(db, caller.clinicianId, [...patients]);
   for (const e of entries) {
     const t = isoTime(e.recordedAt)!;
+    // The device's removal of the patient, or a failed access, disclosed nothing: not worth a flag.
     const disclosedNothing = e.action === 'D' || e.outcome !== '0';
     for (const p of patientsNamed(e)) {
-      const ok = (periods.get(p) ?? []).some(
-        ({ from, until }) =>
-          Date.parse(from) - AUDIT_CLOCK_SKEW_MS <= t && (disclosedNothing || until === null || t <= Date.parse(until) + AUDIT_CLOCK_SKEW_MS),
-      );
-      if (!ok) return { seq: e.seq, problem: 'names a patient not assigned to this clinician at that time' };
+      const begun = (periods.get(p) ?? []).filter(({ from }) => Date.parse(from) - AUDIT_CLOCK_SKEW_MS <= t);
+      if (begun.length === 0) return { refused: { seq: e.seq, problem: 'names a patient not assigned to this clinician at that time' } };
+      const within = begun.some(({ until }) => until === null || t <= Date.parse(until) + AUDIT_CLOCK_SKEW_MS);
+      if (!within && !disclosedNothing) afterAssignment.add(e.seq);
     }
   }
-  return null;
+  return { refused: null, afterAssignment };
 }
