@@ -35,6 +35,7 @@ const behaviours: Record<string, Behaviour> = {
   errorWithPhiLikeText: (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'WEIRD', message: 'Patient Bibi254 Schowalter414 not found' } })),
   revoked: (res) => res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'DEVICE_REVOKED', message: 'x' } })),
   sessionInvalid: (res) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'SESSION_INVALID', message: 'x' } })),
+  busy: (res) => res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' }).end(JSON.stringify({ error: { code: 'RATE_LIMITED', message: 'Too many attempts. Wait a minute and try again.' } })),
   loggedOut: (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ended: true })),
 };
 
@@ -73,6 +74,7 @@ const expected: Record<string, string> = {
   errorWithPhiLikeText: 'SIGN_IN_REFUSED',
   revoked: 'DEVICE_REVOKED',
   sessionInvalid: 'SIGN_IN_REFUSED',
+  busy: 'BACKEND_UNREACHABLE',
 };
 
 for (const [name, code] of Object.entries(expected)) {
@@ -100,4 +102,9 @@ test('logout never throws: a hostile, slow or absent server only makes it answer
     assert.equal(await new BackendClient(`${base}/${name}/`, 1500).logout('token'), false, name);
   }
   assert.equal(await new BackendClient(`http://127.0.0.1:${await freePort()}/`, 1500).logout('token'), false);
+});
+
+test('a throttled sign-in (429 from the backend) is BACKEND_UNREACHABLE saying the server is busy, so sign-in falls back to offline unlock', async () => {
+  const busy = new BackendClient(`${base}/busy/`, 1500);
+  await assert.rejects(busy.authOptions({ clinicianId: 'dr.ada' }), (e: unknown) => e instanceof AppError && e.code === 'BACKEND_UNREACHABLE' && e.message === 'The hospital server is busy. You can keep working offline.');
 });

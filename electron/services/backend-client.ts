@@ -80,6 +80,11 @@ export class BackendClient {
       await response.body?.cancel().catch(() => undefined);
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is not answering properly. You can keep working offline.');
     }
+    if (response.status === 429) {
+      // A throttled request (the backend's rate limit) is a busy server, not a refusal: sign-in falls back to offline unlock.
+      await response.body?.cancel().catch(() => undefined);
+      throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is busy. You can keep working offline.');
+    }
     const text = await readLimited(response, options.maxBytes ?? MAX_REPLY_BYTES);
     let json: unknown;
     try {
