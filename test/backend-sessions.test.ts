@@ -6,7 +6,9 @@
  * desktop wipes on; one revoked passkey answers 401 and leaves the
  * clinician's other passkeys working); logout ends the caller's session;
  * an idle session ends on the server (policy, default 30 minutes) besides
- * the absolute 12 hours. Time is the injected clock, never a sleep.
+ * the absolute 12 hours; a revocation also stops a request whose body was
+ * still arriving (the session is checked again once the body is read).
+ * Time is the injected clock, never a sleep.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { buildApp } from '../server/app';
 import type { Db } from '../server/database';
+import { PassThrough } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { assignPatients } from '../server/organisation/assignments';
 import { addClinician, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from '../server/organisation/organisation';
 import { RelyingParty } from '../server/auth/relying-party';
 import { loadReceiptKey } from '../server/audit/audit-ledger';
@@ -116,6 +121,49 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(pushed.status, 403);
       assert.equal(errorCode(pushed), 'DEVICE_REVOKED');
       assert.equal((await me(otherFull.token)).status, 200, 'the clinician\'s other device keeps working');
+    });
+
+    test('a device revoked while its push, PUT or audit upload body is still arriving gets 403 DEVICE_REVOKED and nothing is stored', async () => {
+      const device = newDevice();
+      const { token } = await enroll(url, db, clock, await authenticator(), 'dr.dee', device);
+      const patient = `p-${randomUUID()}`;
+      await assignPatients(db, 'dr.dee', [patient], clock);
+      // A second app on the same database whose every request reports when its onRequest checks are done (preParsing runs next, before the body).
+      const gated = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] }, clock), clock, receiptKey: loadReceiptKey(dir.path), rateLimits: HIGH });
+      let headersChecked: () => void = () => undefined;
+      gated.addHook('preParsing', async (_request, _reply, payload) => {
+        headersChecked();
+        return payload;
+      });
+      await gated.ready();
+      const note = (id: string) => ({ resourceType: 'Composition', id, status: 'final', subject: { reference: `Patient/${patient}` }, title: 'written after revocation' });
+      const requests = [
+        { method: 'POST' as const, url: '/v1/sync/push', headers: {}, body: { changes: [{ idempotencyKey: randomUUID(), resourceType: 'Composition', id: 'late-push', baseVersion: null, resource: note('late-push') }] } },
+        { method: 'PUT' as const, url: '/v1/fhir/Composition/late-put', headers: { 'idempotency-key': randomUUID() }, body: note('late-put') },
+        { method: 'POST' as const, url: '/v1/audit/upload', headers: {}, body: { entries: [], head: { seq: 0, hash: '0'.repeat(64), signature: 'AA==' } } },
+      ];
+      try {
+        // Revoked while the first request's body trickles in; the token was live when its headers arrived.
+        for (const [i, r] of requests.entries()) {
+          const device2 = i === 0 ? device : newDevice();
+          const live = i === 0 ? token : (await enroll(url, db, clock, await authenticator(), 'dr.dee', device2)).token;
+          const body = new PassThrough();
+          const checked = new Promise<void>((resolve) => (headersChecked = resolve));
+          const text = JSON.stringify(r.body);
+          const answer = gated.inject({ method: r.method, url: r.url, payload: body, headers: { ...r.headers, authorization: `Bearer ${live}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } });
+          body.write(text.slice(0, 10));
+          await checked;
+          await revokeDevice(db, device2.id, clock);
+          body.end(text.slice(10));
+          const a = await answer;
+          assert.equal(a.statusCode, 403, `${r.method} ${r.url}: ${a.body}`);
+          assert.equal(a.json().error.code, 'DEVICE_REVOKED');
+        }
+        const stored = await db.selectFrom('resources').select(['id']).where('id', 'in', ['late-push', 'late-put']).execute();
+        assert.deepEqual(stored, [], 'nothing written after the revocation');
+      } finally {
+        await gated.close();
+      }
     });
 
     test('revoking a clinician ends every session of theirs at once: 403 CLINICIAN_REVOKED', async () => {

@@ -14,7 +14,7 @@ import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../../shared/audit-upload'
 import { fhirIdSchema } from '../../shared/fhir-id';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
-import { callerOf, requireSession } from '../auth/session-guard';
+import { callerOf, requireSession, sessionHooks } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
 import { mayAccessPatient } from '../authorization/access-policy';
 import { refuseAccess } from '../authorization/access-refusal';
@@ -31,7 +31,7 @@ export function registerAuditRoutes(
   app: FastifyInstance,
   { db, rp, clock, receiptKey }: { db: Db; rp: RelyingParty; clock: Clock; receiptKey: { privateKey: KeyObject; publicKey: string } },
 ): void {
-  app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024, onRequest: requireSession(rp, 'sync') }, async (request) => {
+  app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024, ...sessionHooks(rp, 'sync') }, async (request) => {
     const upload = auditUploadSchema.parse(request.body);
     return { receipt: await acceptAuditUpload(db, callerOf(request), upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
   });

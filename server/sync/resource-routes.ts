@@ -11,7 +11,7 @@
  * and audited in one transaction.
  */
 import type { FastifyInstance } from 'fastify';
-import { callerOf, requireSession } from '../auth/session-guard';
+import { callerOf, requireSession, sessionHooks } from '../auth/session-guard';
 import { z } from 'zod';
 import { FHIR_ID_PATTERN } from '../../shared/fhir-id';
 import { changeSchema } from '../../shared/sync-api';
@@ -47,7 +47,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
     return servedResource(served.json, served.versionId);
   });
 
-  app.put<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { onRequest: requireSession(rp, 'full') }, async (request, reply) => {
+  app.put<{ Params: { type: string; id: string } }>('/v1/fhir/:type/:id', { ...sessionHooks(rp, 'full') }, async (request, reply) => {
     const caller = callerOf(request);
     const { type, id } = paramsSchema.parse(request.params);
     const idempotencyKey = changeSchema.shape.idempotencyKey.parse(request.headers['idempotency-key']);

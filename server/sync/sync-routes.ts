@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { PULL_PATH, PUSH_PATH, pullCursorSchema, pushRequestSchema } from '../../shared/sync-api';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
-import { callerOf, requireSession } from '../auth/session-guard';
+import { callerOf, requireSession, sessionHooks } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
 import { NOT_FOUND_REASON, logRefusal } from '../authorization/access-refusal';
 import { pullChanges } from './change-feed';
@@ -17,7 +17,7 @@ import { registerResourceRoutes } from './resource-routes';
 import { applyChanges } from './sync-push';
 
 export function registerSyncRoutes(app: FastifyInstance, { db, rp, clock }: { db: Db; rp: RelyingParty; clock: Clock }): void {
-  app.post(PUSH_PATH, { bodyLimit: 8 * 1024 * 1024, onRequest: requireSession(rp, 'sync') }, async (request) => {
+  app.post(PUSH_PATH, { bodyLimit: 8 * 1024 * 1024, ...sessionHooks(rp, 'sync') }, async (request) => {
     const caller = callerOf(request);
     const body = pushRequestSchema.parse(request.body);
     const results = await applyChanges(db, caller, body.changes, clock);
