@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { buildApp } from '../server/app';
 import type { Db } from '../server/database';
-import { addClinician, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice } from '../server/organisation/organisation';
+import { addClinician, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice, setPolicy } from '../server/organisation/organisation';
 import { assignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
 import { RelyingParty } from '../server/auth/relying-party';
@@ -161,21 +161,43 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await fetch(`${url}/v1/sync/pull`)).status, 401);
     });
 
-    test('a clinician may hold a second passkey', async () => {
+    test('a passkey without PRF is refused at enrollment and at sign-in while requirePrf holds (the default); once relaxed, a clinician may hold a second passkey', async () => {
       const second = await browser.newPage();
       try {
         await addVirtualAuthenticator(second, { prf: false });
         await addWebAuthnHelper(second);
         await second.goto(`${renderer.origin}/index.html`);
         const code = formatEnrollmentCode(await createEnrollmentCode(db, 'dr.ada', clock));
-        const opts = await post(url, '/v1/enroll/options', { clinicianId: 'dr.ada', code });
-        const created = (await second.evaluate((o) => (globalThis as never as { __webauthn: { createPasskey(o: unknown): Promise<Json> } }).__webauthn.createPasskey(o), opts.json.options)) as { response: Json; prfOutput?: string };
-        assert.equal(created.prfOutput, undefined, 'no PRF on this authenticator');
-        const r = await post(url, '/v1/enroll/verify', { clinicianId: 'dr.ada', code, response: created.response, device: { id: deviceId, publicKey: devicePublicKey } });
+        const enrollWith = async () => {
+          const opts = await post(url, '/v1/enroll/options', { clinicianId: 'dr.ada', code });
+          assert.equal(opts.status, 200, JSON.stringify(opts.json));
+          const created = (await second.evaluate((o) => (globalThis as never as { __webauthn: { createPasskey(o: unknown): Promise<Json> } }).__webauthn.createPasskey(o), opts.json.options)) as { response: Json; prfOutput?: string };
+          assert.equal(created.prfOutput, undefined, 'no PRF on this authenticator');
+          return post(url, '/v1/enroll/verify', { clinicianId: 'dr.ada', code, response: created.response, device: { id: deviceId, publicKey: devicePublicKey } });
+        };
+        const before = await snapshot();
+        const refused = await enrollWith();
+        assert.equal(refused.status, 403);
+        assert.equal(errorCode(refused), 'PRF_REQUIRED');
+        assert.equal(await snapshot(), before, 'no credential, session or spent code for a refused passkey');
+
+        await setPolicy(db, 'requirePrf', false);
+        const r = await enrollWith();
         assert.equal(r.status, 200, JSON.stringify(r.json));
         assert.equal((r.json.credential as Json).prf, false);
         const active = await db.selectFrom('credentials').select('id').where('clinician_id', '=', 'dr.ada').where('revoked_at', 'is', null).execute();
         assert.equal(active.length, 2);
+
+        // The organisation requires PRF again: that passkey no longer signs in, the PRF one still does.
+        await setPolicy(db, 'requirePrf', true);
+        const opts = await post(url, '/v1/auth/options', { clinicianId: 'dr.ada' });
+        const used = (await second.evaluate((o) => (globalThis as never as { __webauthn: { usePasskey(o: unknown): Promise<Json> } }).__webauthn.usePasskey(o), opts.json.options)) as { response: Json };
+        const sessionsBefore = await snapshot();
+        const signIn = await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response: used.response });
+        assert.equal(signIn.status, 403);
+        assert.equal(errorCode(signIn), 'PRF_REQUIRED');
+        assert.equal(JSON.parse(await snapshot()).sessions, JSON.parse(sessionsBefore).sessions, 'no session for it');
+        assert.equal((await post(url, '/v1/auth/verify', { clinicianId: 'dr.ada', deviceId, response: (await assertion()).response })).status, 200);
       } finally {
         await second.close();
       }

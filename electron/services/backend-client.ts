@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
+import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
 import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
 import { AUDIT_UPLOAD_PATH, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
@@ -99,6 +100,9 @@ export class BackendClient {
         throw new AppError('DEVICE_REVOKED', code === 'DEVICE_REVOKED' ? 'IT has revoked this device.' : 'IT has revoked your access.');
       }
       if (code === 'SESSION_INVALID' && response.status === 401) throw new SessionEndedError();
+      if (code === 'PRF_REQUIRED') {
+        throw new AppError('PRF_REQUIRED', PRF_REQUIRED_MESSAGE);
+      }
       throw new AppError('SIGN_IN_REFUSED', REFUSALS[code] ?? 'The hospital server refused the request.');
     }
     const parsed = reply.safeParse(json);

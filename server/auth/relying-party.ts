@@ -47,6 +47,8 @@ export { SESSION_HOURS };
 const DECOY_ID_BYTES = 32;
 const DECOY_TRANSPORTS = ['internal'];
 
+/** A passkey without PRF while the organisation requires it (the cache key could not be bound to it). */
+const prfRequired = () => forbidden('PRF_REQUIRED', 'Your organisation requires a passkey that can protect the patient cache (PRF).');
 const codeInvalid = () => badRequest('ENROLLMENT_CODE_INVALID', 'The enrollment code is not valid: it may be mistyped, used or expired. Ask IT for a new one.');
 const challengeInvalid = () => badRequest('CHALLENGE_INVALID', 'The sign-in request expired or was already used. Try again.');
 const sessionInvalid = () => unauthorized('SESSION_INVALID', 'Sign in again.');
@@ -166,6 +168,8 @@ export class RelyingParty {
     if (!verification.verified) throw badRequest('REGISTRATION_INVALID', 'The passkey could not be verified.');
     const { credential } = verification.registrationInfo;
     const prf = (input.response.clientExtensionResults as { prf?: { enabled?: unknown } }).prf?.enabled === true;
+    // The organisation's requirePrf holds here too, not only in the desktop: nothing is stored for such a passkey.
+    if (!prf && (await readPolicy(this.db)).requirePrf) throw prfRequired();
     const now = this.clock().toISOString();
     const token = await this.db.transaction().execute(async (trx) => {
       const used = await trx.updateTable('enrollment_codes').set({ used_at: now }).where('code_hash', '=', codeHash).where('used_at', 'is', null).executeTakeFirst();
@@ -266,6 +270,7 @@ export class RelyingParty {
     const device = await this.db.selectFrom('devices').selectAll().where('id', '=', input.deviceId).executeTakeFirst();
     if (!device || device.clinician_id !== input.clinicianId) throw forbidden('DEVICE_UNKNOWN', 'This device is not enrolled for this clinician.');
     if (device.revoked_at) throw deviceRevoked();
+    if (Number(row.prf) !== 1 && (await readPolicy(this.db)).requirePrf) throw prfRequired();
     const now = this.clock().toISOString();
     await this.db.updateTable('credentials').set({ counter: verification.authenticationInfo.newCounter, last_used_at: now }).where('id', '=', row.id).execute();
     await this.db.updateTable('devices').set({ last_seen_at: now }).where('id', '=', device.id).execute();
