@@ -4,7 +4,10 @@
  * Uses the same services and the same OS keychain as the app. Prints counts
  * and reports, never PHI (bundles are named by position, not by file name,
  * because file names often carry patient names). Exits non-zero with a
- * clear message on any error.
+ * clear message on any error. Never imports into a profile enrolled with the
+ * backend: its entries (actor `cli:<os-user>`) would sit in the clinician's
+ * audit chain, which the backend refuses whole, so the device could never
+ * upload its audit trail again (exit 3, nothing written).
  */
 import { readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -17,16 +20,42 @@ import { importBundle } from '../services/bundle-import';
 import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
 import { openCacheSession, type CacheSession } from '../services/cache-session';
 import { MAX_BUNDLE_BYTES } from '../../shared/fhir-bundle';
-import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE } from '../services/secret-store';
+import { readProfile } from '../services/cache-profile';
+import { deviceKeysAreBound } from '../services/device-keys';
+import { readPasskeyRecord } from '../services/session/passkey-record';
+import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE, type SecretStore } from '../services/secret-store';
 
 const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
-  import <bundle.json>...   import FHIR bundles (each one atomically)
+  import <bundle.json>...   import FHIR bundles (each one atomically; never into a
+                            profile enrolled with the backend: exit 3)
   verify                    check the file and the audit chain (exit 0 when whole)
   stats                     counts by resource type and audit entries, as JSON
   audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line
   wipe                      delete the keychain entries, then the cache files`;
 
 class UsageError extends Error {}
+
+/** The folder is the desktop's enrolled profile: the command line does not write into it. */
+class EnrolledProfileError extends Error {
+  readonly code = 'PROFILE_ENROLLED';
+  constructor() {
+    super(
+      'This data folder is enrolled with the hospital server; the command line does not import into it (its entries would stop the device\'s audit upload). Import into a separate --data-dir.',
+    );
+  }
+}
+const EXIT_ENROLLED = 3;
+
+function keychain(): SecretStore {
+  return createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE);
+}
+
+/** Enrolled: the keychain holds the desktop's passkey record for this profile, or its keys are bound to a passkey. */
+async function isEnrolled(dataDir: string, secrets: SecretStore): Promise<boolean> {
+  const profile = readProfile(dataDir);
+  if (!profile) return false;
+  return (await readPasskeyRecord(dataDir, secrets)) !== null || (await deviceKeysAreBound(secrets, profile.profileId));
+}
 
 function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -35,7 +64,7 @@ function print(value: unknown): void {
 async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSession) => T | Promise<T>): Promise<T> {
   const session = await openCacheSession({
     dataDir,
-    secrets: createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE),
+    secrets: keychain(),
     // The OS account that ran the command: audited with its own identifier system, never as a clinician.
     actor: osUserActor(userInfo().username),
     create,
@@ -75,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'import': {
       if (rest.length === 0) throw new UsageError('import needs at least one bundle file');
+      if (await isEnrolled(dataDir, keychain())) throw new EnrolledProfileError();
       return withSession(dataDir, true, (session) => {
         rest.forEach((file, i) => {
           const position = `${i + 1} of ${rest.length}`;
@@ -110,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     case 'wipe':
-      print(await wipeCache(dataDir, createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE)));
+      print(await wipeCache(dataDir, keychain()));
       return 0;
     default:
       throw new UsageError(`unknown command "${command.slice(0, 20)}"`);
@@ -125,6 +155,9 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n${USAGE}\n`);
       process.exitCode = 64;
+    } else if (err instanceof EnrolledProfileError) {
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      process.exitCode = EXIT_ENROLLED;
     } else if (err instanceof AppError) {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
       process.exitCode = 1;

@@ -11,7 +11,9 @@
  * its actor the session's clinician, its device the session's device, and
  * every patient it names one the clinician had been assigned when the entry
  * was recorded (./upload-entry-checks; an entry from after the assignment
- * ended is stored, marked with AFTER_ASSIGNMENT_EXTENSION). An edited, reordered or truncated chain,
+ * ended is stored, marked with AFTER_ASSIGNMENT_EXTENSION; a failed access to
+ * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION). An
+ * edited, reordered or truncated chain,
  * or one entry that fails those checks, is refused whole; nothing of it is
  * stored and the refusal is a security event (identifiers only).
  */
@@ -30,6 +32,8 @@ import { checkEntriesBelongToCaller } from './upload-entry-checks';
 
 /** Marks a device's entry recorded after the clinician's assignment to the patient had ended (for the privacy officer). */
 export const AFTER_ASSIGNMENT_EXTENSION = 'urn:clinician-desktop:after-assignment';
+/** Marks a device's failed access (outcome not 0) to a patient the clinician was not assigned at the time: an attempt, for the privacy officer. */
+export const NOT_ASSIGNED_EXTENSION = 'urn:clinician-desktop:not-assigned';
 
 /** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
 export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
@@ -109,6 +113,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
     parsedEntries.forEach((parsed, i) => {
       const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash: rows[i]!.hash });
       if (checked.afterAssignment.has(parsed.seq)) (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
+      if (checked.notAssigned.has(parsed.seq)) (event.extension as unknown[]).push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
       rows[i]!.event = JSON.stringify(event);
     });
     const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });

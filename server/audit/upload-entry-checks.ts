@@ -2,14 +2,21 @@
  * Whether uploaded audit entries are the session's own: the actor is the
  * session's clinician, the device the session's device, the time a real one
  * not in the future (beyond a small clock skew), and every patient the entry
- * names (its patient, `Patient/<id>` references, `patient=<id>` queries) one
- * the clinician had been assigned when the entry was recorded, by the
- * assignment history. An entry recorded after that assignment ended is
+ * names one the clinician had been assigned when the entry was recorded, by
+ * the assignment history. "Names" is read the way a FHIR server would:
+ * its patient, `Patient/<id>` anywhere in an entity or a FHIR-syntax query
+ * (absolute, relative, any case), `patient=`/`subject=`/`Patient?_id=`
+ * search parameters, percent-decoded once; a reference that cannot be
+ * decoded refuses the upload (never a 500). A search's free text is not a
+ * reference and names nobody. An entry recorded after that assignment ended is
  * accepted but marked: a device keeps an unassigned patient while work on
  * them still waits, so such accesses really happen, and refusing their record
  * would stop the device's whole chain from ever uploading again; the privacy
- * officer sees them flagged instead. A patient never assigned, or an entry
- * before the assignment began, refuses the upload. Answers the first bad
+ * officer sees them flagged instead. A failed access (outcome not 0)
+ * disclosed nothing and an attempt on another's patient is what the privacy
+ * officer wants to see: accepted for any patient, flagged not-assigned. A
+ * successful access to a patient never assigned, or before the assignment
+ * began, refuses the upload. Answers the first bad
  * entry; never says which patient (the refusal reaches the device and logs).
  */
 import type { AuditEntry } from '../../shared/audit-entry';
@@ -21,17 +28,73 @@ import { assignmentPeriods } from '../organisation/assignments';
 /** Device clocks and the server's differ a little; more than this is not skew. */
 export const AUDIT_CLOCK_SKEW_MS = 5 * 60_000;
 
-const PATIENT_REF = /^Patient\/([^/?#]+)/;
-const PATIENT_PARAM = /[?&]patient=(?:Patient\/)?([^&#]+)/g;
+/**
+ * `Patient/<id>` anywhere in a reference (relative, absolute, after a slash
+ * or inside a search value), any case; not where "patient" ends a longer
+ * name or id (`Observation/xpatient/_history/2` names no patient).
+ */
+const PATIENT_REF = /(?<![A-Za-z0-9_.-])patient\/([^/?#&;,|\s]+)/gi;
+/** One `name[:modifier]=value` search parameter, at the start or after `?`, `&` or `;`. */
+const SEARCH_PARAM = /(?:^|[?&;])([^=&;?#\s]+)=([^&;#]*)/g;
+/** The path of a Patient search (`Patient?`, `/Patient?`, `https://…/Patient/_search?`), where `_id` is a patient's id. */
+const PATIENT_SEARCH_PATH = /(?:^|\/)patient(?:\/_search)?$/i;
+const PATIENT_PARAMS: ReadonlySet<string> = new Set(['patient', 'subject']);
 
-/** Every patient an entry names. */
-export function patientsNamed(entry: AuditEntry): Set<string> {
+/** Patients named by the value of a patient search parameter: bare ids or `Patient/<id>` (other types name none). */
+function idsInValue(value: string, into: Set<string>): void {
+  for (const part of value.split(',')) {
+    const v = part.trim();
+    if (v !== '' && !v.includes('/')) into.add(v);
+  }
+}
+
+/** Every patient one reference or search names, read from its text already decoded. */
+function patientsInReference(text: string, into: Set<string>): void {
+  for (const m of text.matchAll(PATIENT_REF)) into.add(m[1]!);
+  const patientSearch = PATIENT_SEARCH_PATH.test(text.split(/[?#]/)[0]!);
+  for (const m of text.matchAll(SEARCH_PARAM)) {
+    const [name, modifier] = m[1]!.toLowerCase().split(':');
+    if (modifier !== undefined && modifier !== 'patient') continue; // :missing, :identifier, :Group… name no patient id.
+    if (PATIENT_PARAMS.has(name!) || (name === '_id' && patientSearch)) idsInValue(m[2]!, into);
+  }
+}
+
+/** Whether text holds FHIR reference or search syntax at all (free text does not). */
+const HAS_PATIENT_REF = new RegExp(PATIENT_REF.source, 'i');
+const HAS_SEARCH_PARAM = new RegExp(SEARCH_PARAM.source);
+function looksLikeFhir(text: string): boolean {
+  return HAS_PATIENT_REF.test(text) || HAS_SEARCH_PARAM.test(text);
+}
+
+function decodeOnce(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every patient an entry names: its patient, every entity (a reference,
+ * percent-decoded once) and its query where that is FHIR syntax; a search's
+ * query is otherwise the clinician's free text (a name, a birth date) and
+ * names nobody. Null when a reference cannot be decoded: such an entry is
+ * refused, since what it names cannot be known.
+ */
+export function patientsNamed(entry: AuditEntry): Set<string> | null {
   const named = new Set<string>();
   if (entry.patientId !== null) named.add(entry.patientId);
   for (const ref of entry.entities) {
-    const direct = PATIENT_REF.exec(ref);
-    if (direct) named.add(decodeURIComponent(direct[1]!));
-    for (const m of ref.matchAll(PATIENT_PARAM)) named.add(decodeURIComponent(m[1]!));
+    const decoded = decodeOnce(ref);
+    if (decoded === null) return null;
+    patientsInReference(decoded, named);
+  }
+  if (entry.query !== null) {
+    const decoded = decodeOnce(entry.query);
+    if (looksLikeFhir(entry.query) || (decoded !== null && looksLikeFhir(decoded))) {
+      if (decoded === null) return null;
+      patientsInReference(decoded, named);
+    }
   }
   return named;
 }
@@ -43,33 +106,51 @@ function isoTime(text: string): number | null {
 
 export type EntryCheck =
   | { refused: { seq: number; problem: string } }
-  /** The seqs of entries recorded after the clinician's assignment to a patient they name had ended. */
-  | { refused: null; afterAssignment: ReadonlySet<number> };
+  | {
+      refused: null;
+      /** The seqs of entries recorded after the clinician's assignment to a patient they name had ended. */
+      afterAssignment: ReadonlySet<number>;
+      /** The seqs of failed accesses (outcome not 0) naming a patient the clinician was not assigned at the time. */
+      notAssigned: ReadonlySet<number>;
+    };
 
 export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries: AuditEntry[], clock: Clock): Promise<EntryCheck> {
   const latest = clock().getTime() + AUDIT_CLOCK_SKEW_MS;
   const patients = new Set<string>();
+  const namedBy = new Map<number, Set<string>>();
   for (const e of entries) {
     if (e.actor !== caller.clinicianId) return { refused: { seq: e.seq, problem: 'names someone other than the signed-in clinician' } };
     if (e.deviceId !== caller.deviceId) return { refused: { seq: e.seq, problem: 'is not from this device' } };
     const t = isoTime(e.recordedAt);
     if (t === null) return { refused: { seq: e.seq, problem: 'has no valid time' } };
     if (t > latest) return { refused: { seq: e.seq, problem: 'is recorded in the future' } };
-    for (const p of patientsNamed(e)) patients.add(p);
+    const named = patientsNamed(e);
+    if (named === null) return { refused: { seq: e.seq, problem: 'holds a reference that cannot be decoded' } };
+    namedBy.set(e.seq, named);
+    for (const p of named) patients.add(p);
   }
   const afterAssignment = new Set<number>();
-  if (patients.size === 0) return { refused: null, afterAssignment };
+  const notAssigned = new Set<number>();
+  if (patients.size === 0) return { refused: null, afterAssignment, notAssigned };
   const periods = await assignmentPeriods(db, caller.clinicianId, [...patients]);
   for (const e of entries) {
     const t = isoTime(e.recordedAt)!;
-    // The device's removal of the patient, or a failed access, disclosed nothing: not worth a flag.
-    const disclosedNothing = e.action === 'D' || e.outcome !== '0';
-    for (const p of patientsNamed(e)) {
+    const failed = e.outcome !== '0';
+    // The device's removal of the patient, or a failed access, disclosed nothing: not worth an after-assignment flag.
+    const disclosedNothing = e.action === 'D' || failed;
+    for (const p of namedBy.get(e.seq)!) {
       const begun = (periods.get(p) ?? []).filter(({ from }) => Date.parse(from) - AUDIT_CLOCK_SKEW_MS <= t);
-      if (begun.length === 0) return { refused: { seq: e.seq, problem: 'names a patient not assigned to this clinician at that time' } };
+      if (begun.length === 0) {
+        // A failed attempt on someone else's patient is what the privacy officer wants to see, not a reason to lose the chain.
+        if (failed) {
+          notAssigned.add(e.seq);
+          continue;
+        }
+        return { refused: { seq: e.seq, problem: 'names a patient not assigned to this clinician at that time' } };
+      }
       const within = begun.some(({ until }) => until === null || t <= Date.parse(until) + AUDIT_CLOCK_SKEW_MS);
       if (!within && !disclosedNothing) afterAssignment.add(e.seq);
     }
   }
-  return { refused: null, afterAssignment };
+  return { refused: null, afterAssignment, notAssigned };
 }
