@@ -28,6 +28,12 @@ import { AUDIT_UPLOAD_PATH, type AuditUpload } from '../shared/audit-upload';
 import { openBackendDb } from './support/backend-db';
 import { scratchDir } from './support/scratch';
 import { HandBuiltDevice, type EntryFields } from './support/signed-audit-chain';
+import { openTestCache } from './support/open-test-cache';
+import { registerDevice } from './support/backend-db';
+import { BackendClient } from '../electron/services/backend-client';
+import { uploadAuditChain } from '../electron/services/audit-upload';
+import { openChart, searchPatients } from '../electron/services/patient-records';
+import { AppError } from '../shared/app-error';
 
 const HOUR = 3_600_000;
 const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
@@ -193,6 +199,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         { patientId: 'mine', entities: ['Patient/%E0%A4%A'] },
         { patientId: 'mine', entities: ['Patient/mine', 'Observation?subject=%zz'] },
         { patientId: null, action: 'E', subtype: 'search-type', entities: [], query: 'Observation?patient=%E0%A4%A' },
+        { patientId: null, action: 'E', subtype: 'search-type', entities: [], query: 'Patient/theirs 100%' },
+        { patientId: null, action: 'E', subtype: 'search-type', entities: [], query: 'Observation?subject=Patient%2Ftheirs' },
       ];
       for (const fields of tries) {
         device.rewind(start);
@@ -236,6 +244,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const flags = rows.map((row) => (JSON.parse(row.event) as { extension: Array<{ url: string; valueBoolean?: boolean }> }).extension.find((x) => x.url === NOT_ASSIGNED_EXTENSION)?.valueBoolean ?? false);
       assert.deepEqual(flags, [false, true, false], 'only the failed access to a never-assigned patient is flagged');
       assert.equal(rows[1]!.patient_id, 'theirs', "the attempt is filed under the patient, for the privacy officer's view");
+    });
+    test("a real device's failed chart.open of another clinician's patient and its free-text searches upload, and the chain keeps uploading", async () => {
+      const cache = await openTestCache('dr.own');
+      try {
+        const token = await registerDevice(db, 'dr.own', cache.session);
+        const client = new BackendClient(url);
+        assert.throws(() => openChart(cache.session, 'theirs'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+        searchPatients(cache.session, '100% fever/chills');
+        searchPatients(cache.session, 'theirs');
+        const first = await uploadAuditChain(cache.session, client, token);
+        assert.equal(first?.seq, 3, 'the failed read and both searches are accepted');
+        assert.throws(() => openChart(cache.session, 'mine'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+        assert.equal((await uploadAuditChain(cache.session, client, token))?.seq, 4, 'later entries still upload');
+        const rows = await db.selectFrom('audit_entries').select(['seq', 'event']).where('device_id', '=', cache.session.profile.profileId).orderBy('seq').execute();
+        const flagged = rows.map((r) => (JSON.parse(r.event) as { extension: Array<{ url: string }> }).extension.some((x) => x.url === NOT_ASSIGNED_EXTENSION));
+        assert.deepEqual(flagged, [true, false, false, false]);
+      } finally {
+        await cache.dispose();
+      }
     });
   });
 }

@@ -59,13 +59,6 @@ function patientsInReference(text: string, into: Set<string>): void {
   }
 }
 
-/** Whether text holds FHIR reference or search syntax at all (free text does not). */
-const HAS_PATIENT_REF = new RegExp(PATIENT_REF.source, 'i');
-const HAS_SEARCH_PARAM = new RegExp(SEARCH_PARAM.source);
-function looksLikeFhir(text: string): boolean {
-  return HAS_PATIENT_REF.test(text) || HAS_SEARCH_PARAM.test(text);
-}
-
 function decodeOnce(text: string): string | null {
   try {
     return decodeURIComponent(text);
@@ -76,10 +69,12 @@ function decodeOnce(text: string): string | null {
 
 /**
  * Every patient an entry names: its patient, every entity (a reference,
- * percent-decoded once) and its query where that is FHIR syntax; a search's
- * query is otherwise the clinician's free text (a name, a birth date) and
- * names nobody. Null when a reference cannot be decoded: such an entry is
- * refused, since what it names cannot be known.
+ * percent-decoded once) and its query. Null when an entity cannot be
+ * decoded: what it names cannot be known, so the entry is refused. A
+ * search's query is the clinician's own typing: only explicit references
+ * and search parameters in it name anyone (free text such as a name or a
+ * birth date names nobody), read decoded where it decodes and as typed where
+ * it does not (a bare "%" in a search must not stop the device's chain).
  */
 export function patientsNamed(entry: AuditEntry): Set<string> | null {
   const named = new Set<string>();
@@ -90,11 +85,9 @@ export function patientsNamed(entry: AuditEntry): Set<string> | null {
     patientsInReference(decoded, named);
   }
   if (entry.query !== null) {
+    patientsInReference(entry.query, named);
     const decoded = decodeOnce(entry.query);
-    if (looksLikeFhir(entry.query) || (decoded !== null && looksLikeFhir(decoded))) {
-      if (decoded === null) return null;
-      patientsInReference(decoded, named);
-    }
+    if (decoded !== null) patientsInReference(decoded, named);
   }
   return named;
 }
