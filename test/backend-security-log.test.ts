@@ -9,6 +9,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -139,3 +142,21 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+test('CLINICIAN_SECURITY_LOG sends the security events to that file (appended), not to stderr', () => {
+  const dir = scratchDir('security-log-file');
+  try {
+    const file = join(dir.path, 'logs', 'security.log');
+    const script = `import { securityEvent } from ${JSON.stringify(join(process.cwd(), 'server/monitoring/security-log.ts'))}; securityEvent('access-refused', { clinicianId: 'dr.file', code: 'NOT_FOUND' });`;
+    const run = () => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, CLINICIAN_SECURITY_LOG: file }, encoding: 'utf8' });
+    for (const r of [run(), run()]) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '', 'nothing on stderr');
+    }
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 2, 'appended, one line per event');
+    assert.deepEqual(lines.map((l) => [l.event, l.clinicianId, l.code]), [['access-refused', 'dr.file', 'NOT_FOUND'], ['access-refused', 'dr.file', 'NOT_FOUND']]);
+  } finally {
+    dir.remove();
+  }
+});

@@ -24,6 +24,8 @@ mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime" "$scratch/tmp"
 chmod 700 "$scratch/runtime"
 export HOME="$scratch/home" XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime" TMPDIR="$scratch/tmp"
 export CLINICIAN_TEST_ROOT="$PWD"
+# The backends' security logs go to a file, not among the test results.
+export CLINICIAN_SECURITY_LOG="$scratch/security.log"
 
 # A private PostgreSQL on loopback for the backend tests, with a random
 # password; it stops when the tests end.

@@ -1,6 +1,7 @@
 /**
  * The backend's security log: one JSON line (pino) per security event on
- * stderr, for a SIEM to collect: refused access, failed sign-ins, session
+ * stderr, or appended to the file CLINICIAN_SECURITY_LOG names, for a SIEM
+ * to collect: refused access, failed sign-ins, session
  * ends, revocations, refused audit uploads, rate-limit hits. Fields are
  * identifiers only (clinician, device, route, code); never PHI, a patient
  * id, a token, a code, a body or a query string.
@@ -32,7 +33,8 @@ export interface SecurityEventFields {
   what?: string;
 }
 
-let logger: Logger = pino({ base: { service: 'clinician-backend', log: 'security' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+const destination = process.env.CLINICIAN_SECURITY_LOG ? pino.destination({ dest: process.env.CLINICIAN_SECURITY_LOG, append: true, mkdir: true, sync: true }) : pino.destination(2);
+let logger: Logger = pino({ base: { service: 'clinician-backend', log: 'security' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 
 /** Replaces the destination (tests capture the lines). */
 export function setSecurityLogger(next: Logger): void {
