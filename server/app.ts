@@ -13,7 +13,9 @@ import type { Clock } from './clock';
 import type { Db } from './database';
 import type { RelyingParty } from './auth/relying-party';
 import { registerAuthRoutes } from './auth/auth-routes';
-import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUTS, PURGE_INTERVAL_MS, purgeOnTimer, registerFrontDoor, serverOptions, type RateLimits, type Timeouts } from './auth/front-door';
+import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUTS, PURGE_INTERVAL_MS, limitDeviceUploads, purgeOnTimer, registerFrontDoor, serverOptions, type RateLimits, type Timeouts } from './auth/front-door';
+import { PUSH_PATH } from '../shared/sync-api';
+import { AUDIT_UPLOAD_PATH } from '../shared/audit-upload';
 import { registerSyncRoutes } from './sync/sync-routes';
 import { registerAuditRoutes } from './audit/audit-routes';
 
@@ -24,7 +26,7 @@ export interface AppDeps {
   https?: { key: Buffer; cert: Buffer };
   /** Signs audit receipts; its public half is given to devices. */
   receiptKey: { privateKey: KeyObject; publicKey: string };
-  /** Rate limits of sign-in, enrollment and device-key endpoints (defaults: DEFAULT_RATE_LIMITS; a benchmark raises them). */
+  /** Rate limits of sign-in, enrollment and device-key endpoints, and per-device limits of push and audit upload (defaults: DEFAULT_RATE_LIMITS; a benchmark raises them). */
   rateLimits?: Partial<RateLimits>;
   /** Request and idle-connection timeouts (defaults: DEFAULT_TIMEOUTS; tests shorten them). */
   timeouts?: Partial<Timeouts>;
@@ -36,6 +38,10 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
   const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...rateLimits };
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...serverOptions({ ...DEFAULT_TIMEOUTS, ...timeouts }, https) }) as unknown as FastifyInstance;
   registerFrontDoor(app, { tls: Boolean(https) });
+  limitDeviceUploads(app, limits, [
+    { method: 'POST', url: PUSH_PATH },
+    { method: 'POST', url: AUDIT_UPLOAD_PATH, oneAtATime: true },
+  ]);
   purgeOnTimer(app, () => rp.purgeExpired(), purgeIntervalMs ?? PURGE_INTERVAL_MS);
 
   app.setErrorHandler((err, _request, reply) => {

@@ -6,8 +6,11 @@
  * endpoints are rate-limited, unauthenticated sign-in attempts leave no
  * rows, unknown / revoked / wrong clinicians, devices and codes get the
  * same answer as known ones until a proof is verified, every answer
- * carries security headers and `Cache-Control: no-store`, and a 404 never
- * echoes the path.
+ * carries security headers and `Cache-Control: no-store`, and neither a 404
+ * nor a malformed URL's 400 echoes the path. Per-clinician and per-device
+ * limits count per address, so nobody can lock a clinician out from
+ * elsewhere; pushes and audit uploads are limited per device, and a device
+ * uploads its audit chain one upload at a time.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +19,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { Agent, request as httpRequest } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { request as httpsRequest } from 'node:https';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -29,7 +33,7 @@ import { scratchDir } from './support/scratch';
 import { openBackendDb } from './support/backend-db';
 import { startBackend } from './support/backend-process';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
-import { Authenticator, call, deviceProof, enroll, errorCode, newDevice, post, type Answer, type Json, type TestDevice } from './support/passkey-ceremony';
+import { Authenticator, call, deviceProof, deviceSession, enroll, errorCode, newDevice, post, type Answer, type Json, type TestDevice } from './support/passkey-ceremony';
 
 let browser: Browser;
 let renderer: RendererServer;
@@ -188,6 +192,20 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let known: TestDevice;
     let knownPasskey: { token: string; credentialId: string };
     let patientId: string;
+
+    /** A backend (not listening) to drive with inject: another client address, a body that arrives in parts. */
+    function serveApp(extra: Partial<AppDeps> = {}): FastifyInstance {
+      const app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] }, clock), clock, receiptKey: loadReceiptKey(dir.path), rateLimits: HIGH, ...extra });
+      apps.push(app);
+      return app;
+    }
+
+    /** A sign-in response with a made-up credential and no valid signature, naming `challenge`. */
+    const fakeAssertion = (challenge: string) => {
+      const id = randomBytes(32).toString('base64url');
+      const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: renderer.origin })).toString('base64url');
+      return { id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON, authenticatorData: 'AAAA', signature: 'AAAA' } };
+    };
 
     async function serve(extra: Partial<AppDeps> = {}): Promise<string> {
       const app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: [renderer.origin] }, clock), clock, receiptKey: loadReceiptKey(dir.path), rateLimits: HIGH, ...extra });
@@ -364,6 +382,134 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await statuses(4, '/v1/auth/device/options', () => ({ deviceId: known.id })), [200, 200, 200, 429], 'device key per device');
       const perIp = await statuses(10, '/v1/auth/options', () => ({ clinicianId: `dr.spray${randomBytes(4).toString('hex')}` }));
       assert.ok(perIp.includes(429), `per address: ${perIp.join(',')}`);
+    });
+
+    test('another address cannot use up a clinician\'s or device\'s limit: after 30 attempts from an attacker, the clinician\'s own address still gets in', async () => {
+      const app = serveApp({ rateLimits: { signInPerClinician: 3, enrollPerClinician: 2, devicePerDevice: 3, perIp: 1000 } });
+      const from = (remoteAddress: string, url: string, payload: Json) => app.inject({ method: 'POST', url, payload, remoteAddress });
+      const attacker = '203.0.113.66';
+      const attempts: number[] = [];
+      for (let i = 0; i < 30; i++) attempts.push((await from(attacker, '/v1/auth/options', { clinicianId: 'dr.known' })).statusCode);
+      assert.deepEqual(attempts.slice(0, 4), [200, 200, 200, 429], 'the attacker\'s own address is limited');
+      const own = await from('10.1.2.3', '/v1/auth/options', { clinicianId: 'dr.known' });
+      assert.equal(own.statusCode, 200, own.body);
+      for (let i = 0; i < 30; i++) await from(attacker, '/v1/enroll/options', { clinicianId: 'dr.known', code: 'AAAA-AAAA-AAAA' });
+      assert.equal((await from(attacker, '/v1/enroll/options', { clinicianId: 'dr.known', code: 'AAAA-AAAA-AAAA' })).statusCode, 429);
+      assert.equal((await from('10.1.2.3', '/v1/enroll/options', { clinicianId: 'dr.known', code: 'AAAA-AAAA-AAAA' })).json().error.code, 'ENROLLMENT_CODE_INVALID');
+      for (let i = 0; i < 30; i++) await from(attacker, '/v1/auth/device/options', { deviceId: known.id });
+      assert.equal((await from(attacker, '/v1/auth/device/options', { deviceId: known.id })).statusCode, 429);
+      assert.equal((await from('10.1.2.3', '/v1/auth/device/options', { deviceId: known.id })).statusCode, 200);
+    });
+
+    test('auth/verify tells an unknown clinician from a known one in no way before a proof: decoy challenge vs unknown credential, made-up challenge vs made-up challenge, replay, expiry', async () => {
+      const verify = async (clinicianId: string, challenge: string) => post(url, '/v1/auth/verify', { clinicianId, deviceId: known.id, response: fakeAssertion(challenge) });
+      const challengeFor = async (clinicianId: string) => ((await post(url, '/v1/auth/options', { clinicianId })).json.options as Json).challenge as string;
+      const [knownChallenge, nobodyChallenge] = [await challengeFor('dr.known'), await challengeFor('dr.nobody')];
+      const knownAnswer = await verify('dr.known', knownChallenge);
+      assert.equal(errorCode(knownAnswer), 'CREDENTIAL_UNKNOWN');
+      const nobodyAnswer = await verify('dr.nobody', nobodyChallenge);
+      assert.equal(nobodyAnswer.status, knownAnswer.status);
+      assert.equal(nobodyAnswer.text, knownAnswer.text, 'same code and message');
+      const [knownReplay, nobodyReplay] = [await verify('dr.known', knownChallenge), await verify('dr.nobody', nobodyChallenge)];
+      assert.equal(errorCode(knownReplay), 'CHALLENGE_INVALID', 'a challenge is burned by its first use');
+      assert.equal(nobodyReplay.text, knownReplay.text, 'a decoy challenge is burned too');
+      const madeUp = randomBytes(32).toString('base64url');
+      const [knownMadeUp, nobodyMadeUp] = [await verify('dr.known', madeUp), await verify('dr.nobody', randomBytes(32).toString('base64url'))];
+      assert.equal(nobodyMadeUp.status, knownMadeUp.status);
+      assert.equal(nobodyMadeUp.text, knownMadeUp.text);
+      assert.equal(errorCode(await verify('dr.nobody2', await challengeFor('dr.nobody'))), 'CHALLENGE_INVALID', 'a decoy is bound to its clinician');
+      const [knownLate, nobodyLate] = [await challengeFor('dr.known'), await challengeFor('dr.nobody')];
+      now += 6 * 60_000;
+      const [knownStale, nobodyStale] = [await verify('dr.known', knownLate), await verify('dr.nobody', nobodyLate)];
+      assert.equal(errorCode(knownStale), 'CHALLENGE_INVALID');
+      assert.equal(nobodyStale.text, knownStale.text, 'a decoy expires like a real challenge');
+    });
+
+    test('a decoy\'s allowCredentials transports look like a real enrollment\'s', async () => {
+      const stored = await db.selectFrom('credentials').select(['transports']).where('clinician_id', '=', 'dr.known').executeTakeFirstOrThrow();
+      const decoy = (await post(url, '/v1/auth/options', { clinicianId: 'dr.nobody' })).json.options as { allowCredentials: Array<{ transports: string[] }> };
+      assert.deepEqual(decoy.allowCredentials[0]!.transports, JSON.parse(stored.transports));
+    });
+
+    test('a malformed URL gets the fixed 400 INVALID_REQUEST with the usual headers, never the path', async () => {
+      const { hostname, port } = new URL(url);
+      const raw = (path: string) =>
+        new Promise<{ status: number; text: string; headers: Headers }>((resolve, reject) => {
+          const req = httpRequest({ host: hostname, port, path, method: 'GET', headers: { authorization: `Bearer ${knownPasskey.token}` } }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => {
+              const headers = new Headers();
+              for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+              resolve({ status: res.statusCode!, text, headers });
+            });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const paths = [`/v1/fhir/Patient/${patientId}%E0%A4%A`, `/v1/audit/patients/${patientId}%ZZ?cursor=x`, `/v1/nowhere/${patientId}%ZZ`];
+      for (const path of paths) {
+        const a = await raw(path);
+        assert.equal(a.status, 400, path);
+        assert.deepEqual(JSON.parse(a.text), { error: { code: 'INVALID_REQUEST', message: 'The request was malformed.' } });
+        assert.ok(!a.text.includes(patientId) && !a.text.includes('/v1'), 'no path');
+        SECURITY_HEADERS({ ...a, json: {} });
+      }
+    });
+
+    test('pushes and audit uploads are limited per device, per window (even for a sync-only session)', async () => {
+      const app = serveApp({ rateLimits: { ...HIGH, uploadsPerDevice: 2 } });
+      const sync = await deviceSession(url, known);
+      const token = sync.json.token as string;
+      const push = () => ({ changes: [{ idempotencyKey: randomUUID(), resourceType: 'Observation', id: randomUUID(), baseVersion: null, resource: { resourceType: 'Observation', status: 'final', subject: { reference: `Patient/${patientId}` } } }] });
+      const send = async (url: string, payload: unknown, t = token) => app.inject({ method: 'POST', url, payload: payload as Json, headers: { authorization: `Bearer ${t}` } });
+      const pushes = [(await send('/v1/sync/push', push())).statusCode, (await send('/v1/sync/push', push())).statusCode];
+      assert.ok(!pushes.includes(429), pushes.join());
+      const third = await send('/v1/sync/push', push());
+      assert.equal(third.statusCode, 429);
+      assert.equal(third.json().error.code, 'RATE_LIMITED');
+      const uploads = [(await send('/v1/audit/upload', {})).statusCode, (await send('/v1/audit/upload', {})).statusCode, (await send('/v1/audit/upload', {})).statusCode];
+      assert.deepEqual(uploads.map((s) => s === 429), [false, false, true], uploads.join());
+      assert.notEqual((await send('/v1/sync/push', push(), await otherDeviceToken())).statusCode, 429, 'another device is not held back');
+    });
+
+    /** A passkey session of a second device of dr.known. */
+    let otherToken: string | null = null;
+    async function otherDeviceToken(): Promise<string> {
+      if (otherToken) return otherToken;
+      const another = await Authenticator.open(browser, renderer.origin);
+      otherToken = (await enroll(url, db, clock, another, 'dr.known', newDevice()).finally(() => another.close())).token;
+      return otherToken;
+    }
+
+    test('a device uploads one audit chain at a time: a second concurrent upload gets 429 before its body is read; another device is not held back', { timeout: 30_000 }, async () => {
+      const app = serveApp();
+      let bodyNext: () => void = () => undefined;
+      app.addHook('preParsing', async (_request, _reply, payload) => {
+        bodyNext();
+        return payload;
+      });
+      await app.ready();
+      const upload = (token: string, body: PassThrough, length: number) =>
+        app.inject({ method: 'POST', url: '/v1/audit/upload', payload: body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': String(length) } });
+      const first = new PassThrough();
+      const firstReading = new Promise<void>((resolve) => (bodyNext = resolve));
+      const firstAnswer = upload(knownPasskey.token, first, 2);
+      await firstReading;
+      const second = new PassThrough();
+      second.write('{');
+      const secondAnswer = await upload(knownPasskey.token, second, 1_000_000);
+      assert.equal(secondAnswer.statusCode, 429, secondAnswer.body);
+      assert.equal(secondAnswer.json().error.code, 'RATE_LIMITED');
+      second.destroy();
+      const other = new PassThrough();
+      other.end('{}');
+      assert.notEqual((await upload(await otherDeviceToken(), other, 2)).statusCode, 429, 'another device uploads meanwhile');
+      first.end('{}');
+      assert.equal((await firstAnswer).statusCode, 400, 'the first upload was read and answered');
+      const third = new PassThrough();
+      third.end('{}');
+      assert.equal((await upload(knownPasskey.token, third, 2)).statusCode, 400, 'once the first is answered, the device may upload again');
     });
 
     test('a body sent a byte every 2 s is cut', async () => {

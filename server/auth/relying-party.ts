@@ -8,11 +8,14 @@
  * assertion or device signature) is verified, an unknown, revoked or wrong
  * clinician, device or code gets the same answer as a known one, and an
  * unauthenticated caller stores nothing for an unknown one (decoy sign-in
- * options are derived from a server secret, so they look stable).
+ * options are derived from a server secret, so they look stable, and the
+ * decoy challenge is checked statelessly, so an unknown clinician's
+ * sign-in fails exactly as a known one's with an unknown passkey). What
+ * remains is timing: a known clinician's options store a challenge row.
  * Never accept an assertion without a live challenge issued for that
  * clinician, and never store or see a PRF output.
  */
-import { randomBytes, createHash, createHmac, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { randomBytes, createHash, createHmac, createPublicKey, generateKeyPairSync, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { deviceSessionMessage } from '../../shared/backend-api';
 import {
   generateAuthenticationOptions,
@@ -45,7 +48,15 @@ export { SESSION_HOURS };
 
 /** Length of a decoy credential id, as platform authenticators make them. */
 const DECOY_ID_BYTES = 32;
+/** A decoy's transports until credentials are stored: what a platform passkey enrolled in Chromium reports. */
 const DECOY_TRANSPORTS = ['internal'];
+/** How long the commonest stored transports (a decoy's) are kept before being read again. */
+const DECOY_TRANSPORTS_MS = 10 * 60_000;
+/** A decoy challenge: nonce (16 bytes) || masked expiry (4) || tag (12): 32 bytes, like a real one. */
+const DECOY_NONCE_BYTES = 16;
+const DECOY_TAG_BYTES = 12;
+/** Decoy challenges already answered (until they expire), so a replay fails as a burned real one does. */
+const DECOY_USED_MAX = 100_000;
 
 /** A passkey without PRF while the organisation requires it (the cache key could not be bound to it). */
 const prfRequired = () => forbidden('PRF_REQUIRED', 'Your organisation requires a passkey that can protect the patient cache (PRF).');
@@ -54,6 +65,7 @@ const challengeInvalid = () => badRequest('CHALLENGE_INVALID', 'The sign-in requ
 const sessionInvalid = () => unauthorized('SESSION_INVALID', 'Sign in again.');
 const deviceRevoked = () => forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
 const clinicianRevoked = () => forbidden('CLINICIAN_REVOKED', 'This clinician\'s access has been revoked.');
+const credentialUnknown = () => unauthorized('CREDENTIAL_UNKNOWN', 'This passkey is not registered (or was revoked).');
 const signatureInvalid = () => unauthorized('DEVICE_SIGNATURE_INVALID', 'The device could not prove its identity.');
 
 function challengeOf(clientDataJSON: string): string {
@@ -117,6 +129,8 @@ function toRecord(row: { id: string; public_key: string; counter: number | strin
 
 export class RelyingParty {
   private decoyKey: Promise<Buffer> | null = null;
+  private readonly decoyUsed = new Map<string, number>();
+  private decoyTransports: { value: string[]; until: number } | null = null;
   /** Stands in for an unknown device's key, so its refusal costs what a bad signature costs. */
   private readonly decoyDeviceKey: KeyObject = generateKeyPairSync('ed25519').publicKey;
 
@@ -225,9 +239,10 @@ export class RelyingParty {
     const allowCredentials =
       creds.length > 0
         ? creds.map((c) => ({ id: c.id, transports: JSON.parse(c.transports) as string[] }))
-        : [{ id: (await this.decoy(`passkey:${clinicianId}`)).subarray(0, DECOY_ID_BYTES).toString('base64url'), transports: DECOY_TRANSPORTS }];
+        : [{ id: (await this.decoy(`passkey:${clinicianId}`)).subarray(0, DECOY_ID_BYTES).toString('base64url'), transports: await this.commonTransports() }];
     const options = await generateAuthenticationOptions({
       rpID: this.config.rpId,
+      ...(creds.length > 0 ? {} : { challenge: await this.decoyChallenge(clinicianId) }),
       allowCredentials: allowCredentials as never,
       userVerification: 'required',
       extensions: prfExtensionJson() as never,
@@ -238,7 +253,14 @@ export class RelyingParty {
 
   async authenticationVerify(input: { clinicianId: string; deviceId: string; response: AuthenticationResponse }) {
     const challenge = challengeOf(input.response.response.clientDataJSON);
-    await consumeChallenge(this.db, challenge, 'authenticate', input.clinicianId, this.clock);
+    let decoy = false;
+    try {
+      await consumeChallenge(this.db, challenge, 'authenticate', input.clinicianId, this.clock);
+    } catch (err) {
+      // An unknown clinician's own decoy challenge goes on to fail as a known clinician's unknown passkey does.
+      if (!(await this.burnDecoyChallenge(challenge, input.clinicianId))) throw err;
+      decoy = true;
+    }
     const row = await this.db
       .selectFrom('credentials')
       .selectAll()
@@ -246,7 +268,7 @@ export class RelyingParty {
       .where('clinician_id', '=', input.clinicianId)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    if (!row) throw unauthorized('CREDENTIAL_UNKNOWN', 'This passkey is not registered (or was revoked).');
+    if (!row || decoy) throw credentialUnknown();
     let verification;
     try {
       verification = await verifyAuthenticationResponse({
@@ -361,6 +383,61 @@ export class RelyingParty {
     const { sessionIdleMinutes } = await readPolicy(this.db);
     await purgeChallenges(this.db, now.toISOString(), PURGE_BATCH);
     await purgeSessions(this.db, now.toISOString(), new Date(now.getTime() - sessionIdleMinutes * 60_000).toISOString(), PURGE_BATCH);
+  }
+
+  /**
+   * A challenge for an unknown clinician that the server can recognise
+   * later without storing it: a nonce, the expiry masked under the decoy
+   * secret, and a truncated HMAC binding clinician, nonce and expiry. It
+   * looks like 32 random bytes and expires as a real challenge does.
+   */
+  private async decoyChallenge(clinicianId: string): Promise<Uint8Array<ArrayBuffer>> {
+    const nonce = randomBytes(DECOY_NONCE_BYTES);
+    const expiry = Math.floor(this.clock().getTime() / 1000) + CHALLENGE_MINUTES * 60;
+    const masked = Buffer.alloc(4);
+    masked.writeUInt32BE(expiry >>> 0);
+    const mask = await this.decoy(`decoy-expiry|${nonce.toString('base64url')}`);
+    for (let i = 0; i < 4; i++) masked[i]! ^= mask[i]!;
+    const tag = (await this.decoy(`decoy-challenge|${clinicianId}|${nonce.toString('base64url')}|${expiry}`)).subarray(0, DECOY_TAG_BYTES);
+    return Uint8Array.from(Buffer.concat([nonce, masked, tag]));
+  }
+
+  /** The transports most active credentials were stored with (authenticators report them at enrollment), read at most every 10 minutes. */
+  private async commonTransports(): Promise<string[]> {
+    const now = this.clock().getTime();
+    if (this.decoyTransports && this.decoyTransports.until > now) return this.decoyTransports.value;
+    const row = await this.db
+      .selectFrom('credentials')
+      .select((eb) => ['transports', eb.fn.countAll().as('n')])
+      .where('revoked_at', 'is', null)
+      .groupBy('transports')
+      .orderBy('n', 'desc')
+      .orderBy('transports')
+      .limit(1)
+      .executeTakeFirst();
+    this.decoyTransports = { value: row ? (JSON.parse(row.transports) as string[]) : DECOY_TRANSPORTS, until: now + DECOY_TRANSPORTS_MS };
+    return this.decoyTransports.value;
+  }
+
+  /** True (and burns it) if `challenge` is a live, unused decoy challenge issued for `clinicianId`. */
+  private async burnDecoyChallenge(challenge: string, clinicianId: string): Promise<boolean> {
+    const bytes = Buffer.from(challenge, 'base64url');
+    if (bytes.length !== DECOY_NONCE_BYTES + 4 + DECOY_TAG_BYTES) return false;
+    const nonce = bytes.subarray(0, DECOY_NONCE_BYTES).toString('base64url');
+    const masked = Buffer.from(bytes.subarray(DECOY_NONCE_BYTES, DECOY_NONCE_BYTES + 4));
+    const mask = await this.decoy(`decoy-expiry|${nonce}`);
+    for (let i = 0; i < 4; i++) masked[i]! ^= mask[i]!;
+    const expiry = masked.readUInt32BE(0);
+    const tag = (await this.decoy(`decoy-challenge|${clinicianId}|${nonce}|${expiry}`)).subarray(0, DECOY_TAG_BYTES);
+    if (!timingSafeEqual(tag, bytes.subarray(DECOY_NONCE_BYTES + 4))) return false;
+    const nowMs = this.clock().getTime();
+    if (expiry * 1000 <= nowMs || this.decoyUsed.has(challenge)) return false;
+    for (const [used, until] of this.decoyUsed) {
+      if (until > nowMs && this.decoyUsed.size < DECOY_USED_MAX) break;
+      this.decoyUsed.delete(used);
+    }
+    this.decoyUsed.set(challenge, expiry * 1000);
+    return true;
   }
 
   /** HMAC of `label` under the server's decoy secret (made once, kept in the database). */
