@@ -1,7 +1,7 @@
 /**
  * The reference backend's command line.
  *   npm run server [-- --port 8787 --data-dir DIR --bundles PATH... --rp-id localhost --origin URL...]
- *                  [--rate-limit-sign-in N --rate-limit-enroll N --rate-limit-device N --rate-limit-ip N]  (per minute)
+ *                  [--rate-limit-sign-in N --rate-limit-enroll N --rate-limit-device N --rate-limit-upload N --rate-limit-ip N]  (per minute)
  *   npm run server -- add-clinician <id> --name "Display Name" [--assign-all]
  *   npm run server -- assign | unassign <clinician> <patient>...
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<void> {
       'rate-limit-enroll': { type: 'string' },
       'rate-limit-device': { type: 'string' },
       'rate-limit-ip': { type: 'string' },
+      'rate-limit-upload': { type: 'string' },
     },
   });
   const [command = 'serve', ...args] = positionals;
@@ -64,13 +65,19 @@ async function main(argv: string[]): Promise<void> {
     const origins = values.origin ?? [`http://localhost:${values.port}`];
     const rp = new RelyingParty(db, { rpId: values['rp-id'], rpName: values['rp-name'], origins }, systemClock);
     const receiptKey = loadReceiptKey(resolve(values['data-dir']));
-    const perMinute = (flag: string | undefined) => (flag === undefined ? undefined : Math.max(1, Math.trunc(Number(flag))) || undefined);
+    const perMinute = (flag: string | undefined, name: string) => {
+      if (flag === undefined) return undefined;
+      const n = Number(flag);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of requests per minute, at least 1`);
+      return n;
+    };
     const rateLimits = Object.fromEntries(
       Object.entries({
-        signInPerClinician: perMinute(values['rate-limit-sign-in']),
-        enrollPerClinician: perMinute(values['rate-limit-enroll']),
-        devicePerDevice: perMinute(values['rate-limit-device']),
-        perIp: perMinute(values['rate-limit-ip']),
+        signInPerClinician: perMinute(values['rate-limit-sign-in'], 'rate-limit-sign-in'),
+        enrollPerClinician: perMinute(values['rate-limit-enroll'], 'rate-limit-enroll'),
+        devicePerDevice: perMinute(values['rate-limit-device'], 'rate-limit-device'),
+        uploadsPerDevice: perMinute(values['rate-limit-upload'], 'rate-limit-upload'),
+        perIp: perMinute(values['rate-limit-ip'], 'rate-limit-ip'),
       }).filter(([, v]) => v !== undefined),
     );
     const app = buildApp({ db, rp, clock: systemClock, receiptKey, rateLimits, ...(tls ? { https: tls } : {}) });
