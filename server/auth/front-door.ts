@@ -38,7 +38,11 @@ export interface RateLimits {
   devicePerDevice: number;
   /** Per client address, per window, on each of these endpoints. */
   perIp: number;
-  /** Per device, per window, on each of push and audit upload (authenticated, large bodies). */
+  /**
+   * Per device, per window, on each of push and audit upload (authenticated, large bodies): a guard
+   * against a runaway or hostile device, set well above a busy ward's sync worker, which pushes after
+   * every change (one audit upload at a time per device is what bounds memory).
+   */
   uploadsPerDevice: number;
   windowMs: number;
 }
@@ -46,7 +50,7 @@ export interface RateLimits {
 // Keep-alive stays Fastify's 72 s: longer than clients' own (undici's is 4 s), so a client drops an idle
 // socket before the server does and never sends a request on one the server has already closed.
 export const DEFAULT_TIMEOUTS: Timeouts = { requestMs: 120_000, idleMs: 15_000, keepAliveMs: 72_000 };
-export const DEFAULT_RATE_LIMITS: RateLimits = { signInPerClinician: 30, enrollPerClinician: 10, devicePerDevice: 30, perIp: 300, uploadsPerDevice: 120, windowMs: 60_000 };
+export const DEFAULT_RATE_LIMITS: RateLimits = { signInPerClinician: 30, enrollPerClinician: 10, devicePerDevice: 30, perIp: 300, uploadsPerDevice: 3000, windowMs: 60_000 };
 export const PURGE_INTERVAL_MS = 60_000;
 
 /** Fastify's server options for these timeouts (with the https options, if any). */
