@@ -2,18 +2,27 @@
  * The encrypted cache's import and queries: the Synthea bundles import
  * unchanged, bad bundles are refused whole, search by name, MRN and birth
  * date works by prefix and case-insensitively, and a chart comes back grouped
- * by type, newest first, with every read audited.
+ * by type, newest first, with every read audited; every import is audited
+ * too (resources without a patient, and refusals as failed imports), and the
+ * command line reports each bundle's outcome and goes on to the next.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
-import { cacheStats } from '../electron/services/cache-maintenance';
-import { verifyAuditChain } from '../electron/services/audit-chain';
+import { auditEvents, cacheStats } from '../electron/services/cache-maintenance';
+import { openCacheSession } from '../electron/services/cache-session';
+import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
-import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
+import { runCli } from './support/cache-cli';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { SYNTHEA_FILES, findLeaks, loadFixturePatients, phiNeedles } from './support/synthea';
+
+const FIXTURES = join(process.env.CLINICIAN_TEST_ROOT ?? process.cwd(), 'test', 'fixtures', 'import');
 
 const patients = loadFixturePatients();
 let cache: TestCache;
@@ -124,15 +133,18 @@ test('refuses malformed bundles with a clear error and imports nothing from them
     type: 'batch',
     entry: [...valid.entry.slice(0, 3), { resource: { resourceType: 'Basic', id: 'big', note: 'x'.repeat(50 * 1024 * 1024) } }],
   });
-  const before = JSON.stringify(cacheStats(cache.session));
-  for (const [name, input] of [...badBundles, ['good entries then a bad one', goodThenBad] as [string, string], ['a 50 MB string', huge] as [string, string]]) {
+  const before = cacheStats(cache.session);
+  const cases = [...badBundles, ['good entries then a bad one', goodThenBad] as [string, string], ['a 50 MB string', huge] as [string, string]];
+  for (const [name, input] of cases) {
     assert.throws(
       () => importBundle(cache.session, input),
       (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID' && /Nothing from it was stored/.test(e.message),
       name,
     );
   }
-  assert.equal(JSON.stringify(cacheStats(cache.session)), before, 'nothing changed');
+  const after = cacheStats(cache.session);
+  assert.deepEqual({ ...after, auditEntries: 0, signedHeads: 0 }, { ...before, auditEntries: 0, signedHeads: 0 }, 'no resource or patient changed');
+  assert.equal(after.auditEntries, before.auditEntries + cases.length, 'each refusal is audited once');
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id = 'half-import-probe'").pluck().get(), 0);
 });
 
@@ -158,4 +170,118 @@ test('imports transaction, collection and searchset bundles, and a re-import upd
   assert.equal(again.patients, 1);
   const last = cache.session.db.prepare('SELECT action FROM audit_log WHERE subtype IN (\'create\', \'update\') ORDER BY seq DESC LIMIT 1').pluck();
   assert.equal(last.get(), 'U');
+});
+
+test('every resource an import writes is named in its audit entries, those without a patient too (Organization, Practitioner, Medication)', async () => {
+  const t = await openTestCache();
+  try {
+    const db = t.session.db;
+    const named = () =>
+      (db.prepare("SELECT entry FROM audit_log WHERE subtype IN ('create', 'update') AND json_extract(entry, '$[9]') = '0' ORDER BY seq").pluck().all() as string[])
+        .map((e) => storedEntry({ entry: e }))
+        .flatMap((e) => e.entities);
+    const synthea = JSON.parse(readFileSync(SYNTHEA_FILES[0]!, 'utf8')) as { entry: Array<{ resource: { resourceType: string; id: string } }> };
+    importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
+    assert.deepEqual(new Set(named()), new Set(synthea.entry.map((e) => `${e.resource.resourceType}/${e.resource.id}`)), 'each resource named');
+    assert.equal(named().length, synthea.entry.length, 'and named once');
+
+    const noPatient = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        { resource: { resourceType: 'Organization', id: 'org-1', name: 'Synthetic Hospital' } },
+        { resource: { resourceType: 'Practitioner', id: 'dr-1', name: [{ family: 'Synthetic' }] } },
+        { resource: { resourceType: 'Medication', id: 'med-1', code: { text: 'Synthetic' } } },
+      ],
+    });
+    const last = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck();
+    importBundle(t.session, noPatient);
+    const created = storedEntry({ entry: last.get() as string });
+    assert.deepEqual([created.action, created.subtype, created.patientId, created.outcome], ['C', 'create', null, '0']);
+    assert.deepEqual(created.entities, ['Organization/org-1', 'Practitioner/dr-1', 'Medication/med-1']);
+    importBundle(t.session, noPatient);
+    const updated = storedEntry({ entry: last.get() as string });
+    assert.deepEqual([updated.action, updated.subtype, updated.patientId], ['U', 'update', null]);
+    assert.deepEqual(updated.entities, created.entities);
+    assert.equal(verifyAuditChain(db, t.session.keys.publicKey, t.session.context.deviceId).ok, true);
+  } finally {
+    await t.dispose();
+  }
+});
+
+test('a refused import is audited as a failed import (outcome 4) with no PHI, and exports as a valid BALP failure', async () => {
+  const t = await openTestCache();
+  try {
+    const db = t.session.db;
+    const count = db.prepare('SELECT count(*) FROM audit_log').pluck();
+    const before = count.get() as number;
+    assert.throws(() => importBundle(t.session, readFileSync(join(FIXTURES, 'dstu2-bundle.json'))), (e: unknown) => e instanceof AppError && e.code === 'FHIR_VERSION_UNSUPPORTED');
+    assert.throws(() => importBundle(t.session, '{"resourceType": "Bundle"'), (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID');
+    assert.equal(count.get(), before + 2);
+    const rows = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 2').pluck().all() as string[];
+    for (const row of rows) {
+      const e = storedEntry({ entry: row });
+      assert.deepEqual([e.action, e.subtype, e.patientId, e.entities, e.query, e.outcome], ['C', 'create', null, [], null, '4']);
+      assert.ok(!/dstu2|Testdstu|Synthetic/i.test(row), 'nothing from the bundle in the entry');
+    }
+    const event = [...auditEvents(t.session)].at(-1) as { outcome: string; action: string; contained: Array<{ resourceType: string; issue: Array<{ diagnostics: string }> }>; entity: Array<{ role?: { code: string } }> };
+    assert.equal(event.outcome, '4');
+    assert.equal(event.action, 'C');
+    assert.equal(event.contained[0]!.resourceType, 'OperationOutcome');
+    assert.ok(!event.entity.some((x) => x.role?.code === '1'), 'no patient entity');
+    assert.equal(verifyAuditChain(db, t.session.keys.publicKey, t.session.context.deviceId).ok, true);
+  } finally {
+    await t.dispose();
+  }
+});
+
+test('a resource with only an absolute fullUrl takes its id from it; a fullUrl that disagrees with the id is refused', () => {
+  const bundle = (fullUrl: string, id?: string) =>
+    JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl, resource: { resourceType: 'Organization', ...(id ? { id } : {}), name: 'Synthetic' } }] });
+  assert.equal(importBundle(cache.session, bundle('http://example.org/fhir/Organization/from-url')).resources, 1);
+  assert.equal(cache.session.db.prepare("SELECT json_extract(json, '$.id') FROM resources WHERE id = 'from-url'").pluck().get(), 'from-url');
+  for (const [fullUrl, id] of [['http://example.org/fhir/Organization/one', 'other'], ['http://example.org/fhir/Patient/same', 'same']]) {
+    assert.throws(
+      () => importBundle(cache.session, bundle(fullUrl!, id)),
+      (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID' && /entry 0\b.*fullUrl/.test(e.message),
+    );
+  }
+});
+
+test('the command line imports a.json bad.json c.json: each bundle\'s outcome reported, the third still imported, exit non-zero', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('cli-multi');
+  try {
+    const dataDir = join(dir.path, 'cache');
+    const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+    const truncated = join(dir.path, 'truncated.json');
+    writeFileSync(truncated, readFileSync(SYNTHEA_FILES[2]!).subarray(0, 5000));
+    const files = [SYNTHEA_FILES[0]!, join(FIXTURES, 'dstu2-bundle.json'), SYNTHEA_FILES[1]!, join(dir.path, 'missing.json'), truncated];
+    const r = runCli(['import', ...files, '--data-dir', dataDir], env);
+    assert.notEqual(r.status, 0, 'non-zero when any bundle failed');
+    assert.equal(r.status, 1);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { bundle: number; imported?: number; refused?: { code: string; message: string } });
+    assert.deepEqual(lines.map((l) => l.bundle), [1, 2, 3, 4, 5], 'one line per bundle, in order');
+    assert.ok(lines[0]!.imported! > 0 && lines[2]!.imported! > 0, 'the bundle after the bad one was still tried and imported');
+    assert.equal(lines[1]!.refused!.code, 'FHIR_VERSION_UNSUPPORTED');
+    assert.match(lines[1]!.refused!.message, /This file is FHIR DSTU2, not R4; it was not imported/);
+    assert.equal(lines[3]!.refused!.code, 'BUNDLE_INVALID');
+    assert.equal(lines[4]!.refused!.code, 'BUNDLE_INVALID');
+    assert.match(r.stderr, /bundle 2 of 5: error FHIR_VERSION_UNSUPPORTED/);
+    assert.match(r.stderr, /3 of 5 bundles were not imported|2 of 5 bundles imported, 3 refused/);
+    assert.deepEqual(findLeaks(Buffer.from(r.stdout + r.stderr), phiNeedles(loadFixturePatients())), [], 'no PHI printed');
+    assert.ok(!(r.stdout + r.stderr).includes('dstu2-bundle'), 'bundles named by position, not by file name');
+
+    const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: false });
+    try {
+      assert.equal(session.db.prepare('SELECT count(*) FROM patients').pluck().get(), 2);
+      const failed = session.db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4' AND json_extract(entry, '$[4]') = 'C'").pluck().get();
+      assert.equal(failed, 3, 'each refused bundle audited as a failed import');
+    } finally {
+      session.close();
+    }
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
 });

@@ -1,0 +1,117 @@
+/**
+ * A resource id the cache already holds for another patient is refused:
+ * the bundle is refused whole with IMPORT_ID_COLLISION, naming the entry
+ * (index and Type/id, never the patient), and nothing from it is stored. So
+ * is a bundle that gives one Type/id to two patients, a bundle that would
+ * take a resource off its patient, and a Patient id held by a different
+ * person (another medical record number). Re-importing the same bundle still
+ * updates in place.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importBundle } from '../electron/services/bundle-import';
+import { openChart } from '../electron/services/patient-records';
+import { cacheStats } from '../electron/services/cache-maintenance';
+import { AppError } from '../shared/app-error';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+
+const FIXTURES = join(process.env.CLINICIAN_TEST_ROOT ?? process.cwd(), 'test', 'fixtures', 'import');
+const fixture = (name: string) => readFileSync(join(FIXTURES, name));
+const PATIENT = (x: string) => `0c0c0c0c-0000-4000-8000-00000000000${x}`;
+
+type Json = Record<string, unknown>;
+let cache: TestCache;
+
+before(async () => {
+  cache = await openTestCache();
+});
+after(() => cache.dispose());
+
+function refusal(input: string | Buffer): AppError {
+  try {
+    importBundle(cache.session, input);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
+  }
+  assert.fail('the bundle was imported');
+}
+
+const patientOf = (type: string, id: string) =>
+  cache.session.db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | null | undefined;
+
+test('the same Observation id for three different patients: the second and third bundles are refused whole, naming the entry', () => {
+  assert.equal(importBundle(cache.session, fixture('collision-a.json')).resources, 3);
+  assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
+  for (const x of ['b', 'c']) {
+    const before = cacheStats(cache.session).resources;
+    const err = refusal(fixture(`collision-${x}.json`));
+    assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
+    assert.match(err.message, /\bentry 2 \(Observation\/lab-result-1\)/);
+    assert.match(err.message, /Nothing from it was stored\.$/);
+    for (const phi of [`Collision${x.toUpperCase()}`, `MRN-COLLISION-${x}`, PATIENT(x), PATIENT('a')]) assert.ok(!err.message.includes(phi), `no patient in the message (${phi})`);
+    assert.deepEqual(cacheStats(cache.session).resources, before, 'nothing from it stored');
+    assert.equal(patientOf('Patient', PATIENT(x)), undefined, 'not even its own patient');
+    assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'), 'still linked to the first patient');
+  }
+  assert.equal(openChart(cache.session, PATIENT('a')).groups.Observation!.total, 2);
+});
+
+test('re-importing the same bundle is not a collision: it updates in place', () => {
+  const again = importBundle(cache.session, fixture('collision-a.json'));
+  assert.equal(again.resources, 3);
+  assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
+});
+
+test('two entries of one bundle with the same Type/id for different patients are a collision, named by the second entry', () => {
+  const bundle = {
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: [
+      { fullUrl: 'urn:uuid:11111111-0000-4000-8000-000000000001', resource: { resourceType: 'Patient', id: '11111111-0000-4000-8000-000000000001' } },
+      { fullUrl: 'urn:uuid:11111111-0000-4000-8000-000000000002', resource: { resourceType: 'Patient', id: '11111111-0000-4000-8000-000000000002' } },
+      { resource: { resourceType: 'Observation', id: 'twice', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:11111111-0000-4000-8000-000000000001' } } },
+      { resource: { resourceType: 'Observation', id: 'twice', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:11111111-0000-4000-8000-000000000002' } } },
+    ],
+  };
+  const err = refusal(JSON.stringify(bundle));
+  assert.equal(err.code, 'IMPORT_ID_COLLISION');
+  assert.match(err.message, /\bentry 3 \(Observation\/twice\)/);
+  assert.equal(patientOf('Patient', '11111111-0000-4000-8000-000000000001'), undefined);
+});
+
+test('a resource held for a patient is not taken off it by a bundle that links it to no patient', () => {
+  const bundle = {
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: [{ resource: { resourceType: 'Observation', id: 'lab-result-1', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:not-in-this-bundle' } } }],
+  };
+  const err = refusal(JSON.stringify(bundle));
+  assert.equal(err.code, 'IMPORT_ID_COLLISION');
+  assert.match(err.message, /\bentry 0 \(Observation\/lab-result-1\)/);
+  assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
+});
+
+test('a resource held without a patient may be linked to one later', () => {
+  const orphan = (subject: string) =>
+    JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Observation', id: 'late-link', status: 'final', code: { text: 'x' }, subject: { reference: subject } } }] });
+  importBundle(cache.session, orphan('urn:uuid:unknown'));
+  assert.equal(patientOf('Observation', 'late-link'), null);
+  importBundle(cache.session, orphan(`Patient/${PATIENT('a')}`));
+  assert.equal(patientOf('Observation', 'late-link'), PATIENT('a'));
+});
+
+test('a Patient id held by a different person (another medical record number) is refused', () => {
+  const bundle = JSON.parse(fixture('collision-a.json').toString()) as { entry: Array<{ resource: Json }> };
+  const patient = bundle.entry[0]!.resource;
+  (patient.identifier as Array<{ value: string }>)[0]!.value = 'MRN-SOMEONE-ELSE';
+  patient.name = [{ family: 'Someoneelse', given: ['Synthetic'] }];
+  const err = refusal(JSON.stringify({ ...bundle, entry: [bundle.entry[0]] }));
+  assert.equal(err.code, 'IMPORT_ID_COLLISION');
+  assert.match(err.message, new RegExp(`\\bentry 0 \\(Patient/${PATIENT('a')}\\)`));
+  assert.ok(!err.message.includes('MRN-'));
+  const name = cache.session.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(PATIENT('a'));
+  assert.equal(name, 'Synthetic CollisionA', 'the cached patient is unchanged');
+});
