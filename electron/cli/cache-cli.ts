@@ -1,13 +1,16 @@
 /**
  * The cache command line for tests, demos and IT:
- *   npm run cache -- <import|verify|stats|audit-export|wipe> [files] --data-dir <dir>
+ *   npm run cache -- <import|verify|stats|audit-export|wipe|backup|restore> [files] --data-dir <dir>
  * Uses the same services and the same OS keychain as the app. Prints counts
  * and reports, never PHI (bundles are named by position, not by file name,
  * because file names often carry patient names). Exits non-zero with a
  * clear message on any error. Never imports into a profile enrolled with the
  * backend: its entries (actor `cli:<os-user>`) would sit in the clinician's
  * audit chain, which the backend refuses whole, so the device could never
- * upload its audit trail again (exit 3, nothing written).
+ * upload its audit trail again (exit 3, nothing written). Every command that
+ * opens or changes the cache holds the folder's writer lock, so a cache open
+ * in the app (or another command) is refused with CACHE_IN_USE (exit 75,
+ * nothing changed); `backup` alone runs beside the app, read-only.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -16,8 +19,9 @@ import { parseArgs } from 'node:util';
 import { AppError } from '../../shared/app-error';
 import { osUserActor } from '../../shared/audit-entry';
 import { describeChainProblem } from '../services/audit-chain';
-import { importBundle } from '../services/bundle-import';
+import { auditFailedImport, importBundle } from '../services/bundle-import';
 import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
+import { backupCache, restoreCache } from '../services/cache-backup';
 import { openCacheSession, type CacheSession } from '../services/cache-session';
 import { MAX_BUNDLE_BYTES } from '../../shared/fhir-bundle';
 import { readProfile } from '../services/cache-profile';
@@ -31,7 +35,11 @@ const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
   verify                    check the file and the audit chain (exit 0 when whole)
   stats                     counts by resource type and audit entries, as JSON
   audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line
-  wipe                      delete the keychain entries, then the cache files`;
+  wipe                      delete the keychain entries, then the cache files
+  backup --out <file>       a consistent, still-encrypted copy of the database; safe
+                            while the app is running (never copy the live folder)
+  restore --from <file>     replace the database with a backup (only while nothing
+                            has the cache open: exit 75 CACHE_IN_USE otherwise)`;
 
 class UsageError extends Error {}
 
@@ -45,6 +53,8 @@ class EnrolledProfileError extends Error {
   }
 }
 const EXIT_ENROLLED = 3;
+/** EX_TEMPFAIL: the cache is open elsewhere; close it and try again. */
+const EXIT_IN_USE = 75;
 
 function keychain(): SecretStore {
   return createOsSecretStore(process.env.CLINICIAN_KEYCHAIN_SERVICE ?? DEFAULT_KEYCHAIN_SERVICE);
@@ -76,6 +86,9 @@ async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSes
   }
 }
 
+/** Errors that refuse one bundle (reported, then the next bundle is tried); any other error stops the import. */
+const BUNDLE_REFUSALS: ReadonlySet<string> = new Set(['BUNDLE_INVALID', 'FHIR_VERSION_UNSUPPORTED', 'IMPORT_ID_COLLISION']);
+
 function readBundleFile(file: string, position: string): Buffer {
   let size: number;
   try {
@@ -84,13 +97,17 @@ function readBundleFile(file: string, position: string): Buffer {
     throw new AppError('BUNDLE_INVALID', `Bundle ${position} could not be read.`);
   }
   if (size > MAX_BUNDLE_BYTES) throw new AppError('BUNDLE_INVALID', `Bundle ${position} is larger than the limit and was not imported.`);
-  return readFileSync(file);
+  try {
+    return readFileSync(file);
+  } catch {
+    throw new AppError('BUNDLE_INVALID', `Bundle ${position} could not be read.`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { 'data-dir': { type: 'string' }, help: { type: 'boolean' } },
+    options: { 'data-dir': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean' } },
     allowPositionals: true,
   });
   const [command, ...rest] = positionals;
@@ -105,18 +122,31 @@ async function main(argv: string[]): Promise<number> {
     case 'import': {
       if (rest.length === 0) throw new UsageError('import needs at least one bundle file');
       if (await isEnrolled(dataDir, keychain())) throw new EnrolledProfileError();
+      // Each bundle on its own: one refused is reported (stdout, and stderr for people) and the next is still tried.
       return withSession(dataDir, true, (session) => {
+        let refused = 0;
         rest.forEach((file, i) => {
           const position = `${i + 1} of ${rest.length}`;
           try {
-            const summary = importBundle(session, readBundleFile(file, position));
+            let bytes: Buffer;
+            try {
+              bytes = readBundleFile(file, position);
+            } catch (err) {
+              auditFailedImport(session); // importBundle audits its own refusals; a file that cannot be read is one too
+              throw err;
+            }
+            const summary = importBundle(session, bytes);
             print({ bundle: i + 1, imported: summary.resources, patients: summary.patients, byType: summary.byType });
           } catch (err) {
-            if (err instanceof AppError) throw new AppError(err.code, `Bundle ${position}: ${err.message}`);
-            throw err;
+            // Only refusals of the bundle itself move on; a cache that cannot write (disk full, locked) stops the command.
+            if (!(err instanceof AppError) || !BUNDLE_REFUSALS.has(err.code)) throw err;
+            refused++;
+            print({ bundle: i + 1, refused: { code: err.code, message: err.message } });
+            process.stderr.write(`bundle ${position}: error ${err.code}: ${err.message}\n`);
           }
         });
-        return 0;
+        if (refused > 0) process.stderr.write(`${refused} of ${rest.length} bundles were not imported.\n`);
+        return refused > 0 ? 1 : 0;
       });
     }
     case 'verify':
@@ -140,8 +170,18 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     case 'wipe':
-      print(await wipeCache(dataDir, keychain()));
+      print(await wipeCache(dataDir, keychain(), { waitMs: 0 }));
       return 0;
+    case 'backup': {
+      if (!values.out) throw new UsageError('backup needs --out <file>');
+      print(await backupCache(dataDir, keychain(), resolve(values.out)));
+      return 0;
+    }
+    case 'restore': {
+      if (!values.from) throw new UsageError('restore needs --from <file>');
+      print(await restoreCache(dataDir, keychain(), resolve(values.from)));
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${command.slice(0, 20)}"`);
   }
@@ -160,7 +200,7 @@ main(process.argv.slice(2)).then(
       process.exitCode = EXIT_ENROLLED;
     } else if (err instanceof AppError) {
       process.stderr.write(`error ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = err.code === 'CACHE_IN_USE' ? EXIT_IN_USE : 1;
     } else {
       process.stderr.write(`error INTERNAL: the command failed unexpectedly (${err instanceof Error ? err.name : 'error'}).\n`);
       process.exitCode = 1;

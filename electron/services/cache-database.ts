@@ -3,11 +3,15 @@
  * to date. The only module that talks to better-sqlite3-multiple-ciphers'
  * open/key API. It must never open a database without a key, never keep the
  * key text beyond the open call, and never let SQLite spill plaintext to a
- * temp file (temp_store is memory).
+ * temp file (temp_store is memory). Files are 0600: the database file is
+ * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
+ * main file's mode (without touching the process umask other code relies on).
  */
 import Database from 'better-sqlite3-multiple-ciphers';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { AppError } from '../../shared/app-error';
 import { applyMigrations } from './cache-migrations';
+import { diskFullError, isDiskFullError } from './cache-disk-full';
 
 export type CacheDatabase = Database.Database;
 
@@ -23,9 +27,39 @@ export function corruptCacheError(): AppError {
   return new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
 }
 
-/** Rethrows SQLite corruption as CACHE_CORRUPT; anything else unchanged. */
+/** Rethrows SQLite corruption as CACHE_CORRUPT and a full disk as DISK_FULL; anything else unchanged. */
 export function asCacheError(err: unknown): unknown {
-  return isCorruptionError(err) ? corruptCacheError() : err;
+  if (isCorruptionError(err)) return corruptCacheError();
+  if (isDiskFullError(err)) return diskFullError();
+  return err;
+}
+
+const POSIX = process.platform !== 'win32';
+const SIDE_FILES = ['-wal', '-shm', '-journal'];
+
+/**
+ * A new database file is created empty with mode 0600 before SQLite sees it
+ * (O_EXCL: an existing file is never opened here, so no descriptor of ours can
+ * drop a POSIX lock SQLite holds on it). An existing file and its side files,
+ * perhaps made 0644 by an older version, are tightened to 0600.
+ */
+function prepareFileModes(file: string, create: boolean): void {
+  if (create && !existsSync(file)) {
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (err) {
+      if (isDiskFullError(err)) throw diskFullError();
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new AppError('CACHE_NOT_OPEN', 'The patient cache file could not be created.');
+    }
+  }
+  if (!POSIX) return;
+  for (const f of [file, ...SIDE_FILES.map((s) => file + s)]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch {
+      // absent side file
+    }
+  }
 }
 
 export interface OpenOptions {
@@ -33,14 +67,18 @@ export interface OpenOptions {
   create: boolean;
   /** Page cache in KiB; SQLCipher decrypts each page once per cache miss. */
   cacheKiB?: number;
+  /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
+  readonly?: boolean;
 }
 
 export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
   if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
+  if (!options.readonly) prepareFileModes(file, options.create);
   let db: CacheDatabase;
   try {
-    db = new Database(file, { fileMustExist: !options.create });
-  } catch {
+    db = new Database(file, { fileMustExist: !options.create || options.readonly === true, readonly: options.readonly === true });
+  } catch (err) {
+    if (isDiskFullError(err)) throw diskFullError();
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache file could not be opened.');
   }
   try {
@@ -51,10 +89,15 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
     db.close();
+    if (isDiskFullError(err)) throw diskFullError();
     if (isCorruptionError(err)) {
       throw new AppError('CACHE_KEY_WRONG', 'The patient cache cannot be decrypted with this computer\'s key (wrong key, or the file is damaged).');
     }
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be opened.');
+  }
+  if (options.readonly) {
+    db.pragma('temp_store = MEMORY');
+    return db;
   }
   try {
     db.pragma('journal_mode = WAL');
@@ -69,6 +112,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.close();
     if (err instanceof AppError) throw err;
     if (isCorruptionError(err)) throw corruptCacheError();
+    if (isDiskFullError(err)) throw diskFullError();
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be prepared.');
   }
   return db;

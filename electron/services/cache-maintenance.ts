@@ -2,7 +2,8 @@
  * Whole-cache operations for IT and tests: statistics without PHI, a full
  * verification (file integrity and the audit chain), the BALP export of the
  * audit log, and wipe. Wipe deletes the keychain entries first, so the data
- * is unreadable even if deleting the files fails halfway. Never print a
+ * is unreadable even if deleting the files fails halfway; it holds the
+ * folder's writer lock, so it never deletes a cache that is open. Never print a
  * resource, a name or an identifier from here.
  */
 import { rmSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { AppError } from '../../shared/app-error';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
 import { checkCacheIntegrity } from './cache-database';
+import { acquireFolderLockWaiting } from './cache-folder-lock';
 import { storedEntry, verifyAuditChain, type ChainReport, type StoredAuditEntry } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
 import { receiptProblem } from './audit-upload';
@@ -64,29 +66,53 @@ export function* auditEvents(session: CacheSession): Generator<Record<string, un
 
 const CACHE_FILES = [`${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, DATABASE_FILE, PROFILE_FILE];
 
-/** Deletes the keys (first) and then the cache files. The session, if any, must be closed. */
-export async function wipeCache(dataDir: string, secrets: SecretStore): Promise<{ keysDeleted: boolean; filesDeleted: number }> {
-  let profile: ReturnType<typeof readProfile> = null;
-  try {
-    profile = readProfile(dataDir);
-  } catch {
-    // A damaged profile names no keys; the files still go.
-  }
-  if (profile === null && !existsSync(join(dataDir, DATABASE_FILE))) {
-    throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
-  }
-  let keysDeleted = false;
-  if (profile) {
-    await deleteDeviceKeys(secrets, profile.profileId);
-    keysDeleted = true;
-  }
+export interface WipeOptions {
+  /**
+   * How long to wait for the folder's writer lock. The app waits a moment (an
+   * unlock it has just aborted may still be closing its cache); the command
+   * line never waits: an open app means CACHE_IN_USE and nothing is deleted.
+   */
+  waitMs?: number;
+}
+
+/**
+ * Deletes the keys (first) and then the cache files, holding the folder's
+ * writer lock throughout: a cache open anywhere (this app, another window,
+ * the command line) refuses with CACHE_IN_USE and loses nothing.
+ */
+export async function wipeCache(dataDir: string, secrets: SecretStore, options: WipeOptions = {}): Promise<{ keysDeleted: boolean; filesDeleted: number }> {
+  const lock = await acquireFolderLockWaiting(dataDir, { create: false, waitMs: options.waitMs ?? 5000 });
   let filesDeleted = 0;
-  for (const name of CACHE_FILES) {
-    const file = join(dataDir, name);
-    if (existsSync(file)) {
-      rmSync(file);
-      filesDeleted++;
+  let keysDeleted = false;
+  try {
+    let profile: ReturnType<typeof readProfile> = null;
+    try {
+      profile = readProfile(dataDir);
+    } catch {
+      // A damaged profile names no keys; the files still go.
     }
+    if (profile === null && !existsSync(join(dataDir, DATABASE_FILE))) {
+      throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
+    }
+    if (profile) {
+      await deleteDeviceKeys(secrets, profile.profileId);
+      keysDeleted = true;
+    }
+    for (const name of CACHE_FILES) {
+      const file = join(dataDir, name);
+      if (existsSync(file)) {
+        rmSync(file);
+        filesDeleted++;
+      }
+    }
+  } finally {
+    // The lock file last, while still held: whoever opens the folder next makes a new one.
+    try {
+      rmSync(lock.file, { force: true });
+    } catch {
+      // Windows keeps an open file; it holds nothing
+    }
+    lock.release();
   }
   if (readdirSync(dataDir).length === 0) rmdirSync(dataDir);
   return { keysDeleted, filesDeleted };

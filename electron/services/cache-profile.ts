@@ -1,13 +1,16 @@
 /**
  * The cache's data folder: where the encrypted database lives and the one
  * plaintext file, profile.json, which holds only a random profile id (the
- * keychain account the keys are filed under). Never write PHI or a key here.
+ * keychain account the keys are filed under). Never write PHI or a key here,
+ * and never leave a half-written profile: it goes to a 0600 temp file,
+ * fsynced, then renamed; a failed write (a full disk) removes the temp file.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, chmodSync, openSync, writeSync, fsyncSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
+import { diskFullError, isDiskFullError } from './cache-disk-full';
 
 const profileSchema = z.object({ format: z.literal(1), profileId: z.uuid() });
 
@@ -52,10 +55,28 @@ export function newProfile(dataDir: string): CacheProfile {
 }
 
 export function writeProfile(profile: CacheProfile): void {
-  mkdirSync(profile.dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(profile.dataDir, 0o700);
   const file = join(profile.dataDir, PROFILE_FILE);
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ format: 1, profileId: profile.profileId }) + '\n', { mode: 0o600 });
-  renameSync(tmp, file);
+  try {
+    mkdirSync(profile.dataDir, { recursive: true, mode: 0o700 });
+    if (process.platform !== 'win32') chmodSync(profile.dataDir, 0o700);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify({ format: 1, profileId: profile.profileId }) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    if (isDiskFullError(err)) throw diskFullError();
+    throw new AppError('CACHE_NOT_OPEN', 'The cache profile file could not be written.');
+  }
+}
+
+/** Removes the profile file (a first run that failed after writing it). */
+export function removeProfile(dataDir: string): void {
+  rmSync(join(dataDir, PROFILE_FILE), { force: true });
+  rmSync(join(dataDir, `${PROFILE_FILE}.tmp`), { force: true });
 }

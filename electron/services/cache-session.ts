@@ -5,12 +5,20 @@
  * typed error and write nothing. Closing signs the audit head, closes the
  * database and drops the keys from memory. Never create a key for a cache
  * that already exists, and never open the database without the keychain.
+ * A session holds its data folder's writer lock from before it reads the
+ * profile until close; every failure path releases it, and a failed first
+ * run removes what it made (keychain entries, profile, database file).
  */
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
 import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
 import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
-import { newProfile, readProfile, writeProfile, type CacheProfile } from './cache-profile';
-import { createDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
+import { DATABASE_FILE, newProfile, readProfile, removeProfile, writeProfile, type CacheProfile } from './cache-profile';
+import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
+import { acquireFolderLock, type FolderLock } from './cache-folder-lock';
+import { isDiskFullError } from './cache-disk-full';
+import { checkRollbackAtOpen } from './rollback-guard';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
 
@@ -47,63 +55,109 @@ export interface OpenSessionOptions {
 }
 
 export async function openCacheSession(options: OpenSessionOptions): Promise<CacheSession> {
-  let profile = readProfile(options.dataDir);
-  let keys: DeviceKeys;
-  if (profile) {
-    keys = await loadDeviceKeys(options.secrets, profile.profileId, options.prfOutput);
-  } else {
-    if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
-    // Keys first: if the keychain refuses, not a byte has been written to disk.
-    const fresh = options.profileId ? { ...newProfile(options.dataDir), profileId: options.profileId } : newProfile(options.dataDir);
-    if (options.newKeys) {
-      keys = options.newKeys;
-      await storeDeviceKeys(options.secrets, fresh.profileId, keys, options.binding);
-    } else {
-      keys = await createDeviceKeys(options.secrets, fresh.profileId, options.binding);
-    }
-    writeProfile(fresh);
-    profile = fresh;
-  }
-  let db: CacheDatabase;
+  // The folder's writer lock before anything else: a second window, a CLI
+  // wipe or import, or a restore must not touch a cache that is open.
+  const folderExisted = existsSync(options.dataDir);
+  const lock = acquireFolderLock(options.dataDir, { create: options.create });
+  // Set once this open found no cache in the folder: a failure then undoes everything it made.
+  let firstRun: { keysFor: string | null } | null = null;
+  let keys: DeviceKeys | null = null;
+  let db: CacheDatabase | null = null;
   try {
-    db = openCacheDatabase(profile.databaseFile, keys.cacheKey, {
+    let profile = readProfile(options.dataDir);
+    if (profile) {
+      keys = await loadDeviceKeys(options.secrets, profile.profileId, options.prfOutput);
+    } else {
+      firstRun = { keysFor: null };
+      if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
+      // Keys first: if the keychain refuses, not a byte has been written to disk.
+      const fresh = options.profileId ? { ...newProfile(options.dataDir), profileId: options.profileId } : newProfile(options.dataDir);
+      firstRun.keysFor = fresh.profileId;
+      if (options.newKeys) {
+        keys = options.newKeys;
+        await storeDeviceKeys(options.secrets, fresh.profileId, keys, options.binding);
+      } else {
+        keys = await createDeviceKeys(options.secrets, fresh.profileId, options.binding);
+      }
+      writeProfile(fresh);
+      profile = fresh;
+    }
+    const openDb = openCacheDatabase(profile.databaseFile, keys.cacheKey, {
       create: options.create,
       ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
     });
-  } catch (err) {
-    dropKeys(keys);
-    throw err;
-  }
-  const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
-  const audit = new AuditChain(db, keys.signingKey, context, options.clock);
-  try {
+    db = openDb;
+    const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
+    const audit = new AuditChain(openDb, keys.signingKey, context, options.clock);
     // Vouch for entries a crash left unsigned, but only after checking they chain on.
-    const lastHead = db.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
-    const tail = verifyAuditChain(db, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
+    const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
+    const tail = verifyAuditChain(openDb, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
     if (tail.ok) audit.signHead(true);
     else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
+    const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock);
+    // A rollback of the folder (restored copy, lost WAL) is said at once; nothing is refused or wiped (./rollback-guard).
+    await checkRollbackAtOpen(session, options.secrets);
+    return session;
   } catch (err) {
-    db.close();
-    dropKeys(keys);
+    try {
+      db?.close();
+    } catch {
+      // closing after a failed write: nothing more to save
+    }
+    if (keys) dropKeys(keys);
+    if (firstRun) await undoFirstRun(options, firstRun.keysFor, lock, folderExisted);
+    lock.release();
     throw asCacheError(err);
   }
-
-  return sessionFrom({ profile, db, keys, context, audit });
 }
 
+/**
+ * A first run that failed (a full disk, a keychain that did not keep the
+ * keys) leaves nothing behind: no keychain entries, no profile, no database
+ * or lock file (not even a 0-byte one), and no folder it made itself. Runs
+ * while the folder lock is still held; the lock file goes last.
+ */
+async function undoFirstRun(options: OpenSessionOptions, keysFor: string | null, lock: FolderLock, folderExisted: boolean): Promise<void> {
+  if (keysFor) await deleteDeviceKeys(options.secrets, keysFor).catch(() => undefined);
+  try {
+    removeProfile(options.dataDir);
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(join(options.dataDir, DATABASE_FILE + suffix), { force: true });
+    rmSync(lock.file, { force: true });
+    lock.release();
+    if (!folderExisted) rmdirSync(options.dataDir);
+  } catch {
+    // best effort: a folder that is not empty keeps what someone else put there
+  }
+}
+
+/**
+ * Before each write: the lock file must still be the one this session locked.
+ * Deleted or replaced by hand while the cache is open, another opener may
+ * have made and locked a new one; this session then takes the new one, or,
+ * if someone else holds it, stops writing (CACHE_IN_USE) so there is never
+ * more than one writer. One stat per transaction.
+ */
+function stillTheWriter(lock: FolderLock | undefined): FolderLock | undefined {
+  if (!lock || lock.intact()) return lock;
+  const again = acquireFolderLock(lock.dataDir, { create: false });
+  lock.release();
+  return again;
+}
 
 /**
  * Wraps opened parts into a session. openCacheSession is the only production
  * caller; the benchmark uses it to run the same services on a plaintext
  * baseline database.
  */
-export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>): CacheSession {
+export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>, lock?: FolderLock): CacheSession {
   const { db, audit, keys } = parts;
   let open = true;
+  let writerLock = lock;
   return {
     ...parts,
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
+      writerLock = stillTheWriter(writerLock);
       try {
         const result = db.transaction(fn)();
         audit.signHead();
@@ -117,9 +171,16 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
       open = false;
       try {
         audit.signHead(true);
+      } catch (err) {
+        // A full disk at close: the head stays unsigned; the next open checks the tail and signs it.
+        if (!isDiskFullError(err)) throw asCacheError(err);
       } finally {
-        db.close();
-        dropKeys(keys);
+        try {
+          db.close();
+        } finally {
+          dropKeys(keys);
+          writerLock?.release();
+        }
       }
     },
   };

@@ -1,0 +1,158 @@
+/**
+ * One writer per cache data folder: a real OS lock, held while a cache is
+ * open, released by the OS when the holder dies. Real second processes
+ * (test/support/cache-writer-child.ts, the cache command line), real
+ * SQLCipher files and gnome-keyring. The reproduction from issue 9: `cache
+ * wipe` while the app had the cache open exited 0 and every unsynced change
+ * was lost; now it is refused with CACHE_IN_USE and nothing goes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
+import { openCacheSession } from '../electron/services/cache-session';
+import { outboxSize, recordChange } from '../electron/services/outbox';
+import { readProfile } from '../electron/services/cache-profile';
+import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-keys';
+import { wipeCache } from '../electron/services/cache-maintenance';
+import { runCli } from './support/cache-cli';
+import { startCacheChild } from './support/cache-child';
+import { scratchDir } from './support/scratch';
+import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { testKeychain } from './support/test-keychain';
+
+const inUse = (e: unknown) => e instanceof AppError && e.code === 'CACHE_IN_USE' && /open in another Clinician Desktop window or program/.test(e.message);
+
+function observation(n: number) {
+  return { resourceType: 'Observation', id: `obs-${n}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: 'Patient/p1' }, valueQuantity: { value: 60 + n, unit: '/min' } };
+}
+
+test('a cache open in another process: a second open, `cache wipe`, `import` and `restore` are refused with CACHE_IN_USE and every unsynced change stays; after the holder is SIGKILLed the folder opens again', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock');
+  const dataDir = join(dir.path, 'cache');
+  const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+  const child = (() => {
+    let c: ReturnType<typeof startCacheChild> | null = null;
+    return { set: (x: ReturnType<typeof startCacheChild>) => (c = x), kill: () => c?.kill() };
+  })();
+  try {
+    const first = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true });
+    for (let n = 0; n < 25; n++) recordChange(first, observation(n));
+    assert.equal(outboxSize(first), 25);
+    first.close();
+    const profileId = readProfile(dataDir)!.profileId;
+
+    const holder = child.set(startCacheChild({ dataDir, keychainService: keychain.service, mode: 'hold' }));
+    await holder.line(/^open$/);
+
+    await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false }), inUse, 'a second open in this process');
+
+    const wipe = runCli(['wipe', '--data-dir', dataDir], env);
+    assert.equal(wipe.status, 75, `wipe exit code: ${wipe.stderr}`);
+    assert.match(wipe.stderr, /^error CACHE_IN_USE: This patient cache is open in another Clinician Desktop window or program\. Close it and try again\./m);
+    assert.equal(wipe.stdout, '');
+
+    const bundle = join(dir.path, 'bundle.json');
+    writeFileSync(bundle, JSON.stringify(syntheticPatientBundle({ patientId: 'p2', observations: 3 })));
+    const imported = runCli(['import', bundle, '--data-dir', dataDir], env);
+    assert.equal(imported.status, 75, `import exit code: ${imported.stderr}`);
+    assert.match(imported.stderr, /CACHE_IN_USE/);
+
+    const restored = runCli(['restore', '--from', bundle, '--data-dir', dataDir], env);
+    assert.equal(restored.status, 75, `restore exit code: ${restored.stderr}`);
+
+    await assert.rejects(wipeCache(dataDir, keychain, { waitMs: 0 }), inUse, 'the app\'s wipe refuses too');
+
+    for (const name of ['cache.db', 'profile.json']) assert.ok(existsSync(join(dataDir, name)), `${name} is still there`);
+    assert.notEqual(await keychain.get(cacheKeyAccount(profileId)), null, 'cache key still in the keychain');
+    assert.notEqual(await keychain.get(signingKeyAccount(profileId)), null, 'signing key still in the keychain');
+
+    await holder.kill();
+    const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
+    try {
+      assert.equal(outboxSize(again), 25, 'every unsynced change survived');
+      assert.equal(again.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'obs-%'").pluck().get(), 25);
+    } finally {
+      again.close();
+    }
+    // With nothing open, the command line may wipe.
+    const wiped = runCli(['wipe', '--data-dir', dataDir], env);
+    assert.equal(wiped.status, 0, wiped.stderr);
+    assert.equal(existsSync(dataDir), false, 'folder gone, lock file included');
+  } finally {
+    await child.kill();
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('two opens racing in one process (folder with a non-ASCII path): exactly one wins, the other is CACHE_IN_USE; closing releases the lock', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-race');
+  const dataDir = join(dir.path, 'Ärztin 東京 🩺', 'cache');
+  try {
+    (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
+    const results = await Promise.allSettled([0, 1, 2].map(() => openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false })));
+    const opened = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    assert.equal(opened.length, 1, 'one writer');
+    assert.equal(refused.length, 2);
+    for (const r of refused) assert.ok(inUse(r.reason), String(r.reason));
+    opened[0]!.value.close();
+    const next = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
+    next.close();
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('an open that fails (no key in this keychain) releases the lock: the right keychain opens at once', async () => {
+  const keychain = testKeychain();
+  const other = testKeychain();
+  const dir = scratchDir('lock-fail');
+  const dataDir = join(dir.path, 'cache');
+  try {
+    (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
+    await assert.rejects(openCacheSession({ dataDir, secrets: other, actor: 'dr.lock', create: false }), (e: unknown) => e instanceof AppError && e.code === 'CACHE_KEY_MISSING');
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
+    s.close();
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+    await other.cleanup();
+  }
+});
+
+test('the lock file deleted while a cache is open: never two writers (the holder re-locks before writing, or stops writing when another opener took the new lock)', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-deleted');
+  const dataDir = join(dir.path, 'cache');
+  try {
+    const a = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
+    // Deleted, then the holder writes first: it takes a new lock, so a second opener is refused.
+    rmSync(join(dataDir, 'cache.lock'));
+    recordChange(a, observation(1));
+    await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: false }), inUse);
+
+    // Deleted, then a second opener comes first: it gets the new lock and the old holder may no longer write.
+    rmSync(join(dataDir, 'cache.lock'));
+    const b = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: false });
+    assert.throws(() => recordChange(a, observation(2)), inUse);
+    recordChange(b, observation(3));
+    a.close();
+    b.close();
+    const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
+    try {
+      assert.deepEqual(c.db.prepare("SELECT id FROM resources WHERE id LIKE 'obs-%' ORDER BY id").pluck().all(), ['obs-1', 'obs-3']);
+      assert.deepEqual(readdirSync(dataDir).sort(), ['cache.db', 'cache.db-shm', 'cache.db-wal', 'cache.lock', 'profile.json']);
+    } finally {
+      c.close();
+    }
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
