@@ -30,8 +30,9 @@ import { readPasskeyRecord } from '../services/session/passkey-record';
 import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE, type SecretStore } from '../services/secret-store';
 
 const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
-  import <bundle.json>...   import FHIR bundles (each one atomically; never into a
-                            profile enrolled with the backend: exit 3)
+  import <bundle.json>...   import FHIR R4 bundles, each one atomically; a refused one
+                            is reported and the next still tried (exit 1 if any was
+                            refused; never into a profile enrolled with the backend: exit 3)
   verify                    check the file and the audit chain (exit 0 when whole)
   stats                     counts by resource type and audit entries, as JSON
   audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line

@@ -1,14 +1,23 @@
 /**
- * Imports one FHIR Bundle into the cache atomically: every resource, the
- * patient search index and one audit entry per patient touched commit in one
- * transaction, or nothing does. Resources are stored as they came (an id
- * taken from a urn:uuid fullUrl is filled in). Never log or echo a value from
- * the bundle.
+ * Imports one FHIR R4 Bundle into the cache atomically: every resource, the
+ * patient search index and the audit entries commit in one transaction, or
+ * nothing does. Resources are stored as they came (an id taken from the
+ * fullUrl is filled in). Refuses, whole, what the cache cannot keep as it
+ * came: a bundle that is not R4 (FHIR_VERSION_UNSUPPORTED), or a resource id
+ * the cache holds for another patient (IMPORT_ID_COLLISION: the cache keys
+ * resources by Type/id, so storing it would move another patient's record).
+ * Every import is audited: per patient, and for resources without a patient
+ * (Organization, Practitioner, Medication…) in entries of their own; a
+ * refused import leaves one failed-import entry that names nothing from the
+ * file. Never log or echo a value from the bundle.
  */
-import { parseBundle } from '../../shared/fhir-bundle';
+import { AppError } from '../../shared/app-error';
+import { parseBundle, type BundleResource } from '../../shared/fhir-bundle';
+import { patientIndexFields } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
+import { MAX_AUDIT_ENTITIES } from './audit-chain';
 import type { CacheSession } from './cache-session';
-import { createResourceWriter } from './resource-writer';
+import { createResourceWriter, type ResourceWriter } from './resource-writer';
 
 export interface ImportSummary {
   resources: number;
@@ -16,23 +25,89 @@ export interface ImportSummary {
   byType: Record<string, number>;
 }
 
-export function importBundle(session: CacheSession, input: string | Buffer): ImportSummary {
-  const resources = parseBundle(input);
-  const localPatients = new Map<string, string>();
+function collision(r: BundleResource, why: string): AppError {
+  return new AppError(
+    'IMPORT_ID_COLLISION',
+    `The bundle was not imported: entry ${r.index} (${r.resourceType}/${r.id}) ${why}. Nothing from it was stored.`,
+  );
+}
+
+/**
+ * Refuses the bundle when one of its resources is held for another patient:
+ * a different patient, or none where the cache links it to one (the chart it
+ * is in would lose it). A Patient id held for a different person (another
+ * medical record number) is refused too. A resource held without a patient
+ * may gain one.
+ */
+function refuseCollisions(writer: ResourceWriter, resources: BundleResource[]): void {
   for (const r of resources) {
-    if (r.resourceType === 'Patient' && r.fullUrl) localPatients.set(r.fullUrl, r.id);
-  }
-  const writer = createResourceWriter(session.db);
-  return session.audited(() => {
-    const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
-    const byType: Record<string, number> = {};
-    for (const r of resources) {
-      if (r.resource.id === undefined) r.resource.id = r.id;
-      const { patientId, newPatient } = writer.write(r.resource as FhirResource, { localPatients });
-      byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
-      writes.push({ patientId, ref: `${r.resourceType}/${r.id}`, newPatient });
+    if (r.resourceType === 'Patient') {
+      const held = writer.heldMrn(r.id);
+      const incoming = patientIndexFields(r.resource).mrn;
+      if (held !== null && incoming !== null && held !== incoming) {
+        throw collision(r, 'has the id of a patient this cache holds with a different medical record number');
+      }
+      continue;
     }
-    session.audit.appendWrites(writes);
-    return { resources: resources.length, patients: new Set(writes.map((w) => w.patientId).filter(Boolean)).size, byType };
-  });
+    const heldFor = writer.heldFor(r.resourceType, r.id);
+    if (heldFor === undefined || heldFor === null || heldFor === r.patientId) continue;
+    throw collision(
+      r,
+      r.patientId === null
+        ? 'is held in this cache for a patient, and this bundle links it to none'
+        : 'has the id of a resource this cache holds for another patient',
+    );
+  }
+}
+
+/** Entries for resources that belong to no patient: created and updated ones apart, at most MAX_AUDIT_ENTITIES each. */
+function auditWithoutPatient(session: CacheSession, refs: { created: string[]; updated: string[] }): void {
+  for (const [action, subtype, entities] of [['C', 'create', refs.created], ['U', 'update', refs.updated]] as const) {
+    for (let i = 0; i < entities.length; i += MAX_AUDIT_ENTITIES) {
+      session.audit.append({ action, subtype, patientId: null, entities: entities.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
+    }
+  }
+}
+
+/**
+ * Records an import that was refused or failed, in its own transaction:
+ * a create that did not happen (outcome 4), naming no patient and nothing
+ * from the file. Best effort: when the cache itself cannot write (locked,
+ * disk full), the caller's error is what the clinician needs to see.
+ */
+export function auditFailedImport(session: CacheSession): void {
+  try {
+    session.audited(() => session.audit.append({ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '4' }));
+  } catch {
+    // The original error is rethrown by the caller; a second one would hide it.
+  }
+}
+
+export function importBundle(session: CacheSession, input: string | Buffer): ImportSummary {
+  try {
+    const resources = parseBundle(input);
+    const writer = createResourceWriter(session.db);
+    return session.audited(() => {
+      refuseCollisions(writer, resources);
+      const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
+      const withoutPatient = { created: [] as string[], updated: [] as string[] };
+      const byType: Record<string, number> = {};
+      for (const r of resources) {
+        if (r.resource.id === undefined) r.resource.id = r.id;
+        const ref = `${r.resourceType}/${r.id}`;
+        const { patientId, newPatient, created } = writer.write(r.resource as FhirResource, { patientId: r.patientId });
+        byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
+        if (patientId) writes.push({ patientId, ref, newPatient });
+        else (created ? withoutPatient.created : withoutPatient.updated).push(ref);
+      }
+      session.audit.appendWrites(writes);
+      auditWithoutPatient(session, withoutPatient);
+      // An import that wrote nothing (an empty bundle) is still an import the log should show.
+      if (resources.length === 0) session.audit.append({ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '0' });
+      return { resources: resources.length, patients: new Set(writes.map((w) => w.patientId)).size, byType };
+    });
+  } catch (err) {
+    auditFailedImport(session);
+    throw err;
+  }
 }

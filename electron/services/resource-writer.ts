@@ -2,15 +2,29 @@
  * Writes resources into the cache with their derived columns (patient link,
  * sort date, backend version) and keeps the patient search index in step
  * for Patient resources. Used by bundle import and by the pull; the caller
- * owns the transaction and the audit entries. Never log a value it writes.
+ * owns the transaction and the audit entries. It also answers whom the cache
+ * holds a resource for, so an import can refuse an id held for another
+ * patient before it writes anything. Never log a value it writes.
  */
 import { patientIdOf, patientIndexFields, sortDateOf } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
 import type { CacheDatabase } from './cache-database';
 
 export interface ResourceWriter {
-  /** Stores `resource`; returns the patient it belongs to, and whether it is a Patient the cache did not hold before. */
-  write(resource: FhirResource, options: { localPatients?: ReadonlyMap<string, string>; versionId?: string | null }): { patientId: string | null; newPatient: boolean };
+  /**
+   * Stores `resource`; returns the patient it belongs to, whether it is a
+   * Patient the cache did not hold before, and whether the cache held this
+   * Type/id at all before. `patientId`, when given, is the link already
+   * worked out by the caller (an import resolves it once for the bundle).
+   */
+  write(
+    resource: FhirResource,
+    options: { localPatients?: ReadonlyMap<string, string>; versionId?: string | null; patientId?: string | null },
+  ): { patientId: string | null; newPatient: boolean; created: boolean };
+  /** The patient the cache holds `Type/id` for (null: held without a patient); undefined when it does not hold it. */
+  heldFor(resourceType: string, id: string): string | null | undefined;
+  /** The medical record number the cache holds for a patient; null when it holds none (or not the patient). */
+  heldMrn(patientId: string): string | null;
 }
 
 export function createResourceWriter(db: CacheDatabase): ResourceWriter {
@@ -20,6 +34,8 @@ export function createResourceWriter(db: CacheDatabase): ResourceWriter {
        version_id = coalesce(excluded.version_id, version_id)`,
   );
   const patientExists = db.prepare('SELECT 1 FROM patients WHERE id = ?').pluck();
+  const held = db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?');
+  const mrn = db.prepare('SELECT mrn FROM patients WHERE id = ?').pluck();
   const upsertPatient = db.prepare(
     `INSERT INTO patients (id, display_name, birth_date, gender, mrn) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, birth_date = excluded.birth_date, gender = excluded.gender, mrn = excluded.mrn`,
@@ -29,7 +45,9 @@ export function createResourceWriter(db: CacheDatabase): ResourceWriter {
 
   return {
     write(resource, options) {
-      const patientId = patientIdOf(resource.resourceType, resource.id, resource, options.localPatients ?? new Map());
+      const patientId =
+        options.patientId !== undefined ? options.patientId : patientIdOf(resource.resourceType, resource.id, resource, options.localPatients ?? new Map());
+      const created = held.get(resource.resourceType, resource.id) === undefined;
       upsert.run(resource.resourceType, resource.id, patientId, sortDateOf(resource.resourceType, resource), JSON.stringify(resource), options.versionId ?? null);
       let newPatient = false;
       if (resource.resourceType === 'Patient') {
@@ -39,7 +57,14 @@ export function createResourceWriter(db: CacheDatabase): ResourceWriter {
         clearTerms.run(resource.id);
         for (const term of fields.terms) addTerm.run(term, resource.id);
       }
-      return { patientId, newPatient };
+      return { patientId, newPatient, created };
+    },
+    heldFor(resourceType, id) {
+      const row = held.get(resourceType, id) as { patient_id: string | null } | undefined;
+      return row === undefined ? undefined : row.patient_id;
+    },
+    heldMrn(patientId) {
+      return (mrn.get(patientId) as string | null | undefined) ?? null;
     },
   };
 }
