@@ -92,6 +92,12 @@ export const syncStatusSchema = z.object({
   conflicts: z.number().int(),
   lastSuccessAt: z.number().nullable(),
   lastError: z.string().nullable(),
+  /** The server answered but failed (5xx): it has a problem; the computer is not offline. */
+  serverProblem: z.boolean().default(false),
+  /** Changes the server keeps failing on, set aside and sent again later (the others go on). */
+  failing: z.number().int().default(0),
+  /** Why the backend refused changes (its own fixed texts, at most 5, never PHI). */
+  refusedReasons: z.array(z.string().max(200)).max(5).default([]),
 });
 export type SyncStatus = z.infer<typeof syncStatusSchema>;
 

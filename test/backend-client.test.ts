@@ -64,7 +64,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 const expected: Record<string, string> = {
-  html500: 'BACKEND_UNREACHABLE',
+  html500: 'BACKEND_FAILED',
   html200: 'BACKEND_INVALID_RESPONSE',
   wrongSchema: 'BACKEND_INVALID_RESPONSE',
   extraNesting: 'BACKEND_INVALID_RESPONSE',

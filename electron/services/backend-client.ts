@@ -1,7 +1,8 @@
 /**
  * Main's client for the backend. Every answer is size-limited, time-limited
  * and parsed with the shared zod schema, so a garbled, hostile or slow
- * server yields a typed error (BACKEND_UNREACHABLE, BACKEND_INVALID_RESPONSE,
+ * server yields a typed error (BACKEND_UNREACHABLE: no answer or a busy
+ * server; BACKEND_FAILED: a 5xx answer; BACKEND_INVALID_RESPONSE,
  * SIGN_IN_REFUSED, DEVICE_REVOKED) and never state. The session token stays
  * in main; the renderer never sees it or the backend's address.
  */
@@ -48,6 +49,11 @@ export function isSessionEnded(err: unknown): err is SessionEndedError {
   return err instanceof SessionEndedError;
 }
 
+/** No usable answer from the backend (unreachable, busy, or failing with a 5xx): sign-in may unlock offline. */
+export function isBackendDown(err: unknown): err is AppError {
+  return err instanceof AppError && (err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_FAILED');
+}
+
 export class BackendClient {
   constructor(
     readonly baseUrl: string,
@@ -77,9 +83,9 @@ export class BackendClient {
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
     }
     if (response.status >= 500) {
-      // A failing server or gateway counts as unreachable: the clinician may keep working offline.
+      // The server (or its gateway) answered but failed: not "offline". Sign-in still falls back to offline unlock.
       await response.body?.cancel().catch(() => undefined);
-      throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is not answering properly. You can keep working offline.');
+      throw new AppError('BACKEND_FAILED', BACKEND_FAILED_MESSAGE);
     }
     if (response.status === 429) {
       // A throttled request (the backend's rate limit) is a busy server, not a refusal: sign-in falls back to offline unlock.

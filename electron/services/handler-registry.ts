@@ -15,7 +15,7 @@ import type { CacheSession } from './cache-session';
 import type { SignInSurface } from './session/sign-in-surface';
 import { openChart, patientAccessTrail, searchPatients } from './patient-records';
 import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
-import { syncCounts } from './outbox';
+import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
@@ -95,9 +95,17 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'notes.addendum': ({ noteId, text }) => change((s, now) => addAddendum(s, noteId, text, now)),
     'problems.set': (input) => change((s, now) => setProblem(s, input, now)),
     'sync.status': () => {
-      const counts = syncCounts(requireSession(deps));
+      const session = requireSession(deps);
       const worker = auth?.syncState();
-      return { ...counts, online: worker?.online ?? false, lastSuccessAt: worker?.lastSuccessAt ?? null, lastError: worker?.lastError ?? null };
+      return {
+        ...syncCounts(session),
+        online: worker?.online ?? false,
+        lastSuccessAt: worker?.lastSuccessAt ?? null,
+        lastError: worker?.lastError ?? null,
+        serverProblem: worker?.serverProblem ?? false,
+        failing: worker?.failing ?? 0,
+        refusedReasons: refusedReasons(session),
+      };
     },
     'sync.conflicts': () => phi((s) => ({ conflicts: listConflicts(s) })),
     'sync.resolveConflict': ({ key, choice }) => change((s) => resolveConflict(s, key, choice)),

@@ -75,20 +75,30 @@ export function writeChange(session: CacheSession, resource: FhirResource): stri
  * a resource already in the batch: that one waits for the first one's new
  * version, so it goes out re-based rather than as a self-made conflict.
  * A held entry (a conflict answered without content) goes out only when
- * `releaseHeld` says so for its key; otherwise it and every later change of
- * its resource stay queued, untouched.
+ * `releaseHeld` says so for its key; an entry `setAside` names (one the
+ * server keeps failing on) does not go out now. Either way it and every
+ * later change of its resource stay queued, untouched, behind it: changes
+ * of one resource are never reordered; changes of other resources go on.
  */
-export function pendingChanges(session: CacheSession, limit: number, releaseHeld: (idempotencyKey: string) => boolean = () => true): OutboxEntry[] {
+export function pendingChanges(
+  session: CacheSession,
+  limit: number,
+  releaseHeld: (idempotencyKey: string) => boolean = () => true,
+  setAside: (idempotencyKey: string) => boolean = () => false,
+): OutboxEntry[] {
+  type Row = { seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null };
+  // Read lazily, not LIMIT n: entries waiting behind a held or set-aside change must not fill the batch's window.
   const rows = session.db
-    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at FROM outbox WHERE last_error IS NULL ORDER BY seq LIMIT ?')
-    .all(limit) as Array<{ seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null }>;
+    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at FROM outbox WHERE last_error IS NULL ORDER BY seq')
+    .iterate() as IterableIterator<Row>;
   const seen = new Set<string>();
   const blocked = new Set<string>();
-  const batch: typeof rows = [];
+  const batch: Row[] = [];
   for (const r of rows) {
+    if (batch.length >= limit) break;
     const key = `${r.resource_type}/${r.resource_id}`;
     if (blocked.has(key)) continue;
-    if (r.held_at !== null && !releaseHeld(r.idempotency_key)) {
+    if ((r.held_at !== null && !releaseHeld(r.idempotency_key)) || setAside(r.idempotency_key)) {
       blocked.add(key);
       continue;
     }
@@ -125,6 +135,18 @@ export function syncCounts(session: CacheSession): { waiting: number; refused: n
     refused: count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'),
     conflicts: count('SELECT count(*) FROM conflicts'),
   };
+}
+
+/** The reasons the backend gave for refused changes (distinct, at most `limit`): fixed server texts, shown with the count. */
+export function refusedReasons(session: CacheSession, limit = 5): string[] {
+  return session.db.prepare('SELECT DISTINCT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY last_error LIMIT ?').pluck().all(limit) as string[];
+}
+
+/** Which of `keys` are still in the outbox (the rest were answered, folded into a conflict, or discarded). */
+export function stillQueued(session: CacheSession, keys: string[]): Set<string> {
+  if (keys.length === 0) return new Set();
+  const rows = session.db.prepare('SELECT idempotency_key FROM outbox WHERE idempotency_key IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(keys)) as string[];
+  return new Set(rows);
 }
 
 /**

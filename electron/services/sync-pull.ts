@@ -5,7 +5,10 @@
  * connection repeats a page rather than skipping one. A resource with local
  * changes still waiting (in the outbox or in a conflict) is left as the
  * clinician made it: the push that follows decides. A version the cache
- * already holds (its own push coming back) is not written again. Never
+ * already holds (its own push coming back) is not written again, and a
+ * version older than the one it holds (a replayed page, a lagging backend
+ * instance, a second process's pull that started earlier) is skipped: the
+ * pull never goes backwards, neither a record nor the cursor. Never
  * overwrite unsent local work.
  */
 import { AppError } from '../../shared/app-error';
@@ -35,7 +38,7 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
     let written = 0;
     for (const resource of page.resources) {
       const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
-      if (local?.version_id === resource.meta.versionId) continue;
+      if (local?.version_id != null && !isNewer(resource.meta.versionId, local.version_id)) continue;
       if (pendingOf.get({ type: resource.resourceType, id: resource.id })) continue;
       const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
       written++;
@@ -43,9 +46,24 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
     }
     session.audit.appendWrites(writes);
     if (page.assignedPatients) dropUnassigned(session, page.assignedPatients);
-    if (page.cursor) stateSet(session, CURSOR_KEY, page.cursor);
+    if (page.cursor && !cursorBehind(page.cursor, stateGet(session, CURSOR_KEY))) stateSet(session, CURSOR_KEY, page.cursor);
     return written;
   });
+}
+
+/** Whether pulled version `a` is later than the held `b` (backend versions are whole numbers as text; any other held value only differs). */
+function isNewer(a: string, b: string): boolean {
+  return /^\d{1,30}$/.test(b) ? BigInt(a) > BigInt(b) : a !== b;
+}
+
+/**
+ * Whether `cursor` lies before `than` in the backend's change order. Only the
+ * change number is compared: the backend orders type and id within one
+ * change number by its database's collation, which the device cannot know.
+ */
+export function cursorBehind(cursor: string, than: string | null): boolean {
+  if (than === null) return false;
+  return BigInt(cursor.split('/')[0]!) < BigInt(than.split('/')[0]!);
 }
 
 /**
@@ -82,7 +100,7 @@ export async function pullChanges(session: CacheSession, backend: BackendClient,
     const cursor = pullCursor(session);
     const page = await backend.pull(token, cursor);
     // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
-    const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor : page.more;
+    const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
     if (stuck) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
     }

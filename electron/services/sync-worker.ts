@@ -2,24 +2,46 @@
  * The sync worker in main: pushes the outbox to the backend in order, in
  * batches, whenever it can, then pulls what changed on the backend, then
  * uploads the audit chain (its receipt kept). Failures (network down, a cut
- * connection, a garbled answer) leave the outbox as it was and back off exponentially with
- * jitter; `nudge()` (a new local change, the OS saying the network is back)
- * wakes it at once. Because every entry carries its idempotency key, a push
- * whose answer was lost is simply sent again. Never drop or reorder an entry.
+ * connection, a garbled answer) leave the outbox as it was and back off
+ * exponentially with jitter; `nudge()` (a new local change, the OS saying
+ * the network is back) wakes it at once. Because every entry carries its
+ * idempotency key, a push whose answer was lost is simply sent again.
+ *
+ * One loop, ever: drains run one at a time, and a loop started while a
+ * stopped one is still finishing its drain waits for it. A server that
+ * answers 5xx is a server problem, not "offline": a batch that keeps failing
+ * is halved until the one change the server fails on is found; that change
+ * is set aside for a while (counted, shown) and the changes after it go on,
+ * except later changes of the same resource, which wait behind it. A
+ * session the backend ended is renewed once, at once, through `authorize`.
+ * Never drop or reorder an entry of one resource; never run two drains.
  */
 import { AppError } from '../../shared/app-error';
 import { MAX_PUSH_CHANGES } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { heldCount, pendingChanges, settle } from './outbox';
+import { heldCount, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
 import { isSessionEnded } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
 
 export const HELD_MESSAGE = 'Some changes wait for your passkey: sign in online to see whether they conflict.';
+export const FAILING_MESSAGE = 'The hospital server could not take some changes; they are kept on this computer and will be sent again.';
+
+/** 5xx answers in a row to batches before the batch is halved. */
+const SPLIT_AFTER = 2;
+/** 5xx answers to a change sent alone before it is set aside. */
+const SET_ASIDE_AFTER = 3;
+/** Changes set aside with no push taken since: one more means the server fails as a whole, not on them. */
+const MAX_UNCONFIRMED = 3;
 
 export interface SyncStatus {
+  /** The backend answered the last try (false: unreachable, or the OS says the network is gone). */
   online: boolean;
+  /** The backend answered the last try with a failure of its own (5xx): it has a problem, the device is not offline. */
+  serverProblem: boolean;
+  /** Changes set aside because the server keeps failing on them (sent again later). */
+  failing: number;
   lastSuccessAt: number | null;
   lastError: string | null;
   failures: number;
@@ -29,7 +51,7 @@ export interface SyncWorkerOptions {
   backend: BackendClient;
   session(): CacheSession | null;
   token(): string | null;
-  /** Called when there is no token: may get one (a sync-only session after an offline unlock). */
+  /** Called when there is no token: may get one (a sync-only session after an offline unlock, or after the backend ended one). */
   authorize?(): Promise<void>;
   /**
    * Whether the token is a passkey session: it may pull, and conflicts held
@@ -44,21 +66,42 @@ export interface SyncWorkerOptions {
   maxDelayMs?: number;
   /** Changes per push (at most MAX_PUSH_CHANGES). */
   batchSize?: number;
+  /** How long a change the server keeps failing on is set aside before it is tried again (default 5 minutes). */
+  setAsideMs?: number;
   random?: () => number;
   clock?: () => number;
 }
 
 export class SyncWorker {
-  readonly status: SyncStatus = { online: true, lastSuccessAt: null, lastError: null, failures: 0 };
+  readonly status: SyncStatus = { online: true, serverProblem: false, failing: 0, lastSuccessAt: null, lastError: null, failures: 0 };
   private running = false;
   private wake: (() => void) | null = null;
-  private loop: Promise<void> | null = null;
+  /** A nudge that came while no loop was waiting: the next wait ends at once. */
+  private nudged = false;
+  /** The current loop (or the one it waits behind); resolves when it has ended. */
+  private loop: Promise<void> = Promise.resolve();
+  /** The last drain queued: the next one starts only after it. */
+  private drains: Promise<unknown> = Promise.resolve();
   private generation = 0;
   /** Held entries already sent again on `releasedFor` (each once per passkey session, so no loop). */
   private released = new Set<string>();
   private releasedFor: string | null = null;
+  /** Largest batch to send while a failing change is being looked for (null: the full batch). */
+  private cap: number | null = null;
+  /** 5xx answers in a row to batches of more than one change. */
+  private failedInRow = 0;
+  /** 5xx answers to each change sent alone. */
+  private aloneFailures = new Map<string, number>();
+  /** Changes set aside, by idempotency key: when each may be tried again. */
+  private asideUntil = new Map<string, number>();
+  /** Changes set aside since the server last took a push: not yet known to be the cause. */
+  private unconfirmed = new Set<string>();
 
   constructor(private readonly options: SyncWorkerOptions) {}
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
 
   /** Delay before the next try after `failures` failures in a row: exponential, capped, with jitter. */
   backoffMs(failures: number): number {
@@ -68,7 +111,7 @@ export class SyncWorker {
     return ceiling * (0.5 + (this.options.random ?? Math.random)() * 0.5);
   }
 
-  /** Pushes one batch. Returns how many entries the backend answered for (0: nothing to do). */
+  /** Pushes one batch. Returns how many entries it dealt with (0: nothing to do). */
   async pushOnce(): Promise<number> {
     const session = this.options.session();
     const token = this.options.token();
@@ -78,85 +121,191 @@ export class SyncWorker {
       this.releasedFor = token;
     }
     const passkey = this.options.pullAllowed?.() ?? true;
-    const batch = pendingChanges(session, Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES), (key) => passkey && !this.released.has(key));
+    const full = Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES);
+    const now = this.now();
+    const aside = (key: string) => (this.asideUntil.get(key) ?? -Infinity) > now;
+    let batch = pendingChanges(session, Math.min(full, this.cap ?? full), (key) => passkey && !this.released.has(key), aside);
     if (batch.length === 0) return 0;
+    // A change set aside before goes alone when its time comes, so it cannot fail a batch again.
+    const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
+    if (returning) batch = [returning];
     for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
-    const { results } = await this.options.backend.push(
-      token,
-      batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource })),
-    );
+    let results;
+    try {
+      ({ results } = await this.options.backend.push(
+        token,
+        batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource })),
+      ));
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'BACKEND_FAILED') return this.serverFailed(batch, now, err);
+      throw err;
+    }
     const sent = new Set(batch.map((b) => b.idempotencyKey));
     if (results.some((r) => !sent.has(r.idempotencyKey))) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
     }
     settle(session, results);
+    // The server takes other changes: those set aside are the ones it fails on.
+    this.unconfirmed.clear();
+    this.failedInRow = 0;
+    for (const r of results) {
+      this.aloneFailures.delete(r.idempotencyKey);
+      this.asideUntil.delete(r.idempotencyKey);
+    }
     return results.length;
   }
 
-  /** Pushes until the outbox is empty or a push fails, then pulls and uploads the audit chain; records the outcome. */
-  async drain(): Promise<boolean> {
-    let token: string | null = null;
-    try {
-      if (this.options.session() && !this.options.token()) await this.options.authorize?.();
-      token = this.options.token();
-      while ((await this.pushOnce()) > 0) {
-        this.status.online = true;
-        this.status.lastSuccessAt = (this.options.clock ?? Date.now)();
+  /**
+   * The backend answered a push with 5xx. A batch that keeps failing is
+   * halved; a change that keeps failing alone is set aside (its resource's
+   * later changes wait behind it) and the drain goes on with the others.
+   * If more changes in a row would be set aside without the server taking
+   * any push in between, it is failing as a whole, not on them: they are
+   * all taken back, so an outage never leaves work set aside.
+   */
+  private serverFailed(batch: OutboxEntry[], now: number, err: AppError): number {
+    if (batch.length > 1) {
+      if (++this.failedInRow >= SPLIT_AFTER) {
+        this.cap = Math.ceil(batch.length / 2);
+        this.failedInRow = 0;
       }
-      const session = this.options.session();
-      token = this.options.token();
-      const passkey = this.options.pullAllowed?.() ?? true;
-      if (session && token) {
-        if (passkey) await pullChanges(session, this.options.backend, token);
-        await uploadAuditChain(session, this.options.backend, token);
-      }
-      this.status.online = true;
-      this.status.failures = 0;
-      // Work held for want of content waits for the clinician's passkey: say so.
-      this.status.lastError = session && !passkey && heldCount(session) > 0 ? HELD_MESSAGE : null;
-      return true;
-    } catch (err) {
-      this.status.failures++;
-      if (isSessionEnded(err) && token) {
-        // An expired server session is not a revocation: keep everything, drop the token, try again.
-        this.options.sessionEnded?.(token);
+      throw err;
+    }
+    const key = batch[0]!.idempotencyKey;
+    const before = this.asideUntil.has(key);
+    const failures = (this.aloneFailures.get(key) ?? 0) + 1;
+    // A change set aside before goes back at its first failure.
+    if (failures < SET_ASIDE_AFTER && !before) {
+      this.aloneFailures.set(key, failures);
+      throw err;
+    }
+    this.aloneFailures.delete(key);
+    this.cap = null;
+    this.failedInRow = 0;
+    if (!before && this.unconfirmed.size >= MAX_UNCONFIRMED) {
+      for (const k of this.unconfirmed) this.asideUntil.delete(k);
+      this.unconfirmed.clear();
+      throw err;
+    }
+    this.asideUntil.set(key, now + (this.options.setAsideMs ?? 5 * 60_000));
+    if (!before) this.unconfirmed.add(key);
+    return 1;
+  }
+
+  /**
+   * Pushes until the outbox is empty or a push fails, then pulls and uploads
+   * the audit chain; records the outcome. Runs after any drain still under
+   * way, never beside it.
+   */
+  drain(): Promise<boolean> {
+    return this.queueDrain(() => true);
+  }
+
+  private queueDrain(live: () => boolean): Promise<boolean> {
+    const run = this.drains.then(() => this.drainNow(live));
+    this.drains = run.catch(() => undefined);
+    return run;
+  }
+
+  private async drainNow(live: () => boolean): Promise<boolean> {
+    // The backend ending the session is met once per drain with a fresh one (no loop).
+    let renewed = false;
+    for (;;) {
+      let token: string | null = null;
+      try {
+        if (this.options.session() && !this.options.token()) await this.options.authorize?.();
+        token = this.options.token();
+        while ((await this.pushOnce()) > 0) {
+          this.status.online = true;
+          this.status.serverProblem = false;
+          this.status.lastSuccessAt = this.now();
+        }
+        this.cap = null;
+        const session = this.options.session();
+        token = this.options.token();
+        const passkey = this.options.pullAllowed?.() ?? true;
+        if (session && token) {
+          if (passkey) await pullChanges(session, this.options.backend, token);
+          await uploadAuditChain(session, this.options.backend, token);
+        }
+        if (!live()) return true;
         this.status.online = true;
-        this.status.lastError = err.message;
+        this.status.serverProblem = false;
+        this.status.failures = 0;
+        this.status.failing = this.countAside(session);
+        // Work held for want of content waits for the clinician's passkey; work set aside waits for the server: say so.
+        this.status.lastError =
+          this.status.failing > 0 ? FAILING_MESSAGE : session && !passkey && heldCount(session) > 0 ? HELD_MESSAGE : null;
+        return true;
+      } catch (err) {
+        if (isSessionEnded(err) && token) {
+          // An ended server session is not a revocation: keep everything, drop the token, get a fresh one at once.
+          this.options.sessionEnded?.(token);
+          if (!renewed && this.options.authorize && this.options.session() && live()) {
+            renewed = true;
+            continue;
+          }
+        }
+        if (!live()) return false;
+        this.status.failures++;
+        if (isSessionEnded(err)) {
+          this.status.online = true;
+          this.status.serverProblem = false;
+          this.status.lastError = err.message;
+          return false;
+        }
+        if (err instanceof AppError && err.code === 'DEVICE_REVOKED') this.options.revoked?.(err.message);
+        const code = err instanceof AppError ? err.code : null;
+        this.status.online = code !== 'BACKEND_UNREACHABLE';
+        this.status.serverProblem = code === 'BACKEND_FAILED';
+        this.status.failing = this.countAside(this.options.session());
+        this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
         return false;
       }
-      if (err instanceof AppError && err.code === 'DEVICE_REVOKED') this.options.revoked?.(err.message);
-      this.status.online = !(err instanceof AppError && err.code === 'BACKEND_UNREACHABLE');
-      this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
-      return false;
     }
   }
 
-  /** Runs until stop(): drain, then wait (backoff after a failure, `idleMs` otherwise) or a nudge. */
+  /** Changes set aside that are still queued (the others were answered, folded into a conflict or discarded). */
+  private countAside(session: CacheSession | null): number {
+    if (!session) return this.asideUntil.size;
+    const queued = stillQueued(session, [...this.asideUntil.keys()]);
+    for (const key of this.asideUntil.keys()) if (!queued.has(key)) this.asideUntil.delete(key);
+    return this.asideUntil.size;
+  }
+
+  /**
+   * Runs until stop(): drain, then wait (backoff after a failure, `idleMs`
+   * otherwise) or a nudge. Started again while a stopped loop is still
+   * finishing its drain, it begins only once that loop has ended.
+   */
   start(idleMs = 30_000): void {
     if (this.running) return;
     this.running = true;
-    // A loop stopped but still finishing its drain must not carry on beside the new one.
     const generation = ++this.generation;
     const live = () => this.running && this.generation === generation;
-    this.loop = (async () => {
+    const previous = this.loop;
+    this.loop = previous.then(async () => {
       while (live()) {
-        const ok = await this.drain();
+        const ok = await this.queueDrain(live);
         if (!live()) break;
         await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            if (this.wake === done) this.wake = null;
+            resolve();
+          };
           const timer = setTimeout(done, ok ? idleMs : this.backoffMs(this.status.failures - 1));
           this.wake = done;
-          function done() {
-            clearTimeout(timer);
-            resolve();
-          }
+          if (this.nudged || !live()) done();
+          this.nudged = false;
         });
-        this.wake = null;
       }
-    })();
+    });
   }
 
   nudge(): void {
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.nudged = true;
   }
 
   /** The OS reports the network: back means try now (backoff forgotten); gone is shown at once. */
@@ -169,9 +318,11 @@ export class SyncWorker {
     }
   }
 
+  /** Stops the loop and resolves once it has ended (its drain finished): a start after this runs alone. */
   async stop(): Promise<void> {
     this.running = false;
     this.nudge();
+    this.nudged = false;
     await this.loop;
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Always-visible sync status: online or offline, how many changes are
+ * Always-visible sync status: online, offline, or a server that answers but
+ * fails (its changes are kept and sent again), how many changes are
  * waiting on this computer (they are safe: encrypted, in the outbox), when
- * the last sync succeeded, and any error or conflict that needs the
- * clinician (a click opens the conflict view). Passes the OS's online and
+ * the last sync succeeded, changes the server keeps failing on, changes it
+ * refused (with its reasons), and any conflict that needs the clinician (a
+ * click opens the conflict view). Passes the OS's online and
  * offline events to main so the worker retries at once. Polls main; holds
  * no PHI.
  */
@@ -51,7 +53,9 @@ export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
   const last = status.lastSuccessAt ? new Date(status.lastSuccessAt).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : null;
   return (
     <span className="sync-status" data-testid="sync-status" role="status" aria-live="polite">
-      <span className={`pill ${status.online ? 'pill-ok' : 'pill-warn'}`} data-testid="sync-online">{status.online ? 'Online' : 'Offline'}</span>
+      <span className={`pill ${status.online && !status.serverProblem ? 'pill-ok' : 'pill-warn'}`} data-testid="sync-online">
+        {!status.online ? 'Offline' : status.serverProblem ? 'Server problem' : 'Online'}
+      </span>
       <span data-testid="sync-waiting">
         {status.waiting === 0 ? 'All changes saved to the hospital server' : `${status.waiting} change${status.waiting === 1 ? '' : 's'} waiting (safe on this computer)`}
       </span>
@@ -59,7 +63,19 @@ export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
       {status.conflicts > 0 && (
         <button type="button" className="pill pill-bad" onClick={onResolve} data-testid="sync-conflicts">{status.conflicts} to resolve</button>
       )}
-      {status.refused > 0 && <span className="pill pill-bad">{status.refused} refused</span>}
+      {status.online && status.serverProblem && status.lastError && (
+        <span className="muted-light" data-testid="sync-problem">{status.lastError}</span>
+      )}
+      {status.failing > 0 && (
+        <span className="pill pill-warn" data-testid="sync-failing" title="The hospital server could not take these changes yet; they are kept and sent again.">
+          {status.failing} not taken yet
+        </span>
+      )}
+      {status.refused > 0 && (
+        <span className="pill pill-bad" data-testid="sync-refused" title={status.refusedReasons.join(' ')}>
+          {status.refused} refused{status.refusedReasons.length > 0 ? `: ${status.refusedReasons.join(' ')}` : ''}
+        </span>
+      )}
     </span>
   );
 }

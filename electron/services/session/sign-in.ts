@@ -38,7 +38,7 @@ export class SignIn {
       this.pending = { kind: 'online', clinicianId: record.clinicianId };
       return { options, offline: false };
     } catch (err) {
-      if (!(err instanceof AppError) || err.code !== 'BACKEND_UNREACHABLE') throw err;
+      if (!(err instanceof AppError) || (err.code !== 'BACKEND_UNREACHABLE' && err.code !== 'BACKEND_FAILED')) throw err;
     }
     this.ctx.session.setOnline(false);
     const { challenge, options } = offlineOptions(record, this.ctx.rpId, this.ctx.clock());
