@@ -21,10 +21,48 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
  * codes may be added; none may be renamed. 'vread' (a version read) is
  * recorded by the backend only.
  */
-export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs', 'vread'] as const;
+export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs', 'vread', 'rollback-detected'] as const;
 export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
 export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
 export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
+
+/**
+ * The device found its cache rolled back (a restored older copy, a lost
+ * WAL): the entry continues the chain from the backend's last accepted entry
+ * (so its seq is the backend's + 1 and its prev_hash the backend's hash) and
+ * the device's entries the backend never saw follow it, re-chained. Action
+ * 'E', no patient, outcome '0'; its entities are the facts below, as URNs.
+ */
+export const ROLLBACK_SUBTYPE = 'rollback-detected' satisfies AuditSubtype;
+
+export interface RollbackFacts {
+  /** The device's last entry the backend also holds (0 and the genesis hash: none). */
+  keptSeq: number;
+  keptHash: string;
+  /** The backend's last accepted entry, which this entry follows. */
+  backendSeq: number;
+  backendHash: string;
+  /** How many of the device's entries, never seen by the backend, follow this one re-chained. */
+  rechained: number;
+}
+
+const ROLLBACK_URN = 'urn:clinician-desktop:audit-rollback:';
+const ROLLBACK_FACT = new RegExp(`^${ROLLBACK_URN}(kept|backend):(\\d{1,15}):([0-9a-f]{64})$`);
+const ROLLBACK_COUNT = new RegExp(`^${ROLLBACK_URN}rechained:(\\d{1,15})$`);
+
+export function rollbackEntities(f: RollbackFacts): string[] {
+  return [`${ROLLBACK_URN}kept:${f.keptSeq}:${f.keptHash}`, `${ROLLBACK_URN}backend:${f.backendSeq}:${f.backendHash}`, `${ROLLBACK_URN}rechained:${f.rechained}`];
+}
+
+/** The facts of a rollback entry; null unless the entry is one, with exactly these three entities. */
+export function rollbackFacts(entry: Pick<AuditEntry, 'subtype' | 'entities' | 'patientId'>): RollbackFacts | null {
+  if (entry.subtype !== ROLLBACK_SUBTYPE || entry.patientId !== null || entry.entities.length !== 3) return null;
+  const kept = ROLLBACK_FACT.exec(entry.entities[0]!);
+  const backend = ROLLBACK_FACT.exec(entry.entities[1]!);
+  const count = ROLLBACK_COUNT.exec(entry.entities[2]!);
+  if (!kept || kept[1] !== 'kept' || !backend || backend[1] !== 'backend' || !count) return null;
+  return { keptSeq: Number(kept[2]), keptHash: kept[3]!, backendSeq: Number(backend[2]), backendHash: backend[3]!, rechained: Number(count[1]) };
+}
 
 /** Whether the device was connected to the hospital server when the access happened (null: not known, v1 entries). */
 export const AUDIT_NETWORKS = ['online', 'offline'] as const;

@@ -3,7 +3,10 @@
  * the backend accepted, exactly as its chain stores them, with its signed
  * head; the backend answers with a receipt it signs with its own key. The
  * device keeps the latest receipt, so a later edit or truncation of what was
- * uploaded shows in its own verify.
+ * uploaded shows in its own verify. The device also asks, at every sync, for
+ * the backend's head (its last accepted entry of this device, as a signed
+ * receipt; or, with `?seq=`, the entry at that seq): the device compares it
+ * with its own chain to find a rollback of its cache.
  */
 import { z } from 'zod';
 
@@ -34,3 +37,10 @@ export function receiptMessage(r: Omit<AuditReceipt, 'signature'>): string {
 }
 
 export const AUDIT_UPLOAD_PATH = '/v1/audit/upload';
+export const AUDIT_HEAD_PATH = '/v1/audit/head';
+
+/** The answer of an upload and of a head request: a receipt and the public key that signed it (SPKI DER, base64url). */
+export const auditReceiptReplySchema = z.object({ receipt: auditReceiptSchema, receiptKey: z.string().max(256) });
+export type AuditReceiptReply = z.infer<typeof auditReceiptReplySchema>;
+
+export const auditHeadQuerySchema = z.strictObject({ seq: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional() });

@@ -13,6 +13,7 @@ import {
   CONFLICT_SUBTYPES,
   CONFLICT_SUBTYPE_SYSTEM,
   OS_USER_ACTOR_PREFIX,
+  ROLLBACK_SUBTYPE,
   type AuditAction,
   type AuditEntry,
   type AuditOutcome,
@@ -96,6 +97,8 @@ export function userIdentifier(actor: string): { system: string; value: string }
 /** BALP subtypes: the restful interaction; a conflict choice is an update, with our own code beside it saying which. */
 function subtypes(entry: AuditEntry): Coding[] {
   if (CONFLICT_SUBTYPES.has(entry.subtype)) return [{ system: RESTFUL_INTERACTION, code: 'update' }, { system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
+  // A rollback found on the device is no restful interaction: our own code only.
+  if (entry.subtype === ROLLBACK_SUBTYPE) return [{ system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
   return [{ system: RESTFUL_INTERACTION, code: entry.subtype }];
 }
 

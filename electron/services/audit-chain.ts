@@ -5,14 +5,22 @@
  * device's Ed25519 key. `verifyAuditChain` recomputes everything and names
  * the first bad entry. This module holds no head state in memory (the
  * database is the truth, even after a rollback) and never logs entry content.
+ * After a rollback of the cache (./rollback-guard), `continueAfterRollback`
+ * moves the entries the backend never saw behind a rollback entry that
+ * follows the backend's last accepted one: their content is kept, only their
+ * seq and hashes change; the gap it leaves (entries only the backend still
+ * holds) is bridged by that entry, which names the last entry both share.
  */
 import { hash, sign, verify, type KeyObject } from 'node:crypto';
 import {
   AUDIT_GENESIS_HASH,
+  ROLLBACK_SUBTYPE,
   auditHeadMessage,
   canonicalAuditEntry,
   canonicalAuditSeq,
   parseCanonicalAuditEntry,
+  rollbackEntities,
+  rollbackFacts,
   type AuditNetwork,
   type AuditAction,
   type AuditEntry,
@@ -135,6 +143,46 @@ export class AuditChain {
     }
   }
 
+  /**
+   * After a rollback: in one transaction, takes the entries after `kept`
+   * (the device's last entry the backend also holds), appends a rollback
+   * entry that follows `backend` (the backend's last accepted entry), then
+   * those entries again, each with its content unchanged and its new seq,
+   * and signs the new head. Returns the rollback entry's seq and how many
+   * entries were re-chained.
+   */
+  continueAfterRollback(kept: { seq: number; hash: string }, backend: { seq: number; hash: string }): { seq: number; rechained: number } {
+    if (backend.seq <= kept.seq) throw new Error('a rollback continues after the backend head');
+    return this.db.transaction(() => {
+      const moved = (this.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(kept.seq) as string[]).map((text) => storedEntry({ entry: text }));
+      this.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(kept.seq);
+      this.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(kept.seq);
+      const rollback: AuditEntry = {
+        seq: backend.seq + 1,
+        recordedAt: this.clock().toISOString(),
+        actor: this.context.actor,
+        deviceId: this.context.deviceId,
+        purpose: this.context.purpose,
+        network: this.context.network?.() ?? null,
+        action: 'E',
+        subtype: ROLLBACK_SUBTYPE,
+        patientId: null,
+        entities: rollbackEntities({ keptSeq: kept.seq, keptHash: kept.hash, backendSeq: backend.seq, backendHash: backend.hash, rechained: moved.length }),
+        query: null,
+        outcome: '0',
+      };
+      let prevHash = backend.hash;
+      for (const entry of [rollback, ...moved.map((e, i) => ({ ...e, seq: backend.seq + 2 + i }))]) {
+        const canonical = canonicalAuditEntry(entry);
+        const hash = linkHash(prevHash, canonical);
+        this.insertStmt.run(entry.seq, canonical, prevHash, hash);
+        prevHash = hash;
+      }
+      this.signHead(true);
+      return { seq: rollback.seq, rechained: moved.length };
+    }).immediate();
+  }
+
   /** Signs the current head when enough entries are unsigned, or when `force`. */
   signHead(force = false): void {
     const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
@@ -176,6 +224,29 @@ const PROBLEM_TEXT: Record<ChainProblem, string> = {
   'receipt-mismatch': 'the backend holds a signed receipt for it, but it is missing or changed here',
 };
 
+/**
+ * Whether the chain holds the entry (seq, hash) a receipt names: the entry
+ * itself, or a rollback entry right after it that continues from it (the
+ * entries before it then live on the backend only). Seq 0 is the start.
+ */
+export function chainHoldsEntry(db: CacheDatabase, seq: number, hash: string): boolean {
+  if (seq === 0) return hash === AUDIT_GENESIS_HASH;
+  const row = db.prepare('SELECT hash FROM audit_log WHERE seq = ?').pluck().get(seq) as string | undefined;
+  if (row !== undefined) return row === hash;
+  const next = db.prepare('SELECT entry, prev_hash FROM audit_log WHERE seq = ?').get(seq + 1) as { entry: string; prev_hash: string } | undefined;
+  if (!next || next.prev_hash !== hash) return false;
+  const entry = parseCanonicalAuditEntry(next.entry);
+  const facts = entry ? rollbackFacts(entry) : null;
+  return facts !== null && facts.backendSeq === seq && facts.backendHash === hash;
+}
+
+/** The facts of the rollback entry at a gap, when it bridges exactly from the entry before the gap. */
+function bridgesGap(entry: string, seq: number, rowPrev: string, lastSeq: number, lastHash: string): boolean {
+  const parsed = parseCanonicalAuditEntry(entry);
+  const facts = parsed ? rollbackFacts(parsed) : null;
+  return facts !== null && facts.keptSeq === lastSeq && facts.keptHash === lastHash && facts.backendSeq === seq - 1 && facts.backendHash === rowPrev;
+}
+
 export function describeChainProblem(bad: { seq: number; problem: ChainProblem }): string {
   return `Audit entry ${bad.seq} is bad: ${PROBLEM_TEXT[bad.problem]}.`;
 }
@@ -216,7 +287,9 @@ export function verifyAuditChain(db: CacheDatabase, publicKey: KeyObject, device
     .raw()
     .iterate(fromSeq) as Iterable<[number, string, string, string]>;
   for (const [seq, entry, rowPrev, rowHash] of rows) {
-    if (seq !== expectedSeq) return report(count, lastSeq, { seq, problem: 'sequence-gap' });
+    // A rollback entry bridges the entries only the backend still holds: it names the last entry both share.
+    if (seq > expectedSeq && bridgesGap(entry, seq, rowPrev, lastSeq, prevHash)) prevHash = rowPrev;
+    else if (seq !== expectedSeq) return report(count, lastSeq, { seq, problem: 'sequence-gap' });
     if (rowPrev !== prevHash) return report(count, lastSeq, { seq, problem: 'broken-link' });
     if (canonicalAuditSeq(entry) !== seq || linkHash(prevHash, entry) !== rowHash) {
       return report(count, lastSeq, { seq, problem: 'hash-mismatch' });

@@ -1,18 +1,25 @@
 /**
- * Uploads the device's audit chain to the backend: the entries after the
- * last receipt, exactly as stored, with a freshly signed head; keeps the
- * backend's signed receipt in the cache. The receipt is checked before it
- * is kept (its signature, under the backend key first seen, and that it
- * names the entry just sent), and `receiptProblem` later tells whether the
- * chain still holds the entry a receipt vouches for. Never upload entries
- * out of order or rewrite one.
+ * Uploads the device's audit chain to the backend: first asks for the
+ * backend's head (its last accepted entry of this device, signed) and checks
+ * that the chain still holds it; if not, the cache was rolled back
+ * (./rollback-guard): the entries the backend never saw are re-chained
+ * behind a signed rollback entry that follows the backend's head, and the
+ * upload goes on from there. Then the entries after the head, exactly as
+ * stored, with a freshly signed head; the backend's signed receipt is kept in
+ * the cache and in the keychain. Every receipt is checked before it is kept
+ * (its signature, under the backend key first seen, and that it names the
+ * entry just sent), and `receiptProblem` later tells whether the chain still
+ * holds the entry a receipt vouches for. Never upload entries out of order,
+ * never rewrite an entry the backend holds, never drop one it does not.
  */
-import { createPublicKey, sign, verify } from 'node:crypto';
+import { sign } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
-import { auditHeadMessage } from '../../shared/audit-entry';
-import { MAX_AUDIT_UPLOAD, auditReceiptSchema, receiptMessage, type AuditReceipt } from '../../shared/audit-upload';
+import { AUDIT_GENESIS_HASH, auditHeadMessage } from '../../shared/audit-entry';
+import { MAX_AUDIT_UPLOAD, auditReceiptSchema, type AuditReceipt } from '../../shared/audit-upload';
+import { chainHoldsEntry } from './audit-chain';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
+import { checkedReceipt, clearUnconfirmedNotice, keepReceiptInKeychain, noteReceipt, noteRollback } from './rollback-guard';
 import { stateGet, stateSet } from './sync-state';
 
 export function latestReceipt(session: CacheSession): AuditReceipt | null {
@@ -20,30 +27,67 @@ export function latestReceipt(session: CacheSession): AuditReceipt | null {
   return text ? auditReceiptSchema.parse(JSON.parse(text)) : null;
 }
 
-/** Sends everything after the last receipt, batch by batch; returns the newest receipt. */
+/**
+ * The device's last entry the backend also holds, at or before `upTo`: a
+ * binary search over the device's entries, asking the backend for its entry
+ * at each probed seq (hash chains agree up to a point and never after).
+ */
+async function lastSharedEntry(session: CacheSession, backend: BackendClient, token: string, upTo: number): Promise<{ seq: number; hash: string }> {
+  const rows = session.db.prepare('SELECT count(*) FROM audit_log WHERE seq <= ?').pluck().get(upTo) as number;
+  const nth = session.db.prepare('SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq LIMIT 1 OFFSET ?');
+  let shared = { seq: 0, hash: AUDIT_GENESIS_HASH };
+  let lo = 0;
+  let hi = rows - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const row = nth.get(upTo, mid) as { seq: number; hash: string };
+    const theirs = checkedReceipt(session, await backend.auditHead(token, row.seq));
+    if (theirs.seq === row.seq && theirs.hash === row.hash) {
+      shared = row;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return shared;
+}
+
+/** Sends everything after the backend's head, batch by batch (after re-chaining, if the cache was rolled back); returns the newest receipt. */
 export async function uploadAuditChain(session: CacheSession, backend: BackendClient, token: string): Promise<AuditReceipt | null> {
-  let receipt = latestReceipt(session);
+  const headReply = await backend.auditHead(token);
+  let receipt = checkedReceipt(session, headReply);
+  const cached = latestReceipt(session);
+  // Entries from the cache's own receipt on are sent again when it is behind (an answer was lost): the backend checks they are what it holds.
+  let from = cached && cached.seq <= receipt.seq && chainHoldsEntry(session.db, cached.seq, cached.hash) ? cached.seq : 0;
+  if (!chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
+    const kept = await lastSharedEntry(session, backend, token, receipt.seq);
+    const { seq } = session.audit.continueAfterRollback(kept, receipt);
+    noteRollback(session, seq);
+    from = receipt.seq;
+    process.emitWarning('The patient cache was rolled back; its audit log continues from the hospital server\'s.', 'CacheRolledBackWarning');
+  } else {
+    clearUnconfirmedNotice(session);
+  }
+  if (!cached || cached.seq < receipt.seq || from === receipt.seq) stateSet(session, 'audit_receipt', JSON.stringify(receipt));
+  await keepReceiptInKeychain(session, headReply);
   for (;;) {
     const rows = session.db
       .prepare('SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(receipt?.seq ?? 0, MAX_AUDIT_UPLOAD) as Array<{ seq: number; entry: string; prev_hash: string; hash: string }>;
-    if (rows.length === 0) return receipt;
+      .all(from, MAX_AUDIT_UPLOAD) as Array<{ seq: number; entry: string; prev_hash: string; hash: string }>;
+    if (rows.length === 0) return receipt.seq === 0 ? null : receipt;
     const last = rows[rows.length - 1]!;
     const signature = sign(null, Buffer.from(auditHeadMessage(session.context.deviceId, last.seq, last.hash)), session.keys.signingKey).toString('base64');
     const reply = await backend.uploadAudit(token, {
       entries: rows.map((r) => ({ seq: r.seq, entry: r.entry, prevHash: r.prev_hash, hash: r.hash })),
       head: { seq: last.seq, hash: last.hash, signature },
     });
-    const pinned = stateGet(session, 'audit_receipt_key');
-    if (pinned && pinned !== reply.receiptKey) throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server signed the audit receipt with an unknown key.');
-    const key = createPublicKey({ key: Buffer.from(reply.receiptKey, 'base64url'), format: 'der', type: 'spki' });
-    const { signature: sig, ...body } = reply.receipt;
-    if (!verify(null, Buffer.from(receiptMessage(body)), key, Buffer.from(sig, 'base64')) || body.seq !== last.seq || body.hash !== last.hash || body.deviceId !== session.context.deviceId) {
+    const body = checkedReceipt(session, reply);
+    if (body.seq !== last.seq || body.hash !== last.hash) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server\'s audit receipt does not match what was sent.');
     }
-    if (!pinned) stateSet(session, 'audit_receipt_key', reply.receiptKey);
     stateSet(session, 'audit_receipt', JSON.stringify(reply.receipt));
+    noteReceipt(session, body.seq);
+    await keepReceiptInKeychain(session, reply);
     receipt = reply.receipt;
+    from = body.seq;
   }
 }
 
@@ -51,6 +95,5 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
 export function receiptProblem(session: CacheSession): { seq: number } | null {
   const receipt = latestReceipt(session);
   if (!receipt) return null;
-  const hash = session.db.prepare('SELECT hash FROM audit_log WHERE seq = ?').pluck().get(receipt.seq) as string | undefined;
-  return hash === receipt.hash ? null : { seq: receipt.seq };
+  return chainHoldsEntry(session.db, receipt.seq, receipt.hash) ? null : { seq: receipt.seq };
 }

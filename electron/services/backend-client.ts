@@ -11,7 +11,7 @@ import { AppError } from '../../shared/app-error';
 import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
 import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
-import { AUDIT_UPLOAD_PATH, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
+import { AUDIT_HEAD_PATH, AUDIT_UPLOAD_PATH, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -158,6 +158,10 @@ export class BackendClient {
   }
   uploadAudit(token: string, upload: AuditUpload) {
     return this.request('POST', AUDIT_UPLOAD_PATH, zod.object({ receipt: auditReceiptSchema, receiptKey: zod.string().max(256) }), { token, body: upload });
+  }
+  /** The backend's last accepted audit entry of this device (or the one at `seq`), as a signed receipt. */
+  auditHead(token: string, seq?: number) {
+    return this.request('GET', seq === undefined ? AUDIT_HEAD_PATH : `${AUDIT_HEAD_PATH}?seq=${seq}`, auditReceiptReplySchema, { token });
   }
   pull(token: string, cursor: string | null) {
     const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;

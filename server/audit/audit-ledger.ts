@@ -12,7 +12,10 @@
  * every patient it names one the clinician had been assigned when the entry
  * was recorded (./upload-entry-checks; an entry from after the assignment
  * ended is stored, marked with AFTER_ASSIGNMENT_EXTENSION; a failed access to
- * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION). An
+ * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION; a
+ * rollback entry, which continues the chain from the last accepted entry
+ * after the device's cache was rolled back, is stored marked with
+ * ROLLBACK_DETECTED_EXTENSION and logged as a security event). An
  * edited, reordered or truncated chain,
  * or one entry that fails those checks, is refused whole; nothing of it is
  * stored and the refusal is a security event (identifiers only).
@@ -20,7 +23,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { receiptMessage, type AuditReceipt, type AuditUpload } from '../../shared/audit-upload';
 import { ApiError, badRequest, forbidden } from '../api-error';
@@ -28,12 +31,18 @@ import type { Clock } from '../clock';
 import type { Db } from '../database';
 import type { Caller } from '../auth/caller';
 import { securityEvent } from '../monitoring/security-log';
-import { checkEntriesBelongToCaller } from './upload-entry-checks';
+import { checkEntriesBelongToCaller, rollbackEntryProblem } from './upload-entry-checks';
 
 /** Marks a device's entry recorded after the clinician's assignment to the patient had ended (for the privacy officer). */
 export const AFTER_ASSIGNMENT_EXTENSION = 'urn:clinician-desktop:after-assignment';
 /** Marks a device's failed access (outcome not 0) to a patient the clinician was not assigned at the time: an attempt, for the privacy officer. */
 export const NOT_ASSIGNED_EXTENSION = 'urn:clinician-desktop:not-assigned';
+/**
+ * Marks a device's rollback entry: its cache was restored from an older copy
+ * or lost recent commits, and it continues its chain from the backend's last
+ * accepted entry (for the privacy officer; also a security event).
+ */
+export const ROLLBACK_DETECTED_EXTENSION = 'urn:clinician-desktop:rollback-detected';
 
 /** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
 export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
@@ -51,7 +60,10 @@ const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upl
 
 export async function acceptAuditUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
   try {
-    return await storeUpload(db, caller, upload, receiptKey, clock);
+    const rollbacks: number[] = [];
+    const receipt = await storeUpload(db, caller, upload, receiptKey, clock, rollbacks);
+    if (rollbacks.length > 0) securityEvent('audit-rollback-detected', { clinicianId: caller.clinicianId, deviceId: caller.deviceId, code: 'CACHE_ROLLED_BACK' });
+    return receipt;
   } catch (err) {
     if (err instanceof ApiError && err.code === 'AUDIT_CHAIN_INVALID') {
       securityEvent('audit-upload-refused', { clinicianId: caller.clinicianId, deviceId: caller.deviceId, code: err.code });
@@ -60,7 +72,7 @@ export async function acceptAuditUpload(db: Db, caller: Caller, upload: AuditUpl
   }
 }
 
-async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
+async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock, rollbacks: number[]): Promise<AuditReceipt> {
   const { deviceId } = caller;
   const device = await db.selectFrom('devices').select(['public_key', 'revoked_at']).where('id', '=', deviceId).executeTakeFirst();
   if (!device || device.revoked_at) throw forbidden('DEVICE_REVOKED', 'This device has been revoked by IT.');
@@ -102,6 +114,13 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
       if (hash !== e.hash) throw refuse(`entry ${e.seq} does not match its hash`);
       const parsed = parseCanonicalAuditEntry(e.entry);
       if (!parsed || parsed.deviceId !== deviceId) throw refuse(`entry ${e.seq} is not from this device`);
+      const rollbackProblem = await rollbackEntryProblem(parsed, prevHash, async (seq) => {
+        const inUpload = rows.find((r) => r.seq === seq);
+        if (inUpload) return inUpload.hash;
+        const stored = await trx.selectFrom('audit_entries').select('hash').where('device_id', '=', deviceId).where('seq', '=', seq).executeTakeFirst();
+        return stored?.hash ?? null;
+      });
+      if (rollbackProblem) throw refuse(`entry ${e.seq} ${rollbackProblem}`);
       parsedEntries.push(parsed);
       rows.push({ device_id: deviceId, seq: e.seq, entry: e.entry, prev_hash: prevHash, hash, patient_id: parsed.patientId, event: '' });
       prevSeq = e.seq;
@@ -114,6 +133,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
       const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash: rows[i]!.hash });
       if (checked.afterAssignment.has(parsed.seq)) (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
       if (checked.notAssigned.has(parsed.seq)) (event.extension as unknown[]).push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
+      if (parsed.subtype === ROLLBACK_SUBTYPE) (event.extension as unknown[]).push({ url: ROLLBACK_DETECTED_EXTENSION, valueBoolean: true });
       rows[i]!.event = JSON.stringify(event);
     });
     const publicKey = createPublicKey({ key: Buffer.from(device.public_key, 'base64url'), format: 'der', type: 'spki' });
@@ -124,6 +144,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
     for (let i = 0; i < rows.length; i += 2000) await trx.insertInto('audit_entries').values(rows.slice(i, i + 2000)).execute();
     const times = parsedEntries.map((p) => ({ device_id: deviceId, seq: p.seq, patient_id: p.patientId, recorded_at: p.recordedAt }));
     for (let i = 0; i < times.length; i += 5000) await trx.insertInto('audit_entry_times').values(times.slice(i, i + 5000)).execute();
+    for (const p of parsedEntries) if (p.subtype === ROLLBACK_SUBTYPE) rollbacks.push(p.seq);
     const receipt = { deviceId, seq: prevSeq, hash: prevHash, receivedAt: clock().toISOString() };
     return { ...receipt, signature: sign(null, Buffer.from(receiptMessage(receipt)), receiptKey).toString('base64') };
   });

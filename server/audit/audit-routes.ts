@@ -1,7 +1,8 @@
 /**
  * The audit surface: a device uploads its chain (checked against the
  * session and the assignment history, stored as BALP AuditEvents, answered
- * with a signed receipt) and a patient's access trail is read, page by page
+ * with a signed receipt), asks for its own chain's head (to find a rollback
+ * of its cache), and a patient's access trail is read, page by page
  * in time order. Who may read which trail, and whether with search text, is
  * the authorization module's answer; a refusal is the same 404 as for a
  * patient that does not exist. Every trail view is itself recorded in the
@@ -10,7 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { AUDIT_UPLOAD_PATH, auditUploadSchema } from '../../shared/audit-upload';
+import { AUDIT_HEAD_PATH, AUDIT_UPLOAD_PATH, auditHeadQuerySchema, auditUploadSchema } from '../../shared/audit-upload';
 import { fhirIdSchema } from '../../shared/fhir-id';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
@@ -19,6 +20,7 @@ import type { RelyingParty } from '../auth/relying-party';
 import { mayAccessPatient } from '../authorization/access-policy';
 import { refuseAccess } from '../authorization/access-refusal';
 import { acceptAuditUpload } from './audit-ledger';
+import { deviceChainHead } from './device-chain-head';
 import { recordDisclosures } from './disclosure-ledger';
 import { TRAIL_PAGE_DEFAULT, TRAIL_PAGE_MAX, patientTrailPage } from './patient-trail';
 
@@ -34,6 +36,12 @@ export function registerAuditRoutes(
   app.post(AUDIT_UPLOAD_PATH, { bodyLimit: 64 * 1024 * 1024, ...sessionHooks(rp, 'sync') }, async (request) => {
     const upload = auditUploadSchema.parse(request.body);
     return { receipt: await acceptAuditUpload(db, callerOf(request), upload, receiptKey.privateKey, clock), receiptKey: receiptKey.publicKey };
+  });
+
+  // The session's own device only: its last accepted entry (or the one at ?seq=), signed; seqs and hashes, no content.
+  app.get<{ Querystring: Record<string, string> }>(AUDIT_HEAD_PATH, { onRequest: requireSession(rp, 'sync') }, async (request) => {
+    const { seq } = auditHeadQuerySchema.parse(request.query);
+    return { receipt: await deviceChainHead(db, callerOf(request).deviceId, receiptKey.privateKey, clock, seq), receiptKey: receiptKey.publicKey };
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {

@@ -18,8 +18,12 @@
  * successful access to a patient never assigned, or before the assignment
  * began, refuses the upload. Answers the first bad
  * entry; never says which patient (the refusal reaches the device and logs).
+ * A rollback entry (the device found its cache rolled back) must say
+ * truthfully where it continues: right after the entry it follows (the
+ * backend's last accepted one, by seq and hash) and from an entry the
+ * backend holds with the hash it names; it is then accepted and flagged.
  */
-import type { AuditEntry } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
 import type { Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
@@ -146,4 +150,20 @@ export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries
     }
   }
   return { refused: null, afterAssignment, notAssigned };
+}
+
+/**
+ * Why a rollback entry cannot be accepted, or null (also for any other
+ * entry). `prevHash` is the hash of the entry it follows; `storedHash` looks
+ * up the hash the backend holds (or is storing in this upload) at a seq.
+ */
+export async function rollbackEntryProblem(entry: AuditEntry, prevHash: string, storedHash: (seq: number) => Promise<string | null>): Promise<string | null> {
+  if (entry.subtype !== ROLLBACK_SUBTYPE) return null;
+  const facts = rollbackFacts(entry);
+  if (!facts || entry.action !== 'E' || entry.outcome !== '0') return 'is a rollback entry without its facts';
+  if (facts.backendSeq !== entry.seq - 1 || facts.backendHash !== prevHash) return 'is a rollback entry that does not follow the entry it names';
+  if (facts.keptSeq >= facts.backendSeq) return 'is a rollback entry that names no earlier shared entry';
+  const kept = facts.keptSeq === 0 ? AUDIT_GENESIS_HASH : await storedHash(facts.keptSeq);
+  if (kept !== facts.keptHash) return 'is a rollback entry that names a shared entry the backend does not hold';
+  return null;
 }

@@ -2,7 +2,8 @@
  * The backend's security log: one JSON line (pino) per security event on
  * stderr, or appended to the file CLINICIAN_SECURITY_LOG names, for a SIEM
  * to collect: refused access, failed sign-ins, session
- * ends, revocations, refused audit uploads, rate-limit hits. Fields are
+ * ends, revocations, refused audit uploads, a device's cache found rolled
+ * back (its rollback entry accepted), rate-limit hits. Fields are
  * identifiers only (clinician, device, route, code); never PHI, a patient
  * id, a token, a code, a body or a query string.
  */
@@ -16,6 +17,7 @@ export type SecurityEventName =
   | 'session-refused'
   | 'revoked'
   | 'audit-upload-refused'
+  | 'audit-rollback-detected'
   | 'rate-limited';
 
 export interface SecurityEventFields {

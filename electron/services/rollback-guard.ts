@@ -1,0 +1,171 @@
+/**
+ * Finds a rollback of the cache (a data folder restored from an older copy,
+ * a WAL file lost in a crash) and says so. The backend's signed receipt for
+ * the device's last uploaded audit entry is kept in the OS keychain as well
+ * as in the cache: the keychain is not in the folder a backup tool restores,
+ * so a rollback cannot silently undo it. At open, the cache's chain must
+ * still hold the entry that receipt names; if not, the open still succeeds
+ * (nothing is wiped, the clinician keeps working) and a CACHE_ROLLED_BACK
+ * notice is recorded; the sync (./audit-upload) then re-chains and reports it
+ * to the backend. A keychain receipt that is not the backend's signature for
+ * this device is ignored, never acted on. The receipt holds ids, seqs and
+ * hashes only: never PHI, never a key of the device.
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { z } from 'zod';
+import { AppError } from '../../shared/app-error';
+import { auditReceiptSchema, receiptMessage, type AuditReceipt, type AuditReceiptReply } from '../../shared/audit-upload';
+import { chainHoldsEntry } from './audit-chain';
+import type { CacheSession } from './cache-session';
+import type { SecretStore } from './secret-store';
+import { stateGet, stateSet } from './sync-state';
+
+export const ROLLBACK_PENDING_MESSAGE =
+  "This computer's patient cache was restored from an older copy or lost recent changes. Everything still on this computer is kept and will be sent; your privacy officer will be told as soon as the hospital server is reached.";
+export const ROLLBACK_REPORTED_MESSAGE =
+  "This computer's patient cache was restored from an older copy or lost recent changes. Everything still on this computer is kept and will be sent; your privacy officer has been told.";
+
+/** The keychain account of a profile's latest audit receipt (beside its keys). */
+export function auditReceiptAccount(profileId: string): string {
+  return `${profileId}/audit-receipt`;
+}
+
+const keptReceiptSchema = z.strictObject({ format: z.literal(1), receipt: auditReceiptSchema, receiptKey: z.string().max(256) });
+
+/** 'detected': found, not yet reported to the backend; 'reported': the backend holds the rollback entry. */
+const noticeSchema = z.object({ state: z.enum(['detected', 'reported']), detectedAt: z.string(), rollbackSeq: z.number().int().nullable() });
+type Notice = z.infer<typeof noticeSchema>;
+const NOTICE_KEY = 'rollback_notice';
+/** The backend's receipt-signing key as first seen (pinned by ./audit-upload). */
+export const RECEIPT_KEY_STATE = 'audit_receipt_key';
+
+const stores = new WeakMap<CacheSession, SecretStore>();
+/** The receipt seq last written to the keychain by this process, per session (so each drain does not rewrite it). */
+const written = new WeakMap<CacheSession, string>();
+
+/** Whether `receipt` is the backend's signature, under `receiptKey`, for this device. */
+export function receiptIsGenuine(receipt: AuditReceipt, receiptKey: string, deviceId: string): boolean {
+  if (receipt.deviceId !== deviceId) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(receiptKey, 'base64url'), format: 'der', type: 'spki' });
+    const { signature, ...body } = receipt;
+    return verify(null, Buffer.from(receiptMessage(body)), key, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a backend answer (head or upload receipt): signed by the key this
+ * cache pinned (or, with none pinned yet, by the key it names), for this
+ * device. Throws BACKEND_INVALID_RESPONSE otherwise.
+ */
+export function checkedReceipt(session: CacheSession, reply: AuditReceiptReply): AuditReceipt {
+  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+  if (pinned && pinned !== reply.receiptKey) throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server signed the audit receipt with an unknown key.');
+  if (!receiptIsGenuine(reply.receipt, reply.receiptKey, session.context.deviceId)) {
+    throw new AppError('BACKEND_INVALID_RESPONSE', "The hospital server's audit receipt does not match what was sent.");
+  }
+  if (!pinned) stateSet(session, RECEIPT_KEY_STATE, reply.receiptKey);
+  return reply.receipt;
+}
+
+/** The keychain's receipt for this profile, when it is genuine; null when there is none or it is not to be trusted. */
+async function keychainReceipt(session: CacheSession, secrets: SecretStore): Promise<AuditReceipt | null> {
+  const text = await secrets.get(auditReceiptAccount(session.profile.profileId));
+  if (text === null) return null;
+  let parsed: z.infer<typeof keptReceiptSchema>;
+  try {
+    parsed = keptReceiptSchema.parse(JSON.parse(text));
+  } catch {
+    process.emitWarning('The audit receipt in the keychain is damaged; it was ignored.', 'AuditReceiptWarning');
+    return null;
+  }
+  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+  if ((pinned && pinned !== parsed.receiptKey) || !receiptIsGenuine(parsed.receipt, parsed.receiptKey, session.context.deviceId)) {
+    process.emitWarning('The audit receipt in the keychain is not the hospital server\'s for this computer; it was ignored.', 'AuditReceiptWarning');
+    return null;
+  }
+  return parsed.receipt;
+}
+
+function readNotice(session: CacheSession): Notice | null {
+  const text = stateGet(session, NOTICE_KEY);
+  if (!text) return null;
+  const parsed = noticeSchema.safeParse(JSON.parse(text));
+  return parsed.success ? parsed.data : null;
+}
+
+function writeNotice(session: CacheSession, notice: Notice | null): void {
+  if (notice) stateSet(session, NOTICE_KEY, JSON.stringify(notice));
+  else session.db.prepare('DELETE FROM sync_state WHERE key = ?').run(NOTICE_KEY);
+}
+
+/** Records that this cache was found rolled back (kept until the backend holds the rollback entry). */
+export function noteRollback(session: CacheSession, rollbackSeq: number | null, now: Date = new Date()): void {
+  const known = readNotice(session);
+  writeNotice(session, { state: 'detected', detectedAt: known?.state === 'detected' ? known.detectedAt : now.toISOString(), rollbackSeq });
+}
+
+/** The backend acknowledged entries up to `seq`: a rollback entry at or before it has been reported. */
+export function noteReceipt(session: CacheSession, seq: number): void {
+  const notice = readNotice(session);
+  if (notice?.state === 'detected' && notice.rollbackSeq !== null && notice.rollbackSeq <= seq) writeNotice(session, { ...notice, state: 'reported' });
+}
+
+/** A rollback suspected at open that the backend's own head does not confirm (e.g. a stale keychain): forgotten. */
+export function clearUnconfirmedNotice(session: CacheSession): void {
+  const notice = readNotice(session);
+  if (notice?.state === 'detected' && notice.rollbackSeq === null) writeNotice(session, null);
+}
+
+/** What the clinician is to be told about a rollback of this cache, if anything. */
+export function rollbackNotice(session: CacheSession): AppError | null {
+  const notice = readNotice(session);
+  if (!notice) return null;
+  return new AppError('CACHE_ROLLED_BACK', notice.state === 'reported' ? ROLLBACK_REPORTED_MESSAGE : ROLLBACK_PENDING_MESSAGE);
+}
+
+/**
+ * Run at every open, once the chain is checked: remembers the keychain for
+ * this session's syncs, forgets a notice already reported in an earlier
+ * session, and compares the chain with the keychain's receipt. A keychain
+ * that cannot be read is not a rollback: the sync's check still runs.
+ */
+export async function checkRollbackAtOpen(session: CacheSession, secrets: SecretStore): Promise<void> {
+  stores.set(session, secrets);
+  if (readNotice(session)?.state === 'reported') writeNotice(session, null);
+  let receipt: AuditReceipt | null;
+  try {
+    receipt = await keychainReceipt(session, secrets);
+  } catch {
+    return;
+  }
+  if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
+    noteRollback(session, null);
+    process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
+  }
+}
+
+/**
+ * Keeps the backend's latest receipt in the keychain, outside the data
+ * folder. Best effort: a keychain that fails now is tried again at the next
+ * sync (the cache keeps the receipt meanwhile); never throws.
+ */
+export async function keepReceiptInKeychain(session: CacheSession, reply: AuditReceiptReply): Promise<void> {
+  const secrets = stores.get(session);
+  if (!secrets) return;
+  const id = `${reply.receipt.seq}:${reply.receipt.hash}`;
+  if (written.get(session) === id) return;
+  try {
+    await secrets.set(auditReceiptAccount(session.profile.profileId), JSON.stringify({ format: 1, receipt: reply.receipt, receiptKey: reply.receiptKey }));
+    written.set(session, id);
+  } catch {
+    // Kept in the cache; the next sync writes it again.
+  }
+}
+
+/** For wipe: the keychain entry goes with the profile's keys. */
+export async function deleteKeptReceipt(secrets: SecretStore, profileId: string): Promise<void> {
+  await secrets.delete(auditReceiptAccount(profileId));
+}

@@ -1,0 +1,133 @@
+/**
+ * Test support for the rollback tests: a real backend (Fastify over SQLite
+ * or PostgreSQL, in this process, on loopback) with one clinician and the
+ * patients they are assigned, its security events captured, and a device
+ * cache (real SQLCipher file, real keychain) enrolled with it: keys
+ * registered, a session token, patients imported (audited). Helpers write
+ * audited work, upload the chain, and read what the backend holds.
+ */
+import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from '../../server/app';
+import type { Db } from '../../server/database';
+import { RelyingParty } from '../../server/auth/relying-party';
+import { addClinician } from '../../server/organisation/organisation';
+import { assignPatients } from '../../server/organisation/assignments';
+import { setSecurityLogger } from '../../server/monitoring/security-log';
+import { verifyDeviceChain } from '../../server/audit/device-chain-verify';
+import { ROLLBACK_DETECTED_EXTENSION } from '../../server/audit/audit-ledger';
+import { BackendClient } from '../../electron/services/backend-client';
+import { openCacheSession, type CacheSession } from '../../electron/services/cache-session';
+import { importBundle } from '../../electron/services/bundle-import';
+import { openChart, searchPatients } from '../../electron/services/patient-records';
+import { recordChange } from '../../electron/services/outbox';
+import { uploadAuditChain } from '../../electron/services/audit-upload';
+import { openBackendDb, registerDevice } from './backend-db';
+import { scratchDir } from './scratch';
+import { testKeychain } from './test-keychain';
+import { syntheticPatientBundle } from './synthetic-bundles';
+
+export const CLINICIAN = 'dr.rollback';
+
+export interface RollbackRig {
+  engine: 'sqlite' | 'postgres';
+  db: Db;
+  app: FastifyInstance;
+  client: BackendClient;
+  url: string;
+  keychain: ReturnType<typeof testKeychain>;
+  root: string;
+  dataDir: string;
+  token: string;
+  patients: string[];
+  securityLines: string[];
+  open(): Promise<CacheSession>;
+  upload(session: CacheSession): ReturnType<typeof uploadAuditChain>;
+  dispose(): Promise<void>;
+}
+
+/** Audited reads, a search and a change: `n` rounds of them. */
+export function work(session: CacheSession, patients: string[], n: number, tag: string): void {
+  for (let i = 0; i < n; i++) {
+    const patientId = patients[i % patients.length]!;
+    openChart(session, patientId);
+    if (i % 3 === 0) searchPatients(session, 'Synthetic');
+    if (i % 4 === 0) {
+      recordChange(session, { resourceType: 'Observation', id: `rb-${tag}-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
+    }
+  }
+}
+
+export function localHead(session: CacheSession): number {
+  return (session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number | null) ?? 0;
+}
+
+export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: string): Promise<RollbackRig> {
+  const dir = scratchDir(name);
+  const { db, close } = await openBackendDb(engine, join(dir.path, 'backend'));
+  const clock = () => new Date();
+  const patients = [`${name}-p1`, `${name}-p2`, `${name}-p3`];
+  await addClinician(db, CLINICIAN, 'Dr Rollback', clock);
+  await assignPatients(db, CLINICIAN, patients);
+  const securityLines: string[] = [];
+  setSecurityLogger(
+    pino(
+      { base: { service: 'clinician-backend', log: 'security' } },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          securityLines.push(...chunk.toString().split('\n').filter(Boolean));
+          done();
+        },
+      }),
+    ),
+  );
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const receiptKey = { privateKey, publicKey: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64url') };
+  const app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const client = new BackendClient(url);
+  const keychain = testKeychain();
+  const dataDir = join(dir.path, 'desktop', 'cache');
+  const first = await openCacheSession({ dataDir, secrets: keychain, actor: CLINICIAN, create: true });
+  let token: string;
+  try {
+    token = await registerDevice(db, CLINICIAN, first);
+    for (const patientId of patients) importBundle(first, JSON.stringify(syntheticPatientBundle({ patientId, observations: 3 })));
+  } finally {
+    first.close();
+  }
+  return {
+    engine,
+    db,
+    app,
+    client,
+    url,
+    keychain,
+    root: dir.path,
+    dataDir,
+    token,
+    patients,
+    securityLines,
+    open: () => openCacheSession({ dataDir, secrets: keychain, actor: CLINICIAN, create: false }),
+    upload: (session) => uploadAuditChain(session, client, token),
+    async dispose() {
+      await app.close();
+      await close();
+      await keychain.cleanup();
+      dir.remove();
+    },
+  };
+}
+
+/** What the backend holds of the device's chain: whether it verifies, its entries, and which are flagged as rollbacks. */
+export async function backendChain(rig: RollbackRig, deviceId: string): Promise<{ ok: boolean; entries: number; rollbacks: number[]; hashes: Map<number, string>; texts: Map<number, string> }> {
+  const report = await verifyDeviceChain(rig.db, deviceId);
+  const rows = await rig.db.selectFrom('audit_entries').select(['seq', 'hash', 'entry', 'event']).where('device_id', '=', deviceId).orderBy('seq').execute();
+  const rollbacks = rows
+    .filter((r) => (JSON.parse(r.event) as { extension: Array<{ url: string }> }).extension.some((x) => x.url === ROLLBACK_DETECTED_EXTENSION))
+    .map((r) => Number(r.seq));
+  return { ok: report.ok, entries: report.entries, rollbacks, hashes: new Map(rows.map((r) => [Number(r.seq), r.hash])), texts: new Map(rows.map((r) => [Number(r.seq), r.entry])) };
+}
