@@ -125,7 +125,7 @@ test('with a locked keychain, the app fails closed and writes nothing', () => {
       timeout: 60_000,
     });
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /KEYCHAIN_LOCKED: The OS keychain is locked/);
+    assert.match(r.stderr, /KEYCHAIN_LOCKED: The computer's keychain is locked/);
     assert.deepEqual(filesUnder(dir.path), [], 'nothing was written');
   } finally {
     dir.remove();

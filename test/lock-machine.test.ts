@@ -1,5 +1,6 @@
 /**
- * The lock state machine with an injected clock: idle time locks, activity
+ * The lock state machine with injected clocks (wall and monotonic, the same
+ * here; test/clock-tampering.test.ts moves them apart): idle time locks, activity
  * pushes the deadline back, only an unlocked app can lock, and every change
  * is visible to watchers.
  */
@@ -9,7 +10,7 @@ import { LockMachine, type LockState } from '../electron/services/lock-machine';
 
 test('locks after the idle time, not before; activity pushes the deadline back', () => {
   let now = 0;
-  const m = new LockMachine({ kind: 'signed-out', reason: null }, 10 * 60_000, () => now);
+  const m = new LockMachine({ kind: 'signed-out', reason: null }, 10 * 60_000, () => now, () => now);
   const seen: LockState['kind'][] = [];
   m.onChange((s) => seen.push(s.kind));
   m.unlocked();
@@ -27,7 +28,7 @@ test('locks after the idle time, not before; activity pushes the deadline back',
 });
 
 test('only an unlocked app locks; sign-out and start-locked are explicit', () => {
-  const m = new LockMachine({ kind: 'signed-out', reason: null }, 60_000, () => 0);
+  const m = new LockMachine({ kind: 'signed-out', reason: null }, 60_000, () => 0, () => 0);
   assert.equal(m.lock('manual'), false);
   const v = m.version;
   m.startLocked();
@@ -39,7 +40,7 @@ test('only an unlocked app locks; sign-out and start-locked are explicit', () =>
 });
 
 test('a lock that arrives while unlocking wins: the attempt can no longer finish as unlocked', () => {
-  const m = new LockMachine({ kind: 'locked', reason: 'start' }, 60_000, () => 0);
+  const m = new LockMachine({ kind: 'locked', reason: 'start' }, 60_000, () => 0, () => 0);
   const attempt = m.beginUnlock();
   assert.deepEqual(m.state, { kind: 'unlocking', attempt, from: 'locked' });
   assert.equal(m.isCurrent(attempt), true);
@@ -53,7 +54,7 @@ test('a lock that arrives while unlocking wins: the attempt can no longer finish
 
 test('a newer attempt replaces an older one; a failed attempt goes back to where it started', () => {
   let now = 0;
-  const m = new LockMachine({ kind: 'signed-out', reason: null }, 60_000, () => now);
+  const m = new LockMachine({ kind: 'signed-out', reason: null }, 60_000, () => now, () => now);
   const first = m.beginUnlock();
   const second = m.beginUnlock();
   assert.equal(m.isCurrent(first), false);
@@ -72,7 +73,7 @@ test('a newer attempt replaces an older one; a failed attempt goes back to where
 test('an unlocking app is never idle and quit, sleep or revocation lock it like a screen lock', () => {
   for (const reason of ['quit', 'sleep', 'revoked', 'idle', 'manual'] as const) {
     let now = 0;
-    const m = new LockMachine({ kind: 'locked', reason: 'start' }, 1_000, () => now);
+    const m = new LockMachine({ kind: 'locked', reason: 'start' }, 1_000, () => now, () => now);
     const attempt = m.beginUnlock();
     now = 10_000;
     assert.equal(m.isIdle(), false);

@@ -1,7 +1,11 @@
 /**
  * The sign-in and lock state machine: signed-out, locked, unlocking,
- * unlocked. Idle time is measured with an injectable clock (so tests advance
- * time instead of sleeping); OS screen lock, sleep, the lock button, quit and
+ * unlocked. Idle time is measured on a monotonic clock (performance.now),
+ * injected apart from the wall clock, so setting the computer's clock back
+ * (or forward) never delays or hastens the idle lock; the wall clock only
+ * stamps `since` for display. Tests inject both and advance them instead of
+ * sleeping. Never measure idle time with Date.now. OS screen lock, sleep,
+ * the lock button, quit and
  * revocation are events. "unlocking" is a sign-in, unlock or enrollment under
  * way (awaiting the keychain, the backend or the first pull); each one has an
  * attempt number, and only the attempt that is still current may finish as
@@ -19,8 +23,12 @@ export type LockState =
 
 export type Clock = () => number;
 
+/** Milliseconds that only ever move forward (not across sleep on every OS): what idle time is counted on. */
+export const monotonicNow: Clock = () => performance.now();
+
 export class LockMachine {
   private current: LockState;
+  /** Monotonic time of the last activity (or the unlock). */
   private lastActivity = 0;
   private changeVersion = 0;
   private attempts = 0;
@@ -30,6 +38,8 @@ export class LockMachine {
     initial: LockState,
     private idleMs: number,
     private readonly clock: Clock = Date.now,
+    /** The monotonic clock idle time is counted on; the session's other time rules read it too. */
+    readonly monotonic: Clock = monotonicNow,
   ) {
     this.current = initial;
   }
@@ -90,8 +100,8 @@ export class LockMachine {
 
   /** Unconditional unlock, for tests of the idle policy; the app unlocks through `unlockedBy`. */
   unlocked(): void {
-    this.lastActivity = this.clock();
-    this.go({ kind: 'unlocked', since: this.lastActivity });
+    this.lastActivity = this.monotonic();
+    this.go({ kind: 'unlocked', since: this.clock() });
   }
 
   /**
@@ -115,11 +125,11 @@ export class LockMachine {
 
   /** The clinician did something: pushes the idle deadline back. */
   activity(): void {
-    if (this.current.kind === 'unlocked') this.lastActivity = this.clock();
+    if (this.current.kind === 'unlocked') this.lastActivity = this.monotonic();
   }
 
   /** Whether the idle time has run out while unlocked (the caller then locks). */
   isIdle(): boolean {
-    return this.current.kind === 'unlocked' && this.clock() - this.lastActivity >= this.idleMs;
+    return this.current.kind === 'unlocked' && this.monotonic() - this.lastActivity >= this.idleMs;
   }
 }

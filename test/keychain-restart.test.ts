@@ -1,0 +1,96 @@
+/**
+ * The keychain comes back: this test runs its own D-Bus session and
+ * gnome-keyring (test/support/private-keyring.ts) so it can kill the daemon
+ * and start a new one on the same bus, lock the login keyring and unlock it
+ * again, while the app's keychain store keeps running in this process. A
+ * restarted keyring is reached again without restarting the app; a locked
+ * one reads as KEYCHAIN_LOCKED (never as "not enrolled" or a missing key)
+ * and, unlocked, still holds everything.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
+import { createOsSecretStore } from '../electron/services/secret-store';
+import { openCacheSession } from '../electron/services/cache-session';
+import { cacheKeyAccount, loadDeviceKeys } from '../electron/services/device-keys';
+import { readProfile } from '../electron/services/cache-profile';
+import { readPasskeyRecord, savePasskeyRecord, FALLBACK_POLICY } from '../electron/services/session/passkey-record';
+import { scratchDir } from './support/scratch';
+import { ROOT } from './support/cache-cli';
+import { startPrivateKeyring, type PrivateKeyring } from './support/private-keyring';
+
+let keyring: PrivateKeyring;
+const dir = scratchDir('keychain-restart');
+
+before(async () => {
+  keyring = await startPrivateKeyring();
+  // Every keychain call of this process (keytar's libsecret, and any helper it forks) goes to the private bus.
+  process.env.DBUS_SESSION_BUS_ADDRESS = keyring.busAddress;
+});
+after(async () => {
+  await keyring?.stop();
+  dir.remove();
+});
+
+const isCode = (code: string) => (e: unknown) => e instanceof AppError && e.code === code;
+
+/** Reads an entry from a fresh process: what is really in the keyring, not what this process believes. */
+function readElsewhere(service: string, account: string): Promise<string | null> {
+  const script = `require('keytar').getPassword(process.argv[1], process.argv[2]).then((v) => process.stdout.write(JSON.stringify(v)), (e) => { console.error(e.message); process.exit(2); })`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', script, service, account], { cwd: ROOT, encoding: 'utf8' }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as string | null)));
+  });
+}
+
+test('a keyring daemon restarted while the app runs is reached again, for reads and writes, without restarting the app', async () => {
+  const store = createOsSecretStore(`org.clinician-desktop.test.${randomUUID()}`);
+  await store.set('profile/one', 'first secret');
+  assert.equal(await store.get('profile/one'), 'first secret');
+  const before = keyring.daemonPid();
+  await keyring.restart();
+  assert.notEqual(keyring.daemonPid(), before, 'a new daemon owns the Secret Service');
+  assert.equal(await store.get('profile/one'), 'first secret', 'the same store reads the restarted keyring');
+  await store.set('profile/two', 'second secret');
+  assert.equal(await store.get('profile/two'), 'second secret');
+  assert.equal(await readElsewhere(store.service, 'profile/two'), 'second secret', 'the write reached the real keyring');
+  assert.equal(await store.get('profile/missing'), null, 'a missing entry is still just missing');
+  assert.equal(await store.delete('profile/one'), true);
+  assert.equal(await readElsewhere(store.service, 'profile/one'), null);
+
+  // And again: a second restart while already recovered.
+  await keyring.restart();
+  assert.equal(await store.get('profile/two'), 'second secret');
+});
+
+test('a locked keyring reads as KEYCHAIN_LOCKED with its own message, never as "not enrolled" or a missing key; unlocked, nothing was lost', async () => {
+  const store = createOsSecretStore(`org.clinician-desktop.test.${randomUUID()}`);
+  const dataDir = join(dir.path, 'locked');
+  const cache = await openCacheSession({ dataDir, secrets: store, actor: 'dr.lock', create: true });
+  const key = Buffer.from(cache.keys.cacheKey);
+  cache.close();
+  const profileId = readProfile(dataDir)!.profileId;
+  await savePasskeyRecord(store, profileId, { clinicianId: 'dr.lock', displayName: 'Dr Lock', credentials: [], policy: FALLBACK_POLICY, lastOnlineAt: Date.now() });
+
+  keyring.lock();
+  assert.equal(keyring.isLocked(), true);
+  await assert.rejects(readPasskeyRecord(dataDir, store), (e: unknown) => {
+    assert.ok(isCode('KEYCHAIN_LOCKED')(e), String(e));
+    assert.match((e as AppError).message, /keychain is locked/i);
+    assert.doesNotMatch((e as AppError).message, /enrol/i, 'the clinician is not sent to enroll');
+    return true;
+  });
+  await assert.rejects(loadDeviceKeys(store, profileId), isCode('KEYCHAIN_LOCKED'), 'a locked key is not a missing key');
+  await assert.rejects(store.set('profile/new', 'x'), isCode('KEYCHAIN_LOCKED'));
+  assert.equal(await store.get(`${profileId}/no-such-entry`), null, 'an entry that does not exist is still missing, locked or not');
+
+  await keyring.unlock();
+  assert.equal(keyring.isLocked(), false);
+  const record = await readPasskeyRecord(dataDir, store);
+  assert.equal(record?.clinicianId, 'dr.lock', 'the passkey record is still there');
+  const keys = await loadDeviceKeys(store, profileId);
+  assert.ok(keys.cacheKey.equals(key), 'the same cache key');
+  assert.ok(await store.get(cacheKeyAccount(profileId)));
+});
