@@ -15,6 +15,8 @@ import { AUDIT_HEAD_PATH, AUDIT_UPLOAD_PATH, auditReceiptReplySchema, auditRecei
 import { z as zod } from 'zod';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
+/** A 5xx answer: the server is there but failed this request; nothing local is lost. */
+export const BACKEND_FAILED_MESSAGE = 'The hospital server had a problem; your changes are kept and will be sent again.';
 const MAX_REPLY_BYTES = 1024 * 1024;
 const MAX_BUNDLE_REPLY_BYTES = 64 * 1024 * 1024;
 
