@@ -9,7 +9,12 @@
  */
 import { AppError } from '../../shared/app-error';
 
-const DISK_FULL_CODES = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
+/**
+ * SQLITE_IOERR_SHMSIZE: SQLite could not grow the -shm file (it writes a byte
+ * into each new page of it); on a full disk that is where a WAL database
+ * fails first, before SQLITE_FULL (found on a full tmpfs).
+ */
+const DISK_FULL_CODES = new Set(['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'ENOSPC', 'EDQUOT']);
 
 export function isDiskFullError(err: unknown): boolean {
   if (err instanceof AppError) return err.code === 'DISK_FULL';

@@ -75,6 +75,16 @@ export function writeProfile(profile: CacheProfile): void {
   }
 }
 
+/** A profile file an older version left readable by others is made 0600 (POSIX). */
+export function tightenProfileMode(dataDir: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    chmodSync(join(dataDir, PROFILE_FILE), 0o600);
+  } catch {
+    // no profile yet
+  }
+}
+
 /** Removes the profile file (a first run that failed after writing it). */
 export function removeProfile(dataDir: string): void {
   rmSync(join(dataDir, PROFILE_FILE), { force: true });

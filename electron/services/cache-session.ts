@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
 import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
 import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
-import { DATABASE_FILE, newProfile, readProfile, removeProfile, writeProfile, type CacheProfile } from './cache-profile';
+import { DATABASE_FILE, newProfile, readProfile, removeProfile, tightenProfileMode, writeProfile, type CacheProfile } from './cache-profile';
 import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
 import { acquireFolderLock, type FolderLock } from './cache-folder-lock';
 import { isDiskFullError } from './cache-disk-full';
@@ -66,6 +66,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
   try {
     let profile = readProfile(options.dataDir);
     if (profile) {
+      tightenProfileMode(options.dataDir);
       keys = await loadDeviceKeys(options.secrets, profile.profileId, options.prfOutput);
     } else {
       firstRun = { keysFor: null };

@@ -1,0 +1,126 @@
+/**
+ * Backup and restore for IT, against a real second process writing to the
+ * cache (test/support/cache-writer-child.ts), real SQLCipher files and
+ * gnome-keyring. A backup taken while the app writes is always a whole
+ * database, still encrypted with the same key; restore replaces the database
+ * only while nothing has the cache open, atomically, and leaves the old one
+ * when the backup is not this cache's or not a database.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
+import { backupCache, restoreCache } from '../electron/services/cache-backup';
+import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cache-database';
+import { openCacheSession } from '../electron/services/cache-session';
+import { outboxSize, recordChange } from '../electron/services/outbox';
+import { readProfile } from '../electron/services/cache-profile';
+import { loadDeviceKeys } from '../electron/services/device-keys';
+import { runCli } from './support/cache-cli';
+import { startCacheChild } from './support/cache-child';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+
+const BACKUPS = 12;
+const code = (c: string) => (e: unknown) => e instanceof AppError && e.code === c;
+
+function observation(n: number, text = 'Heart rate') {
+  return { resourceType: 'Observation', id: `obs-${n}`, status: 'final', code: { text }, subject: { reference: 'Patient/p1' }, valueQuantity: { value: 60 + n, unit: '/min' } };
+}
+
+test(`${BACKUPS} backups taken while another process writes: each opens with the key only, passes integrity_check, holds no plaintext, and none goes back in time`, { timeout: 180_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('backup-live');
+  const dataDir = join(dir.path, 'cache');
+  const marker = `PLAINTEXT-MARKER-${randomBytes(6).toString('hex')}`;
+  (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: true })).close();
+  const writer = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write', marker });
+  try {
+    const keys = await loadDeviceKeys(keychain, readProfile(dataDir)!.profileId);
+    await writer.line(/^open$/);
+    let previous = -1;
+    for (let i = 0; i < BACKUPS; i++) {
+      await writer.line(/^wrote \d+$/); // the writer is mid-stream
+      const out = join(dir.path, `backup-${i}.db`);
+      if (i % 4 === 3) {
+        const cli = runCli(['backup', '--data-dir', dataDir, '--out', out], { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service });
+        assert.equal(cli.status, 0, `backup by the command line beside the writer: ${cli.stderr}`);
+      } else {
+        await backupCache(dataDir, keychain, out);
+      }
+      const bytes = readFileSync(out);
+      assert.equal(bytes.includes(marker), false, `backup ${i} holds no plaintext`);
+      assert.equal(bytes.includes('SQLite format 3'), false, `backup ${i} has no plaintext header`);
+      assert.throws(() => openCacheDatabase(out, randomBytes(32), { create: false, readonly: true }), code('CACHE_KEY_WRONG'), 'another key does not open it');
+      const copy = openCacheDatabase(out, keys.cacheKey, { create: false, readonly: true });
+      try {
+        checkCacheIntegrity(copy);
+        const changes = copy.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+        const entries = copy.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+        assert.ok(changes >= previous, `backup ${i} is not older than the one before (${changes} < ${previous})`);
+        assert.ok(entries >= changes, 'each change came with its audit entry');
+        previous = changes;
+      } finally {
+        copy.close();
+      }
+    }
+    assert.ok(previous > 0, 'the backups hold the writer\'s changes');
+    assert.deepEqual(readdirSync(dir.path).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  } finally {
+    await writer.kill();
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) and keeps the old database when the backup is another cache\'s or not a database', { timeout: 60_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('restore');
+  const dataDir = join(dir.path, 'cache');
+  const otherDir = join(dir.path, 'other');
+  try {
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: true });
+    for (let n = 0; n < 10; n++) recordChange(s, observation(n));
+    const backup = join(dir.path, 'yesterday.db');
+    await backupCache(dataDir, keychain, backup); // beside the open session
+    for (let n = 10; n < 15; n++) recordChange(s, observation(n));
+
+    await assert.rejects(restoreCache(dataDir, keychain, backup), code('CACHE_IN_USE'), 'not while the cache is open');
+    assert.equal(outboxSize(s), 15, 'the open cache is untouched');
+    s.close();
+
+    // Another cache's backup (another key): refused, the old database stays.
+    const other = await openCacheSession({ dataDir: otherDir, secrets: keychain, actor: 'dr.o', create: true });
+    recordChange(other, observation(99));
+    other.close();
+    const foreign = join(dir.path, 'foreign.db');
+    await backupCache(otherDir, keychain, foreign);
+    await assert.rejects(restoreCache(dataDir, keychain, foreign), code('CACHE_KEY_WRONG'));
+    const garbage = join(dir.path, 'garbage.db');
+    writeFileSync(garbage, randomBytes(64 * 1024));
+    await assert.rejects(restoreCache(dataDir, keychain, garbage), code('CACHE_KEY_WRONG'));
+    const still = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
+    assert.equal(outboxSize(still), 15, 'old database kept after refused restores');
+    recordChange(still, observation(15)); // a commit that may still sit in the WAL when the restore runs
+    still.close();
+    assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), [], 'no temp file left in the folder');
+
+    const cli = runCli(['restore', '--data-dir', dataDir, '--from', backup], { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service });
+    assert.equal(cli.status, 0, cli.stderr);
+    const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
+    try {
+      assert.equal(outboxSize(restored), 10, 'the backup\'s ten changes, and only those');
+      checkCacheIntegrity(restored.db);
+      recordChange(restored, observation(20));
+      assert.equal(outboxSize(restored), 11, 'the restored cache takes new changes');
+    } finally {
+      restored.close();
+    }
+    assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), []);
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
