@@ -1,15 +1,19 @@
 /**
  * Crash safety: a child process importing bundles through the real command
- * line is killed with SIGKILL at random moments, 20 times. Each time the
- * cache opens, every committed import is whole, no half import is visible,
- * and the audit chain verifies.
+ * line is killed with SIGKILL at random moments, 20 times, with a malformed
+ * bundle among the good ones (refused, reported, and the next one still
+ * imported). Each time the cache opens, every committed import is whole, no
+ * half import is visible, a pending change in the outbox is untouched, and
+ * the audit chain verifies.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { openCacheSession } from '../electron/services/cache-session';
+import { recordChange } from '../electron/services/outbox';
+import type { FhirResource } from '../shared/contract';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -19,6 +23,8 @@ import { syntheticPatientBundle } from './support/synthetic-bundles';
 const BUNDLES_PER_RUN = 8;
 const OBSERVATIONS_PER_BUNDLE = 400;
 const KILLS = 20;
+/** Where the malformed bundle sits among the good ones (its position in the command line). */
+const BAD_AT = 3;
 
 function writeBundles(dir: string, run: number): { files: string[]; patientIds: string[] } {
   const files: string[] = [];
@@ -30,6 +36,10 @@ function writeBundles(dir: string, run: number): { files: string[]; patientIds: 
     files.push(file);
     patientIds.push(patientId);
   }
+  // A good bundle cut short (not JSON): refused whole, and the import goes on to the next.
+  const bad = join(dir, `run${run}-malformed.json`);
+  writeFileSync(bad, readFileSync(files[0]!).subarray(0, 20_000));
+  files.splice(BAD_AT, 0, bad);
   return { files, patientIds };
 }
 
@@ -41,12 +51,18 @@ async function calibrate(env: NodeJS.ProcessEnv, dataDir: string, files: string[
   child.stdout.on('data', () => {
     if (!first) first = Date.now() - start;
   });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = await once(child, 'exit');
-  assert.equal(code, 0);
+  assert.equal(code, 1, 'non-zero: one bundle was refused');
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { bundle: number; refused?: { code: string } });
+  assert.equal(lines.length, files.length, 'every bundle tried and reported');
+  assert.equal(lines[BAD_AT]!.refused?.code, 'BUNDLE_INVALID');
+  assert.equal(lines.filter((l) => l.refused).length, 1);
   return { first, last: Date.now() - start };
 }
 
-test('SIGKILL during imports, 20 times: committed imports are whole, none is half, the chain verifies', { timeout: 300_000 }, async () => {
+test('SIGKILL during imports with a malformed bundle among them, 20 times: committed imports are whole, none is half, the outbox is untouched, the chain verifies', { timeout: 300_000 }, async () => {
   const keychain = testKeychain();
   const dir = scratchDir('crash');
   const dataDir = join(dir.path, 'cache');
@@ -54,6 +70,18 @@ test('SIGKILL during imports, 20 times: committed imports are whole, none is hal
   try {
     const warmup = writeBundles(dir.path, 999);
     const timing = await calibrate(env, dataDir, warmup.files);
+    // A change waiting in the outbox: no import, whole, refused or killed, may touch it.
+    const seeded = await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: false });
+    const outboxRows = (s: typeof seeded) => JSON.stringify(s.db.prepare('SELECT * FROM outbox ORDER BY 1').all());
+    let outbox: string;
+    try {
+      const change = { resourceType: 'Observation', id: 'crash-pending', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${warmup.patientIds[0]}` } };
+      recordChange(seeded, change as FhirResource);
+      outbox = outboxRows(seeded);
+      assert.notEqual(outbox, '[]');
+    } finally {
+      seeded.close();
+    }
     let partialRuns = 0;
     for (let run = 0; run < KILLS; run++) {
       const { files, patientIds } = writeBundles(dir.path, run);
@@ -82,6 +110,10 @@ test('SIGKILL during imports, 20 times: committed imports are whole, none is hal
           if ((count.get(patientIds[b]!) as number) > 0) assert.ok((count.get(patientIds[b - 1]!) as number) > 0, 'commit order');
         }
         if (committed > 0 && committed < BUNDLES_PER_RUN) partialRuns++;
+        assert.equal(outboxRows(session), outbox, `run ${run}: the outbox is whole`);
+        // The malformed bundle's refusal is audited at most once a run (and was, in the warm-up run that finished).
+        const refusals = session.db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4'").pluck().get() as number;
+        assert.ok(refusals >= 1 && refusals <= run + 2, `run ${run}: ${refusals} refused imports audited`);
         const report = verifyCache(session);
         assert.equal(report.ok, true, `run ${run}: chain verifies`);
       } finally {
