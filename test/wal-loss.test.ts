@@ -1,0 +1,103 @@
+/**
+ * A crash that loses the WAL, against a real backend (SQLite and
+ * PostgreSQL), a real SQLCipher file and the real keychain: a child process
+ * does audited work and uploads it, with the later part of it committed to
+ * the WAL only (automatic checkpoints off after a checkpoint), is killed with
+ * SIGKILL, and the test deletes cache.db-wal. The cache reopens with the
+ * commits before the checkpoint only; the keychain's receipt names an entry
+ * the chain no longer holds, so the rollback is said at open
+ * (CACHE_ROLLED_BACK), the clinician keeps working, and the next upload
+ * continues from the backend's last accepted entry behind a flagged,
+ * signed rollback entry; both chains verify and agree.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCanonicalAuditEntry, rollbackFacts } from '../shared/audit-entry';
+import { verifyCache } from '../electron/services/cache-maintenance';
+import { rollbackNotice, ROLLBACK_REPORTED_MESSAGE } from '../electron/services/rollback-guard';
+import { ROOT } from './support/cache-cli';
+import { CLINICIAN, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
+
+const CHILD = join(ROOT, 'test', 'support', 'wal-loss-child.ts');
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`lost WAL after SIGKILL, backend on ${engine}`, () => {
+    let rig: RollbackRig;
+    before(async () => {
+      rig = await startRollbackRig(engine, `wal-${engine}`);
+    });
+    after(async () => {
+      await rig?.dispose();
+    });
+
+    test('the WAL deleted after SIGKILL: said at open, the chain continues from the backend, uploaded, flagged and whole', { timeout: 120_000 }, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          WAL_CHILD_DATA_DIR: rig.dataDir,
+          WAL_CHILD_KEYCHAIN_SERVICE: rig.keychain.service,
+          WAL_CHILD_ACTOR: CLINICIAN,
+          WAL_CHILD_TOKEN: rig.token,
+          WAL_CHILD_BACKEND_URL: rig.url,
+          WAL_CHILD_PATIENTS: rig.patients.join(','),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const report = await new Promise<{ checkpointed: number; uploaded: number; written: number }>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line && out.includes('\n')) resolve(JSON.parse(line) as { checkpointed: number; uploaded: number; written: number });
+        });
+        child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+      });
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(report.checkpointed < report.uploaded && report.uploaded < report.written, JSON.stringify(report));
+
+      const wal = join(rig.dataDir, 'cache.db-wal');
+      assert.ok(existsSync(wal) && statSync(wal).size > 0, 'the later commits are in the WAL');
+      rmSync(wal);
+
+      const session = await rig.open();
+      try {
+        assert.equal(localHead(session), report.checkpointed, 'only the commits before the checkpoint survived');
+        const notice = rollbackNotice(session);
+        assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
+        assert.equal(verifyCache(session).ok, true, "the device alone cannot see it: its own chain is whole");
+
+        work(session, rig.patients, 5, 'after-wal-loss');
+        const receipt = await rig.upload(session);
+        const rollbackSeq = report.uploaded + 1;
+        const rollback = parseCanonicalAuditEntry(session.db.prepare('SELECT entry FROM audit_log WHERE seq = ?').pluck().get(rollbackSeq) as string)!;
+        const facts = rollbackFacts(rollback)!;
+        assert.equal(facts.backendSeq, report.uploaded, 'continues from the backend\'s last accepted entry');
+        assert.equal(facts.keptSeq, report.checkpointed);
+        assert.equal(facts.rechained, localHead(session) - rollbackSeq);
+        assert.equal(receipt?.seq, localHead(session), 'everything reached the backend');
+
+        const backend = await backendChain(rig, session.context.deviceId);
+        assert.equal(backend.ok, true, 'the backend chain verifies');
+        assert.equal(backend.entries, localHead(session));
+        for (const row of session.db.prepare('SELECT seq, hash FROM audit_log').all() as Array<{ seq: number; hash: string }>) {
+          assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
+        }
+        assert.deepEqual(backend.rollbacks, [rollbackSeq], 'flagged for review');
+        assert.equal(rig.securityLines.filter((l) => l.includes('"audit-rollback-detected"')).length, 1);
+        assert.equal(verifyCache(session).ok, true);
+        assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE);
+      } finally {
+        session.close();
+      }
+    });
+  });
+}
