@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { CacheSession } from '../electron/services/cache-session';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from '../test/support/receipt-key';
 import { RelyingParty } from '../server/auth/relying-party';
 import type { RateLimits } from '../server/auth/front-door';
 import { assignPatients } from '../server/organisation/assignments';

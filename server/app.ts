@@ -3,14 +3,19 @@
  * feature: sign-in (auth/), sync and single resources (sync/), audit upload
  * and trails (audit/), behind one front door (auth/front-door: timeouts,
  * security headers, no-store, a fixed 404, rate limits, purging). Every
- * failure is a JSON `{ error: { code, message } }` without PHI or stack.
+ * failure is a JSON `{ error: { code, message } }` without PHI or stack; a
+ * request that failed because the database could not be reached is a 503
+ * SERVICE_UNAVAILABLE (Retry-After), and `/healthz` says whether the
+ * database answers (`{ ok, database: 'up' | 'down' }`, 503 when down),
+ * nothing more.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import type { KeyObject } from 'node:crypto';
 import { ApiError } from './api-error';
 import type { Clock } from './clock';
-import type { Db } from './database';
+import { databaseUp, type Db } from './database';
+import { isConnectionError, serviceUnavailable } from './database-retry';
+import type { ReceiptKey } from './receipt-key';
 import type { RelyingParty } from './auth/relying-party';
 import { registerAuthRoutes } from './auth/auth-routes';
 import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUTS, PURGE_INTERVAL_MS, limitDeviceUploads, purgeOnTimer, registerFrontDoor, serverOptions, type RateLimits, type Timeouts } from './auth/front-door';
@@ -24,8 +29,8 @@ export interface AppDeps {
   rp: RelyingParty;
   clock: Clock;
   https?: { key: Buffer; cert: Buffer };
-  /** Signs audit receipts; its public half is given to devices. */
-  receiptKey: { privateKey: KeyObject; publicKey: string };
+  /** Signs audit receipts; its public half is given to devices. From configuration (./receipt-key), the same for every instance. */
+  receiptKey: ReceiptKey;
   /** Rate limits of sign-in, enrollment and device-key endpoints, and per-device limits of push and audit upload (defaults: DEFAULT_RATE_LIMITS; a benchmark raises them). */
   rateLimits?: Partial<RateLimits>;
   /** Request and idle-connection timeouts (defaults: DEFAULT_TIMEOUTS; tests shorten them). */
@@ -45,6 +50,11 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
   purgeOnTimer(app, () => rp.purgeExpired(), purgeIntervalMs ?? PURGE_INTERVAL_MS);
 
   app.setErrorHandler((err, _request, reply) => {
+    if (isConnectionError(err)) {
+      const unavailable = serviceUnavailable();
+      return reply.status(unavailable.status).header('retry-after', '1').send({ error: { code: unavailable.code, message: unavailable.message } });
+    }
+    if (err instanceof ApiError && err.status === 503) reply.header('retry-after', '1');
     if (err instanceof ApiError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
     if (err instanceof ZodError) return reply.status(400).send({ error: { code: 'INVALID_REQUEST', message: 'The request was malformed.' } });
     const status = (err as { statusCode?: number }).statusCode;
@@ -57,7 +67,10 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
 
   // Routes are registered once the front door's plugins are loaded (the rate limiter decorates the instance).
   void app.register(async (routes) => {
-    routes.get('/healthz', async () => ({ ok: true }));
+    routes.get('/healthz', async (_request, reply) => {
+      const up = await databaseUp(db);
+      return reply.status(up ? 200 : 503).send({ ok: up, database: up ? 'up' : 'down' });
+    });
     registerAuthRoutes(routes, { db, rp, clock, rateLimits: limits });
     registerSyncRoutes(routes, { db, rp, clock });
     registerAuditRoutes(routes, { db, rp, clock, receiptKey });

@@ -3,12 +3,21 @@
  * either an embedded SQLite file (no configuration) or PostgreSQL
  * (DATABASE_URL). Migrations use Kysely's portable schema builder so both
  * engines get the same tables. Never build SQL from request text.
+ *
+ * PostgreSQL may restart under a running backend: the pool's and every
+ * client's 'error' events are handled (logged by code, never by message),
+ * a broken client leaves the pool, and a connection that cannot be made is
+ * tried again for a short while (nothing was sent, so that is always safe;
+ * retrying work on a connection that died is ./database-retry's rule).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type PostgresPool } from 'kysely';
+import { errorCodeOf, isConnectionError } from './database-retry';
+import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
 import { migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
 import { migrateSessions, type SessionTables } from './auth/session-schema';
@@ -48,10 +57,47 @@ export interface OpenedDb {
   engine: Engine;
 }
 
+/** How long a new connection is tried again while PostgreSQL refuses it (restarting): nothing was sent yet. */
+const CONNECT_RETRY_MS = 2000;
+
+/**
+ * A pg pool that outlives the server: 'error' on the pool (an idle client
+ * lost) and on each client (a client lost while checked out between
+ * queries, which pg would otherwise throw at the process) is logged by
+ * code; connecting is retried for CONNECT_RETRY_MS while the connection
+ * cannot be made at all.
+ */
+function resilientPool(connectionString: string): PostgresPool {
+  const pool = new pg.Pool({ connectionString, max: 8, connectionTimeoutMillis: 5000, keepAlive: true });
+  const lost = (err: Error) => {
+    const code = errorCodeOf(err);
+    operationsEvent('database-connection-lost', code ? { code } : {});
+  };
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
+  const wrapped: PostgresPool = {
+    // Kysely's driver reads these for its query-cancel connection.
+    Client: pg.Client as unknown as PostgresPool['Client'],
+    options: pool.options,
+    async connect() {
+      const started = Date.now();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await pool.connect();
+        } catch (err) {
+          if (!isConnectionError(err) || Date.now() - started > CONNECT_RETRY_MS) throw err;
+          await delay(Math.min(250, 25 * 2 ** (attempt - 1)));
+        }
+      }
+    },
+    end: () => pool.end(),
+  };
+  return wrapped;
+}
+
 export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string }): OpenedDb {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 8 });
-    return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' };
+    return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool: resilientPool(options.databaseUrl) }) }), engine: 'postgres' };
   }
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const file = new SQLite(join(options.dataDir, 'backend.db'));
@@ -60,6 +106,19 @@ export function openDatabase(options: { databaseUrl?: string | undefined; dataDi
   file.pragma('foreign_keys = ON');
   file.pragma('busy_timeout = 5000');
   return { db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: file }) }), engine: 'sqlite' };
+}
+
+/** True when the database answers a trivial query within `timeoutMs` (for /healthz; never says why not). */
+export async function databaseUp(db: Db, timeoutMs = 2000): Promise<boolean> {
+  const ac = new AbortController();
+  try {
+    return await Promise.race([
+      sql`select 1`.execute(db).then(() => true, () => false),
+      delay(timeoutMs, false, { signal: ac.signal }).catch(() => false),
+    ]);
+  } finally {
+    ac.abort();
+  }
 }
 
 const MIGRATIONS: Array<(db: Db) => Promise<void>> = [

@@ -8,6 +8,9 @@
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain is whole; else names the first bad entry)
+ *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
+ * Serving needs the receipt-signing key from configuration: --receipt-key-file
+ * or CLINICIAN_RECEIPT_KEY_FILE (no default; the backend refuses to start).
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
  * http only on loopback; any other address needs --tls-cert and --tls-key.
  * There is no default account: every clinician enrolls with a one-time code.
@@ -24,7 +27,7 @@ import { assignPatients, unassignPatients } from './organisation/assignments';
 import { grantRole, revokeRole, roleSchema } from './authorization/roles';
 import { bundleFiles, loadBundles } from './sync/patient-store';
 import { RelyingParty } from './auth/relying-party';
-import { loadReceiptKey } from './audit/audit-ledger';
+import { generateReceiptKeyFile, loadReceiptKey } from './receipt-key';
 import { verifyDisclosureChain } from './audit/disclosure-verify';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -50,9 +53,18 @@ async function main(argv: string[]): Promise<void> {
       'rate-limit-device': { type: 'string' },
       'rate-limit-ip': { type: 'string' },
       'rate-limit-upload': { type: 'string' },
+      'receipt-key-file': { type: 'string' },
     },
   });
   const [command = 'serve', ...args] = positionals;
+  if (command === 'receipt-key-generate') {
+    if (!args[0]) throw new Error('receipt-key-generate needs the file to write');
+    generateReceiptKeyFile(resolve(args[0]));
+    process.stdout.write(`receipt-signing key written (mode 0600); give this file to every backend instance with --receipt-key-file\n`);
+    return;
+  }
+  // Before the database: a backend without its key stops at once, with the reason.
+  const receiptKey = command === 'serve' ? loadReceiptKey(values['receipt-key-file']) : null;
   const { db, engine } = openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: resolve(values['data-dir']) });
   await migrate(db);
 
@@ -64,7 +76,6 @@ async function main(argv: string[]): Promise<void> {
     if (!tls && !LOOPBACK.has(values.host)) throw new Error('plain http is only served on loopback: give --tls-cert and --tls-key');
     const origins = values.origin ?? [`http://localhost:${values.port}`];
     const rp = new RelyingParty(db, { rpId: values['rp-id'], rpName: values['rp-name'], origins }, systemClock);
-    const receiptKey = loadReceiptKey(resolve(values['data-dir']));
     const perMinute = (flag: string | undefined, name: string) => {
       if (flag === undefined) return undefined;
       const n = Number(flag);
@@ -80,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
         perIp: perMinute(values['rate-limit-ip'], 'rate-limit-ip'),
       }).filter(([, v]) => v !== undefined),
     );
-    const app = buildApp({ db, rp, clock: systemClock, receiptKey, rateLimits, ...(tls ? { https: tls } : {}) });
+    const app = buildApp({ db, rp, clock: systemClock, receiptKey: receiptKey!, rateLimits, ...(tls ? { https: tls } : {}) });
     const close = async () => {
       await app.close();
       await db.destroy();

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import type { Db } from '../server/database';
 import { addClinician } from '../server/organisation/organisation';
 import { assignPatients } from '../server/organisation/assignments';

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { verifyDisclosureChain } from '../server/audit/disclosure-verify';
 import type { Db } from '../server/database';
 import { addClinician } from '../server/organisation/organisation';

@@ -11,7 +11,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { verifyDisclosureChain } from '../server/audit/disclosure-verify';
 import type { Db } from '../server/database';
 import { addClinician } from '../server/organisation/organisation';

@@ -30,7 +30,7 @@ import { addClinician } from '../server/organisation/organisation';
 import { assignPatients, unassignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { setSecurityLogger } from '../server/monitoring/security-log';
 import type { CacheSession } from '../electron/services/cache-session';
 import { api, deviceSessionMessage } from '../shared/backend-api';

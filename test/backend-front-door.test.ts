@@ -28,7 +28,7 @@ import { buildApp, type AppDeps } from '../server/app';
 import type { Db } from '../server/database';
 import { addClinician, createEnrollmentCode, formatEnrollmentCode, revokeClinician, revokeDevice } from '../server/organisation/organisation';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { scratchDir } from './support/scratch';
 import { openBackendDb } from './support/backend-db';
 import { startBackend } from './support/backend-process';

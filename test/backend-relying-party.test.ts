@@ -21,7 +21,7 @@ import { addClinician, createEnrollmentCode, formatEnrollmentCode, revokeCredent
 import { assignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { scratchDir } from './support/scratch';
 import { openBackendDb } from './support/backend-db';
 import { SYNTHEA_DIR } from './support/synthea';

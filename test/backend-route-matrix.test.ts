@@ -21,7 +21,7 @@ import { addClinician, revokeClinician, revokeDevice } from '../server/organisat
 import { assignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import type { CacheSession } from '../electron/services/cache-session';
 import { api, deviceSessionMessage } from '../shared/backend-api';
 import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditEntry } from '../shared/audit-entry';

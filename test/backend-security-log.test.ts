@@ -20,7 +20,7 @@ import { buildApp } from '../server/app';
 import type { Db } from '../server/database';
 import { addClinician, createEnrollmentCode, formatEnrollmentCode, revokeCredential, revokeDevice } from '../server/organisation/organisation';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { setSecurityLogger } from '../server/monitoring/security-log';
 import { scratchDir } from './support/scratch';
 import { openBackendDb } from './support/backend-db';

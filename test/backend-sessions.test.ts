@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { assignPatients } from '../server/organisation/assignments';
 import { addClinician, readPolicy, revokeClinician, revokeCredential, revokeDevice, setPolicy } from '../server/organisation/organisation';
 import { RelyingParty } from '../server/auth/relying-party';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { scratchDir } from './support/scratch';
 import { openBackendDb } from './support/backend-db';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';

@@ -20,9 +20,7 @@
  * or one entry that fails those checks, is refused whole; nothing of it is
  * stored and the refusal is a security event (identifiers only).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { receiptMessage, type AuditReceipt, type AuditUpload } from '../../shared/audit-upload';
@@ -43,18 +41,6 @@ export const NOT_ASSIGNED_EXTENSION = 'urn:clinician-desktop:not-assigned';
  * accepted entry (for the privacy officer; also a security event).
  */
 export const ROLLBACK_DETECTED_EXTENSION = 'urn:clinician-desktop:rollback-detected';
-
-/** The backend's receipt-signing key: created once in the data folder, readable only by the service. */
-export function loadReceiptKey(dataDir: string): { privateKey: KeyObject; publicKey: string } {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, 'receipt-signing-key.pem');
-  if (!existsSync(file)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
-  }
-  const privateKey = createPrivateKey(readFileSync(file));
-  return { privateKey, publicKey: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64url') };
-}
 
 const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upload was refused: ${why}.`);
 

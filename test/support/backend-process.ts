@@ -1,12 +1,16 @@
 /**
  * The real backend as a child process on loopback (SQLite in a scratch
- * folder, or a fresh PostgreSQL database of its own), plus its admin commands.
+ * folder, a fresh PostgreSQL database of its own, or a PostgreSQL database
+ * another instance uses too), plus its admin commands. Its receipt-signing
+ * key comes from configuration as in production: a key file test support
+ * makes beside the data folder, or the one given (several instances share it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './cache-cli';
+import { receiptKeyFile } from './receipt-key';
 import { SYNTHEA_DIR } from './synthea';
 import { freshPostgresDatabase } from './postgres';
 
@@ -16,6 +20,12 @@ export interface BackendProcess {
   dataDir: string;
   /** Set when the backend runs on PostgreSQL (a fresh database of its own). */
   databaseUrl: string | undefined;
+  /** The receipt-signing key file the process is given. */
+  receiptKeyFile: string;
+  /** The running process's id (null while stopped). */
+  readonly pid: number | null;
+  /** Whether the process is running (not exited, not killed). */
+  alive(): boolean;
   /** Stops the process for good and drops its PostgreSQL database, if any. */
   dispose(): Promise<void>;
   stop(): Promise<void>;
@@ -37,10 +47,25 @@ export async function freePort(): Promise<number> {
 
 const SERVER = join(ROOT, 'server', 'main.ts');
 
-export async function startBackend(options: { dataDir: string; origins: string[]; engine?: 'sqlite' | 'postgres'; bundles?: string[] }): Promise<BackendProcess> {
+export interface BackendOptions {
+  dataDir: string;
+  origins: string[];
+  engine?: 'sqlite' | 'postgres';
+  bundles?: string[];
+  /** PostgreSQL only: use this database (shared with another instance; not dropped by dispose) instead of a fresh one. */
+  databaseUrl?: string;
+  /** The receipt-signing key file (default: one made beside the data folder). */
+  receiptKeyFile?: string;
+  /** Extra command-line flags for `serve`. */
+  flags?: string[];
+}
+
+export async function startBackend(options: BackendOptions): Promise<BackendProcess> {
   const port = await freePort();
-  const database = options.engine === 'postgres' ? await freshPostgresDatabase() : null;
-  const env = { ...process.env, ...(database ? { DATABASE_URL: database.url } : {}) };
+  const database = options.engine === 'postgres' && !options.databaseUrl ? await freshPostgresDatabase() : null;
+  const databaseUrl = options.engine === 'postgres' ? (options.databaseUrl ?? database!.url) : undefined;
+  const env = { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  const keyFile = options.receiptKeyFile ?? receiptKeyFile(`${options.dataDir}-keys`);
   let child: ChildProcess | null = null;
   const end = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -53,13 +78,20 @@ export async function startBackend(options: { dataDir: string; origins: string[]
     url: `http://127.0.0.1:${port}`,
     port,
     dataDir: options.dataDir,
-    databaseUrl: database?.url,
+    databaseUrl,
+    receiptKeyFile: keyFile,
+    get pid() {
+      return child && child.exitCode === null && child.signalCode === null ? (child.pid ?? null) : null;
+    },
+    alive() {
+      return child !== null && child.exitCode === null && child.signalCode === null;
+    },
     async dispose() {
       await end('SIGTERM');
       await database?.drop();
     },
     async start() {
-      const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost'];
+      const args = ['--import', 'tsx', SERVER, '--port', String(port), '--data-dir', options.dataDir, '--rp-id', 'localhost', '--receipt-key-file', keyFile, ...(options.flags ?? [])];
       for (const b of options.bundles ?? [SYNTHEA_DIR]) args.push('--bundles', b);
       for (const o of options.origins) args.push('--origin', o);
       child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
