@@ -20,7 +20,7 @@ import type { SecretStore } from './secret-store';
 import { SyncWorker, type SyncStatus } from './sync-worker';
 import { DesktopSession } from './session/desktop-session';
 import { Enrollment } from './session/enrollment';
-import { readPasskeyRecord } from './session/passkey-record';
+import { readEnrollment } from './session/passkey-record';
 import { isRevocation, wipeDevice } from './session/revocation';
 import type { SessionContext } from './session/session-context';
 import { SignIn } from './session/sign-in';
@@ -34,6 +34,8 @@ export interface AuthServiceOptions {
   /** Origins the renderer runs at; offline assertions must come from one of them. */
   origins: string[];
   clock?: () => number;
+  /** The monotonic clock idle time is counted on: performance.now, or `clock` when a test injects only that. */
+  monotonic?: () => number;
 }
 
 export type { AuthStatus };
@@ -47,7 +49,7 @@ export class AuthService implements SignInSurface {
 
   constructor(private readonly options: AuthServiceOptions) {
     const clock = options.clock ?? Date.now;
-    this.desktop = new DesktopSession(options.backend, clock);
+    this.desktop = new DesktopSession(options.backend, clock, options.monotonic ?? options.clock);
     // Retry at least every 2 s while failing, so work flows within seconds of the network returning.
     this.worker = new SyncWorker({
       backend: options.backend,
@@ -126,9 +128,10 @@ export class AuthService implements SignInSurface {
 
   /** Reads what the keychain remembers and starts locked (enrolled) or signed out. */
   async start(): Promise<void> {
-    const record = await readPasskeyRecord(this.options.dataDir, this.options.secrets);
-    if (record) {
-      this.lock.setIdleMinutes(record.policy.idleLockMinutes);
+    // A locked keychain still counts as enrolled: start locked (its unlock says KEYCHAIN_LOCKED), never offer enrollment.
+    const { enrolled, record } = await readEnrollment(this.options.dataDir, this.options.secrets);
+    if (enrolled) {
+      if (record) this.lock.setIdleMinutes(record.policy.idleLockMinutes);
       this.lock.startLocked();
     } else {
       this.lock.signedOut(null);
@@ -147,14 +150,14 @@ export class AuthService implements SignInSurface {
   }
 
   async status(): Promise<AuthStatus> {
-    const record = await readPasskeyRecord(this.options.dataDir, this.options.secrets);
+    const { enrolled, record } = await readEnrollment(this.options.dataDir, this.options.secrets);
     const s = this.lock.state;
     // An unlock under way shows as where it started: the renderer waits on its own call.
     const state = s.kind === 'unlocking' ? s.from : s.kind;
     return {
       state,
       reason: s.kind === 'unlocked' || s.kind === 'unlocking' ? null : s.reason,
-      enrolled: record !== null,
+      enrolled,
       clinician: record ? { id: record.clinicianId, displayName: record.displayName } : null,
       online: this.desktop.online,
       version: this.lock.version,

@@ -12,7 +12,7 @@
 import { AppError } from '../../../shared/app-error';
 import type { BackendClient } from '../backend-client';
 import type { CacheSession } from '../cache-session';
-import { LockMachine, type LockReason, type LockState } from '../lock-machine';
+import { LockMachine, monotonicNow, type LockReason, type LockState } from '../lock-machine';
 
 /** A passkey session (verified by the backend) or a sync-only one (the device key). */
 export type TokenScope = 'passkey' | 'device';
@@ -54,8 +54,10 @@ export class DesktopSession {
   constructor(
     private readonly backend: BackendClient,
     clock: () => number,
+    /** Idle time is counted on this monotonic clock, never on the wall clock (which can be set back). */
+    monotonic: () => number = monotonicNow,
   ) {
-    this.lock = new LockMachine({ kind: 'signed-out', reason: null }, DEFAULT_IDLE_MINUTES * 60_000, clock);
+    this.lock = new LockMachine({ kind: 'signed-out', reason: null }, DEFAULT_IDLE_MINUTES * 60_000, clock, monotonic);
   }
 
   /** The open cache, only while unlocked: what every PHI handler asks for. */

@@ -17,7 +17,7 @@ import { openCacheSession } from '../cache-session';
 import { bindDeviceKeysToPasskey, deleteDeviceKeys, dropKeys, generateDeviceKeys, loadDeviceKeys, type DeviceKeys, type PasskeyBinding } from '../device-keys';
 import { pullChanges } from '../sync-pull';
 import type { SessionContext } from './session-context';
-import { decodePrf, PRF_REQUIRED_MESSAGE, readPasskeyRecord, savePasskeyRecord, withoutPrfOutput } from './passkey-record';
+import { decodePrf, PRF_REQUIRED_MESSAGE, readEnrollment, readPasskeyRecord, savePasskeyRecord, withoutPrfOutput } from './passkey-record';
 import { isRevocation, wipeLocalProfile } from './revocation';
 
 interface PendingEnrollment {
@@ -96,7 +96,8 @@ export class Enrollment {
       if (fresh) dropKeys(fresh.keys);
       if (isRevocation(failure)) {
         await ctx.wipe(failure.message);
-      } else if (!(await readPasskeyRecord(ctx.dataDir, ctx.secrets).catch(() => null))) {
+      } else if (!(await readEnrollment(ctx.dataDir, ctx.secrets).then((e) => e.enrolled, () => false))) {
+        // (A locked keychain holding a record counts as enrolled: nothing is deleted because of a lock.)
         // Not enrolled after all: nothing of this attempt stays (a refused PRF also clears an imported cache).
         const refusedPrf = failure instanceof AppError && failure.code === 'PRF_REQUIRED';
         if (fresh) await deleteDeviceKeys(ctx.secrets, fresh.profileId).catch(() => undefined);

@@ -43,6 +43,22 @@ export async function readPasskeyRecord(dataDir: string, secrets: SecretStore): 
   return parsed.success ? parsed.data : null;
 }
 
+/**
+ * Whether this computer is enrolled, and its record when the keychain can be
+ * read. A locked keychain holding the record counts as enrolled (record
+ * unknown until it is unlocked): the app starts locked and the unlock says
+ * KEYCHAIN_LOCKED, instead of offering an enrollment.
+ */
+export async function readEnrollment(dataDir: string, secrets: SecretStore): Promise<{ enrolled: boolean; record: PasskeyRecord | null }> {
+  try {
+    const record = await readPasskeyRecord(dataDir, secrets);
+    return { enrolled: record !== null, record };
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'KEYCHAIN_LOCKED') return { enrolled: true, record: null };
+    throw err;
+  }
+}
+
 export async function savePasskeyRecord(secrets: SecretStore, profileId: string, record: PasskeyRecord): Promise<void> {
   await secrets.set(recordAccount(profileId), JSON.stringify(record));
 }
