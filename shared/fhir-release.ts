@@ -183,7 +183,7 @@ function resourceEvidence(resource: Json, entry: number): ReleaseEvidence | null
   if (older) return { release: older, entry, what: `${type} is a resource type of FHIR ${older}` };
   if (!R4_RESOURCE_TYPES.has(type)) return { release: null, entry, what: 'its resource type is not one FHIR R4 defines' };
   for (const [field, release] of Object.entries(OLDER_FIELDS[type] ?? {})) {
-    if (field in resource) return { release, entry, what: `${type}.${field} is a field of FHIR ${release}` };
+    if (Object.hasOwn(resource, field)) return { release, entry, what: `${type}.${field} is a field of FHIR ${release}` };
   }
   for (const [field, release] of Object.entries(CODE_BEFORE_R4[type] ?? {})) {
     if (typeof resource[field] === 'string') return { release, entry, what: `${type}.${field} is a plain code, as in FHIR ${release}` };
@@ -220,6 +220,7 @@ function hasFhirComments(value: unknown): boolean {
 export function notR4Evidence(bundle: Json): ReleaseEvidence | null {
   const bundleMeta = metaEvidence(bundle, null, 'Bundle');
   if (bundleMeta) return bundleMeta;
+  if (Object.hasOwn(bundle, 'fhir_comments')) return { release: 'DSTU2', entry: null, what: 'it holds fhir_comments, a property of DSTU2 JSON' };
   for (const link of Array.isArray(bundle.link) ? bundle.link : []) {
     const release = urlRelease(obj(link)?.url);
     if (release) return { release, entry: null, what: `Bundle.link is on a FHIR ${release} server path` };
