@@ -10,13 +10,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import keytar from 'keytar';
 import { AppError } from '../shared/app-error';
-import { openCacheSession } from '../electron/services/cache-session';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange, recordChanges } from '../electron/services/outbox';
 import { verifyCache } from '../electron/services/cache-maintenance';
+import { backupCache } from '../electron/services/cache-backup';
 import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-keys';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -34,7 +35,8 @@ before(() => {
 });
 
 after(() => {
-  if (mounted) spawnSync('umount', [mountPoint]);
+  // Lazily if something still holds a file there (a failing test's open cache): the mount never outlives the test.
+  if (mounted && spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
   scratch.remove();
 });
 
@@ -122,8 +124,9 @@ test('an open cache that runs out of space mid-write: DISK_FULL, every earlier c
   emptyDisk();
   const keychain = testKeychain();
   const dataDir = join(mountPoint, 'live');
+  let s: CacheSession | null = null;
   try {
-    let s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: true });
+    s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: true });
     for (let n = 0; n < 20; n++) recordChange(s, bigObservation(n));
     fillDisk();
     let refused = 0;
@@ -142,15 +145,37 @@ test('an open cache that runs out of space mid-write: DISK_FULL, every earlier c
 
     rmSync(FILLER());
     s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: false });
-    try {
-      recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(500 + i)));
-      assert.equal(outboxSize(s), 60);
-      assert.equal(verifyCache(s).ok, true);
-    } finally {
-      s.close();
-    }
+    recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(500 + i)));
+    assert.equal(outboxSize(s), 60);
+    assert.equal(verifyCache(s).ok, true);
+  } finally {
+    s?.close();
+    emptyDisk();
+    await keychain.cleanup();
+  }
+});
+
+test('a backup onto a full disk: DISK_FULL, no temp file beside it, and the previous backup is left whole', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  emptyDisk();
+  const keychain = testKeychain();
+  const dir = scratchDir('disk-full-backup');
+  const dataDir = join(dir.path, 'cache');
+  const out = join(mountPoint, 'nightly.db');
+  try {
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: true });
+    for (let n = 0; n < 5; n++) recordChange(s, bigObservation(n));
+    await backupCache(dataDir, keychain, out);
+    const before = readFileSync(out);
+    for (let n = 5; n < 200; n++) recordChange(s, bigObservation(n));
+    s.close();
+    fillDisk();
+    await assert.rejects(backupCache(dataDir, keychain, out), (e: unknown) => e instanceof AppError && e.code === 'DISK_FULL' && /Free space where the backup goes/.test(e.message));
+    assert.deepEqual(readdirSync(mountPoint).sort(), ['filler', 'nightly.db'], 'no temp file left');
+    assert.ok(readFileSync(out).equals(before), 'the previous backup is untouched');
   } finally {
     emptyDisk();
+    dir.remove();
     await keychain.cleanup();
   }
 });
