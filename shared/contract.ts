@@ -98,6 +98,8 @@ export const syncStatusSchema = z.object({
   failing: z.number().int().default(0),
   /** Why the backend refused changes (its own fixed texts, at most 5, never PHI). */
   refusedReasons: z.array(z.string().max(200)).max(5).default([]),
+  /** The cache was found rolled back (a restored older copy, a lost WAL): what the clinician is told (CACHE_ROLLED_BACK); never PHI. */
+  rolledBack: z.string().max(300).nullable().default(null),
 });
 export type SyncStatus = z.infer<typeof syncStatusSchema>;
 

@@ -24,7 +24,9 @@ import { verifyCache } from '../electron/services/cache-maintenance';
 import type { CacheSession } from '../electron/services/cache-session';
 import { ROLLBACK_PENDING_MESSAGE, ROLLBACK_REPORTED_MESSAGE, auditReceiptAccount, rollbackNotice } from '../electron/services/rollback-guard';
 import { outboxSize } from '../electron/services/outbox';
+import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { openCacheSession } from '../electron/services/cache-session';
+import { createHandlerRegistry } from '../electron/services/handler-registry';
 import { registerDevice } from './support/backend-db';
 import { CLINICIAN, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
@@ -105,6 +107,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const notice = rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
         assert.equal(notice?.message, ROLLBACK_PENDING_MESSAGE);
+        // The clinician sees it in the sync status, and keeps working.
+        const registry = createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN });
+        assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_PENDING_MESSAGE);
         const keptSeq = localHead(session);
         assert.ok(keptSeq < backendHead.seq, 'the copy is older than what the backend holds');
         const outboxBefore = outboxSize(session);
@@ -139,6 +144,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(line.clinicianId, CLINICIAN);
         for (const p of rig.patients) assert.ok(!events[0]!.includes(p), 'no patient id in the log');
         assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE, 'the clinician is told the privacy officer knows');
+        assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_REPORTED_MESSAGE);
         assert.ok(outboxSize(session) >= outboxBefore, 'nothing waiting was dropped');
 
         // It goes on as one chain: more work, more uploads, no new alarm.
@@ -151,6 +157,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       session = await rig.open();
       try {
         assert.equal(rollbackNotice(session), null, 'told once: the next open is quiet');
+        assert.equal((await createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN })['sync.status']({}, {} as never)).rolledBack, null);
         assert.equal(verifyCache(session).ok, true);
       } finally {
         session.close();
@@ -311,6 +318,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       } finally {
         session.close();
       }
+    });
+
+    test('wiping the profile\'s keys takes its keychain receipt with them', async () => {
+      const session = await rig.open();
+      const profileId = session.profile.profileId;
+      session.close();
+      assert.notEqual(await rig.keychain.get(auditReceiptAccount(profileId)), null);
+      await deleteDeviceKeys(rig.keychain, profileId);
+      assert.equal(await rig.keychain.get(auditReceiptAccount(profileId)), null);
     });
   });
 }

@@ -12,6 +12,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import type { SecretStore } from './secret-store';
+import { auditReceiptAccount } from './rollback-guard';
 import { isWrappedSecret, unwrapSecret, wrapSecret, type WrappedSecretKind } from './cache-key-wrap';
 
 export interface DeviceKeys {
@@ -182,6 +183,8 @@ export async function createDeviceKeys(store: SecretStore, profileId: string, bi
 export async function deleteDeviceKeys(store: SecretStore, profileId: string): Promise<void> {
   await store.delete(cacheKeyAccount(profileId));
   await store.delete(signingKeyAccount(profileId));
+  // The backend's audit receipt kept beside them (./rollback-guard): no PHI, but nothing of a wiped profile stays behind.
+  await store.delete(auditReceiptAccount(profileId));
 }
 
 /** Best effort: overwrite the raw key bytes. KeyObjects are released to the GC. */

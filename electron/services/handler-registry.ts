@@ -17,6 +17,7 @@ import { openChart, patientAccessTrail, searchPatients } from './patient-records
 import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
 import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
+import { rollbackNotice } from './rollback-guard';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -105,6 +106,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
         serverProblem: worker?.serverProblem ?? false,
         failing: worker?.failing ?? 0,
         refusedReasons: refusedReasons(session),
+        rolledBack: rollbackNotice(session)?.message ?? null,
       };
     },
     'sync.conflicts': () => phi((s) => ({ conflicts: listConflicts(s) })),

@@ -3,7 +3,8 @@
  * fails (its changes are kept and sent again), how many changes are
  * waiting on this computer (they are safe: encrypted, in the outbox), when
  * the last sync succeeded, changes the server keeps failing on, changes it
- * refused (with its reasons), and any conflict that needs the clinician (a
+ * refused (with its reasons), a cache found rolled back (restored from an
+ * older copy or a lost WAL: said plainly, work goes on), and any conflict that needs the clinician (a
  * click opens the conflict view). Passes the OS's online and
  * offline events to main so the worker retries at once. Polls main; holds
  * no PHI.
@@ -65,6 +66,9 @@ export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
       )}
       {status.online && status.serverProblem && status.lastError && (
         <span className="muted-light" data-testid="sync-problem">{status.lastError}</span>
+      )}
+      {status.rolledBack && (
+        <span className="pill pill-warn" role="alert" data-testid="sync-rolled-back">{status.rolledBack}</span>
       )}
       {status.failing > 0 && (
         <span className="pill pill-warn" data-testid="sync-failing" title="The hospital server could not take these changes yet; they are kept and sent again.">
