@@ -203,6 +203,10 @@ test('every resource an import writes is named in its audit entries, those witho
     const updated = storedEntry({ entry: last.get() as string });
     assert.deepEqual([updated.action, updated.subtype, updated.patientId], ['U', 'update', null]);
     assert.deepEqual(updated.entities, created.entities);
+    // An import with nothing in it still leaves its entry.
+    importBundle(t.session, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [] }));
+    const empty = storedEntry({ entry: last.get() as string });
+    assert.deepEqual([empty.action, empty.patientId, empty.entities, empty.outcome], ['C', null, [], '0']);
     assert.equal(verifyAuditChain(db, t.session.keys.publicKey, t.session.context.deviceId).ok, true);
   } finally {
     await t.dispose();
