@@ -156,3 +156,19 @@ test('the lock file deleted while a cache is open: never two writers (the holder
     await keychain.cleanup();
   }
 });
+
+test('an open that starts while this process is still closing the cache (an unlock just aborted) waits for the lock instead of reporting another window', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-handover');
+  const dataDir = join(dir.path, 'cache');
+  try {
+    const first = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
+    const second = openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
+    first.close();
+    const s = await second;
+    s.close();
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});

@@ -16,7 +16,7 @@ import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem }
 import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
 import { DATABASE_FILE, newProfile, readProfile, removeProfile, tightenProfileMode, writeProfile, type CacheProfile } from './cache-profile';
 import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
-import { acquireFolderLock, type FolderLock } from './cache-folder-lock';
+import { acquireFolderLock, acquireFolderLockWaiting, type FolderLock } from './cache-folder-lock';
 import { isDiskFullError } from './cache-disk-full';
 import { checkRollbackAtOpen } from './rollback-guard';
 import type { SecretStore } from './secret-store';
@@ -52,13 +52,19 @@ export interface OpenSessionOptions {
   profileId?: string;
   clock?: () => Date;
   cacheKiB?: number;
+  /**
+   * How long to wait for the folder's writer lock before CACHE_IN_USE: long
+   * enough for an unlock the app has just aborted to close its cache, short
+   * enough that a second window is told at once.
+   */
+  lockWaitMs?: number;
 }
 
 export async function openCacheSession(options: OpenSessionOptions): Promise<CacheSession> {
   // The folder's writer lock before anything else: a second window, a CLI
   // wipe or import, or a restore must not touch a cache that is open.
   const folderExisted = existsSync(options.dataDir);
-  const lock = acquireFolderLock(options.dataDir, { create: options.create });
+  const lock = await acquireFolderLockWaiting(options.dataDir, { create: options.create, waitMs: options.lockWaitMs ?? 1000 });
   // Set once this open found no cache in the folder: a failure then undoes everything it made.
   let firstRun: { keysFor: string | null } | null = null;
   let keys: DeviceKeys | null = null;
