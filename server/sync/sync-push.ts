@@ -12,7 +12,19 @@
  * one reason whether or not the record exists; a change to a signed note
  * (status final) is refused. Every answer is stored under its key, never
  * with record content.
+ *
+ * Each change stands alone: a change the database itself refuses (a
+ * constraint, a trigger, a value too large) is answered `refused` with a
+ * reason that names no value, and the others land. On SQLite every change
+ * runs in its own savepoint (free: no round trip). On PostgreSQL a push is
+ * first applied without savepoints (500 writing subtransactions in one
+ * transaction would cost two round trips each and overflow PostgreSQL's
+ * per-backend subtransaction cache, slowing every other session's
+ * snapshots); only if the database refuses one of its changes is the push
+ * rolled back and applied again with a savepoint per change. A push whose
+ * connection died is run again whole (./database-retry: idempotent by key).
  */
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { patientIdOf } from '../../shared/fhir-fields';
 import { changeResultSchema, type Change, type ChangeResult } from '../../shared/sync-api';
@@ -22,6 +34,8 @@ import { NOT_FOUND_REASON } from '../authorization/access-refusal';
 import { recordDisclosures } from '../audit/disclosure-ledger';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
+import { errorCodeOf, isRetryable, transactionWithRetry } from '../database-retry';
+import { operationsEvent } from '../monitoring/operations-log';
 import { nextChangeSeq } from './change-feed';
 import { disclosuresByPatient } from './served-disclosures';
 
@@ -68,6 +82,12 @@ async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult>
   const seen = await ctx.trx.selectFrom('applied_changes').select('result').where('device_id', '=', ctx.caller.deviceId).where('idempotency_key', '=', change.idempotencyKey).executeTakeFirst();
   if (seen) return replay(ctx, seen.result);
   const result = await decide(ctx, change);
+  await storeAnswer(ctx, change, result);
+  return result;
+}
+
+/** Stores the answer under the change's key, without record content (a repeat gets it back). */
+async function storeAnswer(ctx: PushContext, change: Change, result: ChangeResult): Promise<void> {
   const { current: _content, ...bare } = result as ChangeResult & { current?: unknown };
   await ctx.trx
     .insertInto('applied_changes')
@@ -78,7 +98,6 @@ async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult>
       created_at: ctx.clock().toISOString(),
     })
     .execute();
-  return result;
 }
 
 /** A repeated key: the stored outcome; for a conflict, the current record only if this caller may read it now. */
@@ -154,22 +173,104 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
 }
 
+/** Thrown out of a push applied without savepoints when the database refused one change: apply it again, a savepoint per change. */
+class NeedsSavepoints extends Error {
+  constructor(readonly refusal: unknown) {
+    super('a change was refused by the database');
+  }
+}
+
+/** The answer for a change the database refused: the kind of refusal, never the database's message (it can quote values). */
+function refusedByDatabase(key: string, err: unknown): ChangeResult {
+  const code = errorCodeOf(err) ?? '';
+  const tooLarge = code === '22001' || code === '54000' || code === 'SQLITE_TOOBIG';
+  return refused(key, tooLarge ? 'The server cannot store a change this large.' : 'The server\'s database refused this change.');
+}
+
+/** True on SQLite, where a savepoint costs no round trip. */
+function onSqlite(db: Db): boolean {
+  return db.getExecutor().adapter.constructor.name === 'SqliteAdapter';
+}
+
 /**
  * Applies a push in order, in one transaction: the writes, their stored
  * answers and the audit of any record content answered commit together
  * before the reply is sent, so an answer lost on the way back is found again
  * by the retry. Should two pushes with the same key race, the loser fails on
  * the primary key, rolls back whole, and its retry gets the stored answer.
+ * With `savepoints`, each change is applied (and its answer stored) in its
+ * own savepoint, and one the database refuses is answered `refused`;
+ * without, such a change aborts the push with NeedsSavepoints.
+ */
+async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
+  let seq: Promise<number> | null = null;
+  const disclosed = new Map<string, Set<string>>();
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed };
+  const results: ChangeResult[] = [];
+  let refusedByDb = 0;
+  let firstCode: string | undefined;
+  for (const change of changes) {
+    // A change's disclosures count only if the change stands.
+    const mine = new Map<string, Set<string>>();
+    ctx.disclosed = mine;
+    const hadSeq = seq !== null;
+    if (savepoints) await sql`savepoint push_change`.execute(trx);
+    try {
+      results.push(await applyOne(ctx, change));
+      if (savepoints) await sql`release savepoint push_change`.execute(trx);
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      if (!savepoints) throw new NeedsSavepoints(err);
+      await sql`rollback to savepoint push_change`.execute(trx);
+      // The change number was taken (and is now undone) by this change: the next write takes it again.
+      if (!hadSeq) seq = null;
+      mine.clear();
+      // The same key stored meanwhile by a racing push of this device: its answer, not a refusal.
+      const stored = await trx.selectFrom('applied_changes').select('result').where('device_id', '=', caller.deviceId).where('idempotency_key', '=', change.idempotencyKey).executeTakeFirst();
+      if (stored) {
+        results.push(await replay(ctx, stored.result));
+        await sql`release savepoint push_change`.execute(trx);
+        for (const [patient, refs] of mine) disclosed.set(patient, new Set([...(disclosed.get(patient) ?? []), ...refs]));
+        continue;
+      }
+      refusedByDb++;
+      firstCode ??= errorCodeOf(err);
+      const answer = refusedByDatabase(change.idempotencyKey, err);
+      try {
+        await storeAnswer(ctx, change, answer);
+      } catch (storeErr) {
+        if (isRetryable(storeErr)) throw storeErr;
+        // Not even the answer could be stored: answered, not remembered (the same key is tried again next time).
+        await sql`rollback to savepoint push_change`.execute(trx);
+      }
+      await sql`release savepoint push_change`.execute(trx);
+      results.push(answer);
+    }
+    for (const [patient, refs] of mine) {
+      const all = disclosed.get(patient);
+      if (all) for (const r of refs) all.add(r);
+      else disclosed.set(patient, refs);
+    }
+  }
+  if (refusedByDb > 0) operationsEvent('change-refused-by-database', { ...(firstCode ? { code: firstCode } : {}), changes: refusedByDb });
+  if (disclosed.size > 0) {
+    await recordDisclosures(trx, caller, disclosuresByPatient(disclosed, { action: 'R', subtype: 'read', query: null }), clock);
+  }
+  return results;
+}
+
+/**
+ * Applies a push (see applyInTransaction), run again whole if the
+ * database connection died (idempotent: every change is looked up by its
+ * key first).
  */
 export async function applyChanges(db: Db, caller: Caller, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
-  return db.transaction().execute(async (trx) => {
-    let seq: Promise<number> | null = null;
-    const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed: new Map() };
-    const results: ChangeResult[] = [];
-    for (const change of changes) results.push(await applyOne(ctx, change));
-    if (ctx.disclosed.size > 0) {
-      await recordDisclosures(trx, caller, disclosuresByPatient(ctx.disclosed, { action: 'R', subtype: 'read', query: null }), clock);
-    }
-    return results;
-  });
+  const run = (savepoints: boolean) => transactionWithRetry(db, (trx) => applyInTransaction(trx, caller, changes, clock, savepoints), { idempotent: true });
+  if (onSqlite(db)) return run(true);
+  try {
+    return await run(false);
+  } catch (err) {
+    if (!(err instanceof NeedsSavepoints)) throw err;
+    return run(true);
+  }
 }

@@ -26,6 +26,8 @@ export interface BackendProcess {
   readonly pid: number | null;
   /** Whether the process is running (not exited, not killed). */
   alive(): boolean;
+  /** What the process wrote to stdout and stderr since it was last started (its last 4 MiB), to check logs carry no PHI. */
+  output(): string;
   /** Stops the process for good and drops its PostgreSQL database, if any. */
   dispose(): Promise<void>;
   stop(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
   const env = { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const keyFile = options.receiptKeyFile ?? receiptKeyFile(`${options.dataDir}-keys`);
   let child: ChildProcess | null = null;
+  let out = '';
   const end = async (signal: NodeJS.Signals) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
@@ -86,6 +89,7 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
     alive() {
       return child !== null && child.exitCode === null && child.signalCode === null;
     },
+    output: () => out,
     async dispose() {
       await end('SIGTERM');
       await database?.drop();
@@ -95,17 +99,21 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
       for (const b of options.bundles ?? [SYNTHEA_DIR]) args.push('--bundles', b);
       for (const o of options.origins) args.push('--origin', o);
       child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
+      out = '';
+      const keep = (d: Buffer) => {
+        out += d.toString();
+        if (out.length > 4 * 1024 * 1024) out = out.slice(-4 * 1024 * 1024);
+      };
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`backend did not start: ${out}`)), 30_000);
         child!.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
+          keep(d);
           if (out.includes('listening on')) {
             clearTimeout(timer);
             resolve();
           }
         });
-        child!.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        child!.stderr!.on('data', keep);
         child!.on('exit', () => reject(new Error(`backend exited: ${out}`)));
       });
     },

@@ -1,0 +1,143 @@
+/**
+ * One change the database refuses does not sink a push, on SQLite and on
+ * PostgreSQL: a real backend process, a trigger added to its database that
+ * refuses one resource (its error message quotes the resource, as a
+ * database's messages do), and a 500-change push. The push answers 200; that
+ * change is `refused` with a reason naming no value; the other 499 land once;
+ * the same push again changes nothing and gets the same answers; and neither
+ * the answer nor the backend's logs carry what the database said.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { openDatabase } from '../server/database';
+import { PUSH_PATH, type Change } from '../shared/sync-api';
+import type { CacheSession } from '../electron/services/cache-session';
+import { registerDeviceAt } from './support/backend-db';
+import { startBackend, type BackendProcess } from './support/backend-process';
+import { post } from './support/passkey-ceremony';
+import { scratchDir } from './support/scratch';
+import { syntheticPatientBundle } from './support/synthetic-bundles';
+
+/** Text the trigger's error carries: it must never reach an answer or a log. */
+const MARKER = 'Secretpatientname Zqx';
+
+const observation = (id: string, patientId: string, note = 'ok') => ({
+  resourceType: 'Observation',
+  id,
+  status: 'final',
+  code: { text: 'Heart rate' },
+  subject: { reference: `Patient/${patientId}` },
+  valueQuantity: { value: 70, unit: '/min' },
+  note: [{ text: note }],
+});
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe(`a change the database refuses, backend on ${engine}`, () => {
+    const dir = scratchDir(`push-savepoint-${engine}`);
+    let backend: BackendProcess;
+    let token: string;
+    const patientId = `sp-patient-${engine}`;
+
+    before(async () => {
+      const bundles = join(dir.path, 'bundles');
+      mkdirSync(bundles);
+      writeFileSync(join(bundles, 'p.json'), JSON.stringify(syntheticPatientBundle({ patientId, observations: 1 })));
+      backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], engine });
+      backend.admin(['add-clinician', 'dr.sp', '--name', 'Dr Savepoint', '--assign-all']);
+      const keys = generateKeyPairSync('ed25519');
+      token = await registerDeviceAt(backend, 'dr.sp', { keys: { publicKey: keys.publicKey }, profile: { profileId: randomUUID() } } as unknown as CacheSession);
+      // The database itself refuses resources whose id starts with "poison", quoting the row as databases do.
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+      try {
+        if (engine === 'postgres') {
+          await sql
+            .raw(
+              `CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused row %', NEW.json USING ERRCODE = '23514'; END $$ LANGUAGE plpgsql;
+               CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON resources FOR EACH ROW WHEN (NEW.id LIKE 'poison%') EXECUTE FUNCTION refuse_poison();`,
+            )
+            .execute(db);
+        } else {
+          await sql.raw(`CREATE TRIGGER refuse_poison BEFORE INSERT ON resources WHEN NEW.id LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'refused row ' || NEW.json); END;`).execute(db);
+        }
+      } finally {
+        await db.destroy();
+      }
+    });
+    after(async () => {
+      await backend?.dispose();
+      dir.remove();
+    });
+
+    test('a 500-change push with one change the database refuses: 200, that change refused with a safe reason, the other 499 land once', async () => {
+      const changes: Change[] = Array.from({ length: 500 }, (_, i) => ({
+        idempotencyKey: randomUUID(),
+        resourceType: 'Observation',
+        id: i === 250 ? 'poison-250' : `sp-${engine}-${i}`,
+        baseVersion: null,
+        resource: observation(i === 250 ? 'poison-250' : `sp-${engine}-${i}`, patientId, i === 250 ? MARKER : 'ok'),
+      }));
+      const first = await post(backend.url, PUSH_PATH, { changes }, token);
+      assert.equal(first.status, 200, first.text);
+      const results = first.json.results as Array<{ idempotencyKey: string; status: string; reason?: string }>;
+      assert.equal(results.length, 500);
+      assert.deepEqual(results[250], { idempotencyKey: changes[250]!.idempotencyKey, status: 'refused', reason: "The server's database refused this change." });
+      results.forEach((r, i) => {
+        assert.equal(r.idempotencyKey, changes[i]!.idempotencyKey);
+        if (i !== 250) assert.equal(r.status, 'applied', `change ${i}`);
+      });
+      assert.ok(!first.text.includes(MARKER) && !first.text.includes('poison'), 'the answer carries nothing the database said');
+
+      // The same push again (an answer lost on the way): the same answers, nothing written twice.
+      const again = await post(backend.url, PUSH_PATH, { changes }, token);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json.results, first.json.results);
+
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+      try {
+        const landed = await db.selectFrom('resources').select(['id', 'version_id']).where('id', 'like', `sp-${engine}-%`).execute();
+        assert.equal(landed.length, 499);
+        assert.ok(landed.every((r) => Number(r.version_id) === 1), 'each landed once, at version 1');
+        assert.equal((await db.selectFrom('resources').select('id').where('id', '=', 'poison-250').execute()).length, 0);
+        const answers = await db
+          .selectFrom('applied_changes')
+          .select(['idempotency_key'])
+          .where('idempotency_key', 'in', changes.map((c) => c.idempotencyKey))
+          .execute();
+        assert.equal(answers.length, 500, 'one stored answer per key');
+        // The change numbers stay whole: the refused change's number was given back, not skipped by the others.
+        const seqs = await db.selectFrom('resources').select('change_seq').where('id', 'like', `sp-${engine}-%`).execute();
+        assert.equal(new Set(seqs.map((s) => Number(s.change_seq))).size, 1, 'one change number for the push');
+        const counter = await db.selectFrom('counters').select('value').where('name', '=', 'change_seq').executeTakeFirstOrThrow();
+        assert.equal(Number(seqs[0]!.change_seq), Number(counter.value));
+      } finally {
+        await db.destroy();
+      }
+
+      // Later pushes go on landing.
+      const later = await post(backend.url, PUSH_PATH, { changes: [{ idempotencyKey: randomUUID(), resourceType: 'Observation', id: `sp-${engine}-later`, baseVersion: null, resource: observation(`sp-${engine}-later`, patientId) }] }, token);
+      assert.equal(later.status, 200, later.text);
+      assert.equal((later.json.results as Array<{ status: string }>)[0]!.status, 'applied');
+      assert.ok(backend.alive());
+      assert.ok(!backend.output().includes(MARKER), 'the logs carry nothing the database said');
+    });
+
+    test('the refused change as the first write of a push: its change number is taken again by the next change', async () => {
+      const changes: Change[] = ['poison-first', `sp-${engine}-after-poison`].map((id) => ({ idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId) }));
+      const r = await post(backend.url, PUSH_PATH, { changes }, token);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual((r.json.results as Array<{ status: string }>).map((x) => x.status), ['refused', 'applied']);
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+      try {
+        const row = await db.selectFrom('resources').select('change_seq').where('id', '=', `sp-${engine}-after-poison`).executeTakeFirstOrThrow();
+        const counter = await db.selectFrom('counters').select('value').where('name', '=', 'change_seq').executeTakeFirstOrThrow();
+        assert.equal(Number(row.change_seq), Number(counter.value), 'the write carries the counter it took, not a number rolled back');
+      } finally {
+        await db.destroy();
+      }
+    });
+  });
+}
