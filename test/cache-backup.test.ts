@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../shared/app-error';
-import { backupCache, restoreCache } from '../electron/services/cache-backup';
+import { backupCache, backupDatabaseTo, restoreCache } from '../electron/services/cache-backup';
 import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cache-database';
 import { openCacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
@@ -119,6 +119,38 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
       restored.close();
     }
     assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), []);
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('a cache bound to the passkey: the command line\'s backup is refused with a plain reason; the signed-in app backs up through its open session, and the copy opens only with the key', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('backup-bound');
+  const dataDir = join(dir.path, 'cache');
+  const prfOutput = randomBytes(32);
+  try {
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.p', create: true, binding: { prfOutput, credentialId: 'cred-1' } });
+    try {
+      recordChange(s, observation(1));
+      const cli = runCli(['backup', '--data-dir', dataDir, '--out', join(dir.path, 'cli.db')], { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service });
+      assert.equal(cli.status, 1);
+      assert.match(cli.stderr, /^error LOCKED: This cache's key is bound to the clinician's passkey, so only the signed-in app can read it/m);
+      const out = join(dir.path, 'app.db');
+      backupDatabaseTo(s.db, s.keys.cacheKey, out);
+      const copy = openCacheDatabase(out, s.keys.cacheKey, { create: false, readonly: true });
+      try {
+        assert.equal(copy.prepare('SELECT count(*) FROM outbox').pluck().get(), 1);
+      } finally {
+        copy.close();
+      }
+      assert.throws(() => openCacheDatabase(out, randomBytes(32), { create: false, readonly: true }), code('CACHE_KEY_WRONG'));
+    } finally {
+      s.close();
+    }
+    // With the passkey's PRF output (a signed-in app), backupCache works beside nothing too.
+    await backupCache(dataDir, keychain, join(dir.path, 'prf.db'), { prfOutput });
   } finally {
     dir.remove();
     await keychain.cleanup();

@@ -29,7 +29,7 @@ import { checkCacheIntegrity, openCacheDatabase, type CacheDatabase } from './ca
 import { diskFullError, isDiskFullError } from './cache-disk-full';
 import { acquireFolderLock } from './cache-folder-lock';
 import { DATABASE_FILE, readProfile, type CacheProfile } from './cache-profile';
-import { dropKeys, loadDeviceKeys } from './device-keys';
+import { dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
 import type { SecretStore } from './secret-store';
 
 export interface BackupOptions {
@@ -58,6 +58,21 @@ function fsyncFile(file: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The key, from the keychain. Keys bound to the clinician's passkey need its
+ * PRF output, which only a sign-in gives: the command line is told so plainly.
+ */
+async function keysFor(secrets: SecretStore, profile: CacheProfile, options: BackupOptions): Promise<DeviceKeys> {
+  try {
+    return await loadDeviceKeys(secrets, profile.profileId, options.prfOutput);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'LOCKED') {
+      throw new AppError('LOCKED', 'This cache\'s key is bound to the clinician\'s passkey, so only the signed-in app can read it; the command line cannot back it up or restore it.');
+    }
+    throw err;
   }
 }
 
@@ -112,7 +127,7 @@ export function backupDatabaseTo(db: CacheDatabase, key: Buffer, outFile: string
  */
 export async function backupCache(dataDir: string, secrets: SecretStore, outFile: string, options: BackupOptions = {}): Promise<{ bytes: number }> {
   const profile = existingProfile(dataDir);
-  const keys = await loadDeviceKeys(secrets, profile.profileId, options.prfOutput);
+  const keys = await keysFor(secrets, profile, options);
   try {
     const db = openCacheDatabase(profile.databaseFile, keys.cacheKey, { create: false, readonly: true });
     try {
@@ -180,7 +195,7 @@ export async function restoreCache(dataDir: string, secrets: SecretStore, fromFi
   try {
     const profile = existingProfile(dataDir);
     if (!existsSync(fromFile)) throw new AppError('CACHE_NOT_OPEN', 'The backup file could not be read.');
-    const keys = await loadDeviceKeys(secrets, profile.profileId, options.prfOutput);
+    const keys = await keysFor(secrets, profile, options);
     const target = join(dataDir, DATABASE_FILE);
     const tmp = tempBeside(target, 'cache-restore');
     try {
