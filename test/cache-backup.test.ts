@@ -156,3 +156,33 @@ test('a cache bound to the passkey: the command line\'s backup is refused with a
     await keychain.cleanup();
   }
 });
+
+test('restore over a cache whose writer was SIGKILLed (its -wal still full of commits): the old WAL is never replayed onto the restored file', { timeout: 60_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('restore-wal');
+  const dataDir = join(dir.path, 'cache');
+  try {
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true });
+    for (let n = 0; n < 5; n++) recordChange(s, observation(n));
+    s.close();
+    const backup = join(dir.path, 'backup.db');
+    await backupCache(dataDir, keychain, backup);
+    const writer = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write', marker: 'x' });
+    await writer.line(/^wrote [1-9]\d\d+$/);
+    await writer.kill();
+    assert.ok(readdirSync(dataDir).includes('cache.db-wal'), 'the killed writer left its WAL');
+
+    await restoreCache(dataDir, keychain, backup);
+    assert.equal(readdirSync(dataDir).includes('cache.db-wal'), false);
+    const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
+    try {
+      checkCacheIntegrity(restored.db);
+      assert.equal(outboxSize(restored), 5, 'exactly the backup, nothing of the old WAL');
+    } finally {
+      restored.close();
+    }
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
