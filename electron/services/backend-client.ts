@@ -57,10 +57,18 @@ export function isBackendDown(err: unknown): err is AppError {
 }
 
 export class BackendClient {
+  /** The Date of the backend's most recent answer (ms), for the offline-days rule (session/latest-time-seen.ts). */
+  private lastServerDate: number | null = null;
+
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs: number = REQUEST_TIMEOUT_MS,
   ) {}
+
+  /** The backend's own time as of its most recent answer (its Date header), or null before any. */
+  serverTime(): number | null {
+    return this.lastServerDate;
+  }
 
   private async request<T extends z.ZodType>(
     method: 'GET' | 'POST',
@@ -84,6 +92,8 @@ export class BackendClient {
     } catch {
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
     }
+    const date = Date.parse(response.headers.get('date') ?? '');
+    if (Number.isFinite(date)) this.lastServerDate = date;
     if (response.status >= 500) {
       // The server (or its gateway) answered but failed: not "offline". Sign-in still falls back to offline unlock.
       await response.body?.cancel().catch(() => undefined);

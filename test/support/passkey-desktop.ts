@@ -102,6 +102,8 @@ export async function passkeyDesktop(options: {
   secrets: SecretStore;
   prf: boolean;
   clock?: () => number;
+  /** The monotonic clock (idle lock, time floor); defaults to `clock` when only that is given. */
+  monotonic?: () => number;
 }): Promise<PasskeyDesktop> {
   const page = await options.browser.newPage();
   await addVirtualAuthenticator(page, { prf: options.prf });
@@ -109,7 +111,7 @@ export async function passkeyDesktop(options: {
   await page.goto(`${options.origin}/index.html`);
   const dataDir = join(options.dir, options.name);
   const backend = new RecordingBackendClient(options.backendUrl);
-  const auth = new AuthService({ dataDir, secrets: options.secrets, backend, rpId: 'localhost', origins: [options.origin], ...(options.clock ? { clock: options.clock } : {}) });
+  const auth = new AuthService({ dataDir, secrets: options.secrets, backend, rpId: 'localhost', origins: [options.origin], ...(options.clock ? { clock: options.clock } : {}), ...(options.monotonic ? { monotonic: options.monotonic } : {}) });
   await auth.start();
   const ceremony = (fn: 'createPasskey' | 'usePasskey', opts: unknown) =>
     page.evaluate(([f, o]) => (globalThis as never as { __webauthn: Record<string, (o: unknown) => Promise<Json>> }).__webauthn[f]!(o), [fn, opts] as const);

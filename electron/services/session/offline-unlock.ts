@@ -2,7 +2,9 @@
  * Offline unlock: with the backend unreachable, main makes a local
  * single-use challenge and checks the passkey assertion against the
  * credential public key the keychain remembers, for at most the policy's
- * `offlineDays` since the last online sign-in. Never accept an assertion
+ * `offlineDays` since the last online sign-in, counted up to the latest time
+ * the device has seen (latest-time-seen.ts), so a clock set back does not
+ * extend it. Never accept an assertion
  * for another challenge, origin or rpId, or without user verification.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,20 +14,26 @@ import { AppError } from '../../../shared/app-error';
 import type { AuthenticationResponse } from '../../../shared/backend-api';
 import { prfExtensionJson } from '../../../shared/passkey-prf';
 import type { PasskeyRecord } from './passkey-record';
+import { offlineTooLong, offlineUnconfirmed, pastOfflineLimit } from './latest-time-seen';
 
 const OFFLINE_CHALLENGE_MS = 2 * 60_000;
-const DAY_MS = 86_400_000;
 
 export interface OfflineChallenge {
   challenge: string;
   expires: number;
 }
 
-/** Request options for a local ceremony, or OFFLINE_TOO_LONG past the policy's days. */
-export function offlineOptions(record: PasskeyRecord, rpId: string, now: number) {
-  if (now - record.lastOnlineAt > record.policy.offlineDays * DAY_MS) {
-    throw new AppError('OFFLINE_TOO_LONG', `This computer has been offline for more than ${record.policy.offlineDays} days. Connect to the hospital network to sign in.`);
-  }
+/**
+ * Request options for a local ceremony, or OFFLINE_TOO_LONG when what is
+ * already recorded is past the policy's days (or carries no signed times).
+ * `recordedLatest` is the latest time seen without this reading of the
+ * clock: a clock reading that alone passes the limit is first recorded (the
+ * finish signs it, then refuses), so setting the clock back afterwards
+ * cannot undo it.
+ */
+export function offlineOptions(record: PasskeyRecord, rpId: string, now: number, recordedLatest: number) {
+  if (record.timeSignature === undefined || record.latestSeenAt === undefined) throw offlineUnconfirmed();
+  if (pastOfflineLimit(record, recordedLatest, record.policy.offlineDays)) throw offlineTooLong(record.policy.offlineDays);
   const challenge = randomBytes(32).toString('base64url');
   return {
     challenge: { challenge, expires: now + OFFLINE_CHALLENGE_MS } satisfies OfflineChallenge,

@@ -2,8 +2,9 @@
  * What this device remembers of its clinician, kept in the keychain next to
  * the keys (integrity matters for offline unlock): the clinician, the
  * credential public keys an offline unlock checks against, the
- * organisation's policy as last seen, and when the backend last verified a
- * sign-in. Where no policy is known, the desktop assumes the strict one
+ * organisation's policy as last seen, when the backend last verified a
+ * sign-in and the latest time the device has seen (both signed by the device
+ * key, for the offline-days limit). Where no policy is known, the desktop assumes the strict one
  * (PRF required). Never store a PRF output or a token here.
  */
 import { z } from 'zod';
@@ -21,6 +22,9 @@ const passkeyRecordSchema = z.object({
   credentials: z.array(credentialRecordSchema),
   policy: policySchema.catch(FALLBACK_POLICY),
   lastOnlineAt: z.number(),
+  /** The latest time this device has seen, and the device key's signature over both times (session/latest-time-seen.ts). */
+  latestSeenAt: z.number().optional(),
+  timeSignature: z.string().max(256).optional(),
 });
 export type PasskeyRecord = z.infer<typeof passkeyRecordSchema>;
 

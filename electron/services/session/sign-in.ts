@@ -5,7 +5,10 @@
  * in the keychain unwrapped are bound to it (the migration, read back before
  * it counts), and the cache opens. The finish is one unlock attempt: a lock
  * that arrives while it awaits the keychain, the backend or the pull aborts
- * it and nothing stays open. Never open the cache without a verified passkey,
+ * it and nothing stays open. Offline, the offline-days limit is counted to the
+ * latest time the device has seen (latest-time-seen.ts), checked against the
+ * device key's signature once the passkey has opened the keys; online, both
+ * times are reset to the server's. Never open the cache without a verified passkey,
  * and never without PRF when the policy (strict by default) requires it.
  */
 import { AppError } from '../../../shared/app-error';
@@ -19,6 +22,7 @@ import { decodePrf, PRF_REQUIRED_MESSAGE, readPasskeyRecord, savePasskeyRecord, 
 import { requestOnlineOptions, verifyOnline } from './online-sign-in';
 import { offlineOptions, verifyOffline, type OfflineChallenge } from './offline-unlock';
 import { isRevocation } from './revocation';
+import { offlineTooLong, offlineUnconfirmed, pastOfflineLimit, signTimes, timeFloorOf, timesAreSigned } from './latest-time-seen';
 
 type PendingSignIn = { kind: 'online'; clinicianId: string } | ({ kind: 'offline'; clinicianId: string } & OfflineChallenge);
 
@@ -41,7 +45,9 @@ export class SignIn {
       if (!(err instanceof AppError) || (err.code !== 'BACKEND_UNREACHABLE' && err.code !== 'BACKEND_FAILED')) throw err;
     }
     this.ctx.session.setOnline(false);
-    const { challenge, options } = offlineOptions(record, this.ctx.rpId, this.ctx.clock());
+    // What is already recorded (not this clock reading: past the limit on its own, it is recorded at the finish, then refused).
+    const recordedLatest = timeFloorOf(this.ctx.session).latest(0, record);
+    const { challenge, options } = offlineOptions(record, this.ctx.rpId, this.ctx.session.lock.monotonic(), recordedLatest);
     this.pending = { kind: 'offline', clinicianId: record.clinicianId, ...challenge };
     return { options, offline: true };
   }
@@ -65,7 +71,7 @@ export class SignIn {
         token = attempt.adoptToken(verified.token);
         record = verified.record;
       } else {
-        await verifyOffline(record, pending, response, { rpId: ctx.rpId, origins: ctx.origins }, ctx.clock());
+        await verifyOffline(record, pending, response, { rpId: ctx.rpId, origins: ctx.origins }, ctx.session.lock.monotonic());
       }
       const bound = await deviceKeysAreBound(ctx.secrets, profile.profileId);
       const cacheWrapped = bound || (await cacheKeyIsWrapped(ctx.secrets, profile.profileId));
@@ -81,6 +87,25 @@ export class SignIn {
           ...(prf ? { prfOutput: prf } : {}),
         }),
       );
+      const floor = timeFloorOf(ctx.session);
+      if (pending.kind === 'online') {
+        // An online sign-in resets both times to the server's own (a clock once far ahead locks nobody out for good).
+        const serverNow = ctx.backend.serverTime() ?? ctx.clock();
+        record = { ...record, ...signTimes(profile.profileId, record.clinicianId, serverNow, serverNow, cache.keys.signingKey) };
+        floor.recorded(serverNow);
+      } else {
+        // Offline: the stored times must be this device's own; the latest time seen only ever rises.
+        if (!timesAreSigned(profile.profileId, stored.clinicianId, stored, cache.keys.publicKey)) throw offlineUnconfirmed();
+        const latest = floor.latest(ctx.clock(), stored);
+        record = { ...record, ...signTimes(profile.profileId, record.clinicianId, stored.lastOnlineAt, latest, cache.keys.signingKey) };
+        if (pastOfflineLimit(record, latest, record.policy.offlineDays)) {
+          // Record this reading first, so setting the clock back afterwards cannot undo it.
+          await savePasskeyRecord(ctx.secrets, profile.profileId, record);
+          floor.recorded(latest);
+          throw offlineTooLong(record.policy.offlineDays);
+        }
+        floor.recorded(latest);
+      }
       if (prf && !bound) {
         // Keys from before the signing key was wrapped (or from before PRF): bound now, each read back.
         await bindDeviceKeysToPasskey(ctx.secrets, profile.profileId, cache.keys, { prfOutput: prf, credentialId: response.id });
