@@ -38,6 +38,8 @@ export function receiptMessage(r: Omit<AuditReceipt, 'signature'>): string {
 
 export const AUDIT_UPLOAD_PATH = '/v1/audit/upload';
 export const AUDIT_HEAD_PATH = '/v1/audit/head';
+/** A privacy officer's list of devices whose cache was found rolled back (ids and seqs only). */
+export const AUDIT_ROLLBACKS_PATH = '/v1/audit/rollbacks';
 
 /** The answer of an upload and of a head request: a receipt and the public key that signed it (SPKI DER, base64url). */
 export const auditReceiptReplySchema = z.object({ receipt: auditReceiptSchema, receiptKey: z.string().max(256) });

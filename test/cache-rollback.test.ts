@@ -18,7 +18,7 @@ import { cpSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, createPublicKey, sign } from 'node:crypto';
 import { join } from 'node:path';
 import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditEntry, parseCanonicalAuditEntry, rollbackEntities, rollbackFacts, type AuditEntry } from '../shared/audit-entry';
-import { AUDIT_UPLOAD_PATH, receiptMessage } from '../shared/audit-upload';
+import { AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, receiptMessage } from '../shared/audit-upload';
 import { linkHash } from '../electron/services/audit-chain';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import type { CacheSession } from '../electron/services/cache-session';
@@ -28,7 +28,7 @@ import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { openCacheSession } from '../electron/services/cache-session';
 import { createHandlerRegistry } from '../electron/services/handler-registry';
 import { registerDevice } from './support/backend-db';
-import { CLINICIAN, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
+import { CLINICIAN, backendChain, localHead, privacyOfficerToken, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 /** An entry's content without its seq: what a re-chain must keep. */
 function content(text: string): string {
@@ -145,6 +145,27 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         for (const p of rig.patients) assert.ok(!events[0]!.includes(p), 'no patient id in the log');
         assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE, 'the clinician is told the privacy officer knows');
         assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_REPORTED_MESSAGE);
+
+        // The privacy officer's review lists it; nobody else sees the list (the same 404 as a missing page).
+        const review = async (token: string) => {
+          const res = await fetch(new URL(AUDIT_ROLLBACKS_PATH.slice(1), `${rig.url}/`), { headers: { authorization: `Bearer ${token}` } });
+          return { status: res.status, body: (await res.json()) as { rollbacks?: Array<Record<string, unknown>> } };
+        };
+        const listed = await review(await privacyOfficerToken(rig.db, 'full'));
+        assert.equal(listed.status, 200);
+        assert.deepEqual(
+          listed.body.rollbacks?.find((r) => r.deviceId === session.context.deviceId),
+          { deviceId: session.context.deviceId, clinicianId: CLINICIAN, seq: rollbackSeq, recordedAt: rollback.recordedAt, keptSeq, backendSeq: backendHead.seq, rechained: written.length },
+        );
+        for (const [who, token] of [['the clinician', rig.token], ['a clinician without the role', await privacyOfficerToken(rig.db, 'full', false)]] as const) {
+          const res = await review(token);
+          assert.equal(res.status, 404, who);
+          assert.equal(res.body.rollbacks, undefined, who);
+        }
+        // A sync-only session is refused before the route, as for every passkey-only route.
+        const syncOnly = await review(await privacyOfficerToken(rig.db, 'sync'));
+        assert.equal(syncOnly.status, 403);
+        assert.equal(syncOnly.body.rollbacks, undefined);
         assert.ok(outboxSize(session) >= outboxBefore, 'nothing waiting was dropped');
 
         // It goes on as one chain: more work, more uploads, no new alarm.

@@ -2,7 +2,7 @@
  * The audit surface: a device uploads its chain (checked against the
  * session and the assignment history, stored as BALP AuditEvents, answered
  * with a signed receipt), asks for its own chain's head (to find a rollback
- * of its cache), and a patient's access trail is read, page by page
+ * of its cache), a privacy officer reviews devices found rolled back, and a patient's access trail is read, page by page
  * in time order. Who may read which trail, and whether with search text, is
  * the authorization module's answer; a refusal is the same 404 as for a
  * patient that does not exist. Every trail view is itself recorded in the
@@ -11,16 +11,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { AUDIT_HEAD_PATH, AUDIT_UPLOAD_PATH, auditHeadQuerySchema, auditUploadSchema } from '../../shared/audit-upload';
+import { AUDIT_HEAD_PATH, AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, auditHeadQuerySchema, auditUploadSchema } from '../../shared/audit-upload';
 import { fhirIdSchema } from '../../shared/fhir-id';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { callerOf, requireSession, sessionHooks } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
-import { mayAccessPatient } from '../authorization/access-policy';
+import { mayAccessPatient, mayReviewAuditFlags } from '../authorization/access-policy';
 import { refuseAccess } from '../authorization/access-refusal';
 import { acceptAuditUpload } from './audit-ledger';
 import { deviceChainHead } from './device-chain-head';
+import { rollbackReview } from './rollback-review';
 import { recordDisclosures } from './disclosure-ledger';
 import { TRAIL_PAGE_DEFAULT, TRAIL_PAGE_MAX, patientTrailPage } from './patient-trail';
 
@@ -42,6 +43,13 @@ export function registerAuditRoutes(
   app.get<{ Querystring: Record<string, string> }>(AUDIT_HEAD_PATH, { onRequest: requireSession(rp, 'sync') }, async (request) => {
     const { seq } = auditHeadQuerySchema.parse(request.query);
     return { receipt: await deviceChainHead(db, callerOf(request).deviceId, receiptKey.privateKey, clock, seq), receiptKey: receiptKey.publicKey };
+  });
+
+  // The privacy officer's review of devices found rolled back; anyone else gets the same 404 as a missing page.
+  app.get(AUDIT_ROLLBACKS_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
+    const caller = callerOf(request);
+    if (!(await mayReviewAuditFlags(db, caller))) throw refuseAccess(request, caller);
+    return { rollbacks: await rollbackReview(db) };
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {

@@ -17,7 +17,9 @@
  *  - trail (the patient's access trail, without search text): a passkey
  *    session of the assigned clinician or of a privacy officer;
  *  - trail-full (the trail with search text): a privacy officer's passkey
- *    session only.
+ *    session only;
+ *  - review (the audit flags that name no patient, e.g. devices whose cache
+ *    was found rolled back): a privacy officer's passkey session only.
  */
 import { sql } from 'kysely';
 import type { Db } from '../database';
@@ -63,6 +65,11 @@ export async function mayAccessPatient(db: Db, caller: Caller, action: PatientAc
     assigned: (p) => isAssigned(db, caller.clinicianId, p),
     privacyOfficer: () => hasRole(db, caller.clinicianId, 'privacy-officer'),
   });
+}
+
+/** May this caller review the audit flags that name no patient (devices found rolled back)? A privacy officer's passkey session only. */
+export async function mayReviewAuditFlags(db: Db, caller: Caller): Promise<boolean> {
+  return caller.scope === 'full' && (await hasRole(db, caller.clinicianId, 'privacy-officer'));
 }
 
 export type PatientAccess = (action: PatientAction, patientId: string) => Promise<boolean>;

@@ -6,7 +6,7 @@
  * registered, a session token, patients imported (audited). Helpers write
  * audited work, upload the chain, and read what the backend holds.
  */
-import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { generateKeyPairSync, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { buildApp } from '../../server/app';
 import type { Db } from '../../server/database';
 import { RelyingParty } from '../../server/auth/relying-party';
-import { addClinician } from '../../server/organisation/organisation';
+import { addClinician, hashSecret } from '../../server/organisation/organisation';
+import { grantRole } from '../../server/authorization/roles';
 import { assignPatients } from '../../server/organisation/assignments';
 import { setSecurityLogger } from '../../server/monitoring/security-log';
 import { verifyDeviceChain } from '../../server/audit/device-chain-verify';
@@ -130,4 +131,18 @@ export async function backendChain(rig: RollbackRig, deviceId: string): Promise<
     .filter((r) => (JSON.parse(r.event) as { extension: Array<{ url: string }> }).extension.some((x) => x.url === ROLLBACK_DETECTED_EXTENSION))
     .map((r) => Number(r.seq));
   return { ok: report.ok, entries: report.entries, rollbacks, hashes: new Map(rows.map((r) => [Number(r.seq), r.hash])), texts: new Map(rows.map((r) => [Number(r.seq), r.entry])) };
+}
+
+/** A privacy officer (another clinician with the role) and a session of the given scope on a device of theirs; returns its token. */
+export async function privacyOfficerToken(db: Db, scope: 'full' | 'sync', role = true): Promise<string> {
+  const id = `po-${randomBytes(4).toString('hex')}`;
+  await addClinician(db, id, 'Privacy Officer', () => new Date());
+  if (role) await grantRole(db, id, 'privacy-officer');
+  const now = new Date().toISOString();
+  const deviceId = randomUUID();
+  const publicKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
+  await db.insertInto('devices').values({ id: deviceId, clinician_id: id, public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
+  const token = randomBytes(32).toString('base64url');
+  await db.insertInto('sessions').values({ token_hash: hashSecret(token), clinician_id: id, device_id: deviceId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z', scope }).execute();
+  return token;
 }
