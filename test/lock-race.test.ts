@@ -24,6 +24,7 @@ import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { passkeyDesktop, slowKeychain, type PasskeyDesktop } from './support/passkey-desktop';
+import { holdNextCall } from './support/held-call';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
 
 const dir = scratchDir('lock-race');
@@ -90,31 +91,22 @@ test('a screen lock that arrives while an online sign-in reads the keychain abor
 });
 
 test('sleep during the pull of an online sign-in aborts it: the cache it had opened is closed', async () => {
-  const pull = d.backend.pull.bind(d.backend);
-  let arrive!: () => void;
-  let release!: () => void;
-  const reached = new Promise<void>((r) => (arrive = r));
-  const held = new Promise<void>((r) => (release = r));
-  d.backend.pull = async (token, cursor) => {
-    arrive();
-    await held;
-    return pull(token, cursor);
-  };
+  const pull = holdNextCall(d.backend, 'pull');
   try {
     const used = await d.usePasskey();
     const finishing = d.auth.signInFinish(used.response, used.prfOutput);
-    await reached;
+    await pull.reached;
     assert.ok(existsSync(join(d.dataDir, 'cache.db-wal')), 'the attempt has the database open (its WAL is there)');
     assert.equal(d.auth.session(), null, 'an unlock under way hands out no cache');
     d.auth.lockNow('sleep');
     assert.equal(existsSync(join(d.dataDir, 'cache.db-wal')), false, 'the lock closed the database at once (last connection gone, WAL folded in)');
-    release();
+    pull.release();
     await assert.rejects(finishing, isLocked);
     assert.equal(d.auth.session(), null);
     assert.deepEqual(d.auth.lock.state, { kind: 'locked', reason: 'sleep' });
     await assertLoggedOut(d, d.backend.tokens.at(-1));
   } finally {
-    d.backend.pull = pull;
+    pull.restore();
   }
 });
 
@@ -210,23 +202,14 @@ test('the desktop ends: quit locks and logs out', async () => {
 });
 
 test('a revocation that arrives during the pull of a sign-in aborts it and wipes: keychain entries first, then the files', async () => {
-  const pull = d.backend.pull.bind(d.backend);
-  let arrive!: () => void;
-  let release!: () => void;
-  const reached = new Promise<void>((r) => (arrive = r));
-  const held = new Promise<void>((r) => (release = r));
-  d.backend.pull = async (token, cursor) => {
-    arrive();
-    await held;
-    return pull(token, cursor);
-  };
+  const pull = holdNextCall(d.backend, 'pull');
   const used = await d.usePasskey();
   const finishing = d.auth.signInFinish(used.response, used.prfOutput);
-  await reached;
+  await pull.reached;
   const profileId = readProfile(d.dataDir)!.profileId;
   // What the periodic revocation check (or the devices panel) does when the backend says "revoked".
   const wiping = d.auth.wipe('IT has revoked this device.');
-  release();
+  pull.release();
   await assert.rejects(finishing, isLocked);
   await wiping;
   assert.equal(d.auth.session(), null);
