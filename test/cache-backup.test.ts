@@ -88,6 +88,7 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     for (let n = 10; n < 15; n++) recordChange(s, observation(n));
 
     await assert.rejects(restoreCache(dataDir, keychain, backup), code('CACHE_IN_USE'), 'not while the cache is open');
+    await assert.rejects(backupCache(dataDir, keychain, join(dataDir, 'cache.db')), code('INVALID_INPUT'), 'a backup never lands in the cache folder');
     assert.equal(outboxSize(s), 15, 'the open cache is untouched');
     s.close();
 

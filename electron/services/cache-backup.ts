@@ -21,8 +21,8 @@
  * Must never: write a plaintext copy, keep the key beyond the open, replace a
  * database that is open, or leave a temp file behind.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import { checkCacheIntegrity, openCacheDatabase, type CacheDatabase } from './cache-database';
@@ -73,6 +73,14 @@ async function keysFor(secrets: SecretStore, profile: CacheProfile, options: Bac
       throw new AppError('LOCKED', 'This cache\'s key is bound to the clinician\'s passkey, so only the signed-in app can read it; the command line cannot back it up or restore it.');
     }
     throw err;
+  }
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
   }
 }
 
@@ -127,6 +135,8 @@ export function backupDatabaseTo(db: CacheDatabase, key: Buffer, outFile: string
  */
 export async function backupCache(dataDir: string, secrets: SecretStore, outFile: string, options: BackupOptions = {}): Promise<{ bytes: number }> {
   const profile = existingProfile(dataDir);
+  // A backup renamed over the live cache.db (or beside it) would be a restore behind the app's back.
+  if (sameFolder(dirname(outFile), dataDir)) throw new AppError('INVALID_INPUT', 'Write the backup outside the cache folder.');
   const keys = await keysFor(secrets, profile, options);
   try {
     const db = openCacheDatabase(profile.databaseFile, keys.cacheKey, { create: false, readonly: true });
