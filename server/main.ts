@@ -7,7 +7,7 @@
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
- *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain is whole; else names the first bad entry)
+ *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain and every device's uploaded chain are whole; else names the first bad entry)
  *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
  * Serving needs the receipt-signing key from configuration: --receipt-key-file
  * or CLINICIAN_RECEIPT_KEY_FILE (no default; the backend refuses to start).
@@ -29,6 +29,7 @@ import { bundleFiles, loadBundles } from './sync/patient-store';
 import { RelyingParty } from './auth/relying-party';
 import { generateReceiptKeyFile, loadReceiptKey } from './receipt-key';
 import { verifyDisclosureChain } from './audit/disclosure-verify';
+import { verifyAllDeviceChains } from './audit/device-chain-verify';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -151,6 +152,11 @@ async function main(argv: string[]): Promise<void> {
           process.stdout.write(`server audit chain broken at entry ${report.firstBad!.seq}: ${report.firstBad!.problem}\n`);
           process.exitCode = 2;
         }
+        // Each device's uploaded chain too (a rollback entry is an ordinary link in it).
+        const devices = await verifyAllDeviceChains(db);
+        for (const { deviceId, firstBad } of devices.broken) process.stdout.write(`device ${deviceId} audit chain broken at entry ${firstBad.seq}: ${firstBad.problem}\n`);
+        if (devices.broken.length > 0) process.exitCode = 2;
+        else process.stdout.write(`device audit chains whole: ${devices.devices} devices\n`);
         break;
       }
       default:

@@ -28,7 +28,7 @@ import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { openCacheSession } from '../electron/services/cache-session';
 import { createHandlerRegistry } from '../electron/services/handler-registry';
 import { registerDevice } from './support/backend-db';
-import { CLINICIAN, backendChain, localHead, privacyOfficerToken, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
+import { CLINICIAN, auditVerify, backendChain, localHead, privacyOfficerToken, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 /** An entry's content without its seq: what a re-chain must keep. */
 function content(text: string): string {
@@ -329,6 +329,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
         const after = await backendChain(rig, deviceId);
         assert.equal(after.entries, n, 'nothing was stored');
+        const whole = auditVerify(rig);
+        assert.equal(whole.status, 0, whole.stdout);
         assert.deepEqual([...after.hashes], [...before.hashes], 'nothing the backend held changed');
         assert.equal(after.ok, true);
 
@@ -336,6 +338,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const accepted = await post([{ entry: rollbackEntry(n + 1, honest), prevHash: hashAt(n) }]);
         assert.equal(accepted.status, 200);
         assert.ok((await backendChain(rig, deviceId)).rollbacks.includes(n + 1));
+
+        // audit-verify names a device chain edited on the backend (by device and seq only).
+        const text = before.texts.get(n - 1)!;
+        await rig.db.updateTable('audit_entries').set({ entry: text.replace(CLINICIAN, 'someone-else') }).where('device_id', '=', deviceId).where('seq', '=', n - 1).execute();
+        const broken = auditVerify(rig);
+        assert.equal(broken.status, 2);
+        assert.ok(broken.stdout.includes(`device ${deviceId} audit chain broken at entry ${n - 1}: hash-mismatch`), broken.stdout);
+        await rig.db.updateTable('audit_entries').set({ entry: text }).where('device_id', '=', deviceId).where('seq', '=', n - 1).execute();
+        assert.equal(auditVerify(rig).status, 0);
       } finally {
         session.close();
       }

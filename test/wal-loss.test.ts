@@ -20,7 +20,7 @@ import { parseCanonicalAuditEntry, rollbackFacts } from '../shared/audit-entry';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { rollbackNotice, ROLLBACK_REPORTED_MESSAGE } from '../electron/services/rollback-guard';
 import { ROOT } from './support/cache-cli';
-import { CLINICIAN, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
+import { CLINICIAN, auditVerify, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 const CHILD = join(ROOT, 'test', 'support', 'wal-loss-child.ts');
 
@@ -92,6 +92,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
         }
         assert.deepEqual(backend.rollbacks, [rollbackSeq], 'flagged for review');
+        const verified = auditVerify(rig);
+        assert.equal(verified.status, 0, verified.stdout);
+        assert.match(verified.stdout, /device audit chains whole: 1 devices/);
         assert.equal(rig.securityLines.filter((l) => l.includes('"audit-rollback-detected"')).length, 1);
         assert.equal(verifyCache(session).ok, true);
         assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE);

@@ -48,3 +48,14 @@ export async function verifyDeviceChain(db: Db, deviceId: string): Promise<Devic
   if (before) return bad(Number(before.seq), 'missing');
   return { ok: true, entries: expected - 1 };
 }
+
+/** Every device chain the backend holds: how many there are, and the first bad entry of each one that is broken. */
+export async function verifyAllDeviceChains(db: Db): Promise<{ devices: number; broken: Array<{ deviceId: string; firstBad: NonNullable<DeviceChainReport['firstBad']> }> }> {
+  const devices = await db.selectFrom('audit_entries').select('device_id').distinct().orderBy('device_id').execute();
+  const broken = [];
+  for (const { device_id } of devices) {
+    const report = await verifyDeviceChain(db, device_id);
+    if (!report.ok) broken.push({ deviceId: device_id, firstBad: report.firstBad! });
+  }
+  return { devices: devices.length, broken };
+}

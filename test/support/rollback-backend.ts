@@ -8,6 +8,8 @@
  */
 import { generateKeyPairSync, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { ROOT } from './cache-cli';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -26,7 +28,9 @@ import { importBundle } from '../../electron/services/bundle-import';
 import { openChart, searchPatients } from '../../electron/services/patient-records';
 import { recordChange } from '../../electron/services/outbox';
 import { uploadAuditChain } from '../../electron/services/audit-upload';
-import { openBackendDb, registerDevice } from './backend-db';
+import { registerDevice } from './backend-db';
+import { freshPostgresDatabase } from './postgres';
+import { migrate, openDatabase } from '../../server/database';
 import { scratchDir } from './scratch';
 import { testKeychain } from './test-keychain';
 import { syntheticPatientBundle } from './synthetic-bundles';
@@ -45,6 +49,9 @@ export interface RollbackRig {
   token: string;
   patients: string[];
   securityLines: string[];
+  /** Where the backend's database is, for its admin commands. */
+  backendDir: string;
+  databaseUrl: string | undefined;
   open(): Promise<CacheSession>;
   upload(session: CacheSession): ReturnType<typeof uploadAuditChain>;
   dispose(): Promise<void>;
@@ -68,7 +75,14 @@ export function localHead(session: CacheSession): number {
 
 export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: string): Promise<RollbackRig> {
   const dir = scratchDir(name);
-  const { db, close } = await openBackendDb(engine, join(dir.path, 'backend'));
+  const backendDir = join(dir.path, 'backend');
+  const pg = engine === 'postgres' ? await freshPostgresDatabase() : null;
+  const { db } = openDatabase({ databaseUrl: pg?.url, dataDir: backendDir });
+  await migrate(db);
+  const close = async () => {
+    await db.destroy();
+    await pg?.drop();
+  };
   const clock = () => new Date();
   const patients = [`${name}-p1`, `${name}-p2`, `${name}-p3`];
   await addClinician(db, CLINICIAN, 'Dr Rollback', clock);
@@ -112,6 +126,8 @@ export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: stri
     token,
     patients,
     securityLines,
+    backendDir,
+    databaseUrl: pg?.url,
     open: () => openCacheSession({ dataDir, secrets: keychain, actor: CLINICIAN, create: false }),
     upload: (session) => uploadAuditChain(session, client, token),
     async dispose() {
@@ -145,4 +161,14 @@ export async function privacyOfficerToken(db: Db, scope: 'full' | 'sync', role =
   const token = randomBytes(32).toString('base64url');
   await db.insertInto('sessions').values({ token_hash: hashSecret(token), clinician_id: id, device_id: deviceId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z', scope }).execute();
   return token;
+}
+
+/** `npm run server -- audit-verify` against the rig's database. */
+export function auditVerify(rig: RollbackRig): { status: number | null; stdout: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), 'audit-verify', '--data-dir', rig.backendDir], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: rig.databaseUrl ?? '' },
+    encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout };
 }
