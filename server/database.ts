@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type PostgresPool } from 'kysely';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type Generated, type PostgresPool } from 'kysely';
 import { errorCodeOf, isConnectionError } from './database-retry';
 import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
@@ -243,18 +243,34 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateSessions(db),
 ];
 
-/** Applies pending migrations in order, each in its own transaction. */
+/** Which engine a Kysely instance runs on. */
+export function engineOf(db: Db): Engine {
+  return db.getExecutor().adapter instanceof SqliteAdapter ? 'sqlite' : 'postgres';
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction. On
+ * PostgreSQL several instances may start at once: each migration's
+ * transaction first takes one advisory lock and reads the version again, so
+ * exactly one instance applies it and the others see it applied.
+ */
 export async function migrate(db: Db): Promise<void> {
-  await db.schema
-    .createTable('migrations')
-    .ifNotExists()
-    .addColumn('version', 'integer', (c) => c.primaryKey())
-    .addColumn('applied_at', 'text', (c) => c.notNull())
-    .execute();
-  const row = await db.selectFrom('migrations').select(sql<number>`max(version)`.as('v')).executeTakeFirst();
-  const current = Number(row?.v ?? 0);
-  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+  const postgres = engineOf(db) === 'postgres';
+  const lock = (trx: Db) => (postgres ? sql`select pg_advisory_xact_lock(7242201)`.execute(trx) : Promise.resolve());
+  await db.transaction().execute(async (trx) => {
+    await lock(trx);
+    await trx.schema
+      .createTable('migrations')
+      .ifNotExists()
+      .addColumn('version', 'integer', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .execute();
+  });
+  for (let version = 1; version <= MIGRATIONS.length; version++) {
     await db.transaction().execute(async (trx) => {
+      await lock(trx);
+      const row = await trx.selectFrom('migrations').select(sql<number>`max(version)`.as('v')).executeTakeFirst();
+      if (Number(row?.v ?? 0) >= version) return;
       await MIGRATIONS[version - 1]!(trx);
       await trx.insertInto('migrations').values({ version, applied_at: new Date().toISOString() }).execute();
     });

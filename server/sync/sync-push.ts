@@ -33,7 +33,7 @@ import { patientAccess, type PatientAccess } from '../authorization/access-polic
 import { NOT_FOUND_REASON } from '../authorization/access-refusal';
 import { recordDisclosures } from '../audit/disclosure-ledger';
 import type { Clock } from '../clock';
-import type { Db } from '../database';
+import { engineOf, type Db } from '../database';
 import { errorCodeOf, isRetryable, transactionWithRetry } from '../database-retry';
 import { operationsEvent } from '../monitoring/operations-log';
 import { nextChangeSeq } from './change-feed';
@@ -187,11 +187,6 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
   return refused(key, tooLarge ? 'The server cannot store a change this large.' : 'The server\'s database refused this change.');
 }
 
-/** True on SQLite, where a savepoint costs no round trip. */
-function onSqlite(db: Db): boolean {
-  return db.getExecutor().adapter.constructor.name === 'SqliteAdapter';
-}
-
 /**
  * Applies a push in order, in one transaction: the writes, their stored
  * answers and the audit of any record content answered commit together
@@ -266,7 +261,7 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
  */
 export async function applyChanges(db: Db, caller: Caller, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
   const run = (savepoints: boolean) => transactionWithRetry(db, (trx) => applyInTransaction(trx, caller, changes, clock, savepoints), { idempotent: true });
-  if (onSqlite(db)) return run(true);
+  if (engineOf(db) === 'sqlite') return run(true);
   try {
     return await run(false);
   } catch (err) {
