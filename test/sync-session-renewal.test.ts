@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { buildApp } from '../server/app';
-import { loadReceiptKey } from '../server/audit/audit-ledger';
+import { loadReceiptKey } from './support/receipt-key';
 import { RelyingParty } from '../server/auth/relying-party';
 import type { Db } from '../server/database';
 import { addClinician, createEnrollmentCode } from '../server/organisation/organisation';

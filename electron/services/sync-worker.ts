@@ -216,16 +216,20 @@ export class SyncWorker {
         if (this.options.session() && !this.options.token()) await this.options.authorize?.();
         token = this.options.token();
         while ((await this.pushOnce()) > 0) {
+          // A loop stopped meanwhile (a lock) ends here: the next one starts once this drain is over.
+          if (!live()) return false;
           this.status.online = true;
           this.status.serverProblem = false;
           this.status.lastSuccessAt = this.now();
         }
+        if (!live()) return false;
         this.cap = null;
         const session = this.options.session();
         token = this.options.token();
         const passkey = this.options.pullAllowed?.() ?? true;
         if (session && token) {
           if (passkey) await pullChanges(session, this.options.backend, token);
+          if (!live()) return false;
           await uploadAuditChain(session, this.options.backend, token);
         }
         if (!live()) return true;
@@ -267,8 +271,13 @@ export class SyncWorker {
 
   /** Changes set aside that are still queued (the others were answered, folded into a conflict or discarded). */
   private countAside(session: CacheSession | null): number {
-    if (!session) return this.asideUntil.size;
-    const queued = stillQueued(session, [...this.asideUntil.keys()]);
+    if (!session || this.asideUntil.size === 0) return this.asideUntil.size;
+    let queued: Set<string>;
+    try {
+      queued = stillQueued(session, [...this.asideUntil.keys()]);
+    } catch {
+      return this.asideUntil.size; // the cache closed meanwhile (a lock): counted again at the next drain
+    }
     for (const key of this.asideUntil.keys()) if (!queued.has(key)) this.asideUntil.delete(key);
     return this.asideUntil.size;
   }
