@@ -9,7 +9,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { AppError } from '../shared/app-error';
@@ -21,6 +22,7 @@ import { readPasskeyRecord, savePasskeyRecord, FALLBACK_POLICY } from '../electr
 import { AuthService } from '../electron/services/auth-service';
 import { BackendClient } from '../electron/services/backend-client';
 import { keychainRouteState } from '../electron/services/secret-store';
+import { KeychainHelperProcess } from '../electron/services/keychain-helper-process';
 import { scratchDir } from './support/scratch';
 import { startBackend } from './support/backend-process';
 import { passkeyDesktop, type PasskeyDesktop } from './support/passkey-desktop';
@@ -157,4 +159,19 @@ test('a locked keyring reads as KEYCHAIN_LOCKED with its own message, never as "
   const keys = await loadDeviceKeys(store, profileId);
   assert.ok(keys.cacheKey.equals(key), 'the same cache key');
   assert.ok(await store.get(cacheKeyAccount(profileId)));
+});
+
+test('the packaged app bundles the keychain helper beside main and forks it from there', { timeout: 120_000 }, async () => {
+  execFileSync('npm', ['run', '-s', 'build:electron'], { cwd: ROOT, stdio: 'pipe' });
+  const main = readFileSync(join(ROOT, 'dist', 'electron', 'main.cjs'), 'utf8');
+  assert.match(main, /join\)\(__dirname, "keychain-helper\.cjs"\)/, 'main looks for the helper beside itself');
+  const service = `org.clinician-desktop.test.${randomUUID()}`;
+  const helper = new KeychainHelperProcess(join(ROOT, 'dist', 'electron', 'keychain-helper.cjs'));
+  try {
+    assert.deepEqual(await helper.call({ op: 'set', service, account: 'bundled', secret: 'through the bundle' }), { id: 1, ok: true, value: null });
+    assert.deepEqual(await helper.call({ op: 'get', service, account: 'bundled' }), { id: 2, ok: true, value: 'through the bundle' });
+    assert.equal(await readElsewhere(service, 'bundled'), 'through the bundle');
+  } finally {
+    helper.stop();
+  }
 });
