@@ -112,6 +112,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_PENDING_MESSAGE);
         const keptSeq = localHead(session);
         assert.ok(keptSeq < backendHead.seq, 'the copy is older than what the backend holds');
+        assert.deepEqual(verifyCache(session).firstBad, { seq: backendHead.seq, problem: 'receipt-mismatch' }, 'verify says so too');
         const outboxBefore = outboxSize(session);
 
         // The clinician keeps working on the restored cache.
@@ -208,6 +209,32 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(localRows(session, backendHead.seq + 1).map((r) => content(r.entry)), written);
         await assertChainsAgree(rig, session);
         assert.deepEqual((await backendChain(rig, session.context.deviceId)).rollbacks.at(-1), backendHead.seq + 1);
+      } finally {
+        session.close();
+      }
+    });
+
+    test('a second rollback, to a copy that itself holds a rollback entry, is survived the same way', async () => {
+      const copy = join(rig.root, 'copy-with-bridge');
+      cpSync(rig.dataDir, copy, { recursive: true });
+      let session = await rig.open();
+      assert.ok(localRows(session).some((r) => parseCanonicalAuditEntry(r.entry)!.subtype === 'rollback-detected'), 'the copy holds an earlier rollback entry');
+      work(session, rig.patients, 8, 'before-second');
+      const backendHead = (await rig.upload(session))!;
+      session.close();
+      rmSync(rig.dataDir, { recursive: true, force: true });
+      cpSync(copy, rig.dataDir, { recursive: true });
+      session = await rig.open();
+      try {
+        assert.equal(rollbackNotice(session)?.code, 'CACHE_ROLLED_BACK');
+        const keptSeq = localHead(session);
+        work(session, rig.patients, 5, 'after-second');
+        const written = localRows(session, keptSeq).map((r) => content(r.entry));
+        await rig.upload(session);
+        const rollback = parseCanonicalAuditEntry(localRows(session, backendHead.seq)[0]!.entry)!;
+        assert.deepEqual(rollbackFacts(rollback), { keptSeq, keptHash: localRows(session, keptSeq - 1)[0]!.hash, backendSeq: backendHead.seq, backendHash: backendHead.hash, rechained: written.length });
+        assert.deepEqual(localRows(session, backendHead.seq + 1).map((r) => content(r.entry)), written);
+        await assertChainsAgree(rig, session);
       } finally {
         session.close();
       }

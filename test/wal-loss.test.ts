@@ -73,7 +73,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(localHead(session), report.checkpointed, 'only the commits before the checkpoint survived');
         const notice = rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
-        assert.equal(verifyCache(session).ok, true, "the device alone cannot see it: its own chain is whole");
+        // verify no longer passes while commits the backend vouched for are missing.
+        assert.deepEqual(verifyCache(session).firstBad, { seq: report.uploaded, problem: 'receipt-mismatch' });
 
         work(session, rig.patients, 5, 'after-wal-loss');
         const receipt = await rig.upload(session);

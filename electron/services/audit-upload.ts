@@ -19,7 +19,7 @@ import { MAX_AUDIT_UPLOAD, auditReceiptSchema, type AuditReceipt } from '../../s
 import { chainHoldsEntry } from './audit-chain';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { checkedReceipt, clearUnconfirmedNotice, keepReceiptInKeychain, noteReceipt, noteRollback } from './rollback-guard';
+import { checkedReceipt, clearUnconfirmedNotice, keepReceiptInKeychain, missingReceiptedEntry, noteReceipt, noteRollback } from './rollback-guard';
 import { stateGet, stateSet } from './sync-state';
 
 export function latestReceipt(session: CacheSession): AuditReceipt | null {
@@ -91,9 +91,14 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
   }
 }
 
-/** Null when the chain still holds the entry the latest receipt vouches for; else which entry is gone or changed. */
+/**
+ * Null when the chain still holds the entry the latest receipt vouches for
+ * (the cache's own, and the keychain's as checked at open, until the sync
+ * continues the chain from the backend); else which entry is gone or changed.
+ */
 export function receiptProblem(session: CacheSession): { seq: number } | null {
   const receipt = latestReceipt(session);
-  if (!receipt) return null;
-  return chainHoldsEntry(session.db, receipt.seq, receipt.hash) ? null : { seq: receipt.seq };
+  if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) return { seq: receipt.seq };
+  const missing = missingReceiptedEntry(session);
+  return missing === null ? null : { seq: missing };
 }

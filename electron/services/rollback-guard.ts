@@ -33,7 +33,14 @@ export function auditReceiptAccount(profileId: string): string {
 const keptReceiptSchema = z.strictObject({ format: z.literal(1), receipt: auditReceiptSchema, receiptKey: z.string().max(256) });
 
 /** 'detected': found, not yet reported to the backend; 'reported': the backend holds the rollback entry. */
-const noticeSchema = z.object({ state: z.enum(['detected', 'reported']), detectedAt: z.string(), rollbackSeq: z.number().int().nullable() });
+const noticeSchema = z.object({
+  state: z.enum(['detected', 'reported']),
+  detectedAt: z.string(),
+  /** The rollback entry written at the sync; null while only the keychain's receipt says so. */
+  rollbackSeq: z.number().int().nullable(),
+  /** The seq of the keychain receipt's entry the chain no longer holds (until the sync continues the chain). */
+  missingSeq: z.number().int().nullable().default(null),
+});
 type Notice = z.infer<typeof noticeSchema>;
 const NOTICE_KEY = 'rollback_notice';
 /** The backend's receipt-signing key as first seen (pinned by ./audit-upload). */
@@ -102,9 +109,15 @@ function writeNotice(session: CacheSession, notice: Notice | null): void {
 }
 
 /** Records that this cache was found rolled back (kept until the backend holds the rollback entry). */
-export function noteRollback(session: CacheSession, rollbackSeq: number | null, now: Date = new Date()): void {
+export function noteRollback(session: CacheSession, rollbackSeq: number | null, missingSeq: number | null = null, now: Date = new Date()): void {
   const known = readNotice(session);
-  writeNotice(session, { state: 'detected', detectedAt: known?.state === 'detected' ? known.detectedAt : now.toISOString(), rollbackSeq });
+  writeNotice(session, { state: 'detected', detectedAt: known?.state === 'detected' ? known.detectedAt : now.toISOString(), rollbackSeq, missingSeq });
+}
+
+/** The entry a backend receipt (from the keychain) vouches for and the chain lacks, while the sync has not yet continued the chain. */
+export function missingReceiptedEntry(session: CacheSession): number | null {
+  const notice = readNotice(session);
+  return notice?.state === 'detected' && notice.rollbackSeq === null ? notice.missingSeq : null;
 }
 
 /** The backend acknowledged entries up to `seq`: a rollback entry at or before it has been reported. */
@@ -142,7 +155,7 @@ export async function checkRollbackAtOpen(session: CacheSession, secrets: Secret
     return;
   }
   if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
-    noteRollback(session, null);
+    noteRollback(session, null, receipt.seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
   }
 }
