@@ -8,7 +8,8 @@
  * the chain no longer holds, so the rollback is said at open
  * (CACHE_ROLLED_BACK), the clinician keeps working, and the next upload
  * continues from the backend's last accepted entry behind a flagged,
- * signed rollback entry; both chains verify and agree.
+ * signed rollback entry; both chains verify and agree. A SIGKILL that keeps
+ * the WAL raises no alarm.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,38 @@ import { CLINICIAN, auditVerify, backendChain, localHead, startRollbackRig, work
 
 const CHILD = join(ROOT, 'test', 'support', 'wal-loss-child.ts');
 
+/** Runs the child until it reports, then kills it with SIGKILL; returns its report. */
+async function runChildAndKill(rig: RollbackRig): Promise<{ checkpointed: number; uploaded: number; written: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WAL_CHILD_DATA_DIR: rig.dataDir,
+      WAL_CHILD_KEYCHAIN_SERVICE: rig.keychain.service,
+      WAL_CHILD_ACTOR: CLINICIAN,
+      WAL_CHILD_TOKEN: rig.token,
+      WAL_CHILD_BACKEND_URL: rig.url,
+      WAL_CHILD_PATIENTS: rig.patients.join(','),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const report = await new Promise<{ checkpointed: number; uploaded: number; written: number }>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line && out.includes('\n')) resolve(JSON.parse(line) as { checkpointed: number; uploaded: number; written: number });
+    });
+    child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+  });
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+  return report;
+}
+
 for (const engine of ['sqlite', 'postgres'] as const) {
   describe(`lost WAL after SIGKILL, backend on ${engine}`, () => {
     let rig: RollbackRig;
@@ -34,34 +67,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await rig?.dispose();
     });
 
+    test('SIGKILL with the WAL kept is no rollback: no alarm, nothing re-chained', { timeout: 120_000 }, async () => {
+      const report = await runChildAndKill(rig);
+      const session = await rig.open();
+      try {
+        assert.equal(localHead(session), report.written, 'a crash loses nothing committed');
+        assert.equal(rollbackNotice(session), null);
+        assert.equal(verifyCache(session).ok, true);
+        await rig.upload(session);
+        assert.equal(rollbackNotice(session), null);
+        const backend = await backendChain(rig, session.context.deviceId);
+        assert.deepEqual(backend.rollbacks, []);
+        assert.equal(backend.entries, localHead(session));
+      } finally {
+        session.close();
+      }
+    });
+
     test('the WAL deleted after SIGKILL: said at open, the chain continues from the backend, uploaded, flagged and whole', { timeout: 120_000 }, async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          WAL_CHILD_DATA_DIR: rig.dataDir,
-          WAL_CHILD_KEYCHAIN_SERVICE: rig.keychain.service,
-          WAL_CHILD_ACTOR: CLINICIAN,
-          WAL_CHILD_TOKEN: rig.token,
-          WAL_CHILD_BACKEND_URL: rig.url,
-          WAL_CHILD_PATIENTS: rig.patients.join(','),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const report = await new Promise<{ checkpointed: number; uploaded: number; written: number }>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          if (line && out.includes('\n')) resolve(JSON.parse(line) as { checkpointed: number; uploaded: number; written: number });
-        });
-        child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
-      });
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
+      const report = await runChildAndKill(rig);
       assert.ok(report.checkpointed < report.uploaded && report.uploaded < report.written, JSON.stringify(report));
 
       const wal = join(rig.dataDir, 'cache.db-wal');
