@@ -5,11 +5,14 @@
  * sync, sign-in round trip) are measured on the backend before issue 8 and
  * on this one, alternating, and summed up under `issue8` with their
  * after/before ratios. BENCH_REPETITIONS sets the sync runs per backend;
- * `--only auth,sync` runs some benchmarks alone (while investigating).
+ * `--only auth,sync` runs some benchmarks alone (while investigating);
+ * `push` is issue 9's concurrent push benchmark (SQLite and PostgreSQL,
+ * against main before issue 9's backend work).
  */
 import { runAuthBench } from './auth-bench';
 import { backendVersions } from './backend-versions';
 import { runCacheBench } from './cache-bench';
+import { runPushBench } from './push-bench';
 import { runSyncBench } from './sync-bench';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -24,6 +27,7 @@ const { versions, baselineMissing } = backendVersions();
 const cache = runs('cache') ? await runCacheBench(quick) : null;
 const auth = runs('auth') ? ((await runAuthBench(quick, versions)) as Json) : null;
 const sync = runs('sync') ? ((await runSyncBench(quick, versions, repetitions)) as Json) : null;
+const push = runs('push') ? await runPushBench(quick, Number(process.env.BENCH_REPETITIONS ?? 2)) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -49,5 +53,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);

@@ -125,6 +125,26 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(!backend.output().includes(MARKER), 'the logs carry nothing the database said');
     });
 
+    test('one push creating a record, updating it, repeating a key and refusing a change between: each change sees the ones before it', async () => {
+      const id = `sp-${engine}-chain`;
+      const k = [randomUUID(), randomUUID(), randomUUID()];
+      const changes: Change[] = [
+        { idempotencyKey: k[0]!, resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId, 'v1') },
+        { idempotencyKey: k[1]!, resourceType: 'Observation', id: 'poison-chain', baseVersion: null, resource: observation('poison-chain', patientId) },
+        { idempotencyKey: k[2]!, resourceType: 'Observation', id, baseVersion: '1', resource: observation(id, patientId, 'v2') },
+        { idempotencyKey: k[0]!, resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId, 'v1') },
+        { idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: '1', resource: observation(id, patientId, 'stale') },
+      ];
+      const r = await post(backend.url, PUSH_PATH, { changes }, token);
+      assert.equal(r.status, 200, r.text);
+      const results = r.json.results as Array<{ status: string; versionId?: string; currentVersion?: string }>;
+      assert.deepEqual(results.map((x) => x.status), ['applied', 'refused', 'applied', 'applied', 'conflict']);
+      assert.equal(results[0]!.versionId, '1');
+      assert.equal(results[2]!.versionId, '2');
+      assert.equal(results[3]!.versionId, '1', 'a repeated key gets its first answer');
+      assert.equal(results[4]!.currentVersion, '2');
+    });
+
     test('the refused change as the first write of a push: its change number is taken again by the next change', async () => {
       const changes: Change[] = ['poison-first', `sp-${engine}-after-poison`].map((id) => ({ idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId) }));
       const r = await post(backend.url, PUSH_PATH, { changes }, token);

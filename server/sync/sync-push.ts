@@ -50,6 +50,15 @@ interface PushContext {
   changeSeq: () => Promise<number>;
   /** Records whose content this push's answer carries, by patient (`Type/id`). */
   disclosed: Map<string, Set<string>>;
+  /**
+   * Read for the whole push in one query each, before its first change:
+   * stored answers by key, and stored records by `Type/id` (null: none),
+   * kept current as the push writes. A write still checks the version it
+   * read (a conditional update), so a record changed meanwhile by another
+   * push is a race handled as before, never an overwrite.
+   */
+  seen: Map<string, string>;
+  rows: Map<string, StoredRow | null>;
 }
 
 interface StoredRow {
@@ -79,8 +88,8 @@ async function conflict(ctx: PushContext, key: string, type: string, id: string,
 }
 
 async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult> {
-  const seen = await ctx.trx.selectFrom('applied_changes').select('result').where('device_id', '=', ctx.caller.deviceId).where('idempotency_key', '=', change.idempotencyKey).executeTakeFirst();
-  if (seen) return replay(ctx, seen.result);
+  const seen = ctx.seen.get(change.idempotencyKey);
+  if (seen !== undefined) return replay(ctx, seen);
   const result = await decide(ctx, change);
   await storeAnswer(ctx, change, result);
   return result;
@@ -89,15 +98,31 @@ async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult>
 /** Stores the answer under the change's key, without record content (a repeat gets it back). */
 async function storeAnswer(ctx: PushContext, change: Change, result: ChangeResult): Promise<void> {
   const { current: _content, ...bare } = result as ChangeResult & { current?: unknown };
+  const stored = JSON.stringify({ ...bare, resource: { type: change.resourceType, id: change.id } });
   await ctx.trx
     .insertInto('applied_changes')
-    .values({
-      device_id: ctx.caller.deviceId,
-      idempotency_key: change.idempotencyKey,
-      result: JSON.stringify({ ...bare, resource: { type: change.resourceType, id: change.id } }),
-      created_at: ctx.clock().toISOString(),
-    })
+    .values({ device_id: ctx.caller.deviceId, idempotency_key: change.idempotencyKey, result: stored, created_at: ctx.clock().toISOString() })
     .execute();
+  ctx.seen.set(change.idempotencyKey, stored);
+}
+
+/** Reads the push's stored answers and records in one query each (see PushContext.seen and rows). */
+async function prefetch(ctx: PushContext, changes: Change[]): Promise<void> {
+  const keys = [...new Set(changes.map((c) => c.idempotencyKey))];
+  const answers = await ctx.trx.selectFrom('applied_changes').select(['idempotency_key', 'result']).where('device_id', '=', ctx.caller.deviceId).where('idempotency_key', 'in', keys).execute();
+  for (const a of answers) ctx.seen.set(a.idempotency_key, a.result);
+  const idsByType = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (ctx.seen.has(c.idempotencyKey)) continue;
+    let ids = idsByType.get(c.resourceType);
+    if (!ids) idsByType.set(c.resourceType, (ids = new Set()));
+    ids.add(c.id);
+  }
+  for (const [type, ids] of idsByType) {
+    for (const id of ids) ctx.rows.set(`${type}/${id}`, null);
+    const found = await ctx.trx.selectFrom('resources').select(['id', 'json', 'version_id', 'patient_id']).where('resource_type', '=', type).where('id', 'in', [...ids]).execute();
+    for (const r of found) ctx.rows.set(`${type}/${r.id}`, { json: r.json, version_id: r.version_id, patient_id: r.patient_id });
+  }
 }
 
 /** A repeated key: the stored outcome; for a conflict, the current record only if this caller may read it now. */
@@ -139,7 +164,9 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
     return refused(key, 'The change does not match its resource.');
   }
   const bodyPatient = patientIdOf(change.resourceType, change.id, change.resource, new Map());
-  const current = await readRow(ctx, change.resourceType, change.id);
+  const ref = `${change.resourceType}/${change.id}`;
+  const cached = ctx.rows.get(ref);
+  const current = cached === undefined ? await readRow(ctx, change.resourceType, change.id) : (cached ?? undefined);
   const stamped = (version: number) =>
     JSON.stringify({ ...change.resource, meta: { ...(change.resource.meta as object | undefined), versionId: String(version), lastUpdated: ctx.clock().toISOString() } });
 
@@ -151,7 +178,11 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
       .values({ resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: await ctx.changeSeq() })
       .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
       .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { idempotencyKey: key, status: 'applied', versionId: '1' };
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
+      ctx.rows.delete(ref);
+      return { idempotencyKey: key, status: 'applied', versionId: '1' };
+    }
+    ctx.rows.delete(ref);
     // Created meanwhile by someone else: judged against what is stored now, like any change.
     const raced = await readRow(ctx, change.resourceType, change.id);
     return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
@@ -168,6 +199,8 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
     .where('version_id', '=', Number(change.baseVersion))
     .where('patient_id', '=', current.patient_id)
     .executeTakeFirst();
+  // Read again by a later change of this push that names the same record.
+  ctx.rows.delete(ref);
   if (Number(updated.numUpdatedRows) === 1) return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
   const raced = await readRow(ctx, change.resourceType, change.id);
   return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
@@ -200,7 +233,8 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
   let seq: Promise<number> | null = null;
   const disclosed = new Map<string, Set<string>>();
-  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed };
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed, seen: new Map(), rows: new Map() };
+  await prefetch(ctx, changes);
   const results: ChangeResult[] = [];
   let refusedByDb = 0;
   let firstCode: string | undefined;
@@ -217,6 +251,9 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       if (isRetryable(err)) throw err;
       if (!savepoints) throw new NeedsSavepoints(err);
       await sql`rollback to savepoint push_change`.execute(trx);
+      // What this change wrote is undone: read its record and key afresh.
+      ctx.rows.delete(`${change.resourceType}/${change.id}`);
+      ctx.seen.delete(change.idempotencyKey);
       // The change number was taken (and is now undone) by this change: the next write takes it again.
       if (!hadSeq) seq = null;
       mine.clear();
