@@ -38,7 +38,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let backend: BackendProcess;
     let page: Page;
     let auth: AuthService;
-    let now = Date.parse('2026-11-25T08:00:00Z');
+    // The device clock starts at the real time: offline days count from the server's time at sign-in.
+    let now = Date.now();
 
     before(async () => {
       [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
