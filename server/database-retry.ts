@@ -57,7 +57,7 @@ export const serviceUnavailable = () => new ApiError(503, 'SERVICE_UNAVAILABLE',
 export interface RetryOptions {
   /** Running it twice changes nothing more than running it once (then a failure during COMMIT is retried too). */
   idempotent: boolean;
-  /** Give up after this long (default 8 s, under a device's request timeout). */
+  /** Give up after this long (default 5 s: the 503 reaches a device well within its 10 s request timeout). */
   budgetMs?: number;
 }
 
@@ -69,7 +69,7 @@ export interface RetryOptions {
  */
 export async function transactionWithRetry<T>(db: Db, work: (trx: Db) => Promise<T>, options: RetryOptions): Promise<T> {
   const started = Date.now();
-  const budget = options.budgetMs ?? 8000;
+  const budget = options.budgetMs ?? 5000;
   for (let attempt = 1; ; attempt++) {
     let committing = false;
     try {
