@@ -67,8 +67,12 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
 
   // Routes are registered once the front door's plugins are loaded (the rate limiter decorates the instance).
   void app.register(async (routes) => {
+    // One database check per second at most, however often /healthz is asked (it needs no session).
+    let checked: { at: number; up: Promise<boolean> } | null = null;
     routes.get('/healthz', async (_request, reply) => {
-      const up = await databaseUp(db);
+      const now = Date.now();
+      if (!checked || now - checked.at >= 1000) checked = { at: now, up: databaseUp(db) };
+      const up = await checked.up;
       return reply.status(up ? 200 : 503).send({ ok: up, database: up ? 'up' : 'down' });
     });
     registerAuthRoutes(routes, { db, rp, clock, rateLimits: limits });
