@@ -48,6 +48,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let now = Date.parse('2026-11-25T09:00:00Z');
     /** Whether the front answers 500 for batches holding the marked change. */
     let failing = true;
+    /** Whether every push fails (503), as while the backend's database is down. */
+    let allFail = false;
     const batches: string[][] = [];
 
     before(async () => {
@@ -65,6 +67,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         if (exchange.path !== PUSH_PATH) return forward();
         const ids = (JSON.parse(exchange.body.toString('utf8')) as { changes: Change[] }).changes.map((c) => c.id);
         batches.push(ids);
+        if (allFail) return { status: 503, body: JSON.stringify({ error: { code: 'DATABASE_UNAVAILABLE', message: 'The server failed to handle the request.' } }) };
         if (failing && ids.includes('se-poison')) return { status: 500, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'The server failed to handle the request.' } }) };
         return forward();
       });
@@ -127,6 +130,30 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
       assert.equal(server.resources.get('se-poison')?.version, 2, 'both changes of the resource, one after the other');
       assert.equal((server.resources.get('se-poison')?.resource as { valueQuantity: { value: number } }).valueQuantity.value, 51, 'the later one last');
+    });
+
+    test('a server failing every push (its database down) sets no work aside for good: at most a few at a time, taken back, and all lands once it recovers', async () => {
+      allFail = true;
+      for (let i = 0; i < 30; i++) recordChange(session, heartRate(`se-outage-${i}`, 60 + i));
+      let most = 0;
+      let takenBack = false;
+      for (let i = 0; i < 60; i++) {
+        assert.equal(await worker.drain(), false, 'every drain fails');
+        assert.equal(worker.status.online, true);
+        assert.equal(worker.status.serverProblem, true);
+        if (worker.status.failing < most) takenBack = true;
+        most = Math.max(most, worker.status.failing);
+      }
+      assert.ok(most > 0, 'the outage looked like failing changes for a while');
+      assert.ok(most <= 3, `at most 3 changes set aside at once during an outage (saw ${most})`);
+      assert.ok(takenBack, 'then they were taken back: the server fails as a whole');
+      allFail = false;
+      // The server is back: whatever the outage had set aside goes out at once, without waiting for its time.
+      assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
+      assert.equal(syncCounts(session).waiting, 0);
+      assert.equal(worker.status.failing, 0);
+      const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
+      for (let i = 0; i < 30; i++) assert.equal(server.resources.get(`se-outage-${i}`)?.version, 1, `change ${i} landed once`);
     });
   });
 }

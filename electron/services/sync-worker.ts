@@ -145,7 +145,9 @@ export class SyncWorker {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
     }
     settle(session, results);
-    // The server takes other changes: those set aside are the ones it fails on.
+    // The server takes other changes again: each change set aside meanwhile is tried once more, alone, at once
+    // (after an outage it lands now; one the server really fails on is set aside again at its first failure).
+    for (const key of this.unconfirmed) if (this.asideUntil.has(key)) this.asideUntil.set(key, now);
     this.unconfirmed.clear();
     this.failedInRow = 0;
     for (const r of results) {
