@@ -188,7 +188,7 @@ async function pushRun(mods: ServerModules, engine: Engine, scale: Scale, option
       tokens.push(await mods.registerDevice(db, 'dr.push', { keys: { publicKey: keys.publicKey }, profile: { profileId: randomUUID() } } as unknown as CacheSession));
     }
     const rp = new mods.RelyingParty(db, { rpId: 'localhost', rpName: 'Bench', origins: ['http://localhost'] }, clock);
-    app = mods.buildApp({ db, rp, clock, receiptKey: loadReceiptKey(join(dir.path, 'keys')), rateLimits: UNTHROTTLED });
+    app = mods.buildApp({ db, rp, clock, receiptKey: loadReceiptKey(join(dir.path, 'keys')), rateLimits: UNTHROTTLED, timeouts: { requestMs: 600_000, idleMs: 600_000 } });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
     // Every device's requests made up front, so the timed part is the pushing alone.

@@ -15,14 +15,16 @@
  *
  * Each change stands alone: a change the database itself refuses (a
  * constraint, a trigger, a value too large) is answered `refused` with a
- * reason that names no value, and the others land. On SQLite every change
- * runs in its own savepoint (free: no round trip). On PostgreSQL a push is
- * first applied without savepoints (500 writing subtransactions in one
- * transaction would cost two round trips each and overflow PostgreSQL's
- * per-backend subtransaction cache, slowing every other session's
- * snapshots); only if the database refuses one of its changes is the push
- * rolled back and applied again with a savepoint per change. A push whose
- * connection died is run again whole (./database-retry: idempotent by key).
+ * reason that names no value, and the others land. A push is first
+ * applied without savepoints; only if the database refuses one of its
+ * changes is it rolled back and applied again with a savepoint per change
+ * (SAVEPOINT, then RELEASE or ROLLBACK TO). Savepoints on every push would
+ * cost two more statements per change (two round trips each on
+ * PostgreSQL, where 500 writing subtransactions in one transaction also
+ * overflow the per-backend subtransaction cache and slow every other
+ * session's snapshots), for an outcome the fallback gives anyway. A push
+ * whose connection died is run again whole (./database-retry: idempotent
+ * by key).
  */
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -33,7 +35,7 @@ import { patientAccess, type PatientAccess } from '../authorization/access-polic
 import { NOT_FOUND_REASON } from '../authorization/access-refusal';
 import { recordDisclosures } from '../audit/disclosure-ledger';
 import type { Clock } from '../clock';
-import { engineOf, type Db } from '../database';
+import type { Db } from '../database';
 import { errorCodeOf, isRetryable, transactionWithRetry } from '../database-retry';
 import { operationsEvent } from '../monitoring/operations-log';
 import { nextChangeSeq } from './change-feed';
@@ -298,7 +300,6 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
  */
 export async function applyChanges(db: Db, caller: Caller, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
   const run = (savepoints: boolean) => transactionWithRetry(db, (trx) => applyInTransaction(trx, caller, changes, clock, savepoints), { idempotent: true });
-  if (engineOf(db) === 'sqlite') return run(true);
   try {
     return await run(false);
   } catch (err) {
