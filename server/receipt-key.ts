@@ -8,7 +8,8 @@
  * print or send the private half; never create a key in a data folder.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export interface ReceiptKey {
   privateKey: KeyObject;
@@ -67,6 +68,7 @@ export function loadReceiptKey(file: string | undefined, env: NodeJS.ProcessEnv 
 export function generateReceiptKeyFile(file: string): ReceiptKey {
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
   return parseReceiptKey(pem);
 }
