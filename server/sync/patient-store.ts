@@ -45,7 +45,9 @@ export async function loadBundles(db: Db, files: string[]): Promise<string[]> {
     const resources = parseBundle(readFileSync(file));
     const local = new Map(resources.filter((r) => r.fullUrl).map((r) => [r.fullUrl!, `${r.resourceType}/${r.id}`]));
     await db.transaction().execute(async (trx) => {
-      const changeSeq = await nextChangeSeq(trx);
+      // Inserted unnumbered, numbered last: the change counter's row lock is taken after the writes, as a push
+      // takes it (one order for every writer, so a load beside running pushes cannot deadlock with them).
+      const unnumbered = -1;
       for (const r of resources) {
         const resource = resolveLocalReferences({ ...r.resource, id: r.id }, local) as Record<string, unknown>;
         const patientId = patientIdOf(r.resourceType, r.id, resource, new Map());
@@ -53,10 +55,13 @@ export async function loadBundles(db: Db, files: string[]): Promise<string[]> {
         const json = JSON.stringify(resource);
         await trx
           .insertInto('resources')
-          .values({ resource_type: r.resourceType, id: r.id, patient_id: patientId, json, change_seq: changeSeq })
+          .values({ resource_type: r.resourceType, id: r.id, patient_id: patientId, json, change_seq: unnumbered })
           .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
           .execute();
       }
+      // Only this transaction's rows are unnumbered (every writer numbers its rows before it commits).
+      const changeSeq = await nextChangeSeq(trx);
+      await trx.updateTable('resources').set({ change_seq: changeSeq }).where('change_seq', '=', unnumbered).execute();
     });
   }
   return patients;

@@ -48,8 +48,11 @@ interface PushContext {
   clock: Clock;
   /** The access policy, each patient looked up once per push. */
   may: PatientAccess;
-  /** The push's change number, taken at its first write. */
-  changeSeq: () => Promise<number>;
+  /**
+   * Records this change wrote (`Type/id` by type), stamped with the push's
+   * change number once all its changes are applied (see applyInTransaction).
+   */
+  written: Map<string, Set<string>>;
   /** Records whose content this push's answer carries, by patient (`Type/id`). */
   disclosed: Map<string, Set<string>>;
   /**
@@ -160,6 +163,15 @@ async function againstStored(ctx: PushContext, change: Change, bodyPatient: stri
   return null;
 }
 
+/** A write's change number until the push takes its number (never seen by a reader: the push has not committed). */
+const UNNUMBERED = -1;
+
+function wrote(ctx: PushContext, change: Change): void {
+  let ids = ctx.written.get(change.resourceType);
+  if (!ids) ctx.written.set(change.resourceType, (ids = new Set()));
+  ids.add(change.id);
+}
+
 async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   const key = change.idempotencyKey;
   if (change.resource.resourceType !== change.resourceType || change.resource.id !== change.id) {
@@ -177,11 +189,12 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
     if (change.baseVersion !== null || !bodyPatient || !(await ctx.may('write', bodyPatient))) return notFound(key);
     const inserted = await ctx.trx
       .insertInto('resources')
-      .values({ resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: await ctx.changeSeq() })
+      .values({ resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: UNNUMBERED })
       .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
       ctx.rows.delete(ref);
+      wrote(ctx, change);
       return { idempotencyKey: key, status: 'applied', versionId: '1' };
     }
     ctx.rows.delete(ref);
@@ -195,7 +208,7 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   const nextVersion = Number(current.version_id) + 1;
   const updated = await ctx.trx
     .updateTable('resources')
-    .set({ json: stamped(nextVersion), version_id: nextVersion, change_seq: await ctx.changeSeq() })
+    .set({ json: stamped(nextVersion), version_id: nextVersion, change_seq: UNNUMBERED })
     .where('resource_type', '=', change.resourceType)
     .where('id', '=', change.id)
     .where('version_id', '=', Number(change.baseVersion))
@@ -203,7 +216,10 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
     .executeTakeFirst();
   // Read again by a later change of this push that names the same record.
   ctx.rows.delete(ref);
-  if (Number(updated.numUpdatedRows) === 1) return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
+  if (Number(updated.numUpdatedRows) === 1) {
+    wrote(ctx, change);
+    return { idempotencyKey: key, status: 'applied', versionId: String(nextVersion) };
+  }
   const raced = await readRow(ctx, change.resourceType, change.id);
   return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
 }
@@ -233,9 +249,9 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
  * without, such a change aborts the push with NeedsSavepoints.
  */
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
-  let seq: Promise<number> | null = null;
   const disclosed = new Map<string, Set<string>>();
-  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), changeSeq: () => (seq ??= nextChangeSeq(trx)), disclosed, seen: new Map(), rows: new Map() };
+  const written = new Map<string, Set<string>>();
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), written, disclosed, seen: new Map(), rows: new Map() };
   await prefetch(ctx, changes);
   const results: ChangeResult[] = [];
   let refusedByDb = 0;
@@ -244,7 +260,9 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
     // A change's disclosures count only if the change stands.
     const mine = new Map<string, Set<string>>();
     ctx.disclosed = mine;
-    const hadSeq = seq !== null;
+    // Likewise its writes: a change rolled back to its savepoint leaves nothing to number.
+    const mineWritten = new Map<string, Set<string>>();
+    ctx.written = mineWritten;
     if (savepoints) await sql`savepoint push_change`.execute(trx);
     try {
       results.push(await applyOne(ctx, change));
@@ -256,9 +274,8 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       // What this change wrote is undone: read its record and key afresh.
       ctx.rows.delete(`${change.resourceType}/${change.id}`);
       ctx.seen.delete(change.idempotencyKey);
-      // The change number was taken (and is now undone) by this change: the next write takes it again.
-      if (!hadSeq) seq = null;
       mine.clear();
+      mineWritten.clear();
       // The same key stored meanwhile by a racing push of this device: its answer, not a refusal.
       const stored = await trx.selectFrom('applied_changes').select('result').where('device_id', '=', caller.deviceId).where('idempotency_key', '=', change.idempotencyKey).executeTakeFirst();
       if (stored) {
@@ -284,6 +301,23 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       const all = disclosed.get(patient);
       if (all) for (const r of refs) all.add(r);
       else disclosed.set(patient, refs);
+    }
+    for (const [type, ids] of mineWritten) {
+      const all = written.get(type);
+      if (all) for (const id of ids) all.add(id);
+      else written.set(type, ids);
+    }
+  }
+  // The change number last: the counter row stays locked from here to commit (so pushes commit in
+  // number order and a pull never skips one), and taking it after the writes keeps that lock for a
+  // few statements instead of the whole push (it serialized every push on PostgreSQL).
+  if (written.size > 0) {
+    const seq = await nextChangeSeq(trx);
+    for (const [type, ids] of written) {
+      const list = [...ids];
+      for (let i = 0; i < list.length; i += 500) {
+        await trx.updateTable('resources').set({ change_seq: seq }).where('resource_type', '=', type).where('id', 'in', list.slice(i, i + 500)).execute();
+      }
     }
   }
   if (refusedByDb > 0) operationsEvent('change-refused-by-database', { ...(firstCode ? { code: firstCode } : {}), changes: refusedByDb });
