@@ -19,7 +19,7 @@ import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type Genera
 import { errorCodeOf, isConnectionError } from './database-retry';
 import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
-import { migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
+import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
 import { migrateSessions, type SessionTables } from './auth/session-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/). */
@@ -241,6 +241,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateAuthorization(db),
   (db) => migrateAuditLedger(db),
   (db) => migrateSessions(db),
+  (db) => migrateAuditFlags(db),
 ];
 
 /** Which engine a Kysely instance runs on. */

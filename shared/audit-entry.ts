@@ -64,6 +64,36 @@ export function rollbackFacts(entry: Pick<AuditEntry, 'subtype' | 'entities' | '
   return { keptSeq: Number(kept[2]), keptHash: kept[3]!, backendSeq: Number(backend[2]), backendHash: backend[3]!, rechained: Number(count[1]) };
 }
 
+/**
+ * The other form of a rollback entry: the device found at open that its
+ * chain is behind (or differs from) the chain head it had kept, signed, in
+ * the OS keychain, so entries were lost that the backend may never have
+ * seen (offline work, then an older copy restored; a lost WAL). It follows
+ * the chain's last entry like any entry and names the range lost: from the
+ * entry it follows (`kept`) to the head the keychain held (`lost`).
+ */
+export interface LostRangeFacts {
+  keptSeq: number;
+  keptHash: string;
+  lostSeq: number;
+  lostHash: string;
+}
+
+const LOST_FACT = new RegExp(`^${ROLLBACK_URN}lost:(\\d{1,15}):([0-9a-f]{64})$`);
+
+export function lostRangeEntities(f: LostRangeFacts): string[] {
+  return [`${ROLLBACK_URN}kept:${f.keptSeq}:${f.keptHash}`, `${ROLLBACK_URN}lost:${f.lostSeq}:${f.lostHash}`];
+}
+
+/** The facts of a lost-range rollback entry; null unless the entry is one, with exactly these two entities. */
+export function lostRangeFacts(entry: Pick<AuditEntry, 'subtype' | 'entities' | 'patientId'>): LostRangeFacts | null {
+  if (entry.subtype !== ROLLBACK_SUBTYPE || entry.patientId !== null || entry.entities.length !== 2) return null;
+  const kept = ROLLBACK_FACT.exec(entry.entities[0]!);
+  const lost = LOST_FACT.exec(entry.entities[1]!);
+  if (!kept || kept[1] !== 'kept' || !lost) return null;
+  return { keptSeq: Number(kept[2]), keptHash: kept[3]!, lostSeq: Number(lost[1]), lostHash: lost[2]! };
+}
+
 /** Whether the device was connected to the hospital server when the access happened (null: not known, v1 entries). */
 export const AUDIT_NETWORKS = ['online', 'offline'] as const;
 export type AuditNetwork = (typeof AUDIT_NETWORKS)[number];

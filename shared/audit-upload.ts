@@ -40,6 +40,13 @@ export const AUDIT_UPLOAD_PATH = '/v1/audit/upload';
 export const AUDIT_HEAD_PATH = '/v1/audit/head';
 /** A privacy officer's list of devices whose cache was found rolled back (ids and seqs only). */
 export const AUDIT_ROLLBACKS_PATH = '/v1/audit/rollbacks';
+/**
+ * The backend's current receipt public key, answered to a passkey (full)
+ * session only: the device re-pins to it after IT replaced the key (lost
+ * or compromised key file); a sync-only session gets the uniform 404.
+ */
+export const AUDIT_RECEIPT_KEY_PATH = '/v1/audit/receipt-key';
+export const auditReceiptKeyReplySchema = z.object({ receiptKey: z.string().max(256) });
 
 /** The answer of an upload and of a head request: a receipt and the public key that signed it (SPKI DER, base64url). */
 export const auditReceiptReplySchema = z.object({ receipt: auditReceiptSchema, receiptKey: z.string().max(256) });

@@ -10,6 +10,9 @@
  * follows the backend's last accepted one: their content is kept, only their
  * seq and hashes change; the gap it leaves (entries only the backend still
  * holds) is bridged by that entry, which names the last entry both share.
+ * Each time the head is looked at after a commit (`signHead`), a listener
+ * (./rollback-guard) is told the committed head, so it can be kept outside
+ * the folder; it is never told a head inside an open transaction.
  */
 import { hash, sign, verify, type KeyObject } from 'node:crypto';
 import {
@@ -77,7 +80,14 @@ export function storedEntry(row: Pick<StoredAuditEntry, 'entry'>): AuditEntry {
   return entry;
 }
 
+/** A committed chain head: its last entry's seq and hash. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 export class AuditChain {
+  private headListener: ((head: ChainHead) => void) | null = null;
   private readonly lastStmt;
   private readonly insertStmt;
   private readonly lastHeadStmt;
@@ -93,6 +103,11 @@ export class AuditChain {
     this.insertStmt = db.prepare('INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)');
     this.lastHeadStmt = db.prepare('SELECT seq, hash FROM audit_heads ORDER BY seq DESC LIMIT 1');
     this.insertHeadStmt = db.prepare('INSERT OR REPLACE INTO audit_heads (seq, hash, signature, signed_at) VALUES (?, ?, ?, ?)');
+  }
+
+  /** Told the committed head after each transaction and at close (one listener; ./rollback-guard). */
+  onHead(listener: ((head: ChainHead) => void) | null): void {
+    this.headListener = listener;
   }
 
   /** Appends one entry. Call it inside the transaction that performs the access. */
@@ -153,7 +168,7 @@ export class AuditChain {
    */
   continueAfterRollback(kept: { seq: number; hash: string }, backend: { seq: number; hash: string }): { seq: number; rechained: number } {
     if (backend.seq <= kept.seq) throw new Error('a rollback continues after the backend head');
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       const moved = (this.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(kept.seq) as string[]).map((text) => storedEntry({ entry: text }));
       this.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(kept.seq);
       this.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(kept.seq);
@@ -178,14 +193,26 @@ export class AuditChain {
         this.insertStmt.run(entry.seq, canonical, prevHash, hash);
         prevHash = hash;
       }
-      this.signHead(true);
+      this.signLast(true);
       return { seq: rollback.seq, rechained: moved.length };
     }).immediate();
+    this.tellHead();
+    return result;
   }
 
-  /** Signs the current head when enough entries are unsigned, or when `force`. */
+  /** The committed head to the listener (outside a transaction only). */
+  private tellHead(last = this.lastStmt.get() as ChainHead | undefined): void {
+    if (last && this.headListener && !this.db.inTransaction) this.headListener({ seq: last.seq, hash: last.hash });
+  }
+
+  /** Signs the current head when enough entries are unsigned, or when `force`; tells the listener the committed head. */
   signHead(force = false): void {
-    const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
+    const last = this.lastStmt.get() as ChainHead | undefined;
+    this.tellHead(last);
+    this.signLast(force, last);
+  }
+
+  private signLast(force: boolean, last = this.lastStmt.get() as ChainHead | undefined): void {
     if (!last) return;
     const head = this.lastHeadStmt.get() as { seq: number } | undefined;
     if (head && head.seq >= last.seq) return;

@@ -11,6 +11,10 @@
  * entry just sent), and `receiptProblem` later tells whether the chain still
  * holds the entry a receipt vouches for. Never upload entries out of order,
  * never rewrite an entry the backend holds, never drop one it does not.
+ * A head answer signed by a key other than the pinned one (IT replaced the
+ * backend's receipt key) is taken only if the backend names that same key
+ * to this session as a passkey (full) session; a sync-only session cannot
+ * re-pin, and its uploads stay refused until the clinician signs in online.
  */
 import { sign } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
@@ -19,7 +23,7 @@ import { MAX_AUDIT_UPLOAD, auditReceiptSchema, type AuditReceipt } from '../../s
 import { chainHoldsEntry } from './audit-chain';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { checkedReceipt, clearUnconfirmedNotice, keepReceiptInKeychain, missingReceiptedEntry, noteReceipt, noteRollback } from './rollback-guard';
+import { checkedReceipt, clearUnconfirmedNotice, receiptKeyChanged, repinReceiptKey, keepReceiptInKeychain, missingReceiptedEntry, noteReceipt, noteRollback } from './rollback-guard';
 import { stateGet, stateSet } from './sync-state';
 
 export function latestReceipt(session: CacheSession): AuditReceipt | null {
@@ -50,9 +54,27 @@ async function lastSharedEntry(session: CacheSession, backend: BackendClient, to
   return shared;
 }
 
+/**
+ * The backend answered with a receipt key other than the pinned one: asks
+ * for its current key as a passkey session (the route answers full sessions
+ * only) and re-pins when it is the key the answer carried. Otherwise the
+ * pinned key stays and the answer is refused by checkedReceipt.
+ */
+async function repinIfSignedIn(session: CacheSession, backend: BackendClient, token: string, offered: string): Promise<void> {
+  let current: string;
+  try {
+    current = (await backend.auditReceiptKey(token)).receiptKey;
+  } catch (err) {
+    if (err instanceof AppError && (err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_FAILED')) throw err;
+    return; // a sync-only session (404): no way to re-pin now
+  }
+  if (current === offered) repinReceiptKey(session, current);
+}
+
 /** Sends everything after the backend's head, batch by batch (after re-chaining, if the cache was rolled back); returns the newest receipt. */
 export async function uploadAuditChain(session: CacheSession, backend: BackendClient, token: string): Promise<AuditReceipt | null> {
   const headReply = await backend.auditHead(token);
+  if (receiptKeyChanged(session, headReply)) await repinIfSignedIn(session, backend, token, headReply.receiptKey);
   let receipt = checkedReceipt(session, headReply);
   const cached = latestReceipt(session);
   // Entries from the cache's own receipt on are sent again when it is behind (an answer was lost): the backend checks they are what it holds.

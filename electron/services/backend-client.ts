@@ -11,7 +11,7 @@ import { AppError } from '../../shared/app-error';
 import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
 import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
-import { AUDIT_HEAD_PATH, AUDIT_UPLOAD_PATH, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
+import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceiptKeyReplySchema, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -174,6 +174,10 @@ export class BackendClient {
   /** The backend's last accepted audit entry of this device (or the one at `seq`), as a signed receipt. */
   auditHead(token: string, seq?: number) {
     return this.request('GET', seq === undefined ? AUDIT_HEAD_PATH : `${AUDIT_HEAD_PATH}?seq=${seq}`, auditReceiptReplySchema, { token });
+  }
+  /** The backend's current receipt key; answered to a passkey (full) session only. */
+  auditReceiptKey(token: string) {
+    return this.request('GET', AUDIT_RECEIPT_KEY_PATH, auditReceiptKeyReplySchema, { token });
   }
   pull(token: string, cursor: string | null) {
     const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;

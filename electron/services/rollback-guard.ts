@@ -10,12 +10,32 @@
  * to the backend. A keychain receipt that is not the backend's signature for
  * this device is ignored, never acted on. The receipt holds ids, seqs and
  * hashes only: never PHI, never a key of the device.
+ *
+ * The backend's receipt only covers what it acknowledged: offline work lost
+ * to a restored copy, or reads a clinician erases by putting back a copy of
+ * the folder, never reached it. So the device also keeps its OWN latest
+ * chain head (seq and hash, signed with the device key) in the keychain,
+ * written shortly after each audited transaction and at close (coalesced:
+ * at most one keychain write in flight, the latest head wins). At open, a
+ * chain that does not hold that head is a rollback even if the backend never
+ * saw the lost entries: CACHE_ROLLED_BACK, and a signed rollback entry that
+ * names the lost range (from the chain's last entry to the keychain's head)
+ * continues the chain at once; the next sync carries it to the backend,
+ * which flags it. A head in the keychain not signed by this device's key is
+ * ignored. Limit: a SIGKILL or power cut can lose the last seconds before
+ * the keychain write landed; those entries go unnoticed.
+ *
+ * The backend's receipt key is pinned at first sight. A sync answer signed
+ * by another key is refused; the device re-pins only to the key the backend
+ * names on an answer to a passkey (full) session (./audit-upload), never on
+ * a sync-only or unauthenticated one.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
+import { ROLLBACK_SUBTYPE, auditHeadMessage, lostRangeEntities } from '../../shared/audit-entry';
 import { auditReceiptSchema, receiptMessage, type AuditReceipt, type AuditReceiptReply } from '../../shared/audit-upload';
-import { chainHoldsEntry } from './audit-chain';
+import { chainHoldsEntry, type ChainHead } from './audit-chain';
 import type { CacheSession } from './cache-session';
 import type { SecretStore } from './secret-store';
 import { stateGet, stateSet } from './sync-state';
@@ -28,6 +48,111 @@ export const ROLLBACK_REPORTED_MESSAGE =
 /** The keychain account of a profile's latest audit receipt (beside its keys). */
 export function auditReceiptAccount(profileId: string): string {
   return `${profileId}/audit-receipt`;
+}
+
+/** The keychain account of a profile's own latest chain head, signed by its device key. */
+export function deviceHeadAccount(profileId: string): string {
+  return `${profileId}/audit-device-head`;
+}
+
+const keptHeadSchema = z.strictObject({ format: z.literal(1), seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/), signature: z.string().max(256) });
+
+/**
+ * Writes a profile's device head to the keychain: at most one write in
+ * flight; a head given meanwhile replaces the one waiting (latest wins).
+ * Never throws; a failed write is tried again with the next head.
+ */
+class DeviceHeadKeeper {
+  private waiting: { id: string; text: string } | null = null;
+  private written: string | null = null;
+  private running: Promise<void> | null = null;
+  constructor(
+    private readonly secrets: SecretStore,
+    private readonly account: string,
+  ) {}
+
+  offer(head: ChainHead, sign: () => string): void {
+    const id = `${head.seq}:${head.hash}`;
+    if (id === this.written || id === this.waiting?.id) return;
+    this.waiting = { id, text: JSON.stringify({ format: 1, seq: head.seq, hash: head.hash, signature: sign() }) };
+    this.running ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting) {
+      const next = this.waiting;
+      this.waiting = null;
+      try {
+        await this.secrets.set(this.account, next.text);
+        this.written = next.id;
+      } catch {
+        // The next head is written again; the cache still holds everything.
+      }
+    }
+    this.running = null;
+  }
+
+  /** Resolves once nothing is waiting or in flight. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+}
+
+const keepers = new Map<string, DeviceHeadKeeper>();
+
+/** Waits for every device head still being written (call before quitting). */
+export async function flushDeviceHeads(): Promise<void> {
+  await Promise.all([...keepers.values()].map((k) => k.idle()));
+}
+
+/** The keychain's device head for this profile when it is this device's signature; null when none, unreadable or not genuine. */
+async function keychainDeviceHead(session: CacheSession, secrets: SecretStore): Promise<ChainHead | null> {
+  const text = await secrets.get(deviceHeadAccount(session.profile.profileId));
+  if (text === null) return null;
+  const parsed = keptHeadSchema.safeParse((() => { try { return JSON.parse(text); } catch { return null; } })());
+  const genuine =
+    parsed.success &&
+    verify(null, Buffer.from(auditHeadMessage(session.context.deviceId, parsed.data.seq, parsed.data.hash)), session.keys.publicKey, Buffer.from(parsed.data.signature, 'base64'));
+  if (!parsed.success || !genuine) {
+    process.emitWarning("The chain head in the keychain is not this computer's; it was ignored.", 'AuditReceiptWarning');
+    return null;
+  }
+  return { seq: parsed.data.seq, hash: parsed.data.hash };
+}
+
+/** Starts keeping this session's committed heads in the keychain (asynchronously, coalesced). */
+function keepDeviceHeads(session: CacheSession, secrets: SecretStore): void {
+  const account = deviceHeadAccount(session.profile.profileId);
+  let keeper = keepers.get(account);
+  if (!keeper) {
+    keeper = new DeviceHeadKeeper(secrets, account);
+    keepers.set(account, keeper);
+  }
+  const { signingKey } = session.keys;
+  const k = keeper;
+  session.audit.onHead((head) =>
+    k.offer(head, () => sign(null, Buffer.from(auditHeadMessage(session.context.deviceId, head.seq, head.hash)), signingKey).toString('base64')),
+  );
+}
+
+/**
+ * The chain does not hold the head the keychain kept: entries were lost
+ * (perhaps never seen by the backend). Records a rollback entry naming the
+ * lost range, continuing the chain from its last entry; returns its seq.
+ */
+function recordLostRange(session: CacheSession, lost: ChainHead): number {
+  return session.audited(() => {
+    const last = session.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined;
+    const kept = last ?? { seq: 0, hash: '0'.repeat(64) };
+    return session.audit.append({
+      action: 'E',
+      subtype: ROLLBACK_SUBTYPE,
+      patientId: null,
+      entities: lostRangeEntities({ keptSeq: kept.seq, keptHash: kept.hash, lostSeq: lost.seq, lostHash: lost.hash }),
+      query: null,
+      outcome: '0',
+    }).seq;
+  });
 }
 
 const keptReceiptSchema = z.strictObject({ format: z.literal(1), receipt: auditReceiptSchema, receiptKey: z.string().max(256) });
@@ -148,16 +273,46 @@ export function rollbackNotice(session: CacheSession): AppError | null {
 export async function checkRollbackAtOpen(session: CacheSession, secrets: SecretStore): Promise<void> {
   stores.set(session, secrets);
   if (readNotice(session)?.state === 'reported') writeNotice(session, null);
+  // A head this process is still writing (the session just closed) lands before it is compared.
+  await keepers.get(deviceHeadAccount(session.profile.profileId))?.idle();
   let receipt: AuditReceipt | null;
+  let ownHead: ChainHead | null;
   try {
     receipt = await keychainReceipt(session, secrets);
+    ownHead = await keychainDeviceHead(session, secrets);
   } catch {
+    keepDeviceHeads(session, secrets);
     return;
   }
   if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
+    // The backend saw entries the chain lacks: the sync re-chains behind the backend's head (./audit-upload).
     noteRollback(session, null, receipt.seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
+  } else if (ownHead && !chainHoldsEntry(session.db, ownHead.seq, ownHead.hash)) {
+    // Entries lost that the backend may never have seen: said now, recorded now, reported at the next sync.
+    const seq = recordLostRange(session, ownHead);
+    noteRollback(session, seq);
+    process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
   }
+  keepDeviceHeads(session, secrets);
+  const last = session.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined;
+  if (last) session.audit.signHead();
+}
+
+/**
+ * Re-pins the backend's receipt key. Only for a key the backend named in an
+ * answer to a passkey (full) session (./audit-upload): never from a
+ * sync-only or unauthenticated answer.
+ */
+export function repinReceiptKey(session: CacheSession, receiptKey: string): void {
+  stateSet(session, RECEIPT_KEY_STATE, receiptKey);
+  process.emitWarning("The hospital server's audit receipt key changed; the new key was taken from a signed-in answer.", 'AuditReceiptWarning');
+}
+
+/** Whether a backend answer is signed by a key other than the pinned one. */
+export function receiptKeyChanged(session: CacheSession, reply: AuditReceiptReply): boolean {
+  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+  return pinned !== null && pinned !== undefined && pinned !== reply.receiptKey;
 }
 
 /**
@@ -181,4 +336,5 @@ export async function keepReceiptInKeychain(session: CacheSession, reply: AuditR
 /** For wipe: the keychain entry goes with the profile's keys. */
 export async function deleteKeptReceipt(secrets: SecretStore, profileId: string): Promise<void> {
   await secrets.delete(auditReceiptAccount(profileId));
+  await secrets.delete(deviceHeadAccount(profileId));
 }

@@ -29,6 +29,7 @@ import type { Clock } from '../clock';
 import type { Db } from '../database';
 import type { Caller } from '../auth/caller';
 import { securityEvent } from '../monitoring/security-log';
+import { ROLLBACK_FLAG } from './audit-schema';
 import { checkEntriesBelongToCaller, rollbackEntryProblem } from './upload-entry-checks';
 
 /** Marks a device's entry recorded after the clinician's assignment to the patient had ended (for the privacy officer). */
@@ -131,6 +132,9 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
     const times = parsedEntries.map((p) => ({ device_id: deviceId, seq: p.seq, patient_id: p.patientId, recorded_at: p.recordedAt }));
     for (let i = 0; i < times.length; i += 5000) await trx.insertInto('audit_entry_times').values(times.slice(i, i + 5000)).execute();
     for (const p of parsedEntries) if (p.subtype === ROLLBACK_SUBTYPE) rollbacks.push(p.seq);
+    // The review reads these flags, set here only, never the entry text (which the clinician controls).
+    const flags = parsedEntries.filter((p) => p.subtype === ROLLBACK_SUBTYPE).map((p) => ({ device_id: deviceId, seq: p.seq, flag: ROLLBACK_FLAG, recorded_at: p.recordedAt }));
+    if (flags.length > 0) await trx.insertInto('audit_flags').values(flags).execute();
     const receipt = { deviceId, seq: prevSeq, hash: prevHash, receivedAt: clock().toISOString() };
     return { ...receipt, signature: sign(null, Buffer.from(receiptMessage(receipt)), receiptKey).toString('base64') };
   });

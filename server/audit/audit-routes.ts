@@ -11,7 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { AUDIT_HEAD_PATH, AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, auditHeadQuerySchema, auditUploadSchema } from '../../shared/audit-upload';
+import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, auditHeadQuerySchema, auditUploadSchema } from '../../shared/audit-upload';
 import { fhirIdSchema } from '../../shared/fhir-id';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
@@ -21,13 +21,31 @@ import { mayAccessPatient, mayReviewAuditFlags } from '../authorization/access-p
 import { refuseAccess } from '../authorization/access-refusal';
 import { acceptAuditUpload } from './audit-ledger';
 import { deviceChainHead } from './device-chain-head';
-import { rollbackReview } from './rollback-review';
+import { ROLLBACK_REVIEW_MAX, rollbackReview } from './rollback-review';
 import { recordDisclosures } from './disclosure-ledger';
 import { TRAIL_PAGE_DEFAULT, TRAIL_PAGE_MAX, patientTrailPage } from './patient-trail';
 
 const trailQuerySchema = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.coerce.number().int().min(1).max(TRAIL_PAGE_MAX).default(TRAIL_PAGE_DEFAULT),
+});
+
+/** A review page: up to `limit` items, after the opaque `cursor` the previous page answered as `next`. */
+const reviewCursorSchema = z.object({ recordedAt: z.string().max(40), deviceId: z.string().max(64), seq: z.number().int().nonnegative() });
+const reviewQuerySchema = z.object({
+  cursor: z
+    .string()
+    .max(512)
+    .transform((text, ctx) => {
+      try {
+        return reviewCursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not a review cursor' });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(ROLLBACK_REVIEW_MAX).default(ROLLBACK_REVIEW_MAX),
 });
 
 export function registerAuditRoutes(
@@ -45,11 +63,18 @@ export function registerAuditRoutes(
     return { receipt: await deviceChainHead(db, callerOf(request).deviceId, receiptKey.privateKey, clock, seq), receiptKey: receiptKey.publicKey };
   });
 
+  // The current receipt key, to a passkey (full) session only: how a device re-pins after IT replaced the key.
+  app.get(AUDIT_RECEIPT_KEY_PATH, { onRequest: requireSession(rp, 'full') }, async () => ({ receiptKey: receiptKey.publicKey }));
+
   // The privacy officer's review of devices found rolled back; anyone else gets the same 404 as a missing page.
-  app.get(AUDIT_ROLLBACKS_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
+  app.get<{ Querystring: Record<string, string> }>(AUDIT_ROLLBACKS_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
     const caller = callerOf(request);
     if (!(await mayReviewAuditFlags(db, caller))) throw refuseAccess(request, caller);
-    return { rollbacks: await rollbackReview(db) };
+    const { cursor, limit } = reviewQuerySchema.parse(request.query);
+    const rollbacks = await rollbackReview(db, { limit, ...(cursor ? { before: cursor } : {}) });
+    const last = rollbacks.at(-1);
+    const next = rollbacks.length === limit && last ? Buffer.from(JSON.stringify({ recordedAt: last.recordedAt, deviceId: last.deviceId, seq: last.seq })).toString('base64url') : null;
+    return { rollbacks, next };
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/v1/audit/patients/:id', { onRequest: requireSession(rp, 'full') }, async (request) => {

@@ -6,7 +6,7 @@
  * ../database.ts. Portable Kysely schema builder only, so SQLite and
  * PostgreSQL get the same tables. Never drop or rewrite a chain row here.
  */
-import { AUDIT_GENESIS_HASH } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, lostRangeFacts, parseCanonicalAuditEntry, rollbackFacts } from '../../shared/audit-entry';
 import type { Db } from '../database';
 
 export interface AuditLedgerTables {
@@ -18,7 +18,16 @@ export interface AuditLedgerTables {
   assignment_periods: { clinician_id: string; patient_id: string; assigned_at: string; unassigned_at: string | null };
   /** The recorded time of each uploaded device entry (from its canonical text), for time-ordered trails. */
   audit_entry_times: { device_id: string; seq: number; patient_id: string | null; recorded_at: string };
+  /**
+   * Flags the backend itself set on stored device entries (e.g. a rollback
+   * entry it checked and accepted): what the privacy officer's review reads,
+   * never the entry text, which a clinician controls.
+   */
+  audit_flags: { device_id: string; seq: number; flag: string; recorded_at: string };
 }
+
+/** The flag of an accepted rollback entry (either form). */
+export const ROLLBACK_FLAG = 'rollback-detected';
 
 /** Start of assignments that existed before history was kept: unknown, so as early as possible. */
 export const UNKNOWN_ASSIGNMENT_START = new Date(0).toISOString();
@@ -84,6 +93,46 @@ export async function migrateAuditLedger(db: Db): Promise<void> {
       .insertInto('audit_entry_times')
       .values(batch.map((r) => ({ device_id: r.device_id, seq: Number(r.seq), patient_id: r.patient_id, recorded_at: String((JSON.parse(r.entry) as unknown[])[2]) })))
       .execute();
+    const last = batch.at(-1)!;
+    after = { device: last.device_id, seq: Number(last.seq) };
+  }
+}
+
+/**
+ * Migration: the flags table, and flags for rollback entries accepted
+ * before it existed (found by parsing each candidate entry: only a real
+ * rollback entry, which the backend checked when it stored it, is flagged).
+ */
+export async function migrateAuditFlags(db: Db): Promise<void> {
+  await db.schema
+    .createTable('audit_flags')
+    .addColumn('device_id', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('flag', 'text', (c) => c.notNull())
+    .addColumn('recorded_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('audit_flags_pk', ['device_id', 'seq', 'flag'])
+    .execute();
+  await db.schema.createIndex('audit_flags_by_flag').on('audit_flags').columns(['flag', 'recorded_at', 'device_id', 'seq']).execute();
+  let after = { device: '', seq: 0 };
+  for (;;) {
+    const batch = await db
+      .selectFrom('audit_entries')
+      .select(['device_id', 'seq', 'entry'])
+      .where('patient_id', 'is', null)
+      .where((eb) => eb.or([eb('device_id', '>', after.device), eb.and([eb('device_id', '=', after.device), eb('seq', '>', after.seq)])]))
+      .orderBy('device_id')
+      .orderBy('seq')
+      .limit(1000)
+      .execute();
+    if (batch.length === 0) break;
+    const flags = [];
+    for (const r of batch) {
+      const entry = parseCanonicalAuditEntry(r.entry);
+      if (entry && entry.subtype === ROLLBACK_SUBTYPE && (rollbackFacts(entry) || lostRangeFacts(entry))) {
+        flags.push({ device_id: r.device_id, seq: Number(r.seq), flag: ROLLBACK_FLAG, recorded_at: entry.recordedAt });
+      }
+    }
+    if (flags.length > 0) await db.insertInto('audit_flags').values(flags).execute();
     const last = batch.at(-1)!;
     after = { device: last.device_id, seq: Number(last.seq) };
   }

@@ -22,8 +22,14 @@
  * truthfully where it continues: right after the entry it follows (the
  * backend's last accepted one, by seq and hash) and from an entry the
  * backend holds with the hash it names; it is then accepted and flagged.
+ * Its other form (the device found entries lost that the backend may never
+ * have seen, by the chain head it kept in its keychain) follows the chain's
+ * last entry like any entry and names the lost range: the entry it names as
+ * kept must come before it (and be the very entry it follows when right
+ * before it; re-chained behind a later rollback it moves on, its content
+ * unchanged); it bridges no gap, so it can hide nothing; accepted, flagged.
  */
-import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, lostRangeFacts, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
 import type { Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
@@ -159,8 +165,15 @@ export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries
  */
 export async function rollbackEntryProblem(entry: AuditEntry, prevHash: string, storedHash: (seq: number) => Promise<string | null>): Promise<string | null> {
   if (entry.subtype !== ROLLBACK_SUBTYPE) return null;
+  if (entry.action !== 'E' || entry.outcome !== '0') return 'is a rollback entry without its facts';
+  const lost = lostRangeFacts(entry);
+  if (lost) {
+    if (lost.keptSeq >= entry.seq) return 'is a rollback entry that names no earlier entry';
+    if (lost.keptSeq === entry.seq - 1 && lost.keptHash !== prevHash) return 'is a rollback entry that does not follow the entry it names';
+    return null;
+  }
   const facts = rollbackFacts(entry);
-  if (!facts || entry.action !== 'E' || entry.outcome !== '0') return 'is a rollback entry without its facts';
+  if (!facts) return 'is a rollback entry without its facts';
   if (facts.backendSeq !== entry.seq - 1 || facts.backendHash !== prevHash) return 'is a rollback entry that does not follow the entry it names';
   if (facts.keptSeq >= facts.backendSeq) return 'is a rollback entry that names no earlier shared entry';
   const kept = facts.keptSeq === 0 ? AUDIT_GENESIS_HASH : await storedHash(facts.keptSeq);
