@@ -4,7 +4,8 @@
  * and an older resource read as R4 loses data without a word (a DSTU2
  * `family` list is not an R4 name). Evidence, first found wins: a resource
  * type R4 does not define (DSTU2/STU3-only types named by release), a field
- * or a shape only DSTU2/STU3 have, DSTU2's JSON `fhir_comments`, a profile
+ * or a shape only DSTU2/STU3 have (among them STU3 backbone elements where R4
+ * has a Reference, such as `requester: {agent, onBehalfOf}`), DSTU2's JSON `fhir_comments`, a profile
  * naming an older core definition or the DSTU2-only Argonaut guide, a server
  * path of an older release in a fullUrl or Bundle.link. Never refuses R4:
  * every rule is a name or shape R4 does not have (checked against the
@@ -87,7 +88,7 @@ const OLDER_FIELDS: Readonly<Record<string, Readonly<Record<string, OlderRelease
   MedicationRequest: { context: 'STU3', definition: 'STU3' },
   MedicationAdministration: { wasNotGiven: 'DSTU2', patient: 'DSTU2', practitioner: 'DSTU2', notGiven: 'STU3', prescription: 'DSTU2/STU3' },
   MedicationDispense: { dispenser: 'DSTU2', notDone: 'STU3' },
-  Immunization: { wasNotGiven: 'DSTU2', reported: 'DSTU2', notGiven: 'STU3', date: 'DSTU2/STU3', explanation: 'DSTU2/STU3' },
+  Immunization: { wasNotGiven: 'DSTU2', reported: 'DSTU2', notGiven: 'STU3', practitioner: 'STU3', date: 'DSTU2/STU3', explanation: 'DSTU2/STU3' },
   AllergyIntolerance: { substance: 'DSTU2', status: 'DSTU2', assertedDate: 'STU3' },
   DiagnosticReport: { request: 'DSTU2', context: 'STU3', codedDiagnosis: 'DSTU2/STU3', image: 'DSTU2/STU3' },
   CarePlan: { relatedPlan: 'DSTU2', support: 'DSTU2', definition: 'STU3', context: 'DSTU2/STU3' },
@@ -104,6 +105,35 @@ const CODE_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, OlderRelea
   AllergyIntolerance: { clinicalStatus: 'STU3', verificationStatus: 'STU3' },
   // DSTU2 Encounter.class is a code; STU3 and R4 make it a Coding.
   Encounter: { class: 'DSTU2' },
+};
+
+/**
+ * Elements that are a backbone element in STU3 where R4 has a plain Reference
+ * (STU3's `requester: {agent, onBehalfOf}`, DiagnosticReport's `performer:
+ * [{role, actor}]`), or a backbone in both whose STU3 parts R4 renamed or
+ * dropped (MedicationAdministration/MedicationDispense `performer.onBehalfOf`,
+ * Procedure `performer.role`, which R4 calls `function`). Read as R4 they are
+ * references to nothing: the requester or performer would vanish without a
+ * word. Each part listed is one an R4 Reference (reference, type, identifier,
+ * display) or the R4 backbone does not have. Procedure.performer.onBehalfOf
+ * and actor exist in R4 too, so only `role` counts there.
+ */
+const BACKBONE_PARTS_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, { parts: readonly string[]; release: OlderRelease }>>>> = {
+  MedicationRequest: { requester: { parts: ['agent', 'onBehalfOf'], release: 'STU3' } },
+  DeviceRequest: { requester: { parts: ['agent', 'onBehalfOf'], release: 'STU3' } },
+  CommunicationRequest: { requester: { parts: ['agent', 'onBehalfOf'], release: 'STU3' } },
+  SupplyRequest: { requester: { parts: ['agent', 'onBehalfOf'], release: 'STU3' } },
+  Task: { requester: { parts: ['agent', 'onBehalfOf'], release: 'STU3' } },
+  DiagnosticReport: { performer: { parts: ['role', 'actor'], release: 'STU3' } },
+  MedicationAdministration: { performer: { parts: ['onBehalfOf'], release: 'STU3' } },
+  MedicationDispense: { performer: { parts: ['onBehalfOf'], release: 'STU3' } },
+  Procedure: { performer: { parts: ['role'], release: 'STU3' } },
+};
+
+/** Elements that are a list in R4 and one value (an object) in DSTU2. */
+const ONE_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, OlderRelease>>>> = {
+  DiagnosticReport: { performer: 'DSTU2' },
+  Immunization: { performer: 'DSTU2' },
 };
 
 /** Where a resource holds a HumanName list in R4 (DSTU2 holds one name, not a list, in Practitioner and RelatedPerson). */
@@ -187,6 +217,15 @@ function resourceEvidence(resource: Json, entry: number): ReleaseEvidence | null
   }
   for (const [field, release] of Object.entries(CODE_BEFORE_R4[type] ?? {})) {
     if (typeof resource[field] === 'string') return { release, entry, what: `${type}.${field} is a plain code, as in FHIR ${release}` };
+  }
+  for (const [field, release] of Object.entries(ONE_BEFORE_R4[type] ?? {})) {
+    if (obj(resource[field]) !== null) return { release, entry, what: `${type}.${field} is one value, not a list, as in FHIR ${release}` };
+  }
+  for (const [field, { parts, release }] of Object.entries(BACKBONE_PARTS_BEFORE_R4[type] ?? {})) {
+    const value = resource[field];
+    const elements = Array.isArray(value) ? value.map(obj) : [obj(value)];
+    const part = parts.find((p) => elements.some((e) => e !== null && Object.hasOwn(e, p)));
+    if (part) return { release, entry, what: `${type}.${field}.${part} is a part of FHIR ${release}, not of R4` };
   }
   const names = nameEvidence(type, resource, entry);
   if (names) return names;

@@ -4,7 +4,8 @@
  * (index and Type/id, never the patient), and nothing from it is stored. So
  * is a bundle that gives one Type/id to two patients, a bundle that would
  * take a resource off its patient, and a Patient id held by a different
- * person (another medical record number). Re-importing the same bundle still
+ * person (another medical record number, or, where either side has none, another
+ * name or birth date). Re-importing the same bundle still
  * updates in place.
  */
 import { test, before, after } from 'node:test';
@@ -114,4 +115,55 @@ test('a Patient id held by a different person (another medical record number) is
   assert.ok(!err.message.includes('MRN-'));
   const name = cache.session.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(PATIENT('a'));
   assert.equal(name, 'Synthetic CollisionA', 'the cached patient is unchanged');
+});
+
+/** A Patient with a fictional name, a birth date and (optionally) a medical record number, and one Observation of it. */
+function personBundle(id: string, family: string, birthDate: string | null, mrn: string | null, obsId: string): string {
+  const patient: Json = { resourceType: 'Patient', id, name: [{ family, given: ['Synthetic'] }], gender: 'female' };
+  if (birthDate) patient.birthDate = birthDate;
+  if (mrn) patient.identifier = [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, value: mrn }];
+  const obs = { resourceType: 'Observation', id: obsId, status: 'final', code: { text: 'Weight' }, subject: { reference: `Patient/${id}` } };
+  return JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: [patient, obs].map((resource) => ({ fullUrl: `http://h.example/fhir/${resource.resourceType as string}/${resource.id as string}`, resource })),
+  });
+}
+
+const heldPatient = (id: string) => cache.session.db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?').get(id) as Json | undefined;
+
+test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', () => {
+  importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));
+  const before = cacheStats(cache.session).resources;
+  const err = refusal(personBundle('same-id-1', 'Bravoincoming', '2001-12-31', null, 'same-id-1-obs-b'));
+  assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
+  assert.match(err.message, /\bentry 0 \(Patient\/same-id-1\)/);
+  assert.match(err.message, /Nothing from it was stored\.$/);
+  for (const phi of ['Alphaheld', 'Bravoincoming', '1950', '2001', 'MRN-HELD-1', 'Synthetic']) assert.ok(!err.message.includes(phi), `no patient detail in the message (${phi})`);
+  assert.deepEqual(cacheStats(cache.session).resources, before, 'nothing from it stored');
+  assert.deepEqual(heldPatient('same-id-1'), { display_name: 'Synthetic Alphaheld', birth_date: '1950-01-01', mrn: 'MRN-HELD-1' }, 'the held patient is unchanged');
+  assert.equal(patientOf('Observation', 'same-id-1-obs-b'), undefined, 'the other person\'s observation is not in the chart');
+});
+
+test('without a medical record number on either side, a different name or a different birth date is another person', () => {
+  importBundle(cache.session, personBundle('same-id-2', 'Charlieheld', '1960-05-05', null, 'same-id-2-obs-a'));
+  for (const [family, birthDate] of [['Deltaincoming', '1960-05-05'], ['Charlieheld', '1961-05-05'], ['Charlieheld', null]] as const) {
+    const err = refusal(personBundle('same-id-2', family, birthDate, 'MRN-NEW-2', 'same-id-2-obs-b'));
+    assert.equal(err.code, 'IMPORT_ID_COLLISION', `${family} ${birthDate}: ${err.message}`);
+    assert.match(err.message, /\bentry 0 \(Patient\/same-id-2\)/);
+  }
+  assert.deepEqual(heldPatient('same-id-2'), { display_name: 'Synthetic Charlieheld', birth_date: '1960-05-05', mrn: null });
+});
+
+test('the same person again imports: same medical record number (even renamed), or no number and the same name and birth date', () => {
+  importBundle(cache.session, personBundle('same-id-3', 'Echoheld', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-a'));
+  // Same MRN, new family name (a name change): the same person, updated in place.
+  assert.equal(importBundle(cache.session, personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-b')).resources, 2);
+  assert.equal(heldPatient('same-id-3')!.display_name, 'Synthetic Echorenamed');
+  // Two different numbers are two people, whatever the names say.
+  const err = refusal(personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-OTHER-3', 'same-id-3-obs-d'));
+  assert.equal(err.code, 'IMPORT_ID_COLLISION');
+  // No MRN in the file, same name (case and spacing aside) and birth date: the same person.
+  assert.equal(importBundle(cache.session, personBundle('same-id-3', ' ECHORENAMED ', '1970-07-07', null, 'same-id-3-obs-c')).resources, 2);
+  assert.equal(openChart(cache.session, 'same-id-3').groups.Observation!.total, 3);
 });

@@ -132,6 +132,19 @@ const olderReleases: Array<[string, (b: Json) => void, 'DSTU2' | 'STU3' | 'DSTU2
   ['Immunization.notGiven (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Immunization', id: 'i1', notGiven: false, patient: { reference: 'Patient/v-p1' } } }), 'STU3', 7],
   ['Procedure.notPerformed (DSTU2)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Procedure', id: 'pr1', notPerformed: false, subject: { reference: 'Patient/v-p1' } } }), 'DSTU2', 7],
   ['Procedure.notDone (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Procedure', id: 'pr1', notDone: false, subject: { reference: 'Patient/v-p1' } } }), 'STU3', 7],
+  // STU3 backbone elements where R4 has a plain Reference (or a backbone without that part): R4 would read them as empty references.
+  ['MedicationRequest.requester as {agent, onBehalfOf} (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'MedicationRequest', id: 'mr1', status: 'active', intent: 'order', subject: { reference: 'Patient/v-p1' }, medicationCodeableConcept: { text: 'Synthetic' }, requester: { agent: { reference: 'Practitioner/v-dr' }, onBehalfOf: { reference: 'Organization/o1' } } } }), 'STU3', 7],
+  ['MedicationRequest.requester as {agent} alone (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'MedicationRequest', id: 'mr1', status: 'active', intent: 'order', subject: { reference: 'Patient/v-p1' }, requester: { agent: { reference: 'Practitioner/v-dr' } } } }), 'STU3', 7],
+  ['DiagnosticReport.performer as [{role, actor}] (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'DiagnosticReport', id: 'dr1', status: 'final', code: { text: 'Synthetic' }, subject: { reference: 'Patient/v-p1' }, performer: [{ role: { text: 'lab' }, actor: { reference: 'Organization/lab1' } }] } }), 'STU3', 7],
+  ['DiagnosticReport.performer as one Reference, not a list (DSTU2)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'DiagnosticReport', id: 'dr1', status: 'final', code: { text: 'Synthetic' }, subject: { reference: 'Patient/v-p1' }, performer: { reference: 'Organization/lab1' } } }), 'DSTU2', 7],
+  ['DeviceRequest.requester as {agent, onBehalfOf} (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'DeviceRequest', id: 'dq1', status: 'active', intent: 'order', subject: { reference: 'Patient/v-p1' }, requester: { agent: { reference: 'Practitioner/v-dr' } } } }), 'STU3', 7],
+  ['CommunicationRequest.requester as {agent, onBehalfOf} (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'CommunicationRequest', id: 'cq1', status: 'active', subject: { reference: 'Patient/v-p1' }, requester: { agent: { reference: 'Practitioner/v-dr' } } } }), 'STU3', 7],
+  ['SupplyRequest.requester as {agent, onBehalfOf} (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'SupplyRequest', id: 'sq1', status: 'active', requester: { agent: { reference: 'Practitioner/v-dr' } } } }), 'STU3', 7],
+  ['Task.requester as {agent, onBehalfOf} (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Task', id: 't1', status: 'requested', intent: 'order', for: { reference: 'Patient/v-p1' }, requester: { agent: { reference: 'Practitioner/v-dr' }, onBehalfOf: { reference: 'Organization/o1' } } } }), 'STU3', 7],
+  ['MedicationAdministration.performer with onBehalfOf (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'MedicationAdministration', id: 'ma1', status: 'completed', subject: { reference: 'Patient/v-p1' }, performer: [{ actor: { reference: 'Practitioner/v-dr' }, onBehalfOf: { reference: 'Organization/o1' } }] } }), 'STU3', 7],
+  ['MedicationDispense.performer with onBehalfOf (STU3)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'MedicationDispense', id: 'md1', status: 'completed', subject: { reference: 'Patient/v-p1' }, performer: [{ actor: { reference: 'Practitioner/v-dr' }, onBehalfOf: { reference: 'Organization/o1' } }] } }), 'STU3', 7],
+  ['Procedure.performer with role (STU3; R4 calls it function)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Procedure', id: 'pr1', status: 'completed', subject: { reference: 'Patient/v-p1' }, performer: [{ role: { text: 'surgeon' }, actor: { reference: 'Practitioner/v-dr' } }] } }), 'STU3', 7],
+  ['Immunization.practitioner (STU3; R4 performer)', (b) => (b.entry as Json[]).push({ resource: { resourceType: 'Immunization', id: 'i1', status: 'completed', patient: { reference: 'Patient/v-p1' }, practitioner: [{ role: { text: 'AP' }, actor: { reference: 'Practitioner/v-dr' } }] } }), 'STU3', 7],
   ['a DSTU2 fhir_comments property', (b) => (entryOf(b, 'Observation').code = { fhir_comments: ['x'], text: 'Heart rate' }), 'DSTU2', 3],
   ['meta.profile naming the DSTU2 core definition (|1.0.2)', (b) => (entryOf(b, 'Patient').meta = { profile: ['http://hl7.org/fhir/StructureDefinition/Patient|1.0.2'] }), 'DSTU2', 0],
   ['meta.profile naming the STU3 core definition (|3.0.1)', (b) => (entryOf(b, 'Observation').meta = { profile: ['http://hl7.org/fhir/StructureDefinition/Observation|3.0.1'] }), 'STU3', 3],
@@ -214,4 +227,21 @@ test('genuine R4 always imports: every Synthea bundle, R4 shapes of the same fie
   entryOf(bundle, 'Observation').meta = { versionId: '3', lastUpdated: '2020-01-01T00:00:00Z' };
   bundle.link = [{ relation: 'self', url: 'http://hapi.example.org/baseR4/Patient?_id=v-p1-r4' }];
   assert.equal(importBundle(cache.session, JSON.stringify(bundle)).resources, 7);
+});
+
+test('the R4 shapes of the same elements import: requester and DiagnosticReport.performer as References, performers with function, actor and onBehalfOf', () => {
+  const ref = (r: string) => ({ reference: r, display: 'Synthetic' });
+  const resources: Json[] = [
+    { resourceType: 'Patient', id: 'shape-p1', name: [{ family: 'Shapeprobe' }] },
+    { resourceType: 'MedicationRequest', id: 'shape-mr', status: 'active', intent: 'order', subject: ref('Patient/shape-p1'), medicationCodeableConcept: { text: 'x' }, requester: ref('Practitioner/v-dr') },
+    { resourceType: 'DiagnosticReport', id: 'shape-dr', status: 'final', code: { text: 'x' }, subject: ref('Patient/shape-p1'), performer: [ref('Organization/lab1')], resultsInterpreter: [ref('Practitioner/v-dr')] },
+    { resourceType: 'DeviceRequest', id: 'shape-dq', status: 'active', intent: 'order', codeCodeableConcept: { text: 'x' }, subject: ref('Patient/shape-p1'), requester: ref('Practitioner/v-dr') },
+    { resourceType: 'Task', id: 'shape-t', status: 'requested', intent: 'order', for: ref('Patient/shape-p1'), requester: ref('Practitioner/v-dr'), owner: ref('Organization/o1') },
+    { resourceType: 'MedicationAdministration', id: 'shape-ma', status: 'completed', medicationCodeableConcept: { text: 'x' }, subject: ref('Patient/shape-p1'), effectiveDateTime: '2020-01-01', performer: [{ function: { text: 'performer' }, actor: ref('Practitioner/v-dr') }] },
+    { resourceType: 'MedicationDispense', id: 'shape-md', status: 'completed', medicationCodeableConcept: { text: 'x' }, subject: ref('Patient/shape-p1'), performer: [{ function: { text: 'packager' }, actor: ref('Practitioner/v-dr') }] },
+    { resourceType: 'Procedure', id: 'shape-pr', status: 'completed', code: { text: 'x' }, subject: ref('Patient/shape-p1'), performer: [{ function: { text: 'surgeon' }, actor: ref('Practitioner/v-dr'), onBehalfOf: ref('Organization/o1') }] },
+    { resourceType: 'Immunization', id: 'shape-i', status: 'completed', vaccineCode: { text: 'x' }, patient: ref('Patient/shape-p1'), occurrenceDateTime: '2020-01-01', performer: [{ function: { text: 'AP' }, actor: ref('Practitioner/v-dr') }] },
+  ];
+  const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
+  assert.equal(importBundle(cache.session, JSON.stringify(bundle)).resources, resources.length);
 });

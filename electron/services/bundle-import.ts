@@ -4,8 +4,9 @@
  * nothing does. Resources are stored as they came (an id taken from the
  * fullUrl is filled in). Refuses, whole, what the cache cannot keep as it
  * came: a bundle that is not R4 (FHIR_VERSION_UNSUPPORTED), or a resource id
- * the cache holds for another patient (IMPORT_ID_COLLISION: the cache keys
- * resources by Type/id, so storing it would move another patient's record).
+ * the cache holds for another patient, or a Patient id it holds for another
+ * person (IMPORT_ID_COLLISION: the cache keys resources by Type/id, so storing
+ * it would move another patient's record or merge two people's charts).
  * Every import is audited: per patient, and for resources without a patient
  * (Organization, Practitioner, Medication…) in entries of their own; a
  * refused import leaves one failed-import entry that names nothing from the
@@ -17,7 +18,7 @@ import { patientIndexFields } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
 import { MAX_AUDIT_ENTITIES } from './audit-chain';
 import type { CacheSession } from './cache-session';
-import { createResourceWriter, type ResourceWriter } from './resource-writer';
+import { createResourceWriter, type PatientIdentity, type ResourceWriter } from './resource-writer';
 
 export interface ImportSummary {
   resources: number;
@@ -32,20 +33,36 @@ function collision(r: BundleResource, why: string): AppError {
   );
 }
 
+/** A name as people compare it: Unicode-normalized, case and spacing aside. */
+function comparableName(name: string): string {
+  return name.normalize('NFKC').toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Whether an incoming Patient is the person the cache holds under its id.
+ * Both with a medical record number: the same number (a renamed patient is
+ * still the same person; two numbers are two people, whatever the names).
+ * Either without one: the same name and the same birth date (a missing birth
+ * date agrees only with a missing one). Compared in memory; never logged.
+ */
+function samePerson(held: PatientIdentity, incoming: PatientIdentity): boolean {
+  if (held.mrn !== null && incoming.mrn !== null) return held.mrn === incoming.mrn;
+  return comparableName(held.displayName) === comparableName(incoming.displayName) && held.birthDate === incoming.birthDate;
+}
+
 /**
  * Refuses the bundle when one of its resources is held for another patient:
  * a different patient, or none where the cache links it to one (the chart it
- * is in would lose it). A Patient id held for a different person (another
- * medical record number) is refused too. A resource held without a patient
- * may gain one.
+ * is in would lose it). A Patient id the cache holds for a different person
+ * (see samePerson) is refused too: storing it would put one person's
+ * record in another's chart. A resource held without a patient may gain one.
  */
 function refuseCollisions(writer: ResourceWriter, resources: BundleResource[]): void {
   for (const r of resources) {
     if (r.resourceType === 'Patient') {
-      const held = writer.heldMrn(r.id);
-      const incoming = patientIndexFields(r.resource).mrn;
-      if (held !== null && incoming !== null && held !== incoming) {
-        throw collision(r, 'has the id of a patient this cache holds with a different medical record number');
+      const held = writer.heldIdentity(r.id);
+      if (held !== null && !samePerson(held, patientIndexFields(r.resource))) {
+        throw collision(r, 'has the id of a patient this cache holds, and is not the same person');
       }
       continue;
     }

@@ -10,6 +10,13 @@ import { patientIdOf, patientIndexFields, sortDateOf } from '../../shared/fhir-f
 import type { FhirResource } from '../../shared/contract';
 import type { CacheDatabase } from './cache-database';
 
+/** The fields that tell one person from another: PHI, compared in memory only, never logged or put in a message. */
+export interface PatientIdentity {
+  displayName: string;
+  birthDate: string | null;
+  mrn: string | null;
+}
+
 export interface ResourceWriter {
   /**
    * Stores `resource`; returns the patient it belongs to, whether it is a
@@ -23,8 +30,8 @@ export interface ResourceWriter {
   ): { patientId: string | null; newPatient: boolean; created: boolean };
   /** The patient the cache holds `Type/id` for (null: held without a patient); undefined when it does not hold it. */
   heldFor(resourceType: string, id: string): string | null | undefined;
-  /** The medical record number the cache holds for a patient; null when it holds none (or not the patient). */
-  heldMrn(patientId: string): string | null;
+  /** What the cache holds to tell who a patient is (index fields only); null when it does not hold the patient. */
+  heldIdentity(patientId: string): PatientIdentity | null;
 }
 
 export function createResourceWriter(db: CacheDatabase): ResourceWriter {
@@ -35,7 +42,7 @@ export function createResourceWriter(db: CacheDatabase): ResourceWriter {
   );
   const patientExists = db.prepare('SELECT 1 FROM patients WHERE id = ?').pluck();
   const held = db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?');
-  const mrn = db.prepare('SELECT mrn FROM patients WHERE id = ?').pluck();
+  const identity = db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?');
   const upsertPatient = db.prepare(
     `INSERT INTO patients (id, display_name, birth_date, gender, mrn) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, birth_date = excluded.birth_date, gender = excluded.gender, mrn = excluded.mrn`,
@@ -63,8 +70,9 @@ export function createResourceWriter(db: CacheDatabase): ResourceWriter {
       const row = held.get(resourceType, id) as { patient_id: string | null } | undefined;
       return row === undefined ? undefined : row.patient_id;
     },
-    heldMrn(patientId) {
-      return (mrn.get(patientId) as string | null | undefined) ?? null;
+    heldIdentity(patientId) {
+      const row = identity.get(patientId) as { display_name: string; birth_date: string | null; mrn: string | null } | undefined;
+      return row === undefined ? null : { displayName: row.display_name, birthDate: row.birth_date, mrn: row.mrn };
     },
   };
 }
