@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../shared/app-error';
 import { backupCache, backupDatabaseTo, restoreCache } from '../electron/services/cache-backup';
@@ -98,7 +98,7 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     other.close();
     const foreign = join(dir.path, 'foreign.db');
     await backupCache(otherDir, keychain, foreign);
-    await assert.rejects(restoreCache(dataDir, keychain, foreign), code('CACHE_KEY_WRONG'));
+    await assert.rejects(restoreCache(dataDir, keychain, foreign), (e: unknown) => code('CACHE_KEY_WRONG')(e) && /not a backup of this patient cache: it belongs to another cache/.test((e as Error).message) && !/damaged/.test((e as Error).message));
     const garbage = join(dir.path, 'garbage.db');
     writeFileSync(garbage, randomBytes(64 * 1024));
     await assert.rejects(restoreCache(dataDir, keychain, garbage), code('CACHE_KEY_WRONG'));
@@ -181,6 +181,90 @@ test('restore over a cache whose writer was SIGKILLed (its -wal still full of co
       assert.equal(outboxSize(restored), 5, 'exactly the backup, nothing of the old WAL');
     } finally {
       restored.close();
+    }
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('a backup never replaces a cache\'s file: --out <another open cache>/cache.db, <another cache>/profile.json, a cache file name or an existing file that is not a backup of this cache are refused (exit 1) and both caches stay whole; a previous backup is replaced', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('backup-target');
+  const a = join(dir.path, 'a');
+  const b = join(dir.path, 'b');
+  const c = join(dir.path, 'c');
+  const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+  try {
+    const sa = await openCacheSession({ dataDir: a, secrets: keychain, actor: 'dr.a', create: true });
+    recordChange(sa, observation(1));
+    sa.close();
+    const sc = await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: true });
+    sc.close();
+    const sb = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: true });
+    for (let n = 0; n < 10; n++) recordChange(sb, observation(n));
+    const notes = join(dir.path, 'notes.txt');
+    writeFileSync(notes, 'not a backup');
+    for (const out of [join(b, 'cache.db'), join(c, 'profile.json'), join(dir.path, 'cache.db'), join(dir.path, 'x.db-wal'), notes]) {
+      const r = runCli(['backup', '--data-dir', a, '--out', out], env);
+      assert.equal(r.status, 1, `${out}: ${r.stderr}`);
+      assert.match(r.stderr, /^error INVALID_INPUT: Write the backup to a new file outside every cache folder/m);
+    }
+    assert.equal(readFileSync(notes, 'utf8'), 'not a backup');
+    for (let n = 10; n < 15; n++) recordChange(sb, observation(n));
+    sb.close();
+    const again = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: false });
+    assert.equal(outboxSize(again), 15);
+    again.close();
+    (await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: false })).close();
+    const out = join(dir.path, 'a-backup.db');
+    assert.equal(runCli(['backup', '--data-dir', a, '--out', out], env).status, 0);
+    const twice = runCli(['backup', '--data-dir', a, '--out', out], env);
+    assert.equal(twice.status, 0, twice.stderr);
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('cache.db-wal and -shm deleted under the open app: a backup is refused while the journal is missing (it would miss commits); the app folds its commits into cache.db at once (folder watch), after which a backup holds every change and nothing is lost', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('backup-wal-deleted');
+  const dataDir = join(dir.path, 'cache');
+  const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+  try {
+    let restored: () => void = () => undefined;
+    const journalRestored = new Promise<void>((resolve) => (restored = resolve));
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true, onFolderEvent: (e) => e === 'journal-restored' && restored() });
+    for (let n = 0; n < 50; n++) recordChange(s, observation(n));
+    rmSync(join(dataDir, 'cache.db-wal'));
+    rmSync(join(dataDir, 'cache.db-shm'));
+    for (let n = 50; n < 100; n++) recordChange(s, observation(n));
+    // The command line runs before the app's event loop sees the deletion.
+    const refused = runCli(['backup', '--out', join(dir.path, 'early.db'), '--data-dir', dataDir], env);
+    assert.equal(refused.status, 75, refused.stderr);
+    assert.match(refused.stderr, /^error CACHE_IN_USE: The cache's journal file \(cache\.db-wal\) is missing/m);
+    assert.equal(existsSync(join(dir.path, 'early.db')), false);
+    await journalRestored;
+    assert.equal(existsSync(join(dataDir, 'cache.db-wal')), true);
+    const out = join(dir.path, 'b.db');
+    const ok = runCli(['backup', '--out', out, '--data-dir', dataDir], env);
+    assert.equal(ok.status, 0, ok.stderr);
+    const keys = await loadDeviceKeys(keychain, readProfile(dataDir)!.profileId);
+    const copy = openCacheDatabase(out, keys.cacheKey, { create: false, readonly: true });
+    try {
+      assert.equal(copy.prepare('SELECT count(*) FROM outbox').pluck().get(), 100, 'the backup holds every committed change');
+    } finally {
+      copy.close();
+    }
+    for (let n = 100; n < 120; n++) recordChange(s, observation(n));
+    s.close();
+    const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
+    try {
+      assert.equal(outboxSize(again), 120);
+      checkCacheIntegrity(again.db);
+    } finally {
+      again.close();
     }
   } finally {
     dir.remove();

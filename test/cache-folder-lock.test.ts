@@ -16,6 +16,10 @@ import { outboxSize, recordChange } from '../electron/services/outbox';
 import { readProfile } from '../electron/services/cache-profile';
 import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-keys';
 import { wipeCache } from '../electron/services/cache-maintenance';
+import { acquireFolderLock } from '../electron/services/cache-folder-lock';
+import { backupCache } from '../electron/services/cache-backup';
+import { stateGet, stateSet } from '../electron/services/sync-state';
+import { randomBytes } from 'node:crypto';
 import { runCli } from './support/cache-cli';
 import { startCacheChild } from './support/cache-child';
 import { scratchDir } from './support/scratch';
@@ -167,6 +171,129 @@ test('an open that starts while this process is still closing the cache (an unlo
     first.close();
     const s = await second;
     s.close();
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+/** Resolves at the session's next folder event of that kind (the folder watch, not a timer). */
+function folderEvents() {
+  const waiting = new Map<string, Array<() => void>>();
+  return {
+    on: (event: string) => {
+      for (const resolve of waiting.get(event) ?? []) resolve();
+      waiting.delete(event);
+    },
+    next: (event: string) => new Promise<void>((resolve) => waiting.set(event, [...(waiting.get(event) ?? []), resolve])),
+  };
+}
+
+test('cache.lock deleted by hand while the app has the cache open with unsynced changes: `cache wipe` and `restore` of an older backup are refused (exit 75) and nothing is lost; after the app closed, --force runs them', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-deleted-cli');
+  const dataDir = join(dir.path, 'cache');
+  const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+  try {
+    const app = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
+    for (let n = 0; n < 5; n++) recordChange(app, observation(n));
+    const backup = join(dir.path, 'old.db');
+    await backupCache(dataDir, keychain, backup);
+    for (let n = 5; n < 20; n++) recordChange(app, observation(n));
+    rmSync(join(dataDir, 'cache.lock'));
+    const wipe = runCli(['wipe', '--data-dir', dataDir], env);
+    assert.equal(wipe.status, 75, wipe.stderr);
+    assert.match(wipe.stderr, /^error CACHE_IN_USE: The lock file of this patient cache \(cache\.lock\) was deleted.*--force\./m);
+    const restore = runCli(['restore', '--from', backup, '--data-dir', dataDir], env);
+    assert.equal(restore.status, 75, restore.stderr);
+    for (let n = 20; n < 30; n++) recordChange(app, observation(n));
+    assert.equal(outboxSize(app), 30);
+    app.close();
+    const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
+    assert.equal(outboxSize(again), 30, 'every change the app accepted is still there');
+    again.close();
+
+    // Closed, the lock file deleted again: the operator knows nothing has it open and forces.
+    rmSync(join(dataDir, 'cache.lock'));
+    const forced = runCli(['restore', '--force', '--from', backup, '--data-dir', dataDir], env);
+    assert.equal(forced.status, 0, forced.stderr);
+    const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
+    assert.equal(outboxSize(restored), 5);
+    restored.close();
+    rmSync(join(dataDir, 'cache.lock'));
+    const forcedWipe = runCli(['wipe', '--force', '--data-dir', dataDir], env);
+    assert.equal(forcedWipe.status, 0, forcedWipe.stderr);
+    assert.equal(existsSync(dataDir), false);
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('cache.lock deleted while open: the app re-takes it at once (folder watch), so a second process is refused; when another opener took it first, the first session\'s writes that bypass audited() (sync state, outbox settle) are refused too', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-deleted-watch');
+  const dataDir = join(dir.path, 'cache');
+  let child: ReturnType<typeof startCacheChild> | null = null;
+  try {
+    const events = folderEvents();
+    const a = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true, onFolderEvent: events.on });
+    recordChange(a, observation(0));
+    const relocked = events.next('relocked');
+    rmSync(join(dataDir, 'cache.lock'));
+    await relocked;
+    assert.equal(existsSync(join(dataDir, 'cache.lock')), true, 'the lock file is back');
+    child = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write' });
+    assert.equal(await child.line(/^open$|^refused/), 'refused CACHE_IN_USE', 'the second process is refused');
+    stateSet(a, 'probe', 'a-still-writes');
+    assert.equal(stateGet(a, 'probe'), 'a-still-writes');
+
+    // Another opener wins the new lock before the watch fires: A stops writing on every path.
+    const lost = events.next('writer-lost');
+    rmSync(join(dataDir, 'cache.lock'));
+    const other = acquireFolderLock(dataDir, { create: false });
+    await lost;
+    assert.throws(() => stateSet(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
+    assert.throws(() => recordChange(a, observation(1)), inUse);
+    assert.equal(stateGet(a, 'probe'), 'a-still-writes', 'reads still work');
+    a.close();
+    other.release();
+    const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
+    try {
+      assert.equal(stateGet(c, 'probe'), 'a-still-writes');
+      assert.equal(outboxSize(c), 1);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await child?.kill();
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('junk in cache.lock (a faulty disk, a tool that wrote into it): the app opens, `verify` and `wipe` run; nobody holds a lock on it, so it is emptied once', { timeout: 120_000 }, async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('lock-junk');
+  const dataDir = join(dir.path, 'cache');
+  const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+  try {
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: true });
+    recordChange(s, observation(1));
+    s.close();
+    writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
+    const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: false });
+    assert.equal(outboxSize(again), 1);
+    // Held: junk written again is still no way into the folder for a second opener.
+    await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.y', create: false, lockWaitMs: 0 }), inUse);
+    again.close();
+    writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
+    const verify = runCli(['verify', '--data-dir', dataDir], env);
+    assert.equal(verify.status, 0, verify.stderr);
+    writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
+    const wipe = runCli(['wipe', '--data-dir', dataDir], env);
+    assert.equal(wipe.status, 0, wipe.stderr);
+    assert.equal(existsSync(dataDir), false);
   } finally {
     dir.remove();
     await keychain.cleanup();

@@ -36,11 +36,15 @@ const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
   verify                    check the file and the audit chain (exit 0 when whole)
   stats                     counts by resource type and audit entries, as JSON
   audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line
-  wipe                      delete the keychain entries, then the cache files
+  wipe [--force]            delete the keychain entries, then the cache files
   backup --out <file>       a consistent, still-encrypted copy of the database; safe
                             while the app is running (never copy the live folder)
-  restore --from <file>     replace the database with a backup (only while nothing
-                            has the cache open: exit 75 CACHE_IN_USE otherwise)`;
+  restore --from <file> [--force]
+                            replace the database with a backup (only while nothing
+                            has the cache open: exit 75 CACHE_IN_USE otherwise)
+  wipe and restore refuse (exit 75) a folder whose cache.lock was deleted while
+  cache.db is there: a crash never deletes it, so the app may still have the
+  cache open; close every Clinician Desktop window, then add --force.`;
 
 class UsageError extends Error {}
 
@@ -108,7 +112,7 @@ function readBundleFile(file: string, position: string): Buffer {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { 'data-dir': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean' } },
+    options: { 'data-dir': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean' } },
     allowPositionals: true,
   });
   const [command, ...rest] = positionals;
@@ -171,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     case 'wipe':
-      print(await wipeCache(dataDir, keychain(), { waitMs: 0 }));
+      print(await wipeCache(dataDir, keychain(), { waitMs: 0, lockFileRequired: true, force: values.force === true }));
       return 0;
     case 'backup': {
       if (!values.out) throw new UsageError('backup needs --out <file>');
@@ -180,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'restore': {
       if (!values.from) throw new UsageError('restore needs --from <file>');
-      print(await restoreCache(dataDir, keychain(), resolve(values.from)));
+      print(await restoreCache(dataDir, keychain(), resolve(values.from), { force: values.force === true }));
       return 0;
     }
     default:

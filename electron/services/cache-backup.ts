@@ -22,19 +22,21 @@
  * database that is open, or leave a temp file behind.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import { checkCacheIntegrity, openCacheDatabase, type CacheDatabase } from './cache-database';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
-import { acquireFolderLock } from './cache-folder-lock';
-import { DATABASE_FILE, readProfile, type CacheProfile } from './cache-profile';
+import { acquireFolderLock, folderHasWriter, LOCK_FILE, lockFileMissing, lockFileMissingError } from './cache-folder-lock';
+import { DATABASE_FILE, PROFILE_FILE, readProfile, type CacheProfile } from './cache-profile';
 import { dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
 import type { SecretStore } from './secret-store';
 
 export interface BackupOptions {
   /** The passkey's PRF output, when the profile's keys are bound to a passkey. */
   prfOutput?: Buffer;
+  /** Restore only: go ahead although cache.lock was deleted (the operator closed every window). */
+  force?: boolean;
 }
 
 function tempBeside(file: string, label: string): string {
@@ -90,13 +92,57 @@ function existingProfile(dataDir: string): CacheProfile {
   return profile;
 }
 
-/** The copy must open with the key and be whole before it replaces anything. */
-function checkCopy(file: string, key: Buffer): void {
-  const copy = openCacheDatabase(file, key, { create: false, readonly: true });
+function notThisCachesBackup(): AppError {
+  return new AppError('CACHE_KEY_WRONG', 'This file is not a backup of this patient cache: it belongs to another cache, or cannot be opened with this cache\'s key. Nothing was changed.');
+}
+
+function userVersion(db: CacheDatabase): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * The copy must open with the key, be whole and hold the schema (a copy of
+ * an empty file, e.g. a journal deleted under the app, has no tables) before
+ * it replaces anything. Returns its schema version.
+ */
+function checkCopy(file: string, key: Buffer): number {
+  let copy: CacheDatabase;
+  try {
+    copy = openCacheDatabase(file, key, { create: false, readonly: true });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'CACHE_KEY_WRONG') throw notThisCachesBackup();
+    throw err;
+  }
   try {
     checkCacheIntegrity(copy);
+    const version = userVersion(copy);
+    if (version === 0) throw new AppError('CACHE_CORRUPT', 'The copy holds no patient cache tables.');
+    return version;
   } finally {
     copy.close();
+  }
+}
+
+const CACHE_FILE_NAMES: ReadonlySet<string> = new Set([DATABASE_FILE, PROFILE_FILE, LOCK_FILE]);
+
+/**
+ * A backup never lands where it would replace a cache's file: not in any
+ * cache folder (one with profile.json or cache.lock, this one or another),
+ * not under a cache file's name, and not over an existing file that is not
+ * already a backup of this cache (it must open with this cache's key).
+ */
+function checkBackupTarget(outFile: string, dataDir: string, key: Buffer): void {
+  const dir = dirname(outFile);
+  const name = basename(outFile);
+  const refused = () => new AppError('INVALID_INPUT', 'Write the backup to a new file outside every cache folder (not over cache.db, profile.json or another cache\'s files).');
+  if (sameFolder(dir, dataDir) || existsSync(join(dir, PROFILE_FILE)) || existsSync(join(dir, LOCK_FILE))) throw refused();
+  if (CACHE_FILE_NAMES.has(name) || /-(wal|shm|journal)$/.test(name)) throw refused();
+  if (!existsSync(outFile)) return;
+  try {
+    const old = openCacheDatabase(outFile, key, { create: false, readonly: true });
+    old.close();
+  } catch {
+    throw refused();
   }
 }
 
@@ -116,8 +162,9 @@ export function backupDatabaseTo(db: CacheDatabase, key: Buffer, outFile: string
   try {
     // VACUUM INTO needs an absent or empty target: an empty 0600 file fixes the copy's mode.
     closeSync(openSync(tmp, 'wx', 0o600));
+    const expected = userVersion(db);
     db.prepare('VACUUM INTO ?').run(tmp);
-    checkCopy(tmp, key);
+    if (checkCopy(tmp, key) !== expected || expected === 0) throw new AppError('CACHE_CORRUPT', 'The copy does not hold the cache\'s current schema.');
     fsyncFile(tmp);
     renameSync(tmp, outFile);
     fsyncFolder(dirname(outFile));
@@ -137,8 +184,15 @@ export async function backupCache(dataDir: string, secrets: SecretStore, outFile
   const profile = existingProfile(dataDir);
   // A backup renamed over the live cache.db (or beside it) would be a restore behind the app's back.
   if (sameFolder(dirname(outFile), dataDir)) throw new AppError('INVALID_INPUT', 'Write the backup outside the cache folder.');
+  // The journal deleted under the app: the open app still holds commits in
+  // the deleted file, which a reader here cannot see (the app folds them back
+  // as soon as it notices). A copy now would silently miss them.
+  if (!existsSync(`${profile.databaseFile}-wal`) && existsSync(join(dataDir, LOCK_FILE)) && folderHasWriter(dataDir)) {
+    throw new AppError('CACHE_IN_USE', 'The cache\'s journal file (cache.db-wal) is missing while Clinician Desktop has the cache open, so a backup now would miss recent changes. Try again in a moment; if it persists, close Clinician Desktop and back up then.');
+  }
   const keys = await keysFor(secrets, profile, options);
   try {
+    checkBackupTarget(outFile, dataDir, keys.cacheKey);
     const db = openCacheDatabase(profile.databaseFile, keys.cacheKey, { create: false, readonly: true });
     try {
       return backupDatabaseTo(db, keys.cacheKey, outFile);
@@ -201,6 +255,8 @@ function foldOldWal(file: string, key: Buffer): void {
  * fails. The backup must be this profile's (it opens only with its key).
  */
 export async function restoreCache(dataDir: string, secrets: SecretStore, fromFile: string, options: BackupOptions = {}): Promise<{ bytes: number }> {
+  // cache.lock deleted by hand: the app may still hold its lock on the deleted file (./cache-folder-lock).
+  if (!options.force && lockFileMissing(dataDir)) throw lockFileMissingError();
   const lock = acquireFolderLock(dataDir, { create: false });
   try {
     const profile = existingProfile(dataDir);

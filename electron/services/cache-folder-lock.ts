@@ -14,7 +14,7 @@
  * report CACHE_IN_USE for anything but a lock someone else holds.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, truncateSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
@@ -23,6 +23,24 @@ export const LOCK_FILE = 'cache.lock';
 
 export function cacheInUseError(): AppError {
   return new AppError('CACHE_IN_USE', 'This patient cache is open in another Clinician Desktop window or program. Close it and try again.');
+}
+
+/**
+ * The lock file is gone while the database is there. A crash never deletes
+ * it (the OS only drops the lock) and a wipe deletes it last, after the
+ * database: so someone deleted it by hand, perhaps while the app has the
+ * cache open (it then holds its lock on the deleted file). Destructive
+ * commands refuse this unless forced.
+ */
+export function lockFileMissing(dataDir: string): boolean {
+  return existsSync(join(dataDir, 'cache.db')) && !existsSync(join(dataDir, LOCK_FILE));
+}
+
+export function lockFileMissingError(): AppError {
+  return new AppError(
+    'CACHE_IN_USE',
+    'The lock file of this patient cache (cache.lock) was deleted, so it cannot be told whether Clinician Desktop has the cache open. Close every Clinician Desktop window, then run the command again with --force.',
+  );
 }
 
 export interface FolderLock {
@@ -84,7 +102,7 @@ function ensureLockFile(file: string): void {
   closeSync(fd);
 }
 
-function tryLockOnce(file: string): { db: Database.Database; locked: Stats } | 'retry' {
+function tryLockOnce(file: string): { db: Database.Database; locked: Stats } | 'retry' | 'junk' {
   ensureLockFile(file);
   const before = statOrNull(file);
   if (!before) return 'retry';
@@ -106,6 +124,9 @@ function tryLockOnce(file: string): { db: Database.Database; locked: Stats } | '
     const code = (err as { code?: unknown }).code;
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw cacheInUseError();
     if (isDiskFullError(err)) throw diskFullError();
+    // Bytes that are not an SQLite file: read only after the lock was granted
+    // (a holder's lock would have answered BUSY first), so nobody holds it.
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return 'junk';
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache folder cannot be locked.');
   }
   // The file we locked must still be the one at the path: a wipe that held the
@@ -123,9 +144,23 @@ function tryLockOnce(file: string): { db: Database.Database; locked: Stats } | '
 export function acquireFolderLock(dataDir: string, options: AcquireOptions): FolderLock {
   prepareFolder(dataDir, options.create);
   const file = join(dataDir, LOCK_FILE);
+  let emptied = false;
   for (let attempt = 0; attempt < 5; attempt++) {
     const got = tryLockOnce(file);
     if (got === 'retry') continue;
+    if (got === 'junk') {
+      // The lock file holds no data: junk in it (a faulty disk, a tool that
+      // wrote into it) is emptied once; nobody holds a lock on it to drop.
+      if (emptied) break;
+      emptied = true;
+      try {
+        truncateSync(file, 0);
+      } catch (err) {
+        if (isDiskFullError(err)) throw diskFullError();
+        break;
+      }
+      continue;
+    }
     const { db, locked } = got;
     // A lock file made by an older version may be 0644; it holds nothing, but every file here is 0600.
     if (POSIX) chmodSync(file, 0o600);
@@ -144,6 +179,7 @@ export function acquireFolderLock(dataDir: string, options: AcquireOptions): Fol
       },
     };
   }
+  if (emptied) throw new AppError('CACHE_NOT_OPEN', 'The patient cache folder cannot be locked.');
   // The lock file keeps being replaced under us: someone is wiping or restoring this folder.
   throw cacheInUseError();
 }
@@ -162,6 +198,20 @@ export async function acquireFolderLockWaiting(dataDir: string, options: Acquire
       if (!(err instanceof AppError && err.code === 'CACHE_IN_USE') || Date.now() >= deadline) throw err;
     }
     await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 50));
+  }
+}
+
+/**
+ * Whether something holds the folder's writer lock now (the app, another
+ * window, a command). Takes and at once releases the lock when free.
+ */
+export function folderHasWriter(dataDir: string): boolean {
+  try {
+    acquireFolderLock(dataDir, { create: false }).release();
+    return false;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'CACHE_IN_USE') return true;
+    throw err;
   }
 }
 

@@ -12,7 +12,7 @@ import { AppError } from '../../shared/app-error';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
 import { checkCacheIntegrity } from './cache-database';
-import { acquireFolderLockWaiting } from './cache-folder-lock';
+import { acquireFolderLockWaiting, lockFileMissing, lockFileMissingError } from './cache-folder-lock';
 import { storedEntry, verifyAuditChain, type ChainReport, type StoredAuditEntry } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
 import { receiptProblem } from './audit-upload';
@@ -73,6 +73,13 @@ export interface WipeOptions {
    * line never waits: an open app means CACHE_IN_USE and nothing is deleted.
    */
   waitMs?: number;
+  /**
+   * The command line's wipe refuses a folder whose cache.lock was deleted
+   * while cache.db is there (an app may still hold its lock on the deleted
+   * file) unless `force` (the operator has closed every window).
+   */
+  lockFileRequired?: boolean;
+  force?: boolean;
 }
 
 /**
@@ -81,6 +88,7 @@ export interface WipeOptions {
  * the command line) refuses with CACHE_IN_USE and loses nothing.
  */
 export async function wipeCache(dataDir: string, secrets: SecretStore, options: WipeOptions = {}): Promise<{ keysDeleted: boolean; filesDeleted: number }> {
+  if (options.lockFileRequired && !options.force && lockFileMissing(dataDir)) throw lockFileMissingError();
   const lock = await acquireFolderLockWaiting(dataDir, { create: false, waitMs: options.waitMs ?? 5000 });
   let filesDeleted = 0;
   let keysDeleted = false;

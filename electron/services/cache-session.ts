@@ -9,14 +9,14 @@
  * profile until close; every failure path releases it, and a failed first
  * run removes what it made (keychain entries, profile, database file).
  */
-import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
 import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
 import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
 import { DATABASE_FILE, newProfile, readProfile, removeProfile, tightenProfileMode, writeProfile, type CacheProfile } from './cache-profile';
 import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
-import { acquireFolderLock, acquireFolderLockWaiting, type FolderLock } from './cache-folder-lock';
+import { acquireFolderLock, acquireFolderLockWaiting, cacheInUseError, LOCK_FILE, type FolderLock } from './cache-folder-lock';
 import { isDiskFullError } from './cache-disk-full';
 import { checkRollbackAtOpen } from './rollback-guard';
 import type { SecretStore } from './secret-store';
@@ -58,7 +58,17 @@ export interface OpenSessionOptions {
    * enough that a second window is told at once.
    */
   lockWaitMs?: number;
+  /** Told what the folder watch did (the app may tell the clinician; tests wait on it). */
+  onFolderEvent?: (event: FolderEvent) => void;
 }
+
+/**
+ * `relocked`: cache.lock was deleted or replaced and this session took the
+ * new one. `writer-lost`: someone else took it first; this session writes
+ * nothing more. `journal-restored`: cache.db-wal/-shm were deleted under it;
+ * every commit was folded into cache.db and a new journal made.
+ */
+export type FolderEvent = 'relocked' | 'writer-lost' | 'journal-restored';
 
 export async function openCacheSession(options: OpenSessionOptions): Promise<CacheSession> {
   // The folder's writer lock before anything else: a second window, a CLI
@@ -101,7 +111,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     const tail = verifyAuditChain(openDb, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
     if (tail.ok) audit.signHead(true);
     else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
-    const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock);
+    const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock, options.onFolderEvent);
     // A rollback of the folder (restored copy, lost WAL) is said at once; nothing is refused or wiped (./rollback-guard).
     await checkRollbackAtOpen(session, options.secrets);
     return session;
@@ -138,17 +148,118 @@ async function undoFirstRun(options: OpenSessionOptions, keysFor: string | null,
 }
 
 /**
- * Before each write: the lock file must still be the one this session locked.
- * Deleted or replaced by hand while the cache is open, another opener may
- * have made and locked a new one; this session then takes the new one, or,
- * if someone else holds it, stops writing (CACHE_IN_USE) so there is never
- * more than one writer. One stat per transaction.
+ * Keeps this session the folder's one writer. Before each audited write (one
+ * stat) and at once when the folder watch (inotify, ReadDirectoryChangesW,
+ * FSEvents) sees cache.lock change: a lock file deleted or replaced by hand
+ * is re-made and re-locked within milliseconds, so a second opener is
+ * refused; if someone else took the new lock first, the database connection
+ * turns query_only, so no write path (audited or not: outbox settle, sync
+ * state, receipts) commits beside the other writer. The same watch sees the
+ * journal (-wal/-shm) deleted under the open cache: the commits in it go into
+ * cache.db at once and a new journal is made, so a backup or a crash loses
+ * nothing committed.
  */
-function stillTheWriter(lock: FolderLock | undefined): FolderLock | undefined {
-  if (!lock || lock.intact()) return lock;
-  const again = acquireFolderLock(lock.dataDir, { create: false });
-  lock.release();
-  return again;
+class WriterGuard {
+  private lost = false;
+  private watcher: FSWatcher | null = null;
+
+  constructor(
+    private lock: FolderLock,
+    private readonly db: CacheDatabase,
+    private readonly onEvent: ((event: FolderEvent) => void) | undefined,
+  ) {
+    try {
+      this.watcher = watch(lock.dataDir, { persistent: false }, (_type, name) => this.onChange(name === null ? null : String(name)));
+      this.watcher.on('error', () => this.stopWatching());
+    } catch {
+      // No watch possible (folder gone, no watch handles left): the check before each audited write remains.
+      this.watcher = null;
+    }
+  }
+
+  get writerLost(): boolean {
+    return this.lost;
+  }
+
+  /** Throws CACHE_IN_USE when another opener holds the folder's lock; re-takes a deleted or replaced lock file. */
+  check(): void {
+    if (this.lost) throw cacheInUseError();
+    if (this.lock.intact()) return;
+    let again: FolderLock;
+    try {
+      again = acquireFolderLock(this.lock.dataDir, { create: false });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'CACHE_IN_USE') this.loseWriter();
+      throw err;
+    }
+    this.lock.release();
+    this.lock = again;
+    this.onEvent?.('relocked');
+  }
+
+  private loseWriter(): void {
+    if (this.lost) return;
+    this.lost = true;
+    try {
+      this.db.pragma('query_only = ON');
+    } catch {
+      // the connection is closing
+    }
+    this.onEvent?.('writer-lost');
+  }
+
+  private onChange(name: string | null): void {
+    if (this.watcher === null) return;
+    if (!this.db.open) {
+      // An open that failed after this guard was made, or a close in progress: nothing to guard.
+      this.stopWatching();
+      return;
+    }
+    if (name === null || name === LOCK_FILE) {
+      try {
+        this.check();
+      } catch {
+        // said through writer-lost; the next write is refused
+      }
+    }
+    if (!this.lost && (name === null || name === `${DATABASE_FILE}-wal` || name === `${DATABASE_FILE}-shm`)) this.restoreJournal();
+  }
+
+  /**
+   * -wal or -shm deleted under the open database: this connection still
+   * writes into the deleted files, which nobody else (a backup, the next
+   * open) would see. Checkpoint everything into cache.db, then leave and
+   * re-enter WAL mode, which makes a new -wal and -shm at the path.
+   */
+  private restoreJournal(): void {
+    const file = this.db.name;
+    if (existsSync(`${file}-wal`) && existsSync(`${file}-shm`)) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.pragma('journal_mode = DELETE');
+      this.db.pragma('journal_mode = WAL');
+      // The first read in WAL mode makes the new -wal and -shm.
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+      this.onEvent?.('journal-restored');
+    } catch {
+      // A reader (a backup) holds the database: the next change event tries again.
+    }
+  }
+
+  stopWatching(): void {
+    const w = this.watcher;
+    this.watcher = null;
+    try {
+      w?.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  release(): void {
+    this.stopWatching();
+    this.lock.release();
+  }
 }
 
 /**
@@ -156,15 +267,15 @@ function stillTheWriter(lock: FolderLock | undefined): FolderLock | undefined {
  * caller; the benchmark uses it to run the same services on a plaintext
  * baseline database.
  */
-export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>, lock?: FolderLock): CacheSession {
+export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>, lock?: FolderLock, onFolderEvent?: (event: FolderEvent) => void): CacheSession {
   const { db, audit, keys } = parts;
   let open = true;
-  let writerLock = lock;
+  const guard = lock ? new WriterGuard(lock, db, onFolderEvent) : null;
   return {
     ...parts,
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
-      writerLock = stillTheWriter(writerLock);
+      guard?.check();
       try {
         const result = db.transaction(fn)();
         audit.signHead();
@@ -176,8 +287,10 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
     close() {
       if (!open) return;
       open = false;
+      guard?.stopWatching();
       try {
-        audit.signHead(true);
+        // A session that lost the folder to another writer writes nothing, not even its head.
+        if (!guard?.writerLost) audit.signHead(true);
       } catch (err) {
         // A full disk at close: the head stays unsigned; the next open checks the tail and signs it.
         if (!isDiskFullError(err)) throw asCacheError(err);
@@ -186,7 +299,7 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
           db.close();
         } finally {
           dropKeys(keys);
-          writerLock?.release();
+          guard?.release();
         }
       }
     },
