@@ -112,7 +112,8 @@ const CODE_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, OlderRelea
  * (STU3's `requester: {agent, onBehalfOf}`, DiagnosticReport's `performer:
  * [{role, actor}]`), or a backbone in both whose STU3 parts R4 renamed or
  * dropped (MedicationAdministration/MedicationDispense `performer.onBehalfOf`,
- * Procedure `performer.role`, which R4 calls `function`). Read as R4 they are
+ * Procedure `performer.role`, which R4 calls `function`; Encounter
+ * `diagnosis.role`, which R4 calls `use`). Read as R4 they are
  * references to nothing: the requester or performer would vanish without a
  * word. Each part listed is one an R4 Reference (reference, type, identifier,
  * display) or the R4 backbone does not have. Procedure.performer.onBehalfOf
@@ -128,12 +129,18 @@ const BACKBONE_PARTS_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, 
   MedicationAdministration: { performer: { parts: ['onBehalfOf'], release: 'STU3' } },
   MedicationDispense: { performer: { parts: ['onBehalfOf'], release: 'STU3' } },
   Procedure: { performer: { parts: ['role'], release: 'STU3' } },
+  Encounter: { diagnosis: { parts: ['role'], release: 'STU3' } },
 };
 
 /** Elements that are a list in R4 and one value (an object) in DSTU2. */
 const ONE_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, OlderRelease>>>> = {
   DiagnosticReport: { performer: 'DSTU2' },
   Immunization: { performer: 'DSTU2' },
+};
+
+/** Elements that are one value in R4 and a list before it (R4 keeps one author and moves the rest to `contributor`). */
+const LIST_BEFORE_R4: Readonly<Record<string, Readonly<Record<string, OlderRelease>>>> = {
+  CarePlan: { author: 'DSTU2/STU3' },
 };
 
 /** Where a resource holds a HumanName list in R4 (DSTU2 holds one name, not a list, in Practitioner and RelatedPerson). */
@@ -220,6 +227,9 @@ function resourceEvidence(resource: Json, entry: number): ReleaseEvidence | null
   }
   for (const [field, release] of Object.entries(ONE_BEFORE_R4[type] ?? {})) {
     if (obj(resource[field]) !== null) return { release, entry, what: `${type}.${field} is one value, not a list, as in FHIR ${release}` };
+  }
+  for (const [field, release] of Object.entries(LIST_BEFORE_R4[type] ?? {})) {
+    if (Array.isArray(resource[field])) return { release, entry, what: `${type}.${field} is a list, as in FHIR ${release}` };
   }
   for (const [field, { parts, release }] of Object.entries(BACKBONE_PARTS_BEFORE_R4[type] ?? {})) {
     const value = resource[field];
