@@ -9,14 +9,22 @@
  * a single read transaction that a busy writer never restarts, still
  * SQLCipher-encrypted with the same key. The copy goes to a 0600 temp file
  * beside the target, must open with the key and pass integrity_check, is
- * fsynced and only then renamed over the target.
+ * fsynced and only then renamed over the target. The target is never in a
+ * cache folder (this one or another: profile.json or cache.lock beside it),
+ * never named like a cache file, and an existing file is replaced only when
+ * it is a backup of this cache (it opens with the key). While a writer holds
+ * the lock and cache.db-wal is missing (deleted under the app, whose commits
+ * are then only in the deleted file), backup refuses; the copy must hold the
+ * source's schema version.
  *
  * Restore takes the folder's writer lock (CACHE_IN_USE while the app or
  * anything else has the cache open), checks the backup opens with this
  * profile's key and is whole, copies it into the folder as a temp file,
  * fsyncs, folds the old database's WAL into it, renames the copy over
  * cache.db and only then removes the old -wal/-shm. Any failure before the
- * rename leaves the old database as it was.
+ * rename leaves the old database as it was. A cache.lock missing beside
+ * cache.db (deleted by hand; the app may hold its lock on the deleted file)
+ * is refused unless forced.
  *
  * Must never: write a plaintext copy, keep the key beyond the open, replace a
  * database that is open, or leave a temp file behind.

@@ -5,7 +5,11 @@
  * mode inside a transaction that never commits. The OS drops it when the
  * process ends, however it ends, so there is never a stale lock to clean up
  * by hand; a second holder, in this process or another, gets SQLITE_BUSY,
- * which is CACHE_IN_USE here. The lock file holds no data.
+ * which is CACHE_IN_USE here. The lock file holds no data: junk in it (read
+ * only once the lock was granted, so nobody else holds it) is emptied once.
+ * The open app watches the folder and re-takes a deleted lock file at once
+ * (./cache-session); a lock file missing beside cache.db is never a crash's
+ * doing, so wipe and restore refuse it unless forced.
  *
  * Must never: open and close another file descriptor on the lock file while
  * the lock is held (closing any descriptor of a file drops the process's

@@ -155,9 +155,9 @@ async function undoFirstRun(options: OpenSessionOptions, keysFor: string | null,
  * refused; if someone else took the new lock first, the database connection
  * turns query_only, so no write path (audited or not: outbox settle, sync
  * state, receipts) commits beside the other writer. The same watch sees the
- * journal (-wal/-shm) deleted under the open cache: the commits in it go into
- * cache.db at once and a new journal is made, so a backup or a crash loses
- * nothing committed.
+ * journal (-wal/-shm) deleted under the open cache (and so does the check
+ * before each audited write): the commits in it go into cache.db at once and
+ * a new journal is made, so a backup or a crash loses nothing committed.
  */
 class WriterGuard {
   private lost = false;
@@ -225,6 +225,11 @@ class WriterGuard {
     if (!this.lost && (name === null || name === `${DATABASE_FILE}-wal` || name === `${DATABASE_FILE}-shm`)) this.restoreJournal();
   }
 
+  /** Before each audited write too (two stats): a write never goes into a deleted journal when the watch has not run yet. */
+  checkJournal(): void {
+    if (!this.lost) this.restoreJournal();
+  }
+
   /**
    * -wal or -shm deleted under the open database: this connection still
    * writes into the deleted files, which nobody else (a backup, the next
@@ -276,6 +281,7 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
       guard?.check();
+      guard?.checkJournal();
       try {
         const result = db.transaction(fn)();
         audit.signHead();
