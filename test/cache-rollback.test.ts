@@ -22,7 +22,7 @@ import { AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, receiptMessage } from '../shar
 import { linkHash } from '../electron/services/audit-chain';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import type { CacheSession } from '../electron/services/cache-session';
-import { ROLLBACK_PENDING_MESSAGE, ROLLBACK_REPORTED_MESSAGE, auditReceiptAccount, rollbackNotice } from '../electron/services/rollback-guard';
+import { ROLLBACK_PENDING_MESSAGE, ROLLBACK_REPORTED_MESSAGE, auditReceiptAccount, deviceHeadAccount, rollbackNotice } from '../electron/services/rollback-guard';
 import { outboxSize } from '../electron/services/outbox';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { openCacheSession } from '../electron/services/cache-session';
@@ -156,7 +156,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(listed.status, 200);
         assert.deepEqual(
           listed.body.rollbacks?.find((r) => r.deviceId === session.context.deviceId),
-          { deviceId: session.context.deviceId, clinicianId: CLINICIAN, seq: rollbackSeq, recordedAt: rollback.recordedAt, keptSeq, backendSeq: backendHead.seq, rechained: written.length },
+          { deviceId: session.context.deviceId, clinicianId: CLINICIAN, seq: rollbackSeq, recordedAt: rollback.recordedAt, kind: 'backend-ahead', keptSeq, backendSeq: backendHead.seq, rechained: written.length, lostSeq: null },
         );
         for (const [who, token] of [['the clinician', rig.token], ['a clinician without the role', await privacyOfficerToken(rig.db, 'full', false)]] as const) {
           const res = await review(token);
@@ -194,8 +194,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       work(session, rig.patients, 9, 'before-restore-2');
       const backendHead = (await rig.upload(session))!;
       session.close();
-      // The keychain lost the receipt (or never got it): only the backend can tell.
+      // The keychain lost the receipt and the device's own head (or never got them): only the backend can tell.
       await rig.keychain.delete(auditReceiptAccount(session.profile.profileId));
+      await rig.keychain.delete(deviceHeadAccount(session.profile.profileId));
       rmSync(rig.dataDir, { recursive: true, force: true });
       cpSync(copy, rig.dataDir, { recursive: true });
       session = await rig.open();

@@ -12,7 +12,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import type { SecretStore } from './secret-store';
-import { auditReceiptAccount, deviceHeadAccount } from './rollback-guard';
+import { auditReceiptAccount, forgetDeviceHead } from './rollback-guard';
 import { isWrappedSecret, unwrapSecret, wrapSecret, type WrappedSecretKind } from './cache-key-wrap';
 
 export interface DeviceKeys {
@@ -185,7 +185,7 @@ export async function deleteDeviceKeys(store: SecretStore, profileId: string): P
   await store.delete(signingKeyAccount(profileId));
   // The backend's audit receipt kept beside them (./rollback-guard): no PHI, but nothing of a wiped profile stays behind.
   await store.delete(auditReceiptAccount(profileId));
-  await store.delete(deviceHeadAccount(profileId));
+  await forgetDeviceHead(store, profileId);
 }
 
 /** Best effort: overwrite the raw key bytes. KeyObjects are released to the GC. */

@@ -105,6 +105,14 @@ export async function flushDeviceHeads(): Promise<void> {
   await Promise.all([...keepers.values()].map((k) => k.idle()));
 }
 
+/** For wipe: waits for a head still being written, then deletes the profile's device head (no orphaned keychain entry). */
+export async function forgetDeviceHead(secrets: SecretStore, profileId: string): Promise<void> {
+  const account = deviceHeadAccount(profileId);
+  await keepers.get(account)?.idle();
+  keepers.delete(account);
+  await secrets.delete(account);
+}
+
 /** The keychain's device head for this profile when it is this device's signature; null when none, unreadable or not genuine. */
 async function keychainDeviceHead(session: CacheSession, secrets: SecretStore): Promise<ChainHead | null> {
   const text = await secrets.get(deviceHeadAccount(session.profile.profileId));
@@ -336,5 +344,5 @@ export async function keepReceiptInKeychain(session: CacheSession, reply: AuditR
 /** For wipe: the keychain entry goes with the profile's keys. */
 export async function deleteKeptReceipt(secrets: SecretStore, profileId: string): Promise<void> {
   await secrets.delete(auditReceiptAccount(profileId));
-  await secrets.delete(deviceHeadAccount(profileId));
+  await forgetDeviceHead(secrets, profileId);
 }
