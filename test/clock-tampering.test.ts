@@ -19,7 +19,8 @@ import { AuthService } from '../electron/services/auth-service';
 import { BackendClient } from '../electron/services/backend-client';
 import { LockMachine, monotonicNow } from '../electron/services/lock-machine';
 import { readProfile } from '../electron/services/cache-profile';
-import { DAY_MS, signTimes, timesAreSigned, TimeFloor } from '../electron/services/session/latest-time-seen';
+import { DAY_MS, recordIsSigned, signRecord, TimeFloor } from '../electron/services/session/latest-time-seen';
+import { FALLBACK_POLICY } from '../electron/services/session/passkey-record';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -77,19 +78,30 @@ test('while the app runs, time that passed counts even after the clock is set ba
   assert.equal(floor.latest(t + 10 * DAY_MS, times), t + 10 * DAY_MS, 'a later clock reading counts as it is');
 });
 
-test('the recorded times are the device key\'s: edited, moved to another profile or clinician, or unsigned, they are refused', () => {
+test('the recorded times, policy and credentials are the device key\'s: edited, moved to another profile or clinician, or unsigned, they are refused', () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const other = generateKeyPairSync('ed25519');
   const t = Date.parse('2026-11-25T09:00:00Z');
-  const signed = signTimes('profile-a', 'dr.a', t, t + DAY_MS, privateKey);
-  assert.equal(timesAreSigned('profile-a', 'dr.a', signed, publicKey), true);
-  assert.equal(timesAreSigned('profile-a', 'dr.a', { ...signed, latestSeenAt: t }, publicKey), false, 'latest time lowered');
-  assert.equal(timesAreSigned('profile-a', 'dr.a', { ...signed, lastOnlineAt: t + DAY_MS }, publicKey), false, 'last online moved later');
-  assert.equal(timesAreSigned('profile-b', 'dr.a', signed, publicKey), false, 'another profile');
-  assert.equal(timesAreSigned('profile-a', 'dr.b', signed, publicKey), false, 'another clinician');
-  assert.equal(timesAreSigned('profile-a', 'dr.a', signed, other.publicKey), false, 'another device key');
-  assert.equal(timesAreSigned('profile-a', 'dr.a', { lastOnlineAt: t }, publicKey), false, 'unsigned');
-  assert.equal(signTimes('profile-a', 'dr.a', t, t - DAY_MS, privateKey).latestSeenAt, t, 'the latest time is never below the last online time');
+  const credential = { id: 'Y3JlZA', publicKey: 'cHVi', counter: 3, prf: true };
+  const base = { clinicianId: 'dr.a', displayName: 'Dr A', credentials: [credential], policy: FALLBACK_POLICY, lastOnlineAt: t };
+  const signed = signRecord('profile-a', base, t, t + DAY_MS, privateKey);
+  assert.equal(recordIsSigned('profile-a', signed, publicKey), true);
+  assert.equal(recordIsSigned('profile-a', JSON.parse(JSON.stringify(signed)), publicKey), true, 'as read back from the keychain');
+  assert.equal(recordIsSigned('profile-a', { ...signed, policy: { ...signed.policy } }, publicKey), true, 'key order does not matter');
+  assert.equal(recordIsSigned('profile-a', { ...signed, latestSeenAt: t }, publicKey), false, 'latest time lowered');
+  assert.equal(recordIsSigned('profile-a', { ...signed, lastOnlineAt: t + DAY_MS }, publicKey), false, 'last online moved later');
+  assert.equal(recordIsSigned('profile-b', signed, publicKey), false, 'another profile');
+  assert.equal(recordIsSigned('profile-a', { ...signed, clinicianId: 'dr.b' }, publicKey), false, 'another clinician');
+  assert.equal(recordIsSigned('profile-a', { ...signed, displayName: 'Dr B' }, publicKey), false, 'another name');
+  assert.equal(recordIsSigned('profile-a', { ...signed, policy: { ...FALLBACK_POLICY, offlineDays: 90 } }, publicKey), false, 'offline days raised');
+  assert.equal(recordIsSigned('profile-a', { ...signed, policy: { ...FALLBACK_POLICY, idleLockMinutes: 240 } }, publicKey), false, 'idle minutes raised');
+  assert.equal(recordIsSigned('profile-a', { ...signed, policy: { ...FALLBACK_POLICY, requirePrf: false } }, publicKey), false, 'PRF no longer required');
+  assert.equal(recordIsSigned('profile-a', { ...signed, credentials: [{ ...credential, publicKey: 'b3RoZXI' }] }, publicKey), false, 'credential key swapped');
+  assert.equal(recordIsSigned('profile-a', { ...signed, credentials: [{ ...credential, counter: 0 }] }, publicKey), false, 'counter lowered');
+  assert.equal(recordIsSigned('profile-a', { ...signed, credentials: [credential, { ...credential, id: 'bWluZQ' }] }, publicKey), false, 'credential added');
+  assert.equal(recordIsSigned('profile-a', signed, other.publicKey), false, 'another device key');
+  assert.equal(recordIsSigned('profile-a', { ...base }, publicKey), false, 'unsigned');
+  assert.equal(signRecord('profile-a', base, t, t - DAY_MS, privateKey).latestSeenAt, t, 'the latest time is never below the last online time');
 });
 
 // The whole app: enrollment and online sign-ins against the real backend, offline unlocks with it stopped.
@@ -219,11 +231,51 @@ test('edited or removed times in the keychain are refused as past the limit; an 
   await keychain.set(account, JSON.stringify({ ...refused, lastOnlineAt: refused.latestSeenAt }));
   await refusedAt(Date.now(), /cannot confirm how long/, app);
   // Unsigned times (as an older record, or with the signature removed) are refused before the ceremony.
-  const { timeSignature: _dropped, latestSeenAt: _also, ...unsigned } = original;
+  const { recordSignature: _dropped, latestSeenAt: _also, ...unsigned } = original;
   await keychain.set(account, JSON.stringify(unsigned));
   await assert.rejects(app.signInBegin(), (e: unknown) => isOfflineTooLong(e) && /cannot confirm how long/.test((e as AppError).message));
 
   assert.equal((await online(() => unlockAt(Date.now(), app))).offline, false, 'online sign-in repairs the record');
   assert.equal((await unlockAt(Date.now() + DAY_MS, app)).offline, true);
+  await app.quit(1000);
+});
+
+test('an edited policy (offline days, idle minutes, PRF required) or an added or changed credential in the keychain is refused offline; an online sign-in repairs it', { timeout: 180_000 }, async () => {
+  const app = new AuthService({ dataDir: d.dataDir, secrets: keychain, backend: d.backend, rpId: 'localhost', origins: [renderer.origin], clock: () => now, monotonic: () => mono });
+  await app.start();
+  const account = `${readProfile(d.dataDir)!.profileId}/passkeys`;
+  const t1 = Date.now();
+  assert.equal((await online(() => unlockAt(t1, app))).offline, false);
+  const signed = (await keychain.get(account))!;
+  // The tester's attack: only policy.offlineDays raised from 7 to 90, then 60 days offline.
+  const edit = async (change: (r: Record<string, any>) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const r = JSON.parse(signed) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    change(r);
+    await keychain.set(account, JSON.stringify(r));
+  };
+  await edit((r) => (r.policy.offlineDays = 90));
+  await refusedAt(t1 + 60 * DAY_MS, /cannot confirm how long/, app);
+  // Within the days, every field an offline unlock relies on is covered too.
+  const edits: Array<[string, (r: Record<string, any>) => void]> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['offline days', (r) => (r.policy.offlineDays = 90)],
+    ['idle minutes', (r) => (r.policy.idleLockMinutes = 240)],
+    ['PRF required', (r) => (r.policy.requirePrf = false)],
+    ['credential added', (r) => r.credentials.push({ ...r.credentials[0], id: 'YXR0YWNrZXI' })],
+    ['name', (r) => (r.displayName = 'Someone Else')],
+  ];
+  for (const [what, change] of edits) {
+    await edit(change);
+    await assert.rejects(unlockAt(t1 + DAY_MS, app), (e: unknown) => isOfflineTooLong(e) && /cannot confirm how long/.test((e as AppError).message), what);
+    assert.equal(app.session(), null, `nothing opened (${what})`);
+  }
+  // Unedited, the same record still unlocks offline; an edited one is repaired by an online sign-in.
+  await keychain.set(account, signed);
+  assert.equal((await unlockAt(t1 + DAY_MS, app)).offline, true, 'the record as signed unlocks');
+  await edit((r) => (r.policy.offlineDays = 90));
+  assert.equal((await online(() => unlockAt(t1 + DAY_MS, app))).offline, false);
+  const repaired = JSON.parse((await keychain.get(account))!) as { policy: { offlineDays: number } };
+  assert.equal(repaired.policy.offlineDays, 7, 'the organisation\'s policy again');
+  assert.equal((await unlockAt(t1 + 2 * DAY_MS, app)).offline, true, 'offline unlock works again');
+  await refusedAt(t1 + 8 * DAY_MS, /offline for more than 7 days/, app);
   await app.quit(1000);
 });

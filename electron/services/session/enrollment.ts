@@ -19,7 +19,7 @@ import { pullChanges } from '../sync-pull';
 import type { SessionContext } from './session-context';
 import { decodePrf, PRF_REQUIRED_MESSAGE, readEnrollment, readPasskeyRecord, savePasskeyRecord, withoutPrfOutput } from './passkey-record';
 import { isRevocation, wipeLocalProfile } from './revocation';
-import { signTimes, timeFloorOf } from './latest-time-seen';
+import { signRecord, timeFloorOf } from './latest-time-seen';
 
 interface PendingEnrollment {
   clinicianId: string;
@@ -79,15 +79,10 @@ export class Enrollment {
         await bindDeviceKeysToPasskey(ctx.secrets, profileId, cache.keys, binding);
         attempt.check();
       }
-      // The offline-days clock starts at the server's time, signed by the device key (latest-time-seen.ts).
+      // The offline-days clock starts at the server's time; the whole record is signed by the device key (latest-time-seen.ts).
       const serverNow = ctx.backend.serverTime() ?? ctx.clock();
-      await savePasskeyRecord(ctx.secrets, profileId, {
-        clinicianId: reply.clinician.id,
-        displayName: reply.clinician.displayName,
-        credentials: [reply.credential],
-        policy: reply.policy,
-        ...signTimes(profileId, reply.clinician.id, serverNow, serverNow, cache.keys.signingKey),
-      });
+      const record = { clinicianId: reply.clinician.id, displayName: reply.clinician.displayName, credentials: [reply.credential], policy: reply.policy, lastOnlineAt: serverNow };
+      await savePasskeyRecord(ctx.secrets, profileId, signRecord(profileId, record, serverNow, serverNow, cache.keys.signingKey));
       timeFloorOf(ctx.session).recorded(serverNow);
       attempt.check();
       await pullChanges(cache, ctx.backend, token);

@@ -12,10 +12,11 @@
  * record whose signature fails, or that has none, counts as past the limit.
  * An online sign-in resets both to the server's time, so a clock that was
  * once far ahead never locks a clinician out for good. Never lower
- * latestSeen except at an online sign-in, and never trust an unsigned value.
+ * latestSeen except at an online sign-in, and never trust an unsigned field.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { AppError } from '../../../shared/app-error';
+import type { CredentialRecord, Policy } from '../../../shared/backend-api';
 import type { DesktopSession } from './desktop-session';
 
 export const DAY_MS = 86_400_000;
@@ -26,27 +27,60 @@ export interface RecordedTimes {
   lastOnlineAt: number;
   /** The latest time this device has seen (never below lastOnlineAt). */
   latestSeenAt?: number | undefined;
-  /** Ed25519 signature by the device key over (profile, clinician, lastOnlineAt, latestSeenAt). */
-  timeSignature?: string | undefined;
 }
 
-function signedText(profileId: string, clinicianId: string, lastOnlineAt: number, latestSeenAt: number): Buffer {
-  return Buffer.from(JSON.stringify(['clinician-desktop/latest-time-seen/v1', profileId, clinicianId, lastOnlineAt, latestSeenAt]), 'utf8');
+/**
+ * Everything in the passkey record that decides whether an offline unlock is
+ * allowed, and so is signed with the times: the clinician, the credential
+ * public keys (and counters) the unlock checks against, and the
+ * organisation's policy (offline days, idle minutes, PRF required). A
+ * keychain writer who edits any of them, adds a credential of their own, or
+ * swaps the policy makes the record unconfirmed.
+ */
+export interface SignedRecord extends RecordedTimes {
+  clinicianId: string;
+  displayName: string;
+  credentials: readonly CredentialRecord[];
+  policy: Policy;
+  /** Ed25519 signature by the device key over the profile and every field above (format v2). */
+  recordSignature?: string | undefined;
 }
 
-/** Both times, signed by the device key. */
-export function signTimes(profileId: string, clinicianId: string, lastOnlineAt: number, latestSeenAt: number, signingKey: KeyObject): Required<RecordedTimes> {
+/** JSON with object keys sorted and undefined members dropped, so the signed text does not depend on key order. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => [k, canonical((value as Record<string, unknown>)[k])]);
+  }
+  return value;
+}
+
+function signedText(profileId: string, record: SignedRecord, lastOnlineAt: number, latestSeenAt: number): Buffer {
+  const fields = [record.clinicianId, record.displayName, canonical(record.credentials), canonical(record.policy), lastOnlineAt, latestSeenAt];
+  return Buffer.from(JSON.stringify(['clinician-desktop/passkey-record/v2', profileId, ...fields]), 'utf8');
+}
+
+/** The record with both times set and everything signed by the device key (the latest time is never below the last online one). */
+export function signRecord<T extends SignedRecord>(profileId: string, record: T, lastOnlineAt: number, latestSeenAt: number, signingKey: KeyObject): T & Required<Pick<SignedRecord, 'latestSeenAt' | 'recordSignature'>> {
   const latest = Math.max(latestSeenAt, lastOnlineAt);
-  const signature = sign(null, signedText(profileId, clinicianId, lastOnlineAt, latest), signingKey).toString('base64');
-  return { lastOnlineAt, latestSeenAt: latest, timeSignature: signature };
+  const recordSignature = sign(null, signedText(profileId, record, lastOnlineAt, latest), signingKey).toString('base64');
+  return { ...record, lastOnlineAt, latestSeenAt: latest, recordSignature };
 }
 
-/** Whether the stored times are the ones this device signed (for this profile and clinician). */
-export function timesAreSigned(profileId: string, clinicianId: string, times: RecordedTimes, publicKey: KeyObject): boolean {
-  if (times.latestSeenAt === undefined || times.timeSignature === undefined) return false;
-  if (!Number.isFinite(times.lastOnlineAt) || !Number.isFinite(times.latestSeenAt) || times.latestSeenAt < times.lastOnlineAt) return false;
+/**
+ * Whether the stored record is the one this device signed (for this
+ * profile), every field that decides an offline unlock included. A record
+ * of the previous format (only the times signed, as `timeSignature`) has no
+ * `recordSignature` and so is not: it needs one online sign-in.
+ */
+export function recordIsSigned(profileId: string, record: SignedRecord, publicKey: KeyObject): boolean {
+  if (record.latestSeenAt === undefined || record.recordSignature === undefined) return false;
+  if (!Number.isFinite(record.lastOnlineAt) || !Number.isFinite(record.latestSeenAt) || record.latestSeenAt < record.lastOnlineAt) return false;
   try {
-    return verify(null, signedText(profileId, clinicianId, times.lastOnlineAt, times.latestSeenAt), publicKey, Buffer.from(times.timeSignature, 'base64'));
+    return verify(null, signedText(profileId, record, record.lastOnlineAt, record.latestSeenAt), publicKey, Buffer.from(record.recordSignature, 'base64'));
   } catch {
     return false;
   }

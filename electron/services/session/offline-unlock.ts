@@ -4,7 +4,9 @@
  * credential public key the keychain remembers, for at most the policy's
  * `offlineDays` since the last online sign-in, counted up to the latest time
  * the device has seen (latest-time-seen.ts), so a clock set back does not
- * extend it. Never accept an assertion
+ * extend it. What is checked here comes from the keychain unconfirmed; the
+ * finish checks the device key's signature over the whole record before the
+ * unlock counts. Never accept an assertion
  * for another challenge, origin or rpId, or without user verification.
  */
 import { randomBytes } from 'node:crypto';
@@ -25,14 +27,14 @@ export interface OfflineChallenge {
 
 /**
  * Request options for a local ceremony, or OFFLINE_TOO_LONG when what is
- * already recorded is past the policy's days (or carries no signed times).
+ * already recorded is past the policy's days (or carries no signature).
  * `recordedLatest` is the latest time seen without this reading of the
  * clock: a clock reading that alone passes the limit is first recorded (the
  * finish signs it, then refuses), so setting the clock back afterwards
  * cannot undo it.
  */
 export function offlineOptions(record: PasskeyRecord, rpId: string, now: number, recordedLatest: number) {
-  if (record.timeSignature === undefined || record.latestSeenAt === undefined) throw offlineUnconfirmed();
+  if (record.recordSignature === undefined || record.latestSeenAt === undefined) throw offlineUnconfirmed();
   if (pastOfflineLimit(record, recordedLatest, record.policy.offlineDays)) throw offlineTooLong(record.policy.offlineDays);
   const challenge = randomBytes(32).toString('base64url');
   return {

@@ -3,8 +3,9 @@
  * the keys (integrity matters for offline unlock): the clinician, the
  * credential public keys an offline unlock checks against, the
  * organisation's policy as last seen, when the backend last verified a
- * sign-in and the latest time the device has seen (both signed by the device
- * key, for the offline-days limit). Where no policy is known, the desktop assumes the strict one
+ * sign-in and the latest time the device has seen (for the offline-days
+ * limit). All of it is signed by the device key (latest-time-seen.ts), so an
+ * edit in the keychain makes the record unconfirmed for offline unlock. Where no policy is known, the desktop assumes the strict one
  * (PRF required). Never store a PRF output or a token here.
  */
 import { z } from 'zod';
@@ -22,9 +23,10 @@ const passkeyRecordSchema = z.object({
   credentials: z.array(credentialRecordSchema),
   policy: policySchema.catch(FALLBACK_POLICY),
   lastOnlineAt: z.number(),
-  /** The latest time this device has seen, and the device key's signature over both times (session/latest-time-seen.ts). */
+  /** The latest time this device has seen, and the device key's signature over the whole record (session/latest-time-seen.ts). */
   latestSeenAt: z.number().optional(),
-  timeSignature: z.string().max(256).optional(),
+  /** (The previous format's `timeSignature`, over the times only, is dropped here: such a record needs one online sign-in.) */
+  recordSignature: z.string().max(256).optional(),
 });
 export type PasskeyRecord = z.infer<typeof passkeyRecordSchema>;
 

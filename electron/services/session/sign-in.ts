@@ -6,9 +6,11 @@
  * it counts), and the cache opens. The finish is one unlock attempt: a lock
  * that arrives while it awaits the keychain, the backend or the pull aborts
  * it and nothing stays open. Offline, the offline-days limit is counted to the
- * latest time the device has seen (latest-time-seen.ts), checked against the
- * device key's signature once the passkey has opened the keys; online, both
- * times are reset to the server's. Never open the cache without a verified passkey,
+ * latest time the device has seen (latest-time-seen.ts), and the whole record
+ * (times, policy, credentials) is checked against the device key's signature
+ * once the passkey has opened the keys; online, the backend's answer replaces
+ * credentials and policy, both times are reset to the server's and the record
+ * is signed again. Never open the cache without a verified passkey,
  * and never without PRF when the policy (strict by default) requires it.
  */
 import { AppError } from '../../../shared/app-error';
@@ -22,7 +24,7 @@ import { decodePrf, PRF_REQUIRED_MESSAGE, readPasskeyRecord, savePasskeyRecord, 
 import { requestOnlineOptions, verifyOnline } from './online-sign-in';
 import { offlineOptions, verifyOffline, type OfflineChallenge } from './offline-unlock';
 import { isRevocation } from './revocation';
-import { offlineTooLong, offlineUnconfirmed, pastOfflineLimit, signTimes, timeFloorOf, timesAreSigned } from './latest-time-seen';
+import { offlineTooLong, offlineUnconfirmed, pastOfflineLimit, recordIsSigned, signRecord, timeFloorOf } from './latest-time-seen';
 
 type PendingSignIn = { kind: 'online'; clinicianId: string } | ({ kind: 'offline'; clinicianId: string } & OfflineChallenge);
 
@@ -64,7 +66,8 @@ export class SignIn {
       attempt.check();
       const profile = readProfile(ctx.dataDir);
       if (!stored || !profile) throw new AppError('NOT_ENROLLED', 'This computer is not enrolled yet.');
-      let record: PasskeyRecord = stored;
+      // A copy: the offline check moves a counter in it, while `stored` is what the signature is checked against.
+      let record: PasskeyRecord = structuredClone(stored);
       let token: string | null = null;
       if (pending.kind === 'online') {
         const verified = await verifyOnline(ctx.backend, stored, profile.profileId, response, ctx.clock());
@@ -91,13 +94,13 @@ export class SignIn {
       if (pending.kind === 'online') {
         // An online sign-in resets both times to the server's own (a clock once far ahead locks nobody out for good).
         const serverNow = ctx.backend.serverTime() ?? ctx.clock();
-        record = { ...record, ...signTimes(profile.profileId, record.clinicianId, serverNow, serverNow, cache.keys.signingKey) };
+        record = signRecord(profile.profileId, record, serverNow, serverNow, cache.keys.signingKey);
         floor.recorded(serverNow);
       } else {
-        // Offline: the stored times must be this device's own; the latest time seen only ever rises.
-        if (!timesAreSigned(profile.profileId, stored.clinicianId, stored, cache.keys.publicKey)) throw offlineUnconfirmed();
+        // Offline: the stored record (times, policy, credentials) must be this device's own; the latest time seen only ever rises.
+        if (!recordIsSigned(profile.profileId, stored, cache.keys.publicKey)) throw offlineUnconfirmed();
         const latest = floor.latest(ctx.clock(), stored);
-        record = { ...record, ...signTimes(profile.profileId, record.clinicianId, stored.lastOnlineAt, latest, cache.keys.signingKey) };
+        record = signRecord(profile.profileId, record, stored.lastOnlineAt, latest, cache.keys.signingKey);
         if (pastOfflineLimit(record, latest, record.policy.offlineDays)) {
           // Record this reading first, so setting the clock back afterwards cannot undo it.
           await savePasskeyRecord(ctx.secrets, profile.profileId, record);
