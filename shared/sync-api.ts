@@ -9,6 +9,14 @@ import { z } from 'zod';
 import { FHIR_ID_PATTERN } from './fhir-id';
 
 export const MAX_PUSH_CHANGES = 500;
+/**
+ * Most bytes of serialized changes a device puts in one push: half the
+ * backend's push body limit (PUSH_BODY_LIMIT, 8 MiB), so envelope and
+ * escaping never reach it. A change larger than this alone goes alone.
+ */
+export const MAX_PUSH_BYTES = 4 * 1024 * 1024;
+/** The backend's push body limit: a larger push is answered 413. */
+export const PUSH_BODY_LIMIT = 8 * 1024 * 1024;
 
 export const changeSchema = z.strictObject({
   idempotencyKey: z.uuid(),

@@ -61,6 +61,8 @@ export class AuthService implements SignInSurface {
       sessionEnded: (token) => this.desktop.sessionEnded(token),
       revoked: (message) => void this.wipe(message),
       maxDelayMs: 2000,
+      // Set-aside times on the same monotonic clock as the idle lock (a wall clock set back does not lengthen them).
+      monotonic: options.monotonic ?? options.clock,
     });
     this.desktop.onEnd(() => void this.worker.stop());
     const ctx: SessionContext = {

@@ -17,6 +17,14 @@ import { z as zod } from 'zod';
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** A 5xx answer: the server is there but failed this request; nothing local is lost. */
 export const BACKEND_FAILED_MESSAGE = 'The hospital server had a problem; your changes are kept and will be sent again.';
+export const TOO_LARGE_MESSAGE = 'The hospital server could not take so much at once; your changes are kept and will be sent again in smaller parts.';
+
+/** The backend (or a proxy before it) answered 413: the request was too large; the sync worker sends less at a time. */
+export class TooLargeError extends AppError {
+  constructor() {
+    super('BACKEND_FAILED', TOO_LARGE_MESSAGE);
+  }
+}
 const MAX_REPLY_BYTES = 1024 * 1024;
 const MAX_BUNDLE_REPLY_BYTES = 64 * 1024 * 1024;
 
@@ -94,6 +102,10 @@ export class BackendClient {
     }
     const date = Date.parse(response.headers.get('date') ?? '');
     if (Number.isFinite(date)) this.lastServerDate = date;
+    if (response.status === 413) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TooLargeError();
+    }
     if (response.status >= 500) {
       // The server (or its gateway) answered but failed: not "offline". Sign-in still falls back to offline unlock.
       await response.body?.cancel().catch(() => undefined);
@@ -178,6 +190,10 @@ export class BackendClient {
   /** The backend's current receipt key; answered to a passkey (full) session only. */
   auditReceiptKey(token: string) {
     return this.request('GET', AUDIT_RECEIPT_KEY_PATH, auditReceiptKeyReplySchema, { token });
+  }
+  /** Resolves when the backend says it and its database are up (GET /healthz); throws BACKEND_FAILED or BACKEND_UNREACHABLE when not. */
+  async healthy(): Promise<void> {
+    await this.request('GET', '/healthz', zod.object({ ok: zod.literal(true) }));
   }
   pull(token: string, cursor: string | null) {
     const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;

@@ -8,7 +8,9 @@
  * already holds (its own push coming back) is not written again, and a
  * version older than the one it holds (a replayed page, a lagging backend
  * instance, a second process's pull that started earlier) is skipped: the
- * pull never goes backwards, neither a record nor the cursor. Never
+ * pull never goes backwards, neither a record nor the cursor, and a page
+ * whose cursor is behind the one held removes no patient (its assigned list
+ * may predate an assignment whose records the device already has). Never
  * overwrite unsent local work.
  */
 import { AppError } from '../../shared/app-error';
@@ -45,8 +47,11 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
       writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
     }
     session.audit.appendWrites(writes);
-    if (page.assignedPatients) dropUnassigned(session, page.assignedPatients);
-    if (page.cursor && !cursorBehind(page.cursor, stateGet(session, CURSOR_KEY))) stateSet(session, CURSOR_KEY, page.cursor);
+    const held = stateGet(session, CURSOR_KEY);
+    // A page behind the cursor (replayed, from a lagging instance) may predate an assignment: its list removes nobody.
+    const behind = page.cursor === null ? held !== null : cursorBehind(page.cursor, held);
+    if (page.assignedPatients && !behind) dropUnassigned(session, page.assignedPatients);
+    if (page.cursor && !behind) stateSet(session, CURSOR_KEY, page.cursor);
     return written;
   });
 }

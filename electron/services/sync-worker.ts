@@ -12,16 +12,23 @@
  * answers 5xx is a server problem, not "offline": a batch that keeps failing
  * is halved until the one change the server fails on is found; that change
  * is set aside for a while (counted, shown) and the changes after it go on,
- * except later changes of the same resource, which wait behind it. A
+ * except later changes of the same resource, which wait behind it. A change
+ * is set aside only when the backend's /healthz answers (the server is up and
+ * fails on that change); when it does not, the server is failing as a whole
+ * and every change set aside since the last push it took is taken back, so
+ * an outage never leaves work set aside. Set-aside times run on a monotonic
+ * clock (a wall clock set back does not lengthen them). A push is capped by
+ * size (MAX_PUSH_BYTES) and one answered 413 is halved. The last success is
+ * recorded only when the server took something. A
  * session the backend ended is renewed once, at once, through `authorize`.
  * Never drop or reorder an entry of one resource; never run two drains.
  */
 import { AppError } from '../../shared/app-error';
-import { MAX_PUSH_CHANGES } from '../../shared/sync-api';
+import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { heldCount, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
-import { isSessionEnded } from './backend-client';
+import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
 
@@ -32,8 +39,6 @@ export const FAILING_MESSAGE = 'The hospital server could not take some changes;
 const SPLIT_AFTER = 2;
 /** 5xx answers to a change sent alone before it is set aside. */
 const SET_ASIDE_AFTER = 3;
-/** Changes set aside with no push taken since: one more means the server fails as a whole, not on them. */
-const MAX_UNCONFIRMED = 3;
 
 export interface SyncStatus {
   /** The backend answered the last try (false: unreachable, or the OS says the network is gone). */
@@ -69,7 +74,10 @@ export interface SyncWorkerOptions {
   /** How long a change the server keeps failing on is set aside before it is tried again (default 5 minutes). */
   setAsideMs?: number;
   random?: () => number;
+  /** Wall clock, for lastSuccessAt (default Date.now). */
   clock?: () => number;
+  /** Monotonic clock set-aside times run on: performance.now, or `clock` when a test injects only that. */
+  monotonic?: () => number;
 }
 
 export class SyncWorker {
@@ -103,6 +111,13 @@ export class SyncWorker {
     return (this.options.clock ?? Date.now)();
   }
 
+  private monotonicNow(): number {
+    return (this.options.monotonic ?? this.options.clock ?? (() => performance.now()))();
+  }
+
+  /** Whether the last pushOnce had the server take something (not merely set a change aside). */
+  private took = false;
+
   /** Delay before the next try after `failures` failures in a row: exponential, capped, with jitter. */
   backoffMs(failures: number): number {
     const base = this.options.baseDelayMs ?? 500;
@@ -120,23 +135,34 @@ export class SyncWorker {
       this.released = new Set();
       this.releasedFor = token;
     }
+    this.took = false;
     const passkey = this.options.pullAllowed?.() ?? true;
     const full = Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES);
-    const now = this.now();
+    const now = this.monotonicNow();
     const aside = (key: string) => (this.asideUntil.get(key) ?? -Infinity) > now;
     let batch = pendingChanges(session, Math.min(full, this.cap ?? full), (key) => passkey && !this.released.has(key), aside);
     if (batch.length === 0) return 0;
     // A change set aside before goes alone when its time comes, so it cannot fail a batch again.
     const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
     if (returning) batch = [returning];
+    // Capped by size too (the first change always goes, alone if it must), well under the backend's body limit.
+    let changes = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource }));
+    let bytes = 0;
+    const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(JSON.stringify(c)) + 1) > MAX_PUSH_BYTES);
+    if (fit >= 0) {
+      batch = batch.slice(0, Math.max(1, fit));
+      changes = changes.slice(0, batch.length);
+    }
     for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
     let results;
     try {
-      ({ results } = await this.options.backend.push(
-        token,
-        batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource })),
-      ));
+      ({ results } = await this.options.backend.push(token, changes));
     } catch (err) {
+      if (err instanceof TooLargeError && batch.length > 1) {
+        // Too large for the server (a lower limit than ours, a proxy's): send half as many at once.
+        this.cap = Math.ceil(batch.length / 2);
+        return this.pushOnce();
+      }
       if (err instanceof AppError && err.code === 'BACKEND_FAILED') return this.serverFailed(batch, now, err);
       throw err;
     }
@@ -154,18 +180,19 @@ export class SyncWorker {
       this.aloneFailures.delete(r.idempotencyKey);
       this.asideUntil.delete(r.idempotencyKey);
     }
+    this.took = true;
     return results.length;
   }
 
   /**
    * The backend answered a push with 5xx. A batch that keeps failing is
    * halved; a change that keeps failing alone is set aside (its resource's
-   * later changes wait behind it) and the drain goes on with the others.
-   * If more changes in a row would be set aside without the server taking
-   * any push in between, it is failing as a whole, not on them: they are
-   * all taken back, so an outage never leaves work set aside.
+   * later changes wait behind it) and the drain goes on with the others,
+   * but only if the server says it is up (/healthz): else it is failing as
+   * a whole, not on the change, and every change set aside since it last
+   * took a push is taken back, so an outage never leaves work set aside.
    */
-  private serverFailed(batch: OutboxEntry[], now: number, err: AppError): number {
+  private async serverFailed(batch: OutboxEntry[], now: number, err: AppError): Promise<number> {
     if (batch.length > 1) {
       if (++this.failedInRow >= SPLIT_AFTER) {
         this.cap = Math.ceil(batch.length / 2);
@@ -184,10 +211,17 @@ export class SyncWorker {
     this.aloneFailures.delete(key);
     this.cap = null;
     this.failedInRow = 0;
-    if (!before && this.unconfirmed.size >= MAX_UNCONFIRMED) {
-      for (const k of this.unconfirmed) this.asideUntil.delete(k);
-      this.unconfirmed.clear();
-      throw err;
+    try {
+      await this.options.backend.healthy();
+    } catch (probe) {
+      // No answer, or a 5xx: the server fails as a whole (a proxy, its database), not on this change.
+      if (isBackendDown(probe)) {
+        for (const k of this.unconfirmed) this.asideUntil.delete(k);
+        this.unconfirmed.clear();
+        this.asideUntil.delete(key);
+        throw err;
+      }
+      // Any other answer (no /healthz behind a proxy): the server is there; the change is what it fails on.
     }
     this.asideUntil.set(key, now + (this.options.setAsideMs ?? 5 * 60_000));
     if (!before) this.unconfirmed.add(key);
@@ -222,7 +256,8 @@ export class SyncWorker {
           if (!live()) return false;
           this.status.online = true;
           this.status.serverProblem = false;
-          this.status.lastSuccessAt = this.now();
+          // A change set aside is not a success: only a push the server took is.
+          if (this.took) this.status.lastSuccessAt = this.now();
         }
         if (!live()) return false;
         this.cap = null;
