@@ -16,7 +16,13 @@
  *   (each change is looked up by its idempotency key first, so a change
  *   that did commit gets its stored answer and no second write); anything
  *   else fails with SERVICE_UNAVAILABLE and the client decides.
- * - Nothing else is retried: a statement the database refused is an answer.
+ * - SQLite's SQLITE_BUSY / SQLITE_LOCKED (another process holds the write
+ *   lock past busy_timeout) rolled the statement back: the transaction is
+ *   run again whole, with backoff, within the budget.
+ * - Nothing else is retried. Of what is left, only an error that says THIS
+ *   CHANGE's data cannot be stored (isRefusalOfData) is an answer about the
+ *   data; anything else (read-only, disk full, timeouts, ...) is the
+ *   server's trouble, answered SERVICE_UNAVAILABLE and never stored.
  * Never put a database error's message in a log or an answer (it can quote
  * stored values): codes only.
  */
@@ -32,6 +38,36 @@ const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '57P05']);
 const CONNECTION_MESSAGES = /Connection terminated|not queryable|timeout exceeded when trying to connect|connection has been discarded|Connection ended|Client was closed/i;
 /** Rolled back by PostgreSQL itself: a retry of the whole transaction may succeed. */
 const TRANSIENT_SQLSTATE = new Set(['40001', '40P01']);
+/** SQLite: another connection holds the lock (better-sqlite3 reports extended codes, e.g. SQLITE_BUSY_SNAPSHOT). */
+const SQLITE_TRANSIENT = /^SQLITE_(BUSY|LOCKED)(_|$)/;
+
+/**
+ * The one list of database errors that say a change's OWN data cannot be
+ * stored, so the change is answered `refused` (for good) and the rest of
+ * its push lands. Everything else a database says (busy, locked,
+ * read-only 25006, resources 53xxx, statement or lock timeouts 57014 and
+ * 55P03, I/O, connection) is about the server, not the change: the whole
+ * push fails with 503 and the device sends it again.
+ * - PostgreSQL class 22 (data exception: value too long, out of range,
+ *   invalid text), class 23 (integrity constraint: not null, foreign key,
+ *   unique, check, exclusion), 54000 (program limit exceeded: a row or
+ *   index entry too large), P0001 (a trigger's RAISE EXCEPTION about the
+ *   row it was given).
+ * - SQLite: SQLITE_CONSTRAINT and its extended codes (including a
+ *   trigger's RAISE(ABORT)), SQLITE_TOOBIG (a value too large),
+ *   SQLITE_MISMATCH (a value of the wrong type for its column).
+ */
+const REFUSAL_SQLSTATE_CLASSES = new Set(['22', '23']);
+const REFUSAL_SQLSTATE = new Set(['54000', 'P0001']);
+const REFUSAL_SQLITE = /^SQLITE_(CONSTRAINT(_\w+)?|TOOBIG|MISMATCH)$/;
+
+/** The database refused this change's data itself (see the list above): an answer, not an outage. */
+export function isRefusalOfData(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  if (!code) return false;
+  if (code.startsWith('SQLITE_')) return REFUSAL_SQLITE.test(code);
+  return /^[0-9A-Z]{5}$/.test(code) && (REFUSAL_SQLSTATE_CLASSES.has(code.slice(0, 2)) || REFUSAL_SQLSTATE.has(code));
+}
 
 export function errorCodeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -48,7 +84,8 @@ export function isConnectionError(err: unknown): boolean {
 
 /** Worth running the whole transaction again, before COMMIT (see the rule above). */
 export function isRetryable(err: unknown): boolean {
-  return isConnectionError(err) || TRANSIENT_SQLSTATE.has(errorCodeOf(err) ?? '');
+  const code = errorCodeOf(err) ?? '';
+  return isConnectionError(err) || TRANSIENT_SQLSTATE.has(code) || SQLITE_TRANSIENT.test(code);
 }
 
 /** The answer for a request the database could not serve now: 503, nothing about why. */

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type Generated, type PostgresPool } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type DatabaseConnection, type Driver, type Generated, type PostgresPool } from 'kysely';
 import { errorCodeOf, isConnectionError } from './database-retry';
 import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
@@ -95,6 +95,24 @@ function resilientPool(connectionString: string): PostgresPool {
   return wrapped;
 }
 
+/**
+ * SQLite transactions BEGIN IMMEDIATE: the write lock is taken at the start,
+ * where busy_timeout waits for another process's writer. A deferred
+ * transaction that read first gets SQLITE_BUSY at once when it upgrades to
+ * writing (the busy handler is not used then), which failed pushes while an
+ * admin command or backup tool wrote. This process has one connection, so
+ * taking the lock early costs no concurrency here.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
+}
+
 export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string }): OpenedDb {
   if (options.databaseUrl) {
     return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool: resilientPool(options.databaseUrl) }) }), engine: 'postgres' };
@@ -105,7 +123,7 @@ export function openDatabase(options: { databaseUrl?: string | undefined; dataDi
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
   file.pragma('busy_timeout = 5000');
-  return { db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: file }) }), engine: 'sqlite' };
+  return { db: new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: file }) }), engine: 'sqlite' };
 }
 
 /** True when the database answers a trivial query within `timeoutMs` (for /healthz; never says why not). */

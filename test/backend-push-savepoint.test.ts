@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase } from '../server/database';
 import { PUSH_PATH, type Change } from '../shared/sync-api';
@@ -57,7 +58,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           await sql
             .raw(
               `CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused row %', NEW.json USING ERRCODE = '23514'; END $$ LANGUAGE plpgsql;
-               CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON resources FOR EACH ROW WHEN (NEW.id LIKE 'poison%') EXECUTE FUNCTION refuse_poison();`,
+               CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON resources FOR EACH ROW WHEN (NEW.id LIKE 'poison%') EXECUTE FUNCTION refuse_poison();
+               CREATE FUNCTION fail_fault() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'fault row %', NEW.json USING ERRCODE = split_part(NEW.id, '-', 2); END $$ LANGUAGE plpgsql;
+               CREATE TRIGGER fail_fault BEFORE INSERT OR UPDATE ON resources FOR EACH ROW WHEN (NEW.id LIKE 'fault-%') EXECUTE FUNCTION fail_fault();`,
             )
             .execute(db);
         } else {
@@ -159,5 +162,99 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await db.destroy();
       }
     });
+    /** A push of two new records; its answers, status and Retry-After header. */
+    const pushTwo = (ids: string[]) => {
+      const changes: Change[] = ids.map((id) => ({ idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId) }));
+      return { changes, answer: post(backend.url, PUSH_PATH, { changes }, token) };
+    };
+    /** How many answers are stored under these keys (a 503 stores none, so the client sends the push again). */
+    const storedAnswers = async (changes: Change[]) => {
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+      try {
+        return (await db.selectFrom('applied_changes').select('idempotency_key').where('idempotency_key', 'in', changes.map((c) => c.idempotencyKey)).execute()).length;
+      } finally {
+        await db.destroy();
+      }
+    };
+
+    if (engine === 'sqlite') {
+      test('another process holds the write lock for 300 ms: the push waits it out and every change lands', async () => {
+        const other = new SQLite(join(backend.dataDir, 'backend.db'));
+        other.exec('BEGIN IMMEDIATE');
+        // The other writer (an admin command, a backup tool) commits on its own schedule: here after 300 ms.
+        const released = new Promise<void>((resolve) => setTimeout(() => { other.exec('ROLLBACK'); other.close(); resolve(); }, 300));
+        const { changes, answer } = pushTwo([`sp-${engine}-busy-0`, `sp-${engine}-busy-1`]);
+        const r = await answer;
+        await released;
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual((r.json.results as Array<{ status: string }>).map((x) => x.status), ['applied', 'applied']);
+        assert.equal(await storedAnswers(changes), 2);
+      });
+
+      test('the write lock held past the wait: 503 SERVICE_UNAVAILABLE with Retry-After, nothing stored; the same push lands once the lock is gone', async () => {
+        const other = new SQLite(join(backend.dataDir, 'backend.db'));
+        other.exec('BEGIN IMMEDIATE');
+        const { changes, answer } = pushTwo([`sp-${engine}-locked-0`, `sp-${engine}-locked-1`]);
+        let r;
+        try {
+          r = await answer;
+        } finally {
+          other.exec('ROLLBACK');
+          other.close();
+        }
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json.error && (r.json.error as { code: string }).code, 'SERVICE_UNAVAILABLE');
+        assert.ok(r.headers.get('retry-after'), 'a Retry-After header');
+        assert.equal(await storedAnswers(changes), 0, 'no answer stored: the device sends the push again');
+        const again = await post(backend.url, PUSH_PATH, { changes }, token);
+        assert.equal(again.status, 200, again.text);
+        assert.deepEqual((again.json.results as Array<{ status: string }>).map((x) => x.status), ['applied', 'applied']);
+      });
+    } else {
+      for (const [code, what] of [['25006', 'read-only'], ['53100', 'disk full'], ['57014', 'statement timeout'], ['55P03', 'lock timeout']] as const) {
+        test(`SQLSTATE ${code} (${what}) on one change fails the whole push with 503 SERVICE_UNAVAILABLE and Retry-After, nothing stored`, async () => {
+          const { changes, answer } = pushTwo([`sp-${engine}-before-${code}`, `fault-${code}-x`]);
+          const r = await answer;
+          assert.equal(r.status, 503, r.text);
+          assert.equal((r.json.error as { code: string }).code, 'SERVICE_UNAVAILABLE');
+          assert.ok(r.headers.get('retry-after'), 'a Retry-After header');
+          assert.ok(!r.text.includes(MARKER) && !r.text.includes('fault row'), 'nothing the database said');
+          assert.equal(await storedAnswers(changes), 0, 'no answer stored: the device sends the push again');
+        });
+      }
+
+      test('the database read-only for a while (25006 on every write): 503 meanwhile, nothing stored; the same push lands once it is writable', async () => {
+        const setReadOnly = async (on: boolean) => {
+          const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+          try {
+            await db.connection().execute(async (c) => {
+              await sql`set default_transaction_read_only = off`.execute(c);
+              const name = (await sql<{ d: string }>`select current_database() as d`.execute(c)).rows[0]!.d;
+              await sql.raw(`ALTER DATABASE "${name.replace(/"/g, '""')}" SET default_transaction_read_only = ${on ? 'on' : 'off'}`).execute(c);
+              // Sessions read the setting when they start: end the backend's, its pool reconnects.
+              await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.execute(c);
+            });
+          } finally {
+            await db.destroy();
+          }
+        };
+        await setReadOnly(true);
+        let changes: Change[];
+        try {
+          const pushed = pushTwo([`sp-${engine}-ro-0`, `sp-${engine}-ro-1`]);
+          changes = pushed.changes;
+          const r = await pushed.answer;
+          assert.equal(r.status, 503, r.text);
+          assert.ok(r.headers.get('retry-after'), 'a Retry-After header');
+        } finally {
+          await setReadOnly(false);
+        }
+        assert.equal(await storedAnswers(changes), 0);
+        const again = await post(backend.url, PUSH_PATH, { changes }, token);
+        assert.equal(again.status, 200, again.text);
+        assert.deepEqual((again.json.results as Array<{ status: string }>).map((x) => x.status), ['applied', 'applied']);
+        assert.ok(backend.alive());
+      });
+    }
   });
 }

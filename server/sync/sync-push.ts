@@ -14,8 +14,12 @@
  * with record content.
  *
  * Each change stands alone: a change the database itself refuses (a
- * constraint, a trigger, a value too large) is answered `refused` with a
- * reason that names no value, and the others land. A push is first
+ * constraint, a trigger, a value too large: ../database-retry's
+ * isRefusalOfData, the one list) is answered `refused` with a reason that
+ * names no value, and the others land. Any other database error (busy or
+ * locked past the retries, read-only, disk full, timeouts) says nothing
+ * about the change: the whole push fails with 503 SERVICE_UNAVAILABLE and
+ * stores no answer, so the device sends it again; never `refused` for it. A push is first
  * applied without savepoints; only if the database refuses one of its
  * changes is it rolled back and applied again with a savepoint per change
  * (SAVEPOINT, then RELEASE or ROLLBACK TO). Savepoints on every push would
@@ -36,7 +40,8 @@ import { NOT_FOUND_REASON } from '../authorization/access-refusal';
 import { recordDisclosures } from '../audit/disclosure-ledger';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
-import { errorCodeOf, isRetryable, transactionWithRetry } from '../database-retry';
+import { ApiError } from '../api-error';
+import { errorCodeOf, isRefusalOfData, serviceUnavailable, transactionWithRetry } from '../database-retry';
 import { operationsEvent } from '../monitoring/operations-log';
 import { nextChangeSeq } from './change-feed';
 import { disclosuresByPatient } from './served-disclosures';
@@ -268,7 +273,8 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       results.push(await applyOne(ctx, change));
       if (savepoints) await sql`release savepoint push_change`.execute(trx);
     } catch (err) {
-      if (isRetryable(err)) throw err;
+      // Only a refusal of this change's data is answered; anything else fails the push (see the header).
+      if (!isRefusalOfData(err)) throw err;
       if (!savepoints) throw new NeedsSavepoints(err);
       await sql`rollback to savepoint push_change`.execute(trx);
       // What this change wrote is undone: read its record and key afresh.
@@ -290,7 +296,7 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       try {
         await storeAnswer(ctx, change, answer);
       } catch (storeErr) {
-        if (isRetryable(storeErr)) throw storeErr;
+        if (!isRefusalOfData(storeErr)) throw storeErr;
         // Not even the answer could be stored: answered, not remembered (the same key is tried again next time).
         await sql`rollback to savepoint push_change`.execute(trx);
       }
@@ -329,15 +335,24 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
 
 /**
  * Applies a push (see applyInTransaction), run again whole if the
- * database connection died (idempotent: every change is looked up by its
- * key first).
+ * database connection died or was busy (idempotent: every change is looked
+ * up by its key first). A database error that is not a refusal of a
+ * change's data fails the push with SERVICE_UNAVAILABLE (503, Retry-After),
+ * logged by code only.
  */
 export async function applyChanges(db: Db, caller: Caller, changes: Change[], clock: Clock): Promise<ChangeResult[]> {
   const run = (savepoints: boolean) => transactionWithRetry(db, (trx) => applyInTransaction(trx, caller, changes, clock, savepoints), { idempotent: true });
   try {
-    return await run(false);
+    try {
+      return await run(false);
+    } catch (err) {
+      if (!(err instanceof NeedsSavepoints)) throw err;
+      return await run(true);
+    }
   } catch (err) {
-    if (!(err instanceof NeedsSavepoints)) throw err;
-    return run(true);
+    const code = errorCodeOf(err);
+    if (err instanceof ApiError || !code) throw err;
+    operationsEvent('database-unavailable', { code });
+    throw serviceUnavailable();
   }
 }
