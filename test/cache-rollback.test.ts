@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { cpSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, createPublicKey, sign } from 'node:crypto';
 import { join } from 'node:path';
-import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditEntry, parseCanonicalAuditEntry, rollbackEntities, rollbackFacts, type AuditEntry } from '../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, auditHeadMessage, canonicalAuditEntry, lostRangeEntities, parseCanonicalAuditEntry, rollbackEntities, rollbackFacts, type AuditEntry } from '../shared/audit-entry';
 import { AUDIT_ROLLBACKS_PATH, AUDIT_UPLOAD_PATH, receiptMessage } from '../shared/audit-upload';
 import { linkHash } from '../electron/services/audit-chain';
 import { verifyCache } from '../electron/services/cache-maintenance';
@@ -352,6 +352,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await refused('facts naming another backend entry', [{ entry: rollbackEntry(n + 1, { ...honest, backendSeq: n - 1 }), prevHash: hashAt(n) }]);
         await refused('a made-up shared entry', [{ entry: rollbackEntry(n + 1, { ...honest, keptHash: 'a'.repeat(64) }), prevHash: hashAt(n) }]);
         await refused('a shared entry at or after the one it follows', [{ entry: rollbackEntry(n + 1, { ...honest, keptSeq: n, keptHash: hashAt(n) }), prevHash: hashAt(n) }]);
+        // The lost-range form (entries lost that the backend never saw) bridges no gap and must name the entry it follows.
+        const lostEntry = (seq: number, entities: string[]): AuditEntry => ({ ...rollbackEntry(seq, honest), entities });
+        const lostRange = (keptSeq: number, keptHash: string) => lostRangeEntities({ keptSeq, keptHash, lostSeq: n + 7, lostHash: 'b'.repeat(64) });
+        await refused('a lost-range entry naming another entry it follows', [{ entry: lostEntry(n + 1, lostRange(n, hashAt(n - 1))), prevHash: hashAt(n) }]);
+        await refused('a lost-range entry naming itself or a later entry', [{ entry: lostEntry(n + 1, lostRange(n + 1, hashAt(n))), prevHash: hashAt(n) }]);
+        await refused('a lost-range entry over an accepted seq', [{ entry: lostEntry(n - 1, lostRange(n - 2, hashAt(n - 2))), prevHash: hashAt(n - 2) }]);
+        await refused('a rollback entry with facts of neither form', [{ entry: lostEntry(n + 1, [...lostRange(n, hashAt(n)), 'x']), prevHash: hashAt(n) }]);
         // Signed by a key that is not this device's.
         await refused('signed by another key', [{ entry: rollbackEntry(n + 1, honest), prevHash: hashAt(n) }], generateKeyPairSync('ed25519').privateKey);
 
