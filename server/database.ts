@@ -20,7 +20,7 @@ import { errorCodeOf, isConnectionError } from './database-retry';
 import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
 import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
-import { migrateSessions, type SessionTables } from './auth/session-schema';
+import { migrateSessions, migrateUsedDecoyChallenges, type SessionTables } from './auth/session-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/). */
 export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables {
@@ -260,6 +260,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateAuditLedger(db),
   (db) => migrateSessions(db),
   (db) => migrateAuditFlags(db),
+  (db) => migrateUsedDecoyChallenges(db),
 ];
 
 /** Which engine a Kysely instance runs on. */

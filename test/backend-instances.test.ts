@@ -11,7 +11,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, verify } from 'node:crypto';
 import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -219,5 +219,56 @@ describe('two backend instances on one PostgreSQL behind a round-robin balancer'
     assert.ok(rows.every((r) => Number(r.version_id) === 1), 'none written twice');
     const audit = await db.selectFrom('audit_entries').select((eb) => eb.fn.countAll().as('n')).where('device_id', '=', device.id).executeTakeFirstOrThrow();
     assert.equal(Number(audit.n), auditor.head.seq, 'the audit chain whole, once');
+  });
+});
+
+describe('two backend instances on one PostgreSQL answer a replayed sign-in alike for known and unknown clinicians', () => {
+  const dir = scratchDir('instances-decoy');
+  let database: { url: string; drop(): Promise<void> };
+  let a: BackendProcess;
+  let b: BackendProcess;
+
+  before(async () => {
+    database = await freshPostgresDatabase();
+    const common = { origins: ['https://app.invalid'], bundles: [], engine: 'postgres' as const, databaseUrl: database.url, receiptKeyFile: receiptKeyFile(join(dir.path, 'keys')) };
+    a = await startBackend({ dataDir: join(dir.path, 'a'), ...common });
+    b = await startBackend({ dataDir: join(dir.path, 'b'), ...common });
+    a.admin(['add-clinician', 'dr.known', '--name', 'Dr Known']);
+    const { db } = openDatabase({ dataDir: join(dir.path, 'a'), databaseUrl: database.url });
+    try {
+      // A stored passkey, so dr.known gets a real (stored) challenge; the answer below is bogus either way.
+      await db
+        .insertInto('credentials')
+        .values({ id: randomBytes(16).toString('base64url'), clinician_id: 'dr.known', public_key: randomBytes(77).toString('base64url'), counter: 0, transports: '["internal"]', prf: 1, created_at: new Date().toISOString() })
+        .execute();
+    } finally {
+      await db.destroy();
+    }
+  });
+  after(async () => {
+    await b?.dispose();
+    await a?.dispose();
+    await database?.drop();
+    dir.remove();
+  });
+
+  test('the same answer verified at one instance, again there, then at the other: the same three answers for a known and an unknown clinician (a used decoy challenge is remembered in the shared database)', async () => {
+    const postJson = async (base: string, path: string, body: unknown) => {
+      const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://app.invalid' }, body: JSON.stringify(body) });
+      return { status: r.status, json: (await r.json()) as Json };
+    };
+    const outcome: Record<string, string[]> = {};
+    for (const clinicianId of ['dr.known', 'dr.nobody']) {
+      const opts = await postJson(a.url, '/v1/auth/options', { clinicianId });
+      assert.equal(opts.status, 200);
+      const challenge = (opts.json.options as { challenge: string }).challenge;
+      const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: 'https://app.invalid' })).toString('base64url');
+      const id = randomBytes(16).toString('base64url');
+      const body = { clinicianId, deviceId: randomUUID(), response: { id, rawId: id, type: 'public-key', response: { clientDataJSON, authenticatorData: randomBytes(37).toString('base64url'), signature: randomBytes(64).toString('base64url') }, clientExtensionResults: {} } };
+      const answers = [await postJson(a.url, '/v1/auth/verify', body), await postJson(a.url, '/v1/auth/verify', body), await postJson(b.url, '/v1/auth/verify', body)];
+      outcome[clinicianId] = answers.map((r) => `${r.status} ${(r.json.error as { code?: string } | undefined)?.code}`);
+    }
+    assert.deepEqual(outcome['dr.known'], ['401 CREDENTIAL_UNKNOWN', '400 CHALLENGE_INVALID', '400 CHALLENGE_INVALID']);
+    assert.deepEqual(outcome['dr.nobody'], outcome['dr.known'], 'an unknown clinician answers as a known one does, at either instance');
   });
 });

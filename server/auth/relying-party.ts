@@ -9,8 +9,10 @@
  * clinician, device or code gets the same answer as a known one, and an
  * unauthenticated caller stores nothing for an unknown one (decoy sign-in
  * options are derived from a server secret, so they look stable, and the
- * decoy challenge is checked statelessly, so an unknown clinician's
- * sign-in fails exactly as a known one's with an unknown passkey). What
+ * decoy challenge is checked statelessly; only its use is stored, in the
+ * database every instance shares, until it expires, so an unknown
+ * clinician's sign-in and its replay fail exactly as a known one's with an
+ * unknown passkey, at whichever instance answers). What
  * remains is timing: a known clinician's options store a challenge row.
  * Never accept an assertion without a live challenge issued for that
  * clinician, and never store or see a PRF output.
@@ -55,8 +57,6 @@ const DECOY_TRANSPORTS_MS = 10 * 60_000;
 /** A decoy challenge: nonce (16 bytes) || masked expiry (4) || tag (12): 32 bytes, like a real one. */
 const DECOY_NONCE_BYTES = 16;
 const DECOY_TAG_BYTES = 12;
-/** Decoy challenges already answered (until they expire), so a replay fails as a burned real one does. */
-const DECOY_USED_MAX = 100_000;
 
 /** A passkey without PRF while the organisation requires it (the cache key could not be bound to it). */
 const prfRequired = () => forbidden('PRF_REQUIRED', 'Your organisation requires a passkey that can protect the patient cache (PRF).');
@@ -97,6 +97,12 @@ async function purgeChallenges(db: Db, now: string, limit: number): Promise<numb
   return Number((await db.deleteFrom('challenges').where('challenge', 'in', expired).executeTakeFirst()).numDeletedRows);
 }
 
+/** Likewise for used decoy challenges (an expired one fails on its own expiry, so it need not be remembered). */
+async function purgeUsedDecoyChallenges(db: Db, now: string, limit: number): Promise<number> {
+  const expired = db.selectFrom('used_decoy_challenges').select('challenge').where('expires_at', '<=', now).limit(limit);
+  return Number((await db.deleteFrom('used_decoy_challenges').where('challenge', 'in', expired).executeTakeFirst()).numDeletedRows);
+}
+
 async function storeChallenge(db: Db, challenge: string, purpose: string, clinicianId: string, clock: Clock): Promise<void> {
   const now = clock();
   await purgeChallenges(db, now.toISOString(), PURGE_BATCH);
@@ -129,7 +135,6 @@ function toRecord(row: { id: string; public_key: string; counter: number | strin
 
 export class RelyingParty {
   private decoyKey: Promise<Buffer> | null = null;
-  private readonly decoyUsed = new Map<string, number>();
   private decoyTransports: { value: string[]; until: number } | null = null;
   /** Stands in for an unknown device's key, so its refusal costs what a bad signature costs. */
   private readonly decoyDeviceKey: KeyObject = generateKeyPairSync('ed25519').publicKey;
@@ -382,6 +387,7 @@ export class RelyingParty {
     const now = this.clock();
     const { sessionIdleMinutes } = await readPolicy(this.db);
     await purgeChallenges(this.db, now.toISOString(), PURGE_BATCH);
+    await purgeUsedDecoyChallenges(this.db, now.toISOString(), PURGE_BATCH);
     await purgeSessions(this.db, now.toISOString(), new Date(now.getTime() - sessionIdleMinutes * 60_000).toISOString(), PURGE_BATCH);
   }
 
@@ -430,14 +436,16 @@ export class RelyingParty {
     const expiry = masked.readUInt32BE(0);
     const tag = (await this.decoy(`decoy-challenge|${clinicianId}|${nonce}|${expiry}`)).subarray(0, DECOY_TAG_BYTES);
     if (!timingSafeEqual(tag, bytes.subarray(DECOY_NONCE_BYTES + 4))) return false;
-    const nowMs = this.clock().getTime();
-    if (expiry * 1000 <= nowMs || this.decoyUsed.has(challenge)) return false;
-    for (const [used, until] of this.decoyUsed) {
-      if (until > nowMs && this.decoyUsed.size < DECOY_USED_MAX) break;
-      this.decoyUsed.delete(used);
-    }
-    this.decoyUsed.set(challenge, expiry * 1000);
-    return true;
+    const now = this.clock();
+    if (expiry * 1000 <= now.getTime()) return false;
+    // Burned in the database every instance shares (as a real challenge is), so a replay fails at any of them.
+    await purgeUsedDecoyChallenges(this.db, now.toISOString(), PURGE_BATCH);
+    const burned = await this.db
+      .insertInto('used_decoy_challenges')
+      .values({ challenge, expires_at: new Date(expiry * 1000).toISOString() })
+      .onConflict((oc) => oc.column('challenge').doNothing())
+      .executeTakeFirst();
+    return Number(burned.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   /** HMAC of `label` under the server's decoy secret (made once, kept in the database). */

@@ -7,6 +7,8 @@
  * would have expired). Also the server's own secrets (the key that derives
  * decoy sign-in options). Portable Kysely schema builder only, so SQLite
  * and PostgreSQL get the same tables. Never store a token, only its hash.
+ * Used decoy sign-in challenges are remembered here too (until they
+ * expire), so every backend instance on one database refuses a replay.
  */
 import type { Generated } from 'kysely';
 import type { Db } from '../database';
@@ -30,6 +32,8 @@ export interface SessionTables {
     end_reason: string | null;
   };
   server_secrets: { name: string; value: string };
+  /** Decoy challenges (unknown clinicians' sign-ins) already answered, until they expire; purged like challenges. */
+  used_decoy_challenges: { challenge: string; expires_at: string };
 }
 
 export async function migrateSessions(db: Db): Promise<void> {
@@ -48,4 +52,14 @@ export async function migrateSessions(db: Db): Promise<void> {
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('value', 'text', (c) => c.notNull())
     .execute();
+}
+
+/** The used-decoy-challenge table (a later migration than migrateSessions). */
+export async function migrateUsedDecoyChallenges(db: Db): Promise<void> {
+  await db.schema
+    .createTable('used_decoy_challenges')
+    .addColumn('challenge', 'text', (c) => c.primaryKey())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('used_decoy_challenges_by_expiry').on('used_decoy_challenges').column('expires_at').execute();
 }
