@@ -2,7 +2,7 @@
  * Main's client for the backend. Every answer is size-limited, time-limited
  * and parsed with the shared zod schema, so a garbled, hostile or slow
  * server yields a typed error (BACKEND_UNREACHABLE: no answer or a busy
- * server; BACKEND_FAILED: a 5xx answer; BACKEND_INVALID_RESPONSE,
+ * server; BACKEND_FAILED: a 5xx answer, or a 413 as TooLargeError; BACKEND_INVALID_RESPONSE,
  * SIGN_IN_REFUSED, DEVICE_REVOKED) and never state. The session token stays
  * in main; the renderer never sees it or the backend's address.
  */
