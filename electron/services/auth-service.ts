@@ -14,6 +14,7 @@ import type { AuditNetwork } from '../../shared/audit-entry';
 import type { AuthStatus } from '../../shared/contract';
 import { isSessionEnded, type BackendClient } from './backend-client';
 import { readProfile } from './cache-profile';
+import { flushDeviceHeads } from './rollback-guard';
 import type { CacheSession } from './cache-session';
 import type { LockReason } from './lock-machine';
 import type { SecretStore } from './secret-store';
@@ -212,7 +213,8 @@ export class AuthService implements SignInSurface {
   async quit(timeoutMs = 2000): Promise<void> {
     this.lockNow('quit');
     await this.worker.stop();
-    await this.desktop.logoutsSettled(timeoutMs);
+    // The device's audit chain head written at close must reach the keychain before the process ends.
+    await Promise.all([this.desktop.logoutsSettled(timeoutMs), flushDeviceHeads()]);
   }
 
   /** Checks the lock policy's idle timer; call it periodically. */
