@@ -78,21 +78,30 @@ export async function migrateAuditLedger(db: Db): Promise<void> {
     .execute();
   await db.schema.createIndex('audit_entry_times_by_patient').on('audit_entry_times').columns(['patient_id', 'recorded_at', 'device_id', 'seq']).execute();
   // Entries uploaded before times were kept: their time is inside their canonical text.
-  let after = { device: '', seq: 0 };
-  for (;;) {
-    const batch = await db
-      .selectFrom('audit_entries')
-      .select(['device_id', 'seq', 'patient_id', 'entry'])
-      .where((eb) => eb.or([eb('device_id', '>', after.device), eb.and([eb('device_id', '=', after.device), eb('seq', '>', after.seq)])]))
-      .orderBy('device_id')
-      .orderBy('seq')
-      .limit(1000)
-      .execute();
-    if (batch.length === 0) break;
+  await forEachStoredEntryBatch(db, { withoutPatientOnly: false }, async (batch) => {
     await db
       .insertInto('audit_entry_times')
       .values(batch.map((r) => ({ device_id: r.device_id, seq: Number(r.seq), patient_id: r.patient_id, recorded_at: String((JSON.parse(r.entry) as unknown[])[2]) })))
       .execute();
+  });
+}
+
+/** Walks the uploaded device entries in (device, seq) order, 1,000 at a time (backfills of later migrations). */
+async function forEachStoredEntryBatch(
+  db: Db,
+  { withoutPatientOnly }: { withoutPatientOnly: boolean },
+  fn: (batch: Array<{ device_id: string; seq: number; patient_id: string | null; entry: string }>) => Promise<void>,
+): Promise<void> {
+  let after = { device: '', seq: 0 };
+  for (;;) {
+    let query = db
+      .selectFrom('audit_entries')
+      .select(['device_id', 'seq', 'patient_id', 'entry'])
+      .where((eb) => eb.or([eb('device_id', '>', after.device), eb.and([eb('device_id', '=', after.device), eb('seq', '>', after.seq)])]));
+    if (withoutPatientOnly) query = query.where('patient_id', 'is', null);
+    const batch = await query.orderBy('device_id').orderBy('seq').limit(1000).execute();
+    if (batch.length === 0) return;
+    await fn(batch);
     const last = batch.at(-1)!;
     after = { device: last.device_id, seq: Number(last.seq) };
   }
@@ -113,18 +122,7 @@ export async function migrateAuditFlags(db: Db): Promise<void> {
     .addPrimaryKeyConstraint('audit_flags_pk', ['device_id', 'seq', 'flag'])
     .execute();
   await db.schema.createIndex('audit_flags_by_flag').on('audit_flags').columns(['flag', 'recorded_at', 'device_id', 'seq']).execute();
-  let after = { device: '', seq: 0 };
-  for (;;) {
-    const batch = await db
-      .selectFrom('audit_entries')
-      .select(['device_id', 'seq', 'entry'])
-      .where('patient_id', 'is', null)
-      .where((eb) => eb.or([eb('device_id', '>', after.device), eb.and([eb('device_id', '=', after.device), eb('seq', '>', after.seq)])]))
-      .orderBy('device_id')
-      .orderBy('seq')
-      .limit(1000)
-      .execute();
-    if (batch.length === 0) break;
+  await forEachStoredEntryBatch(db, { withoutPatientOnly: true }, async (batch) => {
     const flags = [];
     for (const r of batch) {
       const entry = parseCanonicalAuditEntry(r.entry);
@@ -133,7 +131,5 @@ export async function migrateAuditFlags(db: Db): Promise<void> {
       }
     }
     if (flags.length > 0) await db.insertInto('audit_flags').values(flags).execute();
-    const last = batch.at(-1)!;
-    after = { device: last.device_id, seq: Number(last.seq) };
-  }
+  });
 }
