@@ -35,29 +35,38 @@ export const ERROR_CODES = [
   'FHIR_VERSION_UNSUPPORTED',
   'IMPORT_ID_COLLISION',
   'BACKEND_FAILED',
+  'ALREADY_SENT',
   'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** One invalid value, named by its field in the call's schema, with the schema's clinician-readable message (never the value). */
+export const fieldErrorSchema = z.object({ field: z.string().max(40), message: z.string().max(200) });
+export type FieldError = z.infer<typeof fieldErrorSchema>;
+
 export const appErrorSchema = z.object({
   code: z.enum(ERROR_CODES),
   message: z.string(),
+  /** INVALID_INPUT only: each invalid field and why, at most 10. */
+  fields: z.array(fieldErrorSchema).max(10).optional(),
 });
 
 export type AppErrorShape = z.infer<typeof appErrorSchema>;
 
 export class AppError extends Error {
   readonly code: ErrorCode;
+  readonly fields: FieldError[] | undefined;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, fields?: FieldError[]) {
     super(message);
     this.name = 'AppError';
     this.code = code;
+    this.fields = fields;
   }
 
   toShape(): AppErrorShape {
-    return { code: this.code, message: this.message };
+    return this.fields ? { code: this.code, message: this.message, fields: this.fields } : { code: this.code, message: this.message };
   }
 }
 

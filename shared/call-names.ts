@@ -28,6 +28,14 @@ export const CALL_NAMES = [
   'sync.conflicts',
   'sync.resolveConflict',
   'sync.networkChanged',
+  'sync.waiting',
+  'changes.undo',
+  'drafts.put',
+  'drafts.list',
+  'drafts.discard',
+  'workspace.get',
+  'workspace.set',
+  'patients.worklist',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -59,6 +59,8 @@ export const auditEntryViewSchema = z.object({
   seq: z.number().int(),
   recordedAt: z.string(),
   actor: z.string(),
+  /** The clinician's display name where this computer knows it (else null: show the id). */
+  actorName: z.string().nullable().default(null),
   action: z.enum(AUDIT_ACTIONS),
   subtype: z.enum(AUDIT_SUBTYPES),
   outcome: z.enum(AUDIT_OUTCOMES),
@@ -109,12 +111,89 @@ export const conflictSchema = z.object({
   resourceType: z.string(),
   resourceId: z.string(),
   patientId: z.string().nullable(),
+  /** The patient's display name, so the conflict view names whose record it is. */
+  patientName: z.string().nullable().default(null),
   detectedAt: z.string(),
   theirVersion: z.string(),
   mine: fhirResourceSchema,
   theirs: fhirResourceSchema,
 });
 export type Conflict = z.infer<typeof conflictSchema>;
+
+/** The chart's tabs; the workspace remembers the open one across a lock. */
+export const CHART_TABS = ['summary', 'results', 'notes', 'write', 'encounters', 'access'] as const;
+export type ChartTab = (typeof CHART_TABS)[number];
+
+/**
+ * Unfinished work, saved to the encrypted cache as it is typed and never
+ * sent: a note (target: the saved draft note's id, or '' for a new one), an
+ * addendum (target: the signed note's id), vitals (target ''), a problem edit
+ * (target: the condition's id, or '' for a new problem). One per
+ * (patient, kind, target); `body` holds the form's fields as typed.
+ */
+export const DRAFT_KINDS = ['note', 'addendum', 'vitals', 'problem'] as const;
+export type DraftKind = (typeof DRAFT_KINDS)[number];
+const draftBodySchema = z
+  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.string().max(20_000))
+  .refine((b) => Object.keys(b).length <= 12, 'a draft has at most 12 fields');
+const draftTargetSchema = z.union([fhirIdSchema, z.literal('')]);
+export const draftSchema = z.object({
+  patientId: z.string(),
+  kind: z.enum(DRAFT_KINDS),
+  target: z.string(),
+  body: z.record(z.string(), z.string()),
+  /** ISO time of the last keystroke saved. */
+  updatedAt: z.string(),
+});
+export type Draft = z.infer<typeof draftSchema>;
+
+export const THEMES = ['system', 'light', 'dark'] as const;
+export const DENSITIES = ['system', 'comfortable', 'compact'] as const;
+export const workspaceStateSchema = z.object({
+  /** The chart open when the clinician last locked or quit (reopened after unlock). */
+  openPatientId: z.string().nullable(),
+  tab: z.enum(CHART_TABS).nullable(),
+  theme: z.enum(THEMES),
+  density: z.enum(DENSITIES),
+});
+export type WorkspaceState = z.infer<typeof workspaceStateSchema>;
+
+/** One change on this computer that the backend has not accepted yet. */
+export const waitingChangeSchema = z.object({
+  key: z.string(),
+  patientId: z.string().nullable(),
+  patientName: z.string().nullable(),
+  resourceType: z.string(),
+  resourceId: z.string(),
+  /** What kind of change, as a clinician says it: 'Vital signs', 'Progress note', 'Addendum', 'Problem', … */
+  kind: z.string(),
+  createdAt: z.string(),
+  state: z.enum(['waiting', 'sending', 'failing', 'held', 'refused', 'conflict']),
+  attempts: z.number().int(),
+  /** The last error for this change (a fixed text, never PHI), if any. */
+  lastError: z.string().max(300).nullable(),
+  /** Still on this computer only, not in flight: `changes.undo` may take it back. */
+  undoable: z.boolean(),
+});
+export type WaitingChange = z.infer<typeof waitingChangeSchema>;
+
+export const WORKLIST_MAX = 200;
+/** A row of "My patients": the patient, their latest encounter and what needs attention. */
+export const worklistRowSchema = patientSummarySchema.extend({
+  latestEncounter: z
+    .object({ date: z.string().nullable(), classCode: z.string().nullable(), type: z.string().nullable() })
+    .nullable(),
+  flags: z.object({
+    /** Latest vital signs outside the adult range (shared/clinical-ranges.ts). */
+    abnormalVitals: z.number().int(),
+    criticalVitals: z.number().int(),
+    drafts: z.number().int(),
+    waiting: z.number().int(),
+    conflicts: z.number().int(),
+    allergies: z.number().int(),
+  }),
+});
+export type WorklistRow = z.infer<typeof worklistRowSchema>;
 
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
@@ -179,6 +258,32 @@ export const contract = {
   },
   /** The OS says the network came or went (the renderer's online/offline events): wake the sync worker. */
   'sync.networkChanged': { input: z.strictObject({ online: z.boolean() }), output: z.object({}) },
+  'sync.waiting': { input: z.strictObject({}), output: z.object({ changes: z.array(waitingChangeSchema), truncated: z.boolean() }) },
+  /** Takes back the latest unsent change of a resource (restores what was there before). ALREADY_SENT once it left. */
+  'changes.undo': {
+    input: z.strictObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/), resourceId: fhirIdSchema }),
+    output: z.object({ undone: z.boolean() }),
+  },
+  'drafts.put': {
+    input: z.strictObject({ patientId: fhirIdSchema, kind: z.enum(DRAFT_KINDS), target: draftTargetSchema, body: draftBodySchema }),
+    output: z.object({ updatedAt: z.string() }),
+  },
+  'drafts.list': { input: z.strictObject({ patientId: fhirIdSchema }), output: z.object({ drafts: z.array(draftSchema) }) },
+  'drafts.discard': {
+    input: z.strictObject({ patientId: fhirIdSchema, kind: z.enum(DRAFT_KINDS), target: draftTargetSchema }),
+    output: z.object({ discarded: z.boolean() }),
+  },
+  'workspace.get': { input: z.strictObject({}), output: workspaceStateSchema },
+  'workspace.set': {
+    input: z.strictObject({
+      openPatientId: fhirIdSchema.nullable().optional(),
+      tab: z.enum(CHART_TABS).nullable().optional(),
+      theme: z.enum(THEMES).optional(),
+      density: z.enum(DENSITIES).optional(),
+    }),
+    output: workspaceStateSchema,
+  },
+  'patients.worklist': { input: z.strictObject({}), output: z.object({ patients: z.array(worklistRowSchema), truncated: z.boolean() }) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

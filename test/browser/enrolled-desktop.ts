@@ -27,14 +27,20 @@ export interface EnrolledDesktop {
   close(): Promise<void>;
 }
 
-export async function enrolledDesktop(dir: string, keychain: SecretStore): Promise<EnrolledDesktop> {
+export interface EnrolledDesktopOptions {
+  /** Extra backend flags, e.g. ['--bundles', SYNTHEA_DIR, '--bundles', CRITICAL_PATIENT_FILE]. */
+  backendFlags?: string[];
+  viewport?: { width: number; height: number };
+}
+
+export async function enrolledDesktop(dir: string, keychain: SecretStore, options: EnrolledDesktopOptions = {}): Promise<EnrolledDesktop> {
   const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
-  const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin] });
+  const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin], ...(options.backendFlags ? { flags: options.backendFlags } : {}) });
   backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
   const proxy = await startTcpProxy(backend.port);
   const auth = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });
   await auth.start();
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const page = await browser.newPage({ viewport: options.viewport ?? { width: 1366, height: 768 } });
   await addVirtualAuthenticator(page, { prf: true });
   await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
   await page.goto(`${renderer.origin}/index.html`);
