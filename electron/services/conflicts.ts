@@ -19,6 +19,8 @@ export interface ConflictView {
   resourceType: string;
   resourceId: string;
   patientId: string | null;
+  /** The patient's display name from the cache's patient list (null when the patient is not in it). */
+  patientName: string | null;
   detectedAt: string;
   theirVersion: string;
   mine: FhirResource;
@@ -35,13 +37,18 @@ interface ConflictRow {
   detected_at: string;
 }
 
-function view(row: ConflictRow): ConflictView {
+function view(session: CacheSession, row: ConflictRow): ConflictView {
   const mine = JSON.parse(row.mine) as FhirResource;
+  const patientId = patientIdOf(row.resource_type, row.resource_id, mine, new Map());
+  const patientName = patientId
+    ? ((session.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(patientId) as string | undefined) ?? null)
+    : null;
   return {
     key: row.idempotency_key,
     resourceType: row.resource_type,
     resourceId: row.resource_id,
-    patientId: patientIdOf(row.resource_type, row.resource_id, mine, new Map()),
+    patientId,
+    patientName,
     detectedAt: row.detected_at,
     theirVersion: row.their_version,
     mine,
@@ -53,7 +60,7 @@ function view(row: ConflictRow): ConflictView {
 export function listConflicts(session: CacheSession, limit = 100): ConflictView[] {
   return session.audited(() => {
     const rows = session.db.prepare('SELECT * FROM conflicts ORDER BY detected_at, idempotency_key LIMIT ?').all(limit) as ConflictRow[];
-    const views = rows.map(view);
+    const views = rows.map((row) => view(session, row));
     const byPatient = new Map<string, string[]>();
     for (const v of views) {
       if (!v.patientId) continue;
@@ -73,7 +80,7 @@ export function resolveConflict(session: CacheSession, key: string, choice: Conf
   return session.audited(() => {
     const row = db.prepare('SELECT * FROM conflicts WHERE idempotency_key = ?').get(key) as ConflictRow | undefined;
     if (!row) throw new AppError('NOT_FOUND', 'That conflict was already resolved.');
-    const conflict = view(row);
+    const conflict = view(session, row);
     const ref = `${row.resource_type}/${row.resource_id}`;
     db.prepare('DELETE FROM conflicts WHERE resource_type = ? AND resource_id = ?').run(row.resource_type, row.resource_id);
     if (choice === 'mine') {

@@ -115,6 +115,32 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
       auth?.networkChanged(online);
       return {};
     },
+    // M2 replaces these two.
+    'sync.waiting': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'changes.undo': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    // M1: drafts, workspace state, worklist (stubs until their services land).
+    'drafts.put': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'drafts.list': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'drafts.discard': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'workspace.get': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'workspace.set': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
+    'patients.worklist': () => {
+      throw new AppError('INTERNAL', 'Not available yet.');
+    },
   };
 }
 

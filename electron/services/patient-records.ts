@@ -126,6 +126,7 @@ export function patientAccessTrail(session: CacheSession, patientId: string, lim
     seq: r.seq,
     recordedAt: r.recorded_at,
     actor: r.actor,
+    actorName: null,
     action: r.action,
     subtype: r.subtype,
     outcome: r.outcome,
