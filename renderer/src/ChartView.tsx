@@ -7,8 +7,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import type { AuditEntryView, Chart, FhirResource } from '../../shared/contract';
 import { api, call } from './clinician';
-import { ChartingPanel } from './ChartingPanel';
-import { ProblemList } from './ProblemList';
+import { ProblemList, WritePane } from './charting';
 import {
   ageFrom,
   codeOf,
@@ -152,7 +151,7 @@ export function ChartView({ patientId, onClose }: Props) {
       </header>
 
       <div className="chart-grid">
-        <ChartingPanel patientId={patientId} onSaved={() => setRevision((r) => r + 1)} />
+        <WritePane patientId={patientId} chart={chart} onSaved={() => setRevision((r) => r + 1)} onOpenTab={() => undefined} />
 
         <Section title="Notes" count={chart.groups.Composition?.total ?? 0} testId="notes">
           <Rows

@@ -4,7 +4,8 @@
  * same offline: every entry goes to the encrypted cache and the outbox.
  */
 import { useState, type FormEvent } from 'react';
-import { api, call } from './clinician';
+import type { Chart, ChartTab } from '../../../shared/contract';
+import { api, call } from '../clinician';
 
 const VITAL_FIELDS = [
   ['systolic', 'Systolic', 'mmHg'],
@@ -18,7 +19,14 @@ const VITAL_FIELDS = [
 
 type VitalKey = (typeof VITAL_FIELDS)[number][0];
 
-export function ChartingPanel({ patientId, onSaved }: { patientId: string; onSaved(): void }) {
+export interface PaneProps {
+  patientId: string;
+  chart: Chart;
+  onSaved(): void;
+  onOpenTab(tab: ChartTab): void;
+}
+
+export function WritePane({ patientId, onSaved }: PaneProps) {
   const [vitals, setVitals] = useState<Partial<Record<VitalKey, string>>>({});
   const [note, setNote] = useState({ subjective: '', objective: '', assessment: '', plan: '' });
   const [noteId, setNoteId] = useState<string | undefined>();

@@ -5,9 +5,9 @@
  * Active problems first.
  */
 import { useState, type FormEvent } from 'react';
-import type { FhirResource } from '../../shared/contract';
-import { api, call } from './clinician';
-import { conceptText, formatDate, statusText } from './fhir-format';
+import type { FhirResource } from '../../../shared/contract';
+import { api, call } from '../clinician';
+import { conceptText, formatDate, statusText } from '../fhir-format';
 
 const STATUSES = ['active', 'recurrence', 'relapse', 'inactive', 'remission', 'resolved'] as const;
 type Status = (typeof STATUSES)[number];
