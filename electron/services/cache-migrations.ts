@@ -100,6 +100,24 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE outbox ADD COLUMN held_at TEXT;
   `,
+  // 5: unfinished work saved as it is typed (never sent), the workspace the
+  // clinician returns to (open chart, tab, theme, density; and display names
+  // of clinicians this computer has seen), and what an outbox entry replaced
+  // (the resource before the change, and whether there was one) so an unsent
+  // change can be undone.
+  `
+  CREATE TABLE drafts (
+    patient_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    body_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (patient_id, kind, target)
+  ) WITHOUT ROWID;
+  CREATE TABLE workspace_state (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+  ALTER TABLE outbox ADD COLUMN prior TEXT;
+  ALTER TABLE outbox ADD COLUMN prior_existed INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
