@@ -2,10 +2,12 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { DemoBanner } from './DemoBanner';
 import './styles.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
+    <DemoBanner />
     <App />
   </StrictMode>,
 );
