@@ -4,7 +4,7 @@
  * result into a value or a ClinicianError carrying the typed code. Never
  * reach for anything else (no fetch to a backend, no storage of PHI).
  */
-import type { AppErrorShape, Result } from '../../shared/app-error';
+import type { AppErrorShape, FieldError, Result } from '../../shared/app-error';
 import type { ClinicianApi } from '../../shared/contract';
 
 declare global {
@@ -15,9 +15,12 @@ declare global {
 
 export class ClinicianError extends Error {
   readonly code: string;
+  /** INVALID_INPUT: each invalid field with the schema's message (shown at the field). */
+  readonly fields: FieldError[];
   constructor(shape: AppErrorShape) {
     super(shape.message);
     this.code = shape.code;
+    this.fields = shape.fields ?? [];
   }
 }
 
