@@ -108,6 +108,65 @@ export function searchTokens(text: string): string[] {
     .filter((t) => t.length > 0);
 }
 
+const MONTHS: Record<string, number> = {
+  jan: 1, january: 1, feb: 2, february: 2, mar: 3, march: 3, apr: 4, april: 4, may: 5, jun: 6, june: 6,
+  jul: 7, july: 7, aug: 8, august: 8, sep: 9, sept: 9, september: 9, oct: 10, october: 10, nov: 11, november: 11, dec: 12, december: 12,
+};
+
+/** YYYY-MM-DD when (year, month, day) is a real calendar date, else null. */
+function isoDate(year: number, month: number, day: number): string | null {
+  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
+  const d = new Date(Date.UTC(year, month - 1, day));
+  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
+  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+function monthOf(token: string): number | null {
+  return MONTHS[token.replace(/\.$/, '')] ?? null;
+}
+
+function dayOf(token: string): number | null {
+  return /^\d{1,2}(?:\.|st|nd|rd|th)?$/.test(token) ? parseInt(token, 10) : null;
+}
+
+/**
+ * A query split into search terms, each a list of alternatives (a patient
+ * matches a term when one alternative starts one of their index terms).
+ * Birth dates are indexed as YYYY-MM-DD; a date typed another way is read
+ * here into that form: DD.MM.YYYY; DD/MM/YYYY and MM/DD/YYYY (both
+ * readings of an ambiguous one); D Mon YYYY and Mon D YYYY with English
+ * month names or abbreviations. A year alone is already a prefix of the
+ * indexed date. Anything that is not a real date stays a plain word.
+ */
+export function searchQueryTerms(query: string): string[][] {
+  const tokens = searchTokens(query);
+  const terms: string[][] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const numeric = t.match(/^(\d{1,2})([./])(\d{1,2})\2(\d{4})$/);
+    if (numeric) {
+      const [a, sep, b, y] = [parseInt(numeric[1]!, 10), numeric[2], parseInt(numeric[3]!, 10), parseInt(numeric[4]!, 10)];
+      const readings = new Set([isoDate(y, b, a), sep === '/' ? isoDate(y, a, b) : null].filter((d): d is string => d !== null));
+      terms.push(readings.size > 0 ? [...readings] : [t]);
+      continue;
+    }
+    const [n1, n2] = [tokens[i + 1], tokens[i + 2]];
+    if (n1 !== undefined && n2 !== undefined && /^\d{4}$/.test(n2)) {
+      // D Mon YYYY, or Mon D YYYY
+      const dayFirst = dayOf(t) !== null && monthOf(n1) !== null ? isoDate(parseInt(n2, 10), monthOf(n1)!, dayOf(t)!) : null;
+      const monthFirst = monthOf(t) !== null && dayOf(n1) !== null ? isoDate(parseInt(n2, 10), monthOf(t)!, dayOf(n1)!) : null;
+      const iso = dayFirst ?? monthFirst;
+      if (iso) {
+        terms.push([iso]);
+        i += 2;
+        continue;
+      }
+    }
+    terms.push([t]);
+  }
+  return terms;
+}
+
 export function patientIndexFields(patient: Json): PatientIndexFields {
   const { given, family } = humanName(patient);
   const displayName = [...given, family].filter(Boolean).join(' ') || '(no name recorded)';

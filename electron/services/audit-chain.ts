@@ -38,6 +38,8 @@ export const MAX_AUDIT_ENTITIES = 200;
 /** Who is acting and why, fixed for a session; and whether the device is connected now, asked at each entry. */
 export interface AuditContext {
   actor: string;
+  /** The actor's display name, where known (not part of any entry: the trail and note authors show it). */
+  actorName?: string;
   deviceId: string;
   purpose: string;
   network?: () => AuditNetwork;

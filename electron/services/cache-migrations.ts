@@ -104,8 +104,10 @@ const MIGRATIONS: readonly string[] = [
   // clinician returns to (open chart, tab, theme, density; and display names
   // of clinicians this computer has seen), and what an outbox entry replaced
   // (the resource before the change, and whether there was one) so an unsent
-  // change can be undone.
+  // change can be undone. And a patient's resources by their first code, so
+  // the worklist finds each latest vital sign with one index seek.
   `
+  CREATE INDEX resources_by_code ON resources (patient_id, resource_type, json_extract(json, '$.code.coding[0].code'), sort_date);
   CREATE TABLE drafts (
     patient_id TEXT NOT NULL,
     kind TEXT NOT NULL,

@@ -19,6 +19,7 @@ import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDevi
 import { acquireFolderLock, acquireFolderLockWaiting, cacheInUseError, LOCK_FILE, type FolderLock } from './cache-folder-lock';
 import { isDiskFullError } from './cache-disk-full';
 import { checkRollbackAtOpen } from './rollback-guard';
+import { rememberClinicianName } from './workspace-state';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
 
@@ -37,6 +38,8 @@ export interface OpenSessionOptions {
   dataDir: string;
   secrets: SecretStore;
   actor: string;
+  /** The clinician's display name (remembered in the cache so the access trail names people). */
+  actorName?: string;
   purpose?: string;
   /** Whether the device is connected to the hospital server, recorded in every audit entry. */
   network?: () => AuditNetwork;
@@ -104,7 +107,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
     });
     db = openDb;
-    const context: AuditContext = { actor: options.actor, deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
+    const context: AuditContext = { actor: options.actor, ...(options.actorName ? { actorName: options.actorName } : {}), deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
     const audit = new AuditChain(openDb, keys.signingKey, context, options.clock);
     // Vouch for entries a crash left unsigned, but only after checking they chain on.
     const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
@@ -112,6 +115,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     if (tail.ok) audit.signHead(true);
     else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
     const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock, options.onFolderEvent);
+    rememberClinicianName(session);
     // A rollback of the folder (restored copy, lost WAL) is said at once; nothing is refused or wiped (./rollback-guard).
     await checkRollbackAtOpen(session, options.secrets);
     return session;

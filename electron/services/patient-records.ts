@@ -13,9 +13,10 @@ import {
   type PatientSummary,
 } from '../../shared/contract';
 import type { AuditAction, AuditOutcome, AuditSubtype } from '../../shared/audit-entry';
-import { searchTokens } from '../../shared/fhir-fields';
+import { searchQueryTerms } from '../../shared/fhir-fields';
 import { MAX_AUDIT_ENTITIES } from './audit-chain';
 import type { CacheSession } from './cache-session';
+import { clinicianNames } from './workspace-state';
 
 /** Newest items per resource type in a chart; the total is always given. */
 export const CHART_ITEMS_PER_TYPE = 200;
@@ -36,20 +37,23 @@ function toSummary(row: PatientRow): PatientSummary {
 
 /**
  * Prefix search, case-insensitive: every word of the query must start one of
- * the patient's name parts, their MRN or their birth date (YYYY-MM-DD).
+ * the patient's name parts, their MRN or their birth date (indexed as
+ * YYYY-MM-DD; a date typed as DD.MM.YYYY, DD/MM/YYYY, MM/DD/YYYY, D Mon YYYY
+ * or Mon D YYYY is read into that form first, both readings of an ambiguous
+ * one: shared/fhir-fields.ts searchQueryTerms; a year alone is a prefix).
  * Audited per BALP: one query event (E) per patient returned, or one with no
  * patient when nothing matched.
  */
 export function searchPatients(session: CacheSession, query: string): { patients: PatientSummary[]; truncated: boolean } {
-  const tokens = searchTokens(query).slice(0, 8);
+  const terms = searchQueryTerms(query).slice(0, 8);
   const { db } = session;
   const byTerm = db.prepare('SELECT DISTINCT patient_id FROM patient_search_terms WHERE term >= ? AND term < ?').pluck();
   const getPatient = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients WHERE id = ?');
   return session.audited(() => {
     let ids: string[] = [];
-    tokens.forEach((token, i) => {
-      const matches = byTerm.all(token, `${token}\uffff`) as string[];
-      if (i === 0) ids = matches;
+    terms.forEach((alternatives, i) => {
+      const matches = alternatives.flatMap((token) => byTerm.all(token, `${token}\uffff`) as string[]);
+      if (i === 0) ids = [...new Set(matches)];
       else {
         const wanted = new Set(matches);
         ids = ids.filter((id) => wanted.has(id));
@@ -115,18 +119,19 @@ interface TrailRow {
   purpose: string;
 }
 
-/** Who accessed this patient's record on this device, newest first. */
+/** Who accessed this patient's record on this device, newest first, with display names where this computer knows them. */
 export function patientAccessTrail(session: CacheSession, patientId: string, limit: number): AuditEntryView[] {
   const rows = session.db
     .prepare(
       'SELECT seq, recorded_at, actor, action, subtype, outcome, device_id, purpose FROM audit_log WHERE patient_id = ? ORDER BY seq DESC LIMIT ?',
     )
     .all(patientId, limit) as TrailRow[];
+  const names = clinicianNames(session, rows.map((r) => r.actor));
   return rows.map((r) => ({
     seq: r.seq,
     recordedAt: r.recorded_at,
     actor: r.actor,
-    actorName: null,
+    actorName: names.get(r.actor) ?? null,
     action: r.action,
     subtype: r.subtype,
     outcome: r.outcome,

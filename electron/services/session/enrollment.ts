@@ -71,6 +71,7 @@ export class Enrollment {
           dataDir: ctx.dataDir,
           secrets: ctx.secrets,
           actor: reply.clinician.id,
+          actorName: reply.clinician.displayName,
           network: () => ctx.network(),
           ...(existing ? { create: false, ...(prf ? { prfOutput: prf } : {}) } : { create: true, profileId, newKeys: keys, ...(binding ? { binding } : {}) }),
         }),

@@ -85,6 +85,7 @@ export class SignIn {
           dataDir: ctx.dataDir,
           secrets: ctx.secrets,
           actor: record.clinicianId,
+          actorName: record.displayName,
           create: false,
           network: () => ctx.network(),
           ...(prf ? { prfOutput: prf } : {}),

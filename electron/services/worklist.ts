@@ -1,0 +1,142 @@
+/**
+ * "My patients": every patient in the cache (the clinician's assigned
+ * patients, as the backend's access policy sent them), each with their
+ * latest encounter and what needs attention: latest vital signs outside the
+ * adult ranges of shared/clinical-ranges.ts (abnormal includes critical),
+ * drafts, changes not yet accepted by the backend, conflicts, and recorded
+ * allergies. Built from index seeks (no scan of every resource's JSON), so it
+ * stays fast with hundreds of patients. Audited like a search: one query
+ * event (E, search-type, query 'worklist') per patient listed. Never list a
+ * patient without its audit entry, and never call a reading normal because
+ * it has no range.
+ */
+import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical, type AdultRange } from '../../shared/clinical-ranges';
+import { WORKLIST_MAX, type WorklistRow } from '../../shared/contract';
+import type { CacheSession } from './cache-session';
+
+const BP_PANELS = ['85354-9', '55284-4'];
+const BP_PART: Partial<Record<AdultRange['key'], string>> = { systolic: '8480-6', diastolic: '8462-4' };
+const WORKLIST_QUERY = 'worklist';
+
+interface PatientRow {
+  id: string;
+  display_name: string;
+  birth_date: string | null;
+  gender: string | null;
+  mrn: string | null;
+}
+
+type Json = Record<string, unknown>;
+type Reading = { at: string; value: number };
+
+function obj(v: unknown): Json | null {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
+}
+
+/** A quantity's value in the range's unit (°F converted to °C), or null. */
+function valueOf(quantity: unknown, range: AdultRange): number | null {
+  const q = obj(quantity);
+  if (!q || typeof q.value !== 'number' || !Number.isFinite(q.value)) return null;
+  const unit = String(q.code ?? q.unit ?? '');
+  if (range.key === 'temperature' && /^(\[degF\]|°F|degF|F)$/.test(unit)) return ((q.value - 32) * 5) / 9;
+  return q.value;
+}
+
+function componentValue(resource: Json, loinc: string, range: AdultRange): number | null {
+  const components = Array.isArray(resource.component) ? resource.component : [];
+  for (const c of components.map(obj)) {
+    const codings = Array.isArray(obj(c?.code)?.coding) ? (obj(c?.code)!.coding as unknown[]) : [];
+    if (codings.some((x) => obj(x)?.code === loinc)) return valueOf(c?.valueQuantity, range);
+  }
+  return null;
+}
+
+export function patientWorklist(session: CacheSession): { patients: WorklistRow[]; truncated: boolean } {
+  const { db } = session;
+  const patientsStmt = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients ORDER BY display_name, id LIMIT ?');
+  const encounterStmt = db.prepare(
+    `SELECT json_extract(json, '$.period.start') AS date, json_extract(json, '$.class.code') AS class_code,
+            coalesce(json_extract(json, '$.type[0].text'), json_extract(json, '$.type[0].coding[0].display')) AS type
+       FROM resources WHERE patient_id = ? AND resource_type = 'Encounter' ORDER BY sort_date DESC LIMIT 1`,
+  );
+  // Same expression as the resources_by_code index (cache migration 5).
+  const latestByCode = db.prepare(
+    `SELECT sort_date AS at, json FROM resources
+      WHERE patient_id = ? AND resource_type = 'Observation' AND json_extract(json, '$.code.coding[0].code') = ?
+      ORDER BY sort_date DESC LIMIT 1`,
+  );
+  const allergyStmt = db
+    .prepare(
+      `SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'AllergyIntolerance'
+         AND coalesce(json_extract(json, '$.verificationStatus.coding[0].code'), '') NOT IN ('entered-in-error', 'refuted')`,
+    )
+    .pluck();
+  const counts = (sql: string) => new Map((db.prepare(sql).all() as Array<{ patient_id: string; n: number }>).map((r) => [r.patient_id, r.n]));
+
+  const latestReading = (patientId: string, range: AdultRange): Reading | null => {
+    let best: Reading | null = null;
+    const consider = (at: string | null, value: number | null) => {
+      if (value === null) return;
+      if (best === null || (at ?? '') > best.at) best = { at: at ?? '', value };
+    };
+    for (const code of range.loinc) {
+      const row = latestByCode.get(patientId, code) as { at: string | null; json: string } | undefined;
+      if (row) consider(row.at, valueOf((JSON.parse(row.json) as Json).valueQuantity, range));
+    }
+    const part = BP_PART[range.key];
+    if (part) {
+      for (const panel of BP_PANELS) {
+        const row = latestByCode.get(patientId, panel) as { at: string | null; json: string } | undefined;
+        if (row) consider(row.at, componentValue(JSON.parse(row.json) as Json, part, range));
+      }
+    }
+    return best;
+  };
+
+  return session.audited(() => {
+    const rows = patientsStmt.all(WORKLIST_MAX + 1) as PatientRow[];
+    const shown = rows.slice(0, WORKLIST_MAX);
+    const drafts = counts('SELECT patient_id, count(*) AS n FROM drafts GROUP BY patient_id');
+    const waiting = counts(
+      `SELECT r.patient_id, count(*) AS n FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id
+        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
+    );
+    const conflicts = counts(
+      `SELECT r.patient_id, count(*) AS n FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id
+        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
+    );
+    const patients: WorklistRow[] = shown.map((p) => {
+      const enc = encounterStmt.get(p.id) as { date: unknown; class_code: unknown; type: unknown } | undefined;
+      let abnormalVitals = 0;
+      let criticalVitals = 0;
+      for (const range of ADULT_VITAL_RANGES) {
+        const reading = latestReading(p.id, range);
+        if (!reading) continue;
+        const flag = flagOf(reading.value, range);
+        if (isAbnormal(flag)) abnormalVitals++;
+        if (isCritical(flag)) criticalVitals++;
+      }
+      const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
+      return {
+        id: p.id,
+        name: p.display_name,
+        birthDate: p.birth_date,
+        gender: p.gender,
+        mrn: p.mrn,
+        latestEncounter: enc ? { date: text(enc.date), classCode: text(enc.class_code), type: text(enc.type) } : null,
+        flags: {
+          abnormalVitals,
+          criticalVitals,
+          drafts: drafts.get(p.id) ?? 0,
+          waiting: waiting.get(p.id) ?? 0,
+          conflicts: conflicts.get(p.id) ?? 0,
+          allergies: allergyStmt.get(p.id) as number,
+        },
+      };
+    });
+    const record = { action: 'E' as const, subtype: 'search-type' as const, query: WORKLIST_QUERY, outcome: '0' as const };
+    if (shown.length === 0) session.audit.append({ ...record, patientId: null, entities: [] });
+    for (const p of shown) session.audit.append({ ...record, patientId: p.id, entities: [`Patient/${p.id}`] });
+    return { patients, truncated: rows.length > shown.length };
+  });
+}
