@@ -18,6 +18,9 @@ import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from '
 import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
 import { rollbackNotice } from './rollback-guard';
+import { clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
+import { getWorkspace, setWorkspace } from './workspace-state';
+import { patientWorklist } from './worklist';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -92,7 +95,15 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
     'chart.recordVitals': (input) => change((s, now) => recordVitals(s, input, now)),
     'notes.saveDraft': (input) => change((s, now) => saveNoteDraft(s, input, now)),
-    'notes.sign': ({ noteId }) => change((s, now) => signNote(s, noteId, now)),
+    // The signed note's local draft goes in the same transaction as the sign.
+    'notes.sign': ({ noteId }) =>
+      change((s, now) =>
+        s.audited(() => {
+          const signed = signNote(s, noteId, now);
+          clearNoteDraftOf(s, noteId);
+          return signed;
+        }),
+      ),
     'notes.addendum': ({ noteId, text }) => change((s, now) => addAddendum(s, noteId, text, now)),
     'problems.set': (input) => change((s, now) => setProblem(s, input, now)),
     'sync.status': () => {
@@ -122,25 +133,13 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'changes.undo': () => {
       throw new AppError('INTERNAL', 'Not available yet.');
     },
-    // M1: drafts, workspace state, worklist (stubs until their services land).
-    'drafts.put': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'drafts.list': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'drafts.discard': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'workspace.get': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'workspace.set': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'patients.worklist': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
+    // Drafts stay in this cache (never queued): no sync nudge.
+    'drafts.put': (input) => phi((s) => putDraft(s, input, new Date())),
+    'drafts.list': ({ patientId }) => phi((s) => ({ drafts: listDrafts(s, patientId) })),
+    'drafts.discard': (input) => phi((s) => discardDraft(s, input)),
+    'workspace.get': () => phi((s) => getWorkspace(s)),
+    'workspace.set': (changes) => phi((s) => setWorkspace(s, changes)),
+    'patients.worklist': () => phi((s) => patientWorklist(s)),
   };
 }
 
