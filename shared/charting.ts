@@ -9,22 +9,41 @@
  */
 import { z } from 'zod';
 import { fhirIdSchema } from './fhir-id';
+import { clinicianMessage } from './field-errors';
 
+/**
+ * Each vital: its LOINC code and display (stored), its UCUM unit (stored),
+ * the plausible range, and how a clinician names it and its unit (`label`,
+ * `unitText`: used in messages, never stored).
+ */
 export const VITAL_SIGNS = {
-  heartRate: { loinc: '8867-4', display: 'Heart rate', unit: '/min', min: 20, max: 250 },
-  respiratoryRate: { loinc: '9279-1', display: 'Respiratory rate', unit: '/min', min: 4, max: 60 },
-  temperature: { loinc: '8310-5', display: 'Body temperature', unit: 'Cel', min: 30, max: 45 },
-  spo2: { loinc: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', unit: '%', min: 50, max: 100 },
-  weight: { loinc: '29463-7', display: 'Body weight', unit: 'kg', min: 0.3, max: 400 },
+  heartRate: { loinc: '8867-4', display: 'Heart rate', unit: '/min', min: 20, max: 300, label: 'Heart rate', unitText: '/min' },
+  respiratoryRate: { loinc: '9279-1', display: 'Respiratory rate', unit: '/min', min: 4, max: 60, label: 'Respiratory rate', unitText: '/min' },
+  temperature: { loinc: '8310-5', display: 'Body temperature', unit: 'Cel', min: 30, max: 45, label: 'Temperature', unitText: '°C' },
+  spo2: { loinc: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', unit: '%', min: 50, max: 100, label: 'Oxygen saturation', unitText: '%' },
+  weight: { loinc: '29463-7', display: 'Body weight', unit: 'kg', min: 0.3, max: 400, label: 'Weight', unitText: 'kg' },
 } as const;
 export const BLOOD_PRESSURE = {
   panel: { loinc: '85354-9', display: 'Blood pressure panel with all children optional' },
-  systolic: { loinc: '8480-6', display: 'Systolic blood pressure', unit: 'mm[Hg]', min: 50, max: 260 },
-  diastolic: { loinc: '8462-4', display: 'Diastolic blood pressure', unit: 'mm[Hg]', min: 25, max: 160 },
+  systolic: { loinc: '8480-6', display: 'Systolic blood pressure', unit: 'mm[Hg]', min: 50, max: 260, label: 'Systolic', unitText: 'mmHg' },
+  diastolic: { loinc: '8462-4', display: 'Diastolic blood pressure', unit: 'mm[Hg]', min: 25, max: 160, label: 'Diastolic', unitText: 'mmHg' },
 } as const;
 
-const inRange = (r: { min: number; max: number; display: string }) =>
-  z.number().finite().min(r.min, `${r.display} below ${r.min}`).max(r.max, `${r.display} above ${r.max}`);
+/** "Heart rate must be between 20 and 300 /min": the one message for any wrong value of the field (too low, too high, not a number). */
+export function rangeMessage(r: { label: string; min: number; max: number; unitText: string }): string {
+  return `${r.label} must be between ${r.min} and ${r.max} ${r.unitText}`;
+}
+
+const inRange = (r: { label: string; min: number; max: number; unitText: string }) => {
+  const message = clinicianMessage(rangeMessage(r));
+  return z.number({ error: message }).min(r.min, message).max(r.max, message);
+};
+
+export const VITALS_MESSAGES = {
+  none: clinicianMessage('Enter at least one vital sign'),
+  bothPressures: clinicianMessage('Blood pressure needs both systolic and diastolic'),
+  systolicAbove: clinicianMessage('Systolic must be above diastolic'),
+} as const;
 
 export const vitalsInputSchema = z
   .strictObject({
@@ -37,9 +56,15 @@ export const vitalsInputSchema = z
     systolic: inRange(BLOOD_PRESSURE.systolic).optional(),
     diastolic: inRange(BLOOD_PRESSURE.diastolic).optional(),
   })
-  .refine((v) => Object.keys(v).some((k) => k !== 'patientId'), 'enter at least one vital sign')
-  .refine((v) => (v.systolic === undefined) === (v.diastolic === undefined), 'blood pressure needs both systolic and diastolic')
-  .refine((v) => v.systolic === undefined || v.diastolic === undefined || v.systolic > v.diastolic, 'systolic must be above diastolic');
+  .superRefine((v, ctx) => {
+    if (!Object.keys(v).some((k) => k !== 'patientId')) ctx.addIssue({ code: 'custom', message: VITALS_MESSAGES.none, path: [] });
+    // Each message at the field it is about.
+    if (v.systolic === undefined && v.diastolic !== undefined) ctx.addIssue({ code: 'custom', message: VITALS_MESSAGES.bothPressures, path: ['systolic'] });
+    if (v.diastolic === undefined && v.systolic !== undefined) ctx.addIssue({ code: 'custom', message: VITALS_MESSAGES.bothPressures, path: ['diastolic'] });
+    if (v.systolic !== undefined && v.diastolic !== undefined && v.systolic <= v.diastolic) {
+      ctx.addIssue({ code: 'custom', message: VITALS_MESSAGES.systolicAbove, path: ['systolic'] });
+    }
+  });
 export type VitalsInput = z.infer<typeof vitalsInputSchema>;
 
 const UCUM = 'http://unitsofmeasure.org';
@@ -68,7 +93,7 @@ export function vitalObservations(input: VitalsInput, newId: () => string, effec
   return out;
 }
 
-const sectionText = z.string().max(20_000);
+const sectionText = z.string().max(20_000, clinicianMessage('A section can hold at most 20,000 characters'));
 export const noteDraftSchema = z.strictObject({
   patientId: fhirIdSchema,
   /** Absent for a new note; the draft's id to keep editing it. */
@@ -130,8 +155,8 @@ export const problemInputSchema = z.strictObject({
   patientId: fhirIdSchema,
   /** Absent to add a problem; present to change one. */
   conditionId: fhirIdSchema.optional(),
-  text: z.string().trim().min(1).max(500),
-  status: z.enum(['active', 'recurrence', 'relapse', 'inactive', 'remission', 'resolved']),
+  text: z.string().trim().min(1, clinicianMessage('Enter the problem')).max(500, clinicianMessage('A problem can be at most 500 characters')),
+  status: z.enum(['active', 'recurrence', 'relapse', 'inactive', 'remission', 'resolved'], { error: clinicianMessage('Choose a status from the list') }),
 });
 export type ProblemInput = z.infer<typeof problemInputSchema>;
 

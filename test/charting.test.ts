@@ -16,17 +16,28 @@ import { createHandlerRegistry, dispatch } from '../electron/services/handler-re
 import { vitalsInputSchema } from '../shared/charting';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
+import { openCacheSession } from '../electron/services/cache-session';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { join } from 'node:path';
 import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
 
 const patient = loadFixturePatients()[0]!;
 const now = new Date('2026-11-25T10:00:00Z');
 let cache: TestCache;
 
+const scratch = scratchDir('charting');
+const keychain = testKeychain();
+
 before(async () => {
   cache = await openTestCache('dr.chart');
   importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
 });
-after(() => cache.dispose());
+after(async () => {
+  await cache.dispose();
+  scratch.remove();
+  await keychain.cleanup();
+});
 
 function stored(type: string, id: string): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return JSON.parse(cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string);
@@ -122,4 +133,40 @@ test('charting calls through the registry refuse bad input without queuing anyth
     assert.equal(r.ok, false, name);
   }
   assert.equal(outboxSize(cache.session), before);
+});
+
+test('an empty note is refused at signing: nothing written, no outbox entry, no audit entry', async () => {
+  const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
+  const opts = { trustedOrigins: ['app://clinician'] };
+  const caller = { url: 'app://clinician/index.html', isMainFrame: true };
+  const { noteId } = saveNoteDraft(cache.session, { patientId: patient.id, subjective: '  ', objective: '\n\t', assessment: '', plan: ' \n ' }, now);
+  const s = cache.session;
+  const before = { outbox: outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), json: JSON.stringify(stored('Composition', noteId)) };
+  const r = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
+  assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
+  assert.equal(outboxSize(s), before.outbox, 'nothing queued');
+  assert.equal(s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), before.audit, 'nothing audited');
+  assert.equal(JSON.stringify(stored('Composition', noteId)), before.json, 'the draft is untouched, still preliminary');
+  // One written section is enough.
+  saveNoteDraft(s, { patientId: patient.id, noteId, subjective: '', objective: '', assessment: '', plan: 'Review tomorrow' }, now);
+  const signed = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
+  assert.ok(signed.ok);
+  assert.equal(stored('Composition', noteId).status, 'final');
+});
+
+test('notes and addenda name their author by the clinician\'s display name (the id where the cache knows no name)', async () => {
+  const named = await openCacheSession({ dataDir: join(scratch.path, 'named'), secrets: keychain, actor: 'dr.ada', actorName: 'Dr Ada Byron', create: true });
+  try {
+    importBundle(named, readFileSync(SYNTHEA_FILES[0]!));
+    const { noteId } = saveNoteDraft(named, { patientId: patient.id, subjective: 'Better', objective: '', assessment: '', plan: '' }, now);
+    signNote(named, noteId, now);
+    const { addendumId } = addAddendum(named, noteId, 'Seen again at noon.', now);
+    const author = (id: string) => JSON.parse(named.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(id) as string).author;
+    assert.deepEqual(author(noteId), [{ display: 'Dr Ada Byron' }]);
+    assert.deepEqual(author(addendumId), [{ display: 'Dr Ada Byron' }]);
+  } finally {
+    named.close();
+  }
+  const { noteId } = saveNoteDraft(cache.session, { patientId: patient.id, subjective: 'x', objective: '', assessment: '', plan: '' }, now);
+  assert.deepEqual(stored('Composition', noteId).author, [{ display: 'dr.chart' }]);
 });

@@ -11,6 +11,7 @@ import {
   addendumComposition,
   noteComposition,
   problemCondition,
+  sectionPlainText,
   vitalObservations,
   type NoteDraft,
   type ProblemInput,
@@ -19,6 +20,7 @@ import {
 import type { FhirResource } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
 import { recordChange, recordChanges } from './outbox';
+import { actorDisplayName } from './workspace-state';
 
 function existing(session: CacheSession, type: string, id: string): FhirResource | null {
   const json = session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | undefined;
@@ -36,7 +38,7 @@ export function recordVitals(session: CacheSession, input: VitalsInput, now: Dat
   return { ids: observations.map((o) => o.id) };
 }
 
-function noteOf(session: CacheSession, noteId: string): FhirResource & { status?: string; subject?: { reference?: string } } {
+function noteOf(session: CacheSession, noteId: string): FhirResource & { status?: string; subject?: { reference?: string }; section?: Array<{ text?: { div?: string } }> } {
   const note = existing(session, 'Composition', noteId);
   if (!note) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
   return note;
@@ -50,13 +52,21 @@ export function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date
     if (note.status === 'final') throw new AppError('INVALID_INPUT', 'A signed note cannot be changed. Add an addendum instead.');
     if (note.subject?.reference !== `Patient/${draft.patientId}`) throw new AppError('INVALID_INPUT', 'That note belongs to another patient.');
   }
-  recordChange(session, noteComposition({ ...draft, noteId }, session.context.actor, now.toISOString(), 'preliminary'));
+  recordChange(session, noteComposition({ ...draft, noteId }, actorDisplayName(session), now.toISOString(), 'preliminary'));
   return { noteId };
+}
+
+export const EMPTY_NOTE_MESSAGE = 'An empty note cannot be signed. Write at least one section.';
+
+/** Whether every section of the note is blank once trimmed (a note without sections is blank too). */
+function isBlankNote(note: FhirResource & { section?: Array<{ text?: { div?: string } }> }): boolean {
+  return (note.section ?? []).every((s) => sectionPlainText(s.text?.div ?? '').trim() === '');
 }
 
 export function signNote(session: CacheSession, noteId: string, now: Date): { noteId: string } {
   const note = noteOf(session, noteId);
   if (note.status === 'final') throw new AppError('INVALID_INPUT', 'This note is already signed.');
+  if (isBlankNote(note)) throw new AppError('INVALID_INPUT', EMPTY_NOTE_MESSAGE);
   recordChange(session, { ...note, status: 'final', date: now.toISOString() });
   return { noteId };
 }
@@ -66,7 +76,7 @@ export function addAddendum(session: CacheSession, noteId: string, text: string,
   if (note.status !== 'final') throw new AppError('INVALID_INPUT', 'Only a signed note takes an addendum; edit the draft instead.');
   const patientId = note.subject?.reference?.replace(/^Patient\//, '') ?? '';
   const addendumId = randomUUID();
-  recordChange(session, addendumComposition(patientId, addendumId, noteId, text, session.context.actor, now.toISOString()));
+  recordChange(session, addendumComposition(patientId, addendumId, noteId, text, actorDisplayName(session), now.toISOString()));
   return { addendumId };
 }
 

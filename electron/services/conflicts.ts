@@ -86,7 +86,8 @@ export function resolveConflict(session: CacheSession, key: string, choice: Conf
     if (choice === 'mine') {
       // The clinician's version goes out again, based on the backend's current one.
       db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?').run(row.their_version, row.resource_type, row.resource_id);
-      writeChange(session, conflict.mine);
+      // Not undoable alone: the cache would keep my content on the backend's version, unsent.
+      writeChange(session, conflict.mine, { undoable: false });
     } else {
       createResourceWriter(db).write(conflict.theirs, { versionId: row.their_version });
     }

@@ -10,6 +10,7 @@
  */
 import { AppError, toErrorShape, type Result } from '../../shared/app-error';
 import { contract, type CallName, type CallOutput, type ParsedInput } from '../../shared/contract';
+import { fieldErrorsOf, invalidInputMessage } from '../../shared/field-errors';
 import { isTrustedCaller, type Caller } from './caller-policy';
 import type { CacheSession } from './cache-session';
 import type { SignInSurface } from './session/sign-in-surface';
@@ -21,6 +22,8 @@ import { rollbackNotice } from './rollback-guard';
 import { clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
 import { getWorkspace, setWorkspace } from './workspace-state';
 import { patientWorklist } from './worklist';
+import { undoChange } from './change-undo';
+import { listWaitingChanges } from './waiting-changes';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -126,13 +129,9 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
       auth?.networkChanged(online);
       return {};
     },
-    // M2 replaces these two.
-    'sync.waiting': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
-    'changes.undo': () => {
-      throw new AppError('INTERNAL', 'Not available yet.');
-    },
+    'sync.waiting': () => phi((s) => listWaitingChanges(s, auth?.syncState() ?? null)),
+    // Any clinician signed in here may undo what waits in this cache's outbox: it is their own cache.
+    'changes.undo': (target) => phi((s) => undoChange(s, target, (key) => auth?.syncState().sending.has(key) ?? false)),
     // Drafts stay in this cache (never queued): no sync nudge.
     'drafts.put': (input) => phi((s) => putDraft(s, input, new Date())),
     'drafts.list': ({ patientId }) => phi((s) => ({ drafts: listDrafts(s, patientId) })),
@@ -141,12 +140,6 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'workspace.set': (changes) => phi((s) => setWorkspace(s, changes)),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
   };
-}
-
-function describeIssuePaths(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey> }>): string {
-  const paths = [...new Set(issues.map((i) => i.path.map(String).join('.') || '(whole request)'))].slice(0, 3);
-  // Field names come from our own schema or from unrecognised keys; cap them so junk stays short.
-  return paths.map((p) => p.slice(0, 40)).join(', ');
 }
 
 export interface DispatchOptions {
@@ -171,10 +164,9 @@ export async function dispatch(
   const call = name as CallName;
   const parsed = contract[call].input.safeParse(payload);
   if (!parsed.success) {
-    return {
-      ok: false,
-      error: { code: 'INVALID_INPUT', message: `The request was malformed (${describeIssuePaths(parsed.error.issues)}).` },
-    };
+    // Each invalid field with the schema's message (never the value); the headline is the first message written for clinicians.
+    const fields = fieldErrorsOf(parsed.error);
+    return { ok: false, error: { code: 'INVALID_INPUT', message: invalidInputMessage(fields), fields } };
   }
   try {
     const handler = registry[call] as Handler<CallName>;

@@ -3,8 +3,10 @@
  * entry (with a fresh idempotency key and the version it was made on) and
  * its audit entry commit in one transaction, so no change exists that will
  * not be sent, and none is sent that was not made. Entries leave the outbox
- * only when the backend has answered for them. Never drop an entry silently:
- * a conflict moves it, with both versions, to the conflicts table.
+ * only when the backend has answered for them, or when the clinician takes
+ * back one never sent (change-undo.ts: each entry keeps what it replaced).
+ * Never drop an entry silently: a conflict moves it, with both versions, to
+ * the conflicts table.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
@@ -35,14 +37,23 @@ export function hasOpenConflict(session: CacheSession, resourceType: string, id:
   return !!session.db.prepare('SELECT 1 FROM conflicts WHERE resource_type = ? AND resource_id = ?').pluck().get(resourceType, id);
 }
 
-export function writeChange(session: CacheSession, resource: FhirResource): string {
+export interface WriteChangeOptions {
+  /**
+   * False for a change that is not the clinician's own edit and must not be
+   * taken back alone (keeping my version of a conflict: undoing it would
+   * leave my content on top of the backend's version, unsent).
+   */
+  undoable?: boolean;
+}
+
+export function writeChange(session: CacheSession, resource: FhirResource, options: WriteChangeOptions = {}): string {
   const { db, audit } = session;
   if (hasOpenConflict(session, resource.resourceType, resource.id)) {
     throw new AppError('CONFLICT_UNRESOLVED', 'This item was also changed elsewhere. Choose which version to keep before changing it again.');
   }
   {
-    const existing = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
-      | { version_id: string | null }
+    const existing = db.prepare('SELECT version_id, json FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
+      | { version_id: string | null; json: string }
       | undefined;
     const patientId = patientIdOf(resource.resourceType, resource.id, resource, new Map());
     const json = JSON.stringify(resource);
@@ -55,9 +66,23 @@ export function writeChange(session: CacheSession, resource: FhirResource): stri
       .prepare('SELECT base_version FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1')
       .get(resource.resourceType, resource.id) as { base_version: string | null } | undefined;
     const key = randomUUID();
+    // What the change replaced, so it can be undone while it is still on this computer only (change-undo.ts);
+    // a change that must not be undone keeps neither (prior_existed NULL).
+    // A Patient also feeds the patient list and search index, which an undo does not restore: never undoable.
+    const undoable = (options.undoable ?? true) && resource.resourceType !== 'Patient';
     db.prepare(
-      'INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(key, resource.resourceType, resource.id, queued ? queued.base_version : (existing?.version_id ?? null), json, new Date().toISOString());
+      `INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at, prior, prior_existed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      key,
+      resource.resourceType,
+      resource.id,
+      queued ? queued.base_version : (existing?.version_id ?? null),
+      json,
+      new Date().toISOString(),
+      undoable ? (existing?.json ?? null) : null,
+      undoable ? (existing ? 1 : 0) : null,
+    );
     audit.append({
       action: existing ? 'U' : 'C',
       subtype: existing ? 'update' : 'create',
@@ -142,6 +167,16 @@ export function refusedReasons(session: CacheSession, limit = 5): string[] {
   return session.db.prepare('SELECT DISTINCT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY last_error LIMIT ?').pluck().all(limit) as string[];
 }
 
+/**
+ * Counts a push of these entries before it goes out: `attempts` is how many
+ * times an entry was sent, so one with attempts > 0 may already be on the
+ * backend (its answer lost) and can no longer be undone.
+ */
+export function markSent(session: CacheSession, keys: string[]): void {
+  if (keys.length === 0) return;
+  session.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE idempotency_key IN (SELECT value FROM json_each(?))').run(JSON.stringify(keys));
+}
+
 /** Which of `keys` are still in the outbox (the rest were answered, folded into a conflict, or discarded). */
 export function stillQueued(session: CacheSession, keys: string[]): Set<string> {
   if (keys.length === 0) return new Set();
@@ -172,8 +207,9 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
   const keepConflict = db.prepare(
     'INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const refuse = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?');
-  const hold = db.prepare('UPDATE outbox SET attempts = attempts + 1, held_at = ? WHERE idempotency_key = ?');
+  // attempts were counted when the push went out (markSent).
+  const refuse = db.prepare('UPDATE outbox SET last_error = ? WHERE idempotency_key = ?');
+  const hold = db.prepare('UPDATE outbox SET held_at = ? WHERE idempotency_key = ?');
   db.transaction(() => {
     for (const r of results) {
       const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string; resource: string } | undefined;

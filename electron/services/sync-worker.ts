@@ -24,10 +24,10 @@
  * Never drop or reorder an entry of one resource; never run two drains.
  */
 import { AppError } from '../../shared/app-error';
-import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES } from '../../shared/sync-api';
+import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { heldCount, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
+import { heldCount, markSent, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
 import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
@@ -50,6 +50,10 @@ export interface SyncStatus {
   lastSuccessAt: number | null;
   lastError: string | null;
   failures: number;
+  /** Idempotency keys of the push in flight now (sent, not yet settled): such a change can no longer be undone. */
+  sending: ReadonlySet<string>;
+  /** Idempotency keys of changes set aside (the server keeps failing on them), each with when it may go again. */
+  setAside: ReadonlyMap<string, number>;
 }
 
 export interface SyncWorkerOptions {
@@ -81,7 +85,20 @@ export interface SyncWorkerOptions {
 }
 
 export class SyncWorker {
-  readonly status: SyncStatus = { online: true, serverProblem: false, failing: 0, lastSuccessAt: null, lastError: null, failures: 0 };
+  /** Changes set aside, by idempotency key: when each may be tried again. */
+  private readonly asideUntil = new Map<string, number>();
+  /** The push in flight: added before it is sent, removed once its answer is settled (or it failed). */
+  private readonly sending = new Set<string>();
+  readonly status: SyncStatus = {
+    online: true,
+    serverProblem: false,
+    failing: 0,
+    lastSuccessAt: null,
+    lastError: null,
+    failures: 0,
+    sending: this.sending,
+    setAside: this.asideUntil,
+  };
   private running = false;
   private wake: (() => void) | null = null;
   /** A nudge that came while no loop was waiting: the next wait ends at once. */
@@ -100,8 +117,6 @@ export class SyncWorker {
   private failedInRow = 0;
   /** 5xx answers to each change sent alone. */
   private aloneFailures = new Map<string, number>();
-  /** Changes set aside, by idempotency key: when each may be tried again. */
-  private asideUntil = new Map<string, number>();
   /** Changes set aside since the server last took a push: not yet known to be the cause. */
   private unconfirmed = new Set<string>();
 
@@ -154,6 +169,19 @@ export class SyncWorker {
       changes = changes.slice(0, batch.length);
     }
     for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
+    // From here the batch may reach the server: recorded as sent (persisted: an answer lost in a crash still counts) and
+    // in flight, in the same synchronous step as it was read, so an undo never sees it as only on this computer.
+    const keys = batch.map((b) => b.idempotencyKey);
+    markSent(session, keys);
+    for (const key of keys) this.sending.add(key);
+    try {
+      return await this.sendAndSettle(session, token, batch, changes, now);
+    } finally {
+      for (const key of keys) this.sending.delete(key);
+    }
+  }
+
+  private async sendAndSettle(session: CacheSession, token: string, batch: OutboxEntry[], changes: Change[], now: number): Promise<number> {
     let results;
     try {
       ({ results } = await this.options.backend.push(token, changes));
