@@ -133,9 +133,14 @@ export type ChartTab = (typeof CHART_TABS)[number];
  */
 export const DRAFT_KINDS = ['note', 'addendum', 'vitals', 'problem'] as const;
 export type DraftKind = (typeof DRAFT_KINDS)[number];
+// zod's record skips a "__proto__" key without a word (the body would arrive empty and replace the draft): refused first.
 const draftBodySchema = z
-  .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.string().max(20_000))
-  .refine((b) => Object.keys(b).length <= 12, 'a draft has at most 12 fields');
+  .custom<Record<string, string>>((v) => v !== null && typeof v === 'object' && !Object.hasOwn(v, '__proto__'), 'not a draft body')
+  .pipe(
+    z
+      .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]{0,39}$/), z.string().max(20_000))
+      .refine((b) => Object.keys(b).length <= 12, 'a draft has at most 12 fields'),
+  );
 const draftTargetSchema = z.union([fhirIdSchema, z.literal('')]);
 export const draftSchema = z.object({
   patientId: z.string(),

@@ -1,0 +1,190 @@
+/**
+ * Drafts in the encrypted cache: unfinished work is saved as it is typed and
+ * survives closing and reopening the cache; a draft may only point at this
+ * patient's own note or problem (another patient's is refused with the same
+ * words as one that does not exist); junk bodies are refused by the contract
+ * and leave the previous draft whole; creating, discarding and listing are
+ * audited, keystrokes are not; signing a note removes its draft in the same
+ * transaction.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { importBundle } from '../electron/services/bundle-import';
+import { saveNoteDraft, signNote } from '../electron/services/charting';
+import { clearDraft, discardDraft, listDrafts, putDraft } from '../electron/services/drafts';
+import { verifyAuditChain } from '../electron/services/audit-chain';
+import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
+import { AppError } from '../shared/app-error';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
+
+const [alice, bob] = loadFixturePatients();
+const now = new Date('2026-11-25T10:00:00Z');
+const later = new Date('2026-11-25T10:05:00Z');
+let cache: TestCache;
+
+before(async () => {
+  cache = await openTestCache('dr.drafts');
+  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  importBundle(cache.session, readFileSync(SYNTHEA_FILES[1]!));
+});
+after(() => cache.dispose());
+
+const soap = { subjective: 'Cough', objective: 'Clear chest', assessment: 'URTI', plan: 'Fluids' };
+const opts = { trustedOrigins: ['app://clinician'] };
+const caller = { url: 'app://clinician/index.html', isMainFrame: true };
+const registry = () => createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.drafts' });
+
+function auditCount(action?: string): number {
+  const sql = action ? 'SELECT count(*) FROM audit_log WHERE action = ?' : 'SELECT count(*) FROM audit_log';
+  return cache.session.db.prepare(sql).pluck().get(...(action ? [action] : [])) as number;
+}
+function draftRows(): unknown[] {
+  return cache.session.db.prepare('SELECT patient_id, kind, target, body_json, updated_at FROM drafts ORDER BY patient_id, kind, target').all();
+}
+function conditionOf(patientId: string): string {
+  return cache.session.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(patientId) as string;
+}
+
+test('a draft is saved as typed, survives closing the cache, and lists newest first; creation is audited once, keystrokes are not', async () => {
+  const creates = auditCount('C');
+  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '7' } }, now);
+  assert.equal(auditCount('C'), creates + 1, 'creating the draft row is one audit entry');
+  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72' } }, now);
+  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72', spo2: '9' } }, now);
+  assert.equal(auditCount('C'), creates + 1, 'updates on each keystroke are not audited');
+  putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: '', body: { subjective: 'Cough for 3 days' } }, later);
+
+  await cache.reopen();
+  const drafts = listDrafts(cache.session, alice!.id);
+  assert.deepEqual(
+    drafts.map((d) => [d.kind, d.target, d.body, d.updatedAt]),
+    [
+      ['note', '', { subjective: 'Cough for 3 days' }, later.toISOString()],
+      ['vitals', '', { heartRate: '72', spo2: '9' }, now.toISOString()],
+    ],
+  );
+  assert.deepEqual(listDrafts(cache.session, bob!.id), [], 'drafts are per patient');
+});
+
+test('listing drafts is a read of the patient, audited only when there are drafts', () => {
+  const reads = () => cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'R' AND patient_id = ?").pluck();
+  const aliceBefore = reads().get(alice!.id) as number;
+  const bobBefore = reads().get(bob!.id) as number;
+  listDrafts(cache.session, alice!.id);
+  listDrafts(cache.session, bob!.id);
+  assert.equal(reads().get(alice!.id), aliceBefore + 1);
+  assert.equal(reads().get(bob!.id), bobBefore, 'no drafts returned, nothing read');
+  assert.throws(() => listDrafts(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+});
+
+test('discarding removes the draft and is audited as a delete; discarding nothing writes nothing', () => {
+  putDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '', body: { temperature: '38' } }, now);
+  const deletes = auditCount('D');
+  assert.deepEqual(discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: true });
+  assert.equal(auditCount('D'), deletes + 1);
+  assert.deepEqual(discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: false });
+  assert.equal(auditCount('D'), deletes + 1);
+  assert.deepEqual(listDrafts(cache.session, bob!.id), []);
+});
+
+test("a draft may not point at another patient's note or problem: refused with the same words as one that does not exist, nothing written", () => {
+  const bobsNote = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now).noteId;
+  const bobsSigned = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now).noteId;
+  signNote(cache.session, bobsSigned, now);
+  const alicesNote = saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now).noteId;
+  const alicesSigned = saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now).noteId;
+  signNote(cache.session, alicesSigned, now);
+
+  const refusal = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof AppError);
+      return `${e.code}: ${e.message}`;
+    }
+    assert.fail('expected a refusal');
+  };
+  const rows = draftRows();
+  const audits = auditCount();
+  const put = (kind: 'note' | 'addendum' | 'problem', target: string) => () =>
+    putDraft(cache.session, { patientId: alice!.id, kind, target, body: { text: 'x' } }, now);
+  const nonexistent = refusal(put('note', 'no-such-note'));
+  assert.match(nonexistent, /^NOT_FOUND: /);
+  for (const [what, attempt] of [
+    ["another patient's draft note", put('note', bobsNote)],
+    ["another patient's signed note (as an addendum)", put('addendum', bobsSigned)],
+    ["another patient's condition", put('problem', conditionOf(bob!.id))],
+    ['a signed note as a note draft', put('note', alicesSigned)],
+    ['an unsigned note as an addendum', put('addendum', alicesNote)],
+    ['an addendum to nothing', put('addendum', '')],
+    ['a condition id as a note', put('note', conditionOf(alice!.id))],
+  ] as const) {
+    assert.equal(refusal(attempt), nonexistent, what);
+  }
+  assert.match(refusal(() => putDraft(cache.session, { patientId: 'no-such-patient', kind: 'vitals', target: '', body: {} }, now)), /^NOT_FOUND/);
+  assert.deepEqual(draftRows(), rows, 'no draft written');
+  assert.equal(auditCount(), audits, 'no audit entry for a refused draft');
+
+  // This patient's own targets are fine.
+  putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: alicesNote, body: { plan: 'Review' } }, now);
+  putDraft(cache.session, { patientId: alice!.id, kind: 'addendum', target: alicesSigned, body: { text: 'Also' } }, now);
+  putDraft(cache.session, { patientId: alice!.id, kind: 'problem', target: conditionOf(alice!.id), body: { status: 'resolved' } }, now);
+  assert.equal(listDrafts(cache.session, alice!.id).length, 5);
+});
+
+test('junk draft bodies are refused by the contract and the previous draft stays whole', async () => {
+  const r = registry();
+  const key = { patientId: bob!.id, kind: 'note', target: '' } as const;
+  const ok = await dispatch(r, 'drafts.put', { ...key, body: { subjective: 'Chest pain since 06:00' } }, caller, opts);
+  assert.equal(ok.ok, true);
+  const before = draftRows();
+  const manyFields = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`f${i}`, 'x']));
+  for (const body of [
+    { subjective: 42 },
+    { subjective: { nested: 'x' } },
+    { subjective: 'x'.repeat(20_001) },
+    manyFields,
+    JSON.parse('{"__proto__": "x"}'),
+    { 'bad key': 'x' },
+    'just a string',
+    null,
+  ]) {
+    const res = await dispatch(r, 'drafts.put', { ...key, body }, caller, opts);
+    assert.equal(res.ok, false, JSON.stringify(body)?.slice(0, 40));
+    assert.equal(!res.ok && res.error.code, 'INVALID_INPUT');
+  }
+  for (const payload of [
+    { ...key, kind: 'letter', body: {} },
+    { ...key, target: '../etc', body: {} },
+    { ...key, patientId: 'x'.repeat(100), body: {} },
+    { ...key, body: {}, extra: 1 },
+  ]) {
+    const res = await dispatch(r, 'drafts.put', payload, caller, opts);
+    assert.equal(res.ok, false);
+  }
+  assert.deepEqual(draftRows(), before, 'the earlier draft is untouched');
+  const listed = await dispatch(r, 'drafts.list', { patientId: bob!.id }, caller, opts);
+  assert.ok(listed.ok);
+  assert.deepEqual((listed.value as { drafts: Array<{ body: unknown }> }).drafts[0]!.body, { subjective: 'Chest pain since 06:00' });
+});
+
+test("signing a note removes its local draft in the sign's transaction; a refused sign keeps it", async () => {
+  const r = registry();
+  const { noteId } = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now);
+  putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: noteId, body: { plan: 'Review tomorrow' } }, now);
+  const signed = await dispatch(r, 'notes.sign', { noteId }, caller, opts);
+  assert.equal(signed.ok, true);
+  assert.equal(listDrafts(cache.session, bob!.id).some((d) => d.target === noteId), false);
+
+  // An empty note is refused at signing: its draft remains.
+  const empty = saveNoteDraft(cache.session, { patientId: bob!.id, subjective: '', objective: '', assessment: '', plan: '' }, now).noteId;
+  putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: empty, body: { plan: 'typing…' } }, now);
+  const refused = await dispatch(r, 'notes.sign', { noteId: empty }, caller, opts);
+  assert.equal(refused.ok, false);
+  assert.equal(listDrafts(cache.session, bob!.id).some((d) => d.target === empty), true);
+  assert.equal(clearDraft(cache.session, bob!.id, 'note', empty), true, 'clearDraft is there for the save flows');
+  const s = cache.session;
+  assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+});
