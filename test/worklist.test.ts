@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { recordVitals } from '../electron/services/charting';
 import { putDraft } from '../electron/services/drafts';
+import { listConflicts } from '../electron/services/conflicts';
 import { patientWorklist } from '../electron/services/worklist';
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical } from '../shared/clinical-ranges';
@@ -119,6 +120,9 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   assert.equal(after.drafts, before.drafts + 2);
   assert.equal(after.waiting, before.waiting + 5, 'five vital-sign Observations wait for the backend');
   assert.equal(after.conflicts, before.conflicts + 1);
+  // The conflict view names whose record it is.
+  const conflict = listConflicts(cache.session).find((c) => c.resourceId === condition.id)!;
+  assert.equal(conflict.patientName, rowOf(patientWorklist(cache.session).patients, p.id).name);
   const others = patientWorklist(cache.session).patients.filter((r) => r.id !== p.id);
   assert.ok(others.every((r) => r.flags.drafts === 0 && r.flags.waiting === 0 && r.flags.conflicts === 0), 'nothing counted for anyone else');
 });

@@ -39,7 +39,12 @@ interface ConflictRow {
 
 function view(session: CacheSession, row: ConflictRow): ConflictView {
   const mine = JSON.parse(row.mine) as FhirResource;
-  const patientId = patientIdOf(row.resource_type, row.resource_id, mine, new Map());
+  // The cache's own link first (an imported resource may name its patient by a bundle-local urn:uuid), then the reference.
+  const cached = session.db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(row.resource_type, row.resource_id) as
+    | string
+    | null
+    | undefined;
+  const patientId = cached ?? patientIdOf(row.resource_type, row.resource_id, mine, new Map());
   const patientName = patientId
     ? ((session.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(patientId) as string | undefined) ?? null)
     : null;

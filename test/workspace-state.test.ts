@@ -1,0 +1,98 @@
+/**
+ * The workspace the clinician returns to (open chart, tab, theme, density)
+ * is kept in the encrypted cache across closing and reopening it; it only
+ * ever names a patient the cache holds. The access trail names clinicians by
+ * the display names this computer has seen at sign-in, also after another
+ * clinician signed in.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importBundle } from '../electron/services/bundle-import';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import { openChart, patientAccessTrail } from '../electron/services/patient-records';
+import { getWorkspace, setWorkspace } from '../electron/services/workspace-state';
+import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
+import { AppError } from '../shared/app-error';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
+
+const [alice, bob] = loadFixturePatients();
+let cache: TestCache;
+
+before(async () => {
+  cache = await openTestCache('dr.workspace');
+  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  importBundle(cache.session, readFileSync(SYNTHEA_FILES[1]!));
+});
+after(() => cache.dispose());
+
+test('defaults, then merged changes; the whole state comes back after the cache is closed and reopened', async () => {
+  assert.deepEqual(getWorkspace(cache.session), { openPatientId: null, tab: null, theme: 'system', density: 'system' });
+  assert.deepEqual(setWorkspace(cache.session, { openPatientId: alice!.id, tab: 'notes' }), { openPatientId: alice!.id, tab: 'notes', theme: 'system', density: 'system' });
+  assert.deepEqual(setWorkspace(cache.session, { theme: 'dark' }), { openPatientId: alice!.id, tab: 'notes', theme: 'dark', density: 'system' });
+  setWorkspace(cache.session, { density: 'compact', tab: 'write' });
+  await cache.reopen();
+  assert.deepEqual(getWorkspace(cache.session), { openPatientId: alice!.id, tab: 'write', theme: 'dark', density: 'compact' });
+  assert.deepEqual(setWorkspace(cache.session, { openPatientId: null, tab: null }), { openPatientId: null, tab: null, theme: 'dark', density: 'compact' });
+});
+
+test('a patient not in the cache is refused and nothing changes; junk is refused by the contract', async () => {
+  setWorkspace(cache.session, { openPatientId: bob!.id, tab: 'summary' });
+  const before = getWorkspace(cache.session);
+  assert.throws(
+    () => setWorkspace(cache.session, { openPatientId: 'not-in-this-cache', tab: 'results' }),
+    (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND',
+  );
+  assert.deepEqual(getWorkspace(cache.session), before, 'the tab of the refused call was not kept either');
+  const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.workspace' });
+  const call = (payload: unknown) =>
+    dispatch(registry, 'workspace.set', payload, { url: 'app://clinician/index.html', isMainFrame: true }, { trustedOrigins: ['app://clinician'] });
+  for (const payload of [{ tab: 'billing' }, { theme: 'neon' }, { density: 2 }, { openPatientId: '../../x' }, { extra: true }]) {
+    const r = await call(payload);
+    assert.equal(r.ok, false, JSON.stringify(payload));
+  }
+  const refused = await call({ openPatientId: 'not-in-this-cache' });
+  assert.equal(!refused.ok && refused.error.code, 'NOT_FOUND');
+  assert.deepEqual(getWorkspace(cache.session), before);
+  const ok = await call({ tab: 'encounters' });
+  assert.deepEqual(ok, { ok: true, value: { ...before, tab: 'encounters' } });
+});
+
+test('a stored chart whose patient left the cache is not reopened', () => {
+  setWorkspace(cache.session, { openPatientId: bob!.id });
+  cache.session.db.prepare("UPDATE workspace_state SET value = 'gone-patient' WHERE key = 'openPatientId'").run();
+  assert.equal(getWorkspace(cache.session).openPatientId, null);
+});
+
+test('the access trail names clinicians by the display names seen at sign-in on this computer', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir();
+  const dataDir = join(dir.path, 'cache');
+  const open = (actor: string, actorName: string | undefined, create: boolean): Promise<CacheSession> =>
+    openCacheSession({ dataDir, secrets: keychain, actor, ...(actorName ? { actorName } : {}), create });
+  try {
+    let s = await open('dr.kim', 'Dr. Soo-jin Kim', true);
+    importBundle(s, readFileSync(SYNTHEA_FILES[0]!));
+    openChart(s, alice!.id);
+    s.close();
+    s = await open('dr.lee', 'Dr. Ana Lee', false);
+    openChart(s, alice!.id);
+    s.close();
+    // A session that does not know its clinician's name (a CLI): names still come from what was seen.
+    s = await open('cli.admin', undefined, false);
+    openChart(s, alice!.id);
+    const trail = patientAccessTrail(s, alice!.id, 50);
+    const named = new Map(trail.map((e) => [e.actor, e.actorName]));
+    assert.equal(named.get('dr.kim'), 'Dr. Soo-jin Kim');
+    assert.equal(named.get('dr.lee'), 'Dr. Ana Lee');
+    assert.equal(named.get('cli.admin'), null, 'unknown names stay null: the id is shown');
+    s.close();
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
