@@ -68,8 +68,10 @@ export function undoChange(session: CacheSession, target: UndoTarget, inFlight: 
         'SELECT idempotency_key, resource, attempts, last_error, held_at, prior, prior_existed FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1',
       )
       .get(resourceType, resourceId) as QueuedRow | undefined;
-    const known = db.prepare('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?').pluck().get(resourceType, resourceId) !== undefined;
-    if (!latest && !known) throw new AppError('NOT_FOUND', UNDO_MESSAGES.notFound);
+    const current = db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').get(resourceType, resourceId) as
+      | { patient_id: string | null }
+      | undefined;
+    if (!latest && !current) throw new AppError('NOT_FOUND', UNDO_MESSAGES.notFound);
     if (hasOpenConflict(session, resourceType, resourceId)) throw new AppError('CONFLICT_UNRESOLVED', UNDO_MESSAGES.conflict);
     if (!latest) throw new AppError('ALREADY_SENT', UNDO_MESSAGES.sent);
     const refusal = undoRefusal(latest, inFlight);
@@ -81,7 +83,8 @@ export function undoChange(session: CacheSession, target: UndoTarget, inFlight: 
     const ref = `${resourceType}/${resourceId}`;
     if (latest.prior_existed === 1 && latest.prior !== null) {
       const prior = JSON.parse(latest.prior) as FhirResource;
-      const patientId = patientIdOf(resourceType, resourceId, prior, new Map());
+      // An imported resource may name its patient by a bundle-local reference: the patient the cache filed it under then stands.
+      const patientId = patientIdOf(resourceType, resourceId, prior, new Map()) ?? current?.patient_id ?? null;
       // The version the cache last got from the backend stays: the prior content is that version, or a change still queued on it.
       db.prepare('UPDATE resources SET patient_id = ?, sort_date = ?, json = ? WHERE resource_type = ? AND id = ?').run(
         patientId,
@@ -93,7 +96,7 @@ export function undoChange(session: CacheSession, target: UndoTarget, inFlight: 
       session.audit.append({ action: 'U', subtype: 'update', patientId, entities: [ref], query: null, outcome: '0' });
     } else {
       db.prepare('DELETE FROM resources WHERE resource_type = ? AND id = ?').run(resourceType, resourceId);
-      const patientId = patientIdOf(resourceType, resourceId, changed, new Map());
+      const patientId = patientIdOf(resourceType, resourceId, changed, new Map()) ?? current?.patient_id ?? null;
       session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [ref], query: null, outcome: '0' });
     }
     return { undone: true };

@@ -89,6 +89,7 @@ export function listWaitingChanges(session: CacheSession, worker: SendingState |
   const sending = worker?.sending ?? new Set<string>();
   const setAside = worker?.setAside ?? new Map<string, number>();
   const nameOf = db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck();
+  const filedUnder = db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck();
   return session.audited(() => {
     const outbox = db
       .prepare(
@@ -102,7 +103,8 @@ export function listWaitingChanges(session: CacheSession, worker: SendingState |
 
     const names = new Map<string, string | null>();
     const patientOf = (type: string, id: string, resource: Json) => {
-      const patientId = patientIdOf(type, id, resource as never, new Map());
+      // A bundle-local patient reference (an imported resource): the patient the cache filed it under.
+      const patientId = patientIdOf(type, id, resource as never, new Map()) ?? ((filedUnder.get(type, id) as string | null | undefined) ?? null);
       if (patientId !== null && !names.has(patientId)) names.set(patientId, (nameOf.get(patientId) as string | undefined) ?? null);
       return { patientId, patientName: patientId === null ? null : (names.get(patientId) ?? null) };
     };
