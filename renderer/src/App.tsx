@@ -9,7 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AuthStatus, CallOutput } from '../../shared/contract';
 import { api, call } from './clinician';
 import { PatientSearch } from './PatientSearch';
-import { ChartView } from './ChartView';
+import { ChartView } from './chart/ChartView';
 import { EnrollScreen, LockScreen } from './SignInScreens';
 import { DevicesPanel } from './DevicesPanel';
 import { SyncStatusBar } from './SyncStatusBar';

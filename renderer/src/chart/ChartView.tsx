@@ -1,0 +1,140 @@
+/**
+ * One patient's chart: the sticky patient banner, then tabs (Summary,
+ * Results, Notes, Write, Encounters, Access). Data comes only from
+ * chart.open (audited in main) and is dropped when the chart closes. Esc
+ * closes the chart only when no dialog is open and focus is not in an
+ * editable field; closing never discards drafts (they live in the cache).
+ * Must never show a reading as current when it is old, nor a raw code where
+ * words exist.
+ */
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { CHART_TABS, type AuditEntryView, type Chart, type ChartTab, type FhirResource } from '../../../shared/contract';
+import { api, call } from '../clinician';
+import { NotesPane, WritePane } from '../charting';
+import { ageFrom } from '../fhir-format';
+import { AccessLog } from './AccessLog';
+import { ChartTabs, panelId, tabId } from './ChartTabs';
+import { EncounterTimeline } from './EncounterTimeline';
+import { PatientBanner } from './PatientBanner';
+import { ResultsTab } from './ResultsTab';
+import { Section } from './Section';
+import { SummaryTab } from './SummaryTab';
+import { allergyStatus, codeStatus } from './patient-facts';
+import { vitalReadings } from './vital-signs';
+import './chart.css';
+
+interface Props {
+  patientId: string;
+  onClose(): void;
+  initialTab?: ChartTab;
+  onTabChange?(tab: ChartTab): void;
+}
+
+function items(chart: Chart, type: string): FhirResource[] {
+  return chart.groups[type]?.items ?? [];
+}
+
+/** Whether Esc belongs to something else: an open dialog, or a field the clinician is typing in. */
+function escapeBelongsElsewhere(target: EventTarget | null): boolean {
+  if (document.querySelector('dialog[open]')) return true;
+  const el = (target instanceof Element ? target : null) ?? document.activeElement;
+  if (!(el instanceof HTMLElement)) return false;
+  if (el.isContentEditable) return true;
+  return el.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]') !== null;
+}
+
+/** Adult ranges apply unless the patient is known to be under 18. */
+function isAdult(birthDate: string | null, now: Date): boolean {
+  const age = ageFrom(birthDate, now);
+  return !/^(\d+ (mo|d)|([0-9]|1[0-7]) y)$/.test(age);
+}
+
+export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props) {
+  const [chart, setChart] = useState<Chart | null>(null);
+  const [trail, setTrail] = useState<AuditEntryView[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [revision, setRevision] = useState(0);
+  const [tab, setTab] = useState<ChartTab>(initialTab ?? 'summary');
+  const [visited, setVisited] = useState<ReadonlySet<ChartTab>>(() => new Set([initialTab ?? 'summary']));
+
+  useEffect(() => {
+    let cancelled = false;
+    call(api().chart.open({ patientId }))
+      .then((c) => {
+        if (cancelled) return;
+        setChart(c);
+        return call(api().audit.forPatient({ patientId, limit: 50 })).then((t) => !cancelled && setTrail(t.entries));
+      })
+      .catch((err: Error) => !cancelled && setError(err.message));
+    return () => {
+      cancelled = true;
+    };
+  }, [patientId, revision]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || escapeBelongsElsewhere(e.target)) return;
+      onClose();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
+  const select = useCallback(
+    (next: ChartTab) => {
+      setTab(next);
+      setVisited((v) => (v.has(next) ? v : new Set([...v, next])));
+      onTabChange?.(next);
+      // The access log is shown as it stands now, including this chart's own read.
+      if (next === 'access') call(api().audit.forPatient({ patientId, limit: 50 })).then((t) => setTrail(t.entries)).catch(() => undefined);
+    },
+    [onTabChange, patientId],
+  );
+  const reload = useCallback(() => setRevision((r) => r + 1), []);
+
+  // "Now" for the ages of readings: the moment this chart (re)loaded.
+  const now = useMemo(() => new Date(), [chart]);
+  const observations = useMemo(() => (chart ? items(chart, 'Observation') : []), [chart]);
+  const adult = chart ? isAdult(chart.summary.birthDate, now) : true;
+  const readings = useMemo(() => vitalReadings(observations, adult), [observations, adult]);
+
+  if (error) return <p className="error" role="alert">{error}</p>;
+  if (!chart) return <p className="muted">Opening chart…</p>;
+
+  const panel = (t: ChartTab) => {
+    switch (t) {
+      case 'summary':
+        return <SummaryTab patientId={patientId} chart={chart} readings={readings} now={now} onSaved={reload} onOpenTab={select} />;
+      case 'results':
+        return <ResultsTab observations={observations} readings={readings} now={now} adult={adult} />;
+      case 'notes':
+        return <NotesPane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
+      case 'write':
+        return <WritePane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
+      case 'encounters':
+        return (
+          <Section title="Encounters" count={chart.groups.Encounter?.total ?? 0} testId="encounters">
+            <EncounterTimeline encounters={items(chart, 'Encounter')} />
+          </Section>
+        );
+      case 'access':
+        return (
+          <Section title="Access to this record on this computer" testId="access-log">
+            <AccessLog entries={trail} />
+          </Section>
+        );
+    }
+  };
+
+  return (
+    <article className="chart" data-testid="chart" aria-label={`Chart of ${chart.summary.name}`}>
+      <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(observations)} now={now} onClose={onClose} />
+      <ChartTabs tabs={CHART_TABS} active={tab} onSelect={select} />
+      {CHART_TABS.map((t) => (
+        <div key={t} role="tabpanel" id={panelId(t)} aria-labelledby={tabId(t)} hidden={t !== tab} tabIndex={0} className="chart-panel" data-testid={`panel-${t}`}>
+          {visited.has(t) && panel(t)}
+        </div>
+      ))}
+    </article>
+  );
+}
