@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { importBundle } from '../electron/services/bundle-import';
 import { saveNoteDraft, signNote } from '../electron/services/charting';
 import { clearDraft, discardDraft, listDrafts, putDraft } from '../electron/services/drafts';
+import { applyPulledPage } from '../electron/services/sync-pull';
 import { verifyAuditChain } from '../electron/services/audit-chain';
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { AppError } from '../shared/app-error';
@@ -187,4 +188,22 @@ test("signing a note removes its local draft in the sign's transaction; a refuse
   assert.equal(clearDraft(cache.session, bob!.id, 'note', empty), true, 'clearDraft is there for the save flows');
   const s = cache.session;
   assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+});
+
+test('a patient no longer assigned is kept while a draft of theirs remains (typed work is never dropped), and goes once it is discarded', async () => {
+  const other = await openTestCache('dr.drafts.pull');
+  try {
+    importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
+    importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
+    putDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '88' } }, now);
+    const held = () => other.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all() as string[];
+    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    assert.deepEqual(held(), [alice!.id], 'the unassigned patient without drafts left; the one with a draft stayed');
+    assert.deepEqual(listDrafts(other.session, alice!.id).map((d) => d.body), [{ heartRate: '88' }]);
+    discardDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '' });
+    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    assert.deepEqual(held(), []);
+  } finally {
+    await other.dispose();
+  }
 });

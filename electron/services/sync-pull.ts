@@ -74,7 +74,8 @@ export function cursorBehind(cursor: string, than: string | null): boolean {
 /**
  * Removes from the cache every patient no longer assigned to the clinician,
  * with all their resources, auditing each removal, unless the clinician has
- * work on them still waiting to be sent or resolved: that is never dropped.
+ * work on them still waiting to be sent or resolved, or a draft (typed work
+ * kept on this computer): that is never dropped.
  */
 function dropUnassigned(session: CacheSession, assigned: string[]): void {
   const { db } = session;
@@ -82,7 +83,8 @@ function dropUnassigned(session: CacheSession, assigned: string[]): void {
     .prepare(
       `SELECT p.id FROM patients p WHERE p.id NOT IN (SELECT value FROM json_each(?))
          AND NOT EXISTS (SELECT 1 FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)`,
+         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)
+         AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.patient_id = p.id)`,
     )
     .pluck()
     .all(JSON.stringify(assigned)) as string[];
