@@ -89,7 +89,8 @@ export async function bindClinician(page: Page, registry: HandlerRegistry, origi
   await page.addInitScript({ content: harnessPreload() });
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves test-results/screens/<name>.png: the viewport ("what the screen shows") unless `fullPage`. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENS_DIR, { recursive: true });
-  await page.screenshot({ path: join(SCREENS_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENS_DIR, `${name}.png`), fullPage: options.fullPage ?? false });
 }
