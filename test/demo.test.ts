@@ -13,12 +13,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import keytar from 'keytar';
 import { ROOT } from './browser/harness';
-import { DEMO_TEMP_PREFIX } from './browser/demo-desktop';
+import { DEMO_TEMP_PREFIX, rendererIsStale } from './browser/demo-desktop';
 import { scratchDir } from './support/scratch';
 import { SYNTHEA_FILES } from './support/synthea';
 
@@ -110,7 +110,8 @@ async function assertTornDown(run: Run, tmp: string): Promise<void> {
   assert.ok(tempDir.startsWith(join(tmp, DEMO_TEMP_PREFIX)), 'the demo made its folder in the TMPDIR it was given');
   assert.equal(existsSync(tempDir), false, 'the demo temporary folder is removed');
   assert.deepEqual(leftovers(tmp), [], 'nothing else is left in TMPDIR (no Chromium profile, no key file)');
-  assert.equal(await portRefuses(printedValue(run.stdout, /backend: (http:\/\/\S+)/)), true, 'the backend is stopped');
+  const backend = /backend: (http:\/\/\S+)/.exec(run.stdout)?.[1];
+  if (backend) assert.equal(await portRefuses(backend), true, 'the backend is stopped');
   assert.match(run.stdout, /stopped: backend ended, keychain entries deleted, temporary folder removed/);
 }
 
@@ -139,24 +140,62 @@ test('npm run demo -- --check, with no display: headless, the banner and a patie
   }
 });
 
+test('the demo rebuilds the renderer when dist/renderer is missing or older than renderer/, shared/ or the vite config', () => {
+  const root = join(scratch.path, 'stale-root');
+  const file = (path: string, seconds: number) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), 'x');
+    utimesSync(join(root, path), seconds, seconds);
+  };
+  for (const d of ['renderer', 'shared', 'build']) mkdirSync(join(root, d), { recursive: true });
+  file('renderer/src/App.tsx', 1000);
+  file('shared/contract.ts', 1000);
+  file('build/vite.renderer.config.ts', 1000);
+  for (const d of ['renderer', 'renderer/src', 'shared', 'build']) utimesSync(join(root, d), 1000, 1000);
+  assert.equal(rendererIsStale(root), true, 'missing');
+  file('dist/renderer/index.html', 2000);
+  assert.equal(rendererIsStale(root), false, 'built after its sources');
+  file('shared/contract.ts', 3000);
+  assert.equal(rendererIsStale(root), true, 'a shared file changed');
+  file('dist/renderer/index.html', 4000);
+  file('renderer/src/chart/New.tsx', 5000);
+  assert.equal(rendererIsStale(root), true, 'a renderer file was added');
+  file('dist/renderer/index.html', 6000);
+  file('build/vite.renderer.config.ts', 7000);
+  assert.equal(rendererIsStale(root), true, 'the vite config changed');
+});
+
 test('npm run demo refuses --bundles outside the shipped fixtures without --synthetic-data (exit 2), before starting anything', async () => {
   const tmp = scratchDir('demo-tmp');
   try {
-    const outside = join(scratch.path, 'elsewhere');
     copyFileSync(SYNTHEA_FILES[0]!, join(scratch.path, 'bundle.json'));
-    for (const path of [scratch.path, join(ROOT, 'test', 'fixtures', '..', '..', 'package.json'), outside]) {
-      const run = await startDemo(['--bundles', path, '--no-build'], tmp.path).exited;
-      if (path === outside) {
-        assert.equal(run.code, 64, 'a path that does not exist is a usage error');
-        continue;
-      }
+    const outside = join(scratch.path, 'elsewhere');
+    const refused = [scratch.path, join(ROOT, 'test', 'fixtures', '..', '..', 'package.json')];
+    const runs = await Promise.all([...refused, outside].map((path) => startDemo(['--bundles', path, '--no-build'], tmp.path).exited));
+    assert.equal(runs[2]!.code, 64, 'a path that does not exist is a usage error');
+    for (const run of runs.slice(0, 2)) {
       assert.equal(run.code, 2, `exit 2: ${run.stdout}\n${run.stderr}`);
       assert.match(run.stderr, /refused: --bundles path 1 of 1 is not one of the shipped synthetic fixture folders/);
       assert.match(run.stderr, /synthetic patients only .*--synthetic-data/);
       assert.ok(!run.stderr.includes(scratch.path), 'the message names the path by position, not by name');
-      assert.doesNotMatch(run.stdout, /keychain: service|backend:/, 'nothing was started');
-      assert.deepEqual(leftovers(tmp.path), []);
+      assert.doesNotMatch(run.stdout, /keychain: service|backend:|temporary folder/, 'nothing was started');
     }
+    assert.deepEqual(leftovers(tmp.path), []);
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('Ctrl+C while the demo is still starting (the backend on its way up) stops it and leaves nothing behind', async () => {
+  const tmp = scratchDir('demo-tmp');
+  try {
+    const demo = startDemo(['--no-build', '--screens', join(scratch.path, 'screens-early')], tmp.path);
+    await demo.printed('backend: starting');
+    demo.signalGroup('SIGINT');
+    const run = await demo.exited;
+    assert.equal(run.code, 0, `exit 0: ${run.stdout}\n${run.stderr}`);
+    assert.doesNotMatch(run.stdout, /ready/);
+    await assertTornDown(run, tmp.path);
   } finally {
     tmp.remove();
   }

@@ -34,7 +34,7 @@ import { createOsSecretStore, type SecretStore } from '../../electron/services/s
 import { startBackend, type BackendProcess } from '../support/backend-process';
 import { loadFixturePatients, SYNTHEA_DIR } from '../support/synthea';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
-import { bindClinician, CHROMIUM_FLAGS, launchChromium, RENDERER_DIR, ROOT, serveRenderer, type RendererServer } from './harness';
+import { bindClinician, CHROMIUM_FLAGS, RENDERER_DIR, ROOT, serveRenderer, type RendererServer } from './harness';
 
 /** The banner text the renderer shows on a demo page (renderer/src/DemoBanner.tsx). */
 export const DEMO_NOTICE = 'Demo: synthetic patients only — not for clinical use';
@@ -237,18 +237,19 @@ export async function startDemoDesktop(options: DemoOptions): Promise<DemoDeskto
   };
 
   try {
+    options.log(`temporary folder: ${tempDir} (removed on exit)`);
     await checkKeychain(secrets);
     go();
     options.log(`keychain: service ${keychainService} (this run only; emptied on exit)`);
-    if (options.headed) {
-      browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        headless: false,
-        args: [...CHROMIUM_FLAGS.filter((f) => f !== '--headless'), '--window-size=1366,900'],
-      });
-    } else {
-      browser = await launchChromium();
-    }
+    // Playwright's own signal handlers would close the browser and exit 130 in the middle of our teardown: the demo handles signals itself.
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: !options.headed,
+      args: options.headed ? [...CHROMIUM_FLAGS.filter((f) => f !== '--headless'), '--window-size=1366,900'] : CHROMIUM_FLAGS,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    });
     const disconnected = new Promise<void>((r) => browser!.once('disconnected', () => r()));
     go();
     renderer = await serveRenderer();
@@ -282,7 +283,8 @@ export async function startDemoDesktop(options: DemoOptions): Promise<DemoDeskto
     options.log(`enrolled ${DEMO_CLINICIAN} with a virtual platform passkey (PRF) through the enroll screen; the encrypted cache is open`);
     return { page, browser, tempDir, keychainService, disconnected, close };
   } catch (err) {
-    await close().catch(() => undefined);
+    // A teardown that did not finish is the error worth reporting; else the one that stopped start-up.
+    await close();
     throw err;
   }
 }

@@ -10,7 +10,7 @@
  * unless --synthetic-data declares it synthetic. Headed Chromium when a
  * display exists (DISPLAY or WAYLAND_DISPLAY), else headless with screenshots.
  * --check: check the banner, a worklist row and a chart, save the
- * screenshots, tear down and exit 0. Ctrl+C (SIGINT) or SIGTERM tears down
+ * screenshots, tear down and exit 0. Ctrl+C (SIGINT), SIGTERM or SIGHUP tears down
  * everything (backend, keychain entries, temporary folder) and exits 0.
  * Exit codes: 0 done, 1 failed, 2 refused (data not known to be synthetic), 64 usage.
  * Never print an enrollment code, key, token or patient detail.
@@ -93,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  // Ctrl+C or SIGTERM: stop once, whatever the phase (a repeated signal, as npm relays the terminal's, changes nothing).
+  // Ctrl+C, SIGTERM or the terminal closing (SIGHUP): stop once, whatever the phase (a repeated signal, as npm relays the terminal's, changes nothing).
   let stop!: (signal: string) => void;
   const stopped = new Promise<string>((r) => (stop = r));
   let stopping = false;
@@ -105,12 +105,12 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
 
   let demo: DemoDesktop | null = null;
   let code = 0;
   try {
     demo = await startDemoDesktop({ bundles, headed, log: say, stopRequested: stopped });
-    say(`temporary folder: ${demo.tempDir} (removed on exit)`);
     if (values.check || !headed) {
       const files = await checkAndScreenshot(demo.page, screensDir, bundles);
       say(`screenshot of the worklist: ${files.worklist}`);
