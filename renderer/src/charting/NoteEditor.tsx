@@ -79,7 +79,7 @@ export function NoteEditor({ patientId, chart, target, onTarget, onSaved }: Prop
     });
 
   return (
-    <section className="charting-card note-editor" aria-labelledby="note-editor-title" data-testid="note-editor">
+    <section className="charting-card soap-editor" aria-labelledby="note-editor-title" data-testid="note-editor">
       <div className="charting-card-head">
         <h3 id="note-editor-title">{target ? 'Draft progress note' : 'New progress note'}</h3>
         <DraftStatus state={draft.state} updatedAt={draft.updatedAt} />

@@ -1,0 +1,129 @@
+/**
+ * Vitals errors stand at their field, in words, with the range, in Chromium
+ * against the real services: each implausible value is marked at its own
+ * field (aria-invalid, described by its message) and listed in an alert,
+ * nothing is recorded; a °F temperature in the °C field is offered as a
+ * conversion; saved vitals can be undone while they have not left this
+ * computer, and once sent the line says so.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { scratchDir } from '../support/scratch';
+import { testKeychain } from '../support/test-keychain';
+import { loadFixturePatients } from '../support/synthea';
+import { screenshot } from './harness';
+import { expectAccessible } from './axe';
+import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
+
+const patient = loadFixturePatients()[2]!;
+const keychain = testKeychain();
+const dir = scratchDir('charting-vitals');
+let desktop: EnrolledDesktop;
+let page: Page;
+
+before(async () => {
+  desktop = await enrolledDesktop(dir.path, keychain);
+  page = desktop.page;
+  await page.locator('#patient-search').fill(patient.given.slice(0, 5));
+  await page.getByTestId('patient-result').first().waitFor();
+  await page.getByTestId('patient-result').first().click();
+  await page.getByTestId('chart').waitFor();
+  await page.getByRole('tab', { name: 'Write' }).click();
+  await form().getByLabel('Heart rate (/min)').waitFor();
+});
+
+after(async () => {
+  await desktop?.close();
+  dir.remove();
+  await keychain.cleanup();
+});
+
+const form = () => page.getByTestId('vitals-form');
+
+/** Vital sign Observations of the patient recorded on this computer (not imported). */
+function recordedVitals(): number {
+  const db = desktop.auth.session()!.db;
+  return (db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation'").pluck().all() as string[])
+    .map((j) => JSON.parse(j) as { subject?: { reference?: string }; effectiveDateTime?: string })
+    .filter((o) => o.subject?.reference === `Patient/${patient.id}` && String(o.effectiveDateTime) >= new Date(Date.now() - 3_600_000).toISOString()).length;
+}
+
+/** The field's error: its text, and that the input is marked invalid and described by it. */
+async function errorAt(label: string, key: string): Promise<string> {
+  const input = form().getByLabel(label);
+  assert.equal(await input.getAttribute('aria-invalid'), 'true', `${label} is marked invalid`);
+  const error = form().getByTestId(`error-${key}`);
+  const id = await error.getAttribute('id');
+  assert.ok((await input.getAttribute('aria-describedby'))!.split(' ').includes(id!), `${label} is described by its error`);
+  return error.innerText();
+}
+
+test('each implausible vital is marked at its field with the range in words, and nothing is recorded', async () => {
+  const before = recordedVitals();
+  await form().getByLabel('Systolic (mmHg)').fill('300');
+  await form().getByLabel('Diastolic (mmHg)').fill('80');
+  await form().getByLabel('Heart rate (/min)').fill('900');
+  await form().getByLabel('Respiratory rate (/min)').fill('2');
+  await form().getByLabel('SpO₂ (%)').fill('abc');
+  await form().getByLabel('Weight (kg)').fill('500');
+  await form().getByRole('button', { name: 'Save vitals' }).click();
+  await form().getByTestId('vitals-errors').waitFor();
+
+  assert.equal(await errorAt('Heart rate (/min)', 'heartRate'), 'Heart rate must be between 20 and 300 /min');
+  assert.match(await errorAt('Systolic (mmHg)', 'systolic'), /^Systolic must be between 50 and 260 mmHg$/);
+  assert.match(await errorAt('Respiratory rate (/min)', 'respiratoryRate'), /^Respiratory rate must be between 4 and 60 \/min$/);
+  assert.match(await errorAt('SpO₂ (%)', 'spo2'), /must be between 50 and 100 %$/);
+  assert.match(await errorAt('Weight (kg)', 'weight'), /^Weight must be between 0\.3 and 400 kg$/);
+  assert.equal(await form().getByLabel('Diastolic (mmHg)').getAttribute('aria-invalid'), null, 'a valid field is not marked');
+  const summary = await form().getByTestId('vitals-errors').innerText();
+  assert.match(summary, /Heart rate must be between 20 and 300 \/min/);
+  assert.equal(await form().getByTestId('vitals-errors').getAttribute('role'), 'alert');
+  assert.doesNotMatch(summary, /malformed|whole request/);
+  await screenshot(page, 'charting-vitals-errors');
+  await expectAccessible(page, 'charting vitals errors');
+  assert.equal(recordedVitals(), before, 'nothing recorded');
+});
+
+test('a °F temperature in the °C field is recognised and offered as a conversion', async () => {
+  for (const label of ['Systolic (mmHg)', 'Diastolic (mmHg)', 'Heart rate (/min)', 'Respiratory rate (/min)', 'SpO₂ (%)', 'Weight (kg)']) await form().getByLabel(label).fill('');
+  await form().getByLabel('Temperature (°C)').fill('101.3');
+  const offer = form().getByTestId('fahrenheit-offer');
+  await offer.waitFor();
+  assert.match(await offer.innerText(), /101\.3 looks like °F = 38\.5 °C\./);
+  await screenshot(page, 'charting-vitals-fahrenheit');
+  await offer.getByRole('button', { name: 'Use 38.5 °C?' }).click();
+  assert.equal(await form().getByLabel('Temperature (°C)').inputValue(), '38.5');
+  await offer.waitFor({ state: 'detached' });
+  // 37 is a °C value: nothing offered.
+  await form().getByLabel('Temperature (°C)').fill('37');
+  assert.equal(await form().getByTestId('fahrenheit-offer').count(), 0);
+  await form().getByLabel('Temperature (°C)').fill('38.5');
+});
+
+test('saved vitals can be undone while unsent; once sent, the line says so', async () => {
+  // Offline: the change stays on this computer.
+  desktop.proxy.down = true;
+  desktop.proxy.cutAll();
+  const before = recordedVitals();
+  await form().getByLabel('Heart rate (/min)').fill('88');
+  await form().getByRole('button', { name: 'Save vitals' }).click();
+  const line = page.getByTestId('vitals-form').getByTestId('undo-line');
+  await line.getByText('Vitals saved.').waitFor();
+  assert.equal(recordedVitals(), before + 2, 'temperature and heart rate recorded');
+  assert.equal(await form().getByLabel('Heart rate (/min)').inputValue(), '', 'the form is cleared');
+  await screenshot(page, 'charting-vitals-undo');
+  await line.getByRole('button', { name: 'Undo' }).click();
+  await line.getByText(/Undone/).waitFor();
+  assert.equal(recordedVitals(), before, 'taken back');
+
+  // Recorded again, the network back, sent: undo now says it went.
+  await form().getByLabel('Heart rate (/min)').fill('90');
+  await form().getByRole('button', { name: 'Save vitals' }).click();
+  await line.getByText('Vitals saved.').waitFor();
+  desktop.proxy.down = false;
+  await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 20_000 });
+  await line.getByRole('button', { name: 'Undo' }).click();
+  await line.getByText(/already sent to the server/).waitFor();
+  assert.equal(recordedVitals(), before + 1, 'the sent vitals stay');
+});

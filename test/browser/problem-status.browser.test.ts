@@ -1,0 +1,141 @@
+/**
+ * A problem's status changes only deliberately, in Chromium against the real
+ * services: ArrowDown on a focused status select saves nothing (no change
+ * in the cache, nothing waiting to sync); "Save change" asks with the
+ * problem's name and old → new status; after saving, the row stays where it
+ * was and offers Undo while the change is unsent; Undo restores the status;
+ * once sent, the row says it went and offers to change it again.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { scratchDir } from '../support/scratch';
+import { testKeychain } from '../support/test-keychain';
+import { loadFixturePatients } from '../support/synthea';
+import { screenshot } from './harness';
+import { expectAccessible } from './axe';
+import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
+
+const keychain = testKeychain();
+const dir = scratchDir('problem-status');
+let desktop: EnrolledDesktop;
+let page: Page;
+
+interface Row { id: string; name: string; status: string }
+
+before(async () => {
+  desktop = await enrolledDesktop(dir.path, keychain);
+  page = desktop.page;
+});
+
+after(async () => {
+  await desktop?.close();
+  dir.remove();
+  await keychain.cleanup();
+});
+
+function conditionStatus(id: string): string {
+  const json = desktop.auth.session()!.db.prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(id) as string;
+  return (JSON.parse(json) as { clinicalStatus: { coding: Array<{ code: string }> } }).clinicalStatus.coding[0]!.code;
+}
+
+function waitingChanges(): number {
+  return desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+}
+
+async function rows(): Promise<Row[]> {
+  return page.getByTestId('problem').evaluateAll((trs) =>
+    trs.map((tr) => ({
+      id: tr.getAttribute('data-condition') ?? '',
+      name: (tr.querySelector('td') as { textContent: string | null } | null)?.textContent ?? '',
+      status: (tr.querySelector('select') as { value: string } | null)?.value ?? '',
+    })),
+  );
+}
+
+let problem: Row;
+let order: string[];
+
+test('ArrowDown on a focused status select saves nothing', async () => {
+  // The first fixture patient whose chart lists two problems or more, one of them active.
+  let found: Row | undefined;
+  for (const p of loadFixturePatients()) {
+    await page.locator('#patient-search').fill(p.given.slice(0, 5));
+    await page.getByTestId('patient-result').first().waitFor();
+    await page.getByTestId('patient-result').first().click();
+    await page.getByTestId('chart').waitFor();
+    await page.getByTestId('problems').waitFor();
+    const listed = await rows();
+    found = listed.length >= 2 ? listed.find((r) => r.status === 'active') : undefined;
+    if (found) {
+      order = listed.map((r) => r.id);
+      break;
+    }
+  }
+  assert.ok(found, 'a fixture patient with an active problem among several');
+  problem = found;
+  const outbox = waitingChanges();
+
+  const select = page.locator(`[data-condition="${problem.id}"] select`);
+  await select.focus();
+  await page.keyboard.press('ArrowDown');
+  const staged = await select.inputValue();
+  assert.notEqual(staged, problem.status, 'the select shows the choice');
+  // The choice is staged, not saved: the cache and the outbox are unchanged.
+  await page.locator(`[data-condition="${problem.id}"]`).getByRole('button', { name: 'Save change' }).waitFor();
+  assert.equal(conditionStatus(problem.id), problem.status, 'the problem is unchanged in the cache');
+  assert.equal(waitingChanges(), outbox, 'nothing waits to be sent');
+  assert.match(await page.locator(`[data-condition="${problem.id}"]`).innerText(), /Not saved: .+ → /);
+  await screenshot(page, 'charting-problem-staged');
+  await expectAccessible(page, 'charting problem staged');
+  // Back to the current status: nothing staged.
+  await page.keyboard.press('ArrowUp');
+  await page.locator(`[data-condition="${problem.id}"]`).getByRole('button', { name: 'Save change' }).waitFor({ state: 'detached' });
+});
+
+test('a status change needs confirmation naming the problem and old → new, keeps its row, and can be undone while unsent', async () => {
+  desktop.proxy.down = true;
+  desktop.proxy.cutAll();
+  const row = page.locator(`[data-condition="${problem.id}"]`);
+  await row.locator('select').selectOption('resolved');
+  await row.getByRole('button', { name: 'Save change' }).click();
+  const dialog = page.getByTestId('problem-confirm');
+  await dialog.waitFor();
+  const question = await dialog.innerText();
+  assert.ok(question.includes(problem.name.trim()), 'names the problem');
+  assert.match(question, /from Active to Resolved\?/);
+  await screenshot(page, 'charting-problem-confirm');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(conditionStatus(problem.id), problem.status, 'Cancel changed nothing');
+
+  await row.getByRole('button', { name: 'Save change' }).click();
+  await page.getByTestId('problem-confirm-confirm').click();
+  await row.getByTestId('undo-line').getByText('Changed to Resolved').waitFor();
+  assert.equal(conditionStatus(problem.id), 'resolved');
+  // The chart reloaded: the row is where it was.
+  await page.waitForFunction(`document.querySelector('[data-condition="${problem.id}"] select')?.value === 'resolved'`);
+  assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
+  await screenshot(page, 'charting-problem-changed');
+
+  await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
+  await row.getByTestId('undo-line').getByText(/Undone/).waitFor();
+  assert.equal(conditionStatus(problem.id), problem.status, 'the status is back');
+  await page.waitForFunction(`document.querySelector('[data-condition="${problem.id}"] select')?.value === ${JSON.stringify(problem.status)}`);
+  assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
+});
+
+test('once the change was sent, Undo says it went and offers to change it again', async () => {
+  const row = page.locator(`[data-condition="${problem.id}"]`);
+  await row.locator('select').selectOption('inactive');
+  await row.getByRole('button', { name: 'Save change' }).click();
+  await page.getByTestId('problem-confirm-confirm').click();
+  await row.getByTestId('undo-line').getByText('Changed to Inactive').waitFor();
+  desktop.proxy.down = false;
+  await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 20_000 });
+  await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
+  await row.getByTestId('undo-line').getByText(/already sent to the server/).waitFor();
+  assert.equal(conditionStatus(problem.id), 'inactive', 'the sent change stays');
+  await row.getByTestId('undo-line').getByRole('button', { name: 'Change it again' }).click();
+  assert.equal(await row.locator('select').evaluate((el) => el === (el.ownerDocument as { activeElement: unknown }).activeElement), true, 'the status select has the focus');
+});
