@@ -304,7 +304,7 @@ async function visibleBanner(page: Page, where: string): Promise<void> {
 }
 
 /** The rows of the patient list the clinician starts from. */
-async function patientRows(page: Page): Promise<ReturnType<Page['locator']>> {
+async function patientRows(page: Page, preferName: string | null): Promise<ReturnType<Page['locator']>> {
   if (buildHasWorklist()) {
     const rows = page.getByTestId('worklist-row');
     await rows.first().waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
@@ -312,7 +312,7 @@ async function patientRows(page: Page): Promise<ReturnType<Page['locator']>> {
     });
     return rows;
   }
-  await page.locator('#patient-search').fill(loadFixturePatients()[0]!.given.slice(0, 4));
+  await page.locator('#patient-search').fill((preferName ?? loadFixturePatients()[0]!.given).slice(0, 4));
   const rows = page.getByTestId('patient-result');
   await rows.first().waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
     throw new DemoError(1, 'check failed: no patient row is visible.');
@@ -329,11 +329,11 @@ async function patientRows(page: Page): Promise<ReturnType<Page['locator']>> {
 export async function checkAndScreenshot(page: Page, screensDir: string, bundles: string[]): Promise<{ worklist: string; chart: string }> {
   mkdirSync(screensDir, { recursive: true });
   await visibleBanner(page, 'worklist');
-  const rows = await patientRows(page);
+  const name = criticalPatientName(bundles);
+  const rows = await patientRows(page, name);
   const worklist = join(screensDir, 'demo-worklist.png');
   await page.screenshot({ path: worklist });
 
-  const name = criticalPatientName(bundles);
   const row = name ? rows.filter({ hasText: name }).first() : rows.first();
   await ((await row.count()) > 0 ? row : rows.first()).click();
   await page.getByTestId('chart').waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
