@@ -93,8 +93,8 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   await page.getByTestId('conflict').waitFor();
   const differing = await page.getByTestId('conflict-diff').allInnerTexts();
   assert.equal(differing.length, 1, `only the status differs: ${differing.join(' | ')}`);
-  assert.equal(await page.getByTestId('conflict-mine').innerText(), 'inactive');
-  assert.equal(await page.getByTestId('conflict-theirs').innerText(), 'resolved');
+  assert.equal(await page.getByTestId('conflict-mine').innerText(), 'Inactive');
+  assert.equal(await page.getByTestId('conflict-theirs').innerText(), 'Resolved');
   await screenshot(page, '30-conflict-view');
 
   await page.getByRole('button', { name: 'Keep mine' }).click();

@@ -19,7 +19,8 @@ export function LatestVitals({ readings, now }: { readings: Map<string, Reading[
           <li className={`vital-tile tone-${tone}`} key={sign.key} data-testid="vital" data-sign={sign.key} data-flag={r.flag ?? undefined}>
             <span className="vital-label">{sign.label}</span>
             <span className="vital-value">
-              {r.text} <FlagBadge flag={r.flag} />
+              <span className="vital-number">{r.number}</span>
+              {r.unit && <span className="vital-unit">{r.unit}</span>} <FlagBadge flag={r.flag} />
             </span>
             <ReadingAge when={r.when} now={now} />
           </li>

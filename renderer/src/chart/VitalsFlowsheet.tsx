@@ -53,7 +53,10 @@ export function VitalsFlowsheet({ readings, now, adult }: { readings: Map<string
               const list = readings.get(s.key)!;
               return (
                 <tr key={s.key} data-testid="flowsheet-row" data-sign={s.key}>
-                  <th scope="row">{s.label}</th>
+                  <th scope="row">
+                    {s.label}
+                    {list[0]!.unit && <span className="row-unit"> ({list[0]!.unit})</span>}
+                  </th>
                   <td><Sparkline label={s.label} readings={list} /></td>
                   {shown.map(([time]) => {
                     const r = list.find((x) => x.time === time);
@@ -61,7 +64,7 @@ export function VitalsFlowsheet({ readings, now, adult }: { readings: Map<string
                       <td key={time} data-testid={r ? 'flowsheet-cell' : undefined} data-flag={r?.flag ?? undefined} className={r?.flag && r.flag !== 'normal' ? 'value-flagged' : undefined}>
                         {r ? (
                           <>
-                            <span className="value">{r.text}</span> <FlagBadge flag={r.flag} />
+                            <span className="value">{r.unit === list[0]!.unit ? r.number : r.text}</span> <FlagBadge flag={r.flag} />
                           </>
                         ) : (
                           <span className="muted" aria-label="not recorded">·</span>

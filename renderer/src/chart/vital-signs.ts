@@ -34,6 +34,9 @@ export interface Reading {
   when: string;
   time: number;
   text: string;
+  /** The value without its unit ("182/110") and the unit ("mmHg"), for a row or tile that names the unit once. */
+  number: string;
+  unit: string;
   /** The plotted numbers: one, or systolic and diastolic. */
   values: number[];
   flag: Flag | null;
@@ -85,7 +88,10 @@ function readingOf(obs: FhirResource, sign: VitalSign, adult: boolean): Reading 
     if (v !== null) values = [v];
     flag = flagFor(codesOf(o.code), o.valueQuantity, adult);
   }
-  return { sign, id: obs.id, when, time: date.getTime(), text: observationValue(obs), values, flag };
+  const text = observationValue(obs);
+  const space = text.indexOf(' ');
+  const [number, unit] = space === -1 ? [text, ''] : [text.slice(0, space), text.slice(space + 1)];
+  return { sign, id: obs.id, when, time: date.getTime(), text, number, unit, values, flag };
 }
 
 /** Every vital-sign reading by sign, newest first. `adult`: whether adult ranges apply to this patient. */
