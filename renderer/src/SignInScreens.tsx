@@ -1,7 +1,8 @@
 /**
  * The screens before any patient data: first-run enrollment (clinician id
- * and the one-time code from IT, then a new passkey) and the lock screen
- * (unlock with the passkey, online or offline). They show no PHI.
+ * and the one-time code from IT, then a new passkey: it says what to do,
+ * never "Locked") and the lock screen (says Locked; unlock with the passkey,
+ * online or offline). They show no PHI.
  */
 import { useState, type FormEvent } from 'react';
 import type { AuthStatus } from '../../shared/contract';
@@ -38,11 +39,16 @@ export function EnrollScreen({ reason }: { reason: string | null }) {
     });
   };
   return (
-    <main className="signin" data-testid="enroll-screen">
+    <main className="signin" data-testid="enroll-screen" aria-labelledby="enroll-title">
       <form className="signin-card" onSubmit={submit}>
-        <h1>Set up this computer</h1>
+        <h1 id="enroll-title">Set up this computer</h1>
         {reason && <p className="error" role="alert" data-testid="signed-out-reason">{reason}</p>}
-        <p className="muted">Enter your user name and the one-time enrollment code from IT. You will then create a passkey with Windows Hello or Touch ID.</p>
+        <p>To use Clinician Desktop here, enroll this computer once:</p>
+        <ol>
+          <li>Enter your user name and the one-time enrollment code you got from IT.</li>
+          <li>Choose <strong>Create passkey</strong> and confirm with Windows Hello, Touch ID or your security key.</li>
+        </ol>
+        <p className="muted">After that you unlock with the same passkey, also when the hospital network is down.</p>
         <label htmlFor="clinician-id">User name</label>
         <input id="clinician-id" autoFocus autoComplete="username" value={clinicianId} onChange={(e) => setClinicianId(e.target.value)} maxLength={64} required />
         <label htmlFor="enroll-code">Enrollment code</label>
@@ -68,14 +74,15 @@ export function LockScreen({ status }: { status: AuthStatus }) {
     idle: 'Locked after a period of inactivity.',
     'screen-lock': 'Locked because the computer was locked.',
     sleep: 'Locked because the computer went to sleep.',
-    manual: 'Locked.',
-    start: 'Sign in to open the patient cache.',
+    manual: 'You locked the screen.',
+    start: 'Unlock with your passkey to open the patient cache.',
   };
   return (
-    <main className="signin" data-testid="lock-screen">
+    <main className="signin" data-testid="lock-screen" aria-labelledby="lock-title">
       <div className="signin-card">
-        <h1>{status.clinician ? status.clinician.displayName : 'Clinician Desktop'}</h1>
-        <p className="muted" data-testid="lock-reason">{reasons[status.reason ?? 'start'] ?? 'Locked.'}</p>
+        <h1 id="lock-title">Locked</h1>
+        {status.clinician && <p data-testid="lock-clinician">Signed in as <strong>{status.clinician.displayName}</strong>. No patient data is shown while locked.</p>}
+        <p className="muted" data-testid="lock-reason">{reasons[status.reason ?? 'start'] ?? 'Unlock with your passkey to go on.'}</p>
         <button type="button" className="primary" autoFocus onClick={unlock} disabled={busy}>
           {busy ? 'Waiting for your passkey…' : 'Unlock with passkey'}
         </button>

@@ -1,13 +1,11 @@
 /**
- * Always-visible sync status: online, offline, or a server that answers but
- * fails (its changes are kept and sent again), how many changes are
- * waiting on this computer (they are safe: encrypted, in the outbox), when
- * the last sync succeeded, changes the server keeps failing on, changes it
- * refused (with its reasons), a cache found rolled back (restored from an
- * older copy or a lost WAL: said plainly, work goes on), and any conflict that needs the clinician (a
- * click opens the conflict view). Passes the OS's online and
- * offline events to main so the worker retries at once. Polls main; holds
- * no PHI.
+ * Always-visible sync status in the top bar, in few human words: "Online ·
+ * All changes sent", "Offline · 3 waiting", "Server problem · 2 waiting".
+ * The status is a button that opens the Waiting changes dialog (what waits,
+ * for whom, how long, why). Beside it only what needs a hand: conflicts to
+ * resolve (opens the conflict view), refused changes, a cache found rolled
+ * back. Passes the OS's online and offline events to main so the worker
+ * retries at once. Polls main; holds no PHI.
  */
 import { useEffect, useState } from 'react';
 import type { SyncStatus } from '../../shared/contract';
@@ -15,17 +13,28 @@ import { api, call } from './clinician';
 
 const POLL_MS = 1500;
 
-export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
+export function onlineWords(status: SyncStatus): string {
+  return !status.online ? 'Offline' : status.serverProblem ? 'Server problem' : 'Online';
+}
+
+export function waitingWords(status: SyncStatus): string {
+  return status.waiting === 0 ? 'All changes sent' : `${status.waiting} waiting`;
+}
+
+/** Follows main's sync status while `enabled` (polled, woken by the OS's network events). */
+export function useSyncStatus(enabled: boolean): SyncStatus | null {
   const [status, setStatus] = useState<SyncStatus | null>(null);
   useEffect(() => {
+    if (!enabled) return;
     let stopped = false;
     let wake: (() => void) | null = null;
     const poll = async () => {
       while (!stopped) {
         try {
-          setStatus(await call(api().sync.status({})));
+          const next = await call(api().sync.status({}));
+          if (!stopped) setStatus(next);
         } catch {
-          setStatus(null);
+          if (!stopped) setStatus(null);
         }
         await new Promise<void>((r) => {
           const timer = setTimeout(r, POLL_MS);
@@ -46,39 +55,34 @@ export function SyncStatusBar({ onResolve }: { onResolve(): void }) {
     void poll();
     return () => {
       stopped = true;
+      wake?.();
       window.removeEventListener('online', onOnline);
       window.removeEventListener('offline', onOffline);
     };
-  }, []);
+  }, [enabled]);
+  return enabled ? status : null;
+}
+
+export function SyncStatusBar({ status, onShowWaiting, onResolve }: { status: SyncStatus | null; onShowWaiting(): void; onResolve(): void }) {
   if (!status) return null;
-  const last = status.lastSuccessAt ? new Date(status.lastSuccessAt).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }) : null;
+  const healthy = status.online && !status.serverProblem;
   return (
-    <span className="sync-status" data-testid="sync-status" role="status" aria-live="polite">
-      <span className={`pill ${status.online && !status.serverProblem ? 'pill-ok' : 'pill-warn'}`} data-testid="sync-online">
-        {!status.online ? 'Offline' : status.serverProblem ? 'Server problem' : 'Online'}
-      </span>
-      <span data-testid="sync-waiting">
-        {status.waiting === 0 ? 'All changes saved to the hospital server' : `${status.waiting} change${status.waiting === 1 ? '' : 's'} waiting (safe on this computer)`}
-      </span>
-      {last && <span className="muted-light">last sync {last}</span>}
+    <span className="sync-status" data-testid="sync-status">
+      <button type="button" className="sync-button" onClick={onShowWaiting} data-testid="sync-status-button" aria-haspopup="dialog">
+        <span className={`pill ${healthy ? 'pill-ok' : 'pill-warn'}`} data-testid="sync-online">{onlineWords(status)}</span>
+        <span data-testid="sync-waiting">{waitingWords(status)}</span>
+        <span className="sr-only">: show waiting changes</span>
+      </button>
+      {/* What a screen reader hears when the status changes (the button's own text is not a live region). */}
+      <span className="sr-only" role="status">{`${onlineWords(status)}. ${waitingWords(status)}.`}</span>
       {status.conflicts > 0 && (
-        <button type="button" className="pill pill-bad" onClick={onResolve} data-testid="sync-conflicts">{status.conflicts} to resolve</button>
-      )}
-      {status.online && status.serverProblem && status.lastError && (
-        <span className="muted-light" data-testid="sync-problem">{status.lastError}</span>
-      )}
-      {status.rolledBack && (
-        <span className="pill pill-warn" role="alert" data-testid="sync-rolled-back">{status.rolledBack}</span>
-      )}
-      {status.failing > 0 && (
-        <span className="pill pill-warn" data-testid="sync-failing" title="The hospital server could not take these changes yet; they are kept and sent again.">
-          {status.failing} not taken yet
-        </span>
+        <button type="button" className="pill pill-bad" onClick={onResolve} data-testid="sync-conflicts" aria-haspopup="dialog">{status.conflicts} to resolve</button>
       )}
       {status.refused > 0 && (
-        <span className="pill pill-bad" data-testid="sync-refused" title={status.refusedReasons.join(' ')}>
-          {status.refused} refused{status.refusedReasons.length > 0 ? `: ${status.refusedReasons.join(' ')}` : ''}
-        </span>
+        <button type="button" className="pill pill-bad" onClick={onShowWaiting} data-testid="sync-refused" aria-haspopup="dialog">{status.refused} refused</button>
+      )}
+      {status.rolledBack && (
+        <button type="button" className="pill pill-warn" onClick={onShowWaiting} data-testid="sync-rolled-back" aria-haspopup="dialog">Cache restored</button>
       )}
     </span>
   );

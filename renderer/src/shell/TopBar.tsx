@@ -1,0 +1,17 @@
+/**
+ * The top bar: the product name, then whatever the screen puts in it
+ * (search, sync status, the clinician, Settings, Devices, Lock). One line at
+ * 1100 px and wider; at 200 % zoom the name and the clinician give way so the
+ * controls stay on one line. Holds no PHI of its own.
+ */
+import type { ReactNode } from 'react';
+
+export function TopBar({ children, offline }: { children?: ReactNode; offline?: boolean }) {
+  return (
+    <header className="topbar" data-testid="topbar">
+      <span className="brand">Clinician Desktop</span>
+      {offline && <span className="pill pill-warn" data-testid="offline-pill">Offline</span>}
+      {children ?? <span className="topbar-spacer" />}
+    </header>
+  );
+}
