@@ -20,6 +20,14 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { bindClinician, launchChromium, serveRenderer, type RendererServer } from './harness';
 
+/** Waits until the form control `selector` holds exactly `text` (a function run in the page: the CSP forbids evaluating strings). */
+export async function waitValue(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ([sel, expected]) => (globalThis as unknown as { document: { querySelector(s: string): { value?: string } | null } }).document.querySelector(sel)?.value === expected,
+    [selector, text] as const,
+  );
+}
+
 export interface ChartingDesktop {
   browser: Browser;
   renderer: RendererServer;

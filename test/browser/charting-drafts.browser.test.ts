@@ -15,7 +15,7 @@ import { testKeychain } from '../support/test-keychain';
 import { loadFixturePatients } from '../support/synthea';
 import { screenshot } from './harness';
 import { expectAccessible } from './axe';
-import { chartingDesktop, type ChartingDesktop } from './charting-desktop';
+import { chartingDesktop, waitValue as waitValueOn, type ChartingDesktop } from './charting-desktop';
 
 const patient = loadFixturePatients()[0]!;
 const keychain = testKeychain();
@@ -50,9 +50,10 @@ async function openTab(name: 'Write' | 'Notes') {
   else await page.getByTestId('notes-pane').waitFor();
 }
 
+const waitValue = (selector: string, text: string) => waitValueOn(page, selector, text);
+
 /** Waits until the note field `key` holds exactly `text` (the draft loads asynchronously). */
-const waitNote = (key: string, text: string) =>
-  page.waitForFunction(`document.querySelector('#note-${key}')?.value === ${JSON.stringify(text)}`);
+const waitNote = (key: string, text: string) => waitValue(`#note-${key}`, text);
 
 const subjective = () => page.getByTestId('note-editor').getByLabel('Subjective');
 const assessment = () => page.getByTestId('note-editor').getByLabel('Assessment');

@@ -15,6 +15,7 @@ import { loadFixturePatients } from '../support/synthea';
 import { screenshot } from './harness';
 import { expectAccessible } from './axe';
 import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
+import { waitValue } from './charting-desktop';
 
 const keychain = testKeychain();
 const dir = scratchDir('problem-status');
@@ -57,23 +58,22 @@ let problem: Row;
 let order: string[];
 
 test('ArrowDown on a focused status select saves nothing', async () => {
-  // The first fixture patient whose chart lists two problems or more, one of them active.
-  let found: Row | undefined;
-  for (const p of loadFixturePatients()) {
-    await page.locator('#patient-search').fill(p.given.slice(0, 5));
-    await page.getByTestId('patient-result').first().waitFor();
-    await page.getByTestId('patient-result').first().click();
-    await page.getByTestId('chart').waitFor();
-    await page.getByTestId('problems').waitFor();
-    const listed = await rows();
-    found = listed.length >= 2 ? listed.find((r) => r.status === 'active') : undefined;
-    if (found) {
-      order = listed.map((r) => r.id);
-      break;
-    }
-  }
-  assert.ok(found, 'a fixture patient with an active problem among several');
-  problem = found;
+  // A patient with resolved problems, and an active one added here (a deliberate add).
+  const patient = loadFixturePatients()[1]!;
+  await page.locator('#patient-search').fill(patient.given.slice(0, 5));
+  await page.getByTestId('patient-result').first().waitFor();
+  await page.getByTestId('patient-result').first().click();
+  await page.getByTestId('problems').waitFor();
+  const shown = (await rows()).length;
+  assert.ok(shown >= 2, 'the fixture patient has problems');
+  await page.getByLabel('New problem', { exact: true }).fill('Hypertension');
+  await page.getByRole('button', { name: 'Add problem' }).click();
+  await page.getByTestId('problem').nth(shown).waitFor();
+  const listed = await rows();
+  order = listed.map((r) => r.id);
+  problem = listed.find((r) => r.name === 'Hypertension')!;
+  assert.equal(problem.status, 'active');
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
   const outbox = waitingChanges();
 
   const select = page.locator(`[data-condition="${problem.id}"] select`);
@@ -93,49 +93,51 @@ test('ArrowDown on a focused status select saves nothing', async () => {
   await page.locator(`[data-condition="${problem.id}"]`).getByRole('button', { name: 'Save change' }).waitFor({ state: 'detached' });
 });
 
-test('a status change needs confirmation naming the problem and old → new, keeps its row, and can be undone while unsent', async () => {
-  desktop.proxy.down = true;
-  desktop.proxy.cutAll();
+test('a status change needs confirmation naming the problem and old → new, and keeps its row; once sent, Undo says it went and offers to change it again', async () => {
   const row = page.locator(`[data-condition="${problem.id}"]`);
-  await row.locator('select').selectOption('resolved');
+  await row.locator('select').selectOption('inactive');
   await row.getByRole('button', { name: 'Save change' }).click();
   const dialog = page.getByTestId('problem-confirm');
   await dialog.waitFor();
   const question = await dialog.innerText();
-  assert.ok(question.includes(problem.name.trim()), 'names the problem');
-  assert.match(question, /from Active to Resolved\?/);
+  assert.match(question, /Change the status of Hypertension from Active to Inactive\?/);
   await screenshot(page, 'charting-problem-confirm');
+  await expectAccessible(page, 'charting problem confirmation');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
-  assert.equal(conditionStatus(problem.id), problem.status, 'Cancel changed nothing');
+  assert.equal(conditionStatus(problem.id), 'active', 'Cancel changed nothing');
 
+  await row.getByRole('button', { name: 'Save change' }).click();
+  await page.getByTestId('problem-confirm-confirm').click();
+  await row.getByTestId('undo-line').getByText('Changed to Inactive').waitFor();
+  assert.equal(conditionStatus(problem.id), 'inactive');
+  await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
+  assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
+
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
+  await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
+  await row.getByTestId('undo-line').getByText(/already (sent|reached|answered)|being sent/).waitFor();
+  assert.equal(conditionStatus(problem.id), 'inactive', 'the sent change stays');
+  await row.getByTestId('undo-line').getByRole('button', { name: 'Change it again' }).click();
+  assert.equal(await row.locator('select').evaluate((el) => el === (el.ownerDocument as { activeElement: unknown }).activeElement), true, 'the status select has the focus');
+});
+
+test('a change not yet sent is undone: the status is back and the row has not moved', async () => {
+  // Nothing leaves this computer (the sync worker stopped, as while offline).
+  await desktop.auth.stopSync();
+  const row = page.locator(`[data-condition="${problem.id}"]`);
+  await row.locator('select').selectOption('resolved');
   await row.getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
   await row.getByTestId('undo-line').getByText('Changed to Resolved').waitFor();
   assert.equal(conditionStatus(problem.id), 'resolved');
-  // The chart reloaded: the row is where it was.
-  await page.waitForFunction(`document.querySelector('[data-condition="${problem.id}"] select')?.value === 'resolved'`);
-  assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
+  await waitValue(page, `[data-condition="${problem.id}"] select`, 'resolved');
+  assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order (a resolved problem does not sink)');
   await screenshot(page, 'charting-problem-changed');
 
   await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
   await row.getByTestId('undo-line').getByText(/Undone/).waitFor();
-  assert.equal(conditionStatus(problem.id), problem.status, 'the status is back');
-  await page.waitForFunction(`document.querySelector('[data-condition="${problem.id}"] select')?.value === ${JSON.stringify(problem.status)}`);
+  assert.equal(conditionStatus(problem.id), 'inactive', 'the status is back');
+  await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
-});
-
-test('once the change was sent, Undo says it went and offers to change it again', async () => {
-  const row = page.locator(`[data-condition="${problem.id}"]`);
-  await row.locator('select').selectOption('inactive');
-  await row.getByRole('button', { name: 'Save change' }).click();
-  await page.getByTestId('problem-confirm-confirm').click();
-  await row.getByTestId('undo-line').getByText('Changed to Inactive').waitFor();
-  desktop.proxy.down = false;
-  await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 20_000 });
-  await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
-  await row.getByTestId('undo-line').getByText(/already sent to the server/).waitFor();
-  assert.equal(conditionStatus(problem.id), 'inactive', 'the sent change stays');
-  await row.getByTestId('undo-line').getByRole('button', { name: 'Change it again' }).click();
-  assert.equal(await row.locator('select').evaluate((el) => el === (el.ownerDocument as { activeElement: unknown }).activeElement), true, 'the status select has the focus');
 });

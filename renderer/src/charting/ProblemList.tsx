@@ -11,7 +11,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import type { FhirResource } from '../../../shared/contract';
 import { api, call, ClinicianError } from '../clinician';
-import { conceptText, formatDate, statusText } from '../fhir-format';
+import { conceptText, formatDate, statusText, statusWords } from '../fhir-format';
 import { ConfirmDialog } from '../ui/Dialog';
 import { rememberChange } from './recent-changes';
 import { UndoLine } from './UndoLine';
@@ -21,8 +21,9 @@ import './charting.css';
 const STATUSES = ['active', 'recurrence', 'relapse', 'inactive', 'remission', 'resolved'] as const;
 type Status = (typeof STATUSES)[number];
 
+/** A status in words ('In remission'); '—' when there is none. */
 export function statusWord(status: string): string {
-  return status ? status[0]!.toUpperCase() + status.slice(1) : '—';
+  return status ? statusWords(status) : '—';
 }
 
 /** The ids in the order first shown (active first), new ones after: re-renders never re-sort. */

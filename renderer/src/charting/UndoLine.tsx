@@ -52,7 +52,7 @@ export function UndoLine({ patientId, changeKey, onUndone, onChangeAgain }: Prop
       )}
       {change.state === 'sent' && (
         <>
-          <span>This change was already sent to the server and cannot be undone here.</span>
+          <span>{change.why ?? 'This change was already sent. Change it again to correct it.'}</span>
           <span aria-hidden="true"> · </span>
           <button
             type="button"

@@ -15,6 +15,8 @@ export interface RecentChange {
   /** What the row says after "Changed to …", e.g. 'Resolved'. */
   label: string;
   state: 'saved' | 'undone' | 'sent';
+  /** Main's words for why it cannot be undone (state 'sent'). */
+  why?: string;
 }
 
 const byPatient = new Map<string, Map<string, RecentChange>>();
@@ -58,7 +60,7 @@ export async function undoChange(patientId: string, change: RecentChange): Promi
     return 'undone';
   } catch (err) {
     if (err instanceof ClinicianError && err.code === 'ALREADY_SENT') {
-      byPatient.get(patientId)?.set(change.key, { ...change, state: 'sent' });
+      byPatient.get(patientId)?.set(change.key, { ...change, state: 'sent', why: err.message });
       notify();
       return 'sent';
     }
