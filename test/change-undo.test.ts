@@ -26,6 +26,10 @@ import type { CacheSession } from '../electron/services/cache-session';
 import { PUSH_PATH } from '../shared/sync-api';
 import type { Result } from '../shared/app-error';
 import { openDatabase } from '../server/database';
+import { BackendClient } from '../electron/services/backend-client';
+import { openCacheSession } from '../electron/services/cache-session';
+import { pullChanges } from '../electron/services/sync-pull';
+import { registerDeviceAt } from './support/backend-db';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
 import { scratchDir } from './support/scratch';
@@ -336,6 +340,48 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const server = await serverCondition(conditionId);
       assert.deepEqual([server[0]!.version, statusOf(server[0]!.json)], ['1', 'active']);
       assert.deepEqual(await serverCondition(fresh.conditionId), [], 'the undone new problem never reached the backend');
+    });
+
+    test('a newer version the pull met while the change was queued is what an undo puts back, not the older copy the change was made on', async () => {
+      const { conditionId } = setProblem(session(), { patientId: patientId(), text: 'Migraine', status: 'active' }, new Date());
+      const landed = nextReply<{ results: Array<{ status: string }> }>('push', (r) => r.results.some((x) => x.status === 'applied'));
+      await restartSync();
+      await landed;
+      await d.auth.stopSync();
+
+      // Offline here, the clinician changes it; meanwhile another device of the same clinician changes it on the backend (version 2).
+      setProblem(session(), { patientId: patientId(), conditionId, text: 'Migraine', status: 'remission' }, new Date());
+      const other = await openCacheSession({ dataDir: join(dir.path, 'other-device'), secrets: keychain, actor: 'dr.undo', create: true });
+      try {
+        const otherToken = await registerDeviceAt(backend, 'dr.undo', other);
+        const [v1] = await serverCondition(conditionId);
+        const { meta: _meta, ...body } = v1!.json;
+        const theirs = { ...body, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'inactive' }] } };
+        const { results } = await new BackendClient(backend.url).push(otherToken, [
+          { idempotencyKey: randomUUID(), resourceType: 'Condition', id: conditionId, baseVersion: '1', resource: theirs as never },
+        ]);
+        assert.deepEqual(results.map((r) => r.status), ['applied']);
+      } finally {
+        other.close();
+      }
+      // This desktop pulls: its own change waits, so the local copy is left as the clinician made it.
+      await pullChanges(session(), d.backend, d.auth.desktop.currentToken()!);
+      assert.equal(statusOf(JSON.parse(row(session(), 'Condition', conditionId)!.json) as Json), 'remission');
+
+      assert.ok((await undo(registry, 'Condition', conditionId)).ok);
+      const local = row(session(), 'Condition', conditionId)!;
+      assert.equal(local.version_id, '2', 'the backend\'s newer version');
+      assert.equal(statusOf(JSON.parse(local.json) as Json), 'inactive');
+      const [server] = await serverCondition(conditionId);
+      assert.equal(content(JSON.parse(local.json) as Json), content(server!.json));
+
+      // Nothing to send, and it stays so.
+      const uploaded = nextReply('uploadAudit', () => true);
+      await restartSync();
+      await uploaded;
+      await d.auth.stopSync();
+      assert.equal(syncCounts(session()).waiting, 0);
+      assert.equal(row(session(), 'Condition', conditionId)!.version_id, '2');
     });
 
     test('a change whose push reached the backend but whose answer was lost is not undone; sent again, it lands once', async () => {

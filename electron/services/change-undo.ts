@@ -23,7 +23,8 @@ import { AppError } from '../../shared/app-error';
 import { patientIdOf, sortDateOf } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
-import { hasOpenConflict } from './outbox';
+import { forgetPulledWhileQueued, hasOpenConflict, isLaterVersion, pulledWhileQueued } from './outbox';
+import { createResourceWriter } from './resource-writer';
 
 export const UNDO_MESSAGES = {
   notFound: 'There is no change of that item to undo.',
@@ -81,7 +82,16 @@ export function undoChange(session: CacheSession, target: UndoTarget, inFlight: 
     const changed = JSON.parse(latest.resource) as FhirResource;
     db.prepare('DELETE FROM outbox WHERE idempotency_key = ?').run(latest.idempotency_key);
     const ref = `${resourceType}/${resourceId}`;
-    if (latest.prior_existed === 1 && latest.prior !== null) {
+    // A newer version the pull left alone while this was queued: with nothing of the resource queued any more, it goes in
+    // place of the older copy the change was made on (the pull will not bring it again).
+    const stillQueued = db.prepare('SELECT 1 FROM outbox WHERE resource_type = ? AND resource_id = ? LIMIT 1').pluck().get(resourceType, resourceId) !== undefined;
+    const pulled = stillQueued ? null : pulledWhileQueued(session, resourceType, resourceId);
+    if (pulled) forgetPulledWhileQueued(session, resourceType, resourceId);
+    const heldVersion = (db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(resourceType, resourceId) as string | null | undefined) ?? null;
+    if (pulled && isLaterVersion(pulled.versionId, heldVersion)) {
+      const { patientId } = createResourceWriter(db).write(pulled.resource, { versionId: pulled.versionId, patientId: current?.patient_id ?? undefined });
+      session.audit.append({ action: 'U', subtype: 'update', patientId, entities: [ref, `${ref}/_history/${pulled.versionId}`], query: null, outcome: '0' });
+    } else if (latest.prior_existed === 1 && latest.prior !== null) {
       const prior = JSON.parse(latest.prior) as FhirResource;
       // An imported resource may name its patient by a bundle-local reference: the patient the cache filed it under then stands.
       const patientId = patientIdOf(resourceType, resourceId, prior, new Map()) ?? current?.patient_id ?? null;

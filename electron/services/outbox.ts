@@ -167,6 +167,46 @@ export function refusedReasons(session: CacheSession, limit = 5): string[] {
   return session.db.prepare('SELECT DISTINCT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY last_error LIMIT ?').pluck().all(limit) as string[];
 }
 
+const PULLED_PREFIX = 'pulled-while-queued:';
+
+/** Whether pulled version `a` is later than `b` (backend versions are whole numbers as text). */
+function laterVersion(a: string, b: string | null): boolean {
+  if (b === null) return true;
+  return /^\d{1,30}$/.test(a) && /^\d{1,30}$/.test(b) ? BigInt(a) > BigInt(b) : a !== b;
+}
+
+/**
+ * The pull met a newer version of a resource with a change still queued and
+ * left the local copy alone (the push decides). That version is kept here,
+ * beside the queue, so that an undo of the queued work puts it in place
+ * instead of the older copy the change was made on: the pull's cursor has
+ * already moved past it and would never bring it again.
+ */
+export function keepPulledWhileQueued(session: CacheSession, resource: FhirResource, versionId: string): void {
+  const { db } = session;
+  const queued = db.prepare('SELECT 1 FROM outbox WHERE resource_type = ? AND resource_id = ? LIMIT 1').pluck().get(resource.resourceType, resource.id);
+  if (!queued) return;
+  const key = `${PULLED_PREFIX}${resource.resourceType}/${resource.id}`;
+  const held = pulledWhileQueued(session, resource.resourceType, resource.id);
+  if (held && !laterVersion(versionId, held.versionId)) return;
+  db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify({ versionId, resource }));
+}
+
+/** The newer version the pull left alone while a change of the resource was queued, if any. */
+export function pulledWhileQueued(session: CacheSession, resourceType: string, id: string): { versionId: string; resource: FhirResource } | null {
+  const value = session.db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(`${PULLED_PREFIX}${resourceType}/${id}`) as string | undefined;
+  return value === undefined ? null : (JSON.parse(value) as { versionId: string; resource: FhirResource });
+}
+
+export function forgetPulledWhileQueued(session: CacheSession, resourceType: string, id: string): void {
+  session.db.prepare('DELETE FROM sync_state WHERE key = ?').run(`${PULLED_PREFIX}${resourceType}/${id}`);
+}
+
+/** Whether `versionId` (pulled) is later than the one the cache holds. */
+export function isLaterVersion(versionId: string, held: string | null): boolean {
+  return laterVersion(versionId, held);
+}
+
 /**
  * Counts a push of these entries before it goes out: `attempts` is how many
  * times an entry was sent, so one with attempts > 0 may already be on the
@@ -218,6 +258,8 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
         remove.run(r.idempotencyKey);
         setVersion.run(r.versionId, entry.resource_type, entry.resource_id);
         rebase.run(r.versionId, entry.resource_type, entry.resource_id);
+        // The backend took it on top of whatever the pull had left alone: that version is behind now.
+        forgetPulledWhileQueued(session, entry.resource_type, entry.resource_id);
       } else if (r.status === 'conflict' && r.current === undefined) {
         // The session may not read the backend's version: nothing to show the
         // clinician yet. Keep the entry (no work lost, none doubled) and hold it.
@@ -226,6 +268,7 @@ export function settle(session: CacheSession, results: ChangeResult[]): void {
         const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
         dropQueued.run(entry.resource_type, entry.resource_id);
         dropConflicts.run(entry.resource_type, entry.resource_id);
+        forgetPulledWhileQueued(session, entry.resource_type, entry.resource_id);
         keepConflict.run(r.idempotencyKey, entry.resource_type, entry.resource_id, mine, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
       } else {
         refuse.run(r.reason, r.idempotencyKey);

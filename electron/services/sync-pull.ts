@@ -20,6 +20,7 @@ import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { createResourceWriter } from './resource-writer';
 import { stateGet, stateSet } from './sync-state';
+import { keepPulledWhileQueued } from './outbox';
 
 const CURSOR_KEY = 'pull_cursor';
 
@@ -41,7 +42,11 @@ export function applyPulledPage(session: CacheSession, page: PullReply): number 
     for (const resource of page.resources) {
       const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
       if (local?.version_id != null && !isNewer(resource.meta.versionId, local.version_id)) continue;
-      if (pendingOf.get({ type: resource.resourceType, id: resource.id })) continue;
+      if (pendingOf.get({ type: resource.resourceType, id: resource.id })) {
+        // Kept beside the queue: an undo of the queued work puts it in place (the cursor moves past it).
+        keepPulledWhileQueued(session, resource as FhirResource, resource.meta.versionId);
+        continue;
+      }
       const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
       written++;
       writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
