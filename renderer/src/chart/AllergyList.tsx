@@ -1,9 +1,9 @@
 /**
- * Allergies and intolerances in the summary: substance, reactions
- * (manifestations), severity, criticality and status in words.
+ * Allergies and intolerances in the summary: substance (with its status in
+ * words unless active), reactions (manifestations), severity, criticality.
  */
 import type { FhirResource } from '../../../shared/contract';
-import { statusWords } from '../fhir-format';
+import { statusText, statusWords } from '../fhir-format';
 import { allergyFacts } from './patient-facts';
 import { TableScroll } from './Section';
 
@@ -18,7 +18,6 @@ export function AllergyList({ allergies }: { allergies: FhirResource[] }) {
             <th scope="col">Reaction</th>
             <th scope="col">Severity</th>
             <th scope="col">Criticality</th>
-            <th scope="col">Status</th>
           </tr>
         </thead>
         <tbody>
@@ -26,11 +25,13 @@ export function AllergyList({ allergies }: { allergies: FhirResource[] }) {
             const f = allergyFacts(a);
             return (
               <tr key={a.id} data-testid="allergy">
-                <th scope="row">{f.substance}</th>
+                <th scope="row">
+                  {f.substance}
+                  {statusText(a.clinicalStatus) !== 'active' && a.clinicalStatus ? <span className="muted"> ({statusWords(a.clinicalStatus).toLowerCase()})</span> : null}
+                </th>
                 <td>{f.reactions.join(', ') || '—'}</td>
                 <td>{f.severity ? f.severity.charAt(0).toUpperCase() + f.severity.slice(1) : '—'}</td>
                 <td className={f.criticality === 'high criticality' ? 'crit-text' : undefined}>{f.criticality ? f.criticality.replace(/ criticality$/, '').replace(/^./, (c) => c.toUpperCase()) : '—'}</td>
-                <td>{a.clinicalStatus ? statusWords(a.clinicalStatus) : '—'}</td>
               </tr>
             );
           })}
