@@ -338,3 +338,25 @@ test('dark theme: the flags, old markers and banner keep their contrast (axe) on
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('Synthea charts too: no SNOMED semantic tag, raw encounter class or audit subtype on any tab', async () => {
+  const { page, problems } = await openPage();
+  const leftovers: string[] = [];
+  for (const file of SYNTHEA_FILES) {
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as { entry: Array<{ resource: { resourceType: string; name?: Array<{ family: string }> } }> };
+    const family = bundle.entry.find((e) => e.resource.resourceType === 'Patient')!.resource.name![0]!.family;
+    await openChart(page, family);
+    for (const tab of ['Summary', 'Results', 'Notes', 'Encounters', 'Access']) {
+      await selectTab(page, tab);
+      if (tab === 'Access') await page.getByTestId('access-entry').first().waitFor();
+      const text = await page.getByTestId('chart').innerText();
+      const found = text.match(/\((disorder|finding|procedure|qualifier value|situation|substance|observable entity|regime\/therapy|record artifact|physical object|morphologic abnormality|occupation)\)|\b(AMB|IMP|EMER|search-type)\b/g);
+      if (found) leftovers.push(`${tab}: ${[...new Set(found)].join(', ')}`);
+    }
+    await page.getByRole('button', { name: 'Close chart (Esc)' }).click();
+    await page.getByTestId('chart').waitFor({ state: 'detached' });
+  }
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
