@@ -124,3 +124,19 @@ test('a signed note reads with its sections, author and time; an addendum is con
   assert.equal(notesInCache().filter((n) => n.status === 'final').length, 2, 'the note and its addendum, both signed');
   await screenshot(page, 'charting-addendum');
 });
+
+test('the Write pane at 200 % zoom (683x384): every field reachable, no horizontal scroll', async () => {
+  await page.setViewportSize({ width: 683, height: 384 });
+  await page.getByRole('tab', { name: 'Write' }).click();
+  await editor().getByLabel('Subjective').waitFor();
+  const widths = await page.evaluate(() => {
+    const el = (globalThis as unknown as { document: { scrollingElement: { scrollWidth: number; clientWidth: number } } }).document.scrollingElement;
+    return { scroll: el.scrollWidth, client: el.clientWidth };
+  });
+  assert.ok(widths.scroll <= widths.client, `no horizontal page scroll (${widths.scroll} > ${widths.client})`);
+  await page.getByTestId('vitals-form').getByLabel('Weight (kg)').scrollIntoViewIfNeeded();
+  await page.getByTestId('vitals-form').getByLabel('Weight (kg)').focus();
+  await screenshot(page, 'charting-write-200pct');
+  await expectAccessible(page, 'charting write pane at 200 %');
+  await page.setViewportSize({ width: 1366, height: 768 });
+});

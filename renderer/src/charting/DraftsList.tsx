@@ -49,12 +49,14 @@ interface Props {
   onOpenTab(tab: ChartTab): void;
   /** The note open in the editor (not listed as something to reopen). */
   editing?: string;
+  /** Kinds whose form is on the same pane (not listed). */
+  hideKinds?: ReadonlyArray<Draft['kind']>;
 }
 
-export function DraftsList({ patientId, chart, onOpenTab, editing }: Props) {
+export function DraftsList({ patientId, chart, onOpenTab, editing, hideKinds = [] }: Props) {
   const drafts = usePatientDrafts(patientId);
   const saved = savedDraftNotes(chart);
-  const local = drafts.filter((d) => !(d.kind === 'note' && d.target === editing && editing !== undefined));
+  const local = drafts.filter((d) => !hideKinds.includes(d.kind) && !(d.kind === 'note' && d.target === editing && editing !== undefined));
   const savedOnly = saved.filter((n) => n.id !== editing && !drafts.some((d) => d.kind === 'note' && d.target === n.id));
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => setNow(Date.now()), [drafts]);

@@ -12,6 +12,8 @@ import { NoteEditor } from './NoteEditor';
 import { VitalsForm } from './VitalsForm';
 import './charting.css';
 
+const VITALS_HERE = ['vitals'] as const;
+
 export interface PaneProps {
   patientId: string;
   chart: Chart;
@@ -25,7 +27,7 @@ export function WritePane({ patientId, chart, onSaved, onOpenTab }: PaneProps) {
   return (
     <div className="charting write-pane" data-testid="charting">
       <h2 className="charting-sr">Write</h2>
-      <DraftsList patientId={patientId} chart={chart} onOpenTab={onOpenTab} editing={target} />
+      <DraftsList patientId={patientId} chart={chart} onOpenTab={onOpenTab} editing={target} hideKinds={VITALS_HERE} />
       <div className="write-columns">
         <NoteEditor patientId={patientId} chart={chart} target={target} onTarget={(t) => requestNote(patientId, t)} onSaved={onSaved} />
         <VitalsForm patientId={patientId} onSaved={onSaved} />
