@@ -109,7 +109,7 @@ async function assertTornDown(run: Run, tmp: string): Promise<void> {
   const tempDir = printedValue(run.stdout, /temporary folder: (\S+)/);
   assert.ok(tempDir.startsWith(join(tmp, DEMO_TEMP_PREFIX)), 'the demo made its folder in the TMPDIR it was given');
   assert.equal(existsSync(tempDir), false, 'the demo temporary folder is removed');
-  assert.deepEqual(leftovers(tmp), [], 'nothing else is left in TMPDIR (no Chromium profile, no key file)');
+  assert.deepEqual(leftovers(tmp), [], `nothing else is left in TMPDIR (no Chromium profile, no key file): ${leftovers(tmp).join(', ')}`);
   const backend = /backend: (http:\/\/\S+)/.exec(run.stdout)?.[1];
   if (backend) assert.equal(await portRefuses(backend), true, 'the backend is stopped');
   assert.match(run.stdout, /stopped: backend ended, keychain entries deleted, temporary folder removed/);

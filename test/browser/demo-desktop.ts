@@ -34,6 +34,7 @@ import { createOsSecretStore, type SecretStore } from '../../electron/services/s
 import { startBackend, type BackendProcess } from '../support/backend-process';
 import { loadFixturePatients, SYNTHEA_DIR } from '../support/synthea';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
+import { axeViolations } from './axe';
 import { bindClinician, CHROMIUM_FLAGS, RENDERER_DIR, ROOT, serveRenderer, type RendererServer } from './harness';
 
 /** The banner text the renderer shows on a demo page (renderer/src/DemoBanner.tsx). */
@@ -225,12 +226,14 @@ export async function startDemoDesktop(options: DemoOptions): Promise<DemoDeskto
     if (failed.length > 0) throw new DemoError(1, `teardown did not finish: ${failed.join(', ')}`);
   };
   const close = () => (closed ??= teardown());
-  // A stop during start-up: closing the browser ends any wait on the page at once; the other steps check the flag.
+  // A stop during start-up: closing the page ends any wait on it at once; the other steps check the flag.
+  // (Not the browser: teardown's own browser.close must be the one that waits for Chromium's profile folder to go.)
+  let page: Page | null = null;
   let starting = true;
   let stopAsked = false;
   void options.stopRequested?.then(() => {
     stopAsked = starting;
-    if (starting) void browser?.close().catch(() => undefined);
+    if (starting) void page?.close().catch(() => undefined);
   });
   const go = () => {
     if (stopAsked) throw new DemoError(0, 'stopped during start-up');
@@ -268,7 +271,7 @@ export async function startDemoDesktop(options: DemoOptions): Promise<DemoDeskto
     const service = auth;
     timers.push(setInterval(() => service.tick(), 15_000).unref(), setInterval(() => void service.checkRevocation(), 5 * 60_000).unref());
 
-    const page = await browser.newPage(options.headed ? { viewport: null } : { viewport: { width: 1366, height: 768 } });
+    page = await browser.newPage(options.headed ? { viewport: null } : { viewport: { width: 1366, height: 768 } });
     await addVirtualAuthenticator(page, { prf: true });
     await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
     await page.addInitScript({ content: DEMO_MARK_SCRIPT });
@@ -301,6 +304,18 @@ async function visibleBanner(page: Page, where: string): Promise<void> {
   await banner.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {
     throw new DemoError(1, `check failed: the synthetic-data banner is not visible on the ${where}.`);
   });
+  // axe-core over the page; the banner is the demo's own, so any serious or critical finding on it fails the check.
+  const findings = await axeViolations(page);
+  const onBanner: string[] = [];
+  for (const f of findings) {
+    for (const target of f.targets) {
+      const hit = await page.evaluate(
+        `(() => { try { return document.querySelector(${JSON.stringify(target)})?.closest('[data-testid="demo-banner"]') != null; } catch { return false; } })()`,
+      );
+      if (hit) onBanner.push(f.id);
+    }
+  }
+  if (onBanner.length > 0) throw new DemoError(1, `check failed: axe finds the banner inaccessible on the ${where} (${[...new Set(onBanner)].join(', ')}).`);
 }
 
 /** The rows of the patient list the clinician starts from. */

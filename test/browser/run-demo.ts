@@ -109,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
 
   let demo: DemoDesktop | null = null;
   let code = 0;
+  let tornDown = true;
   try {
     demo = await startDemoDesktop({ bundles, headed, log: say, stopRequested: stopped });
     if (values.check || !headed) {
@@ -123,17 +124,20 @@ async function main(argv: string[]): Promise<number> {
       if (why === 'window closed') say('the browser window closed: stopping…');
     }
   } catch (err) {
-    code = stopping ? 0 : fail(err);
+    // A start-up that failed has torn down what it started, or says it could not (then that is the error).
+    if (err instanceof DemoError && err.message.startsWith('teardown')) tornDown = false;
+    code = stopping && !(err instanceof DemoError && err.exitCode !== 0) ? 0 : fail(err);
   } finally {
     if (demo) {
       try {
         await demo.close();
       } catch (err) {
+        tornDown = false;
         code = fail(err);
       }
     }
   }
-  if (code === 0) say('stopped: backend ended, keychain entries deleted, temporary folder removed');
+  if (tornDown) say('stopped: backend ended, keychain entries deleted, temporary folder removed');
   return code;
 }
 
