@@ -4,7 +4,9 @@
  * its audit entry commit in one transaction, so no change exists that will
  * not be sent, and none is sent that was not made. Entries leave the outbox
  * only when the backend has answered for them, or when the clinician takes
- * back one never sent (change-undo.ts: each entry keeps what it replaced).
+ * back one never sent (change-undo.ts: each entry keeps what it replaced,
+ * and a newer version the pull left alone meanwhile is kept beside the
+ * queue until the backend answers).
  * Never drop an entry silently: a conflict moves it, with both versions, to
  * the conflicts table.
  */
