@@ -32,10 +32,10 @@ import { BackendClient } from '../../electron/services/backend-client';
 import { createHandlerRegistry } from '../../electron/services/handler-registry';
 import { createOsSecretStore, type SecretStore } from '../../electron/services/secret-store';
 import { startBackend, type BackendProcess } from '../support/backend-process';
-import { loadFixturePatients, SYNTHEA_DIR } from '../support/synthea';
+import { SYNTHEA_DIR } from '../support/synthea';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { axeViolations } from './axe';
-import { bindClinician, CHROMIUM_FLAGS, RENDERER_DIR, ROOT, serveRenderer, type RendererServer } from './harness';
+import { bindClinician, CHROMIUM_FLAGS, ROOT, serveRenderer, type RendererServer } from './harness';
 
 /** The banner text the renderer shows on a demo page (renderer/src/DemoBanner.tsx). */
 export const DEMO_NOTICE = 'Demo: synthetic patients only — not for clinical use';
@@ -292,13 +292,6 @@ export async function startDemoDesktop(options: DemoOptions): Promise<DemoDeskto
   }
 }
 
-/** Whether the built renderer has the worklist home yet (R3's screen lands in parallel; until then the check lists patients by search). */
-function buildHasWorklist(): boolean {
-  const assets = join(RENDERER_DIR, 'assets');
-  if (!existsSync(assets)) return false;
-  return readdirSync(assets).some((f) => f.endsWith('.js') && readFileSync(join(assets, f), 'utf8').includes('worklist-row'));
-}
-
 async function visibleBanner(page: Page, where: string): Promise<void> {
   const banner = page.getByText(DEMO_NOTICE, { exact: true });
   await banner.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {
@@ -318,19 +311,11 @@ async function visibleBanner(page: Page, where: string): Promise<void> {
   if (onBanner.length > 0) throw new DemoError(1, `check failed: axe finds the banner inaccessible on the ${where} (${[...new Set(onBanner)].join(', ')}).`);
 }
 
-/** The rows of the patient list the clinician starts from. */
-async function patientRows(page: Page, preferName: string | null): Promise<ReturnType<Page['locator']>> {
-  if (buildHasWorklist()) {
-    const rows = page.getByTestId('worklist-row');
-    await rows.first().waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
-      throw new DemoError(1, 'check failed: no worklist row is visible.');
-    });
-    return rows;
-  }
-  await page.locator('#patient-search').fill((preferName ?? loadFixturePatients()[0]!.given).slice(0, 4));
-  const rows = page.getByTestId('patient-result');
-  await rows.first().waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
-    throw new DemoError(1, 'check failed: no patient row is visible.');
+/** The worklist's rows ("My patients", the home screen); they arrive with the first sync after enrollment. */
+async function worklistRows(page: Page): Promise<ReturnType<Page['locator']>> {
+  const rows = page.getByTestId('worklist-row');
+  await rows.first().waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
+    throw new DemoError(1, 'check failed: no worklist row is visible.');
   });
   return rows;
 }
@@ -344,11 +329,11 @@ async function patientRows(page: Page, preferName: string | null): Promise<Retur
 export async function checkAndScreenshot(page: Page, screensDir: string, bundles: string[]): Promise<{ worklist: string; chart: string }> {
   mkdirSync(screensDir, { recursive: true });
   await visibleBanner(page, 'worklist');
-  const name = criticalPatientName(bundles);
-  const rows = await patientRows(page, name);
+  const rows = await worklistRows(page);
   const worklist = join(screensDir, 'demo-worklist.png');
   await page.screenshot({ path: worklist });
 
+  const name = criticalPatientName(bundles);
   const row = name ? rows.filter({ hasText: name }).first() : rows.first();
   await ((await row.count()) > 0 ? row : rows.first()).click();
   await page.getByTestId('chart').waitFor({ state: 'visible', timeout: 20_000 }).catch(() => {
