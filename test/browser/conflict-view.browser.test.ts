@@ -22,6 +22,7 @@ import { registerDeviceAt } from '../support/backend-db';
 import { backendSnapshot } from '../support/backend-state';
 import type { TcpProxy } from '../support/tcp-proxy';
 import { loadFixturePatients } from '../support/synthea';
+import { expectAccessible } from './axe';
 import { screenshot } from './harness';
 import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
 
@@ -64,7 +65,7 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   const status = page.getByLabel('Status of Essential hypertension');
   await status.waitFor();
   assert.equal(await status.inputValue(), 'active');
-  await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 10_000 });
+  await page.getByTestId('sync-waiting').getByText('All changes sent').waitFor({ timeout: 10_000 });
   const conditionId = auth.session()!.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND json LIKE '%Essential hypertension%'").pluck().get() as string;
   assert.ok(conditionId);
 
@@ -76,7 +77,9 @@ test('a problem changed here and elsewhere while offline: both versions side by 
 
   // Offline here, the clinician changes the status; meanwhile the other computer changes it too.
   await status.selectOption('inactive');
-  await page.getByTestId('sync-waiting').getByText('1 change waiting').waitFor({ timeout: 5000 });
+  await page.locator(`[data-condition="${conditionId}"]`).getByRole('button', { name: 'Save change' }).click();
+  await page.getByTestId('problem-confirm-confirm').click();
+  await page.getByTestId('sync-waiting').getByText('1 waiting').waitFor({ timeout: 5000 });
   const theirs = { ...(JSON.parse(auth.session()!.db.prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(conditionId) as string) as Record<string, unknown>) };
   theirs.clinicalStatus = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] };
   const pushed = await new BackendClient(backend.url).push(otherToken, [
@@ -91,16 +94,25 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   await page.getByTestId('sync-online').getByText('Online').waitFor({ timeout: 5000 });
   await page.getByTestId('sync-conflicts').click();
   await page.getByTestId('conflict').waitFor();
+  // The view names whose record it is and the field that differs, in words.
+  assert.equal(await page.getByTestId('conflict-patient').innerText(), `${patient.given} ${patient.family}`);
+  assert.match(await page.getByTestId('conflict').locator('h3').innerText(), /problem “Essential hypertension”/);
+  assert.equal(await page.getByTestId('conflict-fields').innerText(), 'Differs in: Clinical status.');
+  assert.doesNotMatch(await page.getByTestId('conflict').innerText(), /Patient\//, 'no raw references');
+  await expectAccessible(page, 'conflict view');
   const differing = await page.getByTestId('conflict-diff').allInnerTexts();
   assert.equal(differing.length, 1, `only the status differs: ${differing.join(' | ')}`);
   assert.equal(await page.getByTestId('conflict-mine').innerText(), 'Inactive');
   assert.equal(await page.getByTestId('conflict-theirs').innerText(), 'Resolved');
-  await screenshot(page, '30-conflict-view');
+  await screenshot(page, 'shell-18-conflict-view');
 
   await page.getByRole('button', { name: 'Keep mine' }).click();
   await page.getByTestId('conflicts-none').waitFor();
-  await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 15_000 });
-  await page.getByTestId('conflict-panel').getByRole('button', { name: 'Close' }).click();
+  await page.getByTestId('sync-waiting').getByText('All changes sent').waitFor({ timeout: 15_000 });
+  // Esc closes the conflict view only: the chart stays open.
+  await page.keyboard.press('Escape');
+  await page.getByTestId('conflict-panel').waitFor({ state: 'detached' });
+  await page.getByTestId('chart').waitFor();
   assert.equal(await page.getByLabel('Status of Essential hypertension').inputValue(), 'inactive');
   await page.getByTestId('sync-conflicts').waitFor({ state: 'detached', timeout: 5000 });
 

@@ -132,9 +132,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('work done after an offline unlock goes out once the backend is back, on a device-key session that never pulls', async () => {
       await page.getByLabel('New problem', { exact: true }).fill('Recorded after an offline unlock');
       await page.getByRole('button', { name: 'Add problem' }).click();
-      await page.getByTestId('sync-waiting').getByText('1 change waiting').waitFor({ timeout: 5000 });
+      await page.getByTestId('sync-waiting').getByText('1 waiting').waitFor({ timeout: 5000 });
       await backend.start();
-      await page.getByTestId('sync-waiting').getByText('All changes saved').waitFor({ timeout: 20_000 });
+      await page.getByTestId('sync-waiting').getByText('All changes sent').waitFor({ timeout: 20_000 });
       assert.equal((await auth.status()).online, false, 'still the offline unlock: no passkey was checked by the backend');
       await page.getByTestId('sync-online').getByText('Online').waitFor({ timeout: 5000 });
       assert.equal(auth.syncState().lastError, null, 'no refused pull: a device-key session does not ask for patient data');
