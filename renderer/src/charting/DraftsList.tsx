@@ -6,11 +6,10 @@
  */
 import { useEffect, useState } from 'react';
 import type { Chart, ChartTab, Draft, FhirResource } from '../../../shared/contract';
-import { api, call } from '../clinician';
 import { formatDate } from '../fhir-format';
 import { requestNote } from './edit-request';
 import { appendsTo, byDateDesc } from './note-text';
-import { onDraftsChanged, typedAgo } from './use-draft';
+import { loadDrafts, onDraftsChanged, typedAgo } from './use-draft';
 
 const KIND_TEXT: Record<Draft['kind'], string> = {
   note: 'Progress note',
@@ -24,13 +23,13 @@ export function usePatientDrafts(patientId: string): Draft[] {
   const [drafts, setDrafts] = useState<Draft[]>([]);
   useEffect(() => {
     let cancelled = false;
-    const load = () =>
-      void call(api().drafts.list({ patientId })).then(
-        (r) => !cancelled && setDrafts(r.drafts),
+    const load = (fresh: boolean) =>
+      void loadDrafts(patientId, fresh).then(
+        (list) => !cancelled && setDrafts(list),
         () => undefined,
       );
-    load();
-    const stop = onDraftsChanged(load);
+    load(false);
+    const stop = onDraftsChanged(() => load(true));
     return () => {
       cancelled = true;
       stop();

@@ -9,7 +9,7 @@
  * close, never keeps a copy anywhere but main (no web storage: it is PHI).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { DraftKind } from '../../../shared/contract';
+import type { Draft, DraftKind } from '../../../shared/contract';
 import { api, call } from '../clinician';
 
 export type DraftBody = Record<string, string>;
@@ -33,7 +33,24 @@ export interface DraftHandle {
   discard(): Promise<void>;
 }
 
-/** Told after a draft was written or dropped (the drafts lists refresh). */
+/**
+ * One drafts.list call (audited in main) serves every form of a patient that
+ * mounts while it is in flight (a problem list mounts one per row).
+ */
+const listing = new Map<string, Promise<Draft[]>>();
+export function loadDrafts(patientId: string, fresh = false): Promise<Draft[]> {
+  let pending = fresh ? undefined : listing.get(patientId);
+  if (!pending) {
+    pending = call(api().drafts.list({ patientId })).then((r) => r.drafts);
+    listing.set(patientId, pending);
+    const mine = pending;
+    const done = () => void (listing.get(patientId) === mine && listing.delete(patientId));
+    pending.then(done, done);
+  }
+  return pending;
+}
+
+/** Told after a draft was created or dropped (the drafts lists refresh); not on every keystroke. */
 const changed = new Set<() => void>();
 export function onDraftsChanged(listener: () => void): () => void {
   changed.add(listener);
@@ -58,6 +75,8 @@ interface WriteQueue {
 /** One (patient, kind, target)'s writes: at most one call in flight and only the newest op waiting behind it. */
 function writeQueue(patientId: string, kind: DraftKind, target: string, report: (state: DraftState, updatedAt?: string | null) => void): WriteQueue {
   let inFlight: Promise<void> | null = null;
+  // Whether this queue has written the draft since it began or since a discard (the lists learn of a new one once).
+  let written = false;
   let next: Op | null = null;
   const flush = (): Promise<void> => {
     if (inFlight) return inFlight;
@@ -72,7 +91,8 @@ function writeQueue(patientId: string, kind: DraftKind, target: string, report: 
       (updatedAt) => {
         inFlight = null;
         if (!next) report(op.kind === 'put' ? 'saved' : 'empty', updatedAt);
-        announce();
+        if (op.kind === 'discard' || !written) announce();
+        written = op.kind === 'put';
         return flush();
       },
       () => {
@@ -132,8 +152,8 @@ export function useDraft(patientId: string, kind: DraftKind, target: string, ini
     bodyRef.current = initialRef.current;
     setBody(initialRef.current);
     let cancelled = false;
-    call(api().drafts.list({ patientId }))
-      .then(({ drafts }) => {
+    loadDrafts(patientId)
+      .then((drafts) => {
         if (cancelled) return;
         const found = drafts.find((d) => d.kind === kind && d.target === target);
         // Typing that started before the load finished wins over the stored copy.
