@@ -84,13 +84,12 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
     },
     [remember],
   );
+  const openPatientId = chart?.patientId ?? null;
   const closeChart = useCallback(() => {
-    setChart((c) => {
-      setLastClosed(c?.patientId ?? null);
-      return null;
-    });
+    setLastClosed(openPatientId);
+    setChart(null);
     remember({ openPatientId: null, tab: null });
-  }, [remember]);
+  }, [remember, openPatientId]);
   const changeTab = useCallback(
     (tab: ChartTab) => {
       setChart((c) => (c ? { ...c, tab } : c));
