@@ -30,6 +30,9 @@ const USAGE = `usage: npm run demo [-- --check] [--headless] [--screens DIR] [--
   --synthetic-data  declare that the --bundles data is synthetic (never real patients)`;
 
 const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
+// A closed terminal or pipe must not crash the demo before its teardown.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
 
 function fail(err: unknown): number {
   if (err instanceof DemoError) {
