@@ -83,6 +83,19 @@ test('each implausible vital is marked at its field with the range in words, and
   await screenshot(page, 'charting-vitals-errors');
   await expectAccessible(page, 'charting vitals errors');
   assert.equal(recordedVitals(), before, 'nothing recorded');
+
+  // The same screen in the dark theme: still readable (contrast checked by axe).
+  const setTheme = (theme: string | null) =>
+    page.evaluate((t) => {
+      const root = (globalThis as unknown as { document: { documentElement: { dataset: Record<string, string | undefined> } } }).document.documentElement;
+      if (t) root.dataset.theme = t;
+      else delete root.dataset.theme;
+    }, theme);
+  const previous = await page.evaluate(() => (globalThis as unknown as { document: { documentElement: { dataset: Record<string, string | undefined> } } }).document.documentElement.dataset.theme ?? null);
+  await setTheme('dark');
+  await screenshot(page, 'charting-vitals-errors-dark');
+  await expectAccessible(page, 'charting vitals errors, dark theme');
+  await setTheme(previous);
 });
 
 test('a °F temperature in the °C field is recognised and offered as a conversion', async () => {

@@ -35,6 +35,12 @@ export function fahrenheitOffer(raw: string): { f: number; c: number } | null {
   return { f, c: Math.round(((f - 32) * 5) / 9 * 10) / 10 };
 }
 
+/** Errors in the form's order (errors about the whole form first), as the eye reads the fields. */
+function inFormOrder(errors: FieldError[]): FieldError[] {
+  const rank = (e: FieldError) => FIELDS.findIndex((f) => f.key === e.field);
+  return [...errors].sort((a, b) => rank(a) - rank(b));
+}
+
 /** The typed text as a number (a decimal comma accepted); NaN when it is not one (the schema then says the range). */
 function numberOf(raw: string): number {
   return Number(raw.trim().replace(',', '.'));
@@ -61,7 +67,7 @@ export function VitalsForm({ patientId, onSaved }: { patientId: string; onSaved(
     }
     const checked = vitalsInputSchema.safeParse(input);
     if (!checked.success) {
-      setErrors(fieldErrorsOf(checked.error));
+      setErrors(inFormOrder(fieldErrorsOf(checked.error)));
       return;
     }
     setErrors([]);
@@ -74,7 +80,7 @@ export function VitalsForm({ patientId, onSaved }: { patientId: string; onSaved(
       setSaved({ key, at: new Date().toISOString() });
       onSaved();
     } catch (err) {
-      if (err instanceof ClinicianError && err.fields.length > 0) setErrors(err.fields);
+      if (err instanceof ClinicianError && err.fields.length > 0) setErrors(inFormOrder(err.fields));
       else setFailure(err instanceof Error ? err.message : 'The vitals were not saved.');
     } finally {
       setBusy(false);
