@@ -2,7 +2,8 @@
  * Signing is deliberate and a signed note is readable, in Chromium against
  * the real services: an empty note cannot be signed (the button is disabled
  * with the reason in words, and main refuses an empty note sent anyway);
- * signing asks for confirmation and Cancel signs nothing; the signed note
+ * signing asks for confirmation, and Esc (closing the question only) or
+ * Cancel signs nothing; the signed note
  * reads with its section titles, author and signed time; an addendum is
  * drafted as it is typed, confirmed, and shown beneath the note.
  */
@@ -73,7 +74,7 @@ test('an empty note cannot be signed: the button says why, and main refuses one 
   await screenshot(page, 'charting-empty-note');
 });
 
-test('signing asks first: Cancel signs nothing, Sign note signs', async () => {
+test('signing asks first: Esc (closing only the question) and Cancel sign nothing, Sign note signs', async () => {
   await editor().getByLabel('Subjective').fill('Short of breath on stairs for a week.');
   await editor().getByLabel('Assessment').fill('Likely deconditioning; rule out anaemia.');
   await editor().getByLabel('Plan').fill('Full blood count.\nReview Friday.');
@@ -83,9 +84,16 @@ test('signing asks first: Cancel signs nothing, Sign note signs', async () => {
   assert.match(await dialog.innerText(), /Sign this progress note\? A signed note cannot be changed; corrections are added as addenda\./);
   await screenshot(page, 'charting-sign-confirm');
   await expectAccessible(page, 'charting sign confirmation');
+  // Esc closes the question only: the chart and the text stay.
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('chart').count(), 1, 'Esc in the dialog left the chart open');
+  assert.equal(await editor().getByLabel('Subjective').inputValue(), 'Short of breath on stairs for a week.');
+  await signButton().click();
+  await dialog.waitFor();
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
-  assert.ok(notesInCache().every((n) => n.status !== 'final'), 'Cancel signed nothing');
+  assert.ok(notesInCache().every((n) => n.status !== 'final'), 'Esc and Cancel signed nothing');
   assert.equal(await editor().getByLabel('Subjective').inputValue(), 'Short of breath on stairs for a week.', 'and kept the text');
 
   await signButton().click();
