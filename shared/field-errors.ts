@@ -6,8 +6,9 @@
  * A message written for clinicians is registered with `clinicianMessage` where
  * the schema is declared; any other text (zod's own) is generic.
  * Never put an input value into a field or a message: unknown keys are
- * reported without their names, and path parts that are not plain names are
- * replaced.
+ * reported without their names, path parts that are not plain names are
+ * replaced, and given the schema, a path is cut where it leaves the names
+ * the schema declares (a record's keys, such as a draft body's, are input).
  */
 import type { FieldError } from './app-error';
 
@@ -43,18 +44,83 @@ export function fieldPathOf(path: ReadonlyArray<PropertyKey>): string {
   return parts.join('.').slice(0, FIELD_MAX);
 }
 
+/** The part of a zod schema's definition the walk reads (zod 4's `_zod.def`). */
+interface SchemaDef {
+  type?: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+  out?: unknown;
+  options?: readonly unknown[];
+  element?: unknown;
+  getter?: () => unknown;
+}
+
+function defOf(schema: unknown): SchemaDef | null {
+  const def = (schema as { _zod?: { def?: SchemaDef } } | null | undefined)?._zod?.def;
+  return def && typeof def === 'object' ? def : null;
+}
+
+/**
+ * How many leading parts of `path` name the schema's own fields (object keys
+ * it declares, array indexes). A record's keys are input, so the path stops
+ * at the record; so it does at any key the schema does not declare.
+ */
+export function declaredDepth(schema: unknown, path: ReadonlyArray<PropertyKey>, depth = 0, guard = 0): number {
+  const def = defOf(schema);
+  if (!def || depth >= path.length || guard > 64) return depth;
+  const next = (s: unknown, d: number) => declaredDepth(s, path, d, guard + 1);
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'nonoptional':
+    case 'readonly':
+    case 'catch':
+    case 'success':
+      return next(def.innerType, depth);
+    case 'lazy':
+      return next(def.getter?.(), depth);
+    case 'pipe':
+      // The shorter of both sides: a key is declared only where both parse it.
+      return Math.min(next(def.in, depth), next(def.out, depth));
+    case 'union':
+      return Math.max(depth, ...(def.options ?? []).map((o) => next(o, depth)));
+    case 'object': {
+      const key = path[depth];
+      return typeof key === 'string' && def.shape && Object.hasOwn(def.shape, key) ? next(def.shape[key], depth + 1) : depth;
+    }
+    case 'array':
+      return typeof path[depth] === 'number' ? next(def.element, depth + 1) : depth;
+    default:
+      // A record (its keys are input), or a schema that has no named parts: cut here.
+      return depth;
+  }
+}
+
 const UNKNOWN_FIELDS = 'The request has fields this action does not take.';
 
-/** Each invalid field once, with its first message, in the schema's order; at most MAX_FIELD_ERRORS. */
-export function fieldErrorsOf(error: { readonly issues: ReadonlyArray<IssueLike> }): FieldError[] {
+const RECORD_FIELD = 'This field has a name or value it does not take.';
+
+/**
+ * Each invalid field once, with its first message, in the schema's order; at
+ * most MAX_FIELD_ERRORS. With `schema` (the one that was parsed), a path is
+ * cut where it leaves the schema's declared names, and the message of an
+ * issue so cut is a fixed one (zod's may name the key).
+ */
+export function fieldErrorsOf(error: { readonly issues: ReadonlyArray<IssueLike> }, schema?: unknown): FieldError[] {
   const out: FieldError[] = [];
   const seen = new Set<string>();
   for (const issue of error.issues) {
-    const field = fieldPathOf(issue.path);
+    const depth = schema === undefined ? issue.path.length : declaredDepth(schema, issue.path);
+    const cut = depth < issue.path.length;
+    const field = fieldPathOf(issue.path.slice(0, depth));
     if (seen.has(field)) continue;
     seen.add(field);
     // zod names unknown keys in its message: they are input, so they are not repeated.
-    const message = issue.code === 'unrecognized_keys' ? UNKNOWN_FIELDS : issue.message.slice(0, MESSAGE_MAX);
+    const message =
+      issue.code === 'unrecognized_keys' ? UNKNOWN_FIELDS : cut && !isClinicianMessage(issue.message) ? RECORD_FIELD : issue.message.slice(0, MESSAGE_MAX);
     out.push({ field, message });
     if (out.length >= MAX_FIELD_ERRORS) break;
   }

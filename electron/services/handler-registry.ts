@@ -165,7 +165,7 @@ export async function dispatch(
   const parsed = contract[call].input.safeParse(payload);
   if (!parsed.success) {
     // Each invalid field with the schema's message (never the value); the headline is the first message written for clinicians.
-    const fields = fieldErrorsOf(parsed.error);
+    const fields = fieldErrorsOf(parsed.error, contract[call].input);
     return { ok: false, error: { code: 'INVALID_INPUT', message: invalidInputMessage(fields), fields } };
   }
   try {
