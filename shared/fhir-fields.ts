@@ -100,9 +100,17 @@ function isMrn(identifier: Json): boolean {
   return arr(obj(identifier.type)?.coding).some((c) => obj(c)?.code === 'MR');
 }
 
-/** Splits a name or query into lower-case search tokens. */
+/**
+ * Splits a name or query into lower-case search tokens. The text is first
+ * NFKC-normalised (full-width digits and letters from an IME become ASCII),
+ * format characters (zero-width spaces, BOM, directional marks) are removed
+ * and control characters (a pasted NUL, tab, newline) separate tokens.
+ */
 export function searchTokens(text: string): string[] {
   return text
+    .normalize('NFKC')
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\p{Cc}/gu, ' ')
     .toLowerCase()
     .split(/[\s,]+/)
     .filter((t) => t.length > 0);

@@ -3,7 +3,9 @@
  * DD.MM.YYYY, DD/MM/YYYY and MM/DD/YYYY (both readings of an ambiguous
  * one), D Mon YYYY and Mon D YYYY with English month names or
  * abbreviations, and the year alone; combined with a name it narrows; a
- * date that does not exist finds nobody; the audit records the query as typed.
+ * date that does not exist finds nobody; full-width digits (an IME) and
+ * pasted zero-width or control characters do not get in the way; the audit
+ * records the query as typed.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,4 +97,31 @@ test('the audit records the query as typed, one entry per patient found', () => 
     { action: 'E', subtype: 'search-type', patient_id: 'april-fifth', query },
     { action: 'E', subtype: 'search-type', patient_id: 'may-fourth', query },
   ]);
+});
+
+const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+
+test('a birth date typed with full-width digits or pasted with a zero-width space or a NUL finds the patient', () => {
+  for (const p of patients) {
+    const [y, m, d] = p.birthDate.split('-');
+    const forms = [
+      fullWidth(`${d}.${m}.${y}`),
+      fullWidth(p.birthDate),
+      `\u200B${d}.${m}.${y}`,
+      `${d}.${m}.${y}\u200B`,
+      `${d}\u200B.${m}.${y}`,
+      `\uFEFF${p.birthDate}`,
+      `${d}.${m}.${y}\u0000`,
+      `${p.family}\u00A0${fullWidth(`${d}/${m}/${y}`)}`,
+    ];
+    for (const form of forms) assert.ok(found(form).includes(p.id), `${JSON.stringify(form)} finds the patient born ${p.birthDate}`);
+  }
+});
+
+test('a query with full-width digits is audited as typed, not as normalised', () => {
+  const query = `\u200B${fullWidth('04.05.2009')}`;
+  const before = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+  assert.deepEqual(found(query), ['may-fourth']);
+  const rows = cache.session.db.prepare('SELECT patient_id, query FROM audit_log WHERE seq > ?').all(before);
+  assert.deepEqual(rows, [{ patient_id: 'may-fourth', query }]);
 });
