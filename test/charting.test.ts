@@ -170,3 +170,72 @@ test('notes and addenda name their author by the clinician\'s display name (the 
   const { noteId } = saveNoteDraft(cache.session, { patientId: patient.id, subjective: 'x', objective: '', assessment: '', plan: '' }, now);
   assert.deepEqual(stored('Composition', noteId).author, [{ display: 'dr.chart' }]);
 });
+
+test('problems.set with another patient\'s conditionId is refused with the unknown-problem text, and that problem stays where it was', async () => {
+  const s = cache.session;
+  const other = loadFixturePatients()[1]!;
+  importBundle(s, readFileSync(SYNTHEA_FILES[1]!));
+  const registry = createHandlerRegistry({ session: () => s, problem: () => null, actor: () => 'dr.chart' });
+  const caller = { url: 'app://clinician/index.html', isMainFrame: true };
+  const opts = { trustedOrigins: ['app://clinician'] };
+  const theirs = s.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(other.id) as string;
+  const before = { json: JSON.stringify(stored('Condition', theirs)), outbox: outboxSize(s) };
+  const crossed = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: theirs, text: 'x', status: 'resolved' }, caller, opts);
+  const unknown = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: 'no-such-condition', text: 'x', status: 'resolved' }, caller, opts);
+  assert.equal(crossed.ok, false, 'refused');
+  assert.equal(unknown.ok, false);
+  if (crossed.ok || unknown.ok) return;
+  assert.deepEqual(crossed.error, unknown.error, 'the same NOT_FOUND as an unknown problem');
+  assert.equal(crossed.error.code, 'NOT_FOUND');
+  assert.equal(JSON.stringify(stored('Condition', theirs)), before.json, 'the other patient\'s problem is untouched');
+  assert.equal(s.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(theirs), other.id);
+  assert.equal(outboxSize(s), before.outbox, 'nothing queued');
+  // A note of the other patient cannot be saved under this one either (sign and addendum take only the note's id).
+  const { noteId } = saveNoteDraft(s, { patientId: other.id, subjective: 'Theirs', objective: '', assessment: '', plan: '' }, now);
+  const note = await dispatch(registry, 'notes.saveDraft', { patientId: patient.id, noteId, subjective: 'Mine', objective: '', assessment: '', plan: '' }, caller, opts);
+  const noNote = await dispatch(registry, 'notes.saveDraft', { patientId: patient.id, noteId: 'no-such-note', subjective: 'Mine', objective: '', assessment: '', plan: '' }, caller, opts);
+  assert.equal(note.ok, false);
+  assert.deepEqual(note.ok ? null : note.error, noNote.ok ? undefined : noNote.error, 'the same NOT_FOUND as an unknown note');
+  assert.equal(stored('Composition', noteId).subject.reference, `Patient/${other.id}`);
+});
+
+test('a status change keeps the problem\'s verification status and category; a new problem is a confirmed problem-list item', () => {
+  const s = cache.session;
+  const id = 'provisional-diagnosis-1';
+  const condition = {
+    resourceType: 'Condition',
+    id,
+    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'provisional' }] },
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'encounter-diagnosis' }] }],
+    code: { text: 'Suspected pulmonary embolism' },
+    subject: { reference: `Patient/${patient.id}` },
+    recordedDate: '2026-11-20',
+  };
+  importBundle(s, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: `urn:uuid:${id}`, resource: condition, request: { method: 'POST', url: 'Condition' } }] }));
+  setProblem(s, { patientId: patient.id, conditionId: id, text: 'Suspected pulmonary embolism', status: 'inactive' }, now);
+  const changed = stored('Condition', id);
+  assert.equal(changed.clinicalStatus.coding[0].code, 'inactive');
+  assert.deepEqual(changed.verificationStatus, condition.verificationStatus, 'still provisional');
+  assert.deepEqual(changed.category, condition.category, 'still an encounter diagnosis');
+  const { conditionId } = setProblem(s, { patientId: patient.id, text: 'Gout', status: 'active' }, now);
+  assert.equal(stored('Condition', conditionId).verificationStatus.coding[0].code, 'confirmed');
+  assert.equal(stored('Condition', conditionId).category[0].coding[0].code, 'problem-list-item');
+});
+
+test('a note of only invisible characters (zero-width, word joiner, soft hyphen, BOM, no-break spaces) is refused at signing', async () => {
+  const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
+  const opts = { trustedOrigins: ['app://clinician'] };
+  const caller = { url: 'app://clinician/index.html', isMainFrame: true };
+  const { noteId } = saveNoteDraft(
+    cache.session,
+    { patientId: patient.id, subjective: '\u200B\u200C\u200D\u2060', objective: '\uFEFF\u00A0\u3000', assessment: '\u00AD', plan: '\u180E\u2028\u034F\u115F\u3164' },
+    now,
+  );
+  const r = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
+  assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
+  assert.equal(stored('Composition', noteId).status, 'preliminary');
+  // A visible character beside them is a note.
+  saveNoteDraft(cache.session, { patientId: patient.id, noteId, subjective: '\u200B.', objective: '', assessment: '', plan: '' }, now);
+  assert.ok((await dispatch(registry, 'notes.sign', { noteId }, caller, opts)).ok);
+});

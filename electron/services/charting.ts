@@ -49,8 +49,9 @@ export function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date
   const noteId = draft.noteId ?? randomUUID();
   if (draft.noteId) {
     const note = noteOf(session, draft.noteId);
+    // Another patient's note gets the same text as an unknown one.
+    if (note.subject?.reference !== `Patient/${draft.patientId}`) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
     if (note.status === 'final') throw new AppError('INVALID_INPUT', 'A signed note cannot be changed. Add an addendum instead.');
-    if (note.subject?.reference !== `Patient/${draft.patientId}`) throw new AppError('INVALID_INPUT', 'That note belongs to another patient.');
   }
   recordChange(session, noteComposition({ ...draft, noteId }, actorDisplayName(session), now.toISOString(), 'preliminary'));
   return { noteId };
@@ -83,7 +84,11 @@ export function addAddendum(session: CacheSession, noteId: string, text: string,
 export function setProblem(session: CacheSession, input: ProblemInput, now: Date): { conditionId: string } {
   requirePatient(session, input.patientId);
   const conditionId = input.conditionId ?? randomUUID();
-  const current = input.conditionId ? existing(session, 'Condition', input.conditionId) : null;
+  // Only a problem filed under this patient: another patient's gets the same text as an unknown one (nothing said about it).
+  const filedUnder = input.conditionId
+    ? (session.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(input.conditionId) as string | null | undefined)
+    : undefined;
+  const current = input.conditionId && filedUnder === input.patientId ? existing(session, 'Condition', input.conditionId) : null;
   if (input.conditionId && !current) throw new AppError('NOT_FOUND', 'That problem is not in this computer\'s cache.');
   recordChange(session, problemCondition({ ...input, conditionId }, now.toISOString().slice(0, 10), current ?? undefined));
   return { conditionId };
