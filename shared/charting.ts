@@ -160,14 +160,25 @@ export const problemInputSchema = z.strictObject({
 });
 export type ProblemInput = z.infer<typeof problemInputSchema>;
 
+/**
+ * The Condition for a problem list change. A new problem is a confirmed
+ * problem-list item; a change of an existing one sets its clinical status
+ * only and keeps its verification status and category (a status change
+ * never confirms a provisional diagnosis nor files an encounter diagnosis
+ * as a problem).
+ */
 export function problemCondition(input: ProblemInput & { conditionId: string }, recordedDate: string, existing?: Record<string, unknown>) {
   return {
     ...(existing ?? {}),
     resourceType: 'Condition',
     id: input.conditionId,
     clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: input.status }] },
-    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+    verificationStatus: existing
+      ? existing.verificationStatus
+      : { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+    category: existing
+      ? existing.category
+      : [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
     code: existing?.code ?? { text: input.text },
     subject: { reference: `Patient/${input.patientId}` },
     recordedDate: (existing?.recordedDate as string | undefined) ?? recordedDate,
