@@ -122,6 +122,15 @@ export function sectionPlainText(div: string): string {
   return div.replace(/^<div[^>]*>/, '').replace(/<\/div>$/, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+// White space, controls, format characters (zero-width space and joiners, word joiner, soft hyphen, BOM), every default-ignorable
+// code point (Hangul fillers, variation selectors, combining grapheme joiner) and the blank braille pattern: nothing a reader sees.
+const INVISIBLE = /[\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
+
+/** Whether `text` shows nothing once every invisible character is taken out (a note of only such characters is empty). */
+export function isBlankText(text: string): boolean {
+  return text.replace(INVISIBLE, '') === '';
+}
+
 export function noteComposition(draft: NoteDraft & { noteId: string }, author: string, date: string, status: 'preliminary' | 'final') {
   return {
     resourceType: 'Composition',

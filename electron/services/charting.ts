@@ -11,6 +11,7 @@ import {
   addendumComposition,
   noteComposition,
   problemCondition,
+  isBlankText,
   sectionPlainText,
   vitalObservations,
   type NoteDraft,
@@ -59,9 +60,9 @@ export function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date
 
 export const EMPTY_NOTE_MESSAGE = 'An empty note cannot be signed. Write at least one section.';
 
-/** Whether every section of the note is blank once trimmed (a note without sections is blank too). */
+/** Whether every section of the note shows nothing: blank, or only invisible characters (a note without sections is blank too). */
 function isBlankNote(note: FhirResource & { section?: Array<{ text?: { div?: string } }> }): boolean {
-  return (note.section ?? []).every((s) => sectionPlainText(s.text?.div ?? '').trim() === '');
+  return (note.section ?? []).every((s) => isBlankText(sectionPlainText(s.text?.div ?? '')));
 }
 
 export function signNote(session: CacheSession, noteId: string, now: Date): { noteId: string } {
