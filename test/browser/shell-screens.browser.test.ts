@@ -136,7 +136,7 @@ test('search results and each chart tab: accessible (the chart also in the dark 
   }
 });
 
-test('each dialog is accessible: devices, waiting changes, conflicts, settings', async () => {
+test('each dialog is accessible: devices, waiting changes, settings (the conflict view: conflict-view.browser.test.ts)', async () => {
   const dialogs: Array<[string, () => Promise<void>, string]> = [
     ['devices-panel', () => page.getByRole('button', { name: 'Devices' }).click(), 'shell-09-devices-dialog'],
     ['waiting-dialog', () => page.getByTestId('sync-status-button').click(), 'shell-10-waiting-dialog'],

@@ -107,3 +107,23 @@ test('a click anywhere on a row opens that chart', async () => {
   await page.locator('body').press('Escape');
   await page.getByTestId('worklist-row').first().waitFor();
 });
+
+test('search from the worklist: the help names several birth-date formats, and each finds the patient', async () => {
+  await page.locator('body').press('/');
+  const help = await page.locator('#patient-search').evaluate((el) => {
+    const id = el.getAttribute('aria-describedby');
+    return id ? ((el.ownerDocument as unknown as { getElementById(i: string): { textContent: string } | null }).getElementById(id)?.textContent ?? '') : '';
+  });
+  assert.match(help, /1984-03-07/);
+  assert.match(help, /07\.03\.1984/);
+  assert.match(help, /7 Mar 1984/);
+  for (const query of ['1958-03-14', '14.03.1958', '14 Mar 1958']) {
+    await page.locator('#patient-search').fill(query);
+    await page.getByTestId('patient-result').filter({ hasText: 'Marguerite Vantongeren' }).waitFor();
+  }
+  await page.keyboard.press('Enter');
+  await page.getByTestId('chart').waitFor();
+  assert.equal(await page.locator('.banner h1').innerText(), 'Marguerite Vantongeren');
+  await page.locator('body').press('Escape');
+  await page.getByTestId('worklist-row').first().waitFor();
+});
