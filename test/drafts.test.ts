@@ -207,3 +207,32 @@ test('a patient no longer assigned is kept while a draft of theirs remains (type
     await other.dispose();
   }
 });
+
+test('a draft body with too many fields is refused before any field is looked at (a flood of keys costs no validation work)', async () => {
+  const r = registry();
+  const key = { patientId: bob!.id, kind: 'note', target: '' } as const;
+  const before = draftRows();
+  // 13 fields, each with a bad name and a bad value: the only error is the field count.
+  const reads: PropertyKey[] = [];
+  const target = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`bad key ${i}`, i]));
+  const watched = new Proxy(target, {
+    get(t, p, recv) {
+      reads.push(p);
+      return Reflect.get(t, p, recv);
+    },
+  });
+  const res = await dispatch(r, 'drafts.put', { ...key, body: watched }, caller, opts);
+  assert.equal(res.ok, false);
+  assert.deepEqual(!res.ok && res.error.fields, [{ field: 'body', message: 'a draft has at most 12 fields' }]);
+  assert.deepEqual(reads.filter((p) => typeof p === 'string' && p.startsWith('bad key')), [], 'no field value was read');
+
+  // The attack as sent: 200,000 keys are refused without validating each (it took seconds of main-process CPU).
+  const flood: Record<string, string> = {};
+  for (let i = 0; i < 200_000; i++) flood[`k${i}`] = 'v';
+  const t = performance.now();
+  const big = await dispatch(r, 'drafts.put', { ...key, body: flood }, caller, opts);
+  const ms = performance.now() - t;
+  assert.deepEqual(!big.ok && big.error.fields, [{ field: 'body', message: 'a draft has at most 12 fields' }]);
+  assert.ok(ms < 1000, `refused after ${ms.toFixed(0)} ms`);
+  assert.deepEqual(draftRows(), before);
+});
