@@ -178,14 +178,26 @@ function laterVersion(a: string, b: string | null): boolean {
 }
 
 /**
- * The pull met a newer version of a resource with a change still queued and
- * left the local copy alone (the push decides). That version is kept here,
+ * The pull met a newer version of a resource with a change still queued, or
+ * in conflict, and left the local copy alone (the push, or the clinician's
+ * choice, decides). A conflict takes it as its "theirs". That version is kept here,
  * beside the queue, so that an undo of the queued work puts it in place
  * instead of the older copy the change was made on: the pull's cursor has
  * already moved past it and would never bring it again.
  */
 export function keepPulledWhileQueued(session: CacheSession, resource: FhirResource, versionId: string): void {
   const { db } = session;
+  // In conflict (nothing of it is queued then): the newer version becomes "theirs", shown to the clinician, installed by
+  // "take theirs" and the base of "keep mine".
+  const conflict = db.prepare('SELECT their_version FROM conflicts WHERE resource_type = ? AND resource_id = ?').pluck().get(resource.resourceType, resource.id) as
+    | string
+    | undefined;
+  if (conflict !== undefined) {
+    if (laterVersion(versionId, conflict)) {
+      db.prepare('UPDATE conflicts SET theirs = ?, their_version = ? WHERE resource_type = ? AND resource_id = ?').run(JSON.stringify(resource), versionId, resource.resourceType, resource.id);
+    }
+    return;
+  }
   const queued = db.prepare('SELECT 1 FROM outbox WHERE resource_type = ? AND resource_id = ? LIMIT 1').pluck().get(resource.resourceType, resource.id);
   if (!queued) return;
   const key = `${PULLED_PREFIX}${resource.resourceType}/${resource.id}`;
