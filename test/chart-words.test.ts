@@ -98,3 +98,13 @@ test('conflict rows name fields and statuses in words, and never show "Patient/â
   assert.equal(row('code').mine, 'Essential hypertension');
   assert.ok(!JSON.stringify(rows).includes('Patient/'));
 });
+
+test('category codes that come without a display read in words in the conflict view, not as "problem-list-item"', () => {
+  const category = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }];
+  const mine = { resourceType: 'Condition', id: 'c1', category, clinicalStatus: { coding: [{ code: 'active' }] } } as FhirResource;
+  const theirs = { ...mine, clinicalStatus: { coding: [{ code: 'resolved' }] } } as FhirResource;
+  const row = conflictRows(mine, theirs).find((r) => r.field === 'category')!;
+  assert.equal(row.mine, 'Problem list');
+  assert.equal(conceptText({ coding: [{ code: 'vital-signs' }] }), 'Vital signs');
+  assert.equal(conceptText({ coding: [{ code: 'some-local-code' }] }), 'some-local-code', 'an unknown bare code is still shown rather than hidden');
+});

@@ -37,8 +37,32 @@ export function conceptText(concept: unknown): string {
   const c = concept as { text?: unknown; coding?: Array<{ display?: unknown; code?: unknown }> };
   if (typeof c.text === 'string' && c.text.trim()) return cleanDisplay(c.text);
   const coding = c.coding?.find((x) => typeof x.display === 'string' && x.display.trim()) ?? c.coding?.[0];
-  return typeof coding?.display === 'string' ? cleanDisplay(coding.display) : typeof coding?.code === 'string' ? coding.code : '—';
+  if (typeof coding?.display === 'string') return cleanDisplay(coding.display);
+  if (typeof coding?.code === 'string') return CODE_WORDS[coding.code] ?? coding.code;
+  return '—';
 }
+
+/** HL7 category codes that arrive without a display, in words (a bare code is shown only when we know no words for it). */
+const CODE_WORDS: Record<string, string> = {
+  'problem-list-item': 'Problem list',
+  'encounter-diagnosis': 'Encounter diagnosis',
+  'health-concern': 'Health concern',
+  'vital-signs': 'Vital signs',
+  laboratory: 'Laboratory',
+  'social-history': 'Social history',
+  imaging: 'Imaging',
+  procedure: 'Procedure',
+  survey: 'Survey',
+  exam: 'Examination',
+  therapy: 'Therapy',
+  activity: 'Activity',
+  confirmed: 'Confirmed',
+  provisional: 'Provisional',
+  differential: 'Differential',
+  unconfirmed: 'Unconfirmed',
+  refuted: 'Refuted',
+  'entered-in-error': 'Entered in error',
+};
 
 export function codeOf(concept: unknown): string | null {
   const code = field(concept, 'coding.code');
