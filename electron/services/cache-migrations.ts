@@ -120,6 +120,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE outbox ADD COLUMN prior TEXT;
   ALTER TABLE outbox ADD COLUMN prior_existed INTEGER;
   `,
+  // 6: changes made together (the readings of one vitals entry) are one unit
+  // for undo: the group's id and how many changes it had (so an undo can
+  // tell when part of it already left the outbox). NULL: a change alone.
+  `
+  ALTER TABLE outbox ADD COLUMN change_group TEXT;
+  ALTER TABLE outbox ADD COLUMN group_size INTEGER;
+  CREATE INDEX outbox_by_group ON outbox (change_group) WHERE change_group IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
