@@ -12,12 +12,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AuthStatus, CallOutput, ChartTab } from '../../../shared/contract';
 import { api, call } from '../clinician';
-import { PatientSearch } from '../PatientSearch';
+import { PatientSearch } from './PatientSearch';
 import { ChartView } from '../chart/ChartView';
-import { DevicesPanel } from '../DevicesPanel';
-import { SyncStatusBar, useSyncStatus } from '../SyncStatusBar';
-import { ConflictPanel } from '../ConflictPanel';
-import { WaitingChangesDialog } from '../WaitingChangesDialog';
+import { DevicesPanel } from './DevicesPanel';
+import { SyncStatusBar, useSyncStatus } from './SyncStatusBar';
+import { ConflictPanel } from './ConflictPanel';
+import { WaitingChangesDialog } from './WaitingChangesDialog';
 import { Worklist } from '../worklist/Worklist';
 import { applyAppearance, type Density, type Theme } from './appearance';
 import { SettingsDialog } from './SettingsDialog';

@@ -6,9 +6,9 @@
  * results leave the page when the popup closes.
  */
 import { useEffect, useId, useState, type RefObject } from 'react';
-import type { PatientSummary } from '../../shared/contract';
-import { api, call } from './clinician';
-import { ageFrom, formatDate, sexWords } from './fhir-format';
+import type { PatientSummary } from '../../../shared/contract';
+import { api, call } from '../clinician';
+import { ageFrom, formatDate, sexWords } from '../fhir-format';
 
 interface Props {
   inputRef: RefObject<HTMLInputElement | null>;

@@ -8,8 +8,8 @@
  * retries at once. Polls main; holds no PHI.
  */
 import { useEffect, useState } from 'react';
-import type { SyncStatus } from '../../shared/contract';
-import { api, call } from './clinician';
+import type { SyncStatus } from '../../../shared/contract';
+import { api, call } from '../clinician';
 
 const POLL_MS = 1500;
 

@@ -8,11 +8,11 @@
  * without a click. Never show raw references ("Patient/…") or codes.
  */
 import { useEffect, useState } from 'react';
-import type { Conflict } from '../../shared/contract';
-import { api, call } from './clinician';
-import { conflictRows } from './conflict-fields';
-import { conceptText, formatDate } from './fhir-format';
-import { Dialog } from './ui/Dialog';
+import type { Conflict } from '../../../shared/contract';
+import { api, call } from '../clinician';
+import { conflictRows } from '../conflict-fields';
+import { conceptText, formatDate } from '../fhir-format';
+import { Dialog } from '../ui/Dialog';
 
 function kind(type: string): string {
   return { Condition: 'Problem', Composition: 'Note', Observation: 'Reading', AllergyIntolerance: 'Allergy', MedicationRequest: 'Medication' }[type] ?? 'Record';

@@ -4,10 +4,10 @@
  * then files), so it asks first. Holds no PHI.
  */
 import { useEffect, useState } from 'react';
-import type { CallOutput } from '../../shared/contract';
-import { api, call } from './clinician';
-import { formatDate } from './fhir-format';
-import { ConfirmDialog, Dialog } from './ui/Dialog';
+import type { CallOutput } from '../../../shared/contract';
+import { api, call } from '../clinician';
+import { formatDate } from '../fhir-format';
+import { ConfirmDialog, Dialog } from '../ui/Dialog';
 
 type Devices = CallOutput<'devices.list'>;
 

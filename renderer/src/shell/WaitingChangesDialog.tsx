@@ -8,10 +8,10 @@
  * Refreshes while open. Never shows anything main did not send.
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { SyncStatus, WaitingChange } from '../../shared/contract';
-import { api, call } from './clinician';
+import type { SyncStatus, WaitingChange } from '../../../shared/contract';
+import { api, call } from '../clinician';
 import { onlineWords } from './SyncStatusBar';
-import { ConfirmDialog, Dialog } from './ui/Dialog';
+import { ConfirmDialog, Dialog } from '../ui/Dialog';
 
 const REFRESH_MS = 2000;
 
