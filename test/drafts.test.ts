@@ -190,19 +190,73 @@ test("signing a note removes its local draft in the sign's transaction; a refuse
   assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
 });
 
-test('a patient no longer assigned is kept while a draft of theirs remains (typed work is never dropped), and goes once it is discarded', async () => {
+test('a patient no longer assigned is kept while a draft of theirs remains (typed work is never dropped), with only what the draft needs, and goes once it is discarded', async () => {
   const other = await openTestCache('dr.drafts.pull');
   try {
     importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
     importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
+    const condition = other.session.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(alice!.id) as string;
     putDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '88' } }, now);
+    putDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } }, now);
     const held = () => other.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all() as string[];
+    const heldResources = () =>
+      other.session.db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? ORDER BY 1').pluck().all(alice!.id) as string[];
+    assert.ok(heldResources().length > 10);
+    const deletes = other.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck();
+    const aliceDeletes = deletes.get(alice!.id) as number;
     applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), [alice!.id], 'the unassigned patient without drafts left; the one with a draft stayed');
-    assert.deepEqual(listDrafts(other.session, alice!.id).map((d) => d.body), [{ heartRate: '88' }]);
+    assert.deepEqual(listDrafts(other.session, alice!.id).map((d) => d.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [{ heartRate: '88' }, { status: 'resolved' }]);
+    // Only what the drafts need stays: the patient and the problem the draft edits; the rest of the record is gone, audited.
+    assert.deepEqual(heldResources(), [`Condition/${condition}`, `Patient/${alice!.id}`].sort());
+    assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'the removal of the rest of the record is audited');
+    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'a second pull removes nothing more and audits nothing');
     discardDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '' });
+    discardDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition });
     applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), []);
+    assert.deepEqual(heldResources(), []);
+  } finally {
+    await other.dispose();
+  }
+});
+
+test('a put whose every value is blank stores nothing; over an existing draft it deletes it, audited as a discard', async () => {
+  const r = registry();
+  const key = { patientId: alice!.id, kind: 'vitals', target: '' } as const;
+  discardDraft(cache.session, key);
+  const rows = () => cache.session.db.prepare('SELECT count(*) FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?').pluck().get(key.patientId, key.kind, key.target);
+  const audits = auditCount();
+  for (const body of [{}, { heartRate: '   ' }, { heartRate: '', spo2: '\u200B', temperature: '\t\n' }]) {
+    const res = await dispatch(r, 'drafts.put', { ...key, body }, caller, opts);
+    assert.equal(res.ok, true, JSON.stringify(body));
+    assert.equal(rows(), 0, `${JSON.stringify(body)} is not stored`);
+  }
+  assert.equal(auditCount(), audits, 'nothing stored, nothing deleted, nothing audited');
+  assert.equal((await dispatch(r, 'drafts.put', { ...key, body: { heartRate: '88' } }, caller, opts)).ok, true);
+  assert.equal(rows(), 1);
+  const deletes = auditCount('D');
+  assert.equal((await dispatch(r, 'drafts.put', { ...key, body: { heartRate: ' ' } }, caller, opts)).ok, true);
+  assert.equal(rows(), 0, 'emptying every field deletes the draft');
+  assert.equal(auditCount('D'), deletes + 1, 'audited as a discard');
+  // Refusals come first: a blank body for a patient or target not in the cache is still NOT_FOUND.
+  const refused = await dispatch(r, 'drafts.put', { patientId: alice!.id, kind: 'note', target: 'no-such-note', body: {} }, caller, opts);
+  assert.equal(!refused.ok && refused.error.code, 'NOT_FOUND');
+});
+
+test('a patient no longer assigned whose only drafts are blank (stored before blank puts were refused) is removed with them', async () => {
+  const other = await openTestCache('dr.drafts.blank');
+  try {
+    importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
+    importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
+    const insert = other.session.db.prepare("INSERT INTO drafts (patient_id, kind, target, body_json, updated_at) VALUES (?, 'vitals', '', ?, ?)");
+    insert.run(alice!.id, '{}', now.toISOString());
+    insert.run(bob!.id, JSON.stringify({ heartRate: '  ', spo2: '\u200B' }), now.toISOString());
+    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM patients').pluck().get(), 0);
+    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM drafts').pluck().get(), 0);
+    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id IS NOT NULL').pluck().get(), 0);
   } finally {
     await other.dispose();
   }

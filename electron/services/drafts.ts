@@ -8,8 +8,10 @@
  * audit entry (C create, naming the drafted resource if any); the updates
  * that follow on every keystroke are not audited (one entry per keystroke
  * would drown the trail, and the creation entry already says this clinician
- * wrote a draft for this patient). Discarding (or clearing after a save)
- * an existing draft is one entry (D delete). Listing a patient's drafts is a
+ * wrote a draft for this patient). Discarding (or clearing after a save,
+ * or a put with nothing typed) an existing draft is one entry (D delete).
+ * A draft with nothing typed is never stored: it would keep an unassigned
+ * patient on this computer (sync-pull keeps a patient for typed work only). Listing a patient's drafts is a
  * read (R) of that patient, audited when it returns drafts (nothing read,
  * nothing to audit); like chart.open, a refused list of a patient not in the
  * cache is audited with outcome 4.
@@ -30,7 +32,7 @@ function patientExists(session: CacheSession, patientId: string): boolean {
 }
 
 /** The FHIR reference a draft of `kind` edits, or null when it drafts something new. */
-function targetRef(kind: DraftKind, target: string): string | null {
+export function draftTargetRef(kind: DraftKind, target: string): string | null {
   if (target === '') return null;
   if (kind === 'note' || kind === 'addendum') return `Composition/${target}`;
   if (kind === 'problem') return `Condition/${target}`;
@@ -62,7 +64,25 @@ function checkTarget(session: CacheSession, patientId: string, kind: DraftKind, 
   }
 }
 
-/** Saves a draft (creates or replaces its body); audited only when the row is created. */
+/**
+ * Whether a draft body holds nothing typed: every value is empty once
+ * whitespace, format characters (zero-width spaces, BOM) and control
+ * characters are removed. A blank draft is never stored.
+ */
+export function isBlankDraftBody(body: Record<string, unknown>): boolean {
+  return Object.values(body).every((v) => typeof v !== 'string' || v.replace(/[\p{White_Space}\p{Cf}\p{Cc}]/gu, '') === '');
+}
+
+/** Parsed stored body text is blank (see isBlankDraftBody); unreadable text counts as blank. */
+export function isBlankDraftJson(json: string): boolean {
+  return isBlankDraftBody(parseBody(json));
+}
+
+/**
+ * Saves a draft (creates or replaces its body); audited only when the row is
+ * created. A body with nothing typed is not stored: it removes the draft as a
+ * discard would (audited as a delete when there was one).
+ */
 export function putDraft(
   session: CacheSession,
   input: { patientId: string; kind: DraftKind; target: string; body: Record<string, string> },
@@ -73,6 +93,10 @@ export function putDraft(
   return session.audited(() => {
     if (!patientExists(session, input.patientId)) throw new AppError('NOT_FOUND', NO_PATIENT);
     checkTarget(session, input.patientId, input.kind, input.target);
+    if (isBlankDraftBody(input.body)) {
+      clearDraft(session, input.patientId, input.kind, input.target);
+      return { updatedAt };
+    }
     const existed = !!db
       .prepare('SELECT 1 FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?')
       .pluck()
@@ -82,7 +106,7 @@ export function putDraft(
        ON CONFLICT (patient_id, kind, target) DO UPDATE SET body_json = excluded.body_json, updated_at = excluded.updated_at`,
     ).run(input.patientId, input.kind, input.target, JSON.stringify(input.body), updatedAt);
     if (!existed) {
-      const ref = targetRef(input.kind, input.target);
+      const ref = draftTargetRef(input.kind, input.target);
       session.audit.append({ action: 'C', subtype: 'create', patientId: input.patientId, entities: ref ? [ref] : [], query: null, outcome: '0' });
     }
     return { updatedAt };
@@ -116,7 +140,7 @@ export function listDrafts(session: CacheSession, patientId: string): Draft[] {
       .prepare('SELECT patient_id, kind, target, body_json, updated_at FROM drafts WHERE patient_id = ? ORDER BY updated_at DESC, kind, target')
       .all(patientId) as DraftRow[];
     if (rows.length > 0) {
-      const refs = rows.map((r) => targetRef(r.kind, r.target)).filter((r): r is string => r !== null);
+      const refs = rows.map((r) => draftTargetRef(r.kind, r.target)).filter((r): r is string => r !== null);
       session.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`, ...new Set(refs)], query: null, outcome: '0' });
     }
     return rows.map((r) => ({ patientId: r.patient_id, kind: r.kind, target: r.target, body: parseBody(r.body_json), updatedAt: r.updated_at }));
@@ -140,7 +164,7 @@ export function clearDraft(session: CacheSession, patientId: string, kind: Draft
   return session.audited(() => {
     const removed = session.db.prepare('DELETE FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?').run(patientId, kind, target).changes > 0;
     if (removed) {
-      const ref = targetRef(kind, target);
+      const ref = draftTargetRef(kind, target);
       session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: ref ? [ref] : [], query: null, outcome: '0' });
     }
     return removed;

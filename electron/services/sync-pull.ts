@@ -14,13 +14,14 @@
  * overwrite unsent local work.
  */
 import { AppError } from '../../shared/app-error';
-import type { FhirResource } from '../../shared/contract';
+import type { DraftKind, FhirResource } from '../../shared/contract';
 import type { PullReply } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { createResourceWriter } from './resource-writer';
 import { stateGet, stateSet } from './sync-state';
 import { keepPulledWhileQueued } from './outbox';
+import { draftTargetRef, isBlankDraftJson } from './drafts';
 
 const CURSOR_KEY = 'pull_cursor';
 
@@ -79,29 +80,45 @@ export function cursorBehind(cursor: string, than: string | null): boolean {
 /**
  * Removes from the cache every patient no longer assigned to the clinician,
  * with all their resources, auditing each removal, unless the clinician has
- * work on them still waiting to be sent or resolved, or a draft (typed work
- * kept on this computer): that is never dropped.
+ * work on them still waiting to be sent or resolved, or a draft with
+ * something typed in it (typed work kept on this computer): that is never
+ * dropped. A patient kept only for drafts keeps only what the drafts need
+ * (the patient and the note or problem each draft edits); the rest of the
+ * record goes, audited. Blank drafts keep nothing and go with the patient.
  */
 function dropUnassigned(session: CacheSession, assigned: string[]): void {
   const { db } = session;
-  const gone = db
+  const unassigned = db
     .prepare(
       `SELECT p.id FROM patients p WHERE p.id NOT IN (SELECT value FROM json_each(?))
          AND NOT EXISTS (SELECT 1 FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.patient_id = p.id)`,
+         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)`,
     )
     .pluck()
     .all(JSON.stringify(assigned)) as string[];
-  if (gone.length === 0) return;
+  if (unassigned.length === 0) return;
+  const draftsOf = db.prepare('SELECT kind, target, body_json FROM drafts WHERE patient_id = ?');
   const dropResources = db.prepare('DELETE FROM resources WHERE patient_id = ?');
+  const keepOnly = db.prepare(
+    "DELETE FROM resources WHERE patient_id = ? AND resource_type != 'Patient' AND resource_type || '/' || id NOT IN (SELECT value FROM json_each(?))",
+  );
+  const dropDrafts = db.prepare('DELETE FROM drafts WHERE patient_id = ?');
   const dropTerms = db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?');
   const dropPatient = db.prepare('DELETE FROM patients WHERE id = ?');
-  for (const patientId of gone) {
+  const audit = (patientId: string) =>
+    session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
+  for (const patientId of unassigned) {
+    const typed = (draftsOf.all(patientId) as Array<{ kind: DraftKind; target: string; body_json: string }>).filter((d) => !isBlankDraftJson(d.body_json));
+    if (typed.length > 0) {
+      const needed = typed.map((d) => draftTargetRef(d.kind, d.target)).filter((r): r is string => r !== null);
+      if (keepOnly.run(patientId, JSON.stringify(needed)).changes > 0) audit(patientId);
+      continue;
+    }
     dropResources.run(patientId);
+    dropDrafts.run(patientId);
     dropTerms.run(patientId);
     dropPatient.run(patientId);
-    session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
+    audit(patientId);
   }
 }
 
