@@ -290,3 +290,37 @@ test('a draft body with too many fields is refused before any field is looked at
   assert.ok(ms < 1000, `refused after ${ms.toFixed(0)} ms`);
   assert.deepEqual(draftRows(), before);
 });
+
+test('recording vitals, adding an addendum and saving a problem remove their drafts in the same call (a lock or crash right after leaves nothing to record twice)', async () => {
+  const r = registry();
+  const drafts = (patientId: string) => listDrafts(cache.session, patientId).map((d) => `${d.kind}:${d.target}`).sort();
+  for (const d of listDrafts(cache.session, alice!.id)) discardDraft(cache.session, d);
+  const ok = async (name: string, payload: unknown) => {
+    const res = await dispatch(r, name, payload, caller, opts);
+    assert.ok(res.ok, `${name}: ${JSON.stringify(res)}`);
+    return res.value as Record<string, string>;
+  };
+  const { noteId } = await ok('notes.saveDraft', { patientId: alice!.id, ...soap });
+  await ok('notes.sign', { noteId });
+  const condition = conditionOf(alice!.id);
+  await ok('drafts.put', { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '131' } });
+  await ok('drafts.put', { patientId: alice!.id, kind: 'addendum', target: noteId, body: { text: 'K+ 5.9 repeated' } });
+  await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } });
+  await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: '', body: { text: 'Hyperkalaemia' } });
+  assert.equal(drafts(alice!.id).length, 4);
+
+  const deletes = auditCount('D');
+  await ok('chart.recordVitals', { patientId: alice!.id, heartRate: 131 });
+  assert.deepEqual(drafts(alice!.id), [`addendum:${noteId}`, 'problem:', `problem:${condition}`].sort());
+  await ok('notes.addendum', { noteId, text: 'K+ 5.9 repeated' });
+  assert.deepEqual(drafts(alice!.id), ['problem:', `problem:${condition}`].sort());
+  await ok('problems.set', { patientId: alice!.id, conditionId: condition, text: 'Problem', status: 'resolved' });
+  assert.deepEqual(drafts(alice!.id), ['problem:']);
+  await ok('problems.set', { patientId: alice!.id, text: 'Hyperkalaemia', status: 'active' });
+  assert.deepEqual(drafts(alice!.id), []);
+  assert.equal(auditCount('D'), deletes + 4, 'each removal audited as a delete');
+
+  // As the attack had it: the cache closes (lock, quit, crash) right after the save; nothing comes back.
+  await cache.reopen();
+  assert.deepEqual(drafts(alice!.id), []);
+});

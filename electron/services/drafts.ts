@@ -176,10 +176,20 @@ export function discardDraft(session: CacheSession, input: { patientId: string; 
   return { discarded: clearDraft(session, input.patientId, input.kind, input.target) };
 }
 
+/** Removes every draft of `kind` for `target`, whoever's patient it was filed under (call inside the save's transaction). */
+function clearDraftsOfTarget(session: CacheSession, kind: DraftKind, target: string): boolean {
+  const patients = session.db.prepare('SELECT patient_id FROM drafts WHERE kind = ? AND target = ?').pluck().all(kind, target) as string[];
+  let removed = false;
+  for (const patientId of patients) removed = clearDraft(session, patientId, kind, target) || removed;
+  return removed;
+}
+
 /** After a note is signed: its note draft goes, in the same transaction as the sign (call inside it). */
 export function clearNoteDraftOf(session: CacheSession, noteId: string): boolean {
-  const patients = session.db.prepare("SELECT patient_id FROM drafts WHERE kind = 'note' AND target = ?").pluck().all(noteId) as string[];
-  let removed = false;
-  for (const patientId of patients) removed = clearDraft(session, patientId, 'note', noteId) || removed;
-  return removed;
+  return clearDraftsOfTarget(session, 'note', noteId);
+}
+
+/** After an addendum is added to a signed note: its addendum draft goes, in the same transaction (call inside it). */
+export function clearAddendumDraftOf(session: CacheSession, noteId: string): boolean {
+  return clearDraftsOfTarget(session, 'addendum', noteId);
 }

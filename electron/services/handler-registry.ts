@@ -19,7 +19,7 @@ import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from '
 import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
 import { rollbackNotice } from './rollback-guard';
-import { clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
+import { clearAddendumDraftOf, clearDraft, clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
 import { getWorkspace, setWorkspace } from './workspace-state';
 import { patientWorklist } from './worklist';
 import { undoChange } from './change-undo';
@@ -96,7 +96,15 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     },
     'devices.list': () => requireAuth(auth).devices(),
     'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
-    'chart.recordVitals': (input) => change((s, now) => recordVitals(s, input, now)),
+    // A save and the removal of its draft commit together (as notes.sign): a lock or crash between them would bring the recorded work back.
+    'chart.recordVitals': (input) =>
+      change((s, now) =>
+        s.audited(() => {
+          const recorded = recordVitals(s, input, now);
+          clearDraft(s, input.patientId, 'vitals', '');
+          return recorded;
+        }),
+      ),
     'notes.saveDraft': (input) => change((s, now) => saveNoteDraft(s, input, now)),
     // The signed note's local draft goes in the same transaction as the sign.
     'notes.sign': ({ noteId }) =>
@@ -107,8 +115,22 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
           return signed;
         }),
       ),
-    'notes.addendum': ({ noteId, text }) => change((s, now) => addAddendum(s, noteId, text, now)),
-    'problems.set': (input) => change((s, now) => setProblem(s, input, now)),
+    'notes.addendum': ({ noteId, text }) =>
+      change((s, now) =>
+        s.audited(() => {
+          const added = addAddendum(s, noteId, text, now);
+          clearAddendumDraftOf(s, noteId);
+          return added;
+        }),
+      ),
+    'problems.set': (input) =>
+      change((s, now) =>
+        s.audited(() => {
+          const saved = setProblem(s, input, now);
+          clearDraft(s, input.patientId, 'problem', input.conditionId ?? '');
+          return saved;
+        }),
+      ),
     'sync.status': () => {
       const session = requireSession(deps);
       const worker = auth?.syncState();
