@@ -3,8 +3,8 @@
  * is taken back while it is still on this computer only: the outbox entry
  * goes, the resource is as it was (or gone, if the change made it), in one
  * audited transaction. A change that was pushed (in flight now, or sent with
- * its answer lost), refused, held or in conflict is not taken back
- * (ALREADY_SENT / CONFLICT_UNRESOLVED); an unknown resource gets one
+ * its answer lost), held or in conflict is not taken back (ALREADY_SENT /
+ * CONFLICT_UNRESOLVED); a refused one is discarded; an unknown resource gets one
  * NOT_FOUND text. Cache-only parts run on a real SQLCipher cache; the race
  * (undo while the push carrying the change is held in flight) and the lost
  * answer run against the real backend process on SQLite and PostgreSQL,
@@ -127,7 +127,7 @@ describe('undo on this computer (cache only)', () => {
     refusedWith(await undo(registry, 'Condition', conditionId), 'NOT_FOUND', 'There is no change of that item to undo.');
   });
 
-  test('a change that was sent (its answer lost), refused or held is not taken back, nor one in conflict; keeping mine is not undone alone', async () => {
+  test('a change that was sent (its answer lost) or held is not taken back, nor one in conflict; a refused one is discarded; keeping mine is not undone alone', async () => {
     const s = cache.session;
     const change = (i: number, status: 'inactive' | 'remission' = 'inactive') => {
       setProblem(s, { patientId: patient.id, conditionId: conditions[i]!, text: 'x', status }, now);
@@ -145,13 +145,13 @@ describe('undo on this computer (cache only)', () => {
     refusedWith(await undo(registry, 'Condition', conditions[1]!), 'ALREADY_SENT', 'This change may already have reached the hospital server. Change it again to correct it.');
     sent();
 
-    // Refused by the backend.
+    // Refused by the backend: it did not take it, so undo discards it (change-undo-safety.test.ts), back to before.
+    const beforeRefused = row(s, 'Condition', conditions[2]!)!;
     const refusedKey = change(2);
-    const refused = unchanged(2);
     markSent(s, [refusedKey]);
     settle(s, [{ idempotencyKey: refusedKey, status: 'refused', reason: 'The server refused this change.' }]);
-    refusedWith(await undo(registry, 'Condition', conditions[2]!), 'ALREADY_SENT', /already answered/);
-    refused();
+    assert.ok((await undo(registry, 'Condition', conditions[2]!)).ok);
+    assert.deepEqual(row(s, 'Condition', conditions[2]!), beforeRefused, 'back to the version before the refused change');
 
     // Held: answered "conflict" without content.
     const heldKey = change(3);

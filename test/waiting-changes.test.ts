@@ -93,8 +93,8 @@ describe('the waiting list (cache only)', () => {
         ['Observation', 'lab-1', 'Observation', P2, nameOf(s, P2), 'waiting', 0, null, true],
         ['Condition', conditionId, 'Problem', P2, nameOf(s, P2), 'waiting', 0, null, true],
         ['Composition', addendumId, 'Addendum', P1, nameOf(s, P1), 'waiting', 0, null, true],
-        // The signature is the latest change of the note: only it can be undone (back to the draft).
-        ['Composition', noteId, 'Progress note', P1, nameOf(s, P1), 'waiting', 0, null, true],
+        // The signature is the latest change of the note, but an addendum appends to the note: it is not unsigned.
+        ['Composition', noteId, 'Progress note', P1, nameOf(s, P1), 'waiting', 0, null, false],
         ['Composition', noteId, 'Progress note', P1, nameOf(s, P1), 'waiting', 0, null, false],
         ['Observation', vitalsId, 'Vital signs', P1, nameOf(s, P1), 'waiting', 0, null, true],
       ],
@@ -102,7 +102,7 @@ describe('the waiting list (cache only)', () => {
     for (const c of changes) assert.ok(!Number.isNaN(Date.parse(c.createdAt)));
   });
 
-  test('refused, held and conflicting changes are listed with their state and a fixed last error, none undoable', async () => {
+  test('refused, held and conflicting changes are listed with their state and a fixed last error; only the refused one undoable (discarded)', async () => {
     const s = cache.session;
     const refusedId = randomUUID();
     recordChange(s, observation(P1, refusedId, 'laboratory'));
@@ -128,7 +128,8 @@ describe('the waiting list (cache only)', () => {
         return [c.state, c.attempts, c.lastError, c.undoable];
       }),
       [
-        ['refused', 1, "The server's database refused this change.", false],
+        // A refused change can be discarded (the backend did not take it): undo does it.
+        ['refused', 1, "The server's database refused this change.", true],
         ['held', 1, WAITING_ERRORS.held, false],
         ['conflict', 1, WAITING_ERRORS.conflict, false],
       ],

@@ -4,9 +4,10 @@
  * its audit entry commit in one transaction, so no change exists that will
  * not be sent, and none is sent that was not made. Entries leave the outbox
  * only when the backend has answered for them, or when the clinician takes
- * back one never sent (change-undo.ts: each entry keeps what it replaced,
- * and a newer version the pull left alone meanwhile is kept beside the
- * queue until the backend answers).
+ * back one never sent or refused (change-undo.ts: each entry keeps what it
+ * replaced and the change group it was made in, and a newer version the
+ * pull left alone meanwhile is kept beside the queue until the backend
+ * answers).
  * Never drop an entry silently: a conflict moves it, with both versions, to
  * the conflicts table.
  */
@@ -29,9 +30,10 @@ export function recordChange(session: CacheSession, resource: FhirResource): str
   return session.audited(() => writeChange(session, resource));
 }
 
-/** Several changes that belong together (one vitals entry): all or none. */
+/** Several changes that belong together (one vitals entry): all or none, and one unit for undo (a change group). */
 export function recordChanges(session: CacheSession, resources: FhirResource[]): string[] {
-  return session.audited(() => resources.map((r) => writeChange(session, r)));
+  const group = resources.length > 1 ? { id: randomUUID(), size: resources.length } : undefined;
+  return session.audited(() => resources.map((r) => writeChange(session, r, { group })));
 }
 
 /** Whether the resource waits for the clinician's choice on a conflict. */
@@ -46,6 +48,8 @@ export interface WriteChangeOptions {
    * leave my content on top of the backend's version, unsent).
    */
   undoable?: boolean;
+  /** The change group it belongs to (changes made together, undone together) and how many changes the group has. */
+  group?: { id: string; size: number };
 }
 
 export function writeChange(session: CacheSession, resource: FhirResource, options: WriteChangeOptions = {}): string {
@@ -73,8 +77,8 @@ export function writeChange(session: CacheSession, resource: FhirResource, optio
     // A Patient also feeds the patient list and search index, which an undo does not restore: never undoable.
     const undoable = (options.undoable ?? true) && resource.resourceType !== 'Patient';
     db.prepare(
-      `INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at, prior, prior_existed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at, prior, prior_existed, change_group, group_size)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       key,
       resource.resourceType,
@@ -84,6 +88,8 @@ export function writeChange(session: CacheSession, resource: FhirResource, optio
       new Date().toISOString(),
       undoable ? (existing?.json ?? null) : null,
       undoable ? (existing ? 1 : 0) : null,
+      options.group?.id ?? null,
+      options.group?.size ?? null,
     );
     audit.append({
       action: existing ? 'U' : 'C',

@@ -4,14 +4,16 @@
  * for the clinician's choice, newest first, each with its patient, its kind
  * in words, its state (sending, failing, held, refused, conflict, waiting),
  * how often it was sent, its last error (fixed texts only: the backend's
- * refusal reason or ours) and whether `changes.undo` may take it back.
+ * refusal reason or ours) and whether `changes.undo` may take it back (a
+ * refused change may: it is discarded; a change made with others, such as
+ * one reading of a vitals entry, only when the whole entry may).
  * Listing names patients, so it is audited like a search: one query entry
  * per patient listed. Never put resource content into an error text.
  */
 import type { WaitingChange } from '../../shared/contract';
 import { patientIdOf } from '../../shared/fhir-fields';
 import type { CacheSession } from './cache-session';
-import { undoRefusal } from './change-undo';
+import { undoable } from './change-undo';
 
 export const WAITING_MAX = 200;
 export const WAITING_QUERY = 'waiting changes';
@@ -137,7 +139,8 @@ export function listWaitingChanges(session: CacheSession, worker: SendingState |
         state,
         attempts: r.attempts,
         lastError,
-        undoable: latest && undoRefusal(r, (key) => sending.has(key)) === null,
+        // The whole change group (a vitals entry) is judged: each member is undoable only when all of it is.
+        undoable: latest && undoable(session, { resourceType: r.resource_type, resourceId: r.resource_id }, (key) => sending.has(key)),
       };
     });
     for (const c of conflicts) {
