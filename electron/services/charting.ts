@@ -50,8 +50,9 @@ export function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date
   const noteId = draft.noteId ?? randomUUID();
   if (draft.noteId) {
     const note = noteOf(session, draft.noteId);
-    // Another patient's note gets the same text as an unknown one.
-    if (note.subject?.reference !== `Patient/${draft.patientId}`) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
+    // Another patient's note (by the patient the cache filed it under) gets the same text as an unknown one.
+    const filedUnder = session.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(draft.noteId);
+    if (filedUnder !== draft.patientId) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
     if (note.status === 'final') throw new AppError('INVALID_INPUT', 'A signed note cannot be changed. Add an addendum instead.');
   }
   recordChange(session, noteComposition({ ...draft, noteId }, actorDisplayName(session), now.toISOString(), 'preliminary'));
