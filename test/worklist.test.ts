@@ -10,11 +10,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { importBundle } from '../electron/services/bundle-import';
+import { SCHEMA_VERSION, applyMigrations } from '../electron/services/cache-migrations';
 import { recordVitals } from '../electron/services/charting';
 import { putDraft } from '../electron/services/drafts';
 import { listConflicts } from '../electron/services/conflicts';
-import { patientWorklist } from '../electron/services/worklist';
+import { WORKLIST_STATEMENTS, patientWorklist } from '../electron/services/worklist';
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical } from '../shared/clinical-ranges';
 import { WORKLIST_MAX, type WorklistRow } from '../shared/contract';
@@ -52,6 +54,7 @@ function scanFlags(patientId: string): { abnormal: number; critical: number } {
   for (const range of ADULT_VITAL_RANGES) {
     const readings: Array<{ at: string; value: number }> = [];
     for (const o of all) {
+      if (o.status === 'entered-in-error' || o.status === 'cancelled') continue;
       const codes: string[] = (o.code?.coding ?? []).map((c: Json) => c.code);
       if (codes.some((c) => range.loinc.includes(c)) && typeof o.valueQuantity?.value === 'number') readings.push({ at: o.effectiveDateTime, value: o.valueQuantity.value });
       const part = range.key === 'systolic' ? '8480-6' : range.key === 'diastolic' ? '8462-4' : null;
@@ -156,13 +159,118 @@ test(`at most ${WORKLIST_MAX} patients (truncated), and the latest vital signs c
     t.diagnostic(`worklist of ${patients.length} patients with 100 observations each: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     assert.equal(patients.length, WORKLIST_MAX);
     assert.equal(truncated, true);
-    const plan = big.session.db
-      .prepare(
-        "EXPLAIN QUERY PLAN SELECT sort_date AS at, json FROM resources WHERE patient_id = ? AND resource_type = 'Observation' AND json_extract(json, '$.code.coding[0].code') = ? ORDER BY sort_date DESC LIMIT 1",
-      )
-      .all('wl-0001', '8867-4') as Array<{ detail: string }>;
-    assert.match(plan.map((p) => p.detail).join('\n'), /USING INDEX resources_by_code/);
+    assertIndexSeeksOnly(big.session.db);
   } finally {
     await big.dispose();
+  }
+});
+
+/** EXPLAIN QUERY PLAN of every statement the worklist runs: none walks the resources table (a SCAN, or a range over every patient's rows). */
+function assertIndexSeeksOnly(db: TestCache['session']['db']): void {
+  for (const [name, sql] of Object.entries(WORKLIST_STATEMENTS)) {
+    const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
+    assert.doesNotMatch(plan, /SCAN (resources|r)\b|SCAN observation_codes|USING (COVERING )?INDEX \w+ \(patient_id>\?\)/, `${name}: ${plan}`);
+    if (/FROM resources|JOIN resources/.test(sql)) assert.match(plan, /SEARCH (resources|r) USING/, `${name} seeks resources by index: ${plan}`);
+  }
+}
+
+const LOINC = 'http://loinc.org';
+function flagBundle(pid: string, obs: Array<Record<string, unknown>>): string {
+  const entry = [
+    { fullUrl: `urn:uuid:${pid}`, resource: { resourceType: 'Patient', id: pid, name: [{ family: `Flag${pid.slice(-2)}`, given: ['Test'] }], birthDate: '1950-01-01' } },
+    ...obs.map((o, i) => ({
+      fullUrl: `urn:uuid:${pid}-o${i}`,
+      resource: { resourceType: 'Observation', id: `${pid}-o${i}`, status: 'final', subject: { reference: `Patient/${pid}` }, category: [{ coding: [{ code: 'vital-signs' }] }], ...o },
+    })),
+  ];
+  return JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: entry.map((e) => ({ ...e, request: { method: 'POST', url: e.resource.resourceType } })) });
+}
+const hr = (value: number, at: string, extra: Record<string, unknown> = {}) => ({
+  code: { coding: [{ system: LOINC, code: '8867-4' }] }, effectiveDateTime: at, valueQuantity: { value, unit: '/min', code: '/min' }, ...extra,
+});
+const bp = (systolic: Record<string, unknown>, at: string) => ({
+  code: { coding: [{ system: LOINC, code: '85354-9' }] },
+  effectiveDateTime: at,
+  component: [
+    { code: { coding: [{ system: LOINC, code: '8480-6' }] }, ...systolic },
+    { code: { coding: [{ system: LOINC, code: '8462-4' }] }, valueQuantity: { value: 80, unit: 'mm[Hg]' } },
+  ],
+});
+
+test('a critical value is flagged whichever coding carries its LOINC code; the newest reading with a value that was not entered in error counts', () => {
+  const s = cache.session;
+  // HR 145 coded with a local code first, LOINC second (common in real feeds).
+  importBundle(s, flagBundle('flag-pt-a1', [{ code: { coding: [{ system: 'urn:local', code: 'HR' }, { system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T08:00:00Z', valueQuantity: { value: 145, unit: '/min', code: '/min' } }]));
+  // HR 145, then a newer HR without a value (dataAbsentReason).
+  importBundle(s, flagBundle('flag-pt-b2', [hr(145, '2026-11-25T08:00:00Z'), { code: { coding: [{ system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T09:00:00Z', dataAbsentReason: { text: 'not performed' } }]));
+  // HR 145, then a newer 72 entered in error.
+  importBundle(s, flagBundle('flag-pt-c3', [hr(145, '2026-11-25T08:00:00Z'), hr(72, '2026-11-25T09:00:00Z', { status: 'entered-in-error' })]));
+  // HR 72, then a newer 145 entered in error, and a newer 150 cancelled: normal.
+  importBundle(s, flagBundle('flag-pt-d4', [hr(72, '2026-11-25T08:00:00Z'), hr(145, '2026-11-25T09:00:00Z', { status: 'entered-in-error' }), hr(150, '2026-11-25T10:00:00Z', { status: 'cancelled' })]));
+  // Systolic 200 in a BP panel, then a newer panel whose systolic has no value: the 200 still counts (the diastolic 80 is normal).
+  importBundle(s, flagBundle('flag-pt-e5', [bp({ valueQuantity: { value: 200, unit: 'mm[Hg]' } }, '2026-11-25T08:00:00Z'), bp({ dataAbsentReason: { text: 'cuff failed' } }, '2026-11-25T09:00:00Z')]));
+  const rows = patientWorklist(s).patients;
+  const flags = (id: string) => {
+    const f = rowOf(rows, id).flags;
+    return { abnormal: f.abnormalVitals, critical: f.criticalVitals };
+  };
+  assert.deepEqual(flags('flag-pt-a1'), { abnormal: 1, critical: 1 }, 'LOINC in coding[1]');
+  assert.deepEqual(flags('flag-pt-b2'), { abnormal: 1, critical: 1 }, 'a newer reading without a value does not hide HR 145');
+  assert.deepEqual(flags('flag-pt-c3'), { abnormal: 1, critical: 1 }, 'an entered-in-error HR 72 does not hide HR 145');
+  assert.deepEqual(flags('flag-pt-d4'), { abnormal: 0, critical: 0 }, 'entered-in-error and cancelled readings do not count');
+  assert.deepEqual(flags('flag-pt-e5'), { abnormal: 1, critical: 1 }, 'a panel without a systolic value does not hide systolic 200');
+  for (const id of ['flag-pt-a1', 'flag-pt-b2', 'flag-pt-c3', 'flag-pt-d4', 'flag-pt-e5']) assert.deepEqual(flags(id), scanFlags(id), `${id} equals the full scan`);
+});
+
+test('200 patients x 150 observations: waiting changes, conflicts and latest vital signs are counted by index seeks, never a walk over every resource', async (t) => {
+  const big = await openTestCache('dr.worklist.scan');
+  try {
+    for (let i = 0; i < 200; i++) importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `sc-${String(i).padStart(4, '0')}`, observations: 150 })));
+    // Something waiting and in conflict for one patient, so the counts have rows to find.
+    recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
+    assertIndexSeeksOnly(big.session.db);
+    patientWorklist(big.session);
+    const started = performance.now();
+    const { patients } = patientWorklist(big.session);
+    t.diagnostic(`worklist of ${patients.length} patients with 150 observations each: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(rowOf(patients, 'sc-0007').flags.waiting, 1);
+    assert.ok(patients.filter((p) => p.id !== 'sc-0007').every((p) => p.flags.waiting === 0));
+  } finally {
+    await big.dispose();
+  }
+});
+
+test('observation_codes follows resources: filled from the cache on upgrade, then kept by every insert, update and delete', () => {
+  const db = new Database(':memory:');
+  try {
+    applyMigrations(db);
+    // Back to a version-6 cache holding observations, as an upgrade meets it.
+    db.exec(`DROP TRIGGER observation_codes_insert; DROP TRIGGER observation_codes_update; DROP TRIGGER observation_codes_delete; DROP TABLE observation_codes;
+      CREATE INDEX resources_by_code ON resources (patient_id, resource_type, json_extract(json, '$.code.coding[0].code'), sort_date);
+      PRAGMA user_version = ${SCHEMA_VERSION - 1};`);
+    const insert = db.prepare("INSERT INTO resources (resource_type, id, patient_id, sort_date, json) VALUES ('Observation', ?, 'p1', ?, ?)");
+    const obs = (codes: unknown[]) => JSON.stringify({ resourceType: 'Observation', code: { coding: codes } });
+    insert.run('o1', '2026-01-01', obs([{ code: 'HR' }, { code: '8867-4' }]));
+    insert.run('o2', '2026-01-02', JSON.stringify({ resourceType: 'Observation', code: { coding: 'junk' } }));
+    insert.run('o3', '2026-01-03', obs(['junk', { system: 'x' }, { code: '8867-4' }, { code: '8867-4' }]));
+    applyMigrations(db);
+    const codes = () =>
+      db.prepare('SELECT r.id, c.code, c.sort_date FROM observation_codes c JOIN resources r ON r.rowid = c.resource_rowid ORDER BY r.id, c.code').all();
+    assert.deepEqual(codes(), [
+      { id: 'o1', code: '8867-4', sort_date: '2026-01-01' },
+      { id: 'o1', code: 'HR', sort_date: '2026-01-01' },
+      { id: 'o3', code: '8867-4', sort_date: '2026-01-03' },
+    ]);
+    insert.run('o4', '2026-01-04', obs([{ code: '59408-5' }]));
+    db.prepare("UPDATE resources SET json = ?, sort_date = '2026-02-01' WHERE id = 'o1'").run(obs([{ code: '8310-5' }]));
+    db.prepare("DELETE FROM resources WHERE id = 'o3'").run();
+    db.prepare("INSERT INTO resources (resource_type, id, patient_id, sort_date, json) VALUES ('Condition', 'c1', 'p1', '2026-01-01', ?)").run(obs([{ code: '1' }]));
+    assert.deepEqual(codes(), [
+      { id: 'o1', code: '8310-5', sort_date: '2026-02-01' },
+      { id: 'o4', code: '59408-5', sort_date: '2026-01-04' },
+    ]);
+  } finally {
+    db.close();
   }
 });

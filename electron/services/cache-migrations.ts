@@ -128,6 +128,44 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE outbox ADD COLUMN group_size INTEGER;
   CREATE INDEX outbox_by_group ON outbox (change_group) WHERE change_group IS NOT NULL;
   `,
+  // 7: every code of every Observation (not only the first coding), kept by
+  // triggers in step with resources, so the worklist finds a patient's
+  // readings of a vital sign newest first with one index seek whichever
+  // coding carries the LOINC code. Replaces migration 5's first-code index.
+  `
+  DROP INDEX resources_by_code;
+  CREATE TABLE observation_codes (
+    resource_rowid INTEGER NOT NULL,
+    patient_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    sort_date TEXT
+  );
+  CREATE INDEX observation_codes_by_code ON observation_codes (patient_id, code, sort_date DESC);
+  CREATE INDEX observation_codes_by_resource ON observation_codes (resource_rowid);
+  CREATE TRIGGER observation_codes_insert AFTER INSERT ON resources
+    WHEN new.resource_type = 'Observation' AND new.patient_id IS NOT NULL
+  BEGIN
+    INSERT INTO observation_codes (resource_rowid, patient_id, code, sort_date)
+      SELECT DISTINCT new.rowid, new.patient_id, json_extract(c.value, '$.code'), new.sort_date
+        FROM json_each(new.json, '$.code.coding') c WHERE c.type = 'object' AND json_extract(c.value, '$.code') IS NOT NULL;
+  END;
+  CREATE TRIGGER observation_codes_update AFTER UPDATE OF resource_type, patient_id, sort_date, json ON resources
+  BEGIN
+    DELETE FROM observation_codes WHERE resource_rowid = old.rowid;
+    INSERT INTO observation_codes (resource_rowid, patient_id, code, sort_date)
+      SELECT DISTINCT new.rowid, new.patient_id, json_extract(c.value, '$.code'), new.sort_date
+        FROM json_each(new.json, '$.code.coding') c
+       WHERE new.resource_type = 'Observation' AND new.patient_id IS NOT NULL AND c.type = 'object' AND json_extract(c.value, '$.code') IS NOT NULL;
+  END;
+  CREATE TRIGGER observation_codes_delete AFTER DELETE ON resources
+  BEGIN
+    DELETE FROM observation_codes WHERE resource_rowid = old.rowid;
+  END;
+  INSERT INTO observation_codes (resource_rowid, patient_id, code, sort_date)
+    SELECT DISTINCT r.rowid, r.patient_id, json_extract(c.value, '$.code'), r.sort_date
+      FROM resources r, json_each(r.json, '$.code.coding') c
+     WHERE r.resource_type = 'Observation' AND r.patient_id IS NOT NULL AND c.type = 'object' AND json_extract(c.value, '$.code') IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

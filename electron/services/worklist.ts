@@ -4,8 +4,11 @@
  * latest encounter and what needs attention: latest vital signs outside the
  * adult ranges of shared/clinical-ranges.ts (abnormal includes critical),
  * drafts, changes not yet accepted by the backend, conflicts, and recorded
- * allergies. Built from index seeks (no scan of every resource's JSON), so it
- * stays fast with hundreds of patients. Audited like a search: one query
+ * allergies. The latest reading of a vital sign is the newest one, under any
+ * of its codings, with a value and not entered in error or cancelled.
+ * Built from index seeks (no scan of every resource's JSON, the outbox and
+ * conflicts walked and each entry's resource looked up by key), so it stays
+ * fast with hundreds of patients. Audited like a search: one query
  * event (E, search-type, query 'worklist') per patient listed. Never list a
  * patient without its audit entry, and never call a reading normal because
  * it has no range.
@@ -51,60 +54,66 @@ function componentValue(resource: Json, loinc: string, range: AdultRange): numbe
   return null;
 }
 
-export function patientWorklist(session: CacheSession): { patients: WorklistRow[]; truncated: boolean } {
-  const { db } = session;
-  const patientsStmt = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients ORDER BY display_name, id LIMIT ?');
-  const encounterStmt = db.prepare(
-    `SELECT json_extract(json, '$.period.start') AS date, json_extract(json, '$.class.code') AS class_code,
+/** Every statement the worklist runs (exported so a test can EXPLAIN each: none may walk the resources table). */
+export const WORKLIST_STATEMENTS = {
+  patients: 'SELECT id, display_name, birth_date, gender, mrn FROM patients ORDER BY display_name, id LIMIT ?',
+  encounter: `SELECT json_extract(json, '$.period.start') AS date, json_extract(json, '$.class.code') AS class_code,
             coalesce(json_extract(json, '$.type[0].text'), json_extract(json, '$.type[0].coding[0].display')) AS type
        FROM resources WHERE patient_id = ? AND resource_type = 'Encounter' ORDER BY sort_date DESC LIMIT 1`,
-  );
-  // Same expression as the resources_by_code index (cache migration 5).
-  const latestByCode = db.prepare(
-    `SELECT sort_date AS at, json FROM resources
-      WHERE patient_id = ? AND resource_type = 'Observation' AND json_extract(json, '$.code.coding[0].code') = ?
-      ORDER BY sort_date DESC LIMIT 1`,
-  );
-  const allergyStmt = db
-    .prepare(
-      `SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'AllergyIntolerance'
+  // A patient's readings of one code (in any coding), newest first (cache migration 7's observation_codes).
+  readings: `SELECT r.sort_date AS at, r.json FROM observation_codes c JOIN resources r ON r.rowid = c.resource_rowid
+      WHERE c.patient_id = ? AND c.code = ? ORDER BY c.sort_date DESC`,
+  allergies: `SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'AllergyIntolerance'
          AND coalesce(json_extract(json, '$.verificationStatus.coding[0].code'), '') NOT IN ('entered-in-error', 'refuted')`,
-    )
-    .pluck();
+  drafts: 'SELECT patient_id, count(*) AS n FROM drafts GROUP BY patient_id',
+  // The outbox and conflicts are small: each entry's resource is looked up by its key (CROSS JOIN keeps that order).
+  waiting: `SELECT r.patient_id, count(*) AS n FROM outbox o CROSS JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id
+        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
+  conflicts: `SELECT r.patient_id, count(*) AS n FROM conflicts c CROSS JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id
+        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
+} as const;
+
+/** A reading that says nothing: entered in error or cancelled. */
+function voided(resource: Json): boolean {
+  return resource.status === 'entered-in-error' || resource.status === 'cancelled';
+}
+
+export function patientWorklist(session: CacheSession): { patients: WorklistRow[]; truncated: boolean } {
+  const { db } = session;
+  const patientsStmt = db.prepare(WORKLIST_STATEMENTS.patients);
+  const encounterStmt = db.prepare(WORKLIST_STATEMENTS.encounter);
+  const readingsStmt = db.prepare(WORKLIST_STATEMENTS.readings);
+  const allergyStmt = db.prepare(WORKLIST_STATEMENTS.allergies).pluck();
   const counts = (sql: string) => new Map((db.prepare(sql).all() as Array<{ patient_id: string; n: number }>).map((r) => [r.patient_id, r.n]));
+
+  /** The newest reading of `code` with a usable value (`valueFrom` gives it, or null), not voided. */
+  const newestUsable = (patientId: string, code: string, valueFrom: (resource: Json) => number | null): Reading | null => {
+    for (const row of readingsStmt.iterate(patientId, code) as IterableIterator<{ at: string | null; json: string }>) {
+      const resource = JSON.parse(row.json) as Json;
+      if (voided(resource)) continue;
+      const value = valueFrom(resource);
+      if (value !== null) return { at: row.at ?? '', value };
+    }
+    return null;
+  };
 
   const latestReading = (patientId: string, range: AdultRange): Reading | null => {
     let best: Reading | null = null;
-    const consider = (at: string | null, value: number | null) => {
-      if (value === null) return;
-      if (best === null || (at ?? '') > best.at) best = { at: at ?? '', value };
+    const consider = (r: Reading | null) => {
+      if (r !== null && (best === null || r.at > best.at)) best = r;
     };
-    for (const code of range.loinc) {
-      const row = latestByCode.get(patientId, code) as { at: string | null; json: string } | undefined;
-      if (row) consider(row.at, valueOf((JSON.parse(row.json) as Json).valueQuantity, range));
-    }
+    for (const code of range.loinc) consider(newestUsable(patientId, code, (o) => valueOf(o.valueQuantity, range)));
     const part = BP_PART[range.key];
-    if (part) {
-      for (const panel of BP_PANELS) {
-        const row = latestByCode.get(patientId, panel) as { at: string | null; json: string } | undefined;
-        if (row) consider(row.at, componentValue(JSON.parse(row.json) as Json, part, range));
-      }
-    }
+    if (part) for (const panel of BP_PANELS) consider(newestUsable(patientId, panel, (o) => componentValue(o, part, range)));
     return best;
   };
 
   return session.audited(() => {
     const rows = patientsStmt.all(WORKLIST_MAX + 1) as PatientRow[];
     const shown = rows.slice(0, WORKLIST_MAX);
-    const drafts = counts('SELECT patient_id, count(*) AS n FROM drafts GROUP BY patient_id');
-    const waiting = counts(
-      `SELECT r.patient_id, count(*) AS n FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id
-        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
-    );
-    const conflicts = counts(
-      `SELECT r.patient_id, count(*) AS n FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id
-        WHERE r.patient_id IS NOT NULL GROUP BY r.patient_id`,
-    );
+    const drafts = counts(WORKLIST_STATEMENTS.drafts);
+    const waiting = counts(WORKLIST_STATEMENTS.waiting);
+    const conflicts = counts(WORKLIST_STATEMENTS.conflicts);
     const patients: WorklistRow[] = shown.map((p) => {
       const enc = encounterStmt.get(p.id) as { date: unknown; class_code: unknown; type: unknown } | undefined;
       let abnormalVitals = 0;
