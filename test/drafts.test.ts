@@ -4,8 +4,12 @@
  * patient's own note or problem (another patient's is refused with the same
  * words as one that does not exist); junk bodies are refused by the contract
  * and leave the previous draft whole; creating, discarding and listing are
- * audited, keystrokes are not; signing a note removes its draft in the same
- * transaction.
+ * audited, keystrokes are not; a body with nothing typed is never stored
+ * (it removes the draft), and a flood of keys is refused before any key is
+ * validated; signing a note, recording vitals, adding an addendum and saving
+ * a problem remove their drafts in the same transaction; an unassigned
+ * patient is kept only for a draft with something typed, and then only with
+ * what the draft needs.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
