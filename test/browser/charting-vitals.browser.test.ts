@@ -123,6 +123,12 @@ test('vitals already sent say so when Undo is asked; saved vitals not yet sent a
   await line.getByText('Vitals saved.').waitFor();
   assert.equal(recordedVitals(), before + 2, 'temperature and heart rate recorded');
   assert.equal(await form().getByLabel('Heart rate (/min)').inputValue(), '', 'the form is cleared');
+  // Until the outbox is empty (the status line may still show the "All changes sent" from before the save).
+  const outbox = () => desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+  for (const deadline = Date.now() + 20_000; outbox() > 0; ) {
+    assert.ok(Date.now() < deadline, 'the vitals were sent');
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(null))));
+  }
   await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
   await line.getByRole('button', { name: 'Undo' }).click();
   await line.getByText(/already (sent|reached|answered)|being sent/).waitFor();

@@ -49,12 +49,11 @@ export function useRecentChange(patientId: string, key: string): RecentChange | 
   return change;
 }
 
-/** Takes the change back (changes.undo on each resource, last first); 'sent' when it already left. */
+/** Takes the change back (one changes.undo: main takes back every resource saved with it, or none); 'sent' when it already left. */
 export async function undoChange(patientId: string, change: RecentChange): Promise<'undone' | 'sent'> {
   try {
-    for (const id of [...change.resourceIds].reverse()) {
-      await call(api().changes.undo({ resourceType: change.resourceType, resourceId: id }));
-    }
+    const last = change.resourceIds[change.resourceIds.length - 1];
+    if (last !== undefined) await call(api().changes.undo({ resourceType: change.resourceType, resourceId: last }));
     byPatient.get(patientId)?.set(change.key, { ...change, state: 'undone' });
     notify();
     return 'undone';
