@@ -74,8 +74,17 @@ export const policySchema = z.object({
    * existed; the backend always sends it.
    */
   sessionIdleMinutes: z.number().int().min(1).max(720).optional(),
+  /**
+   * Seconds a local change is held on the computer before the sync worker
+   * may send it, so it can be undone (0: sent at once). Optional for records
+   * saved before it existed (DEFAULT_UNDO_SECONDS then); the backend always
+   * sends it.
+   */
+  undoSeconds: z.number().int().min(0).max(120).optional(),
 });
 export type Policy = z.infer<typeof policySchema>;
+/** The undo window where the organisation has not said otherwise (a device with no policy yet, an older backend). */
+export const DEFAULT_UNDO_SECONDS = 10;
 
 export const credentialRecordSchema = z.object({
   id: b64url(1024),

@@ -9,7 +9,7 @@
  */
 import { sign } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
-import { deviceSessionMessage, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
+import { DEFAULT_UNDO_SECONDS, deviceSessionMessage, type AuthenticationResponse, type RegistrationResponse } from '../../shared/backend-api';
 import type { AuditNetwork } from '../../shared/audit-entry';
 import type { AuthStatus } from '../../shared/contract';
 import { isSessionEnded, type BackendClient } from './backend-client';
@@ -21,7 +21,7 @@ import type { SecretStore } from './secret-store';
 import { SyncWorker, type SyncStatus } from './sync-worker';
 import { DesktopSession } from './session/desktop-session';
 import { Enrollment } from './session/enrollment';
-import { readEnrollment } from './session/passkey-record';
+import { FALLBACK_POLICY, readEnrollment } from './session/passkey-record';
 import { isRevocation, wipeDevice } from './session/revocation';
 import type { SessionContext } from './session/session-context';
 import { SignIn } from './session/sign-in';
@@ -64,6 +64,8 @@ export class AuthService implements SignInSurface {
       maxDelayMs: 2000,
       // Set-aside times on the same monotonic clock as the idle lock (a wall clock set back does not lengthen them).
       monotonic: options.monotonic ?? options.clock,
+      // The undo window: the organisation's undoSeconds, from the policy the last sign-in kept (as idleLockMinutes).
+      undoSeconds: () => this.undoSeconds(),
     });
     this.desktop.onEnd(() => void this.worker.stop());
     const ctx: SessionContext = {
@@ -80,6 +82,24 @@ export class AuthService implements SignInSurface {
     };
     this.enrollment = new Enrollment(ctx);
     this.signIn = new SignIn(ctx);
+  }
+
+  /** The policy's undoSeconds per unlocked cache: read once from the record each sign-in saved (before sync starts). */
+  private readonly undoWindows = new WeakMap<CacheSession, Promise<number>>();
+  private undoSeconds(): Promise<number> {
+    const fallback = FALLBACK_POLICY.undoSeconds ?? DEFAULT_UNDO_SECONDS;
+    const cache = this.desktop.openCache();
+    if (!cache) return Promise.resolve(fallback);
+    let seconds = this.undoWindows.get(cache);
+    if (!seconds) {
+      // No record or no undoSeconds in it (a record from before the setting): the fallback policy's window.
+      seconds = readEnrollment(this.options.dataDir, this.options.secrets).then(
+        ({ record }) => record?.policy.undoSeconds ?? fallback,
+        () => fallback,
+      );
+      this.undoWindows.set(cache, seconds);
+    }
+    return seconds;
   }
 
   get lock() {

@@ -64,6 +64,29 @@ export function isBackendDown(err: unknown): err is AppError {
   return err instanceof AppError && (err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_FAILED');
 }
 
+/** Connection failures that happen before a connection exists: no byte of the request can have reached the backend. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function neverConnected(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; errors?: unknown } } | null)?.cause;
+  if (!cause) return false;
+  // Several addresses tried (IPv6 then IPv4): not reached only if none was.
+  if (Array.isArray(cause.errors) && cause.errors.length > 0) return cause.errors.every((e) => NOT_CONNECTED.has((e as { code?: string })?.code ?? ''));
+  return typeof cause.code === 'string' && NOT_CONNECTED.has(cause.code);
+}
+
+/**
+ * Unreachable, and certainly so before anything was sent: the connection was
+ * never made (refused, no such host, no route). A push that fails so did not
+ * reach the backend (the sync worker gives that attempt back, so the change
+ * stays undoable). A timeout, a cut connection or a busy answer is not this.
+ */
+export class NotReachedError extends AppError {
+  constructor() {
+    super('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
+  }
+}
+
 export class BackendClient {
   /** The Date of the backend's most recent answer (ms), for the offline-days rule (session/latest-time-seen.ts). */
   private lastServerDate: number | null = null;
@@ -97,7 +120,8 @@ export class BackendClient {
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
       });
-    } catch {
+    } catch (err) {
+      if (neverConnected(err)) throw new NotReachedError();
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server cannot be reached. You can keep working offline.');
     }
     const date = Date.parse(response.headers.get('date') ?? '');

@@ -22,10 +22,25 @@
  * recorded only when the server took something. A
  * session the backend ended is renewed once, at once, through `authorize`.
  * Never drop or reorder an entry of one resource; never run two drains.
+ *
+ * The undo window: a local change is held on this computer for
+ * `undoSeconds` (the organisation's policy) before it may be pushed, so the
+ * clinician can take it back (change-undo.ts). The pending list is cut at
+ * the first entry younger than the window (later ones are younger still)
+ * and the loop wakes when it comes of age. Its age is the longer of its age
+ * by the wall clock (created_at: a change made before a restart is not
+ * held again) and the time since this worker first saw it on the monotonic
+ * clock (a wall clock set back does not hold it longer than the window).
+ * Held changes are in the outbox already: a lock or quit keeps them, and
+ * they go at the next start. A push that failed before its connection was
+ * made (NotReachedError: refused, no such host, no route) gives its attempt
+ * back, since nothing can have reached the backend; any other failure
+ * counts (the change may be there).
  */
 import { AppError } from '../../shared/app-error';
 import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change } from '../../shared/sync-api';
-import type { BackendClient } from './backend-client';
+import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
+import { NotReachedError, type BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { heldCount, markSent, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
 import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
@@ -54,6 +69,8 @@ export interface SyncStatus {
   sending: ReadonlySet<string>;
   /** Idempotency keys of changes set aside (the server keeps failing on them), each with when it may go again. */
   setAside: ReadonlyMap<string, number>;
+  /** When (wall clock, ms) the oldest change held for the undo window may go; null when none is held. */
+  heldUntil: number | null;
 }
 
 export interface SyncWorkerOptions {
@@ -82,6 +99,34 @@ export interface SyncWorkerOptions {
   clock?: () => number;
   /** Monotonic clock set-aside times run on: performance.now, or `clock` when a test injects only that. */
   monotonic?: () => number;
+  /**
+   * Seconds a local change is held before it may be pushed, so it can be
+   * undone: the organisation's `undoSeconds`, read before each push
+   * (default DEFAULT_UNDO_SECONDS; 0 sends at once).
+   */
+  undoSeconds?: number | (() => number | Promise<number>);
+  /** Sets the loop's wake-up (default setTimeout) and returns its cancel; tests inject it to see and fire wake-ups. */
+  schedule?: (ms: number, fire: () => void) => () => void;
+}
+
+function defaultSchedule(ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Gives back the attempt counted for a push that never reached the backend
+ * (its connection was never made): the entries are again "on this computer
+ * only" and may be undone. One statement; a closed cache (a lock meanwhile)
+ * leaves the attempt counted, which only ever errs on the safe side.
+ */
+export function giveBackAttempt(session: CacheSession, keys: string[]): void {
+  if (keys.length === 0) return;
+  try {
+    session.db.prepare('UPDATE outbox SET attempts = attempts - 1 WHERE attempts > 0 AND idempotency_key IN (SELECT value FROM json_each(?))').run(JSON.stringify(keys));
+  } catch {
+    // The cache closed meanwhile: the attempt stays counted (the change is treated as possibly sent).
+  }
 }
 
 export class SyncWorker {
@@ -98,7 +143,12 @@ export class SyncWorker {
     failures: 0,
     sending: this.sending,
     setAside: this.asideUntil,
+    heldUntil: null,
   };
+  /** When this worker first saw each change still inside the undo window by the wall clock (monotonic ms). */
+  private firstSeen = new Map<string, number>();
+  /** When (monotonic ms) the oldest held change comes of age (null: none held), for the loop's next wake-up. */
+  private holdUntil: number | null = null;
   private running = false;
   private wake: (() => void) | null = null;
   /** A nudge that came while no loop was waiting: the next wait ends at once. */
@@ -141,10 +191,55 @@ export class SyncWorker {
     return ceiling * (0.5 + (this.options.random ?? Math.random)() * 0.5);
   }
 
+  private async undoWindowMs(): Promise<number> {
+    const option = this.options.undoSeconds ?? DEFAULT_UNDO_SECONDS;
+    const seconds = typeof option === 'number' ? option : await option();
+    return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 120) * 1000 : 0;
+  }
+
+  /**
+   * The seq of the first pending change still inside the undo window (it and
+   * every later change wait), or null when none is; records when it comes of
+   * age. Of age when either clock says so (see the header).
+   */
+  private undoCut(session: CacheSession, windowMs: number): number | null {
+    this.holdUntil = null;
+    this.status.heldUntil = null;
+    if (windowMs <= 0) {
+      this.firstSeen.clear();
+      return null;
+    }
+    const wallNow = this.now();
+    const monoNow = this.monotonicNow();
+    // ISO times compare as text; a created_at ahead of the clock (set back since) counts as young here.
+    const young = session.db
+      .prepare('SELECT seq, idempotency_key, created_at FROM outbox WHERE created_at > ? AND last_error IS NULL ORDER BY seq')
+      .all(new Date(wallNow - windowMs).toISOString()) as Array<{ seq: number; idempotency_key: string; created_at: string }>;
+    const seen = new Map<string, number>();
+    let cut: number | null = null;
+    for (const row of young) {
+      const first = this.firstSeen.get(row.idempotency_key) ?? monoNow;
+      seen.set(row.idempotency_key, first);
+      if (cut !== null) continue;
+      const wallLeft = Date.parse(row.created_at) + windowMs - wallNow;
+      const monoLeft = first + windowMs - monoNow;
+      if (wallLeft <= 0 || monoLeft <= 0) continue;
+      cut = row.seq;
+      const left = Number.isFinite(wallLeft) ? Math.min(wallLeft, monoLeft) : monoLeft;
+      this.holdUntil = monoNow + left;
+      this.status.heldUntil = wallNow + left;
+    }
+    this.firstSeen = seen;
+    return cut;
+  }
+
   /** Pushes one batch. Returns how many entries it dealt with (0: nothing to do). */
   async pushOnce(): Promise<number> {
+    // Read before the batch: from reading it to counting it as sent is one synchronous step.
+    const windowMs = await this.undoWindowMs();
     const session = this.options.session();
     const token = this.options.token();
+    this.holdUntil = null;
     if (!session || !token) return 0;
     if (this.releasedFor !== token) {
       this.released = new Set();
@@ -156,6 +251,12 @@ export class SyncWorker {
     const now = this.monotonicNow();
     const aside = (key: string) => (this.asideUntil.get(key) ?? -Infinity) > now;
     let batch = pendingChanges(session, Math.min(full, this.cap ?? full), (key) => passkey && !this.released.has(key), aside);
+    // The undo window: a change younger than it, and every change after it, stays on this computer for now.
+    const cut = this.undoCut(session, windowMs);
+    if (cut !== null) {
+      const young = batch.findIndex((e) => e.seq >= cut);
+      if (young >= 0) batch = batch.slice(0, young);
+    }
     if (batch.length === 0) return 0;
     // A change set aside before goes alone when its time comes, so it cannot fail a batch again.
     const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
@@ -186,6 +287,8 @@ export class SyncWorker {
     try {
       ({ results } = await this.options.backend.push(token, changes));
     } catch (err) {
+      // Never connected: nothing reached the backend, so the attempt is given back (still in flight here, so no undo between).
+      if (err instanceof NotReachedError) giveBackAttempt(session, batch.map((b) => b.idempotencyKey));
       if (err instanceof TooLargeError && batch.length > 1) {
         // Too large for the server (a lower limit than ours, a proxy's): send half as many at once.
         this.cap = Math.ceil(batch.length / 2);
@@ -362,13 +465,17 @@ export class SyncWorker {
       while (live()) {
         const ok = await this.queueDrain(live);
         if (!live()) break;
+        // After a success, wake when the oldest change held for the undo window comes of age, if that is sooner.
+        const held = this.holdUntil === null ? Infinity : Math.max(0, Math.ceil(this.holdUntil - this.monotonicNow()));
+        const delay = ok ? Math.min(idleMs, held) : this.backoffMs(this.status.failures - 1);
         await new Promise<void>((resolve) => {
+          let cancel: (() => void) | null = null;
           const done = () => {
-            clearTimeout(timer);
+            cancel?.();
             if (this.wake === done) this.wake = null;
             resolve();
           };
-          const timer = setTimeout(done, ok ? idleMs : this.backoffMs(this.status.failures - 1));
+          cancel = (this.options.schedule ?? defaultSchedule)(delay, done);
           this.wake = done;
           if (this.nudged || !live()) done();
           this.nudged = false;

@@ -5,7 +5,7 @@
  * There is no default account and no password anywhere.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { policySchema, type Policy } from '../../shared/backend-api';
+import { DEFAULT_UNDO_SECONDS, policySchema, type Policy } from '../../shared/backend-api';
 import type { Db } from '../database';
 import { plusMinutes, type Clock } from '../clock';
 import { endPasskeySessions, endSessionsFor } from '../auth/session-store';
@@ -15,7 +15,13 @@ export const ENROLLMENT_CODE_MINUTES = 15;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** requirePrf: an organisation may relax it explicitly (README: what that costs). */
-export const DEFAULT_POLICY: Policy & { sessionIdleMinutes: number } = { idleLockMinutes: 10, offlineDays: 7, requirePrf: true, sessionIdleMinutes: 30 };
+export const DEFAULT_POLICY: Policy & { sessionIdleMinutes: number; undoSeconds: number } = {
+  idleLockMinutes: 10,
+  offlineDays: 7,
+  requirePrf: true,
+  sessionIdleMinutes: 30,
+  undoSeconds: DEFAULT_UNDO_SECONDS,
+};
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -59,6 +65,8 @@ export async function readPolicy(db: Db): Promise<Policy & { sessionIdleMinutes:
 }
 
 export async function setPolicy(db: Db, key: keyof Policy, value: unknown): Promise<void> {
+  // Only a setting the policy has (a mistyped key would be stored and never read); its value is checked by the schema.
+  if (!Object.hasOwn(policySchema.shape, key)) throw new Error(`unknown policy setting "${String(key)}"`);
   const next = policySchema.parse({ ...(await readPolicy(db)), [key]: value });
   await db
     .insertInto('settings')

@@ -10,12 +10,12 @@
  */
 import { z } from 'zod';
 import { AppError } from '../../../shared/app-error';
-import { credentialRecordSchema, policySchema, type Policy } from '../../../shared/backend-api';
+import { credentialRecordSchema, DEFAULT_UNDO_SECONDS, policySchema, type Policy } from '../../../shared/backend-api';
 import { readProfile } from '../cache-profile';
 import type { SecretStore } from '../secret-store';
 
 /** The desktop's own fallback until the organisation says otherwise: PRF required. */
-export const FALLBACK_POLICY: Policy = { idleLockMinutes: 10, offlineDays: 7, requirePrf: true };
+export const FALLBACK_POLICY: Policy = { idleLockMinutes: 10, offlineDays: 7, requirePrf: true, undoSeconds: DEFAULT_UNDO_SECONDS };
 
 const passkeyRecordSchema = z.object({
   clinicianId: z.string(),
