@@ -211,6 +211,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], engine });
       backend.admin(['add-clinician', 'dr.undo', '--name', 'Dr Undo', '--assign-all']);
+      // No undo window here: these races need the push at once (undo-window.test.ts covers the window).
+      backend.admin(['set-policy', 'undoSeconds', '0']);
       interposer = await startInterposer(backend.url);
       const code = backend.admin(['enroll-code', 'dr.undo']);
       d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: interposer.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });

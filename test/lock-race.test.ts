@@ -41,6 +41,7 @@ before(async () => {
   backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
   backend.admin(['add-clinician', 'dr.race', '--name', 'Dr Race', '--assign-all']);
   backend.admin(['add-clinician', 'dr.late', '--name', 'Dr Late', '--assign-all']);
+  backend.admin(['set-policy', 'undoSeconds', '0']); // about locks, not the undo window
   // Codes made before any request (an admin command blocks this process; see key-theft.test.ts).
   codes = { race: backend.admin(['enroll-code', 'dr.race']), late: backend.admin(['enroll-code', 'dr.late']) };
 });

@@ -52,7 +52,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     async function device(name: string, clinicianId: string): Promise<Device> {
       const session = await openCacheSession({ dataDir: join(dir.path, name), secrets: keychain, actor: clinicianId, create: true });
       const token = await registerDeviceAt(backend, clinicianId, session);
-      const worker = new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => session, token: () => token });
       return { session, worker, token };
     }
 
@@ -114,7 +114,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         pages.push(page.resources.length);
         return page;
       };
-      const worker = new SyncWorker({ backend: client, session: () => a.session, token: () => a.token });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: client, session: () => a.session, token: () => a.token });
       assert.equal(await worker.drain(), true);
       assert.ok(pages.length >= 2, `several pages (${pages.join(', ')})`);
       const big = a.session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);

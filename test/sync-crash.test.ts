@@ -52,7 +52,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend.admin(['add-clinician', 'dr.crash', '--name', 'Dr Crash', '--assign-all']);
       const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.crash', create: true });
       token = await registerDeviceAt(backend, 'dr.crash', session);
-      assert.equal(await new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token }).drain(), true);
+      assert.equal(await new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => session, token: () => token }).drain(), true);
       session.close();
     });
 
@@ -100,7 +100,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     async function finish(session: CacheSession): Promise<void> {
-      const worker = new SyncWorker({ backend: new BackendClient(backend.url), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200 });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200 });
       for (let i = 0; i < 200; i++) {
         if ((await worker.drain()) && outboxSize(session) === 0) break;
         await sleep(50);
@@ -164,7 +164,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test(`the backend killed and restarted ${BACKEND_KILLS} times during sync: nothing lost or doubled`, { timeout: 300_000 }, async () => {
       const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.crash', create: false });
-      const worker = new SyncWorker({ backend: new BackendClient(backend.url, 3000), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 300, batchSize: 25 });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url, 3000), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 300, batchSize: 25 });
       let charting = true;
       let n = 0;
       const chart = (async () => {

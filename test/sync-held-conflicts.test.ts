@@ -80,7 +80,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     test('held on a sync-only session, sent once more on a passkey session, then resolved as any conflict', async () => {
-      const full = (s: CacheSession, token: string) => new SyncWorker({ backend: new BackendClient(backend.url), session: () => s, token: () => token });
+      const full = (s: CacheSession, token: string) => new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => s, token: () => token });
       assert.equal(await full(a, aToken).drain(), true);
       assert.equal(await full(b, bToken).drain(), true);
       const { conditionId } = setProblem(a, { patientId: SHARED, text: 'Chronic pain', status: 'active' }, new Date());
@@ -96,7 +96,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       const syncToken = await deviceSession(a);
       const client = new CountingClient(backend.url);
-      const syncOnly = new SyncWorker({ backend: client, session: () => a, token: () => syncToken, pullAllowed: () => false });
+      const syncOnly = new SyncWorker({ undoSeconds: 0, backend: client, session: () => a, token: () => syncToken, pullAllowed: () => false });
       assert.equal(await syncOnly.drain(), true, syncOnly.status.lastError ?? '');
       const firstPush = [...client.pushed];
       assert.equal(heldCount(a), 1, 'the conflicted change is held');
@@ -113,7 +113,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       // A passkey session: sent once more, its stored answer now carries the record, and the conflict opens.
       const passkeyClient = new CountingClient(backend.url);
-      const passkey = new SyncWorker({ backend: passkeyClient, session: () => a, token: () => aToken });
+      const passkey = new SyncWorker({ undoSeconds: 0, backend: passkeyClient, session: () => a, token: () => aToken });
       assert.equal(await passkey.drain(), true, passkey.status.lastError ?? '');
       assert.equal(passkeyClient.pushed.length, 1, 'the held change went out once, with its own idempotency key');
       assert.ok(firstPush.includes(passkeyClient.pushed[0]!));

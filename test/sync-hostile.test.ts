@@ -132,7 +132,7 @@ describe('sync against a hostile server', () => {
     hostile.listen(0, '127.0.0.1');
     await once(hostile, 'listening');
     const url = `http://127.0.0.1:${(hostile.address() as { port: number }).port}`;
-    worker = new SyncWorker({ backend: new BackendClient(url, 1500), session: () => session, token: () => token });
+    worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(url, 1500), session: () => session, token: () => token });
     assert.equal(await worker.drain(), true, 'a first, clean sync');
   });
 

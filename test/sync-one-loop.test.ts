@@ -32,6 +32,7 @@ before(async () => {
   [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
   backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin] });
   backend.admin(['add-clinician', 'dr.loop', '--name', 'Dr Loop', '--assign-all']);
+  backend.admin(['set-policy', 'undoSeconds', '0']); // about the loop, not the undo window
   const code = backend.admin(['enroll-code', 'dr.loop']);
   d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
   const created = await d.createPasskey('dr.loop', code);

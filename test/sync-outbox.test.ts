@@ -123,7 +123,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       proxy.cutRate = 0.3;
       proxy.cutNext = 8;
-      const worker = new SyncWorker({ backend: new BackendClient(proxy.url, 3000), session: () => session, token: () => token, baseDelayMs: 10, maxDelayMs: 100 });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(proxy.url, 3000), session: () => session, token: () => token, baseDelayMs: 10, maxDelayMs: 100 });
       let rounds = 0;
       while (outboxSize(session) > 0 && rounds < 2000) {
         rounds++;
@@ -163,7 +163,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       ]);
       assert.equal(elsewhere.results[0]!.status, 'applied');
       recordChange(session, observation(patientIds[0]!, id, 111));
-      const worker = new SyncWorker({ backend: new BackendClient(proxy.url), session: () => session, token: () => token });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(proxy.url), session: () => session, token: () => token });
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
       assert.equal(outboxSize(session), 0);
       const conflict = session.db.prepare('SELECT mine, theirs, their_version FROM conflicts WHERE resource_id = ?').get(id) as { mine: string; theirs: string; their_version: string };

@@ -72,7 +72,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         if (exchange.path === PULL_PATH) pulls.push(answer.body);
         return answer;
       });
-      worker = new SyncWorker({ backend: new BackendClient(front.url, 5000), session: () => session, token: () => token });
+      worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 5000), session: () => session, token: () => token });
       assert.equal(await worker.drain(), true, 'a first, clean sync');
       // Another device takes the record from v1 to v3; this device pulls each version.
       for (const [value, base] of [[61, null], [62, '1'], [63, '2']] as const) {

@@ -73,7 +73,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         if (failing && ids.includes('se-poison')) return { status: 500, body: JSON.stringify({ error: { code: 'INTERNAL', message: 'The server failed to handle the request.' } }) };
         return forward();
       });
-      worker = new SyncWorker({ backend: new BackendClient(front.url, 5000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => now });
+      worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 5000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => now });
       assert.equal(await worker.drain(), true, 'a first, clean sync');
     });
 

@@ -20,7 +20,7 @@ import { buildApp } from '../server/app';
 import { loadReceiptKey } from './support/receipt-key';
 import { RelyingParty } from '../server/auth/relying-party';
 import type { Db } from '../server/database';
-import { addClinician, createEnrollmentCode } from '../server/organisation/organisation';
+import { addClinician, createEnrollmentCode, setPolicy } from '../server/organisation/organisation';
 import { assignPatients } from '../server/organisation/assignments';
 import { loadBundles } from '../server/sync/patient-store';
 import { setProblem } from '../electron/services/charting';
@@ -57,6 +57,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       writeFileSync(bundle, JSON.stringify(syntheticPatientBundle({ patientId, observations: 2 })));
       await loadBundles(db, [bundle]);
       await addClinician(db, 'dr.renew', 'Dr Renew', clock);
+      await setPolicy(db, 'undoSeconds', 0); // about session renewal, not the undo window
       await assignPatients(db, 'dr.renew', [patientId], clock);
       const code = await createEnrollmentCode(db, 'dr.renew', clock);
       app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: [renderer.origin] }, clock), clock, receiptKey: loadReceiptKey(join(dir.path, 'backend')) });

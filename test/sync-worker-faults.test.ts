@@ -50,7 +50,7 @@ describe('the sync worker against a failing proxy', () => {
   let mono = 1_000_000;
 
   const newWorker = () =>
-    new SyncWorker({ backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
+    new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
   const landed = async (ids: string[]) => {
     const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     return ids.filter((id) => server.resources.has(id)).length;
@@ -156,7 +156,7 @@ describe('the sync worker against a failing proxy', () => {
   });
 
   test('500 changes of 20 KB (10 MB, above the 8 MiB push limit): pushes are capped by size and all land', async () => {
-    const worker = new SyncWorker({ backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
+    const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
     assert.ok(MAX_PUSH_BYTES < PUSH_BODY_LIMIT);
     const note = 'x'.repeat(20_000);
     for (let i = 0; i < 500; i++) recordChange(session, { ...hr(`big-${i}`, 70), note: [{ text: note }] } as FhirResource);
@@ -168,7 +168,7 @@ describe('the sync worker against a failing proxy', () => {
   });
 
   test('a proxy with a lower body limit answers 413: the batch is halved until it passes, with a message that says so', async () => {
-    const worker = new SyncWorker({ backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
+    const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
     mode = 'limit1m';
     tooLarge = 0;
     const note = 'y'.repeat(20_000);

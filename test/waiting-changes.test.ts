@@ -196,7 +196,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('a change the server keeps failing on is listed as failing, with the worker\'s fixed text; the one that went through is no longer listed', async () => {
       recordChange(session, observation(P1, 'poison-1', 'laboratory'));
       recordChange(session, observation(P1, 'good-1', 'laboratory'));
-      const worker = new SyncWorker({ backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 1, monotonic: () => mono });
+      const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 1, monotonic: () => mono });
       for (let i = 0; i < 10 && worker.status.setAside.size === 0; i++) {
         mono += 1000;
         await worker.drain();

@@ -44,6 +44,8 @@ export async function chartingDesktop(dir: string, keychain: SecretStore, option
   const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
   const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin] });
   backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
+  // No undo window: these tests are about charting and sync (undo-window.test.ts keeps the default window).
+  backend.admin(['set-policy', 'undoSeconds', '0']);
   const proxy = await startTcpProxy(backend.port);
   const newAuth = async () => {
     const a = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });

@@ -31,12 +31,15 @@ export interface EnrolledDesktopOptions {
   /** Extra backend flags, e.g. ['--bundles', SYNTHEA_DIR, '--bundles', CRITICAL_PATIENT_FILE]. */
   backendFlags?: string[];
   viewport?: { width: number; height: number };
+  /** The organisation's undo window (set-policy undoSeconds); default 0 here, so sync tests do not wait for it (undo-window.test.ts keeps the default). */
+  undoSeconds?: number;
 }
 
 export async function enrolledDesktop(dir: string, keychain: SecretStore, options: EnrolledDesktopOptions = {}): Promise<EnrolledDesktop> {
   const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
   const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin], ...(options.backendFlags ? { flags: options.backendFlags } : {}) });
   backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
+  backend.admin(['set-policy', 'undoSeconds', String(options.undoSeconds ?? 0)]);
   const proxy = await startTcpProxy(backend.port);
   const auth = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });
   await auth.start();

@@ -45,6 +45,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], engine });
       backend.admin(['add-clinician', 'dr.ada', '--name', 'Dr Ada Byron', '--assign-all']);
+      backend.admin(['set-policy', 'undoSeconds', '0']); // about sign-in and sync, not the undo window
       auth = new AuthService({
         dataDir: join(dir.path, 'desktop'),
         secrets: keychain,

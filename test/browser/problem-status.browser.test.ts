@@ -3,8 +3,9 @@
  * services: ArrowDown on a focused status select saves nothing (no change
  * in the cache, nothing waiting to sync); "Save change" asks with the
  * problem's name and old → new status; after saving, the row stays where it
- * was and offers Undo while the change is unsent; Undo restores the status;
- * once sent, the row says it went and offers to change it again.
+ * was and offers Undo while the change is unsent (online, held for the
+ * organisation's default undo window of 10 seconds); Undo restores the
+ * status; once sent, the row says it went and offers to change it again.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,8 @@ let page: Page;
 interface Row { id: string; name: string; status: string }
 
 before(async () => {
-  desktop = await enrolledDesktop(dir.path, keychain);
+  // The organisation's default undo window (10 s), as the app runs.
+  desktop = await enrolledDesktop(dir.path, keychain, { undoSeconds: 10 });
   page = desktop.page;
 });
 
@@ -123,8 +125,7 @@ test('a status change needs confirmation naming the problem and old → new, and
 });
 
 test('a change not yet sent is undone: the status is back and the row has not moved', async () => {
-  // Nothing leaves this computer (the sync worker stopped, as while offline).
-  await desktop.auth.stopSync();
+  // Online, sync running: the change is held on this computer for the undo window.
   const row = page.locator(`[data-condition="${problem.id}"]`);
   await row.locator('select').selectOption('resolved');
   await row.getByRole('button', { name: 'Save change' }).click();

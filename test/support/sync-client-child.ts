@@ -21,7 +21,7 @@ const env = (name: string): string => {
 const session = await openCacheSession({ dataDir: env('SYNC_CHILD_DATA_DIR'), secrets: createOsSecretStore(env('SYNC_CHILD_KEYCHAIN_SERVICE')), actor: env('SYNC_CHILD_ACTOR'), create: false });
 const token = env('SYNC_CHILD_TOKEN');
 const patients = env('SYNC_CHILD_PATIENTS').split(',');
-const worker = new SyncWorker({ backend: new BackendClient(env('SYNC_CHILD_BACKEND_URL'), 3000), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200, batchSize: 25 });
+const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(env('SYNC_CHILD_BACKEND_URL'), 3000), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200, batchSize: 25 });
 worker.start(50);
 process.stdout.write('ready\n');
 
