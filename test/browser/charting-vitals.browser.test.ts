@@ -127,7 +127,7 @@ test('vitals already sent say so when Undo is asked; saved vitals not yet sent a
   const outbox = () => desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
   for (const deadline = Date.now() + 20_000; outbox() > 0; ) {
     assert.ok(Date.now() < deadline, 'the vitals were sent');
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve(null))));
+    await page.evaluate(() => new Promise((resolve) => (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(() => resolve(null))));
   }
   await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
   await line.getByRole('button', { name: 'Undo' }).click();
