@@ -5,7 +5,9 @@
  * the dialog only (the chart stays open) and the focus returns to the
  * button that opened it. The Waiting changes dialog lists a change made
  * offline under the patient's name with its kind, age and state, and Undo
- * (after a confirmation) takes it back before it is sent.
+ * (after a confirmation) takes it back before it is sent; a change the
+ * server refused is offered as Discard instead, and discarding it puts the
+ * record back.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import { loadFixturePatients } from '../support/synthea';
 import { expectAccessible } from './axe';
 import { screenshot } from './harness';
 import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
+import { settle } from '../../electron/services/outbox';
 
 const patient = loadFixturePatients()[0]!;
 const keychain = testKeychain();
@@ -122,4 +125,37 @@ test('a change not sent yet is listed by patient, kind, age and state, and Undo 
   assert.equal(await focusedTestId(), 'sync-status-button');
   assert.deepEqual(problemStatuses(), statusesBefore, `${problem}: back to ${before}, as every problem was`);
   assert.equal(desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left to send');
+});
+
+test('a change the server refused is offered as Discard (not Undo), and discarding it puts the problem back', async () => {
+  await desktop.auth.stopSync();
+  const row = page.locator('[data-condition]').first();
+  const before = await row.locator('select').inputValue();
+  const next = before === 'inactive' ? 'active' : 'inactive';
+  const statusesBefore = problemStatuses();
+  await row.locator('select').selectOption(next);
+  await row.getByRole('button', { name: 'Save change' }).click();
+  await page.getByTestId('problem-confirm-confirm').click();
+  await page.getByTestId('sync-waiting').getByText('1 waiting').waitFor({ timeout: 10_000 });
+  // The backend's answer for it: refused (as settle records a real push reply).
+  const session = desktop.auth.session()!;
+  const key = session.db.prepare('SELECT idempotency_key FROM outbox').pluck().get() as string;
+  settle(session, [{ idempotencyKey: key, status: 'refused', reason: 'Not found among your patients.' }]);
+
+  await page.getByTestId('sync-status-button').click();
+  const dialog = page.getByTestId('waiting-dialog');
+  const change = dialog.getByTestId('waiting-change');
+  await change.waitFor();
+  assert.match(await change.innerText(), /Refused by the server/);
+  const action = change.getByTestId('waiting-undo');
+  assert.match(await action.innerText(), /^Discard/, 'a refused change is discarded, not undone');
+  await action.click();
+  const confirm = page.getByTestId('undo-confirm');
+  assert.match(await confirm.innerText(), /did not take this problem/);
+  await page.getByTestId('undo-confirm-confirm').click();
+  await dialog.getByTestId('waiting-none').waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.deepEqual(problemStatuses(), statusesBefore, 'the problem is back as it was');
+  assert.equal(session.db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left, refused or not');
 });

@@ -96,7 +96,7 @@ export function WaitingChangesDialog({ status, onClose, onResolve }: { status: S
     setUndoing(null);
     call(api().changes.undo({ resourceType: c.resourceType, resourceId: c.resourceId })).then(
       (r) => {
-        setMessage(r.undone ? `${c.kind} undone.` : 'Nothing to undo.');
+        setMessage(r.undone ? (c.state === 'refused' ? `${c.kind} discarded.` : `${c.kind} undone.`) : 'Nothing to undo.');
         void load();
       },
       (e: Error) => {
@@ -148,7 +148,7 @@ export function WaitingChangesDialog({ status, onClose, onResolve }: { status: S
                   <td>
                     {c.undoable && (
                       <button type="button" className="secondary" onClick={() => setUndoing(c)} data-testid="waiting-undo">
-                        Undo<span className="sr-only"> {c.kind}</span>
+                        {c.state === 'refused' ? 'Discard' : 'Undo'}<span className="sr-only"> {c.kind}</span>
                       </button>
                     )}
                   </td>
@@ -160,9 +160,17 @@ export function WaitingChangesDialog({ status, onClose, onResolve }: { status: S
       ))}
       {truncated && <p className="muted">More changes wait than are listed here.</p>}
       {undoing && (
-        <ConfirmDialog title={`Undo ${undoing.kind.toLowerCase()}?`} confirmLabel="Undo change" onConfirm={() => undo(undoing)} onCancel={() => setUndoing(null)} testId="undo-confirm">
+        <ConfirmDialog
+          title={undoing.state === 'refused' ? `Discard the refused ${undoing.kind.toLowerCase()}?` : `Undo ${undoing.kind.toLowerCase()}?`}
+          confirmLabel={undoing.state === 'refused' ? 'Discard change' : 'Undo change'}
+          onConfirm={() => undo(undoing)}
+          onCancel={() => setUndoing(null)}
+          testId="undo-confirm"
+        >
           <p>
-            {undoing.kind} for {undoing.patientName ?? 'this patient'} will not be sent, and the record goes back to what it was before this change.
+            {undoing.state === 'refused'
+              ? <>The server did not take this {undoing.kind.toLowerCase()} for {undoing.patientName ?? 'this patient'}. Discarding it puts back the server's version on this computer.</>
+              : <>{undoing.kind} for {undoing.patientName ?? 'this patient'} will not be sent, and the record goes back to what it was before this change.</>}
           </p>
         </ConfirmDialog>
       )}
