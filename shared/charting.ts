@@ -34,6 +34,19 @@ export function rangeMessage(r: { label: string; min: number; max: number; unitT
   return `${r.label} must be between ${r.min} and ${r.max} ${r.unitText}`;
 }
 
+/**
+ * A number as a clinician types it: digits with one optional decimal point or
+ * comma ("38.5", "38,5", "-2"), after NFKC (full-width digits) and trimming.
+ * Anything else (hex "0x50", exponents "1e2", "Infinity", "1_000", two
+ * separators) is NaN, which the range check then refuses at its field, so a
+ * typo never becomes a plausible reading.
+ */
+export function typedDecimal(text: string): number {
+  const t = text.normalize('NFKC').trim();
+  if (!/^[+-]?(\d+([.,]\d*)?|[.,]\d+)$/.test(t)) return Number.NaN;
+  return Number(t.replace(',', '.'));
+}
+
 const inRange = (r: { label: string; min: number; max: number; unitText: string }) => {
   const message = clinicianMessage(rangeMessage(r));
   return z.number({ error: message }).min(r.min, message).max(r.max, message);

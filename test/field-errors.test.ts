@@ -15,7 +15,7 @@ import { importBundle } from '../electron/services/bundle-import';
 import { recordVitals } from '../electron/services/charting';
 import { outboxSize } from '../electron/services/outbox';
 import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
-import { vitalsInputSchema } from '../shared/charting';
+import { typedDecimal, vitalsInputSchema } from '../shared/charting';
 import { fieldErrorsOf } from '../shared/field-errors';
 import type { AppErrorShape, Result } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
@@ -147,4 +147,16 @@ test('keys of a record (a draft body\'s names) never come back: the field is cut
     assert.ok(!/JaneDoe/i.test(JSON.stringify(error)), `the key came back: ${JSON.stringify(error)}`);
     assert.deepEqual(error.fields?.map((f) => f.field), ['body']);
   }
+});
+
+test('typed numbers: only plain decimals (point or comma, full-width digits) are numbers; hex, exponents and infinities are not', () => {
+  assert.equal(typedDecimal('38.5'), 38.5);
+  assert.equal(typedDecimal(' 38,5 '), 38.5);
+  assert.equal(typedDecimal('３８．５'), 38.5);
+  assert.equal(typedDecimal('80'), 80);
+  for (const junk of ['0x50', '1e2', '0b101', '0o17', 'Infinity', '∞', '1_000', '38.5.1', '38,5,1', '', ' ', '.', '+', 'NaN']) {
+    assert.ok(Number.isNaN(typedDecimal(junk)), `${JSON.stringify(junk)} is not a number a clinician typed`);
+  }
+  const parsed = vitalsInputSchema.safeParse({ patientId: 'p1', heartRate: typedDecimal('0x50') });
+  assert.equal(parsed.success, false, '"0x50" never reaches the cache as 80');
 });

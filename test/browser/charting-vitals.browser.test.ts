@@ -98,6 +98,26 @@ test('each implausible vital is marked at its field with the range in words, and
   await setTheme(previous);
 });
 
+test('text that is not a plain decimal ("0x50", "1e2") is refused at its field, never recorded as 80 or 100; a decimal comma is read', async () => {
+  const before = recordedVitals();
+  for (const label of ['Systolic (mmHg)', 'Diastolic (mmHg)', 'Respiratory rate (/min)', 'Weight (kg)']) await form().getByLabel(label).fill('');
+  await form().getByLabel('Heart rate (/min)').fill('0x50');
+  await form().getByLabel('SpO₂ (%)').fill('1e2');
+  await form().getByLabel('Temperature (°C)').fill('37,2');
+  await form().getByRole('button', { name: 'Save vitals' }).click();
+  await form().getByTestId('vitals-errors').waitFor();
+  assert.equal(await errorAt('Heart rate (/min)', 'heartRate'), 'Heart rate must be between 20 and 300 /min');
+  assert.match(await errorAt('SpO₂ (%)', 'spo2'), /must be between 50 and 100 %$/);
+  assert.equal(await form().getByLabel('Temperature (°C)').getAttribute('aria-invalid'), null, '37,2 is a number');
+  assert.equal(recordedVitals(), before, 'nothing recorded');
+  assert.equal(await form().getByTestId('fahrenheit-offer').count(), 0, 'no °F offer for 37,2');
+  await form().getByLabel('Temperature (°C)').fill('1e2');
+  assert.equal(await form().getByTestId('fahrenheit-offer').count(), 0, '"1e2" is not offered as 100 °F');
+  await form().getByLabel('Temperature (°C)').fill('');
+  await form().getByLabel('Heart rate (/min)').fill('');
+  await form().getByLabel('SpO₂ (%)').fill('');
+});
+
 test('a °F temperature in the °C field is recognised and offered as a conversion', async () => {
   for (const label of ['Systolic (mmHg)', 'Diastolic (mmHg)', 'Heart rate (/min)', 'Respiratory rate (/min)', 'SpO₂ (%)', 'Weight (kg)']) await form().getByLabel(label).fill('');
   await form().getByLabel('Temperature (°C)').fill('101.3');

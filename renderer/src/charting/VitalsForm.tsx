@@ -7,7 +7,7 @@
  * the vitals can be undone while they have not left this computer.
  */
 import { useId, useState, type FormEvent } from 'react';
-import { BLOOD_PRESSURE, VITAL_SIGNS, vitalsInputSchema } from '../../../shared/charting';
+import { BLOOD_PRESSURE, VITAL_SIGNS, typedDecimal, vitalsInputSchema } from '../../../shared/charting';
 import type { FieldError } from '../../../shared/app-error';
 import { fieldErrorsOf } from '../../../shared/field-errors';
 import { api, call, ClinicianError } from '../clinician';
@@ -30,7 +30,7 @@ const EMPTY: Record<VitalKey, string> = { systolic: '', diastolic: '', heartRate
 
 /** A value typed in the °C field that is a plausible body temperature in °F. */
 export function fahrenheitOffer(raw: string): { f: number; c: number } | null {
-  const f = Number(raw.trim().replace(',', '.'));
+  const f = typedDecimal(raw);
   if (raw.trim() === '' || !Number.isFinite(f) || f < 86 || f > 113) return null;
   return { f, c: Math.round(((f - 32) * 5) / 9 * 10) / 10 };
 }
@@ -41,10 +41,6 @@ function inFormOrder(errors: FieldError[]): FieldError[] {
   return [...errors].sort((a, b) => rank(a) - rank(b));
 }
 
-/** The typed text as a number (a decimal comma accepted); NaN when it is not one (the schema then says the range). */
-function numberOf(raw: string): number {
-  return Number(raw.trim().replace(',', '.'));
-}
 
 export function VitalsForm({ patientId, onSaved }: { patientId: string; onSaved(): void }) {
   const draft = useDraft(patientId, 'vitals', '', EMPTY);
@@ -63,7 +59,7 @@ export function VitalsForm({ patientId, onSaved }: { patientId: string; onSaved(
     const input: Record<string, unknown> = { patientId };
     for (const f of FIELDS) {
       const raw = (draft.body[f.key] ?? '').trim();
-      if (raw !== '') input[f.key] = numberOf(raw);
+      if (raw !== '') input[f.key] = typedDecimal(raw);
     }
     const checked = vitalsInputSchema.safeParse(input);
     if (!checked.success) {
