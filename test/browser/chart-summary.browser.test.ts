@@ -328,7 +328,10 @@ test('the banner stays on screen while the chart scrolls, and nothing scrolls si
 
 test('dark theme: the flags, old markers and banner keep their contrast (axe) on the summary and the results', async () => {
   const { page, problems } = await openPage();
+  assert.equal(await page.evaluate('document.documentElement.dataset.theme'), 'light', 'the OS is light: the light theme');
   await page.emulateMedia({ colorScheme: 'dark' });
+  // The OS turned dark: the page follows it, live (matchMedia's change event).
+  await page.waitForFunction("document.documentElement.dataset.theme === 'dark'", undefined, { timeout: 5000 });
   await openChart(page);
   await expectAccessible(page, 'chart summary, dark');
   await screenshot(page, 'chart-summary-dark');
