@@ -23,7 +23,8 @@ export const CHART_ITEMS_PER_TYPE = 200;
 /** Billing resources: counted in a chart, not sent to the screen. */
 const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
 
-interface PatientRow {
+/** A row of the patients table, as search, chart and worklist read it. */
+export interface PatientRow {
   id: string;
   display_name: string;
   birth_date: string | null;
@@ -31,7 +32,7 @@ interface PatientRow {
   mrn: string | null;
 }
 
-function toSummary(row: PatientRow): PatientSummary {
+export function toSummary(row: PatientRow): PatientSummary {
   return { id: row.id, name: row.display_name, birthDate: row.birth_date, gender: row.gender, mrn: row.mrn };
 }
 

@@ -16,18 +16,11 @@
 import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical, type AdultRange } from '../../shared/clinical-ranges';
 import { WORKLIST_MAX, type WorklistRow } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
+import { toSummary, type PatientRow } from './patient-records';
 
 const BP_PANELS = ['85354-9', '55284-4'];
 const BP_PART: Partial<Record<AdultRange['key'], string>> = { systolic: '8480-6', diastolic: '8462-4' };
 const WORKLIST_QUERY = 'worklist';
-
-interface PatientRow {
-  id: string;
-  display_name: string;
-  birth_date: string | null;
-  gender: string | null;
-  mrn: string | null;
-}
 
 type Json = Record<string, unknown>;
 type Reading = { at: string; value: number };
@@ -127,11 +120,7 @@ export function patientWorklist(session: CacheSession): { patients: WorklistRow[
       }
       const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
       return {
-        id: p.id,
-        name: p.display_name,
-        birthDate: p.birth_date,
-        gender: p.gender,
-        mrn: p.mrn,
+        ...toSummary(p),
         latestEncounter: enc ? { date: text(enc.date), classCode: text(enc.class_code), type: text(enc.type) } : null,
         flags: {
           abnormalVitals,
