@@ -3,7 +3,9 @@
  * baseline measured in the same run, with the same schema, pragmas and
  * services. Prints one JSON object: medians and p95s, ratios against the
  * baseline, and the targets of issue #2 with whether each was met.
- * Full size: 100k observations, 1M audit entries; quick: a tenth.
+ * Full size: 100k observations, 1M audit entries; quick: a tenth. Also
+ * issue 10's per-keystroke draft save (a SOAP note typed 2,000 characters
+ * long, one save per keystroke) and the worklist (200 of the patients).
  * Figures only: this is not a test and asserts nothing. Run by bench/run-all.ts.
  */
 import { generateKeyPairSync, randomBytes, createPublicKey } from 'node:crypto';
@@ -17,6 +19,8 @@ import { openCacheSession, sessionFrom, type CacheSession } from '../electron/se
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { applyMigrations } from '../electron/services/cache-migrations';
 import { openChart, searchPatients } from '../electron/services/patient-records';
+import { putDraft } from '../electron/services/drafts';
+import { patientWorklist } from '../electron/services/worklist';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { syntheticPatientBundle } from '../test/support/synthetic-bundles';
@@ -30,6 +34,8 @@ let CHART_OPENS = 2000;
 let SEARCHES = 2000;
 let AUDIT_APPENDS = 50_000;
 let VERIFY_ENTRIES = 1_000_000;
+let KEYSTROKES = 2000;
+let WORKLISTS = 30;
 
 function setScale(isQuick: boolean): void {
   quick = isQuick;
@@ -40,6 +46,8 @@ function setScale(isQuick: boolean): void {
   SEARCHES = Math.round(2000 * scale);
   AUDIT_APPENDS = Math.round(50_000 * scale);
   VERIFY_ENTRIES = Math.round(1_000_000 * scale);
+  KEYSTROKES = Math.round(2000 * scale);
+  WORKLISTS = Math.max(5, Math.round(30 * scale));
 }
 
 function baselineSession(dir: string): CacheSession {
@@ -154,6 +162,14 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
       searchPatients(s, `testfamilybench-p${i % PATIENTS}`.slice(0, 14 + (i % 4)));
     }).map(stats);
 
+    // One drafts.put per keystroke: the note grows by a character each time (issue 10).
+    const note = 'Patient reports chest pain since the morning, worse on exertion. '.repeat(40);
+    const [draftEnc, draftPlain] = interleaved([encrypted, plain], KEYSTROKES, (s, i) => {
+      putDraft(s, { patientId: 'bench-chart', kind: 'note', target: '', body: { subjective: note.slice(0, (i % note.length) + 1), objective: '', assessment: '', plan: '' } }, new Date());
+    }).map(stats);
+    interleaved([encrypted, plain], 3, (s) => patientWorklist(s)); // warm-up
+    const [worklistEnc, worklistPlain] = interleaved([encrypted, plain], WORKLISTS, (s) => patientWorklist(s)).map(stats);
+
     const appendEnc = auditAppends(encrypted);
     const appendPlain = auditAppends(plain);
     const verifyEnc = verifyWorkload(encrypted);
@@ -169,6 +185,8 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
       random_reads: { encrypted: readsEnc, plaintext: readsPlain, ratio: round(readsPlain.reads_per_s / readsEnc.reads_per_s) },
       chart_open: { encrypted: chartEnc, plaintext: chartPlain, ratio_p50: chartRatio, ratio_p95: round(chartEnc!.p95_ms / chartPlain!.p95_ms) },
       search: { encrypted: searchEnc, plaintext: searchPlain, ratio_p50: round(searchEnc!.p50_ms / searchPlain!.p50_ms) },
+      draft_keystroke: { encrypted: draftEnc, plaintext: draftPlain, ratio_p50: round(draftEnc!.p50_ms / draftPlain!.p50_ms) },
+      worklist_200: { encrypted: worklistEnc, plaintext: worklistPlain, ratio_p50: round(worklistEnc!.p50_ms / worklistPlain!.p50_ms) },
       audit_append: {
         encrypted: appendEnc,
         plaintext: appendPlain,
@@ -186,6 +204,7 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
         },
         verify_1m_under_5s: quick ? `quick run: ${verifyEnc.entries} entries in ${verifyEnc.seconds}s` : verifyEnc.seconds < 5,
         peak_rss_under_300mb: peakRssMb < 300,
+        draft_keystroke_p95_under_16ms: draftEnc!.p95_ms < 16,
       },
     };
     return result;
