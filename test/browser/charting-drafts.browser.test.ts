@@ -133,3 +133,36 @@ test('a saved draft note is listed and reopens in the editor with its SOAP text'
   assert.equal(await assessment().inputValue(), MORE);
   assert.equal(await page.getByTestId('note-editor').getByLabel('Plan').inputValue(), 'Review in two days.');
 });
+
+test('a lock that starts in main while a keystroke is being saved loses nothing: the write the lock cut off is sent after unlock', async () => {
+  if ((await page.getByTestId('chart').count()) === 0) await openChart();
+  await openTab('Write');
+  await assessment().click();
+  await page.keyboard.press('End');
+  const before = await assessment().inputValue();
+  await page.keyboard.type(' (sat');
+  await waitNote('assessment', `${before} (sat`);
+  await page.getByTestId('draft-status').first().getByText(/last typed/).waitFor();
+  // The moment of an OS screen lock: the cache closes in main before the page hears of it.
+  const auth = desktop.auth() as unknown as { session(): unknown };
+  const realSession = auth.session;
+  let refused = 0;
+  auth.session = () => {
+    refused++;
+    return null;
+  };
+  try {
+    await page.keyboard.type('s');
+    await page.locator('[data-testid="draft-status"][data-state="failed"]').first().waitFor({ timeout: 10_000 });
+    assert.ok(refused > 0, 'the keystroke reached main and was refused');
+  } finally {
+    auth.session = realSession;
+  }
+  desktop.auth().lockNow('screen-lock');
+  await page.getByTestId('lock-screen').waitFor();
+  await page.getByRole('button', { name: 'Unlock with passkey' }).click();
+  await page.getByTestId('chart').waitFor();
+  await waitNote('assessment', `${before} (sats`);
+  const stored = (desktop.auth().session()!.db.prepare("SELECT body_json FROM drafts WHERE kind = 'note'").pluck().all() as string[]).join('\n');
+  assert.ok(stored.includes(`${before} (sats`.slice(-40)), 'the cache holds the last keystroke');
+});

@@ -41,7 +41,8 @@ const listing = new Map<string, Promise<Draft[]>>();
 export function loadDrafts(patientId: string, fresh = false): Promise<Draft[]> {
   let pending = fresh ? undefined : listing.get(patientId);
   if (!pending) {
-    pending = call(api().drafts.list({ patientId })).then((r) => r.drafts);
+    // A write a lock cut off goes first, so the list holds the last keystroke.
+    pending = sendCutOff(patientId).then(() => call(api().drafts.list({ patientId }))).then((r) => r.drafts);
     listing.set(patientId, pending);
     const mine = pending;
     const done = () => void (listing.get(patientId) === mine && listing.delete(patientId));
@@ -72,12 +73,26 @@ interface WriteQueue {
   flush(): Promise<void>;
 }
 
+/**
+ * Queues whose last write failed (a lock that started in main closed the
+ * cache between the keystroke and its save) outlive their form: the form is
+ * unmounted by the lock, so the value waits here, in this page's memory only,
+ * and goes to the cache before the patient's drafts are next read (after the
+ * unlock). Never written anywhere else.
+ */
+const cutOff = new Set<WriteQueue & { patientId: string }>();
+function sendCutOff(patientId: string): Promise<void> {
+  const waiting = [...cutOff].filter((q) => q.patientId === patientId);
+  return Promise.all(waiting.map((q) => q.flush())).then(() => undefined);
+}
+
 /** One (patient, kind, target)'s writes: at most one call in flight and only the newest op waiting behind it. */
 function writeQueue(patientId: string, kind: DraftKind, target: string, report: (state: DraftState, updatedAt?: string | null) => void): WriteQueue {
   let inFlight: Promise<void> | null = null;
   // Whether this queue has written the draft since it began or since a discard (the lists learn of a new one once).
   let written = false;
   let next: Op | null = null;
+  const self = { patientId, push: (op: Op) => void op, flush: (): Promise<void> => Promise.resolve() };
   const flush = (): Promise<void> => {
     if (inFlight) return inFlight;
     const op = next;
@@ -90,6 +105,7 @@ function writeQueue(patientId: string, kind: DraftKind, target: string, report: 
     inFlight = send.then(
       (updatedAt) => {
         inFlight = null;
+        if (!next) cutOff.delete(self);
         if (!next) report(op.kind === 'put' ? 'saved' : 'empty', updatedAt);
         if (op.kind === 'discard' || !written) announce();
         written = op.kind === 'put';
@@ -97,20 +113,20 @@ function writeQueue(patientId: string, kind: DraftKind, target: string, report: 
       },
       () => {
         inFlight = null;
-        // Keep the value: the next keystroke, or a flush, tries again.
+        // Keep the value: the next keystroke, a flush, or the next read of this patient's drafts tries again.
         if (!next) next = op;
+        cutOff.add(self);
         report('failed');
       },
     );
     return inFlight;
   };
-  return {
-    push(op) {
-      next = op;
-      void flush();
-    },
-    flush,
+  self.push = (op: Op) => {
+    next = op;
+    void flush();
   };
+  self.flush = flush;
+  return self;
 }
 
 /**
