@@ -62,6 +62,15 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     auth?.nudgeSync();
     return result;
   };
+  // A change that completes a draft: the change and the draft's removal in one transaction.
+  const changeClearingDraft = <T>(fn: (s: CacheSession, now: Date) => T, clear: (s: CacheSession) => unknown): T =>
+    change((s, now) =>
+      s.audited(() => {
+        const result = fn(s, now);
+        clear(s);
+        return result;
+      }),
+    );
   return {
     'app.status': () => {
       const session = deps.session();
@@ -96,41 +105,13 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     },
     'devices.list': () => requireAuth(auth).devices(),
     'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
-    // A save and the removal of its draft commit together (as notes.sign): a lock or crash between them would bring the recorded work back.
-    'chart.recordVitals': (input) =>
-      change((s, now) =>
-        s.audited(() => {
-          const recorded = recordVitals(s, input, now);
-          clearDraft(s, input.patientId, 'vitals', '');
-          return recorded;
-        }),
-      ),
+    // A save and the removal of its draft commit together: a lock or crash between them would bring the recorded work back.
+    'chart.recordVitals': (input) => changeClearingDraft((s, now) => recordVitals(s, input, now), (s) => clearDraft(s, input.patientId, 'vitals', '')),
     'notes.saveDraft': (input) => change((s, now) => saveNoteDraft(s, input, now)),
-    // The signed note's local draft goes in the same transaction as the sign.
-    'notes.sign': ({ noteId }) =>
-      change((s, now) =>
-        s.audited(() => {
-          const signed = signNote(s, noteId, now);
-          clearNoteDraftOf(s, noteId);
-          return signed;
-        }),
-      ),
-    'notes.addendum': ({ noteId, text }) =>
-      change((s, now) =>
-        s.audited(() => {
-          const added = addAddendum(s, noteId, text, now);
-          clearAddendumDraftOf(s, noteId);
-          return added;
-        }),
-      ),
+    'notes.sign': ({ noteId }) => changeClearingDraft((s, now) => signNote(s, noteId, now), (s) => clearNoteDraftOf(s, noteId)),
+    'notes.addendum': ({ noteId, text }) => changeClearingDraft((s, now) => addAddendum(s, noteId, text, now), (s) => clearAddendumDraftOf(s, noteId)),
     'problems.set': (input) =>
-      change((s, now) =>
-        s.audited(() => {
-          const saved = setProblem(s, input, now);
-          clearDraft(s, input.patientId, 'problem', input.conditionId ?? '');
-          return saved;
-        }),
-      ),
+      changeClearingDraft((s, now) => setProblem(s, input, now), (s) => clearDraft(s, input.patientId, 'problem', input.conditionId ?? '')),
     'sync.status': () => {
       const session = requireSession(deps);
       const worker = auth?.syncState();
