@@ -36,6 +36,10 @@ export const ERROR_CODES = [
   'IMPORT_ID_COLLISION',
   'BACKEND_FAILED',
   'ALREADY_SENT',
+  /** Consultations: no call service configured or reachable. */
+  'CONSULT_UNAVAILABLE',
+  /** Consultations: the backend refused (not invited, call ended, link used); discloses nothing more. */
+  'CONSULT_REFUSED',
   'INTERNAL',
 ] as const;
 

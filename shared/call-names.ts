@@ -36,6 +36,13 @@ export const CALL_NAMES = [
   'workspace.get',
   'workspace.set',
   'patients.worklist',
+  'consult.start',
+  'consult.invite',
+  'consult.invited',
+  'consult.connect',
+  'consult.send',
+  'consult.receive',
+  'consult.leave',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -22,6 +22,8 @@ import {
   registrationResponseSchema,
   requestOptionsSchema,
 } from './backend-api';
+import { callIdSchema, callKeySchema, clientMessageSchema, inviteeSchema, serverMessageSchema } from './consult/signaling-messages';
+import { invitedCallsResponseSchema, inviteResponseSchema, startCallRequestSchema, startCallResponseSchema } from './consult/consult-api';
 
 export { CALL_NAMES, ipcChannelFor, type CallName } from './call-names';
 
@@ -294,6 +296,22 @@ export const contract = {
     output: workspaceStateSchema,
   },
   'patients.worklist': { input: z.strictObject({}), output: z.object({ patients: z.array(worklistRowSchema), truncated: z.boolean() }) },
+  // Consultations (issue 11). Main holds the signaling socket (with the session token) and signs the call key with the device key; the
+  // renderer's media worker holds every media key. The renderer never sees the backend's token or a media key through these calls.
+  'consult.start': { input: startCallRequestSchema, output: startCallResponseSchema },
+  'consult.invite': { input: z.strictObject({ callId: callIdSchema, invitee: inviteeSchema }), output: inviteResponseSchema },
+  'consult.invited': { input: z.strictObject({}), output: invitedCallsResponseSchema },
+  /** Open the signaling socket for this call and join with the worker's call public key (main adds the device signature). */
+  'consult.connect': { input: z.strictObject({ callId: callIdSchema, publicKey: callKeySchema.shape.publicKey }), output: z.object({}) },
+  /** Send one message on the call's socket; `hello` and `join` are main's own and refused here. */
+  'consult.send': { input: z.strictObject({ callId: callIdSchema, message: clientMessageSchema }), output: z.object({}) },
+  /** Messages received after `after` (a local counter, not the room's seq), waiting up to about 20 s for the first; `closed` once the socket is gone. */
+  'consult.receive': {
+    input: z.strictObject({ callId: callIdSchema, after: z.number().int().nonnegative() }),
+    output: z.object({ messages: z.array(z.object({ n: z.number().int(), message: serverMessageSchema })), closed: z.boolean() }),
+  },
+  /** Leave the call (or end it, as host), close the socket and withdraw the camera and microphone permission. */
+  'consult.leave': { input: z.strictObject({ callId: callIdSchema, end: z.boolean() }), output: z.object({}) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -24,6 +24,7 @@ import { getWorkspace, setWorkspace } from './workspace-state';
 import { patientWorklist } from './worklist';
 import { undoChange } from './change-undo';
 import { listWaitingChanges } from './waiting-changes';
+import { consultHandlers } from './consult/consult-handlers';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -142,6 +143,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'workspace.get': () => phi((s) => getWorkspace(s)),
     'workspace.set': (changes) => phi((s) => setWorkspace(s, changes)),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
+    ...consultHandlers(auth),
   };
 }
 
