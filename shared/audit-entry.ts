@@ -17,13 +17,39 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /**
  * BALP restful-interaction subtypes we record, plus the clinician's choice
- * on a sync conflict (our own code system, see balp-audit-event.ts). New
- * codes may be added; none may be renamed. 'vread' (a version read) is
- * recorded by the backend only.
+ * on a sync conflict and the steps of a consultation (our own code system,
+ * see balp-audit-event.ts). New codes may be added; none may be renamed.
+ * 'vread' (a version read) is recorded by the backend only.
  */
-export const AUDIT_SUBTYPES = ['read', 'search-type', 'create', 'update', 'delete', 'conflict-keep-mine', 'conflict-take-theirs', 'vread', 'rollback-detected'] as const;
+export const AUDIT_SUBTYPES = [
+  'read',
+  'search-type',
+  'create',
+  'update',
+  'delete',
+  'conflict-keep-mine',
+  'conflict-take-theirs',
+  'vread',
+  'rollback-detected',
+  'consult-start',
+  'consult-join',
+  'consult-code-confirmed',
+  'consult-end',
+] as const;
 export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
 export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
+/**
+ * A consultation on this desktop (issue 11): started here, joined by this
+ * clinician (each time), the short authentication code confirmed as
+ * matching, and ended (left, hung up, or ended by a lock). Each names the
+ * call's patient; its entities are the Encounter and the call
+ * (`consultCallEntity`). Never the code, a key or a token.
+ */
+export const CONSULT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['consult-start', 'consult-join', 'consult-code-confirmed', 'consult-end']);
+const CONSULT_CALL_URN = 'urn:clinician-desktop:consult-call:';
+export function consultCallEntity(callId: string): string {
+  return `${CONSULT_CALL_URN}${callId}`;
+}
 export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
 
 /**

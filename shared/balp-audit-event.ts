@@ -12,6 +12,7 @@
 import {
   CONFLICT_SUBTYPES,
   CONFLICT_SUBTYPE_SYSTEM,
+  CONSULT_SUBTYPES,
   OS_USER_ACTOR_PREFIX,
   ROLLBACK_SUBTYPE,
   type AuditAction,
@@ -94,11 +95,11 @@ export function userIdentifier(actor: string): { system: string; value: string }
     : { system: CLINICIAN_ID_SYSTEM, value: actor };
 }
 
-/** BALP subtypes: the restful interaction; a conflict choice is an update, with our own code beside it saying which. */
+/** BALP subtypes: the restful interaction; a conflict choice is an update, with our own code beside it saying which; a consultation step has our own code only. */
 function subtypes(entry: AuditEntry): Coding[] {
   if (CONFLICT_SUBTYPES.has(entry.subtype)) return [{ system: RESTFUL_INTERACTION, code: 'update' }, { system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
-  // A rollback found on the device is no restful interaction: our own code only.
-  if (entry.subtype === ROLLBACK_SUBTYPE) return [{ system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
+  // A rollback found on the device, or a step of a consultation, is no restful interaction: our own code only.
+  if (entry.subtype === ROLLBACK_SUBTYPE || CONSULT_SUBTYPES.has(entry.subtype)) return [{ system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
   return [{ system: RESTFUL_INTERACTION, code: entry.subtype }];
 }
 

@@ -18,6 +18,10 @@ const ACTION_WORDS: Record<AuditSubtype, string> = {
   'conflict-take-theirs': 'Took the other version in a conflict',
   vread: 'Opened an earlier version',
   'rollback-detected': 'Found this computer’s record restored from an older copy',
+  'consult-start': 'Started a video consultation',
+  'consult-join': 'Joined a video consultation',
+  'consult-code-confirmed': 'Confirmed the consultation’s security code',
+  'consult-end': 'Left or ended a video consultation',
 };
 
 const OUTCOME_WORDS: Record<AuditOutcome, string> = {
