@@ -1,0 +1,79 @@
+/**
+ * One call as both sides see it (the desktop panel and the patient's join
+ * page): the encryption badge first and always, the security code, the
+ * people as video tiles, camera and microphone choice and the controls; and
+ * when the call is over or could not start, what happened in plain words.
+ * Shows nothing the engine did not report; never a key or a token.
+ */
+import type { ReactNode } from 'react';
+import { CallControls } from './CallControls';
+import { CodeCheck } from './CodeCheck';
+import { DevicePicker } from './DevicePicker';
+import { EncryptionStatus } from './EncryptionStatus';
+import { ParticipantTiles } from './ParticipantTiles';
+import type { CallControl } from './use-call';
+
+interface Props {
+  call: CallControl;
+  host: boolean;
+  /** Desktop clinicians confirm the code; the patient only reads it. */
+  canConfirmCode: boolean;
+  /** "Codes differ": end (host) or leave, then say what to do. */
+  onCodesDiffer(): void;
+  /** Extra actions beside the controls (the desktop's Invite). */
+  actions?: ReactNode;
+  /** What the screen shows once the call is over (the desktop's Close, the join page's advice). */
+  after?: ReactNode;
+}
+
+const ENDED_WORDS: Record<string, string> = {
+  left: 'You left the consultation.',
+  'host-ended': 'The clinician ended the consultation.',
+  expired: 'The consultation time ran out.',
+  removed: 'You were removed from the consultation.',
+};
+
+export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, after }: Props) {
+  const { state } = call;
+  const over = state.phase === 'ended' || state.phase === 'failed';
+  const live = state.phase === 'in-call';
+  return (
+    <div className="consult-call" data-testid="consult-call" data-phase={state.phase}>
+      <EncryptionStatus state={state} reachedCall={call.reachedCall} />
+      {!over && (
+        <>
+          {(state.phase === 'starting' || state.phase === 'connecting') && (
+            <p className="muted consult-progress" data-testid="consult-progress">
+              {state.phase === 'starting' ? 'Starting the camera and microphone…' : 'Connecting to the consultation…'}
+            </p>
+          )}
+          {state.error && (
+            <p className="error" role="alert" data-testid="consult-problem">{state.error.message}</p>
+          )}
+          <CodeCheck state={state} canConfirm={canConfirmCode} onMatch={call.confirmCode} onDiffer={onCodesDiffer} />
+          <ParticipantTiles state={state} />
+          <div className="consult-bar">
+            <DevicePicker localStream={state.localStream} onChoose={call.switchDevices} disabled={!live} />
+            <CallControls
+              muted={state.muted}
+              cameraOff={state.cameraOff}
+              host={host}
+              live={live}
+              onMute={call.setMuted}
+              onCamera={call.setCameraOff}
+              onHangUp={(end) => void call.hangUp(end)}
+            />
+            {actions}
+          </div>
+        </>
+      )}
+      {over && (
+        <div className="consult-over" data-testid="consult-over">
+          {state.phase === 'ended' && <p>{ENDED_WORDS[state.endedReason ?? 'left'] ?? 'The consultation has ended.'}</p>}
+          {state.phase === 'failed' && state.error && <p data-testid="consult-failure-detail">{state.error.message}</p>}
+          {after}
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * The desktop's consultation panel, shown in the patient's chart under the
+ * banner (so the call is never apart from whose chart it is): the call
+ * (CallView) through main's signaling (desktop-transport), Invite for the
+ * host, and what happened when it is over. "Codes differ" ends the call (for
+ * everyone, as host) and says what to do. Closing the chart leaves the call.
+ * Never shows or keeps a key, a token or a join link beyond InviteDialog.
+ */
+import { useCallback, useState } from 'react';
+import { CallView } from './CallView';
+import { desktopTransport } from './desktop-transport';
+import { InviteDialog } from './InviteDialog';
+import { useCall } from './use-call';
+import './consult.css';
+
+interface Props {
+  callId: string;
+  host: boolean;
+  onClose(): void;
+}
+
+export function CodesDifferAdvice() {
+  return (
+    <div className="consult-advice" role="alert" data-testid="consult-codes-differ">
+      <p><strong>The security codes did not match, so the call was ended.</strong></p>
+      <p>Someone may have been intercepting it. Do not continue this consultation by video: report it to IT security, then start a new consultation.</p>
+    </div>
+  );
+}
+
+export function ConsultPanel({ callId, host, onClose }: Props) {
+  const transport = useCallback(() => desktopTransport(callId), [callId]);
+  const call = useCall(callId, transport);
+  const [inviting, setInviting] = useState(false);
+  const [codesDiffered, setCodesDiffered] = useState(false);
+
+  const codesDiffer = () => {
+    setCodesDiffered(true);
+    void call.hangUp(host);
+  };
+  const over = call.state.phase === 'ended' || call.state.phase === 'failed';
+
+  return (
+    <section className="consult-panel" aria-labelledby="consult-title" data-testid="consult-panel">
+      <h2 id="consult-title" className="consult-title">Video consultation</h2>
+      <CallView
+        call={call}
+        host={host}
+        canConfirmCode
+        onCodesDiffer={codesDiffer}
+        actions={
+          host && !over ? (
+            <button type="button" className="secondary" onClick={() => setInviting(true)} aria-haspopup="dialog" data-testid="consult-invite">
+              Invite…
+            </button>
+          ) : undefined
+        }
+        after={
+          <>
+            {codesDiffered && <CodesDifferAdvice />}
+            <button type="button" className="secondary" onClick={onClose} data-testid="consult-close">Close</button>
+          </>
+        }
+      />
+      {inviting && <InviteDialog callId={callId} onClose={() => setInviting(false)} />}
+    </section>
+  );
+}

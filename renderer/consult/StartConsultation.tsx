@@ -1,0 +1,100 @@
+/**
+ * "Start consultation" in the patient's chart: choose the encounter the call
+ * belongs to (the patient's most recent one is chosen already; a patient with
+ * none cannot have a call, and this says so), then consult.start (main asks
+ * the backend, which binds the room to that encounter and audits the start).
+ * Only one consultation at a time on this desktop.
+ */
+import { useId, useMemo, useState, type FormEvent } from 'react';
+import type { FhirResource } from '../../shared/contract';
+import { api, call } from '../src/clinician';
+import { conceptText, encounterClassWords, field, formatDate, parseFhirDate } from '../src/fhir-format';
+import { Dialog } from '../src/ui/Dialog';
+import { setActiveConsult, useActiveConsult } from './consult-session';
+import './consult.css';
+
+interface Props {
+  patientId: string;
+  encounters: FhirResource[];
+}
+
+function startOf(e: FhirResource): number {
+  return parseFhirDate(field(e, 'period.start'))?.getTime() ?? Number.NEGATIVE_INFINITY;
+}
+
+function encounterLabel(e: FhirResource): string {
+  const type = Array.isArray(e.type) && e.type.length > 0 ? conceptText(e.type) : '';
+  return [formatDate(field(e, 'period.start'), true), encounterClassWords(e.class), type].filter(Boolean).join(' · ');
+}
+
+export function StartConsultation({ patientId, encounters }: Props) {
+  const active = useActiveConsult();
+  const [open, setOpen] = useState(false);
+  const sorted = useMemo(() => [...encounters].sort((a, b) => startOf(b) - startOf(a)), [encounters]);
+  const [encounterId, setEncounterId] = useState<string>('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const selectId = useId();
+
+  const chosen = encounterId || sorted[0]?.id || '';
+  const start = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!chosen) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const { callId } = await call(api().consult.start({ patientId, encounterId: chosen }));
+      setOpen(false);
+      setActiveConsult({ patientId, callId, host: true });
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      <button
+        type="button"
+        className="secondary consult-start"
+        onClick={() => setOpen(true)}
+        disabled={active !== null}
+        aria-haspopup="dialog"
+        data-testid="consult-start"
+        title={active ? 'A consultation is already running on this computer' : undefined}
+      >
+        Start consultation
+      </button>
+      {open && (
+        <Dialog title="Start a video consultation" onClose={() => setOpen(false)} testId="consult-start-dialog">
+          {sorted.length === 0 ? (
+            <div className="dialog-body">
+              <p data-testid="consult-no-encounter">This patient has no encounter on record. A consultation belongs to an encounter: record one first.</p>
+              <div className="dialog-actions">
+                <button type="button" className="secondary" onClick={() => setOpen(false)}>Close</button>
+              </div>
+            </div>
+          ) : (
+            <form className="dialog-body" onSubmit={(e) => void start(e)}>
+              <p>The call is end-to-end encrypted. You can invite the patient, an interpreter, a family member or another clinician once it has started.</p>
+              <p className="consult-field">
+                <label htmlFor={selectId}>Encounter</label>
+                <select id={selectId} value={chosen} onChange={(e) => setEncounterId(e.target.value)} data-testid="consult-encounter">
+                  {sorted.map((enc) => (
+                    <option key={enc.id} value={enc.id}>{encounterLabel(enc)}</option>
+                  ))}
+                </select>
+              </p>
+              {error && <p className="error" role="alert" data-testid="consult-start-error">{error}</p>}
+              <div className="dialog-actions">
+                <button type="button" className="secondary" onClick={() => setOpen(false)}>Cancel</button>
+                <button type="submit" className="primary small" disabled={busy} data-testid="consult-start-confirm">Start</button>
+              </div>
+            </form>
+          )}
+        </Dialog>
+      )}
+    </>
+  );
+}
