@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The whole run happens inside a network namespace of its own (lo plus a veth
+# pair with test addresses), so the media tests' Janus, coturn, backends and
+# Chromium can use a real interface (Janus ignores loopback for media) and no
+# packet of any test can leave the machine. test/support/test-network.sh makes it.
+if [ -z "${CLINICIAN_TEST_NETNS:-}" ]; then
+  exec bash test/support/test-network.sh bash test/run-tests.sh "$@"
+fi
+
 # CLINICIAN_TEST_ONLY=1 skips lint, typecheck and the build (for a quick
 # run of a few test files while working; npm test and CI never set it).
 if [ -z "${CLINICIAN_TEST_ONLY:-}" ]; then

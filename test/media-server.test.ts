@@ -1,0 +1,143 @@
+/**
+ * The media server seam against the real Janus VideoRoom (started by
+ * test/support/media-stack.ts in the test namespace) and real Chromium pages
+ * with fake devices: rooms require end-to-end encrypted media, a published
+ * feed reaches a subscriber through Janus (over coturn relays), Janus records
+ * when asked, and every failure is a typed error without Janus's text.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { janusMediaServer, MediaServerError, type MediaServer } from '../server/signaling/media-server.ts';
+import { turnCredentials } from '../server/signaling/turn-credentials.ts';
+import { startMediaStack, type MediaStack } from './support/media-stack.ts';
+import { launchMediaChromium } from './support/media-browser.ts';
+import {
+  applyAnswer,
+  firstVideoFrame,
+  pageStats,
+  publishOffer,
+  serveMediaTestPage,
+  subscribeAnswer,
+  type MediaTestPageServer,
+  type PageRtcConfig,
+} from './support/media-test-page.ts';
+
+let stack: MediaStack;
+let browser: Browser;
+let pageServer: MediaTestPageServer;
+let media: MediaServer;
+const recordDir = mkdtempSync(join(tmpdir(), 'clinician-recordings-'));
+
+before(async () => {
+  stack = await startMediaStack({ recordDir });
+  browser = await launchMediaChromium();
+  pageServer = await serveMediaTestPage();
+  media = janusMediaServer({ url: stack.janusUrl, apiSecret: stack.janusApiSecret });
+});
+
+after(async () => {
+  await media?.close();
+  await browser?.close();
+  await pageServer?.close();
+  await stack?.stop();
+  rmSync(recordDir, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(pageServer.url);
+  return page;
+}
+
+function relayConfig(user: string): PageRtcConfig {
+  const server = turnCredentials({ urls: stack.turnUrls, secret: stack.turnSecret, ttlSeconds: 600 }, user, new Date());
+  return { iceServers: [server], iceTransportPolicy: 'relay' };
+}
+
+function assertTyped(error: unknown, code: string, ...secrets: string[]): true {
+  assert.ok(error instanceof MediaServerError, `expected a MediaServerError, got ${String(error)}`);
+  assert.equal(error.code, code);
+  for (const secret of secrets) assert.ok(!error.message.includes(secret), 'the error message must not carry ids');
+  return true;
+}
+
+test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRED); with it, the subscriber decodes video and receives audio through Janus over TURN relays, and Janus records the room', async () => {
+  const server = janusMediaServer({ url: stack.janusUrl, apiSecret: stack.janusApiSecret, recordDir });
+  const callId = randomUUID();
+  const alice = `alice-${randomUUID().slice(0, 8)}`;
+  const bob = `bob-${randomUUID().slice(0, 8)}`;
+  const publisher = await openPage();
+  const subscriber = await openPage();
+  try {
+    await server.openRoom(callId);
+    await server.openRoom(callId); // idempotent
+
+    const offer = await publishOffer(publisher, relayConfig(alice));
+    await assert.rejects(server.publish(callId, alice, { type: 'offer', sdp: offer }), (e) => assertTyped(e, 'E2EE_REQUIRED', callId, alice));
+    await assert.rejects(server.publish(callId, alice, { type: 'offer', sdp: offer, e2ee: false }), (e) => assertTyped(e, 'E2EE_REQUIRED', callId, alice));
+
+    const answer = await server.publish(callId, alice, { type: 'offer', sdp: offer, e2ee: true });
+    assert.equal(answer.type, 'answer');
+    await applyAnswer(publisher, answer.sdp);
+
+    const subscriberOffer = await server.subscribe(callId, bob, alice);
+    assert.equal(subscriberOffer.type, 'offer');
+    const subscriberAnswer = await subscribeAnswer(subscriber, relayConfig(bob), subscriberOffer.sdp);
+    await server.answer(callId, bob, alice, { type: 'answer', sdp: subscriberAnswer });
+
+    assert.equal(await firstVideoFrame(subscriber), true);
+    const stats = await pageStats(subscriber);
+    assert.ok(stats.framesDecoded > 0, 'the subscriber decoded video frames');
+    assert.ok(stats.audioPackets > 0, 'the subscriber received audio');
+    assert.deepEqual(stats.localCandidateTypes, ['relay'], 'media went through the TURN relay');
+    const sent = await pageStats(publisher);
+    assert.deepEqual(sent.localCandidateTypes, ['relay']);
+
+    // Janus records the room into recordDir (its own .mjr files, one per published stream).
+    await server.leave(callId, alice);
+    await server.leave(callId, bob);
+    await server.closeRoom(callId);
+    const recordings = readdirSync(recordDir).filter((name) => name.includes(callId) && name.endsWith('.mjr'));
+    assert.ok(recordings.some((name) => name.includes('video')), `a video recording exists (${recordings.join(', ')})`);
+    assert.ok(recordings.some((name) => name.includes('audio')), 'an audio recording exists');
+    for (const name of recordings) assert.ok(statSync(join(recordDir, name)).size > 1000, 'the recording holds media');
+  } finally {
+    await server.close();
+    await publisher.context().close();
+    await subscriber.context().close();
+  }
+});
+
+test('without recordDir nothing is recorded; a closed room refuses publishing (NOT_ALLOWED) and a missing feed cannot be subscribed', async () => {
+  const callId = randomUUID();
+  const carol = `carol-${randomUUID().slice(0, 8)}`;
+  const page = await openPage();
+  try {
+    await media.openRoom(callId);
+    await assert.rejects(media.subscribe(callId, carol, 'nobody-published'), (e) => assertTyped(e, 'NOT_ALLOWED', callId, 'nobody-published'));
+    await assert.rejects(media.answer(callId, carol, 'never-subscribed', { type: 'answer', sdp: 'v=0' }), (e) => assertTyped(e, 'NOT_ALLOWED'));
+    const offer = await publishOffer(page, {});
+    await media.publish(callId, carol, { type: 'offer', sdp: offer, e2ee: true });
+    await media.closeRoom(callId);
+    await media.closeRoom(callId); // idempotent
+    assert.deepEqual(readdirSync(recordDir).filter((name) => name.includes(callId)), []);
+    await assert.rejects(media.publish(callId, carol, { type: 'offer', sdp: offer, e2ee: true }), (e) => assertTyped(e, 'NOT_ALLOWED', callId, carol));
+  } finally {
+    await page.context().close();
+  }
+});
+
+test('a wrong Janus API secret or an unreachable Janus is MEDIA_UNAVAILABLE', async () => {
+  const wrongSecret = janusMediaServer({ url: stack.janusUrl, apiSecret: 'not-the-secret' });
+  await assert.rejects(wrongSecret.openRoom(randomUUID()), (e) => assertTyped(e, 'MEDIA_UNAVAILABLE'));
+  const noSecret = janusMediaServer({ url: stack.janusUrl });
+  await assert.rejects(noSecret.openRoom(randomUUID()), (e) => assertTyped(e, 'MEDIA_UNAVAILABLE'));
+  const gone = janusMediaServer({ url: 'http://127.0.0.1:9/janus', apiSecret: stack.janusApiSecret });
+  await assert.rejects(gone.openRoom(randomUUID()), (e) => assertTyped(e, 'MEDIA_UNAVAILABLE'));
+  await Promise.all([wrongSecret.close(), noSecret.close(), gone.close()]);
+});
