@@ -1,7 +1,8 @@
 /**
  * The backend's HTTP surface (Fastify), composed from one module per
  * feature: sign-in (auth/), sync and single resources (sync/), audit upload
- * and trails (audit/), behind one front door (auth/front-door: timeouts,
+ * and trails (audit/), consultations (signaling/: HTTP, the WebSocket, the join
+ * page), behind one front door (auth/front-door: timeouts,
  * security headers, no-store, a fixed 404, rate limits, purging). Every
  * failure is a JSON `{ error: { code, message } }` without PHI or stack; a
  * request that failed because the database could not be reached is a 503
@@ -23,6 +24,9 @@ import { PUSH_PATH } from '../shared/sync-api';
 import { AUDIT_UPLOAD_PATH } from '../shared/audit-upload';
 import { registerSyncRoutes } from './sync/sync-routes';
 import { registerAuditRoutes } from './audit/audit-routes';
+import websocket from '@fastify/websocket';
+import { SIGNALING_MESSAGE_MAX_BYTES } from '../shared/consult/signaling-messages';
+import { registerConsultRoutes, type ConsultOptions } from './signaling/consult-routes';
 
 export interface AppDeps {
   db: Db;
@@ -37,9 +41,11 @@ export interface AppDeps {
   timeouts?: Partial<Timeouts>;
   /** How often expired challenges and sessions are purged. */
   purgeIntervalMs?: number;
+  /** Consultations: public address for join links, media server, TURN, link lifetime, the relay's LISTEN connection (signaling/consult-routes.ts). */
+  consult?: ConsultOptions;
 }
 
-export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeouts, purgeIntervalMs }: AppDeps): FastifyInstance {
+export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeouts, purgeIntervalMs, consult }: AppDeps): FastifyInstance {
   const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...rateLimits };
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...serverOptions({ ...DEFAULT_TIMEOUTS, ...timeouts }, https) }) as unknown as FastifyInstance;
   registerFrontDoor(app, { tls: Boolean(https) });
@@ -48,6 +54,8 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
     { method: 'POST', url: AUDIT_UPLOAD_PATH, oneAtATime: true },
   ]);
   purgeOnTimer(app, () => rp.purgeExpired(), purgeIntervalMs ?? PURGE_INTERVAL_MS);
+  // Before any route, so the signaling route upgrades; a message up to 4x the protocol's limit reaches the handler (answered INVALID_MESSAGE), a larger one closes the socket (1009).
+  void app.register(websocket, { options: { maxPayload: 4 * SIGNALING_MESSAGE_MAX_BYTES } });
 
   app.setErrorHandler((err, _request, reply) => {
     if (isConnectionError(err)) {
@@ -78,6 +86,7 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
     registerAuthRoutes(routes, { db, rp, clock, rateLimits: limits });
     registerSyncRoutes(routes, { db, rp, clock });
     registerAuditRoutes(routes, { db, rp, clock, receiptKey });
+    registerConsultRoutes(routes, { db, rp, clock, consult: consult ?? {} });
   });
 
   return app;

@@ -21,9 +21,10 @@ import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
 import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
 import { migrateSessions, migrateUsedDecoyChallenges, type SessionTables } from './auth/session-schema';
+import { migrateSignaling, type SignalingTables } from './signaling/signaling-schema';
 
-/** Each feature's own tables are declared beside it (authorization/, audit/, auth/). */
-export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables {
+/** Each feature's own tables are declared beside it (authorization/, audit/, auth/, signaling/). */
+export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
   counters: { name: string; value: number };
@@ -261,6 +262,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateSessions(db),
   (db) => migrateAuditFlags(db),
   (db) => migrateUsedDecoyChallenges(db),
+  (db) => migrateSignaling(db),
 ];
 
 /** Which engine a Kysely instance runs on. */

@@ -9,13 +9,14 @@
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain and every device's uploaded chain are whole; else names the first bad entry)
  *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
+ * Consultations (serve): [--public-url URL] [--janus-url URL [--janus-record-dir DIR]] [--turn-url URL... --turn-secret-file PATH] [--invite-ttl-seconds N]
  * Serving needs the receipt-signing key from configuration: --receipt-key-file
  * or CLINICIAN_RECEIPT_KEY_FILE (no default; the backend refuses to start).
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
  * http only on loopback; any other address needs --tls-cert and --tls-key.
  * There is no default account: every clinician enrolls with a one-time code.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { clinicianIdSchema } from '../shared/backend-api';
@@ -30,6 +31,8 @@ import { RelyingParty } from './auth/relying-party';
 import { generateReceiptKeyFile, loadReceiptKey } from './receipt-key';
 import { verifyDisclosureChain } from './audit/disclosure-verify';
 import { verifyAllDeviceChains } from './audit/device-chain-verify';
+import { janusMediaServer } from './signaling/media-server';
+import { TURN_TTL_SECONDS_DEFAULT, type ConsultOptions } from './signaling/consult-routes';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -55,6 +58,12 @@ async function main(argv: string[]): Promise<void> {
       'rate-limit-ip': { type: 'string' },
       'rate-limit-upload': { type: 'string' },
       'receipt-key-file': { type: 'string' },
+      'public-url': { type: 'string' },
+      'janus-url': { type: 'string' },
+      'janus-record-dir': { type: 'string' },
+      'turn-url': { type: 'string', multiple: true },
+      'turn-secret-file': { type: 'string' },
+      'invite-ttl-seconds': { type: 'string' },
     },
   });
   const [command = 'serve', ...args] = positionals;
@@ -92,7 +101,8 @@ async function main(argv: string[]): Promise<void> {
         perIp: perMinute(values['rate-limit-ip'], 'rate-limit-ip'),
       }).filter(([, v]) => v !== undefined),
     );
-    const app = buildApp({ db, rp, clock: systemClock, receiptKey: receiptKey!, rateLimits, ...(tls ? { https: tls } : {}) });
+    const consult = consultOptions(values, tls ? 'https' : 'http');
+    const app = buildApp({ db, rp, clock: systemClock, receiptKey: receiptKey!, rateLimits, consult, ...(tls ? { https: tls } : {}) });
     const close = async () => {
       await app.close();
       await db.destroy();
@@ -165,6 +175,39 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * The consultation settings from the command line: join links on --public-url (default: this
+ * server's own address), Janus at --janus-url, TURN at --turn-url with the shared secret read
+ * from --turn-secret-file (mode 0600 or stricter; there is no default secret), join links valid
+ * --invite-ttl-seconds (at most the default). Bad values stop the server with the reason.
+ */
+function consultOptions(values: Record<string, string | boolean | string[] | undefined>, scheme: 'http' | 'https'): ConsultOptions {
+  const text = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
+  const publicUrl = text('public-url') ?? `${scheme}://${text('host') === '::1' ? '[::1]' : text('host')}:${text('port')}`;
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(publicUrl)) throw new Error('--public-url must be an http(s) address without query or fragment');
+  const janusUrl = text('janus-url');
+  if (text('janus-record-dir') && !janusUrl) throw new Error('--janus-record-dir needs --janus-url');
+  const turnUrls = (values['turn-url'] as string[] | undefined) ?? [];
+  const secretFile = text('turn-secret-file');
+  if (turnUrls.length > 0 !== Boolean(secretFile)) throw new Error('--turn-url and --turn-secret-file go together');
+  let turn: ConsultOptions['turn'] = null;
+  if (secretFile) {
+    if ((statSync(secretFile).mode & 0o077) !== 0) throw new Error('--turn-secret-file must be readable by its owner only (chmod 600)');
+    const secret = readFileSync(secretFile, 'utf8').trim();
+    if (secret.length < 16) throw new Error('the TURN secret is too short (at least 16 characters)');
+    turn = { urls: turnUrls, secret, ttlSeconds: TURN_TTL_SECONDS_DEFAULT };
+  }
+  const ttlText = text('invite-ttl-seconds');
+  const inviteTtlSeconds = ttlText === undefined ? undefined : Number(ttlText);
+  return {
+    publicUrl,
+    mediaServer: janusUrl ? janusMediaServer({ url: janusUrl, ...(text('janus-record-dir') ? { recordDir: resolve(text('janus-record-dir')!) } : {}) }) : null,
+    turn,
+    inviteTtlSeconds,
+    databaseUrl: process.env.DATABASE_URL,
+  };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

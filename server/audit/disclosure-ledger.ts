@@ -20,10 +20,10 @@ import type { Clock } from '../clock';
 import type { Caller } from '../auth/caller';
 
 export interface Disclosure {
-  /** 'R' a read of resources; 'E' a query (a pull page, a trail view). */
+  /** 'R' a read of resources; 'E' a query (a pull page, a trail view) or a consultation step. */
   action: 'R' | 'E';
-  /** BALP restful-interaction subtype: 'read', 'vread', 'search-type'. */
-  subtype: 'read' | 'vread' | 'search-type';
+  /** BALP restful-interaction subtype: 'read', 'vread', 'search-type'; or a consultation step (../signaling/consult-audit.ts). */
+  subtype: 'read' | 'vread' | 'search-type' | 'consult-start' | 'consult-join' | 'consult-code-confirmed' | 'consult-end';
   patientId: string | null;
   /** `Type/id` of every resource disclosed for this patient. */
   entities: string[];
