@@ -74,6 +74,8 @@ export const mediaWorkerStatsSchema = z.strictObject({
   droppedAuth: z.number().int(),
   /** Frames under a KID we hold no key for: dropped. */
   droppedNoKey: z.number().int(),
+  /** Authentic frames whose counter was already accepted (or is far too old): a replay, dropped. */
+  droppedReplay: z.number().int(),
   /** Frames without a valid SFrame header: dropped. */
   droppedMalformed: z.number().int(),
   /** Outgoing frames dropped because no own key exists yet (before the first roster). */
