@@ -12,6 +12,7 @@
 import { runAuthBench } from './auth-bench';
 import { backendVersions } from './backend-versions';
 import { runCacheBench } from './cache-bench';
+import { runConsultBench } from './consult-bench';
 import { runPushBench } from './push-bench';
 import { runSyncBench } from './sync-bench';
 
@@ -28,6 +29,7 @@ const cache = runs('cache') ? await runCacheBench(quick) : null;
 const auth = runs('auth') ? ((await runAuthBench(quick, versions)) as Json) : null;
 const sync = runs('sync') ? ((await runSyncBench(quick, versions, repetitions)) as Json) : null;
 const push = runs('push') ? await runPushBench(quick, Number(process.env.BENCH_REPETITIONS ?? 2)) : null;
+const consult = runs('consult') ? await runConsultBench(quick) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -53,5 +55,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);
