@@ -1,9 +1,13 @@
 // Builds the renderer (renderer/) into dist/renderer with relative asset paths (served at
-// the organisation's https app origin in the app, from localhost in the tests) and
-// the shared Content-Security-Policy as a meta tag.
+// the organisation's https app origin in the app, from localhost in the tests, and by the
+// backend at /join for the patient) and the shared Content-Security-Policy as a meta tag.
+// Two pages: index.html (the desktop app) and join.html (the patient's join page); the
+// consultation media worker is bundled as its own module file (worker-src 'self').
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
 import { META_CONTENT_SECURITY_POLICY } from '../shared/content-security-policy.ts';
+
+const page = (name: string) => fileURLToPath(new URL(`../renderer/${name}`, import.meta.url));
 
 export default defineConfig({
   root: fileURLToPath(new URL('../renderer/', import.meta.url)),
@@ -13,7 +17,10 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     modulePreload: { polyfill: false },
+    rollupOptions: { input: { index: page('index.html'), join: page('join.html') } },
   },
+  // The media worker is an ES module worker (new Worker(new URL(...), { type: 'module' })).
+  worker: { format: 'es' },
   plugins: [
     {
       name: 'content-security-policy-meta',

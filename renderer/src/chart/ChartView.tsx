@@ -10,6 +10,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { CHART_TABS, type AuditEntryView, type Chart, type ChartTab, type FhirResource } from '../../../shared/contract';
 import { api, call } from '../clinician';
+import { ChartConsultation } from '../../consult/ChartConsultation';
+import { activeConsult } from '../../consult/consult-session';
+import { StartConsultation } from '../../consult/StartConsultation';
 import { NotesPane, WritePane } from '../charting';
 import { ageFrom } from '../fhir-format';
 import { AccessLog } from './AccessLog';
@@ -74,11 +77,13 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key !== 'Escape' || e.defaultPrevented || escapeBelongsElsewhere(e.target)) return;
+      // Esc never hangs up a consultation: while this chart has one, it stays open.
+      if (activeConsult()?.patientId === patientId) return;
       onClose();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  }, [onClose, patientId]);
 
   const select = useCallback(
     (next: ChartTab) => {
@@ -128,7 +133,9 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
 
   return (
     <article className="chart" data-testid="chart" aria-label={`Chart of ${chart.summary.name}`}>
-      <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(observations)} now={now} onClose={onClose} />
+      <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(observations)} now={now} onClose={onClose}
+        actions={<StartConsultation patientId={patientId} encounters={items(chart, 'Encounter')} />} />
+      <ChartConsultation patientId={patientId} />
       <ChartTabs tabs={CHART_TABS} active={tab} onSelect={select} />
       {CHART_TABS.map((t) => (
         <div key={t} role="tabpanel" id={panelId(t)} aria-labelledby={tabId(t)} hidden={t !== tab} tabIndex={0} className="chart-panel" data-testid={`panel-${t}`}>

@@ -4,7 +4,7 @@
  * status, deceased) and the Close button. Always on screen while the chart
  * scrolls, against a wrong-patient mistake; never scrolls away.
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import type { Chart } from '../../../shared/contract';
 import { ageFrom, formatDate, parseFhirDate, sexWords } from '../fhir-format';
 import type { AllergyStatus } from './patient-facts';
@@ -15,9 +15,11 @@ interface Props {
   code: { text: string; when: unknown } | null;
   now: Date;
   onClose(): void;
+  /** Chart actions beside Close (Start consultation). */
+  actions?: ReactNode;
 }
 
-export function PatientBanner({ chart, allergies, code, now, onClose }: Props) {
+export function PatientBanner({ chart, allergies, code, now, onClose, actions }: Props) {
   const { summary } = chart;
   const deceased = chart.patient.deceasedDateTime;
   const deceasedTrue = chart.patient.deceasedBoolean === true;
@@ -69,9 +71,12 @@ export function PatientBanner({ chart, allergies, code, now, onClose }: Props) {
           </p>
         )}
       </div>
-      <button type="button" className="secondary banner-close" onClick={onClose} aria-label="Close chart (Esc)">
-        Close
-      </button>
+      <div className="banner-actions">
+        {actions}
+        <button type="button" className="secondary banner-close" onClick={onClose} aria-label="Close chart (Esc)">
+          Close
+        </button>
+      </div>
     </header>
   );
 }

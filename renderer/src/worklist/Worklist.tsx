@@ -10,6 +10,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type { WorklistRow } from '../../../shared/contract';
 import { api, call } from '../clinician';
 import { ageFrom, encounterClassWords, formatDate, sexWords } from '../fhir-format';
+import { InvitedConsultations } from '../../consult/InvitedConsultations';
 import { badgesOf, firstDirection, sortRows, type Sort, type SortKey } from './worklist-rows';
 
 interface Props {
@@ -72,6 +73,7 @@ export function Worklist({ onOpen, focusPatientId }: Props) {
         <h1 id="worklist-title">My patients</h1>
         {rows && <span className="muted" data-testid="worklist-count">{rows.length} on this computer{truncated ? ' (first ones shown)' : ''}</span>}
       </div>
+      <InvitedConsultations onOpen={onOpen} />
       {error && <p className="error" role="alert">{error}</p>}
       {!rows && !error && <p className="muted">Loading your patients…</p>}
       {rows?.length === 0 && <p className="muted" data-testid="worklist-empty">No patients on this computer yet. They arrive with the next sync from the hospital server.</p>}
