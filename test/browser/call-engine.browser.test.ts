@@ -1,0 +1,187 @@
+/**
+ * The call engine (renderer/consult/call-engine.ts) in real Chromium with
+ * the fake camera and microphone, the real media worker and the socket
+ * transport, two pages joined through a loopback stand-in for signaling and
+ * the media server (loopback-signaling.ts: A's publish offer becomes B's
+ * subscription offer). Proves the page-side wiring: every frame goes through
+ * the worker's transforms and both sides decrypt and decode video and audio;
+ * both show the same code; "codes match" reaches the other side; a key
+ * tampered with on the way is refused and shown as "cannot decrypt"; a
+ * browser without RTCRtpScriptTransform fails closed before opening a
+ * device or a socket. The same engine through the real backend, Janus and
+ * coturn: call-engine-janus.browser.test.ts.
+ */
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { attachLoopbackSignaling, type LoopbackSignaling } from './loopback-signaling';
+import { launchMediaChromium, serveCallEnginePage, type CallEngineServer } from './call-engine-server';
+
+interface StateSummary {
+  phase: string;
+  encryption: string;
+  code: string | null;
+  error: { code: string; message: string } | null;
+  participants: Array<{ participantId: string; self: boolean; decrypting: boolean; codeConfirmed: boolean; stream: string[] | null }>;
+}
+interface Stats {
+  worker: { sentFrames: number; decryptedFrames: number; droppedAuth: number; perSender: Array<{ participantId: string; decryptedFrames: number }> } | null;
+  inbound: Array<{ participantId: string; framesDecoded: number; audioSamplesDecoded: number; videoPacketsReceived: number }>;
+}
+
+let server: CallEngineServer;
+let browser: Browser;
+let relay: LoopbackSignaling;
+const TOKEN = 'A'.repeat(43);
+
+before(async () => {
+  server = await serveCallEnginePage();
+  browser = await launchMediaChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+afterEach(() => {
+  relay?.close();
+  server.server.removeAllListeners('upgrade');
+});
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(server.origin);
+  await page.waitForFunction(() => '__call' in window);
+  return page;
+}
+
+const latest = (page: Page) => page.evaluate(() => (window as unknown as { __call: { latest(): unknown } }).__call.latest() as StateSummary | null);
+const stats = (page: Page) => page.evaluate(() => (window as unknown as { __call: { handle: { stats(): Promise<unknown> } } }).__call.handle.stats() as Promise<Stats>);
+
+function start(page: Page, callId: string): Promise<void> {
+  return page.evaluate(([id, token]) => (window as unknown as { __call: { start(a: string, b: string): Promise<void> } }).__call.start(id!, token!), [callId, TOKEN]);
+}
+
+/** Resolves once the page's engine reports a state matching the predicate (the page's own state list, checked on each animation frame). */
+async function untilState(page: Page, predicate: string): Promise<StateSummary> {
+  await page.waitForFunction(`(() => { const s = window.__call.latest(); return !!s && (${predicate}); })()`, undefined, { timeout: 30_000 });
+  return (await latest(page))!;
+}
+
+/** Polls the real getStats/worker counters until the condition holds (media arrives on its own clock). */
+async function untilStats(page: Page, condition: (s: Stats) => boolean): Promise<Stats> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const s = await stats(page);
+    if (condition(s)) return s;
+    if (Date.now() > deadline) assert.fail(`stats never met the condition: ${JSON.stringify(s)}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+async function twoPageCall(): Promise<{ a: Page; b: Page; callId: string }> {
+  relay = attachLoopbackSignaling(server.server);
+  const callId = randomUUID();
+  const a = await openPage();
+  const b = await openPage();
+  await start(a, callId);
+  await untilState(a, "s.phase === 'in-call'");
+  await start(b, callId);
+  return { a, b, callId };
+}
+
+const decodesBoth = (s: Stats) => s.inbound.length === 1 && s.inbound[0]!.framesDecoded > 0 && s.inbound[0]!.audioSamplesDecoded > 0;
+
+test('two pages decrypt and decode each other\'s video and audio through the worker, and show the same code', async () => {
+  const { a, b } = await twoPageCall();
+  const [sa, sb] = await Promise.all([untilStats(a, decodesBoth), untilStats(b, decodesBoth)]);
+  for (const s of [sa, sb]) {
+    assert.ok(s.worker, 'the worker answers its counters');
+    assert.ok(s.worker.sentFrames > 0, 'own frames went through the send transform');
+    assert.ok(s.worker.decryptedFrames > 0, 'remote frames were decrypted by the worker');
+    assert.equal(s.worker.droppedAuth, 0, 'no frame failed authentication');
+  }
+  const [stA, stB] = [await latest(a), await latest(b)];
+  assert.ok(stA && stB);
+  assert.match(stA.code ?? '', /^\d{6}$/);
+  assert.equal(stA.code, stB.code, 'both sides show the same code');
+  assert.equal(stA.encryption, 'e2ee-unverified');
+  assert.equal(stB.encryption, 'e2ee-unverified');
+  const remoteOfA = stA.participants.find((p) => !p.self)!;
+  assert.deepEqual(remoteOfA.stream, ['audio', 'video']);
+  assert.equal(remoteOfA.decrypting, true);
+  // The remote picture actually plays.
+  await a.waitForFunction(() => Array.from(document.querySelectorAll("video")).some((v) => v.videoWidth > 0 && v.currentTime > 0));
+  await a.close();
+  await b.close();
+});
+
+test('"codes match" on one side marks it verified and reaches the other side; the wire carries the code only in code-confirmed', async () => {
+  const { a, b } = await twoPageCall();
+  await untilState(b, "s.phase === 'in-call' && s.code !== null");
+  await untilState(a, 's.code !== null');
+  await a.evaluate(() => (window as unknown as { __call: { handle: { confirmCode(): Promise<void> } } }).__call.handle.confirmCode());
+  const stA = await untilState(a, "s.encryption === 'e2ee-verified'");
+  const stB = await untilState(b, 's.participants.some((p) => !p.self && p.codeConfirmed)');
+  assert.equal(stB.encryption, 'e2ee-unverified', 'the other side has not confirmed yet');
+  const sent = relay.received.filter((m) => m.type === 'code-confirmed');
+  assert.deepEqual(sent, [{ type: 'code-confirmed', code: stA.code }]);
+  await a.close();
+  await b.close();
+});
+
+test('a sealed key tampered with on the way is refused: the receiver shows it cannot decrypt that participant and decodes no video', async () => {
+  relay = attachLoopbackSignaling(server.server);
+  let tampered = 0;
+  // Flip one byte of every sealed key delivered to the second participant (index 1).
+  relay.tamper = (to, message) => {
+    if (message.type !== 'key' || to.index !== 1) return message;
+    tampered += 1;
+    const bytes = Buffer.from(message.ciphertext, 'base64url');
+    bytes[0]! ^= 0x01;
+    return { ...message, ciphertext: bytes.toString('base64url') };
+  };
+  const callId = randomUUID();
+  const a = await openPage();
+  const b = await openPage();
+  await start(a, callId);
+  await untilState(a, "s.phase === 'in-call'");
+  await start(b, callId);
+  const stB = await untilState(b, 's.participants.some((p) => !p.self && p.decrypting === false)');
+  assert.ok(tampered > 0);
+  assert.equal(stB.phase, 'in-call', 'the call goes on');
+  // A still decrypts B (B's keys to A were not touched)...
+  await untilStats(a, decodesBoth);
+  // ...while B has received A's packets yet decrypted and decoded none of them.
+  const sB = await untilStats(b, (s) => (s.inbound[0]?.videoPacketsReceived ?? 0) > 50);
+  assert.equal(sB.inbound[0]!.framesDecoded, 0, 'no frame from A was decoded without its key');
+  assert.equal(sB.worker!.decryptedFrames, 0);
+  await a.close();
+  await b.close();
+});
+
+test('a browser without RTCRtpScriptTransform fails closed: encryption unavailable, no device opened, no signaling connection', async () => {
+  relay = attachLoopbackSignaling(server.server);
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    delete (window as unknown as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform;
+    const w = window as unknown as { __gumCalls: number };
+    w.__gumCalls = 0;
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (constraints) => {
+      w.__gumCalls += 1;
+      return original(constraints);
+    };
+  });
+  await page.goto(server.origin);
+  await page.waitForFunction(() => '__call' in window);
+  await start(page, randomUUID());
+  const state = (await latest(page))!;
+  assert.equal(state.phase, 'failed');
+  assert.equal(state.encryption, 'unavailable');
+  assert.equal(state.error?.code, 'E2EE_UNAVAILABLE');
+  assert.match(state.error?.message ?? '', /cannot encrypt the call end to end/);
+  assert.equal(await page.evaluate(() => (window as unknown as { __gumCalls: number }).__gumCalls), 0, 'no camera or microphone opened');
+  assert.equal(relay.connections, 0, 'no signaling connection, so nothing published');
+  await page.close();
+});
