@@ -49,8 +49,6 @@ if (!app.requestSingleInstanceLock()) {
     if (process.platform === 'darwin' && config.keychainAccessGroup) {
       app.configureWebAuthn({ touchID: { keychainAccessGroup: config.keychainAccessGroup, promptReason: 'unlock patient records for $1' } });
     }
-    applyWindowPolicy();
-    serveRendererAt(config.appOrigin, join(__dirname, '..', 'renderer'));
     auth = new AuthService({
       dataDir: config.dataDir ?? join(app.getPath('userData'), 'cache'),
       secrets: createOsSecretStore(),
@@ -58,8 +56,12 @@ if (!app.requestSingleInstanceLock()) {
       rpId: config.rpId,
       origins: [new URL(config.appOrigin).origin],
     });
-    await auth.start();
     const service = auth;
+    // Camera and microphone for the app's page only while a consultation is active; screen sharing only by policy.
+    const mediaPolicy = { appOrigin: config.appOrigin, screenShareAllowed: config.consultScreenShare ?? false };
+    applyWindowPolicy(() => ({ ...mediaPolicy, callActive: service.consult.media.active }));
+    serveRendererAt(config.appOrigin, join(__dirname, '..', 'renderer'));
+    await auth.start();
     bindRegistry(ipcMain, createHandlerRegistry(service, service), {
       trustedOrigins: [new URL(config.appOrigin).origin],
       onInternalError: (name, err) => console.error(`[ipc] ${name} failed: ${err instanceof Error ? err.name : 'error'}`),

@@ -3,13 +3,62 @@
  * Context isolation, sandbox, no Node, web security on; navigation, new
  * windows, webviews and permission requests denied. Never relax one of these
  * for a feature without saying which permission and why, here.
+ * The one relaxation: consultations (issue 11). Camera and microphone
+ * ('media', audio and video only) are granted to the app's own origin, its
+ * top-level page, only while a call is active; screen capture only when the
+ * machine policy's consultScreenShare allows it, during a call, on a user
+ * gesture. The decisions are plain functions in
+ * services/consult/media-permission.ts (tested there); this file only binds them.
  */
-import { app, BrowserWindow, session, type Session, type WebContents } from 'electron';
+import { app, BrowserWindow, desktopCapturer, session, type MediaAccessPermissionRequest, type Session, type WebContents } from 'electron';
+import { displayMediaAllowed, permissionAllowed, type MediaPolicyState } from './services/consult/media-permission';
 
-export function denyPermissions(ses: Session): void {
-  ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  ses.setPermissionCheckHandler(() => false);
+/** What the permission handlers ask at each decision: the app's origin, whether a call is active, the screen-share policy. */
+export type MediaPolicy = () => MediaPolicyState;
+
+/** With no media policy (or none given yet) every permission is denied, as before consultations. */
+export function denyPermissions(ses: Session, policy?: MediaPolicy): void {
+  ses.setPermissionRequestHandler((_contents, permission, callback, details) => {
+    // A 'media' request carries mediaTypes and securityOrigin; other requests have neither (and are denied anyway).
+    const media = details as Partial<MediaAccessPermissionRequest>;
+    const ask = {
+      permission,
+      origins: [details.requestingUrl, media.securityOrigin],
+      isMainFrame: details.isMainFrame,
+      mediaTypes: media.mediaTypes,
+    };
+    callback(policy !== undefined && permissionAllowed(ask, policy()));
+  });
+  ses.setPermissionCheckHandler((_contents, permission, requestingOrigin, details) => {
+    if (policy === undefined) return false;
+    const ask = {
+      permission,
+      origins: [requestingOrigin, details.securityOrigin, details.requestingUrl],
+      embeddingOrigin: details.embeddingOrigin,
+      isMainFrame: details.isMainFrame,
+      mediaTypes: details.mediaType !== undefined ? [details.mediaType] : [],
+    };
+    return permissionAllowed(ask, policy());
+  });
   ses.setDevicePermissionHandler(() => false);
+  ses.setDisplayMediaRequestHandler((request, callback) => {
+    let frame: { url: string; isMainFrame: boolean } | null = null;
+    try {
+      frame = request.frame ? { url: request.frame.url, isMainFrame: request.frame.parent === null } : null;
+    } catch {
+      // the frame went away: denied below
+    }
+    const ask = { securityOrigin: request.securityOrigin, frame, userGesture: request.userGesture };
+    if (policy === undefined || !displayMediaAllowed(ask, policy())) {
+      callback(null);
+      return;
+    }
+    // Allowed by policy: the primary screen (Electron has no picker of its own off macOS); never system audio.
+    desktopCapturer.getSources({ types: ['screen'] }).then(
+      (sources) => (sources[0] && policy().callActive ? callback({ video: sources[0] }) : callback(null)),
+      () => callback(null),
+    );
+  });
 }
 
 function lockDownContents(contents: WebContents): void {
@@ -19,8 +68,8 @@ function lockDownContents(contents: WebContents): void {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
 }
 
-export function applyWindowPolicy(): void {
-  denyPermissions(session.defaultSession);
+export function applyWindowPolicy(policy?: MediaPolicy): void {
+  denyPermissions(session.defaultSession, policy);
   app.on('web-contents-created', (_event, contents) => lockDownContents(contents));
 }
 

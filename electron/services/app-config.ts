@@ -32,6 +32,12 @@ export const appConfigSchema = z.strictObject({
   keychainAccessGroup: z.string().max(200).optional(),
   /** Where the encrypted cache lives; default: the app's user data folder. */
   dataDir: z.string().max(1024).optional(),
+  /**
+   * Whether a clinician may share their screen during a consultation (absent:
+   * no). Policy file only, never an environment variable: it widens what the
+   * renderer may capture.
+   */
+  consultScreenShare: z.boolean().optional(),
 });
 export type AppConfig = z.infer<typeof appConfigSchema>;
 

@@ -26,6 +26,7 @@ import { isRevocation, wipeDevice } from './session/revocation';
 import type { SessionContext } from './session/session-context';
 import { SignIn } from './session/sign-in';
 import type { SignInSurface } from './session/sign-in-surface';
+import { ConsultService } from './consult/consult-service';
 
 export interface AuthServiceOptions {
   dataDir: string;
@@ -44,6 +45,8 @@ export type { AuthStatus };
 export class AuthService implements SignInSurface {
   /** The session owner: every other service asks it for the cache, the token and the lock state. */
   readonly desktop: DesktopSession;
+  /** Consultations: the call's socket and media grant end with the session (a lock, sign-out or wipe). */
+  readonly consult: ConsultService;
   private readonly worker: SyncWorker;
   private readonly enrollment: Enrollment;
   private readonly signIn: SignIn;
@@ -68,6 +71,7 @@ export class AuthService implements SignInSurface {
       undoSeconds: () => this.undoSeconds(),
     });
     this.desktop.onEnd(() => void this.worker.stop());
+    this.consult = new ConsultService({ backend: options.backend, session: this.desktop });
     const ctx: SessionContext = {
       dataDir: options.dataDir,
       secrets: options.secrets,

@@ -13,6 +13,8 @@ import { api, backendErrorSchema } from '../../shared/backend-api';
 import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
 import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceiptKeyReplySchema, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
+import { CONSULT_CALLS_PATH, CONSULT_INVITED_PATH, consultInvitationsPath, invitedCallsResponseSchema, inviteResponseSchema, startCallResponseSchema, type startCallRequestSchema } from '../../shared/consult/consult-api';
+import type { Invitee } from '../../shared/consult/signaling-messages';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** A 5xx answer: the server is there but failed this request; nothing local is lost. */
@@ -218,6 +220,16 @@ export class BackendClient {
   /** Resolves when the backend says it and its database are up (GET /healthz); throws BACKEND_FAILED or BACKEND_UNREACHABLE when not. */
   async healthy(): Promise<void> {
     await this.request('GET', '/healthz', zod.object({ ok: zod.literal(true) }));
+  }
+  /** Consultations (issue 11): start a call bound to an Encounter of a patient, invite to it, list the calls this clinician is invited to. */
+  startCall(token: string, body: z.input<typeof startCallRequestSchema>) {
+    return this.request('POST', CONSULT_CALLS_PATH, startCallResponseSchema, { token, body });
+  }
+  inviteToCall(token: string, callId: string, invitee: Invitee) {
+    return this.request('POST', consultInvitationsPath(callId), inviteResponseSchema, { token, body: { invitee } });
+  }
+  invitedCalls(token: string) {
+    return this.request('GET', CONSULT_INVITED_PATH, invitedCallsResponseSchema, { token });
   }
   pull(token: string, cursor: string | null) {
     const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;

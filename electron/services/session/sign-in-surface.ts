@@ -7,6 +7,7 @@ import type { AuthStatus, CallOutput } from '../../../shared/contract';
 import type { AuthenticationResponse, RegistrationResponse } from '../../../shared/backend-api';
 import type { SyncStatus } from '../sync-worker';
 import type { LockReason } from '../lock-machine';
+import type { ConsultService } from '../consult/consult-service';
 
 export interface SignInSurface {
   status(): Promise<AuthStatus>;
@@ -22,4 +23,6 @@ export interface SignInSurface {
   nudgeSync(): void;
   networkChanged(online: boolean): void;
   syncState(): SyncStatus;
+  /** Consultations (issue 11): absent where they are not wired. */
+  readonly consult?: ConsultService;
 }
