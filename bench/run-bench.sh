@@ -5,6 +5,12 @@
 # backend before issue 8 measured beside the current one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Inside the same private network namespace the tests use (lo + a veth pair
+# with test addresses, CLINICIAN_MEDIA_ADDRESS): the consultation bench runs
+# Janus and coturn there, and nothing leaves the machine.
+if [ -z "${CLINICIAN_TEST_NETNS:-}" ]; then
+  exec bash test/support/test-network.sh bash bench/run-bench.sh "$@"
+fi
 npm run -s build:renderer >/dev/null
 
 # The backend before issue 8, compared with this one in the same run: a git

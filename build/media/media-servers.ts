@@ -97,7 +97,8 @@ interface Child {
  * coturn see ids and addresses only).
  */
 function spawnUntilReady(name: string, command: string, args: string[], ready: RegExp): Promise<Child> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv --pdeathsig: the server dies with the process that started it, even if that one is killed outright.
+  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
