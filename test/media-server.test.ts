@@ -37,7 +37,7 @@ before(async () => {
   stack = await startMediaStack({ recordDir });
   browser = await launchMediaChromium();
   pageServer = await serveMediaTestPage();
-  media = janusMediaServer({ url: stack.janusUrl, apiSecret: stack.janusApiSecret });
+  media = janusMediaServer({ url: stack.janusUrl, apiSecret: stack.janusApiSecret, feedWaitMs: 1000 });
 });
 
 after(async () => {
@@ -66,7 +66,7 @@ function assertTyped(error: unknown, code: string, ...secrets: string[]): true {
   return true;
 }
 
-test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRED); with it, the subscriber decodes video and receives audio through Janus over TURN relays, and Janus records the room', async () => {
+test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRED); with it, a subscriber (subscribing while the publisher still connects) decodes video and receives audio through Janus over TURN relays, and Janus records the room', async () => {
   const server = janusMediaServer({ url: stack.janusUrl, apiSecret: stack.janusApiSecret, recordDir });
   const callId = randomUUID();
   const alice = `alice-${randomUUID().slice(0, 8)}`;
@@ -83,9 +83,8 @@ test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRE
 
     const answer = await server.publish(callId, alice, { type: 'offer', sdp: offer, e2ee: true });
     assert.equal(answer.type, 'answer');
-    await applyAnswer(publisher, answer.sdp);
-
-    const subscriberOffer = await server.subscribe(callId, bob, alice);
+    // Subscribing while the publisher is still connecting waits for Janus to report the feed up (no race).
+    const [subscriberOffer] = await Promise.all([server.subscribe(callId, bob, alice), applyAnswer(publisher, answer.sdp)]);
     assert.equal(subscriberOffer.type, 'offer');
     const subscriberAnswer = await subscribeAnswer(subscriber, relayConfig(bob), subscriberOffer.sdp);
     await server.answer(callId, bob, alice, { type: 'answer', sdp: subscriberAnswer });

@@ -88,6 +88,7 @@ interface Waiter {
 /** One Janus session with its long poll and keepalive. */
 export class JanusSession {
   private readonly waiters = new Map<string, Waiter>();
+  private readonly listeners = new Map<number, Set<(data: Record<string, unknown>) => void>>();
   private readonly poll = new AbortController();
   private keepalive: NodeJS.Timeout | undefined;
   private closed = false;
@@ -185,7 +186,21 @@ export class JanusSession {
     else if (reply) waiter.resolve(reply);
   }
 
+  /** Calls `listener` with the plugin data of every event Janus sends on `handle` (until the returned function is called). */
+  onEvent(handle: number, listener: (data: Record<string, unknown>) => void): () => void {
+    let set = this.listeners.get(handle);
+    if (!set) this.listeners.set(handle, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(handle);
+    };
+  }
+
   private dispatch(event: JanusMessage): void {
+    if (event.janus === 'event' && typeof event.sender === 'number') {
+      for (const listener of this.listeners.get(event.sender) ?? []) listener(event.plugindata?.data ?? {});
+    }
     if (!event.transaction || !this.waiters.has(event.transaction)) return;
     if (event.janus === 'event') {
       const data = event.plugindata?.data ?? {};

@@ -8,6 +8,7 @@
  * to a client: every failure becomes a MediaServerError with a fixed message.
  * Must never log SDPs, call ids or participant ids.
  */
+import { randomUUID } from 'node:crypto';
 import type { Jsep } from '../../shared/consult/signaling-messages.ts';
 import { JanusError, JanusSession, type JanusJsep } from './janus-client.ts';
 
@@ -54,6 +55,8 @@ export interface JanusMediaServerOptions {
   apiSecret?: string;
   /** When set, Janus records every room (its own .mjr recordings) into this folder. */
   recordDir?: string;
+  /** How long subscribe() waits for a publisher that is still connecting (default 10 s). */
+  feedWaitMs?: number;
 }
 
 
@@ -88,6 +91,23 @@ function fromJanusJsep(jsep: JanusJsep | undefined, type: Jsep['type']): Jsep {
   return { type: jsep.type, sdp: jsep.sdp, ...(jsep.e2ee !== undefined ? { e2ee: jsep.e2ee } : {}) };
 }
 
+/** How long subscribe() waits for a feed whose publisher is still connecting to Janus. */
+const FEED_WAIT_MS = 10_000;
+
+/**
+ * Janus lets a subscriber join a feed only once the publisher's
+ * PeerConnection is up, which may be on another backend instance. A watcher
+ * joins the room as a silent participant (it never publishes, so it does not
+ * count against the publisher limit) and learns from Janus's own events which
+ * feeds are active.
+ */
+interface RoomWatch {
+  handle: number;
+  active: Set<string>;
+  waiters: Map<string, Set<() => void>>;
+  off: () => void;
+}
+
 interface ParticipantMedia {
   session: JanusSession;
   publisher?: number;
@@ -100,6 +120,62 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
   const url = options.url.replace(/\/+$/, '');
   const participants = new Map<string, Promise<ParticipantMedia>>();
   let control: Promise<{ session: JanusSession; handle: number }> | undefined;
+  const watches = new Map<string, Promise<RoomWatch>>();
+
+  async function watchRoom(callId: string): Promise<RoomWatch> {
+    const existing = watches.get(callId);
+    if (existing) return existing;
+    const made = (async () => {
+      const { session } = await controlHandle();
+      const handle = await session.attach(VIDEOROOM);
+      const watch: RoomWatch = { handle, active: new Set(), waiters: new Map(), off: () => undefined };
+      const note = (data: Record<string, unknown>) => {
+        const publishers = data['publishers'];
+        if (Array.isArray(publishers)) {
+          for (const publisher of publishers as { id?: unknown }[]) {
+            if (typeof publisher.id !== 'string') continue;
+            watch.active.add(publisher.id);
+            for (const wake of watch.waiters.get(publisher.id) ?? []) wake();
+          }
+        }
+        for (const gone of [data['unpublished'], data['leaving']]) if (typeof gone === 'string') watch.active.delete(gone);
+      };
+      watch.off = session.onEvent(handle, note);
+      const reply = await session.message(handle, { request: 'join', ptype: 'publisher', room: callId, id: `watch-${randomUUID()}` });
+      note(reply.data);
+      return watch;
+    })();
+    watches.set(callId, made);
+    made.catch(() => watches.delete(callId));
+    return made;
+  }
+
+  /** Resolves true once Janus reports `feed` active in the room, false after FEED_WAIT_MS. */
+  async function feedActive(callId: string, feed: string): Promise<boolean> {
+    const watch = await watchRoom(callId);
+    if (watch.active.has(feed)) return true;
+    return new Promise<boolean>((resolve) => {
+      let set = watch.waiters.get(feed);
+      if (!set) watch.waiters.set(feed, (set = new Set()));
+      const finish = (active: boolean) => {
+        clearTimeout(timer);
+        set.delete(wake);
+        resolve(active);
+      };
+      const wake = () => finish(true);
+      const timer = setTimeout(() => finish(false), options.feedWaitMs ?? FEED_WAIT_MS);
+      set.add(wake);
+    });
+  }
+
+  async function unwatchRoom(callId: string): Promise<void> {
+    const watch = await watches.get(callId)?.catch(() => undefined);
+    watches.delete(callId);
+    if (!watch) return;
+    watch.off();
+    const current = await control?.catch(() => undefined);
+    await current?.session.detach(watch.handle);
+  }
 
   const keyOf = (callId: string, participantId: string) => `${callId}\n${participantId}`;
 
@@ -183,9 +259,25 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
           media.subscribers.delete(feed);
           await media.session.detach(old);
         }
-        const handle = await media.session.attach(VIDEOROOM);
-        media.subscribers.set(feed, handle);
-        const reply = await media.session.message(handle, { request: 'join', ptype: 'subscriber', room: callId, streams: [{ feed }] });
+        const join = async () => {
+          const handle = await media.session.attach(VIDEOROOM);
+          media.subscribers.set(feed, handle);
+          try {
+            return await media.session.message(handle, { request: 'join', ptype: 'subscriber', room: callId, streams: [{ feed }] });
+          } catch (error) {
+            media.subscribers.delete(feed);
+            await media.session.detach(handle);
+            throw error;
+          }
+        };
+        let reply;
+        try {
+          reply = await join();
+        } catch (error) {
+          // The publisher may still be connecting: wait for Janus to say its feed is up, then once more.
+          if (!(error instanceof JanusError && error.janusCode === NO_SUCH_FEED) || !(await feedActive(callId, feed))) throw error;
+          reply = await join();
+        }
         return fromJanusJsep(reply.jsep, 'offer');
       } catch (error) {
         throw toMediaError(error, 'other');
@@ -218,6 +310,7 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     },
 
     async closeRoom(callId) {
+      await unwatchRoom(callId);
       for (const key of [...participants.keys()]) {
         if (key.startsWith(`${callId}\n`)) await dropParticipant(key);
       }
@@ -231,6 +324,7 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     },
 
     async close() {
+      for (const callId of [...watches.keys()]) await unwatchRoom(callId);
       for (const key of [...participants.keys()]) await dropParticipant(key);
       const current = await control?.catch(() => undefined);
       control = undefined;
