@@ -75,7 +75,8 @@ test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRE
   const subscriber = await openPage();
   try {
     await server.openRoom(callId);
-    await server.openRoom(callId); // idempotent
+    await server.openRoom(callId); // idempotent,
+    await media.openRoom(callId); // also from another backend instance
 
     const offer = await publishOffer(publisher, relayConfig(alice));
     await assert.rejects(server.publish(callId, alice, { type: 'offer', sdp: offer }), (e) => assertTyped(e, 'E2EE_REQUIRED', callId, alice));
@@ -112,16 +113,22 @@ test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRE
   }
 });
 
-test('without recordDir nothing is recorded; a closed room refuses publishing (NOT_ALLOWED) and a missing feed cannot be subscribed', async () => {
+test('without recordDir nothing is recorded; a missing or departed feed cannot be subscribed and a closed room refuses publishing (NOT_ALLOWED)', async () => {
   const callId = randomUUID();
   const carol = `carol-${randomUUID().slice(0, 8)}`;
+  const dave = `dave-${randomUUID().slice(0, 8)}`;
   const page = await openPage();
   try {
     await media.openRoom(callId);
     await assert.rejects(media.subscribe(callId, carol, 'nobody-published'), (e) => assertTyped(e, 'NOT_ALLOWED', callId, 'nobody-published'));
     await assert.rejects(media.answer(callId, carol, 'never-subscribed', { type: 'answer', sdp: 'v=0' }), (e) => assertTyped(e, 'NOT_ALLOWED'));
     const offer = await publishOffer(page, {});
-    await media.publish(callId, carol, { type: 'offer', sdp: offer, e2ee: true });
+    const answer = await media.publish(callId, carol, { type: 'offer', sdp: offer, e2ee: true });
+    await applyAnswer(page, answer.sdp);
+    assert.equal((await media.subscribe(callId, dave, carol)).type, 'offer');
+    // After leave, the feed is gone from Janus: nobody can subscribe to it any more.
+    await media.leave(callId, carol);
+    await assert.rejects(media.subscribe(callId, dave, carol), (e) => assertTyped(e, 'NOT_ALLOWED', callId, carol));
     await media.closeRoom(callId);
     await media.closeRoom(callId); // idempotent
     assert.deepEqual(readdirSync(recordDir).filter((name) => name.includes(callId)), []);
