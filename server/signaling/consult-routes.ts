@@ -11,6 +11,7 @@
  * or admits a link guest by its token in `hello`.
  * Never log a link, a token, a key or a patient id.
  */
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -66,9 +67,17 @@ export function registerConsultRoutes(app: FastifyInstance, deps: { db: Db; rp: 
     limits: { ...DEFAULT_SOCKET_LIMITS, ...consult.socketLimits },
     openRooms: new Map(),
     pending: new Set(),
+    sockets: new Set(),
   };
   app.addHook('onClose', async () => {
-    // Sockets are closed by the websocket plugin first; their leaves finish before the database closes.
+    // Sockets still open (or still closing) end now; their leaves finish before the database closes.
+    await Promise.all(
+      [...signaling.sockets].map((socket) => {
+        const closed = once(socket, 'close');
+        socket.terminate();
+        return closed;
+      }),
+    );
     await Promise.allSettled([...signaling.pending]);
     await relay.close();
     await signaling.media?.close().catch(() => undefined);

@@ -79,6 +79,8 @@ export interface SignalingDeps {
   openRooms: Map<string, Promise<void>>;
   /** Leaves and media releases still running (awaited at shutdown, before the database closes). */
   pending: Set<Promise<unknown>>;
+  /** Every open socket of this instance (ended at shutdown). */
+  sockets: Set<WebSocket>;
 }
 
 /** Policy violation: the close code of every refusal that ends the connection. */
@@ -89,6 +91,7 @@ type Phase = 'hello' | 'admitted' | 'joining' | 'joined' | 'gone';
 
 export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest, caller: Caller | null, deps: SignalingDeps): void {
   const { db, clock, relay, media, limits } = deps;
+  deps.sockets.add(socket);
   let phase: Phase = 'hello';
   let callId = '';
   let admission: Admission | null = null;
@@ -314,6 +317,7 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
   });
 
   socket.on('close', () => {
+    deps.sockets.delete(socket);
     phase = 'gone';
     clearTimeout(joinTimer);
     clearInterval(pinger);
