@@ -7,13 +7,15 @@
  * after/before ratios. BENCH_REPETITIONS sets the sync runs per backend;
  * `--only auth,sync` runs some benchmarks alone (while investigating);
  * `push` is issue 9's concurrent push benchmark (SQLite and PostgreSQL,
- * against main before issue 9's backend work).
+ * against main before issue 9's backend work). `sframe` is SFrame
+ * encrypt+decrypt per 720p frame in a Chromium worker against bare AES-GCM.
  */
 import { runAuthBench } from './auth-bench';
 import { backendVersions } from './backend-versions';
 import { runCacheBench } from './cache-bench';
 import { runConsultBench } from './consult-bench';
 import { runPushBench } from './push-bench';
+import { runSFrameBench } from './sframe-bench';
 import { runSyncBench } from './sync-bench';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -30,6 +32,7 @@ const auth = runs('auth') ? ((await runAuthBench(quick, versions)) as Json) : nu
 const sync = runs('sync') ? ((await runSyncBench(quick, versions, repetitions)) as Json) : null;
 const push = runs('push') ? await runPushBench(quick, Number(process.env.BENCH_REPETITIONS ?? 2)) : null;
 const consult = runs('consult') ? await runConsultBench(quick) : null;
+const sframe = runs('sframe') ? await runSFrameBench(quick) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -55,5 +58,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);

@@ -25,13 +25,18 @@ export function sframeNonce(salt: Uint8Array, ctr: bigint): Bytes {
   return nonce;
 }
 
+/** header || metadata; media frames have no metadata, so the header alone is the AAD (no copy per frame). */
+function aadOf(header: Bytes, metadata: Uint8Array): Bytes {
+  return metadata.length === 0 ? header : concatBytes(header, metadata);
+}
+
 export async function sframeEncrypt(key: SFrameKey, ctr: bigint, metadata: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
   const inner = sframeKeyInternals(key);
   if (inner === undefined) throw new SFrameError('UNKNOWN_KEY');
   checkCounter(ctr);
   const header = encodeSFrameHeader(key.kid, ctr);
   const nonce = sframeNonce(inner.salt, ctr);
-  const sealed = await aeadSeal(inner.aead, nonce, concatBytes(header, metadata), ownBytes(plaintext));
+  const sealed = await aeadSeal(inner.aead, nonce, aadOf(header, metadata), ownBytes(plaintext));
   return concatBytes(header, sealed);
 }
 
@@ -48,6 +53,6 @@ export async function sframeDecrypt(
   const bytes = ownBytes(frame);
   const header = bytes.subarray(0, headerLength);
   const nonce = sframeNonce(inner.salt, ctr);
-  const plaintext = await aeadOpen(inner.aead, nonce, concatBytes(header, metadata), bytes.subarray(headerLength));
+  const plaintext = await aeadOpen(inner.aead, nonce, aadOf(header, metadata), bytes.subarray(headerLength));
   return { kid, ctr, plaintext };
 }
