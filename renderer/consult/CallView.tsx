@@ -37,9 +37,11 @@ export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, a
   const { state } = call;
   const over = state.phase === 'ended' || state.phase === 'failed';
   const live = state.phase === 'in-call';
+  // A clinician in the call who confirmed the current code (the engine clears this when the code changes).
+  const checkedBy = state.participants.find((p) => !p.self && p.codeConfirmed && (p.role === 'host' || p.role === 'clinician'))?.displayName ?? null;
   return (
     <div className="consult-call" data-testid="consult-call" data-phase={state.phase}>
-      <EncryptionStatus state={state} reachedCall={call.reachedCall} />
+      <EncryptionStatus state={state} reachedCall={call.reachedCall} checkedBy={canConfirmCode ? null : checkedBy} />
       {!over && (
         <>
           {(state.phase === 'starting' || state.phase === 'connecting') && (

@@ -22,11 +22,11 @@ function Video({ stream, self, label }: { stream: MediaStream | null; self: bool
 
 function Tile({ p, localStream, cameraOff }: { p: ParticipantState; localStream: MediaStream | null; cameraOff: boolean }) {
   const stream = p.self ? localStream : p.stream;
-  const name = p.self ? `${p.displayName} (you)` : p.displayName;
+  const name = p.self ? 'You' : p.displayName;
   return (
     <li className={`consult-tile${p.decrypting ? '' : ' consult-tile-failing'}`} data-testid="consult-tile" data-participant-role={p.role}>
       {stream && !(p.self && cameraOff) ? (
-        <Video stream={stream} self={p.self} label={`Video of ${name}`} />
+        <Video stream={stream} self={p.self} label={p.self ? 'Your own camera' : `Video of ${name}`} />
       ) : (
         <div className="consult-video consult-video-empty" aria-hidden="true">{p.self && cameraOff ? 'Camera off' : 'No picture yet'}</div>
       )}

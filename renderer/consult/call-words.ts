@@ -39,9 +39,11 @@ export type EncryptionWords = { tone: 'ok' | 'warn' | 'bad' | 'info'; text: stri
 /**
  * The encryption badge: always one of these, never silent. `reachedCall`:
  * the call got as far as joining (before that, no media can have left this
- * page; after it, only encrypted media ever did).
+ * page; after it, only encrypted media ever did). `checkedBy`: on a page that
+ * does not confirm codes itself (the patient's), the clinician who confirmed
+ * the current code after reading it aloud with everyone.
  */
-export function encryptionWords(state: CallState, reachedCall: boolean): EncryptionWords {
+export function encryptionWords(state: CallState, reachedCall: boolean, checkedBy: string | null = null): EncryptionWords {
   const code = state.error?.code;
   if (state.encryption === 'unavailable' || code === 'E2EE_UNAVAILABLE' || code === 'E2EE_REQUIRED') {
     const tail = reachedCall ? 'No unencrypted media was sent.' : 'No media was sent.';
@@ -56,7 +58,9 @@ export function encryptionWords(state: CallState, reachedCall: boolean): Encrypt
     case 'e2ee-verified':
       return { tone: 'ok', text: 'End-to-end encrypted, code checked' };
     case 'e2ee-unverified':
-      return { tone: 'warn', text: 'End-to-end encrypted, code not yet checked' };
+      return checkedBy
+        ? { tone: 'ok', text: `End-to-end encrypted, code checked (confirmed by ${checkedBy})` }
+        : { tone: 'warn', text: 'End-to-end encrypted, code not yet checked' };
     default:
       return state.phase === 'in-call'
         ? { tone: 'info', text: 'End-to-end encryption ready: waiting for someone to join' }

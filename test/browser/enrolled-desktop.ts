@@ -33,10 +33,12 @@ export interface EnrolledDesktopOptions {
   viewport?: { width: number; height: number };
   /** The organisation's undo window (set-policy undoSeconds); default 0 here, so sync tests do not wait for it (undo-window.test.ts keeps the default). */
   undoSeconds?: number;
+  /** Another Chromium launch (e.g. launchMediaChromium: fake camera and microphone for consultations). */
+  launch?: () => Promise<Browser>;
 }
 
 export async function enrolledDesktop(dir: string, keychain: SecretStore, options: EnrolledDesktopOptions = {}): Promise<EnrolledDesktop> {
-  const [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
+  const [browser, renderer] = await Promise.all([(options.launch ?? launchChromium)(), serveRenderer()]);
   const backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin], ...(options.backendFlags ? { flags: options.backendFlags } : {}) });
   backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
   backend.admin(['set-policy', 'undoSeconds', String(options.undoSeconds ?? 0)]);
