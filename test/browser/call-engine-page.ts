@@ -12,7 +12,7 @@ import { socketTransport } from '../../renderer/consult/socket-transport';
 import type { CallState } from '../../renderer/consult/call-state';
 
 interface PageCall {
-  start(callId: string, token: string): Promise<void>;
+  start(callId: string, token: string, url?: string): Promise<void>;
   handle: CallHandle | null;
   states: CallState[];
   latest(): unknown;
@@ -29,10 +29,10 @@ function summary(state: CallState): unknown {
 const call: PageCall = {
   handle: null,
   states: [],
-  async start(callId, token) {
+  async start(callId, token, url) {
     call.handle = await startCall({
       callId,
-      transport: socketTransport({ callId, token }),
+      transport: socketTransport({ callId, token, ...(url ? { url } : {}) }),
       devices: {},
       decryptCheckIntervalMs: 250,
       onState: (state) => {

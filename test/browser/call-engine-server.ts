@@ -3,14 +3,13 @@
  * the engine page script and the real media worker, each bundled by esbuild
  * as an ES module; the worker is served at the path the engine's
  * `new URL('../consult-worker/media-worker.ts', import.meta.url)` names, so
- * the engine creates it exactly as in the Vite build. Also launches Chromium
- * with the fake camera and microphone.
+ * the engine creates it exactly as in the Vite build. Chromium for these pages:
+ * test/support/media-browser.ts (fake camera and microphone, no DNS).
  */
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM_FLAGS, ROOT } from './harness';
+import { ROOT } from './harness';
 
 function bundle(entry: string): string {
   return buildSync({
@@ -46,20 +45,4 @@ export async function serveCallEnginePage(): Promise<CallEngineServer> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return { server, origin: `http://localhost:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-export const MEDIA_FLAGS = [
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
-/** Chromium with the fake camera and microphone; no DNS query leaves (only the given hosts resolve). */
-export function launchMediaChromium(extraHosts: string[] = []): Promise<Browser> {
-  const exclude = ['localhost', '127.0.0.1', ...extraHosts].map((h) => `EXCLUDE ${h}`).join(' , ');
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [...CHROMIUM_FLAGS, ...MEDIA_FLAGS, `--host-resolver-rules=MAP * ~NOTFOUND , ${exclude}`],
-    headless: true,
-  });
 }

@@ -16,19 +16,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { attachLoopbackSignaling, type LoopbackSignaling } from './loopback-signaling';
-import { launchMediaChromium, serveCallEnginePage, type CallEngineServer } from './call-engine-server';
-
-interface StateSummary {
-  phase: string;
-  encryption: string;
-  code: string | null;
-  error: { code: string; message: string } | null;
-  participants: Array<{ participantId: string; self: boolean; decrypting: boolean; codeConfirmed: boolean; stream: string[] | null }>;
-}
-interface Stats {
-  worker: { sentFrames: number; decryptedFrames: number; droppedAuth: number; perSender: Array<{ participantId: string; decryptedFrames: number }> } | null;
-  inbound: Array<{ participantId: string; framesDecoded: number; audioSamplesDecoded: number; videoPacketsReceived: number }>;
-}
+import { serveCallEnginePage, type CallEngineServer } from './call-engine-server';
+import { launchMediaChromium } from '../support/media-browser';
+import { decodesVideoAndAudio, latest, openCallPage, startOnPage, untilState, untilStats } from './call-engine-driver';
 
 let server: CallEngineServer;
 let browser: Browser;
@@ -48,36 +38,8 @@ afterEach(() => {
   server.server.removeAllListeners('upgrade');
 });
 
-async function openPage(): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(server.origin);
-  await page.waitForFunction(() => '__call' in window);
-  return page;
-}
-
-const latest = (page: Page) => page.evaluate(() => (window as unknown as { __call: { latest(): unknown } }).__call.latest() as StateSummary | null);
-const stats = (page: Page) => page.evaluate(() => (window as unknown as { __call: { handle: { stats(): Promise<unknown> } } }).__call.handle.stats() as Promise<Stats>);
-
-function start(page: Page, callId: string): Promise<void> {
-  return page.evaluate(([id, token]) => (window as unknown as { __call: { start(a: string, b: string): Promise<void> } }).__call.start(id!, token!), [callId, TOKEN]);
-}
-
-/** Resolves once the page's engine reports a state matching the predicate (the page's own state list, checked on each animation frame). */
-async function untilState(page: Page, predicate: string): Promise<StateSummary> {
-  await page.waitForFunction(`(() => { const s = window.__call.latest(); return !!s && (${predicate}); })()`, undefined, { timeout: 30_000 });
-  return (await latest(page))!;
-}
-
-/** Polls the real getStats/worker counters until the condition holds (media arrives on its own clock). */
-async function untilStats(page: Page, condition: (s: Stats) => boolean): Promise<Stats> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const s = await stats(page);
-    if (condition(s)) return s;
-    if (Date.now() > deadline) assert.fail(`stats never met the condition: ${JSON.stringify(s)}`);
-    await page.waitForTimeout(200);
-  }
-}
+const openPage = () => openCallPage(browser, server.origin);
+const start = (page: Page, callId: string) => startOnPage(page, callId, TOKEN);
 
 async function twoPageCall(): Promise<{ a: Page; b: Page; callId: string }> {
   relay = attachLoopbackSignaling(server.server);
@@ -90,7 +52,7 @@ async function twoPageCall(): Promise<{ a: Page; b: Page; callId: string }> {
   return { a, b, callId };
 }
 
-const decodesBoth = (s: Stats) => s.inbound.length === 1 && s.inbound[0]!.framesDecoded > 0 && s.inbound[0]!.audioSamplesDecoded > 0;
+const decodesBoth = decodesVideoAndAudio;
 
 test('two pages decrypt and decode each other\'s video and audio through the worker, and show the same code', async () => {
   const { a, b } = await twoPageCall();
