@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
 import { migrate, openDatabase, type Db } from '../server/database';
-import { addClinician } from '../server/organisation/organisation';
+import { addClinician, revokeDevice } from '../server/organisation/organisation';
 import { assignPatients } from '../server/organisation/assignments';
 import { RelyingParty } from '../server/auth/relying-party';
 import { CONTENT_SECURITY_POLICY } from '../shared/content-security-policy';
@@ -139,7 +139,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'Test', origins: ['http://localhost'] }, clock),
         clock,
         receiptKey: loadReceiptKey(dir.path),
-        consult: { publicUrl: 'https://patients.example', databaseUrl: pg?.url, rendererDir, inviteTtlSeconds: 300, socketLimits: { invalidPerConnection: 5 } },
+        consult: { publicUrl: 'https://patients.example', databaseUrl: pg?.url, rendererDir, inviteTtlSeconds: 300, socketLimits: { invalidPerConnection: 5, sessionCheckMs: 250 } },
       });
       url = await app.listen({ port: 0, host: '127.0.0.1' });
     });
@@ -420,6 +420,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
       const keys = await db.selectFrom('consult_participants').select('public_key').where('call_id', '=', callId).execute();
       for (const r of mine) for (const k of keys) assert.ok(!r.entry.includes(k.public_key), 'never a key');
+    });
+
+    test('a clinician whose device is revoked during the call is put out of it; the others hear the leave and go on', async () => {
+      const callId = await startCall();
+      await addClinician(db, 'dr.leaving', 'Dr Leaving', clock);
+      await assignPatients(db, 'dr.leaving', [P1]);
+      const deviceId = randomUUID();
+      const device = deviceKeyPair();
+      const leaving: Clinician = { id: 'dr.leaving', device, token: await registerDevice(db, 'dr.leaving', { profile: { profileId: deviceId }, keys: { publicKey: device.publicKey } } as unknown as CacheSession) };
+      await call('POST', consultInvitationsPath(callId), people.host.token, { invitee: { kind: 'clinician', clinicianId: 'dr.leaving' } });
+      const host = await clinicianJoins(people.host, callId);
+      const other = await clinicianJoins(leaving, callId);
+      await revokeDevice(db, deviceId, clock);
+      const { error, close } = await other.peer.refused('revoked device');
+      assert.equal(error.code, 'NOT_ALLOWED');
+      assert.equal(close.code, 1008);
+      await host.peer.next((m) => m.type === 'left' && m.participantId === other.welcome.participantId, 'host hears the revoked clinician left');
+      host.peer.send({ type: 'code-confirmed', code: '111111' });
+      await host.peer.next((m) => m.type === 'code-confirmed', 'the call goes on');
     });
 
     test('the join page: a clear 503 until it is built, then served with the strict CSP and no-store, with only the files it reaches', async () => {
