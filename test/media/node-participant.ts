@@ -40,6 +40,8 @@ export interface NodeParticipant {
   readonly unparsed: string[];
   participantId(): string | null;
   roster(): Participant[];
+  /** Everyone who was ever in the call while this participant was (the roster keeps only the present). */
+  everyone(): Participant[];
   /** Resolves with the first message (already received or coming) that matches. */
   next<T extends ServerMessage['type']>(type: T, match?: (m: Extract<ServerMessage, { type: T }>) => boolean, timeoutMs?: number): Promise<Extract<ServerMessage, { type: T }>>;
   /** The SFrame key for a KID, if a sender sealed that key to this participant. */
@@ -62,6 +64,7 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
   const unparsed: string[] = [];
   const waiters: Array<() => void> = [];
   const roster = new Map<string, Participant>();
+  const seen = new Map<string, Participant>();
   const sfKeys = new Map<bigint, SFrameKey>();
   let self: string | null = null;
   let opened = 0;
@@ -111,8 +114,14 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
     const m = parsed.data;
     if (m.type === 'welcome') {
       self = m.participantId;
-      for (const p of m.roster) roster.set(p.participantId, p);
-    } else if (m.type === 'joined') roster.set(m.participant.participantId, m.participant);
+      for (const p of m.roster) {
+        roster.set(p.participantId, p);
+        seen.set(p.participantId, p);
+      }
+    } else if (m.type === 'joined') {
+      roster.set(m.participant.participantId, m.participant);
+      seen.set(m.participant.participantId, m.participant);
+    }
     else if (m.type === 'left') roster.delete(m.participantId);
     // Keys are opened in arrival order; the message is announced once its key is in.
     pending = pending.then(async () => {
@@ -136,6 +145,7 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
     unparsed,
     participantId: () => self,
     roster: () => [...roster.values()],
+    everyone: () => [...seen.values()],
     next(type, match, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no '${type}' message within ${timeoutMs} ms (got: ${messages.map((m) => m.type).join(',')})`)), timeoutMs);
