@@ -110,6 +110,7 @@ describe('consultation signaling across two backend instances on one PostgreSQL'
     assert.ok(Number(left.seq) > Math.max(...atB), 'the leave comes after everything B was sent');
     const stored = await db.selectFrom('consult_events').select('seq').where('call_id', '=', callId).orderBy('seq').execute();
     assert.deepEqual(stored.map((r) => Number(r.seq)), stored.map((_, i) => i + 1), 'one gap-free sequence across both instances');
+    for (const p of peers) assert.deepEqual(p.offSchema, [], 'every message matches serverMessageSchema');
     assert.ok(!a.output().includes(link.token) && !b.output().includes(link.token), 'no instance logged the token');
   });
 });

@@ -441,6 +441,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await host.peer.next((m) => m.type === 'code-confirmed', 'the call goes on');
     });
 
+    test('every message the backend sent in these calls matches the protocol\'s serverMessageSchema', () => {
+      assert.ok(peers.length > 20);
+      for (const p of peers) assert.deepEqual(p.offSchema, []);
+    });
+
     test('the join page: a clear 503 until it is built, then served with the strict CSP and no-store, with only the files it reaches', async () => {
       const missing = await call('GET', JOIN_PAGE_PATH, null);
       assert.equal(missing.status, 503);

@@ -9,12 +9,14 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { callKeySignedBytes } from '../../shared/consult/call-key-signature';
-import { SIGNALING_PATH, type CallKey, type ServerMessage } from '../../shared/consult/signaling-messages';
+import { SIGNALING_PATH, serverMessageSchema, type CallKey, type ServerMessage } from '../../shared/consult/signaling-messages';
 
 export type Message = ServerMessage & Record<string, unknown>;
 
 export class SignalingPeer {
   readonly messages: Message[] = [];
+  /** Messages that did not match the protocol's serverMessageSchema (must stay empty). */
+  readonly offSchema: unknown[] = [];
   private waiters: Array<() => void> = [];
   closed: { code: number; reason: string } | null = null;
   readonly closedPromise: Promise<{ code: number; reason: string }>;
@@ -23,7 +25,9 @@ export class SignalingPeer {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.messages.push(JSON.parse(String(data)) as Message);
+      const json = JSON.parse(String(data)) as unknown;
+      if (!serverMessageSchema.safeParse(json).success) this.offSchema.push(json);
+      this.messages.push(json as Message);
       this.notify();
     });
     this.closedPromise = new Promise((resolve) => {
