@@ -10,7 +10,8 @@
  * a time, calls not connected here refused, a lock that ends the call (socket
  * closed for the others, the camera and microphone grant withdrawn, the wait
  * ended), the local audit entries of start, join, code confirmation and end,
- * and typed errors without ids when the backend is gone.
+ * and typed errors without ids when the backend is gone. And the receive
+ * queue on its own: bounded without ever dropping a message silently.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +33,7 @@ import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { passkeyDesktop, type PasskeyDesktop } from './support/passkey-desktop';
 import { SignalingPeer } from './support/signaling-peer';
+import { ReceiveQueue } from '../electron/services/consult/receive-queue';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
 
 const dir = scratchDir('consult-service');
@@ -221,3 +223,30 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
   });
 }
+
+test('the receive queue: numbered in order, a take answers at once on a push or a close, and past its bound it refuses instead of dropping', async () => {
+  let n = 100;
+  const queue = new ReceiveQueue<string>(() => ++n, { messages: 3, bytes: 1000 });
+  const waiting = queue.take(0, 60_000);
+  assert.equal(queue.push('a', 10), true);
+  assert.deepEqual(await waiting, { messages: [{ n: 101, message: 'a' }], closed: false });
+  assert.equal(queue.push('b', 10), true);
+  assert.equal(queue.push('c', 10), true);
+  assert.equal(queue.push('d', 10), false, 'a fourth unread message is refused (the caller closes the call), never an old one dropped');
+  assert.deepEqual((await queue.take(101, 0)).messages.map((m) => m.message), ['b', 'c']);
+  // What the renderer has seen is let go: room again.
+  assert.equal(queue.push('d', 10), true);
+  const blocked = queue.take(104, 60_000);
+  queue.close();
+  assert.deepEqual(await blocked, { messages: [], closed: true });
+  assert.equal(queue.push('e', 10), false, 'nothing after the close');
+
+  const bytes = new ReceiveQueue<string>(() => ++n, { messages: 10, bytes: 100 });
+  assert.equal(bytes.push('x', 60), true);
+  assert.equal(bytes.push('y', 60), false, 'the byte bound too');
+  // Closed is said only once everything left was taken.
+  bytes.close();
+  const rest = await bytes.take(0, 0);
+  assert.deepEqual([rest.messages.map((m) => m.message), rest.closed], [['x'], false]);
+  assert.equal((await bytes.take(rest.messages[0]!.n, 0)).closed, true);
+});
