@@ -75,8 +75,11 @@ interface RosterEntry {
   last: { decrypted: number; droppedAuth: number; droppedNoKey: number };
 }
 
-/** Errors that end the call when the backend sends them; the others are shown and the call goes on. */
-const FATAL_SIGNALING_ERRORS: ReadonlySet<CallErrorCode> = new Set(['NOT_ALLOWED', 'CALL_ENDED', 'CALL_FULL', 'E2EE_REQUIRED']);
+/** Errors that end the call once joined (before `welcome` every error does); the others are shown and the call goes on. */
+const FATAL_SIGNALING_ERRORS: ReadonlySet<CallErrorCode> = new Set(['CALL_ENDED', 'E2EE_REQUIRED']);
+/** Janus refuses a subscription for a moment after a publisher starts: a refused subscription is asked again, this many times. */
+const SUBSCRIBE_ATTEMPTS = 4;
+const SUBSCRIBE_RETRY_BASE_MS = 250;
 
 export async function startCall(options: StartCallOptions): Promise<CallHandle> {
   const { callId, transport, devices, onState } = options;
@@ -96,6 +99,9 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
   let iceConfig: RTCConfiguration = rtcConfiguration([]);
   let finished = false;
   let decryptTimer: ReturnType<typeof setInterval> | null = null;
+  /** Subscriptions asked for and not yet offered: feed -> attempts so far. */
+  const pendingSubscriptions = new Map<string, number>();
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Signaling events are applied strictly one after another, in arrival order. */
   let queue: Promise<void> = Promise.resolve();
 
@@ -118,6 +124,9 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
     finished = true;
     if (decryptTimer) clearInterval(decryptTimer);
     decryptTimer = null;
+    for (const timer of retryTimers) clearTimeout(timer);
+    retryTimers.clear();
+    pendingSubscriptions.clear();
     stopTracks(localStream);
     publisher?.close();
     publisher = null;
@@ -307,12 +316,31 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
     );
   }
 
-  async function subscribe(feed: string): Promise<void> {
+  async function subscribe(feed: string, attempt = 0): Promise<void> {
     if (!worker || feed === selfId || !roster.has(feed)) return;
     subscribers.get(feed)?.close();
     const subscriber = createSubscriber(iceConfig, feed, worker.worker, () => emit({ participants: participantsState() }));
     subscribers.set(feed, subscriber);
+    pendingSubscriptions.set(feed, attempt + 1);
     await transport.send({ type: 'subscribe', feed });
+  }
+
+  /**
+   * A refusal while subscriptions are pending is taken as theirs (the protocol's errors name no request):
+   * each is asked again after a growing pause, a bounded number of times. True when the refusal was handled so.
+   */
+  function retrySubscriptions(): boolean {
+    const retriable = [...pendingSubscriptions].filter(([, attempts]) => attempts < SUBSCRIBE_ATTEMPTS);
+    if (retriable.length === 0) return false;
+    for (const [feed, attempts] of retriable) {
+      pendingSubscriptions.delete(feed);
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer);
+        queue = queue.then(() => (finished ? undefined : subscribe(feed, attempts))).catch(() => undefined);
+      }, SUBSCRIBE_RETRY_BASE_MS * 2 ** (attempts - 1));
+      retryTimers.add(timer);
+    }
+    return true;
   }
 
   async function publish(): Promise<void> {
@@ -420,6 +448,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       case 'error': {
         const error = callError(message.code);
         if (!selfId || FATAL_SIGNALING_ERRORS.has(message.code)) fail(error);
+        else if ((message.code === 'NOT_ALLOWED' || message.code === 'MEDIA_UNAVAILABLE') && retrySubscriptions()) return;
         else emit({ error });
         return;
       }
@@ -441,6 +470,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
         if (!roster.delete(message.participantId)) return;
         subscribers.get(message.participantId)?.close();
         subscribers.delete(message.participantId);
+        pendingSubscriptions.delete(message.participantId);
         // A new own epoch that the one who left never receives.
         rosterToWorker();
         await recomputeCode();
@@ -458,6 +488,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       case 'offer': {
         const subscriber = subscribers.get(message.feed);
         if (!subscriber) return;
+        pendingSubscriptions.delete(message.feed);
         const answer = await subscriber.answer(message.jsep);
         if (finished) return;
         await transport.send({ type: 'answer', feed: message.feed, jsep: answer });

@@ -41,8 +41,9 @@ afterEach(() => {
 const openPage = () => openCallPage(browser, server.origin);
 const start = (page: Page, callId: string) => startOnPage(page, callId, TOKEN);
 
-async function twoPageCall(): Promise<{ a: Page; b: Page; callId: string }> {
+async function twoPageCall(refuseSubscriptions = 0): Promise<{ a: Page; b: Page; callId: string }> {
   relay = attachLoopbackSignaling(server.server);
+  relay.refuseSubscriptions = refuseSubscriptions;
   const callId = randomUUID();
   const a = await openPage();
   const b = await openPage();
@@ -88,6 +89,20 @@ test('"codes match" on one side marks it verified and reaches the other side; th
   assert.equal(stB.encryption, 'e2ee-unverified', 'the other side has not confirmed yet');
   const sent = relay.received.filter((m) => m.type === 'code-confirmed');
   assert.deepEqual(sent, [{ type: 'code-confirmed', code: stA.code }]);
+  await a.close();
+  await b.close();
+});
+
+test('a subscription refused at first (the media server not ready for a new feed) is asked again: media flows and no error is shown', async () => {
+  const { a, b } = await twoPageCall(2);
+  await Promise.all([untilStats(a, decodesBoth), untilStats(b, decodesBoth)]);
+  assert.equal(relay.refuseSubscriptions, 0, 'both refusals were used');
+  assert.ok(relay.received.filter((m) => m.type === 'subscribe').length >= 4, 'the refused subscriptions were asked again');
+  for (const page of [a, b]) {
+    const state = (await latest(page))!;
+    assert.equal(state.phase, 'in-call');
+    assert.equal(state.error, null);
+  }
   await a.close();
   await b.close();
 });

@@ -33,6 +33,8 @@ export interface LoopbackSignaling {
   connections: number;
   /** Changes a message before it is delivered to `to` (return it unchanged by default). */
   tamper: (to: Participant, message: ServerMessage) => ServerMessage;
+  /** Refuse this many `subscribe` requests first (as Janus does for a moment after a publisher starts). */
+  refuseSubscriptions: number;
   close(): void;
 }
 
@@ -45,6 +47,7 @@ export function attachLoopbackSignaling(server: Server): LoopbackSignaling {
     received: [],
     connections: 0,
     tamper: (_to, message) => message,
+    refuseSubscriptions: 0,
     close: () => {
       for (const client of wss.clients) client.terminate();
       wss.close();
@@ -108,6 +111,11 @@ export function attachLoopbackSignaling(server: Server): LoopbackSignaling {
             for (const other of others(self)) send(other, { type: 'feed', seq: ++seq, participantId: self.participant.participantId });
             return;
           case 'subscribe': {
+            if (relay.refuseSubscriptions > 0) {
+              relay.refuseSubscriptions -= 1;
+              send(self, { type: 'error', code: 'NOT_ALLOWED', message: 'That participant has no media to receive.' });
+              return;
+            }
             const offer = offers.get(message.feed);
             if (offer) send(self, { type: 'offer', feed: message.feed, jsep: offer.jsep });
             return;
