@@ -5,11 +5,18 @@
  * suite) with every intermediate value (key and salt labels, secret, key,
  * salt, nonce, AAD, ciphertext) and the decryption back. KID and CTR are read
  * from the JSON as digit strings, never through Number, so the values above
- * 2^53 (up to 2^64 - 1) are checked exactly.
+ * 2^53 (up to 2^64 - 1) are checked exactly. The five full vectors are
+ * run again in a Chromium dedicated worker, where the call's frames are
+ * encrypted, so Chromium's WebCrypto is held to them too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH, mediaChromiumArgs } from './support/media-browser';
 import { deriveSFrameKey, encodeSFrameHeader, parseSFrameHeader, sframeDecrypt, sframeEncrypt, type CipherSuiteId } from '../shared/sframe/index';
 import { cipherSuite, CTR_HMAC_ENC_KEY_LENGTH } from '../shared/sframe/cipher-suites';
 import { aeadOpen, aeadSeal, importAeadKey } from '../shared/sframe/sframe-aead';
@@ -113,6 +120,66 @@ test('every full SFrame vector (suites 1-5): labels, secret, key, salt, nonce, A
     assert.equal(opened.ctr, ctr);
     assert.equal(hex(opened.plaintext), v.pt, label);
     reproduced.sframe += 1;
+  }
+});
+
+/** A dedicated worker (where the call's media crypto runs) that reproduces the full SFrame vectors with Chromium's WebCrypto. */
+const BROWSER_WORKER = `
+import { deriveSFrameKey, sframeDecrypt, sframeEncrypt } from './shared/sframe/index';
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+const unhex = (t) => Uint8Array.from(t.match(/../g) ?? [], (p) => parseInt(p, 16));
+self.onmessage = async (event) => {
+  const results = [];
+  for (const v of event.data) {
+    try {
+      const kid = BigInt(v.kid);
+      const ctr = BigInt(v.ctr);
+      const key = await deriveSFrameKey(v.cipher_suite, kid, unhex(v.base_key));
+      const frame = await sframeEncrypt(key, ctr, unhex(v.metadata), unhex(v.pt));
+      const opened = await sframeDecrypt((k) => (k === kid ? key : undefined), unhex(v.metadata), unhex(v.ct));
+      results.push({ suite: v.cipher_suite, ct: hex(frame), pt: hex(opened.plaintext), kid: String(opened.kid), ctr: String(opened.ctr) });
+    } catch (error) {
+      results.push({ suite: v.cipher_suite, error: String(error) });
+    }
+  }
+  self.postMessage(results);
+};`;
+
+test('the five full SFrame vectors also reproduce in a Chromium dedicated worker (the media worker\'s WebCrypto)', async () => {
+  const script = buildSync({
+    stdin: { contents: BROWSER_WORKER, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+  }).outputFiles[0]!.text;
+  const server = createServer((req, res) => {
+    if (req.url === '/worker.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>SFrame vectors</title>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: mediaChromiumArgs(), headless: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://localhost:${(server.address() as { port: number }).port}/`);
+    const results = (await page.evaluate(
+      (vs) =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker('/worker.js');
+          worker.onmessage = (event) => resolve(event.data);
+          worker.onerror = (event) => reject(new Error(event.message));
+          worker.postMessage(vs);
+        }),
+      vectors.sframe,
+    )) as Array<{ suite: number; ct?: string; pt?: string; kid?: string; ctr?: string; error?: string }>;
+    assert.deepEqual(
+      results,
+      vectors.sframe.map((v) => ({ suite: v.cipher_suite, ct: v.ct, pt: v.pt, kid: v.kid, ctr: v.ctr })),
+    );
+  } finally {
+    await browser.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
 
