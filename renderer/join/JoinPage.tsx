@@ -43,7 +43,7 @@ function Intro({ onJoin }: { onJoin(): void }) {
   );
 }
 
-function JoinCall({ invitation }: { invitation: Invitation }) {
+function JoinCall({ invitation, onRetry }: { invitation: Invitation; onRetry(): void }) {
   const transport = useCallback(() => socketTransport({ callId: invitation.callId, token: invitation.token }), [invitation]);
   const call = useCall(invitation.callId, transport);
   const [codesDiffered, setCodesDiffered] = useState(false);
@@ -71,7 +71,12 @@ function JoinCall({ invitation }: { invitation: Invitation }) {
                 <p>Someone may have been listening in. Phone your clinician's practice and tell them.</p>
               </div>
             )}
-            <p>You can close this page now.</p>
+            {state.phase === 'failed' && state.error?.code === 'DEVICE_UNAVAILABLE' && !call.reachedCall ? (
+              // The link was not spent (nothing reached the server yet): the patient may fix the camera and try again.
+              <button type="button" className="primary small" onClick={onRetry} data-testid="join-retry">Try again</button>
+            ) : (
+              <p>You can close this page now.</p>
+            )}
           </>
         }
       />
@@ -80,8 +85,8 @@ function JoinCall({ invitation }: { invitation: Invitation }) {
 }
 
 export function JoinPage({ invitation }: { invitation: Invitation | null }) {
-  const [joining, setJoining] = useState(false);
+  const [attempt, setAttempt] = useState(0);
   if (!invitation) return <InvalidLink />;
-  if (!joining) return <Intro onJoin={() => setJoining(true)} />;
-  return <JoinCall invitation={invitation} />;
+  if (attempt === 0) return <Intro onJoin={() => setAttempt(1)} />;
+  return <JoinCall key={attempt} invitation={invitation} onRetry={() => setAttempt((a) => a + 1)} />;
 }
