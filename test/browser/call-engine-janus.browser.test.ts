@@ -8,7 +8,8 @@
  * decrypt (in the media worker) and decode the other's video and audio
  * (framesDecoded > 0, audio samples decoded), and both show the same code.
  * A page without RTCRtpScriptTransform fails closed and the backend never
- * hears from it (its link stays unused).
+ * hears from it (its link stays unused); a spent link is refused with a
+ * clear error while the call goes on.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,7 +120,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    test('a page without RTCRtpScriptTransform fails closed: the backend never hears from it and its link stays unused', async () => {
+    test('a page without RTCRtpScriptTransform fails closed: the backend never hears from it and its link stays unused (a second use of the spent link is refused)', async () => {
       const { callId } = (await post(CONSULT_CALLS_PATH, { patientId: patient.id, encounterId })) as { callId: string };
       const linkToken = await invite(callId, 'patient');
       const page = await browser.newPage();
@@ -136,6 +137,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const capable = await openCallPage(browser, pages.origin);
       await startOnPage(capable, callId, linkToken, socketUrl);
       await untilState(capable, "s.phase === 'in-call'");
+      // Now the link is spent: a second use is refused with the clinician-readable reason, and the call goes on.
+      const reuse = await openCallPage(browser, pages.origin);
+      await startOnPage(reuse, callId, linkToken, socketUrl);
+      const refused = await untilState(reuse, "s.phase === 'failed'");
+      assert.equal(refused.error?.code, 'NOT_ALLOWED');
+      assert.match(refused.error?.message ?? '', /cannot join this consultation/);
+      await reuse.close();
+      assert.equal((await latest(capable))!.phase, 'in-call');
       await capable.evaluate('window.__call.handle.hangUp()');
       await capable.close();
     });
