@@ -24,7 +24,7 @@ import { deriveSFrameKey, parseSFrameHeader, sframeDecrypt, sframeEncrypt } from
 import { mediaKid } from '../shared/consult/media-kid';
 import type { WorkerToPage } from '../shared/consult/media-worker-protocol';
 import { MediaWorkerSession } from '../renderer/consult-worker/media-worker-session';
-import { KeyRing } from '../renderer/consult-worker/key-ring';
+import { KEY_FRAME_COUNTERS, KeyRing, OTHER_FRAME_COUNTERS } from '../renderer/consult-worker/key-ring';
 
 const CALL = '6f1c1f0e-8a4e-4d7c-9a59-3f1b2c4d5e6f';
 const OTHER_CALL = '0b7f3e2a-1c9d-4e8f-a6b5-c4d3e2f1a0b9';
@@ -224,10 +224,43 @@ test('session: the counter never repeats under a key, across audio and video tra
   const c = clock();
   const [a, b] = await Promise.all([peer(A, 0, c.now), peer(B, 1, c.now)]);
   await rosterAndRelay([a, b], [a, b]);
-  const frames = await Promise.all(Array.from({ length: 200 }, (_, i) => a.session.encryptFrame(picture(i))));
+  const frames = await Promise.all(Array.from({ length: 300 }, (_, i) => a.session.encryptFrame(picture(i), i % 7 === 0 ? 'key-frame' : 'other')));
   const counters = frames.map((f) => parseSFrameHeader(f!).ctr);
-  assert.equal(new Set(counters).size, 200);
-  assert.deepEqual([...counters].sort((x, y) => (x < y ? -1 : 1)), Array.from({ length: 200 }, (_, i) => BigInt(i)));
+  assert.equal(new Set(counters).size, 300);
+  const keyCounters = counters.filter((_, i) => i % 7 === 0);
+  const otherCounters = counters.filter((_, i) => i % 7 !== 0);
+  assert.deepEqual(keyCounters, keyCounters.map((_, i) => KEY_FRAME_COUNTERS.first + BigInt(i)), 'key frames count up in their own range');
+  assert.deepEqual(otherCounters, otherCounters.map((_, i) => OTHER_FRAME_COUNTERS.first + BigInt(i)), 'other frames count up in theirs');
+  for (const f of frames) assert.deepEqual(await b.session.decryptFrame(f!, A), picture(counters.indexOf(parseSFrameHeader(f!).ctr)));
+});
+
+test('key ring: the counter ranges are disjoint and a range that runs out sends nothing', async () => {
+  assert.ok(KEY_FRAME_COUNTERS.last < OTHER_FRAME_COUNTERS.first);
+  const c = clock();
+  const ring = new KeyRing({ now: c.now, graceMs: 500 });
+  assert.equal(ring.nextSend('other'), undefined, 'no own key before the first epoch');
+  await ring.startOwnEpoch(0);
+  assert.equal(ring.nextSend('key-frame')?.ctr, KEY_FRAME_COUNTERS.first);
+  assert.equal(ring.nextSend('other')?.ctr, OTHER_FRAME_COUNTERS.first);
+  await ring.startOwnEpoch(0);
+  assert.equal(ring.ownEpoch, 1);
+  assert.equal(ring.nextSend('other')?.ctr, OTHER_FRAME_COUNTERS.first, 'a new key starts its counters afresh');
+});
+
+test('a receiver\'s VP8 depacketizer reads key frames as key frames and other frames as delta frames (lowest bit of the first byte)', async () => {
+  const c = clock();
+  const a = await peer(A, 5, c.now);
+  const b = await peer(B, 1, c.now);
+  for (let epoch = 0; epoch < 3; epoch++) {
+    await a.session.receive({ type: 'roster', selfId: A, selfIndex: 5, participants: [{ participantId: B, index: 1 + epoch, publicKey: b.publicKey }] });
+    for (let i = 0; i < 20; i++) {
+      const key = (await a.session.encryptFrame(picture(i), 'key-frame'))!;
+      const other = (await a.session.encryptFrame(picture(i), 'other'))!;
+      assert.equal(key[0]! & 1, 0, `key frame, epoch ${epoch}`);
+      assert.equal(other[0]! & 1, 1, `delta frame, epoch ${epoch}`);
+      assert.ok(key.length >= 10, 'long enough for a VP8 key frame header');
+    }
+  }
 });
 
 test('session: before any roster the worker sends nothing (no key, no plain frame)', async () => {

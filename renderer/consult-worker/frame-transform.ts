@@ -17,6 +17,8 @@ import type { MediaWorkerSession } from './media-worker-session';
 /** The part of RTCEncodedVideoFrame / RTCEncodedAudioFrame used here. */
 export interface EncodedFrame {
   data: ArrayBuffer;
+  /** Video frames only: 'key', 'delta' or 'empty'. */
+  readonly type?: string;
 }
 
 /** The part of RTCRtpScriptTransformer used here. */
@@ -64,7 +66,10 @@ export async function runFrameTransform(transformer: ScriptTransformer, session:
       let out: Uint8Array | undefined;
       try {
         const payload = new Uint8Array(frame.data);
-        out = options.direction === 'send' ? await session.encryptFrame(payload) : await session.decryptFrame(payload, options.feed);
+        out =
+          options.direction === 'send'
+            ? await session.encryptFrame(payload, options.kind === 'video' && frame.type === 'key' ? 'key-frame' : 'other')
+            : await session.decryptFrame(payload, options.feed);
       } catch {
         out = undefined;
       }

@@ -20,7 +20,23 @@ import { mediaKid } from '../../shared/consult/media-kid';
 export const MEDIA_SUITE = 4 as const;
 export const MEDIA_BASE_KEY_BYTES = 16;
 const MAX_EPOCH = 0xffffff;
-const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
+/**
+ * Counter ranges. The whole frame is encrypted, so a receiving Chromium's
+ * VP8 depacketizer reads the SFrame config byte |X|K|Y|C| where it expects
+ * the VP8 frame tag, whose lowest bit says "key frame" (0) or "delta" (1).
+ * That bit is the lowest bit of C = (counter byte length - 1). So key frames
+ * take their counters from the 3-byte range (bit 0) and every other frame
+ * from the 4-byte range (bit 1): the receiver's jitter buffer then sees key
+ * frames as key frames (a late joiner, or a receiver after a new epoch or a
+ * loss, can start decoding), and the SFrame header stays first in the payload
+ * (what the media server records is header + ciphertext only). The ranges are
+ * disjoint and each is used in increasing order, so no counter repeats under a
+ * key. 16.7 million key frames and 4.2 billion other frames per epoch.
+ */
+export const KEY_FRAME_COUNTERS = { first: 0x1_0000n, last: 0xff_ffffn } as const;
+export const OTHER_FRAME_COUNTERS = { first: 0x100_0000n, last: 0xffff_ffffn } as const;
+
+export type FrameClass = 'key-frame' | 'other';
 /** How far behind the newest accepted counter a frame may arrive (audio and video share a sender's counter). */
 export const REPLAY_WINDOW = 4096n;
 
@@ -39,8 +55,13 @@ interface ReceivedKey {
   fingerprint: string;
   /** Monotonic time after which the key is dropped; null while current. */
   retireAt: number | null;
-  highestCounter: bigint | null;
-  seenCounters: Set<bigint>;
+  keyFrames: ReplayWindow;
+  otherFrames: ReplayWindow;
+}
+
+interface ReplayWindow {
+  highest: bigint | null;
+  seen: Set<bigint>;
 }
 
 export type InstallResult = 'installed' | 'already-installed' | 'stale-epoch' | 'conflicting-key' | 'bad-key';
@@ -53,7 +74,7 @@ async function fingerprintOf(baseKey: Uint8Array): Promise<string> {
 
 export class KeyRing {
   private readonly options: KeyRingOptions;
-  private own: { key: SFrameKey; epoch: number; senderIndex: number; nextCounter: bigint } | null = null;
+  private own: { key: SFrameKey; epoch: number; senderIndex: number; next: Record<FrameClass, bigint> } | null = null;
   private readonly received = new Map<bigint, ReceivedKey>();
 
   constructor(options: KeyRingOptions) {
@@ -67,7 +88,7 @@ export class KeyRing {
 
   /**
    * Starts the next own epoch: a fresh random base key, its SFrame key under
-   * mediaKid(senderIndex, epoch), counter 0. Returns the base key ONLY so the
+   * mediaKid(senderIndex, epoch), counters at the start of their ranges. Returns the base key ONLY so the
    * caller can seal it to the current participants; the caller must not keep it.
    */
   async startOwnEpoch(senderIndex: number): Promise<{ epoch: number; baseKey: Uint8Array }> {
@@ -75,16 +96,17 @@ export class KeyRing {
     if (epoch > MAX_EPOCH) throw new RangeError('epoch space exhausted');
     const baseKey = crypto.getRandomValues(new Uint8Array(MEDIA_BASE_KEY_BYTES));
     const key = await deriveSFrameKey(MEDIA_SUITE, mediaKid(senderIndex, epoch), baseKey);
-    this.own = { key, epoch, senderIndex, nextCounter: 0n };
+    this.own = { key, epoch, senderIndex, next: { 'key-frame': KEY_FRAME_COUNTERS.first, other: OTHER_FRAME_COUNTERS.first } };
     return { epoch, baseKey };
   }
 
-  /** The own key and a counter never used under it, or undefined before the first epoch (or if the counter space ran out). */
-  nextSend(): { key: SFrameKey; ctr: bigint } | undefined {
+  /** The own key and a counter never used under it, or undefined before the first epoch (or if the frame class's range ran out). */
+  nextSend(frameClass: FrameClass = 'other'): { key: SFrameKey; ctr: bigint } | undefined {
     const own = this.own;
-    if (!own || own.nextCounter > MAX_COUNTER) return undefined;
-    const ctr = own.nextCounter;
-    own.nextCounter = ctr + 1n;
+    const range = frameClass === 'key-frame' ? KEY_FRAME_COUNTERS : OTHER_FRAME_COUNTERS;
+    if (!own || own.next[frameClass] > range.last) return undefined;
+    const ctr = own.next[frameClass];
+    own.next[frameClass] = ctr + 1n;
     return { key: own.key, ctr };
   }
 
@@ -102,7 +124,7 @@ export class KeyRing {
     if (newest !== null && epoch < newest) return 'stale-epoch';
     const key = await deriveSFrameKey(MEDIA_SUITE, kid, baseKey);
     // A KID still held for a participant who left (its sender index reused) is replaced: that participant is gone.
-    this.received.set(kid, { key, participantId, senderIndex, epoch, fingerprint, retireAt: null, highestCounter: null, seenCounters: new Set() });
+    this.received.set(kid, { key, participantId, senderIndex, epoch, fingerprint, retireAt: null, keyFrames: { highest: null, seen: new Set() }, otherFrames: { highest: null, seen: new Set() } });
     const retireAt = this.options.now() + this.options.graceMs;
     for (const entry of this.received.values()) {
       if (entry.participantId === participantId && entry.epoch < epoch && entry.retireAt === null) entry.retireAt = retireAt;
@@ -142,13 +164,15 @@ export class KeyRing {
   acceptCounter(kid: bigint, ctr: bigint): CounterCheck {
     const entry = this.received.get(kid);
     if (!entry) return 'replayed';
-    const highest = entry.highestCounter;
-    if (highest !== null && (ctr + REPLAY_WINDOW <= highest || entry.seenCounters.has(ctr))) return 'replayed';
-    entry.seenCounters.add(ctr);
+    // Key frames and other frames count in separate ranges: each range has its own window.
+    const window = ctr < OTHER_FRAME_COUNTERS.first ? entry.keyFrames : entry.otherFrames;
+    const highest = window.highest;
+    if (highest !== null && (ctr + REPLAY_WINDOW <= highest || window.seen.has(ctr))) return 'replayed';
+    window.seen.add(ctr);
     if (highest === null || ctr > highest) {
-      entry.highestCounter = ctr;
-      if (entry.seenCounters.size > Number(REPLAY_WINDOW) * 2) {
-        for (const seen of entry.seenCounters) if (seen + REPLAY_WINDOW <= ctr) entry.seenCounters.delete(seen);
+      window.highest = ctr;
+      if (window.seen.size > Number(REPLAY_WINDOW) * 2) {
+        for (const seen of window.seen) if (seen + REPLAY_WINDOW <= ctr) window.seen.delete(seen);
       }
     }
     return 'fresh';

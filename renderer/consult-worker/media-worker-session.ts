@@ -22,7 +22,7 @@ import {
   type SenderStats,
   type WorkerToPage,
 } from '../../shared/consult/media-worker-protocol';
-import { KeyRing, MEDIA_BASE_KEY_BYTES } from './key-ring';
+import { KeyRing, MEDIA_BASE_KEY_BYTES, type FrameClass } from './key-ring';
 
 /** How long a superseded receive key keeps decrypting frames already in flight. */
 export const DEFAULT_KEY_GRACE_MS = 2000;
@@ -224,11 +224,12 @@ export class MediaWorkerSession {
 
   /**
    * Encrypts one outgoing frame payload under the own current key (whole
-   * frame, empty metadata); undefined when there is no own key yet: the
-   * frame must then be dropped, never sent in the clear.
+   * frame, empty metadata; a video key frame takes a key-frame counter, see
+   * key-ring.ts); undefined when there is no own key yet: the frame must then
+   * be dropped, never sent in the clear.
    */
-  async encryptFrame(payload: Uint8Array): Promise<Uint8Array | undefined> {
-    const next = this.ring.nextSend();
+  async encryptFrame(payload: Uint8Array, frameClass: FrameClass = 'other'): Promise<Uint8Array | undefined> {
+    const next = this.ring.nextSend(frameClass);
     if (!next) {
       this.counters.unsentNoKey += 1;
       return undefined;

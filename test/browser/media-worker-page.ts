@@ -112,6 +112,22 @@ async function shareRoster(): Promise<void> {
   await Promise.all(expected);
 }
 
+/**
+ * `id` leaves: the others get the roster without it and install each
+ * other's new-epoch keys; `id`'s worker and connections stay as they are
+ * (still receiving, as from a media server that keeps forwarding).
+ */
+async function leave(id: string): Promise<void> {
+  const remaining = [...participants.values()].filter((p) => p.id !== id);
+  const roster = remaining.map((p) => ({ participantId: p.id, index: p.index, publicKey: p.publicKey }));
+  const installed = remaining.map((p) => {
+    const from = roster.filter((r) => r.participantId !== p.id && !withheld.has(`${r.participantId}->${p.id}`));
+    return Promise.all(from.map(() => waitFor(p, 'key-installed')));
+  });
+  for (const p of remaining) p.worker.postMessage({ type: 'roster', selfId: p.id, selfIndex: p.index, participants: roster });
+  await Promise.all(installed);
+}
+
 /** A loopback call from `from` to `to`: both directions of transform into their own workers. */
 async function connect(from: string, to: string, stream: Stream): Promise<void> {
   const sender = participants.get(from)!;
@@ -142,6 +158,24 @@ async function connect(from: string, to: string, stream: Stream): Promise<void> 
   await recv.setLocalDescription(answer);
   await send.setRemoteDescription(answer);
   links.set(`${from}->${to}`, { send, recv });
+}
+
+async function sendStats(from: string, to: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  (await links.get(`${from}->${to}`)!.send.getStats()).forEach((s) => {
+    if (s.type === 'outbound-rtp' || s.type === 'media-source' || s.type === 'candidate-pair') out.push(s);
+  });
+  (await links.get(`${from}->${to}`)!.recv.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp') out.push(s);
+  });
+  return out;
+}
+
+function disconnect(from: string, to: string): void {
+  const link = links.get(`${from}->${to}`);
+  link?.send.close();
+  link?.recv.close();
+  links.delete(`${from}->${to}`);
 }
 
 async function receiveStats(from: string, to: string): Promise<ReceiveStats> {
@@ -181,6 +215,9 @@ const api = {
   addParticipant,
   withhold: (from: string, to: string) => void withheld.add(`${from}->${to}`),
   shareRoster,
+  leave,
+  sendStats,
+  disconnect,
   camera,
   connect,
   receiveStats,
@@ -189,13 +226,12 @@ const api = {
 };
 export type MediaWorkerPageApi = typeof api;
 
-let stream: Stream | null = null;
 Object.assign(globalThis, {
   __mw: {
     ...api,
+    /** Each link gets its own capture of the fake camera and microphone. */
     async connectWithCamera(from: string, to: string) {
-      stream ??= await camera();
-      await connect(from, to, stream);
+      await connect(from, to, await camera());
     },
   },
 });

@@ -10,6 +10,9 @@
  *   worker counts the frames as dropped for want of a key.
  * - Dave's frames are tampered after encryption (test worker): Bob decodes
  *   none of them and counts them as failed authentication.
+ * - Erin leaves: the others move to a new key epoch that is not sealed to
+ *   her; her connection still receives Alice's frames but decodes nothing
+ *   new, while Bob goes on decoding.
  * - Junk messages to a worker are ignored and counted; it keeps working.
  */
 import { test, after, before } from 'node:test';
@@ -27,6 +30,7 @@ const ALICE = 'alice-participant';
 const BOB = 'bob-participant';
 const CAROL = 'carol-participant';
 const DAVE = 'dave-participant';
+const ERIN = 'erin-participant';
 
 function bundle(entry: string): string {
   return buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, write: false, format: 'esm', platform: 'browser', target: 'chrome120' }).outputFiles[0]!.text;
@@ -89,37 +93,45 @@ async function workerStats(id: string): Promise<MediaWorkerStats> {
   return page.evaluate((i) => (globalThis as unknown as { __mw: Mw }).__mw.workerStats(i), id);
 }
 
+async function disconnect(from: string, to: string): Promise<void> {
+  await page.evaluate(([f, t]) => (globalThis as unknown as { __mw: { disconnect(f: string, t: string): void } }).__mw.disconnect(f!, t!), [from, to]);
+}
+
 /** Polls a condition on real stats until it holds (the event is "frames arrived"; no fixed sleep). */
 async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (ok(value)) return value;
-    if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline) {
+      console.log(JSON.stringify(await page.evaluate(() => (globalThis as unknown as { __mw: { sendStats(f: string, t: string): Promise<unknown> } }).__mw.sendStats('alice-participant', 'erin-participant')), null, 1));
+      assert.fail(`${what}: ${JSON.stringify(value)}`);
+    }
     await page.waitForTimeout(250);
   }
 }
 
 test('each worker makes its own call key and installs the others\' sealed keys (the relay withholds Alice\'s for Carol)', async () => {
   const publicKeys = await page.evaluate(
-    async ([call, alice, bob, carol, dave]) => {
+    async ([call, alice, bob, carol, dave, erin]) => {
       const api = (globalThis as unknown as { __mw: Mw }).__mw;
       const keys = [
         await api.addParticipant(alice!, 0, '/media-worker.js', call!),
         await api.addParticipant(bob!, 1, '/media-worker.js', call!),
         await api.addParticipant(carol!, 2, '/media-worker.js', call!),
         await api.addParticipant(dave!, 3, '/tampering-media-worker.js', call!),
+        await api.addParticipant(erin!, 4, '/media-worker.js', call!),
       ];
       // The relay withholds Alice's sealed key for Carol.
       api.withhold(alice!, carol!);
       await api.shareRoster();
       return keys;
     },
-    [CALL, ALICE, BOB, CAROL, DAVE],
+    [CALL, ALICE, BOB, CAROL, DAVE, ERIN],
   );
-  assert.equal(new Set(publicKeys).size, 4);
+  assert.equal(new Set(publicKeys).size, 5);
   for (const k of publicKeys) assert.match(k, /^[A-Za-z0-9_-]{43}$/, 'a raw 32-byte X25519 public key');
-  for (const id of [ALICE, BOB, CAROL, DAVE]) assert.equal((await workerStats(id)).epoch, 0);
+  for (const id of [ALICE, BOB, CAROL, DAVE, ERIN]) assert.equal((await workerStats(id)).epoch, 0);
 });
 
 test('Bob, holding Alice\'s key, decodes her video and audio; every frame went through SFrame', async () => {
@@ -152,6 +164,7 @@ test('Carol, without Alice\'s key, decodes nothing and counts the frames as havi
   assert.ok(media.audioPacketsReceived > 0, 'packets did arrive');
   assert.equal(media.videoFramesDecoded, 0, 'no video decoded without the key');
   assert.equal(media.audioSamplesDecoded, 0, 'no audio decoded without the key');
+  await disconnect(ALICE, CAROL);
 });
 
 test('Dave\'s tampered frames are dropped at Bob and counted as failed authentication', async () => {
@@ -170,6 +183,33 @@ test('Dave\'s tampered frames are dropped at Bob and counted as failed authentic
   // Alice's frames to Bob still decode alongside.
   const before = (await receive(ALICE, BOB)).videoFramesDecoded;
   await until(() => receive(ALICE, BOB), (s) => s.videoFramesDecoded > before, 'Alice still decodes at Bob');
+  await disconnect(DAVE, BOB);
+});
+
+test('after Erin leaves, the key epoch changes and Erin, still receiving Alice\'s frames, decodes nothing new', async () => {
+  await page.evaluate(async ([a, e]) => {
+    const api = (globalThis as unknown as { __mw: { connectWithCamera(f: string, t: string): Promise<void> } }).__mw;
+    await api.connectWithCamera(a!, e!);
+  }, [ALICE, ERIN]);
+  await until(() => receive(ALICE, ERIN), (s) => s.videoFramesDecoded > 10 && s.audioSamplesDecoded > 0, 'Erin decodes Alice while in the call');
+
+  await page.evaluate((e) => (globalThis as unknown as { __mw: { leave(id: string): Promise<void> } }).__mw.leave(e), ERIN);
+  assert.equal((await workerStats(ALICE)).epoch, 1, 'Alice moved to a new epoch');
+  const atLeave = await workerStats(ERIN);
+  const erinFromAlice = atLeave.perSender.find((p) => p.participantId === ALICE)!;
+  // Erin keeps receiving: her worker now counts Alice's new-epoch frames as having no key.
+  const later = await until(
+    () => workerStats(ERIN),
+    (s) => (s.perSender.find((p) => p.participantId === ALICE)?.droppedNoKey ?? 0) > erinFromAlice.droppedNoKey + 50,
+    'Erin still receives Alice\'s frames',
+  );
+  const laterFromAlice = later.perSender.find((p) => p.participantId === ALICE)!;
+  // Only frames already in flight under the old key (grace period) may still have decrypted.
+  assert.ok(laterFromAlice.decryptedFrames - erinFromAlice.decryptedFrames < 10, `Erin decrypted ${laterFromAlice.decryptedFrames - erinFromAlice.decryptedFrames} new frames`);
+  const stalled = (await receive(ALICE, ERIN)).videoFramesDecoded;
+  const bobBefore = (await receive(ALICE, BOB)).videoFramesDecoded;
+  await until(() => receive(ALICE, BOB), (s) => s.videoFramesDecoded > bobBefore + 30, 'Bob goes on decoding Alice');
+  assert.equal((await receive(ALICE, ERIN)).videoFramesDecoded, stalled, 'Erin decoded no new video frame');
 });
 
 test('junk messages to a worker are ignored and counted; the call goes on', async () => {
