@@ -16,7 +16,7 @@ export interface StateSummary {
 }
 
 export interface EngineStats {
-  worker: { sentFrames: number; decryptedFrames: number; droppedAuth: number; droppedNoKey: number; perSender: Array<{ participantId: string; decryptedFrames: number }> } | null;
+  worker: { sentFrames: number; decryptedFrames: number; droppedAuth: number; droppedNoKey: number; unsentNoKey: number; perSender: Array<{ participantId: string; decryptedFrames: number }> } | null;
   inbound: Array<{ participantId: string; framesDecoded: number; audioSamplesDecoded: number; videoPacketsReceived: number; audioPacketsReceived: number }>;
   outbound: { videoFramesEncoded: number; audioPacketsSent: number; videoPacketsSent: number };
 }

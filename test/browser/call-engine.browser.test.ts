@@ -18,7 +18,7 @@ import type { Browser, Page } from 'playwright-core';
 import { attachLoopbackSignaling, type LoopbackSignaling } from './loopback-signaling';
 import { serveCallEnginePage, type CallEngineServer } from './call-engine-server';
 import { launchMediaChromium } from '../support/media-browser';
-import { decodesVideoAndAudio, latest, openCallPage, startOnPage, untilState, untilStats } from './call-engine-driver';
+import { decodesVideoAndAudio, engineStats as stats, latest, openCallPage, startOnPage, untilState, untilStats } from './call-engine-driver';
 
 let server: CallEngineServer;
 let browser: Browser;
@@ -133,6 +133,24 @@ test('a sealed key tampered with on the way is refused: the receiver shows it ca
   const sB = await untilStats(b, (s) => (s.inbound[0]?.videoPacketsReceived ?? 0) > 50);
   assert.equal(sB.inbound[0]!.framesDecoded, 0, 'no frame from A was decoded without its key');
   assert.equal(sB.worker!.decryptedFrames, 0);
+  await a.close();
+  await b.close();
+});
+
+test('mute and camera off disable the tracks but keep them in the encrypted pipeline: frames are still encrypted and the other side still decrypts', async () => {
+  const { a, b } = await twoPageCall();
+  await untilStats(b, (s) => (s.worker?.decryptedFrames ?? 0) > 0);
+  await a.evaluate('window.__call.handle.setMuted(true); window.__call.handle.setCameraOff(true)');
+  const state = (await latest(a))!;
+  assert.equal((state as unknown as { muted: boolean }).muted, true);
+  assert.equal((state as unknown as { cameraOff: boolean }).cameraOff, true);
+  assert.deepEqual(await a.evaluate('window.__call.handle.state.localStream.getTracks().map((t) => t.enabled)'), [false, false]);
+  const [sentBefore, decryptedBefore] = [(await stats(a)).worker!.sentFrames, (await stats(b)).worker!.decryptedFrames];
+  const after = await untilStats(b, (s) => s.worker!.decryptedFrames > decryptedBefore + 50);
+  const aAfter = await stats(a);
+  assert.ok(aAfter.worker!.sentFrames > sentBefore + 50, 'the send transforms kept encrypting (silence and black frames)');
+  assert.equal(aAfter.worker!.unsentNoKey, 0);
+  assert.ok(after.worker!.decryptedFrames > decryptedBefore);
   await a.close();
   await b.close();
 });
