@@ -160,17 +160,6 @@ async function connect(from: string, to: string, stream: Stream): Promise<void> 
   links.set(`${from}->${to}`, { send, recv });
 }
 
-async function sendStats(from: string, to: string): Promise<unknown[]> {
-  const out: unknown[] = [];
-  (await links.get(`${from}->${to}`)!.send.getStats()).forEach((s) => {
-    if (s.type === 'outbound-rtp' || s.type === 'media-source' || s.type === 'candidate-pair') out.push(s);
-  });
-  (await links.get(`${from}->${to}`)!.recv.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp') out.push(s);
-  });
-  return out;
-}
-
 function disconnect(from: string, to: string): void {
   const link = links.get(`${from}->${to}`);
   link?.send.close();
@@ -216,7 +205,6 @@ const api = {
   withhold: (from: string, to: string) => void withheld.add(`${from}->${to}`),
   shareRoster,
   leave,
-  sendStats,
   disconnect,
   camera,
   connect,

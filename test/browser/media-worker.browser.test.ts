@@ -103,10 +103,7 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what:
   for (;;) {
     const value = await read();
     if (ok(value)) return value;
-    if (Date.now() > deadline) {
-      console.log(JSON.stringify(await page.evaluate(() => (globalThis as unknown as { __mw: { sendStats(f: string, t: string): Promise<unknown> } }).__mw.sendStats('alice-participant', 'erin-participant')), null, 1));
-      assert.fail(`${what}: ${JSON.stringify(value)}`);
-    }
+    if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(value)}`);
     await page.waitForTimeout(250);
   }
 }
