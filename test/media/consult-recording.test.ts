@@ -13,6 +13,10 @@
  *    starts with a valid SFrame header whose KID names a participant of the
  *    call; Chromium's decoders make no video frame of the recording without
  *    the key, and the Opus decoder's output of it is not the call's sound;
+ *  - after a participant leaves, every sender starts a new key epoch: the
+ *    recording (what that participant would still get from the media server)
+ *    holds frames under the new KIDs, the keys the leaver held open none of
+ *    them, and the others go on seeing each other;
  *  - the control that makes the above able to fail: the keys a participant
  *    holds (opened from the signaling, as the participant is entitled to)
  *    decrypt the same recording into frames Chromium decodes.
@@ -27,6 +31,7 @@ import { joinNodeParticipant } from './node-participant';
 import { decodeOpus, decodeVp8, openDecoderPage } from './webcodecs-decoder';
 import { isVp8KeyFrame } from '../support/rtp-payload';
 import { launchChromium } from '../browser/harness';
+import { parseSFrameHeader } from '../../shared/sframe';
 
 const scratch = scratchDir('consult-recording');
 after(() => scratch.remove());
@@ -84,9 +89,25 @@ test('a call through Janus and coturn: both sides see and hear each other, and J
   assert.match(codes[0] ?? '', /\d/);
   assert.equal(codes[0], codes[1], 'both sides show the same code');
 
+  // The key holder leaves mid-call: both senders start a new epoch, whose keys reach only the present.
+  const holderId = keyHolder.participantId()!;
+  const senderParticipants = keyHolder.roster().filter((p) => p.participantId !== holderId);
+  const latestEpochs = () => new Map(senderParticipants.map((p) => [p.participantId, Math.max(...keyHolder.messages.filter((m) => m.type === 'key' && m.from === p.participantId).map((m) => (m as { epoch: number }).epoch))]));
+  // An observer who stays (joining is itself a new epoch, which the key holder still gets).
+  const beforeObserver = latestEpochs();
+  const observer = await joinNodeParticipant({ backendUrl: room.backend.url, callId, token: (await room.invite(callId, 'family')).token });
+  await observer.next('welcome');
+  for (const p of senderParticipants) await keyHolder.next('key', (m) => m.from === p.participantId && m.epoch > beforeObserver.get(p.participantId)!);
+  const lastEpoch = latestEpochs();
+  keyHolder.close();
+  await observer.next('left', (m) => m.participantId === holderId);
+  for (const p of senderParticipants) await observer.next('key', (m) => m.from === p.participantId && m.epoch > lastEpoch.get(p.participantId)!);
+  const shown = await Promise.all([patient, interpreter].map(async (p) => (await pageMedia(p)).framesShown));
+  await Promise.all([waitForRemoteFrames(patient, 1, shown[0]! + 30, 30_000), waitForRemoteFrames(interpreter, 1, shown[1]! + 30, 30_000)]);
+
   // Everyone leaves; the room's recorders close with their publishers.
   for (const page of [patient, interpreter]) await page.getByTestId('consult-hang-up').click();
-  keyHolder.close();
+  observer.close();
   const keyFor = keyHolder.keyFor;
   assert.ok(keyHolder.keyCounts().opened >= 2, `the key holder opened the senders' keys (${JSON.stringify(keyHolder.keyCounts())})`);
   // Stopping Janus closes every recorder (the files are complete); the analysis needs no call.
@@ -112,13 +133,27 @@ test('a call through Janus and coturn: both sides see and hear each other, and J
     assert.equal(new Set(stream.kids.map((k) => k.senderIndex)).size, 1, 'one sender per stream');
   }
 
+  // After the leave: frames under the later epochs exist, and the keys the leaver held open none of them.
+  const epochOf = (f: { data: Uint8Array }) => Number(parseSFrameHeader(f.data).kid >> 8n);
+  const split = new Map<string, { before: typeof video[number]['frames']; after: typeof video[number]['frames'] }>();
+  for (const stream of [...video, ...audio]) {
+    const sender = senderParticipants.find((p) => stream.kids.some((k) => k.senderIndex === p.index))!;
+    const before = stream.frames.filter((f) => epochOf(f) <= lastEpoch.get(sender.participantId)!);
+    const after_ = stream.frames.filter((f) => epochOf(f) > lastEpoch.get(sender.participantId)!);
+    split.set(stream.file, { before, after: after_ });
+    assert.ok(after_.length > 10, `${stream.kind}: ${after_.length} frames recorded under epochs after the leave`);
+    const byLeaver = await decryptFrames(after_, keyFor);
+    assert.equal(byLeaver.plaintexts.length, 0, `${stream.kind}: the participant who left decrypts nothing sent after it left`);
+    t.diagnostic(`${stream.kind}: ${before.length} frames while the key holder was in the call, ${after_.length} after it left; it opens ${byLeaver.plaintexts.length} of those`);
+  }
+
   for (const stream of video) {
     // Without the key: not one frame, even offering each as a key frame to a fresh decoder.
     const raw = await decodeVp8(decoder, stream.frames.map((f) => ({ data: f.data, key: true })), 'each-as-key');
     assert.equal(raw.decoded, 0, `video without the key: ${JSON.stringify(raw)}`);
-    // With a participant's keys: the same recording decodes.
-    const { plaintexts, failed } = await decryptFrames(stream.frames, keyFor);
-    assert.equal(failed, 0, 'every recorded frame opens with the participant keys');
+    // With a participant's keys: what was recorded while it was in the call decodes.
+    const { plaintexts, failed } = await decryptFrames(split.get(stream.file)!.before, keyFor);
+    assert.equal(failed, 0, 'every frame recorded while it was in the call opens with the participant keys');
     const clear = await decodeVp8(decoder, plaintexts.map((data) => ({ data, key: isVp8KeyFrame(data) })), 'stream');
     assert.ok(plaintexts.some(isVp8KeyFrame), 'the decrypted stream has key frames');
     assert.ok(clear.decoded >= plaintexts.length * 0.9 && clear.errors === 0, `decrypted video decodes: ${JSON.stringify(clear)} of ${plaintexts.length}`);
@@ -126,12 +161,12 @@ test('a call through Janus and coturn: both sides see and hear each other, and J
   }
 
   for (const stream of audio) {
-    const { plaintexts, failed } = await decryptFrames(stream.frames, keyFor);
+    const { plaintexts, failed } = await decryptFrames(split.get(stream.file)!.before, keyFor);
     assert.equal(failed, 0);
     const clear = await decodeOpus(decoder, plaintexts);
     assert.equal(clear.decoded, plaintexts.length, 'decrypted audio decodes, packet for packet');
     assert.equal(clear.errors, 0);
-    const raw = await decodeOpus(decoder, stream.frames.map((f) => f.data));
+    const raw = await decodeOpus(decoder, split.get(stream.file)!.before.map((f) => f.data));
     // Opus makes noise of almost any bytes; what matters is that it is not the call's sound.
     const r = correlation(raw.samples ?? [], clear.samples ?? []);
     assert.ok(Math.abs(r) < 0.1, `audio without the key is not the call's sound (correlation ${r.toFixed(3)}, ${raw.decoded} of ${raw.fed} packets gave output)`);

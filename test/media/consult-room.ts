@@ -38,10 +38,12 @@ export interface ConsultRoom {
   host: { clinicianId: string; token: string; device: TestDevice };
   patientId: string;
   encounterId: string;
+  /** Enrolls another clinician (assigned no patient, invited to nothing) and returns their session token. */
+  enrollClinician(clinicianId: string): Promise<string>;
   /** Starts a call as the host. */
   startCall(): Promise<string>;
   /** A one-time join link from the host. */
-  invite(callId: string, kind: GuestKind): Promise<JoinLink>;
+  invite(callId: string, kind: GuestKind): Promise<JoinLink & { expiresAt: string }>;
   /** Opens a join link in a new page (optionally through another origin, e.g. a proxy) and presses "Join the call". */
   joinPage(link: JoinLink, options?: { origin?: string; start?: boolean }): Promise<Page>;
   close(): Promise<void>;
@@ -73,16 +75,21 @@ export async function consultRoom(dir: string, options: { recordDir?: string; ba
     backend = await startBackend({ dataDir: join(dir, 'backend'), origins: [renderer.origin], flags });
     backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
     browser = await launchMediaChromium();
+    const b0 = backend;
+    const br0 = browser;
+    const enroll = async (clinicianId: string, device: TestDevice): Promise<string> => {
+      const authenticator = await Authenticator.open(br0, renderer.origin);
+      const code = b0.admin(['enroll-code', clinicianId]);
+      const opts = await post(b0.url, '/v1/enroll/options', { clinicianId, code });
+      assert.equal(opts.status, 200, opts.text);
+      const response = await authenticator.create(opts.json.options);
+      const enrolled = await post(b0.url, '/v1/enroll/verify', { clinicianId, code, response, device: { id: device.id, publicKey: device.publicKey } });
+      assert.equal(enrolled.status, 200, enrolled.text);
+      await authenticator.close();
+      return enrolled.json.token as string;
+    };
     const device = newDevice();
-    const authenticator = await Authenticator.open(browser, renderer.origin);
-    const code = backend.admin(['enroll-code', 'dr.kim']);
-    const opts = await post(backend.url, '/v1/enroll/options', { clinicianId: 'dr.kim', code });
-    assert.equal(opts.status, 200, opts.text);
-    const response = await authenticator.create(opts.json.options);
-    const enrolled = await post(backend.url, '/v1/enroll/verify', { clinicianId: 'dr.kim', code, response, device: { id: device.id, publicKey: device.publicKey } });
-    assert.equal(enrolled.status, 200, enrolled.text);
-    await authenticator.close();
-    const token = enrolled.json.token as string;
+    const token = await enroll('dr.kim', device);
     const { patientId, encounterId } = fixtureEncounter();
     const b = backend;
     const br = browser;
@@ -94,6 +101,10 @@ export async function consultRoom(dir: string, options: { recordDir?: string; ba
       host: { clinicianId: 'dr.kim', token, device },
       patientId,
       encounterId,
+      async enrollClinician(clinicianId) {
+        b.admin(['add-clinician', clinicianId, '--name', 'Dr Outside']);
+        return enroll(clinicianId, newDevice());
+      },
       async startCall() {
         const r = await post(b.url, CONSULT_CALLS_PATH, { patientId, encounterId }, token);
         assert.equal(r.status, 200, r.text);
@@ -105,7 +116,7 @@ export async function consultRoom(dir: string, options: { recordDir?: string; ba
         const url = r.json.link as string;
         const parsed = parseJoinFragment(new URL(url).hash);
         assert.ok(parsed, 'the link carries call and token in its fragment');
-        return { url, ...parsed };
+        return { url, ...parsed, expiresAt: r.json.expiresAt as string };
       },
       async joinPage(link, joinOptions = {}) {
         const page = await br.newPage({ viewport: { width: 1000, height: 760 } });
