@@ -6,8 +6,10 @@
  * everyone, as host) and says what to do. Closing the chart leaves the call.
  * Never shows or keeps a key, a token or a join link beyond InviteDialog.
  */
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { CallView } from './CallView';
+import { encryptionWords, shortEncryptionWords } from './call-words';
+import { setCallBadge } from './consult-session';
 import { desktopTransport } from './desktop-transport';
 import { InviteDialog } from './InviteDialog';
 import { useCall } from './use-call';
@@ -39,9 +41,14 @@ export function ConsultPanel({ callId, host, onClose }: Props) {
     void call.hangUp(host);
   };
   const over = call.state.phase === 'ended' || call.state.phase === 'failed';
+  const words = encryptionWords(call.state, call.reachedCall);
+  useEffect(() => {
+    setCallBadge(over ? null : { tone: words.tone, short: shortEncryptionWords(words) });
+  }, [over, words.tone, words.text]);
+  useEffect(() => () => setCallBadge(null), []);
 
   return (
-    <section className="consult-panel" aria-labelledby="consult-title" data-testid="consult-panel">
+    <section className="consult-panel" id="consult-panel" tabIndex={-1} aria-labelledby="consult-title" data-testid="consult-panel">
       <h2 id="consult-title" className="consult-title">Video consultation</h2>
       <CallView
         call={call}

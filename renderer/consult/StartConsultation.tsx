@@ -10,7 +10,7 @@ import type { FhirResource } from '../../shared/contract';
 import { api, call } from '../src/clinician';
 import { conceptText, encounterClassWords, field, formatDate, parseFhirDate } from '../src/fhir-format';
 import { Dialog } from '../src/ui/Dialog';
-import { setActiveConsult, useActiveConsult } from './consult-session';
+import { setActiveConsult, useActiveConsult, useCallBadge } from './consult-session';
 import './consult.css';
 
 interface Props {
@@ -52,6 +52,21 @@ export function StartConsultation({ patientId, encounters }: Props) {
       setBusy(false);
     }
   };
+
+  const badge = useCallBadge();
+  if (active?.patientId === patientId && badge) {
+    // In a call for this patient: the encryption state stays in the sticky banner, and takes the clinician to the call.
+    const toPanel = () => {
+      const panel = document.getElementById('consult-panel');
+      panel?.scrollIntoView({ block: 'start' });
+      panel?.focus();
+    };
+    return (
+      <button type="button" className={`pill pill-${badge.tone === 'info' ? 'info' : badge.tone} consult-banner-badge`} onClick={toPanel} data-testid="consult-banner-badge">
+        {badge.short}
+      </button>
+    );
+  }
 
   return (
     <>

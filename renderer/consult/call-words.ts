@@ -77,3 +77,17 @@ export function groupedCode(code: string): string {
 export function spokenCode(code: string): string {
   return `${code.slice(0, 3).split('').join(' ')}, ${code.slice(3).split('').join(' ')}`;
 }
+
+/** The badge in a few words, for the chart's banner (the panel says it in full). */
+export function shortEncryptionWords(words: EncryptionWords): string {
+  switch (words.tone) {
+    case 'ok':
+      return 'Call: encrypted, code checked';
+    case 'warn':
+      return 'Call: encrypted, code not yet checked';
+    case 'bad':
+      return 'Call: not running';
+    default:
+      return words.text.startsWith('End-to-end encryption ready') ? 'Call: encrypted, waiting for others' : 'Call: setting up encryption';
+  }
+}

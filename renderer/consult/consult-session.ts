@@ -18,6 +18,7 @@ const listeners = new Set<() => void>();
 
 export function setActiveConsult(next: ActiveConsult | null): void {
   active = next;
+  if (!next) badge = null;
   for (const l of listeners) l();
 }
 
@@ -32,4 +33,22 @@ function subscribe(listener: () => void): () => void {
 
 export function useActiveConsult(): ActiveConsult | null {
   return useSyncExternalStore(subscribe, activeConsult);
+}
+
+/** The running call's encryption badge in short, for the chart's sticky banner (so it stays on screen while the chart scrolls). */
+export interface CallBadge {
+  tone: 'ok' | 'warn' | 'bad' | 'info';
+  short: string;
+}
+
+let badge: CallBadge | null = null;
+
+export function setCallBadge(next: CallBadge | null): void {
+  if (badge?.tone === next?.tone && badge?.short === next?.short) return;
+  badge = next;
+  for (const l of listeners) l();
+}
+
+export function useCallBadge(): CallBadge | null {
+  return useSyncExternalStore(subscribe, () => badge);
 }

@@ -27,27 +27,28 @@ export function useCall(callId: string, makeTransport: () => SignalingTransport,
   const [state, setState] = useState<CallState>(initialCallState);
   const [reachedCall, setReachedCall] = useState(false);
   const handleRef = useRef<CallHandle | null>(null);
-  const goneRef = useRef(false);
   /** Hang up pressed before the engine handed back its handle: leave as soon as it does. */
   const pendingHangUp = useRef<boolean | null>(null);
   const startArgs = useRef({ makeTransport, devices });
 
   useEffect(() => {
-    goneRef.current = false;
+    // Per run of this effect (React may run it twice in development): a run that was cleaned up leaves its own call.
+    let gone = false;
+    pendingHangUp.current = null;
     let handle: CallHandle | null = null;
     const { makeTransport: make, devices: chosen } = startArgs.current;
     startCall({ callId, transport: make(), devices: chosen, onState: (s) => {
-      if (goneRef.current) return;
+      if (gone) return;
       if (s.phase === 'in-call') setReachedCall(true);
       setState(s);
     } }).then(
       (h) => {
         handle = h;
-        if (goneRef.current || pendingHangUp.current !== null) void h.leave(pendingHangUp.current ?? false).catch(() => undefined);
+        if (gone || pendingHangUp.current !== null) void h.leave(pendingHangUp.current ?? false).catch(() => undefined);
         else handleRef.current = h;
       },
       (error: unknown) => {
-        if (goneRef.current) return;
+        if (gone) return;
         const typed = error instanceof TransportError ? error.error : callError('CONNECTION_LOST');
         setState((s) => ({ ...s, phase: 'failed', error: s.error ?? typed }));
       },
@@ -55,7 +56,7 @@ export function useCall(callId: string, makeTransport: () => SignalingTransport,
     const onUnload = () => void handle?.leave(false).catch(() => undefined);
     window.addEventListener('pagehide', onUnload);
     return () => {
-      goneRef.current = true;
+      gone = true;
       window.removeEventListener('pagehide', onUnload);
       handleRef.current = null;
       void handle?.leave(false).catch(() => undefined);

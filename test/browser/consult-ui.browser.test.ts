@@ -177,7 +177,9 @@ test('Start consultation chooses the most recent encounter and the panel shows t
   // Alone in the call: encrypted media is ready, no code yet (a code needs two keys).
   await page.locator('[data-testid=consult-call][data-phase="in-call"]').waitFor();
   assert.match(await badge(page).innerText(), /End-to-end encryption ready: waiting for someone to join/);
-  assert.ok(await page.getByTestId('consult-start').isDisabled(), 'one consultation at a time');
+  // The sticky banner carries the call's state instead of Start (one consultation at a time), on screen however far the chart scrolls.
+  assert.equal(await page.getByTestId('consult-start').count(), 0, 'one consultation at a time');
+  await page.getByTestId('consult-banner-badge').filter({ hasText: 'Call: encrypted, waiting for others' }).waitFor();
   await expectAccessible(page, 'consult-panel-waiting');
   await screenshot(page, 'consult-panel-waiting');
 });
@@ -219,6 +221,7 @@ test('the patient joins by the link: both sides show the same code, the clinicia
   await page.getByTestId('codes-match').click();
   await page.locator('[data-testid=consult-encryption][data-encryption="e2ee-verified"]').waitFor();
   assert.match(await badge(page).innerText(), /End-to-end encrypted, code checked/);
+  await page.getByTestId('consult-banner-badge').filter({ hasText: 'Call: encrypted, code checked' }).waitFor();
   // The patient's page says who checked it (the patient compares the digits aloud and can leave if they differ).
   await badge(patient).filter({ hasText: 'End-to-end encrypted, code checked (confirmed by Dr Kim Lee)' }).waitFor();
   await screenshot(page, 'consult-live-host');
@@ -229,6 +232,10 @@ test('the patient joins by the link: both sides show the same code, the clinicia
   assert.ok(sideways <= 0, `no sideways scroll at 683x384 (${sideways}px)`);
   await page.getByTestId('consult-hang-up').focus();
   assert.ok(await page.getByTestId('consult-hang-up').isVisible());
+  // Scrolled down the chart, the call's state is still on screen in the banner.
+  await page.locator('.main-pane').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+  const pill = await page.getByTestId('consult-banner-badge').boundingBox();
+  assert.ok(pill && pill.y >= 0 && pill.y + pill.height <= 384, 'the call state stays on screen at the bottom of the chart');
   await screenshot(page, 'consult-live-host-zoom');
   await page.setViewportSize({ width: 1366, height: 768 });
 });
