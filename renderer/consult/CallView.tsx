@@ -24,6 +24,10 @@ interface Props {
   actions?: ReactNode;
   /** What the screen shows once the call is over (the desktop's Close, the join page's advice). */
   after?: ReactNode;
+  /** Told when this side hangs up (true: ended for everyone). */
+  onHungUp?(end: boolean): void;
+  /** Instead of the usual line once the call has ended (null: none, the screen's `after` says it). */
+  endedLine?: string | null;
 }
 
 const ENDED_WORDS: Record<string, string> = {
@@ -33,7 +37,7 @@ const ENDED_WORDS: Record<string, string> = {
   removed: 'You were removed from the consultation.',
 };
 
-export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, after }: Props) {
+export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, after, onHungUp, endedLine }: Props) {
   const { state } = call;
   const over = state.phase === 'ended' || state.phase === 'failed';
   const live = state.phase === 'in-call';
@@ -63,7 +67,10 @@ export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, a
               live={live}
               onMute={call.setMuted}
               onCamera={call.setCameraOff}
-              onHangUp={(end) => void call.hangUp(end)}
+              onHangUp={(end) => {
+                onHungUp?.(end);
+                void call.hangUp(end);
+              }}
             />
             {actions}
           </div>
@@ -71,7 +78,9 @@ export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, a
       )}
       {over && (
         <div className="consult-over" data-testid="consult-over">
-          {state.phase === 'ended' && <p>{ENDED_WORDS[state.endedReason ?? 'left'] ?? 'The consultation has ended.'}</p>}
+          {state.phase === 'ended' && endedLine !== null && (
+            <p data-testid="consult-ended-line">{endedLine ?? ENDED_WORDS[state.endedReason ?? 'left'] ?? 'The consultation has ended.'}</p>
+          )}
           {state.phase === 'failed' && state.error && <p data-testid="consult-failure-detail">{state.error.message}</p>}
           {after}
         </div>

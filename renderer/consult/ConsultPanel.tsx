@@ -35,6 +35,7 @@ export function ConsultPanel({ callId, host, onClose }: Props) {
   const call = useCall(callId, transport);
   const [inviting, setInviting] = useState(false);
   const [codesDiffered, setCodesDiffered] = useState(false);
+  const [endedForEveryone, setEndedForEveryone] = useState(false);
 
   const codesDiffer = () => {
     setCodesDiffered(true);
@@ -55,6 +56,8 @@ export function ConsultPanel({ callId, host, onClose }: Props) {
         host={host}
         canConfirmCode
         onCodesDiffer={codesDiffer}
+        onHungUp={setEndedForEveryone}
+        endedLine={codesDiffered ? null : endedForEveryone ? 'You ended the consultation for everyone.' : undefined}
         actions={
           host && !over ? (
             <button type="button" className="secondary" onClick={() => setInviting(true)} aria-haspopup="dialog" data-testid="consult-invite">

@@ -54,6 +54,9 @@ export function encryptionWords(state: CallState, reachedCall: boolean, checkedB
       ? { tone: 'bad', text: `The call stopped: ${failureReason(code)}. No unencrypted media was sent.` }
       : { tone: 'bad', text: `The call could not start: ${failureReason(code)}. No media was sent.` };
   }
+  if (state.phase === 'ended') {
+    return { tone: 'info', text: reachedCall ? 'The call has ended. Only end-to-end encrypted media was ever sent.' : 'The call has ended. No media was sent.' };
+  }
   switch (state.encryption) {
     case 'e2ee-verified':
       return { tone: 'ok', text: 'End-to-end encrypted, code checked' };

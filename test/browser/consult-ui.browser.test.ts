@@ -247,6 +247,8 @@ test('Hang up as host asks, and "End for everyone" ends the call on the patient\
   await screenshot(page, 'consult-hang-up-dialog');
   await page.getByTestId('consult-end-for-everyone').click();
   await page.locator('[data-testid=consult-call][data-phase="ended"]').waitFor();
+  assert.equal(await page.getByTestId('consult-ended-line').innerText(), 'You ended the consultation for everyone.');
+  assert.match(await badge(page).innerText(), /The call has ended\. Only end-to-end encrypted media was ever sent\./);
   await patient.locator('[data-testid=consult-call][data-phase="ended"]').waitFor();
   assert.match(await patient.getByTestId('consult-over').innerText(), /The clinician ended the consultation/);
   await screenshot(patient, 'consult-ended-patient');
