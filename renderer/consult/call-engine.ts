@@ -92,6 +92,8 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
   let worker: MediaWorkerClient | null = null;
   let localStream: MediaStream | null = null;
   let publisher: Publisher | null = null;
+  /** The media server answered our publish; a MEDIA_UNAVAILABLE before that means this call has no media path at all. */
+  let published = false;
   const subscribers = new Map<string, Subscriber>();
   const roster = new Map<string, RosterEntry>();
   let selfId: string | null = null;
@@ -448,6 +450,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       case 'error': {
         const error = callError(message.code);
         if (!selfId || FATAL_SIGNALING_ERRORS.has(message.code)) fail(error);
+        else if (message.code === 'MEDIA_UNAVAILABLE' && publisher && !published) fail(error);
         else if ((message.code === 'NOT_ALLOWED' || message.code === 'MEDIA_UNAVAILABLE') && retrySubscriptions()) return;
         else emit({ error });
         return;
@@ -483,6 +486,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
         await subscribe(message.participantId);
         return;
       case 'published':
+        published = true;
         await publisher?.accept(message.jsep);
         return;
       case 'offer': {
