@@ -125,7 +125,8 @@ export async function consultRoom(dir: string, options: { recordDir?: string; ba
         await page.goto(target);
         if (joinOptions.start !== false) {
           await page.getByTestId('join-start').click();
-          await page.getByTestId('consult-call').waitFor();
+          // In the call, or refused (a used or expired link).
+          await page.locator('[data-testid="consult-call"], [data-testid="join-invalid"]').first().waitFor();
         }
         return page;
       },
