@@ -37,8 +37,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['renderer/src/**/*.{ts,tsx}', 'shared/**/*.ts'],
+    files: ['renderer/**/*.{ts,tsx}', 'shared/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [noElectron, ...noNode.paths] }] },
+  },
+  {
+    // The media worker holds every media key and runs without a DOM: no page globals, no React, nothing from the pages.
+    files: ['renderer/consult-worker/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error', ...['window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'location', 'parent', 'top', 'opener'].map((name) => ({ name, message: 'The media worker has no DOM.' }))],
+      'no-restricted-imports': ['error', { paths: [noElectron, ...noNode.paths, { name: 'react', message: 'The media worker has no UI.' }], patterns: [{ group: ['**/src/**', '**/join/**', '**/consult/*.tsx'], message: 'The media worker imports only shared/ and its own folder.' }] }],
+    },
   },
   {
     files: ['electron/**/*.ts', 'server/**/*.ts'],
