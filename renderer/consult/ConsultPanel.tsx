@@ -15,6 +15,9 @@ import { InviteDialog } from './InviteDialog';
 import { useCall } from './use-call';
 import './consult.css';
 
+/** Below the shortest idle lock the organisation may set (1 minute). */
+const CALL_ACTIVITY_PING_MS = 20_000;
+
 interface Props {
   callId: string;
   host: boolean;
@@ -47,6 +50,16 @@ export function ConsultPanel({ callId, host, onClose }: Props) {
     setCallBadge(over ? null : { tone: words.tone, short: shortEncryptionWords(words) });
   }, [over, words.tone, words.text]);
   useEffect(() => () => setCallBadge(null), []);
+  // A clinician in a call is present even without touching the keyboard: the call counts as activity, so the idle lock
+  // does not end a consultation mid-sentence. A manual lock, the OS screen lock and sleep still end it.
+  const inCall = call.state.phase === 'in-call';
+  useEffect(() => {
+    if (!inCall) return;
+    const ping = () => void window.clinician.auth.activity({});
+    ping();
+    const timer = window.setInterval(ping, CALL_ACTIVITY_PING_MS);
+    return () => window.clearInterval(timer);
+  }, [inCall]);
 
   return (
     <section className="consult-panel" id="consult-panel" tabIndex={-1} aria-labelledby="consult-title" data-testid="consult-panel">
