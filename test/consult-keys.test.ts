@@ -24,7 +24,7 @@ import { deriveSFrameKey, parseSFrameHeader, sframeDecrypt, sframeEncrypt } from
 import { mediaKid } from '../shared/consult/media-kid';
 import type { WorkerToPage } from '../shared/consult/media-worker-protocol';
 import { MediaWorkerSession } from '../renderer/consult-worker/media-worker-session';
-import { KEY_FRAME_COUNTERS, KeyRing, OTHER_FRAME_COUNTERS } from '../renderer/consult-worker/key-ring';
+import { KEY_FRAME_COUNTERS, KeyRing, MAX_COUNTER_ADVANCE, OTHER_FRAME_COUNTERS } from '../renderer/consult-worker/key-ring';
 
 const CALL = '6f1c1f0e-8a4e-4d7c-9a59-3f1b2c4d5e6f';
 const OTHER_CALL = '0b7f3e2a-1c9d-4e8f-a6b5-c4d3e2f1a0b9';
@@ -436,4 +436,92 @@ test('session: no message to the page ever carries more than public keys and sea
   }
   assert.deepEqual(seen.map((m) => m.type).sort(), ['key-installed', 'ready', 'sealed-keys']);
   for (const m of seen) if (m.type === 'key-installed') assert.deepEqual(Object.keys(m).sort(), ['epoch', 'from', 'type']);
+});
+
+// ---- counters a member forges with a group key, and refused rosters (issue 11 review, F2 and F4) ----
+
+/** A's current sender key as another member (here: a test key pair in the roster) legitimately holds it. */
+async function membersCopyOfKey(a: Peer, b: Peer) {
+  const member = { id: 'participant-mmmm', keys: await generateCallKeyPair() };
+  const participants = [
+    { participantId: a.id, index: a.index, publicKey: a.publicKey },
+    { participantId: b.id, index: b.index, publicKey: b.publicKey },
+    { participantId: member.id, index: 2, publicKey: toBase64url(member.keys.publicKey) },
+  ];
+  await a.session.receive({ type: 'roster', selfId: a.id, selfIndex: a.index, participants });
+  await b.session.receive({ type: 'roster', selfId: b.id, selfIndex: b.index, participants });
+  const [sealed] = take(a, 'sealed-keys');
+  const toB = sealed!.keys.find((k) => k.to === b.id)!;
+  await b.session.receive({ type: 'key', from: a.id, epoch: sealed!.epoch, enc: toB.enc, ciphertext: toB.ciphertext });
+  assert.equal(take(b, 'key-installed').length, 1);
+  const toMember = sealed!.keys.find((k) => k.to === member.id)!;
+  const baseKey = await openSenderKey({ callId: CALL, from: a.id, to: member.id, epoch: sealed!.epoch, recipient: member.keys, senderPublicKey: fromBase64url(a.publicKey), enc: fromBase64url(toMember.enc), ciphertext: fromBase64url(toMember.ciphertext) });
+  return deriveSFrameKey(4, mediaKid(a.index, sealed!.epoch), baseKey);
+}
+
+test('session: a member forging a frame with a far-ahead counter under A\'s key does not silence A (genuine frames still decrypt)', async () => {
+  const c = clock();
+  const [a, b] = await Promise.all([peer(A, 0, c.now), peer(B, 1, c.now)]);
+  const key = await membersCopyOfKey(a, b);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await b.session.decryptFrame((await a.session.encryptFrame(picture(i)))!, A), picture(i));
+  const forged = [OTHER_FRAME_COUNTERS.last, OTHER_FRAME_COUNTERS.first + 100_000n, KEY_FRAME_COUNTERS.last];
+  for (const ctr of forged) {
+    const frame = await sframeEncrypt(key, ctr, new Uint8Array(0), picture(999));
+    assert.equal(await b.session.decryptFrame(frame, A), undefined, `forged counter ${ctr} is refused`);
+  }
+  assert.equal(b.session.stats().droppedCounter, forged.length, 'refused counters are counted');
+  let played = 0;
+  for (let i = 0; i < 20; i++) {
+    const frameClass = i % 5 === 0 ? 'key-frame' : 'other';
+    if (await b.session.decryptFrame((await a.session.encryptFrame(picture(i), frameClass))!, A)) played += 1;
+  }
+  assert.equal(played, 20, 'every genuine frame of A after the forged ones plays');
+});
+
+test('key ring: counters outside the senders\' class ranges are refused; one accepted frame advances the window only boundedly', async () => {
+  const c = clock();
+  const ring = new KeyRing({ now: c.now, graceMs: 500 });
+  assert.equal(await ring.install(A, 0, 0, new Uint8Array(16).fill(1)), 'installed');
+  const kid = mediaKid(0, 0);
+  for (const ctr of [0n, 1n, KEY_FRAME_COUNTERS.first - 1n, OTHER_FRAME_COUNTERS.last + 1n, 0xffff_ffff_ffffn]) {
+    assert.equal(ring.acceptCounter(kid, ctr), 'out-of-range', `counter ${ctr}`);
+  }
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first), 'fresh');
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first + MAX_COUNTER_ADVANCE + 1n), 'too-far-ahead');
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first + MAX_COUNTER_ADVANCE), 'fresh', 'a bounded jump (lost frames) is accepted');
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first + 1n), 'fresh', 'and frames just after the last genuine one still are');
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first + 1n), 'replayed');
+  // The first frame under a key is bounded from the start of its range: a forged first frame cannot jump either.
+  assert.equal(ring.acceptCounter(kid, KEY_FRAME_COUNTERS.first + MAX_COUNTER_ADVANCE + 1n), 'too-far-ahead');
+  assert.equal(ring.acceptCounter(kid, KEY_FRAME_COUNTERS.first), 'fresh');
+  // After a long silence (a stalled subscription) the sender is further ahead: the bound grows with time.
+  c.advance(60_000);
+  assert.equal(ring.acceptCounter(kid, OTHER_FRAME_COUNTERS.first + MAX_COUNTER_ADVANCE + 60n * 80n), 'fresh');
+});
+
+test('session: a refused roster answers `failed` and the worker stops sending under the old key until a valid roster', async () => {
+  const c = clock();
+  const [a, b, leaver] = await Promise.all([peer(A, 0, c.now), peer(B, 1, c.now), peer(C, 2, c.now)]);
+  await rosterAndRelay([a, b, leaver], [a, b, leaver]);
+  const entry = (p: Peer, index = p.index) => ({ participantId: p.id, index, publicKey: p.publicKey });
+  const refused = [
+    { type: 'roster', selfId: A, selfIndex: 0, participants: [entry(a), entry(b, 0)] },
+    { type: 'roster', selfId: A, selfIndex: 0, participants: [entry(a), { ...entry(b), publicKey: toBase64url(new Uint8Array(31)) }] },
+    { type: 'roster', selfId: A, selfIndex: 7, participants: [entry(b)] },
+  ];
+  for (const roster of refused) {
+    await a.session.receive(roster);
+    assert.deepEqual(take(a, 'failed').map((m) => m.code), ['ROSTER_REFUSED']);
+    assert.equal(take(a, 'sealed-keys').length, 0);
+    const frame = await a.session.encryptFrame(picture(1));
+    assert.equal(frame, undefined, 'no frame is sent under the key the leaver holds');
+  }
+  assert.equal(a.session.stats().unsentStopped, refused.length);
+  assert.equal(a.session.stats().sentFrames, 0);
+  // A valid roster (even the one before the refusal) starts a new epoch and sending resumes under it.
+  await rosterAndRelay([a, b], [a, b, leaver]);
+  const after = (await a.session.encryptFrame(picture(2)))!;
+  assert.equal(parseSFrameHeader(after).kid, mediaKid(0, 1));
+  assert.deepEqual(await b.session.decryptFrame(after, A), picture(2));
+  assert.equal(await leaver.session.decryptFrame(after, A), undefined);
 });

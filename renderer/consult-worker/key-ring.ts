@@ -8,7 +8,16 @@
  * a newer epoch of the same sender (or that sender's departure) supersedes is
  * kept for a short grace period for frames still in flight, then forgotten.
  * It also remembers which counters were already accepted under each key, so a
- * replayed frame is refused.
+ * replayed frame is refused, refuses counters outside the ranges senders use,
+ * and bounds how far one accepted frame may move the window ahead (see
+ * acceptCounter).
+ *
+ * Security limit (RFC 9605 section 9.5): these are group keys. Every member
+ * who holds a sender's key can make frames that authenticate as that sender;
+ * a frame's KID says "some member of the call", not who. The bounds here keep
+ * one forged frame from silencing the real sender; a member forging a run of
+ * frames can still inject or disrupt that sender's media. Only per-sender
+ * signatures would stop that, and there are none.
  *
  * It must never hand a key or base key to anything outside the worker, and
  * never install a key for a KID that already holds a different one.
@@ -38,7 +47,18 @@ export const OTHER_FRAME_COUNTERS = { first: 0x100_0000n, last: 0xffff_ffffn } a
 
 export type FrameClass = 'key-frame' | 'other';
 /** How far behind the newest accepted counter a frame may arrive (audio and video share a sender's counter). */
-export const REPLAY_WINDOW = 4096n;
+export const REPLAY_WINDOW = 8192n;
+/**
+ * How far ahead of the newest accepted counter (or of its range's start,
+ * before any) one frame may move the window, plus MAX_FRAMES_PER_SECOND for
+ * every second since the window last moved (a stalled subscription resumes).
+ * A sender at 30 fps video + 50 pps audio takes ~25 s to use 2048 counters.
+ * Smaller than REPLAY_WINDOW, so after one forged jump the genuine sender's
+ * frames are still inside the window and keep playing. Frames beyond are
+ * dropped (and counted), never accepted.
+ */
+export const MAX_COUNTER_ADVANCE = 2048n;
+export const MAX_FRAMES_PER_SECOND = 400;
 
 export interface KeyRingOptions {
   /** Monotonic milliseconds. */
@@ -60,12 +80,17 @@ interface ReceivedKey {
 }
 
 interface ReplayWindow {
+  /** Counters of this class start here: the reference before any frame was accepted. */
+  first: bigint;
   highest: bigint | null;
+  /** Monotonic time the window last moved (or the key was installed). */
+  movedAt: number;
   seen: Set<bigint>;
 }
 
 export type InstallResult = 'installed' | 'already-installed' | 'stale-epoch' | 'conflicting-key' | 'bad-key';
-export type CounterCheck = 'fresh' | 'replayed';
+/** 'out-of-range': not a counter any sender uses; 'too-far-ahead': beyond the bound one frame may move the window. */
+export type CounterCheck = 'fresh' | 'replayed' | 'out-of-range' | 'too-far-ahead';
 
 async function fingerprintOf(baseKey: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(baseKey)));
@@ -123,8 +148,10 @@ export class KeyRing {
     const newest = this.newestEpochOf(participantId);
     if (newest !== null && epoch < newest) return 'stale-epoch';
     const key = await deriveSFrameKey(MEDIA_SUITE, kid, baseKey);
+    const installedAt = this.options.now();
+    const window = (first: bigint): ReplayWindow => ({ first, highest: null, movedAt: installedAt, seen: new Set() });
     // A KID still held for a participant who left (its sender index reused) is replaced: that participant is gone.
-    this.received.set(kid, { key, participantId, senderIndex, epoch, fingerprint, retireAt: null, keyFrames: { highest: null, seen: new Set() }, otherFrames: { highest: null, seen: new Set() } });
+    this.received.set(kid, { key, participantId, senderIndex, epoch, fingerprint, retireAt: null, keyFrames: window(KEY_FRAME_COUNTERS.first), otherFrames: window(OTHER_FRAME_COUNTERS.first) });
     const retireAt = this.options.now() + this.options.graceMs;
     for (const entry of this.received.values()) {
       if (entry.participantId === participantId && entry.epoch < epoch && entry.retireAt === null) entry.retireAt = retireAt;
@@ -157,20 +184,31 @@ export class KeyRing {
   }
 
   /**
-   * Records an authenticated frame's counter under its KID; 'replayed' for a
-   * counter already accepted or too far behind the newest (then the frame must
-   * be dropped).
+   * Records an authenticated frame's counter under its KID. 'replayed' for a
+   * counter already accepted or too far behind the newest; 'out-of-range' for
+   * a counter outside KEY_FRAME_COUNTERS / OTHER_FRAME_COUNTERS;
+   * 'too-far-ahead' when it would move the window further than
+   * MAX_COUNTER_ADVANCE (+ MAX_FRAMES_PER_SECOND per second since it last
+   * moved). Only 'fresh' frames may be played; the window moves only for them.
    */
   acceptCounter(kid: bigint, ctr: bigint): CounterCheck {
     const entry = this.received.get(kid);
     if (!entry) return 'replayed';
     // Key frames and other frames count in separate ranges: each range has its own window.
-    const window = ctr < OTHER_FRAME_COUNTERS.first ? entry.keyFrames : entry.otherFrames;
+    let window: ReplayWindow;
+    if (ctr >= KEY_FRAME_COUNTERS.first && ctr <= KEY_FRAME_COUNTERS.last) window = entry.keyFrames;
+    else if (ctr >= OTHER_FRAME_COUNTERS.first && ctr <= OTHER_FRAME_COUNTERS.last) window = entry.otherFrames;
+    else return 'out-of-range';
     const highest = window.highest;
     if (highest !== null && (ctr + REPLAY_WINDOW <= highest || window.seen.has(ctr))) return 'replayed';
+    const now = this.options.now();
+    const reference = highest ?? window.first;
+    const elapsedSeconds = Math.max(0, Math.floor((now - window.movedAt) / 1000));
+    if (ctr > reference + MAX_COUNTER_ADVANCE + BigInt(elapsedSeconds) * BigInt(MAX_FRAMES_PER_SECOND)) return 'too-far-ahead';
     window.seen.add(ctr);
     if (highest === null || ctr > highest) {
       window.highest = ctr;
+      window.movedAt = now;
       if (window.seen.size > Number(REPLAY_WINDOW) * 2) {
         for (const seen of window.seen) if (seen + REPLAY_WINDOW <= ctr) window.seen.delete(seen);
       }

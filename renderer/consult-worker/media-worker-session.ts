@@ -5,7 +5,18 @@
  * participant only, opens and installs (or refuses) the keys others send, and
  * encrypts/decrypts frame payloads for the transforms with the key ring.
  * Page messages are handled one at a time, in order; a message that fails
- * validation is ignored and counted, never thrown.
+ * validation is ignored and counted, never thrown. Every roster is answered
+ * with a new epoch (`sealed-keys`), nothing when it is identical to the
+ * current one, or `failed` (ROSTER_REFUSED) when it cannot be used (two
+ * participants on one sender index, an unusable public key, a changed own
+ * identity); after a refusal the worker sends nothing (frames dropped and
+ * counted) until a valid roster starts a new epoch, since the old key may be
+ * held by someone who left.
+ *
+ * Group keys (RFC 9605 section 9.5): a frame that authenticates under a
+ * sender's key was made by SOME member holding that key, not necessarily
+ * that sender; see key-ring.ts for the counter bounds that keep one forged
+ * frame from silencing a sender.
  *
  * It must never post a key, a base key or a private key to the page, never
  * pass a frame on that it could not encrypt or authenticate, and never log.
@@ -58,6 +69,8 @@ export class MediaWorkerSession {
   private self: { participantId: string; index: number } | null = null;
   private members = new Map<string, Member>();
   private rosterSignature: string | null = null;
+  /** Set by a refused roster: nothing is sent until a valid roster starts a new epoch. */
+  private sendingStopped = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly counters = {
     sentFrames: 0,
@@ -66,7 +79,9 @@ export class MediaWorkerSession {
     droppedNoKey: 0,
     droppedMalformed: 0,
     droppedReplay: 0,
+    droppedCounter: 0,
     unsentNoKey: 0,
+    unsentStopped: 0,
     rejectedMessages: 0,
   };
   private readonly perSender = new Map<string, SenderCounters>();
@@ -135,10 +150,16 @@ export class MediaWorkerSession {
       this.options.post({ type: 'failed', code: 'NOT_INITIALISED', message: 'The media worker was given participants before its call.' });
       return;
     }
+    const refuse = () => {
+      // The old key may be held by someone this roster says has left: stop sending until a usable roster.
+      this.counters.rejectedMessages += 1;
+      this.sendingStopped = true;
+      this.rosterSignature = null;
+      this.options.post({ type: 'failed', code: 'ROSTER_REFUSED', message: 'The media worker was given a participant list it cannot use; it stopped sending.' });
+    };
     if (this.self !== null && (this.self.participantId !== message.selfId || this.self.index !== message.selfIndex)) {
       // Own identity and sender index are fixed for the call.
-      this.counters.rejectedMessages += 1;
-      return;
+      return refuse();
     }
     const members = new Map<string, Member>();
     const indexes = new Set<number>([message.selfIndex]);
@@ -150,10 +171,7 @@ export class MediaWorkerSession {
       } catch {
         publicKey = EMPTY;
       }
-      if (publicKey.length !== 32 || members.has(entry.participantId) || indexes.has(entry.index)) {
-        this.counters.rejectedMessages += 1;
-        return;
-      }
+      if (publicKey.length !== 32 || members.has(entry.participantId) || indexes.has(entry.index)) return refuse();
       indexes.add(entry.index);
       members.set(entry.participantId, { participantId: entry.participantId, index: entry.index, publicKey, publicKeyText: entry.publicKey });
     }
@@ -176,6 +194,7 @@ export class MediaWorkerSession {
     for (const id of [...this.perSender.keys()]) if (!members.has(id)) this.perSender.delete(id);
 
     const { epoch, baseKey } = await this.ring.startOwnEpoch(message.selfIndex);
+    this.sendingStopped = false;
     try {
       const keys = await Promise.all(
         [...members.values()].map(async (m) => {
@@ -226,9 +245,14 @@ export class MediaWorkerSession {
    * Encrypts one outgoing frame payload under the own current key (whole
    * frame, empty metadata; a video key frame takes a key-frame counter, see
    * key-ring.ts); undefined when there is no own key yet: the frame must then
-   * be dropped, never sent in the clear.
+   * be dropped, never sent in the clear. Also undefined after a refused
+   * roster, until a valid one started a new epoch.
    */
   async encryptFrame(payload: Uint8Array, frameClass: FrameClass = 'other'): Promise<Uint8Array | undefined> {
+    if (this.sendingStopped) {
+      this.counters.unsentStopped += 1;
+      return undefined;
+    }
     const next = this.ring.nextSend(frameClass);
     if (!next) {
       this.counters.unsentNoKey += 1;
@@ -257,8 +281,9 @@ export class MediaWorkerSession {
         this.dropped('droppedAuth', owner);
         return undefined;
       }
-      if (this.ring.acceptCounter(opened.kid, opened.ctr) === 'replayed') {
-        this.dropped('droppedReplay', owner);
+      const counter = this.ring.acceptCounter(opened.kid, opened.ctr);
+      if (counter !== 'fresh') {
+        this.dropped(counter === 'replayed' ? 'droppedReplay' : 'droppedCounter', owner);
         return undefined;
       }
       this.counters.decryptedFrames += 1;
@@ -287,11 +312,11 @@ export class MediaWorkerSession {
     };
   }
 
-  private dropped(kind: 'droppedAuth' | 'droppedNoKey' | 'droppedMalformed' | 'droppedReplay', participantId: string | undefined): void {
+  private dropped(kind: 'droppedAuth' | 'droppedNoKey' | 'droppedMalformed' | 'droppedReplay' | 'droppedCounter', participantId: string | undefined): void {
     this.counters[kind] += 1;
     if (participantId === undefined || kind === 'droppedMalformed' || !this.members.has(participantId)) return;
-    // Per sender, a replayed frame counts as one that failed authentication.
-    this.senderCounters(participantId)[kind === 'droppedReplay' ? 'droppedAuth' : kind] += 1;
+    // Per sender, a replayed or refused-counter frame counts as one that failed authentication.
+    this.senderCounters(participantId)[kind === 'droppedReplay' || kind === 'droppedCounter' ? 'droppedAuth' : kind] += 1;
   }
 
   private memberAt(index: number): string | undefined {

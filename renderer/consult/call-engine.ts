@@ -20,7 +20,7 @@ import { verifyCallKeySignature } from '../../shared/consult/call-key-signature'
 import { callError, initialCallState, type CallError, type CallErrorCode, type CallState, type ParticipantState } from './call-state';
 import { pageSupportsEncodedTransform } from './e2ee-support';
 import { openCallMedia, stopTracks, type DeviceChoice } from './media-devices';
-import { createMediaWorker, mediaWorkerClient, type MediaWorkerClient } from './media-worker-client';
+import { createMediaWorker, mediaWorkerClient, type MediaWorkerClient, type MediaWorkerFailure } from './media-worker-client';
 import { createPublisher, createSubscriber, rtcConfiguration, type Publisher, type Subscriber } from './peer-connections';
 import { TransportError, type SignalingTransport } from './signaling-transport';
 
@@ -215,7 +215,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
   }
 
   // 2. The media worker makes the call key pair; its failure (no X25519, no encoded transform in workers) is the same refusal.
-  let workerFailure: 'E2EE_UNSUPPORTED' | 'NOT_INITIALISED' | 'WORKER_CRASHED' | null = null;
+  let workerFailure: MediaWorkerFailure | null = null;
   try {
     worker = mediaWorkerClient(createMediaWorker(), {
       sealedKeys(message) {
@@ -243,7 +243,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       failed(code) {
         workerFailure = code;
         if (code === 'E2EE_UNSUPPORTED') fail(callError('E2EE_UNAVAILABLE'), 'unavailable');
-        else fail(callError('WORKER_FAILED'));
+        else fail(callError(code === 'ROSTER_REFUSED' ? 'KEY_ROTATION_FAILED' : 'WORKER_FAILED'));
       },
     });
     ownPublicKey = await worker.init(callId);

@@ -25,6 +25,8 @@ export const CALL_ERROR_CODES = [
   'CONNECTION_LOST',
   /** The media worker failed (keys are gone with it): the call cannot go on. */
   'WORKER_FAILED',
+  /** The worker refused a participant list (it stopped sending): the call's keys could not be renewed. */
+  'KEY_ROTATION_FAILED',
   /** The server's view of this participant's call key is not the key this worker made. */
   'KEY_MISMATCH',
   // Signaling errors from the backend (SIGNALING_ERROR_CODES).
@@ -96,6 +98,7 @@ export const CALL_ERROR_MESSAGES: Record<CallErrorCode, string> = {
   DEVICE_UNAVAILABLE: 'The camera or microphone could not be opened. Check that no other program is using it and that access is allowed.',
   CONNECTION_LOST: 'The connection to the consultation service was lost.',
   WORKER_FAILED: 'The encryption component of the call stopped; the call was ended.',
+  KEY_ROTATION_FAILED: "The call's encryption could not be updated, so the call was ended.",
   KEY_MISMATCH: 'The consultation service did not pass on this device\'s encryption key unchanged; the call was ended.',
   INVALID_MESSAGE: 'The consultation service did not understand a message from this device.',
   NOT_ALLOWED: 'You cannot join this consultation. The link may have expired or already been used.',

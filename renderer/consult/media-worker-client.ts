@@ -10,6 +10,7 @@ import {
   workerToPageSchema,
   type MediaWorkerStats,
   type PageToWorker,
+  type WorkerFailureCode,
   type WorkerRosterEntry,
   type WorkerToPage,
 } from '../../shared/consult/media-worker-protocol';
@@ -18,9 +19,11 @@ export interface MediaWorkerEvents {
   sealedKeys(message: Extract<WorkerToPage, { type: 'sealed-keys' }>): void;
   keyInstalled(from: string, epoch: number): void;
   keyRefused(from: string, reason: string): void;
-  /** The worker cannot go on (or cannot encrypt at all): the call fails closed. */
-  failed(code: 'E2EE_UNSUPPORTED' | 'NOT_INITIALISED' | 'WORKER_CRASHED'): void;
+  /** The worker cannot go on (or cannot encrypt at all, or refused a roster and stopped sending): the call fails closed. */
+  failed(code: MediaWorkerFailure): void;
 }
+
+export type MediaWorkerFailure = WorkerFailureCode | 'WORKER_CRASHED';
 
 export interface MediaWorkerClient {
   readonly worker: Worker;
@@ -46,7 +49,7 @@ export function mediaWorkerClient(worker: Worker, events: MediaWorkerEvents): Me
     if (!gone) worker.postMessage(message);
   };
 
-  const fail = (code: 'E2EE_UNSUPPORTED' | 'NOT_INITIALISED' | 'WORKER_CRASHED') => {
+  const fail = (code: MediaWorkerFailure) => {
     const error = new Error(code);
     ready?.reject(error);
     ready = null;

@@ -28,7 +28,9 @@ export const pageToWorkerSchema = z.discriminatedUnion('type', [
   /**
    * The current participants (self may be included). Any change of the set
    * (or of someone's public key) starts a new own epoch: a new sender key,
-   * sealed to each current participant and answered as `sealed-keys`.
+   * sealed to each current participant and answered as `sealed-keys`; an
+   * unusable roster (duplicate sender index or participant, bad public key,
+   * changed own id or index) is answered `failed` ROSTER_REFUSED.
    */
   z.strictObject({
     type: z.literal('roster'),
@@ -76,10 +78,18 @@ export const mediaWorkerStatsSchema = z.strictObject({
   droppedNoKey: z.number().int(),
   /** Authentic frames whose counter was already accepted (or is far too old): a replay, dropped. */
   droppedReplay: z.number().int(),
+  /**
+   * Authentic frames whose counter no sender uses (outside the key-frame and
+   * other-frame ranges) or that would move the replay window too far ahead at
+   * once: dropped. With group keys such a frame may be forged by another member.
+   */
+  droppedCounter: z.number().int(),
   /** Frames without a valid SFrame header: dropped. */
   droppedMalformed: z.number().int(),
   /** Outgoing frames dropped because no own key exists yet (before the first roster). */
   unsentNoKey: z.number().int(),
+  /** Outgoing frames dropped because the last roster was refused (sending stopped until a valid one). */
+  unsentStopped: z.number().int(),
   /** Page messages that failed validation and were ignored. */
   rejectedMessages: z.number().int(),
   /** Own current epoch, null before the first roster. */
@@ -87,6 +97,10 @@ export const mediaWorkerStatsSchema = z.strictObject({
   perSender: z.array(senderStatsSchema),
 });
 export type MediaWorkerStats = z.infer<typeof mediaWorkerStatsSchema>;
+
+/** Why the worker cannot go on; every one ends the call. */
+export const WORKER_FAILURE_CODES = ['E2EE_UNSUPPORTED', 'NOT_INITIALISED', 'ROSTER_REFUSED'] as const;
+export type WorkerFailureCode = (typeof WORKER_FAILURE_CODES)[number];
 
 /** Worker -> page. */
 export const workerToPageSchema = z.discriminatedUnion('type', [
@@ -101,8 +115,12 @@ export const workerToPageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('key-installed'), from: participantIdSchema, epoch: epochSchema }),
   z.strictObject({ type: z.literal('key-refused'), from: z.string().max(64), reason: z.enum(KEY_REFUSAL_REASONS) }),
   z.strictObject({ type: z.literal('stats'), stats: mediaWorkerStatsSchema }),
-  /** The worker could not do what the call needs (no X25519, no init): never fall back to plain media. */
-  z.strictObject({ type: z.literal('failed'), code: z.enum(['E2EE_UNSUPPORTED', 'NOT_INITIALISED']), message: z.string().max(200) }),
+  /**
+   * The worker could not do what the call needs (no X25519, no init, or a
+   * roster it refused: it then stops sending, and the call must end): never
+   * fall back to plain media.
+   */
+  z.strictObject({ type: z.literal('failed'), code: z.enum(WORKER_FAILURE_CODES), message: z.string().max(200) }),
 ]);
 export type WorkerToPage = z.infer<typeof workerToPageSchema>;
 
