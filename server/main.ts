@@ -9,7 +9,7 @@
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain and every device's uploaded chain are whole; else names the first bad entry)
  *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
- * Consultations (serve): [--public-url URL] [--janus-url URL [--janus-secret-file PATH] [--janus-record-dir DIR]] [--turn-url URL... --turn-secret-file PATH] [--invite-ttl-seconds N]
+ * Consultations (serve): [--public-url URL] [--janus-url URL --janus-secret-file PATH [--janus-record-dir DIR]] [--turn-url URL... --turn-secret-file PATH] [--invite-ttl-seconds N]
  * Serving needs the receipt-signing key from configuration: --receipt-key-file
  * or CLINICIAN_RECEIPT_KEY_FILE (no default; the backend refuses to start).
  * SQLite in --data-dir by default; PostgreSQL when DATABASE_URL is set. Plain
@@ -190,10 +190,13 @@ function consultOptions(values: Record<string, string | boolean | string[] | und
   if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(publicUrl)) throw new Error('--public-url must be an http(s) address without query or fragment');
   const janusUrl = text('janus-url');
   if (text('janus-record-dir') && !janusUrl) throw new Error('--janus-record-dir needs --janus-url');
-  // Janus's API secret, from a file readable by its owner only (never on the command line).
+  // Janus's API secret, from a file readable by its owner only (never on the command line); required with --janus-url.
   const janusSecretFile = text('janus-secret-file');
+  if (janusUrl && !janusSecretFile) throw new Error('--janus-url needs --janus-secret-file (the Janus API secret, set as api_secret in janus.jcfg; the backend never talks to Janus without it)');
+  if (janusSecretFile && !janusUrl) throw new Error('--janus-secret-file needs --janus-url');
   if (janusSecretFile && (statSync(janusSecretFile).mode & 0o077) !== 0) throw new Error('--janus-secret-file must be readable by its owner only (chmod 600)');
   const janusSecret = janusSecretFile ? readFileSync(janusSecretFile, 'utf8').trim() : undefined;
+  if (janusSecretFile && !janusSecret) throw new Error('the Janus API secret file is empty');
   const turnUrls = (values['turn-url'] as string[] | undefined) ?? [];
   const secretFile = text('turn-secret-file');
   if (turnUrls.length > 0 !== Boolean(secretFile)) throw new Error('--turn-url and --turn-secret-file go together');
