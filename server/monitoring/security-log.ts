@@ -33,6 +33,8 @@ export interface SecurityEventFields {
   ip?: string;
   /** What was revoked or ended: 'device', 'passkey', 'clinician', 'logout', 'idle'. */
   what?: string;
+  /** How many refusals one aggregated line stands for. */
+  count?: number;
 }
 
 const destination = process.env.CLINICIAN_SECURITY_LOG ? pino.destination({ dest: process.env.CLINICIAN_SECURITY_LOG, append: true, mkdir: true, sync: true }) : pino.destination(2);
@@ -47,10 +49,11 @@ const FIELDS: ReadonlyArray<keyof SecurityEventFields> = ['clinicianId', 'device
 
 /** Logs one event with the known identifier fields only (anything else a caller passes is dropped), each cut to 128 characters. */
 export function securityEvent(event: SecurityEventName, fields: SecurityEventFields = {}): void {
-  const line: Record<string, string> = { event };
+  const line: Record<string, string | number> = { event };
   for (const key of FIELDS) {
     const value = fields[key];
     if (typeof value === 'string') line[key] = value.slice(0, 128);
   }
+  if (Number.isSafeInteger(fields.count)) line.count = fields.count!;
   logger.warn(line, event);
 }

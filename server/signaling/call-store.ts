@@ -15,12 +15,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { CONSULT_MAX_PARTICIPANTS, type CallKey, type Invitee, type Participant, type ParticipantRole, type ServerMessage } from '../../shared/consult/signaling-messages';
 import type { InvitedCall } from '../../shared/consult/consult-api';
-import { MAX_SENDER_INDEX } from '../../shared/consult/media-kid';
 import type { Caller } from '../auth/caller';
 import { mayAccessPatient, storedRecordOf } from '../authorization/access-policy';
 import type { Clock } from '../clock';
 import { engineOf, type Db } from '../database';
 import { LINK_GUEST_DEVICE, recordConsultStep } from './consult-audit';
+import { checkCodeConfirmation, checkRejoinRate, isStale, lowestFreeIndex, retireSenderIndex } from './call-limits';
 import { refusal } from './signaling-refusal';
 
 /** The PostgreSQL channel on which instances learn of new events ("<call id>:<seq>"). */
@@ -173,7 +173,7 @@ export async function checkAdmission(db: Db, who: Admission, callId: string, clo
   if (!call) throw refusal('NOT_ALLOWED');
   const admitted = who.kind === 'clinician' ? (await clinicianRole(db, who.caller, call, now)) !== null : Boolean(await liveLink(db, callId, who.tokenHash, now));
   if (!admitted) throw refusal('NOT_ALLOWED');
-  if (call.ended_at) throw refusal('CALL_ENDED');
+  if (call.ended_at || (await expireIfStale(db, callId, clock))) throw refusal('CALL_ENDED');
 }
 
 /** The call row locked for this transaction (a no-op UPDATE takes the row lock on PostgreSQL; SQLite transactions are IMMEDIATE). */
@@ -235,8 +235,8 @@ export interface Joined {
 /**
  * Joins the call in one transaction: re-checks admission, consumes a link
  * (only an unused, unexpired link of this call; a second use, even racing,
- * finds it used), refuses a full or ended call, assigns the next sender
- * index, stores the participant and its `joined` event, audits the join. A
+ * finds it used), refuses a full or ended call and a clinician rejoining too often, assigns
+ * the lowest sender index no one staying holds, stores the participant and its `joined` event, audits the join. A
  * clinician already in the call (an earlier connection) is replaced: that
  * participant gets `left` first. `devicePublicKey`: the clinician's device
  * key whose signature over the call key the caller has checked.
@@ -254,6 +254,7 @@ export async function joinCall(db: Db, who: Admission, callId: string, callKey: 
       const standing = await clinicianRole(trx, who.caller, call, now);
       if (!standing) throw refusal('NOT_ALLOWED');
       if (call.ended_at) throw refusal('CALL_ENDED');
+      await checkRejoinRate(trx, callId, who.caller.clinicianId, clock());
       role = standing;
       clinicianId = who.caller.clinicianId;
       const clinician = await trx.selectFrom('clinicians').select('display_name').where('id', '=', clinicianId).executeTakeFirstOrThrow();
@@ -272,9 +273,8 @@ export async function joinCall(db: Db, who: Admission, callId: string, callKey: 
     const active = await trx.selectFrom('consult_participants').select(PARTICIPANT_COLUMNS).where('call_id', '=', callId).where('left_at', 'is', null).execute();
     const replaced = clinicianId ? active.filter((p) => p.clinician_id === clinicianId) : [];
     if (active.length - replaced.length >= CONSULT_MAX_PARTICIPANTS) throw refusal('CALL_FULL');
-    const { top } = await trx.selectFrom('consult_participants').select(sql<number | null>`max(sender_index)`.as('top')).where('call_id', '=', callId).executeTakeFirstOrThrow();
-    const index = top === null ? 0 : Number(top) + 1;
-    if (index > MAX_SENDER_INDEX) throw refusal('CALL_FULL');
+    // The lowest index no one staying holds (a departed participant's index is reused under the newcomer's own key epochs).
+    const index = lowestFreeIndex(active.filter((p) => !replaced.includes(p)).map((p) => Number(p.sender_index)));
     for (const old of replaced) {
       await trx.updateTable('consult_participants').set({ left_at: now }).where('participant_id', '=', old.participant_id).execute();
       await appendEvent(trx, callId, null, { type: 'left', participantId: old.participant_id }, clock);
@@ -294,6 +294,7 @@ export async function joinCall(db: Db, who: Admission, callId: string, callKey: 
       left_at: null,
       published_at: null,
     };
+    await retireSenderIndex(trx, callId, index);
     await trx.insertInto('consult_participants').values(row).execute();
     const participant = toParticipant(row);
     const joinSeq = await appendEvent(trx, callId, null, { type: 'joined', participant }, clock);
@@ -334,6 +335,8 @@ export async function relayFrom(db: Db, callId: string, from: string, recipient:
 /** "Codes match", confirmed by a participant: relayed to everyone and audited. */
 export async function confirmCode(db: Db, callId: string, participantId: string, clock: Clock): Promise<number> {
   return relayFrom(db, callId, participantId, null, { type: 'code-confirmed', participantId }, clock, async (trx, call) => {
+    // Once per participant per roster round, with someone to compare with; else rolled back: no relay, no audit entry.
+    await checkCodeConfirmation(trx, callId, participantId);
     const me = await trx.selectFrom('consult_participants').select(['role', 'clinician_id', 'device_id']).where('participant_id', '=', participantId).executeTakeFirstOrThrow();
     const actor = await actorOf(trx, callId, participantId, me);
     await recordConsultStep(trx, actor, 'consult-code-confirmed', { callId, patientId: call.patient_id, encounterId: call.encounter_id, role: me.role as ParticipantRole, participantId }, clock);
@@ -367,6 +370,40 @@ export async function leaveCall(db: Db, callId: string, participantId: string, c
     if (!call || call.ended_at) return;
     const r = await trx.updateTable('consult_participants').set({ left_at: clock().toISOString() }).where('participant_id', '=', participantId).where('left_at', 'is', null).executeTakeFirst();
     if (Number(r.numUpdatedRows) === 1) await appendEvent(trx, callId, null, { type: 'left', participantId }, clock);
+  });
+}
+
+/**
+ * Ends a stale call (../call-limits isStale: idle or too old) as `expired`:
+ * everyone still in it leaves, and gets `ended`. True if the call is (now) ended.
+ */
+export async function expireIfStale(db: Db, callId: string, clock: Clock): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const call = await lockCall(trx, callId);
+    if (!call) return false;
+    if (call.ended_at) return true;
+    const now = clock();
+    if (!(await isStale(trx, callId, now))) return false;
+    await trx.updateTable('consult_participants').set({ left_at: now.toISOString() }).where('call_id', '=', callId).where('left_at', 'is', null).execute();
+    await trx.updateTable('consult_calls').set({ ended_at: now.toISOString() }).where('id', '=', callId).execute();
+    await appendEvent(trx, callId, null, { type: 'ended', reason: 'expired' }, clock);
+    return true;
+  });
+}
+
+/**
+ * A participant who may no longer take part (../call-limits mayStillTakePart)
+ * is removed: `ended` {reason 'removed'} for that participant alone, then
+ * `left` for everyone. Nothing when it had already left or the call ended.
+ */
+export async function removeParticipant(db: Db, callId: string, participantId: string, clock: Clock): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const call = await lockCall(trx, callId);
+    if (!call || call.ended_at) return;
+    const r = await trx.updateTable('consult_participants').set({ left_at: clock().toISOString() }).where('participant_id', '=', participantId).where('left_at', 'is', null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return;
+    await appendEvent(trx, callId, participantId, { type: 'ended', reason: 'removed' }, clock);
+    await appendEvent(trx, callId, null, { type: 'left', participantId }, clock);
   });
 }
 

@@ -28,6 +28,7 @@ import { CallRelay } from './call-relay';
 import { createInvitation, invitedCalls, startCall } from './call-store';
 import { registerJoinPage } from './join-page';
 import type { MediaServer } from './media-server';
+import { RefusalLog, UnjoinedSockets } from './unjoined-sockets';
 import { DEFAULT_SOCKET_LIMITS, handleSignalingSocket, type SignalingDeps, type SocketLimits } from './signaling-socket';
 import type { TurnSettings } from './turn-credentials';
 
@@ -57,6 +58,7 @@ export function registerConsultRoutes(app: FastifyInstance, deps: { db: Db; rp: 
   const ttl = consult.inviteTtlSeconds ?? INVITE_TTL_SECONDS_DEFAULT;
   if (!Number.isInteger(ttl) || ttl < 30 || ttl > INVITE_TTL_SECONDS_DEFAULT) throw new Error(`the join link lifetime must be 30 to ${INVITE_TTL_SECONDS_DEFAULT} seconds`);
   const relay = new CallRelay(db, { engine: engineOf(db), databaseUrl: consult.databaseUrl });
+  const limits: SocketLimits = { ...DEFAULT_SOCKET_LIMITS, ...consult.socketLimits };
   const signaling: SignalingDeps = {
     db,
     rp,
@@ -64,10 +66,12 @@ export function registerConsultRoutes(app: FastifyInstance, deps: { db: Db; rp: 
     relay,
     media: consult.mediaServer ?? null,
     turn: consult.turn ?? null,
-    limits: { ...DEFAULT_SOCKET_LIMITS, ...consult.socketLimits },
+    limits,
     openRooms: new Map(),
     pending: new Set(),
     sockets: new Set(),
+    unjoined: new UnjoinedSockets({ perAddress: limits.unjoinedPerAddress, total: limits.unjoinedTotal }),
+    refusalLog: new RefusalLog(limits.refusalLogWindowMs),
   };
   app.addHook('onClose', async () => {
     // Sockets still open (or still closing) end now; their leaves finish before the database closes.
@@ -80,6 +84,7 @@ export function registerConsultRoutes(app: FastifyInstance, deps: { db: Db; rp: 
     );
     await Promise.allSettled([...signaling.pending]);
     await relay.close();
+    signaling.refusalLog.close();
     await signaling.media?.close().catch(() => undefined);
   });
 

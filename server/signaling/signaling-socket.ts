@@ -37,12 +37,15 @@ import {
   isPublishedFeed,
   joinCall,
   leaveCall,
+  removeParticipant,
   relayFrom,
   tokenHashOf,
   type Admission,
   type StoredEvent,
 } from './call-store';
 import { refusal, SignalingRefusal } from './signaling-refusal';
+import { mayStillTakePart } from './call-limits';
+import type { RefusalLog, UnjoinedSockets } from './unjoined-sockets';
 
 export interface SocketLimits {
   /** Messages per window a connection may send. */
@@ -54,8 +57,13 @@ export interface SocketLimits {
   joinWithinMs: number;
   /** A ping every this often; no pong by the next one ends the connection. */
   pingEveryMs: number;
-  /** A clinician's session is checked again this often (revoked or ended: the connection ends). */
+  /** A clinician's session is checked again this often (revoked or ended: the connection ends), and every participant's standing (lost: removed). */
   sessionCheckMs: number;
+  /** Sockets not yet joined: at most this many per remote address, and overall (beyond: closed at once, 1013). */
+  unjoinedPerAddress: number;
+  unjoinedTotal: number;
+  /** Refusals on the socket are logged at most once per address per this window (with a count). */
+  refusalLogWindowMs: number;
 }
 
 export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
@@ -65,6 +73,9 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   joinWithinMs: 30_000,
   pingEveryMs: 25_000,
   sessionCheckMs: 60_000,
+  unjoinedPerAddress: 20,
+  unjoinedTotal: 500,
+  refusalLogWindowMs: 10_000,
 };
 
 export interface SignalingDeps {
@@ -81,6 +92,10 @@ export interface SignalingDeps {
   pending: Set<Promise<unknown>>;
   /** Every open socket of this instance (ended at shutdown). */
   sockets: Set<WebSocket>;
+  /** The cap on not-yet-joined sockets (./unjoined-sockets). */
+  unjoined: UnjoinedSockets;
+  /** The aggregated security log of refusals (./unjoined-sockets). */
+  refusalLog: RefusalLog;
 }
 
 /** Policy violation: the close code of every refusal that ends the connection. */
@@ -91,6 +106,18 @@ type Phase = 'hello' | 'admitted' | 'joining' | 'joined' | 'gone';
 
 export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest, caller: Caller | null, deps: SignalingDeps): void {
   const { db, clock, relay, media, limits } = deps;
+  // Not joined yet: one of a capped number of places (per address, overall), given back at the join or the close.
+  const address = request.ip;
+  if (!deps.unjoined.take(address)) {
+    deps.refusalLog.note('rate-limited', { route: SIGNALING_PATH, code: 'RATE_LIMITED', ip: address });
+    socket.close(1013, 'RATE_LIMITED');
+    return;
+  }
+  let holdsPlace = true;
+  const givePlaceBack = () => {
+    if (holdsPlace) deps.unjoined.release(address);
+    holdsPlace = false;
+  };
   deps.sockets.add(socket);
   let phase: Phase = 'hello';
   let callId = '';
@@ -112,9 +139,10 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
   const refuseAndClose = (err: SignalingRefusal) => {
     error(err.code, err.message);
     if (err.code === 'NOT_ALLOWED' || err.code === 'RATE_LIMITED') {
-      securityEvent(err.code === 'RATE_LIMITED' ? 'rate-limited' : 'access-refused', { route: SIGNALING_PATH, code: err.code, ip: request.ip, ...(caller ? { clinicianId: caller.clinicianId, deviceId: caller.deviceId } : {}) });
+      deps.refusalLog.note(err.code === 'RATE_LIMITED' ? 'rate-limited' : 'access-refused', { route: SIGNALING_PATH, code: err.code, ip: request.ip, ...(caller ? { clinicianId: caller.clinicianId, deviceId: caller.deviceId } : {}) });
     }
     phase = 'gone';
+    givePlaceBack();
     close(CLOSE_REFUSED, err.code);
   };
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -140,6 +168,22 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
         });
       }, limits.sessionCheckMs)
     : null;
+  // Access to the patient is checked again as often: lost (the clinician's, or for a link guest the issuing clinician's), the participant is removed.
+  const standingCheck = setInterval(() => {
+    chain = chain
+      .then(async () => {
+        if (phase !== 'joined' || !member || member.left || !admission) return;
+        const who = admission.kind === 'clinician' ? { clinicianId: admission.caller.clinicianId } : { tokenHash: admission.tokenHash };
+        if (await mayStillTakePart(db, callId, who)) return;
+        const { participantId } = member;
+        await removeParticipant(db, callId, participantId, clock);
+        relay.wake(callId);
+        if (media) await media.leave(callId, participantId).catch(() => undefined);
+      })
+      .catch((err: unknown) => {
+        process.stderr.write(`[backend] signaling standing check failed: ${(err as Error)?.name ?? 'error'}\n`);
+      });
+  }, limits.sessionCheckMs);
 
   const deliver = (event: StoredEvent) => {
     send(event.payload);
@@ -160,7 +204,11 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
       if (!caller && !message.token) throw refusal('NOT_ALLOWED');
       admission = caller ? { kind: 'clinician', caller } : { kind: 'guest', tokenHash: tokenHashOf(message.token!) };
       callId = message.callId;
-      await checkAdmission(db, admission, callId, clock);
+      // A stale call is ended here as expired: wake the relay so anyone still attached hears it.
+      await checkAdmission(db, admission, callId, clock).catch((err: unknown) => {
+        relay.wake(callId);
+        throw err;
+      });
       phase = 'admitted';
       return;
     }
@@ -193,6 +241,7 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
       const participantId = joined.participant.participantId;
       member = { callId, participantId, cursor: joined.joinSeq, deliver, left: false };
       phase = 'joined';
+      givePlaceBack();
       clearTimeout(joinTimer);
       const iceServers = deps.turn ? [turnCredentials(deps.turn, participantId, clock())] : [];
       send({ type: 'welcome', seq: joined.joinSeq, callId, participantId, roster: joined.roster, iceServers, feeds: joined.feeds });
@@ -318,6 +367,8 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
 
   socket.on('close', () => {
     deps.sockets.delete(socket);
+    givePlaceBack();
+    clearInterval(standingCheck);
     phase = 'gone';
     clearTimeout(joinTimer);
     clearInterval(pinger);
