@@ -344,6 +344,39 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(host.peer.closed, null);
     });
 
+    test('sas-commit and sas-reveal reach every participant in seq order, from the sender, with their round; code-confirmed carries the round and code it confirmed', async () => {
+      const callId = await startCall();
+      const host = await clinicianJoins(people.host, callId);
+      const guest = await guestJoins(await linkFor(callId));
+      const [hostId, guestId] = [host, guest].map((p) => String(p.welcome.participantId)) as [string, string];
+      const round = Number(guest.welcome.seq);
+      const commitment = Buffer.alloc(32, 7).toString('base64url');
+      const nonce = Buffer.alloc(32, 9).toString('base64url');
+      host.peer.send({ type: 'sas-commit', round, commitment });
+      await guest.peer.next((m) => m.type === 'sas-commit', 'host commitment at the guest');
+      guest.peer.send({ type: 'sas-commit', round, commitment });
+      await host.peer.next((m) => m.type === 'sas-commit' && m.from === guestId, 'guest commitment at the host');
+      host.peer.send({ type: 'sas-reveal', round, nonce });
+      host.peer.send({ type: 'code-confirmed', round, code: '042042' });
+      for (const p of [host, guest]) {
+        const confirmed = await p.peer.next((m) => m.type === 'code-confirmed', 'code-confirmed');
+        assert.deepEqual({ ...confirmed, seq: 0 }, { type: 'code-confirmed', seq: 0, participantId: hostId, round, code: '042042' });
+        const sas = p.peer.messages.filter((m) => m.type === 'sas-commit' || m.type === 'sas-reveal');
+        assert.deepEqual(sas.map((m) => [m.type, m.from, m.round]), [['sas-commit', hostId, round], ['sas-commit', guestId, round], ['sas-reveal', hostId, round]]);
+        assert.deepEqual(sas.map((m) => m.commitment ?? m.nonce), [commitment, commitment, nonce]);
+        const seqs = sas.map((m) => Number(m.seq));
+        assert.ok(seqs.every((n, i) => i === 0 || n > seqs[i - 1]!) && seqs[0]! > round, 'ordered after the roster round');
+      }
+      // Not 32 bytes, or no round: refused, never relayed.
+      let mark = host.peer.messages.length;
+      host.peer.send({ type: 'sas-reveal', round, nonce: nonce.slice(0, 40) });
+      assert.equal((await host.peer.next((m) => m.type === 'error', 'short nonce refused', mark)).code, 'INVALID_MESSAGE');
+      mark = host.peer.messages.length;
+      host.peer.send({ type: 'code-confirmed', code: '123456' });
+      assert.equal((await host.peer.next((m) => m.type === 'error', 'code-confirmed without round refused', mark)).code, 'INVALID_MESSAGE');
+      assert.equal(guest.peer.messages.filter((m) => m.type === 'sas-reveal').length, 1, 'nothing refused was relayed');
+    });
+
     test('key messages reach only their `to`, in seq order; events carry increasing seqs', async () => {
       const callId = await startCall();
       await call('POST', consultInvitationsPath(callId), people.host.token, { invitee: { kind: 'clinician', clinicianId: 'dr.colleague' } });
@@ -353,7 +386,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const [hostId, colleagueId, guestId] = [host, colleague, guest].map((p) => String(p.welcome.participantId)) as [string, string, string];
       for (const epoch of [1, 2, 3]) host.peer.send(sealed(guestId, epoch));
       host.peer.send(sealed(colleagueId, 9));
-      host.peer.send({ type: 'code-confirmed', code: '123456' });
+      host.peer.send({ type: 'code-confirmed', round: Number(guest.welcome.seq), code: '123456' });
       for (const p of [host, colleague, guest]) await p.peer.next((m) => m.type === 'code-confirmed' && m.participantId === hostId, 'code-confirmed');
       const keysOf = (p: SignalingPeer) => p.messages.filter((m) => m.type === 'key');
       assert.deepEqual(keysOf(guest.peer).map((m) => m.epoch), [1, 2, 3], 'the guest gets its three keys, in order');
@@ -391,7 +424,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await g1.peer.next((m) => m.type === 'error', 'publish without media server', from)).code, 'MEDIA_UNAVAILABLE');
 
       // Codes match, confirmed by the colleague; the guest may not end the call for everyone.
-      colleague.peer.send({ type: 'code-confirmed', code: '654321' });
+      colleague.peer.send({ type: 'code-confirmed', round: Number(g2.welcome.seq), code: '654321' });
       await host.peer.next((m) => m.type === 'code-confirmed', 'code confirmed');
       const before = g2.peer.messages.length;
       g2.peer.send({ type: 'end' });

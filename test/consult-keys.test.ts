@@ -28,6 +28,9 @@ import { KEY_FRAME_COUNTERS, KeyRing, MAX_COUNTER_ADVANCE, OTHER_FRAME_COUNTERS 
 
 const CALL = '6f1c1f0e-8a4e-4d7c-9a59-3f1b2c4d5e6f';
 const OTHER_CALL = '0b7f3e2a-1c9d-4e8f-a6b5-c4d3e2f1a0b9';
+/** The code over a bare key set (one fixed round, equal nonces): the key-binding properties; the round protocol is in consult-sas.test.ts. */
+const sasOf = (callId: string, keys: readonly Uint8Array[]) =>
+  shortAuthString({ callId, round: 1, participants: keys.map((publicKey) => ({ participantId: 'participant-x', index: 0, role: 'guest', displayName: 'Guest', publicKey })), nonces: keys.map(() => new Uint8Array(32)) });
 const A = 'participant-aaaa';
 const B = 'participant-bbbb';
 const C = 'participant-cccc';
@@ -97,32 +100,32 @@ test('a tampered enc or ciphertext is refused, bit by bit', async () => {
 test('the short authentication string is 6 digits and independent of key order', async () => {
   const keys = await Promise.all([generateCallKeyPair(), generateCallKeyPair(), generateCallKeyPair()]);
   const raw = keys.map((k) => k.publicKey);
-  const code = await shortAuthString(CALL, raw);
+  const code = await sasOf(CALL, raw);
   assert.match(code, /^\d{6}$/);
-  assert.equal(await shortAuthString(CALL, [raw[2]!, raw[0]!, raw[1]!]), code);
-  assert.equal(await shortAuthString(CALL, [raw[1]!, raw[2]!, raw[0]!]), code);
-  assert.notEqual(await shortAuthString(OTHER_CALL, raw), code, 'bound to the call id');
+  assert.equal(await sasOf(CALL, [raw[2]!, raw[0]!, raw[1]!]), code);
+  assert.equal(await sasOf(CALL, [raw[1]!, raw[2]!, raw[0]!]), code);
+  assert.notEqual(await sasOf(OTHER_CALL, raw), code, 'bound to the call id');
 });
 
 test('a relay that swaps one public key yields a different code on each side', async () => {
   const [a, b, mitmForA, mitmForB] = await Promise.all([generateCallKeyPair(), generateCallKeyPair(), generateCallKeyPair(), generateCallKeyPair()]);
   // A sees its own key and the relay's key posing as B; B sees the relay's key posing as A and its own.
-  const codeA = await shortAuthString(CALL, [a.publicKey, mitmForA.publicKey]);
-  const codeB = await shortAuthString(CALL, [mitmForB.publicKey, b.publicKey]);
-  const honest = await shortAuthString(CALL, [a.publicKey, b.publicKey]);
+  const codeA = await sasOf(CALL, [a.publicKey, mitmForA.publicKey]);
+  const codeB = await sasOf(CALL, [mitmForB.publicKey, b.publicKey]);
+  const honest = await sasOf(CALL, [a.publicKey, b.publicKey]);
   assert.notEqual(codeA, codeB);
   assert.notEqual(codeA, honest);
   assert.notEqual(codeB, honest);
   // Even one swapped byte of one key changes it.
   const tweaked = b.publicKey.slice();
   tweaked[31]! ^= 0x80;
-  assert.notEqual(await shortAuthString(CALL, [a.publicKey, tweaked]), honest);
+  assert.notEqual(await sasOf(CALL, [a.publicKey, tweaked]), honest);
 });
 
 test('the code digits are spread evenly (no visible bias over many calls)', async () => {
   const key = (await generateCallKeyPair()).publicKey;
   const firstDigits = new Array<number>(10).fill(0);
-  for (let i = 0; i < 2000; i++) firstDigits[Number((await shortAuthString(`call-${i}`, [key]))[0])]! += 1;
+  for (let i = 0; i < 2000; i++) firstDigits[Number((await sasOf(`call-${i}`, [key]))[0])]! += 1;
   for (const n of firstDigits) assert.ok(n > 120 && n < 290, `first digit counts ${firstDigits.join(',')}`);
 });
 

@@ -151,7 +151,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const patientKeys = await generateCallKeyPair();
       patient.send({ type: 'hello', callId, token: joinToken.token });
       patient.send({ type: 'join', callKey: { publicKey: toBase64url(patientKeys.publicKey) } });
-      await patient.next((m) => m.type === 'welcome', 'patient welcome');
+      const patientWelcome = await patient.next((m) => m.type === 'welcome', 'patient welcome');
       const joined = value(await waiting, 'receive joined');
       assert.ok(performance.now() - startedWaiting < 10_000, 'answered when the message came, not at the end of the wait');
       assert.deepEqual(joined.messages.map((m) => m.message.type), ['joined']);
@@ -159,7 +159,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       seen = joined.messages.at(-1)!.n;
 
       // ---- the code confirmation is audited and relayed ----
-      value(await call('consult.send', { callId, message: { type: 'code-confirmed', code: '123456' } }), 'code confirmed');
+      value(await call('consult.send', { callId, message: { type: 'code-confirmed', round: Number(patientWelcome.seq), code: '123456' } }), 'code confirmed');
       await patient.next((m) => m.type === 'code-confirmed', 'patient hears the confirmation');
 
       // ---- a lock ends the call: the wait ends, the others see it end, the grant is withdrawn ----

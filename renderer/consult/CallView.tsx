@@ -9,6 +9,7 @@ import type { ReactNode } from 'react';
 import { CallControls } from './CallControls';
 import { CodeCheck } from './CodeCheck';
 import { DevicePicker } from './DevicePicker';
+import { codeConfirmationLines } from './call-words';
 import { EncryptionStatus } from './EncryptionStatus';
 import { ParticipantTiles } from './ParticipantTiles';
 import type { CallControl } from './use-call';
@@ -41,11 +42,21 @@ export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, a
   const { state } = call;
   const over = state.phase === 'ended' || state.phase === 'failed';
   const live = state.phase === 'in-call';
-  // A clinician in the call who confirmed the current code (the engine clears this when the code changes).
-  const checkedBy = state.participants.find((p) => !p.self && p.codeConfirmed && (p.role === 'host' || p.role === 'clinician'))?.displayName ?? null;
+  // What the others confirmed (the engine clears it on every new round): separate lines, never this page's badge.
+  const confirmations = codeConfirmationLines(state);
+  const confirmationList = confirmations.length > 0 && (
+    <ul className="consult-confirmations" data-testid="consult-confirmations">
+      {confirmations.map((line) => (
+        <li key={line.participantId} className={line.tone === 'bad' ? 'error' : 'muted'} role={line.tone === 'bad' ? 'alert' : undefined} data-testid="consult-confirmation" data-tone={line.tone}>
+          {line.text}
+        </li>
+      ))}
+    </ul>
+  );
   return (
     <div className="consult-call" data-testid="consult-call" data-phase={state.phase}>
-      <EncryptionStatus state={state} reachedCall={call.reachedCall} checkedBy={canConfirmCode ? null : checkedBy} />
+      <EncryptionStatus state={state} reachedCall={call.reachedCall} />
+      {confirmationList}
       {!over && (
         <>
           {(state.phase === 'starting' || state.phase === 'connecting') && (
@@ -55,6 +66,9 @@ export function CallView({ call, host, canConfirmCode, onCodesDiffer, actions, a
           )}
           {state.error && (
             <p className="error" role="alert" data-testid="consult-problem">{state.error.message}</p>
+          )}
+          {live && state.codeChecking && (
+            <p className="muted consult-code-checking" role="status" data-testid="consult-code-checking">Security code: checking…</p>
           )}
           <CodeCheck state={state} canConfirm={canConfirmCode} onMatch={call.confirmCode} onDiffer={onCodesDiffer} />
           <ParticipantTiles state={state} />

@@ -8,8 +8,8 @@
 import type { CallState } from './call-state';
 import { encryptionWords } from './call-words';
 
-export function EncryptionStatus({ state, reachedCall, checkedBy }: { state: CallState; reachedCall: boolean; checkedBy: string | null }) {
-  const words = encryptionWords(state, reachedCall, checkedBy);
+export function EncryptionStatus({ state, reachedCall }: { state: CallState; reachedCall: boolean }) {
+  const words = encryptionWords(state, reachedCall);
   return (
     <p
       className={`consult-encryption consult-encryption-${words.tone}`}

@@ -7,15 +7,18 @@
  * relays opaque sealed keys between worker and signaling, publishes own
  * camera+microphone and subscribes to every other participant through the
  * media server with an RTCRtpScriptTransform on every sender and receiver,
- * and reports everything as CallState. It computes the spoken code from the
- * call id and every participant's public key and checks clinicians' device
- * signatures. It must never see or hold a media key, never send a track
+ * and reports everything as CallState. On every roster change it runs the
+ * spoken code's commit-then-reveal round (shared/consult/sas-round.ts; the
+ * code appears only once every nonce is revealed and checked, and a bad
+ * reveal ends the call), shows a relayed "codes match" only when it names
+ * this page's own code (another code ends the call), and checks clinicians'
+ * device signatures. Only the local user's own click marks the code checked. It must never see or hold a media key, never send a track
  * without a transform, and never fall back to plain media.
  */
 import type { Participant, ServerMessage } from '../../shared/consult/signaling-messages';
 import type { MediaWorkerStats } from '../../shared/consult/media-worker-protocol';
 import { fromBase64url } from '../../shared/consult/base64url';
-import { shortAuthString } from '../../shared/consult/short-auth-string';
+import { judgeConfirmation, SasError, SasRound } from '../../shared/consult/sas-round';
 import { verifyCallKeySignature } from '../../shared/consult/call-key-signature';
 import { callError, initialCallState, type CallError, type CallErrorCode, type CallState, type ParticipantState } from './call-state';
 import { pageSupportsEncodedTransform } from './e2ee-support';
@@ -70,6 +73,7 @@ interface RosterEntry {
   verifiedDevice: boolean;
   decrypting: boolean;
   codeConfirmed: boolean;
+  confirmedCode: string | null;
   /** Consecutive checks with frames from this sender but none decrypted and no key at all. */
   noKeyChecks: number;
   last: { decrypted: number; droppedAuth: number; droppedNoKey: number };
@@ -97,6 +101,10 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
   const subscribers = new Map<string, Subscriber>();
   const roster = new Map<string, RosterEntry>();
   let selfId: string | null = null;
+  /** The roster round: the seq of the latest welcome/joined/left, the same number on every page. */
+  let rosterRound = 0;
+  /** This round's commit-then-reveal (null with fewer than two participants). */
+  let sas: SasRound | null = null;
   let ownPublicKey = '';
   let iceConfig: RTCConfiguration = rtcConfiguration([]);
   let finished = false;
@@ -119,6 +127,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
         stream: subscribers.get(entry.participant.participantId)?.stream ?? null,
         decrypting: entry.decrypting,
         codeConfirmed: entry.codeConfirmed,
+        confirmedCode: entry.confirmedCode,
       }));
   }
 
@@ -158,11 +167,12 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       emit({ cameraOff: on });
     },
     async confirmCode() {
-      if (finished || !state.code || state.phase !== 'in-call') return;
+      if (finished || !state.code || !sas || sas.result !== state.code || state.phase !== 'in-call') return;
       const code = state.code;
-      await transport.send({ type: 'code-confirmed', code });
-      // The roster (and with it the code) may have changed while the message was on its way.
-      if (state.code === code) emit({ encryption: 'e2ee-verified' });
+      const round = sas.round;
+      await transport.send({ type: 'code-confirmed', round, code });
+      // The roster (and with it the round and code) may have changed while the message was on its way.
+      if (state.code === code && sas?.round === round) emit({ encryption: 'e2ee-verified' });
     },
     async hangUp(hangUpOptions) {
       if (finished) return;
@@ -268,17 +278,40 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
   }
   emit({ phase: 'connecting', localStream });
 
+  /** A new roster round: a fresh nonce, its commitment sent; the code is unknown ("Checking…") until every nonce is revealed. */
   async function recomputeCode(): Promise<void> {
-    for (const entry of roster.values()) entry.codeConfirmed = false;
-    if (roster.size < 2) {
-      emit({ code: null, encryption: 'pending', participants: participantsState() });
+    // A new round is a new code: any earlier "codes match", local or relayed, no longer holds.
+    for (const entry of roster.values()) {
+      entry.codeConfirmed = false;
+      entry.confirmedCode = null;
+    }
+    sas = null;
+    if (roster.size < 2 || !selfId) {
+      emit({ code: null, codeChecking: false, encryption: 'pending', participants: participantsState() });
       return;
     }
-    const keys = [...roster.values()].map((entry) => fromBase64url(entry.participant.callKey.publicKey));
-    const code = await shortAuthString(callId, keys);
+    const round = await SasRound.start({
+      callId,
+      round: rosterRound,
+      selfId,
+      participants: [...roster.values()].map(({ participant }) => ({
+        participantId: participant.participantId,
+        index: participant.index,
+        role: participant.role,
+        displayName: participant.displayName,
+        publicKey: fromBase64url(participant.callKey.publicKey),
+      })),
+    });
     if (finished) return;
-    // A new set of keys is a new code: any earlier "codes match" no longer holds.
-    emit({ code, encryption: 'e2ee-unverified', participants: participantsState() });
+    sas = round;
+    emit({ code: null, codeChecking: true, encryption: 'e2ee-unverified', participants: participantsState() });
+    await transport.send({ type: 'sas-commit', round: round.round, commitment: round.commitment });
+  }
+
+  /** A commitment or reveal that breaks the protocol: no code is ever shown for this call; it ends. */
+  function sasFailed(error: unknown): void {
+    if (error instanceof SasError) fail(callError('CODE_CHECK_FAILED'));
+    else throw error;
   }
 
   async function verifiedDevice(participant: Participant): Promise<boolean> {
@@ -299,6 +332,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       verifiedDevice: await verifiedDevice(participant),
       decrypting: true,
       codeConfirmed: false,
+      confirmedCode: null,
       noKeyChecks: 0,
       last: { decrypted: 0, droppedAuth: 0, droppedNoKey: 0 },
     });
@@ -426,6 +460,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       return;
     }
     selfId = message.participantId;
+    rosterRound = message.seq;
     iceConfig = rtcConfiguration(message.iceServers);
     for (const participant of message.roster) await addParticipant(participant);
     rosterToWorker();
@@ -465,6 +500,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
       case 'joined': {
         if (message.participant.participantId === selfId) return;
         await addParticipant(message.participant);
+        rosterRound = message.seq;
         rosterToWorker();
         await recomputeCode();
         return;
@@ -474,6 +510,7 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
         subscribers.get(message.participantId)?.close();
         subscribers.delete(message.participantId);
         pendingSubscriptions.delete(message.participantId);
+        rosterRound = message.seq;
         // A new own epoch that the one who left never receives.
         rosterToWorker();
         await recomputeCode();
@@ -498,12 +535,43 @@ export async function startCall(options: StartCallOptions): Promise<CallHandle> 
         await transport.send({ type: 'answer', feed: message.feed, jsep: answer });
         return;
       }
+      case 'sas-commit': {
+        // Own messages come back from the relay; other rounds are stale (or a relay out of step) and mean nothing.
+        if (message.from === selfId || !sas || message.round !== sas.round) return;
+        const round = sas;
+        try {
+          if (!round.commit(message.from, message.commitment)) return;
+        } catch (error) {
+          sasFailed(error);
+          return;
+        }
+        // Every commitment is held: only now does this page reveal its nonce.
+        await transport.send({ type: 'sas-reveal', round: round.round, nonce: round.reveal() });
+        return;
+      }
+      case 'sas-reveal': {
+        if (message.from === selfId || !sas || message.round !== sas.round) return;
+        const round = sas;
+        let code: string | null;
+        try {
+          code = await round.accept(message.from, message.nonce);
+        } catch (error) {
+          sasFailed(error);
+          return;
+        }
+        if (code && sas === round && !finished) emit({ code, codeChecking: false, participants: participantsState() });
+        return;
+      }
       case 'code-confirmed': {
         const entry = roster.get(message.participantId);
-        if (entry) {
-          entry.codeConfirmed = true;
-          emit({ participants: participantsState() });
-        }
+        if (!entry || message.participantId === selfId) return;
+        const verdict = judgeConfirmation({ round: sas?.round ?? null, code: sas?.result ?? null }, message);
+        if (verdict === 'stale') return;
+        // Shown as that person's confirmation only; this page's own "code checked" comes only from its own user.
+        entry.confirmedCode = message.code;
+        entry.codeConfirmed = verdict === 'match';
+        if (verdict === 'differs') fail(callError('CODE_DIFFERS'));
+        else emit({ participants: participantsState() });
         return;
       }
     }

@@ -29,6 +29,10 @@ export const CALL_ERROR_CODES = [
   'KEY_ROTATION_FAILED',
   /** The server's view of this participant's call key is not the key this worker made. */
   'KEY_MISMATCH',
+  /** A participant's security-code nonce did not match its commitment, or came too early: no code is shown. */
+  'CODE_CHECK_FAILED',
+  /** Someone confirmed a different security code for this round: treated as "codes differ". */
+  'CODE_DIFFERS',
   // Signaling errors from the backend (SIGNALING_ERROR_CODES).
   'INVALID_MESSAGE',
   'NOT_ALLOWED',
@@ -58,15 +62,19 @@ export interface ParticipantState {
   stream: MediaStream | null;
   /** False when this participant's key was refused or every frame from them fails: "cannot decrypt media from X". */
   decrypting: boolean;
-  /** This participant said "codes match" for the current code. */
+  /** This participant said "codes match" for exactly this page's current code and round. */
   codeConfirmed: boolean;
+  /** The code this participant said matches in the current round (null: none yet); may differ from this page's code. */
+  confirmedCode: string | null;
 }
 
 export interface CallState {
   phase: CallPhase;
   encryption: EncryptionState;
-  /** The 6-digit short authentication string over the call id and every participant's call key; null until known. */
+  /** The 6-digit short authentication string of this roster round (call id, every participant's id, index, role, name, call key and committed nonce); null until the round completes. */
   code: string | null;
+  /** The round's commit-then-reveal is under way: show "Checking…", not a code. */
+  codeChecking: boolean;
   participants: ParticipantState[];
   /** Own camera+microphone for the self view. */
   localStream: MediaStream | null;
@@ -82,6 +90,7 @@ export function initialCallState(): CallState {
     phase: 'starting',
     encryption: 'pending',
     code: null,
+    codeChecking: false,
     participants: [],
     localStream: null,
     error: null,
@@ -100,6 +109,8 @@ export const CALL_ERROR_MESSAGES: Record<CallErrorCode, string> = {
   WORKER_FAILED: 'The encryption component of the call stopped; the call was ended.',
   KEY_ROTATION_FAILED: "The call's encryption could not be updated, so the call was ended.",
   KEY_MISMATCH: 'The consultation service did not pass on this device\'s encryption key unchanged; the call was ended.',
+  CODE_CHECK_FAILED: 'The security code could not be checked: a participant\'s code data did not match what it had committed to. Someone may be intercepting the call; the call was ended.',
+  CODE_DIFFERS: 'Someone in the call confirmed a different security code: someone may be listening in the middle. The call was ended; do not continue it.',
   INVALID_MESSAGE: 'The consultation service did not understand a message from this device.',
   NOT_ALLOWED: 'You cannot join this consultation. The link may have expired or already been used.',
   CALL_FULL: 'This consultation already has the most participants allowed.',

@@ -24,6 +24,8 @@ const FAILURE_REASONS: Record<CallErrorCode, string> = {
   WORKER_FAILED: 'the encryption component stopped',
   KEY_ROTATION_FAILED: "the call's encryption could not be updated",
   KEY_MISMATCH: "the consultation service did not pass on this device's key unchanged",
+  CODE_CHECK_FAILED: 'the security code could not be checked (someone may be intercepting the call)',
+  CODE_DIFFERS: 'someone confirmed a different security code (someone may be listening in the middle)',
   INVALID_MESSAGE: 'the consultation service did not understand this device',
   NOT_ALLOWED: 'you cannot join this consultation',
   CALL_FULL: 'the consultation already has the most participants allowed',
@@ -40,11 +42,11 @@ export type EncryptionWords = { tone: 'ok' | 'warn' | 'bad' | 'info'; text: stri
 /**
  * The encryption badge: always one of these, never silent. `reachedCall`:
  * the call got as far as joining (before that, no media can have left this
- * page; after it, only encrypted media ever did). `checkedBy`: on a page that
- * does not confirm codes itself (the patient's), the clinician who confirmed
- * the current code after reading it aloud with everyone.
+ * page; after it, only encrypted media ever did). "Code checked" only after
+ * this page's own user confirmed it (e2ee-verified); someone else's
+ * confirmation is a separate line (codeConfirmationLines), never the badge.
  */
-export function encryptionWords(state: CallState, reachedCall: boolean, checkedBy: string | null = null): EncryptionWords {
+export function encryptionWords(state: CallState, reachedCall: boolean): EncryptionWords {
   const code = state.error?.code;
   if (state.encryption === 'unavailable' || code === 'E2EE_UNAVAILABLE' || code === 'E2EE_REQUIRED') {
     const tail = reachedCall ? 'No unencrypted media was sent.' : 'No media was sent.';
@@ -62,14 +64,29 @@ export function encryptionWords(state: CallState, reachedCall: boolean, checkedB
     case 'e2ee-verified':
       return { tone: 'ok', text: 'End-to-end encrypted, code checked' };
     case 'e2ee-unverified':
-      return checkedBy
-        ? { tone: 'ok', text: `End-to-end encrypted, code checked (confirmed by ${checkedBy})` }
-        : { tone: 'warn', text: 'End-to-end encrypted, code not yet checked' };
+      return { tone: 'warn', text: 'End-to-end encrypted, code not yet checked' };
     default:
       return state.phase === 'in-call'
         ? { tone: 'info', text: 'End-to-end encryption ready: waiting for someone to join' }
         : { tone: 'info', text: 'Setting up end-to-end encryption… no media is sent until it is in place' };
   }
+}
+
+export type ConfirmationLine = { participantId: string; tone: 'ok' | 'bad'; text: string };
+
+/**
+ * What the others said about the code, one line each, beside (never inside)
+ * the badge: "Dr X confirmed the code 123 456" only when it is exactly this
+ * page's code for this round; otherwise a warning not to continue.
+ */
+export function codeConfirmationLines(state: CallState): ConfirmationLine[] {
+  return state.participants
+    .filter((p) => !p.self && p.confirmedCode !== null)
+    .map((p) =>
+      state.code !== null && p.codeConfirmed && p.confirmedCode === state.code
+        ? { participantId: p.participantId, tone: 'ok', text: `${p.displayName} confirmed the code ${groupedCode(p.confirmedCode!)}` }
+        : { participantId: p.participantId, tone: 'bad', text: `${p.displayName} confirmed a different code (${groupedCode(p.confirmedCode!)}): do not continue` },
+    );
 }
 
 /** "123456" -> "123 456" (as shown). */

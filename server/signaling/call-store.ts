@@ -332,11 +332,15 @@ export async function relayFrom(db: Db, callId: string, from: string, recipient:
   });
 }
 
-/** "Codes match", confirmed by a participant: relayed to everyone and audited. */
-export async function confirmCode(db: Db, callId: string, participantId: string, clock: Clock): Promise<number> {
-  return relayFrom(db, callId, participantId, null, { type: 'code-confirmed', participantId }, clock, async (trx, call) => {
+/**
+ * "Codes match", confirmed by a participant for a round: relayed to everyone
+ * with the code it confirmed (each page compares it with its own; the
+ * backend cannot check it and never vouches for it) and audited (without the code).
+ */
+export async function confirmCode(db: Db, callId: string, participantId: string, confirmed: { round: number; code: string }, clock: Clock): Promise<number> {
+  return relayFrom(db, callId, participantId, null, { type: 'code-confirmed', participantId, round: confirmed.round, code: confirmed.code }, clock, async (trx, call) => {
     // Once per participant per roster round, with someone to compare with; else rolled back: no relay, no audit entry.
-    await checkCodeConfirmation(trx, callId, participantId);
+    await checkCodeConfirmation(trx, callId, participantId, confirmed.round);
     const me = await trx.selectFrom('consult_participants').select(['role', 'clinician_id', 'device_id']).where('participant_id', '=', participantId).executeTakeFirstOrThrow();
     const actor = await actorOf(trx, callId, participantId, me);
     await recordConsultStep(trx, actor, 'consult-code-confirmed', { callId, patientId: call.patient_id, encounterId: call.encounter_id, role: me.role as ParticipantRole, participantId }, clock);

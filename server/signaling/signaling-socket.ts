@@ -4,7 +4,8 @@
  * Authorization header, checked before the upgrade; a link guest sends its
  * one-time token), then `join` {callKey}: a clinician's call key must be
  * signed by the session's enrolled device key. After the `welcome`, the
- * participant's `key`, `code-confirmed`, `leave` and the host's `end` become
+ * participant's `key`, `sas-commit`, `sas-reveal`, `code-confirmed` (with the
+ * confirmed code and round), `leave` and the host's `end` become
  * the call's ordered events (./call-store, ./call-relay); `publish`,
  * `subscribe` and `answer` go to the media server (./media-server), and a
  * publish without e2ee is refused. A garbled, oversized or schema-invalid
@@ -259,7 +260,16 @@ export function handleSignalingSocket(socket: WebSocket, request: FastifyRequest
         return;
       }
       case 'code-confirmed':
-        await confirmCode(db, callId, me, clock);
+        await confirmCode(db, callId, me, { round: message.round, code: message.code }, clock);
+        relay.wake(callId);
+        return;
+      case 'sas-commit':
+        // Opaque to the backend: relayed to everyone in the call, in seq order, like any event.
+        await relayFrom(db, callId, me, null, { type: 'sas-commit', from: me, round: message.round, commitment: message.commitment }, clock);
+        relay.wake(callId);
+        return;
+      case 'sas-reveal':
+        await relayFrom(db, callId, me, null, { type: 'sas-reveal', from: me, round: message.round, nonce: message.nonce }, clock);
         relay.wake(callId);
         return;
       case 'publish': {

@@ -18,6 +18,10 @@ export const SIGNALING_PATH = '/consult/ws';
 export const JOIN_PAGE_PATH = '/join';
 
 const base64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+/** Exactly 32 bytes, base64url without padding (SAS commitments and nonces). */
+const base64url32 = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, 'must be base64url of 32 bytes');
+/** The roster round of the short authentication string: the seq of the latest roster change (welcome/joined/left). */
+export const sasRoundSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const callIdSchema = z.uuid();
 export const participantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
@@ -88,7 +92,12 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('subscribe'), feed: participantIdSchema }),
   /** The answer to a subscription offer. */
   z.strictObject({ type: z.literal('answer'), feed: participantIdSchema, jsep: jsepSchema }),
-  z.strictObject({ type: z.literal('code-confirmed'), code: z.string().regex(/^\d{6}$/) }),
+  /** "Codes match" for this round's code; relayed with the code so every page compares it with its own. */
+  z.strictObject({ type: z.literal('code-confirmed'), round: sasRoundSchema, code: z.string().regex(/^\d{6}$/) }),
+  /** Short authentication string, step 1: SHA-256 commitment to this round's fresh nonce. */
+  z.strictObject({ type: z.literal('sas-commit'), round: sasRoundSchema, commitment: base64url32 }),
+  /** Step 2, only once every participant's commitment for the round is held: the nonce itself. */
+  z.strictObject({ type: z.literal('sas-reveal'), round: sasRoundSchema, nonce: base64url32 }),
   z.strictObject({ type: z.literal('leave') }),
   /** The host ends the call for everyone. */
   z.strictObject({ type: z.literal('end') }),
@@ -128,7 +137,10 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('feed'), seq: z.number().int(), participantId: participantIdSchema }),
   z.strictObject({ type: z.literal('published'), jsep: jsepSchema }),
   z.strictObject({ type: z.literal('offer'), feed: participantIdSchema, jsep: jsepSchema }),
-  z.strictObject({ type: z.literal('code-confirmed'), seq: z.number().int(), participantId: participantIdSchema }),
+  /** A participant's "codes match", with the code and round it confirmed: a page shows it as checked only if it equals its own. */
+  z.strictObject({ type: z.literal('code-confirmed'), seq: z.number().int(), participantId: participantIdSchema, round: sasRoundSchema, code: z.string().regex(/^\d{6}$/) }),
+  z.strictObject({ type: z.literal('sas-commit'), seq: z.number().int(), from: participantIdSchema, round: sasRoundSchema, commitment: base64url32 }),
+  z.strictObject({ type: z.literal('sas-reveal'), seq: z.number().int(), from: participantIdSchema, round: sasRoundSchema, nonce: base64url32 }),
   z.strictObject({ type: z.literal('error'), code: z.enum(SIGNALING_ERROR_CODES), message: z.string().max(300) }),
   z.strictObject({ type: z.literal('ended'), seq: z.number().int(), reason: z.enum(['host-ended', 'expired', 'removed']) }),
 ]);

@@ -88,7 +88,51 @@ test('"codes match" on one side marks it verified and reaches the other side; th
   const stB = await untilState(b, 's.participants.some((p) => !p.self && p.codeConfirmed)');
   assert.equal(stB.encryption, 'e2ee-unverified', 'the other side has not confirmed yet');
   const sent = relay.received.filter((m) => m.type === 'code-confirmed');
-  assert.deepEqual(sent, [{ type: 'code-confirmed', code: stA.code }]);
+  assert.deepEqual(sent, [{ type: 'code-confirmed', round: (sent[0] as { round: number }).round, code: stA.code }]);
+  await a.close();
+  await b.close();
+});
+
+/** A and B in a call through a relay that tampers with what it delivers (SAS tests, issue 11 review F1/F3). */
+async function tamperedCall(tamper: typeof relay.tamper): Promise<{ a: Page; b: Page }> {
+  relay = attachLoopbackSignaling(server.server);
+  relay.tamper = tamper;
+  const callId = randomUUID();
+  const a = await openPage();
+  const b = await openPage();
+  await start(a, callId);
+  await untilState(a, "s.phase === 'in-call'");
+  await start(b, callId);
+  return { a, b };
+}
+
+test('a relayed "codes match" naming another code is never shown as checked: the receiving page ends the call (CODE_DIFFERS)', async () => {
+  // The relay tells B that A confirmed a code other than the one A confirmed.
+  const { a, b } = await tamperedCall((to, message) => (message.type === 'code-confirmed' && to.index === 1 ? { ...message, code: message.code === '000000' ? '000001' : '000000' } : message));
+  await untilState(b, "s.phase === 'in-call' && s.code !== null");
+  await untilState(a, 's.code !== null');
+  await a.evaluate(() => (window as unknown as { __call: { handle: { confirmCode(): Promise<void> } } }).__call.handle.confirmCode());
+  await untilState(a, "s.encryption === 'e2ee-verified'");
+  const stB = await untilState(b, "s.phase === 'failed'");
+  assert.equal(stB.error?.code, 'CODE_DIFFERS');
+  assert.notEqual(stB.encryption, 'e2ee-verified');
+  const remote = stB.participants.find((p) => !p.self) as unknown as { codeConfirmed: boolean; confirmedCode: string | null };
+  assert.equal(remote.codeConfirmed, false, 'never marked as confirmed');
+  assert.ok(remote.confirmedCode !== null && remote.confirmedCode !== stB.code, 'the other code is kept to be shown as a warning');
+  await a.close();
+  await b.close();
+});
+
+test('a security-code nonce that does not match its commitment ends the call and no code is ever shown (CODE_CHECK_FAILED)', async () => {
+  const { a, b } = await tamperedCall((to, message) => {
+    if (message.type !== 'sas-reveal' || to.index !== 1) return message;
+    const nonce = Buffer.from(message.nonce, 'base64url');
+    nonce[0]! ^= 0x01;
+    return { ...message, nonce: nonce.toString('base64url') };
+  });
+  const stB = await untilState(b, "s.phase === 'failed'");
+  assert.equal(stB.error?.code, 'CODE_CHECK_FAILED');
+  assert.equal(stB.code, null, 'no code from a round with a bad reveal');
   await a.close();
   await b.close();
 });

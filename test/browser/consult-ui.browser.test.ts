@@ -222,8 +222,10 @@ test('the patient joins by the link: both sides show the same code, the clinicia
   await page.locator('[data-testid=consult-encryption][data-encryption="e2ee-verified"]').waitFor();
   assert.match(await badge(page).innerText(), /End-to-end encrypted, code checked/);
   await page.getByTestId('consult-banner-badge').filter({ hasText: 'Call: encrypted, code checked' }).waitFor();
-  // The patient's page says who checked it (the patient compares the digits aloud and can leave if they differ).
-  await badge(patient).filter({ hasText: 'End-to-end encrypted, code checked (confirmed by Dr Kim Lee)' }).waitFor();
+  // The patient's page says who confirmed which code, on its own line (the patient compares the digits aloud and can leave if they differ);
+  // a relayed confirmation never turns the patient's own badge to "checked".
+  await patient.getByTestId('consult-confirmation').filter({ hasText: `Dr Kim Lee confirmed the code ${hostCode}` }).waitFor();
+  assert.match(await badge(patient).innerText(), /End-to-end encrypted, code not yet checked/);
   await screenshot(page, 'consult-live-host');
   await screenshot(patient, 'consult-live-patient');
   // 200 % zoom: nothing scrolls sideways and Hang up is reachable.

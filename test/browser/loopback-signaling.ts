@@ -85,16 +85,18 @@ export function attachLoopbackSignaling(server: Server): LoopbackSignaling {
             };
             me = { socket: ws, participant };
             members.push(me);
+            // One seq for the join, as the backend does: the welcome and everyone's joined name the same roster round.
+            const joinSeq = ++seq;
             send(me, {
               type: 'welcome',
-              seq: ++seq,
+              seq: joinSeq,
               callId,
               participantId: participant.participantId,
               roster: members.map((m) => m.participant),
               iceServers: [],
               feeds: [...offers.keys()],
             });
-            for (const other of others(me)) send(other, { type: 'joined', seq: ++seq, participant });
+            for (const other of others(me)) send(other, { type: 'joined', seq: joinSeq, participant });
             return;
           }
         }
@@ -126,8 +128,17 @@ export function attachLoopbackSignaling(server: Server): LoopbackSignaling {
             return;
           }
           case 'code-confirmed':
-            for (const other of others(self)) send(other, { type: 'code-confirmed', seq: ++seq, participantId: self.participant.participantId });
+            for (const other of others(self)) send(other, { type: 'code-confirmed', seq: ++seq, participantId: self.participant.participantId, round: message.round, code: message.code });
             return;
+          case 'sas-commit':
+          case 'sas-reveal': {
+            const from = self.participant.participantId;
+            const relayed = message.type === 'sas-commit'
+              ? { type: 'sas-commit' as const, seq: ++seq, from, round: message.round, commitment: message.commitment }
+              : { type: 'sas-reveal' as const, seq: ++seq, from, round: message.round, nonce: message.nonce };
+            for (const other of others(self)) send(other, relayed);
+            return;
+          }
           case 'leave':
           case 'end':
             members.splice(members.indexOf(self), 1);
