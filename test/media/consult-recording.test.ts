@@ -88,6 +88,7 @@ test('a call through Janus and coturn: both sides see and hear each other, and J
   const codes = await Promise.all([patient, interpreter].map((p) => p.getByTestId('consult-code-digits').textContent()));
   assert.match(codes[0] ?? '', /\d/);
   assert.equal(codes[0], codes[1], 'both sides show the same code');
+  assert.equal(keyHolder.code(), (codes[0] ?? '').replace(/\D/g, ''), 'the participant in the test process (it sends no media) computed the same code');
 
   // The key holder leaves mid-call: both senders start a new epoch, whose keys reach only the present.
   const holderId = keyHolder.participantId()!;

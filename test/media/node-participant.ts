@@ -7,8 +7,10 @@
  * is entitled to. The recording test uses these keys for its control (a
  * participant's keys turn the recording into decodable frames, the media
  * server has none); the protocol tests use it to send what a browser would
- * not (garbled messages, a reused link). It sends no media and never logs a
- * key, a token or a message body.
+ * not (garbled messages, a reused link). Like every participant it takes
+ * part in each roster round's commit-then-reveal of the security code
+ * (shared/consult/sas-round.ts), or the pages in its call would never show a
+ * code. It sends no media and never logs a key, a token or a message body.
  */
 import WebSocket from 'ws';
 import { generateCallKeyPair, openSenderKey, type CallKeyPair } from '../../shared/consult/call-keys';
@@ -16,6 +18,7 @@ import { fromBase64url, toBase64url } from '../../shared/consult/base64url';
 import { mediaKid } from '../../shared/consult/media-kid';
 import { SIGNALING_PATH, serverMessageSchema, type Participant, type ServerMessage } from '../../shared/consult/signaling-messages';
 import { deriveSFrameKey, type SFrameKey } from '../../shared/sframe';
+import { SasRound } from '../../shared/consult/sas-round';
 
 export interface NodeParticipantOptions {
   /** Backend base URL, http://host:port. */
@@ -44,6 +47,8 @@ export interface NodeParticipant {
   everyone(): Participant[];
   /** Resolves with the first message (already received or coming) that matches. */
   next<T extends ServerMessage['type']>(type: T, match?: (m: Extract<ServerMessage, { type: T }>) => boolean, timeoutMs?: number): Promise<Extract<ServerMessage, { type: T }>>;
+  /** This round's security code once every participant revealed, else null. */
+  code(): string | null;
   /** The SFrame key for a KID, if a sender sealed that key to this participant. */
   keyFor(kid: bigint): SFrameKey | undefined;
   /** How many sender keys were opened (and how many sealed keys failed to open). */
@@ -71,6 +76,39 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
   let failed = 0;
   let pending = Promise.resolve();
   const closed = new Promise<{ code: number }>((resolve) => socket.on('close', (code) => resolve({ code })));
+  let sas: SasRound | null = null;
+  let sasCode: string | null = null;
+
+  // A new roster round (the seq of the latest welcome/joined/left, as on every page): a fresh nonce, its commitment sent.
+  const newRound = async (round: number) => {
+    sas = null;
+    sasCode = null;
+    if (!self || roster.size < 2) return;
+    const started = await SasRound.start({
+      callId: options.callId,
+      round,
+      selfId: self,
+      participants: [...roster.values()].map((p) => ({
+        participantId: p.participantId,
+        index: p.index,
+        role: p.role,
+        displayName: p.displayName,
+        publicKey: fromBase64url(p.callKey.publicKey),
+      })),
+    });
+    sas = started;
+    socket.send(JSON.stringify({ type: 'sas-commit', round, commitment: started.commitment }));
+  };
+  const sasMessage = async (m: Extract<ServerMessage, { type: 'sas-commit' | 'sas-reveal' }>) => {
+    const round = sas;
+    if (!round || m.from === self || m.round !== round.round) return;
+    if (m.type === 'sas-commit') {
+      if (round.commit(m.from, m.commitment)) socket.send(JSON.stringify({ type: 'sas-reveal', round: round.round, nonce: round.reveal() }));
+    } else {
+      const code = await round.accept(m.from, m.nonce);
+      if (code) sasCode = code;
+    }
+  };
 
   const openKey = async (m: Extract<ServerMessage, { type: 'key' }>) => {
     const sender = roster.get(m.from);
@@ -123,9 +161,11 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
       seen.set(m.participant.participantId, m.participant);
     }
     else if (m.type === 'left') roster.delete(m.participantId);
-    // Keys are opened in arrival order; the message is announced once its key is in.
+    // Keys are opened and rounds run in arrival order; the message is announced once handled.
     pending = pending.then(async () => {
       if (m.type === 'key') await openKey(m);
+      if (m.type === 'welcome' || m.type === 'joined' || m.type === 'left') await newRound(m.seq);
+      if (m.type === 'sas-commit' || m.type === 'sas-reveal') await sasMessage(m).catch(() => undefined);
       messages.push(m);
       waiters.splice(0).forEach((w) => w());
     });
@@ -160,6 +200,7 @@ export async function joinNodeParticipant(options: NodeParticipantOptions): Prom
       });
     },
     keyFor: (kid) => sfKeys.get(kid),
+    code: () => sasCode,
     keyCounts: () => ({ opened, failed }),
     sendRaw: (data) => socket.send(data),
     closed: () => closed,
