@@ -9,23 +9,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMediaServers } from '../../build/media/media-servers.ts';
+import { startMediaServers, type MediaServers } from '../../build/media/media-servers.ts';
 
-export interface MediaStack {
-  /** Janus HTTP API base on 127.0.0.1 (janusMediaServer's url). */
-  janusUrl: string;
-  /** Janus's API secret for this start (janusMediaServer's apiSecret). */
-  janusApiSecret: string;
-  janusSecretFile: string;
-  turnUrls: string[];
-  turnSecret: string;
-  turnSecretFile: string;
-  /** The namespace's media address Janus and coturn use. */
-  mediaAddress: string;
-  /** The folder Janus records into, when asked for. */
-  recordDir: string | undefined;
-  stop(): Promise<void>;
-}
+/** What a started stack gives a test: the same as `npm run media` (build/media/media-servers.ts). */
+export type MediaStack = MediaServers;
 
 /** The test network's media address; throws with a clear message outside test/run-tests.sh. */
 export function testMediaAddress(): string {

@@ -140,15 +140,7 @@ export class ConsultService {
 
   async invited(): Promise<{ calls: InvitedCall[] }> {
     const { cache, token, generation } = this.unlocked();
-    let reply: { calls: InvitedCall[] };
-    try {
-      reply = await this.options.backend.invitedCalls(token);
-    } catch (err) {
-      throw this.backendError(err, token);
-    }
-    this.stillUnlocked(cache, generation);
-    for (const c of reply.calls) this.known.set(c.callId, { patientId: c.patientId, encounterId: c.encounterId });
-    return reply;
+    return this.fetchInvited(token, cache, generation);
   }
 
   // ---- The call's socket ----
@@ -353,6 +345,12 @@ export class ConsultService {
   }
 
   private async lookUpInvited(callId: string, token: string, cache: CacheSession, generation: number): Promise<KnownCall | undefined> {
+    await this.fetchInvited(token, cache, generation);
+    return this.known.get(callId);
+  }
+
+  /** The calls this clinician is invited to, remembered with their patient (a later connect needs it for the audit entry). */
+  private async fetchInvited(token: string, cache: CacheSession, generation: number): Promise<{ calls: InvitedCall[] }> {
     let reply: { calls: InvitedCall[] };
     try {
       reply = await this.options.backend.invitedCalls(token);
@@ -361,7 +359,7 @@ export class ConsultService {
     }
     this.stillUnlocked(cache, generation);
     for (const c of reply.calls) this.known.set(c.callId, { patientId: c.patientId, encounterId: c.encounterId });
-    return this.known.get(callId);
+    return reply;
   }
 
   private append(cache: CacheSession, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome = '0'): void {
