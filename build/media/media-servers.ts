@@ -135,13 +135,29 @@ function spawnUntilReady(name: string, command: string, args: string[], ready: R
   });
 }
 
+/**
+ * Janus prints its HTTP start line a moment before the server takes requests
+ * (a request then may find the connection closed with nothing read, seen on a
+ * loaded CI machine): a refused or dropped connection is "not yet", asked
+ * again a bounded number of times; any answer is final.
+ */
 async function janusAnswers(url: string, apiSecret: string): Promise<void> {
-  const response = await fetch(`${url}/info?apisecret=${encodeURIComponent(apiSecret)}`);
+  let response: Response | undefined;
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(`${url}/info?apisecret=${encodeURIComponent(apiSecret)}`);
+    } catch (error) {
+      if (attempt >= JANUS_INFO_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * Math.min(attempt, 5)));
+    }
+  }
   const body = (await response.json()) as { janus?: string; plugins?: Record<string, unknown> };
   if (body.janus !== 'server_info' || !body.plugins || !('janus.plugin.videoroom' in body.plugins)) {
     throw new Error('Janus answered /info without the VideoRoom plugin');
   }
 }
+
+const JANUS_INFO_ATTEMPTS = 40;
 
 /** Generates the configs and starts Janus and coturn; both are ready when this resolves. */
 export async function startMediaServers(options: MediaServersOptions): Promise<MediaServers> {
