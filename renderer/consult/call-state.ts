@@ -4,7 +4,7 @@
  * with their media) and the typed errors it may end in. Plain data only:
  * never a key, a token, or anything the worker holds.
  */
-import type { ParticipantRole } from '../../shared/consult/signaling-messages';
+import { SIGNALING_ERROR_CODES, type ParticipantRole } from '../../shared/consult/signaling-messages';
 
 export type CallPhase = 'starting' | 'connecting' | 'in-call' | 'ended' | 'failed';
 
@@ -33,14 +33,8 @@ export const CALL_ERROR_CODES = [
   'CODE_CHECK_FAILED',
   /** Someone confirmed a different security code for this round: treated as "codes differ". */
   'CODE_DIFFERS',
-  // Signaling errors from the backend (SIGNALING_ERROR_CODES).
-  'INVALID_MESSAGE',
-  'NOT_ALLOWED',
-  'CALL_FULL',
-  'CALL_ENDED',
-  'E2EE_REQUIRED',
-  'MEDIA_UNAVAILABLE',
-  'RATE_LIMITED',
+  // Signaling errors from the backend.
+  ...SIGNALING_ERROR_CODES,
 ] as const;
 export type CallErrorCode = (typeof CALL_ERROR_CODES)[number];
 
