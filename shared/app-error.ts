@@ -40,6 +40,12 @@ export const ERROR_CODES = [
   'CONSULT_UNAVAILABLE',
   /** Consultations: the backend refused (not invited, call ended, link used); discloses nothing more. */
   'CONSULT_REFUSED',
+  /** Updates: turned off by policy, not configured, or nothing to install. */
+  'UPDATE_UNAVAILABLE',
+  /** Updates: the manifest or the package failed a signature or integrity check, or would go backwards; nothing was installed. */
+  'UPDATE_REJECTED',
+  /** Updates: not now (a consultation is running, or unsent changes were not acknowledged); nothing was installed. */
+  'UPDATE_DEFERRED',
   'INTERNAL',
 ] as const;
 

@@ -43,6 +43,9 @@ export const CALL_NAMES = [
   'consult.send',
   'consult.receive',
   'consult.leave',
+  'settings.list',
+  'update.status',
+  'update.install',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

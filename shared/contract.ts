@@ -207,6 +207,35 @@ export const worklistRowSchema = patientSummarySchema.extend({
 });
 export type WorklistRow = z.infer<typeof worklistRowSchema>;
 
+/** One setting as the settings screen shows it: its value now, where that value came from, and whether IT manages it. */
+export const settingViewSchema = z.object({
+  /** The policy name (the same in the README table, the ADMX template, the .mobileconfig and policy.json). */
+  name: z.string().max(80),
+  label: z.string().max(120),
+  value: z.union([z.string().max(1024), z.number(), z.boolean()]).nullable(),
+  /** policy: IT's machine policy; organisation: the backend's policy; user: chosen here; default: nobody set it. */
+  source: z.enum(['policy', 'organisation', 'user', 'default']),
+  /** Set by IT: the clinician cannot change it here. */
+  managed: z.boolean(),
+  /** IT's value was refused (wrong type, out of range): what was wrong, in words; the safest value is used instead. */
+  problem: z.string().max(300).nullable(),
+});
+export type SettingView = z.infer<typeof settingViewSchema>;
+
+export const UPDATE_STATES = ['off', 'idle', 'checking', 'downloading', 'ready', 'failed'] as const;
+/** The updater as the renderer sees it: never a URL, a path or a key. */
+export const updateStatusSchema = z.object({
+  state: z.enum(UPDATE_STATES),
+  currentVersion: z.string().max(64),
+  /** The verified version on offer (downloading or ready), else null. */
+  availableVersion: z.string().max(64).nullable(),
+  /** Why a ready update is not installed now: a consultation is running; changes are not yet sent (kept, and sent after the update). */
+  waitingFor: z.array(z.enum(['consultation', 'unsynced-changes'])),
+  /** A sentence for the clinician (why updates are off, why the last one was refused), else null. */
+  message: z.string().max(300).nullable(),
+});
+export type UpdateStatus = z.infer<typeof updateStatusSchema>;
+
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
 
@@ -312,6 +341,18 @@ export const contract = {
   },
   /** Leave the call (or end it, as host), close the socket and withdraw the camera and microphone permission. */
   'consult.leave': { input: z.strictObject({ callId: callIdSchema, end: z.boolean() }), output: z.object({}) },
+  // Settings and updates (issue 12). Available before sign-in: they hold no PHI.
+  /** Every setting with its effective value and where it came from (IT policy beats the user's choice). */
+  'settings.list': {
+    input: z.strictObject({}),
+    output: z.object({ settings: z.array(settingViewSchema), policySource: z.string().max(300) }),
+  },
+  'update.status': { input: z.strictObject({}), output: updateStatusSchema },
+  /**
+   * Restart into the verified, downloaded update. UPDATE_DEFERRED during a consultation, and while changes wait
+   * unless `acceptUnsynced` (the clinician was told they are kept and sent after the restart).
+   */
+  'update.install': { input: z.strictObject({ acceptUnsynced: z.boolean() }), output: z.object({ installing: z.boolean() }) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -25,6 +25,7 @@ import { patientWorklist } from './worklist';
 import { undoChange } from './change-undo';
 import { listWaitingChanges } from './waiting-changes';
 import { consultHandlers } from './consult/consult-handlers';
+import type { AppSurfaces } from './app-surfaces';
 
 export type Handler<N extends CallName> = (input: ParsedInput<N>, caller: Caller) => Promise<CallOutput<N>> | CallOutput<N>;
 export type HandlerRegistry = { readonly [N in CallName]: Handler<N> };
@@ -49,9 +50,11 @@ function requireSession(deps: RegistryDeps): CacheSession {
 
 /**
  * `auth` is absent only where sign-in is not wired (the cache-only tests);
- * the app always passes it, and it is then also the RegistryDeps.
+ * the app always passes it, and it is then also the RegistryDeps. `surfaces`
+ * (settings, updates) are absent where a test does not wire them: their
+ * calls then answer UPDATE_UNAVAILABLE / an empty list.
  */
-export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface): HandlerRegistry {
+export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, surfaces: AppSurfaces = {}): HandlerRegistry {
   const phi = <T>(fn: (s: CacheSession) => T): T => {
     const session = requireSession(deps);
     auth?.activity();
@@ -144,6 +147,15 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface):
     'workspace.set': (changes) => phi((s) => setWorkspace(s, changes)),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
     ...consultHandlers(auth),
+    'settings.list': () => surfaces.settings?.list() ?? { settings: [], policySource: 'none' },
+    'update.status': () => {
+      if (!surfaces.updates) throw new AppError('UPDATE_UNAVAILABLE', 'Updates are not set up on this computer.');
+      return surfaces.updates.status();
+    },
+    'update.install': ({ acceptUnsynced }) => {
+      if (!surfaces.updates) throw new AppError('UPDATE_UNAVAILABLE', 'Updates are not set up on this computer.');
+      return surfaces.updates.install(acceptUnsynced);
+    },
   };
 }
 

@@ -282,7 +282,8 @@ test('tabs by keyboard (roving tabindex, arrows, Home/End); notes and write pane
     d.showModal();
   })()`);
   await page.keyboard.press('Escape');
-  await page.waitForFunction("!document.getElementById('probe-dialog').open");
+  // A function, never a string: the CSP forbids evaluating strings, and a string predicate fails whenever its first poll is false.
+  await page.waitForFunction(() => !(globalThis as unknown as { document: { getElementById(id: string): { open: boolean } } }).document.getElementById('probe-dialog').open);
   assert.equal(await page.getByTestId('chart').count(), 1, 'Esc that closes a dialog does not close the chart');
 
   // Esc with focus on the page closes the chart.
@@ -331,7 +332,7 @@ test('dark theme: the flags, old markers and banner keep their contrast (axe) on
   assert.equal(await page.evaluate('document.documentElement.dataset.theme'), 'light', 'the OS is light: the light theme');
   await page.emulateMedia({ colorScheme: 'dark' });
   // The OS turned dark: the page follows it, live (matchMedia's change event).
-  await page.waitForFunction("document.documentElement.dataset.theme === 'dark'", undefined, { timeout: 5000 });
+  await page.waitForFunction(() => (globalThis as unknown as { document: { documentElement: { dataset: { theme?: string } } } }).document.documentElement.dataset.theme === 'dark', undefined, { timeout: 5000 });
   await openChart(page);
   await expectAccessible(page, 'chart summary, dark');
   await screenshot(page, 'chart-summary-dark');
