@@ -5,6 +5,13 @@
  * server; BACKEND_FAILED: a 5xx answer, or a 413 as TooLargeError; BACKEND_INVALID_RESPONSE,
  * SIGN_IN_REFUSED, DEVICE_REVOKED) and never state. The session token stays
  * in main; the renderer never sees it or the backend's address.
+ *
+ * Requests go through an injected fetch function: in the app that is
+ * Electron's net.fetch (electron/net-glue.ts: Chromium's stack, so the OS
+ * proxy, PAC and certificate store apply); in tests and CLIs, Node's fetch.
+ * This module must never import electron, and must rely only on what both
+ * fetches do the same way (see neverConnected for the one difference: their
+ * errors).
  */
 import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
@@ -66,10 +73,45 @@ export function isBackendDown(err: unknown): err is AppError {
   return err instanceof AppError && (err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_FAILED');
 }
 
-/** Connection failures that happen before a connection exists: no byte of the request can have reached the backend. */
+/**
+ * The fetch the client sends through: Node's global fetch or Electron's
+ * net.fetch. Called with a URL string (net.fetch takes no URL object) and a
+ * plain init; must reject on a network failure and resolve with a standard
+ * Response otherwise.
+ */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Node's own fetch, looked up at call time (tests may wrap it). */
+const nodeFetch: FetchFunction = (input, init) => globalThis.fetch(input, init);
+
+/** Node (undici) failures that happen before a connection exists: no byte of the request can have reached the backend. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function neverConnected(err: unknown): boolean {
+/**
+ * The same for Chromium's stack (Electron's net.fetch rejects with
+ * `new Error('net::ERR_…')`, the Chromium net error name as its message, no
+ * cause): refused, no such host, no route, offline, the connect itself timing
+ * out, or the configured proxy refusing the connection (then nothing reached
+ * the backend either). Not ERR_CONNECTION_RESET/CLOSED, ERR_EMPTY_RESPONSE or
+ * ERR_TIMED_OUT: those can happen after the request was sent.
+ */
+const CHROMIUM_NOT_CONNECTED = new Set([
+  'ERR_CONNECTION_REFUSED',
+  'ERR_NAME_NOT_RESOLVED',
+  'ERR_NAME_RESOLUTION_FAILED',
+  'ERR_ADDRESS_UNREACHABLE',
+  'ERR_ADDRESS_INVALID',
+  'ERR_INTERNET_DISCONNECTED',
+  'ERR_CONNECTION_TIMED_OUT',
+  'ERR_PROXY_CONNECTION_FAILED',
+]);
+
+/** Whether a fetch rejection (Node's or Electron's) certainly happened before any byte of the request left. */
+export function neverConnected(err: unknown): boolean {
+  if (err instanceof Error) {
+    const net = /^net::(ERR_[A-Z_]+)$/.exec(err.message);
+    if (net) return CHROMIUM_NOT_CONNECTED.has(net[1]!);
+  }
   const cause = (err as { cause?: { code?: unknown; errors?: unknown } } | null)?.cause;
   if (!cause) return false;
   // Several addresses tried (IPv6 then IPv4): not reached only if none was.
@@ -96,6 +138,7 @@ export class BackendClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs: number = REQUEST_TIMEOUT_MS,
+    private readonly fetchImpl: FetchFunction = nodeFetch,
   ) {}
 
   /** The backend's own time as of its most recent answer (its Date header), or null before any. */
@@ -111,7 +154,7 @@ export class BackendClient {
   ): Promise<z.output<T>> {
     let response: Response;
     try {
-      response = await fetch(new URL(path.replace(/^\//, ''), this.baseUrl), {
+      response = await this.fetchImpl(new URL(path.replace(/^\//, ''), this.baseUrl).href, {
         method,
         headers: {
           accept: 'application/json',
@@ -121,6 +164,9 @@ export class BackendClient {
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
+        // Under net.fetch: no cookie jar of the Electron session (the token is the only credential) and no disk cache of answers (PHI).
+        credentials: 'omit',
+        cache: 'no-store',
       });
     } catch (err) {
       if (neverConnected(err)) throw new NotReachedError();
