@@ -2,9 +2,11 @@
  * The top bar: the product name, then whatever the screen puts in it
  * (search, sync status, the clinician, Settings, Devices, Lock). One line at
  * 1100 px and wider; at 200 % zoom the name and the clinician give way so the
- * controls stay on one line. Holds no PHI of its own.
+ * controls stay on one line. At its end, the update notice (only when a
+ * verified update is ready). Holds no PHI of its own.
  */
 import type { ReactNode } from 'react';
+import { UpdateNotice } from './UpdateNotice';
 
 export function TopBar({ children, offline }: { children?: ReactNode; offline?: boolean }) {
   return (
@@ -12,6 +14,7 @@ export function TopBar({ children, offline }: { children?: ReactNode; offline?: 
       <span className="brand">Clinician Desktop</span>
       {offline && <span className="pill pill-warn" data-testid="offline-pill">Offline</span>}
       {children ?? <span className="topbar-spacer" />}
+      <UpdateNotice />
     </header>
   );
 }
