@@ -3,6 +3,16 @@
 // file; native modules and electron itself stay external.
 import { build } from 'esbuild';
 
+// The update public key (base64 of the raw 32-byte Ed25519 key, as
+// `npm run update-sign -- keygen` prints it) is compiled into main.cjs, so
+// no file or variable on the user's machine can swap it. Absent: the build
+// cannot verify updates and its updater stays 'off', saying so.
+const updatePublicKey = (process.env.CLINICIAN_UPDATE_PUBLIC_KEY ?? '').trim();
+if (updatePublicKey !== '' && (Buffer.from(updatePublicKey, 'base64').length !== 32 || Buffer.from(updatePublicKey, 'base64').toString('base64') !== updatePublicKey)) {
+  console.error('CLINICIAN_UPDATE_PUBLIC_KEY must be base64 of a raw 32-byte Ed25519 public key (npm run update-sign -- keygen prints it)');
+  process.exit(1);
+}
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -12,7 +22,7 @@ const common = {
   logLevel: 'warning',
   external: ['electron', 'keytar', 'better-sqlite3-multiple-ciphers'],
   // A CommonJS bundle has no import.meta; the module's own folder is __dirname there.
-  define: { 'import.meta.dirname': '__dirname' },
+  define: { 'import.meta.dirname': '__dirname', __CLINICIAN_UPDATE_PUBLIC_KEY__: JSON.stringify(updatePublicKey) },
 };
 
 await build({ ...common, entryPoints: ['electron/main.ts'], outfile: 'dist/electron/main.cjs' });

@@ -1,0 +1,53 @@
+/**
+ * `npm run update-sign -- keygen <folder outside the repo>`: writes
+ *   update-signing-key.pem (private, mode 0600) there and prints the public
+ *   key (base64) to build with as CLINICIAN_UPDATE_PUBLIC_KEY.
+ * `npm run update-sign -- sign <latest*.yml> [...]`: signs each manifest with
+ *   the private key in the file CLINICIAN_UPDATE_SIGNING_KEY_FILE names and
+ *   writes `<manifest>.sig` beside it; refuses a key that does not match
+ *   CLINICIAN_UPDATE_PUBLIC_KEY (the key the app was built with).
+ *
+ * Must never: write the private key inside the repository, or print it.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, isAbsolute } from 'node:path';
+import { generateUpdateKeyPair, publicKeyBase64Of, signManifest } from './update-signing';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+function insideRepo(path: string): boolean {
+  const rel = relative(realpathSync(repoRoot), realpathSync(path));
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function fail(message: string): never {
+  console.error(`update-sign: ${message}`);
+  process.exit(1);
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === 'keygen') {
+  const folder = args[0] ?? fail('keygen needs a folder outside the repository');
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (insideRepo(folder)) fail('refusing to write a private key inside the repository');
+  const file = join(folder, 'update-signing-key.pem');
+  if (existsSync(file)) fail(`${file} exists; refusing to overwrite a signing key`);
+  const pair = generateUpdateKeyPair();
+  writeFileSync(file, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
+  console.log(`private key: ${file} (keep it offline; set CLINICIAN_UPDATE_SIGNING_KEY_FILE to it when signing)`);
+  console.log(`CLINICIAN_UPDATE_PUBLIC_KEY=${pair.publicKeyBase64}`);
+} else if (command === 'sign') {
+  if (args.length === 0) fail('sign needs one or more latest*.yml files');
+  const keyFile = process.env.CLINICIAN_UPDATE_SIGNING_KEY_FILE ?? fail('set CLINICIAN_UPDATE_SIGNING_KEY_FILE to the private key file');
+  const expected = process.env.CLINICIAN_UPDATE_PUBLIC_KEY ?? fail('set CLINICIAN_UPDATE_PUBLIC_KEY to the public key the app is built with');
+  if (insideRepo(keyFile)) fail('the signing key must not live inside the repository');
+  const pem = readFileSync(keyFile, 'utf8');
+  if (publicKeyBase64Of(createPrivateKey(pem)) !== expected.trim()) fail('the signing key does not match CLINICIAN_UPDATE_PUBLIC_KEY');
+  for (const manifest of args) {
+    writeFileSync(`${manifest}.sig`, `${signManifest(readFileSync(manifest), pem)}\n`);
+    console.log(`signed ${manifest} -> ${manifest}.sig`);
+  }
+} else {
+  fail('usage: update-sign keygen <folder> | update-sign sign <latest*.yml> [...]');
+}

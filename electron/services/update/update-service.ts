@@ -1,0 +1,161 @@
+/**
+ * The updater's state machine and the one place that decides when an update
+ * may be downloaded and installed: verified manifest (./manifest-verifier.ts),
+ * decision (./update-decision.ts), then the injected downloader (electron-updater,
+ * bound in electron/update-glue.ts) fetches the installer and checks its
+ * sha512 from the verified manifest.
+ *
+ * Must never: install during a consultation; install while changes wait in the
+ * outbox unless the clinician acknowledged it; hand a manifest to the
+ * downloader before it was verified; put a URL, a path or a key into status.
+ */
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { AppError } from '../../../shared/app-error';
+import type { UpdateStatus } from '../../../shared/contract';
+import type { UpdateSurface } from '../app-surfaces';
+import { fetchVerifiedManifest, parsePublicKey, type FetchLike, type VerifiedManifest } from './manifest-verifier';
+import { decideUpdate, offReason, type UpdatePolicy } from './update-decision';
+import { readOrCreateBucket } from './staging-bucket';
+
+export const CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
+export const STAGING_BUCKET_FILE = 'update-staging-bucket';
+
+/** What electron-updater does for us; the glue implements it, the tests drive it for real under Node. */
+export interface UpdateDownloader {
+  /** Download the installer this verified manifest names and check its sha512; resolves once it is on disk and checked. */
+  download(verified: VerifiedManifest): Promise<void>;
+  /** Quit and run the downloaded installer. */
+  install(): void;
+  /** Whether the downloaded update may install itself when the app quits. */
+  setInstallOnQuit(allowed: boolean): void;
+}
+
+export interface IntervalTimer {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export interface UpdateServiceOptions {
+  currentVersion: string;
+  policy: UpdatePolicy;
+  /** base64 of the raw 32-byte Ed25519 public key compiled into the build; empty: updates off. */
+  publicKey: string;
+  /** The app's data folder (the staging bucket file lives there). */
+  dataDir: string;
+  /** electron-updater's channel file for this platform (latest.yml, latest-mac.yml, latest-linux.yml). */
+  channelFile: string;
+  downloader: UpdateDownloader;
+  /** Whether a consultation is running here now (auth.consult.media.active in the app). */
+  consultationActive(): boolean;
+  /** How many changes wait in the outbox. */
+  waitingChanges(): number;
+  fetch?: FetchLike;
+  timer?: IntervalTimer;
+  intervalMs?: number;
+  /** One line per refused or failed check, for the app's log; never carries a URL or a key. */
+  log?: (line: string) => void;
+}
+
+export interface UpdateService extends UpdateSurface {
+  start(): void;
+  stop(): void;
+  /** One check now (start and the timer call this); resolves when the check (and any download) settles. */
+  checkNow(): Promise<void>;
+  /** Re-evaluated before quitting: whether the downloaded update may install on quit. */
+  mayInstallOnQuit(): boolean;
+}
+
+export function createUpdateService(options: UpdateServiceOptions): UpdateService {
+  const key: KeyObject | null = parsePublicKey(options.publicKey);
+  const off = offReason(options.policy, key !== null);
+  const timer: IntervalTimer = options.timer ?? { setInterval: (fn, ms) => setInterval(fn, ms).unref(), clearInterval: (h) => clearInterval(h as NodeJS.Timeout) };
+  let state: UpdateStatus['state'] = off ? 'off' : 'idle';
+  let availableVersion: string | null = null;
+  let message: string | null = off;
+  let handle: unknown = null;
+  let running: Promise<void> | null = null;
+  let installing = false;
+
+  function waitingFor(): UpdateStatus['waitingFor'] {
+    if (state !== 'ready') return [];
+    const reasons: UpdateStatus['waitingFor'] = [];
+    if (options.consultationActive()) reasons.push('consultation');
+    if (options.waitingChanges() > 0) reasons.push('unsynced-changes');
+    return reasons;
+  }
+
+  function mayInstallOnQuit(): boolean {
+    const allowed = state === 'ready' && options.waitingChanges() === 0;
+    options.downloader.setInstallOnQuit(allowed);
+    return allowed;
+  }
+
+  async function check(): Promise<void> {
+    if (off || !key || !options.policy.updateUrl) return;
+    if (state === 'ready' || installing) return;
+    state = 'checking';
+    try {
+      const verified = await fetchVerifiedManifest({ updateUrl: options.policy.updateUrl, channelFile: options.channelFile, publicKey: key, fetch: options.fetch });
+      const { manifest } = verified;
+      const decision = decideUpdate({
+        currentVersion: options.currentVersion,
+        offeredVersion: manifest.version,
+        stagingPercentage: manifest.stagingPercentage,
+        policy: options.policy,
+        bucket: readOrCreateBucket(join(options.dataDir, STAGING_BUCKET_FILE)),
+      });
+      if (decision.kind === 'none') {
+        state = 'idle';
+        message = decision.message;
+        return;
+      }
+      if (decision.kind === 'refused') throw new AppError('UPDATE_REJECTED', decision.message);
+      state = 'downloading';
+      availableVersion = decision.version;
+      message = null;
+      await options.downloader.download(verified);
+      state = 'ready';
+      mayInstallOnQuit();
+    } catch (err) {
+      state = 'failed';
+      availableVersion = null;
+      message = err instanceof AppError ? err.message : 'The update could not be downloaded or failed its integrity check; nothing was installed.';
+      options.log?.(`update check failed: ${err instanceof AppError ? err.code : 'UPDATE_REJECTED'}`);
+    }
+  }
+
+  function checkNow(): Promise<void> {
+    running ??= check().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  return {
+    start() {
+      if (off || handle !== null) return;
+      void checkNow();
+      handle = timer.setInterval(() => void checkNow(), options.intervalMs ?? CHECK_INTERVAL_MS);
+    },
+    stop() {
+      if (handle !== null) timer.clearInterval(handle);
+      handle = null;
+    },
+    checkNow,
+    mayInstallOnQuit,
+    status() {
+      return { state, currentVersion: options.currentVersion, availableVersion: state === 'downloading' || state === 'ready' ? availableVersion : null, waitingFor: waitingFor(), message };
+    },
+    async install(acceptUnsynced: boolean) {
+      if (state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No verified update is ready to install.');
+      if (options.consultationActive()) throw new AppError('UPDATE_DEFERRED', 'The update waits until the consultation ends.');
+      if (options.waitingChanges() > 0 && !acceptUnsynced) {
+        throw new AppError('UPDATE_DEFERRED', 'Some changes are not sent yet. They are kept and sent after the update; confirm to update now.');
+      }
+      installing = true;
+      options.downloader.install();
+      return { installing: true };
+    },
+  };
+}
