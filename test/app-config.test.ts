@@ -1,6 +1,7 @@
 /**
- * IT configuration: read from the machine-wide policy file, validated, with
- * environment overrides only in development builds.
+ * IT configuration: read from the machine-wide policy file through the
+ * settings catalogue, validated, with environment overrides only in
+ * development builds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { loadAppConfig, policyFilePath } from '../electron/services/app-config';
+import { loadAppConfig, resolveAppConfig, updatePolicyOf } from '../electron/services/app-config';
 import { AppError } from '../shared/app-error';
 import { scratchDir } from './support/scratch';
 
@@ -25,8 +26,29 @@ function withPolicy(policy: unknown, fn: (file: string) => void) {
   }
 }
 
+const unconfigured = { consultScreenShare: false, updatesEnabled: true, updateUrl: null, updateTargetVersion: null };
+
 test('reads a valid policy file', () => {
-  withPolicy(good, (file) => assert.deepEqual(loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }), good));
+  withPolicy(good, (file) => assert.deepEqual(loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }), { ...good, ...unconfigured }));
+});
+
+test('the update settings reach the update policy', () => {
+  const policy = { ...good, updatesEnabled: false, updateUrl: 'https://updates.hospital.example/clinician/', updateTargetVersion: '1.4.2' };
+  withPolicy(policy, (file) =>
+    assert.deepEqual(updatePolicyOf(loadAppConfig({ platform: 'linux', env: {}, packaged: true, file })), {
+      updatesEnabled: false,
+      updateUrl: 'https://updates.hospital.example/clinician/',
+      updateTargetVersion: '1.4.2',
+    }),
+  );
+});
+
+test('an unknown key is reported and ignored; the rest of the file is used', () => {
+  withPolicy({ ...good, extra: true }, (file) => {
+    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, packaged: true, file });
+    assert.equal(config.backendUrl, good.backendUrl);
+    assert.ok(problems.some((p) => /unknown setting "extra"/.test(p)), problems.join('\n'));
+  });
 });
 
 test('refuses plain http to a remote backend, an origin outside the passkey domain, junk and unknown keys', () => {
@@ -35,13 +57,15 @@ test('refuses plain http to a remote backend, an origin outside the passkey doma
     { ...good, appOrigin: 'https://clinician.evil.example' },
     { ...good, appOrigin: 'http://clinician.hospital.example' },
     { ...good, appOrigin: 'https://clinician.hospital.example/app/' },
-    { ...good, extra: true },
     { backendUrl: good.backendUrl },
     'not json',
   ];
   for (const policy of bad) {
     withPolicy(policy, (file) =>
-      assert.throws(() => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }), (e: unknown) => e instanceof AppError && /IT/.test(e.message)),
+      assert.throws(
+        () => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }),
+        (e: unknown) => e instanceof AppError && /IT sets this in /.test(e.message) && e.message.includes(file) && !e.message.includes('evil') && !e.message.includes('http://api'),
+      ),
     );
   }
 });
@@ -60,8 +84,11 @@ test('a packaged app without a policy file refuses to start; a development build
   assert.equal(loadAppConfig({ platform: 'linux', env: {}, packaged: false, file: missing }).backendUrl, 'http://127.0.0.1:8787/');
 });
 
-test('the policy lives in a machine-wide location on each platform', () => {
-  assert.equal(policyFilePath('linux', {}), '/etc/clinician-desktop/policy.json');
-  assert.equal(policyFilePath('win32', { ProgramData: 'C:\\ProgramData' }), join('C:\\ProgramData', 'ClinicianDesktop', 'policy.json'));
-  assert.match(policyFilePath('darwin', {}), /^\/Library\//);
+test('a required setting refused names the setting and the source', () => {
+  withPolicy({ ...good, backendUrl: 'http://api.hospital.example/' }, (file) =>
+    assert.throws(
+      () => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }),
+      (e: unknown) => e instanceof AppError && /backendUrl must be an https URL/.test(e.message) && e.message.includes(file),
+    ),
+  );
 });

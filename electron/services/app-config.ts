@@ -1,45 +1,38 @@
 /**
- * The app's managed configuration: what IT sets by policy (a JSON file in
- * the OS's machine-wide policy location, which users cannot write), with
- * environment variables for development. Validated with zod; a bad policy
- * stops the app with a clear message instead of running half-configured.
- * Never accept plain http to anything but loopback, and never read
- * configuration from a user-writable place in a packaged build.
+ * The app's effective machine configuration, built on the settings
+ * catalogue (electron/services/policy): IT's machine policy (Linux
+ * /etc/clinician-desktop/policy.json, Windows Group Policy, macOS managed
+ * preferences), with environment variables and loopback defaults in
+ * development builds only. A refused policy value is reported and the
+ * setting's safest value used; a required setting with no usable value
+ * stops the app with a message naming the setting and the source. Never
+ * accept plain http to anything but loopback, and never read configuration
+ * from a user-writable place in a packaged build.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
+import { readLinuxPolicyFile } from './policy/linux-policy-file';
+import type { PolicyReading } from './policy/policy-reader';
+import { effectiveSettings, type EffectiveSetting, type ValuesByName } from './policy/effective-settings';
+import { SETTINGS_CATALOGUE } from './policy/settings-catalogue';
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+export interface AppConfig {
+  backendUrl: string;
+  appOrigin: string;
+  rpId: string;
+  keychainAccessGroup?: string;
+  dataDir?: string;
+  consultScreenShare: boolean;
+  updatesEnabled: boolean;
+  updateUrl: string | null;
+  updateTargetVersion: string | null;
+}
 
-const secureUrl = z.url().refine((u) => {
-  const url = new URL(u);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-}, 'must be https (plain http only on loopback)');
-
-export const appConfigSchema = z.strictObject({
-  /** The backend, e.g. https://clinician-api.hospital.example/ */
-  backendUrl: secureUrl,
-  /**
-   * The origin the renderer is served at, intercepted locally; WebAuthn needs
-   * its host to sit under the relying party id. e.g. https://clinician.hospital.example
-   */
-  appOrigin: z.url().refine((u) => new URL(u).protocol === 'https:' && new URL(u).pathname === '/', 'must be an https origin'),
-  /** The WebAuthn relying party id, the organisation's domain, e.g. hospital.example */
-  rpId: z.string().regex(/^[a-z0-9.-]{1,253}$/),
-  /** macOS: the keychain access group for Touch ID passkeys (also in the entitlements). */
-  keychainAccessGroup: z.string().max(200).optional(),
-  /** Where the encrypted cache lives; default: the app's user data folder. */
-  dataDir: z.string().max(1024).optional(),
-  /**
-   * Whether a clinician may share their screen during a consultation (absent:
-   * no). Policy file only, never an environment variable: it widens what the
-   * renderer may capture.
-   */
-  consultScreenShare: z.boolean().optional(),
-});
-export type AppConfig = z.infer<typeof appConfigSchema>;
+/** What the update service takes (its UpdatePolicy). */
+export interface AppUpdatePolicy {
+  updatesEnabled: boolean;
+  updateUrl: string | null;
+  updateTargetVersion: string | null;
+}
 
 /** Development builds only (npm start against `npm run server -- --origin https://clinician.localhost --rp-id clinician.localhost`). */
 export const DEVELOPMENT_DEFAULTS = {
@@ -48,43 +41,77 @@ export const DEVELOPMENT_DEFAULTS = {
   rpId: 'clinician.localhost',
 } as const;
 
-/** The machine-wide policy file for each platform. */
-export function policyFilePath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
-  if (platform === 'win32') return join(env.ProgramData ?? 'C:\\ProgramData', 'ClinicianDesktop', 'policy.json');
-  if (platform === 'darwin') return '/Library/Application Support/ClinicianDesktop/policy.json';
-  return '/etc/clinician-desktop/policy.json';
+/** Development builds only: environment variables for these settings. Never screen sharing or updates. */
+const DEVELOPMENT_ENV: Record<string, string> = {
+  backendUrl: 'CLINICIAN_BACKEND_URL',
+  appOrigin: 'CLINICIAN_APP_ORIGIN',
+  rpId: 'CLINICIAN_RP_ID',
+  dataDir: 'CLINICIAN_DATA_DIR',
+};
+
+export interface AppConfigOptions {
+  platform: NodeJS.Platform;
+  env: NodeJS.ProcessEnv;
+  packaged: boolean;
+  /** The machine policy as read (main reads it through policy/machine-policy.ts). Absent: the Linux policy file at `file`. */
+  policy?: PolicyReading;
+  /** Linux policy file path (tests point it into a scratch folder). */
+  file?: string;
 }
 
-export function loadAppConfig(options: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv; packaged: boolean; file?: string }): AppConfig {
-  const file = options.file ?? policyFilePath(options.platform, options.env);
-  let fromFile: Record<string, unknown> = {};
-  if (existsSync(file)) {
-    try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      throw new AppError('INVALID_INPUT', `The IT policy file ${file} is not valid JSON.`);
-    }
-  }
-  // Development only: a packaged app takes its configuration from the policy file alone.
-  const fromEnv = options.packaged
+export interface ResolvedAppConfig {
+  config: AppConfig;
+  /** What the resolution used, for the settings surface. */
+  inputs: { policy: PolicyReading; developmentOverrides: ValuesByName; developmentDefaults: ValuesByName };
+  /** Refused values and sources, in words (for the log and the settings screen); never a value. */
+  problems: string[];
+}
+
+export function resolveAppConfig(options: AppConfigOptions): ResolvedAppConfig {
+  const policy = options.policy ?? readLinuxPolicyFile(options.file);
+  // Development only: a packaged app takes its configuration from machine policy alone.
+  const developmentOverrides: ValuesByName = options.packaged
     ? {}
-    : Object.fromEntries(
-        Object.entries({
-          backendUrl: options.env.CLINICIAN_BACKEND_URL,
-          appOrigin: options.env.CLINICIAN_APP_ORIGIN,
-          rpId: options.env.CLINICIAN_RP_ID,
-          dataDir: options.env.CLINICIAN_DATA_DIR,
-        }).filter(([, v]) => v !== undefined),
-      );
-  const defaults = options.packaged ? {} : DEVELOPMENT_DEFAULTS;
-  const parsed = appConfigSchema.safeParse({ ...defaults, ...fromFile, ...fromEnv });
-  if (!parsed.success) {
-    const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(file)'))].join(', ');
-    throw new AppError('INVALID_INPUT', `The app is not configured correctly (${fields}). IT sets this in ${file}.`);
+    : Object.fromEntries(Object.entries(DEVELOPMENT_ENV).flatMap(([name, variable]) => (options.env[variable] !== undefined ? [[name, options.env[variable]]] : [])));
+  const developmentDefaults: ValuesByName = options.packaged ? {} : { ...DEVELOPMENT_DEFAULTS };
+  const inputs = { policy, developmentOverrides, developmentDefaults };
+  const resolved = effectiveSettings(inputs);
+  const problems = [...policy.problems, ...[...resolved.values()].flatMap((e) => (e.problem ? [e.problem] : []))];
+
+  const why = policy.problems.length > 0 ? ` (${policy.problems.join(' ')})` : '';
+  for (const s of SETTINGS_CATALOGUE) {
+    if (!s.required || resolved.get(s.name)?.value != null) continue;
+    const e = resolved.get(s.name)!;
+    const what = e.problem ? `${e.problem.replace(/; the safest value is used\.$/, '')}` : `${s.name} is not set`;
+    throw new AppError('INVALID_INPUT', `The app is not configured: ${what}. IT sets this in ${policy.source}${why}.`.slice(0, 1000));
   }
-  const host = new URL(parsed.data.appOrigin).hostname;
-  if (host !== parsed.data.rpId && !host.endsWith(`.${parsed.data.rpId}`)) {
-    throw new AppError('INVALID_INPUT', `The app origin must sit under the passkey domain ${parsed.data.rpId}. IT sets this in ${file}.`);
+  const str = (e: EffectiveSetting | undefined) => (typeof e?.value === 'string' ? e.value : null);
+  const bool = (e: EffectiveSetting | undefined, fallback: boolean) => (typeof e?.value === 'boolean' ? e.value : fallback);
+  const config: AppConfig = {
+    backendUrl: str(resolved.get('backendUrl'))!,
+    appOrigin: str(resolved.get('appOrigin'))!,
+    rpId: str(resolved.get('rpId'))!,
+    consultScreenShare: bool(resolved.get('consultScreenShare'), false),
+    updatesEnabled: bool(resolved.get('updatesEnabled'), true),
+    updateUrl: str(resolved.get('updateUrl')),
+    updateTargetVersion: str(resolved.get('updateTargetVersion')),
+  };
+  const keychainAccessGroup = str(resolved.get('keychainAccessGroup'));
+  if (keychainAccessGroup !== null) config.keychainAccessGroup = keychainAccessGroup;
+  const dataDir = str(resolved.get('dataDir'));
+  if (dataDir !== null) config.dataDir = dataDir;
+
+  const host = new URL(config.appOrigin).hostname;
+  if (host !== config.rpId && !host.endsWith(`.${config.rpId}`)) {
+    throw new AppError('INVALID_INPUT', `The app origin must sit under the passkey domain ${config.rpId}. IT sets this in ${policy.source}.`);
   }
-  return parsed.data;
+  return { config, inputs, problems };
+}
+
+export function loadAppConfig(options: AppConfigOptions): AppConfig {
+  return resolveAppConfig(options).config;
+}
+
+export function updatePolicyOf(config: AppConfig): AppUpdatePolicy {
+  return { updatesEnabled: config.updatesEnabled, updateUrl: config.updateUrl, updateTargetVersion: config.updateTargetVersion };
 }

@@ -1,0 +1,282 @@
+/**
+ * The one catalogue of the app's settings: for each, its policy name (the
+ * same in policy.json, the Windows registry, macOS managed preferences, the
+ * ADMX/ADML templates, the .mobileconfig example and the README table), its
+ * label and description, type, default, the SAFEST value (used when IT's
+ * value is refused), its allowed range or format, and where it may come
+ * from. Everything else (readers, effective settings, the settings screen,
+ * the generated templates) is derived from this list. Never list a setting
+ * the app does not act on, and never mark a secret as shown (there is none).
+ */
+import { z } from 'zod';
+import { DENSITIES, THEMES } from '../../../shared/contract';
+
+/** Where a value may come from, strongest first: IT's machine policy, the backend's organisation policy, the clinician. */
+export type SettingOrigin = 'policy' | 'organisation' | 'user';
+
+/** The vendor and app folders of the Windows policy key, and the macOS preference domain (the bundle id). */
+export const POLICY_VENDOR = 'ClinicianDesktopProject';
+export const POLICY_APP = 'ClinicianDesktop';
+export const WINDOWS_POLICY_KEY = `Software\\Policies\\${POLICY_VENDOR}\\${POLICY_APP}`;
+export const MACOS_POLICY_DOMAIN = 'org.clinician-desktop.app';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function parsedUrl(u: string): URL | null {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+}
+
+const secureUrl = z.string().max(1024).refine((u) => {
+  const url = parsedUrl(u);
+  return !!url && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)));
+}, 'must be an https URL (plain http only on loopback)');
+const httpsOrigin = z.string().max(1024).refine((u) => {
+  const url = parsedUrl(u);
+  return !!url && url.protocol === 'https:' && url.pathname === '/' && !url.search && !url.hash && !url.username;
+}, 'must be an https origin (no path)');
+const httpsUrl = z.string().max(1024).refine((u) => parsedUrl(u)?.protocol === 'https:', 'must be an https URL');
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+
+interface SettingBase {
+  /** The policy name. */
+  name: string;
+  label: string;
+  description: string;
+  from: readonly SettingOrigin[];
+  /** A packaged app cannot start without it (there is no safe value to fall back to). */
+  required?: boolean;
+}
+export interface StringSetting extends SettingBase {
+  type: 'string';
+  /** The allowed format, in words (README, ADML). */
+  format: string;
+  maxLength: number;
+  schema: z.ZodType<string>;
+  default: string | null;
+  /** null: unset (the built-in behaviour described in `default`'s words). */
+  safest: string | null;
+  /** What "no value" means, in words. */
+  unsetMeans: string;
+}
+export interface BooleanSetting extends SettingBase {
+  type: 'boolean';
+  default: boolean;
+  safest: boolean;
+}
+export interface NumberSetting extends SettingBase {
+  type: 'number';
+  min: number;
+  max: number;
+  unit: string;
+  /** null: no machine cap (the organisation's value stands). */
+  default: number | null;
+  safest: number;
+  /** A machine cap on an organisation setting: the effective value is the stricter (lower) of the two. */
+  capsOrganisation?: boolean;
+  unsetMeans: string;
+}
+export interface EnumSetting extends SettingBase {
+  type: 'enum';
+  values: readonly string[];
+  default: string;
+  safest: string;
+}
+export type SettingDefinition = StringSetting | BooleanSetting | NumberSetting | EnumSetting;
+export type SettingValue = string | number | boolean | null;
+
+export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
+  {
+    name: 'backendUrl',
+    label: 'Backend server',
+    description: 'The hospital backend the app talks to, e.g. https://clinician-api.hospital.example/',
+    type: 'string',
+    format: 'https URL (plain http only to loopback)',
+    maxLength: 1024,
+    schema: secureUrl,
+    default: null,
+    safest: null,
+    unsetMeans: 'required: the app does not start without it',
+    required: true,
+    from: ['policy'],
+  },
+  {
+    name: 'appOrigin',
+    label: 'App origin',
+    description: 'The https origin the app page is served at, under the passkey domain, e.g. https://clinician.hospital.example',
+    type: 'string',
+    format: 'https origin under rpId',
+    maxLength: 1024,
+    schema: httpsOrigin,
+    default: null,
+    safest: null,
+    unsetMeans: 'required: the app does not start without it',
+    required: true,
+    from: ['policy'],
+  },
+  {
+    name: 'rpId',
+    label: 'Passkey domain',
+    description: "The WebAuthn relying party id, the organisation's domain, e.g. hospital.example",
+    type: 'string',
+    format: 'lower-case domain name',
+    maxLength: 253,
+    schema: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'must be a lower-case domain name'),
+    default: null,
+    safest: null,
+    unsetMeans: 'required: the app does not start without it',
+    required: true,
+    from: ['policy'],
+  },
+  {
+    name: 'keychainAccessGroup',
+    label: 'Keychain access group (macOS)',
+    description: 'macOS only: the keychain access group for Touch ID passkeys (also in the entitlements).',
+    type: 'string',
+    format: 'text, at most 200 characters',
+    maxLength: 200,
+    schema: z.string().min(1).max(200),
+    default: null,
+    safest: null,
+    unsetMeans: 'Touch ID passkeys not configured',
+    from: ['policy'],
+  },
+  {
+    name: 'dataDir',
+    label: 'Cache folder',
+    description: 'Where the encrypted cache lives.',
+    type: 'string',
+    format: 'absolute path, at most 1024 characters',
+    maxLength: 1024,
+    schema: z.string().max(1024).refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'must be an absolute path'),
+    default: null,
+    safest: null,
+    unsetMeans: "the app's user data folder",
+    from: ['policy'],
+  },
+  {
+    name: 'consultScreenShare',
+    label: 'Screen sharing in consultations',
+    description: 'Whether a clinician may share their screen during a consultation.',
+    type: 'boolean',
+    default: false,
+    safest: false,
+    from: ['policy'],
+  },
+  {
+    name: 'updatesEnabled',
+    label: 'Automatic updates',
+    description: 'Whether the app checks for, downloads and offers signed updates.',
+    type: 'boolean',
+    default: true,
+    // A refused value keeps updates on: every update is signature-checked, and staying on an old build is the larger risk.
+    safest: true,
+    from: ['policy'],
+  },
+  {
+    name: 'updateUrl',
+    label: 'Update server',
+    description: "The update feed (every update is still checked against the signing key compiled into the app).",
+    type: 'string',
+    format: 'https URL',
+    maxLength: 1024,
+    schema: httpsUrl,
+    default: null,
+    safest: null,
+    unsetMeans: 'no update feed: the app does not check for updates',
+    from: ['policy'],
+  },
+  {
+    name: 'updateTargetVersion',
+    label: 'Pinned version',
+    description: 'Pin updates to this version (never a downgrade).',
+    type: 'string',
+    format: 'semantic version, e.g. 1.4.2',
+    maxLength: 64,
+    schema: z.string().max(64).regex(SEMVER, 'must be a semantic version such as 1.4.2'),
+    default: null,
+    safest: null,
+    unsetMeans: 'the newest signed version',
+    from: ['policy'],
+  },
+  {
+    name: 'theme',
+    label: 'Theme',
+    description: 'Light, dark, or follow the system.',
+    type: 'enum',
+    values: THEMES,
+    default: 'system',
+    safest: 'system',
+    from: ['policy', 'user'],
+  },
+  {
+    name: 'density',
+    label: 'Density',
+    description: 'Comfortable, compact, or follow the system.',
+    type: 'enum',
+    values: DENSITIES,
+    default: 'system',
+    safest: 'system',
+    from: ['policy', 'user'],
+  },
+];
+
+export function settingDefinition(name: string): SettingDefinition | undefined {
+  return SETTINGS_CATALOGUE.find((s) => s.name === name);
+}
+
+/** The default in words (README, ADML): a value, or what having none means. */
+export function defaultInWords(s: SettingDefinition): string {
+  if (s.type === 'string' || s.type === 'number') return s.default === null ? `none (${s.unsetMeans})` : String(s.default);
+  return String(s.default);
+}
+
+/** The allowed values in words. */
+export function rangeInWords(s: SettingDefinition): string {
+  switch (s.type) {
+    case 'string':
+      return s.format;
+    case 'boolean':
+      return 'true or false';
+    case 'number':
+      return `whole number ${s.min} to ${s.max} (${s.unit})`;
+    case 'enum':
+      return s.values.join(', ');
+  }
+}
+
+/**
+ * Checks one raw value against its setting. Returns the value, or what is
+ * wrong in words, never echoing the value itself (it may be a URL with a
+ * token in it).
+ */
+export function checkSettingValue(s: SettingDefinition, raw: unknown): { ok: true; value: string | number | boolean } | { ok: false; problem: string } {
+  switch (s.type) {
+    case 'boolean':
+      return typeof raw === 'boolean' ? { ok: true, value: raw } : { ok: false, problem: `${s.name} must be true or false, not ${kindOf(raw)}` };
+    case 'number':
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) return { ok: false, problem: `${s.name} must be a number, not ${kindOf(raw)}` };
+      if (!Number.isInteger(raw) || raw < s.min || raw > s.max) return { ok: false, problem: `${s.name} must be a whole number from ${s.min} to ${s.max}` };
+      return { ok: true, value: raw };
+    case 'enum':
+      if (typeof raw !== 'string') return { ok: false, problem: `${s.name} must be one of ${s.values.join(', ')}, not ${kindOf(raw)}` };
+      return s.values.includes(raw) ? { ok: true, value: raw } : { ok: false, problem: `${s.name} must be one of ${s.values.join(', ')}` };
+    case 'string': {
+      if (typeof raw !== 'string') return { ok: false, problem: `${s.name} must be text, not ${kindOf(raw)}` };
+      if (raw.length > s.maxLength) return { ok: false, problem: `${s.name} is longer than ${s.maxLength} characters` };
+      const parsed = s.schema.safeParse(raw);
+      return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problem: `${s.name} ${parsed.error.issues[0]?.message ?? 'is not valid'}` };
+    }
+  }
+}
+
+function kindOf(raw: unknown): string {
+  if (raw === null) return 'null';
+  if (Array.isArray(raw)) return 'a list';
+  if (typeof raw === 'string') return 'text';
+  if (typeof raw === 'object') return 'an object';
+  return `a ${typeof raw}`;
+}
