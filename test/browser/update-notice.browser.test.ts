@@ -10,33 +10,76 @@
  * window focus and every 60 s (not in a loop); nothing scrolls sideways at
  * 1366x768 or 683x384 with the notice shown; axe clean.
  *
- * The UpdateSurface here is a small in-test implementation of the interface
- * (electron/services/app-surfaces.ts) that decides like the update
- * engineer's service (waitingFor from a running consultation and waiting
- * changes; UPDATE_DEFERRED unless allowed), until createUpdateService and
- * its loopback update server are committed.
+ * The updater is the app's own (createUpdateService) over a loopback
+ * update feed serving an electron-updater manifest signed with a throwaway
+ * Ed25519 key (the release side's signManifest); only electron-updater's
+ * download and quit-and-install (which need the Electron binary) are
+ * replaced by a recorder. A recording wrapper counts status() asks and
+ * keeps what install() received.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { UpdateSurface } from '../../electron/services/app-surfaces';
-import { AppError } from '../../shared/app-error';
+import { createUpdateService, type UpdateDownloader, type UpdateService } from '../../electron/services/update/update-service';
+import { generateUpdateKeyPair, signManifest } from '../../build/update-signing/update-signing';
 import type { UpdateStatus } from '../../shared/contract';
 import { expectAccessible } from './axe';
 import { screenshot } from './harness';
 import { managedDesktop, type ManagedDesktop } from './managed-desktop';
 
-/** An updater whose state the test sets; it records every install it is asked for. */
+const CHANNEL = 'latest-linux.yml';
+const keys = generateUpdateKeyPair();
+const otherKeys = generateUpdateKeyPair();
+
+/** A loopback update feed: the manifest for `version` and its detached signature (by `signer`). */
+async function startFeed(version: string, signer = keys): Promise<{ url: string; close(): Promise<void> }> {
+  const manifest = Buffer.from(
+    `version: ${version}\nfiles:\n  - url: Clinician-Desktop-${version}.AppImage\n    sha512: ${Buffer.alloc(64, 7).toString('base64')}\n    size: 1024\npath: Clinician-Desktop-${version}.AppImage\nsha512: ${Buffer.alloc(64, 7).toString('base64')}\nreleaseDate: '2026-11-26T00:00:00.000Z'\n`,
+  );
+  const signature = signManifest(manifest, signer.privateKeyPem);
+  const server: Server = createServer((req, res) => {
+    if (req.url === `/${CHANNEL}`) res.writeHead(200, { 'content-type': 'text/yaml' }).end(manifest);
+    else if (req.url === `/${CHANNEL}.sig`) res.writeHead(200, { 'content-type': 'text/plain' }).end(signature);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** The app's updater against a feed, with what the app would tell it (consultation, waiting changes) set by the test. */
 class TestUpdater implements UpdateSurface {
-  state: UpdateStatus['state'] = 'ready';
-  availableVersion: string | null = '2.4.0';
-  message: string | null = null;
   consultation = false;
   waitingChanges = 0;
   statusCalls = 0;
+  /** What install() received, in order. */
   installs: boolean[] = [];
-  refuseWith: AppError | null = null;
+  /** How often the updater asked electron-updater to quit and install. */
+  quitAndInstall = 0;
+  readonly service: UpdateService;
   private waiters: Array<() => void> = [];
+
+  constructor(feedUrl: string | null, options: { updatesEnabled?: boolean } = {}) {
+    const downloader: UpdateDownloader = {
+      download: async () => undefined,
+      install: () => void this.quitAndInstall++,
+      setInstallOnQuit: () => undefined,
+    };
+    this.service = createUpdateService({
+      currentVersion: '2.3.1',
+      policy: { updatesEnabled: options.updatesEnabled ?? true, updateUrl: feedUrl, updateTargetVersion: null },
+      publicKey: keys.publicKeyBase64,
+      dataDir: mkdtempSync(join(desktop.dir, 'update-')),
+      channelFile: CHANNEL,
+      downloader,
+      consultationActive: () => this.consultation,
+      waitingChanges: () => this.waitingChanges,
+    });
+  }
 
   /** Resolves at the next status() call. */
   nextStatus(): Promise<void> {
@@ -46,29 +89,33 @@ class TestUpdater implements UpdateSurface {
   status(): UpdateStatus {
     this.statusCalls++;
     for (const w of this.waiters.splice(0)) w();
-    const waitingFor: UpdateStatus['waitingFor'] = [];
-    if (this.state === 'ready' && this.consultation) waitingFor.push('consultation');
-    if (this.state === 'ready' && this.waitingChanges > 0) waitingFor.push('unsynced-changes');
-    return { state: this.state, currentVersion: '2.3.1', availableVersion: this.availableVersion, waitingFor, message: this.message };
+    return this.service.status();
   }
 
-  async install(acceptUnsynced: boolean): Promise<{ installing: boolean }> {
+  install(acceptUnsynced: boolean): Promise<{ installing: boolean }> {
     this.installs.push(acceptUnsynced);
-    if (this.refuseWith) throw this.refuseWith;
-    if (this.state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No update is ready.');
-    if (this.consultation) throw new AppError('UPDATE_DEFERRED', 'A consultation is running.');
-    if (this.waitingChanges > 0 && !acceptUnsynced) throw new AppError('UPDATE_DEFERRED', 'Changes wait to be sent.');
-    return { installing: true };
+    return this.service.install(acceptUnsynced);
   }
 }
 
+/** An updater that found version 2.4.0 on the feed, checked its signature and has it ready. */
+async function readyUpdater(): Promise<TestUpdater> {
+  const updater = new TestUpdater(feed.url);
+  await updater.service.checkNow();
+  assert.equal(updater.service.status().state, 'ready', 'the signed update is ready');
+  return updater;
+}
+
 let desktop: ManagedDesktop;
+let feed: Awaited<ReturnType<typeof startFeed>>;
 
 before(async () => {
   desktop = await managedDesktop('update-notice');
+  feed = await startFeed('2.4.0');
 });
 
 after(async () => {
+  await feed?.close();
   await desktop?.close();
 });
 
@@ -95,16 +142,14 @@ async function topBarOneLine(page: Page, what: string): Promise<void> {
   for (const b of boxes) assert.ok(b.right <= bar.x + bar.width + 0.5 && b.bottom <= bar.y + bar.height + 0.5, `${what}: every item inside the bar`);
 }
 
-test('a ready update shows "Version X is ready" and "Restart to update"; idle shows nothing; the status is asked again on focus', async () => {
-  const updater = new TestUpdater();
-  updater.state = 'idle';
-  updater.availableVersion = null;
+test('a ready update shows "Version X is ready" and "Restart to update"; before the check nothing shows; the status is asked again on focus', async () => {
+  const updater = new TestUpdater(feed.url);
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('settings-button').waitFor();
-  assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing in the top bar while up to date');
+  assert.equal(updater.service.status().state, 'idle');
+  assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing in the top bar before an update is ready');
 
-  updater.state = 'ready';
-  updater.availableVersion = '2.4.0';
+  await updater.service.checkNow();
   await windowFocus(page, updater);
   const notice = page.getByTestId('update-notice');
   await notice.waitFor();
@@ -118,7 +163,7 @@ test('a ready update shows "Version X is ready" and "Restart to update"; idle sh
 });
 
 test('during a consultation the restart button is disabled with "after your consultation"; it is offered again when the consultation ends', async () => {
-  const updater = new TestUpdater();
+  const updater = await readyUpdater();
   updater.consultation = true;
   const page = await desktop.open({ updates: updater });
   const restart = page.getByTestId('update-restart');
@@ -137,11 +182,12 @@ test('during a consultation the restart button is disabled with "after your cons
   await windowFocus(page, updater);
   await page.waitForFunction(() => !(document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled);
   assert.equal(await reason.count(), 0, 'the reason is gone with the consultation');
+  assert.equal(updater.quitAndInstall, 0);
   await page.close();
 });
 
 test('with unsent changes a click asks to confirm they are kept and sent after the restart; Cancel installs nothing, the confirmation installs with acceptUnsynced true', async () => {
-  const updater = new TestUpdater();
+  const updater = await readyUpdater();
   updater.waitingChanges = 3;
   const page = await desktop.open({ updates: updater });
   const restart = page.getByTestId('update-restart');
@@ -164,59 +210,74 @@ test('with unsent changes a click asks to confirm they are kept and sent after t
   await page.getByTestId('update-confirm-confirm').click();
   await page.getByText('Restarting…').waitFor();
   assert.deepEqual(updater.installs, [true], 'install was called once, with acceptUnsynced true');
+  assert.equal(updater.quitAndInstall, 1, 'the updater quit and installed');
   await page.close();
 });
 
 test('without unsent changes a click installs at once with acceptUnsynced false', async () => {
-  const updater = new TestUpdater();
+  const updater = await readyUpdater();
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('update-restart').click();
   await page.getByText('Restarting…').waitFor();
   assert.deepEqual(updater.installs, [false]);
+  assert.equal(updater.quitAndInstall, 1);
   assert.equal(await page.getByTestId('update-confirm').count(), 0, 'no question when nothing waits');
   await page.close();
 });
 
-test('a refused install is shown in words (UPDATE_DEFERRED, UPDATE_REJECTED), and the work stays', async () => {
-  const updater = new TestUpdater();
-  updater.refuseWith = new AppError('UPDATE_REJECTED', 'The update failed its signature check.');
+test('a consultation that starts after the notice showed: the install is refused (UPDATE_DEFERRED), said in words, and the button then waits', async () => {
+  const updater = await readyUpdater();
   const page = await desktop.open({ updates: updater });
-  await page.getByTestId('update-restart').click();
+  const restart = page.getByTestId('update-restart');
+  await restart.waitFor();
+  updater.consultation = true; // began since the last poll
+  await restart.click();
   const alert = page.getByTestId('update-error');
   await alert.waitFor();
   assert.equal(await alert.getAttribute('role'), 'alert');
-  assert.match((await alert.textContent())!, /Not restarted: the update failed its signature check and will not be installed\./);
+  assert.equal(await alert.locator('p').textContent(), 'Not restarted. The update waits until the consultation ends.');
+  assert.deepEqual(updater.installs, [false]);
+  assert.equal(updater.quitAndInstall, 0, 'nothing installed during the consultation');
+  await page.waitForFunction(() => (document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled === true);
+  assert.equal(await page.getByTestId('update-reason').textContent(), 'after your consultation', 'the status was asked again after the refusal');
   await expectAccessible(page, 'refused install');
   await alert.getByRole('button', { name: 'Dismiss' }).click();
   await alert.waitFor({ state: 'detached' });
-
-  updater.refuseWith = new AppError('UPDATE_DEFERRED', 'A consultation is running.');
-  await page.getByTestId('update-restart').click();
-  await alert.waitFor();
-  assert.match((await alert.textContent())!, /Not restarted: the update waits\. A consultation is running\./);
-  assert.deepEqual(updater.installs, [false, false]);
   await page.close();
 });
 
-test('updates off: nothing in the top bar; Settings says updates are off, with the reason', async () => {
-  const updater = new TestUpdater();
-  updater.state = 'off';
-  updater.availableVersion = null;
-  updater.message = 'Your organisation turned updates off on this computer.';
+test('an update that fails its signature check: nothing in the top bar; Settings says why', async () => {
+  const forged = await startFeed('2.4.0', otherKeys);
+  try {
+    const updater = new TestUpdater(forged.url);
+    await updater.service.checkNow();
+    assert.equal(updater.service.status().state, 'failed');
+    const page = await desktop.open({ updates: updater });
+    await page.getByTestId('settings-button').click();
+    await page.getByTestId('update-message').waitFor();
+    assert.equal(await page.getByTestId('update-message').textContent(), 'An update was offered but failed its signature check; nothing was installed.');
+    assert.match((await page.getByTestId('update-settings').textContent())!, /This is version 2\.3\.1\. The last update check failed\./);
+    assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing offered in the top bar');
+    await page.close();
+  } finally {
+    await forged.close();
+  }
+});
+
+test('updates off by policy: nothing in the top bar; Settings says updates are off, with the reason', async () => {
+  const updater = new TestUpdater(feed.url, { updatesEnabled: false });
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('settings-button').click();
   const section = page.getByTestId('update-settings');
-  await section.getByText('This is version 2.3.1.', { exact: false }).waitFor();
-  assert.match((await section.textContent())!, /Updates are turned off by your organisation/);
-  assert.equal(await page.getByTestId('update-message').textContent(), 'Your organisation turned updates off on this computer.');
+  await page.getByTestId('update-message').waitFor();
+  assert.match((await section.textContent())!, /This is version 2\.3\.1\. Updates are turned off by your organisation\./);
+  assert.equal(await page.getByTestId('update-message').textContent(), 'Updates are turned off by your organisation.');
   assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing in the top bar');
   await page.close();
 });
 
 test('the status is asked every 60 s, not in a loop', async () => {
-  const updater = new TestUpdater();
-  updater.state = 'idle';
-  updater.availableVersion = null;
+  const updater = new TestUpdater(feed.url);
   // The page's clock is the test's: install it before the app loads, then let time pass.
   const page = await desktop.open({ updates: updater }, { beforeLoad: (p) => p.clock.install() });
   await page.getByTestId('settings-button').waitFor();
@@ -224,8 +285,7 @@ test('the status is asked every 60 s, not in a loop', async () => {
   assert.ok(start >= 1, 'asked once on load');
   await page.clock.runFor(59_000);
   assert.equal(updater.statusCalls, start, 'not asked again within 59 s (no busy loop)');
-  updater.state = 'ready';
-  updater.availableVersion = '2.4.0';
+  await updater.service.checkNow();
   const asked = updater.nextStatus();
   await page.clock.runFor(1_000);
   await asked;
@@ -235,7 +295,7 @@ test('the status is asked every 60 s, not in a loop', async () => {
 });
 
 test('with the notice shown (and during a consultation): no sideways scroll and one-line top bar at 1366x768 and 683x384, axe clean', async () => {
-  const updater = new TestUpdater();
+  const updater = await readyUpdater();
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('update-notice').waitFor();
   for (const consultation of [false, true]) {
@@ -258,6 +318,7 @@ test('with the notice shown (and during a consultation): no sideways scroll and 
   updater.consultation = false;
   updater.waitingChanges = 2;
   await windowFocus(page, updater);
+  await page.waitForFunction(() => (document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled === false);
   await page.getByTestId('update-restart').click();
   await page.getByTestId('update-confirm').waitFor();
   await noSidewaysScroll(page, '683x384 confirmation');

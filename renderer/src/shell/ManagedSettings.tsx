@@ -31,8 +31,10 @@ export function valueWords(setting: Pick<SettingView, 'name' | 'value'>): string
   return value;
 }
 
+/** "IT's value for Automatic updates was not valid (must be true or false); the safest value is used: On." */
 export function problemWords(setting: SettingView): string {
-  return `IT's value for ${setting.label} was not valid; the safest value is used (${valueWords(setting)}).`;
+  const why = setting.problem ? ` (${setting.problem})` : '';
+  return `IT's value for ${setting.label} was not valid${why}; the safest value is used: ${valueWords(setting)}.`;
 }
 
 interface Props {
@@ -58,7 +60,7 @@ export function ManagedSettings({ settings, policySource }: Props) {
                 <span className="managed-source muted">{SOURCE_WORDS[s.source]}</span>
                 {s.problem && (
                   <p className="managed-problem" data-testid="managed-problem">
-                    {problemWords(s)} <span className="muted">{s.problem}</span>
+                    {problemWords(s)}
                   </p>
                 )}
               </li>

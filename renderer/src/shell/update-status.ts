@@ -47,14 +47,14 @@ export const UPDATE_STATE_WORDS: Record<UpdateStatus['state'], string> = {
 /** A failed install in words: what happened, and that nothing was lost. */
 export function installErrorWords(err: unknown): string {
   const code = err instanceof ClinicianError ? err.code : 'INTERNAL';
-  const detail = err instanceof Error && err.message ? ` ${err.message}` : '';
   switch (code) {
     case 'UPDATE_DEFERRED':
-      return `Not restarted: the update waits.${detail}`;
+      // Main's message says why it waits (a consultation, changes not yet sent): a typed, PHI-free sentence.
+      return `Not restarted. ${err instanceof Error && err.message ? err.message : 'The update waits.'}`;
     case 'UPDATE_UNAVAILABLE':
-      return `Not restarted: no update is ready any more.${detail}`;
+      return 'Not restarted: no verified update is ready any more. Your work is kept.';
     case 'UPDATE_REJECTED':
-      return `Not restarted: the update failed its signature check and will not be installed.${detail}`;
+      return 'Not restarted: the update failed its signature check, so it will not be installed. Your work is kept.';
     default:
       return 'Not restarted: something went wrong. Your work is kept; try again later.';
   }
