@@ -223,3 +223,14 @@ test('the stamp: rebuild when missing, after a failed rebuild, or when Electron,
     fx.remove();
   }
 });
+
+test('the packaged app takes none of the developer path\'s Electron copies (electron-builder rebuilds its own at package time)', async () => {
+  const { electronBuilderConfig } = await import('../build/electron-builder.config');
+  const config = electronBuilderConfig({});
+  const files = (Array.isArray(config.files) ? config.files : [config.files]).filter((f): f is string => typeof f === 'string');
+  assert.ok(files.length > 0);
+  for (const pattern of files) {
+    assert.ok(!pattern.startsWith('dist/**') && !pattern.startsWith('dist/node_modules') && pattern !== 'dist/package.json', `${pattern} would pack the dev copies`);
+  }
+  assert.equal(config.npmRebuild, true, 'the release machine rebuilds for Electron when packaging');
+});
