@@ -21,6 +21,7 @@ import { listConflicts, resolveConflict } from './conflicts';
 import { rollbackNotice } from './rollback-guard';
 import { clearAddendumDraftOf, clearDraft, clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
 import { getWorkspace, setWorkspace } from './workspace-state';
+import { withForcedWorkspace, withoutForcedChanges } from './policy/forced-workspace';
 import { patientWorklist } from './worklist';
 import { undoChange } from './change-undo';
 import { listWaitingChanges } from './waiting-changes';
@@ -143,8 +144,8 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     'drafts.put': (input) => phi((s) => putDraft(s, input, new Date())),
     'drafts.list': ({ patientId }) => phi((s) => ({ drafts: listDrafts(s, patientId) })),
     'drafts.discard': (input) => phi((s) => discardDraft(s, input)),
-    'workspace.get': () => phi((s) => getWorkspace(s)),
-    'workspace.set': (changes) => phi((s) => setWorkspace(s, changes)),
+    'workspace.get': () => phi((s) => withForcedWorkspace(getWorkspace(s), surfaces.settings)),
+    'workspace.set': (changes) => phi((s) => withForcedWorkspace(setWorkspace(s, withoutForcedChanges(changes, surfaces.settings)), surfaces.settings)),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
     ...consultHandlers(auth),
     'settings.list': () => surfaces.settings?.list() ?? { settings: [], policySource: 'none' },
