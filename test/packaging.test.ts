@@ -1,60 +1,292 @@
 /**
- * What IT gets: the electron-builder configuration validates, and a packaged
- * app (electron-builder --linux dir with a stand-in Electron folder, since
- * the real binary cannot be downloaded here) holds the bundled main process,
- * preload and renderer, the two native modules unpacked, and none of the
- * sources, tests or build tools.
+ * What IT gets. The electron-builder configuration (build/electron-builder.config.ts)
+ * loads the way `--config` loads it and passes electron-builder's own schema
+ * validation, with the values IT relies on; a package built from it
+ * (`electron-builder --linux dir` with a stand-in Electron folder, since the
+ * real binary cannot be downloaded here; built ONCE and shared) holds the
+ * bundles and the three native modules unpacked, none of the sources, tests,
+ * source maps, fixtures or dev dependencies, and an Electron binary whose
+ * fuses were really flipped; and a release refuses to start without its
+ * signing variables. Installers other than `dir` (NSIS, MSI, DMG, AppImage,
+ * deb, rpm), code signing and notarization need another OS, downloads or a
+ * certificate: they are configured and validated here, not built.
  */
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listPackage } from '@electron/asar';
-import { validateConfiguration } from 'app-builder-lib/out/util/config/config';
+import { listPackage, statFile } from '@electron/asar';
+import { FuseV1Options, getCurrentFuseWire } from '@electron/fuses';
+import { FuseState } from '@electron/fuses/dist/constants';
+import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/config/config';
+import type { Configuration } from 'app-builder-lib';
 import { DebugLogger } from 'builder-util';
+import { parse as parsePlist } from 'plist';
+import { electronBuilderConfig, MSI_UPGRADE_CODE } from '../build/electron-builder.config';
+import { signLinuxPackages, updateManifests } from '../build/release-dist';
+import { ELECTRON_45_DEFAULT_WIRE, makeStandInElectron } from './support/stand-in-electron';
 import { scratchDir } from './support/scratch';
 import { ROOT } from './support/cache-cli';
 
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { build: Record<string, unknown>; dependencies: Record<string, string> };
+const CONFIG = 'build/electron-builder.config.ts';
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  build?: unknown;
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+};
+const NATIVE_MODULES = {
+  'better-sqlite3-multiple-ciphers': 'build/Release/better_sqlite3.node',
+  keytar: 'build/Release/keytar.node',
+  '@vscode/policy-watcher': 'build/Release/vscode-policy-watcher.node',
+};
+const GUID = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
 
-test('the electron-builder configuration validates', async () => {
-  await validateConfiguration(pkg.build as never, new DebugLogger(false));
-  assert.equal(pkg.build.asar, true);
-  const entitlements = readFileSync(join(ROOT, 'build', 'entitlements.mac.plist'), 'utf8');
-  assert.match(entitlements, /<plist version="1.0">/);
+function targetNames(target: unknown): string[] {
+  const list = Array.isArray(target) ? target : [target];
+  return list.map((t) => (typeof t === 'string' ? t : (t as { target: string }).target));
+}
+
+describe('the electron-builder configuration', () => {
+  test('lives in build/ (not package.json), loads through --config and passes electron-builder\'s validation', async () => {
+    assert.equal(pkg.build, undefined, 'the "build" key left package.json');
+    const config = await getConfig(ROOT, CONFIG, null);
+    assert.equal(config.appId, 'org.clinician-desktop.app');
+    assert.equal(config.productName, 'Clinician Desktop');
+    assert.deepEqual(electronBuilderConfig({}).files, ['dist/electron/**', 'dist/renderer/**', 'package.json', '!**/*.map']);
+    assert.equal(config.asar, true);
+    assert.deepEqual(config.asarUnpack, ['**/*.node']);
+    await validateConfiguration(config, new DebugLogger(false));
+  });
+
+  test('Windows: NSIS and MSI both per-machine, a stable GUID upgrade code, signed updates checked by publisher', () => {
+    const config = electronBuilderConfig({ CLINICIAN_WIN_PUBLISHER_NAME: 'Example Health Ltd' });
+    assert.deepEqual(targetNames(config.win?.target), ['nsis', 'msi']);
+    assert.equal(config.nsis?.perMachine, true);
+    assert.equal(config.nsis?.oneClick, false);
+    assert.equal(config.msi?.perMachine, true);
+    assert.equal(config.msi?.upgradeCode, MSI_UPGRADE_CODE);
+    assert.match(MSI_UPGRADE_CODE, GUID);
+    assert.match((config.nsis?.guid ?? '').toUpperCase(), GUID);
+    assert.equal(config.win?.verifyUpdateCodeSignature, true);
+    assert.equal(config.win?.signtoolOptions?.publisherName, 'Example Health Ltd');
+    // No certificate, password or key in the configuration itself.
+    assert.doesNotMatch(readFileSync(join(ROOT, CONFIG), 'utf8'), /certificateFile|certificatePassword|BEGIN [A-Z ]*PRIVATE KEY/);
+  });
+
+  test('Windows with Azure Trusted Signing from the environment also validates', async () => {
+    const config = electronBuilderConfig({
+      AZURE_TRUSTED_SIGNING_ENDPOINT: 'https://weu.codesigning.azure.net',
+      AZURE_TRUSTED_SIGNING_ACCOUNT: 'clinician',
+      AZURE_TRUSTED_SIGNING_CERTIFICATE_PROFILE: 'public-trust',
+      CLINICIAN_WIN_PUBLISHER_NAME: 'Example Health Ltd',
+    });
+    await validateConfiguration(config, new DebugLogger(false));
+    assert.equal(config.win?.azureSignOptions?.publisherName, 'Example Health Ltd');
+    assert.equal(config.win?.signtoolOptions, undefined);
+  });
+
+  test('macOS: DMG and zip, hardened runtime, notarization on, separate helper entitlements', () => {
+    const config = electronBuilderConfig({});
+    assert.deepEqual(targetNames(config.mac?.target), ['dmg', 'zip']);
+    assert.equal(config.mac?.hardenedRuntime, true);
+    assert.equal(config.mac?.notarize, true);
+    assert.equal(config.mac?.entitlements, 'build/entitlements.mac.plist');
+    assert.equal(config.mac?.entitlementsInherit, 'build/entitlements.mac.inherit.plist');
+    assert.ok(config.mac?.extendInfo?.NSCameraUsageDescription && config.mac.extendInfo.NSMicrophoneUsageDescription);
+  });
+
+  test('Linux: AppImage, deb and rpm in MedicalSoftware, with a maintainer and the keychain library for rpm', () => {
+    const config: Configuration = electronBuilderConfig({});
+    assert.deepEqual(targetNames(config.linux?.target), ['AppImage', 'deb', 'rpm']);
+    assert.equal(config.linux?.category, 'MedicalSoftware');
+    assert.match(config.linux?.maintainer ?? '', /<[^@>]+@[^>]+>/);
+    assert.ok(config.rpm?.depends?.includes('libsecret'));
+  });
+
+  test('the entitlements hold the Touch ID keychain group, camera and microphone, and nothing broader', () => {
+    const app = parsePlist(readFileSync(join(ROOT, 'build', 'entitlements.mac.plist'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(app['keychain-access-groups'], ['TEAMID.org.clinician-desktop.app.webauthn']);
+    assert.deepEqual(Object.keys(app).sort(), ['com.apple.security.cs.allow-jit', 'com.apple.security.device.audio-input', 'com.apple.security.device.camera', 'keychain-access-groups']);
+    const helpers = parsePlist(readFileSync(join(ROOT, 'build', 'entitlements.mac.inherit.plist'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(helpers).sort(), ['com.apple.security.cs.allow-jit', 'com.apple.security.device.audio-input', 'com.apple.security.device.camera']);
+    for (const entitlements of [app, helpers]) {
+      for (const broad of ['com.apple.security.cs.allow-unsigned-executable-memory', 'com.apple.security.cs.disable-library-validation', 'com.apple.security.cs.allow-dyld-environment-variables']) {
+        assert.equal(entitlements[broad], undefined, broad);
+      }
+    }
+  });
+
+  test('the fuses are configured as the issue asks', () => {
+    assert.deepEqual(electronBuilderConfig({}).electronFuses, {
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      loadBrowserProcessSpecificV8Snapshot: false,
+      grantFileProtocolExtraPrivileges: false,
+    });
+  });
 });
 
-test('the packaged app holds the bundles and native modules, and no sources, tests or dev tools', { timeout: 180_000 }, () => {
+describe('the packaged app (electron-builder --linux dir, stand-in Electron)', { timeout: 300_000 }, () => {
   const dir = scratchDir('package');
-  try {
-    const stub = join(dir.path, 'electron-stub');
-    mkdirSync(stub);
-    writeFileSync(join(stub, 'electron'), '#!/bin/sh\nexit 0\n');
-    chmodSync(join(stub, 'electron'), 0o755);
+  let unpacked = '';
+  let standIn = '';
+
+  before(() => {
+    standIn = makeStandInElectron(dir.path);
     execFileSync('npm', ['run', '-s', 'build:electron'], { cwd: ROOT, stdio: 'pipe' });
     const out = join(dir.path, 'out');
-    execFileSync(
+    const built = spawnSync(
       join(ROOT, 'node_modules', '.bin', 'electron-builder'),
-      ['--linux', 'dir', `-c.electronDist=${stub}`, '-c.npmRebuild=false', `-c.directories.output=${out}`],
-      { cwd: ROOT, stdio: 'pipe', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } },
+      ['--config', CONFIG, '--linux', 'dir', `-c.electronDist=${standIn}`, '-c.npmRebuild=false', `-c.directories.output=${out}`, '--publish', 'never'],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } },
     );
-    const resources = join(out, 'linux-unpacked', 'resources');
-    const files = listPackage(join(resources, 'app.asar'), { isPack: false }).map((f) => f.replace(/\\/g, '/'));
-    for (const required of ['/dist/electron/main.cjs', '/dist/electron/preload.cjs', '/dist/renderer/index.html', '/package.json']) {
-      assert.ok(files.includes(required), required);
+    assert.equal(built.status, 0, `electron-builder failed:\n${built.stdout.slice(-3000)}\n${built.stderr.slice(-3000)}`);
+    unpacked = join(out, 'linux-unpacked');
+  });
+  after(() => dir.remove());
+
+  test('app.asar holds the bundles and runtime dependencies, and no tests, sources, source maps, fixtures or dev dependencies', () => {
+    const asar = join(unpacked, 'resources', 'app.asar');
+    const files = listPackage(asar, { isPack: false }).map((f) => f.replace(/\\/g, '/'));
+    for (const required of ['/dist/electron/main.cjs', '/dist/electron/preload.cjs', '/dist/electron/keychain-helper.cjs', '/dist/renderer/index.html', '/package.json']) {
+      assert.ok(files.includes(required), `${required} is packaged`);
     }
-    const own = files.filter((f) => !f.startsWith('/node_modules/'));
-    assert.deepEqual(own.filter((f) => /\.(ts|tsx|map)$/.test(f) || /^\/(test|electron|renderer|shared|bench|build|\.ci)\//.test(f)), []);
-    const modules = new Set(files.filter((f) => f.startsWith('/node_modules/')).map((f) => f.split('/')[2]));
+    const own = files.filter((f) => !f.startsWith('/node_modules/') && f !== '/node_modules' && f !== '/dist');
+    assert.deepEqual(own.filter((f) => !/^\/(dist\/electron|dist\/renderer|package\.json)/.test(f)), [], 'nothing of our own but the bundles and package.json');
+    assert.deepEqual(files.filter((f) => /\.(map|ts|tsx|mts|cts)$/.test(f) && !f.endsWith('.d.ts')), [], 'no sources or source maps');
+    assert.deepEqual(files.filter((f) => /\/(test|tests|__tests__|fixtures|bench|\.ci)\//.test(f)), [], 'no tests, fixtures or benchmarks');
+    const modules = new Set(files.filter((f) => f.startsWith('/node_modules/')).map((f) => f.split('/').slice(2, f.split('/')[2]?.startsWith('@') ? 4 : 3).join('/')));
     for (const dep of Object.keys(pkg.dependencies)) assert.ok(modules.has(dep), `runtime dependency ${dep} is packaged`);
-    for (const dev of ['electron', 'react', 'zod', 'playwright-core', 'typescript', 'vite', 'esbuild', 'tsx', 'eslint']) {
-      assert.ok(!modules.has(dev), `${dev} is bundled or a dev tool, not packaged`);
+    // A package only the dev tree needs is marked "dev" in the lockfile; none may be packaged (node-abi, say, is also prebuild-install's, keytar's runtime dependency).
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const devOnly = new Set(Object.entries(lock.packages).filter(([path, entry]) => entry.dev && path.startsWith('node_modules/') && !path.slice(13).includes('/node_modules/')).map(([path]) => path.slice(13)));
+    assert.ok(devOnly.has('electron') && devOnly.has('react') && devOnly.has('electron-updater'));
+    assert.deepEqual([...modules].filter((m) => devOnly.has(m)), [], 'no dev-only dependency is packaged');
+  });
+
+  test('the three native modules are unpacked beside app.asar, and app.asar points there', () => {
+    const asar = join(unpacked, 'resources', 'app.asar');
+    assert.deepEqual(Object.keys(NATIVE_MODULES).sort(), Object.keys(pkg.dependencies).sort(), 'every runtime dependency is a native module checked here');
+    for (const [name, binary] of Object.entries(NATIVE_MODULES)) {
+      const path = `node_modules/${name}/${binary}`;
+      assert.ok(existsSync(join(unpacked, 'resources', 'app.asar.unpacked', path)), `${path} is unpacked`);
+      assert.equal((statFile(asar, path) as { unpacked?: boolean }).unpacked, true, `${path} is marked unpacked in app.asar`);
     }
-    for (const native of ['better-sqlite3-multiple-ciphers/build/Release/better_sqlite3.node', 'keytar/build/Release/keytar.node']) {
-      assert.ok(existsSync(join(resources, 'app.asar.unpacked', 'node_modules', native)), `${native} is unpacked`);
+  });
+
+  test('the packaged Electron binary has its fuses flipped (the stand-in started from Electron 45\'s defaults)', async () => {
+    const before = await getCurrentFuseWire(join(standIn, 'electron'));
+    const wire = await getCurrentFuseWire(join(unpacked, 'clinician-desktop'));
+    const state = (w: Record<number, unknown>, i: number) => w[i] as FuseState;
+    assert.equal(Object.keys(before).filter((k) => /^\d+$/.test(k)).map((k) => String.fromCharCode(state(before, Number(k)))).join(''), ELECTRON_45_DEFAULT_WIRE);
+    const expected: [FuseV1Options, FuseState][] = [
+      [FuseV1Options.RunAsNode, FuseState.DISABLE],
+      [FuseV1Options.EnableCookieEncryption, FuseState.ENABLE],
+      [FuseV1Options.EnableNodeOptionsEnvironmentVariable, FuseState.DISABLE],
+      [FuseV1Options.EnableNodeCliInspectArguments, FuseState.DISABLE],
+      [FuseV1Options.EnableEmbeddedAsarIntegrityValidation, FuseState.ENABLE],
+      [FuseV1Options.OnlyLoadAppFromAsar, FuseState.ENABLE],
+      [FuseV1Options.LoadBrowserProcessSpecificV8Snapshot, FuseState.DISABLE],
+      [FuseV1Options.GrantFileProtocolExtraPrivileges, FuseState.DISABLE],
+    ];
+    for (const [fuse, want] of expected) assert.equal(state(wire, fuse), want, `${FuseV1Options[fuse]} is ${want === FuseState.ENABLE ? 'on' : 'off'}`);
+    // Index 8 (WasmTrapHandlers) is not ours to change: still Electron's default.
+    assert.equal(state(wire, 8), FuseState.ENABLE);
+  });
+});
+
+describe('release builds refuse to be unsigned', () => {
+  const SIGNING_VARIABLES = /^(CSC_|WIN_CSC_|APPLE_|AZURE_|CLINICIAN_(WIN|MAC|LINUX|UPDATE)_)/;
+  const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !SIGNING_VARIABLES.test(k))),
+    ...extra,
+  });
+  const release = (args: string[], env: NodeJS.ProcessEnv) => {
+    const dir = scratchDir('release');
+    const output = join(dir.path, 'installers');
+    try {
+      const result = spawnSync('npm', ['run', '-s', 'dist:release', '--', ...args, '--output', output], { cwd: ROOT, env, encoding: 'utf8' });
+      return { status: result.status, stderr: result.stderr, outputCreated: existsSync(output) };
+    } finally {
+      dir.remove();
     }
-  } finally {
-    dir.remove();
-  }
+  };
+
+  test('a Windows release without a certificate names the missing variables and builds nothing', () => {
+    const result = release(['--win'], cleanEnv());
+    assert.equal(result.status, 1);
+    for (const name of ['CSC_LINK', 'WIN_CSC_LINK', 'CSC_KEY_PASSWORD', 'AZURE_TRUSTED_SIGNING_ENDPOINT', 'CLINICIAN_WIN_PUBLISHER_NAME', 'CLINICIAN_UPDATE_SIGNING_KEY_FILE', 'CLINICIAN_UPDATE_PUBLIC_KEY']) {
+      assert.match(result.stderr, new RegExp(`\\b${name}\\b`), `names ${name}`);
+    }
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('a macOS release without a Developer ID, notarization credentials or provisioning profile is refused', () => {
+    const result = release(['--mac'], cleanEnv());
+    assert.equal(result.status, 1);
+    for (const name of ['CSC_LINK', 'CSC_NAME', 'APPLE_API_KEY', 'APPLE_ID', 'APPLE_TEAM_ID', 'CLINICIAN_MAC_PROVISIONING_PROFILE', 'CLINICIAN_UPDATE_SIGNING_KEY_FILE']) {
+      assert.match(result.stderr, new RegExp(`\\b${name}\\b`), `names ${name}`);
+    }
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('a Linux release without the package GPG key and the update signing key is refused', () => {
+    const result = release(['--linux'], cleanEnv());
+    assert.equal(result.status, 1);
+    for (const name of ['CLINICIAN_LINUX_GPG_KEY_ID', 'CLINICIAN_UPDATE_SIGNING_KEY_FILE', 'CLINICIAN_UPDATE_PUBLIC_KEY']) {
+      assert.match(result.stderr, new RegExp(`\\b${name}\\b`), `names ${name}`);
+    }
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('only what is still missing is named, a key file inside the repository is refused, and no value is printed', () => {
+    const secret = 'not-a-real-password-7d1c';
+    const result = release(['--win'], cleanEnv({
+      CSC_LINK: '/nonexistent/cert.p12',
+      CSC_KEY_PASSWORD: secret,
+      CLINICIAN_WIN_PUBLISHER_NAME: 'Example Health Ltd',
+      CLINICIAN_UPDATE_SIGNING_KEY_FILE: join(ROOT, 'package.json'),
+      CLINICIAN_UPDATE_PUBLIC_KEY: 'MCowBQYDK2VwAyEA',
+    }));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /CLINICIAN_UPDATE_SIGNING_KEY_FILE \(names a file inside the repository/);
+    assert.doesNotMatch(result.stderr, /CLINICIAN_WIN_PUBLISHER_NAME|CSC_KEY_PASSWORD|AZURE_/);
+    assert.ok(!result.stderr.includes(secret) && !result.stderr.includes('Example Health'), 'no value is printed');
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('a release without a platform is a usage error', () => {
+    const result = release([], cleanEnv());
+    assert.equal(result.status, 64);
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('Linux packages get a detached GPG signature that gpg verifies (throwaway key)', () => {
+    const dir = scratchDir('gpg');
+    const env = { ...process.env, GNUPGHOME: join(dir.path, 'gnupg') };
+    try {
+      mkdirSync(env.GNUPGHOME, { mode: 0o700 });
+      execFileSync('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'Release Test <release-test@example.invalid>', 'ed25519', 'sign', 'never'], { env, stdio: 'pipe' });
+      const out = join(dir.path, 'out');
+      mkdirSync(out);
+      writeFileSync(join(out, 'clinician-desktop_0.1.0_amd64.deb'), 'a package');
+      writeFileSync(join(out, 'clinician-desktop-0.1.0.x86_64.rpm'), 'another package');
+      writeFileSync(join(out, 'latest-linux.yml'), 'version: 0.1.0\n');
+      const signed = signLinuxPackages(out, 'release-test@example.invalid', env);
+      assert.deepEqual(signed.sort(), ['clinician-desktop-0.1.0.x86_64.rpm', 'clinician-desktop_0.1.0_amd64.deb']);
+      for (const name of signed) execFileSync('gpg', ['--batch', '--verify', join(out, `${name}.asc`), join(out, name)], { env, stdio: 'pipe' });
+      writeFileSync(join(out, 'clinician-desktop_0.1.0_amd64.deb'), 'a tampered package');
+      const tampered = spawnSync('gpg', ['--batch', '--verify', join(out, 'clinician-desktop_0.1.0_amd64.deb.asc'), join(out, 'clinician-desktop_0.1.0_amd64.deb')], { env });
+      assert.notEqual(tampered.status, 0, 'a changed package fails verification');
+      assert.deepEqual(updateManifests(out), [join(out, 'latest-linux.yml')]);
+    } finally {
+      spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env });
+      dir.remove();
+    }
+  });
 });
