@@ -7,38 +7,47 @@
  * and cannot be changed; nothing scrolls sideways at 1366x768 or 683x384
  * (200 % zoom); axe finds nothing serious.
  *
- * The SettingsSurface here is a small in-test implementation of the
- * interface (electron/services/app-surfaces.ts) until the policy engineer's
- * createSettingsSurface is committed.
+ * The settings come from the app's own settings surface
+ * (createSettingsSurface) over a real policy file read by the Linux policy
+ * reader (root-owned, in a scratch folder), with the clinician's own
+ * density choice as the user layer.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { SettingsSurface } from '../../electron/services/app-surfaces';
-import type { SettingView } from '../../shared/contract';
+import { createSettingsSurface } from '../../electron/services/policy/effective-settings';
+import { readLinuxPolicyFile } from '../../electron/services/policy/linux-policy-file';
 import { expectAccessible } from './axe';
 import { screenshot } from './harness';
 import { managedDesktop, type ManagedDesktop } from './managed-desktop';
 
-const POLICY_SOURCE = '/etc/clinician-desktop/policy.json';
+/** IT's policy file (root-owned, 0644, in a 0755 folder), as /etc/clinician-desktop/policy.json would be. */
+function writePolicy(name: string, values: Record<string, unknown>): string {
+  const folder = join(desktop.dir, name);
+  mkdirSync(folder, { mode: 0o755 });
+  chmodSync(folder, 0o755);
+  const file = join(folder, 'policy.json');
+  writeFileSync(file, JSON.stringify(values), { mode: 0o644 });
+  chmodSync(file, 0o644);
+  return file;
+}
 
-/** What a policy file { backendUrl, consultScreenShare: true, updatesEnabled: "yes", theme: "dark" } gives. */
-function policySettings(): SettingsSurface {
-  const settings: SettingView[] = [
-    { name: 'backendUrl', label: 'Backend server', value: 'https://records.example-hospital.org', source: 'policy', managed: true, problem: null },
-    { name: 'consultScreenShare', label: 'Screen sharing in consultations', value: true, source: 'policy', managed: true, problem: null },
-    { name: 'updatesEnabled', label: 'Automatic updates', value: true, source: 'default', managed: true, problem: 'must be true or false' },
-    { name: 'theme', label: 'Theme', value: 'dark', source: 'policy', managed: true, problem: null },
-    { name: 'density', label: 'Density', value: 'system', source: 'user', managed: false, problem: null },
-    { name: 'updateTargetVersion', label: 'Pinned version', value: null, source: 'default', managed: false, problem: null },
-  ];
-  return { list: () => ({ settings, policySource: POLICY_SOURCE }) };
+let policyFile: string;
+
+/** The app's settings surface over IT's policy file, with the clinician's density choice. */
+function policySettings(file = policyFile): SettingsSurface {
+  return createSettingsSurface({ policy: readLinuxPolicyFile(file), user: () => ({ density: 'compact' }) });
 }
 
 let desktop: ManagedDesktop;
 
 before(async () => {
   desktop = await managedDesktop('settings-managed');
+  policyFile = writePolicy('etc', { backendUrl: 'https://records.example-hospital.org/', consultScreenShare: true, updatesEnabled: 'yes', theme: 'dark' });
+  assert.equal(process.getuid?.(), 0, 'the policy reader accepts root-owned files only: this test runs as root');
 });
 
 after(async () => {
@@ -69,13 +78,14 @@ test('Settings lists each managed setting with its label, its value in words and
   const row = (name: string) => page.locator(`[data-testid=managed-setting][data-setting=${name}]`);
   assert.equal(await row('consultScreenShare').locator('.managed-label').textContent(), 'Screen sharing in consultations');
   assert.equal(await row('consultScreenShare').getByTestId('managed-value').textContent(), 'On', 'a boolean in words');
-  assert.equal(await row('backendUrl').getByTestId('managed-value').textContent(), 'https://records.example-hospital.org');
+  assert.equal(await row('backendUrl').getByTestId('managed-value').textContent(), 'https://records.example-hospital.org/');
   assert.equal(await row('theme').getByTestId('managed-value').textContent(), 'Dark', 'an enum value in the words the screen uses');
   assert.match((await row('backendUrl').locator('.managed-source').textContent())!, /Set by your organisation \(IT policy/);
   for (const value of await page.getByTestId('managed-value').allTextContents()) {
     assert.doesNotMatch(value, /^(true|false|null)$|[{}"]/, `no raw JSON value on screen (${value})`);
   }
-  assert.equal(await page.getByText(POLICY_SOURCE).count(), 1, 'where the policy came from is shown once');
+  assert.equal(await page.getByTestId('policy-source').textContent(), `Policy from: ${policyFile}`);
+  assert.equal(await page.getByText(policyFile).count(), 1, 'where the policy came from is shown once');
   await screenshot(page, 'settings-managed-1366');
   await page.close();
 });
@@ -86,8 +96,19 @@ test("a value IT set that was refused shows its problem line: IT's value was not
   const problems = page.getByTestId('managed-problem');
   assert.equal(await problems.count(), 1, 'one problem line, for the refused value only');
   const line = (await problems.textContent())!;
-  assert.equal(line, "IT's value for Automatic updates was not valid (must be true or false); the safest value is used: On.", 'what was wrong, in words, and the value used');
+  assert.equal(line, "IT's value for Automatic updates was not valid (updatesEnabled must be true or false, not text); the safest value is used: On.", 'what was wrong, in words (never IT\'s value), and the value used');
   assert.ok(await page.locator('[data-setting=updatesEnabled] [data-testid=managed-problem]').isVisible(), 'the problem line is visible under its setting');
+  await page.close();
+});
+
+test('a policy file others may write is refused: nothing in it is managed, and Settings says so', async () => {
+  const file = writePolicy('writable', { consultScreenShare: true, theme: 'dark' });
+  chmodSync(file, 0o666);
+  const page = await desktop.open({ settings: policySettings(file) });
+  await openSettings(page);
+  assert.equal(await page.getByTestId('managed-setting').count(), 0, 'nothing from a refused file is used');
+  assert.equal(await page.getByTestId('policy-source').textContent(), `Policy from: ${file} (refused: not used)`);
+  assert.equal(await page.getByTestId('theme-fieldset').evaluate((f) => (f as unknown as { disabled: boolean }).disabled), false);
   await page.close();
 });
 
@@ -110,12 +131,14 @@ test('a theme IT forces is disabled with "Set by your organisation"; the density
   await page.close();
 });
 
-test('without a forced theme every choice is enabled and no setting is listed as managed', async () => {
-  const page = await desktop.open({ settings: { list: () => ({ settings: [], policySource: 'none' }) } });
+test('without a policy file every choice is enabled, no setting is listed as managed, and Settings says there is no policy', async () => {
+  const absent = join(desktop.dir, 'etc', 'absent.json');
+  const page = await desktop.open({ settings: policySettings(absent) });
   await openSettings(page);
   assert.equal(await page.getByTestId('theme-fieldset').evaluate((f) => (f as unknown as { disabled: boolean }).disabled), false);
   assert.equal(await page.getByTestId('managed-setting').count(), 0);
   assert.match((await page.getByTestId('managed-settings').textContent())!, /manages no settings on this computer/);
+  assert.equal(await page.getByTestId('policy-source').textContent(), `Policy from: none (${absent} is not set)`);
   await page.close();
 });
 

@@ -31,9 +31,11 @@ export function valueWords(setting: Pick<SettingView, 'name' | 'value'>): string
   return value;
 }
 
-/** "IT's value for Automatic updates was not valid (must be true or false); the safest value is used: On." */
+/** "IT's value for Automatic updates was not valid (updatesEnabled must be true or false, not text); the safest value is used: On." */
 export function problemWords(setting: SettingView): string {
-  const why = setting.problem ? ` (${setting.problem})` : '';
+  // Main's problem may already end with the consequence; say it once, with the value used.
+  const detail = setting.problem?.replace(/[;.,]?\s*the safest value is used\.?\s*$/i, '').trim();
+  const why = detail ? ` (${detail})` : '';
   return `IT's value for ${setting.label} was not valid${why}; the safest value is used: ${valueWords(setting)}.`;
 }
 
@@ -47,11 +49,11 @@ export function ManagedSettings({ settings, policySource }: Props) {
   return (
     <section className="managed-settings" aria-labelledby="managed-settings-title" data-testid="managed-settings">
       <h3 id="managed-settings-title">Managed by your organisation</h3>
+      <p className="muted" data-testid="policy-source">Policy from: {policySource}</p>
       {managed.length === 0 ? (
         <p className="muted">Your organisation manages no settings on this computer.</p>
       ) : (
         <>
-          <p className="muted" data-testid="policy-source">Policy from: {policySource}</p>
           <ul className="managed-list">
             {managed.map((s) => (
               <li key={s.name} data-testid="managed-setting" data-setting={s.name}>
