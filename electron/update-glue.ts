@@ -11,7 +11,8 @@
  * a staging group or a downgrade on its own, or install on quit while changes
  * wait to be sent. The only file that imports electron-updater.
  */
-import { autoUpdater, Provider, type AppUpdater, type ResolvedUpdateFileInfo } from 'electron-updater';
+// electron-updater is CommonJS with getter exports (autoUpdater is created on first read), so read it through the default export.
+import electronUpdater, { type AppUpdater, type ResolvedUpdateFileInfo } from 'electron-updater';
 import type { CustomPublishOptions, UpdateFileInfo, UpdateInfo } from 'builder-util-runtime';
 import type { ProviderRuntimeOptions } from 'electron-updater/out/providers/Provider';
 import { checkUpdateUrl, type FetchLike, type VerifiedManifest } from './services/update/manifest-verifier';
@@ -37,7 +38,7 @@ interface VerifiedProviderOptions extends CustomPublishOptions {
 }
 
 /** electron-updater's Provider over the manifest our service verified; it never fetches one. */
-export class VerifiedProvider extends Provider<UpdateInfo> {
+export class VerifiedProvider extends electronUpdater.Provider<UpdateInfo> {
   private readonly verified: () => VerifiedManifest | null;
 
   constructor(options: CustomPublishOptions, _updater: unknown, runtimeOptions: ProviderRuntimeOptions) {
@@ -109,7 +110,7 @@ export function startAppUpdates(options: AppUpdatesOptions): UpdateService {
   const publicKey = compiledUpdatePublicKey();
   const enabled = options.config.updatesEnabled && !!options.config.updateUrl && publicKey !== '';
   const downloader: UpdateDownloader = enabled
-    ? electronUpdaterDownloader(autoUpdater)
+    ? electronUpdaterDownloader(electronUpdater.autoUpdater)
     : {
         download: () => Promise.reject(new Error('updates are off')),
         install: () => undefined,
