@@ -13,6 +13,7 @@ import { getWorkspace, setWorkspace } from '../electron/services/workspace-state
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
 import { createSettingsSurface } from '../electron/services/policy/effective-settings';
+import type { CallOutput, WorkspaceState } from '../shared/contract';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
 
@@ -39,18 +40,23 @@ test('a theme forced by policy beats the stored theme; workspace.set cannot chan
     dispatch(registry, name, payload, { url: 'app://clinician/index.html', isMainFrame: true }, { trustedOrigins: ['app://clinician'] });
 
   const got = await call('workspace.get', {});
-  assert.deepEqual(got.ok && { theme: got.value.theme, density: got.value.density }, { theme: 'dark', density: 'comfortable' });
+  assert.ok(got.ok);
+  const gotState = got.value as WorkspaceState;
+  assert.deepEqual({ theme: gotState.theme, density: gotState.density }, { theme: 'dark', density: 'comfortable' });
 
   const set = await call('workspace.set', { theme: 'light', density: 'compact' });
-  assert.deepEqual(set.ok && { theme: set.value.theme, density: set.value.density }, { theme: 'dark', density: 'compact' });
+  assert.ok(set.ok);
+  const setState = set.value as WorkspaceState;
+  assert.deepEqual({ theme: setState.theme, density: setState.density }, { theme: 'dark', density: 'compact' });
   // Stored: the clinician's own theme untouched, the density changed.
   assert.deepEqual({ theme: getWorkspace(cache.session).theme, density: getWorkspace(cache.session).density }, { theme: 'light', density: 'compact' });
 
   const listed = await call('settings.list', {});
   assert.ok(listed.ok);
-  const theme = listed.value.settings.find((s) => s.name === 'theme')!;
-  const density = listed.value.settings.find((s) => s.name === 'density')!;
+  const list = listed.value as CallOutput<'settings.list'>;
+  const theme = list.settings.find((s) => s.name === 'theme')!;
+  const density = list.settings.find((s) => s.name === 'density')!;
   assert.deepEqual([theme.value, theme.source, theme.managed], ['dark', 'policy', true]);
   assert.deepEqual([density.value, density.source, density.managed], ['compact', 'user', false]);
-  assert.equal(listed.value.policySource, file);
+  assert.equal(list.policySource, file);
 });
