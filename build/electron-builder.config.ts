@@ -89,6 +89,9 @@ export function electronBuilderConfig(env: NodeJS.ProcessEnv): Configuration {
     win: {
       target: ['nsis', 'msi'],
       verifyUpdateCodeSignature: true,
+      // Authenticode-sign the native modules too (app.asar.unpacked is outside the
+      // asar integrity check; WDAC/AppLocker hospitals block unsigned DLLs).
+      signExts: ['.node'],
       ...windowsSigning(env),
     },
     nsis: {

@@ -18,7 +18,12 @@ interface Variable {
   aliases?: string[];
   /** The value is a path to a file that must exist outside the repository. */
   file?: boolean;
+  /** The value's required form, said without the value. */
+  form?: { test(value: string): boolean; says: string };
 }
+
+/** What `npm run update-sign -- keygen` prints and the bundler compiles in: base64 of a raw 32-byte Ed25519 key. */
+const ED25519_PUBLIC_KEY = { test: (v: string) => /^[A-Za-z0-9+/]{43}=$/.test(v.trim()), says: 'is not base64 of a raw 32-byte Ed25519 public key' };
 
 /** One thing a release needs: satisfied when every variable of any one option is set. */
 interface Requirement {
@@ -29,7 +34,7 @@ interface Requirement {
 const UPDATE_SIGNING: Requirement[] = [
   // Coordinated with the update service: the Ed25519 private key (PEM file) that signs latest*.yml, and its public half compiled into the app.
   { what: 'the update-manifest signing key', options: [[{ name: 'CLINICIAN_UPDATE_SIGNING_KEY_FILE', file: true }]] },
-  { what: 'the update-manifest public key compiled into the app', options: [[{ name: 'CLINICIAN_UPDATE_PUBLIC_KEY' }]] },
+  { what: 'the update-manifest public key compiled into the app', options: [[{ name: 'CLINICIAN_UPDATE_PUBLIC_KEY', form: ED25519_PUBLIC_KEY }]] },
 ];
 
 export const RELEASE_REQUIREMENTS: Record<ReleasePlatform, Requirement[]> = {
@@ -93,6 +98,7 @@ function problem(variable: Variable, env: NodeJS.ProcessEnv, repoRoot: string): 
   const name = [variable.name, ...(variable.aliases ?? [])].find((n) => (env[n] ?? '').trim() !== '');
   const label = [variable.name, ...(variable.aliases ?? []).map((a) => `or ${a}`)].join(' ');
   if (!name) return label;
+  if (variable.form && !variable.form.test(env[name] as string)) return `${name} (${variable.form.says})`;
   if (variable.file) {
     const path = resolve(env[name] as string);
     if (!existsSync(path)) return `${name} (names no existing file)`;

@@ -69,6 +69,7 @@ describe('the electron-builder configuration', () => {
     assert.match(MSI_UPGRADE_CODE, GUID);
     assert.match((config.nsis?.guid ?? '').toUpperCase(), GUID);
     assert.equal(config.win?.verifyUpdateCodeSignature, true);
+    assert.deepEqual(config.win?.signExts, ['.node'], 'the unpacked native modules are signed too');
     assert.equal(config.win?.signtoolOptions?.publisherName, 'Example Health Ltd');
     // No certificate, password or key in the configuration itself.
     assert.doesNotMatch(readFileSync(join(ROOT, CONFIG), 'utf8'), /certificateFile|certificatePassword|BEGIN [A-Z ]*PRIVATE KEY/);
@@ -251,12 +252,20 @@ describe('release builds refuse to be unsigned', () => {
       CSC_KEY_PASSWORD: secret,
       CLINICIAN_WIN_PUBLISHER_NAME: 'Example Health Ltd',
       CLINICIAN_UPDATE_SIGNING_KEY_FILE: join(ROOT, 'package.json'),
-      CLINICIAN_UPDATE_PUBLIC_KEY: 'MCowBQYDK2VwAyEA',
+      CLINICIAN_UPDATE_PUBLIC_KEY: Buffer.alloc(32, 7).toString('base64'),
     }));
     assert.equal(result.status, 1);
     assert.match(result.stderr, /CLINICIAN_UPDATE_SIGNING_KEY_FILE \(names a file inside the repository/);
-    assert.doesNotMatch(result.stderr, /CLINICIAN_WIN_PUBLISHER_NAME|CSC_KEY_PASSWORD|AZURE_/);
+    assert.doesNotMatch(result.stderr, /CLINICIAN_WIN_PUBLISHER_NAME|CSC_KEY_PASSWORD|CLINICIAN_UPDATE_PUBLIC_KEY|AZURE_/);
     assert.ok(!result.stderr.includes(secret) && !result.stderr.includes('Example Health'), 'no value is printed');
+    assert.equal(result.outputCreated, false);
+  });
+
+  test('an update public key that is not a raw Ed25519 key is refused before anything is built', () => {
+    const result = release(['--linux'], cleanEnv({ CLINICIAN_LINUX_GPG_KEY_ID: 'release@example.invalid', CLINICIAN_UPDATE_PUBLIC_KEY: 'MCowBQYDK2VwAyEA' }));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /CLINICIAN_UPDATE_PUBLIC_KEY \(is not base64 of a raw 32-byte Ed25519 public key\)/);
+    assert.doesNotMatch(result.stderr, /CLINICIAN_LINUX_GPG_KEY_ID|MCowBQYDK2VwAyEA/);
     assert.equal(result.outputCreated, false);
   });
 
