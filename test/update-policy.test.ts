@@ -1,0 +1,235 @@
+/**
+ * When an update is offered and when it installs: updates off by policy or
+ * without an address or a compiled-in key; a pinned version holds (never a
+ * later one); a staged release reaches only machines whose stored bucket is
+ * inside its percentage, and the bucket is created once and kept; checks
+ * at start and on the injected timer; a ready update never installs during a
+ * consultation, and not with unsent changes unless the clinician accepts it,
+ * and it does not install itself on quit while changes wait. Against a real
+ * loopback update server and electron-updater's download path run under Node.
+ */
+import { describe, test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
+import { createUpdateService, STAGING_BUCKET_FILE, type IntervalTimer, type UpdateService } from '../electron/services/update/update-service';
+import type { UpdatePolicy } from '../electron/services/update/update-decision';
+import { readOrCreateBucket } from '../electron/services/update/staging-bucket';
+import { electronUpdaterDownloader } from '../electron/update-glue';
+import { scratchDir } from './support/scratch';
+import { publishRelease, releaseManifest, startUpdateServer, throwawayUpdateKeys, type UpdateServer } from './support/update-server';
+import { NodeRunUpdater } from './support/update-node-runner';
+
+const CHANNEL = 'latest-linux.yml';
+const keys = throwawayUpdateKeys();
+const installer = (version: string) => Buffer.from(`#!/bin/sh\necho clinician desktop ${version}\n`);
+const name = (version: string) => `Clinician-Desktop-${version}.AppImage`;
+
+let server: UpdateServer;
+let scratch: ReturnType<typeof scratchDir>;
+let updater: NodeRunUpdater;
+let consultation: boolean;
+let waiting: number;
+
+beforeEach(async () => {
+  server = await startUpdateServer();
+  scratch = scratchDir('update-policy');
+  updater = new NodeRunUpdater(scratch.path, '0.1.0');
+  consultation = false;
+  waiting = 0;
+});
+afterEach(async () => {
+  await server.close();
+  scratch.remove();
+});
+
+function release(version: string, extra: { stagingPercentage?: number } = {}): void {
+  server.put(name(version), installer(version));
+  publishRelease(server, CHANNEL, releaseManifest(version, name(version), installer(version), extra), keys.privateKeyPem);
+}
+
+function service(policy: Partial<UpdatePolicy> = {}, extra: { publicKey?: string; timer?: IntervalTimer } = {}): UpdateService {
+  return createUpdateService({
+    currentVersion: '0.1.0',
+    policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null, ...policy },
+    publicKey: extra.publicKey ?? keys.publicKeyBase64,
+    dataDir: scratch.path,
+    channelFile: CHANNEL,
+    downloader: electronUpdaterDownloader(updater),
+    consultationActive: () => consultation,
+    waitingChanges: () => waiting,
+    timer: extra.timer,
+  });
+}
+
+function setBucket(value: number): void {
+  writeFileSync(join(scratch.path, STAGING_BUCKET_FILE), `${value.toFixed(6)}\n`);
+}
+
+async function readyService(): Promise<UpdateService> {
+  release('0.2.0');
+  const updates = service();
+  await updates.checkNow();
+  assert.equal(updates.status().state, 'ready');
+  return updates;
+}
+
+function deferred(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'UPDATE_DEFERRED';
+}
+
+describe('update policy', () => {
+  test('updates turned off by policy: state off with the reason, no request made', async () => {
+    release('0.2.0');
+    const updates = service({ updatesEnabled: false });
+    updates.start();
+    await updates.checkNow();
+    updates.stop();
+    assert.equal(updates.status().state, 'off');
+    assert.match(updates.status().message ?? '', /turned off by your organisation/);
+    assert.deepEqual(server.requests, []);
+  });
+
+  test('no update address: off, saying so', async () => {
+    const updates = service({ updateUrl: null });
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'off');
+    assert.match(updates.status().message ?? '', /No update address/);
+  });
+
+  test('a build without a compiled-in public key cannot verify updates, so they are off', async () => {
+    release('0.2.0');
+    const updates = service({}, { publicKey: '' });
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'off');
+    assert.match(updates.status().message ?? '', /cannot verify updates/);
+    assert.deepEqual(server.requests, []);
+  });
+
+  test('a pinned version holds: a later version is not offered, the pinned one is', async () => {
+    release('0.3.0');
+    const pinned = service({ updateTargetVersion: '0.2.0' });
+    await pinned.checkNow();
+    assert.equal(pinned.status().state, 'idle');
+    assert.equal(pinned.status().availableVersion, null);
+    assert.match(pinned.status().message ?? '', /keeps this app at version 0\.2\.0/);
+    assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
+    release('0.2.0');
+    await pinned.checkNow();
+    assert.equal(pinned.status().state, 'ready');
+    assert.equal(pinned.status().availableVersion, '0.2.0');
+  });
+
+  test('a pinned version below the running one is a refused downgrade', async () => {
+    const older = createUpdateService({
+      currentVersion: '0.3.0',
+      policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: '0.2.0' },
+      publicKey: keys.publicKeyBase64,
+      dataDir: scratch.path,
+      channelFile: CHANNEL,
+      downloader: electronUpdaterDownloader(new NodeRunUpdater(scratch.path, '0.3.0')),
+      consultationActive: () => false,
+      waitingChanges: () => 0,
+    });
+    release('0.2.0');
+    await older.checkNow();
+    assert.equal(older.status().state, 'failed');
+    assert.match(older.status().message ?? '', /older version/);
+    assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
+  });
+
+  test('a staged release is not offered to a machine outside its percentage, and is to one inside', async () => {
+    release('0.2.0', { stagingPercentage: 10 });
+    setBucket(42.5);
+    const outside = service();
+    await outside.checkNow();
+    assert.equal(outside.status().state, 'idle');
+    assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
+    setBucket(3.25);
+    const inside = service();
+    await inside.checkNow();
+    assert.equal(inside.status().state, 'ready');
+    assert.equal(inside.status().availableVersion, '0.2.0');
+  });
+
+  test('the staging bucket is random, created once in the data folder and kept', () => {
+    const file = join(scratch.path, 'nested', STAGING_BUCKET_FILE);
+    const first = readOrCreateBucket(file);
+    assert.ok(first >= 0 && first < 100);
+    assert.equal(readOrCreateBucket(file), first);
+    assert.equal(Number(readFileSync(file, 'utf8')), first);
+    const others = new Set(Array.from({ length: 20 }, (_, i) => readOrCreateBucket(join(scratch.path, `b${i}`, STAGING_BUCKET_FILE))));
+    assert.ok(others.size > 15, 'buckets of different machines differ');
+  });
+
+  test('checks at start and on each timer tick', async () => {
+    let tick: (() => void) | null = null;
+    let interval = 0;
+    const timer: IntervalTimer = {
+      setInterval: (fn, ms) => {
+        tick = fn;
+        interval = ms;
+        return 1;
+      },
+      clearInterval: () => {
+        tick = null;
+      },
+    };
+    const updates = service({}, { timer });
+    updates.start();
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'failed', 'no manifest on the server yet');
+    assert.ok(interval >= 60 * 60 * 1000);
+    const manifestRequests = () => server.requests.filter((path) => path === CHANNEL).length;
+    assert.equal(manifestRequests(), 1);
+    release('0.2.0');
+    assert.ok(tick);
+    (tick as () => void)();
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'ready');
+    assert.equal(manifestRequests(), 2);
+    updates.stop();
+    assert.equal(tick, null);
+  });
+});
+
+describe('update install', () => {
+  test('never installs during a consultation, even with acceptUnsynced; says why it waits', async () => {
+    const updates = await readyService();
+    consultation = true;
+    assert.deepEqual(updates.status().waitingFor, ['consultation']);
+    await assert.rejects(updates.install(true), deferred);
+    await assert.rejects(updates.install(false), deferred);
+    assert.equal(updater.installs.length, 0);
+    consultation = false;
+    assert.deepEqual(updates.status().waitingFor, []);
+    assert.deepEqual(await updates.install(false), { installing: true });
+    assert.equal(updater.installs.length, 1);
+  });
+
+  test('with unsent changes: deferred unless the clinician accepts, then installs', async () => {
+    const updates = await readyService();
+    waiting = 3;
+    assert.deepEqual(updates.status().waitingFor, ['unsynced-changes']);
+    await assert.rejects(updates.install(false), deferred);
+    assert.equal(updater.installs.length, 0);
+    assert.deepEqual(await updates.install(true), { installing: true });
+    assert.equal(updater.installs.length, 1);
+  });
+
+  test('does not install itself on quit while changes wait; does once they are sent', async () => {
+    const updates = await readyService();
+    waiting = 1;
+    assert.equal(updates.mayInstallOnQuit(), false);
+    assert.equal(updater.autoInstallOnAppQuit, false);
+    waiting = 0;
+    assert.equal(updates.mayInstallOnQuit(), true);
+    assert.equal(updater.autoInstallOnAppQuit, true);
+  });
+
+  test('nothing ready: install is UPDATE_UNAVAILABLE', async () => {
+    const updates = service();
+    await assert.rejects(updates.install(true), (err: unknown) => err instanceof AppError && err.code === 'UPDATE_UNAVAILABLE');
+  });
+});
