@@ -1,14 +1,17 @@
 /**
- * Main's handle on one keychain helper process (keychain-helper.ts): forks
- * it on first use, sends it keychain calls over its IPC channel and matches
- * the answers. The helper lives while it works (one fork, not one per call:
- * in Electron a fork starts the Electron binary as Node, which takes a good
- * part of a second) and is replaced when a call through it fails; it never
- * keeps main alive (its channel is unref'd while nothing is asked) and exits
- * when main does. Never pass a secret in argv or the environment, and never
- * log a request or an answer.
+ * Main's handle on one keychain helper process (keychain-helper.ts): starts
+ * it on first use, sends it keychain calls over its message channel and
+ * matches the answers. The helper lives while it works (one process, not one
+ * per call: starting one takes a good part of a second) and is replaced when
+ * a call through it fails; it never keeps main alive (its channel is unref'd
+ * while nothing is asked) and exits when main does. How the process starts is
+ * a launcher: under Node (tests, the command line) child_process.fork; in the
+ * app Electron's utilityProcess (electron/keychain-helper-glue.ts), because
+ * the packaged app's RunAsNode fuse is off, so a fork of the Electron binary
+ * would start a second app, not Node. Never pass a secret in argv or the
+ * environment, and never log a request or an answer.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { keychainReplySchema, type KeychainReply, type KeychainRequest } from './keychain-helper-protocol';
 
@@ -23,6 +26,59 @@ export function keychainHelperModule(): string {
   return join(import.meta.dirname, 'keychain-helper.ts');
 }
 
+/** One running helper as KeychainHelperProcess sees it, whatever started it. */
+export interface HelperChild {
+  readonly pid: number | undefined;
+  /** Sends one request; `failed` runs if it could not be delivered. */
+  send(request: KeychainRequest, failed: () => void): void;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Runs once when the process ends or cannot start. */
+  onGone(listener: () => void): void;
+  /** Keep main alive while a call waits / let it exit while nothing is asked. */
+  hold(): void;
+  release(): void;
+  kill(): void;
+}
+
+export type HelperLauncher = (modulePath: string) => HelperChild;
+
+/** Under Node: child_process.fork with an IPC channel (JSON), stdout ignored, stderr inherited (the helper prints nothing secret). */
+export const forkHelper: HelperLauncher = (modulePath) => {
+  const child = fork(modulePath, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    send: (request, failed) => {
+      child.send(request, (err) => {
+        if (err) failed();
+      });
+    },
+    onMessage: (listener) => void child.on('message', listener),
+    onGone: (listener) => {
+      let done = false;
+      const once = () => {
+        if (done) return;
+        done = true;
+        listener();
+      };
+      child.on('exit', once);
+      child.on('error', once);
+    },
+    hold: () => {
+      child.ref();
+      child.channel?.ref();
+    },
+    release: () => {
+      child.unref();
+      child.channel?.unref();
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+};
+
 interface Pending {
   resolve(reply: KeychainReply): void;
   reject(err: Error): void;
@@ -30,23 +86,25 @@ interface Pending {
 }
 
 export class KeychainHelperProcess {
-  private child: ChildProcess | null = null;
+  private child: HelperChild | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Whether this helper answered a call without a keychain error (then a later failure may be a restarted daemon). */
   answered = false;
 
-  constructor(private readonly modulePath: string = keychainHelperModule()) {}
+  constructor(
+    private readonly modulePath: string = keychainHelperModule(),
+    /** Replaced by the app (setKeychainHelperLauncher in secret-store.ts) before the first keychain call. */
+    public launch: HelperLauncher = forkHelper,
+  ) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
   }
 
-  private start(): ChildProcess {
-    // In Electron's main process, fork runs process.execPath (the Electron binary); ELECTRON_RUN_AS_NODE makes it plain Node.
-    const env = process.versions.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env;
-    const child = fork(this.modulePath, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json', env });
-    child.on('message', (message: unknown) => {
+  private start(): HelperChild {
+    const child = this.launch(this.modulePath);
+    child.onMessage((message: unknown) => {
       const parsed = keychainReplySchema.safeParse(message);
       if (!parsed.success) return;
       const waiting = this.pending.get(parsed.data.id);
@@ -60,8 +118,7 @@ export class KeychainHelperProcess {
       this.child = null;
       this.failAll(new Error('The keychain helper ended.'));
     };
-    child.on('exit', gone);
-    child.on('error', gone);
+    child.onGone(gone);
     this.child = child;
     this.idle();
     return child;
@@ -79,13 +136,10 @@ export class KeychainHelperProcess {
       }, CALL_TIMEOUT_MS);
       timer.unref();
       this.pending.set(id, { resolve, reject, timer });
-      child.ref();
-      child.channel?.ref();
-      child.send(request, (err) => {
-        if (err) {
-          this.settle(id);
-          reject(new Error('The keychain helper could not be reached.'));
-        }
+      child.hold();
+      child.send(request, () => {
+        this.settle(id);
+        reject(new Error('The keychain helper could not be reached.'));
       });
     });
   }
@@ -95,7 +149,7 @@ export class KeychainHelperProcess {
     const child = this.child;
     this.child = null;
     this.failAll(new Error('The keychain helper was stopped.'));
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child?.kill();
   }
 
   private settle(id: number): void {
@@ -107,8 +161,7 @@ export class KeychainHelperProcess {
 
   /** Nothing asked: the helper must not keep main (a test, the command line) running. */
   private idle(): void {
-    this.child?.unref();
-    this.child?.channel?.unref();
+    this.child?.release();
   }
 
   private failAll(err: Error): void {

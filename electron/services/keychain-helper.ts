@@ -3,9 +3,11 @@
  * keychain with a connection of its own (keytar's libsecret keeps one D-Bus
  * connection per process, and after the keyring daemon restarts it keeps
  * talking to the dead daemon; a new process connects afresh). It answers
- * keychain calls that arrive on its IPC channel, one answer per request, and
- * exits when main goes away. It must never print, log or store a secret, and
- * takes requests from nothing but its IPC channel.
+ * keychain calls that arrive on its message channel, one answer per request,
+ * and exits when main goes away. Started by Electron's utilityProcess in the
+ * app (messages on process.parentPort) or by child_process.fork under Node
+ * (process.send). It must never print, log or store a secret, and takes
+ * requests from nothing but that channel.
  */
 import keytar from 'keytar';
 import { keychainRequestSchema, type KeychainReply, type KeychainRequest } from './keychain-helper-protocol';
@@ -26,13 +28,26 @@ async function answer(request: KeychainRequest): Promise<KeychainReply> {
   }
 }
 
-if (!process.send) {
-  // Not forked with an IPC channel: there is nobody to answer.
-  process.exit(2);
-}
-process.on('message', (message: unknown) => {
+function onRequest(message: unknown, reply: (answer: KeychainReply) => void): void {
   const parsed = keychainRequestSchema.safeParse(message);
   if (!parsed.success) return;
-  void answer(parsed.data).then((reply) => process.send?.(reply));
-});
-process.on('disconnect', () => process.exit(0));
+  void answer(parsed.data).then(reply);
+}
+
+/** Electron's utility process: its channel to main (absent under Node, whose types do not know it). */
+interface ParentPort {
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+  postMessage(message: unknown): void;
+}
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+if (parentPort) {
+  // A utility process ends with the app that started it.
+  parentPort.on('message', (event) => onRequest(event.data, (reply) => parentPort.postMessage(reply)));
+} else if (process.send) {
+  process.on('message', (message: unknown) => onRequest(message, (reply) => process.send?.(reply)));
+  process.on('disconnect', () => process.exit(0));
+} else {
+  // Started with no channel: there is nobody to answer.
+  process.exit(2);
+}

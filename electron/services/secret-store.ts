@@ -21,7 +21,7 @@
  */
 import keytar from 'keytar';
 import { AppError } from '../../shared/app-error';
-import { KeychainHelperProcess, type HelperCall } from './keychain-helper-process';
+import { KeychainHelperProcess, type HelperCall, type HelperLauncher } from './keychain-helper-process';
 import { keychainItemIsLocked } from './keychain-lock-probe';
 
 export interface SecretStore {
@@ -62,7 +62,7 @@ function messageOf(err: unknown): string {
  */
 class KeychainRoute {
   private inProcessDead = false;
-  private readonly helper = new KeychainHelperProcess();
+  readonly helper = new KeychainHelperProcess();
 
   /** For tests and the benchmark: whether calls now go through the helper, and its process id. */
   get state(): { viaHelper: boolean; helperPid: number | undefined } {
@@ -117,6 +117,11 @@ function inProcess(call: HelperCall): Promise<string | boolean | null> {
 }
 
 const route = new KeychainRoute();
+
+/** The app starts its keychain helper with Electron's utilityProcess (the packaged app's RunAsNode fuse is off); call before any keychain use. */
+export function setKeychainHelperLauncher(launch: HelperLauncher): void {
+  route.helper.launch = launch;
+}
 
 /** Whether this process reaches the keychain through the helper now (after its own connection failed), and the helper's pid. */
 export function keychainRouteState(): { viaHelper: boolean; helperPid: number | undefined } {
