@@ -313,6 +313,12 @@ test('with the notice shown (and during a consultation): no sideways scroll and 
     await expectAccessible(page, `update notice ${what} at 200 %`);
     const button = (await page.getByTestId('update-restart').boundingBox())!;
     assert.ok(button.x >= 0 && button.x + button.width <= 683, `683x384 ${what}: the restart button is on screen`);
+    assert.equal(await page.getByRole('button', { name: 'Restart to update' }).count(), 1, '683x384: the full name stays for screen readers');
+    if (consultation) {
+      const short = page.locator('.update-narrow');
+      assert.ok(await short.isVisible(), '683x384: the reason is shown in short words');
+      assert.equal(await short.evaluate((e) => e.parentElement!.scrollWidth <= e.parentElement!.clientWidth), true, '683x384: the short reason is not cut off');
+    }
     await screenshot(page, `update-notice-200pct-${consultation ? 'consultation' : 'ready'}`);
   }
   updater.consultation = false;

@@ -7,7 +7,10 @@
  * acceptUnsynced. Nothing shows in any other state (off, idle, checking,
  * downloading, failed: the Settings screen says those). It never opens by
  * itself, never interrupts work with a modal, and never offers a restart
- * while a consultation runs. Holds no PHI.
+ * while a consultation runs. At 200 % zoom the words shorten ("Restart",
+ * "after consultation"; the full words stay for screen readers) and the
+ * reason gives way (ellipsis, full text in its title) before anything
+ * overflows the top bar. Holds no PHI.
  */
 import { useId, useState } from 'react';
 import { api, call } from '../clinician';
@@ -60,11 +63,14 @@ export function UpdateNotice() {
           onClick={() => (unsent ? setConfirming(true) : install(false))}
           data-testid="update-restart"
         >
-          Restart to update
+          Restart<span className="update-wide"> to update</span>
         </button>
       )}
       {duringConsultation && !restarting && (
-        <span className="update-notice-reason" id={reasonId} data-testid="update-reason">after your consultation</span>
+        <span className="update-notice-reason" title="The update waits: restart after your consultation">
+          <span className="update-wide" id={reasonId} data-testid="update-reason">after your consultation</span>
+          <span className="update-narrow" aria-hidden="true">after consultation</span>
+        </span>
       )}
       {error && (
         <div className="update-popover" role="alert" data-testid="update-error">
