@@ -11,13 +11,21 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { generateUpdateKeyPair, publicKeyBase64Of, signManifest } from './update-signing';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
+/** The real path of `path`, resolving symlinks in the part that exists (the rest may not exist yet). */
+function realPath(path: string): string {
+  const absolute = resolve(path);
+  if (existsSync(absolute)) return realpathSync(absolute);
+  const parent = dirname(absolute);
+  return parent === absolute ? absolute : join(realPath(parent), basename(absolute));
+}
+
 function insideRepo(path: string): boolean {
-  const rel = relative(realpathSync(repoRoot), realpathSync(path));
+  const rel = relative(realpathSync(repoRoot), realPath(path));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
@@ -29,8 +37,8 @@ function fail(message: string): never {
 const [command, ...args] = process.argv.slice(2);
 if (command === 'keygen') {
   const folder = args[0] ?? fail('keygen needs a folder outside the repository');
-  mkdirSync(folder, { recursive: true, mode: 0o700 });
   if (insideRepo(folder)) fail('refusing to write a private key inside the repository');
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
   const file = join(folder, 'update-signing-key.pem');
   if (existsSync(file)) fail(`${file} exists; refusing to overwrite a signing key`);
   const pair = generateUpdateKeyPair();
