@@ -1,0 +1,38 @@
+/**
+ * The backend's entry point (server/main.ts), which the tests start as a
+ * child process hundreds of times (every backend start and every admin
+ * command), bundled once per test process with esbuild, the transformer tsx
+ * itself uses: each start then loads one file instead of resolving and
+ * transforming the module graph again under tsx's loader (about 3.5 s under
+ * tsx on the loaded 2-core CI machine, about 1 s bundled). Packages stay
+ * external and load from node_modules as under tsx; only the project's own
+ * source is joined. The bundle lives in node_modules/.cache (beside the
+ * packages it imports, outside the repo) and is removed when the test
+ * process exits. Test support only: it must never change what the entry
+ * does, only how fast it starts, so it refuses an entry whose code reads
+ * import.meta (a bundle would answer with its own folder, not the source's).
+ */
+import { buildSync } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { ROOT } from './cache-cli';
+
+const built = new Map<string, string>();
+
+/** The path of a bundle of `entry` (an absolute .ts path under the repo), built on first use in this process. */
+export function bundledEntry(entry: string): string {
+  const done = built.get(entry);
+  if (done) return done;
+  if (relative(ROOT, entry).startsWith('..') || !entry.endsWith('.ts')) throw new Error("bundledEntry is for the repo's own .ts entry points");
+  const dir = join(ROOT, 'node_modules', '.cache', 'clinician-tests');
+  mkdirSync(dir, { recursive: true });
+  const outfile = join(dir, `${basename(entry, '.ts')}-${process.pid}-${built.size}.mjs`);
+  buildSync({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
+  if (/import\.meta\b/.test(readFileSync(outfile, 'utf8'))) {
+    rmSync(outfile, { force: true });
+    throw new Error(`${relative(ROOT, entry)} reads import.meta: a bundle of it would not do what the source does`);
+  }
+  if (built.size === 0) process.once('exit', () => built.forEach((file) => rmSync(file, { force: true })));
+  built.set(entry, outfile);
+  return outfile;
+}
