@@ -131,12 +131,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (let run = 0; run < CLIENT_KILLS; run++) {
         const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        for (let waited = 0; !out.includes('ready'); waited += 20) {
-          assert.ok(waited < 30_000 && child.exitCode === null, `child ${run} started: ${out}`);
-          await sleep(20);
-        }
+        // Syncing once it says so; a child that exits first, or never says so, fails the run.
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`child ${run} did not start: ${out}`)), 30_000);
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('ready')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+          child.once('exit', () => {
+            clearTimeout(timer);
+            reject(new Error(`child ${run} exited before it was syncing: ${out}`));
+          });
+        });
         await sleep(150 + Math.random() * 750);
         const exited = once(child, 'exit');
         child.kill('SIGKILL');
