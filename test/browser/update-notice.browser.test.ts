@@ -10,45 +10,41 @@
  * window focus and every 60 s (not in a loop); nothing scrolls sideways at
  * 1366x768 or 683x384 with the notice shown; axe clean.
  *
- * The updater is the app's own (createUpdateService) over a loopback
- * update feed serving an electron-updater manifest signed with a throwaway
- * Ed25519 key (the release side's signManifest); only electron-updater's
- * download and quit-and-install (which need the Electron binary) are
- * replaced by a recorder. A recording wrapper counts status() asks and
- * keeps what install() received.
+ * The updater is the app's own (createUpdateService) against the loopback
+ * update server (test/support/update-server.ts) serving a release signed
+ * with a throwaway Ed25519 key; the download is electron-updater's own,
+ * run under Node (test/support/update-node-runner.ts, through the app's
+ * electronUpdaterDownloader), which records the final quit-and-install
+ * instead of running an installer (that needs the Electron binary). A
+ * recording wrapper counts status() asks and keeps what install() received.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { UpdateSurface } from '../../electron/services/app-surfaces';
-import { createUpdateService, type UpdateDownloader, type UpdateService } from '../../electron/services/update/update-service';
-import { generateUpdateKeyPair, signManifest } from '../../build/update-signing/update-signing';
+import { createUpdateService, type UpdateService } from '../../electron/services/update/update-service';
+import { electronUpdaterDownloader } from '../../electron/update-glue';
 import type { UpdateStatus } from '../../shared/contract';
+import { publishRelease, releaseManifest, startUpdateServer, throwawayUpdateKeys, type UpdateServer } from '../support/update-server';
+import { NodeRunUpdater } from '../support/update-node-runner';
 import { expectAccessible } from './axe';
 import { screenshot } from './harness';
 import { managedDesktop, type ManagedDesktop } from './managed-desktop';
 
 const CHANNEL = 'latest-linux.yml';
-const keys = generateUpdateKeyPair();
-const otherKeys = generateUpdateKeyPair();
+const INSTALLER = 'Clinician-Desktop-2.4.0.AppImage';
+const installer = Buffer.from(`#!/bin/sh\necho clinician desktop 2.4.0\n${'x'.repeat(20_000)}\n`);
+const keys = throwawayUpdateKeys();
+const otherKeys = throwawayUpdateKeys();
 
-/** A loopback update feed: the manifest for `version` and its detached signature (by `signer`). */
-async function startFeed(version: string, signer = keys): Promise<{ url: string; close(): Promise<void> }> {
-  const manifest = Buffer.from(
-    `version: ${version}\nfiles:\n  - url: Clinician-Desktop-${version}.AppImage\n    sha512: ${Buffer.alloc(64, 7).toString('base64')}\n    size: 1024\npath: Clinician-Desktop-${version}.AppImage\nsha512: ${Buffer.alloc(64, 7).toString('base64')}\nreleaseDate: '2026-11-26T00:00:00.000Z'\n`,
-  );
-  const signature = signManifest(manifest, signer.privateKeyPem);
-  const server: Server = createServer((req, res) => {
-    if (req.url === `/${CHANNEL}`) res.writeHead(200, { 'content-type': 'text/yaml' }).end(manifest);
-    else if (req.url === `/${CHANNEL}.sig`) res.writeHead(200, { 'content-type': 'text/plain' }).end(signature);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) };
+/** A loopback update server with version 2.4.0 published, signed by `signer`. */
+async function startFeed(signer = keys): Promise<UpdateServer> {
+  const server = await startUpdateServer();
+  server.put(INSTALLER, installer);
+  publishRelease(server, CHANNEL, releaseManifest('2.4.0', INSTALLER, installer), signer.privateKeyPem);
+  return server;
 }
 
 /** The app's updater against a feed, with what the app would tell it (consultation, waiting changes) set by the test. */
@@ -58,24 +54,25 @@ class TestUpdater implements UpdateSurface {
   statusCalls = 0;
   /** What install() received, in order. */
   installs: boolean[] = [];
-  /** How often the updater asked electron-updater to quit and install. */
-  quitAndInstall = 0;
+  readonly electronUpdater: NodeRunUpdater;
   readonly service: UpdateService;
   private waiters: Array<() => void> = [];
 
+  /** How often electron-updater was asked to quit and install. */
+  get quitAndInstall(): number {
+    return this.electronUpdater.installs.length;
+  }
+
   constructor(feedUrl: string | null, options: { updatesEnabled?: boolean } = {}) {
-    const downloader: UpdateDownloader = {
-      download: async () => undefined,
-      install: () => void this.quitAndInstall++,
-      setInstallOnQuit: () => undefined,
-    };
+    const folder = mkdtempSync(join(desktop.dir, 'update-'));
+    this.electronUpdater = new NodeRunUpdater(folder, '2.3.1');
     this.service = createUpdateService({
       currentVersion: '2.3.1',
       policy: { updatesEnabled: options.updatesEnabled ?? true, updateUrl: feedUrl, updateTargetVersion: null },
       publicKey: keys.publicKeyBase64,
-      dataDir: mkdtempSync(join(desktop.dir, 'update-')),
+      dataDir: folder,
       channelFile: CHANNEL,
-      downloader,
+      downloader: electronUpdaterDownloader(this.electronUpdater),
       consultationActive: () => this.consultation,
       waitingChanges: () => this.waitingChanges,
     });
@@ -103,15 +100,16 @@ async function readyUpdater(): Promise<TestUpdater> {
   const updater = new TestUpdater(feed.url);
   await updater.service.checkNow();
   assert.equal(updater.service.status().state, 'ready', 'the signed update is ready');
+  assert.ok(updater.electronUpdater.downloadedFile, 'electron-updater downloaded and checked the installer');
   return updater;
 }
 
 let desktop: ManagedDesktop;
-let feed: Awaited<ReturnType<typeof startFeed>>;
+let feed: UpdateServer;
 
 before(async () => {
   desktop = await managedDesktop('update-notice');
-  feed = await startFeed('2.4.0');
+  feed = await startFeed();
 });
 
 after(async () => {
@@ -247,11 +245,12 @@ test('a consultation that starts after the notice showed: the install is refused
 });
 
 test('an update that fails its signature check: nothing in the top bar; Settings says why', async () => {
-  const forged = await startFeed('2.4.0', otherKeys);
+  const forged = await startFeed(otherKeys);
   try {
     const updater = new TestUpdater(forged.url);
     await updater.service.checkNow();
     assert.equal(updater.service.status().state, 'failed');
+    assert.deepEqual(forged.requests.filter((path) => path.endsWith('.AppImage')), [], 'nothing downloaded after the refusal');
     const page = await desktop.open({ updates: updater });
     await page.getByTestId('settings-button').click();
     await page.getByTestId('update-message').waitFor();
