@@ -13,6 +13,14 @@ if (updatePublicKey !== '' && (Buffer.from(updatePublicKey, 'base64').length !==
   process.exit(1);
 }
 
+// Development build (loopback defaults, CLINICIAN_* variables beat the
+// policy file, DevTools) only when asked for at bundle time: `npm start`
+// passes --development-build; CLINICIAN_DEVELOPMENT_BUILD=1 does the same.
+// Anything else, including every packaging path, bundles a release build.
+const developmentBuild = process.env.CLINICIAN_DEVELOPMENT_BUILD === '1' || process.argv.includes('--development-build');
+// Tests bundle into a scratch folder; everything else into dist/electron.
+const outdir = process.env.CLINICIAN_ELECTRON_OUTDIR || 'dist/electron';
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -22,10 +30,14 @@ const common = {
   logLevel: 'warning',
   external: ['electron', 'keytar', 'better-sqlite3-multiple-ciphers'],
   // A CommonJS bundle has no import.meta; the module's own folder is __dirname there.
-  define: { 'import.meta.dirname': '__dirname', __CLINICIAN_UPDATE_PUBLIC_KEY__: JSON.stringify(updatePublicKey) },
+  define: {
+    'import.meta.dirname': '__dirname',
+    __CLINICIAN_UPDATE_PUBLIC_KEY__: JSON.stringify(updatePublicKey),
+    __CLINICIAN_DEVELOPMENT_BUILD__: JSON.stringify(developmentBuild),
+  },
 };
 
-await build({ ...common, entryPoints: ['electron/main.ts'], outfile: 'dist/electron/main.cjs' });
-await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: 'dist/electron/preload.cjs' });
+await build({ ...common, entryPoints: ['electron/main.ts'], outfile: `${outdir}/main.cjs` });
+await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: `${outdir}/preload.cjs` });
 // The keychain helper main forks once its own keychain connection fails (see electron/services/secret-store.ts).
-await build({ ...common, entryPoints: ['electron/services/keychain-helper.ts'], outfile: 'dist/electron/keychain-helper.cjs' });
+await build({ ...common, entryPoints: ['electron/services/keychain-helper.ts'], outfile: `${outdir}/keychain-helper.cjs` });

@@ -11,6 +11,7 @@
  * services/consult/media-permission.ts (tested there); this file only binds them.
  */
 import { app, BrowserWindow, desktopCapturer, session, type MediaAccessPermissionRequest, type Session, type WebContents } from 'electron';
+import { DEVELOPMENT_BUILD } from './build-flavour';
 import { displayMediaAllowed, permissionAllowed, type MediaPolicyState } from './services/consult/media-permission';
 
 /** What the permission handlers ask at each decision: the app's origin, whether a call is active, the screen-share policy. */
@@ -92,7 +93,7 @@ export function createMainWindow(preloadPath: string, appOrigin: string): Browse
       allowRunningInsecureContent: false,
       webviewTag: false,
       spellcheck: false,
-      devTools: !app.isPackaged,
+      devTools: DEVELOPMENT_BUILD, // compiled in (build-flavour.ts), not app.isPackaged, which renaming the binary flips
     },
   });
   win.once('ready-to-show', () => win.show());
