@@ -30,7 +30,7 @@ let server: UpdateServer;
 let scratch: ReturnType<typeof scratchDir>;
 let updater: NodeRunUpdater;
 let consultation: boolean;
-let waiting: number;
+let waiting: number | null;
 
 beforeEach(async () => {
   server = await startUpdateServer();
@@ -226,6 +226,22 @@ describe('update install', () => {
     waiting = 0;
     assert.equal(updates.mayInstallOnQuit(), true);
     assert.equal(updater.autoInstallOnAppQuit, true);
+  });
+
+  test('while the cache is locked the last known count holds; a count never known counts as waiting', async () => {
+    waiting = null;
+    const updates = await readyService();
+    assert.deepEqual(updates.status().waitingFor, ['unsynced-changes']);
+    assert.equal(updates.mayInstallOnQuit(), false);
+    await assert.rejects(updates.install(false), deferred);
+    waiting = 0;
+    assert.equal(updates.mayInstallOnQuit(), true);
+    waiting = null;
+    assert.equal(updates.mayInstallOnQuit(), true, 'locked after the outbox was seen empty');
+    waiting = 2;
+    updates.status();
+    waiting = null;
+    assert.equal(updates.mayInstallOnQuit(), false, 'locked after changes were seen waiting');
   });
 
   test('nothing ready: install is UPDATE_UNAVAILABLE', async () => {

@@ -48,8 +48,11 @@ export interface UpdateServiceOptions {
   downloader: UpdateDownloader;
   /** Whether a consultation is running here now (auth.consult.media.active in the app). */
   consultationActive(): boolean;
-  /** How many changes wait in the outbox. */
-  waitingChanges(): number;
+  /**
+   * How many changes wait in the outbox; null when it cannot be read now (the
+   * cache is locked). The last known count is kept; never known counts as waiting.
+   */
+  waitingChanges(): number | null;
   fetch?: FetchLike;
   timer?: IntervalTimer;
   intervalMs?: number;
@@ -77,16 +80,23 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
   let running: Promise<void> | null = null;
   let installing = false;
 
+  let lastWaiting: number | null = null;
+  function waitingCount(): number {
+    const now = options.waitingChanges();
+    if (now !== null) lastWaiting = now;
+    return lastWaiting ?? 1;
+  }
+
   function waitingFor(): UpdateStatus['waitingFor'] {
     if (state !== 'ready') return [];
     const reasons: UpdateStatus['waitingFor'] = [];
     if (options.consultationActive()) reasons.push('consultation');
-    if (options.waitingChanges() > 0) reasons.push('unsynced-changes');
+    if (waitingCount() > 0) reasons.push('unsynced-changes');
     return reasons;
   }
 
   function mayInstallOnQuit(): boolean {
-    const allowed = state === 'ready' && options.waitingChanges() === 0;
+    const allowed = state === 'ready' && waitingCount() === 0;
     options.downloader.setInstallOnQuit(allowed);
     return allowed;
   }
@@ -136,7 +146,10 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     start() {
       if (off || handle !== null) return;
       void checkNow();
-      handle = timer.setInterval(() => void checkNow(), options.intervalMs ?? CHECK_INTERVAL_MS);
+      handle = timer.setInterval(() => {
+        mayInstallOnQuit();
+        void checkNow();
+      }, options.intervalMs ?? CHECK_INTERVAL_MS);
     },
     stop() {
       if (handle !== null) timer.clearInterval(handle);
@@ -150,7 +163,7 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     async install(acceptUnsynced: boolean) {
       if (state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No verified update is ready to install.');
       if (options.consultationActive()) throw new AppError('UPDATE_DEFERRED', 'The update waits until the consultation ends.');
-      if (options.waitingChanges() > 0 && !acceptUnsynced) {
+      if (waitingCount() > 0 && !acceptUnsynced) {
         throw new AppError('UPDATE_DEFERRED', 'Some changes are not sent yet. They are kept and sent after the update; confirm to update now.');
       }
       installing = true;
