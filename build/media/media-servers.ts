@@ -48,6 +48,8 @@ export interface MediaServers {
   turnSecretFile: string;
   mediaAddress: string;
   recordDir: string | undefined;
+  /** Stops Janus only (coturn keeps relaying): the media server gone while the rest of the stack is up. stop() still stops both. */
+  stopJanus(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -230,6 +232,9 @@ export async function startMediaServers(options: MediaServersOptions): Promise<M
     turnSecretFile,
     mediaAddress,
     recordDir: options.recordDir,
+    async stopJanus() {
+      await janus.stop();
+    },
     async stop() {
       await Promise.all([janus.stop(), started.stop()]);
     },
