@@ -1,6 +1,7 @@
 // Bundles the Electron main process and the preload into dist/electron.
 // The sandboxed preload cannot require modules, so it is one self-contained
 // file; native modules and electron itself stay external.
+import { Buffer } from 'node:buffer';
 import { build } from 'esbuild';
 
 // The update public key (base64 of the raw 32-byte Ed25519 key, as
