@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { loadAppConfig, resolveAppConfig, updatePolicyOf } from '../electron/services/app-config';
+import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
 import { AppError } from '../shared/app-error';
 import { scratchDir } from './support/scratch';
 
@@ -29,13 +30,13 @@ function withPolicy(policy: unknown, fn: (file: string) => void) {
 const unconfigured = { consultScreenShare: false, updatesEnabled: true, updateUrl: null, updateTargetVersion: null };
 
 test('reads a valid policy file', () => {
-  withPolicy(good, (file) => assert.deepEqual(loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }), { ...good, ...unconfigured }));
+  withPolicy(good, (file) => assert.deepEqual(loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }), { ...good, ...unconfigured }));
 });
 
 test('the update settings reach the update policy', () => {
   const policy = { ...good, updatesEnabled: false, updateUrl: 'https://updates.hospital.example/clinician/', updateTargetVersion: '1.4.2' };
   withPolicy(policy, (file) =>
-    assert.deepEqual(updatePolicyOf(loadAppConfig({ platform: 'linux', env: {}, packaged: true, file })), {
+    assert.deepEqual(updatePolicyOf(loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) })), {
       updatesEnabled: false,
       updateUrl: 'https://updates.hospital.example/clinician/',
       updateTargetVersion: '1.4.2',
@@ -45,7 +46,7 @@ test('the update settings reach the update policy', () => {
 
 test('an unknown key is reported and ignored; the rest of the file is used', () => {
   withPolicy({ ...good, extra: true }, (file) => {
-    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, packaged: true, file });
+    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) });
     assert.equal(config.backendUrl, good.backendUrl);
     assert.ok(problems.some((p) => /unknown setting "extra"/.test(p)), problems.join('\n'));
   });
@@ -63,31 +64,32 @@ test('refuses plain http to a remote backend, an origin outside the passkey doma
   for (const policy of bad) {
     withPolicy(policy, (file) =>
       assert.throws(
-        () => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }),
+        () => loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }),
         (e: unknown) => e instanceof AppError && /IT sets this in /.test(e.message) && e.message.includes(file) && !e.message.includes('evil') && !e.message.includes('http://api'),
       ),
     );
   }
 });
 
-test('environment variables override only in development builds', () => {
-  const env = { CLINICIAN_BACKEND_URL: 'http://127.0.0.1:8787/' };
+test('environment variables override only in development builds (a compiled-in flag, not app.isPackaged)', () => {
+  const env = { CLINICIAN_BACKEND_URL: 'http://127.0.0.1:8787/', CLINICIAN_APP_ORIGIN: 'https://app.evil.example', CLINICIAN_RP_ID: 'evil.example', CLINICIAN_DATA_DIR: '/tmp/elsewhere' };
   withPolicy(good, (file) => {
-    assert.equal(loadAppConfig({ platform: 'linux', env, packaged: false, file }).backendUrl, 'http://127.0.0.1:8787/');
-    assert.equal(loadAppConfig({ platform: 'linux', env, packaged: true, file }).backendUrl, good.backendUrl);
+    const dev = loadAppConfig({ platform: 'linux', env, developmentBuild: true, policy: readLinuxPolicyFile(file) });
+    assert.deepEqual([dev.backendUrl, dev.appOrigin, dev.rpId, dev.dataDir], ['http://127.0.0.1:8787/', 'https://app.evil.example', 'evil.example', '/tmp/elsewhere']);
+    assert.deepEqual(loadAppConfig({ platform: 'linux', env, developmentBuild: false, policy: readLinuxPolicyFile(file) }), { ...good, ...unconfigured });
   });
 });
 
-test('a packaged app without a policy file refuses to start; a development build has loopback defaults', () => {
+test('a release build without a policy file refuses to start; a development build has loopback defaults', () => {
   const missing = join(tmpdir(), `absent-policy-${randomUUID()}.json`);
-  assert.throws(() => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file: missing }), (e: unknown) => e instanceof AppError);
-  assert.equal(loadAppConfig({ platform: 'linux', env: {}, packaged: false, file: missing }).backendUrl, 'http://127.0.0.1:8787/');
+  assert.throws(() => loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(missing) }), (e: unknown) => e instanceof AppError);
+  assert.equal(loadAppConfig({ platform: 'linux', env: {}, developmentBuild: true, policy: readLinuxPolicyFile(missing) }).backendUrl, 'http://127.0.0.1:8787/');
 });
 
 test('a required setting refused names the setting and the source', () => {
   withPolicy({ ...good, backendUrl: 'http://api.hospital.example/' }, (file) =>
     assert.throws(
-      () => loadAppConfig({ platform: 'linux', env: {}, packaged: true, file }),
+      () => loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }),
       (e: unknown) => e instanceof AppError && /backendUrl must be an https URL/.test(e.message) && e.message.includes(file),
     ),
   );

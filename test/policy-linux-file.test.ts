@@ -45,7 +45,7 @@ function assertRefused(file: string, why: RegExp) {
   assert.ok(reading.problems[0]!.includes(file));
   // Nothing from it is used: a packaged app stops, naming the file.
   assert.throws(
-    () => resolveAppConfig({ platform: 'linux', env: {}, packaged: true, file }),
+    () => resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }),
     (e: unknown) => e instanceof AppError && e.message.includes(file) && /backendUrl is not set/.test(e.message),
   );
 }
@@ -61,7 +61,7 @@ test('a root-owned 0644 file in a root-owned 0755 folder is accepted', () => {
     assert.equal(reading.present, true);
     assert.deepEqual(reading.problems, []);
     assert.deepEqual(reading.values, { ...good, consultScreenShare: true });
-    assert.equal(resolveAppConfig({ platform: 'linux', env: {}, packaged: true, file }).config.consultScreenShare, true);
+    assert.equal(resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }).config.consultScreenShare, true);
   });
 });
 
@@ -155,7 +155,7 @@ test('a wrong type or an out-of-range value is reported (never echoed) and the s
   withPolicyFolder((_folder, file) => {
     write(file, { ...good, consultScreenShare: 'yes', updatesEnabled: 0, updateTargetVersion: 'latest?token=abc', updateUrl: 'http://updates.hospital.example/', theme: 'neon' });
     const policy = readLinuxPolicyFile(file);
-    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, packaged: true, policy });
+    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy });
     assert.equal(config.consultScreenShare, false);
     assert.equal(config.updatesEnabled, true);
     assert.equal(config.updateTargetVersion, null);

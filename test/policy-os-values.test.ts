@@ -33,7 +33,7 @@ test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a
   assert.equal(invalid.updateUrl, 'updateUrl is stored as a REG_DWORD; it must be a REG_SZ');
   assert.equal(invalid.updatesEnabled, 'updatesEnabled is stored as a REG_QWORD; it must be a REG_DWORD (0 or 1)');
   const policy = { values, invalid, source: osPolicySourceName('win32', WINDOWS_POLICY_KEY), present: true, problems: [] };
-  const { config } = resolveAppConfig({ platform: 'win32', env: {}, packaged: true, policy });
+  const { config } = resolveAppConfig({ platform: 'win32', env: {}, developmentBuild: false, policy });
   assert.equal(config.consultScreenShare, false);
   assert.equal(config.updatesEnabled, true);
   assert.equal(config.updateUrl, null);
@@ -58,7 +58,7 @@ test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue 
 test('a required setting stored with the wrong registry type stops the app naming the setting and Group Policy', () => {
   const { values, invalid } = parseOsPolicyValues('win32', { ...good, backendUrl: 1 });
   const policy = { values, invalid, source: osPolicySourceName('win32', WINDOWS_POLICY_KEY), present: true, problems: [] };
-  assert.throws(() => resolveAppConfig({ platform: 'win32', env: {}, packaged: true, policy }), /backendUrl is stored as a REG_QWORD; it must be a REG_SZ\. IT sets this in Windows Group Policy/);
+  assert.throws(() => resolveAppConfig({ platform: 'win32', env: {}, developmentBuild: false, policy }), /backendUrl is stored as a REG_QWORD; it must be a REG_SZ\. IT sets this in Windows Group Policy/);
 });
 
 test('macOS: plist booleans and strings are used; a string "true" for a boolean and a number for a text setting are reported', () => {

@@ -1,16 +1,18 @@
 /**
  * The app's effective machine configuration, built on the settings
- * catalogue (electron/services/policy): IT's machine policy (Linux
+ * catalogue (electron/services/policy): IT's machine policy as read by the
+ * caller for this OS (policy/machine-policy.ts: Linux
  * /etc/clinician-desktop/policy.json, Windows Group Policy, macOS managed
  * preferences), with environment variables and loopback defaults in
- * development builds only. A refused policy value is reported and the
+ * development builds only (a compiled-in constant, build-flavour.ts, never
+ * app.isPackaged). A refused policy value is reported and the
  * setting's safest value used; a required setting with no usable value
  * stops the app with a message naming the setting and the source. Never
  * accept plain http to anything but loopback, and never read configuration
- * from a user-writable place in a packaged build.
+ * from a user-writable place in a release build: this module reads no file
+ * itself, the reading is always given.
  */
 import { AppError } from '../../shared/app-error';
-import { readLinuxPolicyFile } from './policy/linux-policy-file';
 import type { PolicyReading } from './policy/policy-reader';
 import { effectiveSettings, type EffectiveSetting, type ValuesByName } from './policy/effective-settings';
 import { SETTINGS_CATALOGUE } from './policy/settings-catalogue';
@@ -52,11 +54,10 @@ const DEVELOPMENT_ENV: Record<string, string> = {
 export interface AppConfigOptions {
   platform: NodeJS.Platform;
   env: NodeJS.ProcessEnv;
-  packaged: boolean;
-  /** The machine policy as read (main reads it through policy/machine-policy.ts). Absent: the Linux policy file at `file`. */
-  policy?: PolicyReading;
-  /** Linux policy file path (tests point it into a scratch folder). */
-  file?: string;
+  /** DEVELOPMENT_BUILD (electron/build-flavour.ts): compiled in, never decided at run time. */
+  developmentBuild: boolean;
+  /** The machine policy as read for this OS (main: `await machinePolicyReader(process.platform).read()`). Required: there is no fallback file. */
+  policy: PolicyReading;
 }
 
 export interface ResolvedAppConfig {
@@ -68,12 +69,17 @@ export interface ResolvedAppConfig {
 }
 
 export function resolveAppConfig(options: AppConfigOptions): ResolvedAppConfig {
-  const policy = options.policy ?? readLinuxPolicyFile(options.file);
-  // Development only: a packaged app takes its configuration from machine policy alone.
-  const developmentOverrides: ValuesByName = options.packaged
+  // No reading, no configuration: never go looking for a file (on Windows /etc/… is a folder any user can create).
+  const policy = (options as Partial<AppConfigOptions>).policy;
+  if (!policy || typeof policy !== 'object' || typeof policy.values !== 'object' || policy.values === null) {
+    throw new AppError('INVALID_INPUT', 'The app is not configured: no machine policy reading was given.');
+  }
+  // Development builds only: a release build takes its configuration from machine policy alone.
+  const development = options.developmentBuild === true;
+  const developmentOverrides: ValuesByName = !development
     ? {}
     : Object.fromEntries(Object.entries(DEVELOPMENT_ENV).flatMap(([name, variable]) => (options.env[variable] !== undefined ? [[name, options.env[variable]]] : [])));
-  const developmentDefaults: ValuesByName = options.packaged ? {} : { ...DEVELOPMENT_DEFAULTS };
+  const developmentDefaults: ValuesByName = !development ? {} : { ...DEVELOPMENT_DEFAULTS };
   const inputs = { policy, developmentOverrides, developmentDefaults };
   const resolved = effectiveSettings(inputs);
   const problems = [...policy.problems, ...[...resolved.values()].flatMap((e) => (e.problem ? [e.problem] : []))];

@@ -4,8 +4,10 @@
  * the default. Every value is checked against the catalogue; a refused policy
  * value is reported (setting and what is wrong, never the value) and the
  * setting's SAFEST value used, still as managed. Also the settings screen's
- * surface. Never hand the renderer a secret (the catalogue holds none) and
- * never let a user value override a managed one.
+ * surface. Never hand the renderer a secret (the catalogue holds none, a URL
+ * with a user name or password is refused, and a URL is shown as origin and
+ * path only, without query or fragment) and never let a user value override
+ * a managed one.
  */
 import type { SettingView } from '../../../shared/contract';
 import type { SettingsSurface } from '../app-surfaces';
@@ -84,8 +86,18 @@ export interface SettingsSurfaceOptions extends Omit<SettingsInputs, 'organisati
   user?: () => ValuesByName | null;
 }
 
-function viewValue(v: SettingValue): SettingView['value'] {
-  return typeof v === 'string' ? v.slice(0, 1024) : v;
+function viewValue(s: SettingDefinition, v: SettingValue): SettingView['value'] {
+  if (typeof v !== 'string') return v;
+  if (s.type === 'string' && s.url) {
+    // Origin and path only: a query or fragment may carry a token. The value was checked (no user name or password), so it parses.
+    try {
+      const url = new URL(v);
+      return `${url.origin}${url.pathname}`.slice(0, 1024);
+    } catch {
+      return null;
+    }
+  }
+  return v.slice(0, 1024);
 }
 
 /** The settings screen: every catalogue setting with its value, source, whether IT manages it, and what was wrong with IT's value. */
@@ -95,7 +107,7 @@ export function createSettingsSurface(options: SettingsSurfaceOptions): Settings
       const resolved = effectiveSettings({ ...options, organisation: options.organisation?.() ?? null, user: options.user?.() ?? null });
       const settings: SettingView[] = SETTINGS_CATALOGUE.map((s) => {
         const e = resolved.get(s.name)!;
-        return { name: s.name, label: s.label, value: viewValue(e.value), source: e.source, managed: e.managed, problem: e.problem?.slice(0, 300) ?? null };
+        return { name: s.name, label: s.label, value: viewValue(s, e.value), source: e.source, managed: e.managed, problem: e.problem?.slice(0, 300) ?? null };
       });
       return { settings, policySource: policySourceInWords(options.policy) };
     },

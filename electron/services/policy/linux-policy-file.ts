@@ -5,8 +5,11 @@
  * so nothing is swapped between check and read), owned by root, not group-
  * or other-writable, in a root-owned folder that is not group- or
  * other-writable either. A refused or malformed file is reported in words
- * and NOTHING from it is used. Never read a file a user could have written,
- * never echo its contents.
+ * and NOTHING from it is used. Linux only: it refuses to run on another OS
+ * (where ownership and mode are not what they seem: on Windows libuv reports
+ * uid 0) or where O_NOFOLLOW is missing. Never read a file a user could have
+ * written, never echo its contents (an unknown key is named only when it
+ * looks like a setting name).
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -16,6 +19,14 @@ import { settingDefinition } from './settings-catalogue';
 export const LINUX_POLICY_FILE = '/etc/clinician-desktop/policy.json';
 const MAX_BYTES = 1024 * 1024;
 const GROUP_OR_OTHER_WRITABLE = 0o022;
+const NAMEABLE_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,40}$/;
+
+/** What the reader needs of the host; tests pass another platform or a missing O_NOFOLLOW. */
+export interface LinuxPolicyHost {
+  platform: NodeJS.Platform;
+  noFollow: number | undefined;
+}
+const THIS_HOST: LinuxPolicyHost = { platform: process.platform, noFollow: constants.O_NOFOLLOW };
 
 function refusedWhy(kind: string, uid: number, mode: number): string | null {
   if (uid !== 0) return `its ${kind} is not owned by root`;
@@ -37,8 +48,11 @@ function readBounded(fd: number): Buffer | null {
 }
 
 /** Reads and checks the policy file now. Missing: not present, no problem. */
-export function readLinuxPolicyFile(file: string = LINUX_POLICY_FILE): PolicyReading {
+export function readLinuxPolicyFile(file: string = LINUX_POLICY_FILE, host: LinuxPolicyHost = THIS_HOST): PolicyReading {
   const refused = (why: string) => emptyReading(file, [`The policy file ${file} was refused: ${why}. Nothing in it is used.`]);
+  if (host.platform !== 'linux') return refused('a policy file is read only on Linux');
+  const noFollow = host.noFollow;
+  if (noFollow === undefined) return refused('this system cannot refuse symbolic links (no O_NOFOLLOW)');
 
   let folder;
   try {
@@ -52,7 +66,7 @@ export function readLinuxPolicyFile(file: string = LINUX_POLICY_FILE): PolicyRea
 
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | noFollow | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return emptyReading(file);
@@ -84,11 +98,11 @@ export function readLinuxPolicyFile(file: string = LINUX_POLICY_FILE): PolicyRea
   const problems: string[] = [];
   for (const [key, value] of Object.entries(parsed)) {
     if (settingDefinition(key)?.from.includes('policy')) values[key] = value;
-    else problems.push(`The policy file ${file} names an unknown setting "${key.slice(0, 60)}"; it is ignored.`);
+    else problems.push(`The policy file ${file} names ${NAMEABLE_KEY.test(key) ? `an unknown setting "${key}"` : 'an unknown setting'}; it is ignored.`);
   }
   return { values, source: file, present: true, problems };
 }
 
 export function linuxPolicyReader(file: string = LINUX_POLICY_FILE): PolicyReader {
-  return { read: async () => readLinuxPolicyFile(file) };
+  return { kind: 'linux-file', source: file, read: async () => readLinuxPolicyFile(file) };
 }

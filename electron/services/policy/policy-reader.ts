@@ -19,6 +19,10 @@ export interface PolicyReading {
 }
 
 export interface PolicyReader {
+  /** Which kind of source: the OS's own policy store (Windows, macOS), the root-owned Linux file, or none (any other OS). */
+  readonly kind: 'os-policy' | 'linux-file' | 'none';
+  /** The source in words, as the reading will give it. */
+  readonly source: string;
   read(): Promise<PolicyReading>;
 }
 

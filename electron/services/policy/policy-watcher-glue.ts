@@ -20,6 +20,8 @@ export function osPolicyReader(platform: OsPolicyPlatform): PolicyReader {
   const key = platform === 'win32' ? WINDOWS_POLICY_KEY : MACOS_POLICY_DOMAIN;
   const source = osPolicySourceName(platform, key);
   return {
+    kind: 'os-policy',
+    source,
     read: () =>
       new Promise<PolicyReading>((resolve) => {
         let done = false;

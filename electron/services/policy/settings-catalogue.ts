@@ -30,15 +30,23 @@ function parsedUrl(u: string): URL | null {
   }
 }
 
-const secureUrl = z.string().max(1024).refine((u) => {
+// A URL IT sets never carries a user name or password: the settings screen shows URLs, and a secret belongs in no policy.
+const NO_CREDENTIALS = 'must not hold a user name or password';
+const withoutCredentials = (u: string) => {
+  const url = parsedUrl(u);
+  return !url || (url.username === '' && url.password === '');
+};
+const urlText = () => z.string().max(1024).refine(withoutCredentials, NO_CREDENTIALS);
+
+const secureUrl = urlText().refine((u) => {
   const url = parsedUrl(u);
   return !!url && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)));
 }, 'must be an https URL (plain http only on loopback)');
-const httpsOrigin = z.string().max(1024).refine((u) => {
+const httpsOrigin = urlText().refine((u) => {
   const url = parsedUrl(u);
   return !!url && url.protocol === 'https:' && url.pathname === '/' && !url.search && !url.hash && !url.username;
 }, 'must be an https origin (no path)');
-const httpsUrl = z.string().max(1024).refine((u) => parsedUrl(u)?.protocol === 'https:', 'must be an https URL');
+const httpsUrl = urlText().refine((u) => parsedUrl(u)?.protocol === 'https:', 'must be an https URL');
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 
 interface SettingBase {
@@ -56,6 +64,8 @@ export interface StringSetting extends SettingBase {
   format: string;
   maxLength: number;
   schema: z.ZodType<string>;
+  /** A URL: refused with a user name or password in it, and shown on the settings screen as origin and path only. */
+  url?: true;
   default: string | null;
   /** null: unset (the built-in behaviour described in `default`'s words). */
   safest: string | null;
@@ -94,9 +104,10 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     label: 'Backend server',
     description: 'The hospital backend the app talks to, e.g. https://clinician-api.hospital.example/',
     type: 'string',
-    format: 'https URL (plain http only to loopback)',
+    format: 'https URL, no user name or password (plain http only to loopback)',
     maxLength: 1024,
     schema: secureUrl,
+    url: true,
     default: null,
     safest: null,
     unsetMeans: 'required: the app does not start without it',
@@ -108,9 +119,10 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     label: 'App origin',
     description: 'The https origin the app page is served at, under the passkey domain, e.g. https://clinician.hospital.example',
     type: 'string',
-    format: 'https origin under rpId',
+    format: 'https origin under rpId, no user name or password',
     maxLength: 1024,
     schema: httpsOrigin,
+    url: true,
     default: null,
     safest: null,
     unsetMeans: 'required: the app does not start without it',
@@ -181,9 +193,10 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     label: 'Update server',
     description: "The update feed (every update is still checked against the signing key compiled into the app).",
     type: 'string',
-    format: 'https URL',
+    format: 'https URL, no user name or password',
     maxLength: 1024,
     schema: httpsUrl,
+    url: true,
     default: null,
     safest: null,
     unsetMeans: 'no update feed: the app does not check for updates',

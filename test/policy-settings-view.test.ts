@@ -1,0 +1,85 @@
+/**
+ * What the settings screen (settings.list) may show of IT's values: URLs
+ * without credentials, query or fragment; a URL with credentials in it is
+ * refused as a value (reported without echoing it); an unknown policy key
+ * is named only when it looks like a setting name.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSettingsSurface } from '../electron/services/policy/effective-settings';
+import { resolveAppConfig } from '../electron/services/app-config';
+import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
+import type { PolicyReading } from '../electron/services/policy/policy-reader';
+import { AppError } from '../shared/app-error';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scratchDir } from './support/scratch';
+
+const good = { backendUrl: 'https://api.hospital.example/', appOrigin: 'https://clinician.hospital.example', rpId: 'hospital.example' };
+const reading = (values: Record<string, unknown>): PolicyReading => ({ values, source: 'test policy', present: true, problems: [] });
+const SECRETS = ['S3cret', 'svc', 'abc', 'token', 'frag'];
+
+function assertNoSecret(text: string) {
+  for (const s of SECRETS) assert.ok(!text.includes(s), `${s} leaked: ${text}`);
+}
+
+test('an update URL with user:password@ is refused, reported without echoing it, and never listed', () => {
+  for (const updateUrl of ['https://svc:S3cret@updates.example/feed?token=abc', 'https://svc@updates.example/feed', 'https://:S3cret@updates.example/feed']) {
+    const policy = reading({ ...good, updateUrl });
+    const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy });
+    assert.equal(config.updateUrl, null, updateUrl);
+    const listed = createSettingsSurface({ policy }).list();
+    const view = listed.settings.find((s) => s.name === 'updateUrl')!;
+    assert.equal(view.value, null);
+    assert.equal(view.managed, true);
+    assert.match(view.problem ?? '', /^updateUrl must not hold a user name or password; the safest value is used\.$/);
+    assertNoSecret(JSON.stringify(listed));
+    for (const p of problems) assertNoSecret(p);
+  }
+});
+
+test('a backend URL or app origin with credentials stops the app without echoing them', () => {
+  for (const bad of [{ backendUrl: 'https://svc:S3cret@api.hospital.example/' }, { appOrigin: 'https://svc:S3cret@clinician.hospital.example' }]) {
+    const policy = reading({ ...good, ...bad });
+    assert.throws(
+      () => resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy }),
+      (e: unknown) => e instanceof AppError && /must not hold a user name or password/.test(e.message) && !/S3cret|svc/.test(e.message),
+    );
+  }
+});
+
+test('a URL setting is listed as origin and path only: no query, no fragment', () => {
+  const policy = reading({ ...good, backendUrl: 'https://api.hospital.example/v1/?tenant=abc#frag', updateUrl: 'https://updates.hospital.example/feed/?token=abc#frag' });
+  const { config } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy });
+  // The app itself still uses the whole URL IT set.
+  assert.equal(config.updateUrl, 'https://updates.hospital.example/feed/?token=abc#frag');
+  const listed = createSettingsSurface({ policy }).list();
+  const byName = new Map(listed.settings.map((s) => [s.name, s]));
+  assert.equal(byName.get('updateUrl')!.value, 'https://updates.hospital.example/feed/');
+  assert.equal(byName.get('backendUrl')!.value, 'https://api.hospital.example/v1/');
+  assert.equal(byName.get('appOrigin')!.value, 'https://clinician.hospital.example/');
+  assertNoSecret(JSON.stringify(listed));
+});
+
+test('an unknown policy key is named only when it looks like a setting name', () => {
+  const dir = scratchDir('policy');
+  try {
+    chmodSync(dir.path, 0o755);
+    const file = join(dir.path, 'policy.json');
+    const odd = ['https://svc:S3cret@x.example/?token=abc', 'a'.repeat(42), 'has space', '9lives', 'ünïcode', 'x\u202Eabc'];
+    writeFileSync(file, JSON.stringify({ ...good, exportEnabled: true, 'my.setting_v2-x': 1, ...Object.fromEntries(odd.map((k) => [k, 1])) }));
+    chmodSync(file, 0o644);
+    const { problems } = readLinuxPolicyFile(file);
+    assert.equal(problems.length, 2 + odd.length);
+    assert.ok(problems.some((p) => p.includes('unknown setting "exportEnabled"')));
+    assert.ok(problems.some((p) => p.includes('unknown setting "my.setting_v2-x"')));
+    const anonymous = problems.filter((p) => p.includes('names an unknown setting;'));
+    assert.equal(anonymous.length, odd.length);
+    for (const p of problems) {
+      assertNoSecret(p);
+      assert.ok(!p.includes('aaaaaaaaaa') && !p.includes('space') && !p.includes('lives') && !p.includes('code') && !p.includes('\u202E'), p);
+    }
+  } finally {
+    dir.remove();
+  }
+});
