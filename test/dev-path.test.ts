@@ -30,7 +30,8 @@ type Plan = ElectronNativePlan;
 
 test('npm start builds, then the native modules for Electron, then runs electron; npm test does not touch them', () => {
   const steps = pkg.scripts.start!.split('&&').map((s) => s.trim());
-  assert.deepEqual(steps, ['npm run build', 'npm run -s native:electron', 'electron .']);
+  // The Electron bundle of npm start is a development build (compiled in: electron/build-flavour.ts); npm run build and packaging bundle release builds.
+  assert.deepEqual(steps, ['npm run build:renderer', 'npm run build:electron -- --development-build', 'npm run -s native:electron', 'electron .']);
   assert.equal(pkg.scripts['native:electron'], 'node build/native-modules/electron-native.mjs');
   assert.equal(pkg.scripts['native:plan'], 'node build/native-modules/electron-native.mjs --print-plan');
   assert.ok(existsSync(SCRIPT));
