@@ -29,7 +29,7 @@ const common = {
   target: 'node20',
   sourcemap: false,
   logLevel: 'warning',
-  external: ['electron', 'keytar', 'better-sqlite3-multiple-ciphers'],
+  external: ['electron', 'keytar', 'better-sqlite3-multiple-ciphers', '@vscode/policy-watcher'],
   // A CommonJS bundle has no import.meta; the module's own folder is __dirname there.
   define: {
     'import.meta.dirname': '__dirname',

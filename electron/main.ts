@@ -11,16 +11,27 @@ import { join } from 'node:path';
 import { serveRendererAt } from './app-protocol';
 import { bindRegistry } from './ipc-bridge';
 import { applyWindowPolicy, createMainWindow } from './window-policy';
-import { loadAppConfig } from './services/app-config';
+import { DEVELOPMENT_BUILD } from './build-flavour';
+import { electronNetFetch } from './net-glue';
+import { utilityProcessHelper } from './keychain-helper-glue';
+import { startAppUpdates } from './update-glue';
+import { resolveAppConfig, updatePolicyOf, type AppConfig } from './services/app-config';
 import { AuthService } from './services/auth-service';
-import { BackendClient } from './services/backend-client';
+import { BackendClient, REQUEST_TIMEOUT_MS } from './services/backend-client';
 import { createHandlerRegistry } from './services/handler-registry';
-import { createOsSecretStore } from './services/secret-store';
+import { syncCounts } from './services/outbox';
+import { machinePolicyReader } from './services/policy/machine-policy';
+import { createSettingsSurface } from './services/policy/effective-settings';
+import type { SettingsInputs } from './services/policy/effective-settings';
+import { createOsSecretStore, setKeychainHelperLauncher } from './services/secret-store';
+import { getWorkspace } from './services/workspace-state';
 
 const IDLE_TICK_MS = 15_000;
 const REVOCATION_CHECK_MS = 5 * 60_000;
 
 app.enableSandbox();
+// The packaged app's RunAsNode fuse is off: the keychain helper runs as an Electron utility process.
+setKeychainHelperLauncher(utilityProcessHelper);
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -38,9 +49,15 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   void app.whenReady().then(async () => {
-    let config;
+    let config: AppConfig;
+    let settingsInputs: SettingsInputs;
     try {
-      config = loadAppConfig({ platform: process.platform, env: process.env, packaged: app.isPackaged });
+      // IT's machine policy: Group Policy (HKLM), macOS forced managed preferences, or the root-owned Linux file.
+      const policy = await machinePolicyReader(process.platform).read();
+      const resolved = resolveAppConfig({ platform: process.platform, env: process.env, developmentBuild: DEVELOPMENT_BUILD, policy });
+      for (const problem of resolved.problems) console.warn(`[policy] ${problem}`);
+      config = resolved.config;
+      settingsInputs = resolved.inputs;
     } catch (err) {
       dialog.showErrorBox('Clinician Desktop', err instanceof Error ? err.message : 'The app is not configured.');
       app.quit();
@@ -52,17 +69,42 @@ if (!app.requestSingleInstanceLock()) {
     auth = new AuthService({
       dataDir: config.dataDir ?? join(app.getPath('userData'), 'cache'),
       secrets: createOsSecretStore(),
-      backend: new BackendClient(config.backendUrl),
+      // Chromium's network stack: the system proxy, PAC and the OS certificate store.
+      backend: new BackendClient(config.backendUrl, REQUEST_TIMEOUT_MS, electronNetFetch),
       rpId: config.rpId,
       origins: [new URL(config.appOrigin).origin],
     });
     const service = auth;
+    const settings = createSettingsSurface({
+      ...settingsInputs,
+      organisation: () => settingsInputs.organisation ?? null,
+      user: () => {
+        const session = service.session();
+        return session ? getWorkspace(session) : null;
+      },
+    });
+    const updates = startAppUpdates({
+      config: updatePolicyOf(config),
+      currentVersion: app.getVersion(),
+      dataDir: app.getPath('userData'),
+      consultationActive: () => service.consult.media.active,
+      // Every change still in the outbox (waiting or refused) is work not yet on the server; null while locked.
+      waitingChanges: () => {
+        const session = service.session();
+        if (!session) return null;
+        const counts = syncCounts(session);
+        return counts.waiting + counts.refused;
+      },
+      onBeforeQuit: (listener) => void app.on('before-quit', listener),
+      fetch: electronNetFetch,
+      log: (line) => console.warn(`[update] ${line}`),
+    });
     // Camera and microphone for the app's page only while a consultation is active; screen sharing only by policy.
-    const mediaPolicy = { appOrigin: config.appOrigin, screenShareAllowed: config.consultScreenShare ?? false };
+    const mediaPolicy = { appOrigin: config.appOrigin, screenShareAllowed: config.consultScreenShare };
     applyWindowPolicy(() => ({ ...mediaPolicy, callActive: service.consult.media.active }));
     serveRendererAt(config.appOrigin, join(__dirname, '..', 'renderer'));
     await auth.start();
-    bindRegistry(ipcMain, createHandlerRegistry(service, service), {
+    bindRegistry(ipcMain, createHandlerRegistry(service, service, { settings, updates }), {
       trustedOrigins: [new URL(config.appOrigin).origin],
       onInternalError: (name, err) => console.error(`[ipc] ${name} failed: ${err instanceof Error ? err.name : 'error'}`),
     });
