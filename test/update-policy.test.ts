@@ -10,11 +10,11 @@
  */
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../shared/app-error';
 import { createUpdateService, STAGING_BUCKET_FILE, type IntervalTimer, type UpdateService } from '../electron/services/update/update-service';
-import type { UpdatePolicy } from '../electron/services/update/update-decision';
+import { decideUpdate, type UpdatePolicy } from '../electron/services/update/update-decision';
 import { readOrCreateBucket } from '../electron/services/update/staging-bucket';
 import { electronUpdaterDownloader } from '../electron/update-glue';
 import { scratchDir } from './support/scratch';
@@ -161,6 +161,37 @@ describe('update policy', () => {
     assert.equal(Number(readFileSync(file, 'utf8')), first);
     const others = new Set(Array.from({ length: 20 }, (_, i) => readOrCreateBucket(join(scratch.path, `b${i}`, STAGING_BUCKET_FILE))));
     assert.ok(others.size > 15, 'buckets of different machines differ');
+  });
+
+  test('a prerelease is offered only when IT pins exactly that version', () => {
+    const policy: UpdatePolicy = { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null };
+    const input = { currentVersion: '1.0.0', offeredVersion: '1.0.1-rc.1', stagingPercentage: undefined, bucket: 0 };
+    assert.notEqual(decideUpdate({ ...input, policy }).kind, 'offer');
+    assert.deepEqual(decideUpdate({ ...input, policy: { ...policy, updateTargetVersion: '1.0.1-rc.1' } }), { kind: 'offer', version: '1.0.1-rc.1' });
+    assert.deepEqual(decideUpdate({ ...input, offeredVersion: '1.0.1', policy }), { kind: 'offer', version: '1.0.1' });
+  });
+
+  test('an unreadable staging bucket is a failed check in neutral words, not an integrity failure', async () => {
+    release('0.2.0');
+    mkdirSync(join(scratch.path, STAGING_BUCKET_FILE));
+    const logged: string[] = [];
+    const updates = createUpdateService({
+      currentVersion: '0.1.0',
+      policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null },
+      publicKey: keys.publicKeyBase64,
+      dataDir: scratch.path,
+      channelFile: CHANNEL,
+      downloader: electronUpdaterDownloader(updater),
+      consultationActive: () => false,
+      waitingChanges: () => 0,
+      log: (line) => logged.push(line),
+    });
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'failed');
+    assert.doesNotMatch(updates.status().message ?? '', /integrity|signature/);
+    assert.match(updates.status().message ?? '', /try again later/);
+    assert.ok(!logged.some((line) => line.includes('UPDATE_REJECTED')), logged.join('\n'));
+    assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
   });
 
   test('checks at start and on each timer tick', async () => {

@@ -37,8 +37,10 @@ test('keygen and sign produce a signature the app verifies; the private key is n
     writeFileSync(manifest, releaseManifest('0.2.0', 'a.AppImage', Buffer.from('installer')));
     const sign = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: publicKey });
     assert.equal(sign.status, 0, sign.stderr);
-    const verified = verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!);
+    const verified = verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!, 'latest-linux.yml');
     assert.equal(verified.version, '0.2.0');
+    // The signature is bound to the file name it was signed as.
+    assert.throws(() => verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!, 'latest-linux-arm64.yml'), /signature check/);
 
     const wrong = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: throwawayUpdateKeys().publicKeyBase64 });
     assert.notEqual(wrong.status, 0);

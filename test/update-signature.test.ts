@@ -175,6 +175,45 @@ describe('update manifest signature', () => {
     await assert.rejects(updates.install(true), (err: unknown) => err instanceof AppError && err.code === 'UPDATE_UNAVAILABLE');
   });
 
+  test('a manifest signed for another channel (linux-arm64, beta) is refused when served as latest-linux.yml', async () => {
+    const arm = 'Clinician-Desktop-0.2.0-arm64.AppImage';
+    server.put(arm, installer);
+    publishRelease(server, CHANNEL, releaseManifest('0.2.0', arm, installer), keys.privateKeyPem, 'latest-linux-arm64.yml');
+    await expectRefused(fetchVerifiedManifest({ updateUrl: server.url, channelFile: CHANNEL, publicKey: parsePublicKey(keys.publicKeyBase64)! }), 'UPDATE_REJECTED');
+    publishRelease(server, CHANNEL, releaseManifest('0.2.0', INSTALLER, installer), keys.privateKeyPem, 'beta-linux.yml');
+    const updates = service();
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'failed');
+    assert.match(updates.status().message ?? '', /signature check/);
+    assert.deepEqual(downloadedInstallers(), []);
+  });
+
+  test('a signed prerelease is not offered to a stable install unless pinned exactly', async () => {
+    const beta = 'Clinician-Desktop-0.4.0-beta.1.AppImage';
+    server.put(beta, installer);
+    publishRelease(server, CHANNEL, releaseManifest('0.4.0-beta.1', beta, installer), keys.privateKeyPem);
+    const updates = service('0.3.0');
+    await updates.checkNow();
+    assert.notEqual(updates.status().state, 'ready');
+    assert.equal(updates.status().availableVersion, null);
+    assert.match(updates.status().message ?? '', /test version/);
+    assert.deepEqual(downloadedInstallers(), []);
+  });
+
+  test('a signed file address outside the update server is refused with its own words', async () => {
+    for (const url of ['https://evil.example/x.AppImage', 'http://evil.example/x.AppImage', 'file:///etc/passwd', '../../evil.AppImage']) {
+      const manifest = releaseManifest('0.2.0', INSTALLER, installer).replaceAll(`url: ${INSTALLER}`, `url: ${url}`);
+      publishRelease(server, CHANNEL, manifest, keys.privateKeyPem);
+      const updates = service();
+      await updates.checkNow();
+      const status = updates.status();
+      assert.equal(status.state, 'failed', url);
+      assert.match(status.message ?? '', /names a file outside the update server/, url);
+      assert.doesNotMatch(status.message ?? '', /settings/);
+    }
+    assert.deepEqual(server.requests.filter((path) => !path.startsWith('latest-linux.yml')), []);
+  });
+
   test('plain http to a host other than loopback is refused before any request', async () => {
     await expectRefused(fetchVerifiedManifest({ updateUrl: 'http://updates.example.org/', channelFile: CHANNEL, publicKey: parsePublicKey(keys.publicKeyBase64)! }), 'UPDATE_UNAVAILABLE');
   });

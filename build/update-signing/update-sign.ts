@@ -4,8 +4,10 @@
  *   key (base64) to build with as CLINICIAN_UPDATE_PUBLIC_KEY.
  * `npm run update-sign -- sign <latest*.yml> [...]`: signs each manifest with
  *   the private key in the file CLINICIAN_UPDATE_SIGNING_KEY_FILE names and
- *   writes `<manifest>.sig` beside it; refuses a key that does not match
- *   CLINICIAN_UPDATE_PUBLIC_KEY (the key the app was built with).
+ *   writes `<manifest>.sig` beside it, bound to the manifest's file name (sign
+ *   it under the name it is published as: latest-linux.yml, latest.yml …);
+ *   refuses a key that does not match CLINICIAN_UPDATE_PUBLIC_KEY (the key
+ *   the app was built with).
  *
  * Must never: write the private key inside the repository, or print it.
  */
@@ -53,7 +55,7 @@ if (command === 'keygen') {
   const pem = readFileSync(keyFile, 'utf8');
   if (publicKeyBase64Of(createPrivateKey(pem)) !== expected.trim()) fail('the signing key does not match CLINICIAN_UPDATE_PUBLIC_KEY');
   for (const manifest of args) {
-    writeFileSync(`${manifest}.sig`, `${signManifest(readFileSync(manifest), pem)}\n`);
+    writeFileSync(`${manifest}.sig`, `${signManifest(readFileSync(manifest), pem, basename(manifest))}\n`);
     console.log(`signed ${manifest} -> ${manifest}.sig`);
   }
 } else {

@@ -1,7 +1,12 @@
 /**
  * The release side of update signing: make an Ed25519 key pair, and sign an
- * electron-updater manifest (latest*.yml) with a detached signature over its
- * exact bytes, written beside it as `<manifest>.sig` (base64).
+ * electron-updater manifest (latest*.yml) with a detached signature written
+ * beside it as `<manifest>.sig` (base64). The signature covers
+ * `clinician-desktop-update-v1\n<channel file name>\n` followed by the
+ * manifest's exact bytes, so a manifest signed as latest-linux-arm64.yml (or
+ * beta-linux.yml) does not verify when served as latest-linux.yml. The app's
+ * verifier (electron/services/update/manifest-verifier.ts) builds the same
+ * message; test/update-sign-tool.test.ts checks the two agree.
  *
  * Must never: write a private key into the repository, print a private key,
  * or sign without checking the signature against the public key it implies.
@@ -26,11 +31,23 @@ export function generateUpdateKeyPair(): UpdateKeyPair {
   return { privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicKeyBase64: publicKeyBase64Of(privateKey) };
 }
 
-/** The detached signature (base64) over exactly these bytes. */
-export function signManifest(manifestBytes: Uint8Array, privateKeyPem: string): string {
+export const SIGNATURE_CONTEXT = 'clinician-desktop-update-v1';
+
+/** The channel file names electron-updater asks for (latest.yml, latest-mac.yml, latest-linux[-arch].yml, beta-*.yml …). */
+const CHANNEL_FILE = /^[a-z0-9]+(-[a-z0-9]+)*\.yml$/;
+
+/** The bytes the signature covers: context, channel file name, manifest. */
+export function signedMessage(channelFile: string, manifestBytes: Uint8Array): Buffer {
+  if (!CHANNEL_FILE.test(channelFile)) throw new Error('the manifest must be named like latest-linux.yml');
+  return Buffer.concat([Buffer.from(`${SIGNATURE_CONTEXT}\n${channelFile}\n`, 'utf8'), manifestBytes]);
+}
+
+/** The detached signature (base64) over these manifest bytes, bound to the channel file name they are published as. */
+export function signManifest(manifestBytes: Uint8Array, privateKeyPem: string, channelFile: string): string {
   const key = createPrivateKey(privateKeyPem);
   if (key.asymmetricKeyType !== 'ed25519') throw new Error('the signing key is not an Ed25519 key');
-  const signature = sign(null, manifestBytes, key);
-  if (!verify(null, manifestBytes, createPublicKey(key), signature)) throw new Error('the signature does not verify');
+  const message = signedMessage(channelFile, manifestBytes);
+  const signature = sign(null, message, key);
+  if (!verify(null, message, createPublicKey(key), signature)) throw new Error('the signature does not verify');
   return signature.toString('base64');
 }

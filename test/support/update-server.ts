@@ -4,7 +4,7 @@
  * installer), and recording every path asked for, so a test can assert that
  * nothing was downloaded after a refusal. Loopback only; never a real server.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { generateUpdateKeyPair, signManifest, type UpdateKeyPair } from '../../build/update-signing/update-signing';
@@ -13,6 +13,8 @@ export interface ServedFile {
   body: Buffer;
   /** Leave out Content-Length and send the body chunked (a server that hides the size). */
   chunked?: boolean;
+  /** A hostile server's own response (an endless body, a drip that stalls); replaces body. */
+  respond?: (res: ServerResponse) => void;
 }
 
 export interface UpdateServer {
@@ -22,18 +24,31 @@ export interface UpdateServer {
   /** Every path requested, in order. */
   requests: string[];
   put(name: string, body: Buffer | string, options?: { chunked?: boolean }): void;
+  /** Serve `name` with a hostile handler of the test's own. */
+  serve(name: string, respond: (res: ServerResponse) => void): void;
+  /** Resolves when `name` is requested (now, if it already was). */
+  requested(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startUpdateServer(): Promise<UpdateServer> {
   const files = new Map<string, ServedFile>();
   const requests: string[] = [];
+  const waiters: { name: string; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname).replace(/^\/updates\//, '');
     requests.push(path);
+    for (const waiter of waiters.filter((w) => w.name === path)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
     const file = files.get(path);
     if (!file) {
       res.writeHead(404).end();
+      return;
+    }
+    if (file.respond) {
+      file.respond(res);
       return;
     }
     if (file.chunked) {
@@ -53,6 +68,13 @@ export async function startUpdateServer(): Promise<UpdateServer> {
     put(name, body, options) {
       files.set(name, { body: Buffer.isBuffer(body) ? body : Buffer.from(body), chunked: options?.chunked });
     },
+    serve(name, respond) {
+      files.set(name, { body: Buffer.alloc(0), respond });
+    },
+    requested(name) {
+      if (requests.includes(name)) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push({ name, resolve }));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -70,25 +92,37 @@ export function sha512Base64(body: Buffer): string {
   return createHash('sha512').update(body).digest('base64');
 }
 
+export interface ManifestExtra {
+  stagingPercentage?: number;
+  /** The signed size, when a test lies about it (default: the installer's length). */
+  size?: number;
+  /** electron-builder's releaseDate (default: now), the signing time the app checks. */
+  releaseDate?: Date;
+}
+
 /** electron-builder's latest-linux.yml for one installer, byte for byte in its layout. */
-export function releaseManifest(version: string, installerName: string, installer: Buffer, extra: { stagingPercentage?: number } = {}): string {
+export function releaseManifest(version: string, installerName: string, installer: Buffer, extra: ManifestExtra = {}): string {
   const sha512 = sha512Base64(installer);
   const lines = [
     `version: ${version}`,
     'files:',
     `  - url: ${installerName}`,
     `    sha512: ${sha512}`,
-    `    size: ${installer.length}`,
+    `    size: ${extra.size ?? installer.length}`,
     `path: ${installerName}`,
     `sha512: ${sha512}`,
-    `releaseDate: '2026-11-20T10:00:00.000Z'`,
+    `releaseDate: '${(extra.releaseDate ?? new Date()).toISOString()}'`,
   ];
   if (extra.stagingPercentage !== undefined) lines.push(`stagingPercentage: ${extra.stagingPercentage}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Puts a signed release on the server: installer, manifest, signature (by `keys` unless another signer is given). */
-export function publishRelease(server: UpdateServer, channelFile: string, manifest: string, privateKeyPem: string): void {
+/**
+ * Puts a signed manifest on the server as `channelFile`, with its signature.
+ * `signedAs`: the channel file name it was signed for, when a test serves a
+ * manifest signed for another channel (default: channelFile).
+ */
+export function publishRelease(server: UpdateServer, channelFile: string, manifest: string, privateKeyPem: string, signedAs = channelFile): void {
   server.put(channelFile, manifest);
-  server.put(`${channelFile}.sig`, `${signManifest(Buffer.from(manifest), privateKeyPem)}\n`);
+  server.put(`${channelFile}.sig`, `${signManifest(Buffer.from(manifest), privateKeyPem, signedAs)}\n`);
 }

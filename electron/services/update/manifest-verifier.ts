@@ -1,8 +1,12 @@
 /**
  * Fetches an update manifest (electron-updater's own latest*.yml bytes) and its
  * detached Ed25519 signature (`<manifest>.sig`, base64), checks the signature
- * over the EXACT bytes against the public key compiled into the app, and only
- * then parses and validates the manifest.
+ * against the public key compiled into the app over
+ * `clinician-desktop-update-v1\n<channel file this app asked for>\n` + the
+ * EXACT manifest bytes (so a manifest signed for another platform, arch or
+ * channel does not verify), and only then parses and validates the manifest
+ * (version, files with sha512 and a size under MAX_INSTALLER_BYTES, an ISO
+ * releaseDate: the signing time the service checks).
  *
  * Must never: parse, log or act on a manifest before its signature checks out;
  * follow a plain-http URL other than loopback; read an unbounded body; put a
@@ -17,6 +21,10 @@ import { AppError } from '../../../shared/app-error';
 export const MANIFEST_MAX_BYTES = 64 * 1024;
 export const SIGNATURE_MAX_BYTES = 1024;
 export const FETCH_TIMEOUT_MS = 15_000;
+/** The largest installer a signed manifest may name (its signed `size`); the download stops there. */
+export const MAX_INSTALLER_BYTES = 1024 ** 3;
+/** The signed message's first line; build/update-signing/update-signing.ts writes the same. */
+export const SIGNATURE_CONTEXT = 'clinician-desktop-update-v1';
 
 const REJECTED = 'An update was offered but failed its signature check; nothing was installed.';
 const GARBLED = 'An update was offered with an unreadable description; nothing was installed.';
@@ -34,13 +42,18 @@ export const manifestSchema = z
           .object({
             url: z.string().min(1).max(500),
             sha512: sha512Base64,
-            size: z.number().int().positive(),
+            size: z.number().int().positive().max(MAX_INSTALLER_BYTES),
           })
           .passthrough(),
       )
       .min(1)
       .max(20),
-    releaseDate: z.string().max(64),
+    // electron-builder's releaseDate: an ISO time, the signing time the service checks for age and replay.
+    releaseDate: z
+      .string()
+      .max(64)
+      .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/, 'releaseDate must be an ISO time in UTC')
+      .refine((v) => Number.isFinite(Date.parse(v)), 'releaseDate must be a real time'),
     stagingPercentage: z.number().min(0).max(100).optional(),
   })
   .passthrough();
@@ -62,14 +75,22 @@ export function parsePublicKey(base64: string | undefined | null): KeyObject | n
   }
 }
 
-/** Signature first, then YAML, then schema. Throws AppError UPDATE_REJECTED on any failure. */
-export function verifyManifest(manifestBytes: Uint8Array, signatureText: string, publicKey: KeyObject): UpdateManifest {
+/** The bytes the signature covers: context, the channel file name this app asked for, the manifest's bytes. */
+export function signedMessage(channelFile: string, manifestBytes: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${SIGNATURE_CONTEXT}\n${channelFile}\n`, 'utf8'), manifestBytes]);
+}
+
+/**
+ * Signature (bound to `channelFile`, the file this app asked for) first, then
+ * YAML, then schema. Throws AppError UPDATE_REJECTED on any failure.
+ */
+export function verifyManifest(manifestBytes: Uint8Array, signatureText: string, publicKey: KeyObject, channelFile: string): UpdateManifest {
   const sigText = signatureText.trim();
   const signature = Buffer.from(sigText, 'base64');
   if (signature.length !== 64 || signature.toString('base64') !== sigText) throw new AppError('UPDATE_REJECTED', REJECTED);
   let ok = false;
   try {
-    ok = verify(null, manifestBytes, publicKey, signature);
+    ok = verify(null, signedMessage(channelFile, manifestBytes), publicKey, signature);
   } catch {
     ok = false;
   }
@@ -99,6 +120,25 @@ export function checkUpdateUrl(url: string): URL {
   }
   if (parsed.username || parsed.password) throw new AppError('UPDATE_UNAVAILABLE', 'The update address in the settings must not carry a password.');
   return parsed;
+}
+
+/**
+ * The URL of an installer the signed manifest names, resolved against the
+ * update folder: it must stay on the update server (same origin, so https or
+ * loopback http) and inside the update folder. Its own words: the settings are
+ * not at fault.
+ */
+export function installerUrl(base: URL, name: string): URL {
+  const outside = new AppError('UPDATE_REJECTED', 'The update list names a file outside the update server; nothing was installed.');
+  let url: URL;
+  try {
+    url = fileUrl(base, name);
+  } catch {
+    throw outside;
+  }
+  const folder = fileUrl(base, '.');
+  if (url.origin !== folder.origin || !url.pathname.startsWith(folder.pathname) || url.username || url.password) throw outside;
+  return url;
 }
 
 /** The URL of a file beside the manifest (the base URL is treated as a folder). */
@@ -183,5 +223,8 @@ export async function fetchVerifiedManifest(options: FetchManifestOptions): Prom
   } catch {
     throw unsigned;
   }
-  return { manifest: verifyManifest(manifestBytes, sigText, options.publicKey), baseUrl: fileUrl(baseUrl, '.') };
+  const manifest = verifyManifest(manifestBytes, sigText, options.publicKey, options.channelFile);
+  const folder = fileUrl(baseUrl, '.');
+  for (const file of manifest.files) installerUrl(folder, file.url);
+  return { manifest, baseUrl: folder };
 }

@@ -4,10 +4,10 @@
  * machine's bucket. Pure: no clock, no disk, no network.
  *
  * Must never: offer a version at or below the running one, a version other
- * than the pinned one when IT pinned one, or a staged release to a machine
- * outside its percentage.
+ * than the pinned one when IT pinned one, a prerelease (1.0.1-rc.1) that IT
+ * did not pin exactly, or a staged release to a machine outside its percentage.
  */
-import { eq, gt, valid } from 'semver';
+import { eq, gt, prerelease, valid } from 'semver';
 
 export interface UpdatePolicy {
   updatesEnabled: boolean;
@@ -43,6 +43,10 @@ export function decideUpdate(input: { currentVersion: string; offeredVersion: st
   }
   if (policy.updateTargetVersion !== null && offeredVersion !== policy.updateTargetVersion) {
     return { kind: 'none', message: `Your organisation keeps this app at version ${policy.updateTargetVersion}.` };
+  }
+  // electron-updater's allowPrerelease is not consulted on this path: a test version reaches a machine only when IT pins it.
+  if (prerelease(offeredVersion) !== null && offeredVersion !== policy.updateTargetVersion) {
+    return { kind: 'none', message: `The update server offers a test version (${offeredVersion}); it is installed only if your organisation sets exactly that version.` };
   }
   if (input.stagingPercentage !== undefined && !(input.bucket < input.stagingPercentage)) {
     return { kind: 'none', message: null };

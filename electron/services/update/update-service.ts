@@ -1,13 +1,16 @@
 /**
  * The updater's state machine and the one place that decides when an update
  * may be downloaded and installed: verified manifest (./manifest-verifier.ts),
- * decision (./update-decision.ts), then the injected downloader (electron-updater,
- * bound in electron/update-glue.ts) fetches the installer and checks its
- * sha512 from the verified manifest.
+ * its signing time (releaseDate: not older than MAX_MANIFEST_AGE_DAYS, not
+ * older than the newest already accepted, ./signed-time.ts), decision
+ * (./update-decision.ts), then the injected downloader (electron-updater,
+ * bound in electron/update-glue.ts) fetches the installer, bounded by its
+ * signed size and a deadline, and checks its sha512 from the verified manifest.
  *
  * Must never: install during a consultation; install while changes wait in the
  * outbox unless the clinician acknowledged it; hand a manifest to the
- * downloader before it was verified; put a URL, a path or a key into status.
+ * downloader before it was verified; accept a replayed older update list
+ * silently; put a URL, a path or a key into status.
  */
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -17,9 +20,18 @@ import type { UpdateSurface } from '../app-surfaces';
 import { fetchVerifiedManifest, parsePublicKey, type FetchLike, type VerifiedManifest } from './manifest-verifier';
 import { decideUpdate, offReason, type UpdatePolicy } from './update-decision';
 import { readOrCreateBucket } from './staging-bucket';
+import { readNewestSignedTime, rememberSignedTime } from './signed-time';
 
 export const CHECK_INTERVAL_MS = 4 * 60 * 60 * 1000;
 export const STAGING_BUCKET_FILE = 'update-staging-bucket';
+/** The newest accepted signing time, beside the staging bucket. */
+export const NEWEST_SIGNED_FILE = 'update-newest-signed-time';
+/** An update list signed longer ago than this is refused: the server may be replaying an old one. */
+export const MAX_MANIFEST_AGE_DAYS = 30;
+/** How far in the future a signing time may be (clocks differ a little). */
+export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const NEUTRAL = 'The update check did not complete; the app will try again later.';
 
 /** What electron-updater does for us; the glue implements it, the tests drive it for real under Node. */
 export interface UpdateDownloader {
@@ -56,6 +68,8 @@ export interface UpdateServiceOptions {
   fetch?: FetchLike;
   timer?: IntervalTimer;
   intervalMs?: number;
+  /** The clock (ms since the epoch) the signing time is judged by; Date.now by default. */
+  now?: () => number;
   /** One line per refused or failed check, for the app's log; never carries a URL or a key. */
   log?: (line: string) => void;
 }
@@ -101,6 +115,23 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     return allowed;
   }
 
+  /** Refuses a list signed too long ago, in the future, or before the newest one accepted; then remembers it. */
+  function checkSigningTime(signedAt: number): void {
+    const now = (options.now ?? Date.now)();
+    const newestFile = join(options.dataDir, NEWEST_SIGNED_FILE);
+    if (signedAt > now + MAX_CLOCK_AHEAD_MS) {
+      throw new AppError('UPDATE_REJECTED', 'The update list is dated in the future; check this computer’s clock, or ask IT.');
+    }
+    if (now - signedAt > MAX_MANIFEST_AGE_DAYS * DAY_MS) {
+      throw new AppError('UPDATE_REJECTED', 'The update server offers only an old update list; ask IT.');
+    }
+    const newest = readNewestSignedTime(newestFile);
+    if (newest !== null && signedAt < newest) {
+      throw new AppError('UPDATE_REJECTED', 'The update server offers an older update list than one already seen; ask IT.');
+    }
+    rememberSignedTime(newestFile, signedAt);
+  }
+
   async function check(): Promise<void> {
     if (off || !key || !options.policy.updateUrl) return;
     if (state === 'ready' || installing) return;
@@ -108,6 +139,7 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     try {
       const verified = await fetchVerifiedManifest({ updateUrl: options.policy.updateUrl, channelFile: options.channelFile, publicKey: key, fetch: options.fetch });
       const { manifest } = verified;
+      checkSigningTime(Date.parse(manifest.releaseDate));
       const decision = decideUpdate({
         currentVersion: options.currentVersion,
         offeredVersion: manifest.version,
@@ -130,8 +162,8 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     } catch (err) {
       state = 'failed';
       availableVersion = null;
-      message = err instanceof AppError ? err.message : 'The update could not be downloaded or failed its integrity check; nothing was installed.';
-      options.log?.(`update check failed: ${err instanceof AppError ? err.code : 'UPDATE_REJECTED'}`);
+      message = err instanceof AppError ? err.message : NEUTRAL;
+      options.log?.(`update check failed: ${err instanceof AppError ? err.code : 'internal error'}`);
     }
   }
 

@@ -10,4 +10,5 @@ declare module 'semver' {
   export function valid(version: string): string | null;
   export function gt(a: string, b: string): boolean;
   export function eq(a: string, b: string): boolean;
+  export function prerelease(version: string): ReadonlyArray<string | number> | null;
 }
