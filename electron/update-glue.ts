@@ -200,9 +200,10 @@ function boundedBody(response: DownloadResponse, guard: DownloadGuard, abortRequ
   return body as unknown as DownloadResponse;
 }
 
-/** Wraps the updater's executor once: while a download runs, every response body is bounded by its guard. */
-function boundExecutor(updater: AppUpdater, current: () => DownloadGuard | null): void {
-  const executor = (updater as unknown as { httpExecutor: HttpExecutor<ExecutorRequest> }).httpExecutor;
+/** Wraps the updater's executor once: while a download runs, every response body is bounded by its guard. False when it has none. */
+function boundExecutor(updater: AppUpdater, current: () => DownloadGuard | null): boolean {
+  const executor = (updater as unknown as { httpExecutor: HttpExecutor<ExecutorRequest> | null }).httpExecutor;
+  if (!executor || typeof executor.createRequest !== 'function') return false;
   const createRequest = executor.createRequest.bind(executor);
   executor.createRequest = (requestOptions: RequestOptions, callback: (response: DownloadResponse) => void): ExecutorRequest => {
     const guard = current();
@@ -237,6 +238,7 @@ function boundExecutor(updater: AppUpdater, current: () => DownloadGuard | null)
     guard.onStop(abortRequest);
     return request;
   };
+  return true;
 }
 
 /** The downloaded files' lengths against the signed sizes; a file that differs is deleted and refused. */
@@ -262,8 +264,10 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
   };
   // electron-updater's default logger is the console, and its lines carry the update URL, cache paths and a staging id.
   updater.logger = null;
-  boundExecutor(updater, () => guard);
+  const bounded = boundExecutor(updater, () => guard);
   updater.autoDownload = false;
+  // The NSIS web installer's package is a second download the signed files list does not name.
+  updater.disableWebInstaller = true;
   updater.autoInstallOnAppQuit = false;
   updater.allowDowngrade = false;
   updater.allowPrerelease = false;
@@ -274,6 +278,7 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
   updater.setFeedURL(options);
   return {
     async download(manifest) {
+      if (!bounded) throw new Error('the updater has no HTTP executor to bound (not a packaged app?)');
       const files: SignedFile[] = manifest.manifest.files.map((file) => {
         const url = installerUrl(manifest.baseUrl, file.url);
         // electron-updater names its cached file after the URL's last segment (or the listed url's).

@@ -42,6 +42,17 @@ test('keygen and sign produce a signature the app verifies; the private key is n
     // The signature is bound to the file name it was signed as.
     assert.throws(() => verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!, 'latest-linux-arm64.yml'), /signature check/);
 
+    // A list dated long ago is refused by the tool (the app would refuse it); --restamp dates it now and signs.
+    const DAY = 24 * 60 * 60 * 1000;
+    writeFileSync(manifest, releaseManifest('0.2.0', 'a.AppImage', Buffer.from('installer'), { releaseDate: new Date(Date.now() - 40 * DAY) }));
+    const stale = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: publicKey });
+    assert.notEqual(stale.status, 0);
+    assert.match(stale.stderr, /--restamp/);
+    const restamped = tool(['sign', '--restamp', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: publicKey });
+    assert.equal(restamped.status, 0, restamped.stderr);
+    const fresh = verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!, 'latest-linux.yml');
+    assert.ok(Date.now() - Date.parse(fresh.releaseDate) < DAY);
+
     const wrong = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: throwawayUpdateKeys().publicKeyBase64 });
     assert.notEqual(wrong.status, 0);
     assert.match(wrong.stderr, /does not match/);

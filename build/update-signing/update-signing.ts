@@ -51,3 +51,22 @@ export function signManifest(manifestBytes: Uint8Array, privateKeyPem: string, c
   if (!verify(null, message, createPublicKey(key), signature)) throw new Error('the signature does not verify');
   return signature.toString('base64');
 }
+
+/** The app refuses an update list whose releaseDate (its signing time) is older than this (update-service.ts MAX_MANIFEST_AGE_DAYS). */
+export const MAX_MANIFEST_AGE_DAYS = 30;
+
+const RELEASE_DATE_LINE = /^releaseDate: '?([^'\n]*)'?$/m;
+
+/** The manifest's releaseDate in ms, or null when it has none the app would accept. */
+export function manifestReleaseDate(manifestText: string): number | null {
+  const value = RELEASE_DATE_LINE.exec(manifestText)?.[1];
+  if (!value || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(value)) return null;
+  const time = Date.parse(value);
+  return Number.isFinite(time) ? time : null;
+}
+
+/** The manifest with its releaseDate set to `now` (re-publishing an unchanged release so the app accepts it again). */
+export function restampManifest(manifestText: string, now: Date): string {
+  if (!RELEASE_DATE_LINE.test(manifestText)) throw new Error('the manifest has no releaseDate line');
+  return manifestText.replace(RELEASE_DATE_LINE, `releaseDate: '${now.toISOString()}'`);
+}
