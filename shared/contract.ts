@@ -345,7 +345,12 @@ export const contract = {
   /** Every setting with its effective value and where it came from (IT policy beats the user's choice). */
   'settings.list': {
     input: z.strictObject({}),
-    output: z.object({ settings: z.array(settingViewSchema), policySource: z.string().max(300) }),
+    output: z.object({
+      settings: z.array(settingViewSchema),
+      policySource: z.string().max(300),
+      /** What is wrong with IT's policy source as a whole (why a file was refused, unknown settings it names), in words, never a value. */
+      policyProblems: z.array(z.string().max(300)).max(20),
+    }),
   },
   'update.status': { input: z.strictObject({}), output: updateStatusSchema },
   /**

@@ -14,6 +14,7 @@ import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-fi
 import { createSettingsSurface, effectiveSettings } from '../electron/services/policy/effective-settings';
 import { resolveAppConfig } from '../electron/services/app-config';
 import { AppError } from '../shared/app-error';
+import { contract } from '../shared/contract';
 import { scratchDir } from './support/scratch';
 
 const good = { backendUrl: 'https://api.hospital.example/', appOrigin: 'https://clinician.hospital.example', rpId: 'hospital.example' };
@@ -43,6 +44,10 @@ function assertRefused(file: string, why: RegExp) {
   assert.equal(reading.problems.length, 1);
   assert.match(reading.problems[0]!, why);
   assert.ok(reading.problems[0]!.includes(file));
+  // The settings screen shows why, not only "(refused: not used)".
+  const list = contract['settings.list'].output.parse(createSettingsSurface({ policy: reading }).list());
+  assert.deepEqual(list.policyProblems, reading.problems);
+  assert.match(list.policySource, /refused/);
   // Nothing from it is used: a packaged app stops, naming the file.
   assert.throws(
     () => resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }),
@@ -148,6 +153,24 @@ test('an unknown key is reported without its value; the known ones are used', ()
     assert.equal(reading.problems.length, 1);
     assert.match(reading.problems[0]!, /unknown setting "exportEnabled"/);
     assert.ok(!reading.problems[0]!.includes('secret-token-123'));
+    // The settings screen names it too (never its value).
+    const list = contract['settings.list'].output.parse(createSettingsSurface({ policy: reading }).list());
+    assert.equal(list.policyProblems.length, 1);
+    assert.match(list.policyProblems[0]!, /unknown setting "exportEnabled"/);
+    assert.ok(!JSON.stringify(list).includes('secret-token-123'));
+  });
+});
+
+test('many unknown keys: the settings screen shows at most 20 problem lines, the last one counting the rest', () => {
+  withPolicyFolder((_folder, file) => {
+    write(file, { ...good, ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`oldSetting${i}`, 'secret-token-123'])) });
+    const reading = readLinuxPolicyFile(file);
+    assert.equal(reading.problems.length, 30);
+    const list = contract['settings.list'].output.parse(createSettingsSurface({ policy: reading }).list());
+    assert.equal(list.policyProblems.length, 20);
+    assert.deepEqual(list.policyProblems.slice(0, 19), reading.problems.slice(0, 19));
+    assert.match(list.policyProblems[19]!, /11 more problems/);
+    for (const p of list.policyProblems) assert.ok(p.length <= 300 && !p.includes('secret-token-123'), p);
   });
 });
 

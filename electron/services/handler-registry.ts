@@ -148,7 +148,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     'workspace.set': (changes) => phi((s) => withForcedWorkspace(setWorkspace(s, withoutForcedChanges(changes, surfaces.settings)), surfaces.settings)),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
     ...consultHandlers(auth),
-    'settings.list': () => surfaces.settings?.list() ?? { settings: [], policySource: 'none' },
+    'settings.list': () => surfaces.settings?.list() ?? { settings: [], policySource: 'none', policyProblems: [] },
     'update.status': () => {
       if (!surfaces.updates) throw new AppError('UPDATE_UNAVAILABLE', 'Updates are not set up on this computer.');
       return surfaces.updates.status();

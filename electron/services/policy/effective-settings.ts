@@ -4,7 +4,8 @@
  * the default. Every value is checked against the catalogue; a refused policy
  * value is reported (setting and what is wrong, never the value) and the
  * setting's SAFEST value used, still as managed. Also the settings screen's
- * surface. Never hand the renderer a secret (the catalogue holds none, a URL
+ * surface (with the policy source's own problems: why a file was refused,
+ * unknown settings it names). Never hand the renderer a secret (the catalogue holds none, a URL
  * with a user name or password is refused, and a URL is shown as origin and
  * path only, without query or fragment) and never let a user value override
  * a managed one.
@@ -79,6 +80,16 @@ export function policySourceInWords(policy: PolicyReading): string {
   return `none (${policy.source} is not set)`.slice(0, 300);
 }
 
+const POLICY_PROBLEMS_SHOWN = 20;
+
+/** The reading's problems for the settings screen (the reader words them without values): at most 20 lines of at most 300 characters, the last counting any left out. */
+export function policyProblemsForScreen(policy: PolicyReading): string[] {
+  const lines = policy.problems.map((p) => p.slice(0, 300));
+  if (lines.length <= POLICY_PROBLEMS_SHOWN) return lines;
+  const more = lines.length - (POLICY_PROBLEMS_SHOWN - 1);
+  return [...lines.slice(0, POLICY_PROBLEMS_SHOWN - 1), `${more} more problems with the policy are not shown here.`];
+}
+
 export interface SettingsSurfaceOptions extends Omit<SettingsInputs, 'organisation' | 'user'> {
   /** Read on every list(): the organisation's policy as last seen, or null. */
   organisation?: () => ValuesByName | null;
@@ -109,7 +120,7 @@ export function createSettingsSurface(options: SettingsSurfaceOptions): Settings
         const e = resolved.get(s.name)!;
         return { name: s.name, label: s.label, value: viewValue(s, e.value), source: e.source, managed: e.managed, problem: e.problem?.slice(0, 300) ?? null };
       });
-      return { settings, policySource: policySourceInWords(options.policy) };
+      return { settings, policySource: policySourceInWords(options.policy), policyProblems: policyProblemsForScreen(options.policy) };
     },
   };
 }
