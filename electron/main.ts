@@ -12,6 +12,7 @@ import { serveRendererAt } from './app-protocol';
 import { bindRegistry } from './ipc-bridge';
 import { applyWindowPolicy, createMainWindow } from './window-policy';
 import { DEVELOPMENT_BUILD } from './build-flavour';
+import { refusedLaunchSwitches } from './services/launch-switches';
 import { electronNetFetch } from './net-glue';
 import { utilityProcessHelper } from './keychain-helper-glue';
 import { startAppUpdates } from './update-glue';
@@ -29,11 +30,18 @@ import { getWorkspace } from './services/workspace-state';
 const IDLE_TICK_MS = 15_000;
 const REVOCATION_CHECK_MS = 5 * 60_000;
 
+// A release build refuses to start with a switch that would let a local user attach to or weaken it (remote debugging, inspector, sandbox off...).
+const refusedSwitches = DEVELOPMENT_BUILD ? [] : refusedLaunchSwitches((name) => app.commandLine.hasSwitch(name), process.argv);
+if (refusedSwitches.length > 0) {
+  dialog.showErrorBox('Clinician Desktop', `Clinician Desktop refused to start with --${refusedSwitches.join(', --')}. Start it from its usual shortcut.`);
+  app.exit(1);
+}
+
 app.enableSandbox();
 // The packaged app's RunAsNode fuse is off: the keychain helper runs as an Electron utility process.
 setKeychainHelperLauncher(utilityProcessHelper);
 
-if (!app.requestSingleInstanceLock()) {
+if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   let auth: AuthService | null = null;
