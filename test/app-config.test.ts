@@ -90,7 +90,7 @@ test('a required setting refused names the setting and the source', () => {
   withPolicy({ ...good, backendUrl: 'http://api.hospital.example/' }, (file) =>
     assert.throws(
       () => loadAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: readLinuxPolicyFile(file) }),
-      (e: unknown) => e instanceof AppError && /backendUrl must be an https URL/.test(e.message) && e.message.includes(file),
+      (e: unknown) => e instanceof AppError && /Backend server \(backendUrl\) must be an https URL/.test(e.message) && e.message.includes(file),
     ),
   );
 });

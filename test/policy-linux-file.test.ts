@@ -189,10 +189,10 @@ test('a wrong type or an out-of-range value is reported (never echoed) and the s
       const view = byName.get(name)!;
       assert.equal(view.managed, true, name);
       assert.equal(view.source, 'policy', name);
-      assert.match(view.problem ?? '', new RegExp(`^${name} .*the safest value is used\\.$`), name);
+      assert.match(view.problem ?? '', new RegExp(`^${view.label.replace(/[()]/g, '\\$&')} \\(${name}\\) .*the safest value is used\\.$`), name);
     }
     assert.equal(byName.get('theme')!.value, 'system');
-    assert.match(byName.get('consultScreenShare')!.problem!, /must be true or false, not text/);
+    assert.match(byName.get('consultScreenShare')!.problem!, /^Screen sharing in consultations \(consultScreenShare\) must be On or Off \(true or false\); it is text;/);
     assert.match(byName.get('updateTargetVersion')!.problem!, /semantic version/);
     assert.ok(problems.length >= 5);
     for (const p of problems) assert.ok(!p.includes('token=abc') && !p.includes('neon') && !p.includes('http://updates'), p);

@@ -29,9 +29,9 @@ test('Windows: REG_DWORD booleans and REG_SZ strings are used; unset policies ar
 test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a QWORD in a boolean policy are reported; the safest value is used', () => {
   const { values, invalid } = parseOsPolicyValues('win32', { ...good, consultScreenShare: 'true', updateUrl: true, updatesEnabled: 0 });
   assert.deepEqual(values, good);
-  assert.equal(invalid.consultScreenShare, 'consultScreenShare is stored as a REG_SZ; it must be a REG_DWORD (0 or 1)');
-  assert.equal(invalid.updateUrl, 'updateUrl is stored as a REG_DWORD; it must be a REG_SZ');
-  assert.equal(invalid.updatesEnabled, 'updatesEnabled is stored as a REG_QWORD; it must be a REG_DWORD (0 or 1)');
+  assert.equal(invalid.consultScreenShare, 'Screen sharing in consultations (consultScreenShare) is stored as text (REG_SZ); it must be On or Off: a REG_DWORD of 1 or 0');
+  assert.equal(invalid.updateUrl, 'Update server (updateUrl) is stored as an on/off number (REG_DWORD); it must be text (REG_SZ)');
+  assert.equal(invalid.updatesEnabled, 'Automatic updates (updatesEnabled) is stored as a large number (REG_QWORD); it must be On or Off: a REG_DWORD of 1 or 0');
   const policy = { values, invalid, source: osPolicySourceName('win32', WINDOWS_POLICY_KEY), present: true, problems: [] };
   const { config } = resolveAppConfig({ platform: 'win32', env: {}, developmentBuild: false, policy });
   assert.equal(config.consultScreenShare, false);
@@ -41,7 +41,7 @@ test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a
   assert.equal(list.policySource, 'Windows Group Policy (HKLM\\Software\\Policies\\ClinicianDesktopProject\\ClinicianDesktop)');
   const share = list.settings.find((s) => s.name === 'consultScreenShare')!;
   assert.deepEqual([share.value, share.managed, share.source], [false, true, 'policy']);
-  assert.match(share.problem!, /REG_SZ; it must be a REG_DWORD \(0 or 1\); the safest value is used\./);
+  assert.match(share.problem!, /\(REG_SZ\); it must be On or Off: a REG_DWORD of 1 or 0; the safest value is used\.$/);
 });
 
 test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue check without echoing it', () => {
@@ -50,7 +50,7 @@ test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue 
   const policy = { values, invalid, source: 'Windows Group Policy', present: true, problems: [] };
   const byName = new Map(createSettingsSurface({ policy }).list().settings.map((s) => [s.name, s]));
   assert.equal(byName.get('theme')!.value, 'system');
-  assert.match(byName.get('theme')!.problem!, /theme must be one of system, light, dark/);
+  assert.match(byName.get('theme')!.problem!, /^Theme \(theme\) must be one of: Same as this computer \(system\), Light \(light\), Dark \(dark\); the safest/);
   assert.equal(byName.get('updateTargetVersion')!.value, null);
   assert.ok(!byName.get('updateTargetVersion')!.problem!.includes('secret'));
 });
@@ -58,13 +58,13 @@ test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue 
 test('a required setting stored with the wrong registry type stops the app naming the setting and Group Policy', () => {
   const { values, invalid } = parseOsPolicyValues('win32', { ...good, backendUrl: 1 });
   const policy = { values, invalid, source: osPolicySourceName('win32', WINDOWS_POLICY_KEY), present: true, problems: [] };
-  assert.throws(() => resolveAppConfig({ platform: 'win32', env: {}, developmentBuild: false, policy }), /backendUrl is stored as a REG_QWORD; it must be a REG_SZ\. IT sets this in Windows Group Policy/);
+  assert.throws(() => resolveAppConfig({ platform: 'win32', env: {}, developmentBuild: false, policy }), /Backend server \(backendUrl\) is stored as a large number \(REG_QWORD\); it must be text \(REG_SZ\)\. IT sets this in Windows Group Policy/);
 });
 
 test('macOS: plist booleans and strings are used; a string "true" for a boolean and a number for a text setting are reported', () => {
   const { values, invalid } = parseOsPolicyValues('darwin', { ...good, updatesEnabled: false, consultScreenShare: 'true', dataDir: 42, density: 'compact' });
   assert.deepEqual(values, { ...good, updatesEnabled: false, density: 'compact' });
-  assert.equal(invalid.consultScreenShare, 'consultScreenShare is stored as a string; it must be a boolean (<true/> or <false/>)');
-  assert.equal(invalid.dataDir, 'dataDir is stored as a number; it must be a string');
+  assert.equal(invalid.consultScreenShare, 'Screen sharing in consultations (consultScreenShare) is stored as text (a <string>); it must be On or Off (<true/> or <false/>)');
+  assert.equal(invalid.dataDir, 'Cache folder (dataDir) is stored as a number (an <integer> or <real>); it must be text (a <string>)');
   assert.equal(osPolicySourceName('darwin', 'org.clinician-desktop.app'), 'macOS managed preferences (org.clinician-desktop.app)');
 });

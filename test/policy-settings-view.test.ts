@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSettingsSurface } from '../electron/services/policy/effective-settings';
+import { checkSettingValue, SETTINGS_CATALOGUE, settingDefinition } from '../electron/services/policy/settings-catalogue';
 import { resolveAppConfig } from '../electron/services/app-config';
 import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
 import type { PolicyReading } from '../electron/services/policy/policy-reader';
@@ -32,7 +33,7 @@ test('an update URL with user:password@ is refused, reported without echoing it,
     const view = listed.settings.find((s) => s.name === 'updateUrl')!;
     assert.equal(view.value, null);
     assert.equal(view.managed, true);
-    assert.match(view.problem ?? '', /^updateUrl must not hold a user name or password; the safest value is used\.$/);
+    assert.match(view.problem ?? '', /^Update server \(updateUrl\) must not hold a user name or password; the safest value is used\.$/);
     assertNoSecret(JSON.stringify(listed));
     for (const p of problems) assertNoSecret(p);
   }
@@ -81,5 +82,42 @@ test('an unknown policy key is named only when it looks like a setting name', ()
     }
   } finally {
     dir.remove();
+  }
+});
+
+test('a refused value is named by its label with the policy name in brackets, in plain words: never a library message, never the value', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['updatesEnabled', 'yes', 'Automatic updates (updatesEnabled) must be On or Off (true or false); it is text'],
+    ['consultScreenShare', 1, 'Screen sharing in consultations (consultScreenShare) must be On or Off (true or false); it is a number'],
+    ['theme', 'neon', 'Theme (theme) must be one of: Same as this computer (system), Light (light), Dark (dark)'],
+    ['density', 3, 'Density (density) must be one of: Automatic (compact on short screens) (system), Comfortable (comfortable), Compact (compact); it is a number'],
+    ['keychainAccessGroup', '', 'Keychain access group (macOS) (keychainAccessGroup) must not be empty'],
+    ['backendUrl', null, 'Backend server (backendUrl) is empty (null)'],
+    ['theme', null, 'Theme (theme) is empty (null)'],
+    ['dataDir', 'relative/S3cret', 'Cache folder (dataDir) must be an absolute path'],
+    ['rpId', 'Hospital.Example', 'Passkey domain (rpId) must be a lower-case domain name'],
+    ['updateTargetVersion', 'x'.repeat(65), 'Pinned version (updateTargetVersion) is longer than 64 characters'],
+    ['updateUrl', ['https://x.example/'], 'Update server (updateUrl) must be text; it is a list'],
+  ];
+  for (const [name, raw, words] of cases) {
+    const checked = checkSettingValue(settingDefinition(name)!, raw);
+    assert.deepEqual(checked, { ok: false, problem: words }, name);
+    const view = createSettingsSurface({ policy: reading({ ...good, [name]: raw }) }).list().settings.find((s) => s.name === name)!;
+    assert.equal(view.problem, `${words}; the safest value is used.`, name);
+  }
+});
+
+test('every bad value of every setting is worded by label and policy name, with no zod message and no echo of the value', () => {
+  const bad: unknown[] = ['', ' ', 'S3cret-value', 'x'.repeat(2000), 'https://svc:S3cret@x.example/', 'http://S3cret.example/', 42, -1, 1.5, true, null, [], {}, ['S3cret'], { a: 'S3cret' }];
+  for (const s of SETTINGS_CATALOGUE) {
+    for (const raw of bad) {
+      const checked = checkSettingValue(s, raw);
+      if (checked.ok) continue;
+      const p = checked.problem;
+      assert.ok(p.startsWith(`${s.label} (${s.name}) `), p);
+      assert.doesNotMatch(p, /Too (small|big)|expected|Invalid|>=|<=|received/i, p);
+      assert.ok(!p.includes('S3cret') && !p.includes('xxxxxxxxxx'), p);
+      assert.ok(p.length <= 250, p);
+    }
   }
 });

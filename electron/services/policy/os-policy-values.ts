@@ -12,9 +12,10 @@
  *            string; dates, data, arrays, dicts -> undefined. Only values
  *            forced by a configuration profile are returned.
  * Range and format are checked later against the catalogue; this module
- * never echoes a value.
+ * never echoes a value. A problem names the setting by its label (policy
+ * name in brackets) and says the registry or plist type in plain words.
  */
-import { SETTINGS_CATALOGUE, type SettingDefinition } from './settings-catalogue';
+import { SETTINGS_CATALOGUE, settingInWords, type SettingDefinition } from './settings-catalogue';
 
 export type OsPolicyPlatform = 'win32' | 'darwin';
 export type WatcherValue = boolean | number | string | undefined;
@@ -28,18 +29,18 @@ export function watcherPolicies(): Record<string, { type: readonly ['boolean', '
 
 function expectedForm(platform: OsPolicyPlatform, s: SettingDefinition): string {
   if (platform === 'win32') {
-    if (s.type === 'boolean') return 'a REG_DWORD (0 or 1)';
-    if (s.type === 'number') return 'a REG_QWORD (the ADMX template writes one)';
-    return 'a REG_SZ';
+    if (s.type === 'boolean') return 'On or Off: a REG_DWORD of 1 or 0';
+    if (s.type === 'number') return 'a number (REG_QWORD; the ADMX template writes one)';
+    return 'text (REG_SZ)';
   }
-  if (s.type === 'boolean') return 'a boolean (<true/> or <false/>)';
-  if (s.type === 'number') return 'an integer';
-  return 'a string';
+  if (s.type === 'boolean') return 'On or Off (<true/> or <false/>)';
+  if (s.type === 'number') return 'a whole number (an <integer>)';
+  return 'text (a <string>)';
 }
 
 function foundForm(platform: OsPolicyPlatform, raw: boolean | number | string): string {
-  if (platform === 'win32') return typeof raw === 'boolean' ? 'a REG_DWORD' : typeof raw === 'number' ? 'a REG_QWORD' : 'a REG_SZ';
-  return typeof raw === 'boolean' ? 'a boolean' : typeof raw === 'number' ? 'a number' : 'a string';
+  if (platform === 'win32') return typeof raw === 'boolean' ? 'an on/off number (REG_DWORD)' : typeof raw === 'number' ? 'a large number (REG_QWORD)' : 'text (REG_SZ)';
+  return typeof raw === 'boolean' ? 'On or Off (a <true/> or <false/>)' : typeof raw === 'number' ? 'a number (an <integer> or <real>)' : 'text (a <string>)';
 }
 
 function typeMatches(s: SettingDefinition, raw: boolean | number | string): boolean {
@@ -60,7 +61,7 @@ export function parseOsPolicyValues(
     const raw = update[s.name];
     if (raw === undefined) continue;
     if (typeMatches(s, raw)) values[s.name] = raw;
-    else invalid[s.name] = `${s.name} is stored as ${foundForm(platform, raw)}; it must be ${expectedForm(platform, s)}`;
+    else invalid[s.name] = `${settingInWords(s)} is stored as ${foundForm(platform, raw)}; it must be ${expectedForm(platform, s)}`;
   }
   return { values, invalid };
 }

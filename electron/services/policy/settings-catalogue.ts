@@ -92,6 +92,8 @@ export interface NumberSetting extends SettingBase {
 export interface EnumSetting extends SettingBase {
   type: 'enum';
   values: readonly string[];
+  /** Each value as the settings screen says it (the renderer's words), for problem lines. */
+  valueLabels: Readonly<Record<string, string>>;
   default: string;
   safest: string;
 }
@@ -221,6 +223,7 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     description: 'Light, dark, or follow the system.',
     type: 'enum',
     values: THEMES,
+    valueLabels: { system: 'Same as this computer', light: 'Light', dark: 'Dark' },
     default: 'system',
     safest: 'system',
     from: ['policy', 'user'],
@@ -231,6 +234,7 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     description: 'Comfortable, compact, or follow the system.',
     type: 'enum',
     values: DENSITIES,
+    valueLabels: { system: 'Automatic (compact on short screens)', comfortable: 'Comfortable', compact: 'Compact' },
     default: 'system',
     safest: 'system',
     from: ['policy', 'user'],
@@ -261,35 +265,53 @@ export function rangeInWords(s: SettingDefinition): string {
   }
 }
 
+/** How a problem line names a setting: its label as the settings screen shows it, the policy name in brackets for IT. */
+export function settingInWords(s: SettingDefinition): string {
+  return `${s.label} (${s.name})`;
+}
+
+/** An enum's allowed values as the screen says them, each with the policy value in brackets. */
+function choicesInWords(s: EnumSetting): string {
+  return s.values.map((v) => `${s.valueLabels[v] ?? v} (${v})`).join(', ');
+}
+
 /**
  * Checks one raw value against its setting. Returns the value, or what is
- * wrong in words, never echoing the value itself (it may be a URL with a
- * token in it).
+ * wrong in plain words, naming the setting by its label (policy name in
+ * brackets), never echoing the value itself (it may be a URL with a token in
+ * it) and never passing on a library's message.
  */
 export function checkSettingValue(s: SettingDefinition, raw: unknown): { ok: true; value: string | number | boolean } | { ok: false; problem: string } {
+  const who = settingInWords(s);
+  const refused = (what: string) => ({ ok: false as const, problem: `${who} ${what}` });
+  if (raw === null) return refused('is empty (null)');
   switch (s.type) {
     case 'boolean':
-      return typeof raw === 'boolean' ? { ok: true, value: raw } : { ok: false, problem: `${s.name} must be true or false, not ${kindOf(raw)}` };
+      return typeof raw === 'boolean' ? { ok: true, value: raw } : refused(`must be On or Off (true or false); it is ${kindOf(raw)}`);
     case 'number':
-      if (typeof raw !== 'number' || !Number.isFinite(raw)) return { ok: false, problem: `${s.name} must be a number, not ${kindOf(raw)}` };
-      if (!Number.isInteger(raw) || raw < s.min || raw > s.max) return { ok: false, problem: `${s.name} must be a whole number from ${s.min} to ${s.max}` };
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) return refused(`must be a whole number from ${s.min} to ${s.max}; it is ${kindOf(raw)}`);
+      if (!Number.isInteger(raw) || raw < s.min || raw > s.max) return refused(`must be a whole number from ${s.min} to ${s.max}`);
       return { ok: true, value: raw };
     case 'enum':
-      if (typeof raw !== 'string') return { ok: false, problem: `${s.name} must be one of ${s.values.join(', ')}, not ${kindOf(raw)}` };
-      return s.values.includes(raw) ? { ok: true, value: raw } : { ok: false, problem: `${s.name} must be one of ${s.values.join(', ')}` };
+      if (typeof raw !== 'string') return refused(`must be one of: ${choicesInWords(s)}; it is ${kindOf(raw)}`);
+      return s.values.includes(raw) ? { ok: true, value: raw } : refused(`must be one of: ${choicesInWords(s)}`);
     case 'string': {
-      if (typeof raw !== 'string') return { ok: false, problem: `${s.name} must be text, not ${kindOf(raw)}` };
-      if (raw.length > s.maxLength) return { ok: false, problem: `${s.name} is longer than ${s.maxLength} characters` };
+      if (typeof raw !== 'string') return refused(`must be text; it is ${kindOf(raw)}`);
+      if (raw.trim() === '') return refused('must not be empty');
+      if (raw.length > s.maxLength) return refused(`is longer than ${s.maxLength} characters`);
       const parsed = s.schema.safeParse(raw);
-      return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problem: `${s.name} ${parsed.error.issues[0]?.message ?? 'is not valid'}` };
+      if (parsed.success) return { ok: true, value: parsed.data };
+      // Our own refine/regex messages start with "must"; anything else is the library's wording, replaced by the format in words.
+      const message = parsed.error.issues[0]?.message ?? '';
+      return refused(/^must [a-z ,()./-]+$/i.test(message) ? message : `must be ${s.format}`);
     }
   }
 }
 
 function kindOf(raw: unknown): string {
-  if (raw === null) return 'null';
   if (Array.isArray(raw)) return 'a list';
   if (typeof raw === 'string') return 'text';
   if (typeof raw === 'object') return 'an object';
+  if (typeof raw === 'number') return 'a number';
   return `a ${typeof raw}`;
 }
