@@ -229,8 +229,11 @@ export const updateStatusSchema = z.object({
   currentVersion: z.string().max(64),
   /** The verified version on offer (downloading or ready), else null. */
   availableVersion: z.string().max(64).nullable(),
-  /** Why a ready update is not installed now: a consultation is running; changes are not yet sent (kept, and sent after the update). */
-  waitingFor: z.array(z.enum(['consultation', 'unsynced-changes'])),
+  /**
+   * Why a ready update is not installed now: the app is locked (no one signed in: unlock first); a consultation is running;
+   * changes are not yet sent (kept, and sent after the update).
+   */
+  waitingFor: z.array(z.enum(['locked', 'consultation', 'unsynced-changes'])),
   /** A sentence for the clinician (why updates are off, why the last one was refused), else null. */
   message: z.string().max(300).nullable(),
 });

@@ -262,7 +262,7 @@ describe('update install', () => {
   test('while the cache is locked the last known count holds; a count never known counts as waiting', async () => {
     waiting = null;
     const updates = await readyService();
-    assert.deepEqual(updates.status().waitingFor, ['unsynced-changes']);
+    assert.deepEqual(updates.status().waitingFor, ['locked', 'unsynced-changes']);
     assert.equal(updates.mayInstallOnQuit(), false);
     await assert.rejects(updates.install(false), deferred);
     waiting = 0;
@@ -273,6 +273,21 @@ describe('update install', () => {
     updates.status();
     waiting = null;
     assert.equal(updates.mayInstallOnQuit(), false, 'locked after changes were seen waiting');
+  });
+
+  test('while locked (no one signed in) nobody at the screen can install, even accepting unsent changes; unlocked, it can', async () => {
+    const updates = await readyService();
+    assert.deepEqual(updates.status().waitingFor, [], 'unlocked, outbox seen empty: nothing to wait for');
+    waiting = null;
+    assert.deepEqual(updates.status().waitingFor, ['locked'], 'locked after the outbox was seen empty: waits for the unlock only');
+    for (const acceptUnsynced of [true, false]) {
+      await assert.rejects(updates.install(acceptUnsynced), (err: unknown) => deferred(err) && (err as AppError).message === 'Unlock first; the update waits.');
+    }
+    assert.equal(updater.installs.length, 0);
+    waiting = 0;
+    assert.deepEqual(updates.status().waitingFor, []);
+    assert.deepEqual(await updates.install(false), { installing: true });
+    assert.equal(updater.installs.length, 1);
   });
 
   test('nothing ready: install is UPDATE_UNAVAILABLE', async () => {

@@ -7,7 +7,9 @@
  * bound in electron/update-glue.ts) fetches the installer, bounded by its
  * signed size and a deadline, and checks its sha512 from the verified manifest.
  *
- * Must never: install during a consultation; install while changes wait in the
+ * Must never: install while the app is locked (no one signed in: whoever is at
+ * the screen may not restart it into the update); install during a
+ * consultation; install while changes wait in the
  * outbox unless the clinician acknowledged it; hand a manifest to the
  * downloader before it was verified; accept a replayed older update list
  * silently; put a URL, a path or a key into status.
@@ -62,7 +64,8 @@ export interface UpdateServiceOptions {
   consultationActive(): boolean;
   /**
    * How many changes wait in the outbox; null when it cannot be read now (the
-   * cache is locked). The last known count is kept; never known counts as waiting.
+   * cache is locked, no one signed in): then install() is refused until the
+   * unlock. The last known count is kept; never known counts as waiting.
    */
   waitingChanges(): number | null;
   fetch?: FetchLike;
@@ -101,9 +104,15 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     return lastWaiting ?? 1;
   }
 
+  /** Locked: the outbox cannot be read now, i.e. no one is signed in, so whoever is at the screen is nobody we know. */
+  function locked(): boolean {
+    return options.waitingChanges() === null;
+  }
+
   function waitingFor(): UpdateStatus['waitingFor'] {
     if (state !== 'ready') return [];
     const reasons: UpdateStatus['waitingFor'] = [];
+    if (locked()) reasons.push('locked');
     if (options.consultationActive()) reasons.push('consultation');
     if (waitingCount() > 0) reasons.push('unsynced-changes');
     return reasons;
@@ -194,6 +203,8 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     },
     async install(acceptUnsynced: boolean) {
       if (state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No verified update is ready to install.');
+      // Available before sign-in: at the lock screen nobody signed in may restart the app into the update.
+      if (locked()) throw new AppError('UPDATE_DEFERRED', 'Unlock first; the update waits.');
       if (options.consultationActive()) throw new AppError('UPDATE_DEFERRED', 'The update waits until the consultation ends.');
       if (waitingCount() > 0 && !acceptUnsynced) {
         throw new AppError('UPDATE_DEFERRED', 'Some changes are not sent yet. They are kept and sent after the update; confirm to update now.');
