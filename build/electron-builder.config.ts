@@ -24,6 +24,23 @@ export const MSI_UPGRADE_CODE = '2399117D-8169-548C-BA3C-A0CCDF63B569';
 export const NSIS_GUID = '3fd96468-a6f9-5448-bfa2-acf0350e2f6c';
 
 /**
+ * What node-gyp and the native modules' packages leave beside the .node the
+ * module loads: C/C++ sources (better-sqlite3-multiple-ciphers' deps/ holds
+ * all of SQLite, src/ the binding), object folders, static archives,
+ * makefiles and gyp files (node-addon-api's too), and the SQLite test extension (build/Release/test_extension.node,
+ * a loadable native library nobody needs). Only each module's JS and its one
+ * .node stay (build/Release/<name>.node, found by `bindings` or required).
+ */
+const NATIVE_MODULE_DIRS = '{better-sqlite3-multiple-ciphers,keytar,@vscode/policy-watcher}';
+export const NATIVE_BUILD_LEFTOVERS = [
+  `!**/node_modules/${NATIVE_MODULE_DIRS}/{deps,src}{,/**}`,
+  `!**/node_modules/${NATIVE_MODULE_DIRS}/build/{Makefile,config.gypi,*.mk,deps,node_gyp_bins}{,/**}`,
+  `!**/node_modules/${NATIVE_MODULE_DIRS}/build/Release/{obj,obj.target,.deps}{,/**}`,
+  `!**/node_modules/${NATIVE_MODULE_DIRS}/build/Release/{test_extension.node,*.a,*.o}`,
+  '!**/node_modules/**/*.{c,cc,cpp,cxx,h,hh,hpp,gyp,gypi}',
+];
+
+/**
  * Windows signing from the environment: Azure Trusted Signing when its
  * endpoint is set, else signtool with the certificate electron-builder reads
  * from CSC_LINK/WIN_CSC_LINK and CSC_KEY_PASSWORD/WIN_CSC_KEY_PASSWORD. The
@@ -55,7 +72,7 @@ export function electronBuilderConfig(env: NodeJS.ProcessEnv): Configuration {
     // Only the bundles and package.json; electron-builder adds the production
     // dependencies (the three native modules and theirs) and nothing from
     // devDependencies. No source maps even if a bundler starts writing them.
-    files: ['dist/electron/**', 'dist/renderer/**', 'package.json', '!**/*.map'],
+    files: ['dist/electron/**', 'dist/renderer/**', 'package.json', '!**/*.map', ...NATIVE_BUILD_LEFTOVERS],
     // Debian/RPM metadata needs a homepage; package.json has none.
     extraMetadata: { homepage: 'https://clinician-desktop.org' },
     asar: true,
@@ -89,9 +106,10 @@ export function electronBuilderConfig(env: NodeJS.ProcessEnv): Configuration {
     win: {
       target: ['nsis', 'msi'],
       verifyUpdateCodeSignature: true,
-      // Authenticode-sign the native modules too (app.asar.unpacked is outside the
-      // asar integrity check; WDAC/AppLocker hospitals block unsigned DLLs).
-      signExts: ['.node'],
+      // Authenticode-sign the native modules and Electron's own DLLs (ffmpeg.dll,
+      // libEGL.dll, libGLESv2.dll, vk_swiftshader.dll, ...) too: app.asar.unpacked
+      // is outside the asar integrity check, and WDAC/AppLocker hospitals block unsigned DLLs.
+      signExts: ['.node', '.dll'],
       ...windowsSigning(env),
     },
     nsis: {

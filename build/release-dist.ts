@@ -1,21 +1,28 @@
 /**
  * `npm run dist:release -- --win|--mac|--linux [--output DIR]`: the one way to
- * build release installers. It checks the platform's signing variables FIRST
- * (release-signing.ts) and, when any is missing, names them, exits 1 and
- * builds nothing; otherwise it builds the bundles and runs electron-builder
- * with forceCodeSigning, so electron-builder too fails rather than leave an
- * artifact unsigned. Then it signs what electron-builder does not: on Linux,
- * each package (detached GPG signature), and the update manifests (latest*.yml,
- * Ed25519, with the update service's `npm run update-sign`).
+ * build release installers. FIRST it refuses a pull-request build (a CI
+ * pull-request variable makes electron-builder skip macOS signing silently,
+ * release-checks.ts) and checks the platform's signing variables
+ * (release-signing.ts): when one fails it names the variables, exits 1 and
+ * builds nothing. Otherwise it builds the bundles without the development
+ * switches and refuses a main.cjs that is not the release flavour, then runs
+ * electron-builder with forceCodeSigning into a fresh staging folder, signs
+ * what electron-builder does not (Linux packages: detached GPG signatures),
+ * verifies every artifact's signature where this host has the tool (codesign,
+ * spctl, stapler / signtool / gpg), signs the update manifests (latest*.yml,
+ * Ed25519, `npm run update-sign`) and only then moves everything into the
+ * output folder. Any failure leaves the output folder as it was.
  *
  * Must never: print a variable's value, write a key or a resolved entitlements
- * file into the repository, or run electron-builder before the check passed.
+ * file into the repository, run electron-builder before the checks passed, or
+ * put an artifact whose verification failed into the output folder.
  * Exit codes: 0 built, 1 refused or failed, 64 usage.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { describePullRequestRefusal, pullRequestVariablesSet, releaseBuildEnv, releaseBundleProblem, verifyReleaseArtifacts } from './release-checks';
 import { describeMissing, missingReleaseSigning, type ReleasePlatform } from './release-signing';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -72,28 +79,59 @@ export function signLinuxPackages(outputDir: string, keyId: string, env: NodeJS.
   return signed;
 }
 
+/** Moves everything in staging into outputDir (replacing same-named files), then removes staging. */
+export function publishStaged(staging: string, outputDir: string): string[] {
+  mkdirSync(outputDir, { recursive: true });
+  const moved = readdirSync(staging);
+  for (const name of moved) {
+    rmSync(join(outputDir, name), { recursive: true, force: true });
+    renameSync(join(staging, name), join(outputDir, name));
+  }
+  rmSync(staging, { recursive: true, force: true });
+  return moved;
+}
+
 function release(args: ReleaseArgs): void {
-  const env = process.env;
-  run('npm', ['run', '-s', 'build']);
-  for (const platform of args.platforms) {
-    const builderArgs = ['--config', CONFIG, `--${platform}`, '--publish', 'never', '-c.forceCodeSigning=true', `-c.directories.output=${args.output}`];
+  // Never a development bundle in a release: no CLINICIAN_DEVELOPMENT_BUILD, and no CLINICIAN_ELECTRON_OUTDIR leaving an old dist/electron behind.
+  const env = releaseBuildEnv(process.env);
+  run('npm', ['run', '-s', 'build'], env);
+  const bundleProblem = releaseBundleProblem(join(ROOT, 'dist', 'electron', 'main.cjs'));
+  if (bundleProblem) throw new Error(`Refusing to package: ${bundleProblem}.`);
+  // A fresh folder beside the output (same file system: the final move is a rename): only this run's artifacts are signed and verified.
+  mkdirSync(dirname(args.output), { recursive: true });
+  const staging = mkdtempSync(join(dirname(args.output), '.release-staging-'));
+  try {
+    build(args.platforms, staging, env);
+    // The update service's own signer (build/update-signing): Ed25519 `<manifest>.sig`, and it refuses a key that does not match CLINICIAN_UPDATE_PUBLIC_KEY.
+    const manifests = updateManifests(staging);
+    if (manifests.length === 0) throw new Error('electron-builder wrote no update manifest (latest*.yml).');
+    run('npm', ['run', '-s', 'update-sign', '--', 'sign', ...manifests], env);
+    publishStaged(staging, args.output);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  console.log(`Installers and signed update manifests are in ${args.output}.`);
+}
+
+function build(platforms: ReleasePlatform[], staging: string, env: NodeJS.ProcessEnv): void {
+  for (const platform of platforms) {
+    const builderArgs = ['--config', CONFIG, `--${platform}`, '--publish', 'never', '-c.forceCodeSigning=true', `-c.directories.output=${staging}`];
     let entitlements: { path: string; remove(): void } | null = null;
     try {
       if (platform === 'mac') {
         entitlements = resolvedEntitlements(env.APPLE_TEAM_ID ?? '');
         builderArgs.push(`-c.mac.entitlements=${entitlements.path}`, `-c.mac.provisioningProfile=${resolve(env.CLINICIAN_MAC_PROVISIONING_PROFILE ?? '')}`);
       }
-      run(join(ROOT, 'node_modules', '.bin', 'electron-builder'), builderArgs);
+      run(join(ROOT, 'node_modules', '.bin', 'electron-builder'), builderArgs, env);
     } finally {
       entitlements?.remove();
     }
-    if (platform === 'linux') signLinuxPackages(args.output, env.CLINICIAN_LINUX_GPG_KEY_ID ?? '');
+    if (platform === 'linux') signLinuxPackages(staging, env.CLINICIAN_LINUX_GPG_KEY_ID ?? '', env);
+    // electron-builder can leave an artifact unsigned and still exit 0 (macOS signing skipped): check what it wrote.
+    const { verified, skipped } = verifyReleaseArtifacts(platform, staging, env);
+    console.log(`Verified the signatures of ${verified.length} ${platform} artifact(s).`);
+    if (skipped) console.warn(`Not verified on this host: ${skipped}.`);
   }
-  // The update service's own signer (build/update-signing): Ed25519 `<manifest>.sig`, and it refuses a key that does not match CLINICIAN_UPDATE_PUBLIC_KEY.
-  const manifests = updateManifests(args.output);
-  if (manifests.length === 0) throw new Error('electron-builder wrote no update manifest (latest*.yml).');
-  run('npm', ['run', '-s', 'update-sign', '--', 'sign', ...manifests]);
-  console.log(`Installers and signed update manifests are in ${args.output}.`);
 }
 
 function main(): number {
@@ -101,6 +139,11 @@ function main(): number {
   if (!args) {
     console.error(USAGE);
     return 64;
+  }
+  const pullRequest = pullRequestVariablesSet(process.env);
+  if (pullRequest.length > 0) {
+    console.error(describePullRequestRefusal(pullRequest));
+    return 1;
   }
   const missing = missingReleaseSigning(args.platforms, process.env, ROOT);
   if (missing.length > 0) {

@@ -14,8 +14,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { listPackage, statFile } from '@electron/asar';
 import { FuseV1Options, getCurrentFuseWire } from '@electron/fuses';
 import { FuseState } from '@electron/fuses/dist/constants';
@@ -23,8 +23,17 @@ import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/confi
 import type { Configuration } from 'app-builder-lib';
 import { DebugLogger } from 'builder-util';
 import { parse as parsePlist } from 'plist';
-import { electronBuilderConfig, MSI_UPGRADE_CODE } from '../build/electron-builder.config';
-import { signLinuxPackages, updateManifests } from '../build/release-dist';
+import { electronBuilderConfig, MSI_UPGRADE_CODE, NATIVE_BUILD_LEFTOVERS } from '../build/electron-builder.config';
+import { publishStaged, signLinuxPackages, updateManifests } from '../build/release-dist';
+import {
+  DEVELOPMENT_BUILD_VARIABLES,
+  PULL_REQUEST_VARIABLES,
+  pullRequestVariablesSet,
+  releaseBuildEnv,
+  releaseBundleProblem,
+  verificationPlan,
+  verifyReleaseArtifacts,
+} from '../build/release-checks';
 import { ELECTRON_45_DEFAULT_WIRE, makeStandInElectron } from './support/stand-in-electron';
 import { scratchDir } from './support/scratch';
 import { ROOT } from './support/cache-cli';
@@ -53,7 +62,9 @@ describe('the electron-builder configuration', () => {
     const config = await getConfig(ROOT, CONFIG, null);
     assert.equal(config.appId, 'org.clinician-desktop.app');
     assert.equal(config.productName, 'Clinician Desktop');
-    assert.deepEqual(electronBuilderConfig({}).files, ['dist/electron/**', 'dist/renderer/**', 'package.json', '!**/*.map']);
+    assert.deepEqual(electronBuilderConfig({}).files, ['dist/electron/**', 'dist/renderer/**', 'package.json', '!**/*.map', ...NATIVE_BUILD_LEFTOVERS]);
+    // A local package never rebuilds the root node_modules for Electron (that breaks `npm test`, which runs them under Node).
+    assert.match(pkg.scripts['dist:dir'] ?? '', / -c\.npmRebuild=false\b/);
     assert.equal(config.asar, true);
     assert.deepEqual(config.asarUnpack, ['**/*.node']);
     await validateConfiguration(config, new DebugLogger(false));
@@ -69,7 +80,7 @@ describe('the electron-builder configuration', () => {
     assert.match(MSI_UPGRADE_CODE, GUID);
     assert.match((config.nsis?.guid ?? '').toUpperCase(), GUID);
     assert.equal(config.win?.verifyUpdateCodeSignature, true);
-    assert.deepEqual(config.win?.signExts, ['.node'], 'the unpacked native modules are signed too');
+    assert.deepEqual(config.win?.signExts, ['.node', '.dll'], 'the unpacked native modules and Electron\'s own DLLs are signed too');
     assert.equal(config.win?.signtoolOptions?.publisherName, 'Example Health Ltd');
     // No certificate, password or key in the configuration itself.
     assert.doesNotMatch(readFileSync(join(ROOT, CONFIG), 'utf8'), /certificateFile|certificatePassword|BEGIN [A-Z ]*PRIVATE KEY/);
@@ -180,6 +191,26 @@ describe('the packaged app (electron-builder --linux dir, stand-in Electron)', {
     }
   });
 
+  test('app.asar.unpacked holds only the native modules\' .node files and JS: no test extension, C sources, object folders or build leftovers', () => {
+    const root = join(unpacked, 'resources', 'app.asar.unpacked');
+    const all: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        all.push(relative(root, path).replace(/\\/g, '/') + (entry.isDirectory() ? '/' : ''));
+        if (entry.isDirectory()) walk(path);
+      }
+    };
+    walk(root);
+    assert.ok(all.length > 0, 'the unpacked folder was listed');
+    assert.deepEqual(all.filter((f) => /test_extension/.test(f)), [], 'no SQLite test extension');
+    assert.deepEqual(all.filter((f) => /\.(c|cc|cpp|cxx|h|hh|hpp)$/.test(f)), [], 'no C/C++ sources or headers');
+    assert.deepEqual(all.filter((f) => /\/(obj|obj\.target|\.deps)\/$/.test(f)), [], 'no object folders');
+    assert.deepEqual(all.filter((f) => /\.(o|a|mk|gyp|gypi)$|\/Makefile$/.test(f)), [], 'no object files, archives or build files');
+    const nodes = all.filter((f) => f.endsWith('.node')).sort();
+    assert.deepEqual(nodes, Object.entries(NATIVE_MODULES).map(([name, binary]) => `node_modules/${name}/${binary}`).sort(), 'exactly the three .node files the modules load');
+  });
+
   test('the packaged Electron binary has its fuses flipped (the stand-in started from Electron 45\'s defaults)', async () => {
     const before = await getCurrentFuseWire(join(standIn, 'electron'));
     const wire = await getCurrentFuseWire(join(unpacked, 'clinician-desktop'));
@@ -202,7 +233,7 @@ describe('the packaged app (electron-builder --linux dir, stand-in Electron)', {
 });
 
 describe('release builds refuse to be unsigned', () => {
-  const SIGNING_VARIABLES = /^(CSC_|WIN_CSC_|APPLE_|AZURE_|CLINICIAN_(WIN|MAC|LINUX|UPDATE)_)/;
+  const SIGNING_VARIABLES = /^(CSC_|WIN_CSC_|APPLE_|AZURE_|CLINICIAN_(WIN|MAC|LINUX|UPDATE)_|TRAVIS_PULL_REQUEST$|CIRCLE_PULL_REQUEST$|BITRISE_PULL_REQUEST$|APPVEYOR_PULL_REQUEST_NUMBER$|GITHUB_BASE_REF$)/;
   const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !SIGNING_VARIABLES.test(k))),
     ...extra,
@@ -269,6 +300,95 @@ describe('release builds refuse to be unsigned', () => {
     assert.equal(result.outputCreated, false);
   });
 
+  test('a release in a pull-request build is refused, naming the variable and building nothing (electron-builder would skip macOS signing)', () => {
+    for (const [name, value] of [['GITHUB_BASE_REF', 'main'], ['CIRCLE_PULL_REQUEST', 'https://example.invalid/pull/7']] as const) {
+      const result = release(['--mac'], cleanEnv({ [name]: value }));
+      assert.equal(result.status, 1, name);
+      assert.match(result.stderr, new RegExp(`pull-request build: ${name} is set`));
+      assert.ok(!result.stderr.includes(value), 'the value is not printed');
+      assert.equal(result.outputCreated, false);
+    }
+  });
+
+  test('the refused pull-request variables are exactly those app-builder-lib\'s isPullRequest reads, set unless empty or "false"', () => {
+    const source = readFileSync(join(ROOT, 'node_modules', 'builder-util', 'out', 'util.js'), 'utf8');
+    const body = /function isPullRequest\(\) \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? '';
+    const read = [...body.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]);
+    assert.deepEqual([...PULL_REQUEST_VARIABLES].sort(), [...new Set(read)].sort());
+    for (const name of PULL_REQUEST_VARIABLES) {
+      assert.deepEqual(pullRequestVariablesSet({ [name]: '12' }), [name]);
+      assert.deepEqual(pullRequestVariablesSet({ [name]: 'false' }), []);
+      assert.deepEqual(pullRequestVariablesSet({ [name]: '' }), []);
+    }
+    assert.deepEqual(pullRequestVariablesSet({ TRAVIS_PULL_REQUEST: '3', GITHUB_BASE_REF: 'main', PATH: '/bin' }), ['TRAVIS_PULL_REQUEST', 'GITHUB_BASE_REF']);
+  });
+
+  test('the release bundles are built without the development switches, and a development main.cjs is refused', () => {
+    const env = releaseBuildEnv({ PATH: '/usr/bin', CLINICIAN_DEVELOPMENT_BUILD: '1', CLINICIAN_ELECTRON_OUTDIR: '/tmp/old', CLINICIAN_UPDATE_PUBLIC_KEY: 'k' });
+    assert.deepEqual(env, { PATH: '/usr/bin', CLINICIAN_UPDATE_PUBLIC_KEY: 'k' });
+    assert.deepEqual([...DEVELOPMENT_BUILD_VARIABLES], ['CLINICIAN_DEVELOPMENT_BUILD', 'CLINICIAN_ELECTRON_OUTDIR']);
+    const dir = scratchDir('flavour');
+    try {
+      const bundle = (name: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
+        execFileSync('npm', ['run', '-s', 'build:electron', '--', ...args], { cwd: ROOT, stdio: 'pipe', env: { ...process.env, ...extra, CLINICIAN_ELECTRON_OUTDIR: join(dir.path, name) } });
+        return join(dir.path, name, 'main.cjs');
+      };
+      assert.match(releaseBundleProblem(bundle('dev', ['--development-build'])) ?? '', /development build/);
+      assert.match(releaseBundleProblem(bundle('dev-env', [], { CLINICIAN_DEVELOPMENT_BUILD: '1' })) ?? '', /development build/);
+      // What the release script does: the inherited CLINICIAN_DEVELOPMENT_BUILD=1 is removed before bundling.
+      const released = join(dir.path, 'release', 'main.cjs');
+      execFileSync('npm', ['run', '-s', 'build:electron'], { cwd: ROOT, stdio: 'pipe', env: { ...releaseBuildEnv({ ...process.env, CLINICIAN_DEVELOPMENT_BUILD: '1' }), CLINICIAN_ELECTRON_OUTDIR: join(dir.path, 'release') } });
+      assert.equal(releaseBundleProblem(released), null);
+      assert.match(releaseBundleProblem(join(dir.path, 'absent', 'main.cjs')) ?? '', /does not exist/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('which command verifies which artifact, per platform and host', () => {
+    const app = '/out/mac-arm64/Clinician Desktop.app';
+    const mac = verificationPlan('mac', 'darwin', [app]);
+    assert.equal(mac.refusal, null);
+    assert.deepEqual(mac.verifications.map((v) => [v.artifact, v.command, ...v.args]), [
+      [app, 'codesign', '--verify', '--deep', '--strict', '--verbose=2', app],
+      [app, 'spctl', '-a', '-t', 'exec', '-vv', app],
+      [app, 'xcrun', 'stapler', 'validate', app],
+    ]);
+    assert.match(verificationPlan('mac', 'linux', [app]).refusal ?? '', /only .* on macOS/, 'a macOS app built elsewhere cannot have been signed');
+    assert.match(verificationPlan('mac', 'darwin', []).refusal ?? '', /no mac artifact/);
+    const win = verificationPlan('win', 'win32', ['/out/a-setup.exe', '/out/a.msi']);
+    assert.deepEqual(win.verifications.map((v) => [v.command, ...v.args]), [['signtool', 'verify', '/pa', '/out/a-setup.exe'], ['signtool', 'verify', '/pa', '/out/a.msi']]);
+    const winElsewhere = verificationPlan('win', 'linux', ['/out/a-setup.exe']);
+    assert.deepEqual(winElsewhere.verifications, []);
+    assert.match(winElsewhere.skipped ?? '', /signtool verify \/pa/);
+    const linux = verificationPlan('linux', 'linux', ['/out/a.deb']);
+    assert.deepEqual(linux.verifications.map((v) => [v.command, ...v.args]), [['gpg', '--batch', '--verify', '/out/a.deb.asc', '/out/a.deb']]);
+    assert.match(verificationPlan('linux', 'linux', []).refusal ?? '', /no linux artifact/);
+  });
+
+  test('a release is built in a fresh staging folder and reaches the output folder only whole, replacing same-named files', () => {
+    const dir = scratchDir('staging');
+    try {
+      const staging = join(dir.path, '.release-staging-x');
+      const output = join(dir.path, 'installers');
+      mkdirSync(staging);
+      mkdirSync(output);
+      writeFileSync(join(output, 'clinician-desktop_0.0.9_amd64.deb'), 'an old package');
+      writeFileSync(join(output, 'latest-linux.yml'), 'version: 0.0.9\n');
+      writeFileSync(join(staging, 'clinician-desktop_0.1.0_amd64.deb'), 'a package');
+      writeFileSync(join(staging, 'clinician-desktop_0.1.0_amd64.deb.asc'), 'its signature');
+      writeFileSync(join(staging, 'latest-linux.yml'), 'version: 0.1.0\n');
+      // Only this run's packages are in the folder that is signed and verified.
+      assert.deepEqual(readdirSync(staging).filter((n) => n.endsWith('.deb')), ['clinician-desktop_0.1.0_amd64.deb']);
+      assert.deepEqual(publishStaged(staging, output).sort(), ['clinician-desktop_0.1.0_amd64.deb', 'clinician-desktop_0.1.0_amd64.deb.asc', 'latest-linux.yml']);
+      assert.equal(existsSync(staging), false);
+      assert.equal(readFileSync(join(output, 'latest-linux.yml'), 'utf8'), 'version: 0.1.0\n');
+      assert.deepEqual(readdirSync(output).sort(), ['clinician-desktop_0.0.9_amd64.deb', 'clinician-desktop_0.1.0_amd64.deb', 'clinician-desktop_0.1.0_amd64.deb.asc', 'latest-linux.yml']);
+    } finally {
+      dir.remove();
+    }
+  });
+
   test('a release without a platform is a usage error', () => {
     const result = release([], cleanEnv());
     assert.equal(result.status, 64);
@@ -293,6 +413,12 @@ describe('release builds refuse to be unsigned', () => {
       const tampered = spawnSync('gpg', ['--batch', '--verify', join(out, 'clinician-desktop_0.1.0_amd64.deb.asc'), join(out, 'clinician-desktop_0.1.0_amd64.deb')], { env });
       assert.notEqual(tampered.status, 0, 'a changed package fails verification');
       assert.deepEqual(updateManifests(out), [join(out, 'latest-linux.yml')]);
+      // The release script's post-build check: gpg --verify of each package's .asc refuses the tampered one, and a package without one.
+      assert.throws(() => verifyReleaseArtifacts('linux', out, env), /clinician-desktop_0\.1\.0_amd64\.deb failed verification \(gpg --batch exited/);
+      writeFileSync(join(out, 'clinician-desktop_0.1.0_amd64.deb'), 'a package');
+      assert.deepEqual(verifyReleaseArtifacts('linux', out, env).verified.sort(), signed.map((n) => join(out, n)).sort());
+      rmSync(join(out, 'clinician-desktop-0.1.0.x86_64.rpm.asc'));
+      assert.throws(() => verifyReleaseArtifacts('linux', out, env), /x86_64\.rpm failed verification/);
     } finally {
       spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env });
       dir.remove();
