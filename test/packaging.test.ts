@@ -6,8 +6,12 @@
  * real binary cannot be downloaded here; built ONCE and shared) holds the
  * bundles and the three native modules unpacked, none of the sources, tests,
  * source maps, fixtures or dev dependencies, and an Electron binary whose
- * fuses were really flipped; and a release refuses to start without its
- * signing variables. Installers other than `dir` (NSIS, MSI, DMG, AppImage,
+ * fuses were really flipped, and no native build leftovers (test extension,
+ * C sources, object folders) in app.asar.unpacked; a release refuses to start
+ * without its signing variables or in a pull-request build, bundles the
+ * release flavour only, verifies each artifact's signature with the command
+ * its platform has (decisions checked here; gpg run for real) and reaches its
+ * output folder only whole. Installers other than `dir` (NSIS, MSI, DMG, AppImage,
  * deb, rpm), code signing and notarization need another OS, downloads or a
  * certificate: they are configured and validated here, not built.
  */
