@@ -1,10 +1,12 @@
 /**
  * The security scan in npm test: Doyensec's Electronegativity over the
- * electron/ and renderer/ sources, the built main-process bundles (copied as
- * .js) and the built pages finds nothing of high or medium severity; every
- * suppression in the sources names its check and says why; and the scan is
- * not blind (a window with Node integration and no context isolation written
- * to the scratch folder is reported). Runs offline, in one tool start.
+ * electron/ and renderer/ sources, a release build of the main-process
+ * bundles made for the scan (copied as .js, esbuild's `import_electronN.X`
+ * written back to `X`) and the built pages finds nothing of high or medium
+ * severity; every suppression in the sources names its check and says why;
+ * and the scan is not blind (a window with Node integration and no context
+ * isolation written to the scratch folder is reported, both as source and in
+ * the shape esbuild bundles it). Runs offline, in one tool start.
  */
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,9 @@ import { scratchDir } from './support/scratch';
 import { ROOT } from './support/cache-cli';
 import {
   ELECTRON_VERSION,
-  ensureBuilt,
+  carrySuppressions,
+  copyBundlesForScan,
+  ensureRendererBuilt,
   formatFindings,
   knownCheckIds,
   prepareAppTree,
@@ -36,12 +40,25 @@ const BAD_WINDOW = [
   'module.exports = { bad, reviewed, unreviewed, plain };',
 ].join('\n');
 
+// The same bad window as esbuild writes it into main.cjs: the tool alone does not see `new import_electron2.BrowserWindow(`.
+const BAD_BUNDLE = [
+  'var import_electron2 = require("electron");',
+  'const bad = new import_electron2.BrowserWindow({ webPreferences: { nodeIntegration: true, contextIsolation: false } });',
+  'import_electron2.app.whenReady().then(() => (0, import_electron2.dialog).showErrorBox("x", "y"));',
+  'module.exports = { bad };',
+].join('\n');
+
 before(async () => {
-  ensureBuilt();
+  ensureRendererBuilt();
   const tree = prepareAppTree(dir.path);
   const fixtureDir = join(dir.path, 'fixture');
   mkdirSync(fixtureDir);
   writeFileSync(join(fixtureDir, 'bad-window.js'), `${BAD_WINDOW}\n`);
+  // Through the same copy as the real bundles.
+  const fixtureBundle = join(dir.path, 'fixture-bundle');
+  mkdirSync(fixtureBundle);
+  writeFileSync(join(fixtureBundle, 'bad-bundle.cjs'), `${BAD_BUNDLE}\n`);
+  copyBundlesForScan(fixtureBundle, fixtureDir);
   [app, fixture] = (await runElectronegativity([tree, fixtureDir], dir.path)) as [ScanResult, ScanResult];
 });
 
@@ -84,6 +101,34 @@ test('a window with Node integration and without context isolation, written to t
     assert.ok(onBadLine.some((f) => f.id === id && f.severity === severity), `${id} reported as ${severity}: ${formatFindings(fixture.findings)}`);
   }
   assert.deepEqual(fixture.errors, []);
+});
+
+test('a bad window in the shape esbuild bundles it (new import_electron2.BrowserWindow) is reported, on its own line', () => {
+  const onBadLine = fixture.findings.filter((f) => f.file === 'bad-bundle.js' && f.line === 2);
+  for (const [id, severity] of [['CONTEXT_ISOLATION_JS_CHECK', 'HIGH'], ['SANDBOX_JS_CHECK', 'MEDIUM']]) {
+    assert.ok(onBadLine.some((f) => f.id === id && f.severity === severity), `${id} reported as ${severity}: ${formatFindings(fixture.findings)}`);
+  }
+});
+
+test('the scanned bundles are a release build made for the scan, with the electron binding written back to bare names', () => {
+  const main = readFileSync(join(dir.path, 'app', 'built', 'electron', 'main.js'), 'utf8');
+  assert.match(main, /^var DEVELOPMENT_BUILD\d* = false;$/m, 'release flavour');
+  assert.doesNotMatch(main, /\bimport_electron\d*\./, 'no import_electronN. member access left');
+  assert.match(main, /new BrowserWindow\(/, "the app's window is visible to the tool");
+  assert.match(main, /require\("electron"\)/, 'the binding itself is kept');
+});
+
+test("the sources' suppressions reach the bundle on the one line with the same code, never on look-alikes", () => {
+  const main = readFileSync(join(dir.path, 'app', 'built', 'electron', 'main.js'), 'utf8').split('\n');
+  // esbuild keeps some comments, but on a line of their own, where the tool does not apply them: count code lines.
+  const carried = main.filter((line) => line.includes('// eng-disable ') && line.slice(0, line.indexOf('// eng-disable ')).trim() !== '');
+  const inSources = readFileSync(join(ROOT, 'electron', 'window-policy.ts'), 'utf8').split('\n').filter((line) => line.includes('// eng-disable '));
+  assert.equal(carried.length, inSources.length, `every suppression of window-policy.ts is carried: ${carried.join('\n')}`);
+  const one = [{ code: 'preload: preloadPath,', comment: '// eng-disable PRELOAD_JS_CHECK: reviewed' }];
+  assert.equal(carrySuppressions('a\n  preload: preloadPath,\nb', one), 'a\n  preload: preloadPath, // eng-disable PRELOAD_JS_CHECK: reviewed\nb');
+  const twice = 'preload: preloadPath,\npreload: preloadPath,';
+  assert.equal(carrySuppressions(twice, one), twice, 'two look-alike lines: neither is silenced');
+  assert.equal(carrySuppressions('  preload: preloadPath, x', one), '  preload: preloadPath, x', 'only the exact code');
 });
 
 test("an eng-disable comment with a reason hides its own line's finding only, and Electron's secure defaults are assumed", () => {
