@@ -68,3 +68,15 @@ test('the Electron glue hands net.fetch through netFetchThrough (the binary cann
   assert.match(code, /netFetchThrough\(\s*\(?[^)]*\)?\s*=>\s*net\.fetch\(/, 'net.fetch is reached only through netFetchThrough');
   assert.equal(code.match(/net\.fetch\(/g)?.length, 1, 'no other net.fetch call in the glue');
 });
+
+test("electron-updater downloads the installer on its own session partition, not the default session the app's https handler is registered on", () => {
+  // Electron registers a protocol handler on one session: `protocol.handle` is the default session's (docs: api/protocol.md,
+  // "Using protocol with a custom partition or session"). The installed electron-updater's executor is read to pin its side.
+  const executor = readFileSync(join(ROOT, 'node_modules', 'electron-updater', 'out', 'electronHttpExecutor.js'), 'utf8');
+  assert.match(executor, /NET_SESSION_NAME = "electron-updater"/);
+  assert.match(executor, /session\.fromPartition\(exports\.NET_SESSION_NAME/);
+  assert.match(executor, /net\.request\(\{\s*\.\.\.options,\s*session: this\.cachedSession,?\s*\}\)/);
+  const appProtocol = readFileSync(join(ROOT, 'electron', 'app-protocol.ts'), 'utf8');
+  assert.match(appProtocol, /^\s*protocol\.handle\('https'/m, 'the https handler is on the default session (the protocol module)');
+  assert.doesNotMatch(appProtocol, /fromPartition|\.protocol\.handle/, 'and on no other session');
+});
