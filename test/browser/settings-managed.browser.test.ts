@@ -42,6 +42,24 @@ function policySettings(file = policyFile): SettingsSurface {
   return createSettingsSurface({ policy: readLinuxPolicyFile(file), user: () => ({ density: 'compact' }) });
 }
 
+/** The app's settings surface whose settings.list, once `slow` is set, answers only at `answer()` (main still reading the policy when Settings opens). */
+function slowSettings(file: string): { surface: SettingsSurface; slow: boolean; answer(): void } {
+  const inner = policySettings(file);
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  const gate = { slow: false, answer: () => answer(), surface: inner };
+  // The registry awaits what a surface returns: a promise stands for a list still on its way.
+  gate.surface = { list: () => (gate.slow ? (answered.then(() => inner.list()) as unknown as ReturnType<SettingsSurface['list']>) : inner.list()) };
+  return gate;
+}
+
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const a = document.activeElement as HTMLElement | null;
+    if (!a || a === document.body) return 'body';
+    return `${a.tagName.toLowerCase()}${a.getAttribute('name') ? `[name=${a.getAttribute('name')}]` : ''}${a.tagName === 'INPUT' ? `=${(a as HTMLInputElement).value}` : ` "${a.textContent}"`}${(a as HTMLInputElement).disabled ? ' (disabled)' : ''}`;
+  });
+
 let desktop: ManagedDesktop;
 
 before(async () => {
@@ -96,7 +114,10 @@ test("a value IT set that was refused shows its problem line: IT's value was not
   const problems = page.getByTestId('managed-problem');
   assert.equal(await problems.count(), 1, 'one problem line, for the refused value only');
   const line = (await problems.textContent())!;
-  assert.equal(line, "IT's value for Automatic updates was not valid (updatesEnabled must be true or false, not text); the safest value is used: On.", 'what was wrong, in words (never IT\'s value), and the value used');
+  // What was wrong is main's sentence (it names the setting); the screen adds only the frame and the value used.
+  assert.match(line, /^IT's value was not valid: Automatic updates \(updatesEnabled\) must be .*\. The safest value is used: On\.$/, `what was wrong, in words, and the value used (${line})`);
+  assert.doesNotMatch(line, /yes/, "never IT's refused value");
+  assert.doesNotMatch(line, /\.\.|;\s*the safest value is used/i, 'the consequence said once, clean punctuation');
   assert.ok(await page.locator('[data-setting=updatesEnabled] [data-testid=managed-problem]').isVisible(), 'the problem line is visible under its setting');
   await page.close();
 });
@@ -108,6 +129,8 @@ test('a policy file others may write is refused: nothing in it is managed, and S
   await openSettings(page);
   assert.equal(await page.getByTestId('managed-setting').count(), 0, 'nothing from a refused file is used');
   assert.equal(await page.getByTestId('policy-source').textContent(), `Policy from: ${file} (refused: not used)`);
+  const problems = await page.getByTestId('policy-problem').allTextContents();
+  assert.ok(problems.length >= 1 && problems.some((p) => /writ/i.test(p)), `why the file was refused is said under the source (${JSON.stringify(problems)})`);
   assert.equal(await page.getByTestId('theme-fieldset').evaluate((f) => (f as unknown as { disabled: boolean }).disabled), false);
   await page.close();
 });
@@ -155,5 +178,74 @@ test('Settings with managed values: no sideways scroll at 1366x768 and at 200 % 
   assert.ok(box.x + box.width <= 683 && box.y >= 0, "the dialog's Close is on screen at 200 %");
   await page.getByTestId('managed-problem').scrollIntoViewIfNeeded();
   await screenshot(page, 'settings-managed-200pct');
+  await page.close();
+});
+
+test('opening Settings while IT forces the theme: focus lands on the first enabled control once the list answers (never <body>); a click before the answer changes nothing', async () => {
+  const file = writePolicy('forced-theme', { theme: 'dark' });
+  const slow = slowSettings(file);
+  const page = await desktop.open({ settings: slow.surface });
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', "IT's theme at load");
+  slow.slow = true;
+  await page.getByTestId('settings-button').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('settings-dialog').waitFor();
+  const before = await focused(page);
+  assert.doesNotMatch(before, /^body$|disabled|name=theme/, `before the list answers focus is on an enabled control, not a theme choice (${before})`);
+  for (const radio of await page.getByTestId('theme-fieldset').getByRole('radio').all()) assert.equal(await radio.isDisabled(), true, 'theme choices wait for the list');
+  await page.getByTestId('theme-fieldset').getByRole('radio', { name: 'Light' }).click({ force: true });
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'a click before the answer does not change the page theme IT forces');
+  slow.answer();
+  await page.getByTestId('managed-settings').waitFor();
+  await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'density');
+  assert.match(await focused(page), /^input\[name=density\]=\w+$/, 'focus on the density choice, the first one the clinician may change');
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  assert.equal(await page.getByTestId('theme-fieldset').getByRole('radio', { name: 'Dark' }).isChecked(), true);
+  await page.close();
+});
+
+test('opening Settings while IT forces theme and density: focus on Close, and PageDown scrolls the dialog at 683x384', async () => {
+  const file = writePolicy('forced-both', { theme: 'dark', density: 'comfortable', backendUrl: 'https://records.example-hospital.org/' });
+  const page = await desktop.open({ settings: policySettings(file) });
+  await page.setViewportSize({ width: 683, height: 384 });
+  await page.getByTestId('settings-button').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('managed-settings').waitFor();
+  await page.waitForFunction(() => document.activeElement !== document.body && !(document.activeElement as HTMLInputElement).disabled);
+  assert.equal(await focused(page), 'button "Close"', 'nothing to choose: focus on Close');
+  const dialog = page.getByTestId('settings-dialog');
+  const top = await dialog.evaluate((d) => d.scrollTop);
+  await page.keyboard.press('PageDown');
+  await page.waitForFunction((t) => (document.querySelector('[data-testid=settings-dialog]') as HTMLElement).scrollTop > t, top);
+  await page.close();
+});
+
+test('long values IT set: labels keep their width and values wrap in full, at 1366x768 and 683x384', async () => {
+  const backendUrl = 'https://clinical-records-backend.north-region.example-hospital.nhs.uk/api/v2/';
+  const updateUrl = 'https://software-updates.north-region.example-hospital.nhs.uk/clinician-desktop/';
+  assert.ok(backendUrl.length >= 74);
+  const file = writePolicy('long-values', { backendUrl, updateUrl, consultScreenShare: true });
+  const page = await desktop.open({ settings: policySettings(file) });
+  await openSettings(page);
+  for (const viewport of [{ width: 1366, height: 768 }, { width: 683, height: 384 }]) {
+    await page.setViewportSize(viewport);
+    for (const name of ['backendUrl', 'updateUrl']) {
+      const row = page.locator(`[data-testid=managed-setting][data-setting=${name}]`);
+      const label = await row.locator('.managed-label').evaluate((e) => {
+        const range = document.createRange();
+        range.selectNodeContents(e);
+        return { width: e.getBoundingClientRect().width, lines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size, text: e.textContent };
+      });
+      assert.ok(label.width >= 100 && label.lines === 1, `${viewport.width}: "${label.text}" keeps its width, on one line (${JSON.stringify(label)})`);
+      const value = await row.getByTestId('managed-value').evaluate((e) => ({ cut: e.scrollWidth > e.clientWidth + 0.5, right: e.getBoundingClientRect().right, text: (e as HTMLElement).innerText.replace(/\s/g, '') }));
+      const shown = name === 'backendUrl' ? backendUrl : updateUrl;
+      assert.ok(!value.cut && value.right <= viewport.width, `${viewport.width}: the ${name} value is shown whole`);
+      assert.equal(value.text, shown, 'the whole value, wrapped, nothing elided');
+    }
+    await noSidewaysScroll(page, `${viewport.width} long values`);
+    await expectAccessible(page, `settings with long values at ${viewport.width}`);
+    await page.getByTestId('managed-setting').first().scrollIntoViewIfNeeded();
+    await screenshot(page, `settings-managed-long-${viewport.width}`);
+  }
   await page.close();
 });

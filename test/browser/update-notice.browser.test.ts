@@ -22,7 +22,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import type { UpdateSurface } from '../../electron/services/app-surfaces';
 import { createUpdateService, type UpdateService } from '../../electron/services/update/update-service';
 import { electronUpdaterDownloader } from '../../electron/update-glue';
@@ -124,6 +124,10 @@ async function windowFocus(page: Page, updater: TestUpdater): Promise<void> {
   await asked;
 }
 
+async function isFocused(locator: Locator): Promise<boolean> {
+  return locator.evaluate((e) => e === (e.ownerDocument as { activeElement: unknown }).activeElement);
+}
+
 async function noSidewaysScroll(page: Page, what: string): Promise<void> {
   const sideways = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
   assert.ok(sideways <= 0, `${what}: no horizontal page scroll (${sideways}px)`);
@@ -160,13 +164,18 @@ test('a ready update shows "Version X is ready" and "Restart to update"; before 
   await page.close();
 });
 
-test('during a consultation the restart button is disabled with "after your consultation"; it is offered again when the consultation ends', async () => {
+test('during a consultation the restart button is aria-disabled (still in the Tab order) with "after your consultation"; it is offered again when the consultation ends', async () => {
   const updater = await readyUpdater();
   updater.consultation = true;
   const page = await desktop.open({ updates: updater });
   const restart = page.getByTestId('update-restart');
   await restart.waitFor();
-  assert.equal(await restart.isDisabled(), true, 'no restart during a consultation');
+  assert.equal(await restart.getAttribute('aria-disabled'), 'true', 'no restart during a consultation, and screen readers hear it is unavailable');
+  await page.getByTestId('settings-button').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await isFocused(restart), true, 'the waiting button is reached with Tab (a keyboard user hears why it waits)');
+  await page.keyboard.press('Enter');
+  assert.deepEqual(updater.installs, [], 'Enter on the waiting button installs nothing');
   const reason = page.getByTestId('update-reason');
   assert.equal(await reason.textContent(), 'after your consultation');
   assert.ok(await reason.isVisible(), 'the reason is visible');
@@ -178,7 +187,7 @@ test('during a consultation the restart button is disabled with "after your cons
 
   updater.consultation = false;
   await windowFocus(page, updater);
-  await page.waitForFunction(() => !(document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled);
+  await page.waitForFunction(() => document.querySelector('[data-testid=update-restart]')?.getAttribute('aria-disabled') === null);
   assert.equal(await reason.count(), 0, 'the reason is gone with the consultation');
   assert.equal(updater.quitAndInstall, 0);
   await page.close();
@@ -217,6 +226,7 @@ test('without unsent changes a click installs at once with acceptUnsynced false'
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('update-restart').click();
   await page.getByText('Restarting…').waitFor();
+  assert.equal(await isFocused(page.getByText('Restarting…')), true, 'focus moves to "Restarting…" (never <body>)');
   assert.deepEqual(updater.installs, [false]);
   assert.equal(updater.quitAndInstall, 1);
   assert.equal(await page.getByTestId('update-confirm').count(), 0, 'no question when nothing waits');
@@ -236,11 +246,13 @@ test('a consultation that starts after the notice showed: the install is refused
   assert.equal(await alert.locator('p').textContent(), 'Not restarted. The update waits until the consultation ends.');
   assert.deepEqual(updater.installs, [false]);
   assert.equal(updater.quitAndInstall, 0, 'nothing installed during the consultation');
-  await page.waitForFunction(() => (document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled === true);
+  await page.waitForFunction(() => document.querySelector('[data-testid=update-restart]')?.getAttribute('aria-disabled') === 'true');
   assert.equal(await page.getByTestId('update-reason').textContent(), 'after your consultation', 'the status was asked again after the refusal');
+  assert.equal(await isFocused(restart), true, 'focus stays on the button through the refusal (never <body>)');
   await expectAccessible(page, 'refused install');
   await alert.getByRole('button', { name: 'Dismiss' }).click();
   await alert.waitFor({ state: 'detached' });
+  assert.equal(await isFocused(restart), true, 'after Dismiss focus is back on the button');
   await page.close();
 });
 
@@ -269,8 +281,10 @@ test('updates off by policy: nothing in the top bar; Settings says updates are o
   await page.getByTestId('settings-button').click();
   const section = page.getByTestId('update-settings');
   await page.getByTestId('update-message').waitFor();
-  assert.match((await section.textContent())!, /This is version 2\.3\.1\. Updates are turned off by your organisation\./);
   assert.equal(await page.getByTestId('update-message').textContent(), 'Updates are turned off by your organisation.');
+  const words = (await section.textContent())!;
+  assert.match(words, /This is version 2\.3\.1\./);
+  assert.equal(words.split('turned off').length - 1, 1, `the reason is said once (${words})`);
   assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing in the top bar');
   await page.close();
 });
@@ -323,12 +337,105 @@ test('with the notice shown (and during a consultation): no sideways scroll and 
   updater.consultation = false;
   updater.waitingChanges = 2;
   await windowFocus(page, updater);
-  await page.waitForFunction(() => (document.querySelector('[data-testid=update-restart]') as HTMLButtonElement | null)?.disabled === false);
+  await page.waitForFunction(() => document.querySelector('[data-testid=update-restart]')?.getAttribute('aria-disabled') === null);
   await page.getByTestId('update-restart').click();
   await page.getByTestId('update-confirm').waitFor();
   await noSidewaysScroll(page, '683x384 confirmation');
   const confirmButton = (await page.getByTestId('update-confirm-confirm').boundingBox())!;
   assert.ok(confirmButton.x + confirmButton.width <= 683 && confirmButton.y + confirmButton.height <= 384, 'the confirmation fits at 200 %');
   await screenshot(page, 'update-notice-200pct-confirm');
+  await page.close();
+});
+
+test('updates off for another reason: Settings says that reason (not "turned off by your organisation"), once, with clean punctuation', async () => {
+  const updater = new TestUpdater(null);
+  assert.equal(updater.service.status().state, 'off');
+  const page = await desktop.open({ updates: updater });
+  await page.getByTestId('settings-button').click();
+  await page.getByTestId('update-message').waitFor();
+  const words = (await page.getByTestId('update-settings').textContent())!;
+  assert.equal(await page.getByTestId('update-message').textContent(), 'No update address is configured.');
+  assert.doesNotMatch(words, /by your organisation/, `the updater's own reason, not a guess (${words})`);
+  assert.doesNotMatch(words, /…\.|\.\.|:\s*\./, 'no doubled punctuation');
+  await page.close();
+});
+
+test('changes that became unsent since the last look: the click asks the confirmation (never "confirm" words without a confirm button)', async () => {
+  const updater = await readyUpdater();
+  const page = await desktop.open({ updates: updater });
+  const restart = page.getByTestId('update-restart');
+  await restart.waitFor();
+  updater.waitingChanges = 2; // since the last poll
+  await restart.click();
+  await page.getByTestId('update-confirm').waitFor();
+  assert.equal(await page.getByTestId('update-error').count(), 0, 'no refusal text asking to confirm');
+  await page.getByTestId('update-confirm-confirm').click();
+  await page.getByText('Restarting…').waitFor();
+  assert.deepEqual(updater.installs, [false, true], 'the first ask was refused (changes wait), the confirmed one accepts them');
+  await page.close();
+});
+
+test('a confirmation open when a consultation starts closes; the button waits, with focus on it', async () => {
+  const updater = await readyUpdater();
+  updater.waitingChanges = 2;
+  const page = await desktop.open({ updates: updater });
+  const restart = page.getByTestId('update-restart');
+  await restart.click();
+  const confirm = page.getByTestId('update-confirm');
+  await confirm.waitFor();
+  updater.consultation = true;
+  await windowFocus(page, updater);
+  await confirm.waitFor({ state: 'detached' });
+  assert.equal(await restart.getAttribute('aria-disabled'), 'true');
+  assert.equal(await isFocused(restart), true, 'focus back on the (waiting) button');
+  assert.deepEqual(updater.installs, []);
+  await page.close();
+});
+
+test('signed in: the full notice fits the top bar at 1366x768 (ready, during a consultation), the short cue and reason at 683x384; locked, no restart is offered', async () => {
+  const updater = await readyUpdater();
+  const { page } = await desktop.signIn({ updates: updater }, { displayName: 'Dr Kim Lee' });
+  await page.getByTestId('update-notice').waitFor();
+  /** The element shows all of its text (nothing cut off with an ellipsis) and is on screen. */
+  const whole = async (selector: string, what: string) => {
+    const r = await page.locator(selector).evaluate((e) => {
+      const box = e.getBoundingClientRect();
+      return { cut: e.scrollWidth > e.clientWidth + 0.5, width: box.width, right: box.right, view: window.innerWidth, text: (e as HTMLElement).innerText };
+    });
+    assert.ok(!r.cut && r.width > 1 && r.right <= r.view, `${what}: "${r.text}" shown in full (${JSON.stringify(r)})`);
+  };
+  for (const consultation of [false, true]) {
+    updater.consultation = consultation;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await windowFocus(page, updater);
+    await page.waitForFunction((c) => (document.querySelector('[data-testid=update-reason]') !== null) === c, consultation);
+    const what = consultation ? 'during a consultation' : 'ready';
+    await whole('.update-notice-text', `1366 ${what}: the version`);
+    assert.equal(await page.locator('.update-notice-text').getAttribute('title'), 'Version 2.4.0 is ready to install');
+    await whole('.topbar-user', `1366 ${what}: the clinician's name`);
+    await whole('[data-testid=update-restart]', `1366 ${what}: the button`);
+    if (consultation) await whole('[data-testid=update-reason]', `1366 ${what}: the reason`);
+    await noSidewaysScroll(page, `1366 signed in ${what}`);
+    await expectAccessible(page, `signed-in notice ${what}`);
+    await screenshot(page, `update-notice-signed-in-1366-${consultation ? 'consultation' : 'ready'}`);
+    await page.setViewportSize({ width: 683, height: 384 });
+    await whole('.update-cue', `683 ${what}: the short cue`);
+    assert.equal(await page.locator('.update-cue').textContent(), 'Update ready');
+    await whole('[data-testid=update-restart]', `683 ${what}: the button`);
+    assert.equal(await page.getByRole('button', { name: 'Restart to update' }).count(), 1, '683: the full name stays for screen readers');
+    if (consultation) await whole('.update-narrow', `683 ${what}: the short reason`);
+    await noSidewaysScroll(page, `683 signed in ${what}`);
+    await expectAccessible(page, `signed-in notice ${what} at 200 %`);
+    await screenshot(page, `update-notice-signed-in-683-${consultation ? 'consultation' : 'ready'}`);
+  }
+  updater.consultation = false;
+  await page.getByTestId('lock-button').click();
+  await page.getByTestId('lock-button').waitFor({ state: 'detached' });
+  // A round trip after the lock screen's own asks (calls answer in order), then a frame for React to paint.
+  await page.evaluate(() => (window as unknown as { clinician: { update: { status(i: object): Promise<unknown> } } }).clinician.update.status({}));
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+  assert.equal(await page.getByTestId('update-notice').count(), 0, 'the lock screen offers no restart to whoever stands at the computer');
+  assert.equal(await page.getByRole('button', { name: /Restart/ }).count(), 0);
+  assert.deepEqual(updater.installs, []);
   await page.close();
 });

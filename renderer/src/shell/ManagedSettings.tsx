@@ -2,7 +2,10 @@
  * "Managed by your organisation" in Settings: each setting IT set on this
  * computer with its label and its value in words (On/Off, never raw JSON),
  * a visible problem line for a value IT set that was refused (the safest
- * value is used instead), and once, where the policy came from. Also the
+ * value is used instead), and once, where the policy came from, with what
+ * is wrong with that source as a whole under it (why a file was refused,
+ * settings it names that do not exist). Each row keeps its label readable:
+ * a long value wraps in full under the label, never squeezes it. Also the
  * words for a value and for its source, which the rest of Settings uses.
  * Holds no PHI; shows only what main sends (never reads a policy itself).
  */
@@ -31,25 +34,34 @@ export function valueWords(setting: Pick<SettingView, 'name' | 'value'>): string
   return value;
 }
 
-/** "IT's value for Automatic updates was not valid (updatesEnabled must be true or false, not text); the safest value is used: On." */
+/** "IT's value was not valid: Automatic updates (updatesEnabled) must be On or Off (true or false); it is text. The safest value is used: On." */
 export function problemWords(setting: SettingView): string {
-  // Main's problem may already end with the consequence; say it once, with the value used.
-  const detail = setting.problem?.replace(/[;.,]?\s*the safest value is used\.?\s*$/i, '').trim();
-  const why = detail ? ` (${detail})` : '';
-  return `IT's value for ${setting.label} was not valid${why}; the safest value is used: ${valueWords(setting)}.`;
+  // Main's problem names the setting and may already end with the consequence; say it once, with the value used.
+  const detail = setting.problem?.replace(/[;.,]?\s*the safest value is used\.?\s*$/i, '').replace(/[.;,\s]+$/, '').trim();
+  const used = `The safest value is used: ${valueWords(setting)}.`;
+  return detail ? `IT's value was not valid: ${detail}. ${used}` : `IT's value for ${setting.label} was not valid. ${used}`;
 }
 
 interface Props {
   settings: SettingView[];
   policySource: string;
+  /** What is wrong with the policy source as a whole, in main's words (never a value). */
+  policyProblems: readonly string[];
 }
 
-export function ManagedSettings({ settings, policySource }: Props) {
+export function ManagedSettings({ settings, policySource, policyProblems }: Props) {
   const managed = settings.filter((s) => s.managed || s.problem !== null);
   return (
     <section className="managed-settings" aria-labelledby="managed-settings-title" data-testid="managed-settings">
       <h3 id="managed-settings-title">Managed by your organisation</h3>
-      <p className="muted" data-testid="policy-source">Policy from: {policySource}</p>
+      <p className="muted policy-source" data-testid="policy-source">Policy from: {policySource}</p>
+      {policyProblems.length > 0 && (
+        <ul className="policy-problems">
+          {policyProblems.map((p, i) => (
+            <li key={i} className="managed-problem" data-testid="policy-problem">{p}</li>
+          ))}
+        </ul>
+      )}
       {managed.length === 0 ? (
         <p className="muted">Your organisation manages no settings on this computer.</p>
       ) : (

@@ -11,38 +11,62 @@ import { api, call, ClinicianError } from '../clinician';
 
 export const UPDATE_POLL_MS = 60_000;
 
-/** The updater's status, or null while unknown or when this computer has no updater (UPDATE_UNAVAILABLE). `refresh` asks again at once. */
-export function useUpdateStatus(): { status: UpdateStatus | null; refresh(): void } {
+/** The updater's status, or null while unknown or when this computer has no updater (UPDATE_UNAVAILABLE). `refresh` asks again at once and resolves with the answer. */
+export function useUpdateStatus(): { status: UpdateStatus | null; refresh(): Promise<UpdateStatus | null> } {
   const [status, setStatus] = useState<UpdateStatus | null>(null);
   const alive = useRef(true);
-  const refresh = useCallback(() => {
-    call(api().update.status({})).then(
-      (next) => alive.current && setStatus(next),
-      () => alive.current && setStatus(null),
-    );
-  }, []);
+  const refresh = useCallback(
+    () =>
+      call(api().update.status({})).then(
+        (next) => {
+          if (alive.current) setStatus(next);
+          return next;
+        },
+        () => {
+          if (alive.current) setStatus(null);
+          return null;
+        },
+      ),
+    [],
+  );
   useEffect(() => {
     alive.current = true;
-    refresh();
-    const timer = setInterval(refresh, UPDATE_POLL_MS);
-    window.addEventListener('focus', refresh);
+    const ask = () => void refresh();
+    ask();
+    const timer = setInterval(ask, UPDATE_POLL_MS);
+    window.addEventListener('focus', ask);
     return () => {
       alive.current = false;
       clearInterval(timer);
-      window.removeEventListener('focus', refresh);
+      window.removeEventListener('focus', ask);
     };
   }, [refresh]);
   return { status, refresh };
 }
 
-export const UPDATE_STATE_WORDS: Record<UpdateStatus['state'], string> = {
-  off: 'Updates are turned off by your organisation',
-  idle: 'Up to date',
-  checking: 'Checking for an update…',
-  downloading: 'Downloading an update…',
-  ready: 'An update is ready',
-  failed: 'The last update check failed',
-};
+/**
+ * The updater's state as one finished sentence ("Checking for an update…",
+ * "Version 2.4.0 is ready to install."), or '' when updates are off and the
+ * updater's message (shown beside it) already says why: the reason is said
+ * once, in the updater's own words, never guessed.
+ */
+export function updateStateSentence(status: Pick<UpdateStatus, 'state' | 'availableVersion' | 'message'>): string {
+  const version = status.availableVersion;
+  switch (status.state) {
+    case 'off':
+      return status.message ? '' : 'Updates are off.';
+    case 'idle':
+      return 'Up to date.';
+    case 'checking':
+      return 'Checking for an update…';
+    case 'downloading':
+      return version ? `Downloading version ${version}…` : 'Downloading an update…';
+    case 'ready':
+      return version ? `Version ${version} is ready to install.` : 'An update is ready to install.';
+    case 'failed':
+      return 'The last update check failed.';
+  }
+}
 
 /** A failed install in words: what happened, and that nothing was lost. */
 export function installErrorWords(err: unknown): string {
@@ -50,7 +74,8 @@ export function installErrorWords(err: unknown): string {
   switch (code) {
     case 'UPDATE_DEFERRED':
       // Main's message says why it waits (a consultation, changes not yet sent): a typed, PHI-free sentence.
-      return `Not restarted. ${err instanceof Error && err.message ? err.message : 'The update waits.'}`;
+      // A deferral for unsent changes opens the confirmation instead (UpdateNotice); never ask to "confirm" here, with no button to do it.
+      return `Not restarted. ${err instanceof Error && err.message ? err.message.replace(/[;,]?\s*confirm to update now\.?\s*$/i, '.').replace(/\.\.$/, '.') : 'The update waits.'}`;
     case 'UPDATE_UNAVAILABLE':
       return 'Not restarted: no verified update is ready any more. Your work is kept.';
     case 'UPDATE_REJECTED':
