@@ -5,6 +5,7 @@
  * is named only when it looks like a setting name.
  */
 import { test } from 'node:test';
+import { z } from 'zod';
 import assert from 'node:assert/strict';
 import { createSettingsSurface } from '../electron/services/policy/effective-settings';
 import { checkSettingValue, SETTINGS_CATALOGUE, settingDefinition } from '../electron/services/policy/settings-catalogue';
@@ -96,6 +97,10 @@ test('a refused value is named by its label with the policy name in brackets, in
     ['theme', null, 'Theme (theme) is empty (null)'],
     ['dataDir', 'relative/S3cret', 'Cache folder (dataDir) must be an absolute path'],
     ['rpId', 'Hospital.Example', 'Passkey domain (rpId) must be a lower-case domain name'],
+    ['updateTargetVersion', 'latest?token=abc', 'Pinned version (updateTargetVersion) must be a semantic version such as 1.4.2'],
+    ['appOrigin', 'https://clinician.hospital.example/app?token=abc', 'App origin (appOrigin) must be an https origin (no path)'],
+    ['updateUrl', 'http://updates.hospital.example/', 'Update server (updateUrl) must be an https URL'],
+    ['backendUrl', 'ftp://api.hospital.example/', 'Backend server (backendUrl) must be an https URL (plain http only on loopback)'],
     ['updateTargetVersion', 'x'.repeat(65), 'Pinned version (updateTargetVersion) is longer than 64 characters'],
     ['updateUrl', ['https://x.example/'], 'Update server (updateUrl) must be text; it is a list'],
   ];
@@ -120,4 +125,7 @@ test('every bad value of every setting is worded by label and policy name, with 
       assert.ok(p.length <= 250, p);
     }
   }
+  // A library's own message (here zod's "Too small: …") is never passed on: the format in words stands for it.
+  const strict = { ...settingDefinition('keychainAccessGroup')!, schema: z.string().min(5) } as Parameters<typeof checkSettingValue>[0];
+  assert.deepEqual(checkSettingValue(strict, 'abc'), { ok: false, problem: 'Keychain access group (macOS) (keychainAccessGroup) must be text, at most 200 characters' });
 });

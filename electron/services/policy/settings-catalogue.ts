@@ -303,7 +303,7 @@ export function checkSettingValue(s: SettingDefinition, raw: unknown): { ok: tru
       if (parsed.success) return { ok: true, value: parsed.data };
       // Our own refine/regex messages start with "must"; anything else is the library's wording, replaced by the format in words.
       const message = parsed.error.issues[0]?.message ?? '';
-      return refused(/^must [a-z ,()./-]+$/i.test(message) ? message : `must be ${s.format}`);
+      return refused(/^must [^:<>=]+$/.test(message) ? message : `must be ${s.format}`);
     }
   }
 }
