@@ -234,7 +234,7 @@ test('long values IT set: labels keep their width and values wrap in full, at 13
       const label = await row.locator('.managed-label').evaluate((e) => {
         const range = document.createRange();
         range.selectNodeContents(e);
-        return { width: e.getBoundingClientRect().width, lines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size, text: e.textContent };
+        return { width: e.getBoundingClientRect().width, lines: new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size, text: e.textContent };
       });
       assert.ok(label.width >= 100 && label.lines === 1, `${viewport.width}: "${label.text}" keeps its width, on one line (${JSON.stringify(label)})`);
       const value = await row.getByTestId('managed-value').evaluate((e) => ({ cut: e.scrollWidth > e.clientWidth + 0.5, right: e.getBoundingClientRect().right, text: (e as HTMLElement).innerText.replace(/\s/g, '') }));
