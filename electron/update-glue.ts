@@ -21,7 +21,8 @@
  * Must never: give electron-updater a manifest it fetched itself, let it pick
  * a staging group or a downgrade on its own, let a download run past its
  * signed size or its deadline, let electron-updater log (its messages carry
- * URLs and paths), or install on quit while changes wait to be sent. The only
+ * URLs and paths), leave electron-updater's 'error' event without a listener,
+ * or install on quit while changes wait to be sent. The only
  * file that imports electron-updater.
  */
 // electron-updater is CommonJS with getter exports (autoUpdater is created on first read), so read it through the default export.
@@ -89,6 +90,8 @@ export interface DownloadTimeouts {
 export interface DownloaderOptions {
   deadlineMs?: number;
   timeouts?: DownloadTimeouts;
+  /** process.platform by default; on 'darwin' the update is handed to Squirrel.Mac only by an explicit install. */
+  platform?: NodeJS.Platform;
 }
 
 const SIZE_REFUSED = 'The update file did not match the size in the signed update list; the download was stopped and nothing was installed.';
@@ -258,6 +261,11 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
   let verified: VerifiedManifest | null = null;
   let guard: DownloadGuard | null = null;
   const deadlineMs = downloaderOptions.deadlineMs ?? DOWNLOAD_DEADLINE_MS;
+  // MacUpdater hands the downloaded zip to Squirrel.Mac when autoInstallOnAppQuit is true as the download ends, and
+  // Squirrel.Mac then applies it on the next quit whatever we decide later; so on macOS it stays false and the update
+  // goes to Squirrel only through install() (MacUpdater.quitAndInstall), and never installs by itself on quit.
+  const squirrel = (downloaderOptions.platform ?? process.platform) === 'darwin';
+  let errorListener: (() => void) | null = null;
   const timeouts: DownloadTimeouts = downloaderOptions.timeouts ?? {
     set: (fn, ms) => setTimeout(fn, ms).unref(),
     clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -269,6 +277,9 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
   // The NSIS web installer's package is a second download the signed files list does not name.
   updater.disableWebInstaller = true;
   updater.autoInstallOnAppQuit = false;
+  // Without a listener EventEmitter throws 'error' (MacUpdater re-emits Squirrel.Mac's, e.g. a refused code signature,
+  // from the native updater's event: an uncaught exception in main). The error's text carries URLs and paths: not passed on.
+  updater.on('error', () => errorListener?.());
   updater.allowDowngrade = false;
   updater.allowPrerelease = false;
   updater.disableDifferentialDownload = true;
@@ -295,6 +306,9 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
       const current = new DownloadGuard(files, new electronUpdater.CancellationToken());
       guard = current;
       const deadline = timeouts.set(() => current.fail('deadline'), deadlineMs);
+      // BaseUpdater registers its quit handler once, as a download ends, and only if this is true then; the handler
+      // re-reads it at app 'quit' (after 'before-quit', where the service sets it: setInstallOnQuit).
+      updater.autoInstallOnAppQuit = !squirrel;
       try {
         let paths: string[];
         try {
@@ -305,6 +319,8 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
         if (current.reason !== null) throw current.refusal();
         await checkDownloadedSizes(paths, files);
       } finally {
+        // Until the service decides (setInstallOnQuit, right after this resolves), nothing installs on quit.
+        updater.autoInstallOnAppQuit = false;
         timeouts.clear(deadline);
         if (guard === current) guard = null;
       }
@@ -313,7 +329,10 @@ export function electronUpdaterDownloader(updater: AppUpdater, downloaderOptions
       updater.quitAndInstall(true, true);
     },
     setInstallOnQuit(allowed) {
-      updater.autoInstallOnAppQuit = allowed;
+      updater.autoInstallOnAppQuit = allowed && !squirrel;
+    },
+    onInstallError(listener) {
+      errorListener = listener;
     },
   };
 }
@@ -345,6 +364,7 @@ export function startAppUpdates(options: AppUpdatesOptions): UpdateService {
         download: () => Promise.reject(new Error('updates are off')),
         install: () => undefined,
         setInstallOnQuit: () => undefined,
+        onInstallError: () => undefined,
       };
   const service = createUpdateService({
     currentVersion: options.currentVersion,

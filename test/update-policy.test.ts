@@ -259,6 +259,104 @@ describe('update install', () => {
     assert.equal(updater.autoInstallOnAppQuit, true);
   });
 
+  // electron-updater registers its quit handler once, when a download ends, and only if autoInstallOnAppQuit is true then;
+  // the handler re-reads the flag at 'quit', which Electron fires after every 'before-quit' listener (where main calls mayInstallOnQuit).
+  test('installs on quit when the outbox is empty (electron-updater registered its quit handler)', async () => {
+    const updates = await readyService();
+    assert.equal(updater.quitHandlerCount, 1, 'electron-updater registered its quit handler when the download ended');
+    assert.equal(updates.mayInstallOnQuit(), true);
+    updater.fireQuit();
+    assert.equal(updater.installs.length, 1);
+    assert.equal(updater.installs[0]?.isSilent, true);
+  });
+
+  test('does not install on quit while changes wait, even after they were once sent', async () => {
+    const updates = await readyService();
+    waiting = 2;
+    assert.equal(updates.mayInstallOnQuit(), false);
+    updater.fireQuit();
+    assert.equal(updater.installs.length, 0);
+  });
+
+  test('does not install on quit during a consultation', async () => {
+    const updates = await readyService();
+    consultation = true;
+    assert.equal(updates.mayInstallOnQuit(), false);
+    updater.fireQuit();
+    assert.equal(updater.installs.length, 0);
+  });
+
+  test('macOS: the update is never handed over for install on quit (Squirrel.Mac would apply it whatever we decide later)', async () => {
+    release('0.2.0');
+    const updates = createUpdateService({
+      currentVersion: '0.1.0',
+      policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null },
+      publicKey: keys.publicKeyBase64,
+      dataDir: scratch.path,
+      channelFile: CHANNEL,
+      downloader: electronUpdaterDownloader(updater, { platform: 'darwin' }),
+      consultationActive: () => consultation,
+      waitingChanges: () => waiting,
+    });
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'ready');
+    assert.equal(updater.quitHandlerCount, 0, 'autoInstallOnAppQuit was false as the download ended');
+    updates.mayInstallOnQuit();
+    assert.equal(updater.autoInstallOnAppQuit, false);
+    assert.deepEqual(await updates.install(false), { installing: true });
+    assert.equal(updater.installs.length, 1, 'an explicit install still runs');
+  });
+
+  test('a quit that does not exit cleanly does not install', async () => {
+    const updates = await readyService();
+    assert.equal(updates.mayInstallOnQuit(), true);
+    updater.fireQuit(1);
+    assert.equal(updater.installs.length, 0);
+  });
+
+  test('an install that fails (electron-updater emits error) is a failed state in neutral words, and the next check runs', async () => {
+    const logged: string[] = [];
+    release('0.2.0');
+    const updates = createUpdateService({
+      currentVersion: '0.1.0',
+      policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null },
+      publicKey: keys.publicKeyBase64,
+      dataDir: scratch.path,
+      channelFile: CHANNEL,
+      downloader: electronUpdaterDownloader(updater),
+      consultationActive: () => consultation,
+      waitingChanges: () => waiting,
+      log: (line) => logged.push(line),
+    });
+    await updates.checkNow();
+    assert.equal(updates.status().state, 'ready');
+    updater.failInstallWith = new Error(`spawn ${scratch.path}/installer EACCES https://updates.example/x`);
+    await updates.install(false);
+    assert.equal(updater.installs.length, 0);
+    const failed = updates.status();
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.message, 'The update could not be installed; the app will try again later.');
+    for (const line of logged) assert.ok(!line.includes(scratch.path) && !line.includes('https:'), line);
+    const manifestRequests = () => server.requests.filter((path) => path === CHANNEL).length;
+    const before = manifestRequests();
+    await updates.checkNow();
+    assert.equal(manifestRequests(), before + 1, 'the next check ran');
+    assert.equal(updates.status().state, 'ready');
+    assert.deepEqual(await updates.install(false), { installing: true });
+    assert.equal(updater.installs.length, 1);
+  });
+
+  test('an error after the install started (Squirrel.Mac refusing the code signature) fails the install, and the next check runs', async () => {
+    const updates = await readyService();
+    assert.deepEqual(await updates.install(false), { installing: true });
+    // MacUpdater re-emits Squirrel's 'error' on the updater; without a listener this would throw out of emit.
+    updater.emit('error', new Error('Code signature at URL file:///private/var/folders/x did not pass validation'));
+    assert.equal(updates.status().state, 'failed');
+    const before = server.requests.filter((path) => path === CHANNEL).length;
+    await updates.checkNow();
+    assert.equal(server.requests.filter((path) => path === CHANNEL).length, before + 1);
+  });
+
   test('while the cache is locked the last known count holds; a count never known counts as waiting', async () => {
     waiting = null;
     const updates = await readyService();

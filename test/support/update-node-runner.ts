@@ -38,8 +38,13 @@ class NodeHttpExecutor extends HttpExecutor<ClientRequest> {
 
 export class NodeRunUpdater extends electronUpdater.BaseUpdater {
   readonly installs: InstallOptions[] = [];
+  /** What electron-updater registered through AppAdapter.onQuit (Electron's app.once('quit')). */
+  private readonly quitHandlers: ((exitCode: number) => void)[];
+  /** When set, the next doInstall throws it (as the installer failing to start would). */
+  failInstallWith: Error | null = null;
 
   constructor(folder: string, version: string) {
+    const quitHandlers: ((exitCode: number) => void)[] = [];
     const app: AppAdapter = {
       version,
       name: 'clinician-desktop',
@@ -50,7 +55,7 @@ export class NodeRunUpdater extends electronUpdater.BaseUpdater {
       whenReady: () => Promise.resolve(),
       relaunch: () => undefined,
       quit: () => undefined,
-      onQuit: () => undefined,
+      onQuit: (handler) => void quitHandlers.push(handler),
     };
     mkdirSync(app.userDataPath, { recursive: true });
     // What electron-builder writes into a packaged app (the updater reads its cache folder name from it).
@@ -59,6 +64,17 @@ export class NodeRunUpdater extends electronUpdater.BaseUpdater {
     // AppUpdater builds electron.net's executor only when no AppAdapter is given; with one, the executor is ours to set.
     (this as unknown as { httpExecutor: HttpExecutor<ClientRequest> }).httpExecutor = new NodeHttpExecutor();
     this.logger = null;
+    this.quitHandlers = quitHandlers;
+  }
+
+  /** How many quit handlers electron-updater registered. */
+  get quitHandlerCount(): number {
+    return this.quitHandlers.length;
+  }
+
+  /** The app's 'quit' event as Electron fires it (after every 'before-quit' listener ran): runs what electron-updater registered. */
+  fireQuit(exitCode = 0): void {
+    for (const handler of this.quitHandlers.splice(0)) handler(exitCode);
   }
 
   /** Where electron-updater put the downloaded, sha512-checked installer; null when none. */
@@ -84,10 +100,16 @@ export class NodeRunUpdater extends electronUpdater.BaseUpdater {
 
   /** BaseUpdater's own quitAndInstall, minus the part only Electron has (electron.autoUpdater's event, app.quit). */
   override quitAndInstall(isSilent = false, isForceRunAfter = false): void {
-    this.install(isSilent, isForceRunAfter);
+    // As BaseUpdater's: an install that did not start may be tried again.
+    if (!this.install(isSilent, isForceRunAfter)) (this as unknown as { quitAndInstallCalled: boolean }).quitAndInstallCalled = false;
   }
 
   protected doInstall(options: InstallOptions): boolean {
+    if (this.failInstallWith) {
+      const failure = this.failInstallWith;
+      this.failInstallWith = null;
+      throw failure;
+    }
     this.installs.push(options);
     return true;
   }

@@ -10,7 +10,8 @@
  * Must never: install while the app is locked (no one signed in: whoever is at
  * the screen may not restart it into the update); install during a
  * consultation; install while changes wait in the
- * outbox unless the clinician acknowledged it; hand a manifest to the
+ * outbox unless the clinician acknowledged it (nor on quit then, nor during
+ * a consultation); stay 'installing' after the install failed; hand a manifest to the
  * downloader before it was verified; accept a replayed older update list
  * silently; put a URL, a path or a key into status.
  */
@@ -34,6 +35,7 @@ export const MAX_MANIFEST_AGE_DAYS = 30;
 export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const NEUTRAL = 'The update check did not complete; the app will try again later.';
+const INSTALL_FAILED = 'The update could not be installed; the app will try again later.';
 
 /** What electron-updater does for us; the glue implements it, the tests drive it for real under Node. */
 export interface UpdateDownloader {
@@ -43,6 +45,8 @@ export interface UpdateDownloader {
   install(): void;
   /** Whether the downloaded update may install itself when the app quits. */
   setInstallOnQuit(allowed: boolean): void;
+  /** Calls `listener` when the updater reports an error outside a download (an install that did not start, Squirrel.Mac refusing it). */
+  onInstallError(listener: () => void): void;
 }
 
 export interface IntervalTimer {
@@ -119,7 +123,7 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
   }
 
   function mayInstallOnQuit(): boolean {
-    const allowed = state === 'ready' && waitingCount() === 0;
+    const allowed = state === 'ready' && !installing && !options.consultationActive() && waitingCount() === 0;
     options.downloader.setInstallOnQuit(allowed);
     return allowed;
   }
@@ -140,6 +144,17 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     }
     rememberSignedTime(newestFile, signedAt);
   }
+
+  /** The updater reported an error while an update was ready or installing: nothing was installed; the next check starts afresh. */
+  options.downloader.onInstallError(() => {
+    if (state !== 'ready' && !installing) return;
+    installing = false;
+    state = 'failed';
+    availableVersion = null;
+    message = INSTALL_FAILED;
+    options.downloader.setInstallOnQuit(false);
+    options.log?.('update install failed');
+  });
 
   async function check(): Promise<void> {
     if (off || !key || !options.policy.updateUrl) return;
@@ -210,8 +225,9 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
         throw new AppError('UPDATE_DEFERRED', 'Some changes are not sent yet. They are kept and sent after the update; confirm to update now.');
       }
       installing = true;
+      options.downloader.setInstallOnQuit(false);
       options.downloader.install();
-      return { installing: true };
+      return { installing: state === 'ready' && installing };
     },
   };
 }
