@@ -53,6 +53,15 @@ test('keygen and sign produce a signature the app verifies; the private key is n
     const fresh = verifyManifest(readFileSync(manifest), readFileSync(`${manifest}.sig`, 'utf8'), parsePublicKey(publicKey)!, 'latest-linux.yml');
     assert.ok(Date.now() - Date.parse(fresh.releaseDate) < DAY);
 
+    // A list dated ahead of now would be accepted by the app and then block older lists until that date: refused here.
+    writeFileSync(manifest, releaseManifest('0.2.0', 'a.AppImage', Buffer.from('installer'), { releaseDate: new Date(Date.now() + 60 * 60 * 1000) }));
+    const ahead = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: publicKey });
+    assert.notEqual(ahead.status, 0);
+    assert.match(ahead.stderr, /in the future/);
+    writeFileSync(manifest, releaseManifest('0.2.0', 'a.AppImage', Buffer.from('installer'), { releaseDate: new Date(Date.now() + 60 * 1000) }));
+    const slightlyAhead = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: publicKey });
+    assert.equal(slightlyAhead.status, 0, slightlyAhead.stderr);
+
     const wrong = tool(['sign', manifest], { CLINICIAN_UPDATE_SIGNING_KEY_FILE: keyFile, CLINICIAN_UPDATE_PUBLIC_KEY: throwawayUpdateKeys().publicKeyBase64 });
     assert.notEqual(wrong.status, 0);
     assert.match(wrong.stderr, /does not match/);

@@ -10,7 +10,8 @@
  *   the app was built with). The app refuses a list whose releaseDate is
  *   more than 30 days old (or older than one it has seen): `--restamp` sets
  *   releaseDate to now first (re-publishing an unchanged release); without
- *   it, an older list is refused here.
+ *   it, an older list is refused here, and so is one dated more than 5
+ *   minutes ahead of now (the app would then refuse older lists until then).
  *
  * Must never: write the private key inside the repository, or print it.
  */
@@ -18,6 +19,9 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { generateUpdateKeyPair, manifestReleaseDate, MAX_MANIFEST_AGE_DAYS, publicKeyBase64Of, restampManifest, signManifest } from './update-signing';
+
+/** How far ahead of now a releaseDate may be when signing (clock skew between build machines). */
+const MAX_SIGN_AHEAD_MS = 5 * 60 * 1000;
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -66,6 +70,10 @@ if (command === 'keygen') {
     if (releaseDate === null) fail(`${manifest} has no releaseDate in ISO form (the app refuses it)`);
     if (Date.now() - releaseDate > MAX_MANIFEST_AGE_DAYS * 24 * 60 * 60 * 1000) {
       fail(`${manifest} is dated more than ${MAX_MANIFEST_AGE_DAYS} days ago and the app would refuse it; sign with --restamp`);
+    }
+    // The app accepts a list dated up to a day ahead (clocks differ), and then refuses any older list until that date.
+    if (releaseDate > Date.now() + MAX_SIGN_AHEAD_MS) {
+      fail(`${manifest} is dated in the future (releaseDate ahead of this computer's clock); fix the date or sign with --restamp`);
     }
     writeFileSync(`${manifest}.sig`, `${signManifest(bytes, pem, basename(manifest))}\n`);
     console.log(`signed ${manifest} -> ${manifest}.sig`);
