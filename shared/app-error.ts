@@ -46,6 +46,12 @@ export const ERROR_CODES = [
   'UPDATE_REJECTED',
   /** Updates: not now (a consultation is running, or unsent changes were not acknowledged); nothing was installed. */
   'UPDATE_DEFERRED',
+  /** Export and print: turned off by IT policy, or this format is not allowed; nothing was read or written. */
+  'EXPORT_DISABLED',
+  /** Break the glass: needs the hospital server (offline, or not configured); nothing was granted. */
+  'GLASS_OFFLINE',
+  /** Break the glass: the server refused (no such restricted match, a revoked clinician, an expired handle); discloses nothing more. */
+  'GLASS_REFUSED',
   'INTERNAL',
 ] as const;
 

@@ -35,6 +35,9 @@ export const AUDIT_SUBTYPES = [
   'consult-join',
   'consult-code-confirmed',
   'consult-end',
+  'export',
+  'print',
+  'break-glass',
 ] as const;
 export type AuditSubtype = (typeof AUDIT_SUBTYPES)[number];
 export const CONFLICT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['conflict-keep-mine', 'conflict-take-theirs']);
@@ -50,6 +53,28 @@ const CONSULT_CALL_URN = 'urn:clinician-desktop:consult-call:';
 export function consultCallEntity(callId: string): string {
   return `${CONSULT_CALL_URN}${callId}`;
 }
+/**
+ * Governed export and print (issue 13): 'export' is a FHIR Bundle (or, from
+ * the cache command line, `audit-export`/`stats`) leaving the cache;
+ * 'print' is a print or a PDF of the print view. Action 'R', the patient
+ * named (null for a command-line run over every patient), entities: the
+ * resources read plus `exportFacts(...)` URNs (format, reason code); the
+ * reason's free text goes in `query`. Written in the same transaction as
+ * the read.
+ */
+export const EXPORT_SUBTYPES: ReadonlySet<AuditSubtype> = new Set(['export', 'print']);
+const EXPORT_URN = 'urn:clinician-desktop:export:';
+export function exportFacts(f: { format: string; reason: string }): string[] {
+  return [`${EXPORT_URN}format:${f.format}`, `${EXPORT_URN}reason:${f.reason}`];
+}
+/**
+ * Break the glass (issue 13): 'break-glass' records the grant itself
+ * (action 'E', the patient, the reason code as `exportFacts`-style URN, the
+ * free text in `query`). Every entry written while a break-the-glass grant
+ * for that patient is active carries purpose EMERGENCY_PURPOSE instead of
+ * 'TREAT' (HL7 v3 PurposeOfUse ETREAT), on the device and on the backend.
+ */
+export const EMERGENCY_PURPOSE = 'ETREAT';
 export const CONFLICT_SUBTYPE_SYSTEM = 'urn:clinician-desktop:audit-subtype';
 
 /**

@@ -13,6 +13,7 @@ import {
   CONFLICT_SUBTYPES,
   CONFLICT_SUBTYPE_SYSTEM,
   CONSULT_SUBTYPES,
+  EXPORT_SUBTYPES,
   OS_USER_ACTOR_PREFIX,
   ROLLBACK_SUBTYPE,
   type AuditAction,
@@ -99,7 +100,7 @@ export function userIdentifier(actor: string): { system: string; value: string }
 function subtypes(entry: AuditEntry): Coding[] {
   if (CONFLICT_SUBTYPES.has(entry.subtype)) return [{ system: RESTFUL_INTERACTION, code: 'update' }, { system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
   // A rollback found on the device, or a step of a consultation, is no restful interaction: our own code only.
-  if (entry.subtype === ROLLBACK_SUBTYPE || CONSULT_SUBTYPES.has(entry.subtype)) return [{ system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
+  if (entry.subtype === ROLLBACK_SUBTYPE || CONSULT_SUBTYPES.has(entry.subtype) || EXPORT_SUBTYPES.has(entry.subtype) || entry.subtype === 'break-glass') return [{ system: CONFLICT_SUBTYPE_SYSTEM, code: entry.subtype }];
   return [{ system: RESTFUL_INTERACTION, code: entry.subtype }];
 }
 

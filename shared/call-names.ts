@@ -46,6 +46,13 @@ export const CALL_NAMES = [
   'settings.list',
   'update.status',
   'update.install',
+  'export.options',
+  'export.fhir',
+  'print.prepare',
+  'print.output',
+  'glass.search',
+  'glass.break',
+  'glass.active',
 ] as const;
 
 export type CallName = (typeof CALL_NAMES)[number];

@@ -239,6 +239,29 @@ export const updateStatusSchema = z.object({
 });
 export type UpdateStatus = z.infer<typeof updateStatusSchema>;
 
+// Governed export and print (issue 13).
+/** Why a clinician exports or prints: a short coded list plus free text ('other' needs the text). */
+export const EXPORT_REASONS = ['continuity-of-care', 'patient-request', 'referral', 'legal-request', 'other'] as const;
+export const EXPORT_REASON_TEXT_MAX = 500;
+export const exportReasonSchema = z
+  .strictObject({ code: z.enum(EXPORT_REASONS, 'Choose a reason.'), text: z.string().trim().max(EXPORT_REASON_TEXT_MAX, 'Keep the reason under 500 characters.') })
+  .refine((r) => r.code !== 'other' || r.text.length > 0, { message: 'Say why, in a few words.', path: ['text'] });
+export type ExportReason = z.infer<typeof exportReasonSchema>;
+/** What may leave the cache, by policy: a FHIR Bundle file, a PDF, paper. */
+export const EXPORT_FORMATS = ['fhir-json', 'pdf', 'printer'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** The watermark on every printed or PDF page. */
+export const watermarkSchema = z.object({ clinician: z.string().max(200), at: z.string().max(40), label: z.string().max(40) });
+
+// Break the glass (issue 13).
+export const GLASS_REASONS = ['emergency-treatment', 'patient-transferred', 'covering-colleague', 'other'] as const;
+export const glassReasonSchema = z
+  .strictObject({ code: z.enum(GLASS_REASONS, 'Choose a reason.'), text: z.string().trim().max(EXPORT_REASON_TEXT_MAX, 'Keep the reason under 500 characters.') })
+  .refine((r) => r.code !== 'other' || r.text.length > 0, { message: 'Say why, in a few words.', path: ['text'] });
+/** A restricted match of an online search: that it exists, nothing more. The handle is opaque, short-lived and bound to this session. */
+export const restrictedMatchSchema = z.object({ handle: z.string().min(1).max(200), label: z.string().max(100) });
+export const glassGrantSchema = z.object({ patientId: fhirIdSchema, expiresAt: z.string().max(40) });
+
 export const SEARCH_QUERY_MAX = 100;
 export const SEARCH_RESULTS_MAX = 50;
 
@@ -361,6 +384,37 @@ export const contract = {
    * unless `acceptUnsynced` (the clinician was told they are kept and sent after the restart).
    */
   'update.install': { input: z.strictObject({ acceptUnsynced: z.boolean() }), output: z.object({ installing: z.boolean() }) },
+  // Governed export and print (issue 13). Every one needs the unlocked cache; each export or print asks for a reason and is audited.
+  /** What policy allows now (formats, print), and the reasons to choose from. */
+  'export.options': {
+    input: z.strictObject({}),
+    output: z.object({ formats: z.array(z.enum(EXPORT_FORMATS)), reasons: z.array(z.object({ code: z.enum(EXPORT_REASONS), label: z.string() })) }),
+  },
+  /**
+   * The patient's summary as a FHIR R4 Bundle (IPS shape where it fits), saved where the clinician chooses in the OS
+   * save dialog (main opens it; the renderer never names a path). `saved` false: the clinician cancelled, nothing read.
+   */
+  'export.fhir': { input: z.strictObject({ patientId: fhirIdSchema, reason: exportReasonSchema }), output: z.object({ saved: z.boolean(), resources: z.number().int() }) },
+  /**
+   * Reads the chart for the print view and audits the print (same transaction). The renderer shows the print view
+   * with the watermark, then calls print.output with the id.
+   */
+  'print.prepare': {
+    input: z.strictObject({ patientId: fhirIdSchema, reason: exportReasonSchema, output: z.enum(['pdf', 'printer']) }),
+    output: z.object({ printId: z.uuid(), chart: chartSchema, watermark: watermarkSchema }),
+  },
+  /** Prints the caller's window (print view mounted) or saves it as PDF through the OS save dialog; `done` false: cancelled. */
+  'print.output': { input: z.strictObject({ printId: z.uuid() }), output: z.object({ done: z.boolean() }) },
+  // Break the glass (issue 13): online only.
+  /** The backend's restricted matches for a search (patients this clinician is not assigned to): that they exist, nothing more. */
+  'glass.search': {
+    input: z.strictObject({ query: z.string().trim().min(1).max(SEARCH_QUERY_MAX) }),
+    output: z.object({ matches: z.array(restrictedMatchSchema).max(SEARCH_RESULTS_MAX) }),
+  },
+  /** Break the glass on a restricted match: time-boxed access granted by the backend; the record is pulled into the cache. */
+  'glass.break': { input: z.strictObject({ handle: z.string().min(1).max(200), reason: glassReasonSchema }), output: glassGrantSchema },
+  /** The break-the-glass grants active now on this device. */
+  'glass.active': { input: z.strictObject({}), output: z.object({ grants: z.array(glassGrantSchema) }) },
 } as const satisfies Record<CallName, { input: z.ZodType; output: z.ZodType }>;
 
 export type Contract = typeof contract;

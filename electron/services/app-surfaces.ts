@@ -12,7 +12,8 @@
  * macOS preference domain); problems in words that never echo a value. The
  * update surface hands no URL, path or key at all.
  */
-import type { CallOutput } from '../../shared/contract';
+import type { CallOutput, ParsedInput } from '../../shared/contract';
+import type { Caller } from './caller-policy';
 
 export interface SettingsSurface {
   list(): CallOutput<'settings.list'>;
@@ -24,7 +25,30 @@ export interface UpdateSurface {
   install(acceptUnsynced: boolean): Promise<CallOutput<'update.install'>>;
 }
 
+/**
+ * Governed export and print (issue 13): policy decides what is allowed; each
+ * call asks for a reason and audits in the same transaction as it reads; the
+ * destination comes from the OS save dialog (Electron glue), never from the
+ * renderer. Throws EXPORT_DISABLED when policy forbids.
+ */
+export interface ExportSurface {
+  options(): CallOutput<'export.options'>;
+  exportFhir(input: ParsedInput<'export.fhir'>): Promise<CallOutput<'export.fhir'>>;
+  preparePrint(input: ParsedInput<'print.prepare'>): CallOutput<'print.prepare'>;
+  /** `caller` is the window whose print view is printed (the glue finds its webContents). */
+  output(input: ParsedInput<'print.output'>, caller: Caller): Promise<CallOutput<'print.output'>>;
+}
+
+/** Break the glass (issue 13): online only (GLASS_OFFLINE), decided by the backend (GLASS_REFUSED). */
+export interface GlassSurface {
+  search(query: string): Promise<CallOutput<'glass.search'>>;
+  breakGlass(input: ParsedInput<'glass.break'>): Promise<CallOutput<'glass.break'>>;
+  active(): CallOutput<'glass.active'>;
+}
+
 export interface AppSurfaces {
   settings?: SettingsSurface;
   updates?: UpdateSurface;
+  exports?: ExportSurface;
+  glass?: GlassSurface;
 }

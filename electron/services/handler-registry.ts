@@ -43,6 +43,16 @@ function requireAuth(auth: SignInSurface | undefined): SignInSurface {
   return auth;
 }
 
+function requireExports(surfaces: AppSurfaces): NonNullable<AppSurfaces['exports']> {
+  if (!surfaces.exports) throw new AppError('EXPORT_DISABLED', 'Export and print are not available on this computer.');
+  return surfaces.exports;
+}
+
+function requireGlass(surfaces: AppSurfaces): NonNullable<AppSurfaces['glass']> {
+  if (!surfaces.glass) throw new AppError('GLASS_OFFLINE', 'Emergency access needs the hospital server, which is not set up on this computer.');
+  return surfaces.glass;
+}
+
 function requireSession(deps: RegistryDeps): CacheSession {
   const session = deps.session();
   if (session) return session;
@@ -157,6 +167,13 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
       if (!surfaces.updates) throw new AppError('UPDATE_UNAVAILABLE', 'Updates are not set up on this computer.');
       return surfaces.updates.install(acceptUnsynced);
     },
+    'export.options': () => phi(() => requireExports(surfaces).options()),
+    'export.fhir': (input) => phi(() => requireExports(surfaces).exportFhir(input)),
+    'print.prepare': (input) => phi(() => requireExports(surfaces).preparePrint(input)),
+    'print.output': (input, caller) => phi(() => requireExports(surfaces).output(input, caller)),
+    'glass.search': ({ query }) => phi(() => requireGlass(surfaces).search(query)),
+    'glass.break': (input) => phi(() => requireGlass(surfaces).breakGlass(input)),
+    'glass.active': () => phi(() => requireGlass(surfaces).active()),
   };
 }
 

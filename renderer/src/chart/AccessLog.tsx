@@ -22,6 +22,9 @@ const ACTION_WORDS: Record<AuditSubtype, string> = {
   'consult-join': 'Joined a video consultation',
   'consult-code-confirmed': 'Confirmed the consultation’s security code',
   'consult-end': 'Left or ended a video consultation',
+  export: 'Exported the summary',
+  print: 'Printed or saved the summary as PDF',
+  'break-glass': 'Broke the glass (emergency access)',
 };
 
 const OUTCOME_WORDS: Record<AuditOutcome, string> = {
