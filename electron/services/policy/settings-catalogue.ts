@@ -9,7 +9,7 @@
  * the app does not act on, and never mark a secret as shown (there is none).
  */
 import { z } from 'zod';
-import { DENSITIES, THEMES } from '../../../shared/contract';
+import { DENSITIES, EXPORT_FORMATS, THEMES } from '../../../shared/contract';
 
 /** Where a value may come from, strongest first: IT's machine policy, the backend's organisation policy, the clinician. */
 export type SettingOrigin = 'policy' | 'organisation' | 'user';
@@ -47,6 +47,19 @@ const httpsOrigin = urlText().refine((u) => {
   return !!url && url.protocol === 'https:' && url.pathname === '/' && !url.search && !url.hash && !url.username;
 }, 'must be an https origin (no path)');
 const httpsUrl = urlText().refine((u) => parsedUrl(u)?.protocol === 'https:', 'must be an https URL');
+/**
+ * Export formats IT allows: `none`, or a comma-separated list of fhir-json,
+ * pdf, printer (each at most once). Read by services/export/export-policy.ts.
+ */
+export const EXPORT_FORMATS_NONE = 'none';
+const exportFormatList = z
+  .string()
+  .max(64)
+  .refine((v) => {
+    if (v.trim() === EXPORT_FORMATS_NONE) return true;
+    const parts = v.split(',').map((p) => p.trim());
+    return parts.every((p) => (EXPORT_FORMATS as readonly string[]).includes(p)) && new Set(parts).size === parts.length;
+  }, `must be ${EXPORT_FORMATS_NONE} or a comma-separated list of ${EXPORT_FORMATS.join(', ')}`);
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 
 interface SettingBase {
@@ -215,6 +228,32 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     default: null,
     safest: null,
     unsetMeans: 'the newest signed version',
+    from: ['policy'],
+  },
+  {
+    name: 'exportFormats',
+    label: 'Export and print formats',
+    description:
+      'What a clinician may take out of the app, each time with a reason, audited and (PDF, paper) watermarked: fhir-json (a FHIR R4 patient summary file), pdf (the print view saved as PDF), printer (paper). none turns export and print off.',
+    type: 'string',
+    format: `${EXPORT_FORMATS_NONE}, or a comma-separated list of ${EXPORT_FORMATS.join(', ')}`,
+    maxLength: 64,
+    schema: exportFormatList,
+    // Paper and PDF carry a visible watermark; a machine-readable FHIR file does not and is trivially copied on: IT turns it on where a referral workflow needs it.
+    default: 'printer,pdf',
+    // A refused value lets nothing out: IT meant to restrict something, and we cannot tell what.
+    safest: EXPORT_FORMATS_NONE,
+    unsetMeans: 'printer and PDF',
+    from: ['policy'],
+  },
+  {
+    name: 'screenCaptureProtection',
+    label: 'Screen-capture protection',
+    description:
+      "Hide the app's window from screenshots, screen recorders and screen sharing (Windows 10 2004+ and macOS; no effect on Linux). Not a defence against a camera.",
+    type: 'boolean',
+    default: true,
+    safest: true,
     from: ['policy'],
   },
   {
