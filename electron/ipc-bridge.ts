@@ -12,7 +12,7 @@ import { dispatch, type DispatchOptions, type HandlerRegistry } from './services
 function callerOf(event: IpcMainInvokeEvent): Caller {
   const frame = event.senderFrame;
   if (!frame) return { url: '', isMainFrame: false };
-  return { url: frame.url, isMainFrame: frame.parent === null };
+  return { url: frame.url, isMainFrame: frame.parent === null, windowId: event.sender.id };
 }
 
 export function bindRegistry(ipcMain: IpcMain, registry: HandlerRegistry, options: DispatchOptions): void {

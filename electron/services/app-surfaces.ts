@@ -33,8 +33,10 @@ export interface UpdateSurface {
  */
 export interface ExportSurface {
   options(): CallOutput<'export.options'>;
-  exportFhir(input: ParsedInput<'export.fhir'>): Promise<CallOutput<'export.fhir'>>;
-  preparePrint(input: ParsedInput<'print.prepare'>): CallOutput<'print.prepare'>;
+  /** `caller`: the window the save dialog belongs to. */
+  exportFhir(input: ParsedInput<'export.fhir'>, caller: Caller): Promise<CallOutput<'export.fhir'>>;
+  /** `caller`: the window the print is bound to (print.output from any other window is refused). */
+  preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): CallOutput<'print.prepare'>;
   /** `caller` is the window whose print view is printed (the glue finds its webContents). */
   output(input: ParsedInput<'print.output'>, caller: Caller): Promise<CallOutput<'print.output'>>;
 }

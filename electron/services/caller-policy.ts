@@ -9,6 +9,8 @@ export interface Caller {
   /** URL of the frame that sent the call. */
   url: string;
   isMainFrame: boolean;
+  /** The sending window's web contents id (set by the Electron glue): binds a prepared print to the window that prepared it. */
+  windowId?: number;
 }
 
 /**
