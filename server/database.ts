@@ -22,9 +22,10 @@ import { migrateAuthorization, type AuthorizationTables } from './authorization/
 import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
 import { migrateSessions, migrateUsedDecoyChallenges, type SessionTables } from './auth/session-schema';
 import { migrateSignaling, type SignalingTables } from './signaling/signaling-schema';
+import { migratePrivacy, type PrivacyTables } from './privacy/privacy-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/, signaling/). */
-export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables {
+export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
   counters: { name: string; value: number };
@@ -263,6 +264,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateAuditFlags(db),
   (db) => migrateUsedDecoyChallenges(db),
   (db) => migrateSignaling(db),
+  (db) => migratePrivacy(db),
 ];
 
 /** Which engine a Kysely instance runs on. */
