@@ -166,6 +166,19 @@ const MIGRATIONS: readonly string[] = [
       FROM resources r, json_each(r.json, '$.code.coding') c
      WHERE r.resource_type = 'Observation' AND r.patient_id IS NOT NULL AND c.type = 'object' AND json_extract(c.value, '$.code') IS NOT NULL;
   `,
+  // 8: break-the-glass grants (issue 13): one row per patient reached in an
+  // emergency, with when it ends and the reason's code. ended_at is set when
+  // the grant expired or the backend ended it; the row (and the patient's
+  // records) leave once no work on that patient waits (./glass/).
+  `
+  CREATE TABLE glass_grants (
+    patient_id TEXT PRIMARY KEY,
+    granted_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    reason_code TEXT NOT NULL,
+    ended_at TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
