@@ -14,6 +14,7 @@ import { ChartConsultation } from '../../consult/ChartConsultation';
 import { activeConsult } from '../../consult/consult-session';
 import { StartConsultation } from '../../consult/StartConsultation';
 import { NotesPane, WritePane } from '../charting';
+import { ChartExportActions } from '../export/ChartExportActions';
 import { ageFrom } from '../fhir-format';
 import { AccessLog } from './AccessLog';
 import { ChartTabs, panelId, tabId } from './ChartTabs';
@@ -134,7 +135,12 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   return (
     <article className="chart" data-testid="chart" aria-label={`Chart of ${chart.summary.name}`}>
       <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(observations)} now={now} onClose={onClose}
-        actions={<StartConsultation patientId={patientId} encounters={items(chart, 'Encounter')} />} />
+        actions={
+          <>
+            <StartConsultation patientId={patientId} encounters={items(chart, 'Encounter')} />
+            <ChartExportActions patientId={patientId} />
+          </>
+        } />
       <ChartConsultation patientId={patientId} />
       <ChartTabs tabs={CHART_TABS} active={tab} onSelect={select} />
       {CHART_TABS.map((t) => (
