@@ -23,9 +23,10 @@ import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from '.
 import { migrateSessions, migrateUsedDecoyChallenges, type SessionTables } from './auth/session-schema';
 import { migrateSignaling, type SignalingTables } from './signaling/signaling-schema';
 import { migratePrivacy, type PrivacyTables } from './privacy/privacy-schema';
+import { migrateGlass, type GlassTables } from './glass/glass-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/, signaling/). */
-export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables {
+export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables, GlassTables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
   counters: { name: string; value: number };
@@ -265,6 +266,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateUsedDecoyChallenges(db),
   (db) => migrateSignaling(db),
   (db) => migratePrivacy(db),
+  (db) => migrateGlass(db),
 ];
 
 /** Which engine a Kysely instance runs on. */
