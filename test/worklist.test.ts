@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { importBundle } from '../electron/services/bundle-import';
-import { SCHEMA_VERSION, applyMigrations } from '../electron/services/cache-migrations';
+import { applyMigrations } from '../electron/services/cache-migrations';
 import { recordVitals } from '../electron/services/charting';
 import { putDraft } from '../electron/services/drafts';
 import { listConflicts } from '../electron/services/conflicts';
@@ -252,7 +252,8 @@ test('observation_codes follows resources: filled from the cache on upgrade, the
     // Back to a version-6 cache holding observations, as an upgrade meets it.
     db.exec(`DROP TRIGGER observation_codes_insert; DROP TRIGGER observation_codes_update; DROP TRIGGER observation_codes_delete; DROP TABLE observation_codes;
       CREATE INDEX resources_by_code ON resources (patient_id, resource_type, json_extract(json, '$.code.coding[0].code'), sort_date);
-      PRAGMA user_version = ${SCHEMA_VERSION - 1};`);
+      DROP TABLE glass_grants;
+      PRAGMA user_version = 6;`);
     const insert = db.prepare("INSERT INTO resources (resource_type, id, patient_id, sort_date, json) VALUES ('Observation', ?, 'p1', ?, ?)");
     const obs = (codes: unknown[]) => JSON.stringify({ resourceType: 'Observation', code: { coding: codes } });
     insert.run('o1', '2026-01-01', obs([{ code: 'HR' }, { code: '8867-4' }]));

@@ -43,6 +43,11 @@ export interface AuditContext {
   deviceId: string;
   purpose: string;
   network?: () => AuditNetwork;
+  /**
+   * The purpose of an entry naming a patient, when it differs from `purpose`
+   * (a break-the-glass grant active at `recordedAt`: EMERGENCY_PURPOSE); null keeps `purpose`.
+   */
+  purposeFor?: (patientId: string, recordedAt: string) => string | null;
 }
 
 /** What happened; one per access. */
@@ -116,12 +121,13 @@ export class AuditChain {
   append(record: AuditRecord): AuditEntry {
     if (!this.db.inTransaction) throw new Error('audit append outside a transaction');
     const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
+    const recordedAt = this.clock().toISOString();
     const entry: AuditEntry = {
       seq: (last?.seq ?? 0) + 1,
-      recordedAt: this.clock().toISOString(),
+      recordedAt,
       actor: this.context.actor,
       deviceId: this.context.deviceId,
-      purpose: this.context.purpose,
+      purpose: (record.patientId !== null ? this.context.purposeFor?.(record.patientId, recordedAt) : null) ?? this.context.purpose,
       network: this.context.network?.() ?? null,
       ...record,
     };

@@ -20,6 +20,7 @@ import { acquireFolderLock, acquireFolderLockWaiting, cacheInUseError, LOCK_FILE
 import { isDiskFullError } from './cache-disk-full';
 import { checkRollbackAtOpen } from './rollback-guard';
 import { rememberClinicianName } from './workspace-state';
+import { emergencyPurposeFor } from './glass/glass-grants';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
 
@@ -107,7 +108,9 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
     });
     db = openDb;
-    const context: AuditContext = { actor: options.actor, ...(options.actorName ? { actorName: options.actorName } : {}), deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}) };
+    const context: AuditContext = { actor: options.actor, ...(options.actorName ? { actorName: options.actorName } : {}), deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}),
+      // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (./glass/glass-grants.ts).
+      purposeFor: emergencyPurposeFor(openDb) };
     const audit = new AuditChain(openDb, keys.signingKey, context, options.clock);
     // Vouch for entries a crash left unsigned, but only after checking they chain on.
     const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
