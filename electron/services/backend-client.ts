@@ -22,6 +22,18 @@ import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceip
 import { z as zod } from 'zod';
 import { CONSULT_CALLS_PATH, CONSULT_INVITED_PATH, consultInvitationsPath, invitedCallsResponseSchema, inviteResponseSchema, startCallResponseSchema, type startCallRequestSchema } from '../../shared/consult/consult-api';
 import type { Invitee } from '../../shared/consult/signaling-messages';
+import {
+  GLASS_GRANTS_PATH,
+  GLASS_REASON_MESSAGE,
+  GLASS_REFUSED_MESSAGE,
+  GLASS_SEARCH_PATH,
+  glassActiveReplySchema,
+  glassGrantReplySchema,
+  glassRecordsPath,
+  glassRecordsReplySchema,
+  glassSearchReplySchema,
+  type glassGrantBodySchema,
+} from '../../shared/glass-api';
 
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** A 5xx answer: the server is there but failed this request; nothing local is lost. */
@@ -202,6 +214,8 @@ export class BackendClient {
         throw new AppError('DEVICE_REVOKED', code === 'DEVICE_REVOKED' ? 'IT has revoked this device.' : 'IT has revoked your access.');
       }
       if (code === 'SESSION_INVALID' && response.status === 401) throw new SessionEndedError();
+      // Break the glass refused: our own fixed words (400: the reason; else never which handle or grant problem).
+      if (code === 'GLASS_REFUSED') throw new AppError('GLASS_REFUSED', response.status === 400 ? GLASS_REASON_MESSAGE : GLASS_REFUSED_MESSAGE);
       if (code === 'PRF_REQUIRED') {
         throw new AppError('PRF_REQUIRED', PRF_REQUIRED_MESSAGE);
       }
@@ -276,6 +290,20 @@ export class BackendClient {
   }
   invitedCalls(token: string) {
     return this.request('GET', CONSULT_INVITED_PATH, invitedCallsResponseSchema, { token });
+  }
+  /** Break the glass (issue 13): restricted matches (handle and label only), a grant, this clinician's active grants, a granted patient's records. */
+  glassSearch(token: string, query: string) {
+    return this.request('POST', GLASS_SEARCH_PATH, glassSearchReplySchema, { token, body: { query } });
+  }
+  glassGrant(token: string, body: z.input<typeof glassGrantBodySchema>) {
+    return this.request('POST', GLASS_GRANTS_PATH, glassGrantReplySchema, { token, body });
+  }
+  glassGrants(token: string) {
+    return this.request('GET', GLASS_GRANTS_PATH, glassActiveReplySchema, { token });
+  }
+  glassRecords(token: string, patientId: string, cursor: string | null) {
+    const path = glassRecordsPath(patientId) + (cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`);
+    return this.request('GET', path, glassRecordsReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
   pull(token: string, cursor: string | null) {
     const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;

@@ -170,13 +170,15 @@ const MIGRATIONS: readonly string[] = [
   // emergency, with when it ends and the reason's code. ended_at is set when
   // the grant expired or the backend ended it; the row (and the patient's
   // records) leave once no work on that patient waits (./glass/).
+  // records_cursor: where the next fetch of the patient's records resumes.
   `
   CREATE TABLE glass_grants (
     patient_id TEXT PRIMARY KEY,
     granted_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     reason_code TEXT NOT NULL,
-    ended_at TEXT
+    ended_at TEXT,
+    records_cursor TEXT
   ) WITHOUT ROWID;
   `,
 ];

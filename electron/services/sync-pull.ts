@@ -85,6 +85,8 @@ export function cursorBehind(cursor: string, than: string | null): boolean {
  * dropped. A patient kept only for drafts keeps only what the drafts need
  * (the patient and the note or problem each draft edits); the rest of the
  * record goes, audited. Blank drafts keep nothing and go with the patient.
+ * A patient reached by breaking the glass is never in the assigned list:
+ * ./glass/ owns when it leaves (at the grant's end, unless work waits).
  */
 function dropUnassigned(session: CacheSession, assigned: string[]): void {
   const { db } = session;
@@ -92,7 +94,8 @@ function dropUnassigned(session: CacheSession, assigned: string[]): void {
     .prepare(
       `SELECT p.id FROM patients p WHERE p.id NOT IN (SELECT value FROM json_each(?))
          AND NOT EXISTS (SELECT 1 FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)`,
+         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)
+         AND NOT EXISTS (SELECT 1 FROM glass_grants g WHERE g.patient_id = p.id)`,
     )
     .pluck()
     .all(JSON.stringify(assigned)) as string[];
