@@ -8,7 +8,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const noNode = { paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not available here.' })) };
 const noElectron = { name: 'electron', message: 'Only the Electron glue files may import electron.' };
-const ELECTRON_GLUE = ['electron/main.ts', 'electron/preload.ts', 'electron/ipc-bridge.ts', 'electron/window-policy.ts', 'electron/app-protocol.ts', 'electron/net-glue.ts', 'electron/keychain-helper-glue.ts'];
+const ELECTRON_GLUE = ['electron/main.ts', 'electron/preload.ts', 'electron/ipc-bridge.ts', 'electron/window-policy.ts', 'electron/app-protocol.ts', 'electron/net-glue.ts', 'electron/keychain-helper-glue.ts', 'electron/export-glue.ts'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test-results/**', '.tmp/**'] },

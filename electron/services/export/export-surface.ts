@@ -1,0 +1,170 @@
+/**
+ * Governed export and print (issue 13), the ExportSurface behind
+ * export.options / export.fhir / print.prepare / print.output. Policy
+ * (exportFormats) decides what may leave; each export or print needs a reason
+ * (the contract's exportReasonSchema), reads the chart and writes its audit
+ * entry in one SQLite transaction, and leaves a mark on what it produces (the
+ * Bundle's restricted confidentiality and author; the print view's
+ * watermark). A refused attempt (format not allowed, patient not in the
+ * cache) is audited too, outcome 4, with nothing read. The destination comes
+ * only from SaveDestination (the OS save dialog in the app); the contract's
+ * strict inputs cannot carry a path. Never write a file, print or return a
+ * chart without its audit entry, and never an audit entry for a file that was
+ * not written (the file is written inside the transaction, and removed if
+ * the commit fails).
+ */
+import { rmSync } from 'node:fs';
+import { extname } from 'node:path';
+import { AppError } from '../../../shared/app-error';
+import type { CallOutput, ExportFormat, ExportReason, ParsedInput } from '../../../shared/contract';
+import type { ExportSurface } from '../app-surfaces';
+import type { Caller } from '../caller-policy';
+import type { CacheSession } from '../cache-session';
+import { openChart } from '../patient-records';
+import { writeFileAtomically } from './atomic-file';
+import { appendExportAudit } from './export-audit';
+import type { ExportPolicy } from './export-policy';
+import { exportReasonChoices, reasonText } from './export-reasons';
+import { buildPatientSummary } from './patient-summary-bundle';
+import { PrintTickets } from './print-tickets';
+
+/** The label on every printed or PDF page, and the Bundle's confidentiality in words. */
+export const WATERMARK_LABEL = 'Confidential';
+
+/** Where to save: the OS save dialog in the app (export-glue.ts); a folder of the test's own in tests. */
+export interface SaveDestination {
+  /** An absolute path the clinician chose, or null when they cancelled. */
+  choose(request: { format: 'fhir-json' | 'pdf'; suggestedName: string }, caller: Caller): Promise<string | null>;
+}
+
+/** The caller's window, printed (export-glue.ts: webContents.print / printToPDF). */
+export interface PrintOutput {
+  /** Through the OS print dialog; false when the clinician cancelled it. */
+  print(caller: Caller): Promise<boolean>;
+  /** The window's print view as PDF bytes (A4, backgrounds). */
+  pdf(caller: Caller): Promise<Uint8Array>;
+}
+
+export interface ExportSurfaceDeps {
+  /** The open cache, or null while locked. */
+  session(): CacheSession | null;
+  /** IT's policy now (it may change while the app runs). */
+  policy(): ExportPolicy;
+  destination: SaveDestination;
+  printer: PrintOutput;
+  clock?: () => Date;
+}
+
+const REFUSED = 'Your organisation does not allow this here.';
+
+function disabled(format: ExportFormat): AppError {
+  const what = format === 'fhir-json' ? 'Export as a FHIR file' : format === 'pdf' ? 'Saving as PDF' : 'Printing';
+  return new AppError('EXPORT_DISABLED', `${what} is turned off on this computer. ${REFUSED}`);
+}
+
+const STALE_PRINT = 'This print is no longer valid. Prepare it again.';
+
+function lockedMeanwhile(): AppError {
+  return new AppError('CACHE_NOT_OPEN', 'The patient cache was locked; nothing was saved.');
+}
+
+/** A file name without the patient's name or id (file names travel: mail subjects, sync clients, recent-file lists). */
+function suggestedName(kind: 'fhir-json' | 'pdf', at: Date): string {
+  const stamp = at.toISOString().slice(0, 16).replace(/[:T]/g, '-');
+  return kind === 'fhir-json' ? `patient-summary-${stamp}.json` : `patient-summary-${stamp}.pdf`;
+}
+
+function withExtension(path: string, ext: '.json' | '.pdf'): string {
+  return extname(path) === '' ? `${path}${ext}` : path;
+}
+
+export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
+  const clock = deps.clock ?? (() => new Date());
+  const tickets = new PrintTickets(() => clock().getTime());
+
+  const requireSession = (): CacheSession => {
+    const s = deps.session();
+    if (!s) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is not open.');
+    return s;
+  };
+  const allowed = (format: ExportFormat) => deps.policy().formats.includes(format);
+
+  /** A refused attempt is visible to the privacy officer: audited, outcome 4, nothing read. */
+  const refuse = (session: CacheSession, subtype: 'export' | 'print', patientId: string, format: ExportFormat, reason: ExportReason, error: AppError): never => {
+    session.audited(() =>
+      appendExportAudit(session, { subtype, patientId, format, reasonCode: reason.code, query: reasonText(reason), read: [`Patient/${patientId}`], outcome: '4' }),
+    );
+    throw error;
+  };
+  const patientInCache = (session: CacheSession, patientId: string) =>
+    session.db.prepare("SELECT 1 FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) !== undefined;
+  const notFound = () => new AppError('NOT_FOUND', "That patient is not in this computer's cache.");
+
+  return {
+    options(): CallOutput<'export.options'> {
+      return { formats: [...deps.policy().formats], reasons: exportReasonChoices() };
+    },
+
+    async exportFhir(input: ParsedInput<'export.fhir'>, caller: Caller): Promise<CallOutput<'export.fhir'>> {
+      const { patientId, reason } = input;
+      const session = requireSession();
+      if (!allowed('fhir-json')) refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
+      if (!patientInCache(session, patientId)) refuse(session, 'export', patientId, 'fhir-json', reason, notFound());
+      const chosen = await deps.destination.choose({ format: 'fhir-json', suggestedName: suggestedName('fhir-json', clock()) }, caller);
+      if (chosen === null) return { saved: false, resources: 0 };
+      const target = withExtension(chosen, '.json');
+      // The dialog took time: the cache may have been locked (a new session) or the policy changed meanwhile.
+      if (deps.session() !== session) throw lockedMeanwhile();
+      if (!allowed('fhir-json')) refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
+      const author = { actor: session.context.actor, name: session.context.actorName ?? null };
+      let written = false;
+      try {
+        return session.audited(() => {
+          const summary = buildPatientSummary(session, patientId, author, clock());
+          if (!summary) throw notFound();
+          appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: summary.read, outcome: '0' });
+          // Last inside the transaction: a failed write rolls the read's audit entry back; nothing half-written stays.
+          writeFileAtomically(target, Buffer.from(JSON.stringify(summary.bundle, null, 2)));
+          written = true;
+          return { saved: true, resources: summary.read.length };
+        });
+      } catch (err) {
+        // The commit failed after the file was in place: no file without its audit entry.
+        if (written) rmSync(target, { force: true });
+        throw err;
+      }
+    },
+
+    preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): CallOutput<'print.prepare'> {
+      const { patientId, reason, output } = input;
+      const session = requireSession();
+      if (!allowed(output)) refuse(session, 'print', patientId, output, reason, disabled(output));
+      if (!patientInCache(session, patientId)) refuse(session, 'print', patientId, output, reason, notFound());
+      const at = clock();
+      return session.audited(() => {
+        // chart.open's own read (and its read entries), nested in this transaction with the print's entries.
+        const chart = openChart(session, patientId);
+        const read = [`Patient/${patientId}`];
+        for (const [type, group] of Object.entries(chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
+        appendExportAudit(session, { subtype: 'print', patientId, format: output, reasonCode: reason.code, query: reasonText(reason), read, outcome: '0' });
+        const printId = tickets.issue({ patientId, output, session }, caller);
+        const watermark = { clinician: (session.context.actorName ?? session.context.actor).slice(0, 200), at: at.toISOString(), label: WATERMARK_LABEL };
+        return { printId, chart, watermark };
+      });
+    },
+
+    async output(input: ParsedInput<'print.output'>, caller: Caller): Promise<CallOutput<'print.output'>> {
+      const session = requireSession();
+      const ticket = tickets.take(input.printId, caller, session);
+      if (!ticket) throw new AppError('INVALID_INPUT', STALE_PRINT);
+      if (!allowed(ticket.output)) throw disabled(ticket.output);
+      if (ticket.output === 'printer') return { done: await deps.printer.print(caller) };
+      const chosen = await deps.destination.choose({ format: 'pdf', suggestedName: suggestedName('pdf', clock()) }, caller);
+      if (chosen === null) return { done: false };
+      if (deps.session() !== session) throw lockedMeanwhile();
+      const pdf = await deps.printer.pdf(caller);
+      writeFileAtomically(withExtension(chosen, '.pdf'), pdf);
+      return { done: true };
+    },
+  };
+}
