@@ -42,8 +42,8 @@ export function isoInstant(value: string | Date): string {
 /** Stores (or renews) the grant for a patient; call it inside the transaction that audits it. */
 export function storeGrant(db: CacheDatabase, grant: Omit<StoredGrant, 'endedAt'>): void {
   db.prepare(
-    `INSERT INTO glass_grants (patient_id, granted_at, expires_at, reason_code, ended_at) VALUES (?, ?, ?, ?, NULL)
-     ON CONFLICT (patient_id) DO UPDATE SET granted_at = excluded.granted_at, expires_at = excluded.expires_at, reason_code = excluded.reason_code, ended_at = NULL`,
+    `INSERT INTO glass_grants (patient_id, granted_at, expires_at, reason_code, ended_at, records_cursor) VALUES (?, ?, ?, ?, NULL, NULL)
+     ON CONFLICT (patient_id) DO UPDATE SET granted_at = excluded.granted_at, expires_at = excluded.expires_at, reason_code = excluded.reason_code, ended_at = NULL, records_cursor = NULL`,
   ).run(grant.patientId, isoInstant(grant.grantedAt), isoInstant(grant.expiresAt), grant.reasonCode);
 }
 
@@ -87,4 +87,13 @@ export function nextExpiry(db: CacheDatabase): string | null {
 export function emergencyPurposeFor(db: CacheDatabase): (patientId: string, recordedAt: string) => string | null {
   const active = db.prepare('SELECT 1 FROM glass_grants WHERE patient_id = ? AND ended_at IS NULL AND expires_at > ?').pluck();
   return (patientId, recordedAt) => (active.get(patientId, recordedAt) ? EMERGENCY_PURPOSE : null);
+}
+
+/** Where the next fetch of a granted patient's records resumes (null: from the start). */
+export function recordsCursor(db: CacheDatabase, patientId: string): string | null {
+  return (db.prepare('SELECT records_cursor FROM glass_grants WHERE patient_id = ?').pluck().get(patientId) as string | null | undefined) ?? null;
+}
+
+export function setRecordsCursor(db: CacheDatabase, patientId: string, cursor: string): void {
+  db.prepare('UPDATE glass_grants SET records_cursor = ? WHERE patient_id = ?').run(cursor, patientId);
 }

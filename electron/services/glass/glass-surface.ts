@@ -1,0 +1,285 @@
+/**
+ * Break the glass on the desktop (issue 13): the GlassSurface the handler
+ * registry serves glass.search / glass.break / glass.active with. Online
+ * only: the backend decides every grant, and its restricted matches say
+ * that a patient exists and nothing more. A grant brings the patient's
+ * records into the cache (written as pulled records, audited), is stored
+ * with its expiry and reason code, and is itself a 'break-glass' audit
+ * entry; while it is active every entry naming that patient carries
+ * EMERGENCY_PURPOSE (./glass-grants.ts, through the audit chain). When it
+ * is over (its time passed, on this computer's clock, or the backend says
+ * it ended) the patient leaves the cache unless work on them still waits
+ * (./glass-record-removal.ts). Expiry is checked on a timer, before every
+ * access (`guardedByGlass`) and so at the first access after an unlock.
+ * Never hand the renderer a handle's meaning, a token or the backend's
+ * words about why it refused; never keep a patient past its grant for
+ * anything but waiting work.
+ */
+import { AppError } from '../../../shared/app-error';
+import type { CallOutput, ParsedInput } from '../../../shared/contract';
+import { GLASS_QUERY_MIN, glassFacts, type GlassRecordsReply } from '../../../shared/glass-api';
+import { patientIdOf } from '../../../shared/fhir-fields';
+import type { FhirResource } from '../../../shared/contract';
+import type { GlassSurface } from '../app-surfaces';
+import type { BackendClient } from '../backend-client';
+import type { CacheSession } from '../cache-session';
+import type { RegistryDeps } from '../handler-registry';
+import { applyPulledPage } from '../sync-pull';
+import { activeGrants, endExpiredGrants, endGrant, isoInstant, nextExpiry, recordsCursor, setRecordsCursor, storeGrant } from './glass-grants';
+import { removeEndedGrantPatients } from './glass-record-removal';
+
+export const GLASS_OFFLINE_MESSAGE = 'Emergency access needs the hospital network. You are offline.';
+export const GLASS_SIGN_IN_MESSAGE = 'Emergency access needs an online sign-in with your passkey. Lock the app and sign in again while online.';
+export const GLASS_NOT_GRANTED_MESSAGE = 'Emergency access was not granted. Nothing was opened.';
+export const GLASS_BUSY_MESSAGE = 'The hospital server is busy. Try emergency access again in a minute.';
+
+/** How often grants are checked without any access (expiry, and the backend's word on them while online). */
+export const GLASS_CHECK_MS = 15_000;
+/** The backend is asked which grants still stand at most this often. */
+const RECONCILE_MS = 60_000;
+const MAX_RECORD_PAGES = 200;
+
+/** What the surface needs from the backend client (BackendClient has these). */
+export type GlassBackend = Pick<BackendClient, 'glassSearch' | 'glassGrant' | 'glassGrants' | 'glassRecords'>;
+
+export interface GlassDeps {
+  /** The open cache, null while locked. */
+  session(): CacheSession | null;
+  /** The token of a session the backend verified with a passkey; null when locked, offline or sync-only. */
+  passkeyToken(): string | null;
+  /** Whether the sync worker last reached the backend (and the OS says the network is there). */
+  online(): boolean;
+  /** Null when no backend is configured. */
+  backend: GlassBackend | null;
+  /** The backend said the clinician or device is revoked: the app wipes (as it does for the devices panel). */
+  revoked?(message: string): void;
+  clock?: () => Date;
+  /** Timer period; 0 for none (tests call check()). */
+  checkEveryMs?: number;
+}
+
+export interface GlassService extends GlassSurface {
+  /** Ends grants whose time has passed and removes their patients where no work waits. Cheap; called before every access. */
+  check(session?: CacheSession | null): void;
+  /** Asks the backend which grants still stand (ending the others), and fetches what changed in granted records. Never throws. */
+  refresh(): Promise<void>;
+  /** Stops the timer. */
+  stop(): void;
+}
+
+function offline(): AppError {
+  return new AppError('GLASS_OFFLINE', GLASS_OFFLINE_MESSAGE);
+}
+
+/**
+ * Turns a backend client failure into what the clinician is told: unreachable
+ * is offline; a revoked clinician or device, a refused handle or grant and a
+ * refused session are all "not granted" in neutral words; a server problem
+ * stays what it is.
+ */
+function asGlassError(err: unknown, deps: GlassDeps): unknown {
+  if (!(err instanceof AppError)) return err;
+  switch (err.code) {
+    case 'BACKEND_UNREACHABLE':
+      return /busy/.test(err.message) ? new AppError('GLASS_REFUSED', GLASS_BUSY_MESSAGE) : offline();
+    case 'DEVICE_REVOKED':
+      deps.revoked?.(err.message);
+      return new AppError('GLASS_REFUSED', GLASS_NOT_GRANTED_MESSAGE);
+    case 'GLASS_REFUSED':
+      return err;
+    case 'SIGN_IN_REFUSED':
+    case 'PRF_REQUIRED':
+      return new AppError('GLASS_REFUSED', GLASS_NOT_GRANTED_MESSAGE);
+    default:
+      return err;
+  }
+}
+
+/** The pulled resources that belong to the granted patient (a resource linked to another patient is never written). */
+function ownResources(patientId: string, page: GlassRecordsReply): GlassRecordsReply['resources'] {
+  return page.resources.filter((r) => {
+    const link = patientIdOf(r.resourceType, r.id, r as FhirResource, new Map());
+    return link === patientId || link === null;
+  });
+}
+
+export function createGlassSurface(deps: GlassDeps): GlassService {
+  const clock = deps.clock ?? (() => new Date());
+  let lastRefresh = -Infinity;
+  let refreshing: Promise<void> | null = null;
+
+  const ready = (): { backend: GlassBackend; token: string } => {
+    if (!deps.backend || !deps.online()) throw offline();
+    const token = deps.passkeyToken();
+    if (!token) throw new AppError('GLASS_OFFLINE', GLASS_SIGN_IN_MESSAGE);
+    return { backend: deps.backend, token };
+  };
+
+  const openSession = (): CacheSession => {
+    const s = deps.session();
+    if (!s) throw new AppError('LOCKED', 'The app is locked. Sign in with your passkey to continue.');
+    return s;
+  };
+
+  const check = (session: CacheSession | null = deps.session()): void => {
+    if (!session) return;
+    const now = clock();
+    const next = nextExpiry(session.db);
+    if (next !== null && next <= now.toISOString()) session.audited(() => endExpiredGrants(session.db, now));
+    removeEndedGrantPatients(session);
+  };
+
+  /** Fetches the granted patient's records (from the stored cursor) into the cache; the backend's 403 ends the grant. */
+  const fetchRecords = async (session: CacheSession, backend: GlassBackend, token: string, patientId: string): Promise<void> => {
+    for (let i = 0; i < MAX_RECORD_PAGES; i++) {
+      const cursor = recordsCursor(session.db, patientId);
+      let page: GlassRecordsReply;
+      try {
+        page = await backend.glassRecords(token, patientId, cursor);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'GLASS_REFUSED') {
+          // The grant is over on the backend (expired or revoked): the patient leaves, unless work waits.
+          session.audited(() => endGrant(session.db, patientId, clock()));
+          removeEndedGrantPatients(session);
+        }
+        throw err;
+      }
+      session.audited(() => {
+        applyPulledPage(session, { resources: ownResources(patientId, page), cursor: null, more: false });
+        if (page.cursor) setRecordsCursor(session.db, patientId, page.cursor);
+      });
+      if (!page.more || !page.cursor || page.cursor === cursor) return;
+    }
+  };
+
+  const refresh = async (): Promise<void> => {
+    const session = deps.session();
+    const token = deps.passkeyToken();
+    if (!session || !token || !deps.backend || !deps.online()) return;
+    const backend = deps.backend;
+    try {
+      const stillActive = new Set((await backend.glassGrants(token)).grants.map((g) => g.patientId));
+      if (deps.session() !== session) return;
+      const now = clock();
+      const local = activeGrants(session.db, now);
+      const gone = local.filter((g) => !stillActive.has(g.patientId));
+      if (gone.length > 0) session.audited(() => gone.forEach((g) => endGrant(session.db, g.patientId, now)));
+      for (const g of local.filter((l) => stillActive.has(l.patientId))) await fetchRecords(session, backend, token, g.patientId);
+      check(session);
+    } catch {
+      // Offline, locked meanwhile, a server problem: the next tick tries again; expiry still runs on this computer's clock.
+    }
+  };
+
+  const timer =
+    (deps.checkEveryMs ?? GLASS_CHECK_MS) > 0
+      ? setInterval(() => {
+          try {
+            check();
+          } catch {
+            // locked meanwhile, a full disk: the next tick or access tries again
+          }
+          if (Date.now() - lastRefresh >= RECONCILE_MS && !refreshing) {
+            lastRefresh = Date.now();
+            refreshing = refresh().finally(() => (refreshing = null));
+          }
+        }, deps.checkEveryMs ?? GLASS_CHECK_MS)
+      : null;
+  timer?.unref();
+
+  return {
+    async search(query: string): Promise<CallOutput<'glass.search'>> {
+      const session = openSession();
+      const { backend, token } = ready();
+      // The backend takes 3..100 characters: a shorter query finds nothing, without asking.
+      if (query.trim().length < GLASS_QUERY_MIN) return { matches: [] };
+      let matches: CallOutput<'glass.search'>['matches'];
+      try {
+        matches = (await backend.glassSearch(token, query)).matches;
+      } catch (err) {
+        throw asGlassError(err, deps);
+      }
+      // The search text left this computer: audited like a search, naming no patient (matches are handles only).
+      session.audited(() => session.audit.append({ action: 'E', subtype: 'search-type', patientId: null, entities: [], query, outcome: '0' }));
+      return { matches };
+    },
+
+    async breakGlass(input: ParsedInput<'glass.break'>): Promise<CallOutput<'glass.break'>> {
+      const session = openSession();
+      const { backend, token } = ready();
+      const refused = () =>
+        session.audited(() =>
+          session.audit.append({ action: 'E', subtype: 'break-glass', patientId: null, entities: glassFacts({ reason: input.reason.code, expiresAt: '' }).slice(0, 1), query: input.reason.text || null, outcome: '4' }),
+        );
+      let grant: CallOutput<'glass.break'>;
+      try {
+        grant = await backend.glassGrant(token, { handle: input.handle, reason: input.reason });
+      } catch (err) {
+        const mapped = asGlassError(err, deps);
+        if (mapped instanceof AppError && mapped.code === 'GLASS_REFUSED' && deps.session() === session) refused();
+        throw mapped;
+      }
+      const now = clock();
+      let expiresAt: string;
+      try {
+        expiresAt = isoInstant(grant.expiresAt);
+      } catch {
+        throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer the app cannot read.');
+      }
+      if (expiresAt <= now.toISOString()) throw new AppError('GLASS_REFUSED', GLASS_NOT_GRANTED_MESSAGE);
+      if (deps.session() !== session) throw new AppError('LOCKED', 'The app is locked. Sign in with your passkey to continue.');
+      // The grant first, then its entry: every entry from here on naming the patient carries the emergency purpose.
+      session.audited(() => {
+        storeGrant(session.db, { patientId: grant.patientId, grantedAt: now.toISOString(), expiresAt, reasonCode: input.reason.code });
+        session.audit.append({
+          action: 'E',
+          subtype: 'break-glass',
+          patientId: grant.patientId,
+          entities: glassFacts({ reason: input.reason.code, expiresAt }),
+          query: input.reason.text || null,
+          outcome: '0',
+        });
+      });
+      try {
+        await fetchRecords(session, backend, token, grant.patientId);
+      } catch (err) {
+        throw asGlassError(err, deps);
+      }
+      return { patientId: grant.patientId, expiresAt };
+    },
+
+    active(): CallOutput<'glass.active'> {
+      const session = openSession();
+      check(session);
+      return { grants: activeGrants(session.db, clock()).map((g) => ({ patientId: g.patientId, expiresAt: g.expiresAt })) };
+    },
+
+    check,
+    refresh,
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * The registry's deps with a grant check before every access: a patient
+ * whose grant has ended is gone (NOT_FOUND) before any handler reads, and
+ * the first access after an unlock re-checks expiry.
+ */
+export function guardedByGlass(deps: RegistryDeps, glass: Pick<GlassService, 'check'>): RegistryDeps {
+  return {
+    session() {
+      const session = deps.session();
+      try {
+        if (session) glass.check(session);
+      } catch {
+        // A removal that could not be written (a full disk, the folder taken by another writer) is tried again at the
+        // next access and tick; entries after the grant's end carry the usual purpose whatever happens here.
+      }
+      return session;
+    },
+    problem: () => deps.problem(),
+    actor: () => deps.actor(),
+  };
+}
