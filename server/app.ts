@@ -27,6 +27,7 @@ import { registerAuditRoutes } from './audit/audit-routes';
 import websocket from '@fastify/websocket';
 import { SIGNALING_MESSAGE_MAX_BYTES } from '../shared/consult/signaling-messages';
 import { registerConsultRoutes, type ConsultOptions } from './signaling/consult-routes';
+import { registerGlassRoutes, type GlassOptions } from './glass/glass-routes';
 
 export interface AppDeps {
   db: Db;
@@ -43,9 +44,11 @@ export interface AppDeps {
   purgeIntervalMs?: number;
   /** Consultations: public address for join links, media server, TURN, link lifetime, the relay's LISTEN connection (signaling/consult-routes.ts). */
   consult?: ConsultOptions;
+  /** Break the glass: per-clinician limits of restricted search and grants (glass/glass-routes.ts). */
+  glass?: GlassOptions;
 }
 
-export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeouts, purgeIntervalMs, consult }: AppDeps): FastifyInstance {
+export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeouts, purgeIntervalMs, consult, glass }: AppDeps): FastifyInstance {
   const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...rateLimits };
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, ...serverOptions({ ...DEFAULT_TIMEOUTS, ...timeouts }, https) }) as unknown as FastifyInstance;
   registerFrontDoor(app, { tls: Boolean(https) });
@@ -87,6 +90,7 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
     registerSyncRoutes(routes, { db, rp, clock });
     registerAuditRoutes(routes, { db, rp, clock, receiptKey });
     registerConsultRoutes(routes, { db, rp, clock, consult: consult ?? {} });
+    registerGlassRoutes(routes, { db, rp, clock, options: glass ?? {} });
   });
 
   return app;
