@@ -81,6 +81,12 @@ export const policySchema = z.object({
    * sends it.
    */
   undoSeconds: z.number().int().min(0).max(120).optional(),
+  /**
+   * Minutes a break-the-glass grant lasts (15..1440; the backend's default
+   * 240). Optional for records saved before it existed; the backend always
+   * sends it.
+   */
+  breakGlassMinutes: z.number().int().min(15).max(1440).optional(),
 });
 export type Policy = z.infer<typeof policySchema>;
 /** The undo window where the organisation has not said otherwise (a device with no policy yet, an older backend). */

@@ -42,6 +42,8 @@ export const NOT_ASSIGNED_EXTENSION = 'urn:clinician-desktop:not-assigned';
  * accepted entry (for the privacy officer; also a security event).
  */
 export const ROLLBACK_DETECTED_EXTENSION = 'urn:clinician-desktop:rollback-detected';
+/** Marks a device's entry with purpose ETREAT recorded outside every break-the-glass grant of its clinician for the patient (for the privacy officer). */
+export const EMERGENCY_WITHOUT_GRANT_EXTENSION = 'urn:clinician-desktop:etreat-without-grant';
 
 const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upload was refused: ${why}.`);
 
@@ -120,6 +122,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
       const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash: rows[i]!.hash });
       if (checked.afterAssignment.has(parsed.seq)) (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
       if (checked.notAssigned.has(parsed.seq)) (event.extension as unknown[]).push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
+      if (checked.emergencyWithoutGrant.has(parsed.seq)) (event.extension as unknown[]).push({ url: EMERGENCY_WITHOUT_GRANT_EXTENSION, valueBoolean: true });
       if (parsed.subtype === ROLLBACK_SUBTYPE) (event.extension as unknown[]).push({ url: ROLLBACK_DETECTED_EXTENSION, valueBoolean: true });
       rows[i]!.event = JSON.stringify(event);
     });

@@ -10,20 +10,23 @@
  * readers chain in commit order without gaps; a rolled-back read leaves
  * neither entries nor a moved head. Never store resource content here, only
  * references; call it late in the reading transaction (the head lock is held
- * until commit).
+ * until commit). An entry for a patient the clinician holds an active
+ * break-the-glass grant for (../glass/, at the entry's time) carries purpose
+ * EMERGENCY_PURPOSE ('ETREAT'), any other 'TREAT'.
  */
 import { createHash } from 'node:crypto';
-import { canonicalAuditEntry, type AuditEntry, type AuditSubtype } from '../../shared/audit-entry';
+import { EMERGENCY_PURPOSE, canonicalAuditEntry, type AuditEntry, type AuditSubtype } from '../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import type { Db } from '../database';
 import type { Clock } from '../clock';
 import type { Caller } from '../auth/caller';
+import { grantedAmong } from '../glass/grant-store';
 
 export interface Disclosure {
   /** 'R' a read of resources; 'E' a query (a pull page, a trail view) or a consultation step. */
   action: 'R' | 'E';
-  /** BALP restful-interaction subtype: 'read', 'vread', 'search-type'; or a consultation step (../signaling/consult-audit.ts). */
-  subtype: 'read' | 'vread' | 'search-type' | 'consult-start' | 'consult-join' | 'consult-code-confirmed' | 'consult-end';
+  /** BALP restful-interaction subtype: 'read', 'vread', 'search-type'; or a consultation step (../signaling/consult-audit.ts); or the grant of break the glass (../glass/); or a privacy console export (../console/). */
+  subtype: 'read' | 'vread' | 'search-type' | 'consult-start' | 'consult-join' | 'consult-code-confirmed' | 'consult-end' | 'break-glass' | 'export';
   patientId: string | null;
   /** `Type/id` of every resource disclosed for this patient. */
   entities: string[];
@@ -57,6 +60,9 @@ export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosu
   if (items.length === 0) return;
   // Outside a transaction the head's lock would end after the first statement and concurrent appends could interleave.
   if (!trx.isTransaction) throw new Error('recordDisclosures must run inside the reading transaction');
+  // Looked up before the head's lock is taken (held until commit).
+  const named = [...new Set(items.flatMap((i) => (i.patientId === null ? [] : [i.patientId])))];
+  const emergency = named.length > 0 ? await grantedAmong(trx, caller.clinicianId, named, clock()) : new Set<string>();
   // Takes the head's row lock (PostgreSQL) and reserves the sequence numbers in one statement.
   const head = await trx
     .updateTable('disclosure_head')
@@ -80,7 +86,7 @@ export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosu
       query: item.query,
       outcome: item.outcome,
       deviceId: caller.deviceId,
-      purpose: 'TREAT',
+      purpose: item.patientId !== null && emergency.has(item.patientId) ? EMERGENCY_PURPOSE : 'TREAT',
       network: 'online',
     };
     const text = canonicalAuditEntry(entry);

@@ -3,7 +3,9 @@
  * session's clinician, the device the session's device, the time a real one
  * not in the future (beyond a small clock skew), and every patient the entry
  * names one the clinician had been assigned when the entry was recorded, by
- * the assignment history. "Names" is read the way a FHIR server would:
+ * the assignment history, or held a break-the-glass grant for (../glass/:
+ * a grant's period counts as an assignment period, granted_at to
+ * expires_at). "Names" is read the way a FHIR server would:
  * its patient, `Patient/<id>` anywhere in an entity or a FHIR-syntax query
  * (absolute, relative, any case), `patient=`/`subject=`/`Patient?_id=`
  * search parameters, percent-decoded once; a reference that cannot be
@@ -28,12 +30,18 @@
  * kept must come before it (and be the very entry it follows when right
  * before it; re-chained behind a later rollback it moves on, its content
  * unchanged); it bridges no gap, so it can hide nothing; accepted, flagged.
+ * An entry with purpose EMERGENCY_PURPOSE ('ETREAT') claims a break-the-glass
+ * grant: one recorded outside every grant period (with the clock skew) of
+ * the clinician for a patient it names is accepted but flagged
+ * (emergencyWithoutGrant), never refused: refusing would stop the device's
+ * whole chain, and the false claim is what the privacy officer must see.
  */
-import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, lostRangeFacts, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, EMERGENCY_PURPOSE, ROLLBACK_SUBTYPE, lostRangeFacts, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
 import type { Caller } from '../auth/caller';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { assignmentPeriods } from '../organisation/assignments';
+import { grantPeriods } from '../glass/grant-store';
 
 /** Device clocks and the server's differ a little; more than this is not skew. */
 export const AUDIT_CLOCK_SKEW_MS = 5 * 60_000;
@@ -115,6 +123,8 @@ export type EntryCheck =
       afterAssignment: ReadonlySet<number>;
       /** The seqs of failed accesses (outcome not 0) naming a patient the clinician was not assigned at the time. */
       notAssigned: ReadonlySet<number>;
+      /** The seqs of entries with purpose ETREAT recorded outside every break-the-glass grant of the clinician for the patients they name. */
+      emergencyWithoutGrant: ReadonlySet<number>;
     };
 
 export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries: AuditEntry[], clock: Clock): Promise<EntryCheck> {
@@ -134,10 +144,22 @@ export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries
   }
   const afterAssignment = new Set<number>();
   const notAssigned = new Set<number>();
-  if (patients.size === 0) return { refused: null, afterAssignment, notAssigned };
+  const emergencyWithoutGrant = new Set<number>();
+  if (patients.size === 0) {
+    for (const e of entries) if (e.purpose === EMERGENCY_PURPOSE) emergencyWithoutGrant.add(e.seq);
+    return { refused: null, afterAssignment, notAssigned, emergencyWithoutGrant };
+  }
   const periods = await assignmentPeriods(db, caller.clinicianId, [...patients]);
+  const grants = await grantPeriods(db, caller.clinicianId, [...patients]);
+  for (const [p, list] of grants) periods.set(p, [...(periods.get(p) ?? []), ...list]);
   for (const e of entries) {
     const t = isoTime(e.recordedAt)!;
+    if (e.purpose === EMERGENCY_PURPOSE) {
+      const underGrant = [...namedBy.get(e.seq)!].some((p) =>
+        (grants.get(p) ?? []).some(({ from, until }) => Date.parse(from) - AUDIT_CLOCK_SKEW_MS <= t && t <= Date.parse(until) + AUDIT_CLOCK_SKEW_MS),
+      );
+      if (!underGrant) emergencyWithoutGrant.add(e.seq);
+    }
     const failed = e.outcome !== '0';
     // The device's removal of the patient, or a failed access, disclosed nothing: not worth an after-assignment flag.
     const disclosedNothing = e.action === 'D' || failed;
@@ -155,7 +177,7 @@ export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries
       if (!within && !disclosedNothing) afterAssignment.add(e.seq);
     }
   }
-  return { refused: null, afterAssignment, notAssigned };
+  return { refused: null, afterAssignment, notAssigned, emergencyWithoutGrant };
 }
 
 /**

@@ -7,13 +7,18 @@
  * a create, the patient the body names). A refusal discloses nothing: routes
  * answer it exactly as they answer a record that does not exist.
  *
- * Rules:
+ * Rules ("entitled" below: assigned to the patient now, or holding an
+ * active break-the-glass grant for the patient now, see ../glass/: a stored
+ * grant of a clinician not revoked, granted_at <= now < expires_at by the
+ * backend's clock):
  *  - read (a record's content: GET, pull, a conflict's current version):
- *    a passkey ('full') session of a clinician assigned to the patient now;
- *    a sync-only session never reads;
- *  - write (change or create a record): a clinician assigned to the patient
- *    now, with a passkey or a sync-only session (the device key pushes work
- *    done offline);
+ *    a passkey ('full') session of an entitled clinician; a sync-only
+ *    session never reads; the pull itself serves assigned patients only
+ *    (readableResources), a granted patient's records come through the
+ *    glass records route;
+ *  - write (change or create a record): an entitled clinician, with a
+ *    passkey or a sync-only session (the device key pushes work done
+ *    offline); after a grant's expiry, refused like any unassigned patient;
  *  - trail (the patient's access trail, without search text): a passkey
  *    session of the assigned clinician or of a privacy officer;
  *  - trail-full (the trail with search text): a privacy officer's passkey
@@ -24,6 +29,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../database';
 import type { Caller } from '../auth/caller';
+import { systemClock, type Clock } from '../clock';
+import { grantedAmong } from '../glass/grant-store';
 import { hasRole } from './roles';
 
 /**
@@ -37,6 +44,8 @@ export type PatientAction = 'read' | 'write' | 'trail' | 'trail-full';
 /** The stored facts a decision needs, looked up on demand. */
 interface Facts {
   assigned(patientId: string): Promise<boolean>;
+  /** An active break-the-glass grant of the caller's clinician for the patient, now. */
+  granted(patientId: string): Promise<boolean>;
   privacyOfficer(): Promise<boolean>;
 }
 
@@ -44,9 +53,9 @@ async function decide(caller: Caller, action: PatientAction, patientId: string, 
   if (!patientId) return false;
   switch (action) {
     case 'read':
-      return caller.scope === 'full' && (await facts.assigned(patientId));
+      return caller.scope === 'full' && ((await facts.assigned(patientId)) || (await facts.granted(patientId)));
     case 'write':
-      return facts.assigned(patientId);
+      return (await facts.assigned(patientId)) || (await facts.granted(patientId));
     case 'trail':
       return caller.scope === 'full' && ((await facts.assigned(patientId)) || (await facts.privacyOfficer()));
     case 'trail-full':
@@ -60,9 +69,15 @@ async function isAssigned(db: Db, clinicianId: string, patientId: string): Promi
   return !!(await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', '=', patientId).executeTakeFirst());
 }
 
-export async function mayAccessPatient(db: Db, caller: Caller, action: PatientAction, patientId: string): Promise<boolean> {
+async function isGranted(db: Db, clinicianId: string, patientId: string, clock: Clock): Promise<boolean> {
+  return (await grantedAmong(db, clinicianId, [patientId], clock())).has(patientId);
+}
+
+/** `clock`: the backend's (routes pass theirs, so a grant's expiry is tested without sleeping). */
+export async function mayAccessPatient(db: Db, caller: Caller, action: PatientAction, patientId: string, clock: Clock = systemClock): Promise<boolean> {
   return decide(caller, action, patientId, {
     assigned: (p) => isAssigned(db, caller.clinicianId, p),
+    granted: (p) => isGranted(db, caller.clinicianId, p, clock),
     privacyOfficer: () => hasRole(db, caller.clinicianId, 'privacy-officer'),
   });
 }
@@ -79,13 +94,19 @@ export type PatientAccess = (action: PatientAction, patientId: string) => Promis
  * each patient's assignment and the clinician's role are looked up once.
  * Use inside the request's transaction and drop it with the request.
  */
-export function patientAccess(db: Db, caller: Caller): PatientAccess {
+export function patientAccess(db: Db, caller: Caller, clock: Clock = systemClock): PatientAccess {
   const assigned = new Map<string, Promise<boolean>>();
+  const granted = new Map<string, Promise<boolean>>();
   let officer: Promise<boolean> | null = null;
   const facts: Facts = {
     assigned: (p) => {
       let known = assigned.get(p);
       if (!known) assigned.set(p, (known = isAssigned(db, caller.clinicianId, p)));
+      return known;
+    },
+    granted: (p) => {
+      let known = granted.get(p);
+      if (!known) granted.set(p, (known = isGranted(db, caller.clinicianId, p, clock)));
       return known;
     },
     privacyOfficer: () => (officer ??= hasRole(db, caller.clinicianId, 'privacy-officer')),
@@ -95,8 +116,10 @@ export function patientAccess(db: Db, caller: Caller): PatientAccess {
 
 /**
  * The 'read' rule as a query, for serving many records at once (the pull):
- * the resources (as `r`) the caller may read, i.e. those of the patients
- * assigned to the clinician now, and none at all for a sync-only session.
+ * the resources (as `r`) of the patients assigned to the clinician now, and
+ * none at all for a sync-only session. Narrower than 'read' on purpose: a
+ * patient reached by breaking the glass is served by the glass records route
+ * (../glass/), which asks mayAccessPatient, never by the pull.
  */
 export function readableResources(db: Db, caller: Caller) {
   const query = db.selectFrom('resources as r').innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', caller.clinicianId));

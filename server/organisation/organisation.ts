@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_UNDO_SECONDS, policySchema, type Policy } from '../../shared/backend-api';
+import { DEFAULT_BREAK_GLASS_MINUTES } from '../../shared/glass-api';
 import type { Db } from '../database';
 import { plusMinutes, type Clock } from '../clock';
 import { endPasskeySessions, endSessionsFor } from '../auth/session-store';
@@ -15,12 +16,13 @@ export const ENROLLMENT_CODE_MINUTES = 15;
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** requirePrf: an organisation may relax it explicitly (README: what that costs). */
-export const DEFAULT_POLICY: Policy & { sessionIdleMinutes: number; undoSeconds: number } = {
+export const DEFAULT_POLICY: Policy & { sessionIdleMinutes: number; undoSeconds: number; breakGlassMinutes: number } = {
   idleLockMinutes: 10,
   offlineDays: 7,
   requirePrf: true,
   sessionIdleMinutes: 30,
   undoSeconds: DEFAULT_UNDO_SECONDS,
+  breakGlassMinutes: DEFAULT_BREAK_GLASS_MINUTES,
 };
 
 export function hashSecret(secret: string): string {
@@ -57,11 +59,15 @@ export async function createEnrollmentCode(db: Db, clinicianId: string, clock: C
   return code;
 }
 
-export async function readPolicy(db: Db): Promise<Policy & { sessionIdleMinutes: number }> {
+export async function readPolicy(db: Db): Promise<Policy & { sessionIdleMinutes: number; breakGlassMinutes: number }> {
   const rows = await db.selectFrom('settings').select(['key', 'value']).execute();
   const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
   const policy = policySchema.parse({ ...DEFAULT_POLICY, ...stored });
-  return { ...policy, sessionIdleMinutes: policy.sessionIdleMinutes ?? DEFAULT_POLICY.sessionIdleMinutes };
+  return {
+    ...policy,
+    sessionIdleMinutes: policy.sessionIdleMinutes ?? DEFAULT_POLICY.sessionIdleMinutes,
+    breakGlassMinutes: policy.breakGlassMinutes ?? DEFAULT_POLICY.breakGlassMinutes,
+  };
 }
 
 export async function setPolicy(db: Db, key: keyof Policy, value: unknown): Promise<void> {

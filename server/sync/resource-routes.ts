@@ -38,7 +38,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
     const { type, id } = paramsSchema.parse(request.params);
     const served = await db.transaction().execute(async (trx) => {
       const stored = await storedRecordOf(trx, type, id);
-      if (!stored?.patientId || !(await mayAccessPatient(trx, caller, 'read', stored.patientId))) return null;
+      if (!stored?.patientId || !(await mayAccessPatient(trx, caller, 'read', stored.patientId, clock))) return null;
       await recordDisclosures(trx, caller, [{ action: 'R', subtype: 'read', patientId: stored.patientId, entities: [`${type}/${id}`], outcome: '0', query: null }], clock);
       return stored;
     });
@@ -59,7 +59,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: { db: Db; rp:
       // If-Match, but only someone who may write it learns that it exists.
       const stored = await storedRecordOf(db, type, id);
       if (stored) {
-        if (!stored.patientId || !(await mayAccessPatient(db, caller, 'write', stored.patientId))) throw refuseAccess(request, caller);
+        if (!stored.patientId || !(await mayAccessPatient(db, caller, 'write', stored.patientId, clock))) throw refuseAccess(request, caller);
         throw new ApiError(428, 'IF_MATCH_REQUIRED', 'Changing an existing resource needs If-Match with its version.');
       }
     }

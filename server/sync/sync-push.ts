@@ -256,7 +256,7 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
   const disclosed = new Map<string, Set<string>>();
   const written = new Map<string, Set<string>>();
-  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller), written, disclosed, seen: new Map(), rows: new Map() };
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller, clock), written, disclosed, seen: new Map(), rows: new Map() };
   await prefetch(ctx, changes);
   const results: ChangeResult[] = [];
   let refusedByDb = 0;
