@@ -19,6 +19,7 @@ import { ageFrom } from '../fhir-format';
 import { AccessLog } from './AccessLog';
 import { ChartTabs, panelId, tabId } from './ChartTabs';
 import { EncounterTimeline } from './EncounterTimeline';
+import { GlassBanner } from '../glass/GlassBanner';
 import { PatientBanner } from './PatientBanner';
 import { ResultsTab } from './ResultsTab';
 import { Section } from './Section';
@@ -141,6 +142,7 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
             <ChartExportActions patientId={patientId} />
           </>
         } />
+      <GlassBanner patientId={patientId} />
       <ChartConsultation patientId={patientId} />
       <ChartTabs tabs={CHART_TABS} active={tab} onSelect={select} />
       {CHART_TABS.map((t) => (

@@ -9,6 +9,7 @@ import { useEffect, useId, useState, type RefObject } from 'react';
 import type { PatientSummary } from '../../../shared/contract';
 import { api, call } from '../clinician';
 import { ageFrom, formatDate, sexWords } from '../fhir-format';
+import { RestrictedOptions, restrictedOptionId, useRestrictedMatches } from '../glass/restricted-matches';
 
 interface Props {
   inputRef: RefObject<HTMLInputElement | null>;
@@ -61,17 +62,23 @@ export function PatientSearch({ inputRef, onOpen }: Props) {
     setQuery('');
     onOpen(id);
   };
+  // Online: patients who match but are not assigned (break the glass), after the clinician's own in the same list.
+  const glass = useRestrictedMatches(query, open);
+  const count = results.length + glass.matches.length;
 
   const onKeyDown = (e: React.KeyboardEvent) => {
     if (e.key === 'ArrowDown') {
       e.preventDefault();
-      setActive((a) => Math.min(a + 1, Math.max(results.length - 1, 0)));
+      setActive((a) => Math.min(a + 1, Math.max(count - 1, 0)));
     } else if (e.key === 'ArrowUp') {
       e.preventDefault();
       setActive((a) => Math.max(a - 1, 0));
     } else if (e.key === 'Enter' && results[active]) {
       e.preventDefault();
       open(results[active].id);
+    } else if (e.key === 'Enter' && glass.matches[active - results.length]) {
+      e.preventDefault();
+      glass.choose(active - results.length);
     } else if (e.key === 'Escape') {
       // Esc here is the search's: clear it (and leave the field when already empty); never the chart's.
       e.preventDefault();
@@ -105,7 +112,9 @@ export function PatientSearch({ inputRef, onOpen }: Props) {
         aria-controls="patient-results"
         aria-autocomplete="list"
         aria-describedby={helpId}
-        aria-activedescendant={expanded && results[active] ? `patient-${results[active].id}` : undefined}
+        aria-activedescendant={
+          expanded && results[active] ? `patient-${results[active].id}` : expanded && glass.matches[active - results.length] ? restrictedOptionId(active - results.length) : undefined
+        }
       />
       <div className="search-popup" hidden={!expanded && !showHelp}>
         <p id={helpId} className="search-help" hidden={!showHelp && !(expanded && searched && results.length === 0)}>{SEARCH_HELP}</p>
@@ -132,10 +141,13 @@ export function PatientSearch({ inputRef, onOpen }: Props) {
                 </span>
               </li>
             ))}
+          {expanded && <RestrictedOptions matches={glass.matches} offset={results.length} active={active} onActive={setActive} onChoose={glass.choose} />}
         </ul>
-        {expanded && searched && results.length === 0 && !error && <p className="muted search-help" role="status">No patient matches.</p>}
+        {expanded && searched && count === 0 && !error && <p className="muted search-help" role="status">No patient matches.</p>}
+        {expanded && glass.notice && <p className="glass-notice" role="status" data-testid="glass-notice">{glass.notice}</p>}
         {expanded && truncated && <p className="muted search-help">More patients match: refine the search.</p>}
       </div>
+      {glass.dialog}
     </div>
   );
 }
