@@ -26,7 +26,7 @@ const XHTML = 'http://www.w3.org/1999/xhtml';
 
 type Json = Record<string, unknown>;
 
-/** Which rows a section reads: a resource type, optionally narrowed by an SQL condition on its JSON. */
+/** Which rows a section reads: a resource type, optionally narrowed by an SQL condition on its JSON (the row is `r`). */
 interface SectionSource {
   type: string;
   where?: string;
@@ -42,7 +42,7 @@ interface SectionSpec {
 }
 
 const IS_VITAL_SIGN =
-  "EXISTS (SELECT 1 FROM json_each(json, '$.category') AS c, json_each(c.value, '$.coding') AS k WHERE json_extract(k.value, '$.code') = 'vital-signs')";
+  "EXISTS (SELECT 1 FROM json_each(r.json, '$.category') AS c, json_each(c.value, '$.coding') AS k WHERE json_extract(k.value, '$.code') = 'vital-signs')";
 
 export const SUMMARY_SECTIONS: readonly SectionSpec[] = [
   { title: 'Problems', code: '11450-4', display: 'Problem list - Reported', sources: [{ type: 'Condition' }], required: true },
@@ -64,7 +64,7 @@ export const SUMMARY_SECTIONS: readonly SectionSpec[] = [
     sources: [{ type: 'Observation', where: `NOT ${IS_VITAL_SIGN}` }, { type: 'DiagnosticReport' }],
   },
   // Signed notes and addenda only: a draft is not part of the record.
-  { title: 'Notes', code: '11506-3', display: 'Progress note', sources: [{ type: 'Composition', where: "json_extract(json, '$.status') != 'preliminary'" }] },
+  { title: 'Notes', code: '11506-3', display: 'Progress note', sources: [{ type: 'Composition', where: "json_extract(r.json, '$.status') != 'preliminary'" }] },
 ];
 
 export interface SummaryAuthor {
@@ -153,7 +153,7 @@ export function buildPatientSummary(session: CacheSession, patientId: string, au
     const items: Json[] = [];
     for (const source of spec.sources) {
       const rows = db
-        .prepare(`SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ?${source.where ? ` AND ${source.where}` : ''} ORDER BY sort_date DESC LIMIT ?`)
+        .prepare(`SELECT r.id, r.json FROM resources AS r WHERE r.patient_id = ? AND r.resource_type = ?${source.where ? ` AND ${source.where}` : ''} ORDER BY r.sort_date DESC LIMIT ?`)
         .all(patientId, source.type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
       for (const row of rows) {
         const ref = `${source.type}/${row.id}`;
