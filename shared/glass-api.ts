@@ -8,7 +8,7 @@
  *
  * Every route needs a passkey ('full') session. Refusals:
  *  - the session checks every route has (401 SESSION_INVALID,
- *    401/403 CLINICIAN_REVOKED / DEVICE_REVOKED, 403 SCOPE_INSUFFICIENT for a
+ *    403 CLINICIAN_REVOKED / DEVICE_REVOKED, 403 SCOPE_INSUFFICIENT for a
  *    sync-only session), before anything is searched or granted;
  *  - 403 GLASS_REFUSED with one fixed message for every handle or grant
  *    problem (unknown, expired, used, another clinician's or device's
