@@ -51,14 +51,18 @@ export function ChartExportActions({ patientId }: { patientId: string }) {
   const [printing, setPrinting] = useState<Prepared | null>(null);
   const mounted = useRef(true);
 
-  const loadOptions = useCallback(async () => {
+  // Policy may change while the app runs: read again on mount, before each dialog opens, and after a refusal.
+  const loadOptions = useCallback(async (): Promise<Options> => {
+    let next: Options;
     try {
       const o = await call(api().export.options({}));
-      if (mounted.current) setOptions({ allowed: allowedActions(o.formats), reasons: o.reasons, offText: TURNED_OFF });
+      next = { allowed: allowedActions(o.formats), reasons: o.reasons, offText: TURNED_OFF };
     } catch (err) {
       const code = err instanceof ClinicianError ? err.code : 'INTERNAL';
-      if (mounted.current) setOptions({ allowed: NOTHING_ALLOWED, reasons: [], offText: code === 'EXPORT_DISABLED' ? TURNED_OFF : 'Not available now' });
+      next = { allowed: NOTHING_ALLOWED, reasons: [], offText: code === 'EXPORT_DISABLED' ? TURNED_OFF : 'Not available now' };
     }
+    if (mounted.current) setOptions(next);
+    return next;
   }, []);
 
   useEffect(() => {
@@ -69,10 +73,17 @@ export function ChartExportActions({ patientId }: { patientId: string }) {
     };
   }, [loadOptions]);
 
-  const open = (kind: Kind) => {
+  const open = async (kind: Kind) => {
+    setStatus(null);
+    const fresh = await loadOptions();
+    if (!mounted.current) return;
+    if (kind === 'export' ? !fresh.allowed.fhir : fresh.allowed.print.length === 0) {
+      const off = fresh.allowed.fhir || fresh.allowed.print.length > 0 ? TURNED_OFF : fresh.offText;
+      setStatus({ text: `${kind === 'export' ? 'Export summary (FHIR)' : 'Print / Save as PDF'}: ${off.toLowerCase()}.`, error: false });
+      return;
+    }
     setProblems({});
     setDialogError(null);
-    setStatus(null);
     setDialog(kind);
   };
 
@@ -146,8 +157,8 @@ export function ChartExportActions({ patientId }: { patientId: string }) {
         type="button"
         className="secondary export-action"
         aria-haspopup={on ? 'dialog' : undefined}
-        aria-disabled={!on || printing !== null || undefined}
-        onClick={() => on && printing === null && open(kind)}
+        aria-disabled={off || printing !== null || undefined}
+        onClick={() => printing === null && void open(kind)}
         data-testid={kind === 'export' ? 'export-fhir' : 'export-print'}
       >
         <span>{label}</span>
