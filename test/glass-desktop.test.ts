@@ -1,0 +1,317 @@
+/**
+ * Break the glass on the desktop, end to end: the app's AuthService signed
+ * in with a passkey (Chromium's virtual authenticator, gnome-keyring), the
+ * real backend process (SQLite) reached through a TCP proxy the test
+ * controls, and the glass surface served through the same handler registry
+ * and dispatch the app binds to IPC. Time on the desktop's side is an
+ * injected clock (the test moves it past a grant's end; nothing sleeps).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { EMERGENCY_PURPOSE } from '../shared/audit-entry';
+import { glassFacts, RESTRICTED_LABEL } from '../shared/glass-api';
+import type { Result } from '../shared/app-error';
+import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
+import { createGlassSurface, guardedByGlass, GLASS_OFFLINE_MESSAGE, type GlassService } from '../electron/services/glass/glass-surface';
+import type { CacheSession } from '../electron/services/cache-session';
+import { openDatabase } from '../server/database';
+import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
+import { startBackend, type BackendProcess } from './support/backend-process';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { passkeyDesktop, type PasskeyDesktop } from './support/passkey-desktop';
+import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
+
+const dir = scratchDir('glass-desktop');
+const keychain = testKeychain();
+const OWN = 'gd-own-0001';
+const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006'];
+const HOUR = 3600_000;
+let browser: Browser;
+let renderer: RendererServer;
+let backend: BackendProcess;
+let proxy: TcpProxy;
+let d: PasskeyDesktop;
+let glass: GlassService;
+let registry: HandlerRegistry;
+/** The desktop's clock runs this far ahead of real time (the backend keeps real time). */
+let ahead = 0;
+const revocations: string[] = [];
+
+const caller = { url: 'http://localhost/index.html', isMainFrame: true };
+async function call(name: string, payload: unknown): Promise<Result<unknown>> {
+  return dispatch(registry, name, payload, caller, { trustedOrigins: ['http://localhost'] });
+}
+async function value<T>(name: string, payload: unknown): Promise<T> {
+  const r = await call(name, payload);
+  if (!r.ok) assert.fail(`${name} failed: ${r.error.code} ${r.error.message}`);
+  return r.value as T;
+}
+function session(): CacheSession {
+  const s = d.auth.session();
+  assert.ok(s, 'the cache is open');
+  return s;
+}
+function count(sql: string, ...args: unknown[]): number {
+  return session().db.prepare(sql).pluck().get(...args) as number;
+}
+interface Row {
+  action: string;
+  subtype: string;
+  purpose: string;
+  query: string | null;
+  outcome: string;
+  entry: string;
+}
+function entriesFor(patientId: string, afterSeq = 0): Row[] {
+  return session().db.prepare('SELECT action, subtype, purpose, query, outcome, entry FROM audit_log WHERE patient_id = ? AND seq > ? ORDER BY seq').all(patientId, afterSeq) as Row[];
+}
+function lastSeq(): number {
+  return count('SELECT coalesce(max(seq), 0) FROM audit_log');
+}
+const family = (id: string) => `Testfamily${id.slice(-4)}`;
+
+/** Searches the backend for the restricted patient and breaks the glass on its one match. */
+async function breakGlassOn(patientId: string, reason = { code: 'emergency-treatment', text: 'Collapsed in the corridor' }) {
+  const { matches } = await value<{ matches: Array<{ handle: string; label: string }> }>('glass.search', { query: family(patientId) });
+  assert.equal(matches.length, 1);
+  return value<{ patientId: string; expiresAt: string }>('glass.break', { handle: matches[0]!.handle, reason });
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+before(async () => {
+  [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
+  const bundles = join(dir.path, 'bundles');
+  mkdirSync(bundles);
+  for (const id of [OWN, ...RESTRICTED]) writeFileSync(join(bundles, `${id}.json`), JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 3 })));
+  backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: [renderer.origin], bundles: [bundles] });
+  backend.admin(['add-clinician', 'dr.glass', '--name', 'Dr Gwen Glass']);
+  backend.admin(['assign', 'dr.glass', OWN]);
+  backend.admin(['set-policy', 'undoSeconds', '0']);
+  proxy = await startTcpProxy(backend.port);
+  d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: proxy.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
+  const created = await d.createPasskey('dr.glass', backend.admin(['enroll-code', 'dr.glass']));
+  await d.auth.enrollFinish(created.response, created.prfOutput);
+  // As electron/main.ts wires it: the passkey session's token, the sync worker's view of the network.
+  glass = createGlassSurface({
+    session: () => d.auth.session(),
+    passkeyToken: () => (d.auth.desktop.hasPasskeySession() ? d.auth.desktop.currentToken() : null),
+    online: () => d.auth.syncState().online,
+    backend: d.backend,
+    revoked: (message) => revocations.push(message),
+    clock: () => new Date(Date.now() + ahead),
+    checkEveryMs: 0,
+  });
+  registry = createHandlerRegistry(guardedByGlass(d.auth, glass), d.auth, { glass });
+});
+
+after(async () => {
+  glass?.stop();
+  await d?.close();
+  await browser?.close();
+  await renderer?.close();
+  await proxy?.close();
+  await backend?.dispose();
+  dir.remove();
+  await keychain.cleanup();
+});
+
+test('a restricted match says only that the patient exists; breaking the glass brings the record in, audited ETREAT, and the chart opens under it', async (t) => {
+  const patientId = RESTRICTED[0]!;
+  const t0 = performance.now();
+  const mark = (what: string) => t.diagnostic(`${what}: ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0, 'not in the cache before');
+  const { matches } = await value<{ matches: Array<{ handle: string; label: string }> }>('glass.search', { query: family(patientId) });
+  assert.deepEqual(matches.map((m) => m.label), [RESTRICTED_LABEL]);
+  assert.ok(!JSON.stringify(matches).includes(patientId), 'the match names no patient');
+  // The clinician's own patient is no restricted match.
+  assert.deepEqual((await value<{ matches: unknown[] }>('glass.search', { query: family(OWN) })).matches, []);
+
+  const before = lastSeq();
+  const grant = await value<{ patientId: string; expiresAt: string }>('glass.break', {
+    handle: matches[0]!.handle,
+    reason: { code: 'emergency-treatment', text: 'Collapsed in the corridor' },
+  });
+  assert.equal(grant.patientId, patientId);
+  mark('searched and broke the glass');
+  const hours = (Date.parse(grant.expiresAt) - Date.now()) / HOUR;
+  assert.ok(hours > 3.9 && hours <= 4, `the backend's default grant of 4 hours (${hours})`);
+
+  // The record is in the cache, written as pulled records are (with the backend's versions) and findable.
+  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? AND version_id IS NOT NULL', patientId), 4, 'the Patient and its 3 observations');
+  assert.equal(count("SELECT count(*) FROM resources WHERE resource_type = 'Patient' AND id = ?", patientId), 1);
+  const found = await value<{ patients: Array<{ id: string }> }>('patients.search', { query: family(patientId) });
+  assert.deepEqual(found.patients.map((p) => p.id), [patientId]);
+  assert.deepEqual((await value<{ grants: unknown[] }>('glass.active', {})).grants, [{ patientId, expiresAt: grant.expiresAt }]);
+
+  // The grant is a 'break-glass' entry (action E, reason code and end as URNs, the free text as its query), and every
+  // entry naming the patient from then on carries the emergency purpose.
+  const entries = entriesFor(patientId, before);
+  const grantEntry = entries.find((e) => e.subtype === 'break-glass');
+  assert.ok(grantEntry, 'a break-glass entry');
+  assert.equal(grantEntry.action, 'E');
+  assert.equal(grantEntry.query, 'Collapsed in the corridor');
+  assert.equal(grantEntry.outcome, '0');
+  for (const fact of glassFacts({ reason: 'emergency-treatment', expiresAt: grant.expiresAt })) assert.ok(grantEntry.entry.includes(fact), fact);
+  assert.ok(entries.some((e) => e.action === 'C'), 'the records written are audited');
+  assert.ok(entries.every((e) => e.purpose === EMERGENCY_PURPOSE), JSON.stringify(entries.map((e) => [e.subtype, e.purpose])));
+
+  mark('checked the grant entries');
+  const chartSeq = lastSeq();
+  await value('chart.open', { patientId });
+  await value('notes.saveDraft', { patientId, subjective: 'Seen in an emergency', objective: '', assessment: '', plan: '' });
+  const later = entriesFor(patientId, chartSeq);
+  assert.ok(later.some((e) => e.action === 'R') && later.some((e) => e.action === 'C'), 'the chart read and the note are audited');
+  assert.ok(later.every((e) => e.purpose === EMERGENCY_PURPOSE));
+  mark('read and wrote under the grant');
+  // The clinician's own patient keeps the session's purpose.
+  const ownSeq = lastSeq();
+  await value('chart.open', { patientId: OWN });
+  assert.deepEqual([...new Set(entriesFor(OWN, ownSeq).map((e) => e.purpose))], ['TREAT']);
+  mark('own patient');
+  // The note went to the backend under the grant (the outbox drains).
+  await until(() => count('SELECT count(*) FROM outbox') === 0, 'the note is sent');
+  mark('the note was sent');
+});
+
+test('at the grant\'s end the record leaves the cache, and the chart is not found like any unknown patient', async () => {
+  const patientId = RESTRICTED[1]!;
+  const grant = await breakGlassOn(patientId);
+  await value('chart.open', { patientId });
+  ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
+  try {
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+    assert.deepEqual((await value<{ patients: unknown[] }>('patients.search', { query: family(patientId) })).patients, []);
+    const removal = entriesFor(patientId).find((e) => e.action === 'D');
+    assert.ok(removal, 'the removal is audited');
+    assert.equal(removal.purpose, 'TREAT', 'after its end, entries no longer carry the emergency purpose');
+    assert.equal((await value<{ grants: unknown[] }>('glass.active', {})).grants.some((g) => (g as { patientId: string }).patientId === patientId), false);
+  } finally {
+    ahead = 0;
+  }
+});
+
+test('work still waiting keeps the record past the grant\'s end; once it is sent the record leaves', async () => {
+  const patientId = RESTRICTED[2]!;
+  const grant = await breakGlassOn(patientId);
+  // The network goes: the note waits in the outbox.
+  proxy.down = true;
+  proxy.cutAll();
+  await value('notes.saveDraft', { patientId, subjective: 'Waiting to be sent', objective: '', assessment: '', plan: '' });
+  assert.equal(count('SELECT count(*) FROM outbox'), 1);
+  ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
+  try {
+    const chart = await value<{ summary: { id: string } }>('chart.open', { patientId });
+    assert.equal(chart.summary.id, patientId, 'kept while its change waits');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) > 0, true);
+    const readSeq = lastSeq();
+    await value('chart.open', { patientId });
+    assert.ok(entriesFor(patientId, readSeq - 1).every((e) => e.purpose === 'TREAT'), 'the grant is over: no emergency purpose');
+    assert.deepEqual((await value<{ grants: unknown[] }>('glass.active', {})).grants, []);
+    // The network is back; the backend (whose grant is still running on its own clock) takes the note.
+    proxy.down = false;
+    d.auth.networkChanged(true);
+    await until(() => count('SELECT count(*) FROM outbox') === 0, 'the note is sent');
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM glass_grants'), 0);
+  } finally {
+    ahead = 0;
+    proxy.down = false;
+  }
+});
+
+test('a lock during a grant keeps it in the encrypted cache; at unlock its end is checked again', async () => {
+  const patientId = RESTRICTED[3]!;
+  const grant = await breakGlassOn(patientId);
+  d.auth.lockNow('manual');
+  let used = await d.usePasskey();
+  await d.auth.signInFinish(used.response, used.prfOutput);
+  assert.deepEqual((await value<{ grants: Array<{ patientId: string }> }>('glass.active', {})).grants.map((g) => g.patientId), [patientId]);
+  d.auth.lockNow('manual');
+  ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
+  try {
+    used = await d.usePasskey();
+    await d.auth.signInFinish(used.response, used.prfOutput);
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+  } finally {
+    ahead = 0;
+  }
+});
+
+test('a grant the backend ended (revoked or expired there) removes the record', async () => {
+  const patientId = RESTRICTED[4]!;
+  await breakGlassOn(patientId);
+  assert.ok(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) > 0);
+  // The backend's grant ends early (as a privacy officer's revocation would): its row says so.
+  const { db } = openDatabase({ dataDir: backend.dataDir });
+  try {
+    await db.updateTable('glass_grants').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('patient_id', '=', patientId).execute();
+  } finally {
+    await db.destroy();
+  }
+  await glass.refresh();
+  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+  const r = await call('chart.open', { patientId });
+  assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+});
+
+test('offline there is no break-the-glass, said in words; without a backend likewise', async () => {
+  // The network is gone but the app has not noticed yet: the backend cannot be reached.
+  proxy.down = true;
+  proxy.cutAll();
+  try {
+    const r = await call('glass.search', { query: family(RESTRICTED[0]!) });
+    assert.deepEqual(!r.ok && r.error, { code: 'GLASS_OFFLINE', message: GLASS_OFFLINE_MESSAGE });
+    // The OS says the network is gone: not even asked.
+    d.auth.networkChanged(false);
+    const again = await call('glass.search', { query: family(RESTRICTED[0]!) });
+    assert.deepEqual(!again.ok && again.error, { code: 'GLASS_OFFLINE', message: GLASS_OFFLINE_MESSAGE });
+    const broke = await call('glass.break', { handle: 'x'.repeat(43), reason: { code: 'emergency-treatment', text: '' } });
+    assert.equal(!broke.ok && broke.error.code, 'GLASS_OFFLINE');
+  } finally {
+    proxy.down = false;
+  }
+  const none = createGlassSurface({ session: () => d.auth.session(), passkeyToken: () => 'token', online: () => true, backend: null, checkEveryMs: 0 });
+  const bare = createHandlerRegistry(d.auth, d.auth, { glass: none });
+  const r = await dispatch(bare, 'glass.search', { query: 'Testfamily' }, caller, { trustedOrigins: ['http://localhost'] });
+  assert.deepEqual(!r.ok && r.error, { code: 'GLASS_OFFLINE', message: GLASS_OFFLINE_MESSAGE });
+  d.auth.networkChanged(true);
+  await until(() => d.auth.syncState().online, 'online again');
+});
+
+test('a revoked clinician is refused in neutral words; nothing comes into the cache', async () => {
+  const patientId = RESTRICTED[0]!;
+  // A match found before the revocation; the sync worker stopped so the revocation's wipe does not race the test.
+  const { matches } = await value<{ matches: Array<{ handle: string }> }>('glass.search', { query: family(RESTRICTED[4]!) });
+  assert.equal(matches.length, 1);
+  await d.auth.stopSync();
+  backend.admin(['revoke-clinician', 'dr.glass']);
+  const before = count('SELECT count(*) FROM resources');
+  const searched = await call('glass.search', { query: family(patientId) });
+  assert.equal(!searched.ok && searched.error.code, 'GLASS_REFUSED');
+  const broke = await call('glass.break', { handle: matches[0]!.handle, reason: { code: 'covering-colleague', text: '' } });
+  assert.equal(!broke.ok && broke.error.code, 'GLASS_REFUSED');
+  assert.ok(!broke.ok && !/revoked|RESTRICTED|gd-rest/i.test(broke.error.message), broke.ok ? '' : broke.error.message);
+  assert.equal(count('SELECT count(*) FROM resources'), before);
+  assert.ok(revocations.length > 0, 'the app is told, to wipe as it does for any revocation');
+});
