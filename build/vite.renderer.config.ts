@@ -1,7 +1,8 @@
 // Builds the renderer (renderer/) into dist/renderer with relative asset paths (served at
 // the organisation's https app origin in the app, from localhost in the tests, and by the
 // backend at /join for the patient) and the shared Content-Security-Policy as a meta tag.
-// Two pages: index.html (the desktop app) and join.html (the patient's join page); the
+// Three pages: index.html (the desktop app), join.html (the patient's join page) and
+// privacy-console.html (the privacy officer's console, served by the backend at /console/); the
 // consultation media worker is bundled as its own module file (worker-src 'self').
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     modulePreload: { polyfill: false },
-    rollupOptions: { input: { index: page('index.html'), join: page('join.html') } },
+    rollupOptions: { input: { index: page('index.html'), join: page('join.html'), 'privacy-console': page('privacy-console.html') } },
   },
   // The media worker is an ES module worker (new Worker(new URL(...), { type: 'module' })).
   worker: { format: 'es' },

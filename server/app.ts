@@ -2,7 +2,7 @@
  * The backend's HTTP surface (Fastify), composed from one module per
  * feature: sign-in (auth/), sync and single resources (sync/), audit upload
  * and trails (audit/), consultations (signaling/: HTTP, the WebSocket, the join
- * page), behind one front door (auth/front-door: timeouts,
+ * page), the privacy console (console/), behind one front door (auth/front-door: timeouts,
  * security headers, no-store, a fixed 404, rate limits, purging). Every
  * failure is a JSON `{ error: { code, message } }` without PHI or stack; a
  * request that failed because the database could not be reached is a 503
@@ -28,6 +28,7 @@ import websocket from '@fastify/websocket';
 import { SIGNALING_MESSAGE_MAX_BYTES } from '../shared/consult/signaling-messages';
 import { registerConsultRoutes, type ConsultOptions } from './signaling/consult-routes';
 import { registerGlassRoutes, type GlassOptions } from './glass/glass-routes';
+import { registerConsoleRoutes } from './console/console-routes';
 
 export interface AppDeps {
   db: Db;
@@ -91,6 +92,7 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
     registerAuditRoutes(routes, { db, rp, clock, receiptKey });
     registerConsultRoutes(routes, { db, rp, clock, consult: consult ?? {} });
     registerGlassRoutes(routes, { db, rp, clock, options: glass ?? {} });
+    registerConsoleRoutes(routes, { db, rp, clock, rateLimits: limits, publicUrl: consult?.publicUrl, tls: Boolean(https), rendererDir: consult?.rendererDir });
   });
 
   return app;

@@ -145,6 +145,11 @@ export class RelyingParty {
     private readonly clock: Clock,
   ) {}
 
+  /** The same relying party (rpId, database, clock) accepting ceremonies from `origins` only: the privacy console's sign-in (../console/). */
+  forOrigins(origins: string[]): RelyingParty {
+    return new RelyingParty(this.db, { ...this.config, origins }, this.clock);
+  }
+
   async registrationOptions(clinicianId: string, code: string) {
     const { clinician } = await liveCode(this.db, clinicianId, code, this.clock);
     const existing = await this.db.selectFrom('credentials').select(['id']).where('clinician_id', '=', clinicianId).where('revoked_at', 'is', null).execute();

@@ -1,0 +1,53 @@
+/**
+ * A patient's accounting of disclosures: who saw or changed the chart,
+ * when, from which device, online or offline, with break-the-glass and
+ * export reasons; exportable whole as a FHIR Bundle of AuditEvents or as
+ * CSV (downloads; the backend audits each view and export).
+ */
+import { useState, type FormEvent } from 'react';
+import { consolePaths, type AccountingPage as Accounting } from '../../shared/privacy-console-api';
+import { download, getJson } from './console-client';
+import { DisclosureTable } from './DisclosureTable';
+import { useConsoleCall } from './use-console-call';
+
+export function AccountingPage({ onSessionGone }: { onSessionGone(): void }) {
+  const { busy, error, run } = useConsoleCall(onSessionGone);
+  const [patientId, setPatientId] = useState('');
+  const [accounting, setAccounting] = useState<Accounting | null>(null);
+
+  const show = (e: FormEvent) => {
+    e.preventDefault();
+    const id = patientId.trim();
+    void run(() => getJson<Accounting>(consolePaths.accounting(id))).then((r) => r && setAccounting(r));
+  };
+  const exportAs = (kind: 'fhir' | 'csv') => {
+    if (!accounting) return;
+    const id = accounting.patientId;
+    void run(() =>
+      kind === 'fhir' ? download(consolePaths.accountingFhir(id), `accounting-${id}.fhir.json`) : download(consolePaths.accountingCsv(id), `accounting-${id}.csv`),
+    );
+  };
+
+  return (
+    <section aria-labelledby="accounting-title" data-testid="accounting-page">
+      <h1 id="accounting-title">Accounting of disclosures</h1>
+      <form className="console-search" onSubmit={show}>
+        <label htmlFor="accounting-patient">Patient id</label>
+        <input id="accounting-patient" value={patientId} onChange={(e) => setPatientId(e.target.value)} maxLength={64} pattern="[A-Za-z0-9.\-]{1,64}" required />
+        <button type="submit" className="secondary" disabled={busy}>Show</button>
+      </form>
+      {error && <p className="error" role="alert">{error}</p>}
+      {accounting && (
+        <>
+          <div className="console-actions">
+            <h2 className="console-subtitle">Patient {accounting.patientId}</h2>
+            <button type="button" className="secondary" onClick={() => exportAs('fhir')} disabled={busy} data-testid="export-fhir">Export FHIR (AuditEvents)</button>
+            <button type="button" className="secondary" onClick={() => exportAs('csv')} disabled={busy} data-testid="export-csv">Export CSV</button>
+          </div>
+          {accounting.more && <p className="muted">Showing the newest {accounting.rows.length}; the exports hold every entry.</p>}
+          <DisclosureTable rows={accounting.rows} caption={`Accounting of disclosures for patient ${accounting.patientId}`} showPatient={false} />
+        </>
+      )}
+    </section>
+  );
+}

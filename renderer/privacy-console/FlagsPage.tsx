@@ -1,0 +1,114 @@
+/**
+ * The open flags of unusual access, newest first, each with its rule, the
+ * clinician, the patient, when, the one-sentence explanation and its
+ * evidence (the numbers that made it fire, the audit entries it rests on).
+ * Acknowledging asks for a note (what the officer found or did) in a
+ * dialog; an acknowledged flag leaves the list.
+ */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { PrivacyFlag } from '../../shared/privacy-api';
+import { consolePaths } from '../../shared/privacy-console-api';
+import { Dialog } from '../src/ui/Dialog';
+import { getJson, postJson } from './console-client';
+import { useConsoleCall } from './use-console-call';
+
+const RULES: Record<string, string> = {
+  'break-glass': 'Break the glass',
+  'unassigned-access': 'Access to an unassigned patient',
+  'volume-spike': 'Unusual number of patients',
+  'after-hours': 'After-hours access',
+  'same-surname-or-address': 'Same surname or address',
+  'vip-or-staff': 'VIP or staff patient',
+  'many-charts-no-charting': 'Many charts opened, nothing charted',
+  'offline-burst': 'Burst of offline reads',
+};
+
+const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
+  const { busy, error, run } = useConsoleCall(onSessionGone);
+  const [flags, setFlags] = useState<PrivacyFlag[] | null>(null);
+  const [acknowledging, setAcknowledging] = useState<PrivacyFlag | null>(null);
+
+  const load = useCallback(() => {
+    void run(() => getJson<{ flags: PrivacyFlag[] }>(consolePaths.flags)).then((r) => r && setFlags(r.flags));
+  }, [run]);
+  useEffect(load, [load]);
+
+  return (
+    <section aria-labelledby="flags-title" data-testid="flags-page">
+      <div className="worklist-head">
+        <h1 id="flags-title">Open flags</h1>
+        {flags && <span className="count" data-testid="flags-count">{flags.length}</span>}
+        <button type="button" className="secondary" onClick={load} disabled={busy}>Refresh</button>
+      </div>
+      {error && <p className="error" role="alert">{error}</p>}
+      {flags && flags.length === 0 && <p className="muted" data-testid="flags-empty">No open flags.</p>}
+      <ul className="console-flags">
+        {flags?.map((f) => (
+          <li key={f.id} className="section console-flag" data-testid="flag" data-rule={f.rule} data-flag-id={f.id}>
+            <h2 className="console-flag-title">
+              <span className={`pill ${f.rule === 'break-glass' ? 'pill-crit' : 'pill-warn'}`}>{RULES[f.rule] ?? f.rule}</span>{' '}
+              <span>{f.clinicianId}</span>
+              {f.patientId && <span className="muted"> · patient {f.patientId}</span>}
+            </h2>
+            <p className="muted">Access at <time dateTime={f.at}>{when(f.at)}</time>; raised <time dateTime={f.raisedAt}>{when(f.raisedAt)}</time></p>
+            <p data-testid="flag-explanation">{f.explanation}</p>
+            <details>
+              <summary>Evidence ({f.evidence.refsTotal} audit {f.evidence.refsTotal === 1 ? 'entry' : 'entries'})</summary>
+              <dl className="console-evidence" data-testid="flag-evidence">
+                {Object.entries(f.evidence.numbers).map(([k, v]) => (
+                  <div key={k}>
+                    <dt>{k}</dt>
+                    <dd>{String(v)}</dd>
+                  </div>
+                ))}
+              </dl>
+              <ul className="console-refs">
+                {f.evidence.refs.map((r) => (
+                  <li key={r.kind === 'device' ? `d-${r.deviceId}-${r.seq}` : `b-${r.seq}`}>
+                    {r.kind === 'device' ? `Desktop ${r.deviceId.slice(0, 8)}, entry ${r.seq}` : `Server disclosure ${r.seq}`}
+                  </li>
+                ))}
+              </ul>
+            </details>
+            <button type="button" className="secondary" onClick={() => setAcknowledging(f)} data-testid="flag-acknowledge">Acknowledge…</button>
+          </li>
+        ))}
+      </ul>
+      {acknowledging && (
+        <AcknowledgeDialog
+          flag={acknowledging}
+          onClose={() => setAcknowledging(null)}
+          onDone={() => {
+            setAcknowledging(null);
+            load();
+          }}
+          onSessionGone={onSessionGone}
+        />
+      )}
+    </section>
+  );
+}
+
+function AcknowledgeDialog({ flag, onClose, onDone, onSessionGone }: { flag: PrivacyFlag; onClose(): void; onDone(): void; onSessionGone(): void }) {
+  const { busy, error, run } = useConsoleCall(onSessionGone);
+  const [note, setNote] = useState('');
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(() => postJson(consolePaths.acknowledge(flag.id), { note })).then((r) => r && onDone());
+  };
+  return (
+    <Dialog title="Acknowledge flag" onClose={onClose} testId="acknowledge-dialog" description={`${RULES[flag.rule] ?? flag.rule}: ${flag.clinicianId}`}>
+      <form onSubmit={submit} className="console-form">
+        <label htmlFor="ack-note">Note: what you found or did</label>
+        <textarea id="ack-note" data-autofocus rows={4} maxLength={2000} required value={note} onChange={(e) => setNote(e.target.value)} />
+        {error && <p className="error" role="alert">{error}</p>}
+        <div className="dialog-actions">
+          <button type="button" className="secondary" onClick={onClose}>Cancel</button>
+          <button type="submit" className="primary" disabled={busy || note.trim() === ''}>Acknowledge</button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
