@@ -53,7 +53,7 @@ after(async () => {
 });
 
 function entriesSince(seq: number): AuditEntry[] {
-  return (session.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e));
+  return (session.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e)!);
 }
 function lastSeq(): number {
   return (session.db.prepare('SELECT coalesce(max(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
