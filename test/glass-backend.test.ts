@@ -383,6 +383,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(errorOf(other).code, 'AUDIT_CHAIN_INVALID');
     });
 
+    test('one handle redeemed by many requests at once grants exactly once', async () => {
+      const handle = await handleFor(tokens.glass, 'gl-tgt4');
+      const answers = await Promise.all(Array.from({ length: 8 }, () => grant(tokens.glass, handle)));
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 403, 403, 403, 403, 403, 403, 403]);
+      assert.equal((await grantRows('gl-tgt4')).length, 1);
+      const breaks = (await db.selectFrom('disclosure_events').select('entry').where('patient_id', '=', 'gl-tgt4').execute()).filter((r) => parseCanonicalAuditEntry(r.entry)!.subtype === 'break-glass');
+      assert.equal(breaks.length, 1, 'one grant, one ledger entry');
+    });
+
     test('restricted search and grants are rate-limited per clinician', async () => {
       const limited = buildApp({
         db,

@@ -15,7 +15,10 @@
  * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION; a
  * rollback entry, which continues the chain from the last accepted entry
  * after the device's cache was rolled back, is stored marked with
- * ROLLBACK_DETECTED_EXTENSION and logged as a security event). An
+ * ROLLBACK_DETECTED_EXTENSION and logged as a security event; an entry
+ * claiming the emergency purpose ETREAT outside every break-the-glass grant
+ * of its clinician for the patient is stored marked with
+ * EMERGENCY_WITHOUT_GRANT_EXTENSION). An
  * edited, reordered or truncated chain,
  * or one entry that fails those checks, is refused whole; nothing of it is
  * stored and the refusal is a security event (identifiers only).
