@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { AuthService } from '../../electron/services/auth-service';
 import { BackendClient } from '../../electron/services/backend-client';
-import { createHandlerRegistry } from '../../electron/services/handler-registry';
+import { createHandlerRegistry, type HandlerRegistry } from '../../electron/services/handler-registry';
 import type { SecretStore } from '../../electron/services/secret-store';
 import { startBackend, type BackendProcess } from '../support/backend-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -35,6 +35,8 @@ export interface EnrolledDesktopOptions {
   undoSeconds?: number;
   /** Another Chromium launch (e.g. launchMediaChromium: fake camera and microphone for consultations). */
   launch?: () => Promise<Browser>;
+  /** The registry the page is bound to, as the app builds it with its surfaces (default: createHandlerRegistry(auth, auth)). */
+  registry?: (auth: AuthService, backend: BackendClient) => HandlerRegistry;
 }
 
 export async function enrolledDesktop(dir: string, keychain: SecretStore, options: EnrolledDesktopOptions = {}): Promise<EnrolledDesktop> {
@@ -43,11 +45,12 @@ export async function enrolledDesktop(dir: string, keychain: SecretStore, option
   backend.admin(['add-clinician', 'dr.kim', '--name', 'Dr Kim Lee', '--assign-all']);
   backend.admin(['set-policy', 'undoSeconds', String(options.undoSeconds ?? 0)]);
   const proxy = await startTcpProxy(backend.port);
-  const auth = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: new BackendClient(proxy.url, 3000), rpId: 'localhost', origins: [renderer.origin] });
+  const client = new BackendClient(proxy.url, 3000);
+  const auth = new AuthService({ dataDir: join(dir, 'desktop'), secrets: keychain, backend: client, rpId: 'localhost', origins: [renderer.origin] });
   await auth.start();
   const page = await browser.newPage({ viewport: options.viewport ?? { width: 1366, height: 768 } });
   await addVirtualAuthenticator(page, { prf: true });
-  await bindClinician(page, createHandlerRegistry(auth, auth), renderer.origin);
+  await bindClinician(page, options.registry ? options.registry(auth, client) : createHandlerRegistry(auth, auth), renderer.origin);
   await page.goto(`${renderer.origin}/index.html`);
   await page.locator('#clinician-id').fill('dr.kim');
   await page.locator('#enroll-code').fill(backend.admin(['enroll-code', 'dr.kim']));
