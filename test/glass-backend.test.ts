@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
 import type { Db } from '../server/database';
 import { RelyingParty } from '../server/auth/relying-party';
-import { addClinician, readPolicy, revokeClinician, setPolicy } from '../server/organisation/organisation';
+import { addClinician, readPolicy, revokeClinician, revokeDevice, setPolicy } from '../server/organisation/organisation';
 import { assignPatients } from '../server/organisation/assignments';
 import { bundleFiles, loadBundles } from '../server/sync/patient-store';
 import { verifyDisclosureChain } from '../server/audit/disclosure-verify';
@@ -204,7 +204,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await search(tokens.glass, 'Syn thetic word five more')).status, 400);
     });
 
-    test('a sync-only session and a revoked clinician are refused before anything is searched or granted', async () => {
+    test('a sync-only session, a revoked clinician and a revoked device are refused before anything is searched or granted', async () => {
       const sync = await search(tokens.glassSync, familyOf('gl-tgt1'));
       assert.equal(sync.status, 403);
       assert.equal(errorOf(sync).code, 'SCOPE_INSUFFICIENT');
@@ -223,7 +223,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const revokedGrant = await grant(tokens.revoked, revokedHandle);
       assert.equal(revokedGrant.status, 403);
       assert.equal(errorOf(revokedGrant).code, 'CLINICIAN_REVOKED');
-      assert.deepEqual(await db.selectFrom('glass_grants').selectAll().where('clinician_id', 'in', ['dr.revoked', 'dr.glass']).execute(), [], 'nothing granted');
+
+      const lost = newDevice();
+      const lostToken = await registerDevice(db, 'dr.other', lost.asCache);
+      const lostHandle = await handleFor(lostToken, 'gl-tgt1');
+      await revokeDevice(db, lost.id, clock);
+      for (const r of [await search(lostToken, familyOf('gl-tgt1')), await grant(lostToken, lostHandle)]) {
+        assert.equal(r.status, 403);
+        assert.equal(errorOf(r).code, 'DEVICE_REVOKED');
+      }
+      assert.deepEqual(await db.selectFrom('glass_grants').selectAll().where('clinician_id', 'in', ['dr.revoked', 'dr.glass', 'dr.other']).execute(), [], 'nothing granted');
     });
 
     test('breaking the glass needs a reason (a bad one leaves the handle usable) and the caller\'s own live, unused handle; every refusal is one answer', async () => {
