@@ -107,8 +107,10 @@ test('a restricted match under the search, the reason dialog (Esc keeps the text
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
   assert.equal(await dialog.locator('input[value=other]').isChecked(), true);
-  await page.keyboard.press('Tab');
-  assert.equal(await focused(), 'glass-reason-text');
+  await page.keyboard.press('Enter');
+  await dialog.getByText('Say why, in a few words.').waitFor();
+  assert.equal(await focused(), 'glass-reason-text', 'the focus goes to the field that needs words');
+  assert.equal(await page.getByTestId('glass-banner').count(), 0);
   await page.keyboard.type('Collapsed in the corridor');
   // Esc closes the dialog only; the search keeps its query and the text waits for the next opening.
   await page.keyboard.press('Escape');
@@ -138,13 +140,11 @@ test('a restricted match under the search, the reason dialog (Esc keeps the text
 });
 
 test('offline, the search says emergency access needs the network instead of restricted matches', async () => {
-  await page.keyboard.press('Escape');
-  await page.getByTestId('chart').waitFor({ state: 'detached' });
   desktop.proxy.down = true;
   desktop.proxy.cutAll();
   desktop.auth.networkChanged(false);
   try {
-    await page.keyboard.press('/');
+    await page.locator('#patient-search').focus();
     await page.keyboard.type('Testfamily');
     const notice = page.getByTestId('glass-notice');
     await notice.waitFor();
