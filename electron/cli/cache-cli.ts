@@ -11,6 +11,10 @@
  * opens or changes the cache holds the folder's writer lock, so a cache open
  * in the app (or another command) is refused with CACHE_IN_USE (exit 75,
  * nothing changed); `backup` alone runs beside the app, read-only.
+ * `stats` and `audit-export` are audited (issue 13): each run writes an
+ * 'export' entry (actor `cli:<os-user>`) in the same transaction as its read
+ * and says so on stderr; for that reason they, too, refuse an enrolled
+ * profile (exit 3), whose trail the privacy console already shows.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -20,10 +24,12 @@ import { AppError } from '../../shared/app-error';
 import { osUserActor } from '../../shared/audit-entry';
 import { describeChainProblem } from '../services/audit-chain';
 import { auditFailedImport, importBundle } from '../services/bundle-import';
-import { auditEvents, cacheStats, verifyCache, wipeCache } from '../services/cache-maintenance';
+import { verifyCache, wipeCache } from '../services/cache-maintenance';
+import { auditedAuditExport, auditedCacheStats } from '../services/export/command-line-export';
 import { backupCache, restoreCache } from '../services/cache-backup';
 import { openCacheSession, type CacheSession } from '../services/cache-session';
 import { MAX_BUNDLE_BYTES } from '../../shared/fhir-bundle';
+import { EXPORT_REASON_TEXT_MAX } from '../../shared/contract';
 import { readProfile } from '../services/cache-profile';
 import { deviceKeysAreBound } from '../services/device-keys';
 import { readPasskeyRecord } from '../services/session/passkey-record';
@@ -34,8 +40,12 @@ const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
                             is reported and the next still tried (exit 1 if any was
                             refused; never into a profile enrolled with the backend: exit 3)
   verify                    check the file and the audit chain (exit 0 when whole)
-  stats                     counts by resource type and audit entries, as JSON
-  audit-export              the audit log as FHIR AuditEvents (IHE BALP), one JSON per line
+  stats [--reason <text>]   counts by resource type and audit entries, as JSON (audited)
+  audit-export [--reason <text>]
+                            the audit log as FHIR AuditEvents (IHE BALP), one JSON per
+                            line (audited: the run is the next entry of the log)
+  stats and audit-export write an audit entry (an export by the OS account) and
+  refuse a profile enrolled with the backend (exit 3).
   wipe [--force]            delete the keychain entries, then the cache files
   backup --out <file>       a consistent, still-encrypted copy of the database; safe
                             while the app is running (never copy the live folder)
@@ -51,9 +61,11 @@ class UsageError extends Error {}
 /** The folder is the desktop's enrolled profile: the command line does not write into it. */
 class EnrolledProfileError extends Error {
   readonly code = 'PROFILE_ENROLLED';
-  constructor() {
+  constructor(command: 'import' | 'stats' | 'audit-export' = 'import') {
     super(
-      'This data folder is enrolled with the hospital server; the command line does not import into it (its entries would stop the device\'s audit upload). Import into a separate --data-dir.',
+      command === 'import'
+        ? 'This data folder is enrolled with the hospital server; the command line does not import into it (its entries would stop the device\'s audit upload). Import into a separate --data-dir.'
+        : `This data folder is enrolled with the hospital server; ${command} is audited, and an audit entry by the command line would stop the device's audit upload. The privacy console shows this device's trail.`,
     );
   }
 }
@@ -112,7 +124,7 @@ function readBundleFile(file: string, position: string): Buffer {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { 'data-dir': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { 'data-dir': { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean' }, reason: { type: 'string' }, help: { type: 'boolean' } },
     allowPositionals: true,
   });
   const [command, ...rest] = positionals;
@@ -165,15 +177,16 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     case 'stats':
+    case 'audit-export': {
+      if (await isEnrolled(dataDir, keychain())) throw new EnrolledProfileError(command);
+      const reason = values.reason?.trim().slice(0, EXPORT_REASON_TEXT_MAX) || null;
       return withSession(dataDir, false, (session) => {
-        print(cacheStats(session));
+        if (command === 'stats') print(auditedCacheStats(session, reason));
+        else auditedAuditExport(session, reason, print);
+        process.stderr.write(`${command}: audited: this run is recorded in the cache's audit log as an export by ${session.context.actor}.\n`);
         return 0;
       });
-    case 'audit-export':
-      return withSession(dataDir, false, (session) => {
-        for (const event of auditEvents(session)) print(event);
-        return 0;
-      });
+    }
     case 'wipe':
       print(await wipeCache(dataDir, keychain(), { waitMs: 0, lockFileRequired: true, force: values.force === true }));
       return 0;
