@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SIGNALING_PATH } from '../../shared/consult/signaling-messages';
 
-export type Rewrite = (direction: 'to-server' | 'to-client', message: Record<string, unknown>) => Record<string, unknown>;
+/** May answer later (a promise): messages still leave in the order they came, each direction on its own. */
+export type Rewrite = (direction: 'to-server' | 'to-client', message: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface SignalingProxy {
   /** http://127.0.0.1:port: open join links on this origin. */
@@ -51,7 +52,7 @@ export async function startSignalingProxy(backendUrl: string, rewrite: Rewrite):
       sockets.add(client);
       sockets.add(upstream);
       const early: string[] = [];
-      const pass = (direction: 'to-server' | 'to-client', text: string): string => {
+      const pass = async (direction: 'to-server' | 'to-client', text: string): Promise<string> => {
         let message: Record<string, unknown>;
         try {
           message = JSON.parse(text) as Record<string, unknown>;
@@ -59,17 +60,28 @@ export async function startSignalingProxy(backendUrl: string, rewrite: Rewrite):
           return text;
         }
         const before = JSON.stringify(message);
-        const after = JSON.stringify(rewrite(direction, message));
+        const after = JSON.stringify(await rewrite(direction, message));
         if (after !== before) proxy.rewritten++;
         return after;
       };
+      let toServer = Promise.resolve();
+      let toClient = Promise.resolve();
       client.on('message', (data) => {
-        const text = pass('to-server', data.toString());
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-        else early.push(text);
+        const raw = data.toString();
+        toServer = toServer.then(async () => {
+          const text = await pass('to-server', raw);
+          if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
+          else early.push(text);
+        }).catch(() => end());
       });
-      upstream.on('open', () => early.splice(0).forEach((t) => upstream.send(t)));
-      upstream.on('message', (data) => client.readyState === WebSocket.OPEN && client.send(pass('to-client', data.toString())));
+      upstream.on('open', () => void toServer.then(() => early.splice(0).forEach((t) => upstream.send(t))));
+      upstream.on('message', (data) => {
+        const raw = data.toString();
+        toClient = toClient.then(async () => {
+          const text = await pass('to-client', raw);
+          if (client.readyState === WebSocket.OPEN) client.send(text);
+        }).catch(() => end());
+      });
       const end = () => {
         client.close();
         upstream.close();
