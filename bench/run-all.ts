@@ -9,11 +9,13 @@
  * `push` is issue 9's concurrent push benchmark (SQLite and PostgreSQL,
  * against main before issue 9's backend work). `sframe` is SFrame
  * encrypt+decrypt per 720p frame in a Chromium worker against bare AES-GCM.
+ * `privacy` is issue 13's monitoring over a simulated month on PostgreSQL.
  */
 import { runAuthBench } from './auth-bench';
 import { backendVersions } from './backend-versions';
 import { runCacheBench } from './cache-bench';
 import { runConsultBench } from './consult-bench';
+import { runPrivacyBench } from './privacy-monitoring-bench';
 import { runPushBench } from './push-bench';
 import { runSFrameBench } from './sframe-bench';
 import { runSyncBench } from './sync-bench';
@@ -33,6 +35,7 @@ const sync = runs('sync') ? ((await runSyncBench(quick, versions, repetitions)) 
 const push = runs('push') ? await runPushBench(quick, Number(process.env.BENCH_REPETITIONS ?? 2)) : null;
 const consult = runs('consult') ? await runConsultBench(quick) : null;
 const sframe = runs('sframe') ? await runSFrameBench(quick) : null;
+const privacy = runs('privacy') ? await runPrivacyBench(quick) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -58,5 +61,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, privacy, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);
