@@ -1,0 +1,91 @@
+/**
+ * The privacy console's pure pieces: CSV cells neutralised against formula
+ * injection (= + - @, tab, carriage return) and quoted per RFC 4180; an
+ * AuditEvent (device or backend, ETREAT, offline, break-the-glass reason)
+ * read back as a console row, search text left out; the console's origins
+ * from the backend's public address; the officer's console device id.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { toBalpAuditEvent } from '../shared/balp-audit-event';
+import type { AuditEntry } from '../shared/audit-entry';
+import { glassFacts } from '../shared/glass-api';
+import { csvCell, disclosureCsv } from '../server/console/disclosure-csv';
+import { disclosureRow } from '../server/console/disclosure-rows';
+import { consoleOrigins } from '../server/console/console-origin';
+import { consoleDeviceId } from '../server/console/console-device';
+import { serverAuditEvent } from '../server/audit/disclosure-ledger';
+
+const entry = (over: Partial<AuditEntry>): AuditEntry => ({
+  seq: 7,
+  recordedAt: '2026-11-26T08:00:00.000Z',
+  actor: 'dr.kim',
+  action: 'R',
+  subtype: 'read',
+  patientId: 'p-1',
+  entities: ['Patient/p-1', 'Observation/o-1'],
+  query: null,
+  outcome: '0',
+  deviceId: '3f0a8c52-0000-4000-8000-000000000001',
+  purpose: 'TREAT',
+  network: 'online',
+  ...over,
+});
+
+test('a CSV cell that starts a formula gets a leading apostrophe; every cell is quoted with quotes doubled', () => {
+  for (const bad of ['=1+2', '+SUM(A1)', '-2+3', '@cmd', '\t=1', '\r=1']) assert.equal(csvCell(bad), `"'${bad.replace(/"/g, '""')}"`);
+  assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
+  assert.equal(csvCell('plain, text'), '"plain, text"');
+  assert.equal(csvCell(''), '""');
+});
+
+test('the accounting CSV has a header and one CRLF line per row, with no cell starting a formula', () => {
+  const row = disclosureRow(toBalpAuditEvent(entry({ subtype: 'export', action: 'R', query: '=cmd|calc', entities: ['urn:clinician-desktop:export:format:pdf'] }), { applicationName: 'a', custodianName: 'c', hash: 'h' }));
+  const csv = disclosureCsv([row]);
+  const lines = csv.split('\r\n');
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2], '');
+  assert.ok(lines[0]!.startsWith('"recorded","who","patient"'));
+  assert.ok(lines[1]!.split('","').every((cell) => !/^"?[=+\-@]/.test(cell)));
+});
+
+test('a desktop entry reads as who, patient, device, offline, ETREAT and the break-the-glass reason', () => {
+  const event = toBalpAuditEvent(
+    entry({ action: 'E', subtype: 'break-glass', entities: glassFacts({ reason: 'emergency-treatment', expiresAt: '2026-11-26T12:00:00.000Z' }), query: 'Unconscious in ED', purpose: 'ETREAT', network: 'offline' }),
+    { applicationName: 'clinician-desktop', custodianName: 'cache', hash: 'h' },
+  );
+  const row = disclosureRow(event);
+  assert.equal(row.who, 'dr.kim');
+  assert.equal(row.patientId, 'p-1');
+  assert.equal(row.what, 'break-glass');
+  assert.equal(row.purpose, 'ETREAT');
+  assert.equal(row.network, 'offline');
+  assert.equal(row.deviceId, '3f0a8c52-0000-4000-8000-000000000001');
+  assert.equal(row.recordedBy, 'device');
+  assert.equal(row.reason, 'emergency-treatment: Unconscious in ED');
+  assert.deepEqual(row.resources, []);
+});
+
+test("a backend disclosure reads as recorded by the backend; a search's text is never a reason", () => {
+  const read = disclosureRow(serverAuditEvent(entry({}), 'h'));
+  assert.equal(read.recordedBy, 'backend');
+  assert.equal(read.deviceId, '3f0a8c52-0000-4000-8000-000000000001');
+  assert.deepEqual(read.resources, ['Observation/o-1']);
+  const search = disclosureRow(serverAuditEvent(entry({ action: 'E', subtype: 'search-type', query: 'smith' }), 'h'));
+  assert.equal(search.reason, '');
+});
+
+test("the console's origins are the backend's public address, plus localhost for a loopback IP only", () => {
+  assert.deepEqual(consoleOrigins('https://backend.hospital.example'), ['https://backend.hospital.example']);
+  assert.deepEqual(consoleOrigins('https://backend.hospital.example:8443/base'), ['https://backend.hospital.example:8443']);
+  assert.deepEqual(consoleOrigins('http://127.0.0.1:8787'), ['http://127.0.0.1:8787', 'http://localhost:8787']);
+  assert.deepEqual(consoleOrigins(undefined), []);
+  assert.deepEqual(consoleOrigins('javascript:alert(1)'), []);
+});
+
+test('an officer has one console device id, a UUID that differs per clinician', () => {
+  const a = consoleDeviceId('pat.officer');
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(consoleDeviceId('pat.officer'), a);
+  assert.notEqual(consoleDeviceId('dr.kim'), a);
+});
