@@ -12,7 +12,11 @@ import { dispatch, type DispatchOptions, type HandlerRegistry } from './services
 function callerOf(event: IpcMainInvokeEvent): Caller {
   const frame = event.senderFrame;
   if (!frame) return { url: '', isMainFrame: false };
-  return { url: frame.url, isMainFrame: frame.parent === null, windowId: event.sender.id };
+  const caller: Caller = { url: frame.url, isMainFrame: frame.parent === null };
+  // The sending window (a print is bound to it); a described frame without its web contents binds to none.
+  const sender = event.sender as IpcMainInvokeEvent['sender'] | undefined;
+  if (sender) caller.windowId = sender.id;
+  return caller;
 }
 
 export function bindRegistry(ipcMain: IpcMain, registry: HandlerRegistry, options: DispatchOptions): void {
