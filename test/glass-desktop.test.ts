@@ -18,6 +18,7 @@ import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electr
 import { createGlassSurface, guardedByGlass, GLASS_OFFLINE_MESSAGE, type GlassService } from '../electron/services/glass/glass-surface';
 import type { CacheSession } from '../electron/services/cache-session';
 import { openDatabase } from '../server/database';
+import { pullChanges } from '../electron/services/sync-pull';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -29,7 +30,7 @@ import { launchChromium, serveRenderer, type RendererServer } from './browser/ha
 const dir = scratchDir('glass-desktop');
 const keychain = testKeychain();
 const OWN = 'gd-own-0001';
-const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006'];
+const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006', 'gd-rest-0007'];
 const HOUR = 3600_000;
 let browser: Browser;
 let renderer: RendererServer;
@@ -183,6 +184,9 @@ test('a restricted match says only that the patient exists; breaking the glass b
   // The note went to the backend under the grant (the outbox drains).
   await until(() => count('SELECT count(*) FROM outbox') === 0, 'the note is sent');
   mark('the note was sent');
+  // A pull (whose assigned list never names a granted patient) leaves the granted record in place.
+  await pullChanges(session(), d.backend, d.auth.desktop.currentToken()!);
+  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) >= 4, true, 'still held after a pull');
 });
 
 test('at the grant\'s end the record leaves the cache, and the chart is not found like any unknown patient', async () => {
@@ -235,6 +239,29 @@ test('work still waiting keeps the record past the grant\'s end; once it is sent
   } finally {
     ahead = 0;
     proxy.down = false;
+  }
+});
+
+test('a draft with typed words keeps the patient and what it edits past the grant\'s end; the rest leaves', async () => {
+  const patientId = RESTRICTED[5]!;
+  const grant = await breakGlassOn(patientId);
+  await value('drafts.put', { patientId, kind: 'vitals', target: '', body: { heartRate: '88' } });
+  ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
+  try {
+    await value('chart.open', { patientId });
+    assert.deepEqual(
+      session().db.prepare('SELECT resource_type FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
+      ['Patient'],
+      'only the patient stays for the draft',
+    );
+    assert.equal((await value<{ drafts: unknown[] }>('drafts.list', { patientId })).drafts.length, 1);
+    // The draft is discarded: the patient leaves at the next access.
+    await value('drafts.discard', { patientId, kind: 'vitals', target: '' });
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+  } finally {
+    ahead = 0;
   }
 });
 
