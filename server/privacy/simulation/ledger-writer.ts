@@ -4,9 +4,10 @@
  * devices (Ed25519 public keys derived from the seed), Patient resources
  * (names, addresses, VIP/staff as FHIR security labels), current
  * assignments and the whole assignment history, each device's audit chain
- * (canonical entries, SHA-256 links, the BALP AuditEvent with the
- * after-assignment / not-assigned marks the upload checks set) with the
- * entries' recorded times, and the backend's own disclosure chain and its
+ * (canonical entries, SHA-256 links, the BALP AuditEvent with the marks the
+ * backend's own upload checks set: after-assignment, not-assigned, ETREAT
+ * outside a grant) and the entries' recorded times, the break-the-glass
+ * grants, and the backend's own disclosure chain and its
  * head. Batched multi-row inserts inside transactions, so a month loads in
  * reasonable time on PostgreSQL. Only for an empty, migrated database
  * (simulation, tests, benchmarks); never run it against a live hospital's.
@@ -14,9 +15,9 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { AUDIT_GENESIS_HASH, canonicalAuditEntry, type AuditEntry } from '../../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../../shared/balp-audit-event';
-import { AFTER_ASSIGNMENT_EXTENSION, NOT_ASSIGNED_EXTENSION } from '../../audit/audit-ledger';
+import { AFTER_ASSIGNMENT_EXTENSION, EMERGENCY_WITHOUT_GRANT_EXTENSION, NOT_ASSIGNED_EXTENSION } from '../../audit/audit-ledger';
 import { linkHash, serverAuditEvent } from '../../audit/disclosure-ledger';
-import { AUDIT_CLOCK_SKEW_MS, patientsNamed } from '../../audit/upload-entry-checks';
+import { checkEntriesBelongToCaller } from '../../audit/upload-entry-checks';
 import type { Db } from '../../database';
 import { PATIENT_FLAG_SYSTEM } from '../patient-keys';
 import { setStaffDetails } from '../staff-directory';
@@ -36,10 +37,10 @@ export interface LoadReport {
   assignmentPeriods: number;
   deviceEntries: number;
   backendEntries: number;
-  /** Device entries the current upload checks would refuse (a successful access never assigned): only break-the-glass work. */
-  wouldBeRefused: number;
+  /** Marks the backend's upload checks set (../../audit/upload-entry-checks): after the assignment ended, a failed open of a stranger, ETREAT outside a grant. */
   afterAssignment: number;
   notAssigned: number;
+  emergencyWithoutGrant: number;
   ms: number;
 }
 
@@ -95,24 +96,17 @@ export async function writeSimulatedMonth(db: Db, month: SimulatedMonth): Promis
   const current = new Set(periods.filter((p) => p.unassigned_at === null).map((p) => `${p.clinician_id}\u0000${p.patient_id}`));
   await insertAll(db, 'assignments', [...current].map((k) => { const [clinician_id, patient_id] = k.split('\u0000') as [string, string]; return { clinician_id, patient_id }; }), 2000);
 
-  // What the upload checks would mark, from the same assignment history.
-  const periodsOf = new Map<string, Array<{ from: number; until: number | null }>>();
-  for (const p of world.periods) {
-    const key = `${p.clinicianId}\u0000${p.patientId}`;
-    const list = periodsOf.get(key) ?? [];
-    list.push({ from: p.from, until: p.until });
-    periodsOf.set(key, list);
-  }
+  await insertAll(
+    db,
+    'glass_grants',
+    month.grants.map((g) => ({ id: g.id, clinician_id: g.clinicianId, device_id: g.deviceId, patient_id: g.patientId, reason_code: g.reason, reason_text: g.text, granted_at: iso(g.from), expires_at: iso(g.until) })),
+    1000,
+  );
 
-  const deviceRows: Array<Record<string, unknown>> = [];
-  const timeRows: Array<Record<string, unknown>> = [];
-  const chains = new Map<string, { seq: number; hash: string }>();
-  let wouldBeRefused = 0;
-  let afterAssignment = 0;
-  let notAssigned = 0;
   const backendRows: Array<Record<string, unknown>> = [];
   let serverSeq = 0;
   let serverHash = AUDIT_GENESIS_HASH;
+  const byDevice = new Map<string, AuditEntry[]>();
   for (const e of month.entries) {
     if (e.source === 'backend') {
       const entry: AuditEntry = { seq: ++serverSeq, recordedAt: iso(e.at), actor: e.clinicianId, action: e.action, subtype: e.subtype, patientId: e.patientId, entities: e.entities, query: e.query, outcome: e.outcome, deviceId: e.deviceId, purpose: e.purpose, network: 'online' };
@@ -122,46 +116,50 @@ export async function writeSimulatedMonth(db: Db, month: SimulatedMonth): Promis
       serverHash = hash;
       continue;
     }
-    const chain = chains.get(e.deviceId) ?? { seq: 0, hash: AUDIT_GENESIS_HASH };
-    const entry: AuditEntry = { seq: chain.seq + 1, recordedAt: iso(e.at), actor: e.clinicianId, action: e.action, subtype: e.subtype, patientId: e.patientId, entities: e.entities, query: e.query, outcome: e.outcome, deviceId: e.deviceId, purpose: e.purpose, network: e.network };
-    const text = canonicalAuditEntry(entry);
-    const hash = linkHash(chain.hash, text);
-    const event = toBalpAuditEvent(entry, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${e.deviceId}`, hash });
-    const failed = e.outcome !== '0';
-    let after = false;
-    let stranger = false;
-    for (const p of patientsNamed(entry) ?? []) {
-      const begun = (periodsOf.get(`${e.clinicianId}\u0000${p}`) ?? []).filter(({ from }) => from - AUDIT_CLOCK_SKEW_MS <= e.at);
-      if (begun.length === 0) {
-        if (failed) stranger = true;
-        else wouldBeRefused++;
-        continue;
+    const chain = byDevice.get(e.deviceId) ?? [];
+    chain.push({ seq: chain.length + 1, recordedAt: iso(e.at), actor: e.clinicianId, action: e.action, subtype: e.subtype, patientId: e.patientId, entities: e.entities, query: e.query, outcome: e.outcome, deviceId: e.deviceId, purpose: e.purpose, network: e.network });
+    byDevice.set(e.deviceId, chain);
+  }
+
+  // Each device's chain as its uploads would be stored: the backend's own checks decide the marks (and would refuse nothing).
+  const deviceRows: Array<Record<string, unknown>> = [];
+  const timeRows: Array<Record<string, unknown>> = [];
+  let afterAssignment = 0;
+  let notAssigned = 0;
+  let emergencyWithoutGrant = 0;
+  const owner = new Map(world.clinicians.flatMap((c) => c.devices.map((d) => [d, c.id] as const)));
+  const clock = () => new Date(world.end);
+  for (const [deviceId, entries] of byDevice) {
+    const checked = await checkEntriesBelongToCaller(db, { clinicianId: owner.get(deviceId)!, deviceId, scope: 'sync' }, entries, clock);
+    if (checked.refused) throw new Error(`the simulation made an entry the backend refuses (${deviceId} ${checked.refused.seq}: ${checked.refused.problem})`);
+    let prevHash = AUDIT_GENESIS_HASH;
+    for (const entry of entries) {
+      const text = canonicalAuditEntry(entry);
+      const hash = linkHash(prevHash, text);
+      const event = toBalpAuditEvent(entry, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash });
+      const extensions = event.extension as unknown[];
+      if (checked.afterAssignment.has(entry.seq)) {
+        extensions.push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
+        afterAssignment++;
       }
-      if (!begun.some(({ until }) => until === null || e.at <= until + AUDIT_CLOCK_SKEW_MS) && e.action !== 'D' && !failed) after = true;
+      if (checked.notAssigned.has(entry.seq)) {
+        extensions.push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
+        notAssigned++;
+      }
+      if (checked.emergencyWithoutGrant.has(entry.seq)) {
+        extensions.push({ url: EMERGENCY_WITHOUT_GRANT_EXTENSION, valueBoolean: true });
+        emergencyWithoutGrant++;
+      }
+      deviceRows.push({ device_id: deviceId, seq: entry.seq, entry: text, prev_hash: prevHash, hash, patient_id: entry.patientId, event: JSON.stringify(event) });
+      timeRows.push({ device_id: deviceId, seq: entry.seq, patient_id: entry.patientId, recorded_at: entry.recordedAt });
+      prevHash = hash;
     }
-    if (after) {
-      (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
-      afterAssignment++;
-    }
-    if (stranger) {
-      (event.extension as unknown[]).push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
-      notAssigned++;
-    }
-    deviceRows.push({ device_id: e.deviceId, seq: entry.seq, entry: text, prev_hash: chain.hash, hash, patient_id: e.patientId, event: JSON.stringify(event) });
-    timeRows.push({ device_id: e.deviceId, seq: entry.seq, patient_id: e.patientId, recorded_at: entry.recordedAt });
-    chains.set(e.deviceId, { seq: entry.seq, hash });
   }
   // Stored in (device, seq) order, as uploads arrive per device.
   deviceRows.sort((a, b) => (a.device_id as string).localeCompare(b.device_id as string) || (a.seq as number) - (b.seq as number));
   await insertAll(db, 'audit_entries', deviceRows, 2000);
   await insertAll(db, 'audit_entry_times', timeRows, 5000);
   await insertAll(db, 'disclosure_events', backendRows, 2000);
-  await insertAll(
-    db,
-    'glass_grants',
-    month.grants.map((g) => ({ id: g.id, clinician_id: g.clinicianId, device_id: g.deviceId, patient_id: g.patientId, reason_code: g.reason, reason_text: g.text, granted_at: iso(g.from), expires_at: iso(g.until) })),
-    1000,
-  );
   await db.updateTable('disclosure_head').set({ seq: serverSeq, hash: serverHash }).where('id', '=', 1).execute();
   return {
     clinicians: world.clinicians.length,
@@ -170,9 +168,9 @@ export async function writeSimulatedMonth(db: Db, month: SimulatedMonth): Promis
     assignmentPeriods: periods.length,
     deviceEntries: deviceRows.length,
     backendEntries: backendRows.length,
-    wouldBeRefused,
     afterAssignment,
     notAssigned,
+    emergencyWithoutGrant,
     ms: Date.now() - started,
   };
 }

@@ -256,8 +256,10 @@ export function buildWorld(options: WorldOptions): World {
       if (onCall) shifts.push({ clinicianId: onCall.id, ward: w, kind: 'on-call', from: midnight + 19 * HOUR, until: midnight + 31 * HOUR });
     }
   }
-  shifts.sort((a, b) => a.from - b.from || a.clinicianId.localeCompare(b.clinicianId));
-  return { options, start, end, clinicians, patients, reserved, admissions, periods, shifts, commonSurnames };
+  // The month ends at midnight: a night shift running past it belongs to the next month.
+  const inMonth = shifts.filter((s) => s.until <= end);
+  inMonth.sort((a, b) => a.from - b.from || a.clinicianId.localeCompare(b.clinicianId));
+  return { options, start, end, clinicians, patients, reserved, admissions, periods, shifts: inMonth, commonSurnames };
 }
 
 /** Makes a reserved patient into a scenario's patient (a relative, a VIP, a colleague as patient). */
