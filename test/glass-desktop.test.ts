@@ -30,7 +30,7 @@ import { launchChromium, serveRenderer, type RendererServer } from './browser/ha
 const dir = scratchDir('glass-desktop');
 const keychain = testKeychain();
 const OWN = 'gd-own-0001';
-const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006', 'gd-rest-0007'];
+const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006', 'gd-rest-0007', 'gd-rest-0008'];
 const HOUR = 3600_000;
 let browser: Browser;
 let renderer: RendererServer;
@@ -277,6 +277,19 @@ test('a lock during a grant keeps it in the encrypted cache; at unlock its end i
   try {
     used = await d.usePasskey();
     await d.auth.signInFinish(used.response, used.prfOutput);
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+  } finally {
+    ahead = 0;
+  }
+});
+
+test('setting the computer\'s clock back before the grant ends it (a grant cannot be stretched so)', async () => {
+  const patientId = RESTRICTED[6]!;
+  await breakGlassOn(patientId);
+  ahead = -2 * HOUR;
+  try {
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
     assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);

@@ -52,12 +52,23 @@ export function activeGrants(db: CacheDatabase, now: Date): StoredGrant[] {
   return (db.prepare('SELECT * FROM glass_grants WHERE ended_at IS NULL AND expires_at > ? ORDER BY expires_at, patient_id').all(now.toISOString()) as GrantRow[]).map(fromRow);
 }
 
-/** Marks every grant whose expiry has passed by `now` as ended; returns their patients. */
+/**
+ * Marks every grant whose expiry has passed by `now` as ended, and every
+ * grant made after `now` (the computer's clock was set back: a grant cannot
+ * be stretched that way); returns their patients.
+ */
 export function endExpiredGrants(db: CacheDatabase, now: Date): string[] {
   const iso = now.toISOString();
-  const ids = db.prepare('SELECT patient_id FROM glass_grants WHERE ended_at IS NULL AND expires_at <= ?').pluck().all(iso) as string[];
-  if (ids.length > 0) db.prepare('UPDATE glass_grants SET ended_at = ? WHERE ended_at IS NULL AND expires_at <= ?').run(iso, iso);
+  const over = 'ended_at IS NULL AND (expires_at <= @now OR granted_at > @now)';
+  const ids = db.prepare(`SELECT patient_id FROM glass_grants WHERE ${over}`).pluck().all({ now: iso }) as string[];
+  if (ids.length > 0) db.prepare(`UPDATE glass_grants SET ended_at = @now WHERE ${over}`).run({ now: iso });
   return ids;
+}
+
+/** Whether some active grant has ended by `now` (cheap: checked before every access). */
+export function anyGrantOver(db: CacheDatabase, now: Date): boolean {
+  const iso = now.toISOString();
+  return !!db.prepare('SELECT EXISTS (SELECT 1 FROM glass_grants WHERE ended_at IS NULL AND (expires_at <= @now OR granted_at > @now))').pluck().get({ now: iso });
 }
 
 /** Ends the grant for a patient now (the backend says it expired or was revoked). */
@@ -72,11 +83,6 @@ export function endedGrants(db: CacheDatabase): string[] {
 
 export function forgetGrant(db: CacheDatabase, patientId: string): void {
   db.prepare('DELETE FROM glass_grants WHERE patient_id = ?').run(patientId);
-}
-
-/** The earliest expiry of an active grant (for the timer), or null. */
-export function nextExpiry(db: CacheDatabase): string | null {
-  return (db.prepare('SELECT min(expires_at) FROM glass_grants WHERE ended_at IS NULL').pluck().get() as string | null) ?? null;
 }
 
 /**

@@ -25,7 +25,7 @@ import type { BackendClient } from '../backend-client';
 import type { CacheSession } from '../cache-session';
 import type { RegistryDeps } from '../handler-registry';
 import { applyPulledPage } from '../sync-pull';
-import { activeGrants, endExpiredGrants, endGrant, isoInstant, nextExpiry, recordsCursor, setRecordsCursor, storeGrant } from './glass-grants';
+import { activeGrants, anyGrantOver, endExpiredGrants, endGrant, isoInstant, recordsCursor, setRecordsCursor, storeGrant } from './glass-grants';
 import { removeEndedGrantPatients } from './glass-record-removal';
 
 export const GLASS_OFFLINE_MESSAGE = 'Emergency access needs the hospital network. You are offline.';
@@ -124,8 +124,7 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
   const check = (session: CacheSession | null = deps.session()): void => {
     if (!session) return;
     const now = clock();
-    const next = nextExpiry(session.db);
-    if (next !== null && next <= now.toISOString()) session.audited(() => endExpiredGrants(session.db, now));
+    if (anyGrantOver(session.db, now)) session.audited(() => endExpiredGrants(session.db, now));
     removeEndedGrantPatients(session);
   };
 
