@@ -9,6 +9,8 @@
  * `push` is issue 9's concurrent push benchmark (SQLite and PostgreSQL,
  * against main before issue 9's backend work). `sframe` is SFrame
  * encrypt+decrypt per 720p frame in a Chromium worker against bare AES-GCM.
+ * `print` is issue 13's PDF export of a 200-resource chart (page.pdf() with
+ * the print view mounted, against the same page without it).
  * `privacy` is issue 13's monitoring over a simulated month on PostgreSQL.
  */
 import { runAuthBench } from './auth-bench';
@@ -16,6 +18,7 @@ import { backendVersions } from './backend-versions';
 import { runCacheBench } from './cache-bench';
 import { runConsultBench } from './consult-bench';
 import { runPrivacyBench } from './privacy-monitoring-bench';
+import { runPrintBench } from './print-bench';
 import { runPushBench } from './push-bench';
 import { runSFrameBench } from './sframe-bench';
 import { runSyncBench } from './sync-bench';
@@ -36,6 +39,7 @@ const push = runs('push') ? await runPushBench(quick, Number(process.env.BENCH_R
 const consult = runs('consult') ? await runConsultBench(quick) : null;
 const sframe = runs('sframe') ? await runSFrameBench(quick) : null;
 const privacy = runs('privacy') ? await runPrivacyBench(quick) : null;
+const print = runs('print') ? await runPrintBench(quick) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -61,5 +65,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, privacy, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, privacy, print, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);

@@ -53,7 +53,18 @@ export interface ExportDesktop {
   close(): Promise<void>;
 }
 
-export async function exportDesktop(name: string, formats: ExportFormat[] = ['fhir-json', 'pdf', 'printer']): Promise<ExportDesktop> {
+export interface ExportDesktopOptions {
+  formats?: ExportFormat[];
+  /** The long chart's size (default LONG_COUNTS). */
+  longChart?: LongChartCounts;
+  /** Loads the Synthea patients too (default true). */
+  synthea?: boolean;
+  /** Replaces the printToPDF stand-in (the benchmark times it); default page.pdf(PDF_OPTIONS). */
+  pdf?: (page: Page) => Promise<Uint8Array>;
+}
+
+export async function exportDesktop(name: string, options: ExportDesktopOptions = {}): Promise<ExportDesktop> {
+  const formats = options.formats ?? ['fhir-json', 'pdf', 'printer'];
   const keychain = testKeychain();
   const scratch = scratchDir(name);
   const saveDir = join(scratch.path, 'saved');
@@ -62,8 +73,8 @@ export async function exportDesktop(name: string, formats: ExportFormat[] = ['fh
   await cache.open({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.printwell', actorName: CLINICIAN_NAME, create: true });
   const session = cache.session();
   if (!session) throw new Error('the cache did not open');
-  for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
-  importBundle(session, Buffer.from(JSON.stringify(longChartBundle(LONG_PATIENT_ID, LONG_FAMILY, LONG_COUNTS))));
+  if (options.synthea !== false) for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
+  importBundle(session, Buffer.from(JSON.stringify(longChartBundle(LONG_PATIENT_ID, LONG_FAMILY, options.longChart ?? LONG_COUNTS))));
   const [browser, server]: [Browser, RendererServer] = await Promise.all([launchChromium(), serveRenderer()]);
   const policy = { formats: [...formats] };
   const cancelNext = { save: false, print: false };
@@ -81,8 +92,8 @@ export async function exportDesktop(name: string, formats: ExportFormat[] = ['fh
     cancelNext,
     outputs,
     cache,
-    async open(options = {}) {
-      const page = await browser.newPage({ viewport: options.viewport ?? { width: 1366, height: 768 }, timezoneId: 'UTC', locale: 'en-GB' });
+    async open(pageOptions = {}) {
+      const page = await browser.newPage({ viewport: pageOptions.viewport ?? { width: 1366, height: 768 }, timezoneId: 'UTC', locale: 'en-GB' });
       pages.push(page);
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.name}`));
@@ -114,7 +125,7 @@ export async function exportDesktop(name: string, formats: ExportFormat[] = ['fh
           // Stand-in for webContents.printToPDF: Chromium's own print-to-PDF of the same page.
           async pdf() {
             await seen(page, 'pdf');
-            return page.pdf(PDF_OPTIONS);
+            return options.pdf ? options.pdf(page) : page.pdf(PDF_OPTIONS);
           },
         },
       });
