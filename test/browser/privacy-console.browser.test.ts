@@ -356,7 +356,22 @@ test('a clinician without the role is refused on the page ("not available") and 
   const missing = await missingPage();
   assert.equal(enrollWithHeader.status, 404);
   assert.equal(await enrollWithHeader.text(), missing.text);
+  // Straight to the console's enrollment verify with the valid code and a real passkey response: the answer of a wrong code, and the code is not spent.
+  const desktopOptions = await post(backend.url, '/v1/enroll/options', { clinicianId: 'dr.kim', code });
+  assert.equal(desktopOptions.status, 200);
+  // A second authenticator: the first already holds dr.kim's passkey (excluded at registration).
+  const second = await Authenticator.open(browser, renderer.origin);
+  const response = await second.create(desktopOptions.json.options);
+  await second.close();
+  const verify = await fetch(`${consoleOrigin}/console/api/enroll/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [CONSOLE_REQUEST_HEADER]: '1' },
+    body: JSON.stringify({ clinicianId: 'dr.kim', code, response }),
+  });
+  assert.equal(verify.status, 400);
+  assert.equal(((await verify.json()) as { error: { code: string } }).error.code, 'ENROLLMENT_CODE_INVALID');
   assert.equal((await post(backend.url, '/v1/enroll/options', { clinicianId: 'dr.kim', code })).status, 200, 'the code still works on the desktop');
+  assert.equal((await db.selectFrom('devices').select('id').where('id', '=', consoleDeviceId('dr.kim')).execute()).length, 0, 'no console device for a clinician');
 
   // dr.kim's valid desktop session, as a bearer token and as the console cookie, at every console route.
   const routes: Array<['GET' | 'POST', string, unknown?]> = [
