@@ -10,7 +10,13 @@
  *    started, from /proc) over a fixed window after the first frame; medians
  *    and the encrypted/plain ratio (target <= 1.1). Janus's own CPU and the
  *    frames decoded in the window are reported beside it, so equal work is
- *    visible.
+ *    visible. Two encrypted variants: `encrypted` numbers frames as the
+ *    product's worker does (video key frames and all other frames in two
+ *    counter ranges, so the encrypted frame's first byte still reads as the
+ *    right VP8 key-frame flag); `encrypted_single_counter` is this bench's
+ *    earlier worker (one counter from 0 for every frame), kept to compare
+ *    in the same run. Key frames encoded/decoded and picture loss
+ *    indications are reported beside the CPU.
  *  - time from "start" (the publisher opens its devices) to the first frame
  *    painted at the subscriber, encrypted and plain, p50/p95 over the runs:
  *    the baseline of the figure below (bench-only worker, no signaling).
@@ -83,7 +89,10 @@ function pageBundle(): string {
   }).outputFiles[0]!.text;
 }
 
+type Variant = 'encrypted' | 'encrypted_single_counter' | 'plain';
+
 interface Run {
+  variant: Variant;
   encrypted: boolean;
   firstFrameMs: number;
   chromiumCpuS: number;
@@ -91,6 +100,9 @@ interface Run {
   framesDecoded: number;
   framesEncoded: number;
   decryptFailures: number;
+  keyFramesEncoded: number;
+  keyFramesDecoded: number;
+  pliSentBySubscriber: number;
 }
 
 async function child(quick: boolean): Promise<void> {
@@ -124,9 +136,10 @@ async function child(quick: boolean): Promise<void> {
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms)); // a measurement window, not a stand-in for an event
   try {
     for (let round_ = 0; round_ < rounds; round_++) {
-      for (const encrypted of [true, false]) {
+      for (const variant of ['encrypted', 'plain', 'encrypted_single_counter'] as const) {
+        const encrypted = variant !== 'plain';
         const callId = randomUUID();
-        const options = { encrypted, kid: String(0x100 + 1), baseKey: [...randomBytes(16)] };
+        const options = { encrypted, kid: String(0x100 + 1), baseKey: [...randomBytes(16)], counters: variant === 'encrypted_single_counter' ? 'single' : 'product' };
         await media.openRoom(callId);
         const [publisher, subscriber] = [await open(), await open()];
         const started = Date.now();
@@ -149,15 +162,17 @@ async function child(quick: boolean): Promise<void> {
         await wait(warmMs);
         const cpu0 = cpuSeconds(process.pid, /chrom/i);
         const janus0 = cpuSeconds(process.pid, /janus/i);
-        const s0 = await call<{ framesDecoded: number }>(subscriber, 'stats');
-        const p0 = await call<{ framesEncoded: number }>(publisher, 'stats');
+        type Stats = { framesDecoded: number; framesEncoded: number; keyFramesEncoded: number; keyFramesDecoded: number; pliCount: number };
+        const s0 = await call<Stats>(subscriber, 'stats');
+        const p0 = await call<Stats>(publisher, 'stats');
         await wait(windowMs);
         const cpu1 = cpuSeconds(process.pid, /chrom/i);
         const janus1 = cpuSeconds(process.pid, /janus/i);
-        const s1 = await call<{ framesDecoded: number }>(subscriber, 'stats');
-        const p1 = await call<{ framesEncoded: number }>(publisher, 'stats');
+        const s1 = await call<Stats>(subscriber, 'stats');
+        const p1 = await call<Stats>(publisher, 'stats');
         const counters = await call<Record<string, number> | null>(subscriber, 'workerCounters');
         runs.push({
+          variant,
           encrypted,
           firstFrameMs: firstFrame - started,
           chromiumCpuS: round(cpu1 - cpu0, 2),
@@ -165,6 +180,9 @@ async function child(quick: boolean): Promise<void> {
           framesDecoded: s1.framesDecoded - s0.framesDecoded,
           framesEncoded: p1.framesEncoded - p0.framesEncoded,
           decryptFailures: counters?.failed ?? 0,
+          keyFramesEncoded: p1.keyFramesEncoded - p0.keyFramesEncoded,
+          keyFramesDecoded: s1.keyFramesDecoded - s0.keyFramesDecoded,
+          pliSentBySubscriber: s1.pliCount - s0.pliCount,
         });
         await Promise.all([publisher.close(), subscriber.close()]);
         await media.leave(callId, 'bench-publisher').catch(() => undefined);
@@ -177,25 +195,31 @@ async function child(quick: boolean): Promise<void> {
     await servers.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
-  const of = (encrypted: boolean) => runs.filter((r) => r.encrypted === encrypted);
-  const summary = (encrypted: boolean) => ({
+  const of = (variant: Variant) => runs.filter((r) => r.variant === variant);
+  const summary = (encrypted: Variant) => ({
     chromium_cpu_s_median: median(of(encrypted).map((r) => r.chromiumCpuS)),
     janus_cpu_s_median: median(of(encrypted).map((r) => r.janusCpuS)),
     frames_decoded_median: median(of(encrypted).map((r) => r.framesDecoded)),
     first_frame_ms_p50: median(of(encrypted).map((r) => r.firstFrameMs)),
     first_frame_ms: stats(of(encrypted).map((r) => r.firstFrameMs)),
+    key_frames_encoded_median: median(of(encrypted).map((r) => r.keyFramesEncoded)),
+    key_frames_decoded_median: median(of(encrypted).map((r) => r.keyFramesDecoded)),
+    pli_sent_by_subscriber_median: median(of(encrypted).map((r) => r.pliSentBySubscriber)),
   });
-  const encrypted = summary(true);
-  const plain = summary(false);
+  const encrypted = summary('encrypted');
+  const plain = summary('plain');
+  const single = summary('encrypted_single_counter');
   // The product's figure after the CPU runs (their browser and servers are gone), so neither disturbs the other.
   const product = await measureStartToFirstFrame(quick ? 2 : 5);
   process.stdout.write(
     JSON.stringify({
-      what: 'one-way call publisher -> Janus VideoRoom -> subscriber, fake camera 640x480@30 + microphone, in one Chromium; encrypted = SFrame suite 4 on every frame in RTCRtpScriptTransform workers; plain = the same call without transforms',
+      what: 'one-way call publisher -> Janus VideoRoom -> subscriber, fake camera 640x480@30 + microphone, in one Chromium; encrypted = SFrame suite 4 on every frame in RTCRtpScriptTransform workers, counters in the product key-frame/other ranges; encrypted_single_counter = the same with one counter from 0 (this bench before 2026-11-26); plain = the same call without transforms',
       window_s: windowMs / 1000,
       runs_per_variant: rounds,
       encrypted,
+      encrypted_single_counter: single,
       plain,
+      cpu_ratio_single_counter_to_plain: ratio(single.chromium_cpu_s_median, plain.chromium_cpu_s_median),
       cpu_ratio_encrypted_to_plain: ratio(encrypted.chromium_cpu_s_median, plain.chromium_cpu_s_median),
       cpu_target_max_ratio: 1.1,
       cpu_within_target: (ratio(encrypted.chromium_cpu_s_median, plain.chromium_cpu_s_median) ?? Infinity) <= 1.1,

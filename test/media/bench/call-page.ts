@@ -11,6 +11,8 @@ interface BenchOptions {
   encrypted: boolean;
   kid: string;
   baseKey: number[];
+  /** The worker's frame counters: the product's two ranges, or one counter from 0 (see sframe-transform-worker.ts). */
+  counters: 'product' | 'single';
 }
 
 let worker: Worker | null = null;
@@ -19,7 +21,7 @@ let pc: RTCPeerConnection | null = null;
 function transformFor(options: BenchOptions, side: 'send' | 'recv'): RTCRtpScriptTransform | null {
   if (!options.encrypted) return null;
   worker ??= new Worker(URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' })));
-  return new RTCRtpScriptTransform(worker, { side, kid: options.kid, baseKey: Uint8Array.from(options.baseKey) });
+  return new RTCRtpScriptTransform(worker, { side, kid: options.kid, baseKey: Uint8Array.from(options.baseKey), counters: options.counters });
 }
 
 async function gathered(peer: RTCPeerConnection): Promise<void> {
@@ -78,12 +80,31 @@ async function subscribe(options: BenchOptions, offer: RTCSessionDescriptionInit
   return { type: 'answer', sdp: pc.localDescription!.sdp };
 }
 
-async function stats(): Promise<{ framesDecoded: number; framesEncoded: number; audioSamples: number }> {
-  const out = { framesDecoded: 0, framesEncoded: 0, audioSamples: 0 };
-  (await pc!.getStats()).forEach((r: { type: string; kind?: string; framesDecoded?: number; framesEncoded?: number; totalSamplesReceived?: number }) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') out.framesDecoded += r.framesDecoded ?? 0;
+interface BenchStats {
+  framesDecoded: number;
+  framesEncoded: number;
+  audioSamples: number;
+  keyFramesEncoded: number;
+  keyFramesDecoded: number;
+  /** Picture loss indications: sent by the subscriber (inbound), received by the publisher (outbound). */
+  pliCount: number;
+}
+
+async function stats(): Promise<BenchStats> {
+  const out: BenchStats = { framesDecoded: 0, framesEncoded: 0, audioSamples: 0, keyFramesEncoded: 0, keyFramesDecoded: 0, pliCount: 0 };
+  type Report = { type: string; kind?: string; framesDecoded?: number; framesEncoded?: number; totalSamplesReceived?: number; keyFramesEncoded?: number; keyFramesDecoded?: number; pliCount?: number };
+  (await pc!.getStats()).forEach((r: Report) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') {
+      out.framesDecoded += r.framesDecoded ?? 0;
+      out.keyFramesDecoded += r.keyFramesDecoded ?? 0;
+      out.pliCount += r.pliCount ?? 0;
+    }
     if (r.type === 'inbound-rtp' && r.kind === 'audio') out.audioSamples += r.totalSamplesReceived ?? 0;
-    if (r.type === 'outbound-rtp' && r.kind === 'video') out.framesEncoded += r.framesEncoded ?? 0;
+    if (r.type === 'outbound-rtp' && r.kind === 'video') {
+      out.framesEncoded += r.framesEncoded ?? 0;
+      out.keyFramesEncoded += r.keyFramesEncoded ?? 0;
+      out.pliCount += r.pliCount ?? 0;
+    }
   });
   return out;
 }
