@@ -3,7 +3,8 @@
  * injection (= + - @, tab, carriage return) and quoted per RFC 4180; an
  * AuditEvent (device or backend, ETREAT, offline, break-the-glass reason)
  * read back as a console row, search text left out; the console's origins
- * from the backend's public address; the officer's console device id.
+ * from the backend's public address; the officer's console device id; a
+ * clinician's history on SQLite and PostgreSQL, exactly that clinician's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,11 @@ import { csvCell, disclosureCsv } from '../server/console/disclosure-csv';
 import { disclosureRow } from '../server/console/disclosure-rows';
 import { consoleOrigins } from '../server/console/console-origin';
 import { consoleDeviceId } from '../server/console/console-device';
-import { serverAuditEvent } from '../server/audit/disclosure-ledger';
+import { recordDisclosures, serverAuditEvent } from '../server/audit/disclosure-ledger';
+import { clinicianHistory } from '../server/console/clinician-access-history';
+import type { Caller } from '../server/auth/caller';
+import { openBackendDb } from './support/backend-db';
+import { scratchDir } from './support/scratch';
 
 const entry = (over: Partial<AuditEntry>): AuditEntry => ({
   seq: 7,
@@ -89,3 +94,25 @@ test('an officer has one console device id, a UUID that differs per clinician', 
   assert.equal(consoleDeviceId('pat.officer'), a);
   assert.notEqual(consoleDeviceId('dr.kim'), a);
 });
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  test(`${engine}: a clinician's history holds the backend's disclosures to exactly that clinician, not to ids a LIKE pattern would also match`, async () => {
+    const dir = scratchDir('console-history');
+    const { db, close } = await openBackendDb(engine, dir.path);
+    try {
+      const clock = () => new Date('2026-11-26T08:00:00.000Z');
+      const as = (clinicianId: string): Caller => ({ clinicianId, deviceId: '3f0a8c52-0000-4000-8000-000000000001', scope: 'full' });
+      await db.transaction().execute(async (trx) => {
+        await recordDisclosures(trx, as('dr_kim'), [{ action: 'R', subtype: 'read', patientId: 'p-1', entities: ['Patient/p-1'], outcome: '0', query: null }], clock);
+        await recordDisclosures(trx, as('drxkim'), [{ action: 'R', subtype: 'read', patientId: 'p-2', entities: ['Patient/p-2'], outcome: '0', query: null }], clock);
+        await recordDisclosures(trx, as('dr_kim.2'), [{ action: 'R', subtype: 'read', patientId: 'p-3', entities: ['Patient/p-3'], outcome: '0', query: null }], clock);
+      });
+      const history = await clinicianHistory(db, 'dr_kim');
+      assert.deepEqual(history.rows.map((r) => [r.who, r.patientId, r.recordedBy]), [['dr_kim', 'p-1', 'backend']]);
+      assert.equal(history.more, false);
+    } finally {
+      await close();
+      dir.remove();
+    }
+  });
+}
