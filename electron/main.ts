@@ -22,7 +22,11 @@ import { BackendClient, REQUEST_TIMEOUT_MS } from './services/backend-client';
 import { createHandlerRegistry } from './services/handler-registry';
 import { syncCounts } from './services/outbox';
 import { machinePolicyReader } from './services/policy/machine-policy';
-import { createSettingsSurface } from './services/policy/effective-settings';
+import { createSettingsSurface, effectiveSettings } from './services/policy/effective-settings';
+import { applyContentProtection, saveDialogDestination, windowPrintOutput } from './export-glue';
+import { createExportSurface } from './services/export/export-surface';
+import { createGlassSurface, guardedByGlass } from './services/glass/glass-surface';
+import { exportPolicyOf } from './services/export/export-policy';
 import type { SettingsInputs } from './services/policy/effective-settings';
 import { createOsSecretStore, setKeychainHelperLauncher } from './services/secret-store';
 import { getWorkspace } from './services/workspace-state';
@@ -74,11 +78,12 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
     if (process.platform === 'darwin' && config.keychainAccessGroup) {
       app.configureWebAuthn({ touchID: { keychainAccessGroup: config.keychainAccessGroup, promptReason: 'unlock patient records for $1' } });
     }
+    // Chromium's network stack: the system proxy, PAC and the OS certificate store.
+    const backend = new BackendClient(config.backendUrl, REQUEST_TIMEOUT_MS, electronNetFetch);
     auth = new AuthService({
       dataDir: config.dataDir ?? join(app.getPath('userData'), 'cache'),
       secrets: createOsSecretStore(),
-      // Chromium's network stack: the system proxy, PAC and the OS certificate store.
-      backend: new BackendClient(config.backendUrl, REQUEST_TIMEOUT_MS, electronNetFetch),
+      backend,
       rpId: config.rpId,
       origins: [new URL(config.appOrigin).origin],
     });
@@ -90,6 +95,17 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
         const session = service.session();
         return session ? getWorkspace(session) : null;
       },
+    });
+    // Export and print as IT's policy allows (formats, screen-capture protection); destinations only from the OS save dialog.
+    const exportPolicy = exportPolicyOf(effectiveSettings(settingsInputs));
+    const exports = createExportSurface({ session: () => service.session(), policy: () => exportPolicy, destination: saveDialogDestination, printer: windowPrintOutput });
+    // Break the glass: online only; a grant's end is checked before every call (guardedByGlass) and on a timer.
+    const glass = createGlassSurface({
+      session: () => service.session(),
+      passkeyToken: () => (service.desktop.hasPasskeySession() ? service.desktop.currentToken() : null),
+      online: () => service.syncState().online,
+      backend,
+      revoked: (message) => void service.wipe(message),
     });
     const updates = startAppUpdates({
       config: updatePolicyOf(config),
@@ -112,7 +128,7 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
     applyWindowPolicy(() => ({ ...mediaPolicy, callActive: service.consult.media.active }));
     serveRendererAt(config.appOrigin, join(__dirname, '..', 'renderer'));
     await auth.start();
-    bindRegistry(ipcMain, createHandlerRegistry(service, service, { settings, updates }), {
+    bindRegistry(ipcMain, createHandlerRegistry(guardedByGlass(service, glass), service, { settings, updates, exports, glass }), {
       trustedOrigins: [new URL(config.appOrigin).origin],
       onInternalError: (name, err) => console.error(`[ipc] ${name} failed: ${err instanceof Error ? err.name : 'error'}`),
     });
@@ -120,6 +136,7 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
     powerMonitor.on('suspend', () => service.lockNow('sleep'));
     setInterval(() => service.tick(), IDLE_TICK_MS).unref();
     setInterval(() => void service.checkRevocation(), REVOCATION_CHECK_MS).unref();
-    createMainWindow(join(__dirname, 'preload.cjs'), config.appOrigin);
+    const win = createMainWindow(join(__dirname, 'preload.cjs'), config.appOrigin);
+    applyContentProtection(win, exportPolicy.screenCaptureProtection);
   });
 }
