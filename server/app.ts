@@ -29,6 +29,7 @@ import { SIGNALING_MESSAGE_MAX_BYTES } from '../shared/consult/signaling-message
 import { registerConsultRoutes, type ConsultOptions } from './signaling/consult-routes';
 import { registerGlassRoutes, type GlassOptions } from './glass/glass-routes';
 import { registerConsoleRoutes } from './console/console-routes';
+import { registerFlagRoutes } from './privacy/flag-routes';
 
 export interface AppDeps {
   db: Db;
@@ -92,6 +93,7 @@ export function buildApp({ db, rp, clock, https, receiptKey, rateLimits, timeout
     registerAuditRoutes(routes, { db, rp, clock, receiptKey });
     registerConsultRoutes(routes, { db, rp, clock, consult: consult ?? {} });
     registerGlassRoutes(routes, { db, rp, clock, options: glass ?? {} });
+    registerFlagRoutes(routes, { db, rp, clock });
     registerConsoleRoutes(routes, { db, rp, clock, rateLimits: limits, publicUrl: consult?.publicUrl, tls: Boolean(https), rendererDir: consult?.rendererDir });
   });
 

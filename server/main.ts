@@ -7,6 +7,9 @@
  *   npm run server -- enroll-code <clinician>     (prints a one-time code, valid 15 minutes)
  *   npm run server -- revoke-device <device-id> | revoke-passkey <credential-id> | revoke-clinician <id> | set-policy <key> <json>
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
+ *   npm run server -- monitor-run [--full]   (runs the unusual-access rules now; prints the flags raised per rule)
+ *   npm run server -- set-monitor-policy <key> <json> | set-staff-details <clinician> [--surname S] [--address-file F.json]
+ *   npm run server -- set-patient-flag <patient> vip|staff [--off]
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain and every device's uploaded chain are whole; else names the first bad entry)
  *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
  * Consultations (serve): [--public-url URL] [--janus-url URL --janus-secret-file PATH [--janus-record-dir DIR]] [--turn-url URL... --turn-secret-file PATH] [--invite-ttl-seconds N]
@@ -33,6 +36,12 @@ import { verifyDisclosureChain } from './audit/disclosure-verify';
 import { verifyAllDeviceChains } from './audit/device-chain-verify';
 import { janusMediaServer } from './signaling/media-server';
 import { TURN_TTL_SECONDS_DEFAULT, type ConsultOptions } from './signaling/consult-routes';
+import { runMonitor } from './privacy/monitor-runner';
+import { startMonitorTimer } from './privacy/monitor-timer';
+import { setMonitorPolicy } from './privacy/monitor-policy';
+import { setPatientMarker, setStaffDetails } from './privacy/staff-directory';
+import type { AddressLike } from './privacy/normalise';
+import { fhirIdSchema } from '../shared/fhir-id';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -65,6 +74,10 @@ async function main(argv: string[]): Promise<void> {
       'turn-url': { type: 'string', multiple: true },
       'turn-secret-file': { type: 'string' },
       'invite-ttl-seconds': { type: 'string' },
+      full: { type: 'boolean' },
+      surname: { type: 'string' },
+      'address-file': { type: 'string' },
+      off: { type: 'boolean' },
     },
   });
   const [command = 'serve', ...args] = positionals;
@@ -104,7 +117,10 @@ async function main(argv: string[]): Promise<void> {
     );
     const consult = consultOptions(values, tls ? 'https' : 'http');
     const app = buildApp({ db, rp, clock: systemClock, receiptKey: receiptKey!, rateLimits, consult, ...(tls ? { https: tls } : {}) });
+    // The unusual-access rules run every policy monitor.runEveryMinutes inside serve (server/privacy/monitor-timer.ts).
+    const monitor = startMonitorTimer(db, systemClock);
     const close = async () => {
+      monitor.stop();
       await app.close();
       await db.destroy();
       process.exit(0);
@@ -156,6 +172,28 @@ async function main(argv: string[]): Promise<void> {
         await setPolicy(db, args[0] as never, JSON.parse(String(args[1])));
         process.stdout.write(`${JSON.stringify(await readPolicy(db))}\n`);
         break;
+      case 'monitor-run': {
+        const r = await runMonitor(db, { clock: systemClock, full: Boolean(values.full) });
+        process.stdout.write(`${r.ingested} audit entries read; ${r.raised} new flags in ${r.ms} ms\n`);
+        for (const [rule, n] of Object.entries(r.found)) process.stdout.write(`  ${rule}: ${n} found\n`);
+        break;
+      }
+      case 'set-monitor-policy':
+        process.stdout.write(`${JSON.stringify(await setMonitorPolicy(db, String(args[0]), JSON.parse(String(args[1]))))}\n`);
+        break;
+      case 'set-staff-details': {
+        const address = values['address-file'] ? (JSON.parse(readFileSync(values['address-file'], 'utf8')) as AddressLike) : undefined;
+        await setStaffDetails(db, clinicianIdSchema.parse(args[0]), { surname: values.surname, address });
+        process.stdout.write('staff details set\n');
+        break;
+      }
+      case 'set-patient-flag': {
+        const marker = args[1];
+        if (marker !== 'vip' && marker !== 'staff') throw new Error('set-patient-flag needs vip or staff');
+        await setPatientMarker(db, fhirIdSchema.parse(args[0]), marker, !values.off, systemClock);
+        process.stdout.write(`${values.off ? 'unflagged' : 'flagged'}\n`);
+        break;
+      }
       case 'audit-verify': {
         const report = await verifyDisclosureChain(db);
         if (report.ok) process.stdout.write(`server audit chain whole: ${report.entries} entries\n`);
