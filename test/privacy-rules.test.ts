@@ -260,6 +260,39 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await raiseFlag(db, { ...input, dedupeKey: 'break-glass:dr.d:p-stranger:2026-04-01' }), { id: other.id, created: false });
     });
 
+    test('a common surname alone raises nothing (Dr Smith treating a Smith); a shared address does', async () => {
+      const smiths = ['p-smith-1', 'p-smith-2', 'p-smith-3'];
+      for (const [i, p] of smiths.entries()) await patient(db, p, 'Smith', { line: [`${i + 1} Mill Road`], city: 'Hull', postalCode: 'HU1 1AA' });
+      await assign(db, 'dr.e', smiths);
+      await setStaffDetails(db, 'dr.e', { surname: 'Smith' });
+      ledger.add('dr.e', { at: at(13, 9, 0), patientId: 'p-smith-1', tag: 'common' });
+      await ledger.flush();
+      const quiet = await runMonitor(db);
+      assert.equal(quiet.found['same-surname-or-address'], 0, 'three of ~550 patients are Smiths: common');
+      await setStaffDetails(db, 'dr.e', { surname: 'Smith', address: { line: ['2 Mill Road'], city: 'Hull', postalCode: 'hu1 1aa' } });
+      ledger.add('dr.e', { at: at(13, 9, 5), patientId: 'p-smith-2', tag: 'home' });
+      await ledger.flush();
+      const home = await runMonitor(db);
+      assert.equal(home.found['same-surname-or-address'], 1);
+      const flag = (await allFlags(db)).find((f) => f.rule === 'same-surname-or-address' && f.clinicianId === 'dr.e')!;
+      assert.equal(flag.patientId, 'p-smith-2');
+      assert.equal(flag.evidence.numbers.matches, 'surname and address');
+    });
+
+    test('patient keys are refreshed past many Patients sharing one change number (a bundle load, an assignment)', async () => {
+      const rows = Array.from({ length: 1001 }, (_, i) => ({
+        resource_type: 'Patient',
+        id: `p-bulk-${String(i).padStart(4, '0')}`,
+        patient_id: `p-bulk-${String(i).padStart(4, '0')}`,
+        json: JSON.stringify({ resourceType: 'Patient', id: `p-bulk-${i}`, name: [{ family: `Bulk${i}` }] }),
+        change_seq: 999_999,
+      }));
+      for (let i = 0; i < rows.length; i += 200) await db.insertInto('resources').values(rows.slice(i, i + 200)).execute();
+      await runMonitor(db);
+      const keyed = await db.selectFrom('privacy_patient_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('patient_id', 'like', 'p-bulk-%').executeTakeFirstOrThrow();
+      assert.equal(Number(keyed.n), 1001);
+    });
+
     test('working hours and time zone are policy: 23:30 UTC is 16:30 in Los Angeles, inside 07:00-19:00 there', async () => {
       const judge = async () => {
         const policy = await readMonitorPolicy(db);

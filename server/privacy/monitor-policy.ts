@@ -38,6 +38,8 @@ export const monitorPolicySchema = z.object({
   manyCharts: z.object({ windowMinutes: z.number().int().min(5).max(1440), minPatients: z.number().int().min(2).max(10_000) }),
   /** Offline burst: at least minPatients distinct patients read offline within windowMinutes. */
   offlineBurst: z.object({ windowMinutes: z.number().int().min(5).max(1440), minPatients: z.number().int().min(2).max(10_000) }),
+  /** Same surname: a surname held by at least this share of the patients (and by 3 or more) is common and alone raises nothing (an address match still does). */
+  surnameMaxShare: z.number().min(0).max(1),
   /** How often `serve` runs the rules (minutes; 0: never, run `monitor-run` instead). */
   runEveryMinutes: z.number().int().min(0).max(1440),
 });
@@ -50,6 +52,7 @@ export const DEFAULT_MONITOR_POLICY: MonitorPolicy = {
   shifts: { minDays: 3, share: 0.25 },
   manyCharts: { windowMinutes: 60, minPatients: 15 },
   offlineBurst: { windowMinutes: 30, minPatients: 10 },
+  surnameMaxShare: 0.005,
   runEveryMinutes: 15,
 };
 

@@ -46,28 +46,34 @@ export function patientKeys(json: string): Array<{ kind: string; value: string }
 /** Brings the keys up to date with the stored Patients; returns how many Patients were read. */
 export async function refreshPatientKeys(db: Db): Promise<number> {
   const state = await db.selectFrom('privacy_monitor_state').select('value').where('name', '=', STATE).executeTakeFirst();
-  let after = Number(state?.value ?? 0);
+  // The position is (change_seq, id): one load or assignment gives many Patients the same change number.
+  const [seqText, idText = ''] = (state?.value ?? '0').split('\n');
+  let after = { seq: Number(seqText), id: idText };
   let read = 0;
   for (;;) {
+    const from = after;
     const rows = await db
       .selectFrom('resources')
       .select(['id', 'json', 'change_seq'])
       .where('resource_type', '=', 'Patient')
-      .where('change_seq', '>', after)
+      .where((eb) => eb.or([eb('change_seq', '>', from.seq), eb.and([eb('change_seq', '=', from.seq), eb('id', '>', from.id)])]))
       .orderBy('change_seq')
+      .orderBy('id')
       .limit(BATCH)
       .execute();
     if (rows.length === 0) break;
     const ids = rows.map((r) => r.id);
     const keys = rows.flatMap((r) => patientKeys(r.json).map((k) => ({ patient_id: r.id, ...k })));
-    after = Number(rows.at(-1)!.change_seq);
+    const last = rows.at(-1)!;
+    after = { seq: Number(last.change_seq), id: last.id };
+    const position = `${after.seq}\n${after.id}`;
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('privacy_patient_keys').where('patient_id', 'in', ids).execute();
       for (let i = 0; i < keys.length; i += 1000) await trx.insertInto('privacy_patient_keys').values(keys.slice(i, i + 1000)).execute();
       await trx
         .insertInto('privacy_monitor_state')
-        .values({ name: STATE, value: String(after) })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ value: String(after) }))
+        .values({ name: STATE, value: position })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ value: position }))
         .execute();
     });
     read += rows.length;

@@ -277,28 +277,46 @@ export const afterHoursRule: Rule = async (ctx) => {
   return flags;
 };
 
-/** e. A patient who shares the clinician's surname or home address (staff directory vs the stored Patient). */
+/**
+ * e. A patient who shares the clinician's surname or home address (staff directory vs the stored Patient), in a
+ * chart read or write (not a search listing). A common surname (held by surnameMaxShare of the patients or more,
+ * and by at least 3) alone raises nothing: Dr Smith treating Mr Smith is ordinary; a shared address always counts.
+ */
 export const sameSurnameOrAddressRule: Rule = async (ctx) => {
-  const r = await sql<PairDay & { kinds: string }>`
+  const chart = sql`${DEVICE_ACCESS} and f.action in ('R', 'C', 'U', 'D') and f.subtype <> 'search-type'`;
+  const r = await sql<PairDay & { kinds: string; kinds_hi: string }>`
     select f.clinician_id, f.patient_id, ${ctx.local} / ${DAYS} as day, count(*) as n, min(f.at_epoch) as lo, max(f.at_epoch) as hi,
            min(s.kind) as kinds, max(s.kind) as kinds_hi
     from privacy_access_facts f
     join privacy_staff_keys s on s.clinician_id = f.clinician_id
     join privacy_patient_keys k on k.patient_id = f.patient_id and k.kind = s.kind and k.value = s.value
-    where ${DEVICE_ACCESS} and f.at_epoch >= ${ctx.span.fromEpoch} and f.at_epoch <= ${ctx.span.toEpoch} and s.kind in ('surname', 'address')
+    where ${chart} and f.at_epoch >= ${ctx.span.fromEpoch} and f.at_epoch <= ${ctx.span.toEpoch} and s.kind in ('surname', 'address')
     group by f.clinician_id, f.patient_id, ${ctx.local} / ${DAYS}`.execute(ctx.db);
-  // A pair matching on both kinds counts its entries twice in the join: count the entries themselves.
-  const groups = r.rows.map((g) => {
-    const both = (g as unknown as { kinds_hi: string }).kinds_hi !== g.kinds;
-    return { ...g, n: both ? Number(g.n) / 2 : Number(g.n), kinds: both ? 'surname and address' : g.kinds };
-  });
+  if (r.rows.length === 0) return [];
+  // How common each staff surname is among the patients.
+  const counts = await sql<{ clinician_id: string; n: number | string }>`
+    select s.clinician_id, count(distinct k.patient_id) as n from privacy_staff_keys s
+    join privacy_patient_keys k on k.kind = 'surname' and k.value = s.value where s.kind = 'surname' group by s.clinician_id`.execute(ctx.db);
+  const total = await sql<{ n: number | string }>`select count(distinct patient_id) as n from privacy_patient_keys where kind = 'surname'`.execute(ctx.db);
+  const patients = Number(total.rows[0]?.n ?? 0);
+  const holders = new Map(counts.rows.map((c) => [c.clinician_id, Number(c.n)]));
+  const common = (clinicianId: string) => {
+    const n = holders.get(clinicianId) ?? 0;
+    return n >= 3 && n >= ctx.policy.surnameMaxShare * patients;
+  };
+  const groups = r.rows
+    .map((g) => {
+      const both = g.kinds_hi !== g.kinds;
+      return { ...g, n: both ? Number(g.n) / 2 : Number(g.n), kinds: both ? 'surname and address' : g.kinds };
+    })
+    .filter((g) => g.kinds !== 'surname' || !common(g.clinician_id));
   return pairDayFlags(
     ctx,
     'same-surname-or-address',
     groups,
-    DEVICE_ACCESS,
+    chart,
     (g) => `The clinician opened the record of a patient who shares their ${(g as PairDay & { kinds: string }).kinds} (staff directory).`,
-    (g) => ({ matches: (g as PairDay & { kinds: string }).kinds }),
+    (g) => ({ matches: (g as PairDay & { kinds: string }).kinds, patientsWithSurname: holders.get(g.clinician_id) ?? 0 }),
   );
 };
 
