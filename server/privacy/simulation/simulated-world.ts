@@ -205,6 +205,13 @@ export function buildWorld(options: WorldOptions): World {
   const counts = new Map<string, number>();
   for (const p of patients) counts.set(p.family, (counts.get(p.family) ?? 0) + 1);
   const commonSurnames = new Set([...counts].filter(([, n]) => n >= COMMON_SURNAME_SHARE * patients.length).map(([s]) => s));
+  // A clinician given a 'common' surname that this population holds rarely would share a rare one by chance: make it common here.
+  for (const c of clinicians) {
+    if (COMMON_SURNAMES.some(([name]) => name === c.family) && !commonSurnames.has(c.family)) {
+      c.family = 'Smith';
+      c.displayName = `Dr ${c.given} ${c.family}`;
+    }
+  }
 
   // The last patients of the register are kept for the scenarios (relatives, VIPs, staff); never admitted by chance.
   const reservedCount = Math.min(Math.floor(options.patients / 10), 400);
