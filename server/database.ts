@@ -23,10 +23,11 @@ import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from '.
 import { migrateSessions, migrateUsedDecoyChallenges, type SessionTables } from './auth/session-schema';
 import { migrateSignaling, type SignalingTables } from './signaling/signaling-schema';
 import { migratePrivacy, type PrivacyTables } from './privacy/privacy-schema';
+import { migratePrivacyRota, type RotaTables } from './privacy/rota';
 import { migrateGlass, type GlassTables } from './glass/glass-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/, signaling/). */
-export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables, GlassTables {
+export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables, RotaTables, GlassTables {
   clinicians: { id: string; display_name: string; created_at: string; revoked_at: string | null };
   resources: { resource_type: string; id: string; patient_id: string | null; json: string; version_id: Generated<number>; change_seq: Generated<number> };
   counters: { name: string; value: number };
@@ -267,6 +268,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migrateSignaling(db),
   (db) => migratePrivacy(db),
   (db) => migrateGlass(db),
+  (db) => migratePrivacyRota(db),
 ];
 
 /** Which engine a Kysely instance runs on. */

@@ -9,7 +9,7 @@
  *   npm run server -- grant-role | revoke-role <clinician> privacy-officer
  *   npm run server -- monitor-run [--full]   (runs the unusual-access rules now; prints the flags raised per rule)
  *   npm run server -- set-monitor-policy <key> <json> | set-staff-details <clinician> [--surname S] [--address-file F.json]
- *   npm run server -- set-patient-flag <patient> vip|staff [--off]
+ *   npm run server -- set-patient-flag <patient> vip|staff [--off] | import-rota <file.csv>   (clinician,shift|on-call,startISO,endISO)
  *   npm run server -- audit-verify     (exit 0 when the backend's own audit chain and every device's uploaded chain are whole; else names the first bad entry)
  *   npm run server -- receipt-key-generate <file>   (a new receipt-signing key, mode 0600; give the same file to every instance)
  * Consultations (serve): [--public-url URL] [--janus-url URL --janus-secret-file PATH [--janus-record-dir DIR]] [--turn-url URL... --turn-secret-file PATH] [--invite-ttl-seconds N]
@@ -40,6 +40,7 @@ import { runMonitor } from './privacy/monitor-runner';
 import { startMonitorTimer } from './privacy/monitor-timer';
 import { setMonitorPolicy } from './privacy/monitor-policy';
 import { setPatientMarker, setStaffDetails } from './privacy/staff-directory';
+import { addRota, readRotaCsv } from './privacy/rota';
 import type { AddressLike } from './privacy/normalise';
 import { fhirIdSchema } from '../shared/fhir-id';
 
@@ -192,6 +193,12 @@ async function main(argv: string[]): Promise<void> {
         if (marker !== 'vip' && marker !== 'staff') throw new Error('set-patient-flag needs vip or staff');
         await setPatientMarker(db, fhirIdSchema.parse(args[0]), marker, !values.off, systemClock);
         process.stdout.write(`${values.off ? 'unflagged' : 'flagged'}\n`);
+        break;
+      }
+      case 'import-rota': {
+        const entries = readRotaCsv(String(args[0]));
+        await addRota(db, entries);
+        process.stdout.write(`${entries.length} rostered periods imported\n`);
         break;
       }
       case 'audit-verify': {

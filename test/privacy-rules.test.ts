@@ -19,6 +19,7 @@ import { listFlags, raiseFlag } from '../server/privacy/flags';
 import { setPatientMarker, setStaffDetails } from '../server/privacy/staff-directory';
 import { readMonitorPolicy, setMonitorPolicy } from '../server/privacy/monitor-policy';
 import { afterHoursRule, localTimeFor } from '../server/privacy/rules';
+import { addRota } from '../server/privacy/rota';
 import type { PrivacyFlag } from '../shared/privacy-api';
 import { openBackendDb } from './support/backend-db';
 import { scratchDir } from './support/scratch';
@@ -291,6 +292,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await runMonitor(db);
       const keyed = await db.selectFrom('privacy_patient_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('patient_id', 'like', 'p-bulk-%').executeTakeFirstOrThrow();
       assert.equal(Number(keyed.n), 1001);
+    });
+
+    const judgeAfterHours = async () => {
+      const policy = await readMonitorPolicy(db);
+      const span = { fromEpoch: T0 / 1000, toEpoch: T0 / 1000 + DAYS * 86_400 };
+      return afterHoursRule({ db, policy, span, local: localTimeFor(policy, span) });
+    };
+
+    test('a roster decides after hours: on call is within policy; a rostered clinician is judged by the roster alone', async () => {
+      assert.deepEqual((await judgeAfterHours()).map((f) => f.clinicianId), ['dr.g']);
+      // dr.g was on call that night: the 23:30 reads are within policy.
+      await addRota(db, [{ clinicianId: 'dr.g', kind: 'on-call', startsAt: at(9, 19), endsAt: at(10, 7) }]);
+      // dr.c's roster says weekday day shifts only: their weekend night reads are no longer "their usual hours".
+      await addRota(db, Array.from({ length: DAYS }, (_, day) => ({ clinicianId: 'dr.c', kind: 'shift' as const, startsAt: at(day, 7), endsAt: at(day, 19) })).filter((_, day) => day % 7 < 5));
+      const flags = await judgeAfterHours();
+      assert.deepEqual([...new Set(flags.map((f) => f.clinicianId))], ['dr.c']);
+      // Weekend nights 22:00-00:30: both sides of each midnight.
+      assert.deepEqual(flags.map((f) => f.evidence.numbers.day).sort(), ['2026-03-07', '2026-03-08', '2026-03-09', '2026-03-14', '2026-03-15', '2026-03-16']);
+      await db.deleteFrom('privacy_rota').execute();
     });
 
     test('working hours and time zone are policy: 23:30 UTC is 16:30 in Los Angeles, inside 07:00-19:00 there', async () => {

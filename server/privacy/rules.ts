@@ -203,12 +203,23 @@ export const volumeSpikeRule: Rule = async (ctx) => {
   return flags;
 };
 
-/** d. Access outside the working hours of policy, in an hour that is not one of the clinician's own usual (shift) hours. */
+/**
+ * d. Access outside the working hours of policy and outside the clinician's own rostered shift or on-call period
+ * (./rota.ts); for a clinician without a roster, also outside the hours their history shows they work (inferred shifts).
+ */
 export const afterHoursRule: Rule = async (ctx) => {
   const start = minuteOfDay(ctx.policy.workingHours.start);
   const end = minuteOfDay(ctx.policy.workingHours.end);
   const minute = sql`((${ctx.local} % ${DAYS}) / 60)`;
-  const outside = start <= end ? sql`(${minute} < ${start} or ${minute} >= ${end})` : sql`(${minute} < ${start} and ${minute} >= ${end})`;
+  const outsideHours = start <= end ? sql`(${minute} < ${start} or ${minute} >= ${end})` : sql`(${minute} < ${start} and ${minute} >= ${end})`;
+  // Inside the clinician's own rostered shift or on-call period is within policy.
+  const outside = sql`${outsideHours} and not exists (select 1 from privacy_rota r where r.clinician_id = f.clinician_id and r.starts_at <= f.recorded_at and r.ends_at > f.recorded_at)`;
+  // Clinicians with a roster around the span are judged by it alone (no inferred shift hours).
+  const rostered = new Set(
+    (
+      await sql<{ clinician_id: string }>`select distinct clinician_id from privacy_rota where ends_at >= ${iso(ctx.span.fromEpoch - ctx.policy.volume.historyDays * DAY)} and starts_at <= ${iso(ctx.span.toEpoch + DAY)}`.execute(ctx.db)
+    ).rows.map((r) => r.clinician_id),
+  );
   const { historyDays } = ctx.policy.volume;
   const { minDays, share } = ctx.policy.shifts;
   // The clinician's own hours: on how many local days they worked in each hour of day (and how many days at all).
@@ -226,7 +237,7 @@ export const afterHoursRule: Rule = async (ctx) => {
   const usualHours = (clinicianId: string): Set<number> => {
     const p = profile.get(clinicianId);
     const usual = new Set<number>();
-    if (!p) return usual;
+    if (!p || rostered.has(clinicianId)) return usual;
     const need = Math.max(minDays, share * p.days);
     for (let h = 0; h < 24; h++) if (p.hours[(h + 23) % 24]! + p.hours[h]! + p.hours[(h + 1) % 24]! >= need) usual.add(h);
     return usual;
