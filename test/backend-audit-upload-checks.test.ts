@@ -178,6 +178,28 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await upload(token, device.upload([{ recordedAt: at(60_000), patientId: 'mine' }]))).status, 200);
     });
 
+    test('a time that is not a strict 4-digit-year ISO UTC timestamp, or lies before the device was enrolled (beyond the clock skew), refuses the upload whole', async () => {
+      const { device, token } = await ownDevice();
+      const mark = device.head;
+      // Date.parse and toISOString round-trip extended years: the check must not stop at that.
+      for (const recordedAt of ['-000001-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '+002026-01-01T00:00:00.000Z']) {
+        securityLines.length = 0;
+        await assertRefusedWhole(device, token, device.upload([{ recordedAt, patientId: null, action: 'E', subtype: 'search-type', entities: [], query: 'x' }]), 0, recordedAt);
+        device.rewind(mark);
+      }
+      // The device was registered a moment ago: an entry a year (or an hour) before that is not its own work.
+      const fresh = new HandBuiltDevice('dr.own', new Date());
+      const freshToken = await fresh.register(db);
+      const freshMark = fresh.head;
+      for (const recordedAt of [at(-365 * 24 * HOUR), at(-HOUR)]) {
+        securityLines.length = 0;
+        await assertRefusedWhole(fresh, freshToken, fresh.upload([{ recordedAt, patientId: null, action: 'E', subtype: 'search-type', entities: [], query: 'x' }]), 0, recordedAt);
+        fresh.rewind(freshMark);
+      }
+      // Within the clock skew of the enrollment: accepted.
+      assert.equal((await upload(freshToken, fresh.upload([{ recordedAt: at(-60_000), patientId: 'mine' }]))).status, 200);
+    });
+
     test('a never-assigned patient named in any other encoding (entities or query) refuses the upload whole; an undecodable reference too, never a 500', async () => {
       const { device, token } = await ownDevice();
       const start = device.head;

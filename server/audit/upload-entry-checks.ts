@@ -35,6 +35,16 @@
  * the clinician for a patient it names is accepted but flagged
  * (emergencyWithoutGrant), never refused: refusing would stop the device's
  * whole chain, and the false claim is what the privacy officer must see.
+ * Time: recordedAt must be a strict ISO UTC timestamp with a 4-digit year
+ * (YYYY-MM-DDTHH:mm:ss.sssZ, what a device's toISOString writes for any
+ * real date; never the extended `-000001-…`/`+010000-…` forms that
+ * Date.parse and toISOString round-trip), not after now plus the clock skew
+ * and not before the device's enrollment minus the skew. Such an entry is
+ * refused, not stored flagged: no honest device records it (its chain
+ * starts at enrollment), and a stored one would reach the privacy monitor's
+ * time arithmetic. The cost, the same as for a future time: a device whose
+ * wall clock was set back past its enrollment stops uploading until IT
+ * re-enrolls it; the refusal and its security event say why.
  */
 import { AUDIT_GENESIS_HASH, EMERGENCY_PURPOSE, ROLLBACK_SUBTYPE, lostRangeFacts, rollbackFacts, type AuditEntry } from '../../shared/audit-entry';
 import type { Caller } from '../auth/caller';
@@ -110,7 +120,11 @@ export function patientsNamed(entry: AuditEntry): Set<string> | null {
   return named;
 }
 
+/** YYYY-MM-DDTHH:mm:ss.sssZ with a 4-digit year, nothing else. */
+const STRICT_ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 function isoTime(text: string): number | null {
+  if (!STRICT_ISO_UTC.test(text)) return null;
   const t = Date.parse(text);
   return Number.isFinite(t) && new Date(t).toISOString() === text ? t : null;
 }
@@ -129,6 +143,10 @@ export type EntryCheck =
 
 export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries: AuditEntry[], clock: Clock): Promise<EntryCheck> {
   const latest = clock().getTime() + AUDIT_CLOCK_SKEW_MS;
+  const device = await db.selectFrom('devices').select('created_at').where('id', '=', caller.deviceId).executeTakeFirst();
+  const enrolled = device ? Date.parse(device.created_at) : NaN;
+  // A device the backend does not hold has no chain to check: refuse its every entry (its session cannot exist either).
+  const earliest = Number.isFinite(enrolled) ? enrolled - AUDIT_CLOCK_SKEW_MS : Infinity;
   const patients = new Set<string>();
   const namedBy = new Map<number, Set<string>>();
   for (const e of entries) {
@@ -137,6 +155,7 @@ export async function checkEntriesBelongToCaller(db: Db, caller: Caller, entries
     const t = isoTime(e.recordedAt);
     if (t === null) return { refused: { seq: e.seq, problem: 'has no valid time' } };
     if (t > latest) return { refused: { seq: e.seq, problem: 'is recorded in the future' } };
+    if (t < earliest) return { refused: { seq: e.seq, problem: 'is recorded before the device was enrolled' } };
     const named = patientsNamed(e);
     if (named === null) return { refused: { seq: e.seq, problem: 'holds a reference that cannot be decoded' } };
     namedBy.set(e.seq, named);

@@ -33,11 +33,12 @@ export async function registerDeviceAt(where: { dataDir: string; databaseUrl: st
   }
 }
 
-/** Registers the cache's device for `clinicianId` and returns a session token for it. */
-export async function registerDevice(db: Db, clinicianId: string, device: CacheSession): Promise<string> {
+/** Registers the cache's device for `clinicianId` (enrolled at `enrolledAt`, now by default) and returns a session token for it. */
+export async function registerDevice(db: Db, clinicianId: string, device: CacheSession, enrolledAt = new Date()): Promise<string> {
   const now = new Date().toISOString();
+  const enrolled = enrolledAt.toISOString();
   const publicKey = device.keys.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url');
-  await db.insertInto('devices').values({ id: device.profile.profileId, clinician_id: clinicianId, public_key: publicKey, created_at: now, last_seen_at: now, revoked_at: null }).execute();
+  await db.insertInto('devices').values({ id: device.profile.profileId, clinician_id: clinicianId, public_key: publicKey, created_at: enrolled, last_seen_at: now, revoked_at: null }).execute();
   const token = randomBytes(32).toString('base64url');
   await db
     .insertInto('sessions')

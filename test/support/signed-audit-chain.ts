@@ -18,8 +18,15 @@ export class HandBuiltDevice {
   private readonly keys = generateKeyPairSync('ed25519');
   private seq = 0;
   private hash = AUDIT_GENESIS_HASH;
-  /** The clinician the device belongs to (the default actor of its entries). */
-  constructor(readonly clinicianId: string) {}
+  /**
+   * The clinician the device belongs to (the default actor of its entries)
+   * and when it was enrolled (the backend refuses entries recorded before
+   * that): a week ago by default, since hand-built chains back-date entries.
+   */
+  constructor(
+    readonly clinicianId: string,
+    readonly enrolledAt: Date = new Date(Date.now() - 7 * 24 * 3_600_000),
+  ) {}
 
   get privateKey(): KeyObject {
     return this.keys.privateKey;
@@ -27,7 +34,7 @@ export class HandBuiltDevice {
 
   /** Registers the device for its clinician; returns a session token. */
   register(db: Db): Promise<string> {
-    return registerDevice(db, this.clinicianId, { keys: { publicKey: this.keys.publicKey }, profile: { profileId: this.id } } as unknown as CacheSession);
+    return registerDevice(db, this.clinicianId, { keys: { publicKey: this.keys.publicKey }, profile: { profileId: this.id } } as unknown as CacheSession, this.enrolledAt);
   }
 
   /** Appends entries to the chain and returns the upload of exactly them (the chain moves on: call again for the next upload). */
