@@ -192,6 +192,27 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(stored.every((h) => !(everyone.json.matches as Json[]).some((m) => m.handle === h.handle_hash)), 'handles are stored hashed');
     });
 
+    test('the search is no oracle: an identifier matches alone and exactly, never combined with name words; names match whole words only, no prefix', async () => {
+      const count = async (q: string) => {
+        const r = await search(tokens.glass, q);
+        assert.equal(r.status, 200, `${q}: ${r.text}`);
+        return (r.json.matches as Json[]).length;
+      };
+      const family = familyOf('gl-tgt2');
+      // Knowing the MRN, name words must not be recoverable letter by letter (attack-a A6).
+      for (const probe of [`MRN-gl-tgt2 ${family.slice(0, 2)}`, `MRN-gl-tgt2 ${family.slice(0, 5)}`, `MRN-gl-tgt2 ${family}`, `MRN-gl-tgt2 Synthetic`, `MRN-gl-tgt2 sy`, `MRN-gl-tgt2 zz`]) {
+        assert.equal(await count(probe), 0, `an identifier with name words answers nothing: ${probe}`);
+      }
+      assert.equal(await count('MRN-gl-tgt2'), 1, 'the identifier alone still finds the patient');
+      // Name prefixes find nobody; whole words do (a family name alone, or given and family, any order).
+      assert.equal(await count(family.slice(0, 6)), 0, 'a name prefix matches nothing');
+      assert.equal(await count('Synth'), 0);
+      assert.equal(await count(`Sy ${family}`), 0, 'every word must be a whole name word');
+      assert.equal(await count(family), 1);
+      assert.equal(await count(`${family} Synthetic`), 1, 'family and given name, in either order (Smith John)');
+      assert.equal(await count(`synthetic ${family.toUpperCase()}`), 1, 'case folded');
+    });
+
     test('search text is never SQL: wildcards match themselves, other characters are refused, short text is refused', async () => {
       for (const wild of ['___', '%%%', "x' or 1=1 --"]) {
         const r = await search(tokens.glass, wild);

@@ -5,9 +5,12 @@
  * answer says only that a match exists: an opaque handle (./grant-store)
  * and a neutral label, at most GLASS_MATCHES_MAX, in random order. Never a
  * name, a birth date, an identifier, a patient id, or a count beyond the
- * list. Names match by word prefix (given, family, text; case and accents
- * folded), identifiers exactly (case folded); every word of the search must
- * match. The text reaches SQL only as a bound LIKE parameter with its
+ * list. The answer must be no oracle: an identifier query is one word that
+ * equals an identifier exactly (case folded), never combined with name words
+ * (else "MRN-x ab", "MRN-x abc"… spells the name out); a name query's every
+ * word must equal a whole name word (given, family, text, prefix; case and
+ * accents folded), never a prefix. A family name alone, or "Smith John" in
+ * either order, still finds the patient in an emergency. The text reaches SQL only as a bound LIKE parameter with its
  * wildcards escaped, never as SQL. The search is recorded in the backend's
  * disclosure ledger in the transaction that issues the handles, naming no
  * patient (it disclosed none): its text and how many matches it answered.
@@ -50,14 +53,15 @@ type Json = Record<string, unknown>;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
 const objects = (v: unknown): Json[] => (Array.isArray(v) ? v.filter((x): x is Json => !!x && typeof x === 'object') : []);
 
-/** Whether every word matches a name word by prefix or an identifier exactly. */
+/** Whether the search is the patient's identifier alone (exactly), or every word is one of their whole name words. */
 export function patientMatches(patient: Json, words: string[]): boolean {
   const nameWords = objects(patient.name)
     .flatMap((n) => [...strings(n.text), ...strings(n.family), ...strings(n.given), ...strings(n.prefix)])
     .flatMap((part) => fold(part).split(/[\s\-']+/))
     .filter(Boolean);
   const identifiers = new Set(objects(patient.identifier).flatMap((i) => strings(i.value).map(fold)));
-  return words.every((w) => identifiers.has(w) || nameWords.some((n) => n.startsWith(w)));
+  if (words.length === 1 && identifiers.has(words[0]!)) return true;
+  return words.every((w) => nameWords.includes(w));
 }
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
