@@ -18,7 +18,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app';
-import { AFTER_ASSIGNMENT_EXTENSION, NOT_ASSIGNED_EXTENSION } from '../server/audit/audit-ledger';
+import { AFTER_ASSIGNMENT_EXTENSION, FAILED_UNASSIGNED_OVERFLOW_EXTENSION, FAILED_UNASSIGNED_PER_DAY, NOT_ASSIGNED_EXTENSION } from '../server/audit/audit-ledger';
 import { loadReceiptKey } from './support/receipt-key';
 import type { Db } from '../server/database';
 import { addClinician } from '../server/organisation/organisation';
@@ -268,6 +268,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(flags, [false, true, false], 'only the failed access to a never-assigned patient is flagged');
       assert.equal(rows[1]!.patient_id, 'theirs', "the attempt is filed under the patient, for the privacy officer's view");
     });
+    test('a flood of failed accesses on a never-assigned patient keeps the chain uploading but cannot bury the patient: past the daily cap per device they are stored unfiled, flagged overflow', async () => {
+      const { device, token } = await ownDevice();
+      const failed = (recordedAt: string): EntryFields => ({ recordedAt, patientId: 'theirs', action: 'R', subtype: 'read', entities: ['Patient/theirs'], outcome: '4' });
+      const filed = async () => Number((await db.selectFrom('audit_entry_times').select((e) => e.fn.countAll().as('n')).where('device_id', '=', device.id).where('patient_id', '=', 'theirs').executeTakeFirstOrThrow()).n);
+      // Two uploads on the same day: the cap counts what is already stored.
+      const first = await upload(token, device.upload(Array.from({ length: FAILED_UNASSIGNED_PER_DAY - 10 }, () => failed(at(-HOUR)))));
+      assert.equal(first.status, 200, first.code);
+      const second = await upload(token, device.upload([...Array.from({ length: 500 }, () => failed(at(-HOUR))), { recordedAt: at(-HOUR), patientId: 'mine' }]));
+      assert.equal(second.status, 200, second.code);
+      assert.equal(await stored(device.id), FAILED_UNASSIGNED_PER_DAY - 10 + 501, 'every entry is in the chain');
+      assert.equal(await filed(), FAILED_UNASSIGNED_PER_DAY, "only the cap is filed under the patient's trail");
+      const rows = await db.selectFrom('audit_entries').select(['seq', 'patient_id', 'event']).where('device_id', '=', device.id).orderBy('seq').execute();
+      const overflow = rows.filter((r) => (JSON.parse(r.event) as { extension: Array<{ url: string }> }).extension.some((x) => x.url === FAILED_UNASSIGNED_OVERFLOW_EXTENSION));
+      assert.equal(overflow.length, 500 - 10);
+      assert.ok(overflow.every((r) => r.patient_id === null));
+      assert.equal(rows.at(-1)!.patient_id, 'mine', 'a real access still files under its patient');
+      assert.equal((await upload(token, device.upload([failed(at(60_000))]))).status, 200, 'the chain keeps uploading');
+    });
+
     test("a real device's failed chart.open of another clinician's patient and its free-text searches upload, and the chain keeps uploading", async () => {
       const cache = await openTestCache('dr.own');
       try {

@@ -12,7 +12,8 @@
  * every patient it names one the clinician had been assigned when the entry
  * was recorded (./upload-entry-checks; an entry from after the assignment
  * ended is stored, marked with AFTER_ASSIGNMENT_EXTENSION; a failed access to
- * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION; a
+ * a patient not assigned is stored, marked with NOT_ASSIGNED_EXTENSION, and
+ * past FAILED_UNASSIGNED_PER_DAY a device-day filed under no patient; a
  * rollback entry, which continues the chain from the last accepted entry
  * after the device's cache was rolled back, is stored marked with
  * ROLLBACK_DETECTED_EXTENSION and logged as a security event; an entry
@@ -24,7 +25,7 @@
  * stored and the refusal is a security event (identifiers only).
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry } from '../../shared/audit-entry';
+import { AUDIT_GENESIS_HASH, ROLLBACK_SUBTYPE, auditHeadMessage, canonicalAuditSeq, parseCanonicalAuditEntry, type AuditEntry } from '../../shared/audit-entry';
 import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { receiptMessage, type AuditReceipt, type AuditUpload } from '../../shared/audit-upload';
 import { ApiError, badRequest, forbidden } from '../api-error';
@@ -47,8 +48,48 @@ export const NOT_ASSIGNED_EXTENSION = 'urn:clinician-desktop:not-assigned';
 export const ROLLBACK_DETECTED_EXTENSION = 'urn:clinician-desktop:rollback-detected';
 /** Marks a device's entry with purpose ETREAT recorded outside every break-the-glass grant of its clinician for the patient (for the privacy officer). */
 export const EMERGENCY_WITHOUT_GRANT_EXTENSION = 'urn:clinician-desktop:etreat-without-grant';
+/**
+ * Failed accesses to never-assigned patients filed under their patient, per
+ * device and UTC day (by recordedAt). Past it such an entry is still stored
+ * in the chain (refusing would stop the device's chain for good) but filed
+ * under no patient (patient_id null) and marked with
+ * FAILED_UNASSIGNED_OVERFLOW_EXTENSION: a flood of attempts cannot bury a
+ * patient's accounting of disclosures, and the officer still sees the flood.
+ */
+export const FAILED_UNASSIGNED_PER_DAY = 50;
+export const FAILED_UNASSIGNED_OVERFLOW_EXTENSION = 'urn:clinician-desktop:failed-unassigned-overflow';
 
 const refuse = (why: string) => badRequest('AUDIT_CHAIN_INVALID', `The audit upload was refused: ${why}.`);
+
+/**
+ * The seqs among `failed` (failed accesses to never-assigned patients, in
+ * chain order) past FAILED_UNASSIGNED_PER_DAY for their UTC day, counting
+ * those this device already has filed under a patient.
+ */
+async function failedUnassignedOverflow(db: Db, deviceId: string, failed: AuditEntry[]): Promise<Set<number>> {
+  const over = new Set<number>();
+  const perDay = new Map<string, number>();
+  for (const e of failed) {
+    const day = e.recordedAt.slice(0, 10);
+    let n = perDay.get(day);
+    if (n === undefined) {
+      const row = await db
+        .selectFrom('audit_entries as e')
+        .innerJoin('audit_entry_times as t', (j) => j.onRef('t.device_id', '=', 'e.device_id').onRef('t.seq', '=', 'e.seq'))
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('e.device_id', '=', deviceId)
+        .where('t.patient_id', 'is not', null)
+        .where('t.recorded_at', '>=', `${day}T00:00:00.000Z`)
+        .where('t.recorded_at', '<=', `${day}T23:59:59.999Z`)
+        .where('e.event', 'like', `%${NOT_ASSIGNED_EXTENSION}%`)
+        .executeTakeFirstOrThrow();
+      n = Number(row.n);
+    }
+    if (n >= FAILED_UNASSIGNED_PER_DAY) over.add(e.seq);
+    perDay.set(day, n + 1);
+  }
+  return over;
+}
 
 export async function acceptAuditUpload(db: Db, caller: Caller, upload: AuditUpload, receiptKey: KeyObject, clock: Clock): Promise<AuditReceipt> {
   try {
@@ -121,10 +162,17 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
     if (upload.head.seq !== prevSeq || upload.head.hash !== prevHash) throw refuse('the signed head is not the last entry');
     const checked = await checkEntriesBelongToCaller(trx, caller, parsedEntries, clock);
     if (checked.refused) throw refuse(`entry ${checked.refused.seq} ${checked.refused.problem}`);
+    const overflow = await failedUnassignedOverflow(trx, deviceId, parsedEntries.filter((p) => checked.notAssigned.has(p.seq) && p.patientId !== null));
+    const filedUnder = new Map<number, string | null>();
     parsedEntries.forEach((parsed, i) => {
       const event = toBalpAuditEvent(parsed, { applicationName: 'clinician-desktop', custodianName: `clinician-desktop-cache:${deviceId}`, hash: rows[i]!.hash });
       if (checked.afterAssignment.has(parsed.seq)) (event.extension as unknown[]).push({ url: AFTER_ASSIGNMENT_EXTENSION, valueBoolean: true });
       if (checked.notAssigned.has(parsed.seq)) (event.extension as unknown[]).push({ url: NOT_ASSIGNED_EXTENSION, valueBoolean: true });
+      if (overflow.has(parsed.seq)) {
+        (event.extension as unknown[]).push({ url: FAILED_UNASSIGNED_OVERFLOW_EXTENSION, valueBoolean: true });
+        rows[i]!.patient_id = null;
+      }
+      filedUnder.set(parsed.seq, rows[i]!.patient_id);
       if (checked.emergencyWithoutGrant.has(parsed.seq)) (event.extension as unknown[]).push({ url: EMERGENCY_WITHOUT_GRANT_EXTENSION, valueBoolean: true });
       if (parsed.subtype === ROLLBACK_SUBTYPE) (event.extension as unknown[]).push({ url: ROLLBACK_DETECTED_EXTENSION, valueBoolean: true });
       rows[i]!.event = JSON.stringify(event);
@@ -135,7 +183,7 @@ async function storeUpload(db: Db, caller: Caller, upload: AuditUpload, receiptK
     }
     // 7 parameters a row: 2,000 rows stay under both engines' parameter limits.
     for (let i = 0; i < rows.length; i += 2000) await trx.insertInto('audit_entries').values(rows.slice(i, i + 2000)).execute();
-    const times = parsedEntries.map((p) => ({ device_id: deviceId, seq: p.seq, patient_id: p.patientId, recorded_at: p.recordedAt }));
+    const times = parsedEntries.map((p) => ({ device_id: deviceId, seq: p.seq, patient_id: filedUnder.get(p.seq) ?? null, recorded_at: p.recordedAt }));
     for (let i = 0; i < times.length; i += 5000) await trx.insertInto('audit_entry_times').values(times.slice(i, i + 5000)).execute();
     for (const p of parsedEntries) if (p.subtype === ROLLBACK_SUBTYPE) rollbacks.push(p.seq);
     // The review reads these flags, set here only, never the entry text (which the clinician controls).
