@@ -17,7 +17,7 @@ import { openCacheSession } from '../electron/services/cache-session';
 import { readProfile } from '../electron/services/cache-profile';
 import { FALLBACK_POLICY, savePasskeyRecord } from '../electron/services/session/passkey-record';
 import { exportFacts, osUserActor, parseCanonicalAuditEntry } from '../shared/audit-entry';
-import { runCli } from './support/cache-cli';
+import { runCli, spawnCli } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 import { testKeychain } from './support/test-keychain';
@@ -98,6 +98,37 @@ test('stats and audit-export refuse a profile enrolled with the backend (exit 3)
       assert.equal(r.stdout, '', 'nothing read out');
     }
     assert.deepEqual(snapshot(dataDir), before, 'not a byte of the folder changed');
+  } finally {
+    dir.remove();
+    await keychain.cleanup();
+  }
+});
+
+test('audit-export killed (SIGKILL) at its first line of output leaves its export entry committed: no output without its entry', async () => {
+  const keychain = testKeychain();
+  const dir = scratchDir('cli-audited-killed');
+  try {
+    const dataDir = join(dir.path, 'cache');
+    const bundle = join(dir.path, 'bundle.json');
+    writeFileSync(bundle, JSON.stringify(syntheticPatientBundle({ patientId: 'cli-killed', observations: 2 })));
+    const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
+    assert.equal(runCli(['import', bundle, '--data-dir', dataDir], env).status, 0);
+    const child = spawnCli(['audit-export', '--data-dir', dataDir, '--reason', 'killed run'], env);
+    let got = '';
+    const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
+    child.stdout.on('data', (d: Buffer) => {
+      got += d.toString();
+      child.kill('SIGKILL');
+    });
+    assert.equal(await exited, 'SIGKILL');
+    assert.ok(got.includes('"resourceType":"AuditEvent"'), 'an AuditEvent was printed before the kill');
+    const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test-reader', create: false });
+    try {
+      const queries = session.db.prepare("SELECT query FROM audit_log WHERE subtype = 'export'").pluck().all();
+      assert.deepEqual(queries, ['killed run'], 'the run that printed is in the trail');
+    } finally {
+      session.close();
+    }
   } finally {
     dir.remove();
     await keychain.cleanup();

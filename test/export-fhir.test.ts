@@ -11,7 +11,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
@@ -182,15 +183,62 @@ test('a cancelled save dialog: saved false, nothing read, nothing audited, no fi
   assert.deepEqual(readdirSync(out), before);
 });
 
-test('a failure after the read (the chosen folder cannot be written) leaves neither a file nor an audit entry', async () => {
+test('a failure to write the file (the chosen folder cannot be written): no file; the export entry, committed first, is followed by a failure entry', async () => {
   const seq = lastSeq();
   rig.destination.answer = join(out, 'no-such-folder', 'summary.json');
   const r = await rig.call('export.fhir', { patientId: patient.id, reason });
   assert.equal(!r.ok && r.error.code, 'INVALID_INPUT');
   assert.equal(!r.ok && /could not be written/.test(r.error.message), true);
-  assert.deepEqual(entriesSince(seq), [], 'the read and its audit entry rolled back together');
+  const entries = entriesSince(seq).filter((e) => e.subtype === 'export');
+  assert.deepEqual(entries.map((e) => e.outcome).at(-1), '8', 'the last entry says the file was not written');
+  assert.ok(entries.slice(0, -1).every((e) => e.outcome === '0'), 'the attempt with its read, committed before the write');
+  assert.deepEqual(entries.at(-1)!.entities, exportFacts({ format: 'fhir-json', reason: 'referral' }), 'the failure names nothing read');
   assert.equal(existsSync(join(out, 'no-such-folder')), false);
   assert.deepEqual(readdirSync(out), ['summary.json']);
+});
+
+test('a crash (SIGKILL) right after the file is renamed into place never leaves the file without its audit entry', async () => {
+  const crashOut = join(scratch.path, 'crash-folder');
+  mkdirSync(crashOut);
+  const seq = lastSeq();
+  session.close();
+  try {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'support', 'export-crash-child.ts')], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, SVC: keychain.service, DATA: join(scratch.path, 'cache'), OUT: crashOut, PID: patient.id },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
+  } finally {
+    session = await openCacheSession({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.export', actorName: 'Dr Ada Export', create: false });
+  }
+  assert.ok(existsSync(join(crashOut, 'crash.json')), 'the file was in place when the process died');
+  const entries = entriesSince(seq).filter((e) => e.subtype === 'export');
+  assert.ok(entries.length > 0 && entries.every((e) => e.outcome === '0' && e.query === 'crash test'), 'its export entry was committed');
+});
+
+test('a dialog answer without extension whose .json twin exists is refused, never overwritten (the dialog confirmed only the name it showed)', async () => {
+  writeFileSync(join(out, 'kept.json'), 'my own file');
+  const seq = lastSeq();
+  rig.destination.answer = 'kept';
+  const r = await rig.call('export.fhir', { patientId: patient.id, reason });
+  assert.equal(!r.ok && r.error.code, 'INVALID_INPUT');
+  assert.equal(readFileSync(join(out, 'kept.json'), 'utf8'), 'my own file');
+  assert.deepEqual(entriesSince(seq).filter((e) => e.outcome === '0'), [], 'nothing read');
+  rmSync(join(out, 'kept.json'));
+});
+
+test('a file name at the file system\'s limit is saved; one past it is a typed error in words, not INTERNAL', async () => {
+  rig.destination.answer = `${'n'.repeat(250)}.json`;
+  const ok = await rig.call('export.fhir', { patientId: patient.id, reason });
+  assert.equal(ok.ok, true, JSON.stringify(ok));
+  rmSync(join(out, `${'n'.repeat(250)}.json`));
+  rig.destination.answer = `${'n'.repeat(260)}.json`;
+  const tooLong = await rig.call('export.fhir', { patientId: patient.id, reason });
+  assert.equal(!tooLong.ok && tooLong.error.code, 'INVALID_INPUT');
+  assert.match(!tooLong.ok ? tooLong.error.message : '', /too long/);
+  assert.deepEqual(readdirSync(out).filter((f) => f.endsWith('.partial')), []);
 });
 
 test('policy without fhir-json: EXPORT_DISABLED before any dialog or read; the refused attempt is audited (outcome 4, nothing read)', async () => {

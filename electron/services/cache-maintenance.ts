@@ -53,8 +53,8 @@ export function verifyCache(session: CacheSession): ChainReport {
   return receipt ? { ...report, ok: false, firstBad: { seq: receipt.seq, problem: 'receipt-mismatch' } } : report;
 }
 
-export function* auditEvents(session: CacheSession): Generator<Record<string, unknown>> {
-  const rows = session.db.prepare('SELECT seq, entry, prev_hash, hash FROM audit_log ORDER BY seq').iterate() as Iterable<StoredAuditEntry>;
+export function* auditEvents(session: CacheSession, beforeSeq = Number.MAX_SAFE_INTEGER): Generator<Record<string, unknown>> {
+  const rows = session.db.prepare('SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq < ? ORDER BY seq').iterate(beforeSeq) as Iterable<StoredAuditEntry>;
   for (const row of rows) {
     yield toBalpAuditEvent(storedEntry(row), {
       applicationName: 'clinician-desktop',

@@ -8,7 +8,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { AppError } from '../../../shared/app-error';
 
 export const EXPORT_FILE_MODE = 0o600;
@@ -17,13 +17,15 @@ export const EXPORT_FILE_MODE = 0o600;
 function writeError(err: unknown): AppError {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new AppError('DISK_FULL', 'The disk is full: the file was not saved.');
+  if (code === 'ENAMETOOLONG') return new AppError('INVALID_INPUT', 'That file name is too long. Choose a shorter name.');
   return new AppError('INVALID_INPUT', 'That folder could not be written to. Choose another place.');
 }
 
 /** Writes `bytes` to `target` (absolute) atomically with mode 0600; returns once the file is in place. */
 export function writeFileAtomically(target: string, bytes: Uint8Array): void {
   if (!isAbsolute(target)) throw new AppError('INVALID_INPUT', 'That folder could not be written to. Choose another place.');
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+  // Not derived from the chosen name: a name near the file system's limit must not fail for the temporary file.
+  const temp = join(dirname(target), `.export-${randomBytes(6).toString('hex')}.partial`);
   let fd: number | null = null;
   try {
     // 'wx': never through an existing file or link at the temporary name.
@@ -42,7 +44,11 @@ export function writeFileAtomically(target: string, bytes: Uint8Array): void {
         // closing after a failed write: nothing more to save
       }
     }
-    rmSync(temp, { force: true });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // nothing was created there (or it cannot be removed): the write's own error says what happened
+    }
     throw err instanceof AppError ? err : writeError(err);
   }
 }

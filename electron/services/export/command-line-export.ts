@@ -2,7 +2,8 @@
  * The cache command line's `stats` and `audit-export`, audited (issue 13):
  * each run writes one 'export' entry (actor: the OS account, patient null,
  * format and reason as exportFacts URNs, the command line's reason text in
- * query) in the same transaction as its read, so what IT reads from a cache
+ * query) committed before anything is read out (stats: in the transaction
+ * of its read; audit-export: before its first line), so what IT reads from a cache
  * is in that cache's trail like any clinician's export. Never print from
  * here (the caller gets the values or a line callback), and never run
  * against a profile enrolled with the backend (the caller refuses: an entry
@@ -31,18 +32,21 @@ export function auditedCacheStats(session: CacheSession, reason: string | null):
 
 /**
  * Every audit entry before this run's own as a BALP AuditEvent, handed to
- * `write` one by one inside the auditing transaction (nothing is held in
- * memory; the run's own entry is the next seq, in the trail for next time).
- * Returns how many were written.
+ * `write` one by one. This run's entry is committed first, in its own
+ * transaction, before a line is written: a run killed mid-output (Ctrl+C,
+ * SIGKILL, a closed pipe) has always left its entry. The entries streamed are
+ * bounded by that entry's seq (nothing written after it is included; nothing
+ * is held in memory). Returns how many were written.
  */
 export function auditedAuditExport(session: CacheSession, reason: string | null, write: (event: Record<string, unknown>) => void): number {
-  return session.audited(() => {
-    let count = 0;
-    for (const event of auditEvents(session)) {
-      write(event);
-      count++;
-    }
+  const ownSeq = session.audited(() => {
     audit(session, AUDIT_EVENTS_FORMAT, reason);
-    return count;
+    return session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
   });
+  let count = 0;
+  for (const event of auditEvents(session, ownSeq)) {
+    write(event);
+    count++;
+  }
+  return count;
 }

@@ -9,11 +9,15 @@
  * cache) is audited too, outcome 4, with nothing read. The destination comes
  * only from SaveDestination (the OS save dialog in the app); the contract's
  * strict inputs cannot carry a path. Never write a file, print or return a
- * chart without its audit entry, and never an audit entry for a file that was
- * not written (the file is written inside the transaction, and removed if
- * the commit fails).
+ * chart without its audit entry: the entry (with the read) is committed
+ * first, then the file is written and renamed into place; if the write
+ * fails, a follow-up entry (outcome 8, nothing read) says so. An entry for a
+ * file that never appeared is the safer failure (a crash between the two).
+ * The dialog's answer is re-checked when it returns: the cache locked, a
+ * break-the-glass grant ended (`recheck`), a file the dialog never
+ * confirmed (a name without extension whose '.json' twin exists).
  */
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { AppError } from '../../../shared/app-error';
 import type { CallOutput, ExportFormat, ExportReason, ParsedInput } from '../../../shared/contract';
@@ -53,6 +57,12 @@ export interface ExportSurfaceDeps {
   destination: SaveDestination;
   printer: PrintOutput;
   clock?: () => Date;
+  /**
+   * Called with the session when the save dialog returns, before anything is
+   * read: whatever ended while it was open ends now (the app passes the glass
+   * grant check, so a patient whose grant ended is not found).
+   */
+  recheck?(session: CacheSession): void;
 }
 
 const REFUSED = 'Your organisation does not allow this here.';
@@ -74,8 +84,16 @@ function suggestedName(kind: 'fhir-json' | 'pdf', at: Date): string {
   return kind === 'fhir-json' ? `patient-summary-${stamp}.json` : `patient-summary-${stamp}.pdf`;
 }
 
+/**
+ * The dialog's answer with its extension. When the extension was added, the
+ * dialog never asked about overwriting that name: an existing file there is
+ * refused (choose again), never replaced.
+ */
 function withExtension(path: string, ext: '.json' | '.pdf'): string {
-  return extname(path) === '' ? `${path}${ext}` : path;
+  if (extname(path) !== '') return path;
+  const adjusted = `${path}${ext}`;
+  if (existsSync(adjusted)) throw new AppError('INVALID_INPUT', `A file named like that already exists. Choose another name, or type the full name ending in ${ext}.`);
+  return adjusted;
 }
 
 export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
@@ -112,27 +130,36 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
       if (!patientInCache(session, patientId)) refuse(session, 'export', patientId, 'fhir-json', reason, notFound());
       const chosen = await deps.destination.choose({ format: 'fhir-json', suggestedName: suggestedName('fhir-json', clock()) }, caller);
       if (chosen === null) return { saved: false, resources: 0 };
-      const target = withExtension(chosen, '.json');
-      // The dialog took time: the cache may have been locked (a new session) or the policy changed meanwhile.
+      // The dialog took time: the cache may have been locked (a new session), a grant ended or the policy changed meanwhile.
       if (deps.session() !== session) throw lockedMeanwhile();
+      deps.recheck?.(session);
       if (!allowed('fhir-json')) refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
+      if (!patientInCache(session, patientId)) refuse(session, 'export', patientId, 'fhir-json', reason, notFound());
+      const target = withExtension(chosen, '.json');
       const author = { actor: session.context.actor, name: session.context.actorName ?? null };
-      let written = false;
+      // The read and its entry are committed first: a crash after this leaves an entry for a file that may not exist,
+      // never a file without its entry.
+      const summary = session.audited(() => {
+        const built = buildPatientSummary(session, patientId, author, clock());
+        if (!built) throw notFound();
+        appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: built.read, outcome: '0' });
+        return built;
+      });
       try {
-        return session.audited(() => {
-          const summary = buildPatientSummary(session, patientId, author, clock());
-          if (!summary) throw notFound();
-          appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: summary.read, outcome: '0' });
-          // Last inside the transaction: a failed write rolls the read's audit entry back; nothing half-written stays.
-          writeFileAtomically(target, Buffer.from(JSON.stringify(summary.bundle, null, 2)));
-          written = true;
-          return { saved: true, resources: summary.read.length };
-        });
+        writeFileAtomically(target, Buffer.from(JSON.stringify(summary.bundle, null, 2)));
       } catch (err) {
-        // The commit failed after the file was in place: no file without its audit entry.
-        if (written) rmSync(target, { force: true });
+        try {
+          if (deps.session() === session) {
+            session.audited(() =>
+              appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: [], outcome: '8' }),
+            );
+          }
+        } catch {
+          // The follow-up could not be written (a full disk): the attempt's entry stands, which is the safer record.
+        }
         throw err;
       }
+      return { saved: true, resources: summary.read.length };
     },
 
     preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): CallOutput<'print.prepare'> {
@@ -162,8 +189,11 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
       const chosen = await deps.destination.choose({ format: 'pdf', suggestedName: suggestedName('pdf', clock()) }, caller);
       if (chosen === null) return { done: false };
       if (deps.session() !== session) throw lockedMeanwhile();
+      deps.recheck?.(session);
+      if (!patientInCache(session, ticket.patientId)) throw notFound();
+      const target = withExtension(chosen, '.pdf');
       const pdf = await deps.printer.pdf(caller);
-      writeFileAtomically(withExtension(chosen, '.pdf'), pdf);
+      writeFileAtomically(target, pdf);
       return { done: true };
     },
   };
