@@ -3,7 +3,8 @@
  * the real monitoring rules, on SQLite and PostgreSQL: the month is stored
  * exactly as the backend stores traffic (every device chain and the
  * backend's own chain verify with the backend's verifiers; the backend's
- * upload checks accept every entry and mark only the injected ones), it is the
+ * upload checks accept every entry and mark only the injected ones; the
+ * roster of every shift and on-call night is imported as `import-rota` does), it is the
  * same month from the same seed, every rule finds its injected snooping
  * (recall >= 0.9 per rule, precision >= 0.8 overall, matching defined in
  * detection-score.ts), the near-misses stay quiet, and a month without any
@@ -32,6 +33,14 @@ const iso = (t: number) => new Date(t).toISOString();
 
 function fingerprint(m: SimulatedMonth): string {
   return createHash('sha256').update(JSON.stringify([m.entries, m.truth, m.grants, m.world.periods])).digest('hex');
+}
+
+function scoreLines(score: DetectionScore): string {
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(3));
+  return [
+    ...RULE_FAMILIES.map((r) => { const s = score.byRule[r]; return `${r}: recall ${f(s.recall)} (${s.detected}/${s.cases}) precision ${f(s.precision)} (${s.truePositives} true, ${s.falsePositives} false, ${s.neutral} neutral) near-misses flagged ${s.nearMissesFlagged}/${s.nearMisses}`; }),
+    `overall: recall ${f(score.overall.recall)} (${score.overall.detected}/${score.overall.cases}) precision ${f(score.overall.precision)} (${score.overall.truePositives} true, ${score.overall.falsePositives} false, ${score.overall.neutral} neutral)`,
+  ].join('\n');
 }
 
 function explain(score: DetectionScore): string {
@@ -78,8 +87,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       dir.remove();
     });
 
-    test('the month is stored as the backend stores traffic: every device chain and the disclosure chain verify', async () => {
+    test('the month is stored as the backend stores traffic: every device chain and the disclosure chain verify, the roster is imported', async () => {
       assert.equal(loaded.deviceEntries + loaded.backendEntries, month.entries.length);
+      const rota = await db.selectFrom('privacy_rota').select(['kind', (eb) => eb.fn.countAll<number | string>().as('n')]).groupBy('kind').execute();
+      const rostered = Object.fromEntries(rota.map((r) => [r.kind, Number(r.n)]));
+      assert.deepEqual(rostered, { shift: month.world.shifts.filter((s) => s.kind !== 'on-call').length, 'on-call': month.world.shifts.filter((s) => s.kind === 'on-call').length });
+      assert.equal(loaded.rotaPeriods, month.world.shifts.length);
       const devices = await verifyAllDeviceChains(db);
       assert.equal(devices.devices, loaded.devices);
       assert.deepEqual(devices.broken, []);
@@ -98,7 +111,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(loaded.afterAssignment, readsAfterStay.length);
     });
 
-    test('every rule finds its injected snooping: recall >= 0.9 per rule, precision >= 0.8 overall', () => {
+    test('every rule finds its injected snooping: recall >= 0.9 per rule, precision >= 0.8 overall', (t) => {
+      for (const line of scoreLines(score).split('\n')) t.diagnostic(`${engine} ${line}`);
       for (const rule of RULE_FAMILIES) {
         const s = score.byRule[rule];
         assert.ok(s.recall !== null && s.recall >= 0.9, `${rule}: recall ${s.recall} (${s.detected}/${s.cases})\n${explain(score)}`);

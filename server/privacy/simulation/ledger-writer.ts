@@ -7,8 +7,9 @@
  * (canonical entries, SHA-256 links, the BALP AuditEvent with the marks the
  * backend's own upload checks set: after-assignment, not-assigned, ETREAT
  * outside a grant) and the entries' recorded times, the break-the-glass
- * grants, and the backend's own disclosure chain and its
- * head. Batched multi-row inserts inside transactions, so a month loads in
+ * grants, the roster (every day and night shift and on-call night, through
+ * the rota import's own addRota, as `import-rota` stores it), and the
+ * backend's own disclosure chain and its head. Batched multi-row inserts inside transactions, so a month loads in
  * reasonable time on PostgreSQL. Only for an empty, migrated database
  * (simulation, tests, benchmarks); never run it against a live hospital's.
  */
@@ -20,6 +21,7 @@ import { linkHash, serverAuditEvent } from '../../audit/disclosure-ledger';
 import { checkEntriesBelongToCaller } from '../../audit/upload-entry-checks';
 import type { Db } from '../../database';
 import { PATIENT_FLAG_SYSTEM } from '../patient-keys';
+import { addRota, type RotaEntry } from '../rota';
 import { setStaffDetails } from '../staff-directory';
 import type { SimulatedMonth } from './simulated-month';
 import type { PatientFlag, SimPatient } from './simulated-world';
@@ -35,6 +37,8 @@ export interface LoadReport {
   devices: number;
   patients: number;
   assignmentPeriods: number;
+  /** Rostered periods stored (day and night shifts as 'shift', on-call nights as 'on-call'). */
+  rotaPeriods: number;
   deviceEntries: number;
   backendEntries: number;
   /** Marks the backend's upload checks set (../../audit/upload-entry-checks): after the assignment ended, a failed open of a stranger, ETREAT outside a grant. */
@@ -87,6 +91,9 @@ export async function writeSimulatedMonth(db: Db, month: SimulatedMonth): Promis
   await insertAll(db, 'devices', devices, 1000);
   // The staff directory the surname/address rule compares with (an admin command sets it in a real hospital).
   for (const c of world.clinicians) await setStaffDetails(db, c.id, { surname: c.family, address: { line: [c.home.line], city: c.home.city, postalCode: c.home.postalCode } });
+  // The roster as an admin imports it (`import-rota`): every shift and on-call night the world planned.
+  const rota = world.shifts.map((s): RotaEntry => ({ clinicianId: s.clinicianId, kind: s.kind === 'on-call' ? 'on-call' : 'shift', startsAt: iso(s.from), endsAt: iso(s.until) }));
+  await addRota(db, rota);
   // As loaded one bundle per patient (the Synthea way): each Patient its own change number.
   await insertAll(db, 'resources', world.patients.map((p, i) => ({ resource_type: 'Patient', id: p.id, patient_id: p.id, json: JSON.stringify(patientResource(p)), change_seq: i + 1 })), 2000);
   await db.updateTable('counters').set({ value: world.patients.length }).where('name', '=', 'change_seq').execute();
@@ -166,6 +173,7 @@ export async function writeSimulatedMonth(db: Db, month: SimulatedMonth): Promis
     devices: devices.length,
     patients: world.patients.length,
     assignmentPeriods: periods.length,
+    rotaPeriods: rota.length,
     deviceEntries: deviceRows.length,
     backendEntries: backendRows.length,
     afterAssignment,
