@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { EMERGENCY_PURPOSE } from '../shared/audit-entry';
@@ -16,6 +16,9 @@ import { glassFacts, RESTRICTED_LABEL } from '../shared/glass-api';
 import type { Result } from '../shared/app-error';
 import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
 import { createGlassSurface, guardedByGlass, GLASS_OFFLINE_MESSAGE, type GlassService } from '../electron/services/glass/glass-surface';
+import { createExportSurface } from '../electron/services/export/export-surface';
+import { settle } from '../electron/services/outbox';
+import { FolderDestination, RecordingPrinter } from './support/export-harness';
 import type { CacheSession } from '../electron/services/cache-session';
 import { openDatabase } from '../server/database';
 import { pullChanges } from '../electron/services/sync-pull';
@@ -30,7 +33,7 @@ import { launchChromium, serveRenderer, type RendererServer } from './browser/ha
 const dir = scratchDir('glass-desktop');
 const keychain = testKeychain();
 const OWN = 'gd-own-0001';
-const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006', 'gd-rest-0007', 'gd-rest-0008'];
+const RESTRICTED = ['gd-rest-0002', 'gd-rest-0003', 'gd-rest-0004', 'gd-rest-0005', 'gd-rest-0006', 'gd-rest-0007', 'gd-rest-0008', 'gd-rest-0009', 'gd-rest-0010', 'gd-rest-0011', 'gd-rest-0012'];
 const HOUR = 3600_000;
 let browser: Browser;
 let renderer: RendererServer;
@@ -41,6 +44,11 @@ let glass: GlassService;
 let registry: HandlerRegistry;
 /** The desktop's clock runs this far ahead of real time (the backend keeps real time). */
 let ahead = 0;
+/** The desktop's monotonic clock runs this far ahead of performance.now() (the wall clock may say otherwise). */
+let monoAhead = 0;
+let destination: FolderDestination;
+/** Runs while the save dialog is "open" (a test moves the clock there). */
+let whileDialogOpen: (() => void) | null = null;
 const revocations: string[] = [];
 
 const caller = { url: 'http://localhost/index.html', isMainFrame: true };
@@ -78,9 +86,23 @@ const family = (id: string) => `Testfamily${id.slice(-4)}`;
 
 /** Searches the backend for the restricted patient and breaks the glass on its one match. */
 async function breakGlassOn(patientId: string, reason = { code: 'emergency-treatment', text: 'Collapsed in the corridor' }) {
-  const { matches } = await value<{ matches: Array<{ handle: string; label: string }> }>('glass.search', { query: family(patientId) });
-  assert.equal(matches.length, 1);
-  return value<{ patientId: string; expiresAt: string }>('glass.break', { handle: matches[0]!.handle, reason });
+  // After a test that took the network away, the sync worker's attempts from the offline time may still be failing
+  // (each says offline): search and break again until the app is online.
+  const attempt = async (): Promise<Result<unknown>> => {
+    const searched = await call('glass.search', { query: family(patientId) });
+    if (!searched.ok) return searched;
+    const { matches } = searched.value as { matches: Array<{ handle: string; label: string }> };
+    assert.equal(matches.length, 1);
+    return call('glass.break', { handle: matches[0]!.handle, reason });
+  };
+  let r = await attempt();
+  for (const deadline = Date.now() + 20_000; !r.ok && r.error.code === 'GLASS_OFFLINE' && Date.now() < deadline; ) {
+    d.auth.networkChanged(true);
+    await until(() => d.auth.syncState().online, 'online');
+    r = await attempt();
+  }
+  if (!r.ok) assert.fail(`breaking the glass failed: ${r.error.code} ${r.error.message}`);
+  return r.value as { patientId: string; expiresAt: string };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -112,9 +134,26 @@ before(async () => {
     backend: d.backend,
     revoked: (message) => revocations.push(message),
     clock: () => new Date(Date.now() + ahead),
+    monotonic: () => performance.now() + monoAhead,
     checkEveryMs: 0,
   });
-  registry = createHandlerRegistry(guardedByGlass(d.auth, glass), d.auth, { glass });
+  mkdirSync(join(dir.path, 'saved'));
+  destination = new (class extends FolderDestination {
+    override async choose(...args: Parameters<FolderDestination['choose']>) {
+      whileDialogOpen?.();
+      return super.choose(...args);
+    }
+  })(join(dir.path, 'saved'));
+  const exports = createExportSurface({
+    session: () => d.auth.session(),
+    policy: () => ({ formats: ['fhir-json', 'pdf', 'printer'], screenCaptureProtection: true }),
+    destination,
+    printer: new RecordingPrinter(),
+    clock: () => new Date(Date.now() + ahead),
+    // As main wires it: the grant check again when the save dialog returns.
+    recheck: (s) => glass.check(s),
+  });
+  registry = createHandlerRegistry(guardedByGlass(d.auth, glass), d.auth, { glass, exports });
 });
 
 after(async () => {
@@ -164,7 +203,11 @@ test('a restricted match says only that the patient exists; breaking the glass b
   assert.equal(grantEntry.action, 'E');
   assert.equal(grantEntry.query, 'Collapsed in the corridor');
   assert.equal(grantEntry.outcome, '0');
-  for (const fact of glassFacts({ reason: 'emergency-treatment', expiresAt: grant.expiresAt })) assert.ok(grantEntry.entry.includes(fact), fact);
+  // The entry holds the backend's own expiry; the answer gives the end on this computer's clock (the same here, to the Date header's second).
+  const [reasonFact, untilFact] = glassFacts({ reason: 'emergency-treatment', expiresAt: grant.expiresAt });
+  assert.ok(grantEntry.entry.includes(reasonFact!), reasonFact);
+  const untilAt = new RegExp(`${untilFact!.slice(0, untilFact!.lastIndexOf(':until:') + 7)}([0-9TZ:.-]+)`).exec(grantEntry.entry)?.[1];
+  assert.ok(untilAt && Math.abs(Date.parse(untilAt) - Date.parse(grant.expiresAt)) <= 2000, `${untilAt} ~ ${grant.expiresAt}`);
   assert.ok(entries.some((e) => e.action === 'C'), 'the records written are audited');
   assert.ok(entries.every((e) => e.purpose === EMERGENCY_PURPOSE), JSON.stringify(entries.map((e) => [e.subtype, e.purpose])));
 
@@ -189,12 +232,20 @@ test('a restricted match says only that the patient exists; breaking the glass b
   assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) >= 4, true, 'still held after a pull');
 });
 
-test('at the grant\'s end the record leaves the cache, and the chart is not found like any unknown patient', async () => {
+test('at the grant\'s end the record leaves the cache, and the chart is not found like any unknown patient; an export whose dialog was open then saves nothing', async () => {
   const patientId = RESTRICTED[1]!;
   const grant = await breakGlassOn(patientId);
   await value('chart.open', { patientId });
-  ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
+  const before = lastSeq();
+  // The grant ends while the save dialog is open: the export re-checks when the dialog returns.
+  destination.answer = 'during-dialog.json';
+  whileDialogOpen = () => (ahead = Date.parse(grant.expiresAt) - Date.now() + 1000);
   try {
+    const exported = await call('export.fhir', { patientId, reason: { code: 'referral', text: '' } });
+    whileDialogOpen = null;
+    assert.equal(!exported.ok && exported.error.code, 'NOT_FOUND');
+    assert.equal(existsSync(join(dir.path, 'saved', 'during-dialog.json')), false);
+    assert.deepEqual(entriesFor(patientId, before).filter((e) => e.subtype === 'export').map((e) => e.outcome), ['4']);
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
     assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
@@ -207,26 +258,51 @@ test('at the grant\'s end the record leaves the cache, and the chart is not foun
     assert.equal(removal.purpose, 'TREAT', 'after its end, entries no longer carry the emergency purpose');
     assert.equal((await value<{ grants: unknown[] }>('glass.active', {})).grants.some((g) => (g as { patientId: string }).patientId === patientId), false);
   } finally {
+    whileDialogOpen = null;
     ahead = 0;
   }
 });
 
-test('work still waiting keeps the record past the grant\'s end; once it is sent the record leaves', async () => {
+/** What a clinician could still reach of a patient: chart, search, worklist, export and print (each NOT_FOUND or absent once hidden). */
+async function reachable(patientId: string): Promise<string[]> {
+  const reached: string[] = [];
+  if ((await call('chart.open', { patientId })).ok) reached.push('chart.open');
+  if ((await value<{ patients: Array<{ id: string }> }>('patients.search', { query: family(patientId) })).patients.some((p) => p.id === patientId)) reached.push('patients.search');
+  if ((await value<{ patients: Array<{ id: string }> }>('patients.worklist', {})).patients.some((p) => p.id === patientId)) reached.push('patients.worklist');
+  const reason = { code: 'referral', text: '' };
+  destination.answer = `export-${patientId}-${lastSeq()}.json`;
+  if ((await call('export.fhir', { patientId, reason })).ok) reached.push('export.fhir');
+  if ((await call('print.prepare', { patientId, reason, output: 'pdf' })).ok) reached.push('print.prepare');
+  if ((await call('drafts.put', { patientId, kind: 'vitals', target: '', body: { heartRate: '70' } })).ok) reached.push('drafts.put');
+  return reached;
+}
+
+test('work still waiting past the grant\'s end keeps only itself: chart, search, worklist, export and print find the patient no more; once it is sent the grant goes', async () => {
   const patientId = RESTRICTED[2]!;
   const grant = await breakGlassOn(patientId);
   // The network goes: the note waits in the outbox.
   proxy.down = true;
   proxy.cutAll();
-  await value('notes.saveDraft', { patientId, subjective: 'Waiting to be sent', objective: '', assessment: '', plan: '' });
+  const { noteId } = await value<{ noteId: string }>('notes.saveDraft', { patientId, subjective: 'Waiting to be sent', objective: '', assessment: '', plan: '' });
   assert.equal(count('SELECT count(*) FROM outbox'), 1);
+  assert.deepEqual(await reachable(patientId), ['chart.open', 'patients.search', 'patients.worklist', 'export.fhir', 'print.prepare', 'drafts.put'], 'reachable under the grant');
+  await value('drafts.discard', { patientId, kind: 'vitals', target: '' });
   ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
   try {
-    const chart = await value<{ summary: { id: string } }>('chart.open', { patientId });
-    assert.equal(chart.summary.id, patientId, 'kept while its change waits');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) > 0, true);
-    const readSeq = lastSeq();
-    await value('chart.open', { patientId });
-    assert.ok(entriesFor(patientId, readSeq - 1).every((e) => e.purpose === 'TREAT'), 'the grant is over: no emergency purpose');
+    const before = lastSeq();
+    assert.deepEqual(await reachable(patientId), [], 'hidden like an unknown patient once the grant is over');
+    assert.ok(entriesFor(patientId, before).every((e) => e.purpose === 'TREAT'), 'the grant is over: no emergency purpose');
+    assert.ok(entriesFor(patientId, before).filter((e) => e.subtype === 'export' || e.subtype === 'print').every((e) => e.outcome === '4'), 'export and print refused');
+    // Only the waiting change and the note it sends stay; the chart, the patient row and the search index are gone.
+    assert.deepEqual(
+      session().db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
+      [`Composition/${noteId}`],
+    );
+    assert.equal(count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
+    // The waiting work is still there to settle.
+    const waiting = await value<{ changes: Array<{ patientId: string | null }> }>('sync.waiting', {});
+    assert.ok(waiting.changes.some((c) => c.patientId === patientId), 'the waiting change is listed');
     assert.deepEqual((await value<{ grants: unknown[] }>('glass.active', {})).grants, []);
     // The network is back; the backend (whose grant is still running on its own clock) takes the note.
     proxy.down = false;
@@ -239,26 +315,52 @@ test('work still waiting keeps the record past the grant\'s end; once it is sent
   } finally {
     ahead = 0;
     proxy.down = false;
+    d.auth.networkChanged(true);
   }
 });
 
-test('a draft with typed words keeps the patient and what it edits past the grant\'s end; the rest leaves', async () => {
+test('a change the backend refused for good keeps only its outbox row and its own resource past the grant\'s end, never the record; discarding it lets the grant go', async () => {
+  const patientId = RESTRICTED[9]!;
+  const grant = await breakGlassOn(patientId);
+  proxy.down = true;
+  proxy.cutAll();
+  const { noteId } = await value<{ noteId: string }>('notes.saveDraft', { patientId, subjective: 'Refused later', objective: '', assessment: '', plan: '' });
+  const keys = session().db.prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ?').pluck().all(noteId) as string[];
+  assert.equal(keys.length, 1);
+  ahead = Date.parse(grant.expiresAt) - Date.now() + 30 * 24 * HOUR;
+  try {
+    // The sync worker's settle with the backend's refusal (the grant is over there too): the row stays, not sent again.
+    settle(session(), keys.map((idempotencyKey) => ({ idempotencyKey, status: 'refused', reason: 'forbidden' }) as never));
+    assert.equal(count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'), 1);
+    assert.deepEqual(await reachable(patientId), [], 'a month later the patient is not reachable');
+    assert.deepEqual(
+      session().db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
+      [`Composition/${noteId}`],
+    );
+    await value('changes.undo', { resourceType: 'Composition', resourceId: noteId });
+    await call('glass.active', {});
+    assert.equal(count('SELECT count(*) FROM outbox'), 0);
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+  } finally {
+    ahead = 0;
+    proxy.down = false;
+    d.auth.networkChanged(true);
+  }
+});
+
+test('a draft with typed words past the grant\'s end keeps only the draft: the patient is not found, not searchable; discarding it lets the grant go', async () => {
   const patientId = RESTRICTED[5]!;
   const grant = await breakGlassOn(patientId);
   await value('drafts.put', { patientId, kind: 'vitals', target: '', body: { heartRate: '88' } });
   ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
   try {
-    await value('chart.open', { patientId });
-    assert.deepEqual(
-      session().db.prepare('SELECT resource_type FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
-      ['Patient'],
-      'only the patient stays for the draft',
-    );
-    assert.equal((await value<{ drafts: unknown[] }>('drafts.list', { patientId })).drafts.length, 1);
-    // The draft is discarded: the patient leaves at the next access.
-    await value('drafts.discard', { patientId, kind: 'vitals', target: '' });
-    const r = await call('chart.open', { patientId });
-    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.deepEqual(await reachable(patientId), []);
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
+    assert.equal(count('SELECT count(*) FROM drafts WHERE patient_id = ?', patientId), 1, 'the typed draft stays');
+    // The draft is discarded: the grant's row leaves at the next access.
+    assert.deepEqual(await value('drafts.discard', { patientId, kind: 'vitals', target: '' }), { discarded: true });
+    await call('glass.active', {});
     assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
@@ -295,6 +397,35 @@ test('setting the computer\'s clock back before the grant ends it (a grant canno
     assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
+  }
+});
+
+test('a clock set back BEFORE breaking the glass does not stretch the grant offline: its length comes from the backend\'s time, and the monotonic clock ends it whatever the wall clock says', async () => {
+  const patientId = RESTRICTED[7]!;
+  ahead = -365 * 24 * HOUR;
+  try {
+    const grant = await breakGlassOn(patientId);
+    const hours = (Date.parse(grant.expiresAt) - (Date.now() + ahead)) / HOUR;
+    assert.ok(hours > 3.9 && hours <= 4, `the end is 4 hours ahead on this computer's (set back) clock (${hours})`);
+    const active = (await value<{ grants: Array<{ patientId: string; expiresAt: string }> }>('glass.active', {})).grants.find((g) => g.patientId === patientId);
+    assert.equal(active?.expiresAt, grant.expiresAt);
+    proxy.down = true;
+    proxy.cutAll();
+    // Three hours on: still granted (by both clocks).
+    ahead += 3 * HOUR;
+    monoAhead = 3 * HOUR;
+    await value('chart.open', { patientId });
+    // The wall clock is set back again by an hour, but the monotonic clock says the 4 hours are over.
+    ahead -= HOUR;
+    monoAhead = 4 * HOUR + 2000;
+    const r = await call('chart.open', { patientId });
+    assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
+    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+  } finally {
+    ahead = 0;
+    monoAhead = 0;
+    proxy.down = false;
+    d.auth.networkChanged(true);
   }
 });
 

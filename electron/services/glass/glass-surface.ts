@@ -7,9 +7,10 @@
  * with its expiry and reason code, and is itself a 'break-glass' audit
  * entry; while it is active every entry naming that patient carries
  * EMERGENCY_PURPOSE (./glass-grants.ts, through the audit chain). When it
- * is over (its time passed, on this computer's clock, or the backend says
- * it ended) the patient leaves the cache unless work on them still waits
- * (./glass-record-removal.ts). Expiry is checked on a timer, before every
+ * is over (its length, measured from the backend's own time in its answer,
+ * has passed on this computer's wall clock or on a monotonic clock the time
+ * setting cannot move, or the backend says it ended) the patient leaves the
+ * cache; waiting work keeps only itself (./glass-record-removal.ts). Expiry is checked on a timer, before every
  * access (`guardedByGlass`) and so at the first access after an unlock.
  * Never hand the renderer a handle's meaning, a token or the backend's
  * words about why it refused; never keep a patient past its grant for
@@ -40,7 +41,10 @@ const RECONCILE_MS = 60_000;
 const MAX_RECORD_PAGES = 200;
 
 /** What the surface needs from the backend client (BackendClient has these). */
-export type GlassBackend = Pick<BackendClient, 'glassSearch' | 'glassGrant' | 'glassGrants' | 'glassRecords'>;
+export type GlassBackend = Pick<BackendClient, 'glassSearch' | 'glassGrant' | 'glassGrants' | 'glassRecords'> & Partial<Pick<BackendClient, 'serverTime'>>;
+
+/** No grant lasts longer on this computer than the longest the backend's policy allows (breakGlassMinutes). */
+export const GLASS_MAX_GRANT_MS = 1440 * 60_000;
 
 export interface GlassDeps {
   /** The open cache, null while locked. */
@@ -54,6 +58,8 @@ export interface GlassDeps {
   /** The backend said the clinician or device is revoked: the app wipes (as it does for the devices panel). */
   revoked?(message: string): void;
   clock?: () => Date;
+  /** A clock the computer's time setting cannot move (ms; performance.now by default). */
+  monotonic?: () => number;
   /** Timer period; 0 for none (tests call check()). */
   checkEveryMs?: number;
 }
@@ -105,6 +111,37 @@ function ownResources(patientId: string, page: GlassRecordsReply): GlassRecordsR
 
 export function createGlassSurface(deps: GlassDeps): GlassService {
   const clock = deps.clock ?? (() => new Date());
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  /**
+   * Per open cache: for each active grant, when it started on the monotonic
+   * clock (at the grant, or at the first check after an unlock) and how long
+   * it may still run from then. The wall clock can be set back; this cannot.
+   */
+  const running = new WeakMap<CacheSession, Map<string, { since: number; lengthMs: number }>>();
+  const runningFor = (session: CacheSession) => {
+    let m = running.get(session);
+    if (!m) running.set(session, (m = new Map()));
+    return m;
+  };
+  /** Grants whose time on the monotonic clock is over (whatever the wall clock says). */
+  const overOnMonotonic = (session: CacheSession, now: Date): string[] => {
+    const m = runningFor(session);
+    const at = monotonic();
+    const active = activeGrants(session.db, now);
+    const ids = new Set(active.map((g) => g.patientId));
+    for (const key of [...m.keys()]) if (!ids.has(key)) m.delete(key);
+    const over: string[] = [];
+    for (const g of active) {
+      let r = m.get(g.patientId);
+      if (!r) {
+        // First seen in this session (after an unlock): what is left, never more than the grant's own length.
+        const left = Math.min(Date.parse(g.expiresAt) - now.getTime(), Date.parse(g.expiresAt) - Date.parse(g.grantedAt), GLASS_MAX_GRANT_MS);
+        m.set(g.patientId, (r = { since: at, lengthMs: left }));
+      }
+      if (at - r.since >= r.lengthMs) over.push(g.patientId);
+    }
+    return over;
+  };
   let lastRefresh = -Infinity;
   let refreshing: Promise<void> | null = null;
 
@@ -125,6 +162,8 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
     if (!session) return;
     const now = clock();
     if (anyGrantOver(session.db, now)) session.audited(() => endExpiredGrants(session.db, now));
+    const over = overOnMonotonic(session, now);
+    if (over.length > 0) session.audited(() => over.forEach((p) => endGrant(session.db, p, now)));
     removeEndedGrantPatients(session);
   };
 
@@ -219,17 +258,26 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
         throw mapped;
       }
       const now = clock();
+      const startedAt = monotonic();
       let expiresAt: string;
       try {
         expiresAt = isoInstant(grant.expiresAt);
       } catch {
         throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an answer the app cannot read.');
       }
-      if (expiresAt <= now.toISOString()) throw new AppError('GLASS_REFUSED', GLASS_NOT_GRANTED_MESSAGE);
+      // The grant's length on the backend's own clock (its answer's Date), never on this computer's clock, which
+      // may have been set back; without the backend's time, what is left by this clock. Never more than policy allows.
+      // The Date header is whole seconds: its next second is the latest the backend's time can have been.
+      const answeredAt = backend.serverTime?.() ?? null;
+      const lengthMs = Math.min(Date.parse(expiresAt) - (answeredAt === null ? now.getTime() : answeredAt + 1000), GLASS_MAX_GRANT_MS);
+      if (!(lengthMs > 0)) throw new AppError('GLASS_REFUSED', GLASS_NOT_GRANTED_MESSAGE);
+      // The grant's end on this computer's clock: the expiry check compares it with this clock.
+      const localEnd = new Date(now.getTime() + lengthMs).toISOString();
       if (deps.session() !== session) throw new AppError('LOCKED', 'The app is locked. Sign in with your passkey to continue.');
       // The grant first, then its entry: every entry from here on naming the patient carries the emergency purpose.
       session.audited(() => {
-        storeGrant(session.db, { patientId: grant.patientId, grantedAt: now.toISOString(), expiresAt, reasonCode: input.reason.code });
+        storeGrant(session.db, { patientId: grant.patientId, grantedAt: now.toISOString(), expiresAt: localEnd, reasonCode: input.reason.code });
+        runningFor(session).set(grant.patientId, { since: startedAt, lengthMs });
         session.audit.append({
           action: 'E',
           subtype: 'break-glass',
@@ -244,7 +292,7 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
       } catch (err) {
         throw asGlassError(err, deps);
       }
-      return { patientId: grant.patientId, expiresAt };
+      return { patientId: grant.patientId, expiresAt: localEnd };
     },
 
     active(): CallOutput<'glass.active'> {
