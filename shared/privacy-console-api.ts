@@ -68,13 +68,24 @@ export interface DisclosureRow {
   reason: string;
   /** Resources named (Type/id), at most a few. */
   resources: string[];
+  /** The upload checks' marks: not-assigned, after-assignment, etreat-without-grant, rollback-detected, failed-access-overflow. */
+  marks: string[];
 }
 
 export interface AccountingPage {
   patientId: string;
   rows: DisclosureRow[];
-  /** True when older entries exist beyond what was shown (the exports hold them all). */
+  /** True when older entries exist beyond this page (the exports hold them all). */
   more: boolean;
+  /** Pass back as `?cursor=` for the next (older) page; null at the end. */
+  next: string | null;
+}
+
+/** One page of open flags, newest first; `next` is passed back as `?cursor=` for older ones (null at the end). */
+export interface FlagsPage<Flag> {
+  flags: Flag[];
+  more: boolean;
+  next: string | null;
 }
 
 export interface ClinicianHistory {

@@ -17,6 +17,8 @@ import { consoleOrigins } from '../server/console/console-origin';
 import { consoleDeviceId } from '../server/console/console-device';
 import { recordDisclosures, serverAuditEvent } from '../server/audit/disclosure-ledger';
 import { clinicianHistory } from '../server/console/clinician-access-history';
+import { accountingBundleChunks, accountingCsvChunks, accountingPage } from '../server/console/disclosure-accounting';
+import { NOT_ASSIGNED_EXTENSION, AFTER_ASSIGNMENT_EXTENSION, EMERGENCY_WITHOUT_GRANT_EXTENSION } from '../server/audit/audit-ledger';
 import type { Caller } from '../server/auth/caller';
 import { openBackendDb } from './support/backend-db';
 import { scratchDir } from './support/scratch';
@@ -110,6 +112,69 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const history = await clinicianHistory(db, 'dr_kim');
       assert.deepEqual(history.rows.map((r) => [r.who, r.patientId, r.recordedBy]), [['dr_kim', 'p-1', 'backend']]);
       assert.equal(history.more, false);
+    } finally {
+      await close();
+      dir.remove();
+    }
+  });
+}
+
+test('a row shows the upload checks\' marks (not assigned, after the assignment, ETREAT without a grant) and the CSV carries them', () => {
+  const event = toBalpAuditEvent(entry({ outcome: '4', purpose: 'ETREAT' }), { applicationName: 'a', custodianName: 'c', hash: 'h' });
+  for (const url of [NOT_ASSIGNED_EXTENSION, AFTER_ASSIGNMENT_EXTENSION, EMERGENCY_WITHOUT_GRANT_EXTENSION]) (event.extension as unknown[]).push({ url, valueBoolean: true });
+  const row = disclosureRow(event);
+  assert.deepEqual(row.marks, ['not-assigned', 'after-assignment', 'etreat-without-grant']);
+  assert.deepEqual(disclosureRow(toBalpAuditEvent(entry({}), { applicationName: 'a', custodianName: 'c', hash: 'h' })).marks, []);
+  const [header, line] = disclosureCsv([row]).split('\r\n');
+  assert.ok(header!.includes('"marks"'));
+  assert.ok(line!.includes('"not-assigned after-assignment etreat-without-grant"'));
+});
+
+async function collect(chunks: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const c of chunks) text += c;
+  return text;
+}
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  test(`${engine}: a flood of entries cannot bury a disclosure: the accounting pages by cursor to its very end, and both exports hold every entry (attack-a A7)`, async () => {
+    const dir = scratchDir('console-accounting');
+    const { db, close } = await openBackendDb(engine, dir.path);
+    try {
+      const base = Date.parse('2026-11-20T08:00:00.000Z');
+      const as = (clinicianId: string): Caller => ({ clinicianId, deviceId: '3f0a8c52-0000-4000-8000-000000000001', scope: 'full' });
+      // The disclosure the patient must learn about, then 1,200 later failed reads by someone else.
+      const flood = 1200;
+      await db.transaction().execute(async (trx) => {
+        await recordDisclosures(trx, as('dr.glass'), [{ action: 'E', subtype: 'break-glass', patientId: 'p-buried', entities: ['Patient/p-buried'], outcome: '0', query: 'emergency' }], () => new Date(base));
+        for (let i = 0; i < flood; i += 100) {
+          await recordDisclosures(trx, as('dr.flood'), Array.from({ length: 100 }, () => ({ action: 'R' as const, subtype: 'read', patientId: 'p-buried', entities: ['Patient/p-buried'], outcome: '4' as const, query: null })), () => new Date(base + 60_000 + i * 1000));
+        }
+      });
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await accountingPage(db, 'p-buried', cursor);
+        pages++;
+        seen.push(...page.rows.map((r) => r.what));
+        if (!page.next) break;
+        cursor = page.next;
+      }
+      assert.ok(pages > 1, 'more than one page');
+      assert.equal(seen.length, flood + 1, 'every entry, each once');
+      assert.equal(seen.at(-1), 'break-glass', 'the oldest entry is reached');
+      const bundle = JSON.parse(await collect(accountingBundleChunks(db, 'p-buried', new Date(base + 3_600_000)))) as { resourceType: string; total: number; entry: Array<{ resource: { subtype: Array<{ code: string }> } }> };
+      assert.equal(bundle.resourceType, 'Bundle');
+      assert.equal(bundle.entry.length, flood + 1);
+      assert.equal(bundle.total, flood + 1);
+      assert.ok(bundle.entry.some((e) => e.resource.subtype.some((st) => st.code === 'break-glass')), 'the break of the glass is in the FHIR export');
+      const csv = await collect(accountingCsvChunks(db, 'p-buried'));
+      const lines = csv.split('\r\n');
+      assert.equal(lines.at(-1), '');
+      assert.equal(lines.at(-2), `"# end of accounting: ${flood + 1} entries"`, 'the last line says the export is whole');
+      assert.equal(lines.length, 1 + flood + 1 + 2);
+      assert.ok(lines.some((l) => l.includes('"break-glass"')), 'the break of the glass is in the CSV');
     } finally {
       await close();
       dir.remove();

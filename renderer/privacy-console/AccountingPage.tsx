@@ -1,8 +1,11 @@
 /**
  * A patient's accounting of disclosures: who saw or changed the chart,
  * when, from which device, online or offline, with break-the-glass and
- * export reasons; exportable whole as a FHIR Bundle of AuditEvents or as
- * CSV (downloads; the backend audits each view and export).
+ * export reasons and the upload checks' marks; a page at a time, older
+ * pages behind "Show older" (the backend's cursor: a flood of newer
+ * entries cannot push an older disclosure out of reach); exportable whole
+ * as a FHIR Bundle of AuditEvents or as CSV (downloads; the backend audits
+ * each view and export).
  */
 import { useState, type FormEvent } from 'react';
 import { consolePaths, type AccountingPage as Accounting } from '../../shared/privacy-console-api';
@@ -19,6 +22,13 @@ export function AccountingPage({ onSessionGone }: { onSessionGone(): void }) {
     e.preventDefault();
     const id = patientId.trim();
     void run(() => getJson<Accounting>(consolePaths.accounting(id))).then((r) => r && setAccounting(r));
+  };
+  const showOlder = () => {
+    if (!accounting?.next) return;
+    const { patientId: id, next, rows } = accounting;
+    void run(() => getJson<Accounting>(`${consolePaths.accounting(id)}?cursor=${encodeURIComponent(next)}`)).then(
+      (r) => r && setAccounting({ ...r, rows: [...rows, ...r.rows] }),
+    );
   };
   const exportAs = (kind: 'fhir' | 'csv') => {
     if (!accounting) return;
@@ -44,8 +54,13 @@ export function AccountingPage({ onSessionGone }: { onSessionGone(): void }) {
             <button type="button" className="secondary" onClick={() => exportAs('fhir')} disabled={busy} data-testid="export-fhir">Export FHIR (AuditEvents)</button>
             <button type="button" className="secondary" onClick={() => exportAs('csv')} disabled={busy} data-testid="export-csv">Export CSV</button>
           </div>
-          {accounting.more && <p className="muted">Showing the newest {accounting.rows.length}; the exports hold every entry.</p>}
           <DisclosureTable rows={accounting.rows} caption={`Accounting of disclosures for patient ${accounting.patientId}`} showPatient={false} />
+          {accounting.more && (
+            <p className="muted">
+              Showing the newest {accounting.rows.length}; older entries follow (the exports hold every entry).{' '}
+              <button type="button" className="secondary" onClick={showOlder} disabled={busy} data-testid="accounting-older">Show older</button>
+            </p>
+          )}
         </>
       )}
     </section>

@@ -1,7 +1,9 @@
 /**
  * The rows of an accounting of disclosures or an access history: when, who,
  * which patient, what, the purpose (ETREAT marked as break the glass), from
- * which device, online or offline, who recorded it, and the reason given.
+ * which device, online or offline, who recorded it, the reason given, and
+ * the backend's upload-check marks (not assigned, after the assignment,
+ * ETREAT without a grant, rollback, failed-access overflow) as labels.
  */
 import type { DisclosureRow } from '../../shared/privacy-console-api';
 
@@ -22,6 +24,13 @@ const WHAT: Record<string, string> = {
   'consult-code-confirmed': 'Consultation code confirmed',
   'consult-end': 'Consultation ended',
   'rollback-detected': 'Cache rollback found',
+};
+const MARK: Record<string, string> = {
+  'not-assigned': 'Not assigned',
+  'after-assignment': 'After the assignment',
+  'etreat-without-grant': 'ETREAT without a grant',
+  'rollback-detected': 'Cache rolled back',
+  'failed-access-overflow': 'Over the daily cap of failed attempts',
 };
 const OUTCOME: Record<string, string> = { '0': 'Success', '4': 'Refused', '8': 'Failed', '12': 'Failed (service)' };
 
@@ -47,6 +56,7 @@ export function DisclosureTable({ rows, caption, showPatient }: { rows: Disclosu
             <th scope="col">Network</th>
             <th scope="col">Recorded by</th>
             <th scope="col">Reason</th>
+            <th scope="col">Marks</th>
           </tr>
         </thead>
         <tbody>
@@ -64,6 +74,11 @@ export function DisclosureTable({ rows, caption, showPatient }: { rows: Disclosu
               <td>{r.network === 'offline' ? <span className="pill pill-warn">Offline</span> : r.network === 'online' ? 'Online' : '—'}</td>
               <td>{r.recordedBy === 'device' ? 'Desktop' : 'Server'}</td>
               <td className="console-reason">{r.reason}</td>
+              <td data-testid="disclosure-marks" data-marks={r.marks.join(' ')}>
+                {r.marks.map((m) => (
+                  <span key={m} className="pill pill-warn">{MARK[m] ?? m}</span>
+                ))}
+              </td>
             </tr>
           ))}
         </tbody>

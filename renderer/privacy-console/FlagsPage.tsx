@@ -3,11 +3,13 @@
  * clinician, the patient, when, the one-sentence explanation and its
  * evidence (the numbers that made it fire, the audit entries it rests on).
  * Acknowledging asks for a note (what the officer found or did) in a
- * dialog; an acknowledged flag leaves the list.
+ * dialog; an acknowledged flag leaves the list. A page at a time: older
+ * flags behind "Show older flags" (the backend's cursor), so a burst of new
+ * flags cannot push older ones out of view.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { PrivacyFlag } from '../../shared/privacy-api';
-import { consolePaths } from '../../shared/privacy-console-api';
+import { consolePaths, type FlagsPage as Page } from '../../shared/privacy-console-api';
 import { Dialog } from '../src/ui/Dialog';
 import { getJson, postJson } from './console-client';
 import { useConsoleCall } from './use-console-call';
@@ -28,12 +30,25 @@ const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyl
 export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
   const { busy, error, run } = useConsoleCall(onSessionGone);
   const [flags, setFlags] = useState<PrivacyFlag[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
   const [acknowledging, setAcknowledging] = useState<PrivacyFlag | null>(null);
 
   const load = useCallback(() => {
-    void run(() => getJson<{ flags: PrivacyFlag[] }>(consolePaths.flags)).then((r) => r && setFlags(r.flags));
+    void run(() => getJson<Page<PrivacyFlag>>(consolePaths.flags)).then((r) => {
+      if (!r) return;
+      setFlags(r.flags);
+      setNext(r.next);
+    });
   }, [run]);
   useEffect(load, [load]);
+  const loadOlder = () => {
+    if (!next || !flags) return;
+    void run(() => getJson<Page<PrivacyFlag>>(`${consolePaths.flags}?cursor=${encodeURIComponent(next)}`)).then((r) => {
+      if (!r) return;
+      setFlags([...flags, ...r.flags]);
+      setNext(r.next);
+    });
+  };
 
   return (
     <section aria-labelledby="flags-title" data-testid="flags-page">
@@ -76,6 +91,9 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
           </li>
         ))}
       </ul>
+      {next && (
+        <button type="button" className="secondary" onClick={loadOlder} disabled={busy} data-testid="flags-older">Show older flags</button>
+      )}
       {acknowledging && (
         <AcknowledgeDialog
           flag={acknowledging}

@@ -4,17 +4,20 @@
  * party (its own instance accepting the console's origin only, so the
  * desktop's sign-in never accepts a ceremony made on this page), sign-out,
  * and the console's reads: open flags with their evidence and their
- * acknowledgement, a patient's accounting of disclosures (page, FHIR Bundle
- * of AuditEvents, CSV), a clinician's access history. Every read is
- * authorized by the access policy from the stored session and roles, and
- * recorded in the backend's disclosure chain in the same transaction as
- * the read. A caller who is not a signed-in privacy officer gets the fixed
+ * acknowledgement (paged by cursor), a patient's accounting of disclosures
+ * (paged by cursor; FHIR Bundle of AuditEvents and CSV streamed whole), a
+ * clinician's access history. Every read is authorized by the access policy
+ * from the stored session and roles, and recorded in the backend's
+ * disclosure chain in the same transaction as the read (an export: recorded
+ * in its own transaction just before it streams). A caller who is not a signed-in privacy officer gets the fixed
  * 404 of a missing page. The page never evaluates the passkey's PRF (its
  * output unwraps a desktop's cache key), so no PRF is asked here.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { resolve } from 'node:path';
-import { ApiError } from '../api-error';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { ApiError, badRequest } from '../api-error';
 import type { Caller } from '../auth/caller';
 import { rateLimited, type RateLimits } from '../auth/front-door';
 import type { RelyingParty } from '../auth/relying-party';
@@ -40,10 +43,10 @@ import {
   patientIdParam,
   type AccountingPage,
   type ClinicianHistory,
+  type FlagsPage,
   type ConsoleMe,
 } from '../../shared/privacy-console-api';
-import { ACCOUNTING_EXPORT_MAX, ACCOUNTING_PAGE_ROWS, accountingBundle, accountingEvents, accountingRows } from './disclosure-accounting';
-import { disclosureCsv } from './disclosure-csv';
+import { accountingBundleChunks, accountingCsvChunks, accountingPage } from './disclosure-accounting';
 import { clinicianHistory } from './clinician-access-history';
 import { consoleDeviceId, ensureConsoleDevice } from './console-device';
 import { consoleOrigins } from './console-origin';
@@ -65,7 +68,15 @@ export interface ConsoleDeps {
 const EXPORT_REASON = 'privacy-accounting';
 const signInUnavailable = () => new ApiError(503, 'CONSOLE_UNAVAILABLE', 'The privacy console is not set up on this server (no public address).');
 
-type Json = Record<string, unknown>;
+const flagCursorSchema = z.strictObject({ at: z.string().max(40), id: z.string().max(64) });
+/** The flags page's cursor (base64url JSON of the last flag's time and id); anything else is a malformed request. */
+function decodeFlagCursor(text: string) {
+  try {
+    return flagCursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    throw badRequest('INVALID_REQUEST', 'The request was malformed.');
+  }
+}
 
 /** The WebAuthn options without any PRF request: the console never evaluates a passkey's PRF. */
 function withoutPrf<T extends object>(options: T): T {
@@ -176,12 +187,15 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     return (distinct.length > 0 ? distinct : [null]).map((patientId) => ({ action: 'E', subtype: 'search-type', patientId, entities: [], outcome: '0', query }));
   };
 
-  app.get(consolePaths.flags, officer, async (request) => {
+  /** Open flags a page at a time, newest first, behind a cursor (so new flags cannot push older ones out of view). */
+  app.get<{ Querystring: { cursor?: string } }>(consolePaths.flags, officer, async (request) => {
     const caller = officerOf(request);
+    const after = request.query.cursor === undefined ? undefined : decodeFlagCursor(request.query.cursor);
     return db.transaction().execute(async (trx) => {
-      const { flags } = await listFlags(trx, { status: 'open', limit: FLAG_PAGE_MAX });
+      const { flags, next } = await listFlags(trx, { status: 'open', limit: FLAG_PAGE_MAX, after });
       await recordDisclosures(trx, caller, viewed(flags.map((f) => f.patientId), request.url), clock);
-      return { flags, more: flags.length === FLAG_PAGE_MAX };
+      const page: FlagsPage<(typeof flags)[number]> = { flags, more: next !== null, next: next ? Buffer.from(JSON.stringify(next)).toString('base64url') : null };
+      return page;
     });
   });
 
@@ -208,13 +222,14 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     return parsed.data;
   };
 
-  app.get<{ Params: { id: string } }>(`${CONSOLE_API}/patients/:id/accounting`, officer, async (request) => {
+  app.get<{ Params: { id: string }; Querystring: { cursor?: string } }>(`${CONSOLE_API}/patients/:id/accounting`, officer, async (request) => {
     const caller = officerOf(request);
     const patientId = await accountingPatient(request, caller);
+    const cursor = typeof request.query.cursor === 'string' ? request.query.cursor : undefined;
     return db.transaction().execute(async (trx) => {
-      const { events, more } = await accountingEvents(trx, patientId, ACCOUNTING_PAGE_ROWS);
+      const { rows, next } = await accountingPage(trx, patientId, cursor);
       await recordDisclosures(trx, caller, viewed([patientId], request.url), clock);
-      return { patientId, rows: accountingRows(events), more } satisfies AccountingPage;
+      return { patientId, rows, more: next !== null, next } satisfies AccountingPage;
     });
   });
 
@@ -227,29 +242,25 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     query: null,
   });
 
+  // The exports: the export is recorded first (its own transaction), then the whole trail is streamed page by page, never cut short.
   app.get<{ Params: { id: string } }>(`${CONSOLE_API}/patients/:id/accounting.fhir.json`, officer, async (request, reply) => {
     const caller = officerOf(request);
     const patientId = await accountingPatient(request, caller);
-    const bundle = await db.transaction().execute(async (trx) => {
-      const { events } = await accountingEvents(trx, patientId, ACCOUNTING_EXPORT_MAX);
-      await recordDisclosures(trx, caller, [exported(patientId, 'fhir-json')], clock);
-      return accountingBundle(events, clock());
-    });
+    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'fhir-json')], clock));
     return reply
       .type('application/fhir+json; charset=utf-8')
       .header('content-disposition', `attachment; filename="accounting-${patientId}.fhir.json"`)
-      .send(JSON.stringify(bundle satisfies Json));
+      .send(Readable.from(accountingBundleChunks(db, patientId, clock())));
   });
 
   app.get<{ Params: { id: string } }>(`${CONSOLE_API}/patients/:id/accounting.csv`, officer, async (request, reply) => {
     const caller = officerOf(request);
     const patientId = await accountingPatient(request, caller);
-    const csv = await db.transaction().execute(async (trx) => {
-      const { events } = await accountingEvents(trx, patientId, ACCOUNTING_EXPORT_MAX);
-      await recordDisclosures(trx, caller, [exported(patientId, 'csv')], clock);
-      return disclosureCsv(accountingRows(events));
-    });
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="accounting-${patientId}.csv"`).send(csv);
+    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'csv')], clock));
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="accounting-${patientId}.csv"`)
+      .send(Readable.from(accountingCsvChunks(db, patientId)));
   });
 
   app.get<{ Params: { id: string } }>(`${CONSOLE_API}/clinicians/:id/history`, officer, async (request) => {

@@ -4,11 +4,13 @@
  * (starting with = + - @, or a tab or carriage return that some programs
  * strip first) gets a leading apostrophe (OWASP's CSV injection advice), so
  * a reason or id typed by a clinician can never execute in the officer's
- * spreadsheet. Never write a search text here: the rows carry none.
+ * spreadsheet. Never write a search text here: the rows carry none. An
+ * export streamed in pieces ends with a line saying how many entries it
+ * holds (disclosureCsvEnd), so one broken off midway shows.
  */
 import type { DisclosureRow } from '../../shared/privacy-console-api';
 
-export const CSV_COLUMNS = ['recorded', 'who', 'patient', 'action', 'what', 'outcome', 'purpose', 'network', 'device', 'recorded_by', 'reason', 'resources'] as const;
+export const CSV_COLUMNS = ['recorded', 'who', 'patient', 'action', 'what', 'outcome', 'purpose', 'network', 'device', 'recorded_by', 'reason', 'resources', 'marks'] as const;
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -18,14 +20,13 @@ export function csvCell(value: string): string {
   return `"${safe.replace(/"/g, '""')}"`;
 }
 
+const rowCells = (r: DisclosureRow) =>
+  [r.recorded, r.who, r.patientId ?? '', r.action, r.what, r.outcome, r.purpose, r.network, r.deviceId, r.recordedBy, r.reason, r.resources.join(' '), r.marks.join(' ')].map(csvCell).join(',');
+
+export const disclosureCsvHeader = () => `${CSV_COLUMNS.map(csvCell).join(',')}\r\n`;
+export const disclosureCsvLines = (rows: DisclosureRow[]) => rows.map((r) => `${rowCells(r)}\r\n`).join('');
+export const disclosureCsvEnd = (entries: number) => `${csvCell(`# end of accounting: ${entries} entries`)}\r\n`;
+
 export function disclosureCsv(rows: DisclosureRow[]): string {
-  const lines = [CSV_COLUMNS.map(csvCell).join(',')];
-  for (const r of rows) {
-    lines.push(
-      [r.recorded, r.who, r.patientId ?? '', r.action, r.what, r.outcome, r.purpose, r.network, r.deviceId, r.recordedBy, r.reason, r.resources.join(' ')]
-        .map(csvCell)
-        .join(','),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
+  return disclosureCsvHeader() + disclosureCsvLines(rows);
 }

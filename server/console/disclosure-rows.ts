@@ -2,11 +2,29 @@
  * Turns stored BALP AuditEvents (a device's uploaded entry or the backend's
  * own disclosure event) into the console's plain rows: who, when, what,
  * from which device, online or offline, under which purpose (ETREAT while
- * the glass was broken) and the reason given. Reads only what the event
+ * the glass was broken), the reason given, and the marks the upload checks
+ * set (not assigned, after the assignment, ETREAT without a grant, rollback,
+ * failed-access overflow). Reads only what the event
  * holds; never adds anything that was not audited.
  */
 import type { DisclosureRow } from '../../shared/privacy-console-api';
 import { BACKEND_ID_SYSTEM, CLINICIAN_ID_SYSTEM, OS_USER_ID_SYSTEM } from '../../shared/balp-audit-event';
+import {
+  AFTER_ASSIGNMENT_EXTENSION,
+  EMERGENCY_WITHOUT_GRANT_EXTENSION,
+  FAILED_UNASSIGNED_OVERFLOW_EXTENSION,
+  NOT_ASSIGNED_EXTENSION,
+  ROLLBACK_DETECTED_EXTENSION,
+} from '../audit/audit-ledger';
+
+/** The upload checks' marks, by extension url, as the console names them (in this order). */
+const MARKS: ReadonlyArray<readonly [string, string]> = [
+  [NOT_ASSIGNED_EXTENSION, 'not-assigned'],
+  [AFTER_ASSIGNMENT_EXTENSION, 'after-assignment'],
+  [EMERGENCY_WITHOUT_GRANT_EXTENSION, 'etreat-without-grant'],
+  [ROLLBACK_DETECTED_EXTENSION, 'rollback-detected'],
+  [FAILED_UNASSIGNED_OVERFLOW_EXTENSION, 'failed-access-overflow'],
+];
 
 type Json = Record<string, unknown>;
 
@@ -46,7 +64,9 @@ export function disclosureRow(event: Json): DisclosureRow {
   // Free text is a reason only for the events that carry one (export, print, break the glass); a search's text stays out.
   const freeText = ['export', 'print', 'break-glass'].includes(what) && query ? decodeBase64Utf8(text(query.query)) : '';
   const purpose = text(((asArray(event.purposeOfEvent)[0]?.coding as Json[] | undefined) ?? [])[0]?.code);
-  const network = text(asArray(event.extension).find((x) => x.url === 'urn:clinician-desktop:network')?.valueCode);
+  const extensions = asArray(event.extension);
+  const network = text(extensions.find((x) => x.url === 'urn:clinician-desktop:network')?.valueCode);
+  const marks = MARKS.filter(([url]) => extensions.some((x) => x.url === url && x.valueBoolean === true)).map(([, name]) => name);
   return {
     recorded: text(event.recorded),
     who,
@@ -60,5 +80,6 @@ export function disclosureRow(event: Json): DisclosureRow {
     recordedBy: observer?.system === BACKEND_ID_SYSTEM ? 'backend' : 'device',
     reason: [reasonCodes.join(', '), freeText].filter(Boolean).join(': '),
     resources: refs.filter((r) => !r.startsWith('urn:')).slice(0, RESOURCES_PER_ROW),
+    marks,
   };
 }

@@ -101,8 +101,8 @@ before(async () => {
   ({ db } = openDatabase({ databaseUrl: undefined, dataDir: backend.dataDir }));
   const patients = (await db.selectFrom('resources').select(['id', 'json']).where('resource_type', '=', 'Patient').orderBy('id').execute()).map((p) => ({
     id: p.id,
-    family: ((JSON.parse(p.json) as { name?: Array<{ family?: string }> }).name?.[0]?.family ?? '').replace(/[0-9]/g, ''),
-  }));
+    fullFamily: (JSON.parse(p.json) as { name?: Array<{ family?: string }> }).name?.[0]?.family ?? '',
+  })).map((p) => ({ ...p, family: p.fullFamily.replace(/[0-9]/g, '') }));
   assigned = patients[0]!.id;
   const other = patients.find((p) => p.id !== assigned && p.family.length >= 3 && !patients.some((q) => q.id !== p.id && q.family === p.family))!;
   restricted = other.id;
@@ -132,12 +132,13 @@ before(async () => {
   assert.equal(uploaded.status, 200, uploaded.text);
 
   // Break the glass for a patient not assigned to dr.kim (GS's routes), then read the record under the grant.
-  const search = await post(backend.url, GLASS_SEARCH_PATH, { query: other.family }, kimToken);
+  // The restricted search matches whole name words only (no prefix): the family name as recorded.
+  const search = await post(backend.url, GLASS_SEARCH_PATH, { query: other.fullFamily }, kimToken);
   assert.equal(search.status, 200, search.text);
   const handle = (search.json.matches as Array<{ handle: string }>)[0]!.handle;
   const grant = await post(backend.url, GLASS_GRANTS_PATH, { handle, reason: { code: 'emergency-treatment', text: GLASS_TEXT } }, kimToken);
   assert.equal(grant.status, 200, grant.text);
-  // The search matches by name prefix: whichever restricted patient it found is the one now reached.
+  // Whichever restricted patient the search found is the one now reached.
   restricted = grant.json.patientId as string;
   assert.equal((await call(backend.url, 'GET', `/v1/fhir/Patient/${restricted}`, { token: kimToken })).status, 200);
 
@@ -291,6 +292,7 @@ test('the accounting exports as a FHIR Bundle of AuditEvents and as CSV with for
   assert.equal(bundle.resourceType, 'Bundle');
   assert.equal(bundle.type, 'collection');
   assert.ok(bundle.entry.length >= 3);
+  assert.equal(bundle.total, bundle.entry.length, 'total is the count it holds');
   assert.ok(bundle.entry.every((e) => e.resource.resourceType === 'AuditEvent'));
   const glass = bundle.entry.map((e) => e.resource).find((r) => (r.subtype as Array<{ code: string }>).some((s) => s.code === 'break-glass'))!;
   assert.ok(glass, 'the break-the-glass AuditEvent');
@@ -304,7 +306,9 @@ test('the accounting exports as a FHIR Bundle of AuditEvents and as CSV with for
   const [csvDownload] = await Promise.all([officer.waitForEvent('download'), officer.getByTestId('export-csv').click()]);
   const csvText = readFileSync((await csvDownload.path())!, 'utf8');
   const rows = parseCsv(csvText);
-  assert.deepEqual(rows[0], ['recorded', 'who', 'patient', 'action', 'what', 'outcome', 'purpose', 'network', 'device', 'recorded_by', 'reason', 'resources']);
+  assert.deepEqual(rows[0], ['recorded', 'who', 'patient', 'action', 'what', 'outcome', 'purpose', 'network', 'device', 'recorded_by', 'reason', 'resources', 'marks']);
+  const last = rows.filter((r) => r.some((cell) => cell !== '')).at(-1)!;
+  assert.deepEqual(last, [`# end of accounting: ${rows.filter((r) => r.length === rows[0]!.length).length - 1} entries`], 'the last line says the export is whole');
   const col = (name: string) => rows[0]!.indexOf(name);
   const exportRow = rows.find((r) => r[col('what')] === 'export' && r[col('who')] === 'dr.kim')!;
   assert.ok(exportRow, 'the desktop export is a CSV row');
@@ -317,6 +321,33 @@ test('the accounting exports as a FHIR Bundle of AuditEvents and as CSV with for
   const exports = (await consoleDisclosures()).filter((e) => e.subtype === 'export');
   assert.ok(exports.some((e) => e.patientId === restricted && e.entities.includes('urn:clinician-desktop:export:format:fhir-json')));
   assert.ok(exports.some((e) => e.patientId === assigned && e.entities.includes('urn:clinician-desktop:export:format:csv')));
+});
+
+test('a flood of failed reads cannot bury the accounting: older pages load down to the break of the glass, and each attempt shows its not-assigned mark (attack-a A7)', async () => {
+  backend.admin(['add-clinician', 'dr.flood', '--name', 'Dr Flood']);
+  const now = Date.now();
+  // 5 devices x 50 failed reads (the per-device daily cap that is filed under the patient): 250 newer entries.
+  for (let d = 0; d < 5; d++) {
+    const dev = new HandBuiltDevice('dr.flood');
+    const token = await dev.register(db);
+    const body = dev.upload(Array.from({ length: 50 }, (_, i) => ({ recordedAt: new Date(now - 10_000 + i).toISOString(), patientId: restricted, outcome: '4' as const })));
+    const r = await post(backend.url, AUDIT_UPLOAD_PATH, body, token);
+    assert.equal(r.status, 200, r.text);
+  }
+  await officer.getByTestId('nav-accounting').click();
+  await officer.locator('#accounting-patient').fill(restricted);
+  await officer.getByRole('button', { name: 'Show' }).click();
+  const older = officer.getByTestId('accounting-older');
+  await older.waitFor();
+  const glassRow = officer.locator('[data-testid=disclosure-row][data-what="break-glass"]');
+  assert.equal(await glassRow.count(), 0, 'the first page holds only the flood');
+  const marked = officer.locator('[data-testid=disclosure-row]', { has: officer.locator('[data-marks="not-assigned"]') });
+  assert.ok((await marked.count()) >= 1, 'the failed attempts carry their mark');
+  assert.match(await marked.first().innerText(), /Not assigned/);
+  await older.click();
+  await glassRow.first().waitFor();
+  assert.match(await glassRow.first().innerText(), new RegExp(GLASS_TEXT));
+  assert.equal(await older.count(), 0, 'the end of the accounting is reached');
 });
 
 test("a clinician's access history lists what they read, changed, exported or reached by breaking the glass", async () => {
