@@ -243,9 +243,26 @@ export type UpdateStatus = z.infer<typeof updateStatusSchema>;
 /** Why a clinician exports or prints: a short coded list plus free text ('other' needs the text). */
 export const EXPORT_REASONS = ['continuity-of-care', 'patient-request', 'referral', 'legal-request', 'other'] as const;
 export const EXPORT_REASON_TEXT_MAX = 500;
+const REASON_TOO_LONG = 'Keep the reason under 500 characters.';
+/** Characters that show nothing: Hangul and halfwidth fillers, the blank braille pattern, the combining grapheme joiner, variation selectors. */
+const INVISIBLE_FILLERS = /\u115F|\u1160|\u3164|\uFFA0|\u2800|\u034F|[\u180B-\u180F]|[\uFE00-\uFE0F]/gu;
+/**
+ * A reason's free text (export, print, break the glass): capped as sent
+ * (before any trimming: megabytes of spaces are refused, not trimmed),
+ * control characters (NUL, newlines, tabs) become spaces, format characters
+ * (zero-width, bidi overrides, soft hyphen) and invisible fillers go, runs of
+ * spaces become one, then trimmed and capped again.
+ */
+const reasonTextSchema = z
+  .string()
+  .max(EXPORT_REASON_TEXT_MAX + 100, REASON_TOO_LONG)
+  .transform((t) => t.replace(/\p{Cc}/gu, ' ').replace(/\p{Cf}/gu, '').replace(INVISIBLE_FILLERS, '').replace(/\s+/gu, ' ').trim())
+  .pipe(z.string().max(EXPORT_REASON_TEXT_MAX, REASON_TOO_LONG));
+/** 'other' says why in words: at least one letter or digit. */
+const saysWhy = (r: { code: string; text: string }) => r.code !== 'other' || /[\p{L}\p{N}]/u.test(r.text);
 export const exportReasonSchema = z
-  .strictObject({ code: z.enum(EXPORT_REASONS, 'Choose a reason.'), text: z.string().trim().max(EXPORT_REASON_TEXT_MAX, 'Keep the reason under 500 characters.') })
-  .refine((r) => r.code !== 'other' || r.text.length > 0, { message: 'Say why, in a few words.', path: ['text'] });
+  .strictObject({ code: z.enum(EXPORT_REASONS, 'Choose a reason.'), text: reasonTextSchema })
+  .refine(saysWhy, { message: 'Say why, in a few words.', path: ['text'] });
 export type ExportReason = z.infer<typeof exportReasonSchema>;
 /** What may leave the cache, by policy: a FHIR Bundle file, a PDF, paper. */
 export const EXPORT_FORMATS = ['fhir-json', 'pdf', 'printer'] as const;
@@ -256,8 +273,8 @@ export const watermarkSchema = z.object({ clinician: z.string().max(200), at: z.
 // Break the glass (issue 13).
 export const GLASS_REASONS = ['emergency-treatment', 'patient-transferred', 'covering-colleague', 'other'] as const;
 export const glassReasonSchema = z
-  .strictObject({ code: z.enum(GLASS_REASONS, 'Choose a reason.'), text: z.string().trim().max(EXPORT_REASON_TEXT_MAX, 'Keep the reason under 500 characters.') })
-  .refine((r) => r.code !== 'other' || r.text.length > 0, { message: 'Say why, in a few words.', path: ['text'] });
+  .strictObject({ code: z.enum(GLASS_REASONS, 'Choose a reason.'), text: reasonTextSchema })
+  .refine(saysWhy, { message: 'Say why, in a few words.', path: ['text'] });
 /** A restricted match of an online search: that it exists, nothing more. The handle is opaque, short-lived and bound to this session. */
 export const restrictedMatchSchema = z.object({ handle: z.string().min(1).max(200), label: z.string().max(100) });
 export const glassGrantSchema = z.object({ patientId: fhirIdSchema, expiresAt: z.string().max(40) });
