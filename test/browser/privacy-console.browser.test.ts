@@ -25,7 +25,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { openDatabase, type Db } from '../../server/database';
-import { raiseFlag } from '../../server/privacy/flags';
+import { raiseFlag, raiseFlags } from '../../server/privacy/flags';
+import { FLAG_PAGE_MAX } from '../../shared/privacy-api';
 import { consoleDeviceId } from '../../server/console/console-device';
 import { parseCanonicalAuditEntry } from '../../shared/audit-entry';
 import { AUDIT_UPLOAD_PATH } from '../../shared/audit-upload';
@@ -363,6 +364,27 @@ test("a clinician's access history lists what they read, changed, exported or re
   const audited = await consoleDisclosures();
   assert.ok(audited.some((e) => e.query === '/console/api/clinicians/dr.kim/history' && e.patientId === restricted));
   assert.ok(audited.some((e) => e.query === '/console/api/clinicians/dr.kim/history' && e.patientId === assigned));
+});
+
+test('open flags page by cursor: a burst of newer flags cannot push an older one out of view (Show older flags)', async () => {
+  const now = Date.now();
+  const evidence = { refs: [{ kind: 'backend' as const, seq: 1 }], refsTotal: 1, numbers: {} };
+  await raiseFlag(db, { rule: 'vip-or-staff', clinicianId: 'dr.kim', patientId: assigned, explanation: 'The oldest open flag.', evidence, dedupeKey: 'console-test-oldest', at: new Date(now - 10 * 86_400_000).toISOString() });
+  await raiseFlags(
+    db,
+    Array.from({ length: FLAG_PAGE_MAX }, (_, i) => ({ rule: 'volume-spike' as const, clinicianId: 'dr.kim', patientId: assigned, explanation: `Burst flag ${i}.`, evidence, dedupeKey: `console-test-burst-${i}`, at: new Date(now - i * 1000).toISOString() })),
+  );
+  await officer.getByTestId('nav-flags').click();
+  await officer.getByTestId('flags-page').waitFor();
+  const older = officer.getByTestId('flags-older');
+  await older.waitFor();
+  const oldest = officer.locator('[data-testid=flag]', { hasText: 'The oldest open flag.' });
+  assert.equal(await oldest.count(), 0, 'the first page holds the newest flags only');
+  await older.click();
+  await oldest.first().waitFor();
+  assert.equal(await older.count(), 0, 'the end of the list is reached');
+  // Leave the flags page, as the tests after this one expect to arrive on it.
+  await officer.getByTestId('nav-accounting').click();
 });
 
 test('a clinician without the role is refused on the page ("not available") and at every console route exactly as a missing page', async () => {
