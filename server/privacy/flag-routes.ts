@@ -2,8 +2,9 @@
  * The privacy officer's flags over HTTP: list (open or acknowledged, in
  * pages), one flag, acknowledge with a note. A privacy officer's passkey
  * session only (the authorization point's review decision); anyone else,
- * a clinician's session or a sync-only one, gets the same 404 as a page
- * that does not exist. Every list, view and acknowledgement is recorded in
+ * a clinician's session or a sync-only one, gets the front door's own 404
+ * (the same body as a route that does not exist). A flag about the officer
+ * themselves cannot be acknowledged by them (403 FLAG_ABOUT_YOURSELF). Every list, view and acknowledgement is recorded in
  * the backend's disclosure chain in the same transaction as the read or
  * write (one entry per patient the answer names, and one for the flags that
  * name none). Never logs or audits the note's text.
@@ -17,12 +18,16 @@ import type { Caller } from '../auth/caller';
 import { callerOf, requireSession } from '../auth/session-guard';
 import type { RelyingParty } from '../auth/relying-party';
 import { mayReviewAuditFlags } from '../authorization/access-policy';
-import { notFound, refuseAccess } from '../authorization/access-refusal';
+import { logRefusal } from '../authorization/access-refusal';
+import { ApiError } from '../api-error';
 import { recordDisclosures, type Disclosure } from '../audit/disclosure-ledger';
 import { acknowledgeFlag, getFlag, listFlags, type FlagPageCursor } from './flags';
 
 /** How a flag is named in the disclosure chain's entities. */
 export const FLAG_ENTITY_PREFIX = 'urn:clinician-desktop:privacy-flag:';
+
+/** The front door's fixed body for a route that does not exist (server/auth/front-door.ts): a clinician learns nothing of this route, and a missing flag answers the same. */
+const notFound = () => new ApiError(404, 'NOT_FOUND', 'Not found.');
 
 const cursorSchema = z.object({ at: z.string().max(40), id: z.string().max(64) });
 const flagIdSchema = z.string().regex(/^[0-9a-f-]{36}$/);
@@ -51,7 +56,10 @@ function disclosuresOf(flags: PrivacyFlag[], request: FastifyRequest, how: Pick<
 export function registerFlagRoutes(app: FastifyInstance, { db, rp, clock }: { db: Db; rp: RelyingParty; clock: Clock }): void {
   const officer = async (request: FastifyRequest): Promise<Caller> => {
     const caller = callerOf(request);
-    if (!(await mayReviewAuditFlags(db, caller))) throw refuseAccess(request, caller);
+    if (!(await mayReviewAuditFlags(db, caller))) {
+      logRefusal(request, caller);
+      throw notFound();
+    }
     return caller;
   };
 

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { flagEvidenceSchema, privacyFlagSchema, type FlagEvidence, type FlagStatus, type PrivacyFlag, type PrivacyRule } from '../../shared/privacy-api';
 import type { Db, Tables } from '../database';
 import type { Clock } from '../clock';
+import { forbidden } from '../api-error';
 
 export interface RaiseFlag {
   rule: PrivacyRule;
@@ -139,11 +140,18 @@ export async function getFlag(db: Db, id: string): Promise<PrivacyFlag | null> {
   return row ? toFlag(row) : null;
 }
 
+/** The code of the refusal to acknowledge a flag about oneself. */
+export const FLAG_ABOUT_YOURSELF = 'FLAG_ABOUT_YOURSELF';
+
 /**
  * Acknowledges an open flag with the officer's note; an already acknowledged
  * flag keeps its first acknowledgement (answered as it stands). Null: no such flag.
+ * A flag about the officer themselves is refused (403 FLAG_ABOUT_YOURSELF): another officer must acknowledge it.
  */
 export async function acknowledgeFlag(db: Db, id: string, by: string, note: string, clock: Clock): Promise<PrivacyFlag | null> {
-  await db.updateTable('privacy_flags').set({ status: 'acknowledged', ack_by: by, ack_at: clock().toISOString(), ack_note: note }).where('id', '=', id).where('status', '=', 'open').execute();
+  const about = await db.selectFrom('privacy_flags').select('clinician_id').where('id', '=', id).executeTakeFirst();
+  if (!about) return null;
+  if (about.clinician_id === by) throw forbidden(FLAG_ABOUT_YOURSELF, 'A flag about yourself must be acknowledged by another privacy officer.');
+  await db.updateTable('privacy_flags').set({ status: 'acknowledged', ack_by: by, ack_at: clock().toISOString(), ack_note: note }).where('id', '=', id).where('status', '=', 'open').where('clinician_id', '<>', by).execute();
   return getFlag(db, id);
 }

@@ -1,18 +1,34 @@
 /**
  * Local time of the organisation's time zone inside SQL, the same on SQLite
  * and PostgreSQL: the zone's UTC offsets over a span of time (found with
- * Intl, hour by hour) become one CASE over the stored epoch seconds, so a
- * rule groups by local day or hour in the database without a time-zone
- * library there. Offsets are sampled at whole UTC hours: a zone whose
- * change falls between whole hours is off by under an hour at that change.
+ * Intl, with one cached formatter per zone) become one CASE over the stored
+ * epoch seconds, so a rule groups by local day or hour in the database
+ * without a time-zone library there. The offset is sampled once a day and a
+ * change is then located to the whole UTC hour by bisection (cost grows with
+ * days and changes, not hours: ten years take milliseconds; the runner
+ * caps what it judges to about 13 months); a zone whose change falls between whole hours is off by under an
+ * hour at that change, and a change undone within one day is not seen.
+ * Never builds a formatter per call.
  */
 import { sql, type RawBuilder } from 'kysely';
 
 const HOUR = 3600;
+const DAY = 24 * HOUR;
 
 /** The zone's offset from UTC at `epochSeconds`, in seconds (east positive). */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterOf(zone: string): Intl.DateTimeFormat {
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+    formatters.set(zone, f);
+  }
+  return f;
+}
+
 export function zoneOffsetSeconds(zone: string, epochSeconds: number): number {
-  const part = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' })
+  const part = formatterOf(zone)
     .formatToParts(new Date(epochSeconds * 1000))
     .find((p) => p.type === 'timeZoneName')?.value;
   const m = /^GMT(?:([+-])(\d{2}):(\d{2}))?$/.exec(part ?? '');
@@ -26,9 +42,21 @@ export function offsetPieces(zone: string, fromEpoch: number, toEpoch: number): 
   const start = Math.floor(fromEpoch / HOUR) * HOUR - 24 * HOUR;
   const end = toEpoch + 24 * HOUR;
   const pieces = [{ from: Number.NEGATIVE_INFINITY, offset: zoneOffsetSeconds(zone, start) }];
-  for (let t = start + HOUR; t <= end; t += HOUR) {
+  let prev = start;
+  for (let t = Math.min(start + DAY, end); prev < end; t = Math.min(t + DAY, end)) {
     const offset = zoneOffsetSeconds(zone, t);
-    if (offset !== pieces.at(-1)!.offset) pieces.push({ from: t, offset });
+    if (offset !== pieces.at(-1)!.offset) {
+      // The first whole hour in (prev, t] with the new offset.
+      let lo = prev;
+      let hi = t;
+      while (hi - lo > HOUR) {
+        const mid = lo + Math.floor((hi - lo) / 2 / HOUR) * HOUR;
+        if (zoneOffsetSeconds(zone, mid) === pieces.at(-1)!.offset) lo = mid;
+        else hi = mid;
+      }
+      pieces.push({ from: hi, offset });
+    }
+    prev = t;
   }
   return pieces;
 }

@@ -14,6 +14,13 @@ import { runMonitor } from './monitor-runner';
 
 const PAUSED_CHECK_MS = 60_000;
 
+/** A failure by code only: a typed error's code, a driver's SQLSTATE/code, else the error's class name (never a message). */
+function failureCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) return code;
+  return err instanceof Error ? err.name : 'error';
+}
+
 export function startMonitorTimer(db: Db, clock: Clock, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): { stop(): void } {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
@@ -28,11 +35,12 @@ export function startMonitorTimer(db: Db, clock: Clock, log: (line: string) => v
       const { runEveryMinutes } = await readMonitorPolicy(db);
       if (runEveryMinutes > 0) {
         const r = await runMonitor(db, { clock });
-        if (r.raised > 0) log(`[backend] privacy monitor: ${r.ingested} entries read, ${r.raised} new flags, ${r.ms} ms`);
+        if (r.raised > 0 || r.outsideSpan > 0) log(`[backend] privacy monitor: ${r.ingested} entries read, ${r.raised} new flags, ${r.outsideSpan} outside the judged window, ${r.ms} ms`);
+        if (r.skipped > 0) log(`[backend] privacy monitor: ${r.skipped} ledger entries skipped (time or fields unreadable)`);
         next = runEveryMinutes * 60_000;
       }
     } catch (err) {
-      log(`[backend] privacy monitor run failed: ${err instanceof Error ? err.name : 'error'}`);
+      log(`[backend] privacy monitor run failed: ${failureCode(err)}`);
     }
     schedule(next);
   };
