@@ -96,9 +96,6 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
         return session ? getWorkspace(session) : null;
       },
     });
-    // Export and print as IT's policy allows (formats, screen-capture protection); destinations only from the OS save dialog.
-    const exportPolicy = exportPolicyOf(effectiveSettings(settingsInputs));
-    const exports = createExportSurface({ session: () => service.session(), policy: () => exportPolicy, destination: saveDialogDestination, printer: windowPrintOutput });
     // Break the glass: online only; a grant's end is checked before every call (guardedByGlass) and on a timer.
     const glass = createGlassSurface({
       session: () => service.session(),
@@ -107,6 +104,9 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
       backend,
       revoked: (message) => void service.wipe(message),
     });
+    // Export and print as IT's policy allows (formats, screen-capture protection); destinations only from the OS save dialog.
+    const exportPolicy = exportPolicyOf(effectiveSettings(settingsInputs));
+    const exports = createExportSurface({ session: () => service.session(), policy: () => exportPolicy, destination: saveDialogDestination, printer: windowPrintOutput, recheck: (s) => glass.check(s) });
     const updates = startAppUpdates({
       config: updatePolicyOf(config),
       currentVersion: app.getVersion(),
