@@ -18,7 +18,7 @@ import { grantRole } from '../server/authorization/roles';
 import { UNKNOWN_ASSIGNMENT_START } from '../server/audit/audit-schema';
 import { canonicalAuditEntry, type AuditEntry } from '../shared/audit-entry';
 import { runMonitor } from '../server/privacy/monitor-runner';
-import { acknowledgeFlag, raiseFlag } from '../server/privacy/flags';
+import { acknowledgeFlag, getFlag, raiseFlag, raiseFlags } from '../server/privacy/flags';
 import { setPatientMarker } from '../server/privacy/staff-directory';
 import { offsetPieces, zoneOffsetSeconds } from '../server/privacy/local-time';
 import { PRIVACY_FLAGS_PATH } from '../shared/privacy-api';
@@ -165,6 +165,23 @@ describe('flags over HTTP: self-acknowledgement and the 404 a clinician sees', (
     const ok = await call('POST', `${PRIVACY_FLAGS_PATH}/${id}/acknowledge`, tOther, { note: 'checked' });
     assert.equal(ok.status, 200, ok.text);
     assert.equal((JSON.parse(ok.text) as { flag: { status: string } }).flag.status, 'acknowledged');
+  });
+
+  test('A4: the same finding with more evidence updates the flag, and reopens it when it grew after its acknowledgement', async () => {
+    const clock = () => new Date();
+    const flag = (n: number) => ({ rule: 'after-hours' as const, clinicianId: 'dr.plain', patientId: null, explanation: `${n} entries`, evidence: { refs: [], refsTotal: n, numbers: { entries: n } }, dedupeKey: 'after-hours:dr.plain:2026-11-25', at: '2026-11-25T19:05:00.000Z' });
+    assert.equal(await raiseFlags(db, [flag(1)], clock), 1);
+    const id = (await db.selectFrom('privacy_flags').select('id').where('dedupe_key', '=', 'after-hours:dr.plain:2026-11-25').executeTakeFirstOrThrow()).id;
+    await acknowledgeFlag(db, id, 'dr.po', 'one late read, on call', clock);
+    assert.equal(await raiseFlags(db, [flag(1)], clock), 0);
+    assert.equal((await getFlag(db, id))!.status, 'acknowledged', 'the same evidence again changes nothing');
+    assert.equal(await raiseFlags(db, [flag(301)], clock), 0);
+    const grown = (await getFlag(db, id))!;
+    assert.equal(grown.evidence.refsTotal, 301);
+    assert.equal(grown.explanation, '301 entries');
+    assert.equal(grown.status, 'open', 'reopened: it grew after the acknowledgement');
+    assert.equal(grown.evidence.numbers.reopenedAfterAcknowledgement, true);
+    assert.ok(grown.acknowledgement, 'the earlier acknowledgement is kept');
   });
 
   test('A7: a clinician asking for the flags gets exactly the body of a route that does not exist', async () => {

@@ -1,7 +1,8 @@
 /**
  * The flags store: raise a flag (idempotent by its dedupe key: the same
  * finding raised twice, by the runner again or by the break-the-glass grant
- * and then the runner, is one flag), list them (open or acknowledged, newest
+ * and then the runner, is one flag; found again with more evidence, the flag grows and,
+ * if acknowledged before, reopens), list them (open or acknowledged, newest
  * activity first, in pages), read one, acknowledge one with a note. Pure
  * storage: who may call these is the routes' question (./flag-routes.ts),
  * and auditing a view is theirs too. Never store resource content, search
@@ -85,8 +86,33 @@ export async function raiseFlags(trx: Db, flags: RaiseFlag[], clock: Clock = () 
       .onConflict((oc) => oc.column('dedupe_key').doNothing())
       .executeTakeFirst();
     created += Number(r.numInsertedOrUpdatedRows ?? 0);
+    await growExisting(trx, flags.slice(i, i + 500), raisedAt);
   }
   return created;
+}
+
+/**
+ * The same finding found again with more evidence (more entries the same day under the same key): the flag's
+ * explanation and evidence become the larger ones, and a flag acknowledged before it grew is reopened
+ * (status open, the earlier acknowledgement kept, evidence numbers reopenedAfterAcknowledgement and reopenedAt).
+ */
+async function growExisting(trx: Db, flags: RaiseFlag[], at: string): Promise<void> {
+  if (flags.length === 0) return;
+  const existing = await trx.selectFrom('privacy_flags').select(['id', 'dedupe_key', 'evidence', 'status']).where('dedupe_key', 'in', flags.map((f) => f.dedupeKey)).execute();
+  const byKey = new Map(existing.map((e) => [e.dedupe_key, e]));
+  for (const f of flags) {
+    const row = byKey.get(f.dedupeKey);
+    if (!row) continue;
+    const old = flagEvidenceSchema.parse(JSON.parse(row.evidence));
+    if (f.evidence.refsTotal <= old.refsTotal) continue;
+    const reopen = row.status === 'acknowledged';
+    const numbers = reopen ? { ...f.evidence.numbers, reopenedAfterAcknowledgement: true, reopenedAt: at } : { ...f.evidence.numbers, ...(old.numbers.reopenedAt ? { reopenedAfterAcknowledgement: true, reopenedAt: old.numbers.reopenedAt } : {}) };
+    await trx
+      .updateTable('privacy_flags')
+      .set({ explanation: f.explanation, evidence: JSON.stringify(flagEvidenceSchema.parse({ ...f.evidence, numbers })), ...(reopen ? { status: 'open' } : {}) })
+      .where('id', '=', row.id)
+      .execute();
+  }
 }
 
 type FlagRow = Tables['privacy_flags'];

@@ -9,7 +9,7 @@
  * but never judged (counted in `outsideSpan`), so one entry dated years back
  * or ahead can neither make a run judge years nor push real entries out of
  * its span; entries whose time cannot be read are skipped and counted
- * (`skipped`). Never deletes or changes a flag already raised.
+ * (`skipped`). Never deletes a flag; a flag found again with more evidence grows (and reopens, ./flags.ts).
  */
 import { sql } from 'kysely';
 import type { PrivacyRule } from '../../shared/privacy-api';
