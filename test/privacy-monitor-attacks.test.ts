@@ -30,7 +30,7 @@ import { HandBuiltDevice } from './support/signed-audit-chain';
 const H = 3_600_000;
 
 /** Device entries written straight into the ledger table (as older rows or other paths would have left them). */
-async function store(db: Db, clinicianId: string, entries: Array<{ recordedAt: string; patientId: string | null }>): Promise<void> {
+async function store(db: Db, clinicianId: string, entries: Array<{ recordedAt: string; patientId: string | null; purpose?: string; event?: string }>): Promise<void> {
   const deviceId = `dev-${clinicianId}-${randomBytes(4).toString('hex')}`;
   const rows = entries.map((e, i) => {
     const entry: AuditEntry = {
@@ -44,10 +44,10 @@ async function store(db: Db, clinicianId: string, entries: Array<{ recordedAt: s
       query: null,
       outcome: '0',
       deviceId,
-      purpose: 'TREAT',
+      purpose: e.purpose ?? 'TREAT',
       network: 'online',
     };
-    return { device_id: deviceId, seq: i + 1, entry: canonicalAuditEntry(entry), prev_hash: '0'.repeat(64), hash: randomBytes(32).toString('hex'), patient_id: e.patientId, event: '{}' };
+    return { device_id: deviceId, seq: i + 1, entry: canonicalAuditEntry(entry), prev_hash: '0'.repeat(64), hash: randomBytes(32).toString('hex'), patient_id: e.patientId, event: e.event ?? '{}' };
   });
   await db.insertInto('audit_entries').values(rows).execute();
 }
@@ -94,6 +94,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const again = await runMonitor(db);
       assert.equal(again.ingested, 0);
       assert.equal(again.skipped, 3, 'still counted, never blocking');
+    });
+
+    test('A6: an ETREAT read without a grant (marked by the upload checks) is explained as a claimed emergency access, not a broken glass', async () => {
+      await store(db, 'dr.x', [{ recordedAt: new Date(Date.now() - 30_000).toISOString(), patientId: 'ma-vip', purpose: 'ETREAT', event: JSON.stringify({ extension: [{ url: 'urn:clinician-desktop:etreat-without-grant', valueBoolean: true }] }) }]);
+      await runMonitor(db);
+      const f = await db.selectFrom('privacy_flags').selectAll().where('clinician_id', '=', 'dr.x').where('rule', '=', 'break-glass').executeTakeFirstOrThrow();
+      assert.match(f.explanation, /claimed emergency access without a grant/);
+      assert.equal(JSON.parse(f.evidence).numbers.withoutGrant, 1);
     });
 
     test('A2: one entry dated ten years back neither slows the run nor widens the judged span past its cap', { skip: engine !== 'sqlite' }, async () => {

@@ -11,6 +11,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { EVIDENCE_REFS_MAX, type EvidenceRef, type PrivacyRule } from '../../shared/privacy-api';
 import type { Db } from '../database';
+import { EMERGENCY_WITHOUT_GRANT_EXTENSION } from '../audit/audit-ledger';
 import { breakGlassDedupeKey, type RaiseFlag } from './flags';
 import { localSecondsSql } from './local-time';
 import { minuteOfDay, type MonitorPolicy } from './monitor-policy';
@@ -100,9 +101,11 @@ async function pairDayFlags(ctx: RuleContext, rule: PrivacyRule, groups: PairDay
 
 /** a. Break-the-glass use: the grant entry and every entry made under it (purpose ETREAT), device or backend. */
 export const breakGlassRule: Rule = async (ctx) => {
-  const r = await sql<PairDay & { grants: number | string }>`
+  const r = await sql<PairDay & { grants: number | string; claimed: number | string }>`
     select f.clinician_id, f.patient_id, f.at_epoch / ${DAYS} as day, count(*) as n, min(f.at_epoch) as lo, max(f.at_epoch) as hi,
-           sum(case when f.subtype = 'break-glass' then 1 else 0 end) as grants
+           sum(case when f.subtype = 'break-glass' then 1 else 0 end) as grants,
+           sum(case when f.source = 'device' and exists (select 1 from audit_entries a where a.device_id = f.device_id and a.seq = f.seq
+                 and a.event like ${`%${EMERGENCY_WITHOUT_GRANT_EXTENSION}%`}) then 1 else 0 end) as claimed
     from privacy_access_facts f
     where f.patient_id is not null and (f.purpose = 'ETREAT' or f.subtype = 'break-glass')
       and f.at_epoch >= ${ctx.span.fromEpoch} and f.at_epoch <= ${ctx.span.toEpoch}
@@ -116,8 +119,11 @@ export const breakGlassRule: Rule = async (ctx) => {
       rule: 'break-glass',
       clinicianId: g.clinician_id,
       patientId: g.patient_id,
-      explanation: `The clinician reached this patient by breaking the glass (emergency access): ${Number(g.n)} audit entries under it on ${iso(lo).slice(0, 10)} (UTC).`,
-      evidence: evidence(rows.map(refOf), Number(g.n), { entries: Number(g.n), grantEntries: Number(g.grants) }, lo, hi),
+      explanation:
+        Number(g.claimed) > 0
+          ? `The clinician claimed emergency access without a grant: ${Number(g.claimed)} of ${Number(g.n)} emergency-purpose audit entries on ${iso(lo).slice(0, 10)} (UTC) had no break-the-glass grant behind them.`
+          : `The clinician reached this patient by breaking the glass (emergency access): ${Number(g.n)} audit entries under it on ${iso(lo).slice(0, 10)} (UTC).`,
+      evidence: evidence(rows.map(refOf), Number(g.n), { entries: Number(g.n), grantEntries: Number(g.grants), withoutGrant: Number(g.claimed) }, lo, hi),
       // The same key as the flag the grant raises at once (server/glass): one finding, one flag.
       dedupeKey: breakGlassDedupeKey(g.clinician_id, g.patient_id, iso(lo)),
       at: iso(lo),
