@@ -45,9 +45,15 @@ export const FLAG_STATUSES = ['open', 'acknowledged'] as const;
 export const flagStatusSchema = z.enum(FLAG_STATUSES);
 export type FlagStatus = z.infer<typeof flagStatusSchema>;
 
+/**
+ * A flag's rule as stored: one of PRIVACY_RULES, or (a row written by a newer
+ * backend sharing the database) another rule id, shown by its id.
+ */
+export const flagRuleSchema = z.union([privacyRuleSchema, z.string().regex(/^[a-z0-9-]{1,64}$/)]);
+
 export const privacyFlagSchema = z.object({
   id: z.string().max(64),
-  rule: privacyRuleSchema,
+  rule: flagRuleSchema,
   clinicianId: z.string().max(128),
   patientId: z.string().max(64).nullable(),
   /** One sentence: why this rule fired (no PHI beyond the ids above). */

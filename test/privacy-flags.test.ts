@@ -173,5 +173,39 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const flag = flagReplySchema.parse((await call(tokens.officer!, privacyFlagPath(ids[0]!))).body).flag;
       assert.equal(flag.status, 'open', 'the refused acknowledgement changed nothing');
     });
+
+    test('a flag row this version cannot read (a newer rule, damaged evidence) is listed by its id and never hides the others; raiseFlag refuses an unknown rule', async () => {
+      const row = (id: string, rule: string, evidence: string) => ({
+        id,
+        rule,
+        clinician_id: 'dr.x',
+        patient_id: null,
+        explanation: 'From a newer version.',
+        evidence,
+        dedupe_key: `unreadable:${id}`,
+        activity_at: new Date().toISOString(),
+        raised_at: new Date().toISOString(),
+        status: 'open',
+        ack_by: null,
+        ack_at: null,
+        ack_note: null,
+      });
+      await db
+        .insertInto('privacy_flags')
+        .values([row('00000000-0000-4000-8000-00000000000a', 'future-rule', JSON.stringify({ refs: [], refsTotal: 0, numbers: {} })), row('00000000-0000-4000-8000-00000000000b', 'vip-or-staff', '{not json')])
+        .execute();
+      const listed = await call(tokens.officer!, `${PRIVACY_FLAGS_PATH}?limit=200`);
+      assert.equal(listed.status, 200, 'one unreadable row does not fail the list');
+      const flags = flagListReplySchema.parse(listed.body).flags;
+      const future = flags.find((f) => f.id === '00000000-0000-4000-8000-00000000000a');
+      assert.equal(future?.rule, 'future-rule', 'a newer rule is shown by its id');
+      const damaged = flags.find((f) => f.id === '00000000-0000-4000-8000-00000000000b');
+      assert.equal(damaged?.evidence.refs.length, 0, 'damaged evidence is shown as none, the flag still listed');
+      assert.ok(flags.some((f) => ids.includes(f.id)), 'the readable flags are still listed');
+      await assert.rejects(
+        raiseFlag(db, { rule: 'made-up' as PrivacyRule, clinicianId: 'dr.x', patientId: null, explanation: 'x', evidence: { refs: [], refsTotal: 0, numbers: {} }, dedupeKey: 'made-up:1', at: new Date().toISOString() }),
+        'an unknown rule is refused when raised',
+      );
+    });
   });
 }

@@ -9,7 +9,7 @@
  * text, a key or a token in a flag.
  */
 import { randomUUID } from 'node:crypto';
-import { flagEvidenceSchema, privacyFlagSchema, type FlagEvidence, type FlagStatus, type PrivacyFlag, type PrivacyRule } from '../../shared/privacy-api';
+import { flagEvidenceSchema, flagRuleSchema, privacyFlagSchema, privacyRuleSchema, type FlagEvidence, type FlagStatus, type PrivacyFlag, type PrivacyRule } from '../../shared/privacy-api';
 import type { Db, Tables } from '../database';
 import type { Clock } from '../clock';
 import { forbidden } from '../api-error';
@@ -34,6 +34,7 @@ export function breakGlassDedupeKey(clinicianId: string, patientId: string, at: 
 
 /** Raises a flag unless one with the same dedupe key exists; true when this call created it. Call inside the caller's transaction if it has one. */
 export async function raiseFlag(trx: Db, flag: RaiseFlag, clock: Clock = () => new Date()): Promise<{ id: string; created: boolean }> {
+  privacyRuleSchema.parse(flag.rule);
   const evidence = flagEvidenceSchema.parse(flag.evidence);
   const id = randomUUID();
   const r = await trx
@@ -67,7 +68,7 @@ export async function raiseFlags(trx: Db, flags: RaiseFlag[], clock: Clock = () 
   for (let i = 0; i < flags.length; i += 500) {
     const rows = flags.slice(i, i + 500).map((f) => ({
       id: randomUUID(),
-      rule: f.rule,
+      rule: privacyRuleSchema.parse(f.rule),
       clinician_id: f.clinicianId,
       patient_id: f.patientId,
       explanation: f.explanation,
@@ -117,18 +118,35 @@ async function growExisting(trx: Db, flags: RaiseFlag[], at: string): Promise<vo
 
 type FlagRow = Tables['privacy_flags'];
 
+function storedEvidence(text: string): FlagEvidence {
+  try {
+    const parsed = flagEvidenceSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // damaged text: shown as no evidence below
+  }
+  return { refs: [], refsTotal: 0, numbers: { unreadable: true } };
+}
+
+/**
+ * A stored row as a flag. A row this version cannot fully read (a rule added
+ * by a newer backend on the same database, damaged evidence) is still listed,
+ * by its rule id and with its evidence marked unreadable: one row must never
+ * hide every other flag from the privacy officer.
+ */
 function toFlag(row: FlagRow): PrivacyFlag {
+  const rule = flagRuleSchema.safeParse(row.rule);
   return privacyFlagSchema.parse({
     id: row.id,
-    rule: row.rule,
-    clinicianId: row.clinician_id,
-    patientId: row.patient_id,
-    explanation: row.explanation,
-    evidence: JSON.parse(row.evidence) as unknown,
-    at: row.activity_at,
-    raisedAt: row.raised_at,
-    status: row.status,
-    acknowledgement: row.ack_by && row.ack_at ? { by: row.ack_by, at: row.ack_at, note: row.ack_note ?? '' } : null,
+    rule: rule.success ? rule.data : 'unreadable-rule',
+    clinicianId: row.clinician_id.slice(0, 128),
+    patientId: row.patient_id === null ? null : row.patient_id.slice(0, 64),
+    explanation: row.explanation.slice(0, 500),
+    evidence: storedEvidence(row.evidence),
+    at: row.activity_at.slice(0, 40),
+    raisedAt: row.raised_at.slice(0, 40),
+    status: row.status === 'acknowledged' ? 'acknowledged' : 'open',
+    acknowledgement: row.ack_by && row.ack_at ? { by: row.ack_by.slice(0, 128), at: row.ack_at.slice(0, 40), note: (row.ack_note ?? '').slice(0, 2000) } : null,
   });
 }
 
