@@ -135,6 +135,10 @@ const EVERY_CALL: Record<string, (c: BackendClient) => Promise<unknown>> = {
   inviteToCall: (c) => c.inviteToCall('not-a-token', 'call-1', {} as never),
   invitedCalls: (c) => c.invitedCalls('not-a-token'),
   pull: (c) => c.pull('not-a-token', null),
+  glassSearch: (c) => c.glassSearch('not-a-token', 'Smith'),
+  glassGrant: (c) => c.glassGrant('not-a-token', {} as never),
+  glassGrants: (c) => c.glassGrants('not-a-token'),
+  glassRecords: (c) => c.glassRecords('not-a-token', 'patient-1', null),
 };
 
 test('every backend call goes through the injected fetch (a recording wrapper around Node\'s fetch, against the real backend on loopback), with the same safety options', async () => {
