@@ -181,3 +181,24 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
   });
 }
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  test(`${engine}: recordDisclosures records a given purpose (the console's HOPERAT); without one, TREAT as before`, async () => {
+    const dir = scratchDir('console-purpose');
+    const { db, close } = await openBackendDb(engine, dir.path);
+    try {
+      const clock = () => new Date('2026-11-26T08:00:00.000Z');
+      const caller: Caller = { clinicianId: 'pat.officer', deviceId: '3f0a8c52-0000-4000-8000-000000000001', scope: 'full' };
+      const item = { action: 'E' as const, subtype: 'search-type' as const, patientId: 'p-1', entities: [], outcome: '0' as const, query: '/console/api/patients/p-1/accounting' };
+      await db.transaction().execute(async (trx) => {
+        await recordDisclosures(trx, caller, [item], clock, { purpose: 'HOPERAT' });
+        await recordDisclosures(trx, caller, [item], clock);
+      });
+      const page = await accountingPage(db, 'p-1', undefined);
+      assert.deepEqual(page.rows.map((r) => r.purpose).sort(), ['HOPERAT', 'TREAT']);
+    } finally {
+      await close();
+      dir.remove();
+    }
+  });
+}

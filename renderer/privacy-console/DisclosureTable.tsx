@@ -69,7 +69,7 @@ export function DisclosureTable({ rows, caption, showPatient }: { rows: Disclosu
                 {WHAT[r.what] ?? r.what}
                 {r.outcome !== '0' && <> <span className="pill pill-bad">{OUTCOME[r.outcome] ?? r.outcome}</span></>}
               </td>
-              <td>{r.purpose === 'ETREAT' ? <span className="pill pill-crit">Break the glass (ETREAT)</span> : r.purpose}</td>
+              <td>{r.purpose === 'ETREAT' ? <span className="pill pill-crit">Break the glass (ETREAT)</span> : r.purpose === 'HOPERAT' ? 'Privacy office (HOPERAT)' : r.purpose}</td>
               <td className="console-device" title={r.deviceId}>{r.deviceId.slice(0, 8)}</td>
               <td>{r.network === 'offline' ? <span className="pill pill-warn">Offline</span> : r.network === 'online' ? 'Online' : '—'}</td>
               <td>{r.recordedBy === 'device' ? 'Desktop' : 'Server'}</td>

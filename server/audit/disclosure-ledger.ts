@@ -12,7 +12,8 @@
  * references; call it late in the reading transaction (the head lock is held
  * until commit). An entry for a patient the clinician holds an active
  * break-the-glass grant for (../glass/, at the entry's time) carries purpose
- * EMERGENCY_PURPOSE ('ETREAT'), any other 'TREAT'.
+ * EMERGENCY_PURPOSE ('ETREAT'), any other 'TREAT' unless the caller names
+ * another purpose (the privacy console: 'HOPERAT', healthcare operations).
  */
 import { createHash } from 'node:crypto';
 import { EMERGENCY_PURPOSE, canonicalAuditEntry, type AuditEntry, type AuditSubtype } from '../../shared/audit-entry';
@@ -55,8 +56,13 @@ export function serverAuditEvent(entry: AuditEntry, hash: string): Record<string
 // 7 parameters a row: stay far under both engines' parameter limits.
 const ROWS_PER_INSERT = 2000;
 
+/** What a caller may say about its disclosures: `purpose`, the HL7 v3 PurposeOfUse recorded when no break-the-glass grant applies (default 'TREAT'). */
+export interface DisclosureOptions {
+  purpose?: string;
+}
+
 /** Appends one AuditEvent per disclosure to the server chain; call inside the reading transaction. */
-export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosure[], clock: Clock): Promise<void> {
+export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosure[], clock: Clock, options: DisclosureOptions = {}): Promise<void> {
   if (items.length === 0) return;
   // Outside a transaction the head's lock would end after the first statement and concurrent appends could interleave.
   if (!trx.isTransaction) throw new Error('recordDisclosures must run inside the reading transaction');
@@ -86,7 +92,7 @@ export async function recordDisclosures(trx: Db, caller: Caller, items: Disclosu
       query: item.query,
       outcome: item.outcome,
       deviceId: caller.deviceId,
-      purpose: item.patientId !== null && emergency.has(item.patientId) ? EMERGENCY_PURPOSE : 'TREAT',
+      purpose: item.patientId !== null && emergency.has(item.patientId) ? EMERGENCY_PURPOSE : (options.purpose ?? 'TREAT'),
       network: 'online',
     };
     const text = canonicalAuditEntry(entry);

@@ -8,8 +8,8 @@
  * (paged by cursor; FHIR Bundle of AuditEvents and CSV streamed whole), a
  * clinician's access history. Every read is authorized by the access policy
  * from the stored session and roles, and recorded in the backend's
- * disclosure chain in the same transaction as the read (an export: recorded
- * in its own transaction just before it streams). A caller who is not a signed-in privacy officer gets the fixed
+ * disclosure chain (purpose HOPERAT) in the same transaction as the read
+ * (an export: recorded in its own transaction just before it streams). A caller who is not a signed-in privacy officer gets the fixed
  * 404 of a missing page. The page never evaluates the passkey's PRF (its
  * output unwraps a desktop's cache key), so no PRF is asked here.
  */
@@ -66,6 +66,8 @@ export interface ConsoleDeps {
 
 /** What a console export is recorded as: the reason is always the officer's accounting. */
 const EXPORT_REASON = 'privacy-accounting';
+/** The purpose of every console view, export and acknowledgement (HL7 v3 PurposeOfUse HOPERAT: healthcare operations, here compliance oversight), so the patient's accounting can tell the privacy office's reviews from care. */
+const office = { purpose: 'HOPERAT' };
 const signInUnavailable = () => new ApiError(503, 'CONSOLE_UNAVAILABLE', 'The privacy console is not set up on this server (no public address).');
 
 const flagCursorSchema = z.strictObject({ at: z.string().max(40), id: z.string().max(64) });
@@ -193,7 +195,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     const after = request.query.cursor === undefined ? undefined : decodeFlagCursor(request.query.cursor);
     return db.transaction().execute(async (trx) => {
       const { flags, next } = await listFlags(trx, { status: 'open', limit: FLAG_PAGE_MAX, after });
-      await recordDisclosures(trx, caller, viewed(flags.map((f) => f.patientId), request.url), clock);
+      await recordDisclosures(trx, caller, viewed(flags.map((f) => f.patientId), request.url), clock, office);
       const page: FlagsPage<(typeof flags)[number]> = { flags, more: next !== null, next: next ? Buffer.from(JSON.stringify(next)).toString('base64url') : null };
       return page;
     });
@@ -207,7 +209,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     return db.transaction().execute(async (trx) => {
       const flag = await acknowledgeFlag(trx, id, caller.clinicianId, note, clock);
       if (!flag) throw notAvailable();
-      await recordDisclosures(trx, caller, viewed([flag.patientId], request.url), clock);
+      await recordDisclosures(trx, caller, viewed([flag.patientId], request.url), clock, office);
       return { flag };
     });
   });
@@ -228,7 +230,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     const cursor = typeof request.query.cursor === 'string' ? request.query.cursor : undefined;
     return db.transaction().execute(async (trx) => {
       const { rows, next } = await accountingPage(trx, patientId, cursor);
-      await recordDisclosures(trx, caller, viewed([patientId], request.url), clock);
+      await recordDisclosures(trx, caller, viewed([patientId], request.url), clock, office);
       return { patientId, rows, more: next !== null, next } satisfies AccountingPage;
     });
   });
@@ -246,7 +248,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
   app.get<{ Params: { id: string } }>(`${CONSOLE_API}/patients/:id/accounting.fhir.json`, officer, async (request, reply) => {
     const caller = officerOf(request);
     const patientId = await accountingPatient(request, caller);
-    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'fhir-json')], clock));
+    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'fhir-json')], clock, office));
     return reply
       .type('application/fhir+json; charset=utf-8')
       .header('content-disposition', `attachment; filename="accounting-${patientId}.fhir.json"`)
@@ -256,7 +258,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
   app.get<{ Params: { id: string } }>(`${CONSOLE_API}/patients/:id/accounting.csv`, officer, async (request, reply) => {
     const caller = officerOf(request);
     const patientId = await accountingPatient(request, caller);
-    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'csv')], clock));
+    await db.transaction().execute((trx) => recordDisclosures(trx, caller, [exported(patientId, 'csv')], clock, office));
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="accounting-${patientId}.csv"`)
@@ -269,7 +271,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     if (!parsed.success) throw notAvailable();
     return db.transaction().execute(async (trx) => {
       const { rows, more } = await clinicianHistory(trx, parsed.data);
-      await recordDisclosures(trx, caller, viewed(rows.map((r) => r.patientId), request.url), clock);
+      await recordDisclosures(trx, caller, viewed(rows.map((r) => r.patientId), request.url), clock, office);
       return { clinicianId: parsed.data, rows, more } satisfies ClinicianHistory;
     });
   });

@@ -387,6 +387,33 @@ test('open flags page by cursor: a burst of newer flags cannot push an older one
   await officer.getByTestId('nav-accounting').click();
 });
 
+test("the console's own views and exports are recorded as HOPERAT; the accounting hides them behind a checked 'Hide privacy-office views' the officer can clear; exports hold them", async () => {
+  const purposes = (await db.selectFrom('disclosure_events').select(['entry']).orderBy('seq').execute())
+    .map((r) => parseCanonicalAuditEntry(r.entry)!)
+    .filter((e) => e.actor === OFFICER && e.patientId === assigned);
+  assert.ok(purposes.length > 0);
+  assert.deepEqual([...new Set(purposes.map((e) => e.purpose))], ['HOPERAT'], 'every console view of the patient is a healthcare-operations disclosure');
+  await officer.getByTestId('nav-accounting').click();
+  await officer.locator('#accounting-patient').fill(assigned);
+  await officer.getByRole('button', { name: 'Show' }).click();
+  await officer.getByTestId('disclosure-table').waitFor();
+  const hide = officer.getByRole('checkbox', { name: 'Hide privacy-office views' });
+  assert.equal(await hide.isChecked(), true, 'hidden by default');
+  const officeRows = officer.locator('[data-testid=disclosure-row][data-purpose="HOPERAT"]');
+  assert.equal(await officeRows.count(), 0);
+  assert.match(await officer.getByTestId('accounting-hidden').innerText(), /\d+ privacy-office views? hidden/);
+  assert.ok((await officer.locator('[data-testid=disclosure-row]').count()) >= 1, "the clinicians' disclosures stay listed");
+  await expectAccessible(officer, 'privacy-console-accounting-hidden');
+  await hide.uncheck();
+  await officeRows.first().waitFor();
+  assert.match(await officeRows.first().innerText(), new RegExp(OFFICER.replace('.', '\\.')));
+  await hide.check();
+  const [csvDownload] = await Promise.all([officer.waitForEvent('download'), officer.getByTestId('export-csv').click()]);
+  const rows = parseCsv(readFileSync((await csvDownload.path())!, 'utf8'));
+  const col = (name: string) => rows[0]!.indexOf(name);
+  assert.ok(rows.some((r) => r[col('purpose')] === 'HOPERAT' && r[col('who')] === OFFICER), 'the export holds the privacy-office views');
+});
+
 test('a clinician without the role is refused on the page ("not available") and at every console route exactly as a missing page', async () => {
   // dr.kim's own passkey, in its own browser tab, on the console page.
   await kim.page.goto(`${consoleOrigin}/console/`);
