@@ -28,6 +28,14 @@ const ACTIVITY = ['pointerdown', 'keydown', 'wheel', 'touchstart'] as const;
 export function ConsoleApp() {
   const [state, setState] = useState<State>({ kind: 'checking' });
   const [page, setPage] = useState<Page>('flags');
+  // Unsent acknowledgement notes by flag id: kept across Esc and page changes, dropped at sign-out (never stored outside this page).
+  const [drafts, setDrafts] = useState<Record<string, string>>({});
+  const setDraft = useCallback((id: string, note: string | null) => {
+    setDrafts((d) => {
+      const { [id]: _old, ...rest } = d;
+      return note === null || note === '' ? rest : { ...rest, [id]: note };
+    });
+  }, []);
 
   useEffect(() => {
     getJson<ConsoleMe>(consolePaths.me).then(
@@ -38,11 +46,15 @@ export function ConsoleApp() {
 
   const signOut = useCallback(async (reason: string | null) => {
     await postJson(consolePaths.signOut).catch(() => undefined);
+    setDrafts({});
     setState({ kind: 'signed-out', reason });
   }, []);
 
   /** Any page's call that the API answers "not available" ends the console view. */
-  const onSessionGone = useCallback(() => setState({ kind: 'signed-out', reason: 'Your session ended. Sign in again.' }), []);
+  const onSessionGone = useCallback(() => {
+    setDrafts({});
+    setState({ kind: 'signed-out', reason: 'Your session ended. Sign in again.' });
+  }, []);
 
   if (state.kind === 'checking') return <main className="signin" aria-busy="true"><p className="muted">Loading…</p></main>;
   if (state.kind === 'not-available') return <NotAvailable onBack={() => setState({ kind: 'signed-out', reason: null })} />;
@@ -67,7 +79,7 @@ export function ConsoleApp() {
         <button type="button" className="topbar-button" onClick={() => void signOut(null)} data-testid="console-sign-out">Sign out</button>
       </header>
       <main className="main-pane console-main">
-        {page === 'flags' && <FlagsPage onSessionGone={onSessionGone} />}
+        {page === 'flags' && <FlagsPage onSessionGone={onSessionGone} drafts={drafts} onDraft={setDraft} />}
         {page === 'accounting' && <AccountingPage onSessionGone={onSessionGone} />}
         {page === 'history' && <HistoryPage onSessionGone={onSessionGone} />}
       </main>

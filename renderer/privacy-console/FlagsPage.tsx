@@ -5,9 +5,12 @@
  * Acknowledging asks for a note (what the officer found or did) in a
  * dialog; an acknowledged flag leaves the list. A page at a time: older
  * flags behind "Show older flags" (the backend's cursor), so a burst of new
- * flags cannot push older ones out of view.
+ * flags cannot push older ones out of view. An unsent note is kept per
+ * flag (Esc does not lose it) by the console until sent or signed out; an
+ * empty note is refused in words on submit (the button stays reachable);
+ * after an acknowledgement focus moves to the next flag (else the heading).
  */
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { PrivacyFlag } from '../../shared/privacy-api';
 import { consolePaths, type FlagsPage as Page } from '../../shared/privacy-console-api';
 import { Dialog } from '../src/ui/Dialog';
@@ -27,11 +30,22 @@ const RULES: Record<string, string> = {
 
 const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
-export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
+interface FlagsPageProps {
+  onSessionGone(): void;
+  /** Unsent notes by flag id (the console's, so Esc or a page change keeps them). */
+  drafts: Record<string, string>;
+  /** Keeps (or with null, drops) a flag's unsent note. */
+  onDraft(id: string, note: string | null): void;
+}
+
+export function FlagsPage({ onSessionGone, drafts, onDraft }: FlagsPageProps) {
   const { busy, error, run } = useConsoleCall(onSessionGone);
   const [flags, setFlags] = useState<PrivacyFlag[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [acknowledging, setAcknowledging] = useState<PrivacyFlag | null>(null);
+  // After an acknowledgement: the flag to focus once the list reloads (null: the heading).
+  const [focusAfter, setFocusAfter] = useState<{ id: string | null } | null>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
 
   const load = useCallback(() => {
     void run(() => getJson<Page<PrivacyFlag>>(consolePaths.flags)).then((r) => {
@@ -41,6 +55,12 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
     });
   }, [run]);
   useEffect(load, [load]);
+  useEffect(() => {
+    if (!focusAfter || !flags) return;
+    const title = focusAfter.id === null ? null : document.querySelector<HTMLElement>(`[data-flag-id="${CSS.escape(focusAfter.id)}"] .console-flag-title`);
+    (title ?? headingRef.current)?.focus();
+    setFocusAfter(null);
+  }, [flags, focusAfter]);
   const loadOlder = () => {
     if (!next || !flags) return;
     void run(() => getJson<Page<PrivacyFlag>>(`${consolePaths.flags}?cursor=${encodeURIComponent(next)}`)).then((r) => {
@@ -53,7 +73,7 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
   return (
     <section aria-labelledby="flags-title" data-testid="flags-page">
       <div className="worklist-head">
-        <h1 id="flags-title">Open flags</h1>
+        <h1 id="flags-title" ref={headingRef} tabIndex={-1}>Open flags</h1>
         {flags && <span className="count" data-testid="flags-count">{flags.length}</span>}
         <button type="button" className="secondary" onClick={load} disabled={busy}>Refresh</button>
       </div>
@@ -62,7 +82,7 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
       <ul className="console-flags">
         {flags?.map((f) => (
           <li key={f.id} className="section console-flag" data-testid="flag" data-rule={f.rule} data-flag-id={f.id}>
-            <h2 className="console-flag-title">
+            <h2 className="console-flag-title" tabIndex={-1}>
               <span className={`pill ${f.rule === 'break-glass' ? 'pill-crit' : 'pill-warn'}`}>{RULES[f.rule] ?? f.rule}</span>{' '}
               <span>{f.clinicianId}</span>
               {f.patientId && <span className="muted"> · patient {f.patientId}</span>}
@@ -97,9 +117,16 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
       {acknowledging && (
         <AcknowledgeDialog
           flag={acknowledging}
+          note={drafts[acknowledging.id] ?? ''}
+          onNote={(note) => onDraft(acknowledging.id, note)}
           onClose={() => setAcknowledging(null)}
           onDone={() => {
+            const list = flags ?? [];
+            const at = list.findIndex((f) => f.id === acknowledging.id);
+            const nextFlag = list[at + 1] ?? list[at - 1] ?? null;
+            onDraft(acknowledging.id, null);
             setAcknowledging(null);
+            setFocusAfter({ id: nextFlag?.id ?? null });
             load();
           }}
           onSessionGone={onSessionGone}
@@ -109,22 +136,46 @@ export function FlagsPage({ onSessionGone }: { onSessionGone(): void }) {
   );
 }
 
-function AcknowledgeDialog({ flag, onClose, onDone, onSessionGone }: { flag: PrivacyFlag; onClose(): void; onDone(): void; onSessionGone(): void }) {
+/** The note is refused here when empty (in words, on submit), never by a disabled button that Tab cannot reach. */
+function AcknowledgeDialog({ flag, note, onNote, onClose, onDone, onSessionGone }: { flag: PrivacyFlag; note: string; onNote(note: string): void; onClose(): void; onDone(): void; onSessionGone(): void }) {
   const { busy, error, run } = useConsoleCall(onSessionGone);
-  const [note, setNote] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const noteRef = useRef<HTMLTextAreaElement>(null);
+  const problemId = useId();
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (note.trim() === '') {
+      setProblem('Write a note first.');
+      noteRef.current?.focus();
+      return;
+    }
+    setProblem(null);
     void run(() => postJson(consolePaths.acknowledge(flag.id), { note })).then((r) => r && onDone());
   };
   return (
     <Dialog title="Acknowledge flag" onClose={onClose} testId="acknowledge-dialog" description={`${RULES[flag.rule] ?? flag.rule}: ${flag.clinicianId}`}>
-      <form onSubmit={submit} className="console-form">
+      <form onSubmit={submit} className="console-form" noValidate>
         <label htmlFor="ack-note">Note: what you found or did</label>
-        <textarea id="ack-note" data-autofocus rows={4} maxLength={2000} required value={note} onChange={(e) => setNote(e.target.value)} />
+        <textarea
+          id="ack-note"
+          ref={noteRef}
+          data-autofocus
+          rows={4}
+          maxLength={2000}
+          aria-required="true"
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={problem ? problemId : undefined}
+          value={note}
+          onChange={(e) => {
+            onNote(e.target.value);
+            if (problem && e.target.value.trim() !== '') setProblem(null);
+          }}
+        />
+        {problem && <p id={problemId} className="field-error" data-testid="ack-note-error">{problem}</p>}
         {error && <p className="error" role="alert">{error}</p>}
         <div className="dialog-actions">
           <button type="button" className="secondary" onClick={onClose}>Cancel</button>
-          <button type="submit" className="primary" disabled={busy || note.trim() === ''}>Acknowledge</button>
+          <button type="submit" className="primary" disabled={busy}>Acknowledge</button>
         </div>
       </form>
     </Dialog>

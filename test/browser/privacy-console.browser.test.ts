@@ -387,6 +387,111 @@ test('open flags page by cursor: a burst of newer flags cannot push an older one
   await officer.getByTestId('nav-accounting').click();
 });
 
+/** Raises an open flag about `clinicianId` at `at` (by default now: newer than every other). */
+async function freshFlag(key: string, clinicianId = 'dr.kim', at = new Date()) {
+  const flag = await raiseFlag(db, {
+    rule: 'after-hours',
+    clinicianId,
+    patientId: assigned,
+    explanation: `Tester flag ${key}.`,
+    evidence: { refs: [{ kind: 'backend', seq: 1 }], refsTotal: 1, numbers: {} },
+    dedupeKey: `console-test-${key}`,
+    at: at.toISOString(),
+  });
+  return flag;
+}
+const flagRow = (id: string) => officer.locator(`[data-testid=flag][data-flag-id="${id}"]`);
+async function showFlags() {
+  await officer.getByTestId('nav-accounting').click();
+  await officer.getByTestId('nav-flags').click();
+  await officer.getByTestId('flags-page').waitFor();
+}
+
+test('Esc in the acknowledge dialog keeps the typed note for that flag (another flag starts empty); the draft ends at sign-out', async () => {
+  const a = await freshFlag('draft-a');
+  const b = await freshFlag('draft-b');
+  await showFlags();
+  const dialog = officer.getByTestId('acknowledge-dialog');
+  await flagRow(a.id).getByTestId('flag-acknowledge').click();
+  await dialog.locator('#ack-note').fill('Asked the ward manager; waiting');
+  await officer.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await flagRow(a.id).getByTestId('flag-acknowledge').click();
+  assert.equal(await dialog.locator('#ack-note').inputValue(), 'Asked the ward manager; waiting', 'the draft is back');
+  await officer.keyboard.press('Escape');
+  await flagRow(b.id).getByTestId('flag-acknowledge').click();
+  assert.equal(await dialog.locator('#ack-note').inputValue(), '', "another flag's dialog starts empty");
+  await officer.keyboard.press('Escape');
+  // Leaving the flags page and coming back keeps it too.
+  await showFlags();
+  await flagRow(a.id).getByTestId('flag-acknowledge').click();
+  assert.equal(await dialog.locator('#ack-note').inputValue(), 'Asked the ward manager; waiting');
+  await officer.keyboard.press('Escape');
+  await officer.getByTestId('console-sign-out').click();
+  await officer.getByTestId('console-sign-in').waitFor();
+  await officer.locator('#console-user').fill(OFFICER);
+  await officer.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await officer.getByTestId('flags-page').waitFor();
+  await flagRow(a.id).getByTestId('flag-acknowledge').click();
+  assert.equal(await dialog.locator('#ack-note').inputValue(), '', 'signing out drops the draft');
+  await officer.keyboard.press('Escape');
+});
+
+test('acknowledging a flag about yourself: the route answers 403 FLAG_ABOUT_YOURSELF and the dialog says why in words, keeping the note', async () => {
+  const mine = await freshFlag('about-officer', OFFICER);
+  const session = (await officerContext.cookies(`${consoleOrigin}/console/`)).find((c) => c.name === 'clinician-console')!.value;
+  const direct = await fetch(`${consoleOrigin}/console/api/flags/${mine.id}/acknowledge`, {
+    method: 'POST',
+    headers: { [CONSOLE_REQUEST_HEADER]: '1', cookie: `clinician-console=${session}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ note: 'x' }),
+  });
+  assert.equal(direct.status, 403);
+  const body = (await direct.json()) as { error: { code: string; message: string } };
+  assert.deepEqual(body.error, { code: 'FLAG_ABOUT_YOURSELF', message: 'A flag about yourself must be acknowledged by another privacy officer.' });
+  await showFlags();
+  await flagRow(mine.id).getByTestId('flag-acknowledge').click();
+  const dialog = officer.getByTestId('acknowledge-dialog');
+  await dialog.locator('#ack-note').fill('This was my own test login.');
+  await dialog.getByRole('button', { name: 'Acknowledge' }).click();
+  const alert = dialog.getByRole('alert');
+  await alert.waitFor();
+  assert.equal(await alert.innerText(), 'A flag about yourself must be acknowledged by another privacy officer.');
+  assert.equal(await dialog.locator('#ack-note').inputValue(), 'This was my own test login.', 'the note is kept');
+  await expectAccessible(officer, 'privacy-console-acknowledge-own-flag');
+  await officer.keyboard.press('Escape');
+  const stored = await db.selectFrom('privacy_flags').select(['status']).where('id', '=', mine.id).executeTakeFirstOrThrow();
+  assert.equal(stored.status, 'open');
+});
+
+test('Acknowledge with no note is reachable by Tab and says "Write a note first."; after acknowledging, focus moves to the next flag', async () => {
+  const older = await freshFlag('focus-older', 'dr.kim', new Date(Date.now() - 1000));
+  const newer = await freshFlag('focus-newer');
+  await showFlags();
+  await flagRow(older.id).waitFor();
+  const ids = await officer.locator('[data-testid=flag]').evaluateAll((els) => els.map((e) => e.getAttribute('data-flag-id')));
+  assert.equal(ids.indexOf(older.id), ids.indexOf(newer.id) + 1, 'the older flag follows the newer one');
+  await flagRow(newer.id).getByTestId('flag-acknowledge').click();
+  const dialog = officer.getByTestId('acknowledge-dialog');
+  const submit = dialog.getByRole('button', { name: 'Acknowledge' });
+  assert.equal(await submit.isDisabled(), false, 'the button is not disabled');
+  // Tab from the empty note reaches Cancel, then Acknowledge.
+  await officer.keyboard.press('Tab');
+  await officer.keyboard.press('Tab');
+  assert.equal(await officer.evaluate(() => document.activeElement?.textContent), 'Acknowledge');
+  await officer.keyboard.press('Enter');
+  const problem = dialog.getByTestId('ack-note-error');
+  await problem.waitFor();
+  assert.equal(await problem.innerText(), 'Write a note first.');
+  assert.equal(await dialog.locator('#ack-note').getAttribute('aria-invalid'), 'true');
+  assert.equal(await officer.evaluate(() => document.activeElement?.id), 'ack-note', 'focus goes to the note');
+  await expectAccessible(officer, 'privacy-console-acknowledge-empty');
+  assert.equal((await db.selectFrom('privacy_flags').select(['status']).where('id', '=', newer.id).executeTakeFirstOrThrow()).status, 'open', 'nothing was sent');
+  await dialog.locator('#ack-note').fill('Checked: covering a colleague.');
+  await submit.click();
+  await flagRow(newer.id).waitFor({ state: 'detached' });
+  await officer.waitForFunction((id) => document.activeElement?.closest('[data-testid=flag]')?.getAttribute('data-flag-id') === id, older.id);
+});
+
 test("the console's own views and exports are recorded as HOPERAT; the accounting hides them behind a checked 'Hide privacy-office views' the officer can clear; exports hold them", async () => {
   const purposes = (await db.selectFrom('disclosure_events').select(['entry']).orderBy('seq').execute())
     .map((r) => parseCanonicalAuditEntry(r.entry)!)
