@@ -327,11 +327,12 @@ test('the accounting exports as a FHIR Bundle of AuditEvents and as CSV with for
 test('a flood of failed reads cannot bury the accounting: older pages load down to the break of the glass, and each attempt shows its not-assigned mark (attack-a A7)', async () => {
   backend.admin(['add-clinician', 'dr.flood', '--name', 'Dr Flood']);
   const now = Date.now();
-  // 5 devices x 50 failed reads (the per-device daily cap that is filed under the patient): 250 newer entries.
+  // 5 devices x 50 failed reads (the per-device daily cap that is filed under the patient): 250 entries newer than anything before
+  // (recorded from now on: a break of the glass a few seconds ago must not land among them; the upload allows 5 minutes of skew).
   for (let d = 0; d < 5; d++) {
     const dev = new HandBuiltDevice('dr.flood');
     const token = await dev.register(db);
-    const body = dev.upload(Array.from({ length: 50 }, (_, i) => ({ recordedAt: new Date(now - 10_000 + i).toISOString(), patientId: restricted, outcome: '4' as const })));
+    const body = dev.upload(Array.from({ length: 50 }, (_, i) => ({ recordedAt: new Date(now + d * 50 + i).toISOString(), patientId: restricted, outcome: '4' as const })));
     const r = await post(backend.url, AUDIT_UPLOAD_PATH, body, token);
     assert.equal(r.status, 200, r.text);
   }
