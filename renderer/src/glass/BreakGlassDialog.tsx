@@ -11,6 +11,7 @@
 import { useEffect, useId, useRef, type FormEvent } from 'react';
 import { EXPORT_REASON_TEXT_MAX, GLASS_REASONS, glassReasonSchema } from '../../../shared/contract';
 import { Dialog } from '../ui/Dialog';
+import { useTabTrap } from '../ui/use-tab-trap';
 import { GLASS_REASON_WORDS, type GlassReasonCode } from './glass-words';
 
 export interface GlassDraft {
@@ -46,7 +47,6 @@ interface Props {
   onCancel(): void;
 }
 
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 export function BreakGlassDialog({ draft, onDraft, problems, error, busy, onSubmit, onCancel }: Props) {
   const formRef = useRef<HTMLFormElement>(null);
@@ -55,32 +55,7 @@ export function BreakGlassDialog({ draft, onDraft, problems, error, busy, onSubm
   const textErrorId = useId();
   const textHelpId = useId();
 
-  // Tab and Shift+Tab stay inside the dialog; of the radio group only the checked one (or the first) is a stop.
-  useEffect(() => {
-    const dialog = formRef.current?.closest('dialog');
-    if (!dialog) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Tab') return;
-      const all = [...dialog.querySelectorAll<HTMLElement>(FOCUSABLE)];
-      const stops = all.filter((el) => {
-        if (!(el instanceof HTMLInputElement) || el.type !== 'radio') return true;
-        const group = all.filter((g): g is HTMLInputElement => g instanceof HTMLInputElement && g.type === 'radio' && g.name === el.name);
-        return el.checked || (!group.some((g) => g.checked) && group[0] === el);
-      });
-      const first = stops[0];
-      const last = stops[stops.length - 1];
-      if (!first || !last) return;
-      if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      } else if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      }
-    };
-    dialog.addEventListener('keydown', onKey);
-    return () => dialog.removeEventListener('keydown', onKey);
-  }, []);
+  useTabTrap(formRef);
 
   // A problem found at submit takes the focus to its field.
   useEffect(() => {
