@@ -75,7 +75,7 @@ test('ArrowDown on a focused status select saves nothing', async () => {
   order = listed.map((r) => r.id);
   problem = listed.find((r) => r.name === 'Hypertension')!;
   assert.equal(problem.status, 'active');
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
   const outbox = waitingChanges();
 
   const select = page.locator(`[data-condition="${problem.id}"] select`);
@@ -116,7 +116,7 @@ test('a status change needs confirmation naming the problem and old → new, and
   await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
 
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
   await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
   await row.getByTestId('undo-line').getByText(/already (sent|reached|answered)|being sent/).waitFor();
   assert.equal(conditionStatus(problem.id), 'inactive', 'the sent change stays');
