@@ -12,6 +12,8 @@
  * `print` is issue 13's PDF export of a 200-resource chart (page.pdf() with
  * the print view mounted, against the same page without it).
  * `privacy` is issue 13's monitoring over a simulated month on PostgreSQL.
+ * `scale` is issue 14's full panel (2,000 patients, 1M resources) against a
+ * plaintext baseline, with the first sync from the backend process.
  */
 import { runAuthBench } from './auth-bench';
 import { backendVersions } from './backend-versions';
@@ -20,6 +22,7 @@ import { runConsultBench } from './consult-bench';
 import { runPrivacyBench } from './privacy-monitoring-bench';
 import { runPrintBench } from './print-bench';
 import { runPushBench } from './push-bench';
+import { runScaleBench } from './scale-bench';
 import { runSFrameBench } from './sframe-bench';
 import { runSyncBench } from './sync-bench';
 
@@ -40,6 +43,7 @@ const consult = runs('consult') ? await runConsultBench(quick) : null;
 const sframe = runs('sframe') ? await runSFrameBench(quick) : null;
 const privacy = runs('privacy') ? await runPrivacyBench(quick) : null;
 const print = runs('print') ? await runPrintBench(quick) : null;
+const scale = runs('scale') ? await runScaleBench(quick) : null;
 
 const signIn = auth?.sign_in_round_trip;
 const issue8 = {
@@ -65,5 +69,5 @@ const issue8 = {
       }
     : {}),
 };
-process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, privacy, print, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
+process.stdout.write(JSON.stringify({ mode: quick ? 'quick' : 'full', node: process.version, issue8, cache, auth, sync, push, consult, sframe, privacy, print, scale, seconds: Math.round((Date.now() - started) / 1000) }, null, 2) + '\n');
 process.exit(0);

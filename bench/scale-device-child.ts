@@ -1,0 +1,274 @@
+/**
+ * The device side of the scale benchmark, in a process of its own so that
+ * its peak RSS is one device's: opens a new, empty cache (encrypted through
+ * openCacheSession with its key in the keychain, or the plaintext
+ * baseline), registers it with the backend as enrollment leaves a device,
+ * then (1) the first sync of the panel from the backend process (pullChanges)
+ * while a timer issues `chart.open` every 100 ms through the handler
+ * registry's dispatch (what the IPC glue calls) for a patient already
+ * synced; a call's latency counts from when it was due, so the time it
+ * waits for the thread (a pulled page being applied) is in it; (2) the same
+ * call with nothing else running; (3) the drain of queued changes (queued
+ * with recordChange and writeChange, pushed by the sync worker until the
+ * outbox is empty). Time spent waiting for the backend's answers is counted
+ * apart, so what is the device's own is visible. Stops a stage at the cap.
+ * Started by bench/scale-bench.ts with `node --import tsx`; prints one JSON
+ * line; benchmarks only, asserts nothing.
+ */
+import { mkdirSync } from 'node:fs';
+import { BackendClient } from '../electron/services/backend-client';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
+import { outboxSize, recordChange, writeChange } from '../electron/services/outbox';
+import { createOsSecretStore } from '../electron/services/secret-store';
+import { pullChanges } from '../electron/services/sync-pull';
+import { SyncWorker } from '../electron/services/sync-worker';
+import type { FhirResource } from '../shared/contract';
+import type { Change } from '../shared/sync-api';
+import { registerDeviceAt } from '../test/support/backend-db';
+import { patientId } from './scale-data';
+import { baselineSession, rssMb } from './scale-workload';
+import { ms, round, stats } from './bench-stats';
+
+export interface DeviceJob {
+  kind: 'encrypted' | 'plaintext';
+  dataDir: string;
+  secretsService: string;
+  backendUrl: string;
+  backendDataDir: string;
+  clinicianId: string;
+  patients: number;
+  drain: number;
+  idleCalls: number;
+  capS: number;
+}
+
+const CHART_EVERY_MS = 100;
+/** Changes of the drain queued one recordChange each (the rest in batches). */
+const QUEUED_ALONE = 1000;
+const APP = { url: 'app://clinician/index.html', isMainFrame: true };
+const DISPATCH = { trustedOrigins: ['app://clinician'] };
+const seconds = (start: bigint) => round(ms(start) / 1000);
+const none = { p50_ms: null, p95_ms: null, n: 0 };
+
+class CapReached extends Error {}
+
+/** The backend client the device pulls with, noting the patients of each page (applied before any timer can run) and stopping at the cap. */
+class ObservedClient extends BackendClient {
+  readonly synced: string[] = [];
+  resources = 0;
+  deadline = Infinity;
+  /** Time spent waiting for the backend's answers (request out to reply parsed). */
+  waitingMs = 0;
+  requests = 0;
+
+  override async pull(token: string, cursor: string | null): ReturnType<BackendClient['pull']> {
+    if (performance.now() > this.deadline) throw new CapReached('cap reached');
+    const start = performance.now();
+    const page = await super.pull(token, cursor);
+    this.waitingMs += performance.now() - start;
+    this.requests++;
+    for (const r of page.resources) if (r.resourceType === 'Patient') this.synced.push(r.id);
+    this.resources += page.resources.length;
+    return page;
+  }
+
+  override async push(token: string, changes: Change[]): ReturnType<BackendClient['push']> {
+    const start = performance.now();
+    try {
+      return await super.push(token, changes);
+    } finally {
+      this.waitingMs += performance.now() - start;
+      this.requests++;
+    }
+  }
+}
+
+/**
+ * `chart.open` through dispatch every CHART_EVERY_MS, as a renderer would
+ * send it: when the thread was busy, every call due meanwhile is served
+ * when it is free, in order, and its latency counts from when it was due.
+ */
+function chartProbe(registry: HandlerRegistry, synced: string[]) {
+  const latency: number[] = [];
+  const service: number[] = [];
+  let notYetSynced = 0;
+  let failed = 0;
+  let next = 1;
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const t0 = performance.now();
+  const fire = async () => {
+    while (!stopped && t0 + next * CHART_EVERY_MS <= performance.now()) {
+      const due = t0 + next * CHART_EVERY_MS;
+      next++;
+      if (synced.length === 0) {
+        notYetSynced++;
+        continue;
+      }
+      const id = synced[Math.floor(Math.random() * synced.length)]!;
+      const start = performance.now();
+      const reply = await dispatch(registry, 'chart.open', { patientId: id }, APP, DISPATCH);
+      const end = performance.now();
+      if (!reply.ok) failed++;
+      latency.push(end - due);
+      service.push(end - start);
+    }
+    if (!stopped) timer = setTimeout(() => (running = fire()), Math.max(0, t0 + next * CHART_EVERY_MS - performance.now()));
+  };
+  let timer = setTimeout(() => (running = fire()), CHART_EVERY_MS);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      return {
+        calls: latency.length,
+        before_first_patient: notYetSynced,
+        failed,
+        latency_from_due: latency.length > 0 ? stats(latency) : none,
+        handler_time: service.length > 0 ? stats(service) : none,
+        max_latency_ms: round(Math.max(0, ...latency)),
+        handler_total_s: round(service.reduce((a, b) => a + b, 0) / 1000),
+      };
+    },
+  };
+}
+
+/** `chart.open` through dispatch with nothing else running: the reference for the probe's figures. */
+async function idleDispatch(registry: HandlerRegistry, synced: string[], calls: number) {
+  const samples: number[] = [];
+  for (let i = 0; i < calls && synced.length > 0; i++) {
+    const start = performance.now();
+    const reply = await dispatch(registry, 'chart.open', { patientId: synced[Math.floor(Math.random() * synced.length)]! }, APP, DISPATCH);
+    if (!reply.ok) throw new Error(`bench: chart.open failed: ${reply.error.code}`);
+    samples.push(performance.now() - start);
+  }
+  return samples.length > 0 ? stats(samples) : none;
+}
+
+/** The first sync of the panel into an empty device, with the chart.open probe running. */
+async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
+  const client = new ObservedClient(job.backendUrl, 120_000);
+  const registry = createHandlerRegistry({ session: () => device, problem: () => null, actor: () => job.clinicianId });
+  const probe = chartProbe(registry, client.synced);
+  client.deadline = performance.now() + job.capS * 1000;
+  const start = process.hrtime.bigint();
+  let written = 0;
+  let capped = false;
+  try {
+    written = await pullChanges(device, client, token);
+  } catch (err) {
+    if (!(err instanceof CapReached)) throw err;
+    capped = true;
+  }
+  const took = seconds(start);
+  const during = await probe.stop();
+  const resources = capped ? client.resources : written;
+  const idle = await idleDispatch(registry, client.synced, job.idleCalls);
+  const waiting = round(client.waitingMs / 1000);
+  return {
+    seconds: took,
+    resources,
+    patients: client.synced.length,
+    resources_per_s: Math.round(resources / took),
+    pages: client.requests,
+    waiting_for_backend_s: waiting,
+    // What is left: applying the pages on this thread (and the probe's chart opens, counted in handler_total_s).
+    applying_s: round(took - waiting - during.handler_total_s),
+    capped: capped ? `stopped after ${job.capS} s` : false,
+    chart_open_during_sync: during,
+    chart_open_dispatch_idle: idle,
+  };
+}
+
+function queuedChange(kind: string, i: number, patients: number): FhirResource {
+  return {
+    resourceType: 'Observation',
+    id: `scale-change-${kind}-${i}`,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }], text: 'Heart rate' },
+    subject: { reference: `Patient/${patientId(i % patients)}` },
+    effectiveDateTime: new Date(Date.UTC(2026, 10, 26) + i * 1000).toISOString(),
+    valueQuantity: { value: 60 + (i % 40), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  };
+}
+
+/**
+ * Queues `job.drain` changes, then pushes until the outbox is empty. The
+ * first QUEUED_ALONE are queued one recordChange each (a clinician's save:
+ * their times are the per-change figure); the rest, setup only, a thousand
+ * writeChange per audited transaction.
+ */
+async function drain(device: CacheSession, token: string, job: DeviceJob) {
+  const alone = Math.min(QUEUED_ALONE, job.drain);
+  const perChange: number[] = [];
+  let start = process.hrtime.bigint();
+  for (let i = 0; i < alone; i++) {
+    const one = process.hrtime.bigint();
+    recordChange(device, queuedChange(job.kind, i, job.patients));
+    perChange.push(ms(one));
+  }
+  for (let i = alone; i < job.drain; i += 1000) {
+    device.audited(() => {
+      for (let k = i; k < Math.min(job.drain, i + 1000); k++) writeChange(device, queuedChange(job.kind, k, job.patients));
+    });
+  }
+  const queued = seconds(start);
+  const client = new ObservedClient(job.backendUrl, 120_000);
+  const worker = new SyncWorker({ backend: client, session: () => device, token: () => token, undoSeconds: 0 });
+  const deadline = performance.now() + job.capS * 1000;
+  start = process.hrtime.bigint();
+  let capped: string | false = false;
+  while (outboxSize(device) > 0) {
+    if (performance.now() > deadline) {
+      capped = `stopped after ${job.capS} s`;
+      break;
+    }
+    if ((await worker.pushOnce()) === 0) {
+      capped = 'the worker pushed nothing with changes still queued';
+      break;
+    }
+  }
+  const took = seconds(start);
+  const left = outboxSize(device);
+  const waiting = round(client.waitingMs / 1000);
+  return {
+    changes: job.drain,
+    queue_seconds: queued,
+    record_change_alone: perChange.length > 0 ? stats(perChange) : none,
+    seconds: took,
+    pushed_per_s: Math.round((job.drain - left) / took),
+    pushes: client.requests,
+    waiting_for_backend_s: waiting,
+    on_device_s: round(took - waiting),
+    left_in_outbox: left,
+    capped,
+  };
+}
+
+export interface DeviceFigures {
+  profile_id: string;
+  first_sync: Awaited<ReturnType<typeof firstSync>>;
+  drain: Awaited<ReturnType<typeof drain>>;
+  rss_after_sync: ReturnType<typeof rssMb>;
+  rss_mb: number;
+  max_rss_mb: number;
+}
+
+const job = JSON.parse(process.argv[2] ?? '{}') as DeviceJob;
+mkdirSync(job.dataDir, { recursive: true });
+const device: CacheSession =
+  job.kind === 'encrypted'
+    ? await openCacheSession({ dataDir: job.dataDir, secrets: createOsSecretStore(job.secretsService), actor: job.clinicianId, create: true })
+    : baselineSession(job.dataDir, 'scale-plain-device');
+try {
+  const token = await registerDeviceAt({ dataDir: job.backendDataDir, databaseUrl: undefined }, job.clinicianId, device);
+  const sync = await firstSync(device, token, job);
+  const afterSync = rssMb();
+  const drained = await drain(device, token, job);
+  process.stdout.write(JSON.stringify({ profile_id: device.profile.profileId, first_sync: sync, drain: drained, rss_after_sync: afterSync, ...rssMb() }) + '\n');
+} finally {
+  device.close();
+}
+process.exit(0);
