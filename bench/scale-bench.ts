@@ -40,7 +40,7 @@ import { scratchDir } from '../test/support/scratch';
 import { patientId, RESOURCES_PER_PATIENT, scalePatientBundle, typedName } from './scale-data';
 import { APP_CACHE_KIB, baselineSession, randomReads, rssMb } from './scale-workload';
 import type { SizingJob } from './scale-cache-child';
-import type { DeviceFigures, DeviceJob } from './scale-device-child';
+import type { DeviceJob, DrainPhase, SyncPhase } from './scale-device-child';
 import { ms, round, stats } from './bench-stats';
 
 interface Sizes {
@@ -276,32 +276,43 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       flags: ['--rate-limit-device', '100000000', '--rate-limit-upload', '100000000', '--rate-limit-ip', '100000000'],
     });
     rmSync(bundles, { recursive: true, force: true });
-    const device = async (kind: DeviceJob['kind']) => {
-      const job: DeviceJob = {
-        kind,
-        dataDir: join(dir.path, `device-${kind}`),
-        secretsService,
-        backendUrl: backend!.url,
-        backendDataDir: backendDir,
-        clinicianId: CLINICIAN,
-        patients: sizes.patients,
-        drain: sizes.drain,
-        idleCalls: sizes.idleCalls,
-        capS: CAP_S,
-      };
-      const figures = await runScriptAsync<DeviceFigures>('scale-device-child.ts', [JSON.stringify(job)]);
+    // Both first syncs before either drain: no device pulls the changes another pushed.
+    const job = (kind: DeviceJob['kind'], phase: DeviceJob['phase'], token?: string): DeviceJob => ({
+      kind,
+      phase,
+      ...(token ? { token } : {}),
+      dataDir: join(dir.path, `device-${kind}`),
+      secretsService,
+      backendUrl: backend!.url,
+      backendDataDir: backendDir,
+      clinicianId: CLINICIAN,
+      patients: sizes.patients,
+      drain: sizes.drain,
+      idleCalls: sizes.idleCalls,
+      capS: CAP_S,
+    });
+    const syncOf = async (kind: DeviceJob['kind']) => {
+      const figures = await runScriptAsync<SyncPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'sync'))]);
       if (kind === 'encrypted') profiles.push(figures.profile_id);
-      log(`device ${kind}: ${JSON.stringify(figures)}`);
+      log(`first sync ${kind}: ${JSON.stringify(figures.first_sync)}`);
       return figures;
     };
-    const devEnc = await device('encrypted');
-    const devPlain = await device('plaintext');
-    const [syncEnc, syncPlain, drainEnc, drainPlain] = [devEnc.first_sync, devPlain.first_sync, devEnc.drain, devPlain.drain];
+    const drainOf = async (kind: DeviceJob['kind'], token: string) => {
+      const figures = await runScriptAsync<DrainPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'drain', token))]);
+      log(`drain ${kind}: ${JSON.stringify(figures.drain)}`);
+      return figures;
+    };
+    const syncPhaseEnc = await syncOf('encrypted');
+    const syncPhasePlain = await syncOf('plaintext');
+    const drainPhaseEnc = await drainOf('encrypted', syncPhaseEnc.token);
+    const drainPhasePlain = await drainOf('plaintext', syncPhasePlain.token);
+    const [syncEnc, syncPlain, drainEnc, drainPlain] = [syncPhaseEnc.first_sync, syncPhasePlain.first_sync, drainPhaseEnc.drain, drainPhasePlain.drain];
+    const rssOf = (sync: SyncPhase, drained: DrainPhase) => ({ first_sync_max_rss_mb: sync.max_rss_mb, drain_max_rss_mb: drained.max_rss_mb });
     memory.after_devices = rssMb();
     const benchPeakMb = Math.round(process.resourceUsage().maxRSS / 1024);
     const sizing32 = sizing.points.find((p) => p.cache_mib === APP_CACHE_KIB / 1024)!.encrypted as { max_rss_mb: number };
     // The app's peak: one encrypted cache's process (the device through first sync and drain; the 32 MiB sizing point).
-    const peakRssMb = Math.max(devEnc.max_rss_mb, sizing32.max_rss_mb);
+    const peakRssMb = Math.max(syncPhaseEnc.max_rss_mb, drainPhaseEnc.max_rss_mb, sizing32.max_rss_mb);
 
     const during = syncEnc.chart_open_during_sync;
     const full = !quick;
@@ -319,9 +330,9 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the larger of the encrypted device process (first sync, then drain) and the encrypted 32 MiB sizing process; bench_process holds both caches of the import stage and run-all.ts\'s modules',
-        device_encrypted: { after_first_sync: devEnc.rss_after_sync, at_end: { rss_mb: devEnc.rss_mb, max_rss_mb: devEnc.max_rss_mb } },
-        device_plaintext: { after_first_sync: devPlain.rss_after_sync, at_end: { rss_mb: devPlain.rss_mb, max_rss_mb: devPlain.max_rss_mb } },
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain) and the encrypted 32 MiB sizing process; bench_process holds both caches of the import stage and run-all.ts\'s modules',
+        device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
+        device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },
       },
       peak_rss_mb: peakRssMb,

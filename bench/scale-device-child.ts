@@ -10,7 +10,9 @@
  * waits for the thread (a pulled page being applied) is in it; (2) the same
  * call with nothing else running; (3) the drain of queued changes (queued
  * with recordChange and writeChange, pushed by the sync worker until the
- * outbox is empty). Time spent waiting for the backend's answers is counted
+ * outbox is empty), the device reopened in a second process after every
+ * device's first sync (so no device pulls another's pushed changes; its
+ * peak RSS is the larger of the two). Time spent waiting for the backend's answers is counted
  * apart, so what is the device's own is visible. Stops a stage at the cap.
  * Started by bench/scale-bench.ts with `node --import tsx`; prints one JSON
  * line; benchmarks only, asserts nothing.
@@ -32,6 +34,9 @@ import { ms, round, stats } from './bench-stats';
 
 export interface DeviceJob {
   kind: 'encrypted' | 'plaintext';
+  /** `sync`: a new device, registered, first sync; `drain`: the same device reopened, with the token the sync phase printed. */
+  phase: 'sync' | 'drain';
+  token?: string;
   dataDir: string;
   secretsService: string;
   backendUrl: string;
@@ -247,11 +252,16 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   };
 }
 
-export interface DeviceFigures {
+export interface SyncPhase {
   profile_id: string;
+  token: string;
   first_sync: Awaited<ReturnType<typeof firstSync>>;
+  rss_mb: number;
+  max_rss_mb: number;
+}
+
+export interface DrainPhase {
   drain: Awaited<ReturnType<typeof drain>>;
-  rss_after_sync: ReturnType<typeof rssMb>;
   rss_mb: number;
   max_rss_mb: number;
 }
@@ -260,14 +270,17 @@ const job = JSON.parse(process.argv[2] ?? '{}') as DeviceJob;
 mkdirSync(job.dataDir, { recursive: true });
 const device: CacheSession =
   job.kind === 'encrypted'
-    ? await openCacheSession({ dataDir: job.dataDir, secrets: createOsSecretStore(job.secretsService), actor: job.clinicianId, create: true })
+    ? await openCacheSession({ dataDir: job.dataDir, secrets: createOsSecretStore(job.secretsService), actor: job.clinicianId, create: job.phase === 'sync' })
     : baselineSession(job.dataDir, 'scale-plain-device');
 try {
-  const token = await registerDeviceAt({ dataDir: job.backendDataDir, databaseUrl: undefined }, job.clinicianId, device);
-  const sync = await firstSync(device, token, job);
-  const afterSync = rssMb();
-  const drained = await drain(device, token, job);
-  process.stdout.write(JSON.stringify({ profile_id: device.profile.profileId, first_sync: sync, drain: drained, rss_after_sync: afterSync, ...rssMb() }) + '\n');
+  if (job.phase === 'sync') {
+    const token = await registerDeviceAt({ dataDir: job.backendDataDir, databaseUrl: undefined }, job.clinicianId, device);
+    const figures: SyncPhase = { profile_id: device.profile.profileId, token, first_sync: await firstSync(device, token, job), ...rssMb() };
+    process.stdout.write(JSON.stringify(figures) + '\n');
+  } else {
+    const figures: DrainPhase = { drain: await drain(device, job.token!, job), ...rssMb() };
+    process.stdout.write(JSON.stringify(figures) + '\n');
+  }
 } finally {
   device.close();
 }
