@@ -46,6 +46,8 @@ describe('the sync worker against a failing proxy', () => {
   let mode: 'forward' | 'poison' | 'outage' | 'limit1m' = 'forward';
   let pushBodies: number[] = [];
   let tooLarge = 0;
+  /** The next request waits at the proxy until released (a sync caught in flight). */
+  let hold: { reached: () => void; release: Promise<void> } | null = null;
   let wall = Date.parse('2026-11-25T09:00:00Z');
   let mono = 1_000_000;
 
@@ -66,6 +68,12 @@ describe('the sync worker against a failing proxy', () => {
     token = await registerDeviceAt(backend, 'dr.f', session);
     front = await startInterposer(backend.url);
     front.handle(async (ex, forward) => {
+      if (hold) {
+        const held = hold;
+        hold = null;
+        held.reached();
+        await held.release;
+      }
       const push = ex.path === PUSH_PATH;
       if (push) pushBodies.push(ex.body.length);
       if (mode === 'outage' || (mode === 'poison' && push && ex.body.toString().includes('"o-poison'))) {
@@ -186,6 +194,25 @@ describe('the sync worker against a failing proxy', () => {
     mono += SET_ASIDE_MS;
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
     assert.equal(syncCounts(session).waiting, 0);
+  });
+
+  test('the OS reports the network gone while a sync is in flight: Offline stays, the answer already on its way does not turn it back; a sync begun after it does', async () => {
+    const worker = newWorker();
+    assert.equal(await worker.drain(), true);
+    let reached!: () => void;
+    let release!: () => void;
+    const atProxy = new Promise<void>((r) => (reached = r));
+    hold = { reached, release: new Promise<void>((r) => (release = r)) };
+    const inFlight = worker.drain();
+    await atProxy;
+    worker.networkChanged(false);
+    assert.equal(worker.status.online, false, 'said at once');
+    release();
+    await inFlight;
+    assert.equal(worker.status.online, false, 'a sync begun before the OS said offline does not say online');
+    // The network works after all: the next sync, begun after the event, says so.
+    assert.equal(await worker.drain(), true);
+    assert.equal(worker.status.online, true);
   });
 });
 

@@ -182,6 +182,8 @@ export class SyncWorker {
 
   /** Whether the last pushOnce had the server take something (not merely set a change aside). */
   private took = false;
+  /** Counts the OS's "network gone" reports: a drain begun before the latest one never says online. */
+  private offlineReports = 0;
 
   /** Delay before the next try after `failures` failures in a row: exponential, capped, with jitter. */
   backoffMs(failures: number): number {
@@ -377,6 +379,9 @@ export class SyncWorker {
   private async drainNow(live: () => boolean): Promise<boolean> {
     // The backend ending the session is met once per drain with a fresh one (no loop).
     let renewed = false;
+    // An answer already on its way when the OS said the network is gone does not turn "Offline" back.
+    const reports = this.offlineReports;
+    const reachable = () => this.offlineReports === reports;
     for (;;) {
       let token: string | null = null;
       try {
@@ -385,7 +390,7 @@ export class SyncWorker {
         while ((await this.pushOnce()) > 0) {
           // A loop stopped meanwhile (a lock) ends here: the next one starts once this drain is over.
           if (!live()) return false;
-          this.status.online = true;
+          if (reachable()) this.status.online = true;
           this.status.serverProblem = false;
           // A change set aside is not a success: only a push the server took is.
           if (this.took) this.status.lastSuccessAt = this.now();
@@ -401,7 +406,7 @@ export class SyncWorker {
           await uploadAuditChain(session, this.options.backend, token);
         }
         if (!live()) return true;
-        this.status.online = true;
+        if (reachable()) this.status.online = true;
         this.status.serverProblem = false;
         this.status.failures = 0;
         this.status.failing = this.countAside(session);
@@ -421,14 +426,14 @@ export class SyncWorker {
         if (!live()) return false;
         this.status.failures++;
         if (isSessionEnded(err)) {
-          this.status.online = true;
+          if (reachable()) this.status.online = true;
           this.status.serverProblem = false;
           this.status.lastError = err.message;
           return false;
         }
         if (err instanceof AppError && err.code === 'DEVICE_REVOKED') this.options.revoked?.(err.message);
         const code = err instanceof AppError ? err.code : null;
-        this.status.online = code !== 'BACKEND_UNREACHABLE';
+        this.status.online = code !== 'BACKEND_UNREACHABLE' && reachable();
         this.status.serverProblem = code === 'BACKEND_FAILED';
         this.status.failing = this.countAside(this.options.session());
         this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
@@ -495,6 +500,7 @@ export class SyncWorker {
       this.status.failures = 0;
       this.nudge();
     } else {
+      this.offlineReports++;
       this.status.online = false;
     }
   }

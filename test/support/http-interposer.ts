@@ -63,6 +63,11 @@ export async function startInterposer(target: string): Promise<Interposer> {
       );
     });
   });
+  // Idle kept-alive connections stay open until close(): a test that blocks its
+  // event loop (a synchronous admin command) longer than Node's 5 s default
+  // would otherwise have the interposer close a connection the client is
+  // reusing, in the same turn, and the request lost.
+  server.keepAliveTimeout = 0;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
