@@ -60,8 +60,9 @@ const CAP_S = Number(process.env.BENCH_SCALE_CAP_S ?? 900);
 const CACHE_SIZES_MIB = [8, 32, 64, 128];
 const CLINICIAN = 'dr.scale';
 
+/** The panel's size against full (BENCH_SCALE_FACTOR overrides it while investigating: 0.01 is 20 patients). */
 function sizesFor(quick: boolean): Sizes {
-  const f = quick ? 0.1 : 1;
+  const f = Number(process.env.BENCH_SCALE_FACTOR ?? (quick ? 0.1 : 1));
   return {
     patients: Math.round(2000 * f),
     reads: Math.round(200_000 * f),
@@ -77,6 +78,16 @@ function sizesFor(quick: boolean): Sizes {
 const log = (message: string) => process.stderr.write(`bench scale: ${message}\n`);
 const seconds = (start: bigint) => round(ms(start) / 1000);
 const bundleFile = (dir: string, index: number) => join(dir, `p${String(index).padStart(5, '0')}.json`);
+
+/** CPU seconds the backend process has used so far (user + system, from /proc; Linux only, 0 elsewhere). */
+function backendCpuS(backend: BackendProcess): number {
+  try {
+    const fields = readFileSync(`/proc/${backend.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Runs a benchmark helper script in a process of its own without blocking
@@ -292,13 +303,17 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       capS: CAP_S,
     });
     const syncOf = async (kind: DeviceJob['kind']) => {
+      const cpu = backendCpuS(backend!);
       const figures = await runScriptAsync<SyncPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'sync'))]);
+      Object.assign(figures.first_sync, { backend_cpu_s: round(backendCpuS(backend!) - cpu) });
       if (kind === 'encrypted') profiles.push(figures.profile_id);
       log(`first sync ${kind}: ${JSON.stringify(figures.first_sync)}`);
       return figures;
     };
     const drainOf = async (kind: DeviceJob['kind'], token: string) => {
+      const cpu = backendCpuS(backend!);
       const figures = await runScriptAsync<DrainPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'drain', token))]);
+      Object.assign(figures.drain, { backend_cpu_s: round(backendCpuS(backend!) - cpu) });
       log(`drain ${kind}: ${JSON.stringify(figures.drain)}`);
       return figures;
     };
@@ -319,6 +334,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     return {
       bench: 'scale',
       mode: quick ? 'quick' : 'full',
+      factor: sizes.patients / 2000,
       node: process.version,
       sizes: { resources: sizes.patients * RESOURCES_PER_PATIENT, resources_per_patient: RESOURCES_PER_PATIENT, app_cache_mib: APP_CACHE_KIB / 1024, cap_s: CAP_S, ...sizes },
       backend_load: load,

@@ -159,6 +159,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   const probe = chartProbe(registry, client.synced);
   client.deadline = performance.now() + job.capS * 1000;
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   let written = 0;
   let capped = false;
   try {
@@ -168,6 +169,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     capped = true;
   }
   const took = seconds(start);
+  const deviceCpu = process.cpuUsage(cpu);
   const during = await probe.stop();
   const resources = capped ? client.resources : written;
   const idle = await idleDispatch(registry, client.synced, job.idleCalls);
@@ -178,7 +180,9 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     patients: client.synced.length,
     resources_per_s: Math.round(resources / took),
     pages: client.requests,
+    // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this thread's).
     waiting_for_backend_s: waiting,
+    device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
     // What is left: applying the pages on this thread (and the probe's chart opens, counted in handler_total_s).
     applying_s: round(took - waiting - during.handler_total_s),
     capped: capped ? `stopped after ${job.capS} s` : false,
@@ -224,6 +228,7 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   const worker = new SyncWorker({ backend: client, session: () => device, token: () => token, undoSeconds: 0 });
   const deadline = performance.now() + job.capS * 1000;
   start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   let capped: string | false = false;
   while (outboxSize(device) > 0) {
     if (performance.now() > deadline) {
@@ -236,6 +241,7 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
     }
   }
   const took = seconds(start);
+  const deviceCpu = process.cpuUsage(cpu);
   const left = outboxSize(device);
   const waiting = round(client.waitingMs / 1000);
   return {
@@ -247,6 +253,7 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
     pushes: client.requests,
     waiting_for_backend_s: waiting,
     on_device_s: round(took - waiting),
+    device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
     left_in_outbox: left,
     capped,
   };
