@@ -18,6 +18,7 @@ import { AUDIT_GENESIS_HASH } from '../shared/audit-entry';
 import { ROOT } from './support/cache-cli';
 import { freshPostgresDatabase } from './support/postgres';
 import { scratchDir } from './support/scratch';
+import { bundledEntry } from './support/bundled-entry';
 
 const caller: Caller = { clinicianId: 'dr.ledger', deviceId: '6f1c2b0e-1111-4222-8333-944455556666', scope: 'full' };
 const clock = () => new Date('2026-11-25T10:00:00.000Z');
@@ -50,7 +51,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     };
 
     function auditVerify(): { status: number | null; stdout: string; stderr: string } {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), 'audit-verify', '--data-dir', dir.path], {
+      const r = spawnSync(process.execPath, [bundledEntry(join(ROOT, 'server', 'main.ts')), 'audit-verify', '--data-dir', dir.path], {
         cwd: ROOT,
         env: { ...process.env, DATABASE_URL: pg?.url ?? '' },
         encoding: 'utf8',

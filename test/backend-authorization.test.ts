@@ -41,6 +41,7 @@ import { scratchDir } from './support/scratch';
 import { ROOT } from './support/cache-cli';
 import { freshPostgresDatabase } from './support/postgres';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { bundledEntry } from './support/bundled-entry';
 
 type Json = Record<string, unknown>;
 
@@ -401,7 +402,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     /** The real admin command line, against this database. */
     function admin(args: string[]): string {
       const env = { ...process.env, ...(pg ? { DATABASE_URL: pg.url } : {}) };
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), ...args, '--data-dir', dir.path], { cwd: ROOT, env, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [bundledEntry(join(ROOT, 'server', 'main.ts')), ...args, '--data-dir', dir.path], { cwd: ROOT, env, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`admin ${args[0]} failed: ${r.stderr}`);
       return r.stdout.trim();
     }

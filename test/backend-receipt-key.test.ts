@@ -16,6 +16,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { ROOT } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
+import { bundledEntry } from './support/bundled-entry';
 
 const SERVER = join(ROOT, 'server', 'main.ts');
 
@@ -23,7 +24,7 @@ function server(args: string[], env: Record<string, string> = {}) {
   const clean = { ...process.env };
   delete clean.CLINICIAN_RECEIPT_KEY_FILE;
   delete clean.DATABASE_URL;
-  return spawnSync(process.execPath, ['--import', 'tsx', SERVER, ...args], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [bundledEntry(SERVER), ...args], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
 test('the backend refuses to serve without a configured receipt key, with a bad one, or one others may read; receipt-key-generate makes one', async () => {
@@ -67,7 +68,7 @@ test('the backend refuses to serve without a configured receipt key, with a bad 
       ['environment', [], { CLINICIAN_RECEIPT_KEY_FILE: key }],
     ] as const) {
       // Serving starts: it got past the key, opened its database and listens; then it is stopped.
-      const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--port', '0', '--data-dir', data, '--bundles', dir.path, ...extra], {
+      const child = spawn(process.execPath, [bundledEntry(SERVER), '--port', '0', '--data-dir', data, '--bundles', dir.path, ...extra], {
         cwd: ROOT,
         env: { ...process.env, CLINICIAN_RECEIPT_KEY_FILE: '', DATABASE_URL: '', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -52,7 +52,7 @@ describe('the sync worker against a failing proxy', () => {
   let mono = 1_000_000;
 
   const newWorker = () =>
-    new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
+    new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, batchSize: 8, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
   const landed = async (ids: string[]) => {
     const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     return ids.filter((id) => server.resources.has(id)).length;
@@ -253,7 +253,7 @@ describe('a replayed older last pull page', () => {
       recorded = await forward();
       return recorded;
     });
-    const client = new BackendClient(front.url, 5000);
+    const client = new BackendClient(front.url, 30_000);
     const countP = () => session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = 'rp-p'").pluck().get() as number;
     await pullChanges(session, client, token);
     await pullChanges(session, client, token); // an empty last page listing rp-a only

@@ -34,6 +34,7 @@ import { migrate, openDatabase } from '../../server/database';
 import { scratchDir } from './scratch';
 import { testKeychain } from './test-keychain';
 import { syntheticPatientBundle } from './synthetic-bundles';
+import { bundledEntry } from './bundled-entry';
 
 export const CLINICIAN = 'dr.rollback';
 
@@ -165,7 +166,7 @@ export async function privacyOfficerToken(db: Db, scope: 'full' | 'sync', role =
 
 /** `npm run server -- audit-verify` against the rig's database. */
 export function auditVerify(rig: RollbackRig): { status: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts'), 'audit-verify', '--data-dir', rig.backendDir], {
+  const r = spawnSync(process.execPath, [bundledEntry(join(ROOT, 'server', 'main.ts')), 'audit-verify', '--data-dir', rig.backendDir], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: rig.databaseUrl ?? '' },
     encoding: 'utf8',
