@@ -38,4 +38,4 @@ mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime"
 chmod 700 "$scratch/runtime"
 export HOME="$scratch/home" XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime"
 export CLINICIAN_TEST_ROOT="$PWD"
-dbus-run-session -- bash test/with-keyring.sh node --import tsx bench/run-all.ts "$@" 2> >(grep -v 'fd limit' >&2)
+dbus-run-session --dbus-daemon="$PWD/test/support/quiet-dbus-daemon.sh" -- bash test/with-keyring.sh node --import tsx bench/run-all.ts "$@"

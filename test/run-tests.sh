@@ -45,14 +45,14 @@ if [ "$#" -gt 0 ]; then files="$*"; fi
 
 # Files run CLINICIAN_TEST_CONCURRENCY at a time (default 2: most of a file's
 # time is spent waiting on the processes it starts, not on a core). No file may
-# hang the run: one that takes longer than 15 minutes fails (node's
+# hang the run: one that takes longer than 10 minutes fails (node's
 # --test-timeout bounds each file as a whole; the slowest takes about 4 under
 # load), and a file whose tests are over exits even if it left a handle open. After the results, the
 # slowest files and the wall time go to stderr.
 concurrency=${CLINICIAN_TEST_CONCURRENCY:-2}
 # shellcheck disable=SC2086
-dbus-run-session -- bash test/with-keyring.sh node --import tsx --test \
-  --test-concurrency="$concurrency" --test-timeout=900000 --test-force-exit \
+dbus-run-session --dbus-daemon="$PWD/test/support/quiet-dbus-daemon.sh" -- bash test/with-keyring.sh node --import tsx --test \
+  --test-concurrency="$concurrency" --test-timeout=600000 --test-force-exit \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=./test/support/file-times-reporter.mjs --test-reporter-destination=stderr \
   $files

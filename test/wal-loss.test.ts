@@ -44,12 +44,23 @@ async function runChildAndKill(rig: RollbackRig): Promise<{ checkpointed: number
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const report = await new Promise<{ checkpointed: number; uploaded: number; written: number }>((resolve, reject) => {
+    // A child that never reports (stuck on its backend or keychain) fails the test instead of holding it.
+    const timer = setTimeout(() => reject(new Error(`child did not report in 120 s: ${err}`)), 120_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line && out.includes('\n')) resolve(JSON.parse(line) as { checkpointed: number; uploaded: number; written: number });
+      if (line && out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { checkpointed: number; uploaded: number; written: number });
+      }
     });
-    child.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited ${code}: ${err}`));
+    });
+  }).catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
   });
   const exited = once(child, 'exit');
   child.kill('SIGKILL');

@@ -76,7 +76,11 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
     child.kill(signal);
+    // A graceful stop that does not end (a request or a database call that never returns) is ended after 15 s.
+    const running = child;
+    const hard = signal === 'SIGKILL' ? null : setTimeout(() => running.kill('SIGKILL'), 15_000);
     await exited;
+    if (hard) clearTimeout(hard);
     child = null;
   };
   const backend: BackendProcess = {

@@ -102,8 +102,14 @@ export const subscribeAnswer = (page: Page, config: PageRtcConfig, offerSdp: str
     ([c, s]) => (window as unknown as { mediaTest: { subscribeAnswer(c: unknown, s: string): Promise<string> } }).mediaTest.subscribeAnswer(c, s),
     [config, offerSdp] as const,
   );
-/** Resolves when the subscriber's video element presents its first frame (an event, not a poll). */
-export const firstVideoFrame = (page: Page) => page.evaluate(() => (window as unknown as { firstFrame: Promise<boolean> }).firstFrame);
+/** Resolves when the subscriber's video element presents its first frame (an event, not a poll); rejects if none comes in 60 s. */
+export const firstVideoFrame = (page: Page) =>
+  page.evaluate(() =>
+    Promise.race([
+      (window as unknown as { firstFrame: Promise<boolean> }).firstFrame,
+      new Promise<boolean>((_, reject) => setTimeout(() => reject(new Error('no video frame in 60 s')), 60_000)),
+    ]),
+  );
 export const pageStats = (page: Page) =>
   page.evaluate(() =>
     (window as unknown as { mediaTest: { stats(): Promise<{ framesDecoded: number; audioPackets: number; localCandidateTypes: string[] }> } }).mediaTest.stats(),
