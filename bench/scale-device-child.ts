@@ -66,13 +66,27 @@ class ObservedClient extends BackendClient {
   /** Time spent waiting for the backend's answers (request out to reply parsed). */
   waitingMs = 0;
   requests = 0;
+  /**
+   * Each page's apply: from its pull returning to the next pull (or the end),
+   * all one synchronous step (applyPulledPage), so no timer runs inside it.
+   */
+  readonly applyMs: number[] = [];
+  private returnedAt: number | null = null;
+
+  /** Closes the last page's apply time (call when pullChanges returns). */
+  finish(): void {
+    if (this.returnedAt !== null) this.applyMs.push(performance.now() - this.returnedAt);
+    this.returnedAt = null;
+  }
 
   override async pull(token: string, cursor: string | null): ReturnType<BackendClient['pull']> {
+    this.finish();
     if (performance.now() > this.deadline) throw new CapReached('cap reached');
     const start = performance.now();
     const page = await super.pull(token, cursor);
     this.waitingMs += performance.now() - start;
     this.requests++;
+    this.returnedAt = performance.now();
     for (const r of page.resources) if (r.resourceType === 'Patient') this.synced.push(r.id);
     this.resources += page.resources.length;
     return page;
@@ -164,6 +178,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   let capped = false;
   try {
     written = await pullChanges(device, client, token);
+    client.finish();
   } catch (err) {
     if (!(err instanceof CapReached)) throw err;
     capped = true;
@@ -180,11 +195,13 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     patients: client.synced.length,
     resources_per_s: Math.round(resources / took),
     pages: client.requests,
-    // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this thread's).
+    // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this
+    // thread's, and so are probe calls served meanwhile: it overlaps handler_total_s).
     waiting_for_backend_s: waiting,
     device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
-    // What is left: applying the pages on this thread (and the probe's chart opens, counted in handler_total_s).
-    applying_s: round(took - waiting - during.handler_total_s),
+    // Applying the pulled pages (applyPulledPage), each one synchronous step that holds the thread.
+    applying_s: round(client.applyMs.reduce((a, b) => a + b, 0) / 1000),
+    apply_per_page: client.applyMs.length > 0 ? stats(client.applyMs) : none,
     capped: capped ? `stopped after ${job.capS} s` : false,
     chart_open_during_sync: during,
     chart_open_dispatch_idle: idle,
