@@ -42,3 +42,5 @@ await build({ ...common, entryPoints: ['electron/main.ts'], outfile: `${outdir}/
 await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: `${outdir}/preload.cjs` });
 // The keychain helper main forks once its own keychain connection fails (see electron/services/secret-store.ts).
 await build({ ...common, entryPoints: ['electron/services/keychain-helper.ts'], outfile: `${outdir}/keychain-helper.cjs` });
+// The cache store's worker thread (electron/services/store/store-client.ts starts it from beside main.cjs).
+await build({ ...common, entryPoints: ['electron/services/store/store-worker.ts'], outfile: `${outdir}/cache-store-worker.cjs` });

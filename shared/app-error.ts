@@ -52,6 +52,10 @@ export const ERROR_CODES = [
   'GLASS_OFFLINE',
   /** Break the glass: the server refused (no such restricted match, a revoked clinician, an expired handle); discloses nothing more. */
   'GLASS_REFUSED',
+  /** The cache store (electron/services/store): closed by a lock or quit; every call after it is refused, nothing was read or written. */
+  'STORE_CLOSED',
+  /** The cache store's worker stopped (crashed or was ended) during a call; that call's transaction did not commit. */
+  'STORE_FAILED',
   'INTERNAL',
 ] as const;
 

@@ -42,7 +42,8 @@ export interface AuditContext {
   actorName?: string;
   deviceId: string;
   purpose: string;
-  network?: () => AuditNetwork;
+  /** Null when not known (the chain records null). */
+  network?: () => AuditNetwork | null;
   /**
    * The purpose of an entry naming a patient, when it differs from `purpose`
    * (a break-the-glass grant active at `recordedAt`: EMERGENCY_PURPOSE); null keeps `purpose`.

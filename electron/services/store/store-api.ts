@@ -1,0 +1,140 @@
+/**
+ * The cache store's typed API: every call the store answers, by name, with
+ * the zod schema its arguments are checked against (in the worker, before
+ * anything runs) and the type of its result, plus the messages between main
+ * and the store's worker. Design and the full list of calls to come:
+ * ./README.md. Only structured-clonable values cross: plain data, the
+ * cache key as a transferred ArrayBuffer, the device key as a KeyObject.
+ * Never add a call that takes SQL, a callback or a transaction handle: each
+ * call is one transaction the store runs whole, audit entries included.
+ */
+import { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import type { AppErrorShape } from '../../../shared/app-error';
+import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
+import type { AuditEntryView, Chart, PatientSummary, WorklistRow } from '../../../shared/contract';
+import type { ChainHead } from '../audit-chain';
+
+/** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
+const ENTITIES_MAX = 200;
+/** An id as the cache stores it (FHIR ids are 64 at most; the store refuses only what cannot be one). */
+const storedId = z.string().min(1).max(256);
+
+export const auditRecordSchema = z.strictObject({
+  action: z.enum(AUDIT_ACTIONS),
+  subtype: z.enum(AUDIT_SUBTYPES),
+  patientId: storedId.nullable(),
+  entities: z.array(z.string().max(2048)).max(ENTITIES_MAX),
+  query: z.string().max(10_000).nullable(),
+  outcome: z.enum(AUDIT_OUTCOMES),
+});
+
+/** One resource of a parsed bundle (shared/fhir-bundle.ts BundleResource), as the import hands it over. */
+export const bundleResourceSchema = z.strictObject({
+  resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/),
+  id: storedId,
+  fullUrl: z.string().max(4096).nullable(),
+  resource: z.record(z.string(), z.unknown()),
+  patientId: storedId.nullable(),
+  index: z.number().int().nonnegative(),
+});
+
+/** Arguments of every call, checked in the store before the call runs. */
+export const storeCallArgs = {
+  /** Prefix search over names, MRN and birth date; one BALP query entry per patient shown. */
+  searchPatients: z.strictObject({ query: z.string().max(1000) }),
+  /** A patient's chart, audited as a read naming what was read; not found is audited too (outcome 4). */
+  openChart: z.strictObject({ patientId: storedId }),
+  /** "My patients" with what needs attention; audited like a search. */
+  patientWorklist: z.strictObject({}),
+  /** Who accessed this patient on this device, newest first (reads the log itself: no entry). */
+  patientAccessTrail: z.strictObject({ patientId: storedId, limit: z.number().int().min(1).max(10_000) }),
+  /** Entries for events that read nothing from the cache (consultations, break the glass, a refused import). */
+  appendAudit: z.strictObject({ records: z.array(auditRecordSchema).min(1).max(200_000) }),
+  /** A parsed bundle: refused whole on an id collision, else written with its C/U entries. */
+  importResources: z.strictObject({ resources: z.array(bundleResourceSchema) }),
+  /** The committed chain head, or null for an empty log. */
+  auditHead: z.strictObject({}),
+  /** Signs the head now (force) or when SIGN_EVERY_ENTRIES are unsigned. */
+  signHead: z.strictObject({ force: z.boolean() }),
+} as const;
+
+export type StoreCallName = keyof typeof storeCallArgs;
+export type StoreArgs<N extends StoreCallName> = z.input<(typeof storeCallArgs)[N]>;
+
+export interface ImportSummary {
+  resources: number;
+  patients: number;
+  byType: Record<string, number>;
+}
+
+/** What each call answers. */
+export interface StoreResults {
+  searchPatients: { patients: PatientSummary[]; truncated: boolean };
+  openChart: { found: true; chart: Chart } | { found: false };
+  patientWorklist: { patients: WorklistRow[]; truncated: boolean };
+  patientAccessTrail: AuditEntryView[];
+  appendAudit: { seqs: number[] };
+  importResources: ImportSummary;
+  auditHead: ChainHead | null;
+  signHead: ChainHead | null;
+}
+
+export function isStoreCallName(name: string): name is StoreCallName {
+  return Object.hasOwn(storeCallArgs, name);
+}
+
+/** Who acts and why for the whole time the store is open (the network state comes with each request). */
+export const storeContextSchema = z.strictObject({
+  actor: z.string().min(1).max(256),
+  actorName: z.string().max(256).optional(),
+  deviceId: z.string().min(1).max(128),
+  purpose: z.string().min(1).max(64),
+});
+export type StoreContext = z.infer<typeof storeContextSchema>;
+
+/** An Ed25519 KeyObject of the given half (KeyObject's constructor is private, so z.instanceof cannot name it). */
+function ed25519Key(type: 'private' | 'public') {
+  return z.custom<KeyObject>((k) => k instanceof KeyObject && k.type === type && k.asymmetricKeyType === 'ed25519', `not an Ed25519 ${type} key`);
+}
+
+/** The worker's `open`: the key arrives once, transferred; the worker zeroes it at close. */
+export const storeOpenArgs = z.strictObject({
+  file: z.string().min(1).max(4096),
+  key: z.instanceof(ArrayBuffer).refine((b) => b.byteLength === 32, 'the cache key has the wrong length'),
+  signingKey: ed25519Key('private'),
+  publicKey: ed25519Key('public'),
+  context: storeContextSchema,
+  create: z.boolean(),
+  cacheKiB: z.number().int().min(1024).max(4 * 1024 * 1024).optional(),
+});
+export type StoreOpenArgs = z.infer<typeof storeOpenArgs>;
+
+/** The worker's `close`: sign the head first unless the folder was lost to another writer. */
+export const storeCloseArgs = z.strictObject({ signHead: z.boolean() });
+
+/** Lifecycle calls of the worker, beside the store calls. */
+export const LIFECYCLE_CALLS = ['open', 'close'] as const;
+
+/** One message from main to the worker. */
+export const storeRequestSchema = z.strictObject({
+  id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  call: z.string().max(64),
+  args: z.unknown(),
+  /** Whether the device is connected, recorded in each audit entry this request writes. */
+  network: z.enum(AUDIT_NETWORKS).nullable().optional(),
+});
+export type StoreRequest = { id: number; call: StoreCallName | (typeof LIFECYCLE_CALLS)[number]; args: unknown; network?: AuditNetwork | null };
+
+/** One answer from the worker: the committed chain head rides along, for main's keychain copy. */
+export type StoreReply =
+  | { id: number | null; ok: true; value: unknown; head: ChainHead | null }
+  | { id: number | null; ok: false; error: AppErrorShape };
+
+/** The store as services see it, wherever it runs. */
+export interface CacheStore {
+  call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]>;
+  /** Closes the store; every later call is refused with STORE_CLOSED. */
+  close(options?: { signHead?: boolean }): Promise<void>;
+  readonly closed: boolean;
+}

@@ -1,0 +1,167 @@
+/**
+ * Runs the store's calls where the connection lives. `parseStoreCall`
+ * checks a call's name and arguments before anything runs; `StoreHost` is
+ * the worker's side: a small state machine (new, open, closed) that opens
+ * the SQLCipher file with the key it was sent, answers one request at a time
+ * (each call one BEGIN IMMEDIATE transaction, the head signed after the
+ * commit when due), and on close signs the head, closes the connection and
+ * zeroes the key. It never throws: every message, junk included, gets a
+ * reply, and a failure is a typed error shape with no text from SQLite.
+ * Never answer a call before open or after close, and never keep the key
+ * after close.
+ */
+import type { AuditNetwork } from '../../../shared/audit-entry';
+import { AuditChain, describeChainProblem, verifyAuditChain, type ChainHead } from '../audit-chain';
+import { openCacheDatabase, type CacheDatabase } from '../cache-database';
+import { isDiskFullError } from '../cache-disk-full';
+import { emergencyPurposeFor } from '../glass/glass-grants';
+import {
+  isStoreCallName,
+  storeCallArgs,
+  storeCloseArgs,
+  storeOpenArgs,
+  storeRequestSchema,
+  type StoreArgs,
+  type StoreCallName,
+  type StoreReply,
+  type StoreResults,
+} from './store-api';
+import { invalidStoreRequest, storeClosedError, storeErrorShape } from './store-errors';
+import { storeOperations, type StoreOperation } from './store-operations';
+import type { StoreTx } from './store-tx';
+
+/** A call's name and arguments, checked; throws INVALID_INPUT naming neither a value nor an unknown name. */
+export function parseStoreCall(name: string, args: unknown): { name: StoreCallName; args: StoreArgs<StoreCallName> } {
+  if (!isStoreCallName(name)) throw invalidStoreRequest('an unknown call');
+  const parsed = storeCallArgs[name].safeParse(args);
+  if (!parsed.success) throw invalidStoreRequest(`arguments of ${name}`);
+  return { name, args: parsed.data as StoreArgs<StoreCallName> };
+}
+
+/** Runs one checked call's operation on a transaction the host made. */
+export function runOperation<N extends StoreCallName>(tx: StoreTx, name: N, args: StoreArgs<N>): StoreResults[N] {
+  return (storeOperations[name] as StoreOperation<N>)(tx, args);
+}
+
+/** What `open` answers: whether the chain's unsigned tail checked out (a problem is said by main, which has the warning channel). */
+export interface StoreOpened {
+  chainProblem: string | null;
+}
+
+/** What `close` answers: the worker's own check that the key bytes it held are all zero now. */
+export interface StoreClosed {
+  keyZeroed: boolean;
+}
+
+interface OpenState {
+  db: CacheDatabase;
+  audit: AuditChain;
+  /** The transferred key bytes: the only copy in this thread, zeroed at close. */
+  key: Uint8Array;
+  tx: StoreTx;
+}
+
+export class StoreHost {
+  private state: { kind: 'new' } | ({ kind: 'open' } & OpenState) | { kind: 'closed' } = { kind: 'new' };
+  /** The network state of the request being answered (recorded in each entry it appends). */
+  private network: AuditNetwork | null = null;
+  /** The committed head told by the chain during the request being answered. */
+  private told: ChainHead | null = null;
+
+  handle(message: unknown): StoreReply {
+    const request = storeRequestSchema.safeParse(message);
+    if (!request.success) {
+      const id = (message as { id?: unknown } | null)?.id;
+      return { id: typeof id === 'number' && Number.isSafeInteger(id) ? id : null, ok: false, error: invalidStoreRequest('not a request').toShape() };
+    }
+    const { id, call, args } = request.data;
+    this.network = request.data.network ?? null;
+    this.told = null;
+    try {
+      let value: unknown;
+      if (call === 'open') value = this.open(args);
+      else if (call === 'close') value = this.close(args);
+      else value = this.run(call, args);
+      return { id, ok: true, value, head: this.told };
+    } catch (err) {
+      return { id, ok: false, error: storeErrorShape(err) };
+    } finally {
+      this.network = null;
+    }
+  }
+
+  private open(raw: unknown): StoreOpened {
+    if (this.state.kind === 'open') throw invalidStoreRequest('a second open');
+    if (this.state.kind === 'closed') throw storeClosedError();
+    const parsed = storeOpenArgs.safeParse(raw);
+    if (!parsed.success) {
+      // Whatever key bytes came with a refused open are zeroed at once.
+      const key = (raw as { key?: unknown } | null)?.key;
+      if (key instanceof ArrayBuffer) new Uint8Array(key).fill(0);
+      throw invalidStoreRequest('arguments of open');
+    }
+    const args = parsed.data;
+    const key = new Uint8Array(args.key);
+    let db: CacheDatabase | null = null;
+    try {
+      // A Buffer view onto the transferred bytes: no second copy of the key in this thread.
+      db = openCacheDatabase(args.file, Buffer.from(args.key), { create: args.create, ...(args.cacheKiB !== undefined ? { cacheKiB: args.cacheKiB } : {}) });
+      const openDb = db;
+      const audit = new AuditChain(openDb, args.signingKey, {
+        ...args.context,
+        network: () => this.network,
+        // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (../glass/glass-grants.ts).
+        purposeFor: emergencyPurposeFor(openDb),
+      });
+      audit.onHead((head) => {
+        this.told = head;
+      });
+      // Vouch for entries a crash left unsigned, but only after checking they chain on (as ../cache-session.ts did on main).
+      const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
+      const tail = verifyAuditChain(openDb, args.publicKey, args.context.deviceId, lastHead.seq ?? 1);
+      if (tail.ok) audit.signHead(true);
+      const tx: StoreTx = { db: openDb, audit, actor: args.context.actor, actorName: args.context.actorName };
+      this.state = { kind: 'open', db: openDb, audit, key, tx };
+      return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad) };
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // closing after a failed open: nothing to save
+      }
+      key.fill(0);
+      throw err;
+    }
+  }
+
+  private close(raw: unknown): StoreClosed {
+    const parsed = storeCloseArgs.safeParse(raw);
+    if (!parsed.success) throw invalidStoreRequest('arguments of close');
+    const state = this.state;
+    this.state = { kind: 'closed' };
+    if (state.kind !== 'open') return { keyZeroed: true };
+    try {
+      if (parsed.data.signHead) state.audit.signHead(true);
+    } catch (err) {
+      // A full disk at close: the head stays unsigned; the next open checks the tail and signs it.
+      if (!isDiskFullError(err)) throw err;
+    } finally {
+      try {
+        state.db.close();
+      } finally {
+        state.key.fill(0);
+      }
+    }
+    return { keyZeroed: state.key.every((b) => b === 0) };
+  }
+
+  private run(call: string, raw: unknown): unknown {
+    if (this.state.kind !== 'open') throw storeClosedError();
+    const { name, args } = parseStoreCall(call, raw);
+    const { db, audit, tx } = this.state;
+    // IMMEDIATE: the write lock from the start, so the chain's next seq is read under it.
+    const value = db.transaction(() => runOperation(tx, name, args)).immediate();
+    audit.signHead();
+    return value;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Every call of the store, by name, to the operation that answers it. A host
+ * (the worker, or during the migration the session's connection) runs one
+ * of these inside one transaction per call. The only table of what the
+ * store can do: a name not here is refused before anything runs.
+ */
+import type { StoreArgs, StoreCallName, StoreResults } from './store-api';
+import type { StoreTx } from './store-tx';
+import { appendAudit, auditHead, signHead } from './operations/audit-calls';
+import { importResources } from './operations/bundle-write';
+import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
+import { patientWorklist } from './operations/worklist-read';
+
+export type StoreOperation<N extends StoreCallName> = (tx: StoreTx, args: StoreArgs<N>) => StoreResults[N];
+
+export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N> } = {
+  searchPatients,
+  openChart,
+  patientWorklist,
+  patientAccessTrail,
+  appendAudit,
+  importResources,
+  auditHead,
+  signHead,
+};

@@ -1,0 +1,17 @@
+/**
+ * What an operation of the store gets: the open connection, the audit chain
+ * on it, and who is acting. Only the store's hosts make one (the worker, and
+ * during the migration the session's connection: ../store/session-store.ts),
+ * and always inside the one transaction of the call. Never hand a StoreTx to
+ * code outside electron/services/store/.
+ */
+import type { AuditChain } from '../audit-chain';
+import type { CacheDatabase } from '../cache-database';
+
+export interface StoreTx {
+  readonly db: CacheDatabase;
+  readonly audit: AuditChain;
+  /** The acting clinician (their id, and display name where known). */
+  readonly actor: string;
+  readonly actorName: string | undefined;
+}

@@ -1,0 +1,336 @@
+/**
+ * The cache store's API, driven directly: its worker thread over a real
+ * SQLCipher file whose key comes from the real keychain. Each call is one
+ * transaction: a failing one leaves nothing behind, and an audit entry
+ * commits only with the read or write it records (a failing entry undoes the
+ * access; a worker killed mid-transaction leaves neither). After close every
+ * call is refused with STORE_CLOSED and the key bytes the worker held are
+ * zero; junk messages get typed errors and change nothing. Faults are real:
+ * a trigger another connection installs, and Worker.terminate.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
+import { parseBundle } from '../shared/fhir-bundle';
+import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
+import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
+import { loadDeviceKeys, type DeviceKeys } from '../electron/services/device-keys';
+import type { StoreOpenArgs } from '../electron/services/store/store-api';
+import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
+import { StoreHost } from '../electron/services/store/store-host';
+import { openTestCache, type TestCache } from './support/open-test-cache';
+import { syntheticPatientBundle } from './support/synthetic-bundles';
+
+const ACTOR = 'dr.store';
+
+interface Opened {
+  cache: TestCache;
+  store: WorkerCacheStore;
+  /** A connection of the test's own to the same file (to arrange faults and look at what committed). */
+  db: CacheDatabase;
+  keys: DeviceKeys;
+  deviceId: string;
+  dispose(): Promise<void>;
+}
+
+/** A fresh cache made by the app's own first run, then opened in a store worker with the key from the keychain. */
+async function openStore(): Promise<Opened> {
+  const cache = await openTestCache(ACTOR);
+  const { profileId, databaseFile } = cache.session.profile;
+  cache.session.close();
+  const storeKeys = await loadDeviceKeys(cache.keychain, profileId);
+  const store = await openWorkerStore({
+    file: databaseFile,
+    key: storeKeys.cacheKey,
+    signingKey: storeKeys.signingKey,
+    publicKey: storeKeys.publicKey,
+    context: { actor: ACTOR, actorName: 'Dr Store', deviceId: profileId, purpose: 'TREAT' },
+    create: false,
+    network: () => 'offline',
+  });
+  const keys = await loadDeviceKeys(cache.keychain, profileId);
+  const db = openCacheDatabase(databaseFile, Buffer.from(keys.cacheKey), { create: false });
+  return {
+    cache,
+    store,
+    db,
+    keys,
+    deviceId: profileId,
+    async dispose() {
+      await store.close().catch(() => undefined);
+      db.close();
+      await cache.dispose();
+    },
+  };
+}
+
+function bundleResources(patientId: string, observations: number) {
+  return parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations })));
+}
+
+function auditCount(db: CacheDatabase): number {
+  return db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+}
+
+function resourceCount(db: CacheDatabase, patientId: string): number {
+  return db.prepare('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().get(patientId, 'Patient', patientId) as number;
+}
+
+/** Any audit entry whose text holds `marker` is refused by SQLite: a real failing statement inside the store's transaction. */
+function refuseAuditEntriesNaming(db: CacheDatabase, marker: string): void {
+  db.exec(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log WHEN instr(NEW.entry, '${marker}') > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AppError> {
+  const err = await promise.then(
+    () => assert.fail(`expected ${code}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AppError, `a typed error, not ${String(err)}`);
+  assert.equal(err.code, code);
+  return err;
+}
+
+test('reads and writes answer from the worker, each with its audit entries in the log, and the chain verifies', async () => {
+  const o = await openStore();
+  try {
+    const before = auditCount(o.db);
+    const summary = await o.store.call('importResources', { resources: bundleResources('store-p1', 5) });
+    assert.equal(summary.patients, 1);
+    assert.equal(resourceCount(o.db, 'store-p1'), summary.resources);
+    const imported = auditCount(o.db);
+    assert.ok(imported > before, 'the import wrote its entries');
+
+    const chart = await o.store.call('openChart', { patientId: 'store-p1' });
+    assert.ok(chart.found);
+    assert.equal(chart.chart.summary.id, 'store-p1');
+    assert.equal(chart.chart.groups.Observation?.total, 5);
+    const read = (o.db.prepare("SELECT entry FROM audit_log WHERE patient_id = ? AND action = 'R'").all('store-p1') as Array<{ entry: string }>).map(storedEntry);
+    assert.deepEqual(
+      read.map((e) => [e.action, e.outcome, e.network, e.actor, e.entities.length]),
+      [['R', '0', 'offline', ACTOR, 6]],
+      'one read entry naming the patient and the five observations, with the network state main sent',
+    );
+
+    const missing = await o.store.call('openChart', { patientId: 'not-here' });
+    assert.deepEqual(missing, { found: false });
+    assert.equal(o.db.prepare("SELECT outcome FROM audit_log WHERE patient_id = 'not-here'").pluck().get(), '4', 'a failed read is audited in the same call');
+
+    const search = await o.store.call('searchPatients', { query: chart.chart.summary.name.split(' ')[0]! });
+    assert.deepEqual(search.patients.map((p) => p.id), ['store-p1']);
+    const worklist = await o.store.call('patientWorklist', {});
+    assert.deepEqual(worklist.patients.map((p) => p.id), ['store-p1']);
+    const trail = await o.store.call('patientAccessTrail', { patientId: 'store-p1', limit: 10 });
+    assert.ok(trail.length >= 3);
+    assert.equal(trail[0]!.actorName, 'Dr Store');
+
+    const head = await o.store.call('auditHead', {});
+    assert.equal(head?.seq, auditCount(o.db));
+    assert.equal(verifyAuditChain(o.db, o.keys.publicKey, o.deviceId).ok, true);
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('a write whose audit entry fails rolls back whole: no resource, no entry', async () => {
+  const o = await openStore();
+  try {
+    refuseAuditEntriesNaming(o.db, 'refuse-me');
+    const before = auditCount(o.db);
+    const err = await rejectsWith(o.store.call('importResources', { resources: bundleResources('refuse-me', 20) }), 'INTERNAL');
+    assert.doesNotMatch(err.message, /refused by the test|refuse-me/, 'no SQLite text crosses');
+    assert.equal(resourceCount(o.db, 'refuse-me'), 0, 'the resources written before the entry failed are gone');
+    assert.equal(auditCount(o.db), before);
+    // The store goes on: the next call commits.
+    await o.store.call('importResources', { resources: bundleResources('kept-p', 2) });
+    assert.ok(resourceCount(o.db, 'kept-p') > 0);
+    assert.equal(verifyAuditChain(o.db, o.keys.publicKey, o.deviceId).ok, true);
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('an audit entry is in the same transaction as what it records: a read whose entry fails returns nothing, and no entry of a failed call stays', async () => {
+  const o = await openStore();
+  try {
+    await o.store.call('importResources', { resources: bundleResources('refuse-me', 3) });
+    refuseAuditEntriesNaming(o.db, 'refuse-me');
+    const before = auditCount(o.db);
+    await rejectsWith(o.store.call('openChart', { patientId: 'refuse-me' }), 'INTERNAL');
+    await rejectsWith(o.store.call('searchPatients', { query: 'refuse-me' }), 'INTERNAL');
+    // Three entries in one call, the last refused: none of the three is kept.
+    await rejectsWith(
+      o.store.call('appendAudit', {
+        records: ['first', 'second', 'refuse-me'].map((what) => ({ action: 'E' as const, subtype: 'search-type' as const, patientId: null, entities: [`urn:test:${what}`], query: null, outcome: '0' as const })),
+      }),
+      'INTERNAL',
+    );
+    assert.equal(auditCount(o.db), before);
+    assert.equal(o.db.prepare("SELECT count(*) FROM audit_log WHERE entry LIKE '%urn:test:first%'").pluck().get(), 0);
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('a worker killed in the middle of a write leaves neither the write nor its audit entries, and the cache opens again whole', async () => {
+  const o = await openStore();
+  try {
+    const before = auditCount(o.db);
+    const resources = Array.from({ length: 40 }, (_, i) => bundleResources(`kill-p${i}`, 150)).flat();
+    const running = o.store.call('importResources', { resources });
+    // The event: the worker holds the write lock (its BEGIN IMMEDIATE), seen by this connection's own attempt failing.
+    o.db.pragma('busy_timeout = 0');
+    for (;;) {
+      try {
+        o.db.exec('BEGIN IMMEDIATE');
+        o.db.exec('ROLLBACK');
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_BUSY') break;
+        throw err;
+      }
+    }
+    await o.store.kill();
+    await rejectsWith(running, 'STORE_FAILED');
+    await rejectsWith(o.store.call('auditHead', {}), 'STORE_CLOSED');
+    o.db.pragma('busy_timeout = 5000');
+    assert.equal(o.db.prepare("SELECT count(*) FROM resources WHERE patient_id LIKE 'kill-p%'").pluck().get(), 0);
+    assert.equal(o.db.prepare("SELECT count(*) FROM patients WHERE id LIKE 'kill-p%'").pluck().get(), 0);
+    assert.equal(auditCount(o.db), before);
+    assert.equal(o.db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(verifyAuditChain(o.db, o.keys.publicKey, o.deviceId).ok, true);
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('after close every call is refused with STORE_CLOSED and the key bytes the worker held are zero', async () => {
+  const o = await openStore();
+  try {
+    const queued = o.store.call('searchPatients', { query: 'anyone' });
+    const closed = await o.store.closeAndCheck();
+    assert.ok((await queued).patients, 'a call sent before close is answered');
+    assert.equal(closed.keyZeroed, true);
+    assert.equal(o.store.closed, true);
+    await rejectsWith(o.store.call('searchPatients', { query: 'anyone' }), 'STORE_CLOSED');
+    await rejectsWith(o.store.call('openChart', { patientId: 'x' }), 'STORE_CLOSED');
+    await rejectsWith(o.store.call('appendAudit', { records: [{ action: 'E', subtype: 'search-type', patientId: null, entities: [], query: null, outcome: '0' }] }), 'STORE_CLOSED');
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('the worker itself zeroes the key it was given at close and refuses every call after it', async () => {
+  const cache = await openTestCache(ACTOR);
+  const { profileId, databaseFile } = cache.session.profile;
+  cache.session.close();
+  try {
+    const keys = await loadDeviceKeys(cache.keychain, profileId);
+    const key = new ArrayBuffer(32);
+    new Uint8Array(key).set(keys.cacheKey);
+    const host = new StoreHost();
+    const open: StoreOpenArgs = { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' }, create: false };
+    assert.equal(host.handle({ id: 1, call: 'open', args: open }).ok, true);
+    assert.equal(host.handle({ id: 2, call: 'auditHead', args: {} }).ok, true);
+    assert.ok(new Uint8Array(key).some((b) => b !== 0), 'held while open');
+    const closed = host.handle({ id: 3, call: 'close', args: { signHead: true } });
+    assert.deepEqual(closed.ok && closed.value, { keyZeroed: true });
+    assert.ok(new Uint8Array(key).every((b) => b === 0), 'the very bytes it was sent are zero');
+    for (const [i, call, args] of [[4, 'auditHead', {}], [5, 'openChart', { patientId: 'x' }], [6, 'open', open]] as const) {
+      const reply = host.handle({ id: i, call, args });
+      assert.deepEqual(reply.ok ? null : reply.error.code, 'STORE_CLOSED', call);
+    }
+  } finally {
+    await cache.dispose();
+  }
+});
+
+test('junk messages to the worker get typed errors and change nothing; the store answers after them', async () => {
+  const o = await openStore();
+  try {
+    const before = auditCount(o.db);
+    const junk: unknown[] = [
+      'DROP TABLE audit_log',
+      null,
+      42,
+      { id: 'one', call: 'auditHead', args: {} },
+      { id: 7, call: 'dropEverything', args: {} },
+      { id: 8, call: 'openChart', args: { patientId: 5 } },
+      { id: 9, call: 'openChart', args: { patientId: 'p', sql: 'DELETE FROM resources' } },
+      { id: 10, call: 'searchPatients', args: { query: 'x' }, extra: true },
+      { id: 11, call: 'appendAudit', args: { records: [{ action: 'X', subtype: 'read', patientId: null, entities: [], query: null, outcome: '0' }] } },
+      { id: 12, call: 'open', args: { file: '/tmp/other.db', key: new ArrayBuffer(32) } },
+      { id: 13, call: 'close', args: { signHead: 'yes' } },
+      { id: 14, call: '__proto__', args: {} },
+      { id: 15, call: 'constructor', args: {} },
+    ];
+    for (const message of junk) {
+      const reply = await o.store.sendRaw(message);
+      assert.equal(reply.ok, false, JSON.stringify(message));
+      if (!reply.ok) {
+        assert.equal(reply.error.code, 'INVALID_INPUT', JSON.stringify(message));
+        assert.doesNotMatch(reply.error.message, /DROP|dropEverything|DELETE|other\.db/, 'no part of the message is echoed');
+      }
+      const id = (message as { id?: unknown } | null)?.id;
+      assert.equal(reply.id, typeof id === 'number' ? id : null);
+    }
+    assert.equal(auditCount(o.db), before);
+    assert.equal(o.store.closed, false);
+    assert.equal((await o.store.call('auditHead', {}))?.seq ?? 0, before);
+    assert.deepEqual(await o.store.call('openChart', { patientId: 'after-junk' }), { found: false });
+    assert.equal(auditCount(o.db), before + 1);
+  } finally {
+    await o.dispose();
+  }
+});
+
+test('the caller\'s key buffer is zeroed once the worker has opened the cache, and a wrong key is a typed refusal', async () => {
+  const cache = await openTestCache(ACTOR);
+  const { profileId, databaseFile } = cache.session.profile;
+  cache.session.close();
+  try {
+    const keys = await loadDeviceKeys(cache.keychain, profileId);
+    const wrong = Buffer.alloc(32, 7);
+    await rejectsWith(
+      openWorkerStore({ file: databaseFile, key: wrong, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' }, create: false }),
+      'CACHE_KEY_WRONG',
+    );
+    assert.ok(wrong.every((b) => b === 0), 'zeroed after a refused open too');
+    const store = await openWorkerStore({ file: databaseFile, key: keys.cacheKey, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' }, create: false });
+    assert.ok(keys.cacheKey.every((b) => b === 0));
+    await store.close();
+  } finally {
+    await cache.dispose();
+  }
+});
+
+test('the worker loads from the Electron bundle (build/bundle-electron.mjs) and answers there as under tsx', async () => {
+  // Beside node_modules, as dist/electron is in the app: the bundle keeps its native modules external.
+  const outDir = join(process.cwd(), 'node_modules', '.cache', 'clinician-tests', `store-bundle-${process.pid}`);
+  const out = { path: outDir, remove: () => rmSync(outDir, { recursive: true, force: true }) };
+  const cache = await openTestCache(ACTOR);
+  const { profileId, databaseFile } = cache.session.profile;
+  cache.session.close();
+  try {
+    execFileSync(process.execPath, ['build/bundle-electron.mjs'], { env: { ...process.env, CLINICIAN_ELECTRON_OUTDIR: out.path }, stdio: 'pipe' });
+    const keys = await loadDeviceKeys(cache.keychain, profileId);
+    const store = await openWorkerStore({
+      file: databaseFile,
+      key: keys.cacheKey,
+      signingKey: keys.signingKey,
+      publicKey: keys.publicKey,
+      context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' },
+      create: false,
+      workerFile: join(out.path, 'cache-store-worker.cjs'),
+    });
+    assert.deepEqual(await store.call('openChart', { patientId: 'from-bundle' }), { found: false });
+    const junk = await store.sendRaw({ id: 99, call: 'nothing', args: {} });
+    assert.deepEqual(junk.ok ? null : junk.error.code, 'INVALID_INPUT');
+    assert.equal((await store.closeAndCheck()).keyZeroed, true);
+  } finally {
+    out.remove();
+    await cache.dispose();
+  }
+});
