@@ -26,8 +26,8 @@ const patients = loadFixturePatients();
 async function busyCache(): Promise<TestCache> {
   const cache = await openTestCache();
   for (const file of SYNTHEA_FILES) importBundle(cache.session, readFileSync(file));
-  for (let i = 0; i < 300; i++) openChart(cache.session, patients[i % 3]!.id);
-  searchPatients(cache.session, patients[0]!.family);
+  for (let i = 0; i < 300; i++) await openChart(cache.session, patients[i % 3]!.id);
+  await searchPatients(cache.session, patients[0]!.family);
   await cache.reopen();
   return cache;
 }
@@ -194,7 +194,7 @@ test('a chain written in the older v1 form (before the network field) still veri
   const cache = await openTestCache();
   try {
     importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
-    for (let i = 0; i < 5; i++) openChart(cache.session, patients[0]!.id);
+    for (let i = 0; i < 5; i++) await openChart(cache.session, patients[0]!.id);
     const db = cache.session.db;
     // Rewrite every entry as v1 would have stored it, rechained, and vouch for the head again.
     const rows = db.prepare('SELECT seq, entry FROM audit_log ORDER BY seq').all() as Array<{ seq: number; entry: string }>;
@@ -213,7 +213,7 @@ test('a chain written in the older v1 form (before the network field) still veri
     })();
     assert.equal(verify(cache).ok, true);
     assert.equal(storedEntry(db.prepare('SELECT entry FROM audit_log WHERE seq = 1').get() as StoredAuditEntry).network, null, 'a v1 entry reads with network unknown');
-    openChart(cache.session, patients[0]!.id);
+    await openChart(cache.session, patients[0]!.id);
     const last = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck().get() as string;
     assert.ok(last.startsWith('["audit-entry/v2",'), 'new entries are v2');
     assert.equal(verify(cache).ok, true, 'the mixed chain verifies');

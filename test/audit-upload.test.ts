@@ -46,7 +46,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await assignPatients(db, 'dr.audit', [patient.id]);
       cache = await openTestCache('dr.audit');
       importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
-      for (let i = 0; i < 50; i++) openChart(cache.session, patient.id);
+      for (let i = 0; i < 50; i++) await openChart(cache.session, patient.id);
       token = await registerDevice(db, 'dr.audit', cache.session);
       app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(dir.path) });
       client = new BackendClient(await app.listen({ port: 0, host: '127.0.0.1' }));
@@ -75,7 +75,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('later entries continue from the receipt', async () => {
-      openChart(cache.session, patient.id);
+      await openChart(cache.session, patient.id);
       const before = await backendCount();
       const receipt = await uploadAuditChain(cache.session, client, token);
       assert.equal(await backendCount(), before + 1);
@@ -100,7 +100,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('an entry edited before upload makes the backend refuse the upload whole', async () => {
-      for (let i = 0; i < 5; i++) openChart(cache.session, patient.id);
+      for (let i = 0; i < 5; i++) await openChart(cache.session, patient.id);
       const seq = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       cache.session.db.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = ?").run(seq - 2);
       const before = await backendCount();
@@ -114,7 +114,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         // A second, clean device chain for this check.
         importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
-        for (let i = 0; i < 10; i++) openChart(t.session, patient.id);
+        for (let i = 0; i < 10; i++) await openChart(t.session, patient.id);
         const tok = await registerDevice(db, 'dr.audit', t.session);
         const receipt = (await uploadAuditChain(t.session, client, tok))!;
         t.session.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);

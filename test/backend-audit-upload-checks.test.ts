@@ -292,12 +292,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         const token = await registerDevice(db, 'dr.own', cache.session);
         const client = new BackendClient(url);
-        assert.throws(() => openChart(cache.session, 'theirs'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
-        searchPatients(cache.session, '100% fever/chills');
-        searchPatients(cache.session, 'theirs');
+        await assert.rejects(openChart(cache.session, 'theirs'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+        await searchPatients(cache.session, '100% fever/chills');
+        await searchPatients(cache.session, 'theirs');
         const first = await uploadAuditChain(cache.session, client, token);
         assert.equal(first?.seq, 3, 'the failed read and both searches are accepted');
-        assert.throws(() => openChart(cache.session, 'mine'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+        await assert.rejects(openChart(cache.session, 'mine'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
         assert.equal((await uploadAuditChain(cache.session, client, token))?.seq, 4, 'later entries still upload');
         const rows = await db.selectFrom('audit_entries').select(['seq', 'event']).where('device_id', '=', cache.session.profile.profileId).orderBy('seq').execute();
         const flagged = rows.map((r) => (JSON.parse(r.event) as { extension: Array<{ url: string }> }).extension.some((x) => x.url === NOT_ASSIGNED_EXTENSION));

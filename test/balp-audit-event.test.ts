@@ -214,13 +214,13 @@ before(async () => {
   importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
   importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
   // Read: the chart, naming each resource it returned.
-  const chart = openChart(s, P1);
+  const chart = await openChart(s, P1);
   chartRead = [...Object.entries(chart.groups).flatMap(([type, g]) => g.items.map((r) => `${type}/${r.id}`))];
   // Query: with a match and without.
-  searchPatients(s, 'Testfamily');
-  searchPatients(s, 'Nobody Matches');
+  await searchPatients(s, 'Testfamily');
+  await searchPatients(s, 'Nobody Matches');
   // A failed read.
-  assert.throws(() => openChart(s, 'not-in-cache'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+  await assert.rejects(openChart(s, 'not-in-cache'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   // Charting: a new resource, then a change to it.
   const obs = { resourceType: 'Observation', id: 'balp-new', status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${P1}` } } as FhirResource;
   recordChange(s, obs);

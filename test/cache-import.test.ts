@@ -56,24 +56,24 @@ test('links every resource of a bundle to its patient through urn:uuid reference
   }
 });
 
-test('finds patients by name prefix, case-insensitively, by MRN and by birth date', () => {
+test('finds patients by name prefix, case-insensitively, by MRN and by birth date', async () => {
   const [a, b] = patients as [(typeof patients)[0], (typeof patients)[0]];
-  const ids = (q: string) => searchPatients(cache.session, q).patients.map((x) => x.id);
-  assert.deepEqual(ids(a.given.slice(0, 3).toUpperCase()), [a.id]);
-  assert.deepEqual(ids(a.family.toLowerCase()), [a.id]);
-  assert.deepEqual(ids(`${a.given.slice(0, 4)} ${a.family.slice(0, 4)}`), [a.id]);
-  assert.deepEqual(ids(`${a.given.slice(0, 4)} ${b.family.slice(0, 4)}`), [], 'every word must match the same patient');
-  assert.deepEqual(ids(b.mrn.slice(0, 8)), [b.id]);
-  assert.deepEqual(ids(b.birthDate), [b.id]);
-  assert.deepEqual(ids(b.birthDate.slice(0, 7)), [b.id]);
-  assert.deepEqual(ids('zzzz-nobody'), []);
-  const summary = searchPatients(cache.session, a.mrn).patients[0]!;
+  const ids = async (q: string) => (await searchPatients(cache.session, q)).patients.map((x) => x.id);
+  assert.deepEqual(await ids(a.given.slice(0, 3).toUpperCase()), [a.id]);
+  assert.deepEqual(await ids(a.family.toLowerCase()), [a.id]);
+  assert.deepEqual(await ids(`${a.given.slice(0, 4)} ${a.family.slice(0, 4)}`), [a.id]);
+  assert.deepEqual(await ids(`${a.given.slice(0, 4)} ${b.family.slice(0, 4)}`), [], 'every word must match the same patient');
+  assert.deepEqual(await ids(b.mrn.slice(0, 8)), [b.id]);
+  assert.deepEqual(await ids(b.birthDate), [b.id]);
+  assert.deepEqual(await ids(b.birthDate.slice(0, 7)), [b.id]);
+  assert.deepEqual(await ids('zzzz-nobody'), []);
+  const summary = (await searchPatients(cache.session, a.mrn)).patients[0]!;
   assert.deepEqual(summary, { id: a.id, name: `${a.given} ${a.family}`, birthDate: a.birthDate, gender: summary.gender, mrn: a.mrn });
 });
 
-test('a chart groups the patient\'s resources by type, newest first', () => {
+test('a chart groups the patient\'s resources by type, newest first', async () => {
   const p = patients[2]!;
-  const chart = openChart(cache.session, p.id);
+  const chart = await openChart(cache.session, p.id);
   assert.equal(chart.patient.id, p.id);
   const expectedTypes = new Set(
     p.bundle.entry.map((e) => e.resource.resourceType).filter((t) => !['Patient', 'Organization', 'Practitioner'].includes(t)),
@@ -87,18 +87,18 @@ test('a chart groups the patient\'s resources by type, newest first', () => {
   assert.ok(chart.groups.Claim!.total > 0);
 });
 
-test('every search and chart read leaves its audit entry; an unknown patient is a failed, audited read', () => {
+test('every search and chart read leaves its audit entry; an unknown patient is a failed, audited read', async () => {
   const count = cache.session.db.prepare('SELECT count(*) FROM audit_log').pluck();
   const last = cache.session.db.prepare('SELECT action, subtype, patient_id, outcome, query FROM audit_log ORDER BY seq DESC LIMIT 1');
   const p = patients[0]!;
   const before = count.get() as number;
-  openChart(cache.session, p.id);
+  await openChart(cache.session, p.id);
   assert.equal(count.get(), before + 1);
   assert.deepEqual(last.get(), { action: 'R', subtype: 'read', patient_id: p.id, outcome: '0', query: null });
-  searchPatients(cache.session, p.family);
+  await searchPatients(cache.session, p.family);
   assert.equal(count.get(), before + 2);
   assert.deepEqual(last.get(), { action: 'E', subtype: 'search-type', patient_id: p.id, outcome: '0', query: p.family });
-  assert.throws(() => openChart(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+  await assert.rejects(openChart(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   assert.equal(count.get(), before + 3);
   assert.deepEqual(last.get(), { action: 'R', subtype: 'read', patient_id: 'no-such-patient', outcome: '4', query: null });
   const report = verifyAuditChain(cache.session.db, cache.session.keys.publicKey, cache.session.context.deviceId);
@@ -148,7 +148,7 @@ test('refuses malformed bundles with a clear error and imports nothing from them
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id = 'half-import-probe'").pluck().get(), 0);
 });
 
-test('imports transaction, collection and searchset bundles, and a re-import updates in place', () => {
+test('imports transaction, collection and searchset bundles, and a re-import updates in place', async () => {
   const make = (type: string, id: string) =>
     JSON.stringify({
       resourceType: 'Bundle',
@@ -162,7 +162,7 @@ test('imports transaction, collection and searchset bundles, and a re-import upd
     const id = `00000000-0000-4000-8000-00000000000${i}`;
     const summary = importBundle(cache.session, make(type, id));
     assert.equal(summary.resources, 2);
-    const chart = openChart(cache.session, id);
+    const chart = await openChart(cache.session, id);
     assert.equal(chart.groups.Observation!.total, 1);
     assert.equal(chart.patient.id, id, 'id taken from the urn:uuid fullUrl');
   }

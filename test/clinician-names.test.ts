@@ -46,16 +46,16 @@ after(async () => {
 test('the access trail and new notes name the clinician by display name, after enrollment and after a later sign-in', async () => {
   let session = d.auth.session()!;
   const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-  openChart(session, patientId);
-  assert.ok(patientAccessTrail(session, patientId, 5).every((e) => e.actor === 'dr.names' && e.actorName === 'Dr Nadia Names'));
+  await openChart(session, patientId);
+  assert.ok((await patientAccessTrail(session, patientId, 5)).every((e) => e.actor === 'dr.names' && e.actorName === 'Dr Nadia Names'));
 
   d.auth.lockNow('manual');
   const used = await d.usePasskey();
   await d.auth.signInFinish(used.response, used.prfOutput);
   session = d.auth.session()!;
   assert.equal(session.context.actorName, 'Dr Nadia Names');
-  openChart(session, patientId);
-  const trail = patientAccessTrail(session, patientId, 50);
+  await openChart(session, patientId);
+  const trail = await patientAccessTrail(session, patientId, 50);
   assert.ok(trail.length > 1);
   assert.ok(trail.every((e) => e.actorName === 'Dr Nadia Names'));
 

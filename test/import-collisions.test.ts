@@ -43,7 +43,7 @@ function refusal(input: string | Buffer): AppError {
 const patientOf = (type: string, id: string) =>
   cache.session.db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | null | undefined;
 
-test('the same Observation id for three different patients: the second and third bundles are refused whole, naming the entry', () => {
+test('the same Observation id for three different patients: the second and third bundles are refused whole, naming the entry', async () => {
   assert.equal(importBundle(cache.session, fixture('collision-a.json')).resources, 3);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
   for (const x of ['b', 'c']) {
@@ -57,16 +57,16 @@ test('the same Observation id for three different patients: the second and third
     assert.equal(patientOf('Patient', PATIENT(x)), undefined, 'not even its own patient');
     assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'), 'still linked to the first patient');
   }
-  assert.equal(openChart(cache.session, PATIENT('a')).groups.Observation!.total, 2);
+  assert.equal((await openChart(cache.session, PATIENT('a'))).groups.Observation!.total, 2);
 });
 
-test('re-importing the same bundle is not a collision: it updates in place', () => {
+test('re-importing the same bundle is not a collision: it updates in place', async () => {
   const again = importBundle(cache.session, fixture('collision-a.json'));
   assert.equal(again.resources, 3);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
 });
 
-test('two entries of one bundle with the same Type/id for different patients are a collision, named by the second entry', () => {
+test('two entries of one bundle with the same Type/id for different patients are a collision, named by the second entry', async () => {
   const bundle = {
     resourceType: 'Bundle',
     type: 'collection',
@@ -83,7 +83,7 @@ test('two entries of one bundle with the same Type/id for different patients are
   assert.equal(patientOf('Patient', '11111111-0000-4000-8000-000000000001'), undefined);
 });
 
-test('a resource held for a patient is not taken off it by a bundle that links it to no patient', () => {
+test('a resource held for a patient is not taken off it by a bundle that links it to no patient', async () => {
   const bundle = {
     resourceType: 'Bundle',
     type: 'batch',
@@ -95,7 +95,7 @@ test('a resource held for a patient is not taken off it by a bundle that links i
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
 });
 
-test('a resource held without a patient may be linked to one later', () => {
+test('a resource held without a patient may be linked to one later', async () => {
   const orphan = (subject: string) =>
     JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Observation', id: 'late-link', status: 'final', code: { text: 'x' }, subject: { reference: subject } } }] });
   importBundle(cache.session, orphan('urn:uuid:unknown'));
@@ -104,7 +104,7 @@ test('a resource held without a patient may be linked to one later', () => {
   assert.equal(patientOf('Observation', 'late-link'), PATIENT('a'));
 });
 
-test('a Patient id held by a different person (another medical record number) is refused', () => {
+test('a Patient id held by a different person (another medical record number) is refused', async () => {
   const bundle = JSON.parse(fixture('collision-a.json').toString()) as { entry: Array<{ resource: Json }> };
   const patient = bundle.entry[0]!.resource;
   (patient.identifier as Array<{ value: string }>)[0]!.value = 'MRN-SOMEONE-ELSE';
@@ -132,7 +132,7 @@ function personBundle(id: string, family: string, birthDate: string | null, mrn:
 
 const heldPatient = (id: string) => cache.session.db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?').get(id) as Json | undefined;
 
-test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', () => {
+test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', async () => {
   importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));
   const before = cacheStats(cache.session).resources;
   const err = refusal(personBundle('same-id-1', 'Bravoincoming', '2001-12-31', null, 'same-id-1-obs-b'));
@@ -145,7 +145,7 @@ test('a Patient id held for another person is refused when the incoming Patient 
   assert.equal(patientOf('Observation', 'same-id-1-obs-b'), undefined, 'the other person\'s observation is not in the chart');
 });
 
-test('without a medical record number on either side, a different name or a different birth date is another person', () => {
+test('without a medical record number on either side, a different name or a different birth date is another person', async () => {
   importBundle(cache.session, personBundle('same-id-2', 'Charlieheld', '1960-05-05', null, 'same-id-2-obs-a'));
   for (const [family, birthDate] of [['Deltaincoming', '1960-05-05'], ['Charlieheld', '1961-05-05'], ['Charlieheld', null]] as const) {
     const err = refusal(personBundle('same-id-2', family, birthDate, 'MRN-NEW-2', 'same-id-2-obs-b'));
@@ -155,7 +155,7 @@ test('without a medical record number on either side, a different name or a diff
   assert.deepEqual(heldPatient('same-id-2'), { display_name: 'Synthetic Charlieheld', birth_date: '1960-05-05', mrn: null });
 });
 
-test('the same person again imports: same medical record number (even renamed), or no number and the same name and birth date', () => {
+test('the same person again imports: same medical record number (even renamed), or no number and the same name and birth date', async () => {
   importBundle(cache.session, personBundle('same-id-3', 'Echoheld', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-a'));
   // Same MRN, new family name (a name change): the same person, updated in place.
   assert.equal(importBundle(cache.session, personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-b')).resources, 2);
@@ -165,5 +165,5 @@ test('the same person again imports: same medical record number (even renamed), 
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   // No MRN in the file, same name (case and spacing aside) and birth date: the same person.
   assert.equal(importBundle(cache.session, personBundle('same-id-3', ' ECHORENAMED ', '1970-07-07', null, 'same-id-3-obs-c')).resources, 2);
-  assert.equal(openChart(cache.session, 'same-id-3').groups.Observation!.total, 3);
+  assert.equal((await openChart(cache.session, 'same-id-3')).groups.Observation!.total, 3);
 });

@@ -37,9 +37,9 @@ before(async () => {
 });
 after(() => cache.dispose());
 
-const found = (query: string) => searchPatients(cache.session, query).patients.map((p) => p.id);
+const found = async (query: string) => (await searchPatients(cache.session, query)).patients.map((p) => p.id);
 
-test('each Synthea patient is found by their birth date in every supported format', () => {
+test('each Synthea patient is found by their birth date in every supported format', async () => {
   for (const p of patients) {
     const [y, m, d] = p.birthDate.split('-');
     const month = MONTHS[Number(m) - 1]!;
@@ -57,41 +57,41 @@ test('each Synthea patient is found by their birth date in every supported forma
       `${month.slice(0, 3).toUpperCase()} ${d} ${y}`,
       y!,
     ];
-    for (const form of forms) assert.ok(found(form).includes(p.id), `${form} finds the patient born ${p.birthDate}`);
+    for (const form of forms) assert.ok((await found(form)).includes(p.id), `${form} finds the patient born ${p.birthDate}`);
     // With the family name, only that patient.
-    assert.deepEqual(found(`${p.family} ${d}.${m}.${y}`), [p.id]);
+    assert.deepEqual(await found(`${p.family} ${d}.${m}.${y}`), [p.id]);
     // A day later is somebody else's birthday (or nobody's).
     const next = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d) + 1)).toISOString().slice(0, 10);
     const [ny, nm, nd] = next.split('-');
-    assert.equal(found(`${nd}.${nm}.${ny}`).includes(p.id), false);
+    assert.equal((await found(`${nd}.${nm}.${ny}`)).includes(p.id), false);
   }
 });
 
-test('an ambiguous date finds both readings; DD.MM.YYYY and an impossible day/month pick one', () => {
-  assert.deepEqual(found('04/05/2009').sort(), ['april-fifth', 'may-fourth']);
-  assert.deepEqual(found('04.05.2009'), ['may-fourth'], 'the dotted form is day first');
-  assert.deepEqual(found('4 May 2009'), ['may-fourth']);
-  assert.deepEqual(found('May 4 2009'), ['may-fourth']);
-  assert.deepEqual(found('Apr 5 2009'), ['april-fifth']);
+test('an ambiguous date finds both readings; DD.MM.YYYY and an impossible day/month pick one', async () => {
+  assert.deepEqual((await found('04/05/2009')).sort(), ['april-fifth', 'may-fourth']);
+  assert.deepEqual(await found('04.05.2009'), ['may-fourth'], 'the dotted form is day first');
+  assert.deepEqual(await found('4 May 2009'), ['may-fourth']);
+  assert.deepEqual(await found('May 4 2009'), ['may-fourth']);
+  assert.deepEqual(await found('Apr 5 2009'), ['april-fifth']);
   // 22/02 can only be day first, 02/22 only month first.
   const cris = patients.find((p) => p.birthDate === '2006-02-22')!;
-  assert.deepEqual(found('22/02/2006'), [cris.id]);
-  assert.deepEqual(found('02/22/2006'), [cris.id]);
+  assert.deepEqual(await found('22/02/2006'), [cris.id]);
+  assert.deepEqual(await found('02/22/2006'), [cris.id]);
 });
 
-test('dates that do not exist find nobody, and words that only look like dates stay words', () => {
-  assert.deepEqual(found('31/02/2009'), []);
-  assert.deepEqual(found('30 Feb 2009'), []);
-  assert.deepEqual(found('13.13.2009'), []);
+test('dates that do not exist find nobody, and words that only look like dates stay words', async () => {
+  assert.deepEqual(await found('31/02/2009'), []);
+  assert.deepEqual(await found('30 Feb 2009'), []);
+  assert.deepEqual(await found('13.13.2009'), []);
   assert.deepEqual(searchQueryTerms('May Datetest'), [['may'], ['datetest']]);
   assert.deepEqual(searchQueryTerms('7 march 1985'), [['1985-03-07']]);
   assert.deepEqual(searchQueryTerms('03/07/1985'), [['1985-07-03', '1985-03-07']]);
 });
 
-test('the audit records the query as typed, one entry per patient found', () => {
+test('the audit records the query as typed, one entry per patient found', async () => {
   const query = '04/05/2009';
   const before = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
-  found(query);
+  await found(query);
   const rows = cache.session.db.prepare('SELECT action, subtype, patient_id, query FROM audit_log WHERE seq > ? ORDER BY patient_id').all(before);
   assert.deepEqual(rows, [
     { action: 'E', subtype: 'search-type', patient_id: 'april-fifth', query },
@@ -101,7 +101,7 @@ test('the audit records the query as typed, one entry per patient found', () => 
 
 const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
 
-test('a birth date typed with full-width digits or pasted with a zero-width space or a NUL finds the patient', () => {
+test('a birth date typed with full-width digits or pasted with a zero-width space or a NUL finds the patient', async () => {
   for (const p of patients) {
     const [y, m, d] = p.birthDate.split('-');
     const forms = [
@@ -114,14 +114,14 @@ test('a birth date typed with full-width digits or pasted with a zero-width spac
       `${d}.${m}.${y}\u0000`,
       `${p.family}\u00A0${fullWidth(`${d}/${m}/${y}`)}`,
     ];
-    for (const form of forms) assert.ok(found(form).includes(p.id), `${JSON.stringify(form)} finds the patient born ${p.birthDate}`);
+    for (const form of forms) assert.ok((await found(form)).includes(p.id), `${JSON.stringify(form)} finds the patient born ${p.birthDate}`);
   }
 });
 
-test('a query with full-width digits is audited as typed, not as normalised', () => {
+test('a query with full-width digits is audited as typed, not as normalised', async () => {
   const query = `\u200B${fullWidth('04.05.2009')}`;
   const before = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
-  assert.deepEqual(found(query), ['may-fourth']);
+  assert.deepEqual(await found(query), ['may-fourth']);
   const rows = cache.session.db.prepare('SELECT patient_id, query FROM audit_log WHERE seq > ?').all(before);
   assert.deepEqual(rows, [{ patient_id: 'may-fourth', query }]);
 });

@@ -59,7 +59,7 @@ const reason = { code: 'patient-request', text: '' } as const;
 
 interface Prepared {
   printId: string;
-  chart: ReturnType<typeof openChart>;
+  chart: Awaited<ReturnType<typeof openChart>>;
   watermark: { clinician: string; at: string; label: string };
 }
 async function prepare(output: 'pdf' | 'printer', caller = WINDOW_1): Promise<Prepared> {
@@ -105,7 +105,7 @@ test('print.prepare reads the chart as chart.open does and audits the print in t
   const shown = [`Patient/${patient.id}`, ...Object.entries(p.chart.groups).flatMap(([type, g]) => g.items.map((i) => `${type}/${i.id}`))];
   assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), shown.sort(), 'the print entry names every resource shown');
   // The same shape as chart.open (which audits its own read again here).
-  assert.deepEqual(p.chart, openChart(session, patient.id));
+  assert.deepEqual(p.chart, await openChart(session, patient.id));
 });
 
 test('print.output to the printer: the caller window is printed once; the printId is single use', async () => {

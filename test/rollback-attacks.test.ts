@@ -39,13 +39,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('a restored backup that loses only offline work the backend never saw is said at open and flagged at the next sync', async () => {
       let s = await rig.open();
-      work(s, rig.patients, 6, 'a');
+      await work(s, rig.patients, 6, 'a');
       await rig.upload(s);
       s.close();
       const backup = join(rig.root, 'nightly.db');
       await backupCache(rig.dataDir, rig.keychain, backup);
       s = await rig.open();
-      work(s, rig.patients, 40, 'offline');
+      await work(s, rig.patients, 40, 'offline');
       const outboxBefore = outboxSize(s);
       const headBefore = localHead(s);
       s.close();
@@ -71,7 +71,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       // Reopened: said no more (reported), and normal work raises no new alarm.
       s = await rig.open();
       try {
-        work(s, rig.patients, 2, 'after');
+        await work(s, rig.patients, 2, 'after');
         await rig.upload(s);
       } finally {
         s.close();
@@ -88,14 +88,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('chart reads erased by putting back a copy of the closed folder are said at open and flagged', async () => {
       let s = await rig.open();
-      work(s, rig.patients, 3, 'b');
+      await work(s, rig.patients, 3, 'b');
       await rig.upload(s);
       const flaggedBefore = (await backendChain(rig, s.context.deviceId)).rollbacks.length;
       s.close();
       const copy = join(rig.root, 'stash');
       cpSync(rig.dataDir, copy, { recursive: true });
       s = await rig.open();
-      for (const p of rig.patients) openChart(s, p);
+      for (const p of rig.patients) await openChart(s, p);
       const withReads = localHead(s);
       s.close();
       rmSync(rig.dataDir, { recursive: true, force: true });
@@ -119,8 +119,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(before.length >= 1);
       const s = await rig.open();
       try {
-        for (let i = 0; i < 210; i++) searchPatients(s, 'rollback-detected');
-        searchPatients(s, '["rollback-detected"] urn:clinician-desktop:rollback-detected');
+        for (let i = 0; i < 210; i++) await searchPatients(s, 'rollback-detected');
+        await searchPatients(s, '["rollback-detected"] urn:clinician-desktop:rollback-detected');
         await rig.upload(s);
       } finally {
         s.close();
@@ -141,7 +141,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const url2 = await app2.listen({ port: 0, host: '127.0.0.1' });
       const s = await rig.open();
       try {
-        work(s, rig.patients, 2, 'rot');
+        await work(s, rig.patients, 2, 'rot');
         const now = new Date().toISOString();
         const syncToken = randomBytes(32).toString('base64url');
         await rig.db.insertInto('sessions').values({ token_hash: hashSecret(syncToken), clinician_id: CLINICIAN, device_id: s.context.deviceId, created_at: now, expires_at: '2999-01-01T00:00:00.000Z', scope: 'sync' }).execute();
@@ -150,7 +150,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         // The clinician signs in online with their passkey: a full session; its answer re-pins.
         const r = await uploadAuditChain(s, client2, rig.token);
         assert.equal(r?.seq, localHead(s));
-        work(s, rig.patients, 1, 'rot2');
+        await work(s, rig.patients, 1, 'rot2');
         assert.equal((await uploadAuditChain(s, client2, syncToken))?.seq, localHead(s), 'sync-only uploads go on under the new key');
         // The old key is no longer taken on a sync-only answer.
         await assert.rejects(uploadAuditChain(s, rig.client, syncToken), /unknown key/);

@@ -111,7 +111,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         // verify no longer passes while commits the backend vouched for are missing.
         assert.deepEqual(verifyCache(session).firstBad, { seq: report.uploaded, problem: 'receipt-mismatch' });
 
-        work(session, rig.patients, 5, 'after-wal-loss');
+        await work(session, rig.patients, 5, 'after-wal-loss');
         const receipt = await rig.upload(session);
         const rollbackSeq = report.uploaded + 1;
         const rollback = parseCanonicalAuditEntry(session.db.prepare('SELECT entry FROM audit_log WHERE seq = ?').pluck().get(rollbackSeq) as string)!;

@@ -20,7 +20,8 @@ import { applyMigrations } from '../electron/services/cache-migrations';
 import { recordVitals } from '../electron/services/charting';
 import { putDraft } from '../electron/services/drafts';
 import { listConflicts } from '../electron/services/conflicts';
-import { WORKLIST_STATEMENTS, patientWorklist } from '../electron/services/worklist';
+import { patientWorklist } from '../electron/services/worklist';
+import { WORKLIST_STATEMENTS } from '../electron/services/store/operations/worklist-read';
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical } from '../shared/clinical-ranges';
 import { WORKLIST_MAX, type WorklistRow } from '../shared/contract';
@@ -76,8 +77,8 @@ function scanFlags(patientId: string): { abnormal: number; critical: number } {
   return { abnormal, critical };
 }
 
-test('the critical patient: latest encounter, six critical vital signs (not the normal 2020 ones), two allergies', () => {
-  const { patients, truncated } = patientWorklist(cache.session);
+test('the critical patient: latest encounter, six critical vital signs (not the normal 2020 ones), two allergies', async () => {
+  const { patients, truncated } = await patientWorklist(cache.session);
   assert.equal(truncated, false);
   assert.equal(patients.length, synthea.length + 1);
   const row = rowOf(patients, CRITICAL_ID);
@@ -90,9 +91,9 @@ test('the critical patient: latest encounter, six critical vital signs (not the 
   assert.deepEqual({ drafts: row.flags.drafts, waiting: row.flags.waiting, conflicts: row.flags.conflicts }, { drafts: 0, waiting: 0, conflicts: 0 });
 });
 
-test('Synthea patients: flags equal a full scan of their record; rows sorted by name', (t) => {
+test('Synthea patients: flags equal a full scan of their record; rows sorted by name', async (t) => {
   const started = performance.now();
-  const { patients } = patientWorklist(cache.session);
+  const { patients } = await patientWorklist(cache.session);
   t.diagnostic(`worklist of the Synthea fixtures and the critical patient: ${(performance.now() - started).toFixed(1)} ms`);
   assert.deepEqual(
     patients.map((p) => p.name),
@@ -110,9 +111,9 @@ test('Synthea patients: flags equal a full scan of their record; rows sorted by 
   }
 });
 
-test('a new reading replaces the old one: a high heart rate is abnormal, not critical; drafts, waiting changes and conflicts are counted per patient', () => {
+test('a new reading replaces the old one: a high heart rate is abnormal, not critical; drafts, waiting changes and conflicts are counted per patient', async () => {
   const p = synthea[0]!;
-  const before = rowOf(patientWorklist(cache.session).patients, p.id).flags;
+  const before = rowOf((await patientWorklist(cache.session)).patients, p.id).flags;
   recordVitals(cache.session, { patientId: p.id, heartRate: 110, systolic: 120, diastolic: 80, temperature: 36.8, spo2: 98, respiratoryRate: 16 }, new Date('2026-11-25T12:00:00Z'));
   putDraft(cache.session, { patientId: p.id, kind: 'vitals', target: '', body: { heartRate: '1' } }, new Date());
   putDraft(cache.session, { patientId: p.id, kind: 'note', target: '', body: { plan: 'x' } }, new Date());
@@ -121,7 +122,7 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   cache.session.db
     .prepare("INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, 'Condition', ?, ?, ?, '2', ?)")
     .run('0b6f6a43-3f0b-4d5e-9c1c-3f4e8a7b9c10', condition.id, condition.json, condition.json, new Date().toISOString());
-  const after = rowOf(patientWorklist(cache.session).patients, p.id).flags;
+  const after = rowOf((await patientWorklist(cache.session)).patients, p.id).flags;
   assert.equal(after.abnormalVitals, 1, 'heart rate 110 is high');
   assert.equal(after.criticalVitals, 0);
   assert.equal(after.drafts, before.drafts + 2);
@@ -129,8 +130,8 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   assert.equal(after.conflicts, before.conflicts + 1);
   // The conflict view names whose record it is.
   const conflict = listConflicts(cache.session).find((c) => c.resourceId === condition.id)!;
-  assert.equal(conflict.patientName, rowOf(patientWorklist(cache.session).patients, p.id).name);
-  const others = patientWorklist(cache.session).patients.filter((r) => r.id !== p.id);
+  assert.equal(conflict.patientName, rowOf((await patientWorklist(cache.session)).patients, p.id).name);
+  const others = (await patientWorklist(cache.session)).patients.filter((r) => r.id !== p.id);
   assert.ok(others.every((r) => r.flags.drafts === 0 && r.flags.waiting === 0 && r.flags.conflicts === 0), 'nothing counted for anyone else');
 });
 
@@ -153,10 +154,10 @@ test(`at most ${WORKLIST_MAX} patients (truncated), and the latest vital signs c
       importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `wl-${String(i).padStart(4, '0')}`, observations: 100 })));
     }
     const times: number[] = [];
-    let result = patientWorklist(big.session);
+    let result = await patientWorklist(big.session);
     for (let i = 0; i < 3; i++) {
       const started = performance.now();
-      result = patientWorklist(big.session);
+      result = await patientWorklist(big.session);
       times.push(performance.now() - started);
     }
     const { patients, truncated } = result;
@@ -202,7 +203,7 @@ const bp = (systolic: Record<string, unknown>, at: string) => ({
   ],
 });
 
-test('a critical value is flagged whichever coding carries its LOINC code; the newest reading with a value that was not entered in error counts', () => {
+test('a critical value is flagged whichever coding carries its LOINC code; the newest reading with a value that was not entered in error counts', async () => {
   const s = cache.session;
   // HR 145 coded with a local code first, LOINC second (common in real feeds).
   importBundle(s, flagBundle('flag-pt-a1', [{ code: { coding: [{ system: 'urn:local', code: 'HR' }, { system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T08:00:00Z', valueQuantity: { value: 145, unit: '/min', code: '/min' } }]));
@@ -214,7 +215,7 @@ test('a critical value is flagged whichever coding carries its LOINC code; the n
   importBundle(s, flagBundle('flag-pt-d4', [hr(72, '2026-11-25T08:00:00Z'), hr(145, '2026-11-25T09:00:00Z', { status: 'entered-in-error' }), hr(150, '2026-11-25T10:00:00Z', { status: 'cancelled' })]));
   // Systolic 200 in a BP panel, then a newer panel whose systolic has no value: the 200 still counts (the diastolic 80 is normal).
   importBundle(s, flagBundle('flag-pt-e5', [bp({ valueQuantity: { value: 200, unit: 'mm[Hg]' } }, '2026-11-25T08:00:00Z'), bp({ dataAbsentReason: { text: 'cuff failed' } }, '2026-11-25T09:00:00Z')]));
-  const rows = patientWorklist(s).patients;
+  const rows = (await patientWorklist(s)).patients;
   const flags = (id: string) => {
     const f = rowOf(rows, id).flags;
     return { abnormal: f.abnormalVitals, critical: f.criticalVitals };
@@ -234,9 +235,9 @@ test('200 patients x 150 observations: waiting changes, conflicts and latest vit
     // Something waiting and in conflict for one patient, so the counts have rows to find.
     recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
     assertIndexSeeksOnly(big.session.db);
-    patientWorklist(big.session);
+    await patientWorklist(big.session);
     const started = performance.now();
-    const { patients } = patientWorklist(big.session);
+    const { patients } = await patientWorklist(big.session);
     t.diagnostic(`worklist of ${patients.length} patients with 150 observations each: ${(performance.now() - started).toFixed(0)} ms`);
     assert.equal(rowOf(patients, 'sc-0007').flags.waiting, 1);
     assert.ok(patients.filter((p) => p.id !== 'sc-0007').every((p) => p.flags.waiting === 0));
@@ -245,7 +246,7 @@ test('200 patients x 150 observations: waiting changes, conflicts and latest vit
   }
 });
 
-test('observation_codes follows resources: filled from the cache on upgrade, then kept by every insert, update and delete', () => {
+test('observation_codes follows resources: filled from the cache on upgrade, then kept by every insert, update and delete', async () => {
   const db = new Database(':memory:');
   try {
     applyMigrations(db);

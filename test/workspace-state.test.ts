@@ -77,15 +77,15 @@ test('the access trail names clinicians by the display names seen at sign-in on 
   try {
     let s = await open('dr.kim', 'Dr. Soo-jin Kim', true);
     importBundle(s, readFileSync(SYNTHEA_FILES[0]!));
-    openChart(s, alice!.id);
+    await openChart(s, alice!.id);
     s.close();
     s = await open('dr.lee', 'Dr. Ana Lee', false);
-    openChart(s, alice!.id);
+    await openChart(s, alice!.id);
     s.close();
     // A session that does not know its clinician's name (a CLI): names still come from what was seen.
     s = await open('cli.admin', undefined, false);
-    openChart(s, alice!.id);
-    const trail = patientAccessTrail(s, alice!.id, 50);
+    await openChart(s, alice!.id);
+    const trail = await patientAccessTrail(s, alice!.id, 50);
     const named = new Map(trail.map((e) => [e.actor, e.actorName]));
     assert.equal(named.get('dr.kim'), 'Dr. Soo-jin Kim');
     assert.equal(named.get('dr.lee'), 'Dr. Ana Lee');

@@ -10,81 +10,15 @@
  * Every import is audited: per patient, and for resources without a patient
  * (Organization, Practitioner, Medication…) in entries of their own; a
  * refused import leaves one failed-import entry that names nothing from the
- * file. Never log or echo a value from the bundle.
+ * file. This module parses and refuses the file; the write is one call of
+ * the cache store (./store/operations/bundle-write.ts). Holds no SQL. Never
+ * log or echo a value from the bundle.
  */
-import { AppError } from '../../shared/app-error';
-import { parseBundle, type BundleResource } from '../../shared/fhir-bundle';
-import { patientIndexFields } from '../../shared/fhir-fields';
-import type { FhirResource } from '../../shared/contract';
-import { MAX_AUDIT_ENTITIES } from './audit-chain';
+import { parseBundle } from '../../shared/fhir-bundle';
 import type { CacheSession } from './cache-session';
-import { createResourceWriter, type PatientIdentity, type ResourceWriter } from './resource-writer';
+import type { ImportSummary } from './store/store-api';
 
-export interface ImportSummary {
-  resources: number;
-  patients: number;
-  byType: Record<string, number>;
-}
-
-function collision(r: BundleResource, why: string): AppError {
-  return new AppError(
-    'IMPORT_ID_COLLISION',
-    `The bundle was not imported: entry ${r.index} (${r.resourceType}/${r.id}) ${why}. Nothing from it was stored.`,
-  );
-}
-
-/** A name as people compare it: Unicode-normalized, case and spacing aside. */
-function comparableName(name: string): string {
-  return name.normalize('NFKC').toLocaleLowerCase('en').replace(/\s+/g, ' ').trim();
-}
-
-/**
- * Whether an incoming Patient is the person the cache holds under its id.
- * Both with a medical record number: the same number (a renamed patient is
- * still the same person; two numbers are two people, whatever the names).
- * Either without one: the same name and the same birth date (a missing birth
- * date agrees only with a missing one). Compared in memory; never logged.
- */
-function samePerson(held: PatientIdentity, incoming: PatientIdentity): boolean {
-  if (held.mrn !== null && incoming.mrn !== null) return held.mrn === incoming.mrn;
-  return comparableName(held.displayName) === comparableName(incoming.displayName) && held.birthDate === incoming.birthDate;
-}
-
-/**
- * Refuses the bundle when one of its resources is held for another patient:
- * a different patient, or none where the cache links it to one (the chart it
- * is in would lose it). A Patient id the cache holds for a different person
- * (see samePerson) is refused too: storing it would put one person's
- * record in another's chart. A resource held without a patient may gain one.
- */
-function refuseCollisions(writer: ResourceWriter, resources: BundleResource[]): void {
-  for (const r of resources) {
-    if (r.resourceType === 'Patient') {
-      const held = writer.heldIdentity(r.id);
-      if (held !== null && !samePerson(held, patientIndexFields(r.resource))) {
-        throw collision(r, 'has the id of a patient this cache holds, and is not the same person');
-      }
-      continue;
-    }
-    const heldFor = writer.heldFor(r.resourceType, r.id);
-    if (heldFor === undefined || heldFor === null || heldFor === r.patientId) continue;
-    throw collision(
-      r,
-      r.patientId === null
-        ? 'is held in this cache for a patient, and this bundle links it to none'
-        : 'has the id of a resource this cache holds for another patient',
-    );
-  }
-}
-
-/** Entries for resources that belong to no patient: created and updated ones apart, at most MAX_AUDIT_ENTITIES each. */
-function auditWithoutPatient(session: CacheSession, refs: { created: string[]; updated: string[] }): void {
-  for (const [action, subtype, entities] of [['C', 'create', refs.created], ['U', 'update', refs.updated]] as const) {
-    for (let i = 0; i < entities.length; i += MAX_AUDIT_ENTITIES) {
-      session.audit.append({ action, subtype, patientId: null, entities: entities.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
-    }
-  }
-}
+export type { ImportSummary } from './store/store-api';
 
 /**
  * Records an import that was refused or failed, in its own transaction:
@@ -94,7 +28,7 @@ function auditWithoutPatient(session: CacheSession, refs: { created: string[]; u
  */
 export function auditFailedImport(session: CacheSession): void {
   try {
-    session.audited(() => session.audit.append({ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '4' }));
+    session.store.runNow('appendAudit', { records: [{ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '4' }] });
   } catch {
     // The original error is rethrown by the caller; a second one would hide it.
   }
@@ -102,27 +36,8 @@ export function auditFailedImport(session: CacheSession): void {
 
 export function importBundle(session: CacheSession, input: string | Buffer): ImportSummary {
   try {
-    const resources = parseBundle(input);
-    const writer = createResourceWriter(session.db);
-    return session.audited(() => {
-      refuseCollisions(writer, resources);
-      const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
-      const withoutPatient = { created: [] as string[], updated: [] as string[] };
-      const byType: Record<string, number> = {};
-      for (const r of resources) {
-        if (r.resource.id === undefined) r.resource.id = r.id;
-        const ref = `${r.resourceType}/${r.id}`;
-        const { patientId, newPatient, created } = writer.write(r.resource as FhirResource, { patientId: r.patientId });
-        byType[r.resourceType] = (byType[r.resourceType] ?? 0) + 1;
-        if (patientId) writes.push({ patientId, ref, newPatient });
-        else (created ? withoutPatient.created : withoutPatient.updated).push(ref);
-      }
-      session.audit.appendWrites(writes);
-      auditWithoutPatient(session, withoutPatient);
-      // An import that wrote nothing (an empty bundle) is still an import the log should show.
-      if (resources.length === 0) session.audit.append({ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '0' });
-      return { resources: resources.length, patients: new Set(writes.map((w) => w.patientId)).size, byType };
-    });
+    // Parsed and refused here (no cache needed); written, collision-checked and audited in the store.
+    return session.store.runNow('importResources', { resources: parseBundle(input) });
   } catch (err) {
     auditFailedImport(session);
     throw err;

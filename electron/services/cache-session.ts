@@ -23,6 +23,7 @@ import { rememberClinicianName } from './workspace-state';
 import { emergencyPurposeFor } from './glass/glass-grants';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
+import { sessionStore, type SessionStore } from './store/session-store';
 
 export interface CacheSession {
   readonly profile: CacheProfile;
@@ -30,6 +31,12 @@ export interface CacheSession {
   readonly audit: AuditChain;
   readonly keys: DeviceKeys;
   readonly context: AuditContext;
+  /**
+   * The cache store (./store/README.md). During the migration its calls run
+   * on this session's connection (./store/session-store.ts); services that
+   * moved call it, the others still use `db` and `audited`.
+   */
+  readonly store: SessionStore;
   /** Runs `fn` in one transaction (access plus audit entries), then signs the head if due. */
   audited<T>(fn: () => T): T;
   close(): void;
@@ -283,8 +290,16 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
   const { db, audit, keys } = parts;
   let open = true;
   const guard = lock ? new WriterGuard(lock, db, onFolderEvent) : null;
-  return {
+  let store: SessionStore | null = null;
+  const session: CacheSession = {
     ...parts,
+    get store(): SessionStore {
+      if (!store) {
+        store = sessionStore(session);
+        if (!open) store.markClosed();
+      }
+      return store;
+    },
     audited<T>(fn: () => T): T {
       if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
       guard?.check();
@@ -300,6 +315,7 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
     close() {
       if (!open) return;
       open = false;
+      store?.markClosed();
       guard?.stopWatching();
       try {
         // A session that lost the folder to another writer writes nothing, not even its head.
@@ -317,4 +333,5 @@ export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' 
       }
     },
   };
+  return session;
 }

@@ -99,7 +99,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     },
     'patients.search': ({ query }) => phi((s) => searchPatients(s, query)),
     'chart.open': ({ patientId }) => phi((s) => openChart(s, patientId)),
-    'audit.forPatient': ({ patientId, limit }) => phi((s) => ({ entries: patientAccessTrail(s, patientId, limit) })),
+    'audit.forPatient': ({ patientId, limit }) => phi(async (s) => ({ entries: await patientAccessTrail(s, patientId, limit) })),
     'auth.status': () => requireAuth(auth).status(),
     'auth.watch': async ({ version }) => {
       const a = requireAuth(auth);

@@ -1,142 +1,29 @@
 /**
  * The clinician's read paths into the cache: patient search, a patient's
- * chart and a patient's access trail. Each read and its audit entries commit
- * in one transaction, so there is no read of PHI without its entry and no
- * entry without the read. Never return PHI without auditing it.
+ * chart and a patient's access trail, each one call of the cache store
+ * (./store/operations/patient-reads.ts), where the read and its audit
+ * entries commit in one transaction. Holds no SQL. Never return PHI that did
+ * not come through the store (which audits it).
  */
 import { AppError } from '../../shared/app-error';
-import {
-  SEARCH_RESULTS_MAX,
-  type AuditEntryView,
-  type Chart,
-  type FhirResource,
-  type PatientSummary,
-} from '../../shared/contract';
-import type { AuditAction, AuditOutcome, AuditSubtype } from '../../shared/audit-entry';
-import { searchQueryTerms } from '../../shared/fhir-fields';
-import { MAX_AUDIT_ENTITIES } from './audit-chain';
+import type { AuditEntryView, Chart, PatientSummary } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
-import { clinicianNames } from './workspace-state';
 
-/** Newest items per resource type in a chart; the total is always given. */
-export const CHART_ITEMS_PER_TYPE = 200;
-/** Billing resources: counted in a chart, not sent to the screen. */
-const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
+export { CHART_ITEMS_PER_TYPE } from './store/operations/patient-reads';
 
-/** A row of the patients table, as search, chart and worklist read it. */
-export interface PatientRow {
-  id: string;
-  display_name: string;
-  birth_date: string | null;
-  gender: string | null;
-  mrn: string | null;
+/** Prefix search over names, MRN and birth date (./store/operations/patient-reads.ts); one audit entry per patient shown. */
+export function searchPatients(session: CacheSession, query: string): Promise<{ patients: PatientSummary[]; truncated: boolean }> {
+  return session.store.call('searchPatients', { query });
 }
 
-export function toSummary(row: PatientRow): PatientSummary {
-  return { id: row.id, name: row.display_name, birthDate: row.birth_date, gender: row.gender, mrn: row.mrn };
-}
-
-/**
- * Prefix search, case-insensitive: every word of the query must start one of
- * the patient's name parts, their MRN or their birth date (indexed as
- * YYYY-MM-DD; a date typed as DD.MM.YYYY, DD/MM/YYYY, MM/DD/YYYY, D Mon YYYY
- * or Mon D YYYY is read into that form first, both readings of an ambiguous
- * one: shared/fhir-fields.ts searchQueryTerms; a year alone is a prefix).
- * Audited per BALP: one query event (E) per patient returned, or one with no
- * patient when nothing matched.
- */
-export function searchPatients(session: CacheSession, query: string): { patients: PatientSummary[]; truncated: boolean } {
-  const terms = searchQueryTerms(query).slice(0, 8);
-  const { db } = session;
-  const byTerm = db.prepare('SELECT DISTINCT patient_id FROM patient_search_terms WHERE term >= ? AND term < ?').pluck();
-  const getPatient = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients WHERE id = ?');
-  return session.audited(() => {
-    let ids: string[] = [];
-    terms.forEach((alternatives, i) => {
-      const matches = alternatives.flatMap((token) => byTerm.all(token, `${token}\uffff`) as string[]);
-      if (i === 0) ids = [...new Set(matches)];
-      else {
-        const wanted = new Set(matches);
-        ids = ids.filter((id) => wanted.has(id));
-      }
-    });
-    const rows = ids
-      .map((id) => getPatient.get(id) as PatientRow | undefined)
-      .filter((r): r is PatientRow => r !== undefined)
-      .sort((a, b) => a.display_name.localeCompare(b.display_name) || a.id.localeCompare(b.id));
-    const shown = rows.slice(0, SEARCH_RESULTS_MAX);
-    const record = { action: 'E' as const, subtype: 'search-type' as const, query, outcome: '0' as const };
-    if (shown.length === 0) session.audit.append({ ...record, patientId: null, entities: [] });
-    for (const row of shown) session.audit.append({ ...record, patientId: row.id, entities: [`Patient/${row.id}`] });
-    return { patients: shown.map(toSummary), truncated: rows.length > shown.length };
-  });
-}
-
-/** A patient's chart: resources grouped by type, newest first. Audited as a read (R) naming every resource read. */
-export function openChart(session: CacheSession, patientId: string): Chart {
-  const { db } = session;
-  const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck();
-  const patientRow = db.prepare('SELECT id, display_name, birth_date, gender, mrn FROM patients WHERE id = ?');
-  const counts = db.prepare(
-    "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
-  );
-  const newest = db.prepare('SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?');
-  const chart = session.audited(() => {
-    const json = patientJson.get(patientId) as string | undefined;
-    if (json === undefined) return null;
-    const groups: Chart['groups'] = {};
-    // `Type/id` of every resource read (counted-only types are not read, so not named).
-    const read = [`Patient/${patientId}`];
-    for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
-      const rows = COUNT_ONLY_TYPES.has(type) ? [] : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>);
-      for (const row of rows) read.push(`${type}/${row.id}`);
-      groups[type] = { total, items: rows.map((row) => JSON.parse(row.json) as FhirResource) };
-    }
-    // At most MAX_AUDIT_ENTITIES references an entry, as imports and pulls: a big chart is several read entries.
-    for (let i = 0; i < read.length; i += MAX_AUDIT_ENTITIES) {
-      session.audit.append({ action: 'R', subtype: 'read', patientId, entities: read.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
-    }
-    const summary = toSummary(patientRow.get(patientId) as PatientRow);
-    return { summary, patient: JSON.parse(json) as FhirResource, groups };
-  });
-  if (chart === null) {
-    // The attempt is audited too (BALP: failures are events of their own; the export adds its OperationOutcome).
-    session.audited(() =>
-      session.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' }),
-    );
-    throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
-  }
-  return chart;
-}
-
-interface TrailRow {
-  seq: number;
-  recorded_at: string;
-  actor: string;
-  action: AuditAction;
-  subtype: AuditSubtype;
-  outcome: AuditOutcome;
-  device_id: string;
-  purpose: string;
+/** A patient's chart, audited as a read; a patient the cache does not hold is audited too (outcome 4) and is NOT_FOUND. */
+export async function openChart(session: CacheSession, patientId: string): Promise<Chart> {
+  const answer = await session.store.call('openChart', { patientId });
+  if (!answer.found) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
+  return answer.chart;
 }
 
 /** Who accessed this patient's record on this device, newest first, with display names where this computer knows them. */
-export function patientAccessTrail(session: CacheSession, patientId: string, limit: number): AuditEntryView[] {
-  const rows = session.db
-    .prepare(
-      'SELECT seq, recorded_at, actor, action, subtype, outcome, device_id, purpose FROM audit_log WHERE patient_id = ? ORDER BY seq DESC LIMIT ?',
-    )
-    .all(patientId, limit) as TrailRow[];
-  const names = clinicianNames(session, rows.map((r) => r.actor));
-  return rows.map((r) => ({
-    seq: r.seq,
-    recordedAt: r.recorded_at,
-    actor: r.actor,
-    actorName: names.get(r.actor) ?? null,
-    action: r.action,
-    subtype: r.subtype,
-    outcome: r.outcome,
-    deviceId: r.device_id,
-    purpose: r.purpose,
-  }));
+export function patientAccessTrail(session: CacheSession, patientId: string, limit: number): Promise<AuditEntryView[]> {
+  return session.store.call('patientAccessTrail', { patientId, limit });
 }

@@ -59,11 +59,11 @@ export interface RollbackRig {
 }
 
 /** Audited reads, a search and a change: `n` rounds of them. */
-export function work(session: CacheSession, patients: string[], n: number, tag: string): void {
+export async function work(session: CacheSession, patients: string[], n: number, tag: string): Promise<void> {
   for (let i = 0; i < n; i++) {
     const patientId = patients[i % patients.length]!;
-    openChart(session, patientId);
-    if (i % 3 === 0) searchPatients(session, 'Synthetic');
+    await openChart(session, patientId);
+    if (i % 3 === 0) await searchPatients(session, 'Synthetic');
     if (i % 4 === 0) {
       recordChange(session, { resourceType: 'Observation', id: `rb-${tag}-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
     }

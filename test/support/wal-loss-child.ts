@@ -25,14 +25,14 @@ const backend = new BackendClient(env('WAL_CHILD_BACKEND_URL'));
 const token = env('WAL_CHILD_TOKEN');
 const patients = env('WAL_CHILD_PATIENTS').split(',');
 
-work(session, patients, 10, 'wal-1');
+await work(session, patients, 10, 'wal-1');
 await uploadAuditChain(session, backend, token);
 session.db.pragma('wal_checkpoint(TRUNCATE)');
 session.db.pragma('wal_autocheckpoint = 0');
 const checkpointed = localHead(session);
 
-work(session, patients, 10, 'wal-2');
+await work(session, patients, 10, 'wal-2');
 const uploaded = (await uploadAuditChain(session, backend, token))!.seq;
-work(session, patients, 3, 'wal-3');
+await work(session, patients, 3, 'wal-3');
 process.stdout.write(`${JSON.stringify({ checkpointed, uploaded, written: localHead(session) })}\n`);
 setInterval(() => undefined, 60_000);

@@ -24,7 +24,6 @@ import type { CallOutput, ExportFormat, ExportReason, ParsedInput } from '../../
 import type { ExportSurface } from '../app-surfaces';
 import type { Caller } from '../caller-policy';
 import type { CacheSession } from '../cache-session';
-import { openChart } from '../patient-records';
 import { writeFileAtomically } from './atomic-file';
 import { appendExportAudit } from './export-audit';
 import type { ExportPolicy } from './export-policy';
@@ -170,7 +169,10 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
       const at = clock();
       return session.audited(() => {
         // chart.open's own read (and its read entries), nested in this transaction with the print's entries.
-        const chart = openChart(session, patientId);
+        // Still synchronous (the store's migration runNow): becomes one store call, chart read plus print entries, with the worker.
+        const answer = session.store.runNow('openChart', { patientId });
+        if (!answer.found) throw notFound();
+        const { chart } = answer;
         const read = [`Patient/${patientId}`];
         for (const [type, group] of Object.entries(chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
         appendExportAudit(session, { subtype: 'print', patientId, format: output, reasonCode: reason.code, query: reasonText(reason), read, outcome: '0' });
