@@ -66,7 +66,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const session = await rig.open();
         try {
           assert.equal(rollbackNotice(session), null, `cycle ${cycle}: no notice at open`);
-          work(session, rig.patients, 7, `normal-${cycle}`);
+          await work(session, rig.patients, 7, `normal-${cycle}`);
           // Upload twice in some cycles, and not at all in one: nothing of it is a rollback.
           if (cycle !== 2) await rig.upload(session);
           if (cycle % 2 === 0) await rig.upload(session);
@@ -89,13 +89,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('an older copy of the data folder put back: said at open, everything kept, re-chained behind a rollback entry, uploaded and flagged', async () => {
       const copy = join(rig.root, 'older-copy');
       let session = await rig.open();
-      work(session, rig.patients, 5, 'before-copy');
+      await work(session, rig.patients, 5, 'before-copy');
       await rig.upload(session);
       session.close();
       cpSync(rig.dataDir, copy, { recursive: true });
 
       session = await rig.open();
-      work(session, rig.patients, 12, 'after-copy');
+      await work(session, rig.patients, 12, 'after-copy');
       const backendHead = (await rig.upload(session))!;
       session.close();
       const heldBefore = await backendChain(rig, session.context.deviceId);
@@ -116,7 +116,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const outboxBefore = outboxSize(session);
 
         // The clinician keeps working on the restored cache.
-        work(session, rig.patients, 6, 'after-restore');
+        await work(session, rig.patients, 6, 'after-restore');
         const written = localRows(session, keptSeq).map((r) => content(r.entry));
         assert.ok(written.length > 0);
 
@@ -170,7 +170,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.ok(outboxSize(session) >= outboxBefore, 'nothing waiting was dropped');
 
         // It goes on as one chain: more work, more uploads, no new alarm.
-        work(session, rig.patients, 4, 'after-recovery');
+        await work(session, rig.patients, 4, 'after-recovery');
         await rig.upload(session);
         await assertChainsAgree(rig, session);
       } finally {
@@ -191,7 +191,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const copy = join(rig.root, 'older-copy-2');
       cpSync(rig.dataDir, copy, { recursive: true });
       let session = await rig.open();
-      work(session, rig.patients, 9, 'before-restore-2');
+      await work(session, rig.patients, 9, 'before-restore-2');
       const backendHead = (await rig.upload(session))!;
       session.close();
       // The keychain lost the receipt and the device's own head (or never got them): only the backend can tell.
@@ -203,7 +203,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         assert.equal(rollbackNotice(session), null, 'nothing to compare with at open');
         const keptSeq = localHead(session);
-        work(session, rig.patients, 5, 'after-restore-2');
+        await work(session, rig.patients, 5, 'after-restore-2');
         const written = localRows(session, keptSeq).map((r) => content(r.entry));
         await rig.upload(session);
         assert.equal(rollbackNotice(session)?.code, 'CACHE_ROLLED_BACK', 'said once the backend answered');
@@ -220,7 +220,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       cpSync(rig.dataDir, copy, { recursive: true });
       let session = await rig.open();
       assert.ok(localRows(session).some((r) => parseCanonicalAuditEntry(r.entry)!.subtype === 'rollback-detected'), 'the copy holds an earlier rollback entry');
-      work(session, rig.patients, 8, 'before-second');
+      await work(session, rig.patients, 8, 'before-second');
       const backendHead = (await rig.upload(session))!;
       session.close();
       rmSync(rig.dataDir, { recursive: true, force: true });
@@ -229,7 +229,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         assert.equal(rollbackNotice(session)?.code, 'CACHE_ROLLED_BACK');
         const keptSeq = localHead(session);
-        work(session, rig.patients, 5, 'after-second');
+        await work(session, rig.patients, 5, 'after-second');
         const written = localRows(session, keptSeq).map((r) => content(r.entry));
         await rig.upload(session);
         const rollback = parseCanonicalAuditEntry(localRows(session, backendHead.seq)[0]!.entry)!;
@@ -243,7 +243,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('a keychain receipt tampered with, signed by another key, or from another profile is ignored', async () => {
       let session = await rig.open();
-      work(session, rig.patients, 3, 'tamper');
+      await work(session, rig.patients, 3, 'tamper');
       await rig.upload(session);
       const profileId = session.profile.profileId;
       const head = localHead(session);
@@ -303,7 +303,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('the backend refuses a rollback entry that would rewrite or hide what it holds', async () => {
       const session = await rig.open();
       try {
-        work(session, rig.patients, 4, 'attack');
+        await work(session, rig.patients, 4, 'attack');
         await rig.upload(session);
         const deviceId = session.context.deviceId;
         const before = await backendChain(rig, deviceId);

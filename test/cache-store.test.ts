@@ -135,6 +135,39 @@ test('reads and writes answer from the worker, each with its audit entries in th
   }
 });
 
+test('the audit chain answers from the worker: upload batches, the shared-entry search, receipts, a lost range, a rollback re-chain, verify', async () => {
+  const o = await openStore();
+  try {
+    await o.store.call('appendAudit', { records: Array.from({ length: 5 }, (_, i) => ({ action: 'E' as const, subtype: 'search-type' as const, patientId: null, entities: [], query: `q${i}`, outcome: '0' as const })) });
+    const all = await o.store.call('auditEntriesAfter', { afterSeq: 0, limit: 100 });
+    assert.deepEqual(all.map((e) => e.seq), [1, 2, 3, 4, 5]);
+    assert.equal(all[1]!.prevHash, all[0]!.hash, 'entries as stored, chained');
+    assert.deepEqual((await o.store.call('auditEntriesAfter', { afterSeq: 3, limit: 1 })).map((e) => e.seq), [4]);
+    assert.equal(await o.store.call('auditCountUpTo', { upTo: 3 }), 3);
+    assert.deepEqual(await o.store.call('auditEntryAt', { upTo: 5, index: 2 }), { seq: 3, hash: all[2]!.hash });
+    assert.equal(await o.store.call('auditEntryAt', { upTo: 5, index: 9 }), null);
+    assert.equal(await o.store.call('chainHoldsEntry', { seq: 4, hash: all[3]!.hash }), true);
+    assert.equal(await o.store.call('chainHoldsEntry', { seq: 4, hash: all[2]!.hash }), false);
+
+    // A kept head the chain lacks (entries lost): a rollback entry naming the range continues the chain.
+    const lost = await o.store.call('recordLostRange', { lost: { seq: 9, hash: 'a'.repeat(64) } });
+    assert.equal(lost.seq, 6);
+    // The backend holds entries up to 7 of another history: ours after 3 are re-chained behind its head.
+    const rechained = await o.store.call('continueAfterRollback', { kept: { seq: 3, hash: all[2]!.hash }, backend: { seq: 7, hash: 'b'.repeat(64) } });
+    assert.deepEqual(rechained, { seq: 8, rechained: 3 });
+    const report = await o.store.call('verifyChain', {});
+    assert.equal(report.ok, true, 'a bridged chain verifies');
+    assert.equal(report.lastSeq, 11);
+    assert.equal(report.unsignedTail, 0, 'the re-chain signs its head');
+    // The same file, edited behind the store's back, is named by verify.
+    o.db.prepare('UPDATE audit_log SET hash = ? WHERE seq = 2').run('c'.repeat(64));
+    const broken = await o.store.call('verifyChain', {});
+    assert.deepEqual(broken.firstBad, { seq: 2, problem: 'hash-mismatch' });
+  } finally {
+    await o.dispose();
+  }
+});
+
 test('a write whose audit entry fails rolls back whole: no resource, no entry', async () => {
   const o = await openStore();
   try {

@@ -20,7 +20,6 @@ import { sign } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
 import { AUDIT_GENESIS_HASH, auditHeadMessage } from '../../shared/audit-entry';
 import { MAX_AUDIT_UPLOAD, auditReceiptSchema, type AuditReceipt } from '../../shared/audit-upload';
-import { chainHoldsEntry } from './audit-chain';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { checkedReceipt, clearUnconfirmedNotice, receiptKeyChanged, repinReceiptKey, keepReceiptInKeychain, missingReceiptedEntry, noteReceipt, noteRollback } from './rollback-guard';
@@ -37,14 +36,14 @@ export function latestReceipt(session: CacheSession): AuditReceipt | null {
  * at each probed seq (hash chains agree up to a point and never after).
  */
 async function lastSharedEntry(session: CacheSession, backend: BackendClient, token: string, upTo: number): Promise<{ seq: number; hash: string }> {
-  const rows = session.db.prepare('SELECT count(*) FROM audit_log WHERE seq <= ?').pluck().get(upTo) as number;
-  const nth = session.db.prepare('SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq LIMIT 1 OFFSET ?');
+  const rows = await session.store.call('auditCountUpTo', { upTo });
   let shared = { seq: 0, hash: AUDIT_GENESIS_HASH };
   let lo = 0;
   let hi = rows - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const row = nth.get(upTo, mid) as { seq: number; hash: string };
+    const row = await session.store.call('auditEntryAt', { upTo, index: mid });
+    if (!row) break;
     const theirs = checkedReceipt(session, await backend.auditHead(token, row.seq));
     if (theirs.seq === row.seq && theirs.hash === row.hash) {
       shared = row;
@@ -78,10 +77,11 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
   let receipt = checkedReceipt(session, headReply);
   const cached = latestReceipt(session);
   // Entries from the cache's own receipt on are sent again when it is behind (an answer was lost): the backend checks they are what it holds.
-  let from = cached && cached.seq <= receipt.seq && chainHoldsEntry(session.db, cached.seq, cached.hash) ? cached.seq : 0;
-  if (!chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
+  const holds = (point: { seq: number; hash: string }) => session.store.call('chainHoldsEntry', { seq: point.seq, hash: point.hash });
+  let from = cached && cached.seq <= receipt.seq && (await holds(cached)) ? cached.seq : 0;
+  if (!(await holds(receipt))) {
     const kept = await lastSharedEntry(session, backend, token, receipt.seq);
-    const { seq } = session.audit.continueAfterRollback(kept, receipt);
+    const { seq } = await session.store.call('continueAfterRollback', { kept, backend: { seq: receipt.seq, hash: receipt.hash } });
     noteRollback(session, seq);
     from = receipt.seq;
     process.emitWarning('The patient cache was rolled back; its audit log continues from the hospital server\'s.', 'CacheRolledBackWarning');
@@ -91,14 +91,12 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
   if (!cached || cached.seq < receipt.seq || from === receipt.seq) stateSet(session, 'audit_receipt', JSON.stringify(receipt));
   await keepReceiptInKeychain(session, headReply);
   for (;;) {
-    const rows = session.db
-      .prepare('SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(from, MAX_AUDIT_UPLOAD) as Array<{ seq: number; entry: string; prev_hash: string; hash: string }>;
+    const rows = await session.store.call('auditEntriesAfter', { afterSeq: from, limit: MAX_AUDIT_UPLOAD });
     if (rows.length === 0) return receipt.seq === 0 ? null : receipt;
     const last = rows[rows.length - 1]!;
     const signature = sign(null, Buffer.from(auditHeadMessage(session.context.deviceId, last.seq, last.hash)), session.keys.signingKey).toString('base64');
     const reply = await backend.uploadAudit(token, {
-      entries: rows.map((r) => ({ seq: r.seq, entry: r.entry, prevHash: r.prev_hash, hash: r.hash })),
+      entries: rows.map((r) => ({ seq: r.seq, entry: r.entry, prevHash: r.prevHash, hash: r.hash })),
       head: { seq: last.seq, hash: last.hash, signature },
     });
     const body = checkedReceipt(session, reply);
@@ -120,7 +118,8 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
  */
 export function receiptProblem(session: CacheSession): { seq: number } | null {
   const receipt = latestReceipt(session);
-  if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) return { seq: receipt.seq };
+  // Still synchronous (the store's migration runNow) for the command line's verify.
+  if (receipt && !session.store.runNow('chainHoldsEntry', { seq: receipt.seq, hash: receipt.hash })) return { seq: receipt.seq };
   const missing = missingReceiptedEntry(session);
   return missing === null ? null : { seq: missing };
 }

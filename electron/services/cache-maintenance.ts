@@ -13,7 +13,7 @@ import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
 import { checkCacheIntegrity } from './cache-database';
 import { acquireFolderLockWaiting, lockFileMissing, lockFileMissingError } from './cache-folder-lock';
-import { storedEntry, verifyAuditChain, type ChainReport, type StoredAuditEntry } from './audit-chain';
+import { storedEntry, type ChainReport, type StoredAuditEntry } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
 import { receiptProblem } from './audit-upload';
 import type { CacheSession } from './cache-session';
@@ -48,7 +48,8 @@ export function cacheStats(session: CacheSession): CacheStats {
  */
 export function verifyCache(session: CacheSession): ChainReport {
   checkCacheIntegrity(session.db);
-  const report = verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId);
+  // Still synchronous (the store's migration runNow) for the command line.
+  const report = session.store.runNow('verifyChain', {});
   const receipt = report.ok ? receiptProblem(session) : null;
   return receipt ? { ...report, ok: false, firstBad: { seq: receipt.seq, problem: 'receipt-mismatch' } } : report;
 }

@@ -33,9 +33,9 @@
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../../shared/app-error';
-import { ROLLBACK_SUBTYPE, auditHeadMessage, lostRangeEntities } from '../../shared/audit-entry';
+import { auditHeadMessage } from '../../shared/audit-entry';
 import { auditReceiptSchema, receiptMessage, type AuditReceipt, type AuditReceiptReply } from '../../shared/audit-upload';
-import { chainHoldsEntry, type ChainHead } from './audit-chain';
+import type { ChainHead } from './audit-chain';
 import type { CacheSession } from './cache-session';
 import type { SecretStore } from './secret-store';
 import { stateGet, stateSet } from './sync-state';
@@ -141,26 +141,6 @@ function keepDeviceHeads(session: CacheSession, secrets: SecretStore): void {
   session.audit.onHead((head) =>
     k.offer(head, () => sign(null, Buffer.from(auditHeadMessage(session.context.deviceId, head.seq, head.hash)), signingKey).toString('base64')),
   );
-}
-
-/**
- * The chain does not hold the head the keychain kept: entries were lost
- * (perhaps never seen by the backend). Records a rollback entry naming the
- * lost range, continuing the chain from its last entry; returns its seq.
- */
-function recordLostRange(session: CacheSession, lost: ChainHead): number {
-  return session.audited(() => {
-    const last = session.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined;
-    const kept = last ?? { seq: 0, hash: '0'.repeat(64) };
-    return session.audit.append({
-      action: 'E',
-      subtype: ROLLBACK_SUBTYPE,
-      patientId: null,
-      entities: lostRangeEntities({ keptSeq: kept.seq, keptHash: kept.hash, lostSeq: lost.seq, lostHash: lost.hash }),
-      query: null,
-      outcome: '0',
-    }).seq;
-  });
 }
 
 const keptReceiptSchema = z.strictObject({ format: z.literal(1), receipt: auditReceiptSchema, receiptKey: z.string().max(256) });
@@ -292,19 +272,20 @@ export async function checkRollbackAtOpen(session: CacheSession, secrets: Secret
     keepDeviceHeads(session, secrets);
     return;
   }
-  if (receipt && !chainHoldsEntry(session.db, receipt.seq, receipt.hash)) {
+  const holds = (point: ChainHead) => session.store.call('chainHoldsEntry', { seq: point.seq, hash: point.hash });
+  if (receipt && !(await holds(receipt))) {
     // The backend saw entries the chain lacks: the sync re-chains behind the backend's head (./audit-upload).
     noteRollback(session, null, receipt.seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
-  } else if (ownHead && !chainHoldsEntry(session.db, ownHead.seq, ownHead.hash)) {
-    // Entries lost that the backend may never have seen: said now, recorded now, reported at the next sync.
-    const seq = recordLostRange(session, ownHead);
+  } else if (ownHead && !(await holds(ownHead))) {
+    // Entries lost that the backend may never have seen: said now, recorded now (a rollback entry naming the lost range), reported at the next sync.
+    const { seq } = await session.store.call('recordLostRange', { lost: ownHead });
     noteRollback(session, seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
   }
   keepDeviceHeads(session, secrets);
-  const last = session.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as ChainHead | undefined;
-  if (last) session.audit.signHead();
+  // The committed head to the keeper just started (told after every store call), signed when due.
+  await session.store.call('signHead', { force: false });
 }
 
 /**

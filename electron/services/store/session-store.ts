@@ -31,9 +31,16 @@ function typed(err: unknown): AppError {
   return new AppError(shape.code, shape.message, shape.fields);
 }
 
-export function sessionStore(session: Pick<CacheSession, 'db' | 'audit' | 'context' | 'audited'>): SessionStore {
+export function sessionStore(session: Pick<CacheSession, 'db' | 'audit' | 'context' | 'keys' | 'audited'>): SessionStore {
   let closed = false;
-  const tx: StoreTx = { db: session.db, audit: session.audit, actor: session.context.actor, actorName: session.context.actorName };
+  const tx: StoreTx = {
+    db: session.db,
+    audit: session.audit,
+    actor: session.context.actor,
+    actorName: session.context.actorName,
+    deviceId: session.context.deviceId,
+    publicKey: session.keys.publicKey,
+  };
   const runNow = <N extends StoreCallName>(name: N, args: StoreArgs<N>): StoreResults[N] => {
     if (closed) throw storeClosedError();
     const call = parseStoreCall(name, args);

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { AppErrorShape } from '../../../shared/app-error';
 import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
 import type { AuditEntryView, Chart, PatientSummary, WorklistRow } from '../../../shared/contract';
-import type { ChainHead } from '../audit-chain';
+import type { ChainHead, ChainReport } from '../audit-chain';
 
 /** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
 const ENTITIES_MAX = 200;
@@ -39,6 +39,10 @@ export const bundleResourceSchema = z.strictObject({
   index: z.number().int().nonnegative(),
 });
 
+const seqSchema = z.number().int().nonnegative();
+/** One point of a hash chain: an entry's seq and hash (seq 0 with the genesis hash is the start). */
+const chainPointSchema = z.strictObject({ seq: seqSchema, hash: z.string().regex(/^[0-9a-f]{64}$/) });
+
 /** Arguments of every call, checked in the store before the call runs. */
 export const storeCallArgs = {
   /** Prefix search over names, MRN and birth date; one BALP query entry per patient shown. */
@@ -55,6 +59,20 @@ export const storeCallArgs = {
   importResources: z.strictObject({ resources: z.array(bundleResourceSchema) }),
   /** The committed chain head, or null for an empty log. */
   auditHead: z.strictObject({}),
+  /** Entries after `afterSeq`, in order, as stored (an audit upload's batch). */
+  auditEntriesAfter: z.strictObject({ afterSeq: seqSchema, limit: z.number().int().min(1).max(20_000) }),
+  /** How many entries lie at or before `upTo` (an upload's search for the last entry the backend shares). */
+  auditCountUpTo: z.strictObject({ upTo: seqSchema }),
+  /** The `index`-th entry (from 0) at or before `upTo`; null past the end. */
+  auditEntryAt: z.strictObject({ upTo: seqSchema, index: z.number().int().nonnegative() }),
+  /** Whether the chain holds the entry (seq, hash) a receipt names, or a rollback entry bridging from it. */
+  chainHoldsEntry: chainPointSchema,
+  /** After a rollback: the entries the backend never saw, re-chained behind a rollback entry following the backend's head. */
+  continueAfterRollback: z.strictObject({ kept: chainPointSchema, backend: chainPointSchema }),
+  /** The chain lacks a head this device kept: a signed rollback entry naming the lost range continues it. */
+  recordLostRange: z.strictObject({ lost: chainPointSchema }),
+  /** Recomputes the chain from `fromSeq` and checks every signed head. */
+  verifyChain: z.strictObject({ fromSeq: z.number().int().min(1).optional() }),
   /** Signs the head now (force) or when SIGN_EVERY_ENTRIES are unsigned. */
   signHead: z.strictObject({ force: z.boolean() }),
 } as const;
@@ -77,6 +95,13 @@ export interface StoreResults {
   appendAudit: { seqs: number[] };
   importResources: ImportSummary;
   auditHead: ChainHead | null;
+  auditEntriesAfter: Array<{ seq: number; entry: string; prevHash: string; hash: string }>;
+  auditCountUpTo: number;
+  auditEntryAt: ChainHead | null;
+  chainHoldsEntry: boolean;
+  continueAfterRollback: { seq: number; rechained: number };
+  recordLostRange: { seq: number };
+  verifyChain: ChainReport;
   signHead: ChainHead | null;
 }
 

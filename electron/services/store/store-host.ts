@@ -120,7 +120,7 @@ export class StoreHost {
       const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
       const tail = verifyAuditChain(openDb, args.publicKey, args.context.deviceId, lastHead.seq ?? 1);
       if (tail.ok) audit.signHead(true);
-      const tx: StoreTx = { db: openDb, audit, actor: args.context.actor, actorName: args.context.actorName };
+      const tx: StoreTx = { db: openDb, audit, actor: args.context.actor, actorName: args.context.actorName, deviceId: args.context.deviceId, publicKey: args.publicKey };
       this.state = { kind: 'open', db: openDb, audit, key, tx };
       return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad) };
     } catch (err) {

@@ -6,7 +6,18 @@
  */
 import type { StoreArgs, StoreCallName, StoreResults } from './store-api';
 import type { StoreTx } from './store-tx';
-import { appendAudit, auditHead, signHead } from './operations/audit-calls';
+import {
+  appendAudit,
+  auditCountUpTo,
+  auditEntriesAfter,
+  auditEntryAt,
+  auditHead,
+  chainHoldsEntry,
+  continueAfterRollback,
+  recordLostRange,
+  signHead,
+  verifyChain,
+} from './operations/audit-calls';
 import { importResources } from './operations/bundle-write';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
@@ -21,5 +32,12 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   appendAudit,
   importResources,
   auditHead,
+  auditEntriesAfter,
+  auditCountUpTo,
+  auditEntryAt,
+  chainHoldsEntry,
+  continueAfterRollback,
+  recordLostRange,
+  verifyChain,
   signHead,
 };

@@ -5,6 +5,7 @@
  * and always inside the one transaction of the call. Never hand a StoreTx to
  * code outside electron/services/store/.
  */
+import type { KeyObject } from 'node:crypto';
 import type { AuditChain } from '../audit-chain';
 import type { CacheDatabase } from '../cache-database';
 
@@ -14,4 +15,7 @@ export interface StoreTx {
   /** The acting clinician (their id, and display name where known). */
   readonly actor: string;
   readonly actorName: string | undefined;
+  /** This device's id and public key, to verify the chain's signed heads. */
+  readonly deviceId: string;
+  readonly publicKey: KeyObject;
 }
