@@ -237,7 +237,7 @@ before(async () => {
     resolveConflict(s, key, choice);
   }
   // A pull: one resource changed on the backend, and P2 no longer assigned (removed from the cache).
-  applyPulledPage(s, {
+  await applyPulledPage(s, {
     resources: [{ resourceType: 'Observation', id: `${P1}-o3`, status: 'final', code: { text: 'y' }, subject: { reference: `Patient/${P1}` }, meta: { versionId: '4' } }],
     cursor: '5/Observation/balp-p1-o3',
     more: false,

@@ -93,7 +93,7 @@ describe('undo leaves nothing half done (cache only)', () => {
       subject: { reference: `Patient/${patient.id}` },
       recordedDate: '2026-01-01',
     });
-    applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: '10/Condition/refused-condition-1', more: false });
+    await applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: '10/Condition/refused-condition-1', more: false });
     setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'recurrence' }, now);
     const key = keyOf(id);
     markSent(s, [key]);
@@ -101,7 +101,7 @@ describe('undo leaves nothing half done (cache only)', () => {
     const listed = (await waiting()).find((c) => c.resourceId === id)!;
     assert.deepEqual([listed.state, listed.undoable], ['refused', true]);
     // A colleague resolved it meanwhile: the pull leaves it beside the refused change.
-    applyPulledPage(s, { resources: [condition('resolved', '2') as never], cursor: '11/Condition/refused-condition-1', more: false });
+    await applyPulledPage(s, { resources: [condition('resolved', '2') as never], cursor: '11/Condition/refused-condition-1', more: false });
 
     assert.deepEqual(await undo('Condition', id), { ok: true, value: { undone: true } });
     const row = s.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };

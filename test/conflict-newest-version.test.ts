@@ -32,13 +32,13 @@ async function conflictThenNewerVersion(id: string) {
     subject: { reference: `Patient/${patient.id}` },
     recordedDate: '2026-01-01',
   });
-  applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: `10/Condition/${id}`, more: false });
+  await applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: `10/Condition/${id}`, more: false });
   setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'recurrence' }, new Date());
   const key = s.db.prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ?').pluck().get(id) as string;
   markSent(s, [key]);
   settle(s, [{ idempotencyKey: key, status: 'conflict', current: condition('inactive', '2') as never, currentVersion: '2' }]);
   // While the conflict waits, a colleague resolves it: version 3 is pulled, and the cursor moves past it.
-  applyPulledPage(s, { resources: [condition('resolved', '3') as never], cursor: `12/Condition/${id}`, more: false });
+  await applyPulledPage(s, { resources: [condition('resolved', '3') as never], cursor: `12/Condition/${id}`, more: false });
   const row = () => s.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
   return { s, key, row };
 }
@@ -48,7 +48,7 @@ test('taking theirs after a newer version was pulled during the conflict install
   const shown = listConflicts(s).find((c) => c.key === key)!;
   assert.deepEqual([shown.theirVersion, (shown.theirs as { clinicalStatus?: { coding: Array<{ code: string }> } }).clinicalStatus?.coding[0]?.code], ['3', 'resolved'], 'the clinician compares with the newest');
   resolveConflict(s, key, 'theirs');
-  applyPulledPage(s, { resources: [], cursor: '12/Condition/conflict-newest-1', more: false });
+  await applyPulledPage(s, { resources: [], cursor: '12/Condition/conflict-newest-1', more: false });
   assert.deepEqual([row().version_id, JSON.parse(row().json).clinicalStatus.coding[0].code], ['3', 'resolved']);
   const audit = s.db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck().get() as string;
   assert.ok(audit.includes('Condition/conflict-newest-1/_history/3'), 'the choice names the version installed');

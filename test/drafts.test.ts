@@ -208,17 +208,17 @@ test('a patient no longer assigned is kept while a draft of theirs remains (type
     assert.ok(heldResources().length > 10);
     const deletes = other.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck();
     const aliceDeletes = deletes.get(alice!.id) as number;
-    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), [alice!.id], 'the unassigned patient without drafts left; the one with a draft stayed');
     assert.deepEqual(listDrafts(other.session, alice!.id).map((d) => d.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [{ heartRate: '88' }, { status: 'resolved' }]);
     // Only what the drafts need stays: the patient and the problem the draft edits; the rest of the record is gone, audited.
     assert.deepEqual(heldResources(), [`Condition/${condition}`, `Patient/${alice!.id}`].sort());
     assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'the removal of the rest of the record is audited');
-    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'a second pull removes nothing more and audits nothing');
     discardDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '' });
     discardDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition });
-    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), []);
     assert.deepEqual(heldResources(), []);
   } finally {
@@ -257,7 +257,7 @@ test('a patient no longer assigned whose only drafts are blank (stored before bl
     const insert = other.session.db.prepare("INSERT INTO drafts (patient_id, kind, target, body_json, updated_at) VALUES (?, 'vitals', '', ?, ?)");
     insert.run(alice!.id, '{}', now.toISOString());
     insert.run(bob!.id, JSON.stringify({ heartRate: '  ', spo2: '\u200B' }), now.toISOString());
-    applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
+    await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM patients').pluck().get(), 0);
     assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM drafts').pluck().get(), 0);
     assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id IS NOT NULL').pluck().get(), 0);

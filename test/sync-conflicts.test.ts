@@ -95,13 +95,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const patients = () => a.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all();
       assert.deepEqual(patients(), [SHARED]);
       assert.equal(local(a, 'Patient', OTHER), null, 'a patient not assigned never reaches the device');
-      const firstCursor = pullCursor(a.session);
+      const firstCursor = await pullCursor(a.session);
       assert.ok(firstCursor);
 
       // Nothing changed: the pull writes nothing, the audit chain does not grow.
       const auditBefore = deviceAuditChain(a.session).length;
       await sync(a);
-      assert.equal(pullCursor(a.session), firstCursor);
+      assert.equal(await pullCursor(a.session), firstCursor);
       assert.equal(deviceAuditChain(a.session).length, auditBefore);
 
       // A newly assigned patient arrives whole on the next pull, over more than one page.

@@ -18,7 +18,6 @@ import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
-import { pullCursor } from '../electron/services/sync-pull';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { PULL_PATH, PUSH_PATH } from '../shared/sync-api';
 import { registerDeviceAt } from './support/backend-db';
@@ -103,7 +102,7 @@ describe('sync against a hostile server', () => {
       outbox: session.db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq').pluck().all(),
       resources: hash('SELECT resource_type, id, version_id, json FROM resources ORDER BY resource_type, id'),
       conflicts: hash('SELECT * FROM conflicts'),
-      cursor: pullCursor(session),
+      cursor: session.db.prepare("SELECT value FROM sync_state WHERE key = 'pull_cursor'").pluck().get() ?? null,
     };
   }
 

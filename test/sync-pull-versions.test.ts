@@ -102,7 +102,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('a page that carries v2 of a record the cache holds at v3 is skipped for it; the rest of the page is stored', async () => {
       const { resource } = staleV2();
       await pushElsewhere(heartRate('pv-other', 70), null);
-      const cursorBefore = pullCursor(session);
+      const cursorBefore = await pullCursor(session);
       let served: PullReply | null = null;
       front.handle(async (exchange, forward) => {
         const answer = await forward();
@@ -118,19 +118,19 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(held('pv-obs')?.version_id, '3', 'the record keeps v3');
       assert.equal((JSON.parse(held('pv-obs')!.json) as { valueQuantity: { value: number } }).valueQuantity.value, 63);
       assert.equal(held('pv-other')?.version_id, '1', 'the real change on the page is stored');
-      assert.notEqual(pullCursor(session), cursorBefore, 'the cursor moved on');
+      assert.notEqual(await pullCursor(session), cursorBefore, 'the cursor moved on');
       assert.equal(conflicts(), 0);
       assert.equal(verifyCache(session).ok, true);
     });
 
     test('a replayed page whose cursor lies behind the one asked for is refused whole: nothing written, the cursor stays', async () => {
       const { page } = staleV2();
-      const cursorBefore = pullCursor(session);
+      const cursorBefore = await pullCursor(session);
       front.handle(async (exchange, forward) => (exchange.path === PULL_PATH ? { status: 200, body: page } : forward()));
       assert.equal(await worker.drain(), false, 'the drain fails');
       assert.equal(worker.status.lastError, 'The hospital server sent an update that does not move forward.');
       assert.equal(held('pv-obs')?.version_id, '3');
-      assert.equal(pullCursor(session), cursorBefore, 'the cursor did not go back');
+      assert.equal(await pullCursor(session), cursorBefore, 'the cursor did not go back');
       assert.equal(conflicts(), 0);
     });
 

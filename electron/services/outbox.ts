@@ -17,6 +17,7 @@ import { patientIdOf, sortDateOf } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
 import type { Change, ChangeResult } from '../../shared/sync-api';
 import type { CacheSession } from './cache-session';
+import { PULLED_PREFIX, laterVersion } from './store/operations/pulled-versions';
 
 export interface OutboxEntry extends Change {
   seq: number;
@@ -173,43 +174,6 @@ export function syncCounts(session: CacheSession): { waiting: number; refused: n
 /** The reasons the backend gave for refused changes (distinct, at most `limit`): fixed server texts, shown with the count. */
 export function refusedReasons(session: CacheSession, limit = 5): string[] {
   return session.db.prepare('SELECT DISTINCT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY last_error LIMIT ?').pluck().all(limit) as string[];
-}
-
-const PULLED_PREFIX = 'pulled-while-queued:';
-
-/** Whether pulled version `a` is later than `b` (backend versions are whole numbers as text). */
-function laterVersion(a: string, b: string | null): boolean {
-  if (b === null) return true;
-  return /^\d{1,30}$/.test(a) && /^\d{1,30}$/.test(b) ? BigInt(a) > BigInt(b) : a !== b;
-}
-
-/**
- * The pull met a newer version of a resource with a change still queued, or
- * in conflict, and left the local copy alone (the push, or the clinician's
- * choice, decides). A conflict takes it as its "theirs". That version is kept here,
- * beside the queue, so that an undo of the queued work puts it in place
- * instead of the older copy the change was made on: the pull's cursor has
- * already moved past it and would never bring it again.
- */
-export function keepPulledWhileQueued(session: CacheSession, resource: FhirResource, versionId: string): void {
-  const { db } = session;
-  // In conflict (nothing of it is queued then): the newer version becomes "theirs", shown to the clinician, installed by
-  // "take theirs" and the base of "keep mine".
-  const conflict = db.prepare('SELECT their_version FROM conflicts WHERE resource_type = ? AND resource_id = ?').pluck().get(resource.resourceType, resource.id) as
-    | string
-    | undefined;
-  if (conflict !== undefined) {
-    if (laterVersion(versionId, conflict)) {
-      db.prepare('UPDATE conflicts SET theirs = ?, their_version = ? WHERE resource_type = ? AND resource_id = ?').run(JSON.stringify(resource), versionId, resource.resourceType, resource.id);
-    }
-    return;
-  }
-  const queued = db.prepare('SELECT 1 FROM outbox WHERE resource_type = ? AND resource_id = ? LIMIT 1').pluck().get(resource.resourceType, resource.id);
-  if (!queued) return;
-  const key = `${PULLED_PREFIX}${resource.resourceType}/${resource.id}`;
-  const held = pulledWhileQueued(session, resource.resourceType, resource.id);
-  if (held && !laterVersion(versionId, held.versionId)) return;
-  db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify({ versionId, resource }));
 }
 
 /** The newer version the pull left alone while a change of the resource was queued, if any. */

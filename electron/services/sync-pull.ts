@@ -1,127 +1,38 @@
 /**
  * Pulls what changed on the backend since the device's cursor into the
- * cache, page by page. Each page, its audit entries (per patient touched)
- * and the new cursor commit in one transaction, so a crash or a cut
- * connection repeats a page rather than skipping one. A resource with local
- * changes still waiting (in the outbox or in a conflict) is left as the
- * clinician made it: the push that follows decides. A version the cache
- * already holds (its own push coming back) is not written again, and a
- * version older than the one it holds (a replayed page, a lagging backend
- * instance, a second process's pull that started earlier) is skipped: the
- * pull never goes backwards, neither a record nor the cursor, and a page
- * whose cursor is behind the one held removes no patient (its assigned list
- * may predate an assignment whose records the device already has). Never
- * overwrite unsent local work.
+ * cache, page by page. A page is applied in slices of PULL_SLICE resources,
+ * each one call of the cache store (./store/operations/pull-write.ts, which
+ * says what is written, kept or skipped), so answers to the clinician never
+ * wait behind a whole page; the cursor moves with the page's last slice
+ * only, so a lock or a crash part-way repeats the page rather than skipping
+ * one, and every slice that committed holds its audit entries. Holds no SQL.
+ * Never overwrite unsent local work (the store refuses to).
  */
 import { AppError } from '../../shared/app-error';
-import type { DraftKind, FhirResource } from '../../shared/contract';
 import type { PullReply } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { createResourceWriter } from './resource-writer';
-import { stateGet, stateSet } from './sync-state';
-import { keepPulledWhileQueued } from './outbox';
-import { draftTargetRef, isBlankDraftJson } from './drafts';
+import { PULL_SLICE, type CacheStore } from './store/store-api';
+import { cursorBehind } from './store/operations/pull-write';
 
-const CURSOR_KEY = 'pull_cursor';
+export { cursorBehind };
 
-export function pullCursor(session: CacheSession): string | null {
-  return stateGet(session, CURSOR_KEY);
-}
-
-/** Stores one pulled page; returns how many resources it wrote. */
-export function applyPulledPage(session: CacheSession, page: PullReply): number {
-  const { db } = session;
-  const writer = createResourceWriter(db);
-  const localOf = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?');
-  const pendingOf = db.prepare(
-    'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
-  ).pluck();
-  return session.audited(() => {
-    const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
-    let written = 0;
-    for (const resource of page.resources) {
-      const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
-      if (local?.version_id != null && !isNewer(resource.meta.versionId, local.version_id)) continue;
-      if (pendingOf.get({ type: resource.resourceType, id: resource.id })) {
-        // Kept beside the queue: an undo of the queued work puts it in place (the cursor moves past it).
-        keepPulledWhileQueued(session, resource as FhirResource, resource.meta.versionId);
-        continue;
-      }
-      const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
-      written++;
-      writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
-    }
-    session.audit.appendWrites(writes);
-    const held = stateGet(session, CURSOR_KEY);
-    // A page behind the cursor (replayed, from a lagging instance) may predate an assignment: its list removes nobody.
-    const behind = page.cursor === null ? held !== null : cursorBehind(page.cursor, held);
-    if (page.assignedPatients && !behind) dropUnassigned(session, page.assignedPatients);
-    if (page.cursor && !behind) stateSet(session, CURSOR_KEY, page.cursor);
-    return written;
-  });
-}
-
-/** Whether pulled version `a` is later than the held `b` (backend versions are whole numbers as text; any other held value only differs). */
-function isNewer(a: string, b: string): boolean {
-  return /^\d{1,30}$/.test(b) ? BigInt(a) > BigInt(b) : a !== b;
+export function pullCursor(session: Pick<CacheSession, 'store'>): Promise<string | null> {
+  return session.store.call('pullCursor', {});
 }
 
 /**
- * Whether `cursor` lies before `than` in the backend's change order. Only the
- * change number is compared: the backend orders type and id within one
- * change number by its database's collation, which the device cannot know.
+ * Stores one pulled page, slice by slice; returns how many resources it
+ * wrote. A lock between slices ends it with STORE_CLOSED (nothing more is
+ * written; the cursor has not moved).
  */
-export function cursorBehind(cursor: string, than: string | null): boolean {
-  if (than === null) return false;
-  return BigInt(cursor.split('/')[0]!) < BigInt(than.split('/')[0]!);
-}
-
-/**
- * Removes from the cache every patient no longer assigned to the clinician,
- * with all their resources, auditing each removal, unless the clinician has
- * work on them still waiting to be sent or resolved, or a draft with
- * something typed in it (typed work kept on this computer): that is never
- * dropped. A patient kept only for drafts keeps only what the drafts need
- * (the patient and the note or problem each draft edits); the rest of the
- * record goes, audited. Blank drafts keep nothing and go with the patient.
- * A patient reached by breaking the glass is never in the assigned list:
- * ./glass/ owns when it leaves (at the grant's end, unless work waits).
- */
-function dropUnassigned(session: CacheSession, assigned: string[]): void {
-  const { db } = session;
-  const unassigned = db
-    .prepare(
-      `SELECT p.id FROM patients p WHERE p.id NOT IN (SELECT value FROM json_each(?))
-         AND NOT EXISTS (SELECT 1 FROM outbox o JOIN resources r ON r.resource_type = o.resource_type AND r.id = o.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM conflicts c JOIN resources r ON r.resource_type = c.resource_type AND r.id = c.resource_id WHERE r.patient_id = p.id)
-         AND NOT EXISTS (SELECT 1 FROM glass_grants g WHERE g.patient_id = p.id)`,
-    )
-    .pluck()
-    .all(JSON.stringify(assigned)) as string[];
-  if (unassigned.length === 0) return;
-  const draftsOf = db.prepare('SELECT kind, target, body_json FROM drafts WHERE patient_id = ?');
-  const dropResources = db.prepare('DELETE FROM resources WHERE patient_id = ?');
-  const keepOnly = db.prepare(
-    "DELETE FROM resources WHERE patient_id = ? AND resource_type != 'Patient' AND resource_type || '/' || id NOT IN (SELECT value FROM json_each(?))",
-  );
-  const dropDrafts = db.prepare('DELETE FROM drafts WHERE patient_id = ?');
-  const dropTerms = db.prepare('DELETE FROM patient_search_terms WHERE patient_id = ?');
-  const dropPatient = db.prepare('DELETE FROM patients WHERE id = ?');
-  const audit = (patientId: string) =>
-    session.audit.append({ action: 'D', subtype: 'delete', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '0' });
-  for (const patientId of unassigned) {
-    const typed = (draftsOf.all(patientId) as Array<{ kind: DraftKind; target: string; body_json: string }>).filter((d) => !isBlankDraftJson(d.body_json));
-    if (typed.length > 0) {
-      const needed = typed.map((d) => draftTargetRef(d.kind, d.target)).filter((r): r is string => r !== null);
-      if (keepOnly.run(patientId, JSON.stringify(needed)).changes > 0) audit(patientId);
-      continue;
-    }
-    dropResources.run(patientId);
-    dropDrafts.run(patientId);
-    dropTerms.run(patientId);
-    dropPatient.run(patientId);
-    audit(patientId);
+export async function applyPulledPage(session: { store: CacheStore }, page: PullReply): Promise<number> {
+  let written = 0;
+  for (let from = 0; ; from += PULL_SLICE) {
+    const last = from + PULL_SLICE >= page.resources.length;
+    const slice = page.resources.slice(from, from + PULL_SLICE);
+    written += (await session.store.call('applyPullPage', { resources: slice, cursor: page.cursor, assignedPatients: page.assignedPatients ?? null, last })).written;
+    if (last) return written;
   }
 }
 
@@ -129,14 +40,14 @@ function dropUnassigned(session: CacheSession, assigned: string[]): void {
 export async function pullChanges(session: CacheSession, backend: BackendClient, token: string): Promise<number> {
   let written = 0;
   for (;;) {
-    const cursor = pullCursor(session);
+    const cursor = await pullCursor(session);
     const page = await backend.pull(token, cursor);
     // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
     const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
     if (stuck) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
     }
-    written += applyPulledPage(session, page);
+    written += await applyPulledPage(session, page);
     if (!page.more) return written;
   }
 }

@@ -25,9 +25,9 @@ import type { GlassSurface } from '../app-surfaces';
 import type { BackendClient } from '../backend-client';
 import type { CacheSession } from '../cache-session';
 import type { RegistryDeps } from '../handler-registry';
-import { applyPulledPage } from '../sync-pull';
 import { activeGrants, anyGrantOver, endExpiredGrants, endGrant, isoInstant, recordsCursor, setRecordsCursor, storeGrant } from './glass-grants';
 import { removeEndedGrantPatients } from './glass-record-removal';
+import { PULL_SLICE } from '../store/store-api';
 
 export const GLASS_OFFLINE_MESSAGE = 'Emergency access needs the hospital network. You are offline.';
 export const GLASS_SIGN_IN_MESSAGE = 'Emergency access needs an online sign-in with your passkey. Lock the app and sign in again while online.';
@@ -183,7 +183,12 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
         throw err;
       }
       session.audited(() => {
-        applyPulledPage(session, { resources: ownResources(patientId, page), cursor: null, more: false });
+        // One transaction with the records cursor (slices through the store's migration runNow, nested in it): becomes one
+        // store call with the worker.
+        const resources = ownResources(patientId, page);
+        for (let from = 0; from === 0 || from < resources.length; from += PULL_SLICE) {
+          session.store.runNow('applyPullPage', { resources: resources.slice(from, from + PULL_SLICE), cursor: null, assignedPatients: null, last: from + PULL_SLICE >= resources.length });
+        }
         if (page.cursor) setRecordsCursor(session.db, patientId, page.cursor);
       });
       if (!page.more || !page.cursor || page.cursor === cursor) return;

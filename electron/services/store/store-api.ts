@@ -13,6 +13,8 @@ import { z } from 'zod';
 import type { AppErrorShape } from '../../../shared/app-error';
 import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
 import type { AuditEntryView, Chart, PatientSummary, WorklistRow } from '../../../shared/contract';
+import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
+import { pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
 
 /** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
@@ -39,6 +41,12 @@ export const bundleResourceSchema = z.strictObject({
   index: z.number().int().nonnegative(),
 });
 
+/**
+ * Resources per applyPullPage call: a slice commits in a few milliseconds, so
+ * a chart.open issued during a first sync waits for at most one slice.
+ */
+export const PULL_SLICE = 250;
+
 const seqSchema = z.number().int().nonnegative();
 /** One point of a hash chain: an entry's seq and hash (seq 0 with the genesis hash is the start). */
 const chainPointSchema = z.strictObject({ seq: seqSchema, hash: z.string().regex(/^[0-9a-f]{64}$/) });
@@ -57,6 +65,19 @@ export const storeCallArgs = {
   appendAudit: z.strictObject({ records: z.array(auditRecordSchema).min(1).max(200_000) }),
   /** A parsed bundle: refused whole on an id collision, else written with its C/U entries. */
   importResources: z.strictObject({ resources: z.array(bundleResourceSchema) }),
+  /**
+   * One slice of a pulled page (at most PULL_SLICE resources): written with
+   * its audit entries; the page's last slice also moves the cursor and drops
+   * patients no longer assigned. Never a whole page of 2,000 in one call.
+   */
+  applyPullPage: z.strictObject({
+    resources: z.array(pulledResourceSchema).max(PULL_SLICE),
+    cursor: pullCursorSchema.nullable(),
+    assignedPatients: z.array(z.string().regex(FHIR_ID_PATTERN)).max(100_000).nullable(),
+    last: z.boolean(),
+  }),
+  /** Where the next pull starts (null: from the beginning). */
+  pullCursor: z.strictObject({}),
   /** The committed chain head, or null for an empty log. */
   auditHead: z.strictObject({}),
   /** Entries after `afterSeq`, in order, as stored (an audit upload's batch). */
@@ -94,6 +115,8 @@ export interface StoreResults {
   patientAccessTrail: AuditEntryView[];
   appendAudit: { seqs: number[] };
   importResources: ImportSummary;
+  applyPullPage: { written: number };
+  pullCursor: string | null;
   auditHead: ChainHead | null;
   auditEntriesAfter: Array<{ seq: number; entry: string; prevHash: string; hash: string }>;
   auditCountUpTo: number;

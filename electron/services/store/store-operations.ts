@@ -19,6 +19,7 @@ import {
   verifyChain,
 } from './operations/audit-calls';
 import { importResources } from './operations/bundle-write';
+import { applyPullPage, pullCursor } from './operations/pull-write';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
 
@@ -31,6 +32,8 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   patientAccessTrail,
   appendAudit,
   importResources,
+  applyPullPage,
+  pullCursor,
   auditHead,
   auditEntriesAfter,
   auditCountUpTo,
