@@ -124,7 +124,7 @@ export class ConsultService {
       throw mapped;
     }
     this.stillUnlocked(cache, generation);
-    cache.audited(() => this.append(cache, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`, consultCallEntity(callId)]));
+    this.append(cache, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`, consultCallEntity(callId)]);
     this.known.set(callId, { patientId: input.patientId, encounterId: input.encounterId });
     return { callId };
   }
@@ -229,7 +229,7 @@ export class ConsultService {
       this.stillUnlocked(cache, generation);
       const me = outcome.roster.find((p) => p.participantId === outcome.participantId);
       // The join is recorded before the camera and microphone may be granted (and an end only follows a recorded join).
-      cache.audited(() => this.append(cache, 'consult-join', 'E', known.patientId, [`Encounter/${known.encounterId}`, consultCallEntity(input.callId)]));
+      this.append(cache, 'consult-join', 'E', known.patientId, [`Encounter/${known.encounterId}`, consultCallEntity(input.callId)]);
       call = { callId: input.callId, known, cache, socket, queue, holder, host: me?.role === 'host', ended: false };
       this.active = call;
       this.media.activate(holder);
@@ -254,7 +254,7 @@ export class ConsultService {
     if (!call.socket.open) throw new AppError('CONSULT_UNAVAILABLE', 'The consultation\'s connection is closed. Connect again to continue.');
     if (input.message.type === 'code-confirmed') {
       // Audited before it is said: never a confirmation the chain does not hold. The code itself is not recorded.
-      call.cache.audited(() => this.append(call.cache, 'consult-code-confirmed', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]));
+      this.append(call.cache, 'consult-code-confirmed', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]);
     }
     call.socket.send(input.message);
     return {};
@@ -311,7 +311,7 @@ export class ConsultService {
     if (call.ended) return;
     call.ended = true;
     try {
-      call.cache.audited(() => this.append(call.cache, 'consult-end', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]));
+      this.append(call.cache, 'consult-end', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]);
     } catch {
       // The cache already closed, or the disk is full: the backend's own audit still holds the end; a lock must never fail.
     }
@@ -362,14 +362,19 @@ export class ConsultService {
     return reply;
   }
 
+  /**
+   * One entry, committed before this returns (each caller relies on that: a confirmation is audited before it is said,
+   * an end before a lock closes the cache). Still synchronous through the store's migration runNow; with the worker
+   * store it becomes an awaited appendAudit, sent before the close, which the worker answers in order.
+   */
   private append(cache: CacheSession, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome = '0'): void {
-    cache.audit.append({ action, subtype, patientId, entities, query: null, outcome });
+    cache.store.runNow('appendAudit', { records: [{ action, subtype, patientId, entities, query: null, outcome }] });
   }
 
   private auditQuietly(cache: CacheSession, generation: number, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome): void {
     if (this.generation !== generation || this.options.session.openCache() !== cache) return;
     try {
-      cache.audited(() => this.append(cache, subtype, action, patientId, entities, outcome));
+      this.append(cache, subtype, action, patientId, entities, outcome);
     } catch {
       // the refusal itself is what the clinician is told
     }

@@ -243,7 +243,7 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
         throw asGlassError(err, deps);
       }
       // The search text left this computer: audited like a search, naming no patient (matches are handles only).
-      session.audited(() => session.audit.append({ action: 'E', subtype: 'search-type', patientId: null, entities: [], query, outcome: '0' }));
+      await session.store.call('appendAudit', { records: [{ action: 'E', subtype: 'search-type', patientId: null, entities: [], query, outcome: '0' }] });
       return { matches };
     },
 
@@ -251,15 +251,15 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
       const session = openSession();
       const { backend, token } = ready();
       const refused = () =>
-        session.audited(() =>
-          session.audit.append({ action: 'E', subtype: 'break-glass', patientId: null, entities: glassFacts({ reason: input.reason.code, expiresAt: '' }).slice(0, 1), query: input.reason.text || null, outcome: '4' }),
-        );
+        session.store.call('appendAudit', {
+          records: [{ action: 'E', subtype: 'break-glass', patientId: null, entities: glassFacts({ reason: input.reason.code, expiresAt: '' }).slice(0, 1), query: input.reason.text || null, outcome: '4' }],
+        });
       let grant: CallOutput<'glass.break'>;
       try {
         grant = await backend.glassGrant(token, { handle: input.handle, reason: input.reason });
       } catch (err) {
         const mapped = asGlassError(err, deps);
-        if (mapped instanceof AppError && mapped.code === 'GLASS_REFUSED' && deps.session() === session) refused();
+        if (mapped instanceof AppError && mapped.code === 'GLASS_REFUSED' && deps.session() === session) await refused();
         throw mapped;
       }
       const now = clock();
