@@ -180,6 +180,11 @@ test('a write whose audit entry fails rolls back whole: no resource, no entry', 
     // The store goes on: the next call commits.
     await o.store.call('importResources', { resources: bundleResources('kept-p', 2) });
     assert.ok(resourceCount(o.db, 'kept-p') > 0);
+    // A typed refusal from inside a call changes nothing and crosses with its code and words.
+    await o.store.call('setWorkspace', { changes: { openPatientId: 'kept-p', tab: 'notes' } });
+    const refused = await rejectsWith(o.store.call('setWorkspace', { changes: { tab: 'results', openPatientId: 'not-here' } }), 'NOT_FOUND');
+    assert.equal(refused.message, "That patient is not in this computer's cache.");
+    assert.deepEqual(await o.store.call('getWorkspace', {}), { openPatientId: 'kept-p', tab: 'notes', theme: 'system', density: 'system' }, 'the tab of the refused call was not kept');
     assert.equal(verifyAuditChain(o.db, o.keys.publicKey, o.deviceId).ok, true);
   } finally {
     await o.dispose();

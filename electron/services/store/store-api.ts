@@ -12,7 +12,7 @@ import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AppErrorShape } from '../../../shared/app-error';
 import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
-import type { AuditEntryView, Chart, PatientSummary, WorklistRow } from '../../../shared/contract';
+import { workspaceStateSchema, type AuditEntryView, type Chart, type PatientSummary, type WorklistRow, type WorkspaceState } from '../../../shared/contract';
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
 import { pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
@@ -78,6 +78,12 @@ export const storeCallArgs = {
   }),
   /** Where the next pull starts (null: from the beginning). */
   pullCursor: z.strictObject({}),
+  /** Where the clinician was (a patient that left the cache is not returned). */
+  getWorkspace: z.strictObject({}),
+  /** Merges workspace fields; a patient not in the cache is NOT_FOUND and nothing changes. */
+  setWorkspace: z.strictObject({ changes: workspaceStateSchema.partial() }),
+  /** Remembers the acting clinician's display name (at open). */
+  rememberClinicianName: z.strictObject({}),
   /** The committed chain head, or null for an empty log. */
   auditHead: z.strictObject({}),
   /** Entries after `afterSeq`, in order, as stored (an audit upload's batch). */
@@ -116,6 +122,9 @@ export interface StoreResults {
   appendAudit: { seqs: number[] };
   importResources: ImportSummary;
   applyPullPage: { written: number };
+  getWorkspace: WorkspaceState;
+  setWorkspace: WorkspaceState;
+  rememberClinicianName: null;
   pullCursor: string | null;
   auditHead: ChainHead | null;
   auditEntriesAfter: Array<{ seq: number; entry: string; prevHash: string; hash: string }>;
