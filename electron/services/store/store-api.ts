@@ -12,7 +12,16 @@ import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AppErrorShape } from '../../../shared/app-error';
 import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
-import { workspaceStateSchema, type AuditEntryView, type Chart, type PatientSummary, type WorklistRow, type WorkspaceState } from '../../../shared/contract';
+import {
+  DRAFT_KINDS,
+  workspaceStateSchema,
+  type AuditEntryView,
+  type Chart,
+  type Draft,
+  type PatientSummary,
+  type WorklistRow,
+  type WorkspaceState,
+} from '../../../shared/contract';
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
 import { pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
@@ -78,6 +87,14 @@ export const storeCallArgs = {
   }),
   /** Where the next pull starts (null: from the beginning). */
   pullCursor: z.strictObject({}),
+  /** Saves a draft (C entry when created); a body with nothing typed removes it (D entry). */
+  putDraft: z.strictObject({ patientId: storedId, kind: z.enum(DRAFT_KINDS), target: z.string().max(256), body: z.record(z.string(), z.string()), now: z.string().max(40) }),
+  /** A patient's drafts (R entry when any); not found is audited too (outcome 4). */
+  listDrafts: z.strictObject({ patientId: storedId }),
+  /** Removes one draft (D entry when there was one). */
+  clearDraft: z.strictObject({ patientId: storedId, kind: z.enum(DRAFT_KINDS), target: z.string().max(256) }),
+  /** Removes every draft of `kind` for `target` (after a sign or an addendum). */
+  clearDraftsOfTarget: z.strictObject({ kind: z.enum(DRAFT_KINDS), target: z.string().max(256) }),
   /** Where the clinician was (a patient that left the cache is not returned). */
   getWorkspace: z.strictObject({}),
   /** Merges workspace fields; a patient not in the cache is NOT_FOUND and nothing changes. */
@@ -122,6 +139,10 @@ export interface StoreResults {
   appendAudit: { seqs: number[] };
   importResources: ImportSummary;
   applyPullPage: { written: number };
+  putDraft: { updatedAt: string };
+  listDrafts: { found: true; drafts: Draft[] } | { found: false };
+  clearDraft: boolean;
+  clearDraftsOfTarget: boolean;
   getWorkspace: WorkspaceState;
   setWorkspace: WorkspaceState;
   rememberClinicianName: null;

@@ -20,6 +20,7 @@ import {
 } from './operations/audit-calls';
 import { importResources } from './operations/bundle-write';
 import { applyPullPage, pullCursor } from './operations/pull-write';
+import { clearDraft, clearDraftsOfTarget, listDrafts, putDraft } from './operations/draft-rows';
 import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/workspace-rows';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
@@ -35,6 +36,10 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   importResources,
   applyPullPage,
   pullCursor,
+  putDraft,
+  listDrafts,
+  clearDraft,
+  clearDraftsOfTarget,
   getWorkspace,
   setWorkspace,
   rememberClinicianName,
