@@ -31,7 +31,6 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
-import { openChart, searchPatients } from '../electron/services/patient-records';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { startBackend, type BackendProcess } from '../test/support/backend-process';
@@ -166,7 +165,7 @@ function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
     const index = Math.floor(Math.random() * sizes.patients);
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const start = process.hrtime.bigint();
-      openChart(sessions[k]!, patientId(index));
+      sessions[k]!.store.runNow('openChart', { patientId: patientId(index) });
       if (i >= 50) samples[k]!.push(ms(start)); // the first 50 rounds warm up
     }
   }
@@ -187,7 +186,7 @@ function searchFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
       keystrokes++;
       for (const k of keystrokes % 2 === 0 ? [0, 1] : [1, 0]) {
         const start = process.hrtime.bigint();
-        const found = searchPatients(sessions[k]!, query);
+        const found = sessions[k]!.store.runNow('searchPatients', { query });
         const t = ms(start);
         samples[k]!.push(t);
         if (len === 1) firstLetter[k]!.push(t);

@@ -17,7 +17,6 @@ import { sessionFrom, type CacheSession } from '../electron/services/cache-sessi
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { applyMigrations } from '../electron/services/cache-migrations';
 import { emergencyPurposeFor } from '../electron/services/glass/glass-grants';
-import { openChart } from '../electron/services/patient-records';
 import { patientId, randomResource } from './scale-data';
 import { ms } from './bench-stats';
 
@@ -77,7 +76,7 @@ export function chartOpens(session: CacheSession, patients: number, count: numbe
   for (let i = 0; i < count; i++) {
     const id = patientId(Math.floor(Math.random() * patients));
     const start = process.hrtime.bigint();
-    openChart(session, id);
+    session.store.runNow('openChart', { patientId: id });
     samples.push(ms(start));
   }
   return samples;
