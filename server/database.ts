@@ -25,6 +25,7 @@ import { migrateSignaling, type SignalingTables } from './signaling/signaling-sc
 import { migratePrivacy, type PrivacyTables } from './privacy/privacy-schema';
 import { migratePrivacyRota, type RotaTables } from './privacy/rota';
 import { migrateGlass, type GlassTables } from './glass/glass-schema';
+import { migrateChangeFeedIndex } from './sync/change-feed-schema';
 
 /** Each feature's own tables are declared beside it (authorization/, audit/, auth/, signaling/). */
 export interface Tables extends AuthorizationTables, AuditLedgerTables, SessionTables, SignalingTables, PrivacyTables, RotaTables, GlassTables {
@@ -269,6 +270,7 @@ const MIGRATIONS: Array<(db: Db) => Promise<void>> = [
   (db) => migratePrivacy(db),
   (db) => migrateGlass(db),
   (db) => migratePrivacyRota(db),
+  (db) => migrateChangeFeedIndex(db),
 ];
 
 /** Which engine a Kysely instance runs on. */

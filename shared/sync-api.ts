@@ -60,6 +60,18 @@ export const PULL_PATH = '/v1/sync/pull';
  */
 export const pullCursorSchema = z.string().regex(/^\d{1,15}\/[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/);
 
+/**
+ * A pull's query string: the cursor (absent: from the beginning) and
+ * `estimate=1` to have the page say how many resources remain after it
+ * (`remaining`; ask on a sync run's first page, and count down from there).
+ * Any other value of either is refused; other parameters are ignored.
+ */
+export const pullQuerySchema = z.object({
+  cursor: pullCursorSchema.optional(),
+  estimate: z.literal('1').optional(),
+});
+export type PullQuery = z.infer<typeof pullQuerySchema>;
+
 export const pulledResourceSchema = z.looseObject({
   resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/),
   id: z.string().regex(FHIR_ID_PATTERN),
@@ -77,5 +89,11 @@ export const pullReplySchema = z.object({
   remaining: z.number().int().nonnegative().optional(),
   /** On the last page: every patient now assigned; the device drops any other it holds. */
   assignedPatients: z.array(z.string().regex(FHIR_ID_PATTERN)).max(100_000).optional(),
+  /**
+   * Only when the pull asked `estimate=1`: how many resources the caller may
+   * read come after this page, counted when the page was read (0 on the last
+   * page). Writes after that (new changes, assignments) are not in it.
+   */
+  remaining: z.number().int().nonnegative().optional(),
 });
 export type PullReply = z.infer<typeof pullReplySchema>;

@@ -27,7 +27,7 @@
  *    was found rolled back): a privacy officer's passkey session only.
  */
 import { sql } from 'kysely';
-import type { Db } from '../database';
+import { engineOf, type Db } from '../database';
 import type { Caller } from '../auth/caller';
 import { systemClock, type Clock } from '../clock';
 import { grantedAmong } from '../glass/grant-store';
@@ -115,15 +115,36 @@ export function patientAccess(db: Db, caller: Caller, clock: Clock = systemClock
 }
 
 /**
+ * How a caller of readableResources reads the rows: 'in-order' walks them in
+ * an index's order and stops after a page (the pull's pages); 'any-order'
+ * reads them all (a count).
+ */
+export type ReadableWalk = 'in-order' | 'any-order';
+
+/**
  * The 'read' rule as a query, for serving many records at once (the pull):
  * the resources (as `r`) of the patients assigned to the clinician now, and
  * none at all for a sync-only session. Narrower than 'read' on purpose: a
  * patient reached by breaking the glass is served by the glass records route
  * (../glass/), which asks mayAccessPatient, never by the pull.
+ *
+ * A filter on `r` (EXISTS on the caller's assignment), not a join: a page
+ * then walks the change index from its cursor and stops after the page,
+ * where the join let SQLite's planner start from the assignments and sort
+ * every assigned resource for each page. For an 'in-order' walk on
+ * PostgreSQL the EXISTS carries LIMIT 1 OFFSET 0, which keeps the planner
+ * from turning it into a join (it would, without statistics, answer by
+ * sorting every readable row first); a count ('any-order') lets it join.
+ * Callers add their own range, order and select; the rule is the same.
  */
-export function readableResources(db: Db, caller: Caller) {
-  const query = db.selectFrom('resources as r').innerJoin('assignments as a', (join) => join.onRef('a.patient_id', '=', 'r.patient_id').on('a.clinician_id', '=', caller.clinicianId));
-  return caller.scope === 'full' ? query : query.where(sql<boolean>`1 = 0`);
+export function readableResources(db: Db, caller: Caller, walk: ReadableWalk = 'any-order') {
+  const query = db.selectFrom('resources as r');
+  if (caller.scope !== 'full') return query.where(sql<boolean>`1 = 0`);
+  const fenced = walk === 'in-order' && engineOf(db) === 'postgres';
+  return query.where(({ exists, selectFrom }) => {
+    const assigned = selectFrom('assignments as a').select(sql<number>`1`.as('one')).whereRef('a.patient_id', '=', 'r.patient_id').where('a.clinician_id', '=', caller.clinicianId);
+    return exists(fenced ? assigned.limit(1).offset(0) : assigned);
+  });
 }
 
 /** A stored record as authorization sees it: the patient it belongs to (null: none, so nobody may touch it). */

@@ -6,7 +6,7 @@
  * answer, never this file's.
  */
 import type { FastifyInstance } from 'fastify';
-import { PULL_PATH, PUSH_PATH, pullCursorSchema, pushRequestSchema } from '../../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullQuerySchema, pushRequestSchema } from '../../shared/sync-api';
 import type { Clock } from '../clock';
 import type { Db } from '../database';
 import { callerOf, requireSession, sessionHooks } from '../auth/session-guard';
@@ -28,9 +28,9 @@ export function registerSyncRoutes(app: FastifyInstance, { db, rp, clock }: { db
 
   registerResourceRoutes(app, { db, rp, clock });
 
-  app.get<{ Querystring: { cursor?: string } }>(PULL_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
+  app.get<{ Querystring: Record<string, unknown> }>(PULL_PATH, { onRequest: requireSession(rp, 'full') }, async (request) => {
     const caller = callerOf(request);
-    const cursor = request.query.cursor === undefined ? null : pullCursorSchema.parse(request.query.cursor);
-    return pullChanges(db, caller, cursor, { query: request.url, clock });
+    const { cursor, estimate } = pullQuerySchema.parse(request.query);
+    return pullChanges(db, caller, cursor ?? null, { query: request.url, clock }, { estimate: estimate === '1' });
   });
 }
