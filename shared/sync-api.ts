@@ -85,8 +85,6 @@ export const pullReplySchema = z.object({
   cursor: pullCursorSchema.nullable(),
   /** More pages wait now: pull again at once. */
   more: z.boolean(),
-  /** Only when the request asked `estimate=1`: resources the caller may read after this page (the device counts down from it). */
-  remaining: z.number().int().nonnegative().optional(),
   /** On the last page: every patient now assigned; the device drops any other it holds. */
   assignedPatients: z.array(z.string().regex(FHIR_ID_PATTERN)).max(100_000).optional(),
   /**
