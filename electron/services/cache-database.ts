@@ -6,12 +6,17 @@
  * temp file (temp_store is memory). Files are 0600: the database file is
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
+ * The page cache is the size it is given, within page-cache-policy.ts's
+ * bounds (IT's policy `cachePageCacheMiB`, default 64 MiB); decrypted pages
+ * live there and are free()d unwiped at close (README "Page cache and
+ * memory": this build of SQLite3MultipleCiphers has no memory_security).
  */
 import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { AppError } from '../../shared/app-error';
 import { applyMigrations } from './cache-migrations';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
+import { isPageCacheKiB, PAGE_CACHE_KIB_DEFAULT, pageCacheOutOfBounds } from './page-cache-policy';
 
 export type CacheDatabase = Database.Database;
 
@@ -65,7 +70,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB; SQLCipher decrypts each page once per cache miss. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 64 MiB); SQLCipher decrypts each page once per cache miss. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;
@@ -73,6 +78,9 @@ export interface OpenOptions {
 
 export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
   if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
+  // Checked before anything is opened: the size goes into a PRAGMA's text.
+  const cacheKiB = options.cacheKiB ?? PAGE_CACHE_KIB_DEFAULT;
+  if (!isPageCacheKiB(cacheKiB)) throw pageCacheOutOfBounds();
   if (!options.readonly) prepareFileModes(file, options.create);
   let db: CacheDatabase;
   try {
@@ -106,7 +114,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.pragma('synchronous = NORMAL');
     db.pragma('temp_store = MEMORY');
     db.pragma('foreign_keys = ON');
-    db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
+    db.pragma(`cache_size = -${cacheKiB}`);
     applyMigrations(db);
   } catch (err) {
     db.close();
