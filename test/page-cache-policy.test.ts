@@ -1,6 +1,6 @@
 /**
  * The page cache is IT's to size (policy cachePageCacheMiB, 8 to 256 MiB,
- * default 64): the value in a real Linux policy file (read as root from a
+ * default 48): the value in a real Linux policy file (read as root from a
  * scratch folder standing in for /etc/clinician-desktop) reaches the
  * SQLCipher connection of a session opened afterwards (real keychain, real
  * file) and of a store worker; a value that cannot be right is refused with
@@ -22,9 +22,9 @@ import { loadDeviceKeys } from '../electron/services/device-keys';
 import { effectiveSettings } from '../electron/services/policy/effective-settings';
 import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
 import type { PolicyReading } from '../electron/services/policy/policy-reader';
-import { PAGE_CACHE_KIB_DEFAULT, pageCacheKiB, pageCacheOf, usePageCache, type PageCacheChoice } from '../electron/services/page-cache-policy';
-import { openWorkerStore } from '../electron/services/store/store-client';
-import { openTestCache } from './support/open-test-cache';
+import { PAGE_CACHE_KIB_DEFAULT, PAGE_CACHE_MIB_DEFAULT, pageCacheKiB, pageCacheOf, usePageCache, type PageCacheChoice } from '../electron/services/page-cache-policy';
+import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
+import { openTestCache, type TestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
 
 const CONFIGURED = { backendUrl: 'https://api.hospital.example/', appOrigin: 'https://clinician.hospital.example', rpId: 'hospital.example' };
@@ -58,18 +58,40 @@ function cacheSizeKiB(db: CacheDatabase): number {
   return -Number(db.pragma('cache_size', { simple: true }));
 }
 
-/** Each test leaves the process's page cache as it found it (the default). */
-function restoreDefault() {
-  usePageCache({ mib: 64, kib: PAGE_CACHE_KIB_DEFAULT, source: 'default', refused: null });
+/** The session closed, then the same cache opened in a store worker (key from the keychain), with no page cache of the caller's own. */
+async function openStoreWorker(cache: TestCache): Promise<WorkerCacheStore> {
+  const { profileId, databaseFile } = cache.session.profile;
+  cache.session.close();
+  const keys = await loadDeviceKeys(cache.keychain, profileId);
+  return openWorkerStore({
+    file: databaseFile,
+    key: keys.cacheKey,
+    signingKey: keys.signingKey,
+    publicKey: keys.publicKey,
+    context: { actor: 'test-clinician', deviceId: profileId, purpose: 'TREAT' },
+    create: false,
+  });
 }
 
-test('unset: the default, 64 MiB, is what a session opens with', async () => {
+/** Each test leaves the process's page cache as it found it (the default). */
+function restoreDefault() {
+  usePageCache({ mib: PAGE_CACHE_MIB_DEFAULT, kib: PAGE_CACHE_KIB_DEFAULT, source: 'default', refused: null });
+}
+
+test('unset: the default, 48 MiB, is what a session opens with and what a store worker is sent', async () => {
   const { choice, logged } = startLikeMain(policyFileReading({}));
-  assert.deepEqual(choice, { mib: 64, kib: 65536, source: 'default', refused: null });
+  assert.equal(PAGE_CACHE_MIB_DEFAULT, 48);
+  assert.deepEqual(choice, { mib: 48, kib: 49152, source: 'default', refused: null });
   assert.deepEqual(logged, []);
   const cache = await openTestCache();
   try {
-    assert.equal(cacheSizeKiB(cache.session.db), 65536);
+    assert.equal(cacheSizeKiB(cache.session.db), 49152);
+    const store = await openStoreWorker(cache);
+    try {
+      assert.equal(store.cacheKiB, 49152);
+    } finally {
+      await store.close();
+    }
   } finally {
     await cache.dispose();
   }
@@ -86,17 +108,7 @@ test("IT's value in the policy file reaches the session's SQLCipher connection a
     try {
       assert.equal(cacheSizeKiB(cache.session.db), 16384);
       // The store worker's open (a thread of its own, its own modules): the value travels in the open message.
-      const { profileId, databaseFile } = cache.session.profile;
-      cache.session.close();
-      const keys = await loadDeviceKeys(cache.keychain, profileId);
-      const store = await openWorkerStore({
-        file: databaseFile,
-        key: keys.cacheKey,
-        signingKey: keys.signingKey,
-        publicKey: keys.publicKey,
-        context: { actor: 'test-clinician', deviceId: profileId, purpose: 'TREAT' },
-        create: false,
-      });
+      const store = await openStoreWorker(cache);
       try {
         assert.equal(store.cacheKiB, 16384);
       } finally {
@@ -120,7 +132,7 @@ test('a value that cannot be right is refused with a typed error and a log line 
   try {
     for (const bad of [4, 257, 1_000_000, 16.5, -64, '32', 'lots', true, ['64'], { mib: 64 }]) {
       const { choice, logged } = startLikeMain(policyFileReading({ cachePageCacheMiB: bad }));
-      assert.equal(choice.kib, 65536, `default used for ${JSON.stringify(bad)}`);
+      assert.equal(choice.kib, 49152, `default used for ${JSON.stringify(bad)}`);
       assert.equal(choice.source, 'default');
       assert.ok(choice.refused instanceof AppError, 'a typed error');
       assert.equal(choice.refused.code, 'INVALID_INPUT');
@@ -129,19 +141,19 @@ test('a value that cannot be right is refused with a typed error and a log line 
       assert.match(logged[0]!, /^\[policy\] Cache memory \(cachePageCacheMiB\) must be a whole number from 8 to 256.*the safest value is used\.$/);
       const shown = typeof bad === 'object' ? JSON.stringify(bad) : String(bad);
       assert.ok(!logged[0]!.includes(shown) && !choice.refused.message.includes(shown), `the value ${shown} is not echoed`);
-      assert.equal(pageCacheKiB(), 65536);
+      assert.equal(pageCacheKiB(), 49152);
     }
     // A value the OS store holds in a form that cannot be right (a REG_SZ where a REG_QWORD belongs): refused the same way.
     const windows: PolicyReading = { values: { ...CONFIGURED }, source: 'Windows Group Policy (test)', present: true, problems: [], invalid: { cachePageCacheMiB: 'Cache memory (cachePageCacheMiB) must be a number (REG_QWORD; the ADMX template writes one)' } };
     const { choice } = startLikeMain(windows);
-    assert.equal(choice.kib, 65536);
+    assert.equal(choice.kib, 49152);
     assert.equal(choice.refused?.code, 'INVALID_INPUT');
     // And the session opened after a refusal runs with the default.
     const { choice: junk } = startLikeMain(policyFileReading({ cachePageCacheMiB: 'lots' }));
     assert.ok(junk.refused);
     const cache = await openTestCache();
     try {
-      assert.equal(cacheSizeKiB(cache.session.db), 65536);
+      assert.equal(cacheSizeKiB(cache.session.db), 49152);
     } finally {
       await cache.dispose();
     }
@@ -159,7 +171,7 @@ test('a page cache outside the bounds never reaches SQLite: refused before the f
       assert.equal(existsSync(file), false, 'nothing was created');
     }
     assert.throws(() => usePageCache({ mib: 1, kib: 1024, source: 'policy', refused: null }), (e: unknown) => e instanceof AppError && e.code === 'INVALID_INPUT');
-    assert.equal(pageCacheKiB(), 65536);
+    assert.equal(pageCacheKiB(), 49152);
   } finally {
     dir.remove();
   }
@@ -170,12 +182,12 @@ test('a real SQLCipher file opened as the app opens it runs with the chosen prag
   const key = randomBytes(32);
   try {
     const file = join(dir.path, 'cache.db');
-    const created = openCacheDatabase(file, key, { create: true, cacheKiB: 48 * 1024 });
+    const created = openCacheDatabase(file, key, { create: true, cacheKiB: 40 * 1024 });
     created.close();
-    const db = openCacheDatabase(file, key, { create: false, cacheKiB: 48 * 1024 });
+    const db = openCacheDatabase(file, key, { create: false, cacheKiB: 40 * 1024 });
     try {
       const one = (pragma: string) => db.pragma(pragma, { simple: true });
-      assert.equal(cacheSizeKiB(db), 48 * 1024);
+      assert.equal(cacheSizeKiB(db), 40 * 1024);
       assert.equal(one('cipher'), 'sqlcipher');
       assert.equal(Number(one('legacy')), 4);
       assert.equal(one('journal_mode'), 'wal');

@@ -7,7 +7,7 @@
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
  * The page cache is the size it is given, within page-cache-policy.ts's
- * bounds (IT's policy `cachePageCacheMiB`, default 64 MiB); decrypted pages
+ * bounds (IT's policy `cachePageCacheMiB`, default 48 MiB); decrypted pages
  * live there and are free()d unwiped at close (README "Page cache and
  * memory": this build of SQLite3MultipleCiphers has no memory_security).
  */
@@ -70,7 +70,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB (page-cache-policy.ts bounds; default 64 MiB); SQLCipher decrypts each page once per cache miss. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 48 MiB); SQLCipher decrypts each page once per cache miss. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;

@@ -266,7 +266,7 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     min: PAGE_CACHE_MIB_MIN,
     max: PAGE_CACHE_MIB_MAX,
     unit: 'MiB',
-    // From the scale benchmark: the best chart-open time that keeps the app under 300 MB with a full panel (README "Page cache and memory").
+    // From the scale benchmark: the largest cache that keeps the app under 300 MB through a full panel's first sync (README "Page cache and memory").
     default: PAGE_CACHE_MIB_DEFAULT,
     // A refused value uses the default: it is a speed/memory trade-off, neither end of which is safer.
     safest: PAGE_CACHE_MIB_DEFAULT,
