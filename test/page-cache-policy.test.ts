@@ -7,8 +7,9 @@
  * a typed error and a log line naming the setting (never the value), and the
  * default is used; a size outside the bounds never reaches SQLite. The
  * pragmas a cache runs with are read back from a real SQLCipher file, among
- * them the memory security of freed pages, which this build of
- * SQLite3MultipleCiphers does not offer (README "Page cache and memory").
+ * them the memory security of freed pages, which the open asks for and this
+ * build of SQLite3MultipleCiphers does not offer (README "Page cache and
+ * memory").
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -196,8 +197,9 @@ test('a real SQLCipher file opened as the app opens it runs with the chosen prag
       assert.equal(one('foreign_keys'), 1);
       // SQLite3MultipleCiphers turns secure_delete on for an encrypted file: deleted rows are overwritten on disk, not left in free pages.
       assert.equal(one('secure_delete'), 1);
-      // No wiping of freed memory in this build (SQLITE3MC_SECURE_MEMORY is not compiled into better-sqlite3-multiple-ciphers):
-      // neither SQLite3MultipleCiphers' own pragma nor SQLCipher's answers. When a build answers, this fails: turn it on then.
+      // The open asked for memory_security = fill, but this build has no wiping of freed memory (SQLITE3MC_SECURE_MEMORY is not
+      // compiled into better-sqlite3-multiple-ciphers): neither SQLite3MultipleCiphers' pragma nor SQLCipher's answers.
+      // A build that answers fails here: then assert it reads back 1 (fill) and update README "Page cache and memory".
       assert.deepEqual(db.pragma('memory_security'), []);
       assert.deepEqual(db.pragma('cipher_memory_security'), []);
       assert.match(String(db.prepare('SELECT sqlite3mc_version()').pluck().get()), /^SQLite3 Multiple Ciphers 2\./);

@@ -7,9 +7,12 @@
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
  * The page cache is the size it is given, within page-cache-policy.ts's
- * bounds (IT's policy `cachePageCacheMiB`, default 48 MiB); decrypted pages
- * live there and are free()d unwiped at close (README "Page cache and
- * memory": this build of SQLite3MultipleCiphers has no memory_security).
+ * bounds (IT's policy `cachePageCacheMiB`, default 48 MiB). Every open asks
+ * SQLite3MultipleCiphers to wipe memory as it is freed (`memory_security =
+ * fill`, process-wide); the build in node_modules is compiled without it
+ * (SQLITE3MC_SECURE_MEMORY), so today decrypted pages are free()d unwiped at
+ * close (README "Page cache and memory"); a build with it wipes them with no
+ * change here.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
@@ -93,6 +96,8 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.pragma(`cipher='sqlcipher'`);
     db.pragma('legacy=4');
     db.pragma(`key="x'${key.toString('hex')}'"`);
+    // Wipe what SQLite frees (decrypted pages at close among it), where the library offers it; a no-op in a build without it.
+    db.pragma('memory_security = fill');
     // The first read decrypts page 1: a wrong key or foreign file fails here.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
