@@ -11,15 +11,16 @@
  *    search-as-you-type (a patient's name typed a letter at a time, one
  *    searchPatients per keystroke), interleaved between the two caches;
  *  - the page-cache sizing study: random reads and chart opens at several
- *    cache sizes, each in a process of its own so its RSS is its own
- *    (bench/scale-cache-child.ts);
+ *    cache sizes (BENCH_SCALE_CACHE_MIB, a comma-separated list of MiB within
+ *    the policy's bounds; default 8,32,64,128), each in a process of its own
+ *    so its RSS is its own (bench/scale-cache-child.ts);
  *  - per device (a new encrypted one, then a new plaintext one), in a process
  *    of its own (bench/scale-device-child.ts): the first sync of the panel
  *    from the real backend process on loopback (SQLite) with `chart.open`
  *    issued every 100 ms through the handler registry's dispatch meanwhile,
  *    then the drain of queued changes to the same backend.
  * The peak RSS against the target is the encrypted device's process (and
- * the 32 MiB sizing point's); this process holds both import caches and
+ * the sizing point at the app's default page cache); this process holds both import caches and
  * every benchmark's modules, and is reported apart. A stage that would run
  * past CAP_S (BENCH_SCALE_CAP_S, default 900 s) is stopped and says so.
  * Drives the services through their exported functions only (SQL is in
@@ -41,6 +42,7 @@ import { APP_CACHE_KIB, baselineSession, randomReads, rssMb } from './scale-work
 import type { SizingJob } from './scale-cache-child';
 import type { DeviceJob, DrainPhase, SyncPhase } from './scale-device-child';
 import { ms, round, stats } from './bench-stats';
+import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../electron/services/page-cache-policy';
 
 interface Sizes {
   patients: number;
@@ -56,7 +58,17 @@ interface Sizes {
 
 /** A stage that would run longer than this is stopped and reported as capped. */
 const CAP_S = Number(process.env.BENCH_SCALE_CAP_S ?? 900);
-const CACHE_SIZES_MIB = [8, 32, 64, 128];
+/** The page-cache sizes of the sizing study, in MiB (BENCH_SCALE_CACHE_MIB=32,64 while investigating). */
+const CACHE_SIZES_MIB = cacheSizesMib(process.env.BENCH_SCALE_CACHE_MIB);
+
+function cacheSizesMib(text: string | undefined): number[] {
+  if (text === undefined || text.trim() === '') return [8, 32, 64, 128];
+  const sizes = text.split(',').map((t) => Number(t.trim()));
+  if (sizes.some((m) => !Number.isInteger(m) || m < PAGE_CACHE_MIB_MIN || m > PAGE_CACHE_MIB_MAX)) {
+    throw new Error(`bench: BENCH_SCALE_CACHE_MIB must be whole numbers of MiB from ${PAGE_CACHE_MIB_MIN} to ${PAGE_CACHE_MIB_MAX}, comma-separated`);
+  }
+  return sizes;
+}
 const CLINICIAN = 'dr.scale';
 
 /** The panel's size against full (BENCH_SCALE_FACTOR overrides it while investigating: 0.01 is 20 patients). */
@@ -324,9 +336,9 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     const rssOf = (sync: SyncPhase, drained: DrainPhase) => ({ first_sync_max_rss_mb: sync.max_rss_mb, drain_max_rss_mb: drained.max_rss_mb });
     memory.after_devices = rssMb();
     const benchPeakMb = Math.round(process.resourceUsage().maxRSS / 1024);
-    const sizing32 = sizing.points.find((p) => p.cache_mib === APP_CACHE_KIB / 1024)!.encrypted as { max_rss_mb: number };
-    // The app's peak: one encrypted cache's process (the device through first sync and drain; the 32 MiB sizing point).
-    const peakRssMb = Math.max(syncPhaseEnc.max_rss_mb, drainPhaseEnc.max_rss_mb, sizing32.max_rss_mb);
+    const sizingApp = sizing.points.find((p) => p.cache_mib === APP_CACHE_KIB / 1024)?.encrypted as { max_rss_mb: number } | undefined;
+    // The app's peak: one encrypted cache's process (the device through first sync and drain; the sizing point at the app's page cache, when measured).
+    const peakRssMb = Math.max(syncPhaseEnc.max_rss_mb, drainPhaseEnc.max_rss_mb, sizingApp?.max_rss_mb ?? 0);
 
     const during = syncEnc.chart_open_during_sync;
     const full = !quick;
@@ -345,7 +357,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain) and the encrypted 32 MiB sizing process; bench_process holds both caches of the import stage and run-all.ts\'s modules',
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage and run-all.ts\'s modules',
         device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
         device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },

@@ -19,9 +19,10 @@ import { applyMigrations } from '../electron/services/cache-migrations';
 import { emergencyPurposeFor } from '../electron/services/glass/glass-grants';
 import { patientId, randomResource } from './scale-data';
 import { ms } from './bench-stats';
+import { PAGE_CACHE_KIB_DEFAULT } from '../electron/services/page-cache-policy';
 
-/** The app's page cache today (cache-database.ts default), in KiB. */
-export const APP_CACHE_KIB = 32 * 1024;
+/** The app's page cache (the default of policy cachePageCacheMiB, electron/services/page-cache-policy.ts), in KiB. */
+export const APP_CACHE_KIB = PAGE_CACHE_KIB_DEFAULT;
 
 /**
  * A plaintext cache in `dir` (made or reopened) with the pragmas

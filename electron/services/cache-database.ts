@@ -6,12 +6,20 @@
  * temp file (temp_store is memory). Files are 0600: the database file is
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
+ * The page cache is the size it is given, within page-cache-policy.ts's
+ * bounds (IT's policy `cachePageCacheMiB`, default 48 MiB). Every open asks
+ * SQLite3MultipleCiphers to wipe memory as it is freed (`memory_security =
+ * fill`, process-wide); the build in node_modules is compiled without it
+ * (SQLITE3MC_SECURE_MEMORY), so today decrypted pages are free()d unwiped at
+ * close (README "Page cache and memory"); a build with it wipes them with no
+ * change here.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { AppError } from '../../shared/app-error';
 import { applyMigrations } from './cache-migrations';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
+import { isPageCacheKiB, PAGE_CACHE_KIB_DEFAULT, pageCacheOutOfBounds } from './page-cache-policy';
 
 export type CacheDatabase = Database.Database;
 
@@ -65,7 +73,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB; SQLCipher decrypts each page once per cache miss. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 48 MiB); SQLCipher decrypts each page once per cache miss. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;
@@ -73,6 +81,9 @@ export interface OpenOptions {
 
 export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
   if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
+  // Checked before anything is opened: the size goes into a PRAGMA's text.
+  const cacheKiB = options.cacheKiB ?? PAGE_CACHE_KIB_DEFAULT;
+  if (!isPageCacheKiB(cacheKiB)) throw pageCacheOutOfBounds();
   if (!options.readonly) prepareFileModes(file, options.create);
   let db: CacheDatabase;
   try {
@@ -85,6 +96,8 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.pragma(`cipher='sqlcipher'`);
     db.pragma('legacy=4');
     db.pragma(`key="x'${key.toString('hex')}'"`);
+    // Wipe what SQLite frees (decrypted pages at close among it), where the library offers it; a no-op in a build without it.
+    db.pragma('memory_security = fill');
     // The first read decrypts page 1: a wrong key or foreign file fails here.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
@@ -106,7 +119,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     db.pragma('synchronous = NORMAL');
     db.pragma('temp_store = MEMORY');
     db.pragma('foreign_keys = ON');
-    db.pragma(`cache_size = -${options.cacheKiB ?? 32768}`);
+    db.pragma(`cache_size = -${cacheKiB}`);
     applyMigrations(db);
   } catch (err) {
     db.close();

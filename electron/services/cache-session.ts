@@ -24,6 +24,7 @@ import { emergencyPurposeFor } from './glass/glass-grants';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
 import { sessionStore, type SessionStore } from './store/session-store';
+import { pageCacheKiB } from './page-cache-policy';
 
 export interface CacheSession {
   readonly profile: CacheProfile;
@@ -62,6 +63,7 @@ export interface OpenSessionOptions {
   /** For a new profile: its id chosen beforehand (enrollment registers it as the device id first). */
   profileId?: string;
   clock?: () => Date;
+  /** Page cache in KiB; default: the process's (IT's policy cachePageCacheMiB, page-cache-policy.ts). */
   cacheKiB?: number;
   /**
    * How long to wait for the folder's writer lock before CACHE_IN_USE: long
@@ -110,10 +112,8 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       writeProfile(fresh);
       profile = fresh;
     }
-    const openDb = openCacheDatabase(profile.databaseFile, keys.cacheKey, {
-      create: options.create,
-      ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
-    });
+    // The page cache IT's policy set for this process (page-cache-policy.ts), unless the caller chose one (bench, tests).
+    const openDb = openCacheDatabase(profile.databaseFile, keys.cacheKey, { create: options.create, cacheKiB: options.cacheKiB ?? pageCacheKiB() });
     db = openDb;
     const context: AuditContext = { actor: options.actor, ...(options.actorName ? { actorName: options.actorName } : {}), deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}),
       // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (./glass/glass-grants.ts).

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { DENSITIES, EXPORT_FORMATS, THEMES } from '../../../shared/contract';
+import { PAGE_CACHE_MIB_DEFAULT, PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN, PAGE_CACHE_SETTING } from '../page-cache-policy';
 
 /** Where a value may come from, strongest first: IT's machine policy, the backend's organisation policy, the clinician. */
 export type SettingOrigin = 'policy' | 'organisation' | 'user';
@@ -254,6 +255,22 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     type: 'boolean',
     default: true,
     safest: true,
+    from: ['policy'],
+  },
+  {
+    name: PAGE_CACHE_SETTING,
+    label: 'Cache memory',
+    description:
+      'Memory for the decrypted pages of the encrypted patient cache, in MiB: each MiB costs about 1 MB of the app\'s memory and makes chart opens and reads faster (every page not held is read and decrypted again). Lower it on computers with little memory.',
+    type: 'number',
+    min: PAGE_CACHE_MIB_MIN,
+    max: PAGE_CACHE_MIB_MAX,
+    unit: 'MiB',
+    // From the scale benchmark: the largest cache that keeps the app under 300 MB through a full panel's first sync (README "Page cache and memory").
+    default: PAGE_CACHE_MIB_DEFAULT,
+    // A refused value uses the default: it is a speed/memory trade-off, neither end of which is safer.
+    safest: PAGE_CACHE_MIB_DEFAULT,
+    unsetMeans: `${PAGE_CACHE_MIB_DEFAULT} MiB`,
     from: ['policy'],
   },
   {

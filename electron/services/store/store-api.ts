@@ -25,6 +25,7 @@ import {
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
 import { pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
+import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../page-cache-policy';
 
 /** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
 const ENTITIES_MAX = 200;
@@ -184,7 +185,7 @@ export const storeOpenArgs = z.strictObject({
   publicKey: ed25519Key('public'),
   context: storeContextSchema,
   create: z.boolean(),
-  cacheKiB: z.number().int().min(1024).max(4 * 1024 * 1024).optional(),
+  cacheKiB: z.number().int().min(PAGE_CACHE_MIB_MIN * 1024).max(PAGE_CACHE_MIB_MAX * 1024).optional(),
 });
 export type StoreOpenArgs = z.infer<typeof storeOpenArgs>;
 

@@ -18,6 +18,7 @@ import type { AuditNetwork } from '../../../shared/audit-entry';
 import type { ChainHead } from '../audit-chain';
 import type { CacheStore, StoreArgs, StoreCallName, StoreContext, StoreOpenArgs, StoreReply, StoreResults } from './store-api';
 import { storeClosedError, storeFailedError } from './store-errors';
+import { pageCacheKiB } from '../page-cache-policy';
 import type { StoreClosed, StoreOpened } from './store-host';
 
 /** The worker's module: bundled beside main (dist/electron), or the TypeScript source under tsx (tests, the command line, bench). */
@@ -54,6 +55,7 @@ export interface WorkerStoreOptions {
   context: StoreContext;
   /** Create the file if missing (first run only). */
   create: boolean;
+  /** Page cache in KiB; default: the process's (IT's policy cachePageCacheMiB, ../page-cache-policy.ts). */
   cacheKiB?: number;
   /** Whether the device is connected, asked at each call (recorded in each audit entry it writes). */
   network?: () => AuditNetwork;
@@ -74,6 +76,8 @@ export class WorkerCacheStore implements CacheStore {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private state: 'open' | 'closing' | 'closed' = 'open';
+  /** The page cache the worker's connection runs with, in KiB (as SQLite reported it at open). */
+  cacheKiB = 0;
 
   private constructor(
     private readonly worker: Worker,
@@ -98,12 +102,13 @@ export class WorkerCacheStore implements CacheStore {
       publicKey: options.publicKey,
       context: options.context,
       create: options.create,
-      ...(options.cacheKiB !== undefined ? { cacheKiB: options.cacheKiB } : {}),
+      cacheKiB: options.cacheKiB ?? pageCacheKiB(),
     };
     try {
       // Transferred: keyBytes is detached here the moment it is posted.
       const opened = (await store.send('open', args, [keyBytes])) as StoreOpened;
       if (opened.chainProblem) options.onChainProblem?.(opened.chainProblem);
+      store.cacheKiB = opened.cacheKiB;
       return store;
     } catch (err) {
       store.state = 'closed';

@@ -46,6 +46,8 @@ export function runOperation<N extends StoreCallName>(tx: StoreTx, name: N, args
 /** What `open` answers: whether the chain's unsigned tail checked out (a problem is said by main, which has the warning channel). */
 export interface StoreOpened {
   chainProblem: string | null;
+  /** The page cache the connection runs with, in KiB (read back from SQLite). */
+  cacheKiB: number;
 }
 
 /** What `close` answers: the worker's own check that the key bytes it held are all zero now. */
@@ -122,7 +124,7 @@ export class StoreHost {
       if (tail.ok) audit.signHead(true);
       const tx: StoreTx = { db: openDb, audit, actor: args.context.actor, actorName: args.context.actorName, deviceId: args.context.deviceId, publicKey: args.publicKey };
       this.state = { kind: 'open', db: openDb, audit, key, tx };
-      return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad) };
+      return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
     } catch (err) {
       try {
         db?.close();
