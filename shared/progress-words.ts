@@ -45,3 +45,9 @@ export function syncProgressShortWords(p: SyncProgress): string {
   const percent = Math.min(99, Math.floor((p.resources / p.resourcesTotal) * 100));
   return `Downloading ${percent}%${p.secondsLeft === null ? '' : `, ${timeLeftWords(p.secondsLeft)}`}`;
 }
+
+/** The smallest form, for a window at 200 % zoom: "↓ 20%"; "↓ 2,000" without the estimate (the tooltip holds the sentence). */
+export function syncProgressTinyWords(p: SyncProgress): string {
+  if (p.resourcesTotal === null || p.resourcesTotal === 0) return `\u2193 ${count.format(p.resources)}`;
+  return `\u2193 ${Math.min(99, Math.floor((p.resources / p.resourcesTotal) * 100))}%`;
+}

@@ -6,20 +6,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { syncProgressShortWords, syncProgressWords, timeLeftWords } from '../shared/progress-words';
+import { syncProgressShortWords, syncProgressTinyWords, syncProgressWords, timeLeftWords } from '../shared/progress-words';
 import { PullProgress } from '../electron/services/pull-progress';
 import { ImportProgress } from '../electron/cli/import-progress';
 import type { PullReply } from '../shared/sync-api';
 
 const page = (n: number, more: boolean, remaining?: number) => ({ resources: new Array(n).fill(null), cursor: '1/Patient/a', more, ...(remaining === undefined ? {} : { remaining }) }) as unknown as PullReply;
 
-test('the status words: the whole sentence, the short form, with and without the estimate', () => {
+test('the status words: the whole sentence, the short and the smallest forms, with and without the estimate', () => {
   const full = { patients: 412, resources: 203_000, resourcesTotal: 1_000_000, secondsLeft: 361 };
   assert.equal(syncProgressWords(full), 'Downloading your patients: 412 patients, 203,000 of about 1,000,000 records, about 6 min left');
   assert.equal(syncProgressShortWords(full), 'Downloading 20%, about 6 min left');
   const older = { patients: 1, resources: 2000, resourcesTotal: null, secondsLeft: null };
   assert.equal(syncProgressWords(older), 'Downloading your patients: 1 patient, 2,000 records so far');
   assert.equal(syncProgressShortWords(older), 'Downloading: 2,000 records');
+  assert.equal(syncProgressTinyWords(full), '\u2193 20%');
+  assert.equal(syncProgressTinyWords(older), '\u2193 2,000');
   assert.equal(syncProgressShortWords({ ...full, resources: 999_999 }), 'Downloading 99%, about 6 min left', 'never 100% while it runs');
   assert.equal(timeLeftWords(20), 'less than a minute left');
   assert.equal(timeLeftWords(3600), 'about 1 h left');

@@ -3,11 +3,11 @@
  * services (enrolled desktop, real backend process): another device adds
  * 2,500 observations for the clinician's patient, so the next pull run is
  * two pages; while its second page is held (at the backend client, events
- * only) the bar shows how far it is, in the short form at 1366x768 and at
- * 200 % zoom of a 13-inch screen (683x384) with the bar still one line and
- * nothing scrolling sideways; the whole sentence is its tooltip and what a
- * screen reader hears; the chart of the patient opens meanwhile; once the
- * run ends nothing is shown. The backend process on this branch sends no
+ * only) the bar shows how far it is, in the short form at 1366x768 and in
+ * the smallest one ("↓ 2,000", "↓ 80%") at 200 % zoom of a 13-inch screen
+ * (683x384), the bar still one line and nothing scrolling sideways; the
+ * whole sentence is its tooltip and what a screen reader hears; the chart
+ * of the patient opens meanwhile; once the run ends nothing is shown. The backend process on this branch sends no
  * estimate yet (counts only: "Downloading: 2,000 records"); with one
  * (branch i14-backend) the short form is "Downloading 80%, ... left".
  */
@@ -111,12 +111,14 @@ test('a long sync shows how far it is in the status bar (1366x768 and 683x384), 
     await screenshot(page, 'sync-progress-1366');
 
     // The patient's chart, already synced, opens while the rest of the run waits.
-    await page.getByTestId('worklist-row').first().locator('.open-button').click();
-    await page.getByTestId('chart').waitFor();
+    await page.getByTestId('worklist-row').filter({ hasText: 'Testfamily' }).locator('.open-button').click();
+    await page.getByTestId('chart').getByText('Synthetic Testfamily', { exact: false }).first().waitFor();
     await progress.waitFor();
 
     await page.setViewportSize({ width: 683, height: 384 });
     await barFits('683x384');
+    assert.match((await page.getByTestId('sync-progress-tiny').innerText()).trim(), /^\u2193 (2,000|\d{1,2}%)$/, 'the smallest form at 200 %');
+    assert.equal(await page.getByTestId('sync-progress-short').isVisible(), false);
     await screenshot(page, 'sync-progress-683');
     await page.setViewportSize({ width: 1366, height: 768 });
   } finally {

@@ -10,7 +10,7 @@
  */
 import { useEffect, useState } from 'react';
 import type { SyncStatus } from '../../../shared/contract';
-import { syncProgressShortWords, syncProgressWords } from '../../../shared/progress-words';
+import { syncProgressShortWords, syncProgressTinyWords, syncProgressWords } from '../../../shared/progress-words';
 import { api, call } from '../clinician';
 
 const POLL_MS = 1500;
@@ -76,10 +76,11 @@ export function SyncStatusBar({ status, onShowWaiting, onResolve }: { status: Sy
         <span className="sr-only">: show waiting changes</span>
       </button>
       {status.progress && (
-        // A long first sync: the whole sentence where the bar has room, the short form where it has not (and as a tooltip the whole).
+        // A long first sync: the whole sentence where the bar has room, shorter forms where it has not (the whole as tooltip).
         <span className="pill pill-info sync-progress" data-testid="sync-progress" title={syncProgressWords(status.progress)}>
           <span className="sync-progress-long" data-testid="sync-progress-long">{syncProgressWords(status.progress)}</span>
           <span className="sync-progress-short" data-testid="sync-progress-short">{syncProgressShortWords(status.progress)}</span>
+          <span className="sync-progress-tiny" data-testid="sync-progress-tiny" aria-hidden="true">{syncProgressTinyWords(status.progress)}</span>
         </span>
       )}
       {/* What a screen reader hears when the status changes (the button's own text is not a live region). */}
