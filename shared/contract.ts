@@ -86,6 +86,22 @@ const prfOutputSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a PRF outpu
 
 const clinicianSchema = z.object({ id: z.string(), displayName: z.string() });
 
+/**
+ * A long pull run's progress (a first sync): counts only, never PHI. Shown
+ * while a run takes more than one page; null otherwise.
+ */
+export const syncProgressSchema = z.object({
+  /** Distinct patients written to so far in this run. */
+  patients: z.number().int().nonnegative(),
+  /** Resources received so far in this run (written, or already held). */
+  resources: z.number().int().nonnegative(),
+  /** About how many resources the whole run brings; null when the server gave no estimate (an older server). */
+  resourcesTotal: z.number().int().nonnegative().nullable(),
+  /** About how many seconds remain at the rate so far; null when not known. */
+  secondsLeft: z.number().nonnegative().nullable(),
+});
+export type SyncProgress = z.infer<typeof syncProgressSchema>;
+
 export const syncStatusSchema = z.object({
   online: z.boolean(),
   /** Changes on this computer not yet accepted by the backend. */
@@ -104,6 +120,8 @@ export const syncStatusSchema = z.object({
   refusedReasons: z.array(z.string().max(200)).max(5).default([]),
   /** The cache was found rolled back (a restored older copy, a lost WAL): what the clinician is told (CACHE_ROLLED_BACK); never PHI. */
   rolledBack: z.string().max(300).nullable().default(null),
+  /** A long first sync under way: how far it is (null when none runs, or it is short). */
+  progress: syncProgressSchema.nullable().default(null),
 });
 export type SyncStatus = z.infer<typeof syncStatusSchema>;
 

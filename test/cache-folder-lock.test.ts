@@ -255,7 +255,9 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
     await lost;
     assert.throws(() => stateSet(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
     assert.throws(() => recordChange(a, observation(1)), inUse);
-    assert.equal(stateGet(a, 'probe'), 'a-still-writes', 'reads still work');
+    // Sync state goes through the cache store, whose every call is one write transaction: refused too; the value stayed.
+    assert.throws(() => stateGet(a, 'probe'), inUse);
+    assert.equal(a.db.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(), 'a-still-writes', 'the refused write left nothing');
     a.close();
     other.release();
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });

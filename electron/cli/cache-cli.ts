@@ -23,7 +23,8 @@ import { parseArgs } from 'node:util';
 import { AppError } from '../../shared/app-error';
 import { osUserActor } from '../../shared/audit-entry';
 import { describeChainProblem } from '../services/audit-chain';
-import { auditFailedImport, importBundle } from '../services/bundle-import';
+import { auditFailedImport, importBundle, type ImportSummary } from '../services/bundle-import';
+import { ImportProgress } from './import-progress';
 import { verifyCache, wipeCache } from '../services/cache-maintenance';
 import { auditedAuditExport, auditedCacheStats } from '../services/export/command-line-export';
 import { backupCache, restoreCache } from '../services/cache-backup';
@@ -38,7 +39,8 @@ import { createOsSecretStore, DEFAULT_KEYCHAIN_SERVICE, type SecretStore } from 
 const USAGE = `usage: npm run cache -- <command> --data-dir <dir>
   import <bundle.json>...   import FHIR R4 bundles, each one atomically; a refused one
                             is reported and the next still tried (exit 1 if any was
-                            refused; never into a profile enrolled with the backend: exit 3)
+                            refused; never into a profile enrolled with the backend: exit 3);
+                            several bundles or a big one: progress on stderr (counts only)
   verify                    check the file and the audit chain (exit 0 when whole)
   stats [--reason <text>]   counts by resource type and audit entries, as JSON (audited)
   audit-export [--reason <text>]
@@ -106,6 +108,15 @@ async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSes
 /** Errors that refuse one bundle (reported, then the next bundle is tried); any other error stops the import. */
 const BUNDLE_REFUSALS: ReadonlySet<string> = new Set(['BUNDLE_INVALID', 'FHIR_VERSION_UNSUPPORTED', 'IMPORT_ID_COLLISION']);
 
+/** A bundle file's size for the progress lines (0 when it cannot be read: its refusal is reported as it comes). */
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 function readBundleFile(file: string, position: string): Buffer {
   let size: number;
   try {
@@ -140,10 +151,14 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length === 0) throw new UsageError('import needs at least one bundle file');
       if (await isEnrolled(dataDir, keychain())) throw new EnrolledProfileError();
       // Each bundle on its own: one refused is reported (stdout, and stderr for people) and the next is still tried.
+      // A long import (several bundles, a big one) says how far it is on stderr after each bundle: counts only.
+      const progress = new ImportProgress(rest.map(fileSize), (line) => process.stderr.write(line));
       return withSession(dataDir, true, (session) => {
         let refused = 0;
         rest.forEach((file, i) => {
           const position = `${i + 1} of ${rest.length}`;
+          let imported: ImportSummary | null = null;
+          progress.starting(i);
           try {
             let bytes: Buffer;
             try {
@@ -153,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
               throw err;
             }
             const summary = importBundle(session, bytes);
+            imported = summary;
             print({ bundle: i + 1, imported: summary.resources, patients: summary.patients, byType: summary.byType });
           } catch (err) {
             // Only refusals of the bundle itself move on; a cache that cannot write (disk full, locked) stops the command.
@@ -161,6 +177,7 @@ async function main(argv: string[]): Promise<number> {
             print({ bundle: i + 1, refused: { code: err.code, message: err.message } });
             process.stderr.write(`bundle ${position}: error ${err.code}: ${err.message}\n`);
           }
+          progress.finished(i, imported);
         });
         if (refused > 0) process.stderr.write(`${refused} of ${rest.length} bundles were not imported.\n`);
         return refused > 0 ? 1 : 0;

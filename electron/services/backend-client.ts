@@ -305,8 +305,13 @@ export class BackendClient {
     const path = glassRecordsPath(patientId) + (cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`);
     return this.request('GET', path, glassRecordsReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
-  pull(token: string, cursor: string | null) {
-    const path = cursor === null ? PULL_PATH : `${PULL_PATH}?cursor=${encodeURIComponent(cursor)}`;
+  /** One page of changes after `cursor`; `estimate` asks the server for `remaining` (a run's first page only: it costs a count). */
+  pull(token: string, cursor: string | null, options: { estimate?: boolean } = {}) {
+    const query = new URLSearchParams();
+    if (cursor !== null) query.set('cursor', cursor);
+    if (options.estimate) query.set('estimate', '1');
+    const search = query.toString();
+    const path = search === '' ? PULL_PATH : `${PULL_PATH}?${search}`;
     return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
 }

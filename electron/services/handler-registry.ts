@@ -139,6 +139,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
         failing: worker?.failing ?? 0,
         refusedReasons: refusedReasons(session),
         rolledBack: rollbackNotice(session)?.message ?? null,
+        progress: worker?.progress ?? null,
       };
     },
     'sync.conflicts': () => phi((s) => ({ conflicts: listConflicts(s) })),

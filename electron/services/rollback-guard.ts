@@ -218,7 +218,7 @@ function readNotice(session: CacheSession): Notice | null {
 
 function writeNotice(session: CacheSession, notice: Notice | null): void {
   if (notice) stateSet(session, NOTICE_KEY, JSON.stringify(notice));
-  else session.db.prepare('DELETE FROM sync_state WHERE key = ?').run(NOTICE_KEY);
+  else stateSet(session, NOTICE_KEY, null);
 }
 
 /** Records that this cache was found rolled back (kept until the backend holds the rollback entry). */

@@ -3,15 +3,20 @@
  * cache, page by page. A page is applied in slices of PULL_SLICE resources,
  * each one call of the cache store (./store/operations/pull-write.ts, which
  * says what is written, kept or skipped), so answers to the clinician never
- * wait behind a whole page; the cursor moves with the page's last slice
- * only, so a lock or a crash part-way repeats the page rather than skipping
- * one, and every slice that committed holds its audit entries. Holds no SQL.
- * Never overwrite unsent local work (the store refuses to).
+ * wait behind a whole page (a chart already synced opens meanwhile); the
+ * cursor moves with the page's last slice only, so a lock or a crash
+ * part-way repeats the page rather than skipping one, and every slice that
+ * committed holds its audit entries. A run's first page asks the server for
+ * an estimate of what remains; a long run reports its progress after each
+ * slice (./pull-progress.ts: counts only) and null when it ends. Holds no
+ * SQL. Never overwrite unsent local work (the store refuses to).
  */
 import { AppError } from '../../shared/app-error';
+import type { SyncProgress } from '../../shared/contract';
 import type { PullReply } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
+import { PullProgress } from './pull-progress';
 import { PULL_SLICE, type CacheStore } from './store/store-api';
 import { cursorBehind } from './store/operations/pull-write';
 
@@ -21,33 +26,59 @@ export function pullCursor(session: Pick<CacheSession, 'store'>): Promise<string
   return session.store.call('pullCursor', {});
 }
 
+/** After each applied slice: how many resources of the page it covered and the patients it wrote to. */
+export type SliceApplied = (received: number, patients: readonly string[]) => void;
+
 /**
  * Stores one pulled page, slice by slice; returns how many resources it
  * wrote. A lock between slices ends it with STORE_CLOSED (nothing more is
  * written; the cursor has not moved).
  */
-export async function applyPulledPage(session: { store: CacheStore }, page: PullReply): Promise<number> {
+export async function applyPulledPage(session: { store: CacheStore }, page: PullReply, onSlice?: SliceApplied): Promise<number> {
   let written = 0;
   for (let from = 0; ; from += PULL_SLICE) {
     const last = from + PULL_SLICE >= page.resources.length;
     const slice = page.resources.slice(from, from + PULL_SLICE);
-    written += (await session.store.call('applyPullPage', { resources: slice, cursor: page.cursor, assignedPatients: page.assignedPatients ?? null, last })).written;
+    const applied = await session.store.call('applyPullPage', { resources: slice, cursor: page.cursor, assignedPatients: page.assignedPatients ?? null, last });
+    written += applied.written;
+    onSlice?.(slice.length, applied.patients);
     if (last) return written;
   }
 }
 
+export interface PullOptions {
+  /** The run's progress after each slice while the run is long (more than one page); null once it ends, however it ends. */
+  onProgress?(progress: SyncProgress | null): void;
+  /** Monotonic clock for the time left (default performance.now). */
+  now?: () => number;
+}
+
 /** Pulls page after page until the backend has nothing newer; returns how many resources were written. */
-export async function pullChanges(session: CacheSession, backend: BackendClient, token: string): Promise<number> {
+export async function pullChanges(session: CacheSession, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
+  const progress = new PullProgress(options.now);
+  const report = () => {
+    const now = progress.snapshot();
+    if (now) options.onProgress?.(now);
+  };
   let written = 0;
-  for (;;) {
-    const cursor = await pullCursor(session);
-    const page = await backend.pull(token, cursor);
-    // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
-    const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
-    if (stuck) {
-      throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
+  try {
+    for (let first = true; ; first = false) {
+      const cursor = await pullCursor(session);
+      const page = await backend.pull(token, cursor, { estimate: first });
+      // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
+      const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
+      if (stuck) {
+        throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
+      }
+      progress.page(page);
+      report();
+      written += await applyPulledPage(session, page, (received, patients) => {
+        progress.slice(received, patients);
+        report();
+      });
+      if (!page.more) return written;
     }
-    written += await applyPulledPage(session, page);
-    if (!page.more) return written;
+  } finally {
+    options.onProgress?.(null);
   }
 }

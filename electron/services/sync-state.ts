@@ -1,14 +1,30 @@
 /**
- * Small sync bookkeeping kept in the encrypted cache (the pull cursor, the
- * latest audit receipt), written in the transaction of the data it belongs
- * to. Never store a secret here.
+ * Small sync bookkeeping kept in the encrypted cache (the latest audit
+ * receipt, the pinned receipt key, a rollback notice), through the cache
+ * store (./store/operations/sync-state-rows.ts). The pull cursor is not
+ * here: it moves only with its page (./sync-pull.ts). Holds no SQL. Never
+ * store a secret or PHI here.
  */
 import type { CacheSession } from './cache-session';
 
-export function stateGet(session: CacheSession, key: string): string | null {
-  return (session.db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(key) as string | undefined) ?? null;
+type WithStore = Pick<CacheSession, 'store'>;
+
+/** The value kept under `key`, or null. */
+export function syncState(session: WithStore, key: string): Promise<string | null> {
+  return session.store.call('syncState', { key });
 }
 
-export function stateSet(session: CacheSession, key: string, value: string): void {
-  session.db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+/** Keeps `value` under `key`; null removes it. */
+export async function setSyncState(session: WithStore, key: string, value: string | null): Promise<void> {
+  await session.store.call('setSyncState', { key, value });
+}
+
+/** Synchronous read for callers not yet async (migration: store/README.md, runNow). */
+export function stateGet(session: WithStore, key: string): string | null {
+  return session.store.runNow('syncState', { key });
+}
+
+/** Synchronous write for callers not yet async (migration: runNow); null removes the key. */
+export function stateSet(session: WithStore, key: string, value: string | null): void {
+  session.store.runNow('setSyncState', { key, value });
 }

@@ -40,6 +40,7 @@
 import { AppError } from '../../shared/app-error';
 import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change } from '../../shared/sync-api';
 import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
+import type { SyncProgress } from '../../shared/contract';
 import { NotReachedError, type BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { heldCount, markSent, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
@@ -71,6 +72,8 @@ export interface SyncStatus {
   setAside: ReadonlyMap<string, number>;
   /** When (wall clock, ms) the oldest change held for the undo window may go; null when none is held. */
   heldUntil: number | null;
+  /** A long pull run under way (a first sync): counts and the time left; null otherwise (./pull-progress.ts). */
+  progress: SyncProgress | null;
 }
 
 export interface SyncWorkerOptions {
@@ -117,13 +120,13 @@ function defaultSchedule(ms: number, fire: () => void): () => void {
 /**
  * Gives back the attempt counted for a push that never reached the backend
  * (its connection was never made): the entries are again "on this computer
- * only" and may be undone. One statement; a closed cache (a lock meanwhile)
+ * only" and may be undone. One store call; a closed cache (a lock meanwhile)
  * leaves the attempt counted, which only ever errs on the safe side.
  */
-export function giveBackAttempt(session: CacheSession, keys: string[]): void {
+export async function giveBackAttempt(session: Pick<CacheSession, 'store'>, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
   try {
-    session.db.prepare('UPDATE outbox SET attempts = attempts - 1 WHERE attempts > 0 AND idempotency_key IN (SELECT value FROM json_each(?))').run(JSON.stringify(keys));
+    await session.store.call('unmarkSent', { keys });
   } catch {
     // The cache closed meanwhile: the attempt stays counted (the change is treated as possibly sent).
   }
@@ -144,6 +147,7 @@ export class SyncWorker {
     sending: this.sending,
     setAside: this.asideUntil,
     heldUntil: null,
+    progress: null,
   };
   /** When this worker first saw each change still inside the undo window by the wall clock (monotonic ms). */
   private firstSeen = new Map<string, number>();
@@ -214,16 +218,16 @@ export class SyncWorker {
     const wallNow = this.now();
     const monoNow = this.monotonicNow();
     // ISO times compare as text; a created_at ahead of the clock (set back since) counts as young here.
-    const young = session.db
-      .prepare('SELECT seq, idempotency_key, created_at FROM outbox WHERE created_at > ? AND last_error IS NULL ORDER BY seq')
-      .all(new Date(wallNow - windowMs).toISOString()) as Array<{ seq: number; idempotency_key: string; created_at: string }>;
+    // runNow: read in the same synchronous step as the batch and its marking as sent (an undo cannot come between).
+    // With the store in its worker this read belongs inside the outbox's one call that takes a batch.
+    const young = session.store.runNow('changesSince', { since: new Date(wallNow - windowMs).toISOString() });
     const seen = new Map<string, number>();
     let cut: number | null = null;
     for (const row of young) {
-      const first = this.firstSeen.get(row.idempotency_key) ?? monoNow;
-      seen.set(row.idempotency_key, first);
+      const first = this.firstSeen.get(row.idempotencyKey) ?? monoNow;
+      seen.set(row.idempotencyKey, first);
       if (cut !== null) continue;
-      const wallLeft = Date.parse(row.created_at) + windowMs - wallNow;
+      const wallLeft = Date.parse(row.createdAt) + windowMs - wallNow;
       const monoLeft = first + windowMs - monoNow;
       if (wallLeft <= 0 || monoLeft <= 0) continue;
       cut = row.seq;
@@ -290,7 +294,7 @@ export class SyncWorker {
       ({ results } = await this.options.backend.push(token, changes));
     } catch (err) {
       // Never connected: nothing reached the backend, so the attempt is given back (still in flight here, so no undo between).
-      if (err instanceof NotReachedError) giveBackAttempt(session, batch.map((b) => b.idempotencyKey));
+      if (err instanceof NotReachedError) await giveBackAttempt(session, batch.map((b) => b.idempotencyKey));
       if (err instanceof TooLargeError && batch.length > 1) {
         // Too large for the server (a lower limit than ours, a proxy's): send half as many at once.
         this.cap = Math.ceil(batch.length / 2);
@@ -401,7 +405,7 @@ export class SyncWorker {
         token = this.options.token();
         const passkey = this.options.pullAllowed?.() ?? true;
         if (session && token) {
-          if (passkey) await pullChanges(session, this.options.backend, token);
+          if (passkey) await pullChanges(session, this.options.backend, token, { onProgress: (progress) => (this.status.progress = progress) });
           if (!live()) return false;
           await uploadAuditChain(session, this.options.backend, token);
         }

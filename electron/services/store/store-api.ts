@@ -23,7 +23,7 @@ import {
   type WorkspaceState,
 } from '../../../shared/contract';
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
-import { pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
+import { MAX_PUSH_CHANGES, pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
 import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../page-cache-policy';
 
@@ -61,6 +61,16 @@ const seqSchema = z.number().int().nonnegative();
 /** One point of a hash chain: an entry's seq and hash (seq 0 with the genesis hash is the start). */
 const chainPointSchema = z.strictObject({ seq: seqSchema, hash: z.string().regex(/^[0-9a-f]{64}$/) });
 
+/**
+ * A sync_state key a service may read and write: lower-case words, never the
+ * pull cursor (it moves only with its page) nor a version kept beside the
+ * queue (its prefix has characters this refuses).
+ */
+const syncStateKey = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/)
+  .refine((k) => k !== 'pull_cursor', 'the pull cursor moves only with its page');
+
 /** Arguments of every call, checked in the store before the call runs. */
 export const storeCallArgs = {
   /** Prefix search over names, MRN and birth date; one BALP query entry per patient shown. */
@@ -88,6 +98,15 @@ export const storeCallArgs = {
   }),
   /** Where the next pull starts (null: from the beginning). */
   pullCursor: z.strictObject({}),
+  // --- sync state
+  /** A sync bookkeeping value (null: none). Keys the store owns (the pull cursor, versions kept beside the queue) are refused. */
+  syncState: z.strictObject({ key: syncStateKey }),
+  /** Sets a sync bookkeeping value; null removes it. Never a secret, never PHI. */
+  setSyncState: z.strictObject({ key: syncStateKey, value: z.string().max(64 * 1024).nullable() }),
+  /** Queued changes created after `since` (ISO time), not failed, in order: the push's undo window. */
+  changesSince: z.strictObject({ since: z.string().max(40) }),
+  /** Gives back the attempt counted for changes whose push never reached the backend. */
+  unmarkSent: z.strictObject({ keys: z.array(z.string().min(1).max(256)).max(MAX_PUSH_CHANGES) }),
   /** Saves a draft (C entry when created); a body with nothing typed removes it (D entry). */
   putDraft: z.strictObject({ patientId: storedId, kind: z.enum(DRAFT_KINDS), target: z.string().max(256), body: z.record(z.string(), z.string()), now: z.string().max(40) }),
   /** A patient's drafts (R entry when any); not found is audited too (outcome 4). */
@@ -139,7 +158,8 @@ export interface StoreResults {
   patientAccessTrail: AuditEntryView[];
   appendAudit: { seqs: number[] };
   importResources: ImportSummary;
-  applyPullPage: { written: number };
+  /** Resources written, and the distinct patients they belong to (ids only: the sync's progress counts them). */
+  applyPullPage: { written: number; patients: string[] };
   putDraft: { updatedAt: string };
   listDrafts: { found: true; drafts: Draft[] } | { found: false };
   clearDraft: boolean;
@@ -148,6 +168,11 @@ export interface StoreResults {
   setWorkspace: WorkspaceState;
   rememberClinicianName: null;
   pullCursor: string | null;
+  // --- sync state
+  syncState: string | null;
+  setSyncState: null;
+  changesSince: Array<{ seq: number; idempotencyKey: string; createdAt: string }>;
+  unmarkSent: number;
   auditHead: ChainHead | null;
   auditEntriesAfter: Array<{ seq: number; entry: string; prevHash: string; hash: string }>;
   auditCountUpTo: number;

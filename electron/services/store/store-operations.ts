@@ -20,6 +20,9 @@ import {
 } from './operations/audit-calls';
 import { importResources } from './operations/bundle-write';
 import { applyPullPage, pullCursor } from './operations/pull-write';
+// --- sync state
+import { setSyncState, syncState } from './operations/sync-state-rows';
+import { changesSince, unmarkSent } from './operations/push-bookkeeping';
 import { clearDraft, clearDraftsOfTarget, listDrafts, putDraft } from './operations/draft-rows';
 import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/workspace-rows';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
@@ -36,6 +39,11 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   importResources,
   applyPullPage,
   pullCursor,
+  // --- sync state
+  syncState,
+  setSyncState,
+  changesSince,
+  unmarkSent,
   putDraft,
   listDrafts,
   clearDraft,

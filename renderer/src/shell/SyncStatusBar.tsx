@@ -4,11 +4,13 @@
  * The status is a button that opens the Waiting changes dialog (what waits,
  * for whom, how long, why). Beside it only what needs a hand: conflicts to
  * resolve (opens the conflict view), refused changes, a cache found rolled
- * back. Passes the OS's online and offline events to main so the worker
+ * back; during a long first sync, how far it is (counts and the time left,
+ * never PHI). Passes the OS's online and offline events to main so the worker
  * retries at once. Polls main; holds no PHI.
  */
 import { useEffect, useState } from 'react';
 import type { SyncStatus } from '../../../shared/contract';
+import { syncProgressShortWords, syncProgressTinyWords, syncProgressWords } from '../../../shared/progress-words';
 import { api, call } from '../clinician';
 
 const POLL_MS = 1500;
@@ -73,8 +75,16 @@ export function SyncStatusBar({ status, onShowWaiting, onResolve }: { status: Sy
         <span data-testid="sync-waiting">{waitingWords(status)}</span>
         <span className="sr-only">: show waiting changes</span>
       </button>
+      {status.progress && (
+        // A long first sync: the whole sentence where the bar has room, shorter forms where it has not (the whole as tooltip).
+        <span className="pill pill-info sync-progress" data-testid="sync-progress" title={syncProgressWords(status.progress)}>
+          <span className="sync-progress-long" data-testid="sync-progress-long">{syncProgressWords(status.progress)}</span>
+          <span className="sync-progress-short" data-testid="sync-progress-short">{syncProgressShortWords(status.progress)}</span>
+          <span className="sync-progress-tiny" data-testid="sync-progress-tiny" aria-hidden="true">{syncProgressTinyWords(status.progress)}</span>
+        </span>
+      )}
       {/* What a screen reader hears when the status changes (the button's own text is not a live region). */}
-      <span className="sr-only" role="status">{`${onlineWords(status)}. ${waitingWords(status)}.`}</span>
+      <span className="sr-only" role="status">{`${onlineWords(status)}. ${waitingWords(status)}.${status.progress ? ` ${syncProgressWords(status.progress)}.` : ''}`}</span>
       {status.conflicts > 0 && (
         <button type="button" className="pill pill-bad" onClick={onResolve} data-testid="sync-conflicts" aria-haspopup="dialog">{status.conflicts} to resolve</button>
       )}

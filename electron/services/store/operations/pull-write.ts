@@ -72,7 +72,9 @@ export function applyPullPage(tx: StoreTx, { resources, cursor, assignedPatients
     if (assignedPatients && !behind) dropUnassigned(tx, assignedPatients);
     if (cursor && !behind) db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(CURSOR_KEY, cursor);
   }
-  return { written };
+  // The distinct patients this slice wrote to (the first sync's progress counts them); ids only, never content.
+  const patients = [...new Set(writes.map((w) => w.patientId).filter((id): id is string => id !== null))];
+  return { written, patients };
 }
 
 /**
