@@ -44,7 +44,7 @@ const NOBODY = 'feed-nobody';
 const GONE = 'feed-gone'; // assigned to dr.feed, then unassigned
 const GLASS = 'feed-glass'; // dr.feed holds an active break-the-glass grant
 const OBSERVATIONS = 5;
-const PAGE = 7;
+const PAGE = 3;
 
 const clock = () => new Date();
 const caller = (clinicianId = CLINICIAN, scope: Caller['scope'] = 'full'): Caller => ({ clinicianId, deviceId: 'feed-device', scope });
@@ -162,8 +162,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('pages walk the feed in (change number, type, id) order across change-number ties, bounded, each cursor the last row served', async () => {
       const expected = await expectedFeed();
       const panelSeqs = new Set(expected.filter((e) => PANEL.some((p) => e.ref.includes(p))).map((e) => e.seq));
-      assert.equal(panelSeqs.size, 1, 'the panel assigned in one command: one change number for all its resources');
-      assert.ok(expected.filter((e) => panelSeqs.has(e.seq)).length > 2 * PAGE, 'the tie spans several pages');
+      assert.equal(panelSeqs.size, PANEL.length, 'the panel assigned in one command: one change number per patient');
+      const tie = Math.max(...[...panelSeqs].map((seq) => expected.filter((e) => e.seq === seq).length));
+      assert.ok(tie > PAGE, 'a tie (one patient\'s resources) spans more than a page');
 
       const pages = await allPages(db, caller(), { limit: PAGE });
       const served = pages.flatMap((p) => p.resources.map(refOf));
@@ -186,6 +187,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       // From the end, nothing more and the cursor stays.
       const end = await pullChanges(db, caller(), pages.at(-1)!.cursor, request, { limit: PAGE });
       assert.deepEqual([end.resources.length, end.cursor, end.more], [0, pages.at(-1)!.cursor, false]);
+    });
+
+    test('a panel assigned in one command arrives patient by patient: each patient\'s resources together, its Patient resource with them, before the next patient begins', async () => {
+      const pages = await allPages(db, caller(), { limit: PAGE });
+      const served = pages.flatMap((p) => p.resources);
+      const order = served.map((r) => PANEL.find((id) => refOf(r).includes(id))).filter((id): id is string => id !== undefined);
+      const runs = order.filter((id, i) => i === 0 || order[i - 1] !== id);
+      assert.deepEqual([...runs].sort(), [...PANEL].sort(), 'each panel patient is one run of the feed (not interleaved with the others)');
+      for (const id of PANEL) assert.ok(served.some((r) => r.resourceType === 'Patient' && r.id === id), `the Patient resource of ${id} is in its run`);
     });
 
     test('a page boundary inside a change-number tie resumes at the next row of the tie', async () => {

@@ -3,7 +3,10 @@
  * history of it (assignment periods), so an audit entry recorded while a
  * patient was assigned is still accepted after the assignment ended. A newly
  * assigned patient's resources get a fresh change number so they reach the
- * clinician's devices at the next pull; an unassigned one leaves them there.
+ * clinician's devices at the next pull (one number per patient, so a first
+ * sync of a whole panel brings patient after patient, each whole with its
+ * Patient resource, rather than every patient's Patient last); an unassigned
+ * one leaves them there.
  * Only the organisation's admin commands call this. Never delete a period:
  * the history is what uploaded audit entries are checked against.
  */
@@ -18,7 +21,6 @@ import { nextChangeSeq } from '../sync/change-feed';
 export async function assignPatients(db: Db, clinicianId: string, patientIds: string[], clock: Clock = systemClock): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const now = clock().toISOString();
-    let changeSeq: number | null = null;
     for (const patientId of patientIds) {
       const added = await trx
         .insertInto('assignments')
@@ -27,7 +29,7 @@ export async function assignPatients(db: Db, clinicianId: string, patientIds: st
         .executeTakeFirst();
       if (Number(added.numInsertedOrUpdatedRows ?? 0) === 0) continue;
       await trx.insertInto('assignment_periods').values({ clinician_id: clinicianId, patient_id: patientId, assigned_at: now, unassigned_at: null }).execute();
-      changeSeq ??= await nextChangeSeq(trx);
+      const changeSeq = await nextChangeSeq(trx);
       await trx.updateTable('resources').set({ change_seq: changeSeq }).where('patient_id', '=', patientId).execute();
     }
   });
