@@ -26,6 +26,12 @@
  * cache.db (deleted by hand; the app may hold its lock on the deleted file)
  * is refused unless forced.
  *
+ * An open cache is backed up by its store (`backupOpenCache`: the place is
+ * checked here, the copy is the store's `backupTo`, where the connection and
+ * the key are). The SQL of all three (VACUUM INTO, the copy's checks, the
+ * old WAL's checkpoint) is in ./store/operations/backup-copy.ts; this file
+ * holds the file operations and none.
+ *
  * Must never: write a plaintext copy, keep the key beyond the open, replace a
  * database that is open, or leave a temp file behind.
  */
