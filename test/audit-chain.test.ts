@@ -13,7 +13,7 @@ import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
 import { verifyAuditChain, chainHash, linkHash, storedEntry, SIGN_EVERY_ENTRIES, type StoredAuditEntry } from '../electron/services/audit-chain';
 import { canonicalAuditEntry } from '../shared/audit-entry';
-import { auditEvents, verifyCache } from '../electron/services/cache-maintenance';
+import { auditEventList, verifyCache } from '../electron/services/cache-maintenance';
 import { openCacheSession } from '../electron/services/cache-session';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
@@ -140,7 +140,7 @@ test('a flipped byte anywhere in the database file is detected', async () => {
         (async () => {
           const s = await openCacheSession({ dataDir: cache.dataDir, secrets: cache.keychain, actor: 'test', create: false });
           try {
-            verifyCache(s);
+            await verifyCache(s);
           } finally {
             s.close();
           }
@@ -153,7 +153,7 @@ test('a flipped byte anywhere in the database file is detected', async () => {
       closeSync(fd2);
     }
     await cache.reopen();
-    assert.doesNotThrow(() => verifyCache(cache.session), 'restored file verifies again');
+    await assert.doesNotReject(verifyCache(cache.session), 'restored file verifies again');
   } finally {
     await cache.dispose();
   }
@@ -162,7 +162,7 @@ test('a flipped byte anywhere in the database file is detected', async () => {
 test('entries export as FHIR R4 AuditEvents following IHE BALP', async () => {
   const cache = await busyCache();
   try {
-    const events = [...auditEvents(cache.session)];
+    const events = (await auditEventList(cache.session));
     assert.equal(events.length, 307);
     const create = events[0] as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(create.resourceType, 'AuditEvent');
@@ -217,7 +217,7 @@ test('a chain written in the older v1 form (before the network field) still veri
     const last = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck().get() as string;
     assert.ok(last.startsWith('["audit-entry/v2",'), 'new entries are v2');
     assert.equal(verify(cache).ok, true, 'the mixed chain verifies');
-    assert.equal([...auditEvents(cache.session)].length, rows.length + 1);
+    assert.equal((await auditEventList(cache.session)).length, rows.length + 1);
   } finally {
     await cache.dispose();
   }

@@ -71,7 +71,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(trail.events[0]!.resourceType, 'AuditEvent');
       assert.equal(trail.events[0]!.action, 'R');
       assert.equal(trail.events[0]!.agent[0]!.who.identifier.value, 'dr.audit');
-      assert.equal(verifyCache(cache.session).ok, true);
+      assert.equal((await verifyCache(cache.session)).ok, true);
     });
 
     test('later entries continue from the receipt', async () => {
@@ -106,7 +106,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const before = await backendCount();
       await assert.rejects(uploadAuditChain(cache.session, client, token), (e: unknown) => e instanceof AppError && e.code === 'SIGN_IN_REFUSED');
       assert.equal(await backendCount(), before, 'nothing of it was stored');
-      assert.equal(verifyCache(cache.session).ok, false);
+      assert.equal((await verifyCache(cache.session)).ok, false);
     });
 
     test('entries removed after upload (with their signed heads) are flagged through the receipt', async () => {
@@ -119,7 +119,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const receipt = (await uploadAuditChain(t.session, client, tok))!;
         t.session.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);
         t.session.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(receipt.seq - 3);
-        const report = verifyCache(t.session);
+        const report = await verifyCache(t.session);
         assert.deepEqual(report.firstBad, { seq: receipt.seq, problem: 'receipt-mismatch' });
       } finally {
         await t.dispose();

@@ -18,7 +18,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
-import { auditEvents } from '../electron/services/cache-maintenance';
+import { auditEventList } from '../electron/services/cache-maintenance';
 import { recordChange, settle } from '../electron/services/outbox';
 import { listConflicts, resolveConflict } from '../electron/services/conflicts';
 import { applyPulledPage } from '../electron/services/sync-pull';
@@ -243,7 +243,7 @@ before(async () => {
     more: false,
     assignedPatients: [P1],
   });
-  events = [...auditEvents(s)] as Json[];
+  events = (await auditEventList(s)) as Json[];
 });
 after(() => cache.dispose());
 

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart, searchPatients } from '../electron/services/patient-records';
-import { auditEvents, cacheStats } from '../electron/services/cache-maintenance';
+import { auditEventList, cacheStats } from '../electron/services/cache-maintenance';
 import { openCacheSession } from '../electron/services/cache-session';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
 import { AppError } from '../shared/app-error';
@@ -33,7 +33,7 @@ before(async () => {
 });
 after(() => cache.dispose());
 
-test('imports the three Synthea bundles unchanged', () => {
+test('imports the three Synthea bundles unchanged', async () => {
   const get = cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
   for (const p of patients) {
     for (const { resource } of p.bundle.entry) {
@@ -42,7 +42,7 @@ test('imports the three Synthea bundles unchanged', () => {
       assert.deepEqual(JSON.parse(stored), resource);
     }
   }
-  const stats = cacheStats(cache.session);
+  const stats = await cacheStats(cache.session);
   assert.equal(stats.patients, 3);
   const total = Object.values(stats.resources).reduce((a, b) => a + b, 0);
   assert.equal(total, patients.reduce((a, p) => a + p.resourceCount, 0));
@@ -120,7 +120,7 @@ const badBundles: Array<[string, string | Buffer]> = [
   ['nesting deeper than the limit', `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Basic","id":"n","x":${'['.repeat(200)}${']'.repeat(200)}}}]}`],
 ];
 
-test('refuses malformed bundles with a clear error and imports nothing from them', () => {
+test('refuses malformed bundles with a clear error and imports nothing from them', async () => {
   const valid = JSON.parse(readFileSync(SYNTHEA_FILES[0]!, 'utf8')) as { entry: unknown[] };
   // A valid bundle with one bad entry at the end: the good entries before it must not land either.
   const goodThenBad = JSON.stringify({
@@ -133,7 +133,7 @@ test('refuses malformed bundles with a clear error and imports nothing from them
     type: 'batch',
     entry: [...valid.entry.slice(0, 3), { resource: { resourceType: 'Basic', id: 'big', note: 'x'.repeat(50 * 1024 * 1024) } }],
   });
-  const before = cacheStats(cache.session);
+  const before = await cacheStats(cache.session);
   const cases = [...badBundles, ['good entries then a bad one', goodThenBad] as [string, string], ['a 50 MB string', huge] as [string, string]];
   for (const [name, input] of cases) {
     assert.throws(
@@ -142,7 +142,7 @@ test('refuses malformed bundles with a clear error and imports nothing from them
       name,
     );
   }
-  const after = cacheStats(cache.session);
+  const after = await cacheStats(cache.session);
   assert.deepEqual({ ...after, auditEntries: 0, signedHeads: 0 }, { ...before, auditEntries: 0, signedHeads: 0 }, 'no resource or patient changed');
   assert.equal(after.auditEntries, before.auditEntries + cases.length, 'each refusal is audited once');
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id = 'half-import-probe'").pluck().get(), 0);
@@ -228,7 +228,7 @@ test('a refused import is audited as a failed import (outcome 4) with no PHI, an
       assert.deepEqual([e.action, e.subtype, e.patientId, e.entities, e.query, e.outcome], ['C', 'create', null, [], null, '4']);
       assert.ok(!/dstu2|Testdstu|Synthetic/i.test(row), 'nothing from the bundle in the entry');
     }
-    const event = [...auditEvents(t.session)].at(-1) as { outcome: string; action: string; contained: Array<{ resourceType: string; issue: Array<{ diagnostics: string }> }>; entity: Array<{ role?: { code: string } }> };
+    const event = (await auditEventList(t.session)).at(-1) as { outcome: string; action: string; contained: Array<{ resourceType: string; issue: Array<{ diagnostics: string }> }>; entity: Array<{ role?: { code: string } }> };
     assert.equal(event.outcome, '4');
     assert.equal(event.action, 'C');
     assert.equal(event.contained[0]!.resourceType, 'OperationOutcome');

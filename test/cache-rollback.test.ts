@@ -46,7 +46,7 @@ async function assertChainsAgree(rig: RollbackRig, session: CacheSession): Promi
   assert.equal(backend.ok, true, 'the backend chain verifies');
   for (const row of localRows(session)) assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
   assert.equal(backend.entries, localHead(session), 'the backend holds the whole chain');
-  assert.equal(verifyCache(session).ok, true, 'the device chain verifies');
+  assert.equal((await verifyCache(session)).ok, true, 'the device chain verifies');
 }
 
 const rolledBackEvents = (rig: RollbackRig) => rig.securityLines.filter((l) => (JSON.parse(l) as { event: string }).event === 'audit-rollback-detected');
@@ -112,7 +112,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_PENDING_MESSAGE);
         const keptSeq = localHead(session);
         assert.ok(keptSeq < backendHead.seq, 'the copy is older than what the backend holds');
-        assert.deepEqual(verifyCache(session).firstBad, { seq: backendHead.seq, problem: 'receipt-mismatch' }, 'verify says so too');
+        assert.deepEqual((await verifyCache(session)).firstBad, { seq: backendHead.seq, problem: 'receipt-mismatch' }, 'verify says so too');
         const outboxBefore = outboxSize(session);
 
         // The clinician keeps working on the restored cache.
@@ -180,7 +180,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         assert.equal(rollbackNotice(session), null, 'told once: the next open is quiet');
         assert.equal((await createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN })['sync.status']({}, {} as never)).rolledBack, null);
-        assert.equal(verifyCache(session).ok, true);
+        assert.equal((await verifyCache(session)).ok, true);
       } finally {
         session.close();
       }

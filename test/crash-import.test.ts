@@ -114,7 +114,7 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
         // The malformed bundle's refusal is audited at most once a run (and was, in the warm-up run that finished).
         const refusals = session.db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4'").pluck().get() as number;
         assert.ok(refusals >= 1 && refusals <= run + 2, `run ${run}: ${refusals} refused imports audited`);
-        const report = verifyCache(session);
+        const report = await verifyCache(session);
         assert.equal(report.ok, true, `run ${run}: chain verifies`);
       } finally {
         session.close();

@@ -140,14 +140,14 @@ test('an open cache that runs out of space mid-write: DISK_FULL, every earlier c
     }
     assert.equal(refused, 5, 'every batch that did not fit was refused');
     assert.equal(outboxSize(s), 20, 'the earlier changes are all there, none of the refused ones');
-    assert.equal(verifyCache(s).ok, true, 'audit chain whole');
+    assert.equal((await verifyCache(s)).ok, true, 'audit chain whole');
     s.close(); // closing on a full disk does not throw
 
     rmSync(FILLER());
     s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: false });
     recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(500 + i)));
     assert.equal(outboxSize(s), 60);
-    assert.equal(verifyCache(s).ok, true);
+    assert.equal((await verifyCache(s)).ok, true);
   } finally {
     s?.close();
     emptyDisk();

@@ -47,13 +47,13 @@ test('the same Observation id for three different patients: the second and third
   assert.equal(importBundle(cache.session, fixture('collision-a.json')).resources, 3);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
   for (const x of ['b', 'c']) {
-    const before = cacheStats(cache.session).resources;
+    const before = (await cacheStats(cache.session)).resources;
     const err = refusal(fixture(`collision-${x}.json`));
     assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
     assert.match(err.message, /\bentry 2 \(Observation\/lab-result-1\)/);
     assert.match(err.message, /Nothing from it was stored\.$/);
     for (const phi of [`Collision${x.toUpperCase()}`, `MRN-COLLISION-${x}`, PATIENT(x), PATIENT('a')]) assert.ok(!err.message.includes(phi), `no patient in the message (${phi})`);
-    assert.deepEqual(cacheStats(cache.session).resources, before, 'nothing from it stored');
+    assert.deepEqual((await cacheStats(cache.session)).resources, before, 'nothing from it stored');
     assert.equal(patientOf('Patient', PATIENT(x)), undefined, 'not even its own patient');
     assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'), 'still linked to the first patient');
   }
@@ -134,13 +134,13 @@ const heldPatient = (id: string) => cache.session.db.prepare('SELECT display_nam
 
 test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', async () => {
   importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));
-  const before = cacheStats(cache.session).resources;
+  const before = (await cacheStats(cache.session)).resources;
   const err = refusal(personBundle('same-id-1', 'Bravoincoming', '2001-12-31', null, 'same-id-1-obs-b'));
   assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
   assert.match(err.message, /\bentry 0 \(Patient\/same-id-1\)/);
   assert.match(err.message, /Nothing from it was stored\.$/);
   for (const phi of ['Alphaheld', 'Bravoincoming', '1950', '2001', 'MRN-HELD-1', 'Synthetic']) assert.ok(!err.message.includes(phi), `no patient detail in the message (${phi})`);
-  assert.deepEqual(cacheStats(cache.session).resources, before, 'nothing from it stored');
+  assert.deepEqual((await cacheStats(cache.session)).resources, before, 'nothing from it stored');
   assert.deepEqual(heldPatient('same-id-1'), { display_name: 'Synthetic Alphaheld', birth_date: '1950-01-01', mrn: 'MRN-HELD-1' }, 'the held patient is unchanged');
   assert.equal(patientOf('Observation', 'same-id-1-obs-b'), undefined, 'the other person\'s observation is not in the chart');
 });

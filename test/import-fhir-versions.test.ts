@@ -172,13 +172,13 @@ test('the unchanged R4 probe bundle imports (so each case below fails for its on
 });
 
 for (const [name, change, release, index] of olderReleases) {
-  test(`refuses a bundle with ${name}: FHIR_VERSION_UNSUPPORTED, nothing stored`, () => {
+  test(`refuses a bundle with ${name}: FHIR_VERSION_UNSUPPORTED, nothing stored`, async () => {
     const bundle = r4Bundle();
     for (const e of bundle.entry as Array<{ resource: Json }>) e.resource.id = `${e.resource.id as string}-x`; // nothing of it held yet
     const patientRef = { reference: 'Patient/v-p1-x' };
     for (const e of bundle.entry as Array<{ resource: Json }>) if (e.resource.subject) e.resource.subject = patientRef;
     change(bundle);
-    const before = cacheStats(cache.session).resources;
+    const before = (await cacheStats(cache.session)).resources;
     const err = refusal(JSON.stringify(bundle));
     assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED', err.message);
     if (release) assert.match(err.message, new RegExp(`^This file is FHIR ${release.replace('/', '\\/')}, not R4; it was not imported`));
@@ -186,7 +186,7 @@ for (const [name, change, release, index] of olderReleases) {
     if (index !== null) assert.match(err.message, new RegExp(`\\bentry ${index}\\b`));
     assert.match(err.message, /Nothing from it was stored\.$/);
     for (const phi of ['Versionprobe', 'Contactprobe', 'Doctorprobe', 'Madeuptype', 'v-p1']) assert.ok(!err.message.includes(phi), `no value from the file in the message (${phi})`);
-    assert.deepEqual(cacheStats(cache.session).resources, before, 'nothing stored');
+    assert.deepEqual((await cacheStats(cache.session)).resources, before, 'nothing stored');
   });
 }
 

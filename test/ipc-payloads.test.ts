@@ -138,9 +138,9 @@ test('callers from another origin, a subframe, or an unparseable URL are refused
 });
 
 test('after the junk, nothing was stored or audited, no prototype is polluted, and a good call works', async () => {
-  const before = JSON.stringify(cacheStats(cache.session));
+  const before = JSON.stringify(await cacheStats(cache.session));
   for (const [name, payload] of malformed) await dispatch(registry, name, payload, APP, options);
-  assert.equal(JSON.stringify(cacheStats(cache.session)), before);
+  assert.equal(JSON.stringify(await cacheStats(cache.session)), before);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
   const good = await dispatch(registry, 'patients.search', { query: patient.family.slice(0, 5) }, APP, options);

@@ -208,7 +208,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await d.auth.signInFinish(used.response, used.prfOutput);
       await d.auth.stopSync();
       const session = d.auth.session()!;
-      assert.equal(verifyCache(session).ok, true);
+      assert.equal((await verifyCache(session)).ok, true);
       assert.ok((session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number) >= lastSeq);
       d.auth.lockNow('manual');
     });

@@ -218,7 +218,7 @@ test('a lock between prepare and output: the id belongs to the closed session an
   const { createExportSurface } = await import('../electron/services/export/export-surface');
   let current: CacheSession = session;
   const surface = createExportSurface({ session: () => current, policy: () => rig.policy, destination: rig.destination, printer: rig.printer, clock: () => rig.now.value });
-  const prepared = surface.preparePrint({ patientId: patient.id, reason, output: 'printer' }, WINDOW_1);
+  const prepared = await surface.preparePrint({ patientId: patient.id, reason, output: 'printer' }, WINDOW_1);
   const before = rig.printer.printed.length;
   // A different session object, as after a lock and a new unlock.
   current = { ...session } as CacheSession;

@@ -54,7 +54,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         assert.ok(outboxSize(s) < outboxBefore && localHead(s) < headBefore, 'the restore did lose work');
         assert.equal(rollbackNotice(s)?.code, 'CACHE_ROLLED_BACK', 'said at open');
-        assert.equal(verifyCache(s).firstBad, null, 'the chain itself still verifies');
+        assert.equal((await verifyCache(s)).firstBad, null, 'the chain itself still verifies');
         await rig.upload(s);
         const b = await backendChain(rig, s.context.deviceId);
         assert.equal(b.ok, true);

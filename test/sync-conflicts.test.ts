@@ -120,7 +120,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const big = a.session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);
       assert.equal(big, BIG_OBSERVATIONS);
       assert.deepEqual(patients(), [BIG, SHARED].sort());
-      assert.equal(verifyCache(a.session).ok, true);
+      assert.equal((await verifyCache(a.session)).ok, true);
 
       // Unassigned: the patient leaves the device at the next pull, whole, and the removal is audited.
       backend.admin(['unassign', 'dr.a', BIG]);
@@ -129,7 +129,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(a.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck().get(BIG), 0);
       assert.equal(a.session.db.prepare('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?').pluck().get(BIG), 0);
       assert.equal(a.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck().get(BIG), 1);
-      assert.equal(verifyCache(a.session).ok, true);
+      assert.equal((await verifyCache(a.session)).ok, true);
     });
 
     test('the same problem changed on two devices offline: the second gets both versions, keeps its own, and all converge', async () => {

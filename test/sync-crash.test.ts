@@ -95,7 +95,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
       assert.ok(server.applied <= total, `${when}: no more answers than changes`);
       if (settled) assert.equal(server.applied, total, `${when}: one answer per change`);
-      assert.equal(verifyCache(session).ok, true, `${when}: the audit chain is whole`);
+      assert.equal((await verifyCache(session)).ok, true, `${when}: the audit chain is whole`);
       return { writes: total, applied: server.applied };
     }
 

@@ -155,7 +155,7 @@ describe('sync against a hostile server', () => {
       assert.ok(worker.status.lastError, `${name}: the error is shown`);
       assert.doesNotMatch(worker.status.lastError!, /html|captive|doctype|padding/i, `${name}: no server text`);
       assert.deepEqual(state(), before, `${name}: outbox, cache, conflicts and cursor unchanged`);
-      assert.equal(verifyCache(session).ok, true, `${name}: the audit chain is whole`);
+      assert.equal((await verifyCache(session)).ok, true, `${name}: the audit chain is whole`);
     }
     mode = null;
     assert.equal(await worker.drain(), true);
@@ -184,7 +184,7 @@ describe('sync against a hostile server', () => {
       assert.equal(await worker.drain(), false, `${name}: the drain fails`);
       assert.ok(worker.status.lastError, `${name}: the error is shown`);
       assert.deepEqual(state(), before, `${name}: nothing written, the cursor did not move`);
-      assert.equal(verifyCache(session).ok, true, `${name}: the audit chain is whole`);
+      assert.equal((await verifyCache(session)).ok, true, `${name}: the audit chain is whole`);
     }
     mode = null;
     assert.equal(await worker.drain(), true);

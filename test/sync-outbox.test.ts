@@ -145,7 +145,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const local = session.db.prepare("SELECT version_id FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id);
         assert.equal(local, String(want.versions), `${id}: the cache knows the backend's version`);
       }
-      assert.equal(verifyCache(session).ok, true, 'the audit chain is whole');
+      assert.equal((await verifyCache(session)).ok, true, 'the audit chain is whole');
       // The last drain also uploads the audit chain; cut connections may need a few more tries.
       while (!(await worker.drain())) await new Promise((r) => setTimeout(r, 20));
       const uploaded = (await serverState()).audit;

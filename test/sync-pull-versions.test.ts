@@ -120,7 +120,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(held('pv-other')?.version_id, '1', 'the real change on the page is stored');
       assert.notEqual(await pullCursor(session), cursorBefore, 'the cursor moved on');
       assert.equal(conflicts(), 0);
-      assert.equal(verifyCache(session).ok, true);
+      assert.equal((await verifyCache(session)).ok, true);
     });
 
     test('a replayed page whose cursor lies behind the one asked for is refused whole: nothing written, the cursor stays', async () => {

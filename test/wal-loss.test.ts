@@ -84,7 +84,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         assert.equal(localHead(session), report.written, 'a crash loses nothing committed');
         assert.equal(rollbackNotice(session), null);
-        assert.equal(verifyCache(session).ok, true);
+        assert.equal((await verifyCache(session)).ok, true);
         await rig.upload(session);
         assert.equal(rollbackNotice(session), null);
         const backend = await backendChain(rig, session.context.deviceId);
@@ -109,7 +109,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const notice = rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
         // verify no longer passes while commits the backend vouched for are missing.
-        assert.deepEqual(verifyCache(session).firstBad, { seq: report.uploaded, problem: 'receipt-mismatch' });
+        assert.deepEqual((await verifyCache(session)).firstBad, { seq: report.uploaded, problem: 'receipt-mismatch' });
 
         await work(session, rig.patients, 5, 'after-wal-loss');
         const receipt = await rig.upload(session);
@@ -132,7 +132,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(verified.status, 0, verified.stdout);
         assert.match(verified.stdout, /device audit chains whole: 1 devices/);
         assert.equal(rig.securityLines.filter((l) => l.includes('"audit-rollback-detected"')).length, 1);
-        assert.equal(verifyCache(session).ok, true);
+        assert.equal((await verifyCache(session)).ok, true);
         assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE);
       } finally {
         session.close();

@@ -184,8 +184,8 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'verify':
-      return withSession(dataDir, false, (session) => {
-        const report = verifyCache(session);
+      return withSession(dataDir, false, async (session) => {
+        const report = await verifyCache(session);
         print(report);
         if (report.firstBad) {
           process.stderr.write(`verify: ${describeChainProblem(report.firstBad)}\n`);
@@ -197,9 +197,9 @@ async function main(argv: string[]): Promise<number> {
     case 'audit-export': {
       if (await isEnrolled(dataDir, keychain())) throw new EnrolledProfileError(command);
       const reason = values.reason?.trim().slice(0, EXPORT_REASON_TEXT_MAX) || null;
-      return withSession(dataDir, false, (session) => {
-        if (command === 'stats') print(auditedCacheStats(session, reason));
-        else auditedAuditExport(session, reason, print);
+      return withSession(dataDir, false, async (session) => {
+        if (command === 'stats') print(await auditedCacheStats(session, reason));
+        else await auditedAuditExport(session, reason, print);
         process.stderr.write(`${command}: audited: this run is recorded in the cache's audit log as an export by ${session.context.actor}.\n`);
         return 0;
       });

@@ -36,7 +36,7 @@ export interface ExportSurface {
   /** `caller`: the window the save dialog belongs to. */
   exportFhir(input: ParsedInput<'export.fhir'>, caller: Caller): Promise<CallOutput<'export.fhir'>>;
   /** `caller`: the window the print is bound to (print.output from any other window is refused). */
-  preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): CallOutput<'print.prepare'>;
+  preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): Promise<CallOutput<'print.prepare'>>;
   /** `caller` is the window whose print view is printed (the glue finds its webContents). */
   output(input: ParsedInput<'print.output'>, caller: Caller): Promise<CallOutput<'print.output'>>;
 }
@@ -45,7 +45,7 @@ export interface ExportSurface {
 export interface GlassSurface {
   search(query: string): Promise<CallOutput<'glass.search'>>;
   breakGlass(input: ParsedInput<'glass.break'>): Promise<CallOutput<'glass.break'>>;
-  active(): CallOutput<'glass.active'>;
+  active(): Promise<CallOutput<'glass.active'>>;
 }
 
 export interface AppSurfaces {

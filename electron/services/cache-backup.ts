@@ -26,15 +26,22 @@
  * cache.db (deleted by hand; the app may hold its lock on the deleted file)
  * is refused unless forced.
  *
+ * An open cache is backed up by its store (`backupOpenCache`: the place is
+ * checked here, the copy is the store's `backupTo`, where the connection and
+ * the key are). The SQL of all three (VACUUM INTO, the copy's checks, the
+ * old WAL's checkpoint) is in ./store/operations/backup-copy.ts; this file
+ * holds the file operations and none.
+ *
  * Must never: write a plaintext copy, keep the key beyond the open, replace a
  * database that is open, or leave a temp file behind.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { AppError } from '../../shared/app-error';
-import { checkCacheIntegrity, openCacheDatabase, type CacheDatabase } from './cache-database';
+import { openCacheDatabase } from './cache-database';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
+import type { CacheSession } from './cache-session';
+import { backupDatabaseTo, checkCopy, foldOldWal, fsyncFolder, opensWithKey, tempBeside } from './store/operations/backup-copy';
 import { acquireFolderLock, folderHasWriter, LOCK_FILE, lockFileMissing, lockFileMissingError } from './cache-folder-lock';
 import { DATABASE_FILE, PROFILE_FILE, readProfile, type CacheProfile } from './cache-profile';
 import { dropKeys, loadDeviceKeys, type DeviceKeys } from './device-keys';
@@ -45,30 +52,6 @@ export interface BackupOptions {
   prfOutput?: Buffer;
   /** Restore only: go ahead although cache.lock was deleted (the operator closed every window). */
   force?: boolean;
-}
-
-function tempBeside(file: string, label: string): string {
-  return join(dirname(file), `.${label}-${randomBytes(6).toString('hex')}.tmp`);
-}
-
-/** fsync of a folder, so a rename in it survives a power cut (not possible on Windows; skipped there). */
-function fsyncFolder(dir: string): void {
-  if (process.platform === 'win32') return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncFile(file: string): void {
-  const fd = openSync(file, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -100,36 +83,7 @@ function existingProfile(dataDir: string): CacheProfile {
   return profile;
 }
 
-function notThisCachesBackup(): AppError {
-  return new AppError('CACHE_KEY_WRONG', 'This file is not a backup of this patient cache: it belongs to another cache, or cannot be opened with this cache\'s key. Nothing was changed.');
-}
-
-function userVersion(db: CacheDatabase): number {
-  return db.pragma('user_version', { simple: true }) as number;
-}
-
-/**
- * The copy must open with the key, be whole and hold the schema (a copy of
- * an empty file, e.g. a journal deleted under the app, has no tables) before
- * it replaces anything. Returns its schema version.
- */
-function checkCopy(file: string, key: Buffer): number {
-  let copy: CacheDatabase;
-  try {
-    copy = openCacheDatabase(file, key, { create: false, readonly: true });
-  } catch (err) {
-    if (err instanceof AppError && err.code === 'CACHE_KEY_WRONG') throw notThisCachesBackup();
-    throw err;
-  }
-  try {
-    checkCacheIntegrity(copy);
-    const version = userVersion(copy);
-    if (version === 0) throw new AppError('CACHE_CORRUPT', 'The copy holds no patient cache tables.');
-    return version;
-  } finally {
-    copy.close();
-  }
-}
+export { backupDatabaseTo } from './store/operations/backup-copy';
 
 const CACHE_FILE_NAMES: ReadonlySet<string> = new Set([DATABASE_FILE, PROFILE_FILE, LOCK_FILE]);
 
@@ -139,48 +93,25 @@ const CACHE_FILE_NAMES: ReadonlySet<string> = new Set([DATABASE_FILE, PROFILE_FI
  * not under a cache file's name, and not over an existing file that is not
  * already a backup of this cache (it must open with this cache's key).
  */
-function checkBackupTarget(outFile: string, dataDir: string, key: Buffer): void {
+function checkBackupTarget(outFile: string, dataDir: string, key: Buffer | null): void {
   const dir = dirname(outFile);
   const name = basename(outFile);
   const refused = () => new AppError('INVALID_INPUT', 'Write the backup to a new file outside every cache folder (not over cache.db, profile.json or another cache\'s files).');
   if (sameFolder(dir, dataDir) || existsSync(join(dir, PROFILE_FILE)) || existsSync(join(dir, LOCK_FILE))) throw refused();
   if (CACHE_FILE_NAMES.has(name) || /-(wal|shm|journal)$/.test(name)) throw refused();
-  if (!existsSync(outFile)) return;
-  try {
-    const old = openCacheDatabase(outFile, key, { create: false, readonly: true });
-    old.close();
-  } catch {
-    throw refused();
-  }
-}
-
-function backupFailure(err: unknown): unknown {
-  if (isDiskFullError(err)) return new AppError('DISK_FULL', 'The disk is full. Free space where the backup goes; the cache itself is unchanged.');
-  if (err instanceof AppError) return err;
-  return new AppError('CACHE_NOT_OPEN', 'The backup could not be written.');
+  // Without the key here (an open session's store holds it), the store's backupTo makes the same check.
+  if (key === null || !existsSync(outFile)) return;
+  if (!opensWithKey(outFile, key)) throw refused();
 }
 
 /**
- * Writes one consistent, still-encrypted snapshot of an open database to
- * `outFile` (atomically replacing it). For the app, through its open session,
- * and for `backupCache`.
+ * Backs up the open session's cache to `outFile`: the place is checked here,
+ * the copy is made by the store (`backupTo`), where the connection and the
+ * key are.
  */
-export function backupDatabaseTo(db: CacheDatabase, key: Buffer, outFile: string): { bytes: number } {
-  const tmp = tempBeside(outFile, 'cache-backup');
-  try {
-    // VACUUM INTO needs an absent or empty target: an empty 0600 file fixes the copy's mode.
-    closeSync(openSync(tmp, 'wx', 0o600));
-    const expected = userVersion(db);
-    db.prepare('VACUUM INTO ?').run(tmp);
-    if (checkCopy(tmp, key) !== expected || expected === 0) throw new AppError('CACHE_CORRUPT', 'The copy does not hold the cache\'s current schema.');
-    fsyncFile(tmp);
-    renameSync(tmp, outFile);
-    fsyncFolder(dirname(outFile));
-    return { bytes: statSync(outFile).size };
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw backupFailure(err);
-  }
+export async function backupOpenCache(session: Pick<CacheSession, 'profile' | 'store'>, outFile: string): Promise<{ bytes: number }> {
+  checkBackupTarget(outFile, dirname(session.profile.databaseFile), null);
+  return session.store.call('backupTo', { file: outFile });
 }
 
 /**
@@ -234,30 +165,6 @@ function copyInto(from: string, to: string): void {
 }
 
 /**
- * Before the rename: commits still in the old database's WAL go into it, so
- * the old -wal is empty when it is removed beside the restored file. A
- * damaged old database (the usual reason to restore) cannot be checkpointed;
- * its WAL belongs to it and goes with it.
- */
-function foldOldWal(file: string, key: Buffer): void {
-  if (!existsSync(`${file}-wal`)) return;
-  let old: CacheDatabase;
-  try {
-    old = openCacheDatabase(file, key, { create: false });
-  } catch (err) {
-    if (isDiskFullError(err)) throw diskFullError();
-    return;
-  }
-  try {
-    old.pragma('wal_checkpoint(TRUNCATE)');
-  } catch (err) {
-    if (isDiskFullError(err)) throw diskFullError();
-  } finally {
-    old.close();
-  }
-}
-
-/**
  * Replaces the folder's database with the backup `fromFile`, only when
  * nothing has the cache open, atomically; the old database stays if anything
  * fails. The backup must be this profile's (it opens only with its key).
@@ -280,7 +187,7 @@ export async function restoreCache(dataDir: string, secrets: SecretStore, fromFi
         throw new AppError('CACHE_NOT_OPEN', 'The backup file could not be read.');
       }
       checkCopy(tmp, keys.cacheKey);
-      foldOldWal(target, keys.cacheKey);
+      if (existsSync(`${target}-wal`)) foldOldWal(target, keys.cacheKey);
       renameSync(tmp, target);
       for (const side of ['-wal', '-shm', '-journal']) rmSync(target + side, { force: true });
       fsyncFolder(dataDir);

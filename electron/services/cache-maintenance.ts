@@ -3,17 +3,17 @@
  * verification (file integrity and the audit chain), the BALP export of the
  * audit log, and wipe. Wipe deletes the keychain entries first, so the data
  * is unreadable even if deleting the files fails halfway; it holds the
- * folder's writer lock, so it never deletes a cache that is open. Never print a
- * resource, a name or an identifier from here.
+ * folder's writer lock, so it never deletes a cache that is open. The reads
+ * are store calls (../store/operations/cache-maintenance-reads.ts); this
+ * file holds no SQL. Never print a resource, a name or an identifier from
+ * here.
  */
 import { rmSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
-import { toBalpAuditEvent } from '../../shared/balp-audit-event';
 import { DATABASE_FILE, PROFILE_FILE, readProfile } from './cache-profile';
-import { checkCacheIntegrity } from './cache-database';
 import { acquireFolderLockWaiting, lockFileMissing, lockFileMissingError } from './cache-folder-lock';
-import { storedEntry, type ChainReport, type StoredAuditEntry } from './audit-chain';
+import type { ChainReport } from './audit-chain';
 import { deleteDeviceKeys } from './device-keys';
 import { receiptProblem } from './audit-upload';
 import type { CacheSession } from './cache-session';
@@ -26,19 +26,9 @@ export interface CacheStats {
   signedHeads: number;
 }
 
-export function cacheStats(session: CacheSession): CacheStats {
-  const { db } = session;
-  const resources: Record<string, number> = {};
-  for (const row of db.prepare('SELECT resource_type AS t, count(*) AS n FROM resources GROUP BY resource_type ORDER BY resource_type').all() as Array<{ t: string; n: number }>) {
-    resources[row.t] = row.n;
-  }
-  const count = (sql: string) => (db.prepare(sql).pluck().get() as number) ?? 0;
-  return {
-    resources,
-    patients: count('SELECT count(*) FROM patients'),
-    auditEntries: count('SELECT count(*) FROM audit_log'),
-    signedHeads: count('SELECT count(*) FROM audit_heads'),
-  };
+/** Counts by resource type, patients, audit entries and signed heads (no PHI, no entry). */
+export function cacheStats(session: Pick<CacheSession, 'store'>): Promise<CacheStats> {
+  return session.store.call('cacheStats', { audit: null });
 }
 
 /**
@@ -46,23 +36,32 @@ export function cacheStats(session: CacheSession): CacheStats {
  * start, then the backend's latest receipt (entries already uploaded must
  * still be here, unchanged).
  */
-export function verifyCache(session: CacheSession): ChainReport {
-  checkCacheIntegrity(session.db);
-  // Still synchronous (the store's migration runNow) for the command line.
-  const report = session.store.runNow('verifyChain', {});
+export async function verifyCache(session: CacheSession): Promise<ChainReport> {
+  await session.store.call('integrityCheck', {});
+  const report = await session.store.call('verifyChain', {});
   const receipt = report.ok ? receiptProblem(session) : null;
   return receipt ? { ...report, ok: false, firstBad: { seq: receipt.seq, problem: 'receipt-mismatch' } } : report;
 }
 
-export function* auditEvents(session: CacheSession, beforeSeq = Number.MAX_SAFE_INTEGER): Generator<Record<string, unknown>> {
-  const rows = session.db.prepare('SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq < ? ORDER BY seq').iterate(beforeSeq) as Iterable<StoredAuditEntry>;
-  for (const row of rows) {
-    yield toBalpAuditEvent(storedEntry(row), {
-      applicationName: 'clinician-desktop',
-      custodianName: `clinician-desktop-cache:${session.context.deviceId}`,
-      hash: row.hash,
-    });
+/** Audit entries read per store call by `auditEvents`. */
+const EVENTS_PAGE = 1000;
+
+/** Every audit entry before `beforeSeq` as a BALP AuditEvent, in order, a page per store call. */
+export async function* auditEvents(session: Pick<CacheSession, 'store'>, beforeSeq = Number.MAX_SAFE_INTEGER): AsyncGenerator<Record<string, unknown>> {
+  let after = 0;
+  for (;;) {
+    const page = await session.store.call('auditEventsPage', { afterSeq: after, beforeSeq, limit: EVENTS_PAGE });
+    for (const { event } of page) yield event;
+    if (page.length < EVENTS_PAGE) return;
+    after = page[page.length - 1]!.seq;
   }
+}
+
+/** All of `auditEvents` at once (tests, small caches). */
+export async function auditEventList(session: Pick<CacheSession, 'store'>, beforeSeq?: number): Promise<Array<Record<string, unknown>>> {
+  const events: Array<Record<string, unknown>> = [];
+  for await (const event of auditEvents(session, beforeSeq)) events.push(event);
+  return events;
 }
 
 const CACHE_FILES = [`${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, DATABASE_FILE, PROFILE_FILE];

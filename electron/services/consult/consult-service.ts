@@ -120,11 +120,11 @@ export class ConsultService {
     } catch (err) {
       const mapped = this.backendError(err, token);
       // A refused start is recorded like a refused access: it names the patient asked for, outcome 4.
-      if (mapped.code === 'CONSULT_REFUSED') this.auditQuietly(cache, generation, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`], '4');
+      if (mapped.code === 'CONSULT_REFUSED') await this.auditQuietly(cache, generation, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`], '4');
       throw mapped;
     }
     this.stillUnlocked(cache, generation);
-    this.append(cache, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`, consultCallEntity(callId)]);
+    await this.append(cache, 'consult-start', 'C', input.patientId, [`Encounter/${input.encounterId}`, consultCallEntity(callId)]);
     this.known.set(callId, { patientId: input.patientId, encounterId: input.encounterId });
     return { callId };
   }
@@ -229,11 +229,23 @@ export class ConsultService {
       this.stillUnlocked(cache, generation);
       const me = outcome.roster.find((p) => p.participantId === outcome.participantId);
       // The join is recorded before the camera and microphone may be granted (and an end only follows a recorded join).
-      this.append(cache, 'consult-join', 'E', known.patientId, [`Encounter/${known.encounterId}`, consultCallEntity(input.callId)]);
-      call = { callId: input.callId, known, cache, socket, queue, holder, host: me?.role === 'host', ended: false };
-      this.active = call;
-      this.media.activate(holder);
-      if (!socket.open) this.callClosed(call);
+      // Its entry is sent first; the call is active from then on, so an end (a lock, the socket closing) while the join
+      // is being committed is sent after it, and the store answers in order.
+      const joined = this.append(cache, 'consult-join', 'E', known.patientId, [`Encounter/${known.encounterId}`, consultCallEntity(input.callId)]);
+      const active: ActiveCall = { callId: input.callId, known, cache, socket, queue, holder, host: me?.role === 'host', ended: false };
+      call = active;
+      this.active = active;
+      try {
+        await joined;
+      } catch (err) {
+        // Not recorded: no end follows it, and no media grant.
+        active.ended = true;
+        this.forget(active);
+        throw err;
+      }
+      this.stillUnlocked(cache, generation);
+      if (!active.ended) this.media.activate(holder);
+      if (!socket.open) this.callClosed(active);
       return {};
     } catch (err) {
       socket.close('local');
@@ -245,7 +257,7 @@ export class ConsultService {
   }
 
   /** One client message on the active call's socket; hello and join are main's own. A confirmed code is audited first. */
-  send(input: { callId: string; message: ClientMessage }): Record<string, never> {
+  async send(input: { callId: string; message: ClientMessage }): Promise<Record<string, never>> {
     this.unlocked();
     if (input.message.type === 'hello' || input.message.type === 'join') {
       throw new AppError('INVALID_INPUT', 'That consultation message is sent by the app itself.', [{ field: 'message', message: 'That consultation message is sent by the app itself.' }]);
@@ -254,7 +266,8 @@ export class ConsultService {
     if (!call.socket.open) throw new AppError('CONSULT_UNAVAILABLE', 'The consultation\'s connection is closed. Connect again to continue.');
     if (input.message.type === 'code-confirmed') {
       // Audited before it is said: never a confirmation the chain does not hold. The code itself is not recorded.
-      this.append(call.cache, 'consult-code-confirmed', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]);
+      await this.append(call.cache, 'consult-code-confirmed', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]);
+      if (!call.socket.open) throw new AppError('CONSULT_UNAVAILABLE', 'The consultation\'s connection is closed. Connect again to continue.');
     }
     call.socket.send(input.message);
     return {};
@@ -310,11 +323,10 @@ export class ConsultService {
     this.media.withdraw(call.holder);
     if (call.ended) return;
     call.ended = true;
-    try {
-      this.append(call.cache, 'consult-end', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]);
-    } catch {
+    // Sent now, before this returns: a lock closes the store after it, and the store answers in order.
+    this.append(call.cache, 'consult-end', 'E', call.known.patientId, [`Encounter/${call.known.encounterId}`, consultCallEntity(call.callId)]).catch(() => {
       // The cache already closed, or the disk is full: the backend's own audit still holds the end; a lock must never fail.
-    }
+    });
   }
 
   private forget(call: ActiveCall): void {
@@ -363,18 +375,18 @@ export class ConsultService {
   }
 
   /**
-   * One entry, committed before this returns (each caller relies on that: a confirmation is audited before it is said,
-   * an end before a lock closes the cache). Still synchronous through the store's migration runNow; with the worker
-   * store it becomes an awaited appendAudit, sent before the close, which the worker answers in order.
+   * One entry, sent to the store before this returns (no await ahead of the call) and committed when the promise
+   * resolves. Callers rely on both: a confirmation is said only after its entry committed (awaited); an end is sent
+   * before a lock closes the store, which answers in order, so it commits before the close.
    */
-  private append(cache: CacheSession, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome = '0'): void {
-    cache.store.runNow('appendAudit', { records: [{ action, subtype, patientId, entities, query: null, outcome }] });
+  private async append(cache: CacheSession, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome = '0'): Promise<void> {
+    await cache.store.call('appendAudit', { records: [{ action, subtype, patientId, entities, query: null, outcome }] });
   }
 
-  private auditQuietly(cache: CacheSession, generation: number, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome): void {
+  private async auditQuietly(cache: CacheSession, generation: number, subtype: AuditSubtype, action: AuditAction, patientId: string, entities: string[], outcome: AuditOutcome): Promise<void> {
     if (this.generation !== generation || this.options.session.openCache() !== cache) return;
     try {
-      this.append(cache, subtype, action, patientId, entities, outcome);
+      await this.append(cache, subtype, action, patientId, entities, outcome);
     } catch {
       // the refusal itself is what the clinician is told
     }

@@ -4,12 +4,14 @@
  * over the whole cache), entities the `exportFacts` URNs (format, reason
  * code) followed by the resources read, at most MAX_AUDIT_ENTITIES per entry
  * (a big chart is several entries, each carrying the facts); the reason's
- * free text in `query`. Must be called inside the transaction that reads
- * (it throws otherwise: AuditChain.append). Never put resource content in it.
+ * free text in `query`. Pure: the store appends them inside the transaction
+ * that reads (../store/operations/export-reads.ts), or main sends them with
+ * `appendAudit` for what read nothing (a write that failed). Never put
+ * resource content in it.
  */
 import { exportFacts, type AuditOutcome } from '../../../shared/audit-entry';
 import { MAX_AUDIT_ENTITIES } from '../audit-chain';
-import type { CacheSession } from '../cache-session';
+import type { StoreArgs } from '../store/store-api';
 
 export interface ExportAuditRecord {
   subtype: 'export' | 'print';
@@ -24,12 +26,16 @@ export interface ExportAuditRecord {
   outcome: AuditOutcome;
 }
 
-export function appendExportAudit(session: CacheSession, record: ExportAuditRecord): void {
+export type AuditRecord = StoreArgs<'appendAudit'>['records'][number];
+
+/** The entries of one export or print: one per MAX_AUDIT_ENTITIES resources read, each with the facts. */
+export function exportAuditRecords(record: ExportAuditRecord): AuditRecord[] {
   const facts = exportFacts({ format: record.format, reason: record.reasonCode });
   const per = MAX_AUDIT_ENTITIES - facts.length;
+  const records: AuditRecord[] = [];
   let i = 0;
   do {
-    session.audit.append({
+    records.push({
       action: 'R',
       subtype: record.subtype,
       patientId: record.patientId,
@@ -39,4 +45,5 @@ export function appendExportAudit(session: CacheSession, record: ExportAuditReco
     });
     i += per;
   } while (i < record.read.length);
+  return records;
 }

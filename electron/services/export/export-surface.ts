@@ -16,6 +16,9 @@
  * The dialog's answer is re-checked when it returns: the cache locked, a
  * break-the-glass grant ended (`recheck`), a file the dialog never
  * confirmed (a name without extension whose '.json' twin exists).
+ * Every read and its entries are one store call (exportablePatient,
+ * exportSummary, preparePrint: ../store/operations/export-reads.ts); this
+ * file holds no SQL.
  */
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -25,10 +28,9 @@ import type { ExportSurface } from '../app-surfaces';
 import type { Caller } from '../caller-policy';
 import type { CacheSession } from '../cache-session';
 import { writeFileAtomically } from './atomic-file';
-import { appendExportAudit } from './export-audit';
+import { exportAuditRecords } from './export-audit';
 import type { ExportPolicy } from './export-policy';
 import { exportReasonChoices, reasonText } from './export-reasons';
-import { buildPatientSummary } from './patient-summary-bundle';
 import { PrintTickets } from './print-tickets';
 
 /** The label on every printed or PDF page, and the Bundle's confidentiality in words. */
@@ -61,7 +63,7 @@ export interface ExportSurfaceDeps {
    * read: whatever ended while it was open ends now (the app passes the glass
    * grant check, so a patient whose grant ended is not found).
    */
-  recheck?(session: CacheSession): void;
+  recheck?(session: CacheSession): void | Promise<void>;
 }
 
 const REFUSED = 'Your organisation does not allow this here.';
@@ -107,14 +109,15 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
   const allowed = (format: ExportFormat) => deps.policy().formats.includes(format);
 
   /** A refused attempt is visible to the privacy officer: audited, outcome 4, nothing read. */
-  const refuse = (session: CacheSession, subtype: 'export' | 'print', patientId: string, format: ExportFormat, reason: ExportReason, error: AppError): never => {
-    session.audited(() =>
-      appendExportAudit(session, { subtype, patientId, format, reasonCode: reason.code, query: reasonText(reason), read: [`Patient/${patientId}`], outcome: '4' }),
-    );
+  const refuse = async (session: CacheSession, subtype: 'export' | 'print', patientId: string, format: ExportFormat, reason: ExportReason, error: AppError): Promise<never> => {
+    await session.store.call('appendAudit', {
+      records: exportAuditRecords({ subtype, patientId, format, reasonCode: reason.code, query: reasonText(reason), read: [`Patient/${patientId}`], outcome: '4' }),
+    });
     throw error;
   };
-  const patientInCache = (session: CacheSession, patientId: string) =>
-    session.db.prepare("SELECT 1 FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) !== undefined;
+  /** Whether the patient is in the cache; when not, the refused attempt is audited in the same call. */
+  const exportable = (session: CacheSession, subtype: 'export' | 'print', patientId: string, format: ExportFormat, reason: ExportReason) =>
+    session.store.call('exportablePatient', { patientId, refusal: { subtype, format, reasonCode: reason.code, query: reasonText(reason) } });
   const notFound = () => new AppError('NOT_FOUND', "That patient is not in this computer's cache.");
 
   return {
@@ -125,33 +128,28 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
     async exportFhir(input: ParsedInput<'export.fhir'>, caller: Caller): Promise<CallOutput<'export.fhir'>> {
       const { patientId, reason } = input;
       const session = requireSession();
-      if (!allowed('fhir-json')) refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
-      if (!patientInCache(session, patientId)) refuse(session, 'export', patientId, 'fhir-json', reason, notFound());
+      if (!allowed('fhir-json')) await refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
+      if (!(await exportable(session, 'export', patientId, 'fhir-json', reason))) throw notFound();
       const chosen = await deps.destination.choose({ format: 'fhir-json', suggestedName: suggestedName('fhir-json', clock()) }, caller);
       if (chosen === null) return { saved: false, resources: 0 };
       // The dialog took time: the cache may have been locked (a new session), a grant ended or the policy changed meanwhile.
       if (deps.session() !== session) throw lockedMeanwhile();
-      deps.recheck?.(session);
-      if (!allowed('fhir-json')) refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
-      if (!patientInCache(session, patientId)) refuse(session, 'export', patientId, 'fhir-json', reason, notFound());
+      await deps.recheck?.(session);
+      if (!allowed('fhir-json')) await refuse(session, 'export', patientId, 'fhir-json', reason, disabled('fhir-json'));
       const target = withExtension(chosen, '.json');
       const author = { actor: session.context.actor, name: session.context.actorName ?? null };
-      // The read and its entry are committed first: a crash after this leaves an entry for a file that may not exist,
-      // never a file without its entry.
-      const summary = session.audited(() => {
-        const built = buildPatientSummary(session, patientId, author, clock());
-        if (!built) throw notFound();
-        appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: built.read, outcome: '0' });
-        return built;
-      });
+      // The read and its entry are committed first (one store call; a patient gone meanwhile is a refusal, audited):
+      // a crash after this leaves an entry for a file that may not exist, never a file without its entry.
+      const summary = await session.store.call('exportSummary', { patientId, author, now: clock().toISOString(), reasonCode: reason.code, query: reasonText(reason) });
+      if (!summary.found) throw notFound();
       try {
         writeFileAtomically(target, Buffer.from(JSON.stringify(summary.bundle, null, 2)));
       } catch (err) {
         try {
           if (deps.session() === session) {
-            session.audited(() =>
-              appendExportAudit(session, { subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: [], outcome: '8' }),
-            );
+            await session.store.call('appendAudit', {
+              records: exportAuditRecords({ subtype: 'export', patientId, format: 'fhir-json', reasonCode: reason.code, query: reasonText(reason), read: [], outcome: '8' }),
+            });
           }
         } catch {
           // The follow-up could not be written (a full disk): the attempt's entry stands, which is the safer record.
@@ -161,25 +159,19 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
       return { saved: true, resources: summary.read.length };
     },
 
-    preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): CallOutput<'print.prepare'> {
+    async preparePrint(input: ParsedInput<'print.prepare'>, caller: Caller): Promise<CallOutput<'print.prepare'>> {
       const { patientId, reason, output } = input;
       const session = requireSession();
-      if (!allowed(output)) refuse(session, 'print', patientId, output, reason, disabled(output));
-      if (!patientInCache(session, patientId)) refuse(session, 'print', patientId, output, reason, notFound());
+      if (!allowed(output)) await refuse(session, 'print', patientId, output, reason, disabled(output));
       const at = clock();
-      return session.audited(() => {
-        // chart.open's own read (and its read entries), nested in this transaction with the print's entries.
-        // Still synchronous (the store's migration runNow): becomes one store call, chart read plus print entries, with the worker.
-        const answer = session.store.runNow('openChart', { patientId });
-        if (!answer.found) throw notFound();
-        const { chart } = answer;
-        const read = [`Patient/${patientId}`];
-        for (const [type, group] of Object.entries(chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
-        appendExportAudit(session, { subtype: 'print', patientId, format: output, reasonCode: reason.code, query: reasonText(reason), read, outcome: '0' });
-        const printId = tickets.issue({ patientId, output, session }, caller);
-        const watermark = { clinician: (session.context.actorName ?? session.context.actor).slice(0, 200), at: at.toISOString(), label: WATERMARK_LABEL };
-        return { printId, chart, watermark };
-      });
+      // chart.open's own read (with its read entries) and the print's entries in one store call; a patient not in the
+      // cache is a refusal, audited in that call.
+      const answer = await session.store.call('preparePrint', { patientId, output, reasonCode: reason.code, query: reasonText(reason) });
+      if (!answer.found) throw notFound();
+      // The entries are committed: only now is there a ticket to print with.
+      const printId = tickets.issue({ patientId, output, session }, caller);
+      const watermark = { clinician: (session.context.actorName ?? session.context.actor).slice(0, 200), at: at.toISOString(), label: WATERMARK_LABEL };
+      return { printId, chart: answer.chart, watermark };
     },
 
     async output(input: ParsedInput<'print.output'>, caller: Caller): Promise<CallOutput<'print.output'>> {
@@ -191,8 +183,8 @@ export function createExportSurface(deps: ExportSurfaceDeps): ExportSurface {
       const chosen = await deps.destination.choose({ format: 'pdf', suggestedName: suggestedName('pdf', clock()) }, caller);
       if (chosen === null) return { done: false };
       if (deps.session() !== session) throw lockedMeanwhile();
-      deps.recheck?.(session);
-      if (!patientInCache(session, ticket.patientId)) throw notFound();
+      await deps.recheck?.(session);
+      if (!(await session.store.call('exportablePatient', { patientId: ticket.patientId, refusal: null }))) throw notFound();
       const target = withExtension(chosen, '.pdf');
       const pdf = await deps.printer.pdf(caller);
       writeFileAtomically(target, pdf);

@@ -8,16 +8,15 @@
  * sections name, each under a urn:uuid fullUrl with the references between
  * them rewritten. The Bundle and the Composition are marked restricted (v3
  * Confidentiality R); the Composition names the exporting clinician and the
- * time. Reads only: the caller runs this inside the transaction that audits
- * it. Never include billing resources (Claim, ExplanationOfBenefit) or a
+ * time. Pure: the rows come through a SummaryReader, which the cache store
+ * answers inside the transaction that audits the read
+ * (../store/operations/export-reads.ts). Never hold SQL here, never include billing resources (Claim, ExplanationOfBenefit) or a
  * draft note, and never claim IPS conformance in meta.profile (the cache
  * does not hold everything IPS requires).
  */
 import { randomUUID } from 'node:crypto';
 import type { FhirResource } from '../../../shared/contract';
 import { userIdentifier } from '../../../shared/balp-audit-event';
-import type { CacheSession } from '../cache-session';
-import { CHART_ITEMS_PER_TYPE } from '../patient-records';
 
 export const LOINC = 'http://loinc.org';
 export const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
@@ -26,10 +25,21 @@ const XHTML = 'http://www.w3.org/1999/xhtml';
 
 type Json = Record<string, unknown>;
 
-/** Which rows a section reads: a resource type, optionally narrowed by an SQL condition on its JSON (the row is `r`). */
-interface SectionSource {
+/** Which rows a section reads: a resource type, optionally narrowed by one of the store's named filters on its JSON. */
+export interface SectionSource {
   type: string;
-  where?: string;
+  filter?: SectionFilter;
+}
+
+/** The narrowing a section may ask for (the store holds the condition each names). */
+export type SectionFilter = 'vital-signs' | 'not-vital-signs' | 'signed';
+
+/** What the builder reads, newest first; answered by the store inside the auditing transaction. */
+export interface SummaryReader {
+  /** The Patient resource's JSON, or undefined when the patient is not in the cache. */
+  patientJson(patientId: string): string | undefined;
+  /** At most a chart's worth of the patient's resources of the source's type, newest first. */
+  sectionRows(patientId: string, source: SectionSource): Array<{ id: string; json: string }>;
 }
 
 interface SectionSpec {
@@ -40,9 +50,6 @@ interface SectionSpec {
   /** IPS requires the section: present with an emptyReason when there is nothing. */
   required?: true;
 }
-
-const IS_VITAL_SIGN =
-  "EXISTS (SELECT 1 FROM json_each(r.json, '$.category') AS c, json_each(c.value, '$.coding') AS k WHERE json_extract(k.value, '$.code') = 'vital-signs')";
 
 export const SUMMARY_SECTIONS: readonly SectionSpec[] = [
   { title: 'Problems', code: '11450-4', display: 'Problem list - Reported', sources: [{ type: 'Condition' }], required: true },
@@ -56,15 +63,15 @@ export const SUMMARY_SECTIONS: readonly SectionSpec[] = [
   { title: 'Allergies and intolerances', code: '48765-2', display: 'Allergies and adverse reactions Document', sources: [{ type: 'AllergyIntolerance' }], required: true },
   { title: 'Immunizations', code: '11369-6', display: 'History of Immunization Narrative', sources: [{ type: 'Immunization' }] },
   { title: 'Procedures', code: '47519-4', display: 'History of Procedures Document', sources: [{ type: 'Procedure' }] },
-  { title: 'Vital signs', code: '8716-3', display: 'Vital signs', sources: [{ type: 'Observation', where: IS_VITAL_SIGN }] },
+  { title: 'Vital signs', code: '8716-3', display: 'Vital signs', sources: [{ type: 'Observation', filter: 'vital-signs' }] },
   {
     title: 'Results',
     code: '30954-2',
     display: 'Relevant diagnostic tests/laboratory data Narrative',
-    sources: [{ type: 'Observation', where: `NOT ${IS_VITAL_SIGN}` }, { type: 'DiagnosticReport' }],
+    sources: [{ type: 'Observation', filter: 'not-vital-signs' }, { type: 'DiagnosticReport' }],
   },
   // Signed notes and addenda only: a draft is not part of the record.
-  { title: 'Notes', code: '11506-3', display: 'Progress note', sources: [{ type: 'Composition', where: "json_extract(r.json, '$.status') != 'preliminary'" }] },
+  { title: 'Notes', code: '11506-3', display: 'Progress note', sources: [{ type: 'Composition', filter: 'signed' }] },
 ];
 
 export interface SummaryAuthor {
@@ -127,11 +134,10 @@ function rewriteReferences(value: unknown, urls: ReadonlyMap<string, string>): u
 
 /**
  * Reads the patient's summary from the cache and builds the Bundle, or null
- * when the patient is not in the cache. Run inside the auditing transaction.
+ * when the patient is not in the cache. Run inside the auditing transaction (the store's).
  */
-export function buildPatientSummary(session: CacheSession, patientId: string, author: SummaryAuthor, now: Date): PatientSummaryBundle | null {
-  const { db } = session;
-  const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) as string | undefined;
+export function buildPatientSummary(reader: SummaryReader, patientId: string, author: SummaryAuthor, now: Date): PatientSummaryBundle | null {
+  const patientJson = reader.patientJson(patientId);
   if (patientJson === undefined) return null;
   const at = now.toISOString();
   const urls = new Map<string, string>();
@@ -152,10 +158,7 @@ export function buildPatientSummary(session: CacheSession, patientId: string, au
   const sections = SUMMARY_SECTIONS.flatMap((spec) => {
     const items: Json[] = [];
     for (const source of spec.sources) {
-      const rows = db
-        .prepare(`SELECT r.id, r.json FROM resources AS r WHERE r.patient_id = ? AND r.resource_type = ?${source.where ? ` AND ${source.where}` : ''} ORDER BY r.sort_date DESC LIMIT ?`)
-        .all(patientId, source.type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
-      for (const row of rows) {
+      for (const row of reader.sectionRows(patientId, source)) {
         const ref = `${source.type}/${row.id}`;
         if (urls.has(ref)) continue;
         const resource = JSON.parse(row.json) as Json;

@@ -6,12 +6,16 @@
  * records into the cache (written as pulled records, audited), is stored
  * with its expiry and reason code, and is itself a 'break-glass' audit
  * entry; while it is active every entry naming that patient carries
- * EMERGENCY_PURPOSE (./glass-grants.ts, through the audit chain). When it
+ * EMERGENCY_PURPOSE (the store's audit chain). When it
  * is over (its length, measured from the backend's own time in its answer,
  * has passed on this computer's wall clock or on a monotonic clock the time
  * setting cannot move, or the backend says it ended) the patient leaves the
- * cache; waiting work keeps only itself (./glass-record-removal.ts). Expiry is checked on a timer, before every
+ * cache; waiting work keeps only itself. Expiry is checked on a timer, before every
  * access (`guardedByGlass`) and so at the first access after an unlock.
+ * Every row is the store's (../store/operations/glass-grant-rows.ts): the
+ * grant with its entry, the check with its removals, each slice of records
+ * with the records cursor are one call each; a check is sent before the
+ * access it guards, so the store (which answers in order) runs it first.
  * Never hand the renderer a handle's meaning, a token or the backend's
  * words about why it refused; never keep a patient past its grant for
  * anything but waiting work.
@@ -25,8 +29,7 @@ import type { GlassSurface } from '../app-surfaces';
 import type { BackendClient } from '../backend-client';
 import type { CacheSession } from '../cache-session';
 import type { RegistryDeps } from '../handler-registry';
-import { activeGrants, anyGrantOver, endExpiredGrants, endGrant, isoInstant, recordsCursor, setRecordsCursor, storeGrant } from './glass-grants';
-import { removeEndedGrantPatients } from './glass-record-removal';
+import { isoInstant, type StoredGrant } from './glass-grants';
 import { PULL_SLICE } from '../store/store-api';
 
 export const GLASS_OFFLINE_MESSAGE = 'Emergency access needs the hospital network. You are offline.';
@@ -65,8 +68,11 @@ export interface GlassDeps {
 }
 
 export interface GlassService extends GlassSurface {
-  /** Ends grants whose time has passed and removes their patients where no work waits. Cheap; called before every access. */
-  check(session?: CacheSession | null): void;
+  /**
+   * Ends grants whose time has passed and removes their patients where no work waits; one store call, sent before
+   * this returns (so before any call the caller sends next). Called before every access.
+   */
+  check(session?: CacheSession | null): Promise<void>;
   /** Asks the backend which grants still stand (ending the others), and fetches what changed in granted records. Never throws. */
   refresh(): Promise<void>;
   /** Stops the timer. */
@@ -123,24 +129,26 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
     if (!m) running.set(session, (m = new Map()));
     return m;
   };
-  /** Grants whose time on the monotonic clock is over (whatever the wall clock says). */
-  const overOnMonotonic = (session: CacheSession, now: Date): string[] => {
+  /** Grants known active whose time on the monotonic clock is over at `at` (whatever the wall clock says). */
+  const overOnMonotonic = (session: CacheSession, at: number): string[] => {
+    const over: string[] = [];
+    for (const [patientId, r] of runningFor(session)) if (at - r.since >= r.lengthMs) over.push(patientId);
+    return over;
+  };
+  /**
+   * After a check: grants no longer active are forgotten; one first seen in this session (after an unlock) runs from
+   * `at` for what is left, never more than the grant's own length. (A grant first seen with nothing left has expired by
+   * the wall clock too, so the check that saw it has ended it already.)
+   */
+  const track = (session: CacheSession, active: StoredGrant[], now: Date, at: number): void => {
     const m = runningFor(session);
-    const at = monotonic();
-    const active = activeGrants(session.db, now);
     const ids = new Set(active.map((g) => g.patientId));
     for (const key of [...m.keys()]) if (!ids.has(key)) m.delete(key);
-    const over: string[] = [];
     for (const g of active) {
-      let r = m.get(g.patientId);
-      if (!r) {
-        // First seen in this session (after an unlock): what is left, never more than the grant's own length.
-        const left = Math.min(Date.parse(g.expiresAt) - now.getTime(), Date.parse(g.expiresAt) - Date.parse(g.grantedAt), GLASS_MAX_GRANT_MS);
-        m.set(g.patientId, (r = { since: at, lengthMs: left }));
-      }
-      if (at - r.since >= r.lengthMs) over.push(g.patientId);
+      if (m.has(g.patientId)) continue;
+      const left = Math.min(Date.parse(g.expiresAt) - now.getTime(), Date.parse(g.expiresAt) - Date.parse(g.grantedAt), GLASS_MAX_GRANT_MS);
+      m.set(g.patientId, { since: at, lengthMs: left });
     }
-    return over;
   };
   let lastRefresh = -Infinity;
   let refreshing: Promise<void> | null = null;
@@ -158,39 +166,46 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
     return s;
   };
 
-  const check = (session: CacheSession | null = deps.session()): void => {
-    if (!session) return;
+  /**
+   * One store call: grants over by the wall clock or in `also` and the ones over on the monotonic clock end, ended
+   * grants' patients leave; answers the grants still active. The call is sent before this returns (nothing awaited
+   * before it), so whatever the caller sends next is answered after it.
+   */
+  const checkNow = (session: CacheSession, also: string[] = []): Promise<StoredGrant[]> => {
     const now = clock();
-    if (anyGrantOver(session.db, now)) session.audited(() => endExpiredGrants(session.db, now));
-    const over = overOnMonotonic(session, now);
-    if (over.length > 0) session.audited(() => over.forEach((p) => endGrant(session.db, p, now)));
-    removeEndedGrantPatients(session);
+    const at = monotonic();
+    const over = [...new Set([...overOnMonotonic(session, at), ...also])];
+    return session.store.call('checkGrants', { now: now.toISOString(), over }).then(({ active }) => {
+      track(session, active, now, at);
+      return active;
+    });
+  };
+
+  const check = async (session: CacheSession | null = deps.session()): Promise<void> => {
+    if (!session) return;
+    await checkNow(session);
   };
 
   /** Fetches the granted patient's records (from the stored cursor) into the cache; the backend's 403 ends the grant. */
   const fetchRecords = async (session: CacheSession, backend: GlassBackend, token: string, patientId: string): Promise<void> => {
     for (let i = 0; i < MAX_RECORD_PAGES; i++) {
-      const cursor = recordsCursor(session.db, patientId);
+      const cursor = await session.store.call('recordsCursor', { patientId });
       let page: GlassRecordsReply;
       try {
         page = await backend.glassRecords(token, patientId, cursor);
       } catch (err) {
         if (err instanceof AppError && err.code === 'GLASS_REFUSED') {
           // The grant is over on the backend (expired or revoked): the patient leaves, unless work waits.
-          session.audited(() => endGrant(session.db, patientId, clock()));
-          removeEndedGrantPatients(session);
+          await checkNow(session, [patientId]);
         }
         throw err;
       }
-      session.audited(() => {
-        // One transaction with the records cursor (slices through the store's migration runNow, nested in it): becomes one
-        // store call with the worker.
-        const resources = ownResources(patientId, page);
-        for (let from = 0; from === 0 || from < resources.length; from += PULL_SLICE) {
-          session.store.runNow('applyPullPage', { resources: resources.slice(from, from + PULL_SLICE), cursor: null, assignedPatients: null, last: from + PULL_SLICE >= resources.length });
-        }
-        if (page.cursor) setRecordsCursor(session.db, patientId, page.cursor);
-      });
+      // Slices of PULL_SLICE, one call each (a chart.open waits for one slice at most); the records cursor moves with
+      // the last. A lock between slices leaves the cursor: the page is fetched again, what committed is skipped.
+      const resources = ownResources(patientId, page);
+      for (let from = 0; from === 0 || from < resources.length; from += PULL_SLICE) {
+        await session.store.call('applyGlassRecords', { patientId, resources: resources.slice(from, from + PULL_SLICE), cursor: page.cursor, last: from + PULL_SLICE >= resources.length });
+      }
       if (!page.more || !page.cursor || page.cursor === cursor) return;
     }
   };
@@ -203,12 +218,11 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
     try {
       const stillActive = new Set((await backend.glassGrants(token)).grants.map((g) => g.patientId));
       if (deps.session() !== session) return;
-      const now = clock();
-      const local = activeGrants(session.db, now);
+      const local = await session.store.call('activeGrants', { now: clock().toISOString() });
       const gone = local.filter((g) => !stillActive.has(g.patientId));
-      if (gone.length > 0) session.audited(() => gone.forEach((g) => endGrant(session.db, g.patientId, now)));
+      if (gone.length > 0) await checkNow(session, gone.map((g) => g.patientId));
       for (const g of local.filter((l) => stillActive.has(l.patientId))) await fetchRecords(session, backend, token, g.patientId);
-      check(session);
+      await check(session);
     } catch {
       // Offline, locked meanwhile, a server problem: the next tick tries again; expiry still runs on this computer's clock.
     }
@@ -217,11 +231,9 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
   const timer =
     (deps.checkEveryMs ?? GLASS_CHECK_MS) > 0
       ? setInterval(() => {
-          try {
-            check();
-          } catch {
+          check().catch(() => {
             // locked meanwhile, a full disk: the next tick or access tries again
-          }
+          });
           if (Date.now() - lastRefresh >= RECONCILE_MS && !refreshing) {
             lastRefresh = Date.now();
             refreshing = refresh().finally(() => (refreshing = null));
@@ -279,19 +291,12 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
       // The grant's end on this computer's clock: the expiry check compares it with this clock.
       const localEnd = new Date(now.getTime() + lengthMs).toISOString();
       if (deps.session() !== session) throw new AppError('LOCKED', 'The app is locked. Sign in with your passkey to continue.');
-      // The grant first, then its entry: every entry from here on naming the patient carries the emergency purpose.
-      session.audited(() => {
-        storeGrant(session.db, { patientId: grant.patientId, grantedAt: now.toISOString(), expiresAt: localEnd, reasonCode: input.reason.code });
-        runningFor(session).set(grant.patientId, { since: startedAt, lengthMs });
-        session.audit.append({
-          action: 'E',
-          subtype: 'break-glass',
-          patientId: grant.patientId,
-          entities: glassFacts({ reason: input.reason.code, expiresAt }),
-          query: input.reason.text || null,
-          outcome: '0',
-        });
+      // The grant first, then its entry, in one call: every entry from here on naming the patient carries the emergency purpose.
+      await session.store.call('storeGrant', {
+        grant: { patientId: grant.patientId, grantedAt: now.toISOString(), expiresAt: localEnd, reasonCode: input.reason.code },
+        entry: { entities: glassFacts({ reason: input.reason.code, expiresAt }), query: input.reason.text || null },
       });
+      runningFor(session).set(grant.patientId, { since: startedAt, lengthMs });
       try {
         await fetchRecords(session, backend, token, grant.patientId);
       } catch (err) {
@@ -300,10 +305,10 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
       return { patientId: grant.patientId, expiresAt: localEnd };
     },
 
-    active(): CallOutput<'glass.active'> {
+    async active(): Promise<CallOutput<'glass.active'>> {
       const session = openSession();
-      check(session);
-      return { grants: activeGrants(session.db, clock()).map((g) => ({ patientId: g.patientId, expiresAt: g.expiresAt })) };
+      const active = await checkNow(session);
+      return { grants: active.map((g) => ({ patientId: g.patientId, expiresAt: g.expiresAt })) };
     },
 
     check,
@@ -323,11 +328,12 @@ export function guardedByGlass(deps: RegistryDeps, glass: Pick<GlassService, 'ch
   return {
     session() {
       const session = deps.session();
-      try {
-        if (session) glass.check(session);
-      } catch {
-        // A removal that could not be written (a full disk, the folder taken by another writer) is tried again at the
-        // next access and tick; entries after the grant's end carry the usual purpose whatever happens here.
+      // Sent now, before the handler's own calls: the store answers in order, so the removal runs before any read.
+      if (session) {
+        glass.check(session).catch(() => {
+          // A removal that could not be written (a full disk, the folder taken by another writer) is tried again at the
+          // next access and tick; entries after the grant's end carry the usual purpose whatever happens here.
+        });
       }
       return session;
     },

@@ -16,6 +16,7 @@ import type { CacheSession } from '../cache-session';
 import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from './store-api';
 import { storeClosedError, storeErrorShape } from './store-errors';
 import { parseStoreCall, runOperation } from './store-host';
+import { OUTSIDE_TRANSACTION } from './store-operations';
 import type { StoreTx } from './store-tx';
 
 export interface SessionStore extends CacheStore {
@@ -40,11 +41,13 @@ export function sessionStore(session: Pick<CacheSession, 'db' | 'audit' | 'conte
     actorName: session.context.actorName,
     deviceId: session.context.deviceId,
     publicKey: session.keys.publicKey,
+    cacheKey: session.keys.cacheKey,
   };
   const runNow = <N extends StoreCallName>(name: N, args: StoreArgs<N>): StoreResults[N] => {
     if (closed) throw storeClosedError();
     const call = parseStoreCall(name, args);
     try {
+      if (OUTSIDE_TRANSACTION.has(call.name)) return runOperation(tx, call.name as N, call.args as StoreArgs<N>);
       return session.audited(() => runOperation(tx, call.name as N, call.args as StoreArgs<N>));
     } catch (err) {
       throw typed(err);

@@ -26,6 +26,9 @@ import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
 import { MAX_PUSH_CHANGES, pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
 import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../page-cache-policy';
+import type { CacheStats } from '../cache-maintenance';
+import type { StoredGrant } from '../glass/glass-grants';
+import type { RemovalOutcome } from './operations/glass-grant-rows';
 
 /** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
 const ENTITIES_MAX = 200;
@@ -60,6 +63,18 @@ export const PULL_SLICE = 250;
 const seqSchema = z.number().int().nonnegative();
 /** One point of a hash chain: an entry's seq and hash (seq 0 with the genesis hash is the start). */
 const chainPointSchema = z.strictObject({ seq: seqSchema, hash: z.string().regex(/^[0-9a-f]{64}$/) });
+/** An instant as the chain writes it (toISOString), so stored times compare as text. */
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+/** An export or print entry as ../export/export-audit.ts builds it (a refusal, a failed write). */
+const exportAuditSchema = z.strictObject({
+  subtype: z.enum(['export', 'print']),
+  patientId: storedId.nullable(),
+  format: z.string().min(1).max(64),
+  reasonCode: z.string().min(1).max(64),
+  query: z.string().max(10_000).nullable(),
+  read: z.array(z.string().max(2048)).max(100_000),
+  outcome: z.enum(AUDIT_OUTCOMES),
+});
 
 /**
  * A sync_state key a service may read and write: lower-case words, never the
@@ -73,6 +88,47 @@ const syncStateKey = z
 
 /** Arguments of every call, checked in the store before the call runs. */
 export const storeCallArgs = {
+  // --- glass, export, maintenance, consult
+  /** Break-the-glass grants active at `now` (ISO), soonest expiry first. */
+  activeGrants: z.strictObject({ now: isoTime }),
+  /** A grant the backend gave, stored with its 'break-glass' entry (the grant first: the entry carries the emergency purpose). */
+  storeGrant: z.strictObject({
+    grant: z.strictObject({ patientId: storedId, grantedAt: isoTime, expiresAt: isoTime, reasonCode: z.string().min(1).max(64) }),
+    entry: z.strictObject({ entities: z.array(z.string().max(2048)).max(ENTITIES_MAX), query: z.string().max(10_000).nullable() }),
+  }),
+  /** Ends grants over at `now` (and the ones in `over`, over on main's monotonic clock), removes ended grants' patients as far as waiting work allows; answers the grants still active. */
+  checkGrants: z.strictObject({ now: isoTime, over: z.array(storedId).max(10_000) }),
+  /** Where the next fetch of a granted patient's records resumes (null: from the start). */
+  recordsCursor: z.strictObject({ patientId: storedId }),
+  /** One slice of a fetched page of a granted patient's records (at most PULL_SLICE); the page's last slice stores the records cursor. */
+  applyGlassRecords: z.strictObject({
+    patientId: storedId,
+    resources: z.array(pulledResourceSchema).max(PULL_SLICE),
+    cursor: z.string().max(1024).nullable(),
+    last: z.boolean(),
+  }),
+  /** Whether the patient is in the cache; when not and `refusal` is given, that refused export or print is audited (outcome 4). */
+  exportablePatient: z.strictObject({ patientId: storedId, refusal: exportAuditSchema.omit({ patientId: true, read: true, outcome: true }).nullable() }),
+  /** print.prepare: the chart read (with chart.open's entries) and the print entries naming what was read, in one transaction; a patient not in the cache is a refusal, audited. */
+  preparePrint: z.strictObject({ patientId: storedId, output: z.enum(['pdf', 'printer']), reasonCode: z.string().min(1).max(64), query: z.string().max(10_000).nullable() }),
+  /** export.fhir: the patient summary Bundle built from the cache and its export entries, in one transaction; a patient not in the cache is a refusal, audited. */
+  exportSummary: z.strictObject({
+    patientId: storedId,
+    author: z.strictObject({ actor: z.string().min(1).max(256), name: z.string().max(256).nullable() }),
+    now: isoTime,
+    reasonCode: z.string().min(1).max(64),
+    query: z.string().max(10_000).nullable(),
+  }),
+  /** Counts by resource type, patients, audit entries and signed heads (no PHI); with `audit`, the command line's export entry in the same transaction. */
+  cacheStats: z.strictObject({ audit: z.strictObject({ query: z.string().max(10_000).nullable() }).nullable() }),
+  /** The command line's audit-export: its own entry, committed first; answers its seq (the export reads only what lies before it). */
+  startAuditExport: z.strictObject({ query: z.string().max(10_000).nullable() }),
+  /** One page of audit entries as BALP AuditEvents, seq in (afterSeq, beforeSeq), in order. */
+  auditEventsPage: z.strictObject({ afterSeq: seqSchema, beforeSeq: seqSchema, limit: z.number().int().min(1).max(10_000) }),
+  /** SQLite's integrity check over every page (SQLCipher checks each page's HMAC as it reads); CACHE_CORRUPT when it fails. */
+  integrityCheck: z.strictObject({}),
+  /** One consistent, still-encrypted copy of the open cache at `file` (VACUUM INTO, checked with the key, then renamed into place); outside a transaction. */
+  backupTo: z.strictObject({ file: z.string().min(1).max(4096) }),
   /** Prefix search over names, MRN and birth date; one BALP query entry per patient shown. */
   searchPatients: z.strictObject({ query: z.string().max(1000) }),
   /** A patient's chart, audited as a read naming what was read; not found is audited too (outcome 4). */
@@ -152,6 +208,20 @@ export interface ImportSummary {
 
 /** What each call answers. */
 export interface StoreResults {
+  // --- glass, export, maintenance, consult
+  activeGrants: StoredGrant[];
+  storeGrant: { seq: number };
+  checkGrants: { active: StoredGrant[]; removed: Record<string, RemovalOutcome> };
+  recordsCursor: string | null;
+  applyGlassRecords: { written: number };
+  exportablePatient: boolean;
+  preparePrint: { found: true; chart: Chart } | { found: false };
+  exportSummary: { found: true; bundle: Record<string, unknown>; read: string[] } | { found: false };
+  cacheStats: CacheStats;
+  startAuditExport: { seq: number };
+  auditEventsPage: Array<{ seq: number; event: Record<string, unknown> }>;
+  integrityCheck: null;
+  backupTo: { bytes: number };
   searchPatients: { patients: PatientSummary[]; truncated: boolean };
   openChart: { found: true; chart: Chart } | { found: false };
   patientWorklist: { patients: WorklistRow[]; truncated: boolean };

@@ -14,7 +14,6 @@ import type { AuditNetwork } from '../../../shared/audit-entry';
 import { AuditChain, describeChainProblem, verifyAuditChain, type ChainHead } from '../audit-chain';
 import { openCacheDatabase, type CacheDatabase } from '../cache-database';
 import { isDiskFullError } from '../cache-disk-full';
-import { emergencyPurposeFor } from '../glass/glass-grants';
 import {
   isStoreCallName,
   storeCallArgs,
@@ -27,7 +26,8 @@ import {
   type StoreResults,
 } from './store-api';
 import { invalidStoreRequest, storeClosedError, storeErrorShape } from './store-errors';
-import { storeOperations, type StoreOperation } from './store-operations';
+import { OUTSIDE_TRANSACTION, storeOperations, type StoreOperation } from './store-operations';
+import { emergencyPurposeFor } from './operations/glass-grant-rows';
 import type { StoreTx } from './store-tx';
 
 /** A call's name and arguments, checked; throws INVALID_INPUT naming neither a value nor an unknown name. */
@@ -112,7 +112,7 @@ export class StoreHost {
       const audit = new AuditChain(openDb, args.signingKey, {
         ...args.context,
         network: () => this.network,
-        // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (../glass/glass-grants.ts).
+        // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (./operations/glass-grant-rows.ts).
         purposeFor: emergencyPurposeFor(openDb),
       });
       audit.onHead((head) => {
@@ -122,7 +122,16 @@ export class StoreHost {
       const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
       const tail = verifyAuditChain(openDb, args.publicKey, args.context.deviceId, lastHead.seq ?? 1);
       if (tail.ok) audit.signHead(true);
-      const tx: StoreTx = { db: openDb, audit, actor: args.context.actor, actorName: args.context.actorName, deviceId: args.context.deviceId, publicKey: args.publicKey };
+      const tx: StoreTx = {
+        db: openDb,
+        audit,
+        actor: args.context.actor,
+        actorName: args.context.actorName,
+        deviceId: args.context.deviceId,
+        publicKey: args.publicKey,
+        // A view onto the transferred key bytes (zeroed at close), not a copy.
+        cacheKey: Buffer.from(args.key),
+      };
       this.state = { kind: 'open', db: openDb, audit, key, tx };
       return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
     } catch (err) {
@@ -162,7 +171,7 @@ export class StoreHost {
     const { name, args } = parseStoreCall(call, raw);
     const { db, audit, tx } = this.state;
     // IMMEDIATE: the write lock from the start, so the chain's next seq is read under it.
-    const value = db.transaction(() => runOperation(tx, name, args)).immediate();
+    const value = OUTSIDE_TRANSACTION.has(name) ? runOperation(tx, name, args) : db.transaction(() => runOperation(tx, name, args)).immediate();
     audit.signHead();
     return value;
   }

@@ -6,6 +6,10 @@
  */
 import type { StoreArgs, StoreCallName, StoreResults } from './store-api';
 import type { StoreTx } from './store-tx';
+import { activeGrants, applyGlassRecords, checkGrants, recordsCursor, storeGrant } from './operations/glass-grant-rows';
+import { exportablePatient, exportSummary, preparePrint } from './operations/export-reads';
+import { auditEventsPage, cacheStats, integrityCheck, startAuditExport } from './operations/cache-maintenance-reads';
+import { backupTo } from './operations/backup-copy';
 import {
   appendAudit,
   auditCountUpTo,
@@ -28,9 +32,26 @@ import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
 
+/** Calls a host runs outside a transaction: SQLite refuses VACUUM (and so VACUUM INTO) inside one. */
+export const OUTSIDE_TRANSACTION: ReadonlySet<StoreCallName> = new Set<StoreCallName>(['backupTo']);
+
 export type StoreOperation<N extends StoreCallName> = (tx: StoreTx, args: StoreArgs<N>) => StoreResults[N];
 
 export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N> } = {
+  // --- glass, export, maintenance, consult
+  activeGrants,
+  storeGrant,
+  checkGrants,
+  recordsCursor,
+  applyGlassRecords,
+  exportablePatient,
+  preparePrint,
+  exportSummary,
+  cacheStats,
+  startAuditExport,
+  auditEventsPage,
+  integrityCheck,
+  backupTo,
   searchPatients,
   openChart,
   patientWorklist,

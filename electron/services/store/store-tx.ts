@@ -18,4 +18,6 @@ export interface StoreTx {
   /** This device's id and public key, to verify the chain's signed heads. */
   readonly deviceId: string;
   readonly publicKey: KeyObject;
+  /** The cache key, for the one call that needs it (backupTo checks its copy with it); never returned, never logged. */
+  readonly cacheKey: Buffer;
 }
