@@ -24,6 +24,23 @@ import { clearDraft, clearDraftsOfTarget, listDrafts, putDraft } from './operati
 import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/workspace-rows';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
+// --- charting, outbox, conflicts, undo
+import { recordChanges } from './operations/chart-changes';
+import { undoChange } from './operations/change-undo-rows';
+import { listConflicts, resolveConflict } from './operations/conflict-rows';
+import {
+  changesSince,
+  heldCount,
+  markSent,
+  outboxSize,
+  pendingChanges,
+  refusedReasons,
+  settlePush,
+  stillQueued,
+  syncCounts,
+  unmarkSent,
+} from './operations/outbox-rows';
+import { listWaitingChanges } from './operations/waiting-list';
 
 export type StoreOperation<N extends StoreCallName> = (tx: StoreTx, args: StoreArgs<N>) => StoreResults[N];
 
@@ -52,4 +69,20 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   recordLostRange,
   verifyChain,
   signHead,
+  // --- charting, outbox, conflicts, undo
+  recordChanges,
+  pendingChanges,
+  markSent,
+  unmarkSent,
+  stillQueued,
+  settlePush,
+  changesSince,
+  syncCounts,
+  refusedReasons,
+  heldCount,
+  outboxSize,
+  undoChange,
+  listWaitingChanges,
+  listConflicts,
+  resolveConflict,
 };
