@@ -18,6 +18,7 @@ import type { StoreTx } from '../store-tx';
 import { writeChange } from './outbox-rows';
 
 export const CONFLICT_RESOLVED_MESSAGE = 'That conflict was already resolved.';
+const THEIRS_NOT_THIS_ITEM = 'The hospital server\'s version is not of this item. Keep yours instead.';
 
 interface ConflictRow {
   idempotency_key: string;
@@ -80,6 +81,8 @@ export function resolveConflict(tx: StoreTx, { key, choice }: StoreArgs<'resolve
     // Not undoable alone: the cache would keep my content on the backend's version, unsent.
     writeChange(tx, conflict.mine, { undoable: false });
   } else {
+    // Only ever the conflict's own resource (settlePush and the pull store nothing else as theirs).
+    if (conflict.theirs.resourceType !== row.resource_type || conflict.theirs.id !== row.resource_id) throw new AppError('INVALID_INPUT', THEIRS_NOT_THIS_ITEM);
     createResourceWriter(db).write(conflict.theirs, { versionId: row.their_version });
   }
   tx.audit.append({

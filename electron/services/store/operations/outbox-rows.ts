@@ -6,7 +6,8 @@
  * batches, counts sends, gives back an attempt that never left, and settles
  * the backend's answers; the status reads counts and refusal reasons.
  * Never drop an entry silently: a conflict moves it, with both versions, to
- * the conflicts table; never count a send of an entry that is gone.
+ * the conflicts table; never count a send of an entry that is gone; never
+ * keep as a conflict's "theirs" anything but the entry's own resource.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../../../shared/app-error';
@@ -229,9 +230,11 @@ export function settlePush(tx: StoreTx, { results }: StoreArgs<'settlePush'>): n
       rebase.run(r.versionId, entry.resource_type, entry.resource_id);
       // The backend took it on top of whatever the pull had left alone: that version is behind now.
       forgetPulledWhileQueued(tx, entry.resource_type, entry.resource_id);
-    } else if (r.status === 'conflict' && r.current === undefined) {
+    } else if (r.status === 'conflict' && (r.current === undefined || r.current.resourceType !== entry.resource_type || r.current.id !== entry.resource_id)) {
       // The session may not read the backend's version: nothing to show the
       // clinician yet. Keep the entry (no work lost, none doubled) and hold it.
+      // A "current version" of another resource (another patient's record) is
+      // not this change's conflict: never stored, shown or installed; held the same.
       hold.run(new Date().toISOString(), r.idempotencyKey);
     } else if (r.status === 'conflict') {
       const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
