@@ -9,7 +9,7 @@
  * synced; a call's latency counts from when it was due, so the time it
  * waits for the thread (a pulled page being applied) is in it; (2) the same
  * call with nothing else running; (3) the drain of queued changes (queued
- * with recordChange and writeChange, pushed by the sync worker until the
+ * with recordChange and recordChanges, pushed by the sync worker until the
  * outbox is empty), the device reopened in a second process after every
  * device's first sync (so no device pulls another's pushed changes; its
  * peak RSS is the larger of the two). Time spent waiting for the backend's answers is counted
@@ -21,7 +21,7 @@ import { mkdirSync } from 'node:fs';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
-import { outboxSize, recordChange, writeChange } from '../electron/services/outbox';
+import { outboxSize, recordChange, recordChanges } from '../electron/services/outbox';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { pullChanges } from '../electron/services/sync-pull';
 import { SyncWorker } from '../electron/services/sync-worker';
@@ -224,7 +224,7 @@ function queuedChange(kind: string, i: number, patients: number): FhirResource {
  * Queues `job.drain` changes, then pushes until the outbox is empty. The
  * first QUEUED_ALONE are queued one recordChange each (a clinician's save:
  * their times are the per-change figure); the rest, setup only, a thousand
- * writeChange per audited transaction.
+ * changes per recordChanges call (one transaction, not one undo group).
  */
 async function drain(device: CacheSession, token: string, job: DeviceJob) {
   const alone = Math.min(QUEUED_ALONE, job.drain);
@@ -232,13 +232,13 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   let start = process.hrtime.bigint();
   for (let i = 0; i < alone; i++) {
     const one = process.hrtime.bigint();
-    recordChange(device, queuedChange(job.kind, i, job.patients));
+    await recordChange(device, queuedChange(job.kind, i, job.patients));
     perChange.push(ms(one));
   }
   for (let i = alone; i < job.drain; i += 1000) {
-    device.audited(() => {
-      for (let k = i; k < Math.min(job.drain, i + 1000); k++) writeChange(device, queuedChange(job.kind, k, job.patients));
-    });
+    const batch: FhirResource[] = [];
+    for (let k = i; k < Math.min(job.drain, i + 1000); k++) batch.push(queuedChange(job.kind, k, job.patients));
+    await recordChanges(device, batch, false);
   }
   const queued = seconds(start);
   const client = new ObservedClient(job.backendUrl, 120_000);
@@ -247,7 +247,7 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   let capped: string | false = false;
-  while (outboxSize(device) > 0) {
+  while (await outboxSize(device) > 0) {
     if (performance.now() > deadline) {
       capped = `stopped after ${job.capS} s`;
       break;
@@ -259,7 +259,7 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   }
   const took = seconds(start);
   const deviceCpu = process.cpuUsage(cpu);
-  const left = outboxSize(device);
+  const left = await outboxSize(device);
   const waiting = round(client.waitingMs / 1000);
   return {
     changes: job.drain,

@@ -70,11 +70,11 @@ async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Sc
     // Drain queued changes.
     for (let i = 0; i < scale.changes; i++) {
       const patientId = patientIds[i % patientIds.length]!;
-      recordChange(device, { resourceType: 'Observation', id: `bench-change-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 70, unit: '/min' } });
+      await recordChange(device, { resourceType: 'Observation', id: `bench-change-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 70, unit: '/min' } });
     }
     const worker = new SyncWorker({ backend: client, session: () => device, token: () => token });
     start = process.hrtime.bigint();
-    while (outboxSize(device) > 0) await worker.pushOnce();
+    while (await outboxSize(device) > 0) await worker.pushOnce();
     const drain = ms(start) / 1000;
 
     // Audit upload of a long chain from a second device.
@@ -116,13 +116,13 @@ async function networkReturn(version: BackendVersion, bundleFiles: string[]): Pr
     const proxy = await startTcpProxy(Number(new URL(url).port));
     proxy.down = true;
     const worker = new SyncWorker({ backend: new BackendClient(proxy.url, 2000), session: () => device, token: () => token, maxDelayMs: 2000 });
-    recordChange(device, { resourceType: 'Observation', id: 'bench-after-outage', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patientIds[0]}` } });
+    await recordChange(device, { resourceType: 'Observation', id: 'bench-after-outage', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patientIds[0]}` } });
     worker.start();
     // Let the worker fail and back off for a while, as it would during an outage.
     await new Promise((r) => setTimeout(r, 5000));
     const back = process.hrtime.bigint();
     proxy.down = false;
-    while (outboxSize(device) > 0) await new Promise((r) => setTimeout(r, 10));
+    while (await outboxSize(device) > 0) await new Promise((r) => setTimeout(r, 10));
     const seconds = ms(back) / 1000;
     await worker.stop();
     await proxy.close();

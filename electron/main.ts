@@ -20,7 +20,7 @@ import { resolveAppConfig, updatePolicyOf, type AppConfig } from './services/app
 import { AuthService } from './services/auth-service';
 import { BackendClient, REQUEST_TIMEOUT_MS } from './services/backend-client';
 import { createHandlerRegistry } from './services/handler-registry';
-import { syncCounts } from './services/outbox';
+import { syncCountsNow } from './services/outbox';
 import { machinePolicyReader } from './services/policy/machine-policy';
 import { createSettingsSurface, effectiveSettings } from './services/policy/effective-settings';
 import { applyContentProtection, saveDialogDestination, windowPrintOutput } from './export-glue';
@@ -116,7 +116,7 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
       waitingChanges: () => {
         const session = service.session();
         if (!session) return null;
-        const counts = syncCounts(session);
+        const counts = syncCountsNow(session);
         return counts.waiting + counts.refused;
       },
       onBeforeQuit: (listener) => void app.on('before-quit', listener),

@@ -223,18 +223,18 @@ before(async () => {
   await assert.rejects(openChart(s, 'not-in-cache'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   // Charting: a new resource, then a change to it.
   const obs = { resourceType: 'Observation', id: 'balp-new', status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${P1}` } } as FhirResource;
-  recordChange(s, obs);
-  recordChange(s, { ...obs, status: 'amended' } as FhirResource);
+  await recordChange(s, obs);
+  await recordChange(s, { ...obs, status: 'amended' } as FhirResource);
   // Conflicts: the backend answers two pushes with its own version; the clinician keeps one, takes the other.
   for (const [id, choice] of [[`${P1}-o1`, 'mine'], [`${P1}-o2`, 'theirs']] as const) {
     const mine = { resourceType: 'Observation', id, status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${P1}` } } as FhirResource;
-    const key = recordChange(s, mine);
-    settle(s, [{ idempotencyKey: key, status: 'conflict', current: { ...mine, status: 'cancelled', meta: { versionId: '9' } }, currentVersion: '9' }]);
+    const key = await recordChange(s, mine);
+    await settle(s, [{ idempotencyKey: key, status: 'conflict', current: { ...mine, status: 'cancelled', meta: { versionId: '9' } }, currentVersion: '9' }]);
     if (choice === 'mine') {
-      listConflicts(s);
+      await listConflicts(s);
       conflictRefs = { mine: `Observation/${id}`, theirs: '', theirVersion: '9' };
     } else conflictRefs.theirs = `Observation/${id}`;
-    resolveConflict(s, key, choice);
+    await resolveConflict(s, key, choice);
   }
   // A pull: one resource changed on the backend, and P2 no longer assigned (removed from the cache).
   await applyPulledPage(s, {

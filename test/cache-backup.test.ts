@@ -82,19 +82,19 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
   const otherDir = join(dir.path, 'other');
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: true });
-    for (let n = 0; n < 10; n++) recordChange(s, observation(n));
+    for (let n = 0; n < 10; n++) await recordChange(s, observation(n));
     const backup = join(dir.path, 'yesterday.db');
     await backupCache(dataDir, keychain, backup); // beside the open session
-    for (let n = 10; n < 15; n++) recordChange(s, observation(n));
+    for (let n = 10; n < 15; n++) await recordChange(s, observation(n));
 
     await assert.rejects(restoreCache(dataDir, keychain, backup), code('CACHE_IN_USE'), 'not while the cache is open');
     await assert.rejects(backupCache(dataDir, keychain, join(dataDir, 'cache.db')), code('INVALID_INPUT'), 'a backup never lands in the cache folder');
-    assert.equal(outboxSize(s), 15, 'the open cache is untouched');
+    assert.equal(await outboxSize(s), 15, 'the open cache is untouched');
     s.close();
 
     // Another cache's backup (another key): refused, the old database stays.
     const other = await openCacheSession({ dataDir: otherDir, secrets: keychain, actor: 'dr.o', create: true });
-    recordChange(other, observation(99));
+    await recordChange(other, observation(99));
     other.close();
     const foreign = join(dir.path, 'foreign.db');
     await backupCache(otherDir, keychain, foreign);
@@ -103,8 +103,8 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     writeFileSync(garbage, randomBytes(64 * 1024));
     await assert.rejects(restoreCache(dataDir, keychain, garbage), code('CACHE_KEY_WRONG'));
     const still = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
-    assert.equal(outboxSize(still), 15, 'old database kept after refused restores');
-    recordChange(still, observation(15)); // a commit that may still sit in the WAL when the restore runs
+    assert.equal(await outboxSize(still), 15, 'old database kept after refused restores');
+    await recordChange(still, observation(15)); // a commit that may still sit in the WAL when the restore runs
     still.close();
     assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), [], 'no temp file left in the folder');
 
@@ -112,10 +112,10 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     assert.equal(cli.status, 0, cli.stderr);
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
     try {
-      assert.equal(outboxSize(restored), 10, 'the backup\'s ten changes, and only those');
+      assert.equal(await outboxSize(restored), 10, 'the backup\'s ten changes, and only those');
       checkCacheIntegrity(restored.db);
-      recordChange(restored, observation(20));
-      assert.equal(outboxSize(restored), 11, 'the restored cache takes new changes');
+      await recordChange(restored, observation(20));
+      assert.equal(await outboxSize(restored), 11, 'the restored cache takes new changes');
     } finally {
       restored.close();
     }
@@ -134,7 +134,7 @@ test('a cache bound to the passkey: the command line\'s backup is refused with a
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.p', create: true, binding: { prfOutput, credentialId: 'cred-1' } });
     try {
-      recordChange(s, observation(1));
+      await recordChange(s, observation(1));
       const cli = runCli(['backup', '--data-dir', dataDir, '--out', join(dir.path, 'cli.db')], { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service });
       assert.equal(cli.status, 1);
       assert.match(cli.stderr, /^error LOCKED: This cache's key is bound to the clinician's passkey, so only the signed-in app can read it/m);
@@ -164,7 +164,7 @@ test('restore over a cache whose writer was SIGKILLed (its -wal still full of co
   const dataDir = join(dir.path, 'cache');
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true });
-    for (let n = 0; n < 5; n++) recordChange(s, observation(n));
+    for (let n = 0; n < 5; n++) await recordChange(s, observation(n));
     s.close();
     const backup = join(dir.path, 'backup.db');
     await backupCache(dataDir, keychain, backup);
@@ -178,7 +178,7 @@ test('restore over a cache whose writer was SIGKILLed (its -wal still full of co
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
     try {
       checkCacheIntegrity(restored.db);
-      assert.equal(outboxSize(restored), 5, 'exactly the backup, nothing of the old WAL');
+      assert.equal(await outboxSize(restored), 5, 'exactly the backup, nothing of the old WAL');
     } finally {
       restored.close();
     }
@@ -197,12 +197,12 @@ test('a backup never replaces a cache\'s file: --out <another open cache>/cache.
   const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
   try {
     const sa = await openCacheSession({ dataDir: a, secrets: keychain, actor: 'dr.a', create: true });
-    recordChange(sa, observation(1));
+    await recordChange(sa, observation(1));
     sa.close();
     const sc = await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: true });
     sc.close();
     const sb = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: true });
-    for (let n = 0; n < 10; n++) recordChange(sb, observation(n));
+    for (let n = 0; n < 10; n++) await recordChange(sb, observation(n));
     const notes = join(dir.path, 'notes.txt');
     writeFileSync(notes, 'not a backup');
     for (const out of [join(b, 'cache.db'), join(c, 'profile.json'), join(dir.path, 'cache.db'), join(dir.path, 'x.db-wal'), notes]) {
@@ -211,10 +211,10 @@ test('a backup never replaces a cache\'s file: --out <another open cache>/cache.
       assert.match(r.stderr, /^error INVALID_INPUT: Write the backup to a new file outside every cache folder/m);
     }
     assert.equal(readFileSync(notes, 'utf8'), 'not a backup');
-    for (let n = 10; n < 15; n++) recordChange(sb, observation(n));
+    for (let n = 10; n < 15; n++) await recordChange(sb, observation(n));
     sb.close();
     const again = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: false });
-    assert.equal(outboxSize(again), 15);
+    assert.equal(await outboxSize(again), 15);
     again.close();
     (await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: false })).close();
     const out = join(dir.path, 'a-backup.db');
@@ -236,7 +236,7 @@ test('cache.db-wal and -shm deleted under the open app: a backup is refused whil
     let restored: () => void = () => undefined;
     const journalRestored = new Promise<void>((resolve) => (restored = resolve));
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true, onFolderEvent: (e) => e === 'journal-restored' && restored() });
-    for (let n = 0; n < 50; n++) recordChange(s, observation(n));
+    for (let n = 0; n < 50; n++) await recordChange(s, observation(n));
     rmSync(join(dataDir, 'cache.db-wal'));
     rmSync(join(dataDir, 'cache.db-shm'));
     // The command line runs before the app's event loop sees the deletion: its 50 commits are only in the deleted journal.
@@ -250,7 +250,7 @@ test('cache.db-wal and -shm deleted under the open app: a backup is refused whil
     // Deleted again, and the app writes before its watch runs: the write itself restores the journal first.
     rmSync(join(dataDir, 'cache.db-wal'));
     rmSync(join(dataDir, 'cache.db-shm'));
-    for (let n = 50; n < 100; n++) recordChange(s, observation(n));
+    for (let n = 50; n < 100; n++) await recordChange(s, observation(n));
     assert.equal(existsSync(join(dataDir, 'cache.db-wal')), true);
     const out = join(dir.path, 'b.db');
     const ok = runCli(['backup', '--out', out, '--data-dir', dataDir], env);
@@ -262,11 +262,11 @@ test('cache.db-wal and -shm deleted under the open app: a backup is refused whil
     } finally {
       copy.close();
     }
-    for (let n = 100; n < 120; n++) recordChange(s, observation(n));
+    for (let n = 100; n < 120; n++) await recordChange(s, observation(n));
     s.close();
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
     try {
-      assert.equal(outboxSize(again), 120);
+      assert.equal(await outboxSize(again), 120);
       checkCacheIntegrity(again.db);
     } finally {
       again.close();

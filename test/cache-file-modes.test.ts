@@ -23,7 +23,7 @@ test('cache.db, -wal, -shm, profile.json, cache.lock and a backup are 0600, the 
   const umask = process.umask(0o022);
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.m', create: true });
-    recordChange(s, { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } });
+    await recordChange(s, { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } });
     const files = readdirSync(dataDir).sort();
     assert.deepEqual(files, ['cache.db', 'cache.db-shm', 'cache.db-wal', 'cache.lock', 'profile.json']);
     for (const f of files) assert.equal(mode(join(dataDir, f)), '600', f);

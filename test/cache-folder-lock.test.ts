@@ -43,8 +43,8 @@ test('a cache open in another process: a second open, `cache wipe`, `import` and
   })();
   try {
     const first = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true });
-    for (let n = 0; n < 25; n++) recordChange(first, observation(n));
-    assert.equal(outboxSize(first), 25);
+    for (let n = 0; n < 25; n++) await recordChange(first, observation(n));
+    assert.equal(await outboxSize(first), 25);
     first.close();
     const profileId = readProfile(dataDir)!.profileId;
 
@@ -76,7 +76,7 @@ test('a cache open in another process: a second open, `cache wipe`, `import` and
     await holder.kill();
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
     try {
-      assert.equal(outboxSize(again), 25, 'every unsynced change survived');
+      assert.equal(await outboxSize(again), 25, 'every unsynced change survived');
       assert.equal(again.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'obs-%'").pluck().get(), 25);
     } finally {
       again.close();
@@ -138,14 +138,14 @@ test('the lock file deleted while a cache is open: never two writers (the holder
     const a = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
     // Deleted, then the holder writes first: it takes a new lock, so a second opener is refused.
     rmSync(join(dataDir, 'cache.lock'));
-    recordChange(a, observation(1));
+    await recordChange(a, observation(1));
     await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: false }), inUse);
 
     // Deleted, then a second opener comes first: it gets the new lock and the old holder may no longer write.
     rmSync(join(dataDir, 'cache.lock'));
     const b = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: false });
-    assert.throws(() => recordChange(a, observation(2)), inUse);
-    recordChange(b, observation(3));
+    await assert.rejects(async () => await recordChange(a, observation(2)), inUse);
+    await recordChange(b, observation(3));
     a.close();
     b.close();
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
@@ -196,21 +196,21 @@ test('cache.lock deleted by hand while the app has the cache open with unsynced 
   const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
   try {
     const app = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
-    for (let n = 0; n < 5; n++) recordChange(app, observation(n));
+    for (let n = 0; n < 5; n++) await recordChange(app, observation(n));
     const backup = join(dir.path, 'old.db');
     await backupCache(dataDir, keychain, backup);
-    for (let n = 5; n < 20; n++) recordChange(app, observation(n));
+    for (let n = 5; n < 20; n++) await recordChange(app, observation(n));
     rmSync(join(dataDir, 'cache.lock'));
     const wipe = runCli(['wipe', '--data-dir', dataDir], env);
     assert.equal(wipe.status, 75, wipe.stderr);
     assert.match(wipe.stderr, /^error CACHE_IN_USE: The lock file of this patient cache \(cache\.lock\) was deleted.*--force\./m);
     const restore = runCli(['restore', '--from', backup, '--data-dir', dataDir], env);
     assert.equal(restore.status, 75, restore.stderr);
-    for (let n = 20; n < 30; n++) recordChange(app, observation(n));
-    assert.equal(outboxSize(app), 30);
+    for (let n = 20; n < 30; n++) await recordChange(app, observation(n));
+    assert.equal(await outboxSize(app), 30);
     app.close();
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
-    assert.equal(outboxSize(again), 30, 'every change the app accepted is still there');
+    assert.equal(await outboxSize(again), 30, 'every change the app accepted is still there');
     again.close();
 
     // Closed, the lock file deleted again: the operator knows nothing has it open and forces.
@@ -218,7 +218,7 @@ test('cache.lock deleted by hand while the app has the cache open with unsynced 
     const forced = runCli(['restore', '--force', '--from', backup, '--data-dir', dataDir], env);
     assert.equal(forced.status, 0, forced.stderr);
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
-    assert.equal(outboxSize(restored), 5);
+    assert.equal(await outboxSize(restored), 5);
     restored.close();
     rmSync(join(dataDir, 'cache.lock'));
     const forcedWipe = runCli(['wipe', '--force', '--data-dir', dataDir], env);
@@ -238,7 +238,7 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
   try {
     const events = folderEvents();
     const a = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true, onFolderEvent: events.on });
-    recordChange(a, observation(0));
+    await recordChange(a, observation(0));
     const relocked = events.next('relocked');
     rmSync(join(dataDir, 'cache.lock'));
     await relocked;
@@ -254,7 +254,7 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
     const other = acquireFolderLock(dataDir, { create: false });
     await lost;
     assert.throws(() => stateSet(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
-    assert.throws(() => recordChange(a, observation(1)), inUse);
+    await assert.rejects(async () => await recordChange(a, observation(1)), inUse);
     // Sync state goes through the cache store, whose every call is one write transaction: refused too; the value stayed.
     assert.throws(() => stateGet(a, 'probe'), inUse);
     assert.equal(a.db.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(), 'a-still-writes', 'the refused write left nothing');
@@ -263,7 +263,7 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
     try {
       assert.equal(stateGet(c, 'probe'), 'a-still-writes');
-      assert.equal(outboxSize(c), 1);
+      assert.equal(await outboxSize(c), 1);
     } finally {
       c.close();
     }
@@ -281,11 +281,11 @@ test('junk in cache.lock (a faulty disk, a tool that wrote into it): the app ope
   const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: true });
-    recordChange(s, observation(1));
+    await recordChange(s, observation(1));
     s.close();
     writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: false });
-    assert.equal(outboxSize(again), 1);
+    assert.equal(await outboxSize(again), 1);
     // Held: junk written again is still no way into the folder for a second opener.
     await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.y', create: false, lockWaitMs: 0 }), inUse);
     again.close();

@@ -113,7 +113,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const keptSeq = localHead(session);
         assert.ok(keptSeq < backendHead.seq, 'the copy is older than what the backend holds');
         assert.deepEqual((await verifyCache(session)).firstBad, { seq: backendHead.seq, problem: 'receipt-mismatch' }, 'verify says so too');
-        const outboxBefore = outboxSize(session);
+        const outboxBefore = await outboxSize(session);
 
         // The clinician keeps working on the restored cache.
         await work(session, rig.patients, 6, 'after-restore');
@@ -167,7 +167,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const syncOnly = await review(await privacyOfficerToken(rig.db, 'sync'));
         assert.equal(syncOnly.status, 403);
         assert.equal(syncOnly.body.rollbacks, undefined);
-        assert.ok(outboxSize(session) >= outboxBefore, 'nothing waiting was dropped');
+        assert.ok(await outboxSize(session) >= outboxBefore, 'nothing waiting was dropped');
 
         // It goes on as one chain: more work, more uploads, no new alarm.
         await work(session, rig.patients, 4, 'after-recovery');

@@ -47,8 +47,8 @@ describe('undo leaves nothing half done (cache only)', () => {
 
   test('a vitals entry is undone whole by one call on any of its readings, and listed undoable only while all of it is', async () => {
     const s = cache.session;
-    const before = outboxSize(s);
-    const { ids } = recordVitals(s, { patientId: patient.id, heartRate: 131, spo2: 86, systolic: 182, diastolic: 110 }, now);
+    const before = await outboxSize(s);
+    const { ids } = await recordVitals(s, { patientId: patient.id, heartRate: 131, spo2: 86, systolic: 182, diastolic: 110 }, now);
     assert.equal(ids.length, 3);
     assert.deepEqual(
       (await waiting()).filter((c) => ids.includes(c.resourceId)).map((c) => c.undoable),
@@ -57,7 +57,7 @@ describe('undo leaves nothing half done (cache only)', () => {
     const r = await undo('Observation', ids[1]!);
     assert.deepEqual(r, { ok: true, value: { undone: true } });
     assert.deepEqual(ids.filter((id) => exists('Observation', id)), [], 'every reading of the entry is gone');
-    assert.equal(outboxSize(s), before, 'nothing of it waits');
+    assert.equal(await outboxSize(s), before, 'nothing of it waits');
     const deletes = s.db.prepare("SELECT entry FROM audit_log WHERE action = 'D' ORDER BY seq DESC LIMIT 3").pluck().all() as string[];
     for (const id of ids) assert.ok(deletes.some((e) => e.includes(`Observation/${id}`)), 'each reading\'s removal is audited');
     assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
@@ -65,8 +65,8 @@ describe('undo leaves nothing half done (cache only)', () => {
 
   test('a vitals entry of which one reading already left is refused whole: nothing of it is taken back', async () => {
     const s = cache.session;
-    const { ids } = recordVitals(s, { patientId: patient.id, heartRate: 131, systolic: 182, diastolic: 110 }, now);
-    markSent(s, [keyOf(ids[0]!)]);
+    const { ids } = await recordVitals(s, { patientId: patient.id, heartRate: 131, systolic: 182, diastolic: 110 }, now);
+    await markSent(s, [keyOf(ids[0]!)]);
     const listed = (await waiting()).filter((c) => ids.includes(c.resourceId));
     assert.deepEqual(listed.map((c) => c.undoable), [false, false], 'neither reading is offered for undo');
     for (const id of [...ids].reverse()) {
@@ -75,7 +75,7 @@ describe('undo leaves nothing half done (cache only)', () => {
     }
     assert.deepEqual(ids.filter((id) => exists('Observation', id)), ids, 'the entry is whole');
     // The part that left was answered; the rest is still one entry that partly reached the server: still refused.
-    settle(s, [{ idempotencyKey: keyOf(ids[0]!), status: 'applied', versionId: '1' }]);
+    await settle(s, [{ idempotencyKey: keyOf(ids[0]!), status: 'applied', versionId: '1' }]);
     const r = await undo('Observation', ids[1]!);
     assert.equal(r.ok ? 'undone' : r.error.code, 'ALREADY_SENT');
     assert.ok(exists('Observation', ids[1]!));
@@ -94,10 +94,10 @@ describe('undo leaves nothing half done (cache only)', () => {
       recordedDate: '2026-01-01',
     });
     await applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: '10/Condition/refused-condition-1', more: false });
-    setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'recurrence' }, now);
+    await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'recurrence' }, now);
     const key = keyOf(id);
-    markSent(s, [key]);
-    settle(s, [{ idempotencyKey: key, status: 'refused', reason: 'The server refused this change.' }]);
+    await markSent(s, [key]);
+    await settle(s, [{ idempotencyKey: key, status: 'refused', reason: 'The server refused this change.' }]);
     const listed = (await waiting()).find((c) => c.resourceId === id)!;
     assert.deepEqual([listed.state, listed.undoable], ['refused', true]);
     // A colleague resolved it meanwhile: the pull leaves it beside the refused change.
@@ -112,10 +112,10 @@ describe('undo leaves nothing half done (cache only)', () => {
     assert.ok(audit.entry.includes(`Condition/${id}`));
 
     // Without a newer pulled version, the version before the refused change comes back.
-    setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'relapse' }, now);
+    await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'relapse' }, now);
     const again = keyOf(id);
-    markSent(s, [again]);
-    settle(s, [{ idempotencyKey: again, status: 'refused', reason: 'The server refused this change.' }]);
+    await markSent(s, [again]);
+    await settle(s, [{ idempotencyKey: again, status: 'refused', reason: 'The server refused this change.' }]);
     assert.ok((await undo('Condition', id)).ok);
     const restored = s.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
     assert.deepEqual([restored.version_id, JSON.parse(restored.json).clinicalStatus.coding[0].code], ['2', 'resolved']);

@@ -87,9 +87,9 @@ describe('undo on this computer (cache only)', () => {
     const s = cache.session;
     const id = conditions[0]!;
     const original = row(s, 'Condition', id)!;
-    const queued = outboxSize(s);
-    setProblem(s, { patientId: patient.id, conditionId: id, text: 'x', status: 'recurrence' }, now);
-    assert.equal(outboxSize(s), queued + 1);
+    const queued = await outboxSize(s);
+    await setProblem(s, { patientId: patient.id, conditionId: id, text: 'x', status: 'recurrence' }, now);
+    assert.equal(await outboxSize(s), queued + 1);
     const stored = s.db.prepare('SELECT prior, prior_existed FROM outbox ORDER BY seq DESC LIMIT 1').get() as { prior: string; prior_existed: number };
     assert.deepEqual(stored, { prior: original.json, prior_existed: 1 }, 'the entry keeps what it replaced');
 
@@ -97,7 +97,7 @@ describe('undo on this computer (cache only)', () => {
     assert.deepEqual(r, { ok: true, value: { undone: true } });
     assert.deepEqual(row(s, 'Condition', id), original, 'exactly as before, same version, filed under the same patient');
     assert.equal(original.patient_id, patient.id);
-    assert.equal(outboxSize(s), queued, 'nothing left to send');
+    assert.equal(await outboxSize(s), queued, 'nothing left to send');
     const audit = lastAudit(s);
     assert.deepEqual([audit.action, audit.subtype, audit.patient_id], ['U', 'update', patient.id]);
     assert.ok((JSON.parse(audit.entry) as unknown[]).flat().includes(`Condition/${id}`), 'the entry names the problem');
@@ -109,10 +109,10 @@ describe('undo on this computer (cache only)', () => {
 
   test('a second undo takes back the change before; undoing the change that made an item removes it (audited as a delete)', async () => {
     const s = cache.session;
-    const { conditionId } = setProblem(s, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
+    const { conditionId } = await setProblem(s, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
     const created = row(s, 'Condition', conditionId)!;
     assert.deepEqual(s.db.prepare('SELECT prior, prior_existed FROM outbox ORDER BY seq DESC LIMIT 1').get(), { prior: null, prior_existed: 0 });
-    setProblem(s, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
+    await setProblem(s, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
 
     assert.ok((await undo(registry, 'Condition', conditionId)).ok);
     assert.equal(row(s, 'Condition', conditionId)!.json, created.json, 'back to active');
@@ -129,8 +129,8 @@ describe('undo on this computer (cache only)', () => {
 
   test('a change that was sent (its answer lost) or held is not taken back, nor one in conflict; a refused one is discarded; keeping mine is not undone alone', async () => {
     const s = cache.session;
-    const change = (i: number, status: 'inactive' | 'remission' = 'inactive') => {
-      setProblem(s, { patientId: patient.id, conditionId: conditions[i]!, text: 'x', status }, now);
+    const change = async (i: number, status: 'inactive' | 'remission' = 'inactive') => {
+      await setProblem(s, { patientId: patient.id, conditionId: conditions[i]!, text: 'x', status }, now);
       return s.db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq DESC LIMIT 1').pluck().get() as string;
     };
     const unchanged = (i: number) => {
@@ -139,36 +139,36 @@ describe('undo on this computer (cache only)', () => {
     };
 
     // Sent, no answer yet (the push's answer was lost): it may be on the backend already.
-    const sentKey = change(1);
+    const sentKey = await change(1);
     const sent = unchanged(1);
-    markSent(s, [sentKey]);
+    await markSent(s, [sentKey]);
     refusedWith(await undo(registry, 'Condition', conditions[1]!), 'ALREADY_SENT', 'This change may already have reached the hospital server. Change it again to correct it.');
     sent();
 
     // Refused by the backend: it did not take it, so undo discards it (change-undo-safety.test.ts), back to before.
     const beforeRefused = row(s, 'Condition', conditions[2]!)!;
-    const refusedKey = change(2);
-    markSent(s, [refusedKey]);
-    settle(s, [{ idempotencyKey: refusedKey, status: 'refused', reason: 'The server refused this change.' }]);
+    const refusedKey = await change(2);
+    await markSent(s, [refusedKey]);
+    await settle(s, [{ idempotencyKey: refusedKey, status: 'refused', reason: 'The server refused this change.' }]);
     assert.ok((await undo(registry, 'Condition', conditions[2]!)).ok);
     assert.deepEqual(row(s, 'Condition', conditions[2]!), beforeRefused, 'back to the version before the refused change');
 
     // Held: answered "conflict" without content.
-    const heldKey = change(3);
+    const heldKey = await change(3);
     const held = unchanged(3);
-    markSent(s, [heldKey]);
-    settle(s, [{ idempotencyKey: heldKey, status: 'conflict', currentVersion: '7' }]);
+    await markSent(s, [heldKey]);
+    await settle(s, [{ idempotencyKey: heldKey, status: 'conflict', currentVersion: '7' }]);
     refusedWith(await undo(registry, 'Condition', conditions[3]!), 'ALREADY_SENT', /already answered/);
     held();
 
     // In conflict: both versions kept for the clinician's choice.
-    const conflictKey = change(4);
-    markSent(s, [conflictKey]);
+    const conflictKey = await change(4);
+    await markSent(s, [conflictKey]);
     const theirs = { ...(JSON.parse(row(s, 'Condition', conditions[4]!)!.json) as Json), note: [{ text: 'theirs' }] };
-    settle(s, [{ idempotencyKey: conflictKey, status: 'conflict', current: theirs as never, currentVersion: '9' }]);
+    await settle(s, [{ idempotencyKey: conflictKey, status: 'conflict', current: theirs as never, currentVersion: '9' }]);
     refusedWith(await undo(registry, 'Condition', conditions[4]!), 'CONFLICT_UNRESOLVED');
     // Keep mine: queued again on their version; undoing it alone would leave mine unsent on their version.
-    resolveConflict(s, conflictKey, 'mine');
+    await resolveConflict(s, conflictKey, 'mine');
     refusedWith(await undo(registry, 'Condition', conditions[4]!), 'INVALID_INPUT', 'This change cannot be undone. Change it again to correct it.');
     // A later change of mine on top of it can be undone, back to the kept version.
     const kept = row(s, 'Condition', conditions[4]!)!;
@@ -179,7 +179,7 @@ describe('undo on this computer (cache only)', () => {
 
   test('unknown items get one NOT_FOUND text, whatever they are', async () => {
     const s = cache.session;
-    const before = { outbox: outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get() };
+    const before = { outbox: await outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get() };
     const texts = new Set<string>();
     for (const [type, id] of [
       ['Condition', 'no-such-condition'],
@@ -192,7 +192,7 @@ describe('undo on this computer (cache only)', () => {
       if (!r.ok) texts.add(r.error.message);
     }
     assert.deepEqual([...texts], ['There is no change of that item to undo.']);
-    assert.deepEqual({ outbox: outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get() }, before, 'nothing written');
+    assert.deepEqual({ outbox: await outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get() }, before, 'nothing written');
   });
 });
 
@@ -272,15 +272,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('an undo while the push carrying the change is in flight is refused; after the push settles the problem is the server\'s version, once', async () => {
       // A problem the backend already has (version 1).
-      const { conditionId } = setProblem(session(), { patientId: patientId(), text: 'Hypertension', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(session(), { patientId: patientId(), text: 'Hypertension', status: 'active' }, new Date());
       const landed = nextReply<{ results: Array<{ status: string }> }>('push', (r) => r.results.some((x) => x.status === 'applied'));
       await restartSync();
       await landed;
       await d.auth.stopSync();
-      assert.equal(syncCounts(session()).waiting, 0);
+      assert.equal((await syncCounts(session())).waiting, 0);
 
       // The status change goes out and is held at the gate, in flight.
-      setProblem(session(), { patientId: patientId(), conditionId, text: 'Hypertension', status: 'recurrence' }, new Date());
+      await setProblem(session(), { patientId: patientId(), conditionId, text: 'Hypertension', status: 'recurrence' }, new Date());
       const gate = holdNextCall(d.backend, 'push');
       const settled = nextReply<{ results: Array<{ status: string }> }>('push', () => true);
       await restartSync();
@@ -299,7 +299,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       gate.restore();
       await d.auth.stopSync();
       assert.deepEqual(reply.results.map((r) => r.status), ['applied']);
-      assert.equal(syncCounts(session()).waiting, 0, 'the change left the outbox');
+      assert.equal((await syncCounts(session())).waiting, 0, 'the change left the outbox');
 
       const server = await serverCondition(conditionId);
       assert.equal(server.length, 1, 'one resource on the server');
@@ -312,18 +312,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('a change undone before any push never reaches the backend; the problem stays at the server\'s version', async () => {
-      const { conditionId } = setProblem(session(), { patientId: patientId(), text: 'Asthma', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(session(), { patientId: patientId(), text: 'Asthma', status: 'active' }, new Date());
       const landed = nextReply<{ results: Array<{ status: string }> }>('push', (r) => r.results.some((x) => x.status === 'applied'));
       await restartSync();
       await landed;
       await d.auth.stopSync();
       const atServer = row(session(), 'Condition', conditionId)!;
 
-      setProblem(session(), { patientId: patientId(), conditionId, text: 'Asthma', status: 'resolved' }, new Date());
-      const fresh = setProblem(session(), { patientId: patientId(), text: 'Made by mistake', status: 'active' }, new Date());
+      await setProblem(session(), { patientId: patientId(), conditionId, text: 'Asthma', status: 'resolved' }, new Date());
+      const fresh = await setProblem(session(), { patientId: patientId(), text: 'Made by mistake', status: 'active' }, new Date());
       assert.ok((await undo(registry, 'Condition', conditionId)).ok);
       assert.ok((await undo(registry, 'Condition', fresh.conditionId)).ok);
-      assert.equal(syncCounts(session()).waiting, 0);
+      assert.equal((await syncCounts(session())).waiting, 0);
 
       let pushed = 0;
       const push = d.backend.push.bind(d.backend);
@@ -345,14 +345,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('a newer version the pull met while the change was queued is what an undo puts back, not the older copy the change was made on', async () => {
-      const { conditionId } = setProblem(session(), { patientId: patientId(), text: 'Migraine', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(session(), { patientId: patientId(), text: 'Migraine', status: 'active' }, new Date());
       const landed = nextReply<{ results: Array<{ status: string }> }>('push', (r) => r.results.some((x) => x.status === 'applied'));
       await restartSync();
       await landed;
       await d.auth.stopSync();
 
       // Offline here, the clinician changes it; meanwhile another device of the same clinician changes it on the backend (version 2).
-      setProblem(session(), { patientId: patientId(), conditionId, text: 'Migraine', status: 'remission' }, new Date());
+      await setProblem(session(), { patientId: patientId(), conditionId, text: 'Migraine', status: 'remission' }, new Date());
       const other = await openCacheSession({ dataDir: join(dir.path, 'other-device'), secrets: keychain, actor: 'dr.undo', create: true });
       try {
         const otherToken = await registerDeviceAt(backend, 'dr.undo', other);
@@ -382,12 +382,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await restartSync();
       await uploaded;
       await d.auth.stopSync();
-      assert.equal(syncCounts(session()).waiting, 0);
+      assert.equal((await syncCounts(session())).waiting, 0);
       assert.equal(row(session(), 'Condition', conditionId)!.version_id, '2');
     });
 
     test('a change whose push reached the backend but whose answer was lost is not undone; sent again, it lands once', async () => {
-      const { conditionId } = setProblem(session(), { patientId: patientId(), text: 'Gout', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(session(), { patientId: patientId(), text: 'Gout', status: 'active' }, new Date());
       let lost!: () => void;
       const answerLost = new Promise<void>((r) => (lost = r));
       interposer.handle(async (exchange, forward) => {
@@ -414,7 +414,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const server = await serverCondition(conditionId);
       assert.equal(server[0]!.version, '1', 'the same key again: the stored answer, no second write');
       assert.equal(row(session(), 'Condition', conditionId)!.version_id, '1');
-      assert.equal(syncCounts(session()).waiting, 0);
+      assert.equal((await syncCounts(session())).waiting, 0);
     });
   });
 }

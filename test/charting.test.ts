@@ -43,11 +43,11 @@ function stored(type: string, id: string): Record<string, any> { // eslint-disab
   return JSON.parse(cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string);
 }
 
-test('vitals become LOINC-coded vital-sign Observations with UCUM units, queued in one transaction', () => {
-  const before = outboxSize(cache.session);
-  const { ids } = recordVitals(cache.session, { patientId: patient.id, heartRate: 72, systolic: 120, diastolic: 80, temperature: 37.2, spo2: 98 }, now);
+test('vitals become LOINC-coded vital-sign Observations with UCUM units, queued in one transaction', async () => {
+  const before = await outboxSize(cache.session);
+  const { ids } = await recordVitals(cache.session, { patientId: patient.id, heartRate: 72, systolic: 120, diastolic: 80, temperature: 37.2, spo2: 98 }, now);
   assert.equal(ids.length, 4);
-  assert.equal(outboxSize(cache.session), before + 4);
+  assert.equal(await outboxSize(cache.session), before + 4);
   const observations = ids.map((id) => stored('Observation', id));
   const byCode = new Map(observations.map((o) => [o.code.coding[0].code as string, o]));
   assert.equal(byCode.get('8867-4')!.valueQuantity.value, 72);
@@ -76,50 +76,50 @@ test('implausible or incomplete vitals are refused', () => {
   for (const input of bad) assert.equal(vitalsInputSchema.safeParse(input).success, false, JSON.stringify(input));
 });
 
-test('a note is a draft until signed, then immutable; a correction is an addendum that appends to it', () => {
+test('a note is a draft until signed, then immutable; a correction is an addendum that appends to it', async () => {
   const draft = { patientId: patient.id, subjective: 'Cough <3 days>', objective: 'Clear chest', assessment: 'Viral URTI', plan: 'Fluids' };
-  const { noteId } = saveNoteDraft(cache.session, draft, now);
+  const { noteId } = await saveNoteDraft(cache.session, draft, now);
   assert.equal(stored('Composition', noteId).status, 'preliminary');
-  saveNoteDraft(cache.session, { ...draft, noteId, plan: 'Fluids, review in 3 days' }, now);
-  signNote(cache.session, noteId, now);
+  await saveNoteDraft(cache.session, { ...draft, noteId, plan: 'Fluids, review in 3 days' }, now);
+  await signNote(cache.session, noteId, now);
   const signed = stored('Composition', noteId);
   assert.equal(signed.status, 'final');
   assert.equal(signed.type.coding[0].code, '11506-3');
   assert.deepEqual(signed.section.map((s: { code: { coding: Array<{ code: string }> } }) => s.code.coding[0]!.code), ['61150-9', '61149-1', '51848-0', '18776-5']);
   assert.match(signed.section[0].text.div, /Cough &lt;3 days&gt;/, 'narrative is escaped XHTML');
-  assert.throws(() => saveNoteDraft(cache.session, { ...draft, noteId }, now), (e: unknown) => e instanceof AppError && /signed note cannot be changed/.test(e.message));
-  assert.throws(() => signNote(cache.session, noteId, now), AppError);
-  const { addendumId } = addAddendum(cache.session, noteId, 'Correction: symptoms for 4 days.', now);
+  await assert.rejects(async () => await saveNoteDraft(cache.session, { ...draft, noteId }, now), (e: unknown) => e instanceof AppError && /signed note cannot be changed/.test(e.message));
+  await assert.rejects(async () => await signNote(cache.session, noteId, now), AppError);
+  const { addendumId } = await addAddendum(cache.session, noteId, 'Correction: symptoms for 4 days.', now);
   const addendum = stored('Composition', addendumId);
   assert.deepEqual(addendum.relatesTo, [{ code: 'appends', targetReference: { reference: `Composition/${noteId}` } }]);
   assert.equal(addendum.status, 'final');
   assert.equal(stored('Composition', noteId).status, 'final', 'the signed note itself is untouched');
 });
 
-test('problem list: add a problem, then resolve it', () => {
-  const { conditionId } = setProblem(cache.session, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
+test('problem list: add a problem, then resolve it', async () => {
+  const { conditionId } = await setProblem(cache.session, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
   assert.equal(stored('Condition', conditionId).clinicalStatus.coding[0].code, 'active');
-  setProblem(cache.session, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
+  await setProblem(cache.session, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
   const c = stored('Condition', conditionId);
   assert.equal(c.clinicalStatus.coding[0].code, 'resolved');
   assert.equal(c.category[0].coding[0].code, 'problem-list-item');
 });
 
-test('every change is audited in the same transaction, and the chain stays whole', () => {
+test('every change is audited in the same transaction, and the chain stays whole', async () => {
   // The import at the start wrote one entry for the patient (and one for its resources without a patient); every charting change wrote one more.
   const audits = cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action IN ('C', 'U') AND patient_id IS NOT NULL").pluck().get() as number;
-  const queued = outboxSize(cache.session);
+  const queued = await outboxSize(cache.session);
   assert.equal(audits, queued + 1, 'one audit entry per queued change');
   const s = cache.session;
   assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
-  assert.deepEqual(syncCounts(s), { waiting: queued, refused: 0, conflicts: 0 });
+  assert.deepEqual(await syncCounts(s), { waiting: queued, refused: 0, conflicts: 0 });
 });
 
 test('charting calls through the registry refuse bad input without queuing anything', async () => {
   const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
   const opts = { trustedOrigins: ['app://clinician'] };
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
-  const before = outboxSize(cache.session);
+  const before = await outboxSize(cache.session);
   for (const [name, payload] of [
     ['chart.recordVitals', { patientId: patient.id, heartRate: 1e9 }],
     ['chart.recordVitals', { patientId: 'no-such', heartRate: 70 }],
@@ -132,23 +132,23 @@ test('charting calls through the registry refuse bad input without queuing anyth
     const r = await dispatch(registry, name, payload, caller, opts);
     assert.equal(r.ok, false, name);
   }
-  assert.equal(outboxSize(cache.session), before);
+  assert.equal(await outboxSize(cache.session), before);
 });
 
 test('an empty note is refused at signing: nothing written, no outbox entry, no audit entry', async () => {
   const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
   const opts = { trustedOrigins: ['app://clinician'] };
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
-  const { noteId } = saveNoteDraft(cache.session, { patientId: patient.id, subjective: '  ', objective: '\n\t', assessment: '', plan: ' \n ' }, now);
+  const { noteId } = await saveNoteDraft(cache.session, { patientId: patient.id, subjective: '  ', objective: '\n\t', assessment: '', plan: ' \n ' }, now);
   const s = cache.session;
-  const before = { outbox: outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), json: JSON.stringify(stored('Composition', noteId)) };
+  const before = { outbox: await outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), json: JSON.stringify(stored('Composition', noteId)) };
   const r = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
   assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
-  assert.equal(outboxSize(s), before.outbox, 'nothing queued');
+  assert.equal(await outboxSize(s), before.outbox, 'nothing queued');
   assert.equal(s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), before.audit, 'nothing audited');
   assert.equal(JSON.stringify(stored('Composition', noteId)), before.json, 'the draft is untouched, still preliminary');
   // One written section is enough.
-  saveNoteDraft(s, { patientId: patient.id, noteId, subjective: '', objective: '', assessment: '', plan: 'Review tomorrow' }, now);
+  await saveNoteDraft(s, { patientId: patient.id, noteId, subjective: '', objective: '', assessment: '', plan: 'Review tomorrow' }, now);
   const signed = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
   assert.ok(signed.ok);
   assert.equal(stored('Composition', noteId).status, 'final');
@@ -158,16 +158,16 @@ test('notes and addenda name their author by the clinician\'s display name (the 
   const named = await openCacheSession({ dataDir: join(scratch.path, 'named'), secrets: keychain, actor: 'dr.ada', actorName: 'Dr Ada Byron', create: true });
   try {
     importBundle(named, readFileSync(SYNTHEA_FILES[0]!));
-    const { noteId } = saveNoteDraft(named, { patientId: patient.id, subjective: 'Better', objective: '', assessment: '', plan: '' }, now);
-    signNote(named, noteId, now);
-    const { addendumId } = addAddendum(named, noteId, 'Seen again at noon.', now);
+    const { noteId } = await saveNoteDraft(named, { patientId: patient.id, subjective: 'Better', objective: '', assessment: '', plan: '' }, now);
+    await signNote(named, noteId, now);
+    const { addendumId } = await addAddendum(named, noteId, 'Seen again at noon.', now);
     const author = (id: string) => JSON.parse(named.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(id) as string).author;
     assert.deepEqual(author(noteId), [{ display: 'Dr Ada Byron' }]);
     assert.deepEqual(author(addendumId), [{ display: 'Dr Ada Byron' }]);
   } finally {
     named.close();
   }
-  const { noteId } = saveNoteDraft(cache.session, { patientId: patient.id, subjective: 'x', objective: '', assessment: '', plan: '' }, now);
+  const { noteId } = await saveNoteDraft(cache.session, { patientId: patient.id, subjective: 'x', objective: '', assessment: '', plan: '' }, now);
   assert.deepEqual(stored('Composition', noteId).author, [{ display: 'dr.chart' }]);
 });
 
@@ -179,7 +179,7 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
   const opts = { trustedOrigins: ['app://clinician'] };
   const theirs = s.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(other.id) as string;
-  const before = { json: JSON.stringify(stored('Condition', theirs)), outbox: outboxSize(s) };
+  const before = { json: JSON.stringify(stored('Condition', theirs)), outbox: await outboxSize(s) };
   const crossed = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: theirs, text: 'x', status: 'resolved' }, caller, opts);
   const unknown = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: 'no-such-condition', text: 'x', status: 'resolved' }, caller, opts);
   assert.equal(crossed.ok, false, 'refused');
@@ -189,9 +189,9 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   assert.equal(crossed.error.code, 'NOT_FOUND');
   assert.equal(JSON.stringify(stored('Condition', theirs)), before.json, 'the other patient\'s problem is untouched');
   assert.equal(s.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(theirs), other.id);
-  assert.equal(outboxSize(s), before.outbox, 'nothing queued');
+  assert.equal(await outboxSize(s), before.outbox, 'nothing queued');
   // A note of the other patient cannot be saved under this one either (sign and addendum take only the note's id).
-  const { noteId } = saveNoteDraft(s, { patientId: other.id, subjective: 'Theirs', objective: '', assessment: '', plan: '' }, now);
+  const { noteId } = await saveNoteDraft(s, { patientId: other.id, subjective: 'Theirs', objective: '', assessment: '', plan: '' }, now);
   const note = await dispatch(registry, 'notes.saveDraft', { patientId: patient.id, noteId, subjective: 'Mine', objective: '', assessment: '', plan: '' }, caller, opts);
   const noNote = await dispatch(registry, 'notes.saveDraft', { patientId: patient.id, noteId: 'no-such-note', subjective: 'Mine', objective: '', assessment: '', plan: '' }, caller, opts);
   assert.equal(note.ok, false);
@@ -199,7 +199,7 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   assert.equal(stored('Composition', noteId).subject.reference, `Patient/${other.id}`);
 });
 
-test('a status change keeps the problem\'s verification status and category; a new problem is a confirmed problem-list item', () => {
+test('a status change keeps the problem\'s verification status and category; a new problem is a confirmed problem-list item', async () => {
   const s = cache.session;
   const id = 'provisional-diagnosis-1';
   const condition = {
@@ -213,12 +213,12 @@ test('a status change keeps the problem\'s verification status and category; a n
     recordedDate: '2026-11-20',
   };
   importBundle(s, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: `urn:uuid:${id}`, resource: condition, request: { method: 'POST', url: 'Condition' } }] }));
-  setProblem(s, { patientId: patient.id, conditionId: id, text: 'Suspected pulmonary embolism', status: 'inactive' }, now);
+  await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Suspected pulmonary embolism', status: 'inactive' }, now);
   const changed = stored('Condition', id);
   assert.equal(changed.clinicalStatus.coding[0].code, 'inactive');
   assert.deepEqual(changed.verificationStatus, condition.verificationStatus, 'still provisional');
   assert.deepEqual(changed.category, condition.category, 'still an encounter diagnosis');
-  const { conditionId } = setProblem(s, { patientId: patient.id, text: 'Gout', status: 'active' }, now);
+  const { conditionId } = await setProblem(s, { patientId: patient.id, text: 'Gout', status: 'active' }, now);
   assert.equal(stored('Condition', conditionId).verificationStatus.coding[0].code, 'confirmed');
   assert.equal(stored('Condition', conditionId).category[0].coding[0].code, 'problem-list-item');
 });
@@ -227,7 +227,7 @@ test('a note of only invisible characters (zero-width, word joiner, soft hyphen,
   const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.chart' });
   const opts = { trustedOrigins: ['app://clinician'] };
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
-  const { noteId } = saveNoteDraft(
+  const { noteId } = await saveNoteDraft(
     cache.session,
     { patientId: patient.id, subjective: '\u200B\u200C\u200D\u2060', objective: '\uFEFF\u00A0\u3000', assessment: '\u00AD', plan: '\u180E\u2028\u034F\u115F\u3164' },
     now,
@@ -236,6 +236,6 @@ test('a note of only invisible characters (zero-width, word joiner, soft hyphen,
   assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
   assert.equal(stored('Composition', noteId).status, 'preliminary');
   // A visible character beside them is a note.
-  saveNoteDraft(cache.session, { patientId: patient.id, noteId, subjective: '\u200B.', objective: '', assessment: '', plan: '' }, now);
+  await saveNoteDraft(cache.session, { patientId: patient.id, noteId, subjective: '\u200B.', objective: '', assessment: '', plan: '' }, now);
   assert.ok((await dispatch(registry, 'notes.sign', { noteId }, caller, opts)).ok);
 });

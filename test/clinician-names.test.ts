@@ -59,7 +59,7 @@ test('the access trail and new notes name the clinician by display name, after e
   assert.ok(trail.length > 1);
   assert.ok(trail.every((e) => e.actorName === 'Dr Nadia Names'));
 
-  const { noteId } = saveNoteDraft(session, { patientId, subjective: 'Well', objective: '', assessment: '', plan: '' }, new Date());
+  const { noteId } = await saveNoteDraft(session, { patientId, subjective: 'Well', objective: '', assessment: '', plan: '' }, new Date());
   const note = JSON.parse(session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(noteId) as string);
   assert.deepEqual(note.author, [{ display: 'Dr Nadia Names' }]);
 });

@@ -76,7 +76,7 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
     let outbox: string;
     try {
       const change = { resourceType: 'Observation', id: 'crash-pending', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${warmup.patientIds[0]}` } };
-      recordChange(seeded, change as FhirResource);
+      await recordChange(seeded, change as FhirResource);
       outbox = outboxRows(seeded);
       assert.notEqual(outbox, '[]');
     } finally {

@@ -127,26 +127,26 @@ test('an open cache that runs out of space mid-write: DISK_FULL, every earlier c
   let s: CacheSession | null = null;
   try {
     s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: true });
-    for (let n = 0; n < 20; n++) recordChange(s, bigObservation(n));
+    for (let n = 0; n < 20; n++) await recordChange(s, bigObservation(n));
     fillDisk();
     let refused = 0;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(100 + attempt * 40 + i)));
+        await recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(100 + attempt * 40 + i)));
       } catch (err) {
         assert.ok(diskFull(err), `${String(err)} (${(err as { code?: string }).code})`);
         refused++;
       }
     }
     assert.equal(refused, 5, 'every batch that did not fit was refused');
-    assert.equal(outboxSize(s), 20, 'the earlier changes are all there, none of the refused ones');
+    assert.equal(await outboxSize(s), 20, 'the earlier changes are all there, none of the refused ones');
     assert.equal((await verifyCache(s)).ok, true, 'audit chain whole');
     s.close(); // closing on a full disk does not throw
 
     rmSync(FILLER());
     s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: false });
-    recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(500 + i)));
-    assert.equal(outboxSize(s), 60);
+    await recordChanges(s, Array.from({ length: 40 }, (_, i) => bigObservation(500 + i)));
+    assert.equal(await outboxSize(s), 60);
     assert.equal((await verifyCache(s)).ok, true);
   } finally {
     s?.close();
@@ -164,10 +164,10 @@ test('a backup onto a full disk: DISK_FULL, no temp file beside it, and the prev
   const out = join(mountPoint, 'nightly.db');
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: true });
-    for (let n = 0; n < 5; n++) recordChange(s, bigObservation(n));
+    for (let n = 0; n < 5; n++) await recordChange(s, bigObservation(n));
     await backupCache(dataDir, keychain, out);
     const before = readFileSync(out);
-    for (let n = 5; n < 200; n++) recordChange(s, bigObservation(n));
+    for (let n = 5; n < 200; n++) await recordChange(s, bigObservation(n));
     s.close();
     fillDisk();
     await assert.rejects(backupCache(dataDir, keychain, out), (e: unknown) => e instanceof AppError && e.code === 'DISK_FULL' && /Free space where the backup goes/.test(e.message));

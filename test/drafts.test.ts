@@ -94,13 +94,13 @@ test('discarding removes the draft and is audited as a delete; discarding nothin
   assert.deepEqual(listDrafts(cache.session, bob!.id), []);
 });
 
-test("a draft may not point at another patient's note or problem: refused with the same words as one that does not exist, nothing written", () => {
-  const bobsNote = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now).noteId;
-  const bobsSigned = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now).noteId;
-  signNote(cache.session, bobsSigned, now);
-  const alicesNote = saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now).noteId;
-  const alicesSigned = saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now).noteId;
-  signNote(cache.session, alicesSigned, now);
+test("a draft may not point at another patient's note or problem: refused with the same words as one that does not exist, nothing written", async () => {
+  const bobsNote = (await saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now)).noteId;
+  const bobsSigned = (await saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now)).noteId;
+  await signNote(cache.session, bobsSigned, now);
+  const alicesNote = (await saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now)).noteId;
+  const alicesSigned = (await saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now)).noteId;
+  await signNote(cache.session, alicesSigned, now);
 
   const refusal = (fn: () => unknown): string => {
     try {
@@ -177,14 +177,14 @@ test('junk draft bodies are refused by the contract and the previous draft stays
 
 test("signing a note removes its local draft in the sign's transaction; a refused sign keeps it", async () => {
   const r = registry();
-  const { noteId } = saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now);
+  const { noteId } = await saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now);
   putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: noteId, body: { plan: 'Review tomorrow' } }, now);
   const signed = await dispatch(r, 'notes.sign', { noteId }, caller, opts);
   assert.equal(signed.ok, true);
   assert.equal(listDrafts(cache.session, bob!.id).some((d) => d.target === noteId), false);
 
   // An empty note is refused at signing: its draft remains.
-  const empty = saveNoteDraft(cache.session, { patientId: bob!.id, subjective: '', objective: '', assessment: '', plan: '' }, now).noteId;
+  const empty = (await saveNoteDraft(cache.session, { patientId: bob!.id, subjective: '', objective: '', assessment: '', plan: '' }, now)).noteId;
   putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: empty, body: { plan: 'typing…' } }, now);
   const refused = await dispatch(r, 'notes.sign', { noteId: empty }, caller, opts);
   assert.equal(refused.ok, false);

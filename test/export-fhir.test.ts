@@ -40,10 +40,10 @@ before(async () => {
   session = await openCacheSession({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.export', actorName: 'Dr Ada Export', create: true });
   importBundle(session, readFileSync(SYNTHEA_FILES[0]!));
   const now = new Date('2026-11-25T10:00:00Z');
-  const signed = saveNoteDraft(session, { patientId: patient.id, subjective: 'Cough', objective: 'Clear chest', assessment: 'URTI', plan: 'Fluids' }, now);
-  signNote(session, signed.noteId, now);
+  const signed = await saveNoteDraft(session, { patientId: patient.id, subjective: 'Cough', objective: 'Clear chest', assessment: 'URTI', plan: 'Fluids' }, now);
+  await signNote(session, signed.noteId, now);
   signedNoteId = signed.noteId;
-  draftNoteId = saveNoteDraft(session, { patientId: patient.id, subjective: 'Unfinished thought', objective: '', assessment: '', plan: '' }, now).noteId;
+  draftNoteId = (await saveNoteDraft(session, { patientId: patient.id, subjective: 'Unfinished thought', objective: '', assessment: '', plan: '' }, now)).noteId;
   mkdirSync(out);
   rig = exportRig(() => session, out);
 });

@@ -95,7 +95,7 @@ test('the raised heart-rate range takes 280 /min, and stored units stay UCUM', a
     .prepare("SELECT json_extract(json, '$.valueQuantity.code') AS u, json_extract(json, '$.component[0].valueQuantity.code') AS c FROM resources WHERE id IN (SELECT value FROM json_each(?))")
     .all(JSON.stringify((r.value as { ids: string[] }).ids)) as Array<{ u: string | null; c: string | null }>;
   assert.deepEqual(units.map((x) => x.u ?? x.c).sort(), ['/min', 'Cel', 'mm[Hg]']);
-  assert.throws(() => recordVitals(cache.session, vitalsInputSchema.parse({ patientId: patient.id, heartRate: 301 }), new Date()));
+  await assert.rejects(async () => await recordVitals(cache.session, vitalsInputSchema.parse({ patientId: patient.id, heartRate: 301 }), new Date()));
 });
 
 test('at most 10 fields, each capped; other schemas\' messages come through too', async () => {
@@ -117,7 +117,7 @@ test('at most 10 fields, each capped; other schemas\' messages come through too'
 });
 
 test('a hostile payload\'s values and made-up key names never appear in the error, and nothing is queued', async () => {
-  const before = outboxSize(cache.session);
+  const before = await outboxSize(cache.session);
   const SECRET = 'Smith-John-1970-01-01';
   const hostile: Array<[string, unknown]> = [
     ['chart.recordVitals', { patientId: patient.id, heartRate: SECRET }],
@@ -136,7 +136,7 @@ test('a hostile payload\'s values and made-up key names never appear in the erro
     const text = JSON.stringify(error);
     for (const needle of [SECRET, 'Smith', 'John', '1970']) assert.ok(!text.includes(needle), `${name}: ${needle} echoed in ${text}`);
   }
-  assert.equal(outboxSize(cache.session), before);
+  assert.equal(await outboxSize(cache.session), before);
 });
 
 test('keys of a record (a draft body\'s names) never come back: the field is cut at the record', async () => {

@@ -330,7 +330,7 @@ test('a change the backend refused for good keeps only its outbox row and its ow
   ahead = Date.parse(grant.expiresAt) - Date.now() + 30 * 24 * HOUR;
   try {
     // The sync worker's settle with the backend's refusal (the grant is over there too): the row stays, not sent again.
-    settle(session(), keys.map((idempotencyKey) => ({ idempotencyKey, status: 'refused', reason: 'forbidden' }) as never));
+    await settle(session(), keys.map((idempotencyKey) => ({ idempotencyKey, status: 'refused', reason: 'forbidden' }) as never));
     assert.equal(count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'), 1);
     assert.deepEqual(await reachable(patientId), [], 'a month later the patient is not reachable');
     assert.deepEqual(

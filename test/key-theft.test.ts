@@ -116,7 +116,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       uploadedUpTo = session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       // Work the backend has not seen yet: its audit entries are the ones a thief would like gone.
       const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-      for (const text of ['Suspected overdose', 'Follow-up needed', 'Referred to psychiatry']) setProblem(session, { patientId, text, status: 'active' }, new Date());
+      for (const text of ['Suspected overdose', 'Follow-up needed', 'Referred to psychiatry']) await setProblem(session, { patientId, text, status: 'active' }, new Date());
       lastSeq = session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       assert.ok(lastSeq >= uploadedUpTo + 3);
       d.auth.lockNow('manual');

@@ -153,9 +153,9 @@ test('quit during enrollment while the keychain is slow aborts it: not enrolled,
 });
 
 /** Waits for a condition the app reaches on its own (background sync), checking on each timer turn, up to a deadline. */
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -169,9 +169,9 @@ test('the backend ends the session (idle expiry): nothing is wiped, the app stay
   // The server forgets the session (as its idle expiry does); the desktop is not told.
   assert.equal(await new BackendClient(backend.url).logout(passkeyToken), true);
   const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-  const { conditionId } = setProblem(session, { patientId, text: 'Recorded after the server session ended', status: 'active' }, new Date());
+  const { conditionId } = await setProblem(session, { patientId, text: 'Recorded after the server session ended', status: 'active' }, new Date());
   d.auth.nudgeSync();
-  await until(() => syncCounts(session).waiting === 0, 'the change to go out');
+  await until(async () => (await syncCounts(session)).waiting === 0, 'the change to go out');
   assert.equal(d.auth.session(), session, 'still unlocked, same cache');
   assert.ok(await keychain.get(cacheKeyAccount(session.profile.profileId)), 'nothing wiped');
   const status = await d.auth.status();

@@ -46,13 +46,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await backupCache(rig.dataDir, rig.keychain, backup);
       s = await rig.open();
       await work(s, rig.patients, 40, 'offline');
-      const outboxBefore = outboxSize(s);
+      const outboxBefore = await outboxSize(s);
       const headBefore = localHead(s);
       s.close();
       await restoreCache(rig.dataDir, rig.keychain, backup);
       s = await rig.open();
       try {
-        assert.ok(outboxSize(s) < outboxBefore && localHead(s) < headBefore, 'the restore did lose work');
+        assert.ok(await outboxSize(s) < outboxBefore && localHead(s) < headBefore, 'the restore did lose work');
         assert.equal(rollbackNotice(s)?.code, 'CACHE_ROLLED_BACK', 'said at open');
         assert.equal((await verifyCache(s)).firstBad, null, 'the chain itself still verifies');
         await rig.upload(s);

@@ -134,20 +134,20 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('the same problem changed on two devices offline: the second gets both versions, keeps its own, and all converge', async () => {
       // Dr A adds a problem; both devices have it.
-      const { conditionId } = setProblem(a.session, { patientId: SHARED, text: 'Type 2 diabetes', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(a.session, { patientId: SHARED, text: 'Type 2 diabetes', status: 'active' }, new Date());
       await sync(a);
       await sync(b);
       assert.equal(local(b, 'Condition', conditionId)?.version, '1');
 
       // Offline, each changes it.
-      setProblem(a.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'remission' }, new Date());
-      setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'inactive' }, new Date());
+      await setProblem(a.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'remission' }, new Date());
+      await setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'inactive' }, new Date());
       await sync(a);
       await sync(b);
 
-      assert.equal(outboxSize(b.session), 0);
-      assert.equal(syncCounts(b.session).conflicts, 1);
-      const [conflict] = listConflicts(b.session);
+      assert.equal(await outboxSize(b.session), 0);
+      assert.equal((await syncCounts(b.session)).conflicts, 1);
+      const [conflict] = await listConflicts(b.session);
       assert.ok(conflict);
       assert.equal(statusOf(conflict.mine), 'inactive');
       assert.equal(statusOf(conflict.theirs), 'remission');
@@ -155,14 +155,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(statusOf(local(b, 'Condition', conditionId)?.json), 'inactive', 'the clinician still sees their own version');
 
       // Editing on top of an open conflict is refused, with a typed error, and queues nothing.
-      assert.throws(
-        () => setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'active' }, new Date()),
+      await assert.rejects(
+        async () => await setProblem(b.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'active' }, new Date()),
         (err: unknown) => err instanceof AppError && err.code === 'CONFLICT_UNRESOLVED',
       );
-      assert.equal(outboxSize(b.session), 0);
+      assert.equal(await outboxSize(b.session), 0);
 
-      resolveConflict(b.session, conflict.key, 'mine');
-      assert.throws(() => resolveConflict(b.session, conflict.key, 'mine'), (err: unknown) => err instanceof AppError && err.code === 'NOT_FOUND');
+      await resolveConflict(b.session, conflict.key, 'mine');
+      await assert.rejects(async () => await resolveConflict(b.session, conflict.key, 'mine'), (err: unknown) => err instanceof AppError && err.code === 'NOT_FOUND');
       await sync(b);
       await sync(a);
 
@@ -174,7 +174,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const copy = local(d, 'Condition', conditionId)!;
         assert.equal(copy.version, '3');
         assert.equal(content(copy.json), content(stored.resource), 'the device holds what the backend holds');
-        assert.deepEqual(syncCounts(d.session), { waiting: 0, refused: 0, conflicts: 0 });
+        assert.deepEqual(await syncCounts(d.session), { waiting: 0, refused: 0, conflicts: 0 });
       }
 
       // The choice is audited, names the version chosen over, and reached the backend with the rest of the chain.
@@ -185,19 +185,19 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('taking the other version discards the local change, sends nothing, and both converge', async () => {
-      const { conditionId } = setProblem(b.session, { patientId: SHARED, text: 'Asthma', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(b.session, { patientId: SHARED, text: 'Asthma', status: 'active' }, new Date());
       await sync(b);
       await sync(a);
-      setProblem(a.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'resolved' }, new Date());
-      setProblem(b.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'relapse' }, new Date());
+      await setProblem(a.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'resolved' }, new Date());
+      await setProblem(b.session, { patientId: SHARED, conditionId, text: 'Asthma', status: 'relapse' }, new Date());
       // This time Dr B syncs first; Dr A meets the conflict.
       await sync(b);
       await sync(a);
-      const [conflict] = listConflicts(a.session);
+      const [conflict] = await listConflicts(a.session);
       assert.ok(conflict);
       assert.equal(statusOf(conflict.theirs), 'relapse');
-      resolveConflict(a.session, conflict.key, 'theirs');
-      assert.equal(outboxSize(a.session), 0, 'nothing to send');
+      await resolveConflict(a.session, conflict.key, 'theirs');
+      assert.equal(await outboxSize(a.session), 0, 'nothing to send');
       await sync(a);
       const server = await backendSnapshot(backend, a.session.profile.profileId, 'Condition');
       const stored = server.resources.get(conditionId)!;
@@ -209,8 +209,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('a signed note never conflicts: a change to it is refused by the backend, not merged', async () => {
-      const { noteId } = saveNoteDraft(a.session, { patientId: SHARED, subjective: 'Well.', objective: '', assessment: 'Stable.', plan: 'Review.' }, new Date());
-      signNote(a.session, noteId, new Date());
+      const { noteId } = await saveNoteDraft(a.session, { patientId: SHARED, subjective: 'Well.', objective: '', assessment: 'Stable.', plan: 'Review.' }, new Date());
+      await signNote(a.session, noteId, new Date());
       await sync(a);
       await sync(b);
       const signed = local(b, 'Composition', noteId)!;

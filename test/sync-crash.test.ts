@@ -102,11 +102,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     async function finish(session: CacheSession): Promise<void> {
       const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200 });
       for (let i = 0; i < 200; i++) {
-        if ((await worker.drain()) && outboxSize(session) === 0) break;
+        if ((await worker.drain()) && await outboxSize(session) === 0) break;
         await sleep(50);
       }
       const stuck = session.db.prepare('SELECT last_error, count(*) AS n FROM outbox GROUP BY last_error').all();
-      assert.equal(outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)} ${worker.status.lastError}`);
+      assert.equal(await outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)} ${worker.status.lastError}`);
       assert.equal(session.db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0, 'no self-made conflicts');
       await checkExactlyOnce(session, true, 'at the end');
       const uploaded = (await backendSnapshot(backend, session.profile.profileId, 'Observation')).audit;
@@ -154,7 +154,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
         const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.crash', create: false });
         try {
-          if (outboxSize(session) > 0) killedWithWorkQueued++;
+          if (await outboxSize(session) > 0) killedWithWorkQueued++;
           const { applied } = await checkExactlyOnce(session, false, `after kill ${run + 1}`);
           if (applied > lastApplied) progressed++;
           lastApplied = applied;
@@ -182,7 +182,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           // Every third change edits an earlier observation again (of the same patient: a record never moves).
           const target = n % 3 === 0 && n > 0 ? n - 3 : n;
           const id = `kill-backend-${target}`;
-          recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'SpO2' }, subject: { reference: `Patient/${patients[target % patients.length]}` }, valueQuantity: { value: 90 + (n % 10), unit: '%' } });
+          await recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'SpO2' }, subject: { reference: `Patient/${patients[target % patients.length]}` }, valueQuantity: { value: 90 + (n % 10), unit: '%' } });
           worker.nudge();
           n++;
           await sleep(3);

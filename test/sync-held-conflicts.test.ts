@@ -83,24 +83,24 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const full = (s: CacheSession, token: string) => new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => s, token: () => token });
       assert.equal(await full(a, aToken).drain(), true);
       assert.equal(await full(b, bToken).drain(), true);
-      const { conditionId } = setProblem(a, { patientId: SHARED, text: 'Chronic pain', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(a, { patientId: SHARED, text: 'Chronic pain', status: 'active' }, new Date());
       assert.equal(await full(a, aToken).drain(), true);
       assert.equal(await full(b, bToken).drain(), true);
 
       // Dr B changes it and syncs; Dr A changes it offline, unlocks offline, and syncs on the device key.
-      setProblem(b, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'resolved' }, new Date());
+      await setProblem(b, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'resolved' }, new Date());
       assert.equal(await full(b, bToken).drain(), true);
-      setProblem(a, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'inactive' }, new Date());
-      setProblem(a, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'remission' }, new Date());
-      const other = setProblem(a, { patientId: SHARED, text: 'Insomnia', status: 'active' }, new Date());
+      await setProblem(a, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'inactive' }, new Date());
+      await setProblem(a, { patientId: SHARED, conditionId, text: 'Chronic pain', status: 'remission' }, new Date());
+      const other = await setProblem(a, { patientId: SHARED, text: 'Insomnia', status: 'active' }, new Date());
 
       const syncToken = await deviceSession(a);
       const client = new CountingClient(backend.url);
       const syncOnly = new SyncWorker({ undoSeconds: 0, backend: client, session: () => a, token: () => syncToken, pullAllowed: () => false });
       assert.equal(await syncOnly.drain(), true, syncOnly.status.lastError ?? '');
       const firstPush = [...client.pushed];
-      assert.equal(heldCount(a), 1, 'the conflicted change is held');
-      assert.deepEqual(syncCounts(a), { waiting: 2, refused: 0, conflicts: 0 }, 'nothing lost: the held change and the one queued behind it still wait; no conflict without content');
+      assert.equal(await heldCount(a), 1, 'the conflicted change is held');
+      assert.deepEqual(await syncCounts(a), { waiting: 2, refused: 0, conflicts: 0 }, 'nothing lost: the held change and the one queued behind it still wait; no conflict without content');
       assert.equal(syncOnly.status.lastError, HELD_MESSAGE, 'the clinician is told a passkey sign-in is needed');
       const stored = await backendSnapshot(backend, a.profile.profileId, 'Condition');
       assert.equal(statusOf(stored.resources.get(conditionId)!.resource), 'resolved', 'Dr B\'s version stands');
@@ -117,20 +117,20 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(await passkey.drain(), true, passkey.status.lastError ?? '');
       assert.equal(passkeyClient.pushed.length, 1, 'the held change went out once, with its own idempotency key');
       assert.ok(firstPush.includes(passkeyClient.pushed[0]!));
-      assert.equal(heldCount(a), 0);
-      assert.deepEqual(syncCounts(a), { waiting: 0, refused: 0, conflicts: 1 });
-      const [conflict] = listConflicts(a);
+      assert.equal(await heldCount(a), 0);
+      assert.deepEqual(await syncCounts(a), { waiting: 0, refused: 0, conflicts: 1 });
+      const [conflict] = await listConflicts(a);
       assert.ok(conflict);
       assert.equal(statusOf(conflict.theirs as Record<string, unknown>), 'resolved');
       assert.equal(statusOf(conflict.mine as Record<string, unknown>), 'remission', 'mine is the latest local copy, the queued change folded in');
 
-      resolveConflict(a, conflict.key, 'mine');
+      await resolveConflict(a, conflict.key, 'mine');
       assert.equal(await passkey.drain(), true);
       assert.equal(await full(b, bToken).drain(), true);
       const after = await backendSnapshot(backend, a.profile.profileId, 'Condition');
       assert.equal(statusOf(after.resources.get(conditionId)!.resource), 'remission');
       assert.equal(after.resources.get(conditionId)!.version, 3, 'one write for Dr B, one for Dr A\'s choice: nothing doubled');
-      assert.deepEqual(syncCounts(a), { waiting: 0, refused: 0, conflicts: 0 });
+      assert.deepEqual(await syncCounts(a), { waiting: 0, refused: 0, conflicts: 0 });
     });
   });
 }

@@ -146,7 +146,7 @@ describe('sync against a hostile server', () => {
 
   test('hostile answers to pushes lose nothing, and the changes then arrive exactly once', async () => {
     for (let i = 0; i < 5; i++) {
-      recordChange(session, { resourceType: 'Observation', id: `hostile-push-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
+      await recordChange(session, { resourceType: 'Observation', id: `hostile-push-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
     }
     for (const [name, behaviour] of Object.entries(pushBehaviours)) {
       const before = state();
@@ -160,7 +160,7 @@ describe('sync against a hostile server', () => {
     mode = null;
     assert.equal(await worker.drain(), true);
     assert.equal(worker.status.lastError, null);
-    assert.equal(outboxSize(session), 0);
+    assert.equal(await outboxSize(session), 0);
     const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     assert.equal(server.applied, 5, 'each change applied once, the garbled answer notwithstanding');
     for (let i = 0; i < 5; i++) assert.equal(server.resources.get(`hostile-push-${i}`)?.version, 1);

@@ -54,7 +54,7 @@ test('a lock during an in-flight push followed by an unlock never runs two sync 
   await d.auth.stopSync();
   const session = d.auth.session()!;
   const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-  const { conditionId } = setProblem(session, { patientId, text: 'Recorded while the push is held', status: 'active' }, new Date());
+  const { conditionId } = await setProblem(session, { patientId, text: 'Recorded while the push is held', status: 'active' }, new Date());
 
   // The first push waits at the gate; around it, a count of the worker's requests in flight.
   const gate = holdNextCall(d.backend, 'push');
@@ -102,7 +102,7 @@ test('a lock during an in-flight push followed by an unlock never runs two sync 
   // The worker finishes its drain: stopping waits for the loop (the only one).
   await d.auth.stopSync();
   assert.equal(most, 1, 'never two pushes or uploads in flight at once');
-  assert.equal(syncCounts(d.auth.session()!).waiting, 0, 'the change left the outbox');
+  assert.equal((await syncCounts(d.auth.session()!)).waiting, 0, 'the change left the outbox');
 
   const { db } = openDatabase(backend);
   try {

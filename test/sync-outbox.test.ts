@@ -109,28 +109,28 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           // An update of an observation made earlier (several updates of one resource must land in order).
           const id = createdIds[(i * 7) % createdIds.length]!;
           const e = expected.get(id)!;
-          recordChange(session, observation(e.patientId, id, 100 + i));
+          await recordChange(session, observation(e.patientId, id, 100 + i));
           expected.set(id, { ...e, versions: e.versions + 1, value: 100 + i });
         } else {
           const patientId = patientIds[i % PATIENTS]!;
           const id = `obs-${engine}-${i}`;
-          recordChange(session, observation(patientId, id, 60 + (i % 40)));
+          await recordChange(session, observation(patientId, id, 60 + (i % 40)));
           createdIds.push(id);
           expected.set(id, { patientId, versions: 1, value: 60 + (i % 40) });
         }
       }
-      assert.equal(outboxSize(session), CHANGES);
+      assert.equal(await outboxSize(session), CHANGES);
 
       proxy.cutRate = 0.3;
       proxy.cutNext = 8;
       const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(proxy.url, 3000), session: () => session, token: () => token, baseDelayMs: 10, maxDelayMs: 100 });
       let rounds = 0;
-      while (outboxSize(session) > 0 && rounds < 2000) {
+      while (await outboxSize(session) > 0 && rounds < 2000) {
         rounds++;
         if (!(await worker.drain())) await new Promise((r) => setTimeout(r, worker.backoffMs(worker.status.failures - 1)));
       }
       const stuck = session.db.prepare('SELECT last_error, base_version, count(*) AS n FROM outbox GROUP BY last_error, base_version').all();
-      assert.equal(outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)}`);
+      assert.equal(await outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)}`);
       assert.ok(proxy.cuts >= 5, `connections really were cut (${proxy.cuts})`);
       assert.equal(session.db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0);
 
@@ -162,10 +162,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         { idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: before, resource: observation(patientIds[0]!, id, 222) },
       ]);
       assert.equal(elsewhere.results[0]!.status, 'applied');
-      recordChange(session, observation(patientIds[0]!, id, 111));
+      await recordChange(session, observation(patientIds[0]!, id, 111));
       const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(proxy.url), session: () => session, token: () => token });
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-      assert.equal(outboxSize(session), 0);
+      assert.equal(await outboxSize(session), 0);
       const conflict = session.db.prepare('SELECT mine, theirs, their_version FROM conflicts WHERE resource_id = ?').get(id) as { mine: string; theirs: string; their_version: string };
       assert.equal((JSON.parse(conflict.mine) as { valueQuantity: { value: number } }).valueQuantity.value, 111);
       assert.equal((JSON.parse(conflict.theirs) as { valueQuantity: { value: number } }).valueQuantity.value, 222);

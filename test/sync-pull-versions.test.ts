@@ -136,7 +136,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('the clinician\'s next edit goes out on v3: applied as v4, no self-made conflict', async () => {
       front.handle(null);
-      recordChange(session, heartRate('pv-obs', 64));
+      await recordChange(session, heartRate('pv-obs', 64));
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
       assert.equal(conflicts(), 0, 'no conflict');
       assert.equal(held('pv-obs')?.version_id, '4');

@@ -87,18 +87,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('the server failing one change: a server problem, not offline; the batch is split, the change set aside, every other change lands once', async () => {
       for (let i = 0; i < GOOD; i++) {
-        if (i === 5) recordChange(session, heartRate('se-refused', 99, stranger));
-        if (i === 13) recordChange(session, heartRate('se-poison', 50));
-        if (i === 20) recordChange(session, heartRate('se-poison', 51));
-        recordChange(session, heartRate(`se-good-${i}`, 60 + (i % 30)));
+        if (i === 5) await recordChange(session, heartRate('se-refused', 99, stranger));
+        if (i === 13) await recordChange(session, heartRate('se-poison', 50));
+        if (i === 20) await recordChange(session, heartRate('se-poison', 51));
+        await recordChange(session, heartRate(`se-good-${i}`, 60 + (i % 30)));
       }
       assert.equal(await worker.drain(), false, 'the batch with the failing change fails');
       assert.equal(worker.status.online, true, 'not offline: the server answered');
       assert.equal(worker.status.serverProblem, true, 'the server has a problem');
       assert.equal(worker.status.lastError, BACKEND_FAILED_MESSAGE);
 
-      for (let i = 0; i < 60 && syncCounts(session).waiting > 2; i++) await worker.drain();
-      assert.equal(syncCounts(session).waiting, 2, 'only the failing change and the one behind it wait');
+      for (let i = 0; i < 60 && (await syncCounts(session)).waiting > 2; i++) await worker.drain();
+      assert.equal((await syncCounts(session)).waiting, 2, 'only the failing change and the one behind it wait');
       const waiting = session.db.prepare('SELECT resource_id FROM outbox WHERE last_error IS NULL ORDER BY seq').pluck().all();
       assert.deepEqual(waiting, ['se-poison', 'se-poison'], 'the later change of the same resource waits behind the failing one');
       assert.equal(worker.status.failing, 1, 'one change set aside, counted');
@@ -110,13 +110,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (let i = 0; i < GOOD; i++) assert.equal(server.resources.get(`se-good-${i}`)?.version, 1, `good change ${i} landed once`);
       assert.equal(server.resources.has('se-poison'), false);
       assert.equal(server.resources.has('se-refused'), false);
-      assert.equal(syncCounts(session).refused, 1, 'the refused change is kept and counted');
-      assert.deepEqual(refusedReasons(session), ['Not found among your patients.'], 'with the backend\'s reason');
+      assert.equal((await syncCounts(session)).refused, 1, 'the refused change is kept and counted');
+      assert.deepEqual(await refusedReasons(session), ['Not found among your patients.'], 'with the backend\'s reason');
     });
 
     test('a change set aside is not sent again until its time comes, and nothing else is held up', async () => {
       const before = batches.length;
-      recordChange(session, heartRate('se-late', 77));
+      await recordChange(session, heartRate('se-late', 77));
       for (let i = 0; i < 5; i++) assert.equal(await worker.drain(), true);
       assert.deepEqual(batches.slice(before), [['se-late']], 'only the new change went out');
       assert.equal(worker.status.failing, 1);
@@ -126,7 +126,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       failing = false;
       now += SET_ASIDE_MS + 1;
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-      assert.equal(syncCounts(session).waiting, 0);
+      assert.equal((await syncCounts(session)).waiting, 0);
       assert.equal(worker.status.failing, 0);
       assert.equal(worker.status.lastError, null);
       const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
@@ -136,7 +136,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('a server failing every push (its database down, /healthz says so) sets no work aside: all lands once it recovers', async () => {
       allFail = true;
-      for (let i = 0; i < 30; i++) recordChange(session, heartRate(`se-outage-${i}`, 60 + i));
+      for (let i = 0; i < 30; i++) await recordChange(session, heartRate(`se-outage-${i}`, 60 + i));
       for (let i = 0; i < 60; i++) {
         assert.equal(await worker.drain(), false, 'every drain fails');
         assert.equal(worker.status.online, true);
@@ -146,7 +146,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       allFail = false;
       // The server is back: whatever the outage had set aside goes out at once, without waiting for its time.
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-      assert.equal(syncCounts(session).waiting, 0);
+      assert.equal((await syncCounts(session)).waiting, 0);
       assert.equal(worker.status.failing, 0);
       const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
       for (let i = 0; i < 30; i++) assert.equal(server.resources.get(`se-outage-${i}`)?.version, 1, `change ${i} landed once`);

@@ -113,7 +113,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       serverNow += 13 * 60 * 60_000;
       const session = d.auth.session()!;
-      const { conditionId } = setProblem(session, { patientId, text: 'Recorded after the server clock jumped', status: 'active' }, new Date());
+      const { conditionId } = await setProblem(session, { patientId, text: 'Recorded after the server clock jumped', status: 'active' }, new Date());
       d.auth.nudgeSync();
       await arrived;
 
@@ -123,7 +123,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const stored = await db.selectFrom('resources').select('version_id').where('resource_type', '=', 'Condition').where('id', '=', conditionId).execute();
       assert.equal(stored.length, 1, 'the change reached the backend once');
       await d.auth.stopSync();
-      assert.equal(syncCounts(session).waiting, 0);
+      assert.equal((await syncCounts(session)).waiting, 0);
       assert.equal(d.auth.syncState().lastError, null);
     });
   });

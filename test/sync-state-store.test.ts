@@ -36,9 +36,9 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
 }
 
 /** A cache made by the app (with `arrange` run on its session first), then opened in a store worker, plus a connection of the test's own. */
-async function openStore(arrange: (cache: TestCache) => void = () => undefined): Promise<{ store: WorkerCacheStore; db: CacheDatabase; dispose(): Promise<void> }> {
+async function openStore(arrange: (cache: TestCache) => void | Promise<void> = () => undefined): Promise<{ store: WorkerCacheStore; db: CacheDatabase; dispose(): Promise<void> }> {
   const cache = await openTestCache(ACTOR);
-  arrange(cache);
+  await arrange(cache);
   const { profileId, databaseFile } = cache.session.profile;
   cache.session.close();
   const keys = await loadDeviceKeys(cache.keychain, profileId);
@@ -88,8 +88,8 @@ test('sync state through the worker: kept, replaced, removed with null; the keys
 
 test('changesSince lists the young queued changes in order, without failed ones; unmarkSent gives an attempt back, never below zero', async () => {
   const keys: string[] = [];
-  const o = await openStore((cache) => {
-    for (const id of ['cs-1', 'cs-2', 'cs-3']) keys.push(recordChange(cache.session, observation(id, 'cs-patient')));
+  const o = await openStore(async (cache) => {
+    for (const id of ['cs-1', 'cs-2', 'cs-3']) keys.push(await recordChange(cache.session, observation(id, 'cs-patient')));
     cache.session.db.prepare("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z' WHERE idempotency_key = ?").run(keys[0]);
     cache.session.db.prepare("UPDATE outbox SET last_error = 'refused' WHERE idempotency_key = ?").run(keys[2]);
     cache.session.db.prepare('UPDATE outbox SET attempts = 1 WHERE idempotency_key IN (?, ?)').run(keys[0], keys[1]);
@@ -100,13 +100,14 @@ test('changesSince lists the young queued changes in order, without failed ones;
     assert.ok(young[0]!.seq > 0 && !Number.isNaN(Date.parse(young[0]!.createdAt)));
     assert.deepEqual((await o.store.call('changesSince', { since: '2019-01-01T00:00:00.000Z' })).map((c) => c.idempotencyKey), [keys[0], keys[1]], 'in queue order');
 
-    assert.equal(await o.store.call('unmarkSent', { keys: [keys[0]!, keys[2]!, 'not-queued'] }), 1, 'only the one counted as sent');
+    await o.store.call('unmarkSent', { keys: [keys[0]!, keys[2]!, 'not-queued'] });
     const attempts = (key: string) => o.db.prepare('SELECT attempts FROM outbox WHERE idempotency_key = ?').pluck().get(key);
     assert.equal(attempts(keys[0]!), 0);
     assert.equal(attempts(keys[1]!), 1, 'another change keeps its attempt');
-    assert.equal(await o.store.call('unmarkSent', { keys: [keys[0]!] }), 0);
+    assert.equal(attempts(keys[2]!), 0, 'one never counted as sent stays at zero');
+    await o.store.call('unmarkSent', { keys: [keys[0]!] });
     assert.equal(attempts(keys[0]!), 0, 'never below zero');
-    assert.equal(await o.store.call('unmarkSent', { keys: [] }), 0);
+    await o.store.call('unmarkSent', { keys: [] });
   } finally {
     await o.dispose();
   }

@@ -98,9 +98,9 @@ describe('the sync worker against a failing proxy', () => {
   test('four changes the server always fails on at the head of the outbox: the ten good ones behind them land', async () => {
     const worker = newWorker();
     mode = 'poison';
-    for (let i = 0; i < 4; i++) recordChange(session, hr(`o-poison-${i}`, 61));
+    for (let i = 0; i < 4; i++) await recordChange(session, hr(`o-poison-${i}`, 61));
     const good = Array.from({ length: 10 }, (_, i) => `o-good-${i}`);
-    for (const id of good) recordChange(session, hr(id, 70));
+    for (const id of good) await recordChange(session, hr(id, 70));
     for (let i = 0; i < 150 && (await landed(good)) < 10; i++) {
       wall += 1000;
       mono += 1000;
@@ -113,7 +113,7 @@ describe('the sync worker against a failing proxy', () => {
     mode = 'forward';
     mono += SET_ASIDE_MS;
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-    assert.equal(syncCounts(session).waiting, 0);
+    assert.equal((await syncCounts(session)).waiting, 0);
     assert.equal(worker.status.failing, 0);
   });
 
@@ -122,8 +122,8 @@ describe('the sync worker against a failing proxy', () => {
     assert.equal(await worker.drain(), true);
     const successBefore = worker.status.lastSuccessAt;
     mode = 'outage';
-    recordChange(session, hr('o-a', 61));
-    recordChange(session, hr('o-b', 62));
+    await recordChange(session, hr('o-a', 61));
+    await recordChange(session, hr('o-b', 62));
     for (let i = 0; i < 12; i++) {
       wall += 1000;
       mono += 1000;
@@ -137,7 +137,7 @@ describe('the sync worker against a failing proxy', () => {
     wall += 1000;
     mono += 1000;
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-    assert.equal(syncCounts(session).waiting, 0, 'both land at the first drain after the outage');
+    assert.equal((await syncCounts(session)).waiting, 0, 'both land at the first drain after the outage');
     assert.equal(worker.status.failing, 0);
     assert.equal(worker.status.lastError, null);
     assert.notEqual(worker.status.lastSuccessAt, successBefore);
@@ -147,7 +147,7 @@ describe('the sync worker against a failing proxy', () => {
   test('a change set aside, then the wall clock set back two days: it is tried again when its (monotonic) time comes', async () => {
     const worker = newWorker();
     mode = 'poison';
-    recordChange(session, hr('o-poison-late', 61));
+    await recordChange(session, hr('o-poison-late', 61));
     for (let i = 0; i < 6; i++) {
       wall += 1000;
       mono += 1000;
@@ -160,17 +160,17 @@ describe('the sync worker against a failing proxy', () => {
     mono += 10 * 60_000;
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
     assert.equal(await landed(['o-poison-late']), 1, 'landed 10 minutes later, whatever the wall clock says');
-    assert.equal(syncCounts(session).waiting, 0);
+    assert.equal((await syncCounts(session)).waiting, 0);
   });
 
   test('500 changes of 20 KB (10 MB, above the 8 MiB push limit): pushes are capped by size and all land', async () => {
     const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 30_000), session: () => session, token: () => token, setAsideMs: SET_ASIDE_MS, clock: () => wall, monotonic: () => mono });
     assert.ok(MAX_PUSH_BYTES < PUSH_BODY_LIMIT);
     const note = 'x'.repeat(20_000);
-    for (let i = 0; i < 500; i++) recordChange(session, { ...hr(`big-${i}`, 70), note: [{ text: note }] } as FhirResource);
+    for (let i = 0; i < 500; i++) await recordChange(session, { ...hr(`big-${i}`, 70), note: [{ text: note }] } as FhirResource);
     pushBodies = [];
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-    assert.equal(syncCounts(session).waiting, 0, 'every change lands at the first drain');
+    assert.equal((await syncCounts(session)).waiting, 0, 'every change lands at the first drain');
     assert.ok(pushBodies.length >= 3, `split by size (${pushBodies.length} pushes)`);
     for (const size of pushBodies) assert.ok(size <= MAX_PUSH_BYTES + 64 * 1024, `push of ${size} bytes stays under the cap`);
   });
@@ -180,20 +180,20 @@ describe('the sync worker against a failing proxy', () => {
     mode = 'limit1m';
     tooLarge = 0;
     const note = 'y'.repeat(20_000);
-    for (let i = 0; i < 120; i++) recordChange(session, { ...hr(`mid-${i}`, 70), note: [{ text: note }] } as FhirResource);
+    for (let i = 0; i < 120; i++) await recordChange(session, { ...hr(`mid-${i}`, 70), note: [{ text: note }] } as FhirResource);
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
     assert.ok(tooLarge > 0, 'the proxy refused a push as too large');
-    assert.equal(syncCounts(session).waiting, 0, 'every change lands');
+    assert.equal((await syncCounts(session)).waiting, 0, 'every change lands');
     // One change larger than the proxy takes: set aside with a message that says why, not "refused".
-    recordChange(session, { ...hr('huge', 70), note: [{ text: 'z'.repeat(1_200_000) }] } as FhirResource);
+    await recordChange(session, { ...hr('huge', 70), note: [{ text: 'z'.repeat(1_200_000) }] } as FhirResource);
     await worker.drain();
-    assert.equal(syncCounts(session).waiting, 1);
+    assert.equal((await syncCounts(session)).waiting, 1);
     assert.notEqual(worker.status.lastError, 'The hospital server refused the request.');
     assert.ok(worker.status.lastError === TOO_LARGE_MESSAGE || worker.status.lastError === FAILING_MESSAGE, worker.status.lastError ?? '');
     mode = 'forward';
     mono += SET_ASIDE_MS;
     assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
-    assert.equal(syncCounts(session).waiting, 0);
+    assert.equal((await syncCounts(session)).waiting, 0);
   });
 
   test('the OS reports the network gone while a sync is in flight: Offline stays, the answer already on its way does not turn it back; a sync begun after it does', async () => {

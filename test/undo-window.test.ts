@@ -114,7 +114,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     const session = () => d.auth.session()!;
     const patientId = () => session().db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-    const newProblem = (text: string) => setProblem(session(), { patientId: patientId(), text, status: 'active' }, new Date()).conditionId;
+    const newProblem = async (text: string) => (await setProblem(session(), { patientId: patientId(), text, status: 'active' }, new Date())).conditionId;
     const setStatus = async (conditionId: string | undefined, status: string) => {
       const r = (await dispatch(registry, 'problems.set', { patientId: patientId(), ...(conditionId ? { conditionId } : {}), text: 'Hypertension', status }, APP, options)) as Result<{ conditionId: string }>;
       assert.ok(r.ok, r.ok ? '' : r.error.message);
@@ -213,7 +213,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await d.auth.stopSync();
         token = d.auth.desktop.currentToken()!;
         assert.ok(token);
-        assert.equal(outboxSize(session()), 0);
+        assert.equal(await outboxSize(session()), 0);
       });
 
       function worker(clocks: { wall(): number; mono(): number }, timer?: ReturnType<typeof manualTimer>, undoSeconds: number = 10, backendUrl = backend.url) {
@@ -232,9 +232,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       test('the first change inside the window and every later one wait; the loop wakes when the first comes of age, not at its idle time', async () => {
         const t0 = Date.parse('2026-11-25T10:00:00.000Z');
-        const x = newProblem('Asthma');
-        const y = newProblem('Gout');
-        const z = newProblem('Migraine');
+        const x = await newProblem('Asthma');
+        const y = await newProblem('Gout');
+        const z = await newProblem('Migraine');
         madeAt(x, t0);
         madeAt(y, t0 + 5_000);
         madeAt(z, t0 + 5_000);
@@ -247,7 +247,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           let wake = await timer.next();
           assert.equal(wake.ms, 4_000, 'wakes when the oldest held change comes of age');
           assert.equal(w.status.heldUntil, t0 + 10_000);
-          assert.equal(outboxSize(session()), 3, 'nothing sent');
+          assert.equal(await outboxSize(session()), 3, 'nothing sent');
           assert.deepEqual([x, y, z].map((id) => entryOf(session(), id)!.attempts), [0, 0, 0]);
 
           // Just short of the window: still held.
@@ -256,7 +256,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           wake.fire();
           wake = await timer.next();
           assert.equal(wake.ms, 1);
-          assert.equal(outboxSize(session()), 3);
+          assert.equal(await outboxSize(session()), 3);
 
           wall += 1;
           mono += 1;
@@ -271,7 +271,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           mono += 5_000;
           wake.fire();
           wake = await timer.next();
-          assert.equal(outboxSize(session()), 0, 'the rest went');
+          assert.equal(await outboxSize(session()), 0, 'the rest went');
           assert.equal(wake.ms, 30_000, 'nothing held: the idle wait');
           assert.equal(w.status.heldUntil, null);
         } finally {
@@ -280,7 +280,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       });
 
       test('a wall clock set back an hour holds a change no longer than the window (monotonic); a stop keeps it for the next start', async () => {
-        const x = newProblem('Eczema');
+        const x = await newProblem('Eczema');
         const made = Date.parse(entryOf(session(), x)!.created_at);
         let wall = made - 3_600_000;
         let mono = 50_000;
@@ -305,7 +305,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       });
 
       test('undoSeconds 0 sends at once', async () => {
-        const x = newProblem('Sinusitis');
+        const x = await newProblem('Sinusitis');
         const made = Date.parse(entryOf(session(), x)!.created_at);
         const w = worker({ wall: () => made, mono: () => 0 }, undefined, 0);
         assert.equal(await w.drain(), true);
@@ -313,7 +313,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       });
 
       test('a push refused at connect gives its attempt back; one cut off after it was sent still counts (it may have arrived)', async () => {
-        const x = newProblem('Otitis');
+        const x = await newProblem('Otitis');
         const made = Date.parse(entryOf(session(), x)!.created_at);
         const clocks = { wall: () => made + WINDOW_MS, mono: () => 0 };
         // Nothing listens on this port: connection refused.

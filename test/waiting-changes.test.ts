@@ -74,13 +74,13 @@ describe('the waiting list (cache only)', () => {
     const empty = await waiting(registry);
     assert.deepEqual(empty, { changes: [], truncated: false });
 
-    const [vitalsId] = recordVitals(s, { patientId: P1, heartRate: 131 }, now).ids;
-    const { noteId } = saveNoteDraft(s, { patientId: P1, subjective: 'Chest pain', objective: '', assessment: '', plan: '' }, now);
-    signNote(s, noteId, now);
-    const { addendumId } = addAddendum(s, noteId, 'Troponin pending.', now);
-    const { conditionId } = setProblem(s, { patientId: P2, text: 'Hypertension', status: 'active' }, now);
-    recordChange(s, observation(P2, 'lab-1', 'laboratory'));
-    recordChange(s, { resourceType: 'AllergyIntolerance', id: 'allergy-1', patient: { reference: `Patient/${P2}` } } as FhirResource);
+    const [vitalsId] = (await recordVitals(s, { patientId: P1, heartRate: 131 }, now)).ids;
+    const { noteId } = await saveNoteDraft(s, { patientId: P1, subjective: 'Chest pain', objective: '', assessment: '', plan: '' }, now);
+    await signNote(s, noteId, now);
+    const { addendumId } = await addAddendum(s, noteId, 'Troponin pending.', now);
+    const { conditionId } = await setProblem(s, { patientId: P2, text: 'Hypertension', status: 'active' }, now);
+    await recordChange(s, observation(P2, 'lab-1', 'laboratory'));
+    await recordChange(s, { resourceType: 'AllergyIntolerance', id: 'allergy-1', patient: { reference: `Patient/${P2}` } } as FhirResource);
 
     const { changes, truncated } = await waiting(registry);
     assert.equal(truncated, false);
@@ -105,16 +105,16 @@ describe('the waiting list (cache only)', () => {
   test('refused, held and conflicting changes are listed with their state and a fixed last error; only the refused one undoable (discarded)', async () => {
     const s = cache.session;
     const refusedId = randomUUID();
-    recordChange(s, observation(P1, refusedId, 'laboratory'));
+    await recordChange(s, observation(P1, refusedId, 'laboratory'));
     const refusedKey = keyOf(s);
     const heldId = randomUUID();
-    recordChange(s, observation(P1, heldId, 'laboratory'));
+    await recordChange(s, observation(P1, heldId, 'laboratory'));
     const heldKey = keyOf(s);
     const conflictId = randomUUID();
-    recordChange(s, observation(P2, conflictId, 'vital-signs'));
+    await recordChange(s, observation(P2, conflictId, 'vital-signs'));
     const conflictKey = keyOf(s);
-    markSent(s, [refusedKey, heldKey, conflictKey]);
-    settle(s, [
+    await markSent(s, [refusedKey, heldKey, conflictKey]);
+    await settle(s, [
       { idempotencyKey: refusedKey, status: 'refused', reason: "The server's database refused this change." },
       { idempotencyKey: heldKey, status: 'conflict', currentVersion: '3' },
       { idempotencyKey: conflictKey, status: 'conflict', current: observation(P2, conflictId, 'vital-signs') as never, currentVersion: '4' },
@@ -151,7 +151,7 @@ describe('the waiting list (cache only)', () => {
 
   test('at most 200, newest first, and the list says it is cut', async () => {
     const s = cache.session;
-    for (let i = 0; i < 205; i++) recordChange(s, observation(P1, `many-${i}`, 'laboratory'));
+    for (let i = 0; i < 205; i++) await recordChange(s, observation(P1, `many-${i}`, 'laboratory'));
     const { changes, truncated } = await waiting(registry);
     assert.equal(changes.length, 200);
     assert.equal(truncated, true);
@@ -194,8 +194,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     test('a change the server keeps failing on is listed as failing, with the worker\'s fixed text; the one that went through is no longer listed', async () => {
-      recordChange(session, observation(P1, 'poison-1', 'laboratory'));
-      recordChange(session, observation(P1, 'good-1', 'laboratory'));
+      await recordChange(session, observation(P1, 'poison-1', 'laboratory'));
+      await recordChange(session, observation(P1, 'good-1', 'laboratory'));
       const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 10_000), session: () => session, token: () => token, batchSize: 1, monotonic: () => mono });
       for (let i = 0; i < 10 && worker.status.setAside.size === 0; i++) {
         mono += 1000;
@@ -205,7 +205,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const registry = createHandlerRegistry({ session: () => session, problem: () => null, actor: () => 'dr.w' });
       // Through the registry without a worker: the list still shows it, as waiting (the app's registry passes its worker).
       assert.deepEqual((await waiting(registry)).changes.map((c) => [c.resourceId, c.state]), [['poison-1', 'waiting']]);
-      const { changes } = listWaitingChanges(session, worker.status);
+      const { changes } = await listWaitingChanges(session, worker.status);
       assert.deepEqual(
         changes.map((c) => [c.resourceId, c.state, c.lastError, c.undoable]),
         [['poison-1', 'failing', WAITING_ERRORS.failing, false]],

@@ -114,7 +114,7 @@ test('Synthea patients: flags equal a full scan of their record; rows sorted by 
 test('a new reading replaces the old one: a high heart rate is abnormal, not critical; drafts, waiting changes and conflicts are counted per patient', async () => {
   const p = synthea[0]!;
   const before = rowOf((await patientWorklist(cache.session)).patients, p.id).flags;
-  recordVitals(cache.session, { patientId: p.id, heartRate: 110, systolic: 120, diastolic: 80, temperature: 36.8, spo2: 98, respiratoryRate: 16 }, new Date('2026-11-25T12:00:00Z'));
+  await recordVitals(cache.session, { patientId: p.id, heartRate: 110, systolic: 120, diastolic: 80, temperature: 36.8, spo2: 98, respiratoryRate: 16 }, new Date('2026-11-25T12:00:00Z'));
   putDraft(cache.session, { patientId: p.id, kind: 'vitals', target: '', body: { heartRate: '1' } }, new Date());
   putDraft(cache.session, { patientId: p.id, kind: 'note', target: '', body: { plan: 'x' } }, new Date());
   // A conflict the sync left for this patient's condition (as sync settle writes it).
@@ -129,7 +129,7 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   assert.equal(after.waiting, before.waiting + 5, 'five vital-sign Observations wait for the backend');
   assert.equal(after.conflicts, before.conflicts + 1);
   // The conflict view names whose record it is.
-  const conflict = listConflicts(cache.session).find((c) => c.resourceId === condition.id)!;
+  const conflict = (await listConflicts(cache.session)).find((c) => c.resourceId === condition.id)!;
   assert.equal(conflict.patientName, rowOf((await patientWorklist(cache.session)).patients, p.id).name);
   const others = (await patientWorklist(cache.session)).patients.filter((r) => r.id !== p.id);
   assert.ok(others.every((r) => r.flags.drafts === 0 && r.flags.waiting === 0 && r.flags.conflicts === 0), 'nothing counted for anyone else');
@@ -233,7 +233,7 @@ test('200 patients x 150 observations: waiting changes, conflicts and latest vit
   try {
     for (let i = 0; i < 200; i++) importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `sc-${String(i).padStart(4, '0')}`, observations: 150 })));
     // Something waiting and in conflict for one patient, so the counts have rows to find.
-    recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
+    await recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
     assertIndexSeeksOnly(big.session.db);
     await patientWorklist(big.session);
     const started = performance.now();

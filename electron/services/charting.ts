@@ -4,94 +4,44 @@
  * entries in one transaction, so it works offline and reaches the backend
  * later exactly once. A signed note is never changed: a correction is an
  * addendum. Never write an implausible vital or edit a signed note.
+ *
+ * Each change is one call of the cache store (`recordChanges`,
+ * ./store/operations/chart-changes.ts): the checks against the cache, the
+ * resources built from them, their outbox and audit entries and the removal
+ * of the draft the change completes (`completes`) commit together. This
+ * module holds no SQL.
  */
-import { randomUUID } from 'node:crypto';
-import { AppError } from '../../shared/app-error';
-import {
-  addendumComposition,
-  noteComposition,
-  problemCondition,
-  isBlankText,
-  sectionPlainText,
-  vitalObservations,
-  type NoteDraft,
-  type ProblemInput,
-  type VitalsInput,
-} from '../../shared/charting';
-import type { FhirResource } from '../../shared/contract';
+import type { NoteDraft, ProblemInput, VitalsInput } from '../../shared/charting';
+import type { StoreArgs } from './store/store-api';
 import type { CacheSession } from './cache-session';
-import { recordChange, recordChanges } from './outbox';
-import { actorDisplayName } from './workspace-state';
 
-function existing(session: CacheSession, type: string, id: string): FhirResource | null {
-  const json = session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | undefined;
-  return json ? (JSON.parse(json) as FhirResource) : null;
+/** The draft a change completes, removed in the change's transaction: one draft, or every draft of a kind for a target. */
+export type CompletedDraft = Pick<StoreArgs<'recordChanges'>, 'clearDraft' | 'clearDraftsOfTarget'>;
+
+async function record(session: CacheSession, change: StoreArgs<'recordChanges'>['change'], completes: CompletedDraft = {}): Promise<string[]> {
+  return (await session.store.call('recordChanges', { change, ...completes })).ids;
 }
 
-function requirePatient(session: CacheSession, patientId: string): void {
-  if (!existing(session, 'Patient', patientId)) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
+export async function recordVitals(session: CacheSession, input: VitalsInput, now: Date, completes?: CompletedDraft): Promise<{ ids: string[] }> {
+  return { ids: await record(session, { kind: 'vitals', input, now: now.toISOString() }, completes) };
 }
 
-export function recordVitals(session: CacheSession, input: VitalsInput, now: Date): { ids: string[] } {
-  requirePatient(session, input.patientId);
-  const observations = vitalObservations(input, () => randomUUID(), now.toISOString());
-  recordChanges(session, observations);
-  return { ids: observations.map((o) => o.id) };
+export async function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date, completes?: CompletedDraft): Promise<{ noteId: string }> {
+  const [noteId] = await record(session, { kind: 'noteDraft', draft, now: now.toISOString() }, completes);
+  return { noteId: noteId! };
 }
 
-function noteOf(session: CacheSession, noteId: string): FhirResource & { status?: string; subject?: { reference?: string }; section?: Array<{ text?: { div?: string } }> } {
-  const note = existing(session, 'Composition', noteId);
-  if (!note) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
-  return note;
-}
-
-export function saveNoteDraft(session: CacheSession, draft: NoteDraft, now: Date): { noteId: string } {
-  requirePatient(session, draft.patientId);
-  const noteId = draft.noteId ?? randomUUID();
-  if (draft.noteId) {
-    const note = noteOf(session, draft.noteId);
-    // Another patient's note (by the patient the cache filed it under) gets the same text as an unknown one.
-    const filedUnder = session.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(draft.noteId);
-    if (filedUnder !== draft.patientId) throw new AppError('NOT_FOUND', 'That note is not in this computer\'s cache.');
-    if (note.status === 'final') throw new AppError('INVALID_INPUT', 'A signed note cannot be changed. Add an addendum instead.');
-  }
-  recordChange(session, noteComposition({ ...draft, noteId }, actorDisplayName(session), now.toISOString(), 'preliminary'));
+export async function signNote(session: CacheSession, noteId: string, now: Date, completes?: CompletedDraft): Promise<{ noteId: string }> {
+  await record(session, { kind: 'sign', noteId, now: now.toISOString() }, completes);
   return { noteId };
 }
 
-export const EMPTY_NOTE_MESSAGE = 'An empty note cannot be signed. Write at least one section.';
-
-/** Whether every section of the note shows nothing: blank, or only invisible characters (a note without sections is blank too). */
-function isBlankNote(note: FhirResource & { section?: Array<{ text?: { div?: string } }> }): boolean {
-  return (note.section ?? []).every((s) => isBlankText(sectionPlainText(s.text?.div ?? '')));
+export async function addAddendum(session: CacheSession, noteId: string, text: string, now: Date, completes?: CompletedDraft): Promise<{ addendumId: string }> {
+  const [addendumId] = await record(session, { kind: 'addendum', noteId, text, now: now.toISOString() }, completes);
+  return { addendumId: addendumId! };
 }
 
-export function signNote(session: CacheSession, noteId: string, now: Date): { noteId: string } {
-  const note = noteOf(session, noteId);
-  if (note.status === 'final') throw new AppError('INVALID_INPUT', 'This note is already signed.');
-  if (isBlankNote(note)) throw new AppError('INVALID_INPUT', EMPTY_NOTE_MESSAGE);
-  recordChange(session, { ...note, status: 'final', date: now.toISOString() });
-  return { noteId };
-}
-
-export function addAddendum(session: CacheSession, noteId: string, text: string, now: Date): { addendumId: string } {
-  const note = noteOf(session, noteId);
-  if (note.status !== 'final') throw new AppError('INVALID_INPUT', 'Only a signed note takes an addendum; edit the draft instead.');
-  const patientId = note.subject?.reference?.replace(/^Patient\//, '') ?? '';
-  const addendumId = randomUUID();
-  recordChange(session, addendumComposition(patientId, addendumId, noteId, text, actorDisplayName(session), now.toISOString()));
-  return { addendumId };
-}
-
-export function setProblem(session: CacheSession, input: ProblemInput, now: Date): { conditionId: string } {
-  requirePatient(session, input.patientId);
-  const conditionId = input.conditionId ?? randomUUID();
-  // Only a problem filed under this patient: another patient's gets the same text as an unknown one (nothing said about it).
-  const filedUnder = input.conditionId
-    ? (session.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(input.conditionId) as string | null | undefined)
-    : undefined;
-  const current = input.conditionId && filedUnder === input.patientId ? existing(session, 'Condition', input.conditionId) : null;
-  if (input.conditionId && !current) throw new AppError('NOT_FOUND', 'That problem is not in this computer\'s cache.');
-  recordChange(session, problemCondition({ ...input, conditionId }, now.toISOString().slice(0, 10), current ?? undefined));
-  return { conditionId };
+export async function setProblem(session: CacheSession, input: ProblemInput, now: Date, completes?: CompletedDraft): Promise<{ conditionId: string }> {
+  const [conditionId] = await record(session, { kind: 'problem', input, now: now.toISOString() }, completes);
+  return { conditionId: conditionId! };
 }

@@ -20,9 +20,9 @@
  * refusal whether the target exists for someone else: every refusal is the
  * same NOT_FOUND text. The rows, their checks and their entries are calls
  * of the cache store (./store/operations/draft-rows.ts); this module holds
- * no SQL. Still synchronous through the store's migration runNow: the
- * clears run inside a change's transaction (handler-registry
- * changeClearingDraft), and putDraft is timed per keystroke by the bench.
+ * no SQL. The draft a charting change completes is cleared inside that
+ * change's store call (recordChanges). Still synchronous through the
+ * store's migration runNow: putDraft is timed per keystroke by the bench.
  */
 import { AppError } from '../../shared/app-error';
 import type { Draft, DraftKind } from '../../shared/contract';

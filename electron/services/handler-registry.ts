@@ -19,7 +19,7 @@ import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from '
 import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
 import { rollbackNotice } from './rollback-guard';
-import { clearAddendumDraftOf, clearDraft, clearNoteDraftOf, discardDraft, listDrafts, putDraft } from './drafts';
+import { discardDraft, listDrafts, putDraft } from './drafts';
 import { getWorkspace, setWorkspace } from './workspace-state';
 import { withForcedWorkspace, withoutForcedChanges } from './policy/forced-workspace';
 import { patientWorklist } from './worklist';
@@ -71,21 +71,12 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     auth?.activity();
     return fn(session);
   };
-  // A local change: written with its outbox entry, then the sync worker is woken.
-  const change = <T>(fn: (s: CacheSession, now: Date) => T): T => {
-    const result = phi((s) => fn(s, new Date()));
+  // A local change: written with its outbox entry (and the removal of the draft it completes, in the same store call), then the sync worker is woken.
+  const change = async <T>(fn: (s: CacheSession, now: Date) => Promise<T>): Promise<T> => {
+    const result = await phi((s) => fn(s, new Date()));
     auth?.nudgeSync();
     return result;
   };
-  // A change that completes a draft: the change and the draft's removal in one transaction.
-  const changeClearingDraft = <T>(fn: (s: CacheSession, now: Date) => T, clear: (s: CacheSession) => unknown): T =>
-    change((s, now) =>
-      s.audited(() => {
-        const result = fn(s, now);
-        clear(s);
-        return result;
-      }),
-    );
   return {
     'app.status': () => {
       const session = deps.session();
@@ -121,28 +112,28 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     'devices.list': () => requireAuth(auth).devices(),
     'devices.revoke': ({ deviceId }) => requireAuth(auth).revokeDevice(deviceId),
     // A save and the removal of its draft commit together: a lock or crash between them would bring the recorded work back.
-    'chart.recordVitals': (input) => changeClearingDraft((s, now) => recordVitals(s, input, now), (s) => clearDraft(s, input.patientId, 'vitals', '')),
+    'chart.recordVitals': (input) => change((s, now) => recordVitals(s, input, now, { clearDraft: { patientId: input.patientId, kind: 'vitals', target: '' } })),
     'notes.saveDraft': (input) => change((s, now) => saveNoteDraft(s, input, now)),
-    'notes.sign': ({ noteId }) => changeClearingDraft((s, now) => signNote(s, noteId, now), (s) => clearNoteDraftOf(s, noteId)),
-    'notes.addendum': ({ noteId, text }) => changeClearingDraft((s, now) => addAddendum(s, noteId, text, now), (s) => clearAddendumDraftOf(s, noteId)),
+    'notes.sign': ({ noteId }) => change((s, now) => signNote(s, noteId, now, { clearDraftsOfTarget: { kind: 'note', target: noteId } })),
+    'notes.addendum': ({ noteId, text }) => change((s, now) => addAddendum(s, noteId, text, now, { clearDraftsOfTarget: { kind: 'addendum', target: noteId } })),
     'problems.set': (input) =>
-      changeClearingDraft((s, now) => setProblem(s, input, now), (s) => clearDraft(s, input.patientId, 'problem', input.conditionId ?? '')),
-    'sync.status': () => {
+      change((s, now) => setProblem(s, input, now, { clearDraft: { patientId: input.patientId, kind: 'problem', target: input.conditionId ?? '' } })),
+    'sync.status': async () => {
       const session = requireSession(deps);
       const worker = auth?.syncState();
       return {
-        ...syncCounts(session),
+        ...(await syncCounts(session)),
         online: worker?.online ?? false,
         lastSuccessAt: worker?.lastSuccessAt ?? null,
         lastError: worker?.lastError ?? null,
         serverProblem: worker?.serverProblem ?? false,
         failing: worker?.failing ?? 0,
-        refusedReasons: refusedReasons(session),
+        refusedReasons: await refusedReasons(session),
         rolledBack: rollbackNotice(session)?.message ?? null,
         progress: worker?.progress ?? null,
       };
     },
-    'sync.conflicts': () => phi((s) => ({ conflicts: listConflicts(s) })),
+    'sync.conflicts': () => phi(async (s) => ({ conflicts: await listConflicts(s) })),
     'sync.resolveConflict': ({ key, choice }) => change((s) => resolveConflict(s, key, choice)),
     'sync.networkChanged': ({ online }) => {
       auth?.networkChanged(online);
@@ -150,7 +141,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     },
     'sync.waiting': () => phi((s) => listWaitingChanges(s, auth?.syncState() ?? null)),
     // Any clinician signed in here may undo what waits in this cache's outbox: it is their own cache.
-    'changes.undo': (target) => phi((s) => undoChange(s, target, (key) => auth?.syncState().sending.has(key) ?? false)),
+    'changes.undo': (target) => phi((s) => undoChange(s, target, auth?.syncState().sending ?? [])),
     // Drafts stay in this cache (never queued): no sync nudge.
     'drafts.put': (input) => phi((s) => putDraft(s, input, new Date())),
     'drafts.list': ({ patientId }) => phi((s) => ({ drafts: listDrafts(s, patientId) })),

@@ -10,98 +10,39 @@
  * answers).
  * Never drop an entry silently: a conflict moves it, with both versions, to
  * the conflicts table.
+ *
+ * The rows are calls of the cache store (./store/operations/outbox-rows.ts,
+ * one transaction each); this module holds no SQL and only names the calls
+ * for the sync worker, the status and the tests.
  */
-import { randomUUID } from 'node:crypto';
-import { AppError } from '../../shared/app-error';
-import { patientIdOf, sortDateOf } from '../../shared/fhir-fields';
 import type { FhirResource } from '../../shared/contract';
-import type { Change, ChangeResult } from '../../shared/sync-api';
+import type { ChangeResult } from '../../shared/sync-api';
 import type { CacheSession } from './cache-session';
-import { PULLED_PREFIX, laterVersion } from './store/operations/pulled-versions';
+import type { OutboxEntry } from './store/store-api';
 
-export interface OutboxEntry extends Change {
-  seq: number;
-  attempts: number;
-  /** Answered "conflict" without content before; sent again only on a passkey session. */
-  held: boolean;
-}
+export type { OutboxEntry } from './store/store-api';
 
 /** Writes `resource` locally and queues it for the backend; returns the idempotency key. */
-export function recordChange(session: CacheSession, resource: FhirResource): string {
-  return session.audited(() => writeChange(session, resource));
+export async function recordChange(session: CacheSession, resource: FhirResource): Promise<string> {
+  const { keys } = await session.store.call('recordChanges', { change: { kind: 'resources', resources: [resource] } });
+  return keys[0]!;
 }
 
-/** Several changes that belong together (one vitals entry): all or none, and one unit for undo (a change group). */
-export function recordChanges(session: CacheSession, resources: FhirResource[]): string[] {
-  const group = resources.length > 1 ? { id: randomUUID(), size: resources.length } : undefined;
-  return session.audited(() => resources.map((r) => writeChange(session, r, { group })));
+/**
+ * Several changes that belong together (one vitals entry): all or none, and
+ * one unit for undo (a change group) unless `group` is false (changes that
+ * merely go in one transaction).
+ */
+export async function recordChanges(session: CacheSession, resources: FhirResource[], group?: boolean): Promise<string[]> {
+  const { keys } = await session.store.call('recordChanges', { change: { kind: 'resources', resources, group } });
+  return keys;
 }
 
-/** Whether the resource waits for the clinician's choice on a conflict. */
-export function hasOpenConflict(session: CacheSession, resourceType: string, id: string): boolean {
-  return !!session.db.prepare('SELECT 1 FROM conflicts WHERE resource_type = ? AND resource_id = ?').pluck().get(resourceType, id);
-}
-
-export interface WriteChangeOptions {
-  /**
-   * False for a change that is not the clinician's own edit and must not be
-   * taken back alone (keeping my version of a conflict: undoing it would
-   * leave my content on top of the backend's version, unsent).
-   */
-  undoable?: boolean;
-  /** The change group it belongs to (changes made together, undone together) and how many changes the group has. */
-  group?: { id: string; size: number };
-}
-
-export function writeChange(session: CacheSession, resource: FhirResource, options: WriteChangeOptions = {}): string {
-  const { db, audit } = session;
-  if (hasOpenConflict(session, resource.resourceType, resource.id)) {
-    throw new AppError('CONFLICT_UNRESOLVED', 'This item was also changed elsewhere. Choose which version to keep before changing it again.');
-  }
-  {
-    const existing = db.prepare('SELECT version_id, json FROM resources WHERE resource_type = ? AND id = ?').get(resource.resourceType, resource.id) as
-      | { version_id: string | null; json: string }
-      | undefined;
-    const patientId = patientIdOf(resource.resourceType, resource.id, resource, new Map());
-    const json = JSON.stringify(resource);
-    db.prepare(
-      `INSERT INTO resources (resource_type, id, patient_id, sort_date, json) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (resource_type, id) DO UPDATE SET patient_id = excluded.patient_id, sort_date = excluded.sort_date, json = excluded.json`,
-    ).run(resource.resourceType, resource.id, patientId, sortDateOf(resource.resourceType, resource), json);
-    // The base is the version this device last got from the backend, or the one still queued before this change.
-    const queued = db
-      .prepare('SELECT base_version FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1')
-      .get(resource.resourceType, resource.id) as { base_version: string | null } | undefined;
-    const key = randomUUID();
-    // What the change replaced, so it can be undone while it is still on this computer only (change-undo.ts);
-    // a change that must not be undone keeps neither (prior_existed NULL).
-    // A Patient also feeds the patient list and search index, which an undo does not restore: never undoable.
-    const undoable = (options.undoable ?? true) && resource.resourceType !== 'Patient';
-    db.prepare(
-      `INSERT INTO outbox (idempotency_key, resource_type, resource_id, base_version, resource, created_at, prior, prior_existed, change_group, group_size)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      key,
-      resource.resourceType,
-      resource.id,
-      queued ? queued.base_version : (existing?.version_id ?? null),
-      json,
-      new Date().toISOString(),
-      undoable ? (existing?.json ?? null) : null,
-      undoable ? (existing ? 1 : 0) : null,
-      options.group?.id ?? null,
-      options.group?.size ?? null,
-    );
-    audit.append({
-      action: existing ? 'U' : 'C',
-      subtype: existing ? 'update' : 'create',
-      patientId,
-      entities: [`${resource.resourceType}/${resource.id}`],
-      query: null,
-      outcome: '0',
-    });
-    return key;
-  }
+/** What the sync worker holds back: held entries (sent again once per token, on a passkey session only) and entries set aside. */
+export interface PendingOptions {
+  sendHeld?: boolean;
+  heldSentAlready?: Iterable<string>;
+  setAside?: Iterable<string>;
 }
 
 /**
@@ -109,103 +50,71 @@ export function writeChange(session: CacheSession, resource: FhirResource, optio
  * a resource already in the batch: that one waits for the first one's new
  * version, so it goes out re-based rather than as a self-made conflict.
  * A held entry (a conflict answered without content) goes out only when
- * `releaseHeld` says so for its key; an entry `setAside` names (one the
- * server keeps failing on) does not go out now. Either way it and every
- * later change of its resource stay queued, untouched, behind it: changes
- * of one resource are never reordered; changes of other resources go on.
+ * `sendHeld` and it was not sent held before under this token; an entry
+ * `setAside` names (one the server keeps failing on) does not go out now.
+ * Either way it and every later change of its resource stay queued,
+ * untouched, behind it: changes of one resource are never reordered;
+ * changes of other resources go on.
  */
-export function pendingChanges(
-  session: CacheSession,
-  limit: number,
-  releaseHeld: (idempotencyKey: string) => boolean = () => true,
-  setAside: (idempotencyKey: string) => boolean = () => false,
-): OutboxEntry[] {
-  type Row = { seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null };
-  // Read lazily, not LIMIT n: entries waiting behind a held or set-aside change must not fill the batch's window.
-  const rows = session.db
-    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at FROM outbox WHERE last_error IS NULL ORDER BY seq')
-    .iterate() as IterableIterator<Row>;
-  const seen = new Set<string>();
-  const blocked = new Set<string>();
-  const batch: Row[] = [];
-  for (const r of rows) {
-    if (batch.length >= limit) break;
-    const key = `${r.resource_type}/${r.resource_id}`;
-    if (blocked.has(key)) continue;
-    if ((r.held_at !== null && !releaseHeld(r.idempotency_key)) || setAside(r.idempotency_key)) {
-      blocked.add(key);
-      continue;
-    }
-    if (seen.has(key)) break;
-    seen.add(key);
-    batch.push(r);
-  }
-  return batch.map((r) => ({
-    seq: r.seq,
-    attempts: r.attempts,
-    held: r.held_at !== null,
-    idempotencyKey: r.idempotency_key,
-    resourceType: r.resource_type,
-    id: r.resource_id,
-    baseVersion: r.base_version,
-    resource: JSON.parse(r.resource) as FhirResource,
-  }));
+export function pendingChanges(session: CacheSession, limit: number, options: PendingOptions = {}): Promise<OutboxEntry[]> {
+  return session.store.call('pendingChanges', {
+    limit,
+    sendHeld: options.sendHeld ?? true,
+    heldSentAlready: [...(options.heldSentAlready ?? [])],
+    setAside: [...(options.setAside ?? [])],
+  });
 }
 
 /** Entries held for a passkey session (conflicts answered without content). */
-export function heldCount(session: CacheSession): number {
-  return session.db.prepare('SELECT count(*) FROM outbox WHERE held_at IS NOT NULL AND last_error IS NULL').pluck().get() as number;
+export function heldCount(session: CacheSession): Promise<number> {
+  return session.store.call('heldCount', {});
 }
 
-export function outboxSize(session: CacheSession): number {
-  return session.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+export function outboxSize(session: CacheSession): Promise<number> {
+  return session.store.call('outboxSize', {});
 }
 
 /** What the sync status shows: waiting to be sent, refused by the backend, and conflicts to resolve. */
-export function syncCounts(session: CacheSession): { waiting: number; refused: number; conflicts: number } {
-  const count = (sql: string) => session.db.prepare(sql).pluck().get() as number;
-  return {
-    waiting: count('SELECT count(*) FROM outbox WHERE last_error IS NULL'),
-    refused: count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'),
-    conflicts: count('SELECT count(*) FROM conflicts'),
-  };
+export function syncCounts(session: CacheSession): Promise<{ waiting: number; refused: number; conflicts: number }> {
+  return session.store.call('syncCounts', {});
+}
+
+/** syncCounts for main's still-synchronous update check (migration: store runNow, see ./store/README.md). */
+export function syncCountsNow(session: CacheSession): { waiting: number; refused: number; conflicts: number } {
+  return session.store.runNow('syncCounts', {});
 }
 
 /** The reasons the backend gave for refused changes (distinct, at most `limit`): fixed server texts, shown with the count. */
-export function refusedReasons(session: CacheSession, limit = 5): string[] {
-  return session.db.prepare('SELECT DISTINCT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY last_error LIMIT ?').pluck().all(limit) as string[];
-}
-
-/** The newer version the pull left alone while a change of the resource was queued, if any. */
-export function pulledWhileQueued(session: CacheSession, resourceType: string, id: string): { versionId: string; resource: FhirResource } | null {
-  const value = session.db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(`${PULLED_PREFIX}${resourceType}/${id}`) as string | undefined;
-  return value === undefined ? null : (JSON.parse(value) as { versionId: string; resource: FhirResource });
-}
-
-export function forgetPulledWhileQueued(session: CacheSession, resourceType: string, id: string): void {
-  session.db.prepare('DELETE FROM sync_state WHERE key = ?').run(`${PULLED_PREFIX}${resourceType}/${id}`);
-}
-
-/** Whether `versionId` (pulled) is later than the one the cache holds. */
-export function isLaterVersion(versionId: string, held: string | null): boolean {
-  return laterVersion(versionId, held);
+export function refusedReasons(session: CacheSession, limit = 5): Promise<string[]> {
+  return session.store.call('refusedReasons', { limit });
 }
 
 /**
  * Counts a push of these entries before it goes out: `attempts` is how many
  * times an entry was sent, so one with attempts > 0 may already be on the
- * backend (its answer lost) and can no longer be undone.
+ * backend (its answer lost) and can no longer be undone. Answers the keys
+ * still queued: only those may be sent (one taken back meanwhile is gone).
  */
-export function markSent(session: CacheSession, keys: string[]): void {
+export async function markSent(session: CacheSession, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  return new Set((await session.store.call('markSent', { keys })).marked);
+}
+
+/** Gives back the attempt counted for a push that never reached the backend. */
+export async function unmarkSent(session: CacheSession, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  session.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE idempotency_key IN (SELECT value FROM json_each(?))').run(JSON.stringify(keys));
+  await session.store.call('unmarkSent', { keys });
 }
 
 /** Which of `keys` are still in the outbox (the rest were answered, folded into a conflict, or discarded). */
-export function stillQueued(session: CacheSession, keys: string[]): Set<string> {
+export async function stillQueued(session: CacheSession, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = session.db.prepare('SELECT idempotency_key FROM outbox WHERE idempotency_key IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(keys)) as string[];
-  return new Set(rows);
+  return new Set(await session.store.call('stillQueued', { keys }));
+}
+
+/** Pending changes made after `since` (ISO time), oldest first: what the undo window may still hold back. */
+export function changesSince(session: CacheSession, since: string): Promise<Array<{ seq: number; idempotencyKey: string; createdAt: string }>> {
+  return session.store.call('changesSince', { since });
 }
 
 /**
@@ -219,44 +128,6 @@ export function stillQueued(session: CacheSession, keys: string[]): Set<string> 
  * outbox, held until a passkey session sends it again; refusals stay in
  * the outbox with the reason (not sent again, shown to the clinician).
  */
-export function settle(session: CacheSession, results: ChangeResult[]): void {
-  const { db } = session;
-  const entryOf = db.prepare('SELECT resource_type, resource_id, resource FROM outbox WHERE idempotency_key = ?');
-  const remove = db.prepare('DELETE FROM outbox WHERE idempotency_key = ?');
-  const setVersion = db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?');
-  const rebase = db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?');
-  const localCopy = db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
-  const dropQueued = db.prepare('DELETE FROM outbox WHERE resource_type = ? AND resource_id = ?');
-  const dropConflicts = db.prepare('DELETE FROM conflicts WHERE resource_type = ? AND resource_id = ?');
-  const keepConflict = db.prepare(
-    'INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  // attempts were counted when the push went out (markSent).
-  const refuse = db.prepare('UPDATE outbox SET last_error = ? WHERE idempotency_key = ?');
-  const hold = db.prepare('UPDATE outbox SET held_at = ? WHERE idempotency_key = ?');
-  db.transaction(() => {
-    for (const r of results) {
-      const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string; resource: string } | undefined;
-      if (!entry) continue;
-      if (r.status === 'applied') {
-        remove.run(r.idempotencyKey);
-        setVersion.run(r.versionId, entry.resource_type, entry.resource_id);
-        rebase.run(r.versionId, entry.resource_type, entry.resource_id);
-        // The backend took it on top of whatever the pull had left alone: that version is behind now.
-        forgetPulledWhileQueued(session, entry.resource_type, entry.resource_id);
-      } else if (r.status === 'conflict' && r.current === undefined) {
-        // The session may not read the backend's version: nothing to show the
-        // clinician yet. Keep the entry (no work lost, none doubled) and hold it.
-        hold.run(new Date().toISOString(), r.idempotencyKey);
-      } else if (r.status === 'conflict') {
-        const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
-        dropQueued.run(entry.resource_type, entry.resource_id);
-        dropConflicts.run(entry.resource_type, entry.resource_id);
-        forgetPulledWhileQueued(session, entry.resource_type, entry.resource_id);
-        keepConflict.run(r.idempotencyKey, entry.resource_type, entry.resource_id, mine, JSON.stringify(r.current), r.currentVersion, new Date().toISOString());
-      } else {
-        refuse.run(r.reason, r.idempotencyKey);
-      }
-    }
-  })();
+export async function settle(session: CacheSession, results: ChangeResult[]): Promise<void> {
+  await session.store.call('settlePush', { results });
 }

@@ -43,7 +43,7 @@ import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
 import type { SyncProgress } from '../../shared/contract';
 import { NotReachedError, type BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
-import { heldCount, markSent, pendingChanges, settle, stillQueued, type OutboxEntry } from './outbox';
+import { changesSince, heldCount, markSent, pendingChanges, settle, stillQueued, unmarkSent, type OutboxEntry } from './outbox';
 import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
@@ -123,10 +123,9 @@ function defaultSchedule(ms: number, fire: () => void): () => void {
  * only" and may be undone. One store call; a closed cache (a lock meanwhile)
  * leaves the attempt counted, which only ever errs on the safe side.
  */
-export async function giveBackAttempt(session: Pick<CacheSession, 'store'>, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
+export async function giveBackAttempt(session: CacheSession, keys: string[]): Promise<void> {
   try {
-    await session.store.call('unmarkSent', { keys });
+    await unmarkSent(session, keys);
   } catch {
     // The cache closed meanwhile: the attempt stays counted (the change is treated as possibly sent).
   }
@@ -208,7 +207,7 @@ export class SyncWorker {
    * every later change wait), or null when none is; records when it comes of
    * age. Of age when either clock says so (see the header).
    */
-  private undoCut(session: CacheSession, windowMs: number): number | null {
+  private async undoCut(session: CacheSession, windowMs: number): Promise<number | null> {
     this.holdUntil = null;
     this.status.heldUntil = null;
     if (windowMs <= 0) {
@@ -218,9 +217,7 @@ export class SyncWorker {
     const wallNow = this.now();
     const monoNow = this.monotonicNow();
     // ISO times compare as text; a created_at ahead of the clock (set back since) counts as young here.
-    // runNow: read in the same synchronous step as the batch and its marking as sent (an undo cannot come between).
-    // With the store in its worker this read belongs inside the outbox's one call that takes a batch.
-    const young = session.store.runNow('changesSince', { since: new Date(wallNow - windowMs).toISOString() });
+    const young = await changesSince(session, new Date(wallNow - windowMs).toISOString());
     const seen = new Map<string, number>();
     let cut: number | null = null;
     for (const row of young) {
@@ -255,10 +252,10 @@ export class SyncWorker {
     const passkey = this.options.pullAllowed?.() ?? true;
     const full = Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES);
     const now = this.monotonicNow();
-    const aside = (key: string) => (this.asideUntil.get(key) ?? -Infinity) > now;
-    let batch = pendingChanges(session, Math.min(full, this.cap ?? full), (key) => passkey && !this.released.has(key), aside);
+    const aside = [...this.asideUntil].filter(([, until]) => until > now).map(([key]) => key);
+    let batch = await pendingChanges(session, Math.min(full, this.cap ?? full), { sendHeld: passkey, heldSentAlready: this.released, setAside: aside });
     // The undo window: a change younger than it, and every change after it, stays on this computer for now.
-    const cut = this.undoCut(session, windowMs);
+    const cut = await this.undoCut(session, windowMs);
     if (cut !== null) {
       const young = batch.findIndex((e) => e.seq >= cut);
       if (young >= 0) batch = batch.slice(0, young);
@@ -277,9 +274,14 @@ export class SyncWorker {
     }
     for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
     // From here the batch may reach the server: recorded as sent (persisted: an answer lost in a crash still counts) and
-    // in flight, in the same synchronous step as it was read, so an undo never sees it as only on this computer.
+    // in flight. Only the entries still queued when counted go: one an undo took back after the batch was read stays back.
+    const marked = await markSent(session, batch.map((b) => b.idempotencyKey));
+    if (marked.size < batch.length) {
+      changes = changes.filter((c) => marked.has(c.idempotencyKey));
+      batch = batch.filter((b) => marked.has(b.idempotencyKey));
+      if (batch.length === 0) return this.pushOnce();
+    }
     const keys = batch.map((b) => b.idempotencyKey);
-    markSent(session, keys);
     for (const key of keys) this.sending.add(key);
     try {
       return await this.sendAndSettle(session, token, batch, changes, now);
@@ -307,7 +309,7 @@ export class SyncWorker {
     if (results.some((r) => !sent.has(r.idempotencyKey))) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
     }
-    settle(session, results);
+    await settle(session, results);
     // The server takes other changes again: each change set aside meanwhile is tried once more, alone, at once
     // (after an outage it lands now; one the server really fails on is set aside again at its first failure).
     for (const key of this.unconfirmed) if (this.asideUntil.has(key)) this.asideUntil.set(key, now);
@@ -413,10 +415,10 @@ export class SyncWorker {
         if (reachable()) this.status.online = true;
         this.status.serverProblem = false;
         this.status.failures = 0;
-        this.status.failing = this.countAside(session);
+        this.status.failing = await this.countAside(session);
         // Work held for want of content waits for the clinician's passkey; work set aside waits for the server: say so.
         this.status.lastError =
-          this.status.failing > 0 ? FAILING_MESSAGE : session && !passkey && heldCount(session) > 0 ? HELD_MESSAGE : null;
+          this.status.failing > 0 ? FAILING_MESSAGE : session && !passkey && (await heldCount(session)) > 0 ? HELD_MESSAGE : null;
         return true;
       } catch (err) {
         if (isSessionEnded(err) && token) {
@@ -439,7 +441,7 @@ export class SyncWorker {
         const code = err instanceof AppError ? err.code : null;
         this.status.online = code !== 'BACKEND_UNREACHABLE' && reachable();
         this.status.serverProblem = code === 'BACKEND_FAILED';
-        this.status.failing = this.countAside(this.options.session());
+        this.status.failing = await this.countAside(this.options.session());
         this.status.lastError = err instanceof AppError ? err.message : 'Sync failed unexpectedly.';
         return false;
       }
@@ -447,11 +449,11 @@ export class SyncWorker {
   }
 
   /** Changes set aside that are still queued (the others were answered, folded into a conflict or discarded). */
-  private countAside(session: CacheSession | null): number {
+  private async countAside(session: CacheSession | null): Promise<number> {
     if (!session || this.asideUntil.size === 0) return this.asideUntil.size;
     let queued: Set<string>;
     try {
-      queued = stillQueued(session, [...this.asideUntil.keys()]);
+      queued = await stillQueued(session, [...this.asideUntil.keys()]);
     } catch {
       return this.asideUntil.size; // the cache closed meanwhile (a lock): counted again at the next drain
     }

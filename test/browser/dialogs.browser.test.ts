@@ -140,7 +140,7 @@ test('a change the server refused is offered as Discard (not Undo), and discardi
   // The backend's answer for it: refused (as settle records a real push reply).
   const session = desktop.auth.session()!;
   const key = session.db.prepare('SELECT idempotency_key FROM outbox').pluck().get() as string;
-  settle(session, [{ idempotencyKey: key, status: 'refused', reason: 'Not found among your patients.' }]);
+  await settle(session, [{ idempotencyKey: key, status: 'refused', reason: 'Not found among your patients.' }]);
 
   await page.getByTestId('sync-status-button').click();
   const dialog = page.getByTestId('waiting-dialog');

@@ -30,8 +30,8 @@ process.stdout.write('open\n');
 if (process.env.CACHE_CHILD_MODE === 'write') {
   const marker = env('CACHE_CHILD_MARKER');
   let n = 0;
-  const chart = (): void => {
-    recordChange(session, { resourceType: 'Observation', id: `child-${n}`, status: 'final', code: { text: marker }, subject: { reference: 'Patient/child-p1' }, valueQuantity: { value: n, unit: '/min' } });
+  const chart = async (): Promise<void> => {
+    await recordChange(session, { resourceType: 'Observation', id: `child-${n}`, status: 'final', code: { text: marker }, subject: { reference: 'Patient/child-p1' }, valueQuantity: { value: n, unit: '/min' } });
     n++;
     if (n % 10 === 0) process.stdout.write(`wrote ${n}\n`);
     setImmediate(chart);

@@ -65,7 +65,7 @@ export async function work(session: CacheSession, patients: string[], n: number,
     await openChart(session, patientId);
     if (i % 3 === 0) await searchPatients(session, 'Synthetic');
     if (i % 4 === 0) {
-      recordChange(session, { resourceType: 'Observation', id: `rb-${tag}-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
+      await recordChange(session, { resourceType: 'Observation', id: `rb-${tag}-${i}`, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60 + i, unit: '/min' } });
     }
   }
 }

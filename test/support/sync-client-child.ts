@@ -30,7 +30,7 @@ for (;;) {
   const update = Math.random() < 0.4 ? (session.db.prepare("SELECT id, patient_id FROM resources WHERE id LIKE 'kill-%' ORDER BY random() LIMIT 1").get() as { id: string; patient_id: string } | undefined) : undefined;
   const id = update?.id ?? `kill-${process.pid}-${n}`;
   const patientId = update?.patient_id ?? patients[n % patients.length]!;
-  recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 50 + (n % 100), unit: '/min' } });
+  await recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 50 + (n % 100), unit: '/min' } });
   worker.nudge();
   n++;
   await new Promise((r) => setTimeout(r, 2 + Math.random() * 6));

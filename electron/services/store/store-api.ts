@@ -12,8 +12,12 @@ import { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { AppErrorShape } from '../../../shared/app-error';
 import { AUDIT_ACTIONS, AUDIT_NETWORKS, AUDIT_OUTCOMES, AUDIT_SUBTYPES, type AuditNetwork } from '../../../shared/audit-entry';
+import { noteDraftSchema, problemInputSchema, vitalsInputSchema } from '../../../shared/charting';
 import {
   DRAFT_KINDS,
+  fhirResourceSchema,
+  type Conflict,
+  type WaitingChange,
   workspaceStateSchema,
   type AuditEntryView,
   type Chart,
@@ -23,7 +27,7 @@ import {
   type WorkspaceState,
 } from '../../../shared/contract';
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
-import { MAX_PUSH_CHANGES, pullCursorSchema, pulledResourceSchema } from '../../../shared/sync-api';
+import { MAX_PUSH_CHANGES, changeResultSchema, pullCursorSchema, pulledResourceSchema, type Change } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
 import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../page-cache-policy';
 import type { CacheStats } from '../cache-maintenance';
@@ -59,6 +63,20 @@ export const bundleResourceSchema = z.strictObject({
  * a chart.open issued during a first sync waits for at most one slice.
  */
 export const PULL_SLICE = 250;
+
+/** Resources of one recordChanges call (a vitals entry is six; the bench queues setup changes a thousand at a time). */
+const RECORD_MAX = 2000;
+const changeTime = z.string().min(1).max(40);
+/** Idempotency keys the sync worker names (the push in flight, changes set aside). */
+const keyList = z.array(z.string().max(64)).max(100_000);
+
+/** One outbox entry as the sync worker pushes it. */
+export interface OutboxEntry extends Change {
+  seq: number;
+  attempts: number;
+  /** Answered "conflict" without content before; sent again only on a passkey session. */
+  held: boolean;
+}
 
 const seqSchema = z.number().int().nonnegative();
 /** One point of a hash chain: an entry's seq and hash (seq 0 with the genesis hash is the start). */
@@ -159,10 +177,6 @@ export const storeCallArgs = {
   syncState: z.strictObject({ key: syncStateKey }),
   /** Sets a sync bookkeeping value; null removes it. Never a secret, never PHI. */
   setSyncState: z.strictObject({ key: syncStateKey, value: z.string().max(64 * 1024).nullable() }),
-  /** Queued changes created after `since` (ISO time), not failed, in order: the push's undo window. */
-  changesSince: z.strictObject({ since: z.string().max(40) }),
-  /** Gives back the attempt counted for changes whose push never reached the backend. */
-  unmarkSent: z.strictObject({ keys: z.array(z.string().min(1).max(256)).max(MAX_PUSH_CHANGES) }),
   /** Saves a draft (C entry when created); a body with nothing typed removes it (D entry). */
   putDraft: z.strictObject({ patientId: storedId, kind: z.enum(DRAFT_KINDS), target: z.string().max(256), body: z.record(z.string(), z.string()), now: z.string().max(40) }),
   /** A patient's drafts (R entry when any); not found is audited too (outcome 4). */
@@ -195,6 +209,56 @@ export const storeCallArgs = {
   verifyChain: z.strictObject({ fromSeq: z.number().int().min(1).optional() }),
   /** Signs the head now (force) or when SIGN_EVERY_ENTRIES are unsigned. */
   signHead: z.strictObject({ force: z.boolean() }),
+  // --- charting, outbox, conflicts, undo
+  /**
+   * One charting change: the resources it writes (checked against the cache
+   * and built in the store for the clinician's calls), their outbox and
+   * audit entries, and the draft it completes, removed in the same
+   * transaction. All or nothing.
+   */
+  recordChanges: z.strictObject({
+    change: z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('resources'), resources: z.array(fhirResourceSchema).min(1).max(RECORD_MAX), group: z.boolean().optional() }),
+      z.strictObject({ kind: z.literal('vitals'), input: vitalsInputSchema, now: changeTime }),
+      z.strictObject({ kind: z.literal('noteDraft'), draft: noteDraftSchema, now: changeTime }),
+      z.strictObject({ kind: z.literal('sign'), noteId: storedId, now: changeTime }),
+      z.strictObject({ kind: z.literal('addendum'), noteId: storedId, text: z.string().max(20_000), now: changeTime }),
+      z.strictObject({ kind: z.literal('problem'), input: problemInputSchema, now: changeTime }),
+    ]),
+    clearDraft: z.strictObject({ patientId: storedId, kind: z.enum(DRAFT_KINDS), target: z.string().max(256) }).optional(),
+    clearDraftsOfTarget: z.strictObject({ kind: z.enum(DRAFT_KINDS), target: z.string().max(256) }).optional(),
+  }),
+  /**
+   * The next entries to push, oldest first (a second change of a resource waits for the first);
+   * held entries only when `sendHeld` and not in `heldSentAlready`; none of `setAside`.
+   */
+  pendingChanges: z.strictObject({ limit: z.number().int().min(1).max(MAX_PUSH_CHANGES), sendHeld: z.boolean(), heldSentAlready: keyList, setAside: keyList }),
+  /** Counts a push of these entries before it goes out; answers the ones still queued (only those may be sent). */
+  markSent: z.strictObject({ keys: keyList }),
+  /** Gives back the attempt of a push that never reached the backend. */
+  unmarkSent: z.strictObject({ keys: keyList }),
+  /** Which of these entries are still in the outbox. */
+  stillQueued: z.strictObject({ keys: keyList }),
+  /** The backend's answers to a push: applied, conflict (with or without content), refused. */
+  settlePush: z.strictObject({ results: z.array(changeResultSchema).max(MAX_PUSH_CHANGES) }),
+  /** Pending entries made after `since` (the undo window). */
+  changesSince: z.strictObject({ since: changeTime }),
+  /** Waiting, refused and conflict counts for the sync status. */
+  syncCounts: z.strictObject({}),
+  /** The backend's distinct refusal reasons. */
+  refusedReasons: z.strictObject({ limit: z.number().int().min(1).max(100) }),
+  /** Entries held for a passkey session. */
+  heldCount: z.strictObject({}),
+  /** Every entry in the outbox. */
+  outboxSize: z.strictObject({}),
+  /** Takes back the resource's latest queued change and its group (U/D entries), or refuses whole. */
+  undoChange: z.strictObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]{1,63}$/), resourceId: storedId, sending: keyList }),
+  /** Outbox entries and conflicts, newest first; one query entry per patient listed. */
+  listWaitingChanges: z.strictObject({ sending: keyList, setAside: keyList, limit: z.number().int().min(1).max(10_000) }),
+  /** Open conflicts, oldest first; one R entry per patient shown. */
+  listConflicts: z.strictObject({ limit: z.number().int().min(1).max(10_000) }),
+  /** The clinician's choice on one conflict, audited with the version chosen over. */
+  resolveConflict: z.strictObject({ key: z.string().min(1).max(64), choice: z.enum(['mine', 'theirs']) }),
 } as const;
 
 export type StoreCallName = keyof typeof storeCallArgs;
@@ -241,8 +305,6 @@ export interface StoreResults {
   // --- sync state
   syncState: string | null;
   setSyncState: null;
-  changesSince: Array<{ seq: number; idempotencyKey: string; createdAt: string }>;
-  unmarkSent: number;
   auditHead: ChainHead | null;
   auditEntriesAfter: Array<{ seq: number; entry: string; prevHash: string; hash: string }>;
   auditCountUpTo: number;
@@ -252,6 +314,22 @@ export interface StoreResults {
   recordLostRange: { seq: number };
   verifyChain: ChainReport;
   signHead: ChainHead | null;
+  // --- charting, outbox, conflicts, undo
+  recordChanges: { ids: string[]; keys: string[] };
+  pendingChanges: OutboxEntry[];
+  markSent: { marked: string[] };
+  unmarkSent: null;
+  stillQueued: string[];
+  settlePush: null;
+  changesSince: Array<{ seq: number; idempotencyKey: string; createdAt: string }>;
+  syncCounts: { waiting: number; refused: number; conflicts: number };
+  refusedReasons: string[];
+  heldCount: number;
+  outboxSize: number;
+  undoChange: { undone: boolean };
+  listWaitingChanges: { changes: WaitingChange[]; truncated: boolean };
+  listConflicts: Conflict[];
+  resolveConflict: { resourceType: string; resourceId: string };
 }
 
 export function isStoreCallName(name: string): name is StoreCallName {

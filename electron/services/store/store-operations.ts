@@ -26,11 +26,27 @@ import { importResources } from './operations/bundle-write';
 import { applyPullPage, pullCursor } from './operations/pull-write';
 // --- sync state
 import { setSyncState, syncState } from './operations/sync-state-rows';
-import { changesSince, unmarkSent } from './operations/push-bookkeeping';
 import { clearDraft, clearDraftsOfTarget, listDrafts, putDraft } from './operations/draft-rows';
 import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/workspace-rows';
 import { openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
+// --- charting, outbox, conflicts, undo
+import { recordChanges } from './operations/chart-changes';
+import { undoChange } from './operations/change-undo-rows';
+import { listConflicts, resolveConflict } from './operations/conflict-rows';
+import {
+  changesSince,
+  heldCount,
+  markSent,
+  outboxSize,
+  pendingChanges,
+  refusedReasons,
+  settlePush,
+  stillQueued,
+  syncCounts,
+  unmarkSent,
+} from './operations/outbox-rows';
+import { listWaitingChanges } from './operations/waiting-list';
 
 /** Calls a host runs outside a transaction: SQLite refuses VACUUM (and so VACUUM INTO) inside one. */
 export const OUTSIDE_TRANSACTION: ReadonlySet<StoreCallName> = new Set<StoreCallName>(['backupTo']);
@@ -63,8 +79,6 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   // --- sync state
   syncState,
   setSyncState,
-  changesSince,
-  unmarkSent,
   putDraft,
   listDrafts,
   clearDraft,
@@ -81,4 +95,20 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   recordLostRange,
   verifyChain,
   signHead,
+  // --- charting, outbox, conflicts, undo
+  recordChanges,
+  pendingChanges,
+  markSent,
+  unmarkSent,
+  stillQueued,
+  settlePush,
+  changesSince,
+  syncCounts,
+  refusedReasons,
+  heldCount,
+  outboxSize,
+  undoChange,
+  listWaitingChanges,
+  listConflicts,
+  resolveConflict,
 };

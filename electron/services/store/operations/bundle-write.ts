@@ -15,7 +15,7 @@ import type { BundleResource } from '../../../../shared/fhir-bundle';
 import { patientIndexFields } from '../../../../shared/fhir-fields';
 import type { FhirResource } from '../../../../shared/contract';
 import { MAX_AUDIT_ENTITIES } from '../../audit-chain';
-import { createResourceWriter, type PatientIdentity, type ResourceWriter } from '../../resource-writer';
+import { createResourceWriter, type PatientIdentity, type ResourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 

@@ -14,7 +14,7 @@
  */
 import type { DraftKind, FhirResource } from '../../../../shared/contract';
 import { draftTargetRef, isBlankDraftJson } from '../../drafts';
-import { createResourceWriter } from '../../resource-writer';
+import { createResourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { keepPulledWhileQueued } from './pulled-versions';

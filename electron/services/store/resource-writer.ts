@@ -6,9 +6,9 @@
  * holds a resource for, so an import can refuse an id held for another
  * patient before it writes anything. Never log a value it writes.
  */
-import { patientIdOf, patientIndexFields, sortDateOf } from '../../shared/fhir-fields';
-import type { FhirResource } from '../../shared/contract';
-import type { CacheDatabase } from './cache-database';
+import { patientIdOf, patientIndexFields, sortDateOf } from '../../../shared/fhir-fields';
+import type { FhirResource } from '../../../shared/contract';
+import type { CacheDatabase } from '../cache-database';
 
 /** The fields that tell one person from another: PHI, compared in memory only, never logged or put in a message. */
 export interface PatientIdentity {
