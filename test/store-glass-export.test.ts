@@ -130,6 +130,31 @@ test('a grant and its break-glass entry commit together or not at all; the entry
   }
 });
 
+test('granted records arriving after the grant ended are refused (GLASS_REFUSED) and write nothing: no record of that patient stays behind', async () => {
+  const o = await openStore();
+  try {
+    const now = Date.now();
+    await o.store.call('storeGrant', grantFor('glass-late', now));
+    const patient = { resourceType: 'Patient', id: 'glass-late', meta: { versionId: '3' }, name: [{ family: 'Late' }] };
+    const obs = { resourceType: 'Observation', id: 'glass-late-o1', meta: { versionId: '4' }, status: 'final', subject: { reference: 'Patient/glass-late' }, code: { text: 'Pulse' } };
+    await o.store.call('applyGlassRecords', { patientId: 'glass-late', resources: [patient], cursor: '4/Observation/glass-late-o1', last: false, now: iso(now + 10) });
+    assert.equal(resourceCount(o.db, 'glass-late'), 1, 'the first slice, inside the grant, is written');
+    // The grant ends (main's monotonic clock says so) between two slices of the same page.
+    const over = await o.store.call('checkGrants', { now: iso(now + 20), over: ['glass-late'] });
+    assert.deepEqual(over.removed, { 'glass-late': 'removed' });
+    const before = auditCount(o.db);
+    await rejectsWith(o.store.call('applyGlassRecords', { patientId: 'glass-late', resources: [obs], cursor: '4/Observation/glass-late-o1', last: true, now: iso(now + 30) }), 'GLASS_REFUSED');
+    assert.equal(o.db.prepare("SELECT count(*) FROM resources WHERE patient_id = 'glass-late' OR id = 'glass-late'").pluck().get(), 0, 'nothing of the patient is left in the cache');
+    assert.equal(auditCount(o.db), before, 'nothing written, nothing audited');
+    // A grant that expired by the wall clock refuses the same way, even before any check ran.
+    await o.store.call('storeGrant', { ...grantFor('glass-old', now), grant: { ...grantFor('glass-old', now).grant, expiresAt: iso(now + 1000) } });
+    await rejectsWith(o.store.call('applyGlassRecords', { patientId: 'glass-old', resources: [{ ...patient, id: 'glass-old' }], cursor: null, last: true, now: iso(now + 2000) }), 'GLASS_REFUSED');
+    assert.equal(resourceCount(o.db, 'glass-old'), 0);
+  } finally {
+    await o.dispose();
+  }
+});
+
 test('checkGrants ends a grant over on the monotonic clock or the wall clock and removes its patient with a removal entry; records slices move the cursor only with the last', async () => {
   const o = await openStore();
   try {
@@ -143,10 +168,10 @@ test('checkGrants ends a grant over on the monotonic clock or the wall clock and
     const patient = { resourceType: 'Patient', id: 'glass-mono', meta: { versionId: '7' }, name: [{ family: 'Mono' }] };
     const obs = { resourceType: 'Observation', id: 'glass-mono-o9', meta: { versionId: '8' }, status: 'final', subject: { reference: 'Patient/glass-mono' }, code: { text: 'Pulse' } };
     assert.equal(await o.store.call('recordsCursor', { patientId: 'glass-mono' }), null);
-    const first = await o.store.call('applyGlassRecords', { patientId: 'glass-mono', resources: [patient], cursor: '8/Observation/glass-mono-o9', last: false });
+    const first = await o.store.call('applyGlassRecords', { patientId: 'glass-mono', resources: [patient], cursor: '8/Observation/glass-mono-o9', last: false, now: iso(now + 10) });
     assert.equal(first.written, 1);
     assert.equal(await o.store.call('recordsCursor', { patientId: 'glass-mono' }), null, 'not moved by a slice that is not the last');
-    await o.store.call('applyGlassRecords', { patientId: 'glass-mono', resources: [obs], cursor: '8/Observation/glass-mono-o9', last: true });
+    await o.store.call('applyGlassRecords', { patientId: 'glass-mono', resources: [obs], cursor: '8/Observation/glass-mono-o9', last: true, now: iso(now + 10) });
     assert.equal(await o.store.call('recordsCursor', { patientId: 'glass-mono' }), '8/Observation/glass-mono-o9');
     assert.equal(o.db.prepare("SELECT count(*) FROM resources WHERE id = 'glass-mono-o9'").pluck().get(), 1);
 

@@ -204,7 +204,7 @@ export function createGlassSurface(deps: GlassDeps): GlassService {
       // the last. A lock between slices leaves the cursor: the page is fetched again, what committed is skipped.
       const resources = ownResources(patientId, page);
       for (let from = 0; from === 0 || from < resources.length; from += PULL_SLICE) {
-        await session.store.call('applyGlassRecords', { patientId, resources: resources.slice(from, from + PULL_SLICE), cursor: page.cursor, last: from + PULL_SLICE >= resources.length });
+        await session.store.call('applyGlassRecords', { patientId, resources: resources.slice(from, from + PULL_SLICE), cursor: page.cursor, last: from + PULL_SLICE >= resources.length, now: clock().toISOString() });
       }
       if (!page.more || !page.cursor || page.cursor === cursor) return;
     }

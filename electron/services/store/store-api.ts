@@ -34,6 +34,8 @@ import type { CacheStats } from '../cache-maintenance';
 import type { StoredGrant } from '../glass/glass-grants';
 import type { RemovalOutcome } from './operations/glass-grant-rows';
 
+/** Resources of one imported bundle: more than a 64 MiB bundle (MAX_BUNDLE_BYTES) can hold, at about 45 bytes per smallest entry. */
+const IMPORT_RESOURCES_MAX = 2_000_000;
 /** References per audit entry (as ../audit-chain.ts MAX_AUDIT_ENTITIES). */
 const ENTITIES_MAX = 200;
 /** An id as the cache stores it (FHIR ids are 64 at most; the store refuses only what cannot be one). */
@@ -124,6 +126,8 @@ export const storeCallArgs = {
     resources: z.array(pulledResourceSchema).max(PULL_SLICE),
     cursor: z.string().max(1024).nullable(),
     last: z.boolean(),
+    /** main's wall clock: a grant not active at this instant refuses the slice (GLASS_REFUSED), so nothing arrives after the end. */
+    now: isoTime,
   }),
   /** Whether the patient is in the cache; when not and `refusal` is given, that refused export or print is audited (outcome 4). */
   exportablePatient: z.strictObject({ patientId: storedId, refusal: exportAuditSchema.omit({ patientId: true, read: true, outcome: true }).nullable() }),
@@ -158,7 +162,7 @@ export const storeCallArgs = {
   /** Entries for events that read nothing from the cache (consultations, break the glass, a refused import). */
   appendAudit: z.strictObject({ records: z.array(auditRecordSchema).min(1).max(200_000) }),
   /** A parsed bundle: refused whole on an id collision, else written with its C/U entries. */
-  importResources: z.strictObject({ resources: z.array(bundleResourceSchema) }),
+  importResources: z.strictObject({ resources: z.array(bundleResourceSchema).max(IMPORT_RESOURCES_MAX) }),
   /**
    * One slice of a pulled page (at most PULL_SLICE resources): written with
    * its audit entries; the page's last slice also moves the cursor and drops

@@ -26,6 +26,7 @@
  * only), never decide a grant here (the backend grants, this remembers),
  * and never remove a patient whose grant is still active.
  */
+import { AppError } from '../../../../shared/app-error';
 import { EMERGENCY_PURPOSE } from '../../../../shared/audit-entry';
 import type { CacheDatabase } from '../../cache-database';
 import { isBlankDraftJson } from '../../drafts';
@@ -129,9 +130,13 @@ export function recordsCursor(tx: StoreTx, { patientId }: StoreArgs<'recordsCurs
  * only the patient's own), written as pulled records with their entries;
  * with the page's last slice the records cursor moves. A lock between
  * slices leaves the cursor: the page is fetched again and what committed is
- * skipped (same version).
+ * skipped (same version). A slice for a patient whose grant is not active
+ * at `now` is refused whole (GLASS_REFUSED).
  */
-export function applyGlassRecords(tx: StoreTx, { patientId, resources, cursor, last }: StoreArgs<'applyGlassRecords'>): StoreResults['applyGlassRecords'] {
+export function applyGlassRecords(tx: StoreTx, { patientId, resources, cursor, last, now }: StoreArgs<'applyGlassRecords'>): StoreResults['applyGlassRecords'] {
+  // Records that arrive after the grant ended (between two pages or two slices) would stay for good: no patient row, no grant row.
+  const active = tx.db.prepare('SELECT 1 FROM glass_grants WHERE patient_id = ? AND ended_at IS NULL AND expires_at > ?').pluck().get(patientId, now);
+  if (!active) throw new AppError('GLASS_REFUSED', 'Emergency access to this patient has ended.');
   const { written } = applyPullPage(tx, { resources, cursor: null, assignedPatients: null, last: false });
   if (last && cursor) tx.db.prepare('UPDATE glass_grants SET records_cursor = ? WHERE patient_id = ?').run(cursor, patientId);
   return { written };
