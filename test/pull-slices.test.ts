@@ -158,3 +158,31 @@ test('through the worker: a chart opened while a page is applied is answered bef
     await cache.dispose();
   }
 });
+
+test('on the session (the app today: the store on the main thread), a request arriving while a page is applied (a macrotask, as an IPC message is) is answered between slices, not after the page', async () => {
+  const cache = await openTestCache('dr.slices');
+  try {
+    const page = bigPage();
+    let sliceDone = 0;
+    let answeredAfterSlices: number | null = null;
+    const applying = applyPulledPage(cache.session, page, () => {
+      sliceDone++;
+    });
+    // What an IPC message is to main: a task of its own, queued while the page is being applied.
+    const chart = new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        cache.session.store
+          .call('searchPatients', { query: 'Pullfamily' })
+          .then(() => {
+            answeredAfterSlices = sliceDone;
+            resolve();
+          }, reject);
+      });
+    });
+    await Promise.all([applying, chart]);
+    const slices = Math.ceil(page.resources.length / PULL_SLICE);
+    assert.ok(answeredAfterSlices !== null && answeredAfterSlices < slices, `answered after ${answeredAfterSlices} of ${slices} slices, not after the whole page`);
+  } finally {
+    await cache.dispose();
+  }
+});

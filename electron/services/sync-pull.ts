@@ -19,6 +19,7 @@ import type { CacheSession } from './cache-session';
 import { PullProgress } from './pull-progress';
 import { PULL_SLICE, type CacheStore } from './store/store-api';
 import { cursorBehind } from './store/operations/pull-write';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export { cursorBehind };
 
@@ -43,6 +44,8 @@ export async function applyPulledPage(session: { store: CacheStore }, page: Pull
     written += applied.written;
     onSlice?.(slice.length, applied.patients);
     if (last) return written;
+    // A turn of the event loop between slices: what waits (an IPC call such as chart.open) runs now, not after the page.
+    await nextTurn();
   }
 }
 
