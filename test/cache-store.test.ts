@@ -13,85 +13,29 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../shared/app-error';
 import { parseBundle } from '../shared/fhir-bundle';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
-import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
-import { loadDeviceKeys, type DeviceKeys } from '../electron/services/device-keys';
+import type { CacheDatabase } from '../electron/services/cache-database';
+import { loadDeviceKeys } from '../electron/services/device-keys';
 import type { StoreOpenArgs } from '../electron/services/store/store-api';
-import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
+import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
-import { openTestCache, type TestCache } from './support/open-test-cache';
+import { openTestCache } from './support/open-test-cache';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { auditCount, openWorkerTestStore, rejectsWith, resourceCount } from './support/worker-store';
 
 const ACTOR = 'dr.store';
 
-interface Opened {
-  cache: TestCache;
-  store: WorkerCacheStore;
-  /** A connection of the test's own to the same file (to arrange faults and look at what committed). */
-  db: CacheDatabase;
-  keys: DeviceKeys;
-  deviceId: string;
-  dispose(): Promise<void>;
-}
-
 /** A fresh cache made by the app's own first run, then opened in a store worker with the key from the keychain. */
-async function openStore(): Promise<Opened> {
-  const cache = await openTestCache(ACTOR);
-  const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
-  const storeKeys = await loadDeviceKeys(cache.keychain, profileId);
-  const store = await openWorkerStore({
-    file: databaseFile,
-    key: storeKeys.cacheKey,
-    signingKey: storeKeys.signingKey,
-    publicKey: storeKeys.publicKey,
-    context: { actor: ACTOR, actorName: 'Dr Store', deviceId: profileId, purpose: 'TREAT' },
-    create: false,
-    network: () => 'offline',
-  });
-  const keys = await loadDeviceKeys(cache.keychain, profileId);
-  const db = openCacheDatabase(databaseFile, Buffer.from(keys.cacheKey), { create: false });
-  return {
-    cache,
-    store,
-    db,
-    keys,
-    deviceId: profileId,
-    async dispose() {
-      await store.close().catch(() => undefined);
-      db.close();
-      await cache.dispose();
-    },
-  };
-}
+const openStore = () => openWorkerTestStore({ actor: ACTOR, actorName: 'Dr Store', network: 'offline' });
 
 function bundleResources(patientId: string, observations: number) {
   return parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations })));
 }
 
-function auditCount(db: CacheDatabase): number {
-  return db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
-}
-
-function resourceCount(db: CacheDatabase, patientId: string): number {
-  return db.prepare('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().get(patientId, 'Patient', patientId) as number;
-}
-
 /** Any audit entry whose text holds `marker` is refused by SQLite: a real failing statement inside the store's transaction. */
 function refuseAuditEntriesNaming(db: CacheDatabase, marker: string): void {
   db.exec(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log WHEN instr(NEW.entry, '${marker}') > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<AppError> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `a typed error, not ${String(err)}`);
-  assert.equal(err.code, code);
-  return err;
 }
 
 test('reads and writes answer from the worker, each with its audit entries in the log, and the chain verifies', async () => {

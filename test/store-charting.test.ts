@@ -17,58 +17,26 @@ import { parseBundle } from '../shared/fhir-bundle';
 import type { FhirResource } from '../shared/contract';
 import type { ChangeResult } from '../shared/sync-api';
 import { storedEntry } from '../electron/services/audit-chain';
-import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
-import { loadDeviceKeys } from '../electron/services/device-keys';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import type { OutboxEntry } from '../electron/services/store/store-api';
-import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
-import { openTestCache, type TestCache } from './support/open-test-cache';
+import type { WorkerCacheStore } from '../electron/services/store/store-client';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { auditCount, openWorkerTestStore } from './support/worker-store';
 
 const ACTOR = 'dr.charting';
 const P1 = 'store-chart-p1';
 const P2 = 'store-chart-p2';
 
-interface Opened {
-  cache: TestCache;
-  store: WorkerCacheStore;
-  db: CacheDatabase;
-  dispose(): Promise<void>;
-}
-
-/** A fresh cache made by the app's first run, two patients imported, then opened in a store worker. */
-async function openStore(): Promise<Opened> {
-  const cache = await openTestCache(ACTOR);
-  const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
-  const storeKeys = await loadDeviceKeys(cache.keychain, profileId);
-  const store = await openWorkerStore({
-    file: databaseFile,
-    key: storeKeys.cacheKey,
-    signingKey: storeKeys.signingKey,
-    publicKey: storeKeys.publicKey,
-    context: { actor: ACTOR, actorName: 'Dr Charting', deviceId: profileId, purpose: 'TREAT' },
-    create: false,
-    network: () => 'online',
-  });
-  const keys = await loadDeviceKeys(cache.keychain, profileId);
-  const db = openCacheDatabase(databaseFile, Buffer.from(keys.cacheKey), { create: false });
+/** A fresh cache made by the app's first run, then opened in a store worker, and two patients imported. */
+async function openStore() {
+  const o = await openWorkerTestStore({ actor: ACTOR, actorName: 'Dr Charting', network: 'online' });
   for (const patientId of [P1, P2]) {
-    await store.call('importResources', { resources: parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations: 2 }))) });
+    await o.store.call('importResources', { resources: parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations: 2 }))) });
   }
-  return {
-    cache,
-    store,
-    db,
-    async dispose() {
-      await store.close().catch(() => undefined);
-      db.close();
-      await cache.dispose();
-    },
-  };
+  return o;
 }
 
 const count = (db: CacheDatabase, sql: string, ...params: unknown[]) => db.prepare(sql).pluck().get(...params) as number;
-const auditCount = (db: CacheDatabase) => count(db, 'SELECT count(*) FROM audit_log');
 const readEntries = (db: CacheDatabase) => (db.prepare('SELECT entry FROM audit_log').pluck().all() as string[]).filter((entry) => storedEntry({ entry }).action === 'R').length;
 const json = (db: CacheDatabase, type: string, id: string) => db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | undefined;
 

@@ -13,12 +13,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../shared/app-error';
 import type { FhirResource } from '../shared/contract';
-import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
-import { loadDeviceKeys } from '../electron/services/device-keys';
 import { recordChange } from '../electron/services/outbox';
 import { stateGet, stateSet, setSyncState, syncState } from '../electron/services/sync-state';
-import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
 import { openTestCache, type TestCache } from './support/open-test-cache';
+import { openWorkerTestStore, rejectsWith } from './support/worker-store';
 
 const ACTOR = 'dr.syncstate';
 
@@ -26,43 +24,8 @@ function observation(id: string, patientId: string): FhirResource {
   return { resourceType: 'Observation', id, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 60, unit: '/min' } } as FhirResource;
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof AppError, `a typed error, not ${String(err)}`);
-  assert.equal(err.code, code);
-}
-
 /** A cache made by the app (with `arrange` run on its session first), then opened in a store worker, plus a connection of the test's own. */
-async function openStore(arrange: (cache: TestCache) => void | Promise<void> = () => undefined): Promise<{ store: WorkerCacheStore; db: CacheDatabase; dispose(): Promise<void> }> {
-  const cache = await openTestCache(ACTOR);
-  await arrange(cache);
-  const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
-  const keys = await loadDeviceKeys(cache.keychain, profileId);
-  const store = await openWorkerStore({
-    file: databaseFile,
-    key: keys.cacheKey,
-    signingKey: keys.signingKey,
-    publicKey: keys.publicKey,
-    context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' },
-    create: false,
-    network: () => 'online',
-  });
-  const own = await loadDeviceKeys(cache.keychain, profileId);
-  const db = openCacheDatabase(databaseFile, Buffer.from(own.cacheKey), { create: false });
-  return {
-    store,
-    db,
-    async dispose() {
-      await store.close().catch(() => undefined);
-      db.close();
-      await cache.dispose();
-    },
-  };
-}
+const openStore = (arrange?: (cache: TestCache) => void | Promise<void>) => openWorkerTestStore({ actor: ACTOR, network: 'online', arrange });
 
 test('sync state through the worker: kept, replaced, removed with null; the keys the store owns are refused', async () => {
   const o = await openStore();
