@@ -102,6 +102,8 @@ test('a long sync shows how far it is in the status bar (1366x768 and 683x384), 
   try {
     const progress = page.getByTestId('sync-progress');
     await progress.waitFor();
+    // The status is asked between slices too, so the bar may first show part of the page: wait for the whole first page.
+    await page.locator('[data-testid="sync-progress"][title*=" 2,000 "]').waitFor();
     const short = /^Downloading: 2,000 records$|^Downloading \d{1,2}%, (less than a minute|about \d+ min) left$/;
     const whole = /^Downloading your patients: 1 patient, (2,000 records so far|2,000 of about 2,50\d records, (less than a minute|about \d+ min) left)$/;
     assert.match((await page.getByTestId('sync-progress-short').innerText()).trim(), short);
