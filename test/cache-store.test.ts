@@ -13,30 +13,18 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseBundle } from '../shared/fhir-bundle';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
-import type { CacheDatabase } from '../electron/services/cache-database';
 import { loadDeviceKeys } from '../electron/services/device-keys';
 import type { StoreOpenArgs } from '../electron/services/store/store-api';
 import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
 import { openTestCache } from './support/open-test-cache';
-import { syntheticPatientBundle } from './support/synthetic-bundles';
-import { auditCount, openWorkerTestStore, rejectsWith, resourceCount } from './support/worker-store';
+import { auditCount, bundleResources, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
 const ACTOR = 'dr.store';
 
 /** A fresh cache made by the app's own first run, then opened in a store worker with the key from the keychain. */
 const openStore = () => openWorkerTestStore({ actor: ACTOR, actorName: 'Dr Store', network: 'offline' });
-
-function bundleResources(patientId: string, observations: number) {
-  return parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations })));
-}
-
-/** Any audit entry whose text holds `marker` is refused by SQLite: a real failing statement inside the store's transaction. */
-function refuseAuditEntriesNaming(db: CacheDatabase, marker: string): void {
-  db.exec(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log WHEN instr(NEW.entry, '${marker}') > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-}
 
 test('reads and writes answer from the worker, each with its audit entries in the log, and the chain verifies', async () => {
   const o = await openStore();

@@ -16,25 +16,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EMERGENCY_PURPOSE } from '../shared/audit-entry';
-import { parseBundle } from '../shared/fhir-bundle';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
-import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
+import { openCacheDatabase } from '../electron/services/cache-database';
 import { scratchDir } from './support/scratch';
-import { syntheticPatientBundle } from './support/synthetic-bundles';
-import { auditCount, openWorkerTestStore, rejectsWith, resourceCount } from './support/worker-store';
+import { auditCount, bundleResources, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
 const ACTOR = 'dr.glassstore';
 
 const openStore = () => openWorkerTestStore({ actor: ACTOR, actorName: 'Dr Glass', network: 'online' });
-
-function bundleResources(patientId: string, observations: number) {
-  return parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations })));
-}
-
-/** Any audit entry whose text holds `marker` is refused by SQLite: a real failing statement inside the store's transaction. */
-function refuseAuditEntriesNaming(db: CacheDatabase, marker: string): void {
-  db.exec(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log WHEN instr(NEW.entry, '${marker}') > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

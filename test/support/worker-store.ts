@@ -11,10 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { AppError } from '../../shared/app-error';
+import { parseBundle } from '../../shared/fhir-bundle';
 import { openCacheDatabase, type CacheDatabase } from '../../electron/services/cache-database';
 import { loadDeviceKeys, type DeviceKeys } from '../../electron/services/device-keys';
 import { openWorkerStore, type WorkerCacheStore } from '../../electron/services/store/store-client';
 import { openTestCache, type TestCache } from './open-test-cache';
+import { syntheticPatientBundle } from './synthetic-bundles';
 
 export interface WorkerTestStore {
   cache: TestCache;
@@ -90,4 +92,14 @@ export function auditCount(db: CacheDatabase): number {
 /** The number of a patient's resources in the cache, its Patient resource included. */
 export function resourceCount(db: CacheDatabase, patientId: string): number {
   return db.prepare('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().get(patientId, 'Patient', patientId) as number;
+}
+
+/** A synthetic patient's bundle as the import hands it to the store. */
+export function bundleResources(patientId: string, observations: number) {
+  return parseBundle(JSON.stringify(syntheticPatientBundle({ patientId, observations })));
+}
+
+/** Any audit entry whose text holds `marker` is refused by SQLite: a real failing statement inside the store's transaction. */
+export function refuseAuditEntriesNaming(db: CacheDatabase, marker: string): void {
+  db.exec(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log WHEN instr(NEW.entry, '${marker}') > 0 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
 }
