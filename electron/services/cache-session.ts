@@ -1,46 +1,62 @@
 /**
- * One open cache: the profile, the keys from the keychain, the decrypted
- * database and the audit chain, opened together and closed together. Opening
- * fails closed: no keychain, a locked one, a missing or wrong key each give a
- * typed error and write nothing. Closing signs the audit head, closes the
- * database and drops the keys from memory. Never create a key for a cache
- * that already exists, and never open the database without the keychain.
- * A session holds its data folder's writer lock from before it reads the
- * profile until close; every failure path releases it, and a failed first
- * run removes what it made (keychain entries, profile, database file).
+ * One open cache: the profile, the keys from the keychain, and the cache
+ * store (./store/README.md) running in its worker thread, opened together
+ * and closed together. The worker owns the database connection, the cache
+ * key and the audit chain while the session is open; main keeps only the
+ * signing key (device heads, sync-only sign-in, consult keys). Opening fails
+ * closed: no keychain, a locked one, a missing or wrong key each give a
+ * typed error and write nothing. Closing refuses every call at once, then
+ * the worker signs the audit head, closes the database and zeroes the key.
+ * Never create a key for a cache that already exists, never keep the cache
+ * key on this thread after the worker has it, and never open the database
+ * without the keychain. A session holds its data folder's writer lock from
+ * before it reads the profile until its worker has closed; every failure
+ * path releases it, and a failed first run removes what it made (keychain
+ * entries, profile, database file).
  */
 import { existsSync, rmdirSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../shared/app-error';
-import { AuditChain, type AuditContext, verifyAuditChain, describeChainProblem } from './audit-chain';
-import { asCacheError, openCacheDatabase, type CacheDatabase } from './cache-database';
+import type { AuditContext, ChainHead } from './audit-chain';
+import { asCacheError } from './cache-database';
 import { DATABASE_FILE, newProfile, readProfile, removeProfile, tightenProfileMode, writeProfile, type CacheProfile } from './cache-profile';
-import { createDeviceKeys, deleteDeviceKeys, dropKeys, loadDeviceKeys, storeDeviceKeys, type DeviceKeys, type PasskeyBinding } from './device-keys';
+import {
+  bindDeviceKeysToPasskey,
+  createDeviceKeys,
+  deleteDeviceKeys,
+  dropKeys,
+  loadDeviceKeys,
+  storeDeviceKeys,
+  type DeviceKeys,
+  type PasskeyBinding,
+} from './device-keys';
 import { acquireFolderLock, acquireFolderLockWaiting, cacheInUseError, LOCK_FILE, type FolderLock } from './cache-folder-lock';
-import { isDiskFullError } from './cache-disk-full';
 import { checkRollbackAtOpen } from './rollback-guard';
 import { rememberClinicianName } from './workspace-state';
-import { emergencyPurposeFor } from './glass/glass-grants';
 import type { SecretStore } from './secret-store';
 import type { AuditNetwork } from '../../shared/audit-entry';
-import { sessionStore, type SessionStore } from './store/session-store';
+import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from './store/store-api';
+import { storeClosedError } from './store/store-errors';
+import { openWorkerStore, type WorkerCacheStore } from './store/store-client';
 import { pageCacheKiB } from './page-cache-policy';
+
+/** The keys main keeps while a session is open: the cache key lives only in the store's worker. */
+export type SessionKeys = Pick<DeviceKeys, 'signingKey' | 'publicKey'>;
 
 export interface CacheSession {
   readonly profile: CacheProfile;
-  readonly db: CacheDatabase;
-  readonly audit: AuditChain;
-  readonly keys: DeviceKeys;
-  readonly context: AuditContext;
+  readonly keys: SessionKeys;
+  readonly context: Omit<AuditContext, 'purposeFor'>;
+  /** The cache store in its worker: every read and write of the cache goes through it (./store/README.md). */
+  readonly store: CacheStore;
+  /** Told each committed chain head (./rollback-guard.ts keeps it in the keychain). */
+  onHead(listener: (head: ChainHead) => void): void;
   /**
-   * The cache store (./store/README.md). During the migration its calls run
-   * on this session's connection (./store/session-store.ts); services that
-   * moved call it, the others still use `db` and `audited`.
+   * Refuses every store call at once (STORE_CLOSED); resolves once the
+   * worker has signed the head, closed the database and zeroed the key, and
+   * the folder lock is released. Never rejects; idempotent.
    */
-  readonly store: SessionStore;
-  /** Runs `fn` in one transaction (access plus audit entries), then signs the head if due. */
-  audited<T>(fn: () => T): T;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface OpenSessionOptions {
@@ -56,13 +72,16 @@ export interface OpenSessionOptions {
   create: boolean;
   /** The passkey's PRF output, when the keys are bound to a passkey. */
   prfOutput?: Buffer;
-  /** For a new profile: its keys go to the keychain wrapped by this passkey, never unwrapped. */
+  /**
+   * For a new profile: its keys go to the keychain wrapped by this passkey,
+   * never unwrapped. For an existing one: the keys the keychain still holds
+   * unwrapped are bound to it once the cache opened with them (each read back).
+   */
   binding?: PasskeyBinding;
   /** For a new profile: keys made beforehand (enrollment registers the public key first). */
   newKeys?: DeviceKeys;
   /** For a new profile: its id chosen beforehand (enrollment registers it as the device id first). */
   profileId?: string;
-  clock?: () => Date;
   /** Page cache in KiB; default: the process's (IT's policy cachePageCacheMiB, page-cache-policy.ts). */
   cacheKiB?: number;
   /**
@@ -91,12 +110,16 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
   // Set once this open found no cache in the folder: a failure then undoes everything it made.
   let firstRun: { keysFor: string | null } | null = null;
   let keys: DeviceKeys | null = null;
-  let db: CacheDatabase | null = null;
+  let store: WorkerCacheStore | null = null;
+  let session: CacheSession | null = null;
+  // A copy of the cache key kept only until an existing profile's keys are bound (zeroed in finally).
+  let bindingKey: Buffer | null = null;
   try {
     let profile = readProfile(options.dataDir);
     if (profile) {
       tightenProfileMode(options.dataDir);
       keys = await loadDeviceKeys(options.secrets, profile.profileId, options.prfOutput);
+      if (options.binding) bindingKey = Buffer.from(keys.cacheKey);
     } else {
       firstRun = { keysFor: null };
       if (!options.create) throw new AppError('CACHE_NOT_OPEN', 'There is no patient cache in this folder.');
@@ -112,33 +135,45 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       writeProfile(fresh);
       profile = fresh;
     }
-    // The page cache IT's policy set for this process (page-cache-policy.ts), unless the caller chose one (bench, tests).
-    const openDb = openCacheDatabase(profile.databaseFile, keys.cacheKey, { create: options.create, cacheKiB: options.cacheKiB ?? pageCacheKiB() });
-    db = openDb;
-    const context: AuditContext = { actor: options.actor, ...(options.actorName ? { actorName: options.actorName } : {}), deviceId: profile.profileId, purpose: options.purpose ?? 'TREAT', ...(options.network ? { network: options.network } : {}),
-      // Entries naming a patient under an active break-the-glass grant carry the emergency purpose (./glass/glass-grants.ts).
-      purposeFor: emergencyPurposeFor(openDb) };
-    const audit = new AuditChain(openDb, keys.signingKey, context, options.clock);
-    // Vouch for entries a crash left unsigned, but only after checking they chain on.
-    const lastHead = openDb.prepare('SELECT max(seq) AS seq FROM audit_heads').get() as { seq: number | null };
-    const tail = verifyAuditChain(openDb, keys.publicKey, context.deviceId, lastHead.seq ?? 1);
-    if (tail.ok) audit.signHead(true);
-    else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
-    const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock, options.onFolderEvent);
-    rememberClinicianName(session);
+    const context: CacheSession['context'] = {
+      actor: options.actor,
+      ...(options.actorName ? { actorName: options.actorName } : {}),
+      deviceId: profile.profileId,
+      purpose: options.purpose ?? 'TREAT',
+      ...(options.network ? { network: options.network } : {}),
+    };
+    const heads = new Set<(head: ChainHead) => void>();
+    // The worker opens the file with the key (transferred: keys.cacheKey is zeroed here once it answered),
+    // checks the chain's unsigned tail and signs it when it chains on.
+    store = await openWorkerStore({
+      file: profile.databaseFile,
+      key: keys.cacheKey,
+      signingKey: keys.signingKey,
+      publicKey: keys.publicKey,
+      context: { actor: context.actor, ...(context.actorName ? { actorName: context.actorName } : {}), deviceId: context.deviceId, purpose: context.purpose },
+      create: options.create,
+      // The page cache IT's policy set for this process (page-cache-policy.ts), unless the caller chose one (bench, tests).
+      cacheKiB: options.cacheKiB ?? pageCacheKiB(),
+      ...(options.network ? { network: options.network } : {}),
+      onHead: (head) => heads.forEach((listener) => listener(head)),
+      onChainProblem: (text) => process.emitWarning(text, 'AuditChainWarning'),
+    });
+    // The keys were proven by the open: those the keychain still holds unwrapped are bound now (sign-in's migration).
+    if (bindingKey && options.binding) await bindDeviceKeysToPasskey(options.secrets, profile.profileId, { ...keys, cacheKey: bindingKey }, options.binding);
+    session = sessionOver(store, { profile, keys: { signingKey: keys.signingKey, publicKey: keys.publicKey }, context }, heads, lock, options.onFolderEvent);
+    await rememberClinicianName(session);
     // A rollback of the folder (restored copy, lost WAL) is said at once; nothing is refused or wiped (./rollback-guard).
     await checkRollbackAtOpen(session, options.secrets);
     return session;
   } catch (err) {
-    try {
-      db?.close();
-    } catch {
-      // closing after a failed write: nothing more to save
-    }
+    if (session) await session.close();
+    else await store?.close({ signHead: false }).catch(() => undefined);
     if (keys) dropKeys(keys);
     if (firstRun) await undoFirstRun(options, firstRun.keysFor, lock, folderExisted);
     lock.release();
     throw asCacheError(err);
+  } finally {
+    bindingKey?.fill(0);
   }
 }
 
@@ -162,31 +197,35 @@ async function undoFirstRun(options: OpenSessionOptions, keysFor: string | null,
 }
 
 /**
- * Keeps this session the folder's one writer. Before each audited write (one
- * stat) and at once when the folder watch (inotify, ReadDirectoryChangesW,
- * FSEvents) sees cache.lock change: a lock file deleted or replaced by hand
- * is re-made and re-locked within milliseconds, so a second opener is
- * refused; if someone else took the new lock first, the database connection
- * turns query_only, so no write path (audited or not: outbox settle, sync
- * state, receipts) commits beside the other writer. The same watch sees the
- * journal (-wal/-shm) deleted under the open cache (and so does the check
- * before each audited write): the commits in it go into cache.db at once and
- * a new journal is made, so a backup or a crash loses nothing committed.
+ * Keeps this session the folder's one writer, from main (which holds the
+ * folder lock). Before each store call (one stat) and at once when the
+ * folder watch (inotify, ReadDirectoryChangesW, FSEvents) sees cache.lock
+ * change: a lock file deleted or replaced by hand is re-made and re-locked
+ * within milliseconds, so a second opener is refused; if someone else took
+ * the new lock first, every later call is refused (CACHE_IN_USE) and the
+ * worker's connection turns query_only, so nothing commits beside the other
+ * writer. The same watch sees the journal (-wal/-shm) deleted under the open
+ * cache (and so does the check before each call): the worker folds the
+ * commits in it into cache.db at once and makes a new journal, so a backup
+ * or a crash loses nothing committed.
  */
 class WriterGuard {
   private lost = false;
   private watcher: FSWatcher | null = null;
+  private readonly journal: string;
 
   constructor(
     private lock: FolderLock,
-    private readonly db: CacheDatabase,
+    private readonly store: WorkerCacheStore,
+    databaseFile: string,
     private readonly onEvent: ((event: FolderEvent) => void) | undefined,
   ) {
+    this.journal = databaseFile;
     try {
       this.watcher = watch(lock.dataDir, { persistent: false }, (_type, name) => this.onChange(name === null ? null : String(name)));
       this.watcher.on('error', () => this.stopWatching());
     } catch {
-      // No watch possible (folder gone, no watch handles left): the check before each audited write remains.
+      // No watch possible (folder gone, no watch handles left): the check before each call remains.
       this.watcher = null;
     }
   }
@@ -214,18 +253,14 @@ class WriterGuard {
   private loseWriter(): void {
     if (this.lost) return;
     this.lost = true;
-    try {
-      this.db.pragma('query_only = ON');
-    } catch {
-      // the connection is closing
-    }
+    void this.store.writerLost().catch(() => undefined);
     this.onEvent?.('writer-lost');
   }
 
   private onChange(name: string | null): void {
     if (this.watcher === null) return;
-    if (!this.db.open) {
-      // An open that failed after this guard was made, or a close in progress: nothing to guard.
+    if (this.store.closed) {
+      // A close in progress: nothing to guard.
       this.stopWatching();
       return;
     }
@@ -233,36 +268,21 @@ class WriterGuard {
       try {
         this.check();
       } catch {
-        // said through writer-lost; the next write is refused
+        // said through writer-lost; the next call is refused
       }
     }
-    if (!this.lost && (name === null || name === `${DATABASE_FILE}-wal` || name === `${DATABASE_FILE}-shm`)) this.restoreJournal();
-  }
-
-  /** Before each audited write too (two stats): a write never goes into a deleted journal when the watch has not run yet. */
-  checkJournal(): void {
-    if (!this.lost) this.restoreJournal();
+    if (!this.lost && (name === null || name === `${DATABASE_FILE}-wal` || name === `${DATABASE_FILE}-shm`)) void this.checkJournal();
   }
 
   /**
-   * -wal or -shm deleted under the open database: this connection still
-   * writes into the deleted files, which nobody else (a backup, the next
-   * open) would see. Checkpoint everything into cache.db, then leave and
-   * re-enter WAL mode, which makes a new -wal and -shm at the path.
+   * Before each call too (two stats): a write never goes into a deleted
+   * journal when the watch has not run yet. The worker answers the restore
+   * before the call that follows it.
    */
-  private restoreJournal(): void {
-    const file = this.db.name;
-    if (existsSync(`${file}-wal`) && existsSync(`${file}-shm`)) return;
-    try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-      this.db.pragma('journal_mode = DELETE');
-      this.db.pragma('journal_mode = WAL');
-      // The first read in WAL mode makes the new -wal and -shm.
-      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
-      this.onEvent?.('journal-restored');
-    } catch {
-      // A reader (a backup) holds the database: the next change event tries again.
-    }
+  async checkJournal(): Promise<void> {
+    if (this.lost || (existsSync(`${this.journal}-wal`) && existsSync(`${this.journal}-shm`))) return;
+    // A reader (a backup) holding the database: false, and the next change or call tries again.
+    if (await this.store.restoreJournal().catch(() => false)) this.onEvent?.('journal-restored');
   }
 
   stopWatching(): void {
@@ -281,56 +301,47 @@ class WriterGuard {
   }
 }
 
-/**
- * Wraps opened parts into a session. openCacheSession is the only production
- * caller; the benchmark uses it to run the same services on a plaintext
- * baseline database.
- */
-export function sessionFrom(parts: Pick<CacheSession, 'profile' | 'db' | 'keys' | 'context' | 'audit'>, lock?: FolderLock, onFolderEvent?: (event: FolderEvent) => void): CacheSession {
-  const { db, audit, keys } = parts;
-  let open = true;
-  const guard = lock ? new WriterGuard(lock, db, onFolderEvent) : null;
-  let store: SessionStore | null = null;
+/** Wraps an opened worker store into a session: the guard's checks before each call, one close for all. */
+function sessionOver(
+  worker: WorkerCacheStore,
+  parts: Pick<CacheSession, 'profile' | 'keys' | 'context'>,
+  heads: Set<(head: ChainHead) => void>,
+  lock: FolderLock,
+  onFolderEvent?: (event: FolderEvent) => void,
+): CacheSession {
+  const guard = new WriterGuard(lock, worker, parts.profile.databaseFile, onFolderEvent);
+  let closing: Promise<void> | null = null;
+  const store: CacheStore = {
+    async call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
+      if (closing) throw storeClosedError();
+      guard.check();
+      await guard.checkJournal();
+      return worker.call(name, args);
+    },
+    close: () => session.close(),
+    get closed() {
+      return closing !== null;
+    },
+  };
   const session: CacheSession = {
     ...parts,
-    get store(): SessionStore {
-      if (!store) {
-        store = sessionStore(session);
-        if (!open) store.markClosed();
-      }
-      return store;
-    },
-    audited<T>(fn: () => T): T {
-      if (!open) throw new AppError('CACHE_NOT_OPEN', 'The patient cache is locked.');
-      guard?.check();
-      guard?.checkJournal();
-      try {
-        const result = db.transaction(fn)();
-        audit.signHead();
-        return result;
-      } catch (err) {
-        throw asCacheError(err);
-      }
+    store,
+    onHead(listener) {
+      heads.add(listener);
     },
     close() {
-      if (!open) return;
-      open = false;
-      store?.markClosed();
-      guard?.stopWatching();
-      try {
-        // A session that lost the folder to another writer writes nothing, not even its head.
-        if (!guard?.writerLost) audit.signHead(true);
-      } catch (err) {
-        // A full disk at close: the head stays unsigned; the next open checks the tail and signs it.
-        if (!isDiskFullError(err)) throw asCacheError(err);
-      } finally {
-        try {
-          db.close();
-        } finally {
-          dropKeys(keys);
-          guard?.release();
-        }
-      }
+      if (closing) return closing;
+      guard.stopWatching();
+      // A session that lost the folder to another writer writes nothing, not even its head.
+      // A full disk at close leaves the head unsigned; the next open checks the tail and signs it.
+      closing = worker
+        .close({ signHead: !guard.writerLost })
+        .catch(() => undefined)
+        .finally(() => {
+          heads.clear();
+          guard.release();
+        });
+      return closing;
     },
   };
   return session;

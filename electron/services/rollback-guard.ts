@@ -138,7 +138,7 @@ function keepDeviceHeads(session: CacheSession, secrets: SecretStore): void {
   }
   const { signingKey } = session.keys;
   const k = keeper;
-  session.audit.onHead((head) =>
+  session.onHead((head) =>
     k.offer(head, () => sign(null, Buffer.from(auditHeadMessage(session.context.deviceId, head.seq, head.hash)), signingKey).toString('base64')),
   );
 }

@@ -9,7 +9,6 @@
  * ended and its expiry lies ahead. Never hold SQL here, never keep the
  * reason's free text, and never decide a grant: the backend grants.
  */
-export { emergencyPurposeFor } from '../store/operations/glass-grant-rows';
 
 export interface StoredGrant {
   patientId: string;

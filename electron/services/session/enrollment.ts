@@ -73,13 +73,11 @@ export class Enrollment {
           actor: reply.clinician.id,
           actorName: reply.clinician.displayName,
           network: () => ctx.network(),
-          ...(existing ? { create: false, ...(prf ? { prfOutput: prf } : {}) } : { create: true, profileId, newKeys: keys, ...(binding ? { binding } : {}) }),
+          // An existing profile's keys still unwrapped are bound to the passkey once the cache opened with them.
+          ...(existing ? { create: false, ...(prf ? { prfOutput: prf } : {}) } : { create: true, profileId, newKeys: keys }),
+          ...(binding ? { binding } : {}),
         }),
       );
-      if (existing && binding) {
-        await bindDeviceKeysToPasskey(ctx.secrets, profileId, cache.keys, binding);
-        attempt.check();
-      }
       // The offline-days clock starts at the server's time; the whole record is signed by the device key (latest-time-seen.ts).
       const serverNow = ctx.backend.serverTime() ?? ctx.clock();
       const record = { clinicianId: reply.clinician.id, displayName: reply.clinician.displayName, credentials: [reply.credential], policy: reply.policy, lastOnlineAt: serverNow };

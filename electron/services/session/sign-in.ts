@@ -89,6 +89,8 @@ export class SignIn {
           create: false,
           network: () => ctx.network(),
           ...(prf ? { prfOutput: prf } : {}),
+          // Keys from before the signing key was wrapped (or from before PRF): bound once the cache opened with them, each read back.
+          ...(prf && !bound ? { binding: { prfOutput: prf, credentialId: response.id } } : {}),
         }),
       );
       const floor = timeFloorOf(ctx.session);
@@ -109,11 +111,6 @@ export class SignIn {
           throw offlineTooLong(record.policy.offlineDays);
         }
         floor.recorded(latest);
-      }
-      if (prf && !bound) {
-        // Keys from before the signing key was wrapped (or from before PRF): bound now, each read back.
-        await bindDeviceKeysToPasskey(ctx.secrets, profile.profileId, cache.keys, { prfOutput: prf, credentialId: response.id });
-        attempt.check();
       }
       await savePasskeyRecord(ctx.secrets, profile.profileId, record);
       attempt.check();

@@ -369,8 +369,14 @@ export type StoreOpenArgs = z.infer<typeof storeOpenArgs>;
 /** The worker's `close`: sign the head first unless the folder was lost to another writer. */
 export const storeCloseArgs = z.strictObject({ signHead: z.boolean() });
 
-/** Lifecycle calls of the worker, beside the store calls. */
-export const LIFECYCLE_CALLS = ['open', 'close'] as const;
+/**
+ * Lifecycle calls of the worker, beside the store calls: `writerLost` (main
+ * lost the folder's writer lock: the connection turns query_only, so no
+ * later write commits beside the other writer) and `restoreJournal` (the
+ * -wal/-shm files were deleted under the open cache: fold every commit into
+ * cache.db and make a new journal; answers whether it did).
+ */
+export const LIFECYCLE_CALLS = ['open', 'close', 'writerLost', 'restoreJournal'] as const;
 
 /** One message from main to the worker. */
 export const storeRequestSchema = z.strictObject({

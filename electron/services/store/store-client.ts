@@ -149,6 +149,18 @@ export class WorkerCacheStore implements CacheStore {
     }
   }
 
+  /** Main lost the folder's writer lock: the worker's connection turns query_only (queued behind calls already sent). */
+  async writerLost(): Promise<void> {
+    if (this.state !== 'open') return;
+    await this.send('writerLost', {});
+  }
+
+  /** The journal files were deleted under the open cache: answers whether the worker folded them in and made new ones. */
+  async restoreJournal(): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    return (await this.send('restoreJournal', {})) as boolean;
+  }
+
   /** Ends the worker at once, as a crash would: what it was doing does not commit. For tests and a quit that cannot wait. */
   async kill(): Promise<void> {
     this.state = 'closed';

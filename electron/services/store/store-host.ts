@@ -10,6 +10,7 @@
  * Never answer a call before open or after close, and never keep the key
  * after close.
  */
+import { existsSync } from 'node:fs';
 import type { AuditNetwork } from '../../../shared/audit-entry';
 import { AuditChain, describeChainProblem, verifyAuditChain, type ChainHead } from '../audit-chain';
 import { openCacheDatabase, type CacheDatabase } from '../cache-database';
@@ -83,6 +84,8 @@ export class StoreHost {
       let value: unknown;
       if (call === 'open') value = this.open(args);
       else if (call === 'close') value = this.close(args);
+      else if (call === 'writerLost') value = this.writerLost();
+      else if (call === 'restoreJournal') value = this.restoreJournal();
       else value = this.run(call, args);
       return { id, ok: true, value, head: this.told };
     } catch (err) {
@@ -164,6 +167,37 @@ export class StoreHost {
       }
     }
     return { keyZeroed: state.key.every((b) => b === 0) };
+  }
+
+  /** Main lost the folder's writer lock to another opener: nothing more commits on this connection. */
+  private writerLost(): null {
+    if (this.state.kind !== 'open') throw storeClosedError();
+    this.state.db.pragma('query_only = ON');
+    return null;
+  }
+
+  /**
+   * -wal or -shm deleted under the open database: this connection still
+   * writes into the deleted files, which nobody else (a backup, the next
+   * open) would see. Checkpoint everything into cache.db, then leave and
+   * re-enter WAL mode, which makes a new -wal and -shm at the path. Answers
+   * false when both files are there or a reader (a backup) holds the
+   * database (main tries again at the next change or write).
+   */
+  private restoreJournal(): boolean {
+    if (this.state.kind !== 'open') throw storeClosedError();
+    const { db } = this.state;
+    if (existsSync(`${db.name}-wal`) && existsSync(`${db.name}-shm`)) return false;
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.pragma('journal_mode = DELETE');
+      db.pragma('journal_mode = WAL');
+      // The first read in WAL mode makes the new -wal and -shm.
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private run(call: string, raw: unknown): unknown {
