@@ -21,9 +21,9 @@ export function setWorkspace(session: CacheSession, changes: Partial<WorkspaceSt
 }
 
 /** Remembers the display name of the clinician this session acts for (called when a cache is opened). */
-export function rememberClinicianName(session: CacheSession): void {
+export async function rememberClinicianName(session: CacheSession): Promise<void> {
   try {
-    session.store.runNow('rememberClinicianName', {});
+    await session.store.call('rememberClinicianName', {});
   } catch {
     // Best effort (a full disk): this session still names its own clinician from its context.
   }

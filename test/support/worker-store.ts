@@ -45,7 +45,7 @@ export async function openWorkerTestStore(options: WorkerTestStoreOptions): Prom
   const cache = await openTestCache(actor);
   if (arrange) await arrange(cache);
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   // The store's keys are loaded for it alone: its cache key buffer is transferred to the worker.
   const storeKeys = await loadDeviceKeys(cache.keychain, profileId);
   const store = await openWorkerStore({
