@@ -90,6 +90,8 @@ export interface OpenSessionOptions {
    * enough that a second window is told at once.
    */
   lockWaitMs?: number;
+  /** The store worker's module when not the app's own: only the benchmark's plaintext baseline (bench/plain-store-worker.ts). */
+  workerFile?: string;
   /** Told what the folder watch did (the app may tell the clinician; tests wait on it). */
   onFolderEvent?: (event: FolderEvent) => void;
 }
@@ -157,6 +159,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
       ...(options.network ? { network: options.network } : {}),
       onHead: (head) => heads.forEach((listener) => listener(head)),
       onChainProblem: (text) => process.emitWarning(text, 'AuditChainWarning'),
+      ...(options.workerFile ? { workerFile: options.workerFile } : {}),
     });
     // The keys were proven by the open: those the keychain still holds unwrapped are bound now (sign-in's migration).
     if (bindingKey && options.binding) await bindDeviceKeysToPasskey(options.secrets, profile.profileId, { ...keys, cacheKey: bindingKey }, options.binding);

@@ -64,7 +64,12 @@ interface OpenState {
   tx: StoreTx;
 }
 
+/** How the host opens the file: the SQLCipher open in the app; a plaintext one only in the benchmark's baseline worker. */
+export type DatabaseOpener = typeof openCacheDatabase;
+
 export class StoreHost {
+  constructor(private readonly openDatabase: DatabaseOpener = openCacheDatabase) {}
+
   private state: { kind: 'new' } | ({ kind: 'open' } & OpenState) | { kind: 'closed' } = { kind: 'new' };
   /** The network state of the request being answered (recorded in each entry it appends). */
   private network: AuditNetwork | null = null;
@@ -110,7 +115,7 @@ export class StoreHost {
     let db: CacheDatabase | null = null;
     try {
       // A Buffer view onto the transferred bytes: no second copy of the key in this thread.
-      db = openCacheDatabase(args.file, Buffer.from(args.key), { create: args.create, ...(args.cacheKiB !== undefined ? { cacheKiB: args.cacheKiB } : {}) });
+      db = this.openDatabase(args.file, Buffer.from(args.key), { create: args.create, ...(args.cacheKiB !== undefined ? { cacheKiB: args.cacheKiB } : {}) });
       const openDb = db;
       const audit = new AuditChain(openDb, args.signingKey, {
         ...args.context,
