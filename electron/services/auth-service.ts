@@ -238,6 +238,7 @@ export class AuthService implements SignInSurface {
     this.lockNow('quit');
     await this.worker.stop();
     // The device's audit chain head written at close must reach the keychain before the process ends.
+    await this.desktop.cachesClosed();
     await Promise.all([this.desktop.logoutsSettled(timeoutMs), flushDeviceHeads()]);
   }
 

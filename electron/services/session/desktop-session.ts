@@ -50,6 +50,7 @@ export class DesktopSession {
   private verifiedOnline = true;
   private readonly endListeners = new Set<() => void>();
   private readonly logouts = new Set<Promise<boolean>>();
+  private readonly closes = new Set<Promise<void>>();
 
   constructor(
     private readonly backend: BackendClient,
@@ -107,7 +108,7 @@ export class DesktopSession {
       },
       adoptCache: (cache) => {
         if (!live()) {
-          cache.close();
+          this.closeCache(cache);
           throw overtaken();
         }
         held.cache = cache;
@@ -212,7 +213,7 @@ export class DesktopSession {
     this.scope = null;
     for (const l of this.endListeners) l();
     if (token) this.logout(token);
-    cache?.close();
+    this.closeCache(cache);
   }
 
   private abortAttempt(): void {
@@ -226,7 +227,23 @@ export class DesktopSession {
     held.cache = null;
     held.token = null;
     if (token) this.logout(token);
-    cache?.close();
+    this.closeCache(cache);
+  }
+
+  /**
+   * Closes a cache: its store refuses calls at once (so a lock never waits);
+   * its worker signs the head, closes and zeroes the key in the background.
+   */
+  private closeCache(cache: CacheSession | null): void {
+    if (!cache) return;
+    const done = cache.close();
+    this.closes.add(done);
+    void done.finally(() => this.closes.delete(done));
+  }
+
+  /** For quit: resolves once every cache closed here has finished closing (close never rejects). */
+  async cachesClosed(): Promise<void> {
+    await Promise.all([...this.closes]);
   }
 
   /** Best effort, in the background: never awaited by a lock, never throws. */
