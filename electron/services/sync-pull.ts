@@ -6,10 +6,14 @@
  * wait behind a whole page (a chart already synced opens meanwhile); the
  * cursor moves with the page's last slice only, so a lock or a crash
  * part-way repeats the page rather than skipping one, and every slice that
- * committed holds its audit entries. A run's first page asks the server for
- * an estimate of what remains; a long run reports its progress after each
- * slice (./pull-progress.ts: counts only) and null when it ends. Holds no
- * SQL. Never overwrite unsent local work (the store refuses to).
+ * committed holds its audit entries. A run may stop after `maxPages` (sign-in
+ * and enrollment take one page, so the workspace appears at once, and leave
+ * the rest to the sync worker). A run whose progress is followed asks the
+ * server on its first page for an estimate of what remains (a count the
+ * server pays for: not asked when nobody is told); a long run reports its
+ * progress after each slice (./pull-progress.ts: counts only) and null when
+ * it ends. Holds no SQL. Never overwrite unsent local work (the store
+ * refuses to).
  */
 import { AppError } from '../../shared/app-error';
 import type { SyncProgress } from '../../shared/contract';
@@ -50,14 +54,21 @@ export async function applyPulledPage(session: { store: CacheStore }, page: Pull
 }
 
 export interface PullOptions {
-  /** The run's progress after each slice while the run is long (more than one page); null once it ends, however it ends. */
+  /**
+   * The run's progress after each slice while the run is long (more than one
+   * page); null once it ends, however it ends. Given, the run's first page
+   * asks the server for its estimate (the progress's total).
+   */
   onProgress?(progress: SyncProgress | null): void;
+  /** Stop after this many pages even when the backend has more (at least 1; default: until it has nothing newer). */
+  maxPages?: number;
   /** Monotonic clock for the time left (default performance.now). */
   now?: () => number;
 }
 
-/** Pulls page after page until the backend has nothing newer; returns how many resources were written. */
+/** Pulls page after page until the backend has nothing newer (or `maxPages` are in); returns how many resources were written. */
 export async function pullChanges(session: CacheSession, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
+  const maxPages = Math.max(1, options.maxPages ?? Infinity);
   const progress = new PullProgress(options.now);
   const report = () => {
     const now = progress.snapshot();
@@ -65,9 +76,9 @@ export async function pullChanges(session: CacheSession, backend: BackendClient,
   };
   let written = 0;
   try {
-    for (let first = true; ; first = false) {
+    for (let pages = 1; ; pages++) {
       const cursor = await pullCursor(session);
-      const page = await backend.pull(token, cursor, { estimate: first });
+      const page = await backend.pull(token, cursor, { estimate: pages === 1 && options.onProgress !== undefined });
       // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
       const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
       if (stuck) {
@@ -79,7 +90,7 @@ export async function pullChanges(session: CacheSession, backend: BackendClient,
         progress.slice(received, patients);
         report();
       });
-      if (!page.more) return written;
+      if (!page.more || pages >= maxPages) return written;
     }
   } finally {
     options.onProgress?.(null);

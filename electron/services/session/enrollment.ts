@@ -5,7 +5,9 @@
  * they written, wrapped by the passkey's PRF-derived key when it has PRF, so
  * they are never in the keychain unwrapped on a PRF device. Without PRF the
  * policy (strict by default) decides: refused, nothing is left behind. The
- * whole ceremony is one unlock attempt, so a lock meanwhile aborts it.
+ * whole ceremony is one unlock attempt, so a lock meanwhile aborts it. It
+ * pulls one page of the clinician's records; the sync worker, started at the
+ * unlock, brings the rest with its progress.
  * Never store a key unwrapped when a PRF output is at hand, and never keep
  * leftovers of an enrollment that did not finish.
  */
@@ -84,7 +86,8 @@ export class Enrollment {
       await savePasskeyRecord(ctx.secrets, profileId, signRecord(profileId, record, serverNow, serverNow, cache.keys.signingKey));
       timeFloorOf(ctx.session).recorded(serverNow);
       attempt.check();
-      await pullChanges(cache, ctx.backend, token);
+      // One page, so the workspace appears at once; the sync worker, started below, pulls the rest with its progress.
+      await pullChanges(cache, ctx.backend, token, { maxPages: 1 });
       ctx.session.setOnline(true);
       ctx.session.finish(attempt, { scope: 'passkey', idleMinutes: reply.policy.idleLockMinutes });
       ctx.startSync();

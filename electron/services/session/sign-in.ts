@@ -1,6 +1,7 @@
 /**
  * Sign-in and unlock of an enrolled computer: online when the backend
- * answers (a passkey session, then the pull), offline otherwise (checked
+ * answers (a passkey session, then one page of the pull: the sync worker,
+ * started at the unlock, brings the rest), offline otherwise (checked
  * locally). Either way the passkey's PRF output unwraps the keys, keys still
  * in the keychain unwrapped are bound to it (the migration, read back before
  * it counts), and the cache opens. The finish is one unlock attempt: a lock
@@ -114,7 +115,8 @@ export class SignIn {
       }
       await savePasskeyRecord(ctx.secrets, profile.profileId, record);
       attempt.check();
-      if (token) await pullChanges(cache, ctx.backend, token);
+      // One page, so the workspace appears at once; the sync worker, started below, pulls the rest with its progress.
+      if (token) await pullChanges(cache, ctx.backend, token, { maxPages: 1 });
       ctx.session.finish(attempt, { scope: 'passkey', idleMinutes: record.policy.idleLockMinutes });
       ctx.startSync();
       return { clinician: { id: record.clinicianId, displayName: record.displayName }, offline: pending.kind === 'offline' };
