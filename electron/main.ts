@@ -30,6 +30,7 @@ import { exportPolicyOf } from './services/export/export-policy';
 import type { SettingsInputs } from './services/policy/effective-settings';
 import { createOsSecretStore, setKeychainHelperLauncher } from './services/secret-store';
 import { getWorkspace } from './services/workspace-state';
+import { pageCacheOf, usePageCache } from './services/page-cache-policy';
 
 const IDLE_TICK_MS = 15_000;
 const REVOCATION_CHECK_MS = 5 * 60_000;
@@ -70,6 +71,8 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
       for (const problem of resolved.problems) console.warn(`[policy] ${problem}`);
       config = resolved.config;
       settingsInputs = resolved.inputs;
+      // IT's cachePageCacheMiB (its problem, if refused, is among those logged above): every cache opened from now on uses it.
+      usePageCache(pageCacheOf(effectiveSettings(settingsInputs)));
     } catch (err) {
       dialog.showErrorBox('Clinician Desktop', err instanceof Error ? err.message : 'The app is not configured.');
       app.quit();
