@@ -125,7 +125,7 @@ export async function openCacheSession(options: OpenSessionOptions): Promise<Cac
     if (tail.ok) audit.signHead(true);
     else if (tail.firstBad) process.emitWarning(describeChainProblem(tail.firstBad), 'AuditChainWarning');
     const session = sessionFrom({ profile, db: openDb, keys, context, audit }, lock, options.onFolderEvent);
-    rememberClinicianName(session);
+    await rememberClinicianName(session);
     // A rollback of the folder (restored copy, lost WAL) is said at once; nothing is refused or wiped (./rollback-guard).
     await checkRollbackAtOpen(session, options.secrets);
     return session;
