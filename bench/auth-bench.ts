@@ -152,7 +152,7 @@ async function unlockTime(patients: number, rounds: number) {
   const first = await openCacheSession({ dataDir, secrets, actor: 'bench', create: true });
   const profileId = first.profile.profileId;
   try {
-    fillCache(first, patients);
+    await fillCache(first, patients);
     await bindCacheKeyToPasskey(secrets, profileId, first.keys.cacheKey, prf, 'bench-credential');
     first.close();
     const samples: number[] = [];

@@ -66,13 +66,13 @@ function baselineSession(dir: string): CacheSession {
   });
 }
 
-function importWorkload(session: CacheSession): { seconds: number; observations_per_s: number } {
+async function importWorkload(session: CacheSession): Promise<{ seconds: number; observations_per_s: number }> {
   const start = process.hrtime.bigint();
   for (let p = 0; p < PATIENTS; p++) {
-    importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
+    await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
   }
   // The chart patient: about 200 resources.
-  importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: 'bench-chart', observations: 199, days: 3650 })));
+  await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: 'bench-chart', observations: 199, days: 3650 })));
   const seconds = ms(start) / 1000;
   return { seconds: round(seconds), observations_per_s: Math.round((PATIENTS * OBS_PER_PATIENT) / seconds) };
 }
@@ -89,14 +89,14 @@ function randomReads(session: CacheSession): { reads_per_s: number } {
 }
 
 /** Interleaves the two sessions round by round so machine noise hits both alike. */
-function interleaved(sessions: CacheSession[], rounds: number, op: (s: CacheSession, i: number) => void): number[][] {
+async function interleaved(sessions: CacheSession[], rounds: number, op: (s: CacheSession, i: number) => Promise<unknown>): Promise<number[][]> {
   const samples = sessions.map(() => [] as number[]);
   for (let i = 0; i < rounds; i++) {
-    sessions.forEach((s, k) => {
+    for (const [k, s] of sessions.entries()) {
       const start = process.hrtime.bigint();
-      op(s, i);
+      await op(s, i);
       samples[k]!.push(ms(start));
-    });
+    }
   }
   return samples;
 }
@@ -147,31 +147,33 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
   const encrypted = await openCacheSession({ dataDir: join(dir, 'encrypted'), secrets, actor: 'bench', create: true });
   const plain = baselineSession(dir);
   try {
-    const importEnc = importWorkload(encrypted);
-    const importPlain = importWorkload(plain);
+    const importEnc = await importWorkload(encrypted);
+    const importPlain = await importWorkload(plain);
     const readsEnc = randomReads(encrypted);
     const readsPlain = randomReads(plain);
 
-    // The store's calls, answered synchronously on the session's connection (the same SQL and audit work as chart.open and
-    // patients.search; the worker's own latency is measured by item 2 of issue 14).
-    const chartOf = (s: CacheSession) => s.store.runNow('openChart', { patientId: 'bench-chart' });
-    const opened = chartOf(encrypted);
+    // The store's calls, each awaited (the same SQL and audit work as chart.open and patients.search, on the session's
+    // store; the worker's own latency is measured by item 2 of issue 14).
+    const chartOf = (s: CacheSession) => s.store.call('openChart', { patientId: 'bench-chart' });
+    const opened = await chartOf(encrypted);
     if (!opened.found) throw new Error('bench chart missing');
     const chartResources = Object.values(opened.chart.groups).reduce((a, g) => a + g.items.length, 1);
-    interleaved([encrypted, plain], 50, chartOf); // warm-up
-    const [chartEnc, chartPlain] = interleaved([encrypted, plain], CHART_OPENS, chartOf).map(stats);
+    await interleaved([encrypted, plain], 50, chartOf); // warm-up
+    const [chartEnc, chartPlain] = (await interleaved([encrypted, plain], CHART_OPENS, chartOf)).map(stats);
 
-    const [searchEnc, searchPlain] = interleaved([encrypted, plain], SEARCHES, (s, i) => {
-      s.store.runNow('searchPatients', { query: `testfamilybench-p${i % PATIENTS}`.slice(0, 14 + (i % 4)) });
-    }).map(stats);
+    const [searchEnc, searchPlain] = (
+      await interleaved([encrypted, plain], SEARCHES, (s, i) => s.store.call('searchPatients', { query: `testfamilybench-p${i % PATIENTS}`.slice(0, 14 + (i % 4)) }))
+    ).map(stats);
 
     // One drafts.put per keystroke: the note grows by a character each time (issue 10).
     const note = 'Patient reports chest pain since the morning, worse on exertion. '.repeat(40);
-    const [draftEnc, draftPlain] = interleaved([encrypted, plain], KEYSTROKES, (s, i) => {
-      putDraft(s, { patientId: 'bench-chart', kind: 'note', target: '', body: { subjective: note.slice(0, (i % note.length) + 1), objective: '', assessment: '', plan: '' } }, new Date());
-    }).map(stats);
-    interleaved([encrypted, plain], 3, (s) => s.store.runNow('patientWorklist', {})); // warm-up
-    const [worklistEnc, worklistPlain] = interleaved([encrypted, plain], WORKLISTS, (s) => s.store.runNow('patientWorklist', {})).map(stats);
+    const [draftEnc, draftPlain] = (
+      await interleaved([encrypted, plain], KEYSTROKES, (s, i) =>
+        putDraft(s, { patientId: 'bench-chart', kind: 'note', target: '', body: { subjective: note.slice(0, (i % note.length) + 1), objective: '', assessment: '', plan: '' } }, new Date()),
+      )
+    ).map(stats);
+    await interleaved([encrypted, plain], 3, (s) => s.store.call('patientWorklist', {})); // warm-up
+    const [worklistEnc, worklistPlain] = (await interleaved([encrypted, plain], WORKLISTS, (s) => s.store.call('patientWorklist', {}))).map(stats);
 
     const appendEnc = auditAppends(encrypted);
     const appendPlain = auditAppends(plain);
@@ -220,8 +222,8 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
 }
 
 /** A cache of `patients` x 100 observations for other benchmarks (the unlock time). */
-export function fillCache(session: CacheSession, patients: number): void {
+export async function fillCache(session: CacheSession, patients: number): Promise<void> {
   for (let p = 0; p < patients; p++) {
-    importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
+    await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: `bench-p${p}`, observations: OBS_PER_PATIENT, days: 3650 })));
   }
 }

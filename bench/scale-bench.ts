@@ -135,13 +135,13 @@ function runScript<T>(script: string, args: string[]): T {
 }
 
 /** Imports every patient's bundle into both caches, alternating which goes first. */
-function importPanel(sessions: [CacheSession, CacheSession], bundles: string, sizes: Sizes) {
+async function importPanel(sessions: [CacheSession, CacheSession], bundles: string, sizes: Sizes) {
   const times: [number[], number[]] = [[], []];
   for (let i = 0; i < sizes.patients; i++) {
     const text = readFileSync(bundleFile(bundles, i), 'utf8');
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const start = process.hrtime.bigint();
-      importBundle(sessions[k]!, text);
+      await importBundle(sessions[k]!, text);
       times[k]!.push(ms(start));
     }
     if (i % 200 === 199) log(`imported ${i + 1} patients`);
@@ -171,13 +171,13 @@ function readsFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
 }
 
 /** Chart opens of random patients, the same patient in both caches each round. */
-function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
+async function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
   const samples: [number[], number[]] = [[], []];
   for (let i = 0; i < sizes.charts + 50; i++) {
     const index = Math.floor(Math.random() * sizes.patients);
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const start = process.hrtime.bigint();
-      sessions[k]!.store.runNow('openChart', { patientId: patientId(index) });
+      await sessions[k]!.store.call('openChart', { patientId: patientId(index) });
       if (i >= 50) samples[k]!.push(ms(start)); // the first 50 rounds warm up
     }
   }
@@ -186,7 +186,7 @@ function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
 }
 
 /** Each of `typedNames` patients' names ("family given") typed one letter at a time: one search per keystroke. */
-function searchFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
+async function searchFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
   const samples: [number[], number[]] = [[], []];
   const firstLetter: [number[], number[]] = [[], []];
   let keystrokes = 0;
@@ -198,7 +198,7 @@ function searchFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
       keystrokes++;
       for (const k of keystrokes % 2 === 0 ? [0, 1] : [1, 0]) {
         const start = process.hrtime.bigint();
-        const found = sessions[k]!.store.runNow('searchPatients', { query });
+        const found = await sessions[k]!.store.call('searchPatients', { query });
         const t = ms(start);
         samples[k]!.push(t);
         if (len === 1) firstLetter[k]!.push(t);
@@ -270,14 +270,14 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     opened.push(plain);
     const pair: [CacheSession, CacheSession] = [enc, plain];
     memory.after_open = rssMb();
-    const importFigure = importPanel(pair, bundles, sizes);
+    const importFigure = await importPanel(pair, bundles, sizes);
     memory.after_import = rssMb();
     log(`import ${JSON.stringify(importFigure)}`);
     const reads = readsFigure(pair, sizes);
     log(`reads ${JSON.stringify(reads)}`);
-    const chart = chartFigure(pair, sizes);
+    const chart = await chartFigure(pair, sizes);
     log(`chart ${JSON.stringify(chart)}`);
-    const search = searchFigure(pair, sizes);
+    const search = await searchFigure(pair, sizes);
     log(`search ${JSON.stringify(search)}`);
     memory.after_reads = rssMb();
     enc.close();

@@ -33,8 +33,8 @@ try {
   // Warm-up: enough reads to fill the page cache (three per page it holds, 4 KiB pages), or as many as measured.
   randomReads(session, job.patients, Math.max(job.reads, Math.ceil((3 * job.cacheKiB) / 4)));
   const readsPerS = randomReads(session, job.patients, job.reads);
-  chartOpens(session, job.patients, job.charts); // warm-up
-  const chart = stats(chartOpens(session, job.patients, job.charts));
+  await chartOpens(session, job.patients, job.charts); // warm-up
+  const chart = stats(await chartOpens(session, job.patients, job.charts));
   process.stdout.write(JSON.stringify({ reads_per_s: readsPerS, chart_open: chart, rss_before_open_mb: opened.rss_mb, ...rssMb() }) + '\n');
 } finally {
   session.close();

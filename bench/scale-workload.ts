@@ -72,12 +72,12 @@ export function randomReads(session: CacheSession, patients: number, count: numb
 }
 
 /** Opens `count` charts of random patients; per-open times in ms. */
-export function chartOpens(session: CacheSession, patients: number, count: number): number[] {
+export async function chartOpens(session: CacheSession, patients: number, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const id = patientId(Math.floor(Math.random() * patients));
     const start = process.hrtime.bigint();
-    session.store.runNow('openChart', { patientId: id });
+    await session.store.call('openChart', { patientId: id });
     samples.push(ms(start));
   }
   return samples;

@@ -8,6 +8,7 @@
  */
 import { app, dialog, ipcMain, powerMonitor } from 'electron';
 import { join } from 'node:path';
+import { AppError } from '../shared/app-error';
 import { serveRendererAt } from './app-protocol';
 import { bindRegistry } from './ipc-bridge';
 import { applyWindowPolicy, createMainWindow } from './window-policy';
@@ -20,7 +21,7 @@ import { resolveAppConfig, updatePolicyOf, type AppConfig } from './services/app
 import { AuthService } from './services/auth-service';
 import { BackendClient, REQUEST_TIMEOUT_MS } from './services/backend-client';
 import { createHandlerRegistry } from './services/handler-registry';
-import { syncCountsNow } from './services/outbox';
+import { syncCounts } from './services/outbox';
 import { machinePolicyReader } from './services/policy/machine-policy';
 import { createSettingsSurface, effectiveSettings } from './services/policy/effective-settings';
 import { applyContentProtection, saveDialogDestination, windowPrintOutput } from './export-glue';
@@ -30,6 +31,7 @@ import { exportPolicyOf } from './services/export/export-policy';
 import type { SettingsInputs } from './services/policy/effective-settings';
 import { createOsSecretStore, setKeychainHelperLauncher } from './services/secret-store';
 import { getWorkspace } from './services/workspace-state';
+import { pageCacheOf, usePageCache } from './services/page-cache-policy';
 
 const IDLE_TICK_MS = 15_000;
 const REVOCATION_CHECK_MS = 5 * 60_000;
@@ -70,6 +72,8 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
       for (const problem of resolved.problems) console.warn(`[policy] ${problem}`);
       config = resolved.config;
       settingsInputs = resolved.inputs;
+      // IT's cachePageCacheMiB (its problem, if refused, is among those logged above): every cache opened from now on uses it.
+      usePageCache(pageCacheOf(effectiveSettings(settingsInputs)));
     } catch (err) {
       dialog.showErrorBox('Clinician Desktop', err instanceof Error ? err.message : 'The app is not configured.');
       app.quit();
@@ -91,9 +95,16 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
     const settings = createSettingsSurface({
       ...settingsInputs,
       organisation: () => settingsInputs.organisation ?? null,
-      user: () => {
+      // The clinician's theme and density, read from the cache store at each list (none while locked, nor when a lock closed it meanwhile).
+      user: async () => {
         const session = service.session();
-        return session ? getWorkspace(session) : null;
+        if (!session) return null;
+        try {
+          return await getWorkspace(session);
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'STORE_CLOSED') return null;
+          throw err;
+        }
       },
     });
     // Break the glass: online only; a grant's end is checked before every call (guardedByGlass) and on a timer.
@@ -112,11 +123,11 @@ if (refusedSwitches.length > 0 || !app.requestSingleInstanceLock()) {
       currentVersion: app.getVersion(),
       dataDir: app.getPath('userData'),
       consultationActive: () => service.consult.media.active,
-      // Every change still in the outbox (waiting or refused) is work not yet on the server; null while locked.
-      waitingChanges: () => {
+      // Every change still in the outbox (waiting or refused) is work not yet on the server; null while locked (or unreadable: the updater then waits).
+      waitingChanges: async () => {
         const session = service.session();
         if (!session) return null;
-        const counts = syncCountsNow(session);
+        const counts = await syncCounts(session);
         return counts.waiting + counts.refused;
       },
       onBeforeQuit: (listener) => void app.on('before-quit', listener),

@@ -345,8 +345,8 @@ export interface AppUpdatesOptions {
   /** app.getPath('userData') */
   dataDir: string;
   consultationActive(): boolean;
-  /** Changes waiting in the outbox, or null while the cache is locked (the last known count is kept). */
-  waitingChanges(): number | null;
+  /** Changes waiting in the outbox, or null while the cache is locked (the last known count is kept); a rejection counts as null. */
+  waitingChanges(): Promise<number | null>;
   /** app.on('before-quit', …): the updater re-decides whether it may install on quit. */
   onBeforeQuit(listener: () => void): void;
   /** Electron's net.fetch, so the manifest goes through the system proxy like electron-updater's download. */

@@ -25,7 +25,7 @@ const patients = loadFixturePatients();
 /** A cache with a few hundred audit entries and signed heads along the way. */
 async function busyCache(): Promise<TestCache> {
   const cache = await openTestCache();
-  for (const file of SYNTHEA_FILES) importBundle(cache.session, readFileSync(file));
+  for (const file of SYNTHEA_FILES) await importBundle(cache.session, readFileSync(file));
   for (let i = 0; i < 300; i++) await openChart(cache.session, patients[i % 3]!.id);
   await searchPatients(cache.session, patients[0]!.family);
   await cache.reopen();
@@ -193,7 +193,7 @@ test('entries export as FHIR R4 AuditEvents following IHE BALP', async () => {
 test('a chain written in the older v1 form (before the network field) still verifies, exports, and continues in v2', async () => {
   const cache = await openTestCache();
   try {
-    importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
     for (let i = 0; i < 5; i++) await openChart(cache.session, patients[0]!.id);
     const db = cache.session.db;
     // Rewrite every entry as v1 would have stored it, rechained, and vouch for the head again.

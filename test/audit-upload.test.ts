@@ -45,7 +45,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await addClinician(db, 'dr.audit', 'Dr Audit', clock);
       await assignPatients(db, 'dr.audit', [patient.id]);
       cache = await openTestCache('dr.audit');
-      importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+      await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
       for (let i = 0; i < 50; i++) await openChart(cache.session, patient.id);
       token = await registerDevice(db, 'dr.audit', cache.session);
       app = buildApp({ db, rp: new RelyingParty(db, { rpId: 'localhost', rpName: 'T', origins: ['http://localhost'] }, clock), clock, receiptKey: loadReceiptKey(dir.path) });
@@ -113,7 +113,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const t = await openTestCache('dr.audit');
       try {
         // A second, clean device chain for this check.
-        importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
+        await importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
         for (let i = 0; i < 10; i++) await openChart(t.session, patient.id);
         const tok = await registerDevice(db, 'dr.audit', t.session);
         const receipt = (await uploadAuditChain(t.session, client, tok))!;

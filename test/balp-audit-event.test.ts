@@ -210,9 +210,9 @@ before(async () => {
   cache = await openTestCache('dr.balp');
   const s = cache.session;
   // Create: two new patients (250 observations: two entries of at most 200 references), then update by re-import.
-  importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P1, observations: 250 }))));
-  importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
-  importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
+  await importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P1, observations: 250 }))));
+  await importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
+  await importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
   // Read: the chart, naming each resource it returned.
   const chart = await openChart(s, P1);
   chartRead = [...Object.entries(chart.groups).flatMap(([type, g]) => g.items.map((r) => `${type}/${r.id}`))];

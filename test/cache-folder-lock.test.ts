@@ -18,7 +18,7 @@ import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-
 import { wipeCache } from '../electron/services/cache-maintenance';
 import { acquireFolderLock } from '../electron/services/cache-folder-lock';
 import { backupCache } from '../electron/services/cache-backup';
-import { stateGet, stateSet } from '../electron/services/sync-state';
+import { setSyncState, syncState } from '../electron/services/sync-state';
 import { randomBytes } from 'node:crypto';
 import { runCli } from './support/cache-cli';
 import { startCacheChild } from './support/cache-child';
@@ -245,24 +245,24 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
     assert.equal(existsSync(join(dataDir, 'cache.lock')), true, 'the lock file is back');
     child = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write' });
     assert.equal(await child.line(/^open$|^refused/), 'refused CACHE_IN_USE', 'the second process is refused');
-    stateSet(a, 'probe', 'a-still-writes');
-    assert.equal(stateGet(a, 'probe'), 'a-still-writes');
+    await setSyncState(a, 'probe', 'a-still-writes');
+    assert.equal(await syncState(a, 'probe'), 'a-still-writes');
 
     // Another opener wins the new lock before the watch fires: A stops writing on every path.
     const lost = events.next('writer-lost');
     rmSync(join(dataDir, 'cache.lock'));
     const other = acquireFolderLock(dataDir, { create: false });
     await lost;
-    assert.throws(() => stateSet(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
+    await assert.rejects(setSyncState(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
     await assert.rejects(async () => await recordChange(a, observation(1)), inUse);
     // Sync state goes through the cache store, whose every call is one write transaction: refused too; the value stayed.
-    assert.throws(() => stateGet(a, 'probe'), inUse);
+    await assert.rejects(syncState(a, 'probe'), inUse);
     assert.equal(a.db.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(), 'a-still-writes', 'the refused write left nothing');
     a.close();
     other.release();
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
     try {
-      assert.equal(stateGet(c, 'probe'), 'a-still-writes');
+      assert.equal(await syncState(c, 'probe'), 'a-still-writes');
       assert.equal(await outboxSize(c), 1);
     } finally {
       c.close();

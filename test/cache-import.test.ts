@@ -29,7 +29,7 @@ let cache: TestCache;
 
 before(async () => {
   cache = await openTestCache();
-  for (const file of SYNTHEA_FILES) importBundle(cache.session, readFileSync(file));
+  for (const file of SYNTHEA_FILES) await importBundle(cache.session, readFileSync(file));
 });
 after(() => cache.dispose());
 
@@ -136,8 +136,8 @@ test('refuses malformed bundles with a clear error and imports nothing from them
   const before = await cacheStats(cache.session);
   const cases = [...badBundles, ['good entries then a bad one', goodThenBad] as [string, string], ['a 50 MB string', huge] as [string, string]];
   for (const [name, input] of cases) {
-    assert.throws(
-      () => importBundle(cache.session, input),
+    await assert.rejects(
+      importBundle(cache.session, input),
       (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID' && /Nothing from it was stored/.test(e.message),
       name,
     );
@@ -160,13 +160,13 @@ test('imports transaction, collection and searchset bundles, and a re-import upd
     });
   for (const [i, type] of ['transaction', 'collection', 'searchset'].entries()) {
     const id = `00000000-0000-4000-8000-00000000000${i}`;
-    const summary = importBundle(cache.session, make(type, id));
+    const summary = await importBundle(cache.session, make(type, id));
     assert.equal(summary.resources, 2);
     const chart = await openChart(cache.session, id);
     assert.equal(chart.groups.Observation!.total, 1);
     assert.equal(chart.patient.id, id, 'id taken from the urn:uuid fullUrl');
   }
-  const again = importBundle(cache.session, make('collection', '00000000-0000-4000-8000-000000000001'));
+  const again = await importBundle(cache.session, make('collection', '00000000-0000-4000-8000-000000000001'));
   assert.equal(again.patients, 1);
   const last = cache.session.db.prepare('SELECT action FROM audit_log WHERE subtype IN (\'create\', \'update\') ORDER BY seq DESC LIMIT 1').pluck();
   assert.equal(last.get(), 'U');
@@ -181,7 +181,7 @@ test('every resource an import writes is named in its audit entries, those witho
         .map((e) => storedEntry({ entry: e }))
         .flatMap((e) => e.entities);
     const synthea = JSON.parse(readFileSync(SYNTHEA_FILES[0]!, 'utf8')) as { entry: Array<{ resource: { resourceType: string; id: string } }> };
-    importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(t.session, readFileSync(SYNTHEA_FILES[0]!));
     assert.deepEqual(new Set(named()), new Set(synthea.entry.map((e) => `${e.resource.resourceType}/${e.resource.id}`)), 'each resource named');
     assert.equal(named().length, synthea.entry.length, 'and named once');
 
@@ -195,16 +195,16 @@ test('every resource an import writes is named in its audit entries, those witho
       ],
     });
     const last = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').pluck();
-    importBundle(t.session, noPatient);
+    await importBundle(t.session, noPatient);
     const created = storedEntry({ entry: last.get() as string });
     assert.deepEqual([created.action, created.subtype, created.patientId, created.outcome], ['C', 'create', null, '0']);
     assert.deepEqual(created.entities, ['Organization/org-1', 'Practitioner/dr-1', 'Medication/med-1']);
-    importBundle(t.session, noPatient);
+    await importBundle(t.session, noPatient);
     const updated = storedEntry({ entry: last.get() as string });
     assert.deepEqual([updated.action, updated.subtype, updated.patientId], ['U', 'update', null]);
     assert.deepEqual(updated.entities, created.entities);
     // An import with nothing in it still leaves its entry.
-    importBundle(t.session, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [] }));
+    await importBundle(t.session, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [] }));
     const empty = storedEntry({ entry: last.get() as string });
     assert.deepEqual([empty.action, empty.patientId, empty.entities, empty.outcome], ['C', null, [], '0']);
     assert.equal(verifyAuditChain(db, t.session.keys.publicKey, t.session.context.deviceId).ok, true);
@@ -219,8 +219,8 @@ test('a refused import is audited as a failed import (outcome 4) with no PHI, an
     const db = t.session.db;
     const count = db.prepare('SELECT count(*) FROM audit_log').pluck();
     const before = count.get() as number;
-    assert.throws(() => importBundle(t.session, readFileSync(join(FIXTURES, 'dstu2-bundle.json'))), (e: unknown) => e instanceof AppError && e.code === 'FHIR_VERSION_UNSUPPORTED');
-    assert.throws(() => importBundle(t.session, '{"resourceType": "Bundle"'), (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID');
+    await assert.rejects(importBundle(t.session, readFileSync(join(FIXTURES, 'dstu2-bundle.json'))), (e: unknown) => e instanceof AppError && e.code === 'FHIR_VERSION_UNSUPPORTED');
+    await assert.rejects(importBundle(t.session, '{"resourceType": "Bundle"'), (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID');
     assert.equal(count.get(), before + 2);
     const rows = db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 2').pluck().all() as string[];
     for (const row of rows) {
@@ -239,14 +239,14 @@ test('a refused import is audited as a failed import (outcome 4) with no PHI, an
   }
 });
 
-test('a resource with only an absolute fullUrl takes its id from it; a fullUrl that disagrees with the id is refused', () => {
+test('a resource with only an absolute fullUrl takes its id from it; a fullUrl that disagrees with the id is refused', async () => {
   const bundle = (fullUrl: string, id?: string) =>
     JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl, resource: { resourceType: 'Organization', ...(id ? { id } : {}), name: 'Synthetic' } }] });
-  assert.equal(importBundle(cache.session, bundle('http://example.org/fhir/Organization/from-url')).resources, 1);
+  assert.equal((await importBundle(cache.session, bundle('http://example.org/fhir/Organization/from-url'))).resources, 1);
   assert.equal(cache.session.db.prepare("SELECT json_extract(json, '$.id') FROM resources WHERE id = 'from-url'").pluck().get(), 'from-url');
   for (const [fullUrl, id] of [['http://example.org/fhir/Organization/one', 'other'], ['http://example.org/fhir/Patient/same', 'same']]) {
-    assert.throws(
-      () => importBundle(cache.session, bundle(fullUrl!, id)),
+    await assert.rejects(
+      importBundle(cache.session, bundle(fullUrl!, id)),
       (e: unknown) => e instanceof AppError && e.code === 'BUNDLE_INVALID' && /entry 0\b.*fullUrl/.test(e.message),
     );
   }

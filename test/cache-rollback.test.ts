@@ -65,12 +65,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (let cycle = 0; cycle < 6; cycle++) {
         const session = await rig.open();
         try {
-          assert.equal(rollbackNotice(session), null, `cycle ${cycle}: no notice at open`);
+          assert.equal(await rollbackNotice(session), null, `cycle ${cycle}: no notice at open`);
           await work(session, rig.patients, 7, `normal-${cycle}`);
           // Upload twice in some cycles, and not at all in one: nothing of it is a rollback.
           if (cycle !== 2) await rig.upload(session);
           if (cycle % 2 === 0) await rig.upload(session);
-          assert.equal(rollbackNotice(session), null, `cycle ${cycle}: no notice after upload`);
+          assert.equal(await rollbackNotice(session), null, `cycle ${cycle}: no notice after upload`);
         } finally {
           session.close();
         }
@@ -104,7 +104,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       cpSync(copy, rig.dataDir, { recursive: true });
       session = await rig.open();
       try {
-        const notice = rollbackNotice(session);
+        const notice = await rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
         assert.equal(notice?.message, ROLLBACK_PENDING_MESSAGE);
         // The clinician sees it in the sync status, and keeps working.
@@ -144,7 +144,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(line.deviceId, session.context.deviceId);
         assert.equal(line.clinicianId, CLINICIAN);
         for (const p of rig.patients) assert.ok(!events[0]!.includes(p), 'no patient id in the log');
-        assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE, 'the clinician is told the privacy officer knows');
+        assert.equal((await rollbackNotice(session))?.message, ROLLBACK_REPORTED_MESSAGE, 'the clinician is told the privacy officer knows');
         assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_REPORTED_MESSAGE);
 
         // The privacy officer's review lists it; nobody else sees the list (the same 404 as a missing page).
@@ -178,7 +178,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
       session = await rig.open();
       try {
-        assert.equal(rollbackNotice(session), null, 'told once: the next open is quiet');
+        assert.equal(await rollbackNotice(session), null, 'told once: the next open is quiet');
         assert.equal((await createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN })['sync.status']({}, {} as never)).rolledBack, null);
         assert.equal((await verifyCache(session)).ok, true);
       } finally {
@@ -201,12 +201,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       cpSync(copy, rig.dataDir, { recursive: true });
       session = await rig.open();
       try {
-        assert.equal(rollbackNotice(session), null, 'nothing to compare with at open');
+        assert.equal(await rollbackNotice(session), null, 'nothing to compare with at open');
         const keptSeq = localHead(session);
         await work(session, rig.patients, 5, 'after-restore-2');
         const written = localRows(session, keptSeq).map((r) => content(r.entry));
         await rig.upload(session);
-        assert.equal(rollbackNotice(session)?.code, 'CACHE_ROLLED_BACK', 'said once the backend answered');
+        assert.equal((await rollbackNotice(session))?.code, 'CACHE_ROLLED_BACK', 'said once the backend answered');
         assert.deepEqual(localRows(session, backendHead.seq + 1).map((r) => content(r.entry)), written);
         await assertChainsAgree(rig, session);
         assert.deepEqual((await backendChain(rig, session.context.deviceId)).rollbacks.at(-1), backendHead.seq + 1);
@@ -227,7 +227,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       cpSync(copy, rig.dataDir, { recursive: true });
       session = await rig.open();
       try {
-        assert.equal(rollbackNotice(session)?.code, 'CACHE_ROLLED_BACK');
+        assert.equal((await rollbackNotice(session))?.code, 'CACHE_ROLLED_BACK');
         const keptSeq = localHead(session);
         await work(session, rig.patients, 5, 'after-second');
         const written = localRows(session, keptSeq).map((r) => content(r.entry));
@@ -257,7 +257,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await rig.keychain.set(account, text);
         const s = await rig.open();
         try {
-          assert.equal(rollbackNotice(s), null, `${why}: not acted on`);
+          assert.equal(await rollbackNotice(s), null, `${why}: not acted on`);
         } finally {
           s.close();
         }
@@ -291,7 +291,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       session = await rig.open();
       try {
         await rig.upload(session);
-        assert.equal(rollbackNotice(session), null);
+        assert.equal(await rollbackNotice(session), null);
         const back = JSON.parse((await rig.keychain.get(account))!) as typeof kept;
         assert.equal(back.receipt.seq, localHead(session));
         assert.equal(back.receipt.deviceId, profileId);

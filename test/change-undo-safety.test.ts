@@ -40,7 +40,7 @@ describe('undo leaves nothing half done (cache only)', () => {
 
   before(async () => {
     cache = await openTestCache('dr.undo');
-    importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
     registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.undo' });
   });
   after(() => cache.dispose());

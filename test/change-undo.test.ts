@@ -73,7 +73,7 @@ describe('undo on this computer (cache only)', () => {
 
   before(async () => {
     cache = await openTestCache('dr.undo');
-    importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
     registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.undo' });
     conditions = cache.session.db
       .prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? ORDER BY id")
@@ -172,7 +172,7 @@ describe('undo on this computer (cache only)', () => {
     refusedWith(await undo(registry, 'Condition', conditions[4]!), 'INVALID_INPUT', 'This change cannot be undone. Change it again to correct it.');
     // A later change of mine on top of it can be undone, back to the kept version.
     const kept = row(s, 'Condition', conditions[4]!)!;
-    change(4, 'remission');
+    await change(4, 'remission');
     assert.ok((await undo(registry, 'Condition', conditions[4]!)).ok);
     assert.deepEqual(row(s, 'Condition', conditions[4]!), kept);
   });

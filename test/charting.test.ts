@@ -31,7 +31,7 @@ const keychain = testKeychain();
 
 before(async () => {
   cache = await openTestCache('dr.chart');
-  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
 });
 after(async () => {
   await cache.dispose();
@@ -157,7 +157,7 @@ test('an empty note is refused at signing: nothing written, no outbox entry, no 
 test('notes and addenda name their author by the clinician\'s display name (the id where the cache knows no name)', async () => {
   const named = await openCacheSession({ dataDir: join(scratch.path, 'named'), secrets: keychain, actor: 'dr.ada', actorName: 'Dr Ada Byron', create: true });
   try {
-    importBundle(named, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(named, readFileSync(SYNTHEA_FILES[0]!));
     const { noteId } = await saveNoteDraft(named, { patientId: patient.id, subjective: 'Better', objective: '', assessment: '', plan: '' }, now);
     await signNote(named, noteId, now);
     const { addendumId } = await addAddendum(named, noteId, 'Seen again at noon.', now);
@@ -174,7 +174,7 @@ test('notes and addenda name their author by the clinician\'s display name (the 
 test('problems.set with another patient\'s conditionId is refused with the unknown-problem text, and that problem stays where it was', async () => {
   const s = cache.session;
   const other = loadFixturePatients()[1]!;
-  importBundle(s, readFileSync(SYNTHEA_FILES[1]!));
+  await importBundle(s, readFileSync(SYNTHEA_FILES[1]!));
   const registry = createHandlerRegistry({ session: () => s, problem: () => null, actor: () => 'dr.chart' });
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
   const opts = { trustedOrigins: ['app://clinician'] };
@@ -212,7 +212,7 @@ test('a status change keeps the problem\'s verification status and category; a n
     subject: { reference: `Patient/${patient.id}` },
     recordedDate: '2026-11-20',
   };
-  importBundle(s, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: `urn:uuid:${id}`, resource: condition, request: { method: 'POST', url: 'Condition' } }] }));
+  await importBundle(s, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: `urn:uuid:${id}`, resource: condition, request: { method: 'POST', url: 'Condition' } }] }));
   await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Suspected pulmonary embolism', status: 'inactive' }, now);
   const changed = stored('Condition', id);
   assert.equal(changed.clinicalStatus.coding[0].code, 'inactive');

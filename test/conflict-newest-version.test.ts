@@ -22,7 +22,7 @@ async function conflictThenNewerVersion(id: string) {
   const cache = await openTestCache('dr.conflict');
   after(() => cache.dispose());
   const s = cache.session;
-  importBundle(s, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(s, readFileSync(SYNTHEA_FILES[0]!));
   const condition = (status: string, versionId: string) => ({
     resourceType: 'Condition',
     id,

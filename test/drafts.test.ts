@@ -31,8 +31,8 @@ let cache: TestCache;
 
 before(async () => {
   cache = await openTestCache('dr.drafts');
-  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
-  importBundle(cache.session, readFileSync(SYNTHEA_FILES[1]!));
+  await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(cache.session, readFileSync(SYNTHEA_FILES[1]!));
 });
 after(() => cache.dispose());
 
@@ -54,15 +54,15 @@ function conditionOf(patientId: string): string {
 
 test('a draft is saved as typed, survives closing the cache, and lists newest first; creation is audited once, keystrokes are not', async () => {
   const creates = auditCount('C');
-  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '7' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '7' } }, now);
   assert.equal(auditCount('C'), creates + 1, 'creating the draft row is one audit entry');
-  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72' } }, now);
-  putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72', spo2: '9' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72', spo2: '9' } }, now);
   assert.equal(auditCount('C'), creates + 1, 'updates on each keystroke are not audited');
-  putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: '', body: { subjective: 'Cough for 3 days' } }, later);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: '', body: { subjective: 'Cough for 3 days' } }, later);
 
   await cache.reopen();
-  const drafts = listDrafts(cache.session, alice!.id);
+  const drafts = await listDrafts(cache.session, alice!.id);
   assert.deepEqual(
     drafts.map((d) => [d.kind, d.target, d.body, d.updatedAt]),
     [
@@ -70,28 +70,28 @@ test('a draft is saved as typed, survives closing the cache, and lists newest fi
       ['vitals', '', { heartRate: '72', spo2: '9' }, now.toISOString()],
     ],
   );
-  assert.deepEqual(listDrafts(cache.session, bob!.id), [], 'drafts are per patient');
+  assert.deepEqual(await listDrafts(cache.session, bob!.id), [], 'drafts are per patient');
 });
 
-test('listing drafts is a read of the patient, audited only when there are drafts', () => {
+test('listing drafts is a read of the patient, audited only when there are drafts', async () => {
   const reads = () => cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'R' AND patient_id = ?").pluck();
   const aliceBefore = reads().get(alice!.id) as number;
   const bobBefore = reads().get(bob!.id) as number;
-  listDrafts(cache.session, alice!.id);
-  listDrafts(cache.session, bob!.id);
+  await listDrafts(cache.session, alice!.id);
+  await listDrafts(cache.session, bob!.id);
   assert.equal(reads().get(alice!.id), aliceBefore + 1);
   assert.equal(reads().get(bob!.id), bobBefore, 'no drafts returned, nothing read');
-  assert.throws(() => listDrafts(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
+  await assert.rejects(listDrafts(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
 });
 
-test('discarding removes the draft and is audited as a delete; discarding nothing writes nothing', () => {
-  putDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '', body: { temperature: '38' } }, now);
+test('discarding removes the draft and is audited as a delete; discarding nothing writes nothing', async () => {
+  await putDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '', body: { temperature: '38' } }, now);
   const deletes = auditCount('D');
-  assert.deepEqual(discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: true });
+  assert.deepEqual(await discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: true });
   assert.equal(auditCount('D'), deletes + 1);
-  assert.deepEqual(discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: false });
+  assert.deepEqual(await discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: false });
   assert.equal(auditCount('D'), deletes + 1);
-  assert.deepEqual(listDrafts(cache.session, bob!.id), []);
+  assert.deepEqual(await listDrafts(cache.session, bob!.id), []);
 });
 
 test("a draft may not point at another patient's note or problem: refused with the same words as one that does not exist, nothing written", async () => {
@@ -102,9 +102,9 @@ test("a draft may not point at another patient's note or problem: refused with t
   const alicesSigned = (await saveNoteDraft(cache.session, { patientId: alice!.id, ...soap }, now)).noteId;
   await signNote(cache.session, alicesSigned, now);
 
-  const refusal = (fn: () => unknown): string => {
+  const refusal = async (fn: () => Promise<unknown>): Promise<string> => {
     try {
-      fn();
+      await fn();
     } catch (e) {
       assert.ok(e instanceof AppError);
       return `${e.code}: ${e.message}`;
@@ -115,7 +115,7 @@ test("a draft may not point at another patient's note or problem: refused with t
   const audits = auditCount();
   const put = (kind: 'note' | 'addendum' | 'problem', target: string) => () =>
     putDraft(cache.session, { patientId: alice!.id, kind, target, body: { text: 'x' } }, now);
-  const nonexistent = refusal(put('note', 'no-such-note'));
+  const nonexistent = await refusal(put('note', 'no-such-note'));
   assert.match(nonexistent, /^NOT_FOUND: /);
   for (const [what, attempt] of [
     ["another patient's draft note", put('note', bobsNote)],
@@ -126,17 +126,17 @@ test("a draft may not point at another patient's note or problem: refused with t
     ['an addendum to nothing', put('addendum', '')],
     ['a condition id as a note', put('note', conditionOf(alice!.id))],
   ] as const) {
-    assert.equal(refusal(attempt), nonexistent, what);
+    assert.equal(await refusal(attempt), nonexistent, what);
   }
-  assert.match(refusal(() => putDraft(cache.session, { patientId: 'no-such-patient', kind: 'vitals', target: '', body: {} }, now)), /^NOT_FOUND/);
+  assert.match(await refusal(() => putDraft(cache.session, { patientId: 'no-such-patient', kind: 'vitals', target: '', body: {} }, now)), /^NOT_FOUND/);
   assert.deepEqual(draftRows(), rows, 'no draft written');
   assert.equal(auditCount(), audits, 'no audit entry for a refused draft');
 
   // This patient's own targets are fine.
-  putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: alicesNote, body: { plan: 'Review' } }, now);
-  putDraft(cache.session, { patientId: alice!.id, kind: 'addendum', target: alicesSigned, body: { text: 'Also' } }, now);
-  putDraft(cache.session, { patientId: alice!.id, kind: 'problem', target: conditionOf(alice!.id), body: { status: 'resolved' } }, now);
-  assert.equal(listDrafts(cache.session, alice!.id).length, 5);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: alicesNote, body: { plan: 'Review' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'addendum', target: alicesSigned, body: { text: 'Also' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'problem', target: conditionOf(alice!.id), body: { status: 'resolved' } }, now);
+  assert.equal((await listDrafts(cache.session, alice!.id)).length, 5);
 });
 
 test('junk draft bodies are refused by the contract and the previous draft stays whole', async () => {
@@ -178,18 +178,18 @@ test('junk draft bodies are refused by the contract and the previous draft stays
 test("signing a note removes its local draft in the sign's transaction; a refused sign keeps it", async () => {
   const r = registry();
   const { noteId } = await saveNoteDraft(cache.session, { patientId: bob!.id, ...soap }, now);
-  putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: noteId, body: { plan: 'Review tomorrow' } }, now);
+  await putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: noteId, body: { plan: 'Review tomorrow' } }, now);
   const signed = await dispatch(r, 'notes.sign', { noteId }, caller, opts);
   assert.equal(signed.ok, true);
-  assert.equal(listDrafts(cache.session, bob!.id).some((d) => d.target === noteId), false);
+  assert.equal((await listDrafts(cache.session, bob!.id)).some((d) => d.target === noteId), false);
 
   // An empty note is refused at signing: its draft remains.
   const empty = (await saveNoteDraft(cache.session, { patientId: bob!.id, subjective: '', objective: '', assessment: '', plan: '' }, now)).noteId;
-  putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: empty, body: { plan: 'typing…' } }, now);
+  await putDraft(cache.session, { patientId: bob!.id, kind: 'note', target: empty, body: { plan: 'typing…' } }, now);
   const refused = await dispatch(r, 'notes.sign', { noteId: empty }, caller, opts);
   assert.equal(refused.ok, false);
-  assert.equal(listDrafts(cache.session, bob!.id).some((d) => d.target === empty), true);
-  assert.equal(clearDraft(cache.session, bob!.id, 'note', empty), true, 'clearDraft is there for the save flows');
+  assert.equal((await listDrafts(cache.session, bob!.id)).some((d) => d.target === empty), true);
+  assert.equal(await clearDraft(cache.session, bob!.id, 'note', empty), true, 'clearDraft is there for the save flows');
   const s = cache.session;
   assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
 });
@@ -197,11 +197,11 @@ test("signing a note removes its local draft in the sign's transaction; a refuse
 test('a patient no longer assigned is kept while a draft of theirs remains (typed work is never dropped), with only what the draft needs, and goes once it is discarded', async () => {
   const other = await openTestCache('dr.drafts.pull');
   try {
-    importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
-    importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
+    await importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
     const condition = other.session.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(alice!.id) as string;
-    putDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '88' } }, now);
-    putDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } }, now);
+    await putDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '88' } }, now);
+    await putDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } }, now);
     const held = () => other.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all() as string[];
     const heldResources = () =>
       other.session.db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? ORDER BY 1').pluck().all(alice!.id) as string[];
@@ -210,14 +210,14 @@ test('a patient no longer assigned is kept while a draft of theirs remains (type
     const aliceDeletes = deletes.get(alice!.id) as number;
     await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), [alice!.id], 'the unassigned patient without drafts left; the one with a draft stayed');
-    assert.deepEqual(listDrafts(other.session, alice!.id).map((d) => d.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [{ heartRate: '88' }, { status: 'resolved' }]);
+    assert.deepEqual((await listDrafts(other.session, alice!.id)).map((d) => d.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [{ heartRate: '88' }, { status: 'resolved' }]);
     // Only what the drafts need stays: the patient and the problem the draft edits; the rest of the record is gone, audited.
     assert.deepEqual(heldResources(), [`Condition/${condition}`, `Patient/${alice!.id}`].sort());
     assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'the removal of the rest of the record is audited');
     await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.equal(deletes.get(alice!.id), aliceDeletes + 1, 'a second pull removes nothing more and audits nothing');
-    discardDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '' });
-    discardDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition });
+    await discardDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '' });
+    await discardDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition });
     await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), []);
     assert.deepEqual(heldResources(), []);
@@ -229,7 +229,7 @@ test('a patient no longer assigned is kept while a draft of theirs remains (type
 test('a put whose every value is blank stores nothing; over an existing draft it deletes it, audited as a discard', async () => {
   const r = registry();
   const key = { patientId: alice!.id, kind: 'vitals', target: '' } as const;
-  discardDraft(cache.session, key);
+  await discardDraft(cache.session, key);
   const rows = () => cache.session.db.prepare('SELECT count(*) FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?').pluck().get(key.patientId, key.kind, key.target);
   const audits = auditCount();
   for (const body of [{}, { heartRate: '   ' }, { heartRate: '', spo2: '\u200B', temperature: '\t\n' }]) {
@@ -252,8 +252,8 @@ test('a put whose every value is blank stores nothing; over an existing draft it
 test('a patient no longer assigned whose only drafts are blank (stored before blank puts were refused) is removed with them', async () => {
   const other = await openTestCache('dr.drafts.blank');
   try {
-    importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
-    importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
+    await importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
+    await importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
     const insert = other.session.db.prepare("INSERT INTO drafts (patient_id, kind, target, body_json, updated_at) VALUES (?, 'vitals', '', ?, ?)");
     insert.run(alice!.id, '{}', now.toISOString());
     insert.run(bob!.id, JSON.stringify({ heartRate: '  ', spo2: '\u200B' }), now.toISOString());
@@ -297,8 +297,8 @@ test('a draft body with too many fields is refused before any field is looked at
 
 test('recording vitals, adding an addendum and saving a problem remove their drafts in the same call (a lock or crash right after leaves nothing to record twice)', async () => {
   const r = registry();
-  const drafts = (patientId: string) => listDrafts(cache.session, patientId).map((d) => `${d.kind}:${d.target}`).sort();
-  for (const d of listDrafts(cache.session, alice!.id)) discardDraft(cache.session, d);
+  const drafts = async (patientId: string) => (await listDrafts(cache.session, patientId)).map((d) => `${d.kind}:${d.target}`).sort();
+  for (const d of await listDrafts(cache.session, alice!.id)) await discardDraft(cache.session, d);
   const ok = async (name: string, payload: unknown) => {
     const res = await dispatch(r, name, payload, caller, opts);
     assert.ok(res.ok, `${name}: ${JSON.stringify(res)}`);
@@ -311,20 +311,20 @@ test('recording vitals, adding an addendum and saving a problem remove their dra
   await ok('drafts.put', { patientId: alice!.id, kind: 'addendum', target: noteId, body: { text: 'K+ 5.9 repeated' } });
   await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } });
   await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: '', body: { text: 'Hyperkalaemia' } });
-  assert.equal(drafts(alice!.id).length, 4);
+  assert.equal((await drafts(alice!.id)).length, 4);
 
   const deletes = auditCount('D');
   await ok('chart.recordVitals', { patientId: alice!.id, heartRate: 131 });
-  assert.deepEqual(drafts(alice!.id), [`addendum:${noteId}`, 'problem:', `problem:${condition}`].sort());
+  assert.deepEqual(await drafts(alice!.id), [`addendum:${noteId}`, 'problem:', `problem:${condition}`].sort());
   await ok('notes.addendum', { noteId, text: 'K+ 5.9 repeated' });
-  assert.deepEqual(drafts(alice!.id), ['problem:', `problem:${condition}`].sort());
+  assert.deepEqual(await drafts(alice!.id), ['problem:', `problem:${condition}`].sort());
   await ok('problems.set', { patientId: alice!.id, conditionId: condition, text: 'Problem', status: 'resolved' });
-  assert.deepEqual(drafts(alice!.id), ['problem:']);
+  assert.deepEqual(await drafts(alice!.id), ['problem:']);
   await ok('problems.set', { patientId: alice!.id, text: 'Hyperkalaemia', status: 'active' });
-  assert.deepEqual(drafts(alice!.id), []);
+  assert.deepEqual(await drafts(alice!.id), []);
   assert.equal(auditCount('D'), deletes + 4, 'each removal audited as a delete');
 
   // As the attack had it: the cache closes (lock, quit, crash) right after the save; nothing comes back.
   await cache.reopen();
-  assert.deepEqual(drafts(alice!.id), []);
+  assert.deepEqual(await drafts(alice!.id), []);
 });

@@ -38,7 +38,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 before(async () => {
   session = await openCacheSession({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.export', actorName: 'Dr Ada Export', create: true });
-  importBundle(session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(session, readFileSync(SYNTHEA_FILES[0]!));
   const now = new Date('2026-11-25T10:00:00Z');
   const signed = await saveNoteDraft(session, { patientId: patient.id, subjective: 'Cough', objective: 'Clear chest', assessment: 'URTI', plan: 'Fluids' }, now);
   await signNote(session, signed.noteId, now);

@@ -29,7 +29,7 @@ let registry: HandlerRegistry;
 
 before(async () => {
   cache = await openTestCache('dr.fields');
-  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
   registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.fields' });
 });
 after(() => cache.dispose());

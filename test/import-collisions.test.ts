@@ -30,9 +30,9 @@ before(async () => {
 });
 after(() => cache.dispose());
 
-function refusal(input: string | Buffer): AppError {
+async function refusal(input: string | Buffer): Promise<AppError> {
   try {
-    importBundle(cache.session, input);
+    await importBundle(cache.session, input);
   } catch (e) {
     if (e instanceof AppError) return e;
     throw e;
@@ -44,11 +44,11 @@ const patientOf = (type: string, id: string) =>
   cache.session.db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | null | undefined;
 
 test('the same Observation id for three different patients: the second and third bundles are refused whole, naming the entry', async () => {
-  assert.equal(importBundle(cache.session, fixture('collision-a.json')).resources, 3);
+  assert.equal((await importBundle(cache.session, fixture('collision-a.json'))).resources, 3);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
   for (const x of ['b', 'c']) {
     const before = (await cacheStats(cache.session)).resources;
-    const err = refusal(fixture(`collision-${x}.json`));
+    const err = await refusal(fixture(`collision-${x}.json`));
     assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
     assert.match(err.message, /\bentry 2 \(Observation\/lab-result-1\)/);
     assert.match(err.message, /Nothing from it was stored\.$/);
@@ -61,7 +61,7 @@ test('the same Observation id for three different patients: the second and third
 });
 
 test('re-importing the same bundle is not a collision: it updates in place', async () => {
-  const again = importBundle(cache.session, fixture('collision-a.json'));
+  const again = await importBundle(cache.session, fixture('collision-a.json'));
   assert.equal(again.resources, 3);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
 });
@@ -77,7 +77,7 @@ test('two entries of one bundle with the same Type/id for different patients are
       { resource: { resourceType: 'Observation', id: 'twice', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:11111111-0000-4000-8000-000000000002' } } },
     ],
   };
-  const err = refusal(JSON.stringify(bundle));
+  const err = await refusal(JSON.stringify(bundle));
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   assert.match(err.message, /\bentry 3 \(Observation\/twice\)/);
   assert.equal(patientOf('Patient', '11111111-0000-4000-8000-000000000001'), undefined);
@@ -89,7 +89,7 @@ test('a resource held for a patient is not taken off it by a bundle that links i
     type: 'batch',
     entry: [{ resource: { resourceType: 'Observation', id: 'lab-result-1', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:not-in-this-bundle' } } }],
   };
-  const err = refusal(JSON.stringify(bundle));
+  const err = await refusal(JSON.stringify(bundle));
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   assert.match(err.message, /\bentry 0 \(Observation\/lab-result-1\)/);
   assert.equal(patientOf('Observation', 'lab-result-1'), PATIENT('a'));
@@ -98,9 +98,9 @@ test('a resource held for a patient is not taken off it by a bundle that links i
 test('a resource held without a patient may be linked to one later', async () => {
   const orphan = (subject: string) =>
     JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Observation', id: 'late-link', status: 'final', code: { text: 'x' }, subject: { reference: subject } } }] });
-  importBundle(cache.session, orphan('urn:uuid:unknown'));
+  await importBundle(cache.session, orphan('urn:uuid:unknown'));
   assert.equal(patientOf('Observation', 'late-link'), null);
-  importBundle(cache.session, orphan(`Patient/${PATIENT('a')}`));
+  await importBundle(cache.session, orphan(`Patient/${PATIENT('a')}`));
   assert.equal(patientOf('Observation', 'late-link'), PATIENT('a'));
 });
 
@@ -109,7 +109,7 @@ test('a Patient id held by a different person (another medical record number) is
   const patient = bundle.entry[0]!.resource;
   (patient.identifier as Array<{ value: string }>)[0]!.value = 'MRN-SOMEONE-ELSE';
   patient.name = [{ family: 'Someoneelse', given: ['Synthetic'] }];
-  const err = refusal(JSON.stringify({ ...bundle, entry: [bundle.entry[0]] }));
+  const err = await refusal(JSON.stringify({ ...bundle, entry: [bundle.entry[0]] }));
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   assert.match(err.message, new RegExp(`\\bentry 0 \\(Patient/${PATIENT('a')}\\)`));
   assert.ok(!err.message.includes('MRN-'));
@@ -133,9 +133,9 @@ function personBundle(id: string, family: string, birthDate: string | null, mrn:
 const heldPatient = (id: string) => cache.session.db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?').get(id) as Json | undefined;
 
 test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', async () => {
-  importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));
+  await importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));
   const before = (await cacheStats(cache.session)).resources;
-  const err = refusal(personBundle('same-id-1', 'Bravoincoming', '2001-12-31', null, 'same-id-1-obs-b'));
+  const err = await refusal(personBundle('same-id-1', 'Bravoincoming', '2001-12-31', null, 'same-id-1-obs-b'));
   assert.equal(err.code, 'IMPORT_ID_COLLISION', err.message);
   assert.match(err.message, /\bentry 0 \(Patient\/same-id-1\)/);
   assert.match(err.message, /Nothing from it was stored\.$/);
@@ -146,9 +146,9 @@ test('a Patient id held for another person is refused when the incoming Patient 
 });
 
 test('without a medical record number on either side, a different name or a different birth date is another person', async () => {
-  importBundle(cache.session, personBundle('same-id-2', 'Charlieheld', '1960-05-05', null, 'same-id-2-obs-a'));
+  await importBundle(cache.session, personBundle('same-id-2', 'Charlieheld', '1960-05-05', null, 'same-id-2-obs-a'));
   for (const [family, birthDate] of [['Deltaincoming', '1960-05-05'], ['Charlieheld', '1961-05-05'], ['Charlieheld', null]] as const) {
-    const err = refusal(personBundle('same-id-2', family, birthDate, 'MRN-NEW-2', 'same-id-2-obs-b'));
+    const err = await refusal(personBundle('same-id-2', family, birthDate, 'MRN-NEW-2', 'same-id-2-obs-b'));
     assert.equal(err.code, 'IMPORT_ID_COLLISION', `${family} ${birthDate}: ${err.message}`);
     assert.match(err.message, /\bentry 0 \(Patient\/same-id-2\)/);
   }
@@ -156,14 +156,14 @@ test('without a medical record number on either side, a different name or a diff
 });
 
 test('the same person again imports: same medical record number (even renamed), or no number and the same name and birth date', async () => {
-  importBundle(cache.session, personBundle('same-id-3', 'Echoheld', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-a'));
+  await importBundle(cache.session, personBundle('same-id-3', 'Echoheld', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-a'));
   // Same MRN, new family name (a name change): the same person, updated in place.
-  assert.equal(importBundle(cache.session, personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-b')).resources, 2);
+  assert.equal((await importBundle(cache.session, personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-HELD-3', 'same-id-3-obs-b'))).resources, 2);
   assert.equal(heldPatient('same-id-3')!.display_name, 'Synthetic Echorenamed');
   // Two different numbers are two people, whatever the names say.
-  const err = refusal(personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-OTHER-3', 'same-id-3-obs-d'));
+  const err = await refusal(personBundle('same-id-3', 'Echorenamed', '1970-07-07', 'MRN-OTHER-3', 'same-id-3-obs-d'));
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   // No MRN in the file, same name (case and spacing aside) and birth date: the same person.
-  assert.equal(importBundle(cache.session, personBundle('same-id-3', ' ECHORENAMED ', '1970-07-07', null, 'same-id-3-obs-c')).resources, 2);
+  assert.equal((await importBundle(cache.session, personBundle('same-id-3', ' ECHORENAMED ', '1970-07-07', null, 'same-id-3-obs-c'))).resources, 2);
   assert.equal((await openChart(cache.session, 'same-id-3')).groups.Observation!.total, 3);
 });

@@ -157,9 +157,9 @@ const olderReleases: Array<[string, (b: Json) => void, 'DSTU2' | 'STU3' | 'DSTU2
   ['Bundle.link self on a DSTU2 server path', (b) => (b.link = [{ relation: 'self', url: 'https://ehr.example.org/dstu2/Patient?_id=v-p1' }]), 'DSTU2', null],
 ];
 
-function refusal(input: string | Buffer): AppError {
+async function refusal(input: string | Buffer): Promise<AppError> {
   try {
-    importBundle(cache.session, input);
+    await importBundle(cache.session, input);
   } catch (e) {
     if (e instanceof AppError) return e;
     throw e;
@@ -167,8 +167,8 @@ function refusal(input: string | Buffer): AppError {
   assert.fail('the bundle was imported');
 }
 
-test('the unchanged R4 probe bundle imports (so each case below fails for its one change)', () => {
-  assert.equal(importBundle(cache.session, JSON.stringify(r4Bundle())).resources, 7);
+test('the unchanged R4 probe bundle imports (so each case below fails for its one change)', async () => {
+  assert.equal((await importBundle(cache.session, JSON.stringify(r4Bundle()))).resources, 7);
 });
 
 for (const [name, change, release, index] of olderReleases) {
@@ -179,7 +179,7 @@ for (const [name, change, release, index] of olderReleases) {
     for (const e of bundle.entry as Array<{ resource: Json }>) if (e.resource.subject) e.resource.subject = patientRef;
     change(bundle);
     const before = (await cacheStats(cache.session)).resources;
-    const err = refusal(JSON.stringify(bundle));
+    const err = await refusal(JSON.stringify(bundle));
     assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED', err.message);
     if (release) assert.match(err.message, new RegExp(`^This file is FHIR ${release.replace('/', '\\/')}, not R4; it was not imported`));
     else assert.match(err.message, /^This file is not FHIR R4; it was not imported/);
@@ -190,8 +190,8 @@ for (const [name, change, release, index] of olderReleases) {
   });
 }
 
-test('the DSTU2 fixture bundle is refused as DSTU2 and nothing of it is stored (its family list is not silently dropped)', () => {
-  const err = refusal(fixture('dstu2-bundle.json'));
+test('the DSTU2 fixture bundle is refused as DSTU2 and nothing of it is stored (its family list is not silently dropped)', async () => {
+  const err = await refusal(fixture('dstu2-bundle.json'));
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /^This file is FHIR DSTU2, not R4; it was not imported/);
   assert.ok(!err.message.includes('Testdstu'));
@@ -200,26 +200,26 @@ test('the DSTU2 fixture bundle is refused as DSTU2 and nothing of it is stored (
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM patients WHERE id = 'dstu2-p1'").pluck().get(), 0);
 });
 
-test('the STU3 fixture bundle (transaction) is refused as STU3 and nothing of it is stored', () => {
-  const err = refusal(fixture('stu3-bundle.json'));
+test('the STU3 fixture bundle (transaction) is refused as STU3 and nothing of it is stored', async () => {
+  const err = await refusal(fixture('stu3-bundle.json'));
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /^This file is FHIR (STU3|DSTU2\/STU3), not R4; it was not imported/);
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'stu3-%'").pluck().get(), 0);
 });
 
-test('a bundle that mixes R4 entries with one DSTU2 entry at the end is refused whole', () => {
+test('a bundle that mixes R4 entries with one DSTU2 entry at the end is refused whole', async () => {
   const bundle = r4Bundle();
   for (const e of bundle.entry as Array<{ resource: Json }>) e.resource.id = `${e.resource.id as string}-mix`;
   const dstu2 = JSON.parse(fixture('dstu2-bundle.json').toString()) as { entry: Json[] };
   (bundle.entry as Json[]).push(dstu2.entry[3]!);
-  const err = refusal(JSON.stringify(bundle));
+  const err = await refusal(JSON.stringify(bundle));
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /\bentry 7\b/);
   assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE '%-mix'").pluck().get(), 0);
 });
 
-test('genuine R4 always imports: every Synthea bundle, R4 shapes of the same fields, R4 server paths and profiles', () => {
-  for (const file of SYNTHEA_FILES) assert.ok(importBundle(cache.session, readFileSync(file)).resources > 0);
+test('genuine R4 always imports: every Synthea bundle, R4 shapes of the same fields, R4 server paths and profiles', async () => {
+  for (const file of SYNTHEA_FILES) assert.ok((await importBundle(cache.session, readFileSync(file))).resources > 0);
   const bundle = r4Bundle();
   for (const e of bundle.entry as Array<{ fullUrl: string; resource: Json }>) {
     e.resource.id = `${e.resource.id as string}-r4`;
@@ -228,10 +228,10 @@ test('genuine R4 always imports: every Synthea bundle, R4 shapes of the same fie
   entryOf(bundle, 'Patient').meta = { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient|3.1.1', 'http://hl7.org/fhir/StructureDefinition/Patient|4.0.1'] };
   entryOf(bundle, 'Observation').meta = { versionId: '3', lastUpdated: '2020-01-01T00:00:00Z' };
   bundle.link = [{ relation: 'self', url: 'http://hapi.example.org/baseR4/Patient?_id=v-p1-r4' }];
-  assert.equal(importBundle(cache.session, JSON.stringify(bundle)).resources, 7);
+  assert.equal((await importBundle(cache.session, JSON.stringify(bundle))).resources, 7);
 });
 
-test('the R4 shapes of the same elements import: requester and DiagnosticReport.performer as References, performers with function, actor and onBehalfOf', () => {
+test('the R4 shapes of the same elements import: requester and DiagnosticReport.performer as References, performers with function, actor and onBehalfOf', async () => {
   const ref = (r: string) => ({ reference: r, display: 'Synthetic' });
   const resources: Json[] = [
     { resourceType: 'Patient', id: 'shape-p1', name: [{ family: 'Shapeprobe' }] },
@@ -247,5 +247,5 @@ test('the R4 shapes of the same elements import: requester and DiagnosticReport.
     { resourceType: 'Immunization', id: 'shape-i', status: 'completed', vaccineCode: { text: 'x' }, patient: ref('Patient/shape-p1'), occurrenceDateTime: '2020-01-01', performer: [{ function: { text: 'AP' }, actor: ref('Practitioner/v-dr') }] },
   ];
   const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
-  assert.equal(importBundle(cache.session, JSON.stringify(bundle)).resources, resources.length);
+  assert.equal((await importBundle(cache.session, JSON.stringify(bundle))).resources, resources.length);
 });

@@ -30,7 +30,7 @@ let registry: HandlerRegistry;
 
 before(async () => {
   cache = await openTestCache();
-  importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(cache.session, readFileSync(SYNTHEA_FILES[0]!));
   registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'test' });
 });
 after(() => cache.dispose());

@@ -13,7 +13,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../shared/app-error';
@@ -25,6 +25,7 @@ import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-fi
 import type { PolicyReading } from '../electron/services/policy/policy-reader';
 import { PAGE_CACHE_KIB_DEFAULT, PAGE_CACHE_MIB_DEFAULT, pageCacheKiB, pageCacheOf, usePageCache, type PageCacheChoice } from '../electron/services/page-cache-policy';
 import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
+import { ROOT } from './support/cache-cli';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
 
@@ -127,6 +128,19 @@ test("IT's value in the policy file reaches the session's SQLCipher connection a
   } finally {
     restoreDefault();
   }
+});
+
+test("main uses IT's page cache from the settings it resolved, before sign-in can open a cache (the binary cannot run here, so its source is read)", () => {
+  const main = readFileSync(join(ROOT, 'electron', 'main.ts'), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+  const resolved = main.indexOf('settingsInputs = resolved.inputs;');
+  const used = main.search(/usePageCache\(\s*pageCacheOf\(\s*effectiveSettings\(\s*settingsInputs\s*\)\s*\)\s*\)/);
+  assert.ok(resolved > 0, 'main resolves its settings');
+  assert.ok(used > resolved, 'main applies the page cache of the settings it resolved');
+  for (const later of ['new AuthService(', 'auth.start()', 'bindRegistry(']) {
+    assert.ok(main.indexOf(later) > used, `${later} comes after the page cache is set`);
+  }
+  // Settings are resolved once at start: no later resolve would need the page cache set again.
+  assert.equal(main.match(/resolveAppConfig\(/g)?.length, 1);
 });
 
 test('a value that cannot be right is refused with a typed error and a log line naming the setting, never the value; the default is used', async () => {

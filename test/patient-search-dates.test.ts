@@ -32,8 +32,8 @@ function swappedPair(): object {
 
 before(async () => {
   cache = await openTestCache('dr.search');
-  for (const file of SYNTHEA_FILES) importBundle(cache.session, readFileSync(file));
-  importBundle(cache.session, JSON.stringify(swappedPair()));
+  for (const file of SYNTHEA_FILES) await importBundle(cache.session, readFileSync(file));
+  await importBundle(cache.session, JSON.stringify(swappedPair()));
 });
 after(() => cache.dispose());
 

@@ -26,7 +26,7 @@ test('Windows: REG_DWORD booleans and REG_SZ strings are used; unset policies ar
   assert.deepEqual(invalid, {});
 });
 
-test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a QWORD in a boolean policy are reported; the safest value is used', () => {
+test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a QWORD in a boolean policy are reported; the safest value is used', async () => {
   const { values, invalid } = parseOsPolicyValues('win32', { ...good, consultScreenShare: 'true', updateUrl: true, updatesEnabled: 0 });
   assert.deepEqual(values, good);
   assert.equal(invalid.consultScreenShare, 'Screen sharing in consultations (consultScreenShare) is stored as text (REG_SZ); it must be On or Off: a REG_DWORD of 1 or 0');
@@ -37,18 +37,18 @@ test('Windows: a string "true" in a DWORD policy, a DWORD in a text policy and a
   assert.equal(config.consultScreenShare, false);
   assert.equal(config.updatesEnabled, true);
   assert.equal(config.updateUrl, null);
-  const list = createSettingsSurface({ policy }).list();
+  const list = await createSettingsSurface({ policy }).list();
   assert.equal(list.policySource, 'Windows Group Policy (HKLM\\Software\\Policies\\ClinicianDesktopProject\\ClinicianDesktop)');
   const share = list.settings.find((s) => s.name === 'consultScreenShare')!;
   assert.deepEqual([share.value, share.managed, share.source], [false, true, 'policy']);
   assert.match(share.problem!, /\(REG_SZ\); it must be On or Off: a REG_DWORD of 1 or 0; the safest value is used\.$/);
 });
 
-test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue check without echoing it', () => {
+test('Windows: an out-of-range or malformed REG_SZ is reported by the catalogue check without echoing it', async () => {
   const { values, invalid } = parseOsPolicyValues('win32', { ...good, theme: 'neon', updateTargetVersion: 'v1?token=secret' });
   assert.deepEqual(invalid, {});
   const policy = { values, invalid, source: 'Windows Group Policy', present: true, problems: [] };
-  const byName = new Map(createSettingsSurface({ policy }).list().settings.map((s) => [s.name, s]));
+  const byName = new Map((await createSettingsSurface({ policy }).list()).settings.map((s) => [s.name, s]));
   assert.equal(byName.get('theme')!.value, 'system');
   assert.match(byName.get('theme')!.problem!, /^Theme \(theme\) must be one of: Same as this computer \(system\), Light \(light\), Dark \(dark\); the safest/);
   assert.equal(byName.get('updateTargetVersion')!.value, null);

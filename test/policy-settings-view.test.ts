@@ -25,12 +25,12 @@ function assertNoSecret(text: string) {
   for (const s of SECRETS) assert.ok(!text.includes(s), `${s} leaked: ${text}`);
 }
 
-test('an update URL with user:password@ is refused, reported without echoing it, and never listed', () => {
+test('an update URL with user:password@ is refused, reported without echoing it, and never listed', async () => {
   for (const updateUrl of ['https://svc:S3cret@updates.example/feed?token=abc', 'https://svc@updates.example/feed', 'https://:S3cret@updates.example/feed']) {
     const policy = reading({ ...good, updateUrl });
     const { config, problems } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy });
     assert.equal(config.updateUrl, null, updateUrl);
-    const listed = createSettingsSurface({ policy }).list();
+    const listed = await createSettingsSurface({ policy }).list();
     const view = listed.settings.find((s) => s.name === 'updateUrl')!;
     assert.equal(view.value, null);
     assert.equal(view.managed, true);
@@ -50,12 +50,12 @@ test('a backend URL or app origin with credentials stops the app without echoing
   }
 });
 
-test('a URL setting is listed as origin and path only: no query, no fragment', () => {
+test('a URL setting is listed as origin and path only: no query, no fragment', async () => {
   const policy = reading({ ...good, backendUrl: 'https://api.hospital.example/v1/?tenant=abc#frag', updateUrl: 'https://updates.hospital.example/feed/?token=abc#frag' });
   const { config } = resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy });
   // The app itself still uses the whole URL IT set.
   assert.equal(config.updateUrl, 'https://updates.hospital.example/feed/?token=abc#frag');
-  const listed = createSettingsSurface({ policy }).list();
+  const listed = await createSettingsSurface({ policy }).list();
   const byName = new Map(listed.settings.map((s) => [s.name, s]));
   assert.equal(byName.get('updateUrl')!.value, 'https://updates.hospital.example/feed/');
   assert.equal(byName.get('backendUrl')!.value, 'https://api.hospital.example/v1/');
@@ -86,7 +86,7 @@ test('an unknown policy key is named only when it looks like a setting name', ()
   }
 });
 
-test('a refused value is named by its label with the policy name in brackets, in plain words: never a library message, never the value', () => {
+test('a refused value is named by its label with the policy name in brackets, in plain words: never a library message, never the value', async () => {
   const cases: Array<[string, unknown, string]> = [
     ['updatesEnabled', 'yes', 'Automatic updates (updatesEnabled) must be On or Off (true or false); it is text'],
     ['consultScreenShare', 1, 'Screen sharing in consultations (consultScreenShare) must be On or Off (true or false); it is a number'],
@@ -107,7 +107,7 @@ test('a refused value is named by its label with the policy name in brackets, in
   for (const [name, raw, words] of cases) {
     const checked = checkSettingValue(settingDefinition(name)!, raw);
     assert.deepEqual(checked, { ok: false, problem: words }, name);
-    const view = createSettingsSurface({ policy: reading({ ...good, [name]: raw }) }).list().settings.find((s) => s.name === name)!;
+    const view = (await createSettingsSurface({ policy: reading({ ...good, [name]: raw }) }).list()).settings.find((s) => s.name === name)!;
     assert.equal(view.problem, `${words}; the safest value is used.`, name);
   }
 });

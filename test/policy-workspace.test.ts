@@ -22,13 +22,13 @@ const dir = scratchDir('policy');
 before(async () => {
   cache = await openTestCache('dr.policy-workspace');
 });
-after(() => {
-  cache.dispose();
+after(async () => {
+  await cache.dispose();
   dir.remove();
 });
 
 test('a theme forced by policy beats the stored theme; workspace.set cannot change it; density stays the clinician\'s', async () => {
-  setWorkspace(cache.session, { theme: 'light', density: 'comfortable' });
+  await setWorkspace(cache.session, { theme: 'light', density: 'comfortable' });
   const folder = join(dir.path, 'clinician-desktop');
   mkdirSync(folder, { mode: 0o755 });
   const file = join(folder, 'policy.json');
@@ -49,7 +49,8 @@ test('a theme forced by policy beats the stored theme; workspace.set cannot chan
   const setState = set.value as WorkspaceState;
   assert.deepEqual({ theme: setState.theme, density: setState.density }, { theme: 'dark', density: 'compact' });
   // Stored: the clinician's own theme untouched, the density changed.
-  assert.deepEqual({ theme: getWorkspace(cache.session).theme, density: getWorkspace(cache.session).density }, { theme: 'light', density: 'compact' });
+  const stored = await getWorkspace(cache.session);
+  assert.deepEqual({ theme: stored.theme, density: stored.density }, { theme: 'light', density: 'compact' });
 
   const listed = await call('settings.list', {});
   assert.ok(listed.ok);

@@ -37,7 +37,7 @@ let browser: Browser;
 
 before(async () => {
   session = await openCacheSession({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.print', actorName: 'Dr Pat Print', create: true });
-  importBundle(session, readFileSync(SYNTHEA_FILES[0]!));
+  await importBundle(session, readFileSync(SYNTHEA_FILES[0]!));
   mkdirSync(out);
   rig = exportRig(() => session, out);
   browser = await launchChromium();

@@ -53,7 +53,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       s = await rig.open();
       try {
         assert.ok(await outboxSize(s) < outboxBefore && localHead(s) < headBefore, 'the restore did lose work');
-        assert.equal(rollbackNotice(s)?.code, 'CACHE_ROLLED_BACK', 'said at open');
+        assert.equal((await rollbackNotice(s))?.code, 'CACHE_ROLLED_BACK', 'said at open');
         assert.equal((await verifyCache(s)).firstBad, null, 'the chain itself still verifies');
         await rig.upload(s);
         const b = await backendChain(rig, s.context.deviceId);
@@ -63,7 +63,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.ok(facts, 'the entry names the lost range');
         assert.equal(facts.lostSeq, headBefore, 'up to the head the keychain kept');
         assert.equal(facts.keptSeq, b.rollbacks[0]! - 1, 'from the entry it follows');
-        assert.equal(rollbackNotice(s)?.message.includes('has been told'), true);
+        assert.equal((await rollbackNotice(s))?.message.includes('has been told'), true);
         assert.ok(rig.securityLines.some((l) => l.includes('audit-rollback-detected')));
       } finally {
         s.close();
@@ -78,7 +78,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
       s = await rig.open();
       try {
-        assert.equal(rollbackNotice(s), null);
+        assert.equal(await rollbackNotice(s), null);
         await rig.upload(s);
         assert.equal((await backendChain(rig, s.context.deviceId)).rollbacks.length, 1);
       } finally {
@@ -103,7 +103,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       rmSync(copy, { recursive: true, force: true });
       s = await rig.open();
       try {
-        assert.equal(rollbackNotice(s)?.code, 'CACHE_ROLLED_BACK');
+        assert.equal((await rollbackNotice(s))?.code, 'CACHE_ROLLED_BACK');
         await rig.upload(s);
         const b = await backendChain(rig, s.context.deviceId);
         assert.equal(b.rollbacks.length, flaggedBefore + 1);

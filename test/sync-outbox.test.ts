@@ -67,7 +67,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend.admin(['add-clinician', 'dr.sync', '--name', 'Dr Sync', '--assign-all']);
 
       session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.sync', create: true });
-      for (const id of patientIds) importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 0 })));
+      for (const id of patientIds) await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 0 })));
 
       // Sign in for real: a passkey from the virtual authenticator, enrolled with a one-time code.
       page = await browser.newPage();

@@ -7,14 +7,14 @@
  * without the failed ones; unmarkSent gives an attempt back and never below
  * zero; applyPullPage answers the distinct patients a slice wrote to (the
  * first sync's progress counts them). The same calls on the session's
- * connection keep the synchronous callers (sync-state's stateGet/stateSet).
+ * connection, through sync-state's syncState/setSyncState.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../shared/app-error';
 import type { FhirResource } from '../shared/contract';
 import { recordChange } from '../electron/services/outbox';
-import { stateGet, stateSet, setSyncState, syncState } from '../electron/services/sync-state';
+import { setSyncState, syncState } from '../electron/services/sync-state';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { openWorkerTestStore, rejectsWith } from './support/worker-store';
 
@@ -91,16 +91,16 @@ test('applyPullPage answers the distinct patients each slice wrote to, and none 
   }
 });
 
-test('sync state on the session: the synchronous and async forms agree, null removes', async () => {
+test('sync state on the session: kept, replaced, removed with null; the keys the store owns are refused', async () => {
   const cache = await openTestCache(ACTOR);
   try {
-    stateSet(cache.session, 'probe', 'one');
+    await setSyncState(cache.session, 'probe', 'one');
     assert.equal(await syncState(cache.session, 'probe'), 'one');
     await setSyncState(cache.session, 'probe', 'two');
-    assert.equal(stateGet(cache.session, 'probe'), 'two');
-    stateSet(cache.session, 'probe', null);
-    assert.equal(stateGet(cache.session, 'probe'), null);
-    assert.throws(() => stateSet(cache.session, 'pull_cursor', 'x'), (e: unknown) => e instanceof AppError && e.code === 'INVALID_INPUT');
+    assert.equal(await syncState(cache.session, 'probe'), 'two');
+    await setSyncState(cache.session, 'probe', null);
+    assert.equal(await syncState(cache.session, 'probe'), null);
+    await assert.rejects(setSyncState(cache.session, 'pull_cursor', 'x'), (e: unknown) => e instanceof AppError && e.code === 'INVALID_INPUT');
   } finally {
     await cache.dispose();
   }

@@ -74,7 +74,7 @@ function service(timeouts?: DownloadTimeouts): UpdateService {
     channelFile: CHANNEL,
     downloader: electronUpdaterDownloader(updater, { timeouts }),
     consultationActive: () => false,
-    waitingChanges: () => 0,
+    waitingChanges: async () => 0,
   });
 }
 
@@ -94,8 +94,8 @@ function cachedBytes(): number {
   return total;
 }
 
-function assertRefusedForSize(updates: UpdateService): void {
-  const status = updates.status();
+async function assertRefusedForSize(updates: UpdateService): Promise<void> {
+  const status = await updates.status();
   assert.equal(status.state, 'failed');
   assert.equal(status.availableVersion, null);
   assert.match(status.message ?? '', /size/);
@@ -124,7 +124,7 @@ describe('installer size', () => {
     });
     const updates = service();
     await updates.checkNow();
-    assertRefusedForSize(updates);
+    await assertRefusedForSize(updates);
     assert.ok(sent < 16 * 1024 * 1024, `the server sent ${sent} bytes before the download stopped`);
   });
 
@@ -133,7 +133,7 @@ describe('installer size', () => {
     server.put(INSTALLER, installer);
     const updates = service();
     await updates.checkNow();
-    assertRefusedForSize(updates);
+    await assertRefusedForSize(updates);
   });
 
   test('an installer shorter than its signed size (sha512 matching) is refused, not ready', async () => {
@@ -141,7 +141,7 @@ describe('installer size', () => {
     server.put(INSTALLER, installer, { chunked: true });
     const updates = service();
     await updates.checkNow();
-    assertRefusedForSize(updates);
+    await assertRefusedForSize(updates);
     await assert.rejects(updates.install(true), (err: unknown) => err instanceof AppError && err.code === 'UPDATE_UNAVAILABLE');
   });
 
@@ -154,7 +154,7 @@ describe('installer size', () => {
     );
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
+    assert.equal((await updates.status()).state, 'failed');
     assert.ok(!server.requests.includes(INSTALLER));
     assert.ok(MAX_INSTALLER_BYTES <= 1024 ** 3);
   });
@@ -171,19 +171,19 @@ describe('download deadline', () => {
     const updates = service(timeouts);
     const first = updates.checkNow();
     await server.requested(INSTALLER);
-    assert.equal(updates.status().state, 'downloading');
+    assert.equal((await updates.status()).state, 'downloading');
     assert.deepEqual(timeouts.armed, [DOWNLOAD_DEADLINE_MS]);
     assert.ok(DOWNLOAD_DEADLINE_MS >= 10 * 60 * 1000 && DOWNLOAD_DEADLINE_MS <= 60 * 60 * 1000);
     timeouts.fire();
     await first;
-    const status = updates.status();
+    const status = await updates.status();
     assert.equal(status.state, 'failed');
     assert.match(status.message ?? '', /took too long/);
     assert.equal(cachedBytes(), 0);
     // The server turns honest: the next check is not stuck behind the cancelled one.
     server.put(INSTALLER, installer);
     await updates.checkNow();
-    assert.equal(updates.status().state, 'ready', updates.status().message ?? '');
+    assert.equal((await updates.status()).state, 'ready', (await updates.status()).message ?? '');
     assert.equal(timeouts.cleared, 1, 'the deadline of a finished download is cleared');
   });
 });
@@ -197,7 +197,7 @@ describe('electron-updater logging', () => {
     server.serve(INSTALLER, (res) => res.writeHead(500).end());
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
+    assert.equal((await updates.status()).state, 'failed');
     const printed = lines.join('\n');
     for (const secret of ['127.0.0.1', scratch.path, 'updates/', 'staging']) assert.ok(!printed.includes(secret), `printed ${secret}`);
   });

@@ -58,7 +58,7 @@ function service(policy: Partial<UpdatePolicy> = {}, extra: { publicKey?: string
     channelFile: CHANNEL,
     downloader: electronUpdaterDownloader(updater),
     consultationActive: () => consultation,
-    waitingChanges: () => waiting,
+    waitingChanges: async () => waiting,
     timer: extra.timer,
   });
 }
@@ -71,7 +71,7 @@ async function readyService(): Promise<UpdateService> {
   release('0.2.0');
   const updates = service();
   await updates.checkNow();
-  assert.equal(updates.status().state, 'ready');
+  assert.equal((await updates.status()).state, 'ready');
   return updates;
 }
 
@@ -86,24 +86,24 @@ describe('update policy', () => {
     updates.start();
     await updates.checkNow();
     updates.stop();
-    assert.equal(updates.status().state, 'off');
-    assert.match(updates.status().message ?? '', /turned off by your organisation/);
+    assert.equal((await updates.status()).state, 'off');
+    assert.match((await updates.status()).message ?? '', /turned off by your organisation/);
     assert.deepEqual(server.requests, []);
   });
 
   test('no update address: off, saying so', async () => {
     const updates = service({ updateUrl: null });
     await updates.checkNow();
-    assert.equal(updates.status().state, 'off');
-    assert.match(updates.status().message ?? '', /No update address/);
+    assert.equal((await updates.status()).state, 'off');
+    assert.match((await updates.status()).message ?? '', /No update address/);
   });
 
   test('a build without a compiled-in public key cannot verify updates, so they are off', async () => {
     release('0.2.0');
     const updates = service({}, { publicKey: '' });
     await updates.checkNow();
-    assert.equal(updates.status().state, 'off');
-    assert.match(updates.status().message ?? '', /cannot verify updates/);
+    assert.equal((await updates.status()).state, 'off');
+    assert.match((await updates.status()).message ?? '', /cannot verify updates/);
     assert.deepEqual(server.requests, []);
   });
 
@@ -111,14 +111,14 @@ describe('update policy', () => {
     release('0.3.0');
     const pinned = service({ updateTargetVersion: '0.2.0' });
     await pinned.checkNow();
-    assert.equal(pinned.status().state, 'idle');
-    assert.equal(pinned.status().availableVersion, null);
-    assert.match(pinned.status().message ?? '', /keeps this app at version 0\.2\.0/);
+    assert.equal((await pinned.status()).state, 'idle');
+    assert.equal((await pinned.status()).availableVersion, null);
+    assert.match((await pinned.status()).message ?? '', /keeps this app at version 0\.2\.0/);
     assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
     release('0.2.0');
     await pinned.checkNow();
-    assert.equal(pinned.status().state, 'ready');
-    assert.equal(pinned.status().availableVersion, '0.2.0');
+    assert.equal((await pinned.status()).state, 'ready');
+    assert.equal((await pinned.status()).availableVersion, '0.2.0');
   });
 
   test('a pinned version below the running one is a refused downgrade', async () => {
@@ -130,12 +130,12 @@ describe('update policy', () => {
       channelFile: CHANNEL,
       downloader: electronUpdaterDownloader(new NodeRunUpdater(scratch.path, '0.3.0')),
       consultationActive: () => false,
-      waitingChanges: () => 0,
+      waitingChanges: async () => 0,
     });
     release('0.2.0');
     await older.checkNow();
-    assert.equal(older.status().state, 'failed');
-    assert.match(older.status().message ?? '', /older version/);
+    assert.equal((await older.status()).state, 'failed');
+    assert.match((await older.status()).message ?? '', /older version/);
     assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
   });
 
@@ -144,13 +144,13 @@ describe('update policy', () => {
     setBucket(42.5);
     const outside = service();
     await outside.checkNow();
-    assert.equal(outside.status().state, 'idle');
+    assert.equal((await outside.status()).state, 'idle');
     assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
     setBucket(3.25);
     const inside = service();
     await inside.checkNow();
-    assert.equal(inside.status().state, 'ready');
-    assert.equal(inside.status().availableVersion, '0.2.0');
+    assert.equal((await inside.status()).state, 'ready');
+    assert.equal((await inside.status()).availableVersion, '0.2.0');
   });
 
   test('the staging bucket is random, created once in the data folder and kept', () => {
@@ -183,13 +183,13 @@ describe('update policy', () => {
       channelFile: CHANNEL,
       downloader: electronUpdaterDownloader(updater),
       consultationActive: () => false,
-      waitingChanges: () => 0,
+      waitingChanges: async () => 0,
       log: (line) => logged.push(line),
     });
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
-    assert.doesNotMatch(updates.status().message ?? '', /integrity|signature/);
-    assert.match(updates.status().message ?? '', /try again later/);
+    assert.equal((await updates.status()).state, 'failed');
+    assert.doesNotMatch((await updates.status()).message ?? '', /integrity|signature/);
+    assert.match((await updates.status()).message ?? '', /try again later/);
     assert.ok(!logged.some((line) => line.includes('UPDATE_REJECTED')), logged.join('\n'));
     assert.ok(!server.requests.some((path) => path.endsWith('.AppImage')));
   });
@@ -210,7 +210,7 @@ describe('update policy', () => {
     const updates = service({}, { timer });
     updates.start();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed', 'no manifest on the server yet');
+    assert.equal((await updates.status()).state, 'failed', 'no manifest on the server yet');
     assert.ok(interval >= 60 * 60 * 1000);
     const manifestRequests = () => server.requests.filter((path) => path === CHANNEL).length;
     assert.equal(manifestRequests(), 1);
@@ -218,7 +218,7 @@ describe('update policy', () => {
     assert.ok(tick);
     (tick as () => void)();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'ready');
+    assert.equal((await updates.status()).state, 'ready');
     assert.equal(manifestRequests(), 2);
     updates.stop();
     assert.equal(tick, null);
@@ -229,12 +229,12 @@ describe('update install', () => {
   test('never installs during a consultation, even with acceptUnsynced; says why it waits', async () => {
     const updates = await readyService();
     consultation = true;
-    assert.deepEqual(updates.status().waitingFor, ['consultation']);
+    assert.deepEqual((await updates.status()).waitingFor, ['consultation']);
     await assert.rejects(updates.install(true), deferred);
     await assert.rejects(updates.install(false), deferred);
     assert.equal(updater.installs.length, 0);
     consultation = false;
-    assert.deepEqual(updates.status().waitingFor, []);
+    assert.deepEqual((await updates.status()).waitingFor, []);
     assert.deepEqual(await updates.install(false), { installing: true });
     assert.equal(updater.installs.length, 1);
   });
@@ -242,7 +242,7 @@ describe('update install', () => {
   test('with unsent changes: deferred unless the clinician accepts, then installs', async () => {
     const updates = await readyService();
     waiting = 3;
-    assert.deepEqual(updates.status().waitingFor, ['unsynced-changes']);
+    assert.deepEqual((await updates.status()).waitingFor, ['unsynced-changes']);
     await assert.rejects(updates.install(false), deferred);
     assert.equal(updater.installs.length, 0);
     assert.deepEqual(await updates.install(true), { installing: true });
@@ -252,10 +252,24 @@ describe('update install', () => {
   test('does not install itself on quit while changes wait; does once they are sent', async () => {
     const updates = await readyService();
     waiting = 1;
-    assert.equal(updates.mayInstallOnQuit(), false);
+    assert.equal(await updates.recheckInstallOnQuit(), false);
     assert.equal(updater.autoInstallOnAppQuit, false);
     waiting = 0;
-    assert.equal(updates.mayInstallOnQuit(), true);
+    assert.equal(await updates.recheckInstallOnQuit(), true);
+    assert.equal(updater.autoInstallOnAppQuit, true);
+  });
+
+  test('at quit (the cache already locked by then) the decision is made on the count last read, at once', async () => {
+    const updates = await readyService();
+    waiting = 2;
+    await updates.status(); // the renderer's poll read the outbox
+    waiting = null;
+    assert.equal(updates.mayInstallOnQuit(), false, 'changes were seen waiting');
+    assert.equal(updater.autoInstallOnAppQuit, false);
+    waiting = 0;
+    await updates.status();
+    waiting = null;
+    assert.equal(updates.mayInstallOnQuit(), true, 'the outbox was seen empty');
     assert.equal(updater.autoInstallOnAppQuit, true);
   });
 
@@ -273,7 +287,7 @@ describe('update install', () => {
   test('does not install on quit while changes wait, even after they were once sent', async () => {
     const updates = await readyService();
     waiting = 2;
-    assert.equal(updates.mayInstallOnQuit(), false);
+    assert.equal(await updates.recheckInstallOnQuit(), false);
     updater.fireQuit();
     assert.equal(updater.installs.length, 0);
   });
@@ -296,10 +310,10 @@ describe('update install', () => {
       channelFile: CHANNEL,
       downloader: electronUpdaterDownloader(updater, { platform: 'darwin' }),
       consultationActive: () => consultation,
-      waitingChanges: () => waiting,
+      waitingChanges: async () => waiting,
     });
     await updates.checkNow();
-    assert.equal(updates.status().state, 'ready');
+    assert.equal((await updates.status()).state, 'ready');
     assert.equal(updater.quitHandlerCount, 0, 'autoInstallOnAppQuit was false as the download ended');
     updates.mayInstallOnQuit();
     assert.equal(updater.autoInstallOnAppQuit, false);
@@ -325,15 +339,15 @@ describe('update install', () => {
       channelFile: CHANNEL,
       downloader: electronUpdaterDownloader(updater),
       consultationActive: () => consultation,
-      waitingChanges: () => waiting,
+      waitingChanges: async () => waiting,
       log: (line) => logged.push(line),
     });
     await updates.checkNow();
-    assert.equal(updates.status().state, 'ready');
+    assert.equal((await updates.status()).state, 'ready');
     updater.failInstallWith = new Error(`spawn ${scratch.path}/installer EACCES https://updates.example/x`);
     await updates.install(false);
     assert.equal(updater.installs.length, 0);
-    const failed = updates.status();
+    const failed = await updates.status();
     assert.equal(failed.state, 'failed');
     assert.equal(failed.message, 'The update could not be installed; the app will try again later.');
     for (const line of logged) assert.ok(!line.includes(scratch.path) && !line.includes('https:'), line);
@@ -341,7 +355,7 @@ describe('update install', () => {
     const before = manifestRequests();
     await updates.checkNow();
     assert.equal(manifestRequests(), before + 1, 'the next check ran');
-    assert.equal(updates.status().state, 'ready');
+    assert.equal((await updates.status()).state, 'ready');
     assert.deepEqual(await updates.install(false), { installing: true });
     assert.equal(updater.installs.length, 1);
   });
@@ -351,7 +365,7 @@ describe('update install', () => {
     assert.deepEqual(await updates.install(false), { installing: true });
     // MacUpdater re-emits Squirrel's 'error' on the updater; without a listener this would throw out of emit.
     updater.emit('error', new Error('Code signature at URL file:///private/var/folders/x did not pass validation'));
-    assert.equal(updates.status().state, 'failed');
+    assert.equal((await updates.status()).state, 'failed');
     const before = server.requests.filter((path) => path === CHANNEL).length;
     await updates.checkNow();
     assert.equal(server.requests.filter((path) => path === CHANNEL).length, before + 1);
@@ -360,30 +374,30 @@ describe('update install', () => {
   test('while the cache is locked the last known count holds; a count never known counts as waiting', async () => {
     waiting = null;
     const updates = await readyService();
-    assert.deepEqual(updates.status().waitingFor, ['locked', 'unsynced-changes']);
+    assert.deepEqual((await updates.status()).waitingFor, ['locked', 'unsynced-changes']);
     assert.equal(updates.mayInstallOnQuit(), false);
     await assert.rejects(updates.install(false), deferred);
     waiting = 0;
-    assert.equal(updates.mayInstallOnQuit(), true);
+    assert.equal(await updates.recheckInstallOnQuit(), true);
     waiting = null;
     assert.equal(updates.mayInstallOnQuit(), true, 'locked after the outbox was seen empty');
     waiting = 2;
-    updates.status();
+    await updates.status();
     waiting = null;
     assert.equal(updates.mayInstallOnQuit(), false, 'locked after changes were seen waiting');
   });
 
   test('while locked (no one signed in) nobody at the screen can install, even accepting unsent changes; unlocked, it can', async () => {
     const updates = await readyService();
-    assert.deepEqual(updates.status().waitingFor, [], 'unlocked, outbox seen empty: nothing to wait for');
+    assert.deepEqual((await updates.status()).waitingFor, [], 'unlocked, outbox seen empty: nothing to wait for');
     waiting = null;
-    assert.deepEqual(updates.status().waitingFor, ['locked'], 'locked after the outbox was seen empty: waits for the unlock only');
+    assert.deepEqual((await updates.status()).waitingFor, ['locked'], 'locked after the outbox was seen empty: waits for the unlock only');
     for (const acceptUnsynced of [true, false]) {
       await assert.rejects(updates.install(acceptUnsynced), (err: unknown) => deferred(err) && (err as AppError).message === 'Unlock first; the update waits.');
     }
     assert.equal(updater.installs.length, 0);
     waiting = 0;
-    assert.deepEqual(updates.status().waitingFor, []);
+    assert.deepEqual((await updates.status()).waitingFor, []);
     assert.deepEqual(await updates.install(false), { installing: true });
     assert.equal(updater.installs.length, 1);
   });

@@ -46,7 +46,7 @@ function service(currentVersion = '0.2.0', now = NOW): UpdateService {
     channelFile: CHANNEL,
     downloader: electronUpdaterDownloader(new NodeRunUpdater(scratch.path, currentVersion)),
     consultationActive: () => false,
-    waitingChanges: () => 0,
+    waitingChanges: async () => 0,
     now: () => now,
   });
 }
@@ -59,39 +59,39 @@ describe('replayed update lists', () => {
     release('0.2.0', new Date(NOW - (MAX_MANIFEST_AGE_DAYS + 1) * DAY));
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
-    assert.match(updates.status().message ?? '', /only an old update list; ask IT/);
+    assert.equal((await updates.status()).state, 'failed');
+    assert.match((await updates.status()).message ?? '', /only an old update list; ask IT/);
     // The same list within the age limit is simply no update.
     release('0.2.0', new Date(NOW - (MAX_MANIFEST_AGE_DAYS - 1) * DAY));
     await updates.checkNow();
-    assert.equal(updates.status().state, 'idle');
+    assert.equal((await updates.status()).state, 'idle');
   });
 
   test('an old stage-0% list replayed after a newer one was seen is refused, also after a restart', async () => {
     release('0.3.0', new Date(NOW - 2 * DAY), { stagingPercentage: 0 });
     const first = service();
     await first.checkNow();
-    assert.equal(first.status().state, 'idle', 'outside the stage: nothing to do');
+    assert.equal((await first.status()).state, 'idle', 'outside the stage: nothing to do');
     release('0.3.0', new Date(NOW - 1 * DAY), { stagingPercentage: 100 });
     await first.checkNow();
-    assert.equal(first.status().state, 'ready');
+    assert.equal((await first.status()).state, 'ready');
     // The server goes back to the older list (stage 0%): a new run of the app refuses it.
     release('0.3.0', new Date(NOW - 2 * DAY), { stagingPercentage: 0 });
     const restarted = service('0.2.0', NOW + DAY);
     await restarted.checkNow();
-    assert.equal(restarted.status().state, 'failed');
-    assert.match(restarted.status().message ?? '', /older update list than one already seen; ask IT/);
+    assert.equal((await restarted.status()).state, 'failed');
+    assert.match((await restarted.status()).message ?? '', /older update list than one already seen; ask IT/);
   });
 
   test('a list dated in the future beyond a day is refused and not remembered', async () => {
     release('0.3.0', new Date(NOW + 3 * DAY));
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
-    assert.match(updates.status().message ?? '', /clock/);
+    assert.equal((await updates.status()).state, 'failed');
+    assert.match((await updates.status()).message ?? '', /clock/);
     assert.deepEqual(installers(), []);
     release('0.3.0', new Date(NOW - DAY));
     await updates.checkNow();
-    assert.equal(updates.status().state, 'ready', updates.status().message ?? '');
+    assert.equal((await updates.status()).state, 'ready', (await updates.status()).message ?? '');
   });
 });

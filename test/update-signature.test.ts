@@ -47,7 +47,7 @@ function service(currentVersion = '0.1.0'): UpdateService {
     channelFile: CHANNEL,
     downloader: electronUpdaterDownloader(updater),
     consultationActive: () => false,
-    waitingChanges: () => 0,
+    waitingChanges: async () => 0,
   });
 }
 
@@ -65,7 +65,7 @@ describe('update manifest signature', () => {
     publishRelease(server, CHANNEL, releaseManifest('0.2.0', INSTALLER, installer), keys.privateKeyPem);
     const updates = service();
     await updates.checkNow();
-    const status = updates.status();
+    const status = await updates.status();
     assert.equal(status.state, 'ready', status.message ?? '');
     assert.equal(status.availableVersion, '0.2.0');
     assert.deepEqual(downloadedInstallers(), [INSTALLER]);
@@ -85,8 +85,8 @@ describe('update manifest signature', () => {
     await expectRefused(fetchVerifiedManifest({ updateUrl: server.url, channelFile: CHANNEL, publicKey: parsePublicKey(keys.publicKeyBase64)! }), 'UPDATE_REJECTED');
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
-    assert.equal(updates.status().availableVersion, null);
+    assert.equal((await updates.status()).state, 'failed');
+    assert.equal((await updates.status()).availableVersion, null);
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -96,7 +96,7 @@ describe('update manifest signature', () => {
     await expectRefused(fetchVerifiedManifest({ updateUrl: server.url, channelFile: CHANNEL, publicKey: parsePublicKey(keys.publicKeyBase64)! }), 'UPDATE_REJECTED');
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
+    assert.equal((await updates.status()).state, 'failed');
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -106,7 +106,7 @@ describe('update manifest signature', () => {
     await expectRefused(fetchVerifiedManifest({ updateUrl: server.url, channelFile: CHANNEL, publicKey: parsePublicKey(keys.publicKeyBase64)! }), 'UPDATE_REJECTED');
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
+    assert.equal((await updates.status()).state, 'failed');
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -144,7 +144,7 @@ describe('update manifest signature', () => {
     publishRelease(server, CHANNEL, releaseManifest('0.0.9', old, installer), keys.privateKeyPem);
     const updates = service();
     await updates.checkNow();
-    const status = updates.status();
+    const status = await updates.status();
     assert.equal(status.state, 'failed');
     assert.match(status.message ?? '', /older version/);
     assert.deepEqual(downloadedInstallers(), []);
@@ -155,8 +155,8 @@ describe('update manifest signature', () => {
     publishRelease(server, CHANNEL, releaseManifest('0.2.0', INSTALLER, installer), keys.privateKeyPem);
     const updates = service('0.2.0');
     await updates.checkNow();
-    assert.equal(updates.status().state, 'idle');
-    assert.equal(updates.status().availableVersion, null);
+    assert.equal((await updates.status()).state, 'idle');
+    assert.equal((await updates.status()).availableVersion, null);
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -167,7 +167,7 @@ describe('update manifest signature', () => {
     server.put(INSTALLER, swapped);
     const updates = service();
     await updates.checkNow();
-    const status = updates.status();
+    const status = await updates.status();
     assert.equal(status.state, 'failed');
     assert.equal(status.availableVersion, null);
     assert.deepEqual(downloadedInstallers(), [INSTALLER]);
@@ -183,8 +183,8 @@ describe('update manifest signature', () => {
     publishRelease(server, CHANNEL, releaseManifest('0.2.0', INSTALLER, installer), keys.privateKeyPem, 'beta-linux.yml');
     const updates = service();
     await updates.checkNow();
-    assert.equal(updates.status().state, 'failed');
-    assert.match(updates.status().message ?? '', /signature check/);
+    assert.equal((await updates.status()).state, 'failed');
+    assert.match((await updates.status()).message ?? '', /signature check/);
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -194,9 +194,9 @@ describe('update manifest signature', () => {
     publishRelease(server, CHANNEL, releaseManifest('0.4.0-beta.1', beta, installer), keys.privateKeyPem);
     const updates = service('0.3.0');
     await updates.checkNow();
-    assert.notEqual(updates.status().state, 'ready');
-    assert.equal(updates.status().availableVersion, null);
-    assert.match(updates.status().message ?? '', /test version/);
+    assert.notEqual((await updates.status()).state, 'ready');
+    assert.equal((await updates.status()).availableVersion, null);
+    assert.match((await updates.status()).message ?? '', /test version/);
     assert.deepEqual(downloadedInstallers(), []);
   });
 
@@ -206,7 +206,7 @@ describe('update manifest signature', () => {
       publishRelease(server, CHANNEL, manifest, keys.privateKeyPem);
       const updates = service();
       await updates.checkNow();
-      const status = updates.status();
+      const status = await updates.status();
       assert.equal(status.state, 'failed', url);
       assert.match(status.message ?? '', /names a file outside the update server/, url);
       assert.doesNotMatch(status.message ?? '', /settings/);

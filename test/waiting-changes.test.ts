@@ -64,7 +64,7 @@ describe('the waiting list (cache only)', () => {
 
   before(async () => {
     cache = await openTestCache('dr.waiting');
-    for (const patientId of [P1, P2]) importBundle(cache.session, JSON.stringify(syntheticPatientBundle({ patientId, observations: 0 })));
+    for (const patientId of [P1, P2]) await importBundle(cache.session, JSON.stringify(syntheticPatientBundle({ patientId, observations: 0 })));
     registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.waiting' });
   });
   after(() => cache.dispose());
@@ -177,7 +177,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], engine });
       backend.admin(['add-clinician', 'dr.w', '--name', 'Dr W', '--assign-all']);
       session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.w', create: true });
-      importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: P1, observations: 0 })));
+      await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: P1, observations: 0 })));
       token = await registerDeviceAt(backend, 'dr.w', session);
       front = await startInterposer(backend.url);
       // A proxy that answers 502 to any push holding the poison change; the rest goes through.

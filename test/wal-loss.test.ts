@@ -83,10 +83,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const session = await rig.open();
       try {
         assert.equal(localHead(session), report.written, 'a crash loses nothing committed');
-        assert.equal(rollbackNotice(session), null);
+        assert.equal(await rollbackNotice(session), null);
         assert.equal((await verifyCache(session)).ok, true);
         await rig.upload(session);
-        assert.equal(rollbackNotice(session), null);
+        assert.equal(await rollbackNotice(session), null);
         const backend = await backendChain(rig, session.context.deviceId);
         assert.deepEqual(backend.rollbacks, []);
         assert.equal(backend.entries, localHead(session));
@@ -106,7 +106,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const session = await rig.open();
       try {
         assert.equal(localHead(session), report.checkpointed, 'only the commits before the checkpoint survived');
-        const notice = rollbackNotice(session);
+        const notice = await rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
         // verify no longer passes while commits the backend vouched for are missing.
         assert.deepEqual((await verifyCache(session)).firstBad, { seq: report.uploaded, problem: 'receipt-mismatch' });
@@ -133,7 +133,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.match(verified.stdout, /device audit chains whole: 1 devices/);
         assert.equal(rig.securityLines.filter((l) => l.includes('"audit-rollback-detected"')).length, 1);
         assert.equal((await verifyCache(session)).ok, true);
-        assert.equal(rollbackNotice(session)?.message, ROLLBACK_REPORTED_MESSAGE);
+        assert.equal((await rollbackNotice(session))?.message, ROLLBACK_REPORTED_MESSAGE);
       } finally {
         session.close();
       }

@@ -36,8 +36,8 @@ let cache: TestCache;
 
 before(async () => {
   cache = await openTestCache('dr.worklist');
-  for (const file of SYNTHEA_FILES) importBundle(cache.session, readFileSync(file));
-  importBundle(cache.session, readFileSync(CRITICAL_FILE));
+  for (const file of SYNTHEA_FILES) await importBundle(cache.session, readFileSync(file));
+  await importBundle(cache.session, readFileSync(CRITICAL_FILE));
 });
 after(() => cache.dispose());
 
@@ -115,8 +115,8 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   const p = synthea[0]!;
   const before = rowOf((await patientWorklist(cache.session)).patients, p.id).flags;
   await recordVitals(cache.session, { patientId: p.id, heartRate: 110, systolic: 120, diastolic: 80, temperature: 36.8, spo2: 98, respiratoryRate: 16 }, new Date('2026-11-25T12:00:00Z'));
-  putDraft(cache.session, { patientId: p.id, kind: 'vitals', target: '', body: { heartRate: '1' } }, new Date());
-  putDraft(cache.session, { patientId: p.id, kind: 'note', target: '', body: { plan: 'x' } }, new Date());
+  await putDraft(cache.session, { patientId: p.id, kind: 'vitals', target: '', body: { heartRate: '1' } }, new Date());
+  await putDraft(cache.session, { patientId: p.id, kind: 'note', target: '', body: { plan: 'x' } }, new Date());
   // A conflict the sync left for this patient's condition (as sync settle writes it).
   const condition = cache.session.db.prepare("SELECT id, json FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").get(p.id) as { id: string; json: string };
   cache.session.db
@@ -151,7 +151,7 @@ test(`at most ${WORKLIST_MAX} patients (truncated), and the latest vital signs c
   try {
     const n = WORKLIST_MAX + 5;
     for (let i = 0; i < n; i++) {
-      importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `wl-${String(i).padStart(4, '0')}`, observations: 100 })));
+      await importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `wl-${String(i).padStart(4, '0')}`, observations: 100 })));
     }
     const times: number[] = [];
     let result = await patientWorklist(big.session);
@@ -206,15 +206,15 @@ const bp = (systolic: Record<string, unknown>, at: string) => ({
 test('a critical value is flagged whichever coding carries its LOINC code; the newest reading with a value that was not entered in error counts', async () => {
   const s = cache.session;
   // HR 145 coded with a local code first, LOINC second (common in real feeds).
-  importBundle(s, flagBundle('flag-pt-a1', [{ code: { coding: [{ system: 'urn:local', code: 'HR' }, { system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T08:00:00Z', valueQuantity: { value: 145, unit: '/min', code: '/min' } }]));
+  await importBundle(s, flagBundle('flag-pt-a1', [{ code: { coding: [{ system: 'urn:local', code: 'HR' }, { system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T08:00:00Z', valueQuantity: { value: 145, unit: '/min', code: '/min' } }]));
   // HR 145, then a newer HR without a value (dataAbsentReason).
-  importBundle(s, flagBundle('flag-pt-b2', [hr(145, '2026-11-25T08:00:00Z'), { code: { coding: [{ system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T09:00:00Z', dataAbsentReason: { text: 'not performed' } }]));
+  await importBundle(s, flagBundle('flag-pt-b2', [hr(145, '2026-11-25T08:00:00Z'), { code: { coding: [{ system: LOINC, code: '8867-4' }] }, effectiveDateTime: '2026-11-25T09:00:00Z', dataAbsentReason: { text: 'not performed' } }]));
   // HR 145, then a newer 72 entered in error.
-  importBundle(s, flagBundle('flag-pt-c3', [hr(145, '2026-11-25T08:00:00Z'), hr(72, '2026-11-25T09:00:00Z', { status: 'entered-in-error' })]));
+  await importBundle(s, flagBundle('flag-pt-c3', [hr(145, '2026-11-25T08:00:00Z'), hr(72, '2026-11-25T09:00:00Z', { status: 'entered-in-error' })]));
   // HR 72, then a newer 145 entered in error, and a newer 150 cancelled: normal.
-  importBundle(s, flagBundle('flag-pt-d4', [hr(72, '2026-11-25T08:00:00Z'), hr(145, '2026-11-25T09:00:00Z', { status: 'entered-in-error' }), hr(150, '2026-11-25T10:00:00Z', { status: 'cancelled' })]));
+  await importBundle(s, flagBundle('flag-pt-d4', [hr(72, '2026-11-25T08:00:00Z'), hr(145, '2026-11-25T09:00:00Z', { status: 'entered-in-error' }), hr(150, '2026-11-25T10:00:00Z', { status: 'cancelled' })]));
   // Systolic 200 in a BP panel, then a newer panel whose systolic has no value: the 200 still counts (the diastolic 80 is normal).
-  importBundle(s, flagBundle('flag-pt-e5', [bp({ valueQuantity: { value: 200, unit: 'mm[Hg]' } }, '2026-11-25T08:00:00Z'), bp({ dataAbsentReason: { text: 'cuff failed' } }, '2026-11-25T09:00:00Z')]));
+  await importBundle(s, flagBundle('flag-pt-e5', [bp({ valueQuantity: { value: 200, unit: 'mm[Hg]' } }, '2026-11-25T08:00:00Z'), bp({ dataAbsentReason: { text: 'cuff failed' } }, '2026-11-25T09:00:00Z')]));
   const rows = (await patientWorklist(s)).patients;
   const flags = (id: string) => {
     const f = rowOf(rows, id).flags;
@@ -231,7 +231,7 @@ test('a critical value is flagged whichever coding carries its LOINC code; the n
 test('200 patients x 150 observations: waiting changes, conflicts and latest vital signs are counted by index seeks, never a walk over every resource', async (t) => {
   const big = await openTestCache('dr.worklist.scan');
   try {
-    for (let i = 0; i < 200; i++) importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `sc-${String(i).padStart(4, '0')}`, observations: 150 })));
+    for (let i = 0; i < 200; i++) await importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `sc-${String(i).padStart(4, '0')}`, observations: 150 })));
     // Something waiting and in conflict for one patient, so the counts have rows to find.
     await recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
     assertIndexSeeksOnly(big.session.db);

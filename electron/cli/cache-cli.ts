@@ -153,9 +153,10 @@ async function main(argv: string[]): Promise<number> {
       // Each bundle on its own: one refused is reported (stdout, and stderr for people) and the next is still tried.
       // A long import (several bundles, a big one) says how far it is on stderr after each bundle: counts only.
       const progress = new ImportProgress(rest.map(fileSize), (line) => process.stderr.write(line));
-      return withSession(dataDir, true, (session) => {
+      return withSession(dataDir, true, async (session) => {
         let refused = 0;
-        rest.forEach((file, i) => {
+        // One bundle after another: each import is awaited before the next file is read.
+        for (const [i, file] of rest.entries()) {
           const position = `${i + 1} of ${rest.length}`;
           let imported: ImportSummary | null = null;
           progress.starting(i);
@@ -164,10 +165,10 @@ async function main(argv: string[]): Promise<number> {
             try {
               bytes = readBundleFile(file, position);
             } catch (err) {
-              auditFailedImport(session); // importBundle audits its own refusals; a file that cannot be read is one too
+              await auditFailedImport(session); // importBundle audits its own refusals; a file that cannot be read is one too
               throw err;
             }
-            const summary = importBundle(session, bytes);
+            const summary = await importBundle(session, bytes);
             imported = summary;
             print({ bundle: i + 1, imported: summary.resources, patients: summary.patients, byType: summary.byType });
           } catch (err) {
@@ -178,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
             process.stderr.write(`bundle ${position}: error ${err.code}: ${err.message}\n`);
           }
           progress.finished(i, imported);
-        });
+        }
         if (refused > 0) process.stderr.write(`${refused} of ${rest.length} bundles were not imported.\n`);
         return refused > 0 ? 1 : 0;
       });

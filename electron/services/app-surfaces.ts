@@ -16,11 +16,11 @@ import type { CallOutput, ParsedInput } from '../../shared/contract';
 import type { Caller } from './caller-policy';
 
 export interface SettingsSurface {
-  list(): CallOutput<'settings.list'>;
+  list(): Promise<CallOutput<'settings.list'>>;
 }
 
 export interface UpdateSurface {
-  status(): CallOutput<'update.status'>;
+  status(): Promise<CallOutput<'update.status'>>;
   /** Throws AppError UPDATE_DEFERRED (consultation, or unsynced changes not acknowledged) or UPDATE_UNAVAILABLE (nothing ready). */
   install(acceptUnsynced: boolean): Promise<CallOutput<'update.install'>>;
 }

@@ -23,10 +23,10 @@ import { MAX_AUDIT_UPLOAD, auditReceiptSchema, type AuditReceipt } from '../../s
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { checkedReceipt, clearUnconfirmedNotice, receiptKeyChanged, repinReceiptKey, keepReceiptInKeychain, missingReceiptedEntry, noteReceipt, noteRollback } from './rollback-guard';
-import { stateGet, stateSet } from './sync-state';
+import { setSyncState, syncState } from './sync-state';
 
-export function latestReceipt(session: CacheSession): AuditReceipt | null {
-  const text = stateGet(session, 'audit_receipt');
+export async function latestReceipt(session: CacheSession): Promise<AuditReceipt | null> {
+  const text = await syncState(session, 'audit_receipt');
   return text ? auditReceiptSchema.parse(JSON.parse(text)) : null;
 }
 
@@ -44,7 +44,7 @@ async function lastSharedEntry(session: CacheSession, backend: BackendClient, to
     const mid = (lo + hi) >> 1;
     const row = await session.store.call('auditEntryAt', { upTo, index: mid });
     if (!row) break;
-    const theirs = checkedReceipt(session, await backend.auditHead(token, row.seq));
+    const theirs = await checkedReceipt(session, await backend.auditHead(token, row.seq));
     if (theirs.seq === row.seq && theirs.hash === row.hash) {
       shared = row;
       lo = mid + 1;
@@ -67,28 +67,28 @@ async function repinIfSignedIn(session: CacheSession, backend: BackendClient, to
     if (err instanceof AppError && (err.code === 'BACKEND_UNREACHABLE' || err.code === 'BACKEND_FAILED')) throw err;
     return; // a sync-only session (404): no way to re-pin now
   }
-  if (current === offered) repinReceiptKey(session, current);
+  if (current === offered) await repinReceiptKey(session, current);
 }
 
 /** Sends everything after the backend's head, batch by batch (after re-chaining, if the cache was rolled back); returns the newest receipt. */
 export async function uploadAuditChain(session: CacheSession, backend: BackendClient, token: string): Promise<AuditReceipt | null> {
   const headReply = await backend.auditHead(token);
-  if (receiptKeyChanged(session, headReply)) await repinIfSignedIn(session, backend, token, headReply.receiptKey);
-  let receipt = checkedReceipt(session, headReply);
-  const cached = latestReceipt(session);
+  if (await receiptKeyChanged(session, headReply)) await repinIfSignedIn(session, backend, token, headReply.receiptKey);
+  let receipt = await checkedReceipt(session, headReply);
+  const cached = await latestReceipt(session);
   // Entries from the cache's own receipt on are sent again when it is behind (an answer was lost): the backend checks they are what it holds.
   const holds = (point: { seq: number; hash: string }) => session.store.call('chainHoldsEntry', { seq: point.seq, hash: point.hash });
   let from = cached && cached.seq <= receipt.seq && (await holds(cached)) ? cached.seq : 0;
   if (!(await holds(receipt))) {
     const kept = await lastSharedEntry(session, backend, token, receipt.seq);
     const { seq } = await session.store.call('continueAfterRollback', { kept, backend: { seq: receipt.seq, hash: receipt.hash } });
-    noteRollback(session, seq);
+    await noteRollback(session, seq);
     from = receipt.seq;
     process.emitWarning('The patient cache was rolled back; its audit log continues from the hospital server\'s.', 'CacheRolledBackWarning');
   } else {
-    clearUnconfirmedNotice(session);
+    await clearUnconfirmedNotice(session);
   }
-  if (!cached || cached.seq < receipt.seq || from === receipt.seq) stateSet(session, 'audit_receipt', JSON.stringify(receipt));
+  if (!cached || cached.seq < receipt.seq || from === receipt.seq) await setSyncState(session, 'audit_receipt', JSON.stringify(receipt));
   await keepReceiptInKeychain(session, headReply);
   for (;;) {
     const rows = await session.store.call('auditEntriesAfter', { afterSeq: from, limit: MAX_AUDIT_UPLOAD });
@@ -99,12 +99,12 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
       entries: rows.map((r) => ({ seq: r.seq, entry: r.entry, prevHash: r.prevHash, hash: r.hash })),
       head: { seq: last.seq, hash: last.hash, signature },
     });
-    const body = checkedReceipt(session, reply);
+    const body = await checkedReceipt(session, reply);
     if (body.seq !== last.seq || body.hash !== last.hash) {
       throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server\'s audit receipt does not match what was sent.');
     }
-    stateSet(session, 'audit_receipt', JSON.stringify(reply.receipt));
-    noteReceipt(session, body.seq);
+    await setSyncState(session, 'audit_receipt', JSON.stringify(reply.receipt));
+    await noteReceipt(session, body.seq);
     await keepReceiptInKeychain(session, reply);
     receipt = reply.receipt;
     from = body.seq;
@@ -116,10 +116,9 @@ export async function uploadAuditChain(session: CacheSession, backend: BackendCl
  * (the cache's own, and the keychain's as checked at open, until the sync
  * continues the chain from the backend); else which entry is gone or changed.
  */
-export function receiptProblem(session: CacheSession): { seq: number } | null {
-  const receipt = latestReceipt(session);
-  // Still synchronous (the store's migration runNow) for the command line's verify.
-  if (receipt && !session.store.runNow('chainHoldsEntry', { seq: receipt.seq, hash: receipt.hash })) return { seq: receipt.seq };
-  const missing = missingReceiptedEntry(session);
+export async function receiptProblem(session: CacheSession): Promise<{ seq: number } | null> {
+  const receipt = await latestReceipt(session);
+  if (receipt && !(await session.store.call('chainHoldsEntry', { seq: receipt.seq, hash: receipt.hash }))) return { seq: receipt.seq };
+  const missing = await missingReceiptedEntry(session);
   return missing === null ? null : { seq: missing };
 }

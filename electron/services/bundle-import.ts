@@ -26,20 +26,20 @@ export type { ImportSummary } from './store/store-api';
  * from the file. Best effort: when the cache itself cannot write (locked,
  * disk full), the caller's error is what the clinician needs to see.
  */
-export function auditFailedImport(session: CacheSession): void {
+export async function auditFailedImport(session: CacheSession): Promise<void> {
   try {
-    session.store.runNow('appendAudit', { records: [{ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '4' }] });
+    await session.store.call('appendAudit', { records: [{ action: 'C', subtype: 'create', patientId: null, entities: [], query: null, outcome: '4' }] });
   } catch {
     // The original error is rethrown by the caller; a second one would hide it.
   }
 }
 
-export function importBundle(session: CacheSession, input: string | Buffer): ImportSummary {
+export async function importBundle(session: CacheSession, input: string | Buffer): Promise<ImportSummary> {
   try {
     // Parsed and refused here (no cache needed); written, collision-checked and audited in the store.
-    return session.store.runNow('importResources', { resources: parseBundle(input) });
+    return await session.store.call('importResources', { resources: parseBundle(input) });
   } catch (err) {
-    auditFailedImport(session);
+    await auditFailedImport(session);
     throw err;
   }
 }

@@ -39,7 +39,7 @@ export function cacheStats(session: Pick<CacheSession, 'store'>): Promise<CacheS
 export async function verifyCache(session: CacheSession): Promise<ChainReport> {
   await session.store.call('integrityCheck', {});
   const report = await session.store.call('verifyChain', {});
-  const receipt = report.ok ? receiptProblem(session) : null;
+  const receipt = report.ok ? await receiptProblem(session) : null;
   return receipt ? { ...report, ok: false, firstBad: { seq: receipt.seq, problem: 'receipt-mismatch' } } : report;
 }
 

@@ -21,8 +21,10 @@
  * same NOT_FOUND text. The rows, their checks and their entries are calls
  * of the cache store (./store/operations/draft-rows.ts); this module holds
  * no SQL. The draft a charting change completes is cleared inside that
- * change's store call (recordChanges). Still synchronous through the
- * store's migration runNow: putDraft is timed per keystroke by the bench.
+ * change's store call (recordChanges). Every function answers a promise:
+ * the store call is sent when the function is called (a put per keystroke
+ * reaches the store in the order the calls came), and the store answers in
+ * order.
  */
 import { AppError } from '../../shared/app-error';
 import type { Draft, DraftKind } from '../../shared/contract';
@@ -72,38 +74,38 @@ export function putDraft(
   session: CacheSession,
   input: { patientId: string; kind: DraftKind; target: string; body: Record<string, string> },
   now: Date,
-): { updatedAt: string } {
-  return session.store.runNow('putDraft', { ...input, now: now.toISOString() });
+): Promise<{ updatedAt: string }> {
+  return session.store.call('putDraft', { ...input, now: now.toISOString() });
 }
 
 /** A patient's drafts, newest first; a patient not in the cache is NOT_FOUND (audited as a failed read). */
-export function listDrafts(session: CacheSession, patientId: string): Draft[] {
-  const answer = session.store.runNow('listDrafts', { patientId });
+export async function listDrafts(session: CacheSession, patientId: string): Promise<Draft[]> {
+  const answer = await session.store.call('listDrafts', { patientId });
   if (!answer.found) throw new AppError('NOT_FOUND', NO_PATIENT);
   return answer.drafts;
 }
 
 /**
  * Removes a draft (the clinician discarded it, or what it drafted was
- * saved); audited as a delete when there was one. Runs inside the caller's
- * transaction when there is one, so a save and the removal of its draft
- * commit together.
+ * saved); audited as a delete when there was one. A save and the removal of
+ * its draft commit together only as one store call (recordChanges with the
+ * draft it completes): this is a call of its own.
  */
-export function clearDraft(session: CacheSession, patientId: string, kind: DraftKind, target: string): boolean {
-  return session.store.runNow('clearDraft', { patientId, kind, target });
+export function clearDraft(session: CacheSession, patientId: string, kind: DraftKind, target: string): Promise<boolean> {
+  return session.store.call('clearDraft', { patientId, kind, target });
 }
 
 /** drafts.discard: the same as clearDraft; a patient not in the cache has no drafts to discard. */
-export function discardDraft(session: CacheSession, input: { patientId: string; kind: DraftKind; target: string }): { discarded: boolean } {
-  return { discarded: clearDraft(session, input.patientId, input.kind, input.target) };
+export async function discardDraft(session: CacheSession, input: { patientId: string; kind: DraftKind; target: string }): Promise<{ discarded: boolean }> {
+  return { discarded: await clearDraft(session, input.patientId, input.kind, input.target) };
 }
 
-/** After a note is signed: its note draft goes, in the same transaction as the sign (call inside it). */
-export function clearNoteDraftOf(session: CacheSession, noteId: string): boolean {
-  return session.store.runNow('clearDraftsOfTarget', { kind: 'note', target: noteId });
+/** A note's note draft goes (a sign clears it in its own store call, recordChanges with clearDraftsOfTarget). */
+export function clearNoteDraftOf(session: CacheSession, noteId: string): Promise<boolean> {
+  return session.store.call('clearDraftsOfTarget', { kind: 'note', target: noteId });
 }
 
-/** After an addendum is added to a signed note: its addendum draft goes, in the same transaction (call inside it). */
-export function clearAddendumDraftOf(session: CacheSession, noteId: string): boolean {
-  return session.store.runNow('clearDraftsOfTarget', { kind: 'addendum', target: noteId });
+/** A signed note's addendum draft goes (an addendum clears it in its own store call, recordChanges with clearDraftsOfTarget). */
+export function clearAddendumDraftOf(session: CacheSession, noteId: string): Promise<boolean> {
+  return session.store.call('clearDraftsOfTarget', { kind: 'addendum', target: noteId });
 }

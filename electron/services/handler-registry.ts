@@ -77,6 +77,8 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     auth?.nudgeSync();
     return result;
   };
+  // workspace.set writes reach the store in the order they came: each first asks the settings which fields IT forces (an await).
+  let workspaceWrites: Promise<unknown> = Promise.resolve();
   return {
     'app.status': () => {
       const session = deps.session();
@@ -129,7 +131,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
         serverProblem: worker?.serverProblem ?? false,
         failing: worker?.failing ?? 0,
         refusedReasons: await refusedReasons(session),
-        rolledBack: rollbackNotice(session)?.message ?? null,
+        rolledBack: (await rollbackNotice(session))?.message ?? null,
         progress: worker?.progress ?? null,
       };
     },
@@ -144,10 +146,15 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     'changes.undo': (target) => phi((s) => undoChange(s, target, auth?.syncState().sending ?? [])),
     // Drafts stay in this cache (never queued): no sync nudge.
     'drafts.put': (input) => phi((s) => putDraft(s, input, new Date())),
-    'drafts.list': ({ patientId }) => phi((s) => ({ drafts: listDrafts(s, patientId) })),
+    'drafts.list': ({ patientId }) => phi(async (s) => ({ drafts: await listDrafts(s, patientId) })),
     'drafts.discard': (input) => phi((s) => discardDraft(s, input)),
-    'workspace.get': () => phi((s) => withForcedWorkspace(getWorkspace(s), surfaces.settings)),
-    'workspace.set': (changes) => phi((s) => withForcedWorkspace(setWorkspace(s, withoutForcedChanges(changes, surfaces.settings)), surfaces.settings)),
+    'workspace.get': () => phi(async (s) => withForcedWorkspace(await getWorkspace(s), surfaces.settings)),
+    'workspace.set': (changes) =>
+      phi((s) => {
+        const write = workspaceWrites.then(async () => withForcedWorkspace(await setWorkspace(s, await withoutForcedChanges(changes, surfaces.settings)), surfaces.settings));
+        workspaceWrites = write.catch(() => undefined);
+        return write;
+      }),
     'patients.worklist': () => phi((s) => patientWorklist(s)),
     ...consultHandlers(auth),
     'settings.list': () => surfaces.settings?.list() ?? { settings: [], policySource: 'none', policyProblems: [] },

@@ -79,11 +79,6 @@ export function syncCounts(session: CacheSession): Promise<{ waiting: number; re
   return session.store.call('syncCounts', {});
 }
 
-/** syncCounts for main's still-synchronous update check (migration: store runNow, see ./store/README.md). */
-export function syncCountsNow(session: CacheSession): { waiting: number; refused: number; conflicts: number } {
-  return session.store.runNow('syncCounts', {});
-}
-
 /** The reasons the backend gave for refused changes (distinct, at most `limit`): fixed server texts, shown with the count. */
 export function refusedReasons(session: CacheSession, limit = 5): Promise<string[]> {
   return session.store.call('refusedReasons', { limit });

@@ -38,7 +38,7 @@ import { auditReceiptSchema, receiptMessage, type AuditReceipt, type AuditReceip
 import type { ChainHead } from './audit-chain';
 import type { CacheSession } from './cache-session';
 import type { SecretStore } from './secret-store';
-import { stateGet, stateSet } from './sync-state';
+import { setSyncState, syncState } from './sync-state';
 
 export const ROLLBACK_PENDING_MESSAGE =
   "This computer's patient cache was restored from an older copy or lost recent changes. Everything still on this computer is kept and will be sent; your privacy officer will be told as soon as the hospital server is reached.";
@@ -180,13 +180,13 @@ export function receiptIsGenuine(receipt: AuditReceipt, receiptKey: string, devi
  * cache pinned (or, with none pinned yet, by the key it names), for this
  * device. Throws BACKEND_INVALID_RESPONSE otherwise.
  */
-export function checkedReceipt(session: CacheSession, reply: AuditReceiptReply): AuditReceipt {
-  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+export async function checkedReceipt(session: CacheSession, reply: AuditReceiptReply): Promise<AuditReceipt> {
+  const pinned = await syncState(session, RECEIPT_KEY_STATE);
   if (pinned && pinned !== reply.receiptKey) throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server signed the audit receipt with an unknown key.');
   if (!receiptIsGenuine(reply.receipt, reply.receiptKey, session.context.deviceId)) {
     throw new AppError('BACKEND_INVALID_RESPONSE', "The hospital server's audit receipt does not match what was sent.");
   }
-  if (!pinned) stateSet(session, RECEIPT_KEY_STATE, reply.receiptKey);
+  if (!pinned) await setSyncState(session, RECEIPT_KEY_STATE, reply.receiptKey);
   return reply.receipt;
 }
 
@@ -201,7 +201,7 @@ async function keychainReceipt(session: CacheSession, secrets: SecretStore): Pro
     process.emitWarning('The audit receipt in the keychain is damaged; it was ignored.', 'AuditReceiptWarning');
     return null;
   }
-  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+  const pinned = await syncState(session, RECEIPT_KEY_STATE);
   if ((pinned && pinned !== parsed.receiptKey) || !receiptIsGenuine(parsed.receipt, parsed.receiptKey, session.context.deviceId)) {
     process.emitWarning('The audit receipt in the keychain is not the hospital server\'s for this computer; it was ignored.', 'AuditReceiptWarning');
     return null;
@@ -209,45 +209,44 @@ async function keychainReceipt(session: CacheSession, secrets: SecretStore): Pro
   return parsed.receipt;
 }
 
-function readNotice(session: CacheSession): Notice | null {
-  const text = stateGet(session, NOTICE_KEY);
+async function readNotice(session: CacheSession): Promise<Notice | null> {
+  const text = await syncState(session, NOTICE_KEY);
   if (!text) return null;
   const parsed = noticeSchema.safeParse(JSON.parse(text));
   return parsed.success ? parsed.data : null;
 }
 
-function writeNotice(session: CacheSession, notice: Notice | null): void {
-  if (notice) stateSet(session, NOTICE_KEY, JSON.stringify(notice));
-  else stateSet(session, NOTICE_KEY, null);
+async function writeNotice(session: CacheSession, notice: Notice | null): Promise<void> {
+  await setSyncState(session, NOTICE_KEY, notice ? JSON.stringify(notice) : null);
 }
 
 /** Records that this cache was found rolled back (kept until the backend holds the rollback entry). */
-export function noteRollback(session: CacheSession, rollbackSeq: number | null, missingSeq: number | null = null, now: Date = new Date()): void {
-  const known = readNotice(session);
-  writeNotice(session, { state: 'detected', detectedAt: known?.state === 'detected' ? known.detectedAt : now.toISOString(), rollbackSeq, missingSeq });
+export async function noteRollback(session: CacheSession, rollbackSeq: number | null, missingSeq: number | null = null, now: Date = new Date()): Promise<void> {
+  const known = await readNotice(session);
+  await writeNotice(session, { state: 'detected', detectedAt: known?.state === 'detected' ? known.detectedAt : now.toISOString(), rollbackSeq, missingSeq });
 }
 
 /** The entry a backend receipt (from the keychain) vouches for and the chain lacks, while the sync has not yet continued the chain. */
-export function missingReceiptedEntry(session: CacheSession): number | null {
-  const notice = readNotice(session);
+export async function missingReceiptedEntry(session: CacheSession): Promise<number | null> {
+  const notice = await readNotice(session);
   return notice?.state === 'detected' && notice.rollbackSeq === null ? notice.missingSeq : null;
 }
 
 /** The backend acknowledged entries up to `seq`: a rollback entry at or before it has been reported. */
-export function noteReceipt(session: CacheSession, seq: number): void {
-  const notice = readNotice(session);
-  if (notice?.state === 'detected' && notice.rollbackSeq !== null && notice.rollbackSeq <= seq) writeNotice(session, { ...notice, state: 'reported' });
+export async function noteReceipt(session: CacheSession, seq: number): Promise<void> {
+  const notice = await readNotice(session);
+  if (notice?.state === 'detected' && notice.rollbackSeq !== null && notice.rollbackSeq <= seq) await writeNotice(session, { ...notice, state: 'reported' });
 }
 
 /** A rollback suspected at open that the backend's own head does not confirm (e.g. a stale keychain): forgotten. */
-export function clearUnconfirmedNotice(session: CacheSession): void {
-  const notice = readNotice(session);
-  if (notice?.state === 'detected' && notice.rollbackSeq === null) writeNotice(session, null);
+export async function clearUnconfirmedNotice(session: CacheSession): Promise<void> {
+  const notice = await readNotice(session);
+  if (notice?.state === 'detected' && notice.rollbackSeq === null) await writeNotice(session, null);
 }
 
 /** What the clinician is to be told about a rollback of this cache, if anything. */
-export function rollbackNotice(session: CacheSession): AppError | null {
-  const notice = readNotice(session);
+export async function rollbackNotice(session: CacheSession): Promise<AppError | null> {
+  const notice = await readNotice(session);
   if (!notice) return null;
   return new AppError('CACHE_ROLLED_BACK', notice.state === 'reported' ? ROLLBACK_REPORTED_MESSAGE : ROLLBACK_PENDING_MESSAGE);
 }
@@ -260,7 +259,7 @@ export function rollbackNotice(session: CacheSession): AppError | null {
  */
 export async function checkRollbackAtOpen(session: CacheSession, secrets: SecretStore): Promise<void> {
   stores.set(session, secrets);
-  if (readNotice(session)?.state === 'reported') writeNotice(session, null);
+  if ((await readNotice(session))?.state === 'reported') await writeNotice(session, null);
   // A head this process is still writing (the session just closed) lands before it is compared.
   await keepers.get(deviceHeadAccount(session.profile.profileId))?.idle();
   let receipt: AuditReceipt | null;
@@ -275,12 +274,12 @@ export async function checkRollbackAtOpen(session: CacheSession, secrets: Secret
   const holds = (point: ChainHead) => session.store.call('chainHoldsEntry', { seq: point.seq, hash: point.hash });
   if (receipt && !(await holds(receipt))) {
     // The backend saw entries the chain lacks: the sync re-chains behind the backend's head (./audit-upload).
-    noteRollback(session, null, receipt.seq);
+    await noteRollback(session, null, receipt.seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
   } else if (ownHead && !(await holds(ownHead))) {
     // Entries lost that the backend may never have seen: said now, recorded now (a rollback entry naming the lost range), reported at the next sync.
     const { seq } = await session.store.call('recordLostRange', { lost: ownHead });
-    noteRollback(session, seq);
+    await noteRollback(session, seq);
     process.emitWarning(ROLLBACK_PENDING_MESSAGE, 'CacheRolledBackWarning');
   }
   keepDeviceHeads(session, secrets);
@@ -293,14 +292,14 @@ export async function checkRollbackAtOpen(session: CacheSession, secrets: Secret
  * answer to a passkey (full) session (./audit-upload): never from a
  * sync-only or unauthenticated answer.
  */
-export function repinReceiptKey(session: CacheSession, receiptKey: string): void {
-  stateSet(session, RECEIPT_KEY_STATE, receiptKey);
+export async function repinReceiptKey(session: CacheSession, receiptKey: string): Promise<void> {
+  await setSyncState(session, RECEIPT_KEY_STATE, receiptKey);
   process.emitWarning("The hospital server's audit receipt key changed; the new key was taken from a signed-in answer.", 'AuditReceiptWarning');
 }
 
 /** Whether a backend answer is signed by a key other than the pinned one. */
-export function receiptKeyChanged(session: CacheSession, reply: AuditReceiptReply): boolean {
-  const pinned = stateGet(session, RECEIPT_KEY_STATE);
+export async function receiptKeyChanged(session: CacheSession, reply: AuditReceiptReply): Promise<boolean> {
+  const pinned = await syncState(session, RECEIPT_KEY_STATE);
   return pinned !== null && pinned !== undefined && pinned !== reply.receiptKey;
 }
 

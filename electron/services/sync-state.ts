@@ -19,12 +19,3 @@ export async function setSyncState(session: WithStore, key: string, value: strin
   await session.store.call('setSyncState', { key, value });
 }
 
-/** Synchronous read for callers not yet async (migration: store/README.md, runNow). */
-export function stateGet(session: WithStore, key: string): string | null {
-  return session.store.runNow('syncState', { key });
-}
-
-/** Synchronous write for callers not yet async (migration: runNow); null removes the key. */
-export function stateSet(session: WithStore, key: string, value: string | null): void {
-  session.store.runNow('setSyncState', { key, value });
-}

@@ -4,20 +4,19 @@
  * returns to the same chart after unlock or restart; and the display names
  * of clinicians who signed in on this computer (so the access trail and new
  * notes name people, not ids). Each is one call of the cache store
- * (./store/operations/workspace-rows.ts). Holds no SQL. Still synchronous
- * through the store's migration runNow (main's settings read the workspace
- * synchronously); async with the worker.
+ * (./store/operations/workspace-rows.ts), answered as a promise. Holds no
+ * SQL.
  */
 import type { WorkspaceState } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
 
-export function getWorkspace(session: CacheSession): WorkspaceState {
-  return session.store.runNow('getWorkspace', {});
+export function getWorkspace(session: CacheSession): Promise<WorkspaceState> {
+  return session.store.call('getWorkspace', {});
 }
 
 /** Merges the given fields (absent ones keep their value; null clears) and returns the whole state. */
-export function setWorkspace(session: CacheSession, changes: Partial<WorkspaceState>): WorkspaceState {
-  return session.store.runNow('setWorkspace', { changes });
+export function setWorkspace(session: CacheSession, changes: Partial<WorkspaceState>): Promise<WorkspaceState> {
+  return session.store.call('setWorkspace', { changes });
 }
 
 /** Remembers the display name of the clinician this session acts for (called when a cache is opened). */

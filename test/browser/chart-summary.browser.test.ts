@@ -39,8 +39,8 @@ before(async () => {
   await cache.open({ dataDir: join(dir.path, 'cache'), secrets: keychain, actor: 'dr.test', create: true });
   const session = cache.session();
   assert.ok(session, 'the cache opened');
-  for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
-  importBundle(session, readFileSync(CRITICAL_FILE));
+  for (const file of SYNTHEA_FILES) await importBundle(session, readFileSync(file));
+  await importBundle(session, readFileSync(CRITICAL_FILE));
   [browser, server] = await Promise.all([launchChromium(), serveRenderer()]);
 });
 

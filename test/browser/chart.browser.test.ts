@@ -31,7 +31,7 @@ before(async () => {
   await cache.open({ dataDir, secrets: keychain, actor: 'dr.test', create: true });
   const session = cache.session();
   assert.ok(session, 'the cache opened');
-  for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
+  for (const file of SYNTHEA_FILES) await importBundle(session, readFileSync(file));
   [browser, server] = await Promise.all([launchChromium(), serveRenderer()]);
 });
 

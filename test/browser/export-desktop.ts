@@ -73,8 +73,8 @@ export async function exportDesktop(name: string, options: ExportDesktopOptions 
   await cache.open({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.printwell', actorName: CLINICIAN_NAME, create: true });
   const session = cache.session();
   if (!session) throw new Error('the cache did not open');
-  if (options.synthea !== false) for (const file of SYNTHEA_FILES) importBundle(session, readFileSync(file));
-  importBundle(session, Buffer.from(JSON.stringify(longChartBundle(LONG_PATIENT_ID, LONG_FAMILY, options.longChart ?? LONG_COUNTS))));
+  if (options.synthea !== false) for (const file of SYNTHEA_FILES) await importBundle(session, readFileSync(file));
+  await importBundle(session, Buffer.from(JSON.stringify(longChartBundle(LONG_PATIENT_ID, LONG_FAMILY, options.longChart ?? LONG_COUNTS))));
   const [browser, server]: [Browser, RendererServer] = await Promise.all([launchChromium(), serveRenderer()]);
   const policy = { formats: [...formats] };
   const cancelNext = { save: false, print: false };

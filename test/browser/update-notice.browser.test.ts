@@ -74,7 +74,7 @@ class TestUpdater implements UpdateSurface {
       channelFile: CHANNEL,
       downloader: electronUpdaterDownloader(this.electronUpdater),
       consultationActive: () => this.consultation,
-      waitingChanges: () => this.waitingChanges,
+      waitingChanges: async () => this.waitingChanges,
     });
   }
 
@@ -83,7 +83,7 @@ class TestUpdater implements UpdateSurface {
     return new Promise((r) => this.waiters.push(r));
   }
 
-  status(): UpdateStatus {
+  status(): Promise<UpdateStatus> {
     this.statusCalls++;
     for (const w of this.waiters.splice(0)) w();
     return this.service.status();
@@ -99,7 +99,7 @@ class TestUpdater implements UpdateSurface {
 async function readyUpdater(): Promise<TestUpdater> {
   const updater = new TestUpdater(feed.url);
   await updater.service.checkNow();
-  assert.equal(updater.service.status().state, 'ready', 'the signed update is ready');
+  assert.equal((await updater.service.status()).state, 'ready', 'the signed update is ready');
   assert.ok(updater.electronUpdater.downloadedFile, 'electron-updater downloaded and checked the installer');
   return updater;
 }
@@ -148,7 +148,7 @@ test('a ready update shows "Version X is ready" and "Restart to update"; before 
   const updater = new TestUpdater(feed.url);
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('settings-button').waitFor();
-  assert.equal(updater.service.status().state, 'idle');
+  assert.equal((await updater.service.status()).state, 'idle');
   assert.equal(await page.getByTestId('update-notice').count(), 0, 'nothing in the top bar before an update is ready');
 
   await updater.service.checkNow();
@@ -261,7 +261,7 @@ test('an update that fails its signature check: nothing in the top bar; Settings
   try {
     const updater = new TestUpdater(forged.url);
     await updater.service.checkNow();
-    assert.equal(updater.service.status().state, 'failed');
+    assert.equal((await updater.service.status()).state, 'failed');
     assert.deepEqual(forged.requests.filter((path) => path.endsWith('.AppImage')), [], 'nothing downloaded after the refusal');
     const page = await desktop.open({ updates: updater });
     await page.getByTestId('settings-button').click();
@@ -349,7 +349,7 @@ test('with the notice shown (and during a consultation): no sideways scroll and 
 
 test('updates off for another reason: Settings says that reason (not "turned off by your organisation"), once, with clean punctuation', async () => {
   const updater = new TestUpdater(null);
-  assert.equal(updater.service.status().state, 'off');
+  assert.equal((await updater.service.status()).state, 'off');
   const page = await desktop.open({ updates: updater });
   await page.getByTestId('settings-button').click();
   await page.getByTestId('update-message').waitFor();

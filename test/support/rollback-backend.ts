@@ -111,7 +111,7 @@ export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: stri
   let token: string;
   try {
     token = await registerDevice(db, CLINICIAN, first);
-    for (const patientId of patients) importBundle(first, JSON.stringify(syntheticPatientBundle({ patientId, observations: 3 })));
+    for (const patientId of patients) await importBundle(first, JSON.stringify(syntheticPatientBundle({ patientId, observations: 3 })));
   } finally {
     first.close();
   }

@@ -93,8 +93,8 @@ export function policyProblemsForScreen(policy: PolicyReading): string[] {
 export interface SettingsSurfaceOptions extends Omit<SettingsInputs, 'organisation' | 'user'> {
   /** Read on every list(): the organisation's policy as last seen, or null. */
   organisation?: () => ValuesByName | null;
-  /** Read on every list(): the clinician's choices, or null (no session open). */
-  user?: () => ValuesByName | null;
+  /** Read on every list(): the clinician's choices, or null (no session open); may answer a promise (the cache store). */
+  user?: () => ValuesByName | null | Promise<ValuesByName | null>;
 }
 
 function viewValue(s: SettingDefinition, v: SettingValue): SettingView['value'] {
@@ -114,8 +114,9 @@ function viewValue(s: SettingDefinition, v: SettingValue): SettingView['value'] 
 /** The settings screen: every catalogue setting with its value, source, whether IT manages it, and what was wrong with IT's value. */
 export function createSettingsSurface(options: SettingsSurfaceOptions): SettingsSurface {
   return {
-    list() {
-      const resolved = effectiveSettings({ ...options, organisation: options.organisation?.() ?? null, user: options.user?.() ?? null });
+    async list() {
+      const user = (await options.user?.()) ?? null;
+      const resolved = effectiveSettings({ ...options, organisation: options.organisation?.() ?? null, user });
       const settings: SettingView[] = SETTINGS_CATALOGUE.map((s) => {
         const e = resolved.get(s.name)!;
         return { name: s.name, label: s.label, value: viewValue(s, e.value), source: e.source, managed: e.managed, problem: e.problem?.slice(0, 300) ?? null };

@@ -12,10 +12,10 @@ type Forceable = Pick<WorkspaceState, 'theme' | 'density'>;
 const FORCEABLE = ['theme', 'density'] as const;
 
 /** The theme and density IT forces, if any. */
-export function forcedWorkspace(settings: SettingsSurface | undefined): Partial<Forceable> {
+export async function forcedWorkspace(settings: SettingsSurface | undefined): Promise<Partial<Forceable>> {
   if (!settings) return {};
   const forced: Partial<Forceable> = {};
-  for (const view of settings.list().settings) {
+  for (const view of (await settings.list()).settings) {
     if (!view.managed || typeof view.value !== 'string') continue;
     if (view.name === 'theme') forced.theme = view.value as Forceable['theme'];
     if (view.name === 'density') forced.density = view.value as Forceable['density'];
@@ -24,13 +24,13 @@ export function forcedWorkspace(settings: SettingsSurface | undefined): Partial<
 }
 
 /** The stored state with IT's forced values over it. */
-export function withForcedWorkspace(state: WorkspaceState, settings: SettingsSurface | undefined): WorkspaceState {
-  return { ...state, ...forcedWorkspace(settings) };
+export async function withForcedWorkspace(state: WorkspaceState, settings: SettingsSurface | undefined): Promise<WorkspaceState> {
+  return { ...state, ...(await forcedWorkspace(settings)) };
 }
 
 /** The changes without the fields IT forces (a managed theme or density is not the clinician's to change). */
-export function withoutForcedChanges(changes: Partial<WorkspaceState>, settings: SettingsSurface | undefined): Partial<WorkspaceState> {
-  const forced = forcedWorkspace(settings);
+export async function withoutForcedChanges(changes: Partial<WorkspaceState>, settings: SettingsSurface | undefined): Promise<Partial<WorkspaceState>> {
+  const forced = await forcedWorkspace(settings);
   const kept = { ...changes };
   for (const key of FORCEABLE) if (forced[key] !== undefined) delete kept[key];
   return kept;

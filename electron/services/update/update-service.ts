@@ -69,9 +69,10 @@ export interface UpdateServiceOptions {
   /**
    * How many changes wait in the outbox; null when it cannot be read now (the
    * cache is locked, no one signed in): then install() is refused until the
-   * unlock. The last known count is kept; never known counts as waiting.
+   * unlock. The last known count is kept; never known counts as waiting. A
+   * rejection counts as null.
    */
-  waitingChanges(): number | null;
+  waitingChanges(): Promise<number | null>;
   fetch?: FetchLike;
   timer?: IntervalTimer;
   intervalMs?: number;
@@ -86,8 +87,15 @@ export interface UpdateService extends UpdateSurface {
   stop(): void;
   /** One check now (start and the timer call this); resolves when the check (and any download) settles. */
   checkNow(): Promise<void>;
-  /** Re-evaluated before quitting: whether the downloaded update may install on quit. */
+  /**
+   * Re-evaluated before quitting: whether the downloaded update may install
+   * on quit, on the outbox count last read (synchronous: main calls it in
+   * before-quit, after the quit locked the cache, so the last count read is
+   * all there is; every status, install and timer tick reads it).
+   */
   mayInstallOnQuit(): boolean;
+  /** Reads the outbox count now, then decides as mayInstallOnQuit. */
+  recheckInstallOnQuit(): Promise<boolean>;
 }
 
 export function createUpdateService(options: UpdateServiceOptions): UpdateService {
@@ -102,30 +110,36 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
   let installing = false;
 
   let lastWaiting: number | null = null;
-  function waitingCount(): number {
-    const now = options.waitingChanges();
+  /**
+   * The outbox now: `locked` when it cannot be read (no one is signed in, so
+   * whoever is at the screen is nobody we know), and the count (the last
+   * known while locked; never known counts as waiting).
+   */
+  async function readWaiting(): Promise<{ locked: boolean; count: number }> {
+    const now = await options.waitingChanges().catch(() => null);
     if (now !== null) lastWaiting = now;
-    return lastWaiting ?? 1;
+    return { locked: now === null, count: lastWaiting ?? 1 };
   }
 
-  /** Locked: the outbox cannot be read now, i.e. no one is signed in, so whoever is at the screen is nobody we know. */
-  function locked(): boolean {
-    return options.waitingChanges() === null;
-  }
-
-  function waitingFor(): UpdateStatus['waitingFor'] {
+  async function waitingFor(): Promise<UpdateStatus['waitingFor']> {
     if (state !== 'ready') return [];
+    const { locked, count } = await readWaiting();
     const reasons: UpdateStatus['waitingFor'] = [];
-    if (locked()) reasons.push('locked');
+    if (locked) reasons.push('locked');
     if (options.consultationActive()) reasons.push('consultation');
-    if (waitingCount() > 0) reasons.push('unsynced-changes');
+    if (count > 0) reasons.push('unsynced-changes');
     return reasons;
   }
 
   function mayInstallOnQuit(): boolean {
-    const allowed = state === 'ready' && !installing && !options.consultationActive() && waitingCount() === 0;
+    const allowed = state === 'ready' && !installing && !options.consultationActive() && (lastWaiting ?? 1) === 0;
     options.downloader.setInstallOnQuit(allowed);
     return allowed;
+  }
+
+  async function recheckInstallOnQuit(): Promise<boolean> {
+    await readWaiting();
+    return mayInstallOnQuit();
   }
 
   /** Refuses a list signed too long ago, in the future, or before the newest one accepted; then remembers it. */
@@ -182,7 +196,7 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
       message = null;
       await options.downloader.download(verified);
       state = 'ready';
-      mayInstallOnQuit();
+      await recheckInstallOnQuit();
     } catch (err) {
       state = 'failed';
       availableVersion = null;
@@ -203,7 +217,7 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
       if (off || handle !== null) return;
       void checkNow();
       handle = timer.setInterval(() => {
-        mayInstallOnQuit();
+        void recheckInstallOnQuit();
         void checkNow();
       }, options.intervalMs ?? CHECK_INTERVAL_MS);
     },
@@ -213,15 +227,20 @@ export function createUpdateService(options: UpdateServiceOptions): UpdateServic
     },
     checkNow,
     mayInstallOnQuit,
-    status() {
-      return { state, currentVersion: options.currentVersion, availableVersion: state === 'downloading' || state === 'ready' ? availableVersion : null, waitingFor: waitingFor(), message };
+    recheckInstallOnQuit,
+    async status() {
+      const reasons = await waitingFor();
+      return { state, currentVersion: options.currentVersion, availableVersion: state === 'downloading' || state === 'ready' ? availableVersion : null, waitingFor: state === 'ready' ? reasons : [], message };
     },
     async install(acceptUnsynced: boolean) {
       if (state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No verified update is ready to install.');
+      const { locked, count } = await readWaiting();
+      // The install error listener may have ended 'ready' while the outbox was read.
+      if (state !== 'ready') throw new AppError('UPDATE_UNAVAILABLE', 'No verified update is ready to install.');
       // Available before sign-in: at the lock screen nobody signed in may restart the app into the update.
-      if (locked()) throw new AppError('UPDATE_DEFERRED', 'Unlock first; the update waits.');
+      if (locked) throw new AppError('UPDATE_DEFERRED', 'Unlock first; the update waits.');
       if (options.consultationActive()) throw new AppError('UPDATE_DEFERRED', 'The update waits until the consultation ends.');
-      if (waitingCount() > 0 && !acceptUnsynced) {
+      if (count > 0 && !acceptUnsynced) {
         throw new AppError('UPDATE_DEFERRED', 'Some changes are not sent yet. They are kept and sent after the update; confirm to update now.');
       }
       installing = true;
