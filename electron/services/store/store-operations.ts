@@ -1,6 +1,6 @@
 /**
  * Every call of the store, by name, to the operation that answers it. A host
- * (the worker, or during the migration the session's connection) runs one
+ * (./store-host.ts, in the worker) runs one
  * of these inside one transaction per call. The only table of what the
  * store can do: a name not here is refused before anything runs.
  */

@@ -1,8 +1,7 @@
 /**
  * What an operation of the store gets: the open connection, the audit chain
- * on it, and who is acting. Only the store's hosts make one (the worker, and
- * during the migration the session's connection: ../store/session-store.ts),
- * and always inside the one transaction of the call. Never hand a StoreTx to
+ * on it, and who is acting. Only the store's host in the worker makes one,
+ * always inside the one transaction of the call. Never hand a StoreTx to
  * code outside electron/services/store/.
  */
 import type { KeyObject } from 'node:crypto';
