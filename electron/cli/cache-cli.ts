@@ -101,7 +101,8 @@ async function withSession<T>(dataDir: string, create: boolean, fn: (s: CacheSes
   try {
     return await fn(session);
   } finally {
-    session.close();
+    // The store's worker signs the head and closes before the command ends.
+    await session.close();
   }
 }
 
