@@ -387,6 +387,27 @@ describe('update install', () => {
     assert.equal(updates.mayInstallOnQuit(), false, 'locked after changes were seen waiting');
   });
 
+  test('an outbox that cannot be read (the store refused the count) counts as locked: nothing installs, on quit neither', async () => {
+    release('0.2.0');
+    const updates = createUpdateService({
+      currentVersion: '0.1.0',
+      policy: { updatesEnabled: true, updateUrl: server.url, updateTargetVersion: null },
+      publicKey: keys.publicKeyBase64,
+      dataDir: scratch.path,
+      channelFile: CHANNEL,
+      downloader: electronUpdaterDownloader(updater),
+      consultationActive: () => consultation,
+      waitingChanges: () => Promise.reject(new AppError('STORE_CLOSED', 'The patient cache is locked. Unlock to continue.')),
+    });
+    await updates.checkNow();
+    const status = await updates.status();
+    assert.equal(status.state, 'ready', 'the count is not part of the check');
+    assert.deepEqual(status.waitingFor, ['locked', 'unsynced-changes']);
+    await assert.rejects(updates.install(true), (err: unknown) => deferred(err) && (err as AppError).message === 'Unlock first; the update waits.');
+    assert.equal(await updates.recheckInstallOnQuit(), false);
+    assert.equal(updater.installs.length, 0);
+  });
+
   test('while locked (no one signed in) nobody at the screen can install, even accepting unsent changes; unlocked, it can', async () => {
     const updates = await readyService();
     assert.deepEqual((await updates.status()).waitingFor, [], 'unlocked, outbox seen empty: nothing to wait for');
