@@ -279,8 +279,9 @@ class WriterGuard {
 
   /**
    * Before each call too (two stats): a write never goes into a deleted
-   * journal when the watch has not run yet. The worker answers the restore
-   * before the call that follows it.
+   * journal when the watch has not run yet. The restore is posted to the
+   * worker synchronously (before this function's first await), so the
+   * worker, which answers in order, runs it before the call that follows.
    */
   async checkJournal(): Promise<void> {
     if (this.lost || (existsSync(`${this.journal}-wal`) && existsSync(`${this.journal}-shm`))) return;
@@ -315,10 +316,16 @@ function sessionOver(
   const guard = new WriterGuard(lock, worker, parts.profile.databaseFile, onFolderEvent);
   let closing: Promise<void> | null = null;
   const store: CacheStore = {
-    async call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
-      if (closing) throw storeClosedError();
-      guard.check();
-      await guard.checkJournal();
+    call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
+      // Sent at once, never after an await: a call made before close() is answered, one made after is refused.
+      if (closing) return Promise.reject(storeClosedError());
+      try {
+        guard.check();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      // A missing journal: the restore is posted now, so the worker (answering in order) runs it before this call.
+      void guard.checkJournal();
       return worker.call(name, args);
     },
     close: () => session.close(),
