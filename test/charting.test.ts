@@ -17,6 +17,7 @@ import { vitalsInputSchema } from '../shared/charting';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { openCacheSession } from '../electron/services/cache-session';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { join } from 'node:path';
@@ -39,8 +40,9 @@ after(async () => {
   await keychain.cleanup();
 });
 
-function stored(type: string, id: string): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return JSON.parse(cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string);
+/** A resource as the cache file holds it, read through the test's own connection (the store runs in its worker). */
+async function stored(type: string, id: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return JSON.parse((await cache.db()).prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string);
 }
 
 test('vitals become LOINC-coded vital-sign Observations with UCUM units, queued in one transaction', async () => {
@@ -48,7 +50,7 @@ test('vitals become LOINC-coded vital-sign Observations with UCUM units, queued 
   const { ids } = await recordVitals(cache.session, { patientId: patient.id, heartRate: 72, systolic: 120, diastolic: 80, temperature: 37.2, spo2: 98 }, now);
   assert.equal(ids.length, 4);
   assert.equal(await outboxSize(cache.session), before + 4);
-  const observations = ids.map((id) => stored('Observation', id));
+  const observations = await Promise.all(ids.map((id) => stored('Observation', id)));
   const byCode = new Map(observations.map((o) => [o.code.coding[0].code as string, o]));
   assert.equal(byCode.get('8867-4')!.valueQuantity.value, 72);
   assert.equal(byCode.get('8867-4')!.valueQuantity.system, 'http://unitsofmeasure.org');
@@ -79,10 +81,10 @@ test('implausible or incomplete vitals are refused', () => {
 test('a note is a draft until signed, then immutable; a correction is an addendum that appends to it', async () => {
   const draft = { patientId: patient.id, subjective: 'Cough <3 days>', objective: 'Clear chest', assessment: 'Viral URTI', plan: 'Fluids' };
   const { noteId } = await saveNoteDraft(cache.session, draft, now);
-  assert.equal(stored('Composition', noteId).status, 'preliminary');
+  assert.equal((await stored('Composition', noteId)).status, 'preliminary');
   await saveNoteDraft(cache.session, { ...draft, noteId, plan: 'Fluids, review in 3 days' }, now);
   await signNote(cache.session, noteId, now);
-  const signed = stored('Composition', noteId);
+  const signed = await stored('Composition', noteId);
   assert.equal(signed.status, 'final');
   assert.equal(signed.type.coding[0].code, '11506-3');
   assert.deepEqual(signed.section.map((s: { code: { coding: Array<{ code: string }> } }) => s.code.coding[0]!.code), ['61150-9', '61149-1', '51848-0', '18776-5']);
@@ -90,28 +92,29 @@ test('a note is a draft until signed, then immutable; a correction is an addendu
   await assert.rejects(async () => await saveNoteDraft(cache.session, { ...draft, noteId }, now), (e: unknown) => e instanceof AppError && /signed note cannot be changed/.test(e.message));
   await assert.rejects(async () => await signNote(cache.session, noteId, now), AppError);
   const { addendumId } = await addAddendum(cache.session, noteId, 'Correction: symptoms for 4 days.', now);
-  const addendum = stored('Composition', addendumId);
+  const addendum = await stored('Composition', addendumId);
   assert.deepEqual(addendum.relatesTo, [{ code: 'appends', targetReference: { reference: `Composition/${noteId}` } }]);
   assert.equal(addendum.status, 'final');
-  assert.equal(stored('Composition', noteId).status, 'final', 'the signed note itself is untouched');
+  assert.equal((await stored('Composition', noteId)).status, 'final', 'the signed note itself is untouched');
 });
 
 test('problem list: add a problem, then resolve it', async () => {
   const { conditionId } = await setProblem(cache.session, { patientId: patient.id, text: 'Asthma', status: 'active' }, now);
-  assert.equal(stored('Condition', conditionId).clinicalStatus.coding[0].code, 'active');
+  assert.equal((await stored('Condition', conditionId)).clinicalStatus.coding[0].code, 'active');
   await setProblem(cache.session, { patientId: patient.id, conditionId, text: 'Asthma', status: 'resolved' }, now);
-  const c = stored('Condition', conditionId);
+  const c = await stored('Condition', conditionId);
   assert.equal(c.clinicalStatus.coding[0].code, 'resolved');
   assert.equal(c.category[0].coding[0].code, 'problem-list-item');
 });
 
 test('every change is audited in the same transaction, and the chain stays whole', async () => {
   // The import at the start wrote one entry for the patient (and one for its resources without a patient); every charting change wrote one more.
-  const audits = cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action IN ('C', 'U') AND patient_id IS NOT NULL").pluck().get() as number;
+  const db = await cache.db();
+  const audits = db.prepare("SELECT count(*) FROM audit_log WHERE action IN ('C', 'U') AND patient_id IS NOT NULL").pluck().get() as number;
   const queued = await outboxSize(cache.session);
   assert.equal(audits, queued + 1, 'one audit entry per queued change');
   const s = cache.session;
-  assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+  assert.equal(verifyAuditChain(db, s.keys.publicKey, s.context.deviceId).ok, true);
   assert.deepEqual(await syncCounts(s), { waiting: queued, refused: 0, conflicts: 0 });
 });
 
@@ -141,17 +144,18 @@ test('an empty note is refused at signing: nothing written, no outbox entry, no 
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
   const { noteId } = await saveNoteDraft(cache.session, { patientId: patient.id, subjective: '  ', objective: '\n\t', assessment: '', plan: ' \n ' }, now);
   const s = cache.session;
-  const before = { outbox: await outboxSize(s), audit: s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), json: JSON.stringify(stored('Composition', noteId)) };
+  const db = await cache.db();
+  const before = { outbox: await outboxSize(s), audit: db.prepare('SELECT count(*) FROM audit_log').pluck().get(), json: JSON.stringify(await stored('Composition', noteId)) };
   const r = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
   assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
   assert.equal(await outboxSize(s), before.outbox, 'nothing queued');
-  assert.equal(s.db.prepare('SELECT count(*) FROM audit_log').pluck().get(), before.audit, 'nothing audited');
-  assert.equal(JSON.stringify(stored('Composition', noteId)), before.json, 'the draft is untouched, still preliminary');
+  assert.equal(db.prepare('SELECT count(*) FROM audit_log').pluck().get(), before.audit, 'nothing audited');
+  assert.equal(JSON.stringify(await stored('Composition', noteId)), before.json, 'the draft is untouched, still preliminary');
   // One written section is enough.
   await saveNoteDraft(s, { patientId: patient.id, noteId, subjective: '', objective: '', assessment: '', plan: 'Review tomorrow' }, now);
   const signed = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
   assert.ok(signed.ok);
-  assert.equal(stored('Composition', noteId).status, 'final');
+  assert.equal((await stored('Composition', noteId)).status, 'final');
 });
 
 test('notes and addenda name their author by the clinician\'s display name (the id where the cache knows no name)', async () => {
@@ -161,14 +165,15 @@ test('notes and addenda name their author by the clinician\'s display name (the 
     const { noteId } = await saveNoteDraft(named, { patientId: patient.id, subjective: 'Better', objective: '', assessment: '', plan: '' }, now);
     await signNote(named, noteId, now);
     const { addendumId } = await addAddendum(named, noteId, 'Seen again at noon.', now);
-    const author = (id: string) => JSON.parse(named.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(id) as string).author;
+    const db = await inspectCache(named, keychain);
+    const author = (id: string) => JSON.parse(db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(id) as string).author;
     assert.deepEqual(author(noteId), [{ display: 'Dr Ada Byron' }]);
     assert.deepEqual(author(addendumId), [{ display: 'Dr Ada Byron' }]);
   } finally {
-    named.close();
+    await named.close();
   }
   const { noteId } = await saveNoteDraft(cache.session, { patientId: patient.id, subjective: 'x', objective: '', assessment: '', plan: '' }, now);
-  assert.deepEqual(stored('Composition', noteId).author, [{ display: 'dr.chart' }]);
+  assert.deepEqual((await stored('Composition', noteId)).author, [{ display: 'dr.chart' }]);
 });
 
 test('problems.set with another patient\'s conditionId is refused with the unknown-problem text, and that problem stays where it was', async () => {
@@ -178,8 +183,9 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   const registry = createHandlerRegistry({ session: () => s, problem: () => null, actor: () => 'dr.chart' });
   const caller = { url: 'app://clinician/index.html', isMainFrame: true };
   const opts = { trustedOrigins: ['app://clinician'] };
-  const theirs = s.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(other.id) as string;
-  const before = { json: JSON.stringify(stored('Condition', theirs)), outbox: await outboxSize(s) };
+  const db = await cache.db();
+  const theirs = db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(other.id) as string;
+  const before = { json: JSON.stringify(await stored('Condition', theirs)), outbox: await outboxSize(s) };
   const crossed = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: theirs, text: 'x', status: 'resolved' }, caller, opts);
   const unknown = await dispatch(registry, 'problems.set', { patientId: patient.id, conditionId: 'no-such-condition', text: 'x', status: 'resolved' }, caller, opts);
   assert.equal(crossed.ok, false, 'refused');
@@ -187,8 +193,8 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   if (crossed.ok || unknown.ok) return;
   assert.deepEqual(crossed.error, unknown.error, 'the same NOT_FOUND as an unknown problem');
   assert.equal(crossed.error.code, 'NOT_FOUND');
-  assert.equal(JSON.stringify(stored('Condition', theirs)), before.json, 'the other patient\'s problem is untouched');
-  assert.equal(s.db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(theirs), other.id);
+  assert.equal(JSON.stringify(await stored('Condition', theirs)), before.json, 'the other patient\'s problem is untouched');
+  assert.equal(db.prepare("SELECT patient_id FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(theirs), other.id);
   assert.equal(await outboxSize(s), before.outbox, 'nothing queued');
   // A note of the other patient cannot be saved under this one either (sign and addendum take only the note's id).
   const { noteId } = await saveNoteDraft(s, { patientId: other.id, subjective: 'Theirs', objective: '', assessment: '', plan: '' }, now);
@@ -196,7 +202,7 @@ test('problems.set with another patient\'s conditionId is refused with the unkno
   const noNote = await dispatch(registry, 'notes.saveDraft', { patientId: patient.id, noteId: 'no-such-note', subjective: 'Mine', objective: '', assessment: '', plan: '' }, caller, opts);
   assert.equal(note.ok, false);
   assert.deepEqual(note.ok ? null : note.error, noNote.ok ? undefined : noNote.error, 'the same NOT_FOUND as an unknown note');
-  assert.equal(stored('Composition', noteId).subject.reference, `Patient/${other.id}`);
+  assert.equal((await stored('Composition', noteId)).subject.reference, `Patient/${other.id}`);
 });
 
 test('a status change keeps the problem\'s verification status and category; a new problem is a confirmed problem-list item', async () => {
@@ -214,13 +220,13 @@ test('a status change keeps the problem\'s verification status and category; a n
   };
   await importBundle(s, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: `urn:uuid:${id}`, resource: condition, request: { method: 'POST', url: 'Condition' } }] }));
   await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Suspected pulmonary embolism', status: 'inactive' }, now);
-  const changed = stored('Condition', id);
+  const changed = await stored('Condition', id);
   assert.equal(changed.clinicalStatus.coding[0].code, 'inactive');
   assert.deepEqual(changed.verificationStatus, condition.verificationStatus, 'still provisional');
   assert.deepEqual(changed.category, condition.category, 'still an encounter diagnosis');
   const { conditionId } = await setProblem(s, { patientId: patient.id, text: 'Gout', status: 'active' }, now);
-  assert.equal(stored('Condition', conditionId).verificationStatus.coding[0].code, 'confirmed');
-  assert.equal(stored('Condition', conditionId).category[0].coding[0].code, 'problem-list-item');
+  assert.equal((await stored('Condition', conditionId)).verificationStatus.coding[0].code, 'confirmed');
+  assert.equal((await stored('Condition', conditionId)).category[0].coding[0].code, 'problem-list-item');
 });
 
 test('a note of only invisible characters (zero-width, word joiner, soft hyphen, BOM, no-break spaces) is refused at signing', async () => {
@@ -234,7 +240,7 @@ test('a note of only invisible characters (zero-width, word joiner, soft hyphen,
   );
   const r = await dispatch(registry, 'notes.sign', { noteId }, caller, opts);
   assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'An empty note cannot be signed. Write at least one section.' } });
-  assert.equal(stored('Composition', noteId).status, 'preliminary');
+  assert.equal((await stored('Composition', noteId)).status, 'preliminary');
   // A visible character beside them is a note.
   await saveNoteDraft(cache.session, { patientId: patient.id, noteId, subjective: '\u200B.', objective: '', assessment: '', plan: '' }, now);
   assert.ok((await dispatch(registry, 'notes.sign', { noteId }, caller, opts)).ok);

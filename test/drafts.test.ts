@@ -41,24 +41,25 @@ const opts = { trustedOrigins: ['app://clinician'] };
 const caller = { url: 'app://clinician/index.html', isMainFrame: true };
 const registry = () => createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.drafts' });
 
-function auditCount(action?: string): number {
+// The test's own connection to the cache file (the store runs in its worker): looks only, never writes.
+async function auditCount(action?: string): Promise<number> {
   const sql = action ? 'SELECT count(*) FROM audit_log WHERE action = ?' : 'SELECT count(*) FROM audit_log';
-  return cache.session.db.prepare(sql).pluck().get(...(action ? [action] : [])) as number;
+  return (await cache.db()).prepare(sql).pluck().get(...(action ? [action] : [])) as number;
 }
-function draftRows(): unknown[] {
-  return cache.session.db.prepare('SELECT patient_id, kind, target, body_json, updated_at FROM drafts ORDER BY patient_id, kind, target').all();
+async function draftRows(): Promise<unknown[]> {
+  return (await cache.db()).prepare('SELECT patient_id, kind, target, body_json, updated_at FROM drafts ORDER BY patient_id, kind, target').all();
 }
-function conditionOf(patientId: string): string {
-  return cache.session.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(patientId) as string;
+async function conditionOf(patientId: string): Promise<string> {
+  return (await cache.db()).prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(patientId) as string;
 }
 
 test('a draft is saved as typed, survives closing the cache, and lists newest first; creation is audited once, keystrokes are not', async () => {
-  const creates = auditCount('C');
+  const creates = await auditCount('C');
   await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '7' } }, now);
-  assert.equal(auditCount('C'), creates + 1, 'creating the draft row is one audit entry');
+  assert.equal(await auditCount('C'), creates + 1, 'creating the draft row is one audit entry');
   await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72' } }, now);
   await putDraft(cache.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '72', spo2: '9' } }, now);
-  assert.equal(auditCount('C'), creates + 1, 'updates on each keystroke are not audited');
+  assert.equal(await auditCount('C'), creates + 1, 'updates on each keystroke are not audited');
   await putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: '', body: { subjective: 'Cough for 3 days' } }, later);
 
   await cache.reopen();
@@ -74,7 +75,8 @@ test('a draft is saved as typed, survives closing the cache, and lists newest fi
 });
 
 test('listing drafts is a read of the patient, audited only when there are drafts', async () => {
-  const reads = () => cache.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'R' AND patient_id = ?").pluck();
+  const db = await cache.db();
+  const reads = () => db.prepare("SELECT count(*) FROM audit_log WHERE action = 'R' AND patient_id = ?").pluck();
   const aliceBefore = reads().get(alice!.id) as number;
   const bobBefore = reads().get(bob!.id) as number;
   await listDrafts(cache.session, alice!.id);
@@ -86,11 +88,11 @@ test('listing drafts is a read of the patient, audited only when there are draft
 
 test('discarding removes the draft and is audited as a delete; discarding nothing writes nothing', async () => {
   await putDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '', body: { temperature: '38' } }, now);
-  const deletes = auditCount('D');
+  const deletes = await auditCount('D');
   assert.deepEqual(await discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: true });
-  assert.equal(auditCount('D'), deletes + 1);
+  assert.equal(await auditCount('D'), deletes + 1);
   assert.deepEqual(await discardDraft(cache.session, { patientId: bob!.id, kind: 'vitals', target: '' }), { discarded: false });
-  assert.equal(auditCount('D'), deletes + 1);
+  assert.equal(await auditCount('D'), deletes + 1);
   assert.deepEqual(await listDrafts(cache.session, bob!.id), []);
 });
 
@@ -111,8 +113,10 @@ test("a draft may not point at another patient's note or problem: refused with t
     }
     assert.fail('expected a refusal');
   };
-  const rows = draftRows();
-  const audits = auditCount();
+  const rows = await draftRows();
+  const audits = await auditCount();
+  const bobsCondition = await conditionOf(bob!.id);
+  const alicesCondition = await conditionOf(alice!.id);
   const put = (kind: 'note' | 'addendum' | 'problem', target: string) => () =>
     putDraft(cache.session, { patientId: alice!.id, kind, target, body: { text: 'x' } }, now);
   const nonexistent = await refusal(put('note', 'no-such-note'));
@@ -120,22 +124,22 @@ test("a draft may not point at another patient's note or problem: refused with t
   for (const [what, attempt] of [
     ["another patient's draft note", put('note', bobsNote)],
     ["another patient's signed note (as an addendum)", put('addendum', bobsSigned)],
-    ["another patient's condition", put('problem', conditionOf(bob!.id))],
+    ["another patient's condition", put('problem', bobsCondition)],
     ['a signed note as a note draft', put('note', alicesSigned)],
     ['an unsigned note as an addendum', put('addendum', alicesNote)],
     ['an addendum to nothing', put('addendum', '')],
-    ['a condition id as a note', put('note', conditionOf(alice!.id))],
+    ['a condition id as a note', put('note', alicesCondition)],
   ] as const) {
     assert.equal(await refusal(attempt), nonexistent, what);
   }
   assert.match(await refusal(() => putDraft(cache.session, { patientId: 'no-such-patient', kind: 'vitals', target: '', body: {} }, now)), /^NOT_FOUND/);
-  assert.deepEqual(draftRows(), rows, 'no draft written');
-  assert.equal(auditCount(), audits, 'no audit entry for a refused draft');
+  assert.deepEqual(await draftRows(), rows, 'no draft written');
+  assert.equal(await auditCount(), audits, 'no audit entry for a refused draft');
 
   // This patient's own targets are fine.
   await putDraft(cache.session, { patientId: alice!.id, kind: 'note', target: alicesNote, body: { plan: 'Review' } }, now);
   await putDraft(cache.session, { patientId: alice!.id, kind: 'addendum', target: alicesSigned, body: { text: 'Also' } }, now);
-  await putDraft(cache.session, { patientId: alice!.id, kind: 'problem', target: conditionOf(alice!.id), body: { status: 'resolved' } }, now);
+  await putDraft(cache.session, { patientId: alice!.id, kind: 'problem', target: alicesCondition, body: { status: 'resolved' } }, now);
   assert.equal((await listDrafts(cache.session, alice!.id)).length, 5);
 });
 
@@ -144,7 +148,7 @@ test('junk draft bodies are refused by the contract and the previous draft stays
   const key = { patientId: bob!.id, kind: 'note', target: '' } as const;
   const ok = await dispatch(r, 'drafts.put', { ...key, body: { subjective: 'Chest pain since 06:00' } }, caller, opts);
   assert.equal(ok.ok, true);
-  const before = draftRows();
+  const before = await draftRows();
   const manyFields = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`f${i}`, 'x']));
   for (const body of [
     { subjective: 42 },
@@ -169,7 +173,7 @@ test('junk draft bodies are refused by the contract and the previous draft stays
     const res = await dispatch(r, 'drafts.put', payload, caller, opts);
     assert.equal(res.ok, false);
   }
-  assert.deepEqual(draftRows(), before, 'the earlier draft is untouched');
+  assert.deepEqual(await draftRows(), before, 'the earlier draft is untouched');
   const listed = await dispatch(r, 'drafts.list', { patientId: bob!.id }, caller, opts);
   assert.ok(listed.ok);
   assert.deepEqual((listed.value as { drafts: Array<{ body: unknown }> }).drafts[0]!.body, { subjective: 'Chest pain since 06:00' });
@@ -191,7 +195,7 @@ test("signing a note removes its local draft in the sign's transaction; a refuse
   assert.equal((await listDrafts(cache.session, bob!.id)).some((d) => d.target === empty), true);
   assert.equal(await clearDraft(cache.session, bob!.id, 'note', empty), true, 'clearDraft is there for the save flows');
   const s = cache.session;
-  assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+  assert.equal(verifyAuditChain(await cache.db(), s.keys.publicKey, s.context.deviceId).ok, true);
 });
 
 test('a patient no longer assigned is kept while a draft of theirs remains (typed work is never dropped), with only what the draft needs, and goes once it is discarded', async () => {
@@ -199,14 +203,15 @@ test('a patient no longer assigned is kept while a draft of theirs remains (type
   try {
     await importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
     await importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
-    const condition = other.session.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(alice!.id) as string;
+    const db = await other.db();
+    const condition = db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").pluck().get(alice!.id) as string;
     await putDraft(other.session, { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '88' } }, now);
     await putDraft(other.session, { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } }, now);
-    const held = () => other.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all() as string[];
+    const held = () => db.prepare('SELECT id FROM patients ORDER BY id').pluck().all() as string[];
     const heldResources = () =>
-      other.session.db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? ORDER BY 1').pluck().all(alice!.id) as string[];
+      db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? ORDER BY 1').pluck().all(alice!.id) as string[];
     assert.ok(heldResources().length > 10);
-    const deletes = other.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck();
+    const deletes = db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck();
     const aliceDeletes = deletes.get(alice!.id) as number;
     await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
     assert.deepEqual(held(), [alice!.id], 'the unassigned patient without drafts left; the one with a draft stayed');
@@ -230,20 +235,21 @@ test('a put whose every value is blank stores nothing; over an existing draft it
   const r = registry();
   const key = { patientId: alice!.id, kind: 'vitals', target: '' } as const;
   await discardDraft(cache.session, key);
-  const rows = () => cache.session.db.prepare('SELECT count(*) FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?').pluck().get(key.patientId, key.kind, key.target);
-  const audits = auditCount();
+  const db = await cache.db();
+  const rows = () => db.prepare('SELECT count(*) FROM drafts WHERE patient_id = ? AND kind = ? AND target = ?').pluck().get(key.patientId, key.kind, key.target);
+  const audits = await auditCount();
   for (const body of [{}, { heartRate: '   ' }, { heartRate: '', spo2: '\u200B', temperature: '\t\n' }]) {
     const res = await dispatch(r, 'drafts.put', { ...key, body }, caller, opts);
     assert.equal(res.ok, true, JSON.stringify(body));
     assert.equal(rows(), 0, `${JSON.stringify(body)} is not stored`);
   }
-  assert.equal(auditCount(), audits, 'nothing stored, nothing deleted, nothing audited');
+  assert.equal(await auditCount(), audits, 'nothing stored, nothing deleted, nothing audited');
   assert.equal((await dispatch(r, 'drafts.put', { ...key, body: { heartRate: '88' } }, caller, opts)).ok, true);
   assert.equal(rows(), 1);
-  const deletes = auditCount('D');
+  const deletes = await auditCount('D');
   assert.equal((await dispatch(r, 'drafts.put', { ...key, body: { heartRate: ' ' } }, caller, opts)).ok, true);
   assert.equal(rows(), 0, 'emptying every field deletes the draft');
-  assert.equal(auditCount('D'), deletes + 1, 'audited as a discard');
+  assert.equal(await auditCount('D'), deletes + 1, 'audited as a discard');
   // Refusals come first: a blank body for a patient or target not in the cache is still NOT_FOUND.
   const refused = await dispatch(r, 'drafts.put', { patientId: alice!.id, kind: 'note', target: 'no-such-note', body: {} }, caller, opts);
   assert.equal(!refused.ok && refused.error.code, 'NOT_FOUND');
@@ -254,13 +260,15 @@ test('a patient no longer assigned whose only drafts are blank (stored before bl
   try {
     await importBundle(other.session, readFileSync(SYNTHEA_FILES[0]!));
     await importBundle(other.session, readFileSync(SYNTHEA_FILES[1]!));
-    const insert = other.session.db.prepare("INSERT INTO drafts (patient_id, kind, target, body_json, updated_at) VALUES (?, 'vitals', '', ?, ?)");
+    // Rows as an older version left them, written beside the store through the test's own connection.
+    const db = await other.db();
+    const insert = db.prepare("INSERT INTO drafts (patient_id, kind, target, body_json, updated_at) VALUES (?, 'vitals', '', ?, ?)");
     insert.run(alice!.id, '{}', now.toISOString());
     insert.run(bob!.id, JSON.stringify({ heartRate: '  ', spo2: '\u200B' }), now.toISOString());
     await applyPulledPage(other.session, { resources: [], cursor: null, more: false, assignedPatients: [] });
-    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM patients').pluck().get(), 0);
-    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM drafts').pluck().get(), 0);
-    assert.deepEqual(other.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id IS NOT NULL').pluck().get(), 0);
+    assert.deepEqual(db.prepare('SELECT count(*) FROM patients').pluck().get(), 0);
+    assert.deepEqual(db.prepare('SELECT count(*) FROM drafts').pluck().get(), 0);
+    assert.deepEqual(db.prepare('SELECT count(*) FROM resources WHERE patient_id IS NOT NULL').pluck().get(), 0);
   } finally {
     await other.dispose();
   }
@@ -269,7 +277,7 @@ test('a patient no longer assigned whose only drafts are blank (stored before bl
 test('a draft body with too many fields is refused before any field is looked at (a flood of keys costs no validation work)', async () => {
   const r = registry();
   const key = { patientId: bob!.id, kind: 'note', target: '' } as const;
-  const before = draftRows();
+  const before = await draftRows();
   // 13 fields, each with a bad name and a bad value: the only error is the field count.
   const reads: PropertyKey[] = [];
   const target = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`bad key ${i}`, i]));
@@ -292,7 +300,7 @@ test('a draft body with too many fields is refused before any field is looked at
   const ms = performance.now() - t;
   assert.deepEqual(!big.ok && big.error.fields, [{ field: 'body', message: 'a draft has at most 12 fields' }]);
   assert.ok(ms < 1000, `refused after ${ms.toFixed(0)} ms`);
-  assert.deepEqual(draftRows(), before);
+  assert.deepEqual(await draftRows(), before);
 });
 
 test('recording vitals, adding an addendum and saving a problem remove their drafts in the same call (a lock or crash right after leaves nothing to record twice)', async () => {
@@ -306,14 +314,14 @@ test('recording vitals, adding an addendum and saving a problem remove their dra
   };
   const { noteId } = await ok('notes.saveDraft', { patientId: alice!.id, ...soap });
   await ok('notes.sign', { noteId });
-  const condition = conditionOf(alice!.id);
+  const condition = await conditionOf(alice!.id);
   await ok('drafts.put', { patientId: alice!.id, kind: 'vitals', target: '', body: { heartRate: '131' } });
   await ok('drafts.put', { patientId: alice!.id, kind: 'addendum', target: noteId, body: { text: 'K+ 5.9 repeated' } });
   await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: condition, body: { status: 'resolved' } });
   await ok('drafts.put', { patientId: alice!.id, kind: 'problem', target: '', body: { text: 'Hyperkalaemia' } });
   assert.equal((await drafts(alice!.id)).length, 4);
 
-  const deletes = auditCount('D');
+  const deletes = await auditCount('D');
   await ok('chart.recordVitals', { patientId: alice!.id, heartRate: 131 });
   assert.deepEqual(await drafts(alice!.id), [`addendum:${noteId}`, 'problem:', `problem:${condition}`].sort());
   await ok('notes.addendum', { noteId, text: 'K+ 5.9 repeated' });
@@ -322,7 +330,7 @@ test('recording vitals, adding an addendum and saving a problem remove their dra
   assert.deepEqual(await drafts(alice!.id), ['problem:']);
   await ok('problems.set', { patientId: alice!.id, text: 'Hyperkalaemia', status: 'active' });
   assert.deepEqual(await drafts(alice!.id), []);
-  assert.equal(auditCount('D'), deletes + 4, 'each removal audited as a delete');
+  assert.equal(await auditCount('D'), deletes + 4, 'each removal audited as a delete');
 
   // As the attack had it: the cache closes (lock, quit, crash) right after the save; nothing comes back.
   await cache.reopen();
