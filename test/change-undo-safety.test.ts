@@ -30,8 +30,14 @@ describe('undo leaves nothing half done (cache only)', () => {
   let registry: HandlerRegistry;
   const call = <T>(name: string, payload: unknown) => dispatch(registry, name, payload, APP, options) as Promise<Result<T>>;
   const undo = (resourceType: string, resourceId: string) => call<{ undone: boolean }>('changes.undo', { resourceType, resourceId });
-  const exists = (type: string, id: string) => cache.session.db.prepare('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) !== undefined;
-  const keyOf = (id: string) => cache.session.db.prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ? ORDER BY seq DESC LIMIT 1').pluck().get(id) as string;
+  // Looks go through the test's own connection to the cache file (the session's store runs in its worker).
+  const exists = async (type: string, id: string) => (await cache.db()).prepare('SELECT 1 FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) !== undefined;
+  const keyOf = async (id: string) => (await cache.db()).prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ? ORDER BY seq DESC LIMIT 1').pluck().get(id) as string;
+  const existing = async (type: string, ids: string[]) => {
+    const found: string[] = [];
+    for (const id of ids) if (await exists(type, id)) found.push(id);
+    return found;
+  };
   const waiting = async () => {
     const r = await call<{ changes: WaitingChange[] }>('sync.waiting', {});
     assert.ok(r.ok);
@@ -56,29 +62,30 @@ describe('undo leaves nothing half done (cache only)', () => {
     );
     const r = await undo('Observation', ids[1]!);
     assert.deepEqual(r, { ok: true, value: { undone: true } });
-    assert.deepEqual(ids.filter((id) => exists('Observation', id)), [], 'every reading of the entry is gone');
+    assert.deepEqual(await existing('Observation', ids), [], 'every reading of the entry is gone');
     assert.equal(await outboxSize(s), before, 'nothing of it waits');
-    const deletes = s.db.prepare("SELECT entry FROM audit_log WHERE action = 'D' ORDER BY seq DESC LIMIT 3").pluck().all() as string[];
+    const db = await cache.db();
+    const deletes = db.prepare("SELECT entry FROM audit_log WHERE action = 'D' ORDER BY seq DESC LIMIT 3").pluck().all() as string[];
     for (const id of ids) assert.ok(deletes.some((e) => e.includes(`Observation/${id}`)), 'each reading\'s removal is audited');
-    assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+    assert.equal(verifyAuditChain(db, s.keys.publicKey, s.context.deviceId).ok, true);
   });
 
   test('a vitals entry of which one reading already left is refused whole: nothing of it is taken back', async () => {
     const s = cache.session;
     const { ids } = await recordVitals(s, { patientId: patient.id, heartRate: 131, systolic: 182, diastolic: 110 }, now);
-    await markSent(s, [keyOf(ids[0]!)]);
+    await markSent(s, [await keyOf(ids[0]!)]);
     const listed = (await waiting()).filter((c) => ids.includes(c.resourceId));
     assert.deepEqual(listed.map((c) => c.undoable), [false, false], 'neither reading is offered for undo');
     for (const id of [...ids].reverse()) {
       const r = await undo('Observation', id);
       assert.equal(r.ok ? 'undone' : r.error.code, 'ALREADY_SENT');
     }
-    assert.deepEqual(ids.filter((id) => exists('Observation', id)), ids, 'the entry is whole');
+    assert.deepEqual(await existing('Observation', ids), ids, 'the entry is whole');
     // The part that left was answered; the rest is still one entry that partly reached the server: still refused.
-    await settle(s, [{ idempotencyKey: keyOf(ids[0]!), status: 'applied', versionId: '1' }]);
+    await settle(s, [{ idempotencyKey: await keyOf(ids[0]!), status: 'applied', versionId: '1' }]);
     const r = await undo('Observation', ids[1]!);
     assert.equal(r.ok ? 'undone' : r.error.code, 'ALREADY_SENT');
-    assert.ok(exists('Observation', ids[1]!));
+    assert.ok(await exists('Observation', ids[1]!));
   });
 
   test('a refused change is discarded by undo: the newest server version known comes back, audited; listed as undoable', async () => {
@@ -95,7 +102,7 @@ describe('undo leaves nothing half done (cache only)', () => {
     });
     await applyPulledPage(s, { resources: [condition('active', '1') as never], cursor: '10/Condition/refused-condition-1', more: false });
     await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'recurrence' }, now);
-    const key = keyOf(id);
+    const key = await keyOf(id);
     await markSent(s, [key]);
     await settle(s, [{ idempotencyKey: key, status: 'refused', reason: 'The server refused this change.' }]);
     const listed = (await waiting()).find((c) => c.resourceId === id)!;
@@ -104,20 +111,21 @@ describe('undo leaves nothing half done (cache only)', () => {
     await applyPulledPage(s, { resources: [condition('resolved', '2') as never], cursor: '11/Condition/refused-condition-1', more: false });
 
     assert.deepEqual(await undo('Condition', id), { ok: true, value: { undone: true } });
-    const row = s.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
+    const db = await cache.db();
+    const row = db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
     assert.deepEqual([row.version_id, JSON.parse(row.json).clinicalStatus.coding[0].code], ['2', 'resolved']);
-    assert.equal(s.db.prepare('SELECT count(*) FROM outbox WHERE resource_id = ?').pluck().get(id), 0);
-    const audit = s.db.prepare('SELECT action, patient_id, entry FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { action: string; patient_id: string; entry: string };
+    assert.equal(db.prepare('SELECT count(*) FROM outbox WHERE resource_id = ?').pluck().get(id), 0);
+    const audit = db.prepare('SELECT action, patient_id, entry FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { action: string; patient_id: string; entry: string };
     assert.deepEqual([audit.action, audit.patient_id], ['U', patient.id]);
     assert.ok(audit.entry.includes(`Condition/${id}`));
 
     // Without a newer pulled version, the version before the refused change comes back.
     await setProblem(s, { patientId: patient.id, conditionId: id, text: 'Hypertension', status: 'relapse' }, now);
-    const again = keyOf(id);
+    const again = await keyOf(id);
     await markSent(s, [again]);
     await settle(s, [{ idempotencyKey: again, status: 'refused', reason: 'The server refused this change.' }]);
     assert.ok((await undo('Condition', id)).ok);
-    const restored = s.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
+    const restored = db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Condition' AND id = ?").get(id) as { version_id: string; json: string };
     assert.deepEqual([restored.version_id, JSON.parse(restored.json).clinicalStatus.coding[0].code], ['2', 'resolved']);
   });
 
@@ -128,7 +136,8 @@ describe('undo leaves nothing half done (cache only)', () => {
     const noteId = saved.ok ? saved.value.noteId : '';
     assert.ok((await call('notes.sign', { noteId })).ok);
     assert.ok((await call('notes.addendum', { noteId, text: 'Repeat BP 150/90 after labetalol' })).ok);
-    const note = () => JSON.parse(cache.session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(noteId) as string);
+    const db = await cache.db();
+    const note = () => JSON.parse(db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(noteId) as string);
     const r = await undo('Composition', noteId);
     assert.deepEqual(r, { ok: false, error: { code: 'INVALID_INPUT', message: 'This note has an addendum; it cannot be unsigned.' } });
     assert.equal(note().status, 'final');
@@ -156,7 +165,7 @@ describe('undo leaves nothing half done (cache only)', () => {
     assert.ok((await call('drafts.put', { patientId: patient.id, kind: 'note', target: otherId, body: { subjective: 'Other typed' } })).ok);
     const refused = await undo('Composition', otherId);
     assert.equal(refused.ok ? 'undone' : refused.error.code, 'INVALID_INPUT');
-    assert.ok(exists('Composition', otherId));
+    assert.ok(await exists('Composition', otherId));
     await call('drafts.discard', { patientId: patient.id, kind: 'note', target: '' });
   });
 });

@@ -91,7 +91,8 @@ test('several wrong fields each come back, the first as the headline; the render
 test('the raised heart-rate range takes 280 /min, and stored units stay UCUM', async () => {
   const r = await dispatch(registry, 'chart.recordVitals', { patientId: patient.id, heartRate: 280, temperature: 39.4, systolic: 182, diastolic: 110 }, APP, options);
   assert.ok(r.ok, JSON.stringify(r));
-  const units = cache.session.db
+  // Read through the test's own connection to the cache file (the session's store runs in its worker).
+  const units = (await cache.db())
     .prepare("SELECT json_extract(json, '$.valueQuantity.code') AS u, json_extract(json, '$.component[0].valueQuantity.code') AS c FROM resources WHERE id IN (SELECT value FROM json_each(?))")
     .all(JSON.stringify((r.value as { ids: string[] }).ids)) as Array<{ u: string | null; c: string | null }>;
   assert.deepEqual(units.map((x) => x.u ?? x.c).sort(), ['/min', 'Cel', 'mm[Hg]']);

@@ -66,7 +66,8 @@ test('a patient not in the cache is refused and nothing changes; junk is refused
 
 test('a stored chart whose patient left the cache is not reopened', async () => {
   await setWorkspace(cache.session, { openPatientId: bob!.id });
-  cache.session.db.prepare("UPDATE workspace_state SET value = 'gone-patient' WHERE key = 'openPatientId'").run();
+  // As a patient removed by hand would leave it, written beside the store through the test's own connection.
+  (await cache.db()).prepare("UPDATE workspace_state SET value = 'gone-patient' WHERE key = 'openPatientId'").run();
   assert.equal((await getWorkspace(cache.session)).openPatientId, null);
 });
 
@@ -112,10 +113,10 @@ test('the access trail names clinicians by the display names seen at sign-in on 
     let s = await open('dr.kim', 'Dr. Soo-jin Kim', true);
     await importBundle(s, readFileSync(SYNTHEA_FILES[0]!));
     await openChart(s, alice!.id);
-    s.close();
+    await s.close();
     s = await open('dr.lee', 'Dr. Ana Lee', false);
     await openChart(s, alice!.id);
-    s.close();
+    await s.close();
     // A session that does not know its clinician's name (a CLI): names still come from what was seen.
     s = await open('cli.admin', undefined, false);
     await openChart(s, alice!.id);
@@ -124,7 +125,7 @@ test('the access trail names clinicians by the display names seen at sign-in on 
     assert.equal(named.get('dr.kim'), 'Dr. Soo-jin Kim');
     assert.equal(named.get('dr.lee'), 'Dr. Ana Lee');
     assert.equal(named.get('cli.admin'), null, 'unknown names stay null: the id is shown');
-    s.close();
+    await s.close();
   } finally {
     dir.remove();
     await keychain.cleanup();
