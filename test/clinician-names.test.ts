@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { openChart, patientAccessTrail } from '../electron/services/patient-records';
 import { saveNoteDraft } from '../electron/services/charting';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -23,6 +24,8 @@ let browser: Browser;
 let renderer: RendererServer;
 let backend: BackendProcess;
 let d: PasskeyDesktop;
+// The passkey's PRF output (the same at every sign-in): the keychain's keys are wrapped by it.
+let prfOutput: Buffer;
 
 before(async () => {
   [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
@@ -31,6 +34,8 @@ before(async () => {
   const code = backend.admin(['enroll-code', 'dr.names']);
   d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
   const created = await d.createPasskey('dr.names', code);
+  assert.ok(created.prfOutput, 'the authenticator gave a PRF output');
+  prfOutput = Buffer.from(created.prfOutput, 'base64url');
   await d.auth.enrollFinish(created.response, created.prfOutput);
 });
 
@@ -45,7 +50,8 @@ after(async () => {
 
 test('the access trail and new notes name the clinician by display name, after enrollment and after a later sign-in', async () => {
   let session = d.auth.session()!;
-  const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+  // Looks go through the test's own connection to the cache file (the session's store runs in its worker).
+  const patientId = (await inspectCache(session, keychain, prfOutput)).prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
   await openChart(session, patientId);
   assert.ok((await patientAccessTrail(session, patientId, 5)).every((e) => e.actor === 'dr.names' && e.actorName === 'Dr Nadia Names'));
 
@@ -60,6 +66,6 @@ test('the access trail and new notes name the clinician by display name, after e
   assert.ok(trail.every((e) => e.actorName === 'Dr Nadia Names'));
 
   const { noteId } = await saveNoteDraft(session, { patientId, subjective: 'Well', objective: '', assessment: '', plan: '' }, new Date());
-  const note = JSON.parse(session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(noteId) as string);
+  const note = JSON.parse((await inspectCache(session, keychain, prfOutput)).prepare("SELECT json FROM resources WHERE resource_type = 'Composition' AND id = ?").pluck().get(noteId) as string);
   assert.deepEqual(note.author, [{ display: 'Dr Nadia Names' }]);
 });

@@ -24,11 +24,13 @@ import { SyncWorker } from '../electron/services/sync-worker';
 import { pullCursor } from '../electron/services/sync-pull';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { registerDeviceAt } from './support/backend-db';
-import { backendSnapshot, content, deviceAuditChain } from './support/backend-state';
+import { backendSnapshot, content, type BackendSnapshot } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import type { CacheDatabase } from '../electron/services/cache-database';
 
 const SHARED = 'conflict-shared';
 const BIG = 'conflict-big';
@@ -60,8 +62,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(await d.worker.drain(), true, d.worker.status.lastError ?? '');
     }
 
-    function local(d: Device, type: string, id: string): { json: Record<string, unknown>; version: string | null } | null {
-      const row = d.session.db.prepare('SELECT json, version_id FROM resources WHERE resource_type = ? AND id = ?').get(type, id) as { json: string; version_id: string | null } | undefined;
+    /** The test's own connection to a device's cache file (its session's store runs in its worker). */
+    const dbOf = (d: Device): Promise<CacheDatabase> => inspectCache(d.session, keychain);
+
+    /** The device's whole audit chain as its cache file holds it. */
+    async function auditChainOf(d: Device): Promise<BackendSnapshot['audit']> {
+      return (await dbOf(d)).prepare('SELECT seq, hash, entry FROM audit_log ORDER BY seq').all() as BackendSnapshot['audit'];
+    }
+
+    async function local(d: Device, type: string, id: string): Promise<{ json: Record<string, unknown>; version: string | null } | null> {
+      const row = (await dbOf(d)).prepare('SELECT json, version_id FROM resources WHERE resource_type = ? AND id = ?').get(type, id) as { json: string; version_id: string | null } | undefined;
       return row ? { json: JSON.parse(row.json) as Record<string, unknown>, version: row.version_id } : null;
     }
 
@@ -83,8 +93,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     after(async () => {
-      a?.session.close();
-      b?.session.close();
+      await a?.session.close();
+      await b?.session.close();
       await backend?.dispose();
       dir.remove();
       await keychain.cleanup();
@@ -92,17 +102,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('the pull brings assigned patients only, then only what changed, page by page for a newly assigned patient; an unassigned one leaves', async () => {
       await sync(a);
-      const patients = () => a.session.db.prepare('SELECT id FROM patients ORDER BY id').pluck().all();
+      const db = await dbOf(a);
+      const patients = () => db.prepare('SELECT id FROM patients ORDER BY id').pluck().all();
       assert.deepEqual(patients(), [SHARED]);
-      assert.equal(local(a, 'Patient', OTHER), null, 'a patient not assigned never reaches the device');
+      assert.equal(await local(a, 'Patient', OTHER), null, 'a patient not assigned never reaches the device');
       const firstCursor = await pullCursor(a.session);
       assert.ok(firstCursor);
 
       // Nothing changed: the pull writes nothing, the audit chain does not grow.
-      const auditBefore = deviceAuditChain(a.session).length;
+      const auditBefore = (await auditChainOf(a)).length;
       await sync(a);
       assert.equal(await pullCursor(a.session), firstCursor);
-      assert.equal(deviceAuditChain(a.session).length, auditBefore);
+      assert.equal((await auditChainOf(a)).length, auditBefore);
 
       // A newly assigned patient arrives whole on the next pull, over more than one page.
       backend.admin(['assign', 'dr.a', BIG]);
@@ -117,7 +128,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const worker = new SyncWorker({ undoSeconds: 0, backend: client, session: () => a.session, token: () => a.token });
       assert.equal(await worker.drain(), true);
       assert.ok(pages.length >= 2, `several pages (${pages.join(', ')})`);
-      const big = a.session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);
+      const big = db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck().get(BIG);
       assert.equal(big, BIG_OBSERVATIONS);
       assert.deepEqual(patients(), [BIG, SHARED].sort());
       assert.equal((await verifyCache(a.session)).ok, true);
@@ -126,9 +137,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend.admin(['unassign', 'dr.a', BIG]);
       await sync(a);
       assert.deepEqual(patients(), [SHARED]);
-      assert.equal(a.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck().get(BIG), 0);
-      assert.equal(a.session.db.prepare('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?').pluck().get(BIG), 0);
-      assert.equal(a.session.db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck().get(BIG), 1);
+      assert.equal(db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck().get(BIG), 0);
+      assert.equal(db.prepare('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?').pluck().get(BIG), 0);
+      assert.equal(db.prepare("SELECT count(*) FROM audit_log WHERE action = 'D' AND patient_id = ?").pluck().get(BIG), 1);
       assert.equal((await verifyCache(a.session)).ok, true);
     });
 
@@ -137,7 +148,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const { conditionId } = await setProblem(a.session, { patientId: SHARED, text: 'Type 2 diabetes', status: 'active' }, new Date());
       await sync(a);
       await sync(b);
-      assert.equal(local(b, 'Condition', conditionId)?.version, '1');
+      assert.equal((await local(b, 'Condition', conditionId))?.version, '1');
 
       // Offline, each changes it.
       await setProblem(a.session, { patientId: SHARED, conditionId, text: 'Type 2 diabetes', status: 'remission' }, new Date());
@@ -152,7 +163,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(statusOf(conflict.mine), 'inactive');
       assert.equal(statusOf(conflict.theirs), 'remission');
       assert.equal(conflict.theirVersion, '2');
-      assert.equal(statusOf(local(b, 'Condition', conditionId)?.json), 'inactive', 'the clinician still sees their own version');
+      assert.equal(statusOf((await local(b, 'Condition', conditionId))?.json), 'inactive', 'the clinician still sees their own version');
 
       // Editing on top of an open conflict is refused, with a typed error, and queues nothing.
       await assert.rejects(
@@ -171,17 +182,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal(stored.version, 3);
       assert.equal(statusOf(stored.resource), 'inactive', "Dr B's choice is on the backend");
       for (const d of [a, b]) {
-        const copy = local(d, 'Condition', conditionId)!;
+        const copy = (await local(d, 'Condition', conditionId))!;
         assert.equal(copy.version, '3');
         assert.equal(content(copy.json), content(stored.resource), 'the device holds what the backend holds');
         assert.deepEqual(await syncCounts(d.session), { waiting: 0, refused: 0, conflicts: 0 });
       }
 
       // The choice is audited, names the version chosen over, and reached the backend with the rest of the chain.
-      const choice = b.session.db.prepare("SELECT entry FROM audit_log WHERE subtype = 'conflict-keep-mine'").pluck().all() as string[];
+      const choice = (await dbOf(b)).prepare("SELECT entry FROM audit_log WHERE subtype = 'conflict-keep-mine'").pluck().all() as string[];
       assert.equal(choice.length, 1);
       assert.ok(choice[0]!.includes(`Condition/${conditionId}/_history/2`));
-      assert.deepEqual(server.audit, deviceAuditChain(b.session));
+      assert.deepEqual(server.audit, await auditChainOf(b));
     });
 
     test('taking the other version discards the local change, sends nothing, and both converge', async () => {
@@ -202,10 +213,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const server = await backendSnapshot(backend, a.session.profile.profileId, 'Condition');
       const stored = server.resources.get(conditionId)!;
       assert.equal(stored.version, 2, 'no write came from taking theirs');
-      for (const d of [a, b]) assert.equal(content(local(d, 'Condition', conditionId)!.json), content(stored.resource));
-      const choice = a.session.db.prepare("SELECT count(*) FROM audit_log WHERE subtype = 'conflict-take-theirs'").pluck().get();
+      for (const d of [a, b]) assert.equal(content((await local(d, 'Condition', conditionId))!.json), content(stored.resource));
+      const choice = (await dbOf(a)).prepare("SELECT count(*) FROM audit_log WHERE subtype = 'conflict-take-theirs'").pluck().get();
       assert.equal(choice, 1);
-      assert.deepEqual(server.audit, deviceAuditChain(a.session));
+      assert.deepEqual(server.audit, await auditChainOf(a));
     });
 
     test('a signed note never conflicts: a change to it is refused by the backend, not merged', async () => {
@@ -213,7 +224,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await signNote(a.session, noteId, new Date());
       await sync(a);
       await sync(b);
-      const signed = local(b, 'Composition', noteId)!;
+      const signed = (await local(b, 'Composition', noteId))!;
       assert.equal(signed.json.status, 'final');
       const { results } = await new BackendClient(backend.url).push(b.token, [
         { idempotencyKey: randomUUID(), resourceType: 'Composition', id: noteId, baseVersion: signed.version, resource: { ...signed.json, resourceType: 'Composition', id: noteId, title: 'changed' } },
