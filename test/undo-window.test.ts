@@ -26,12 +26,13 @@ import type { Browser } from 'playwright-core';
 import { setProblem } from '../electron/services/charting';
 import { outboxSize } from '../electron/services/outbox';
 import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
-import type { CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { BackendClient } from '../electron/services/backend-client';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { readPasskeyRecord } from '../electron/services/session/passkey-record';
 import type { Result } from '../shared/app-error';
 import type { Change } from '../shared/sync-api';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, freePort, type BackendProcess } from './support/backend-process';
@@ -50,8 +51,9 @@ interface Entry {
   attempts: number;
   created_at: string;
 }
-const entryOf = (s: CacheSession, id: string) =>
-  s.db.prepare('SELECT idempotency_key, attempts, created_at FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1').get('Condition', id) as Entry | undefined;
+/** A problem's latest outbox entry, read through the test's own connection to the cache file. */
+const entryOf = (db: CacheDatabase, id: string) =>
+  db.prepare('SELECT idempotency_key, attempts, created_at FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1').get('Condition', id) as Entry | undefined;
 
 /** A wake-up the worker's loop asked for: its delay, and the call that fires it. */
 interface Wake {
@@ -89,6 +91,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let backend: BackendProcess;
     let d: PasskeyDesktop;
     let registry: HandlerRegistry;
+    // The passkey's PRF output (the same at every sign-in): the keychain's keys are wrapped by it.
+    let prfOutput: Buffer;
 
     before(async () => {
       [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
@@ -98,6 +102,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       // The backend's own client, straight at the backend: stopping the backend refuses connections.
       d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
       const created = await d.createPasskey('dr.window', code);
+      assert.ok(created.prfOutput, 'the authenticator gave a PRF output');
+      prfOutput = Buffer.from(created.prfOutput, 'base64url');
       await d.auth.enrollFinish(created.response, created.prfOutput);
       assert.ok(d.auth.session(), 'unlocked after enrollment, sync running');
       registry = createHandlerRegistry(d.auth, d.auth);
@@ -113,10 +119,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     const session = () => d.auth.session()!;
-    const patientId = () => session().db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
-    const newProblem = async (text: string) => (await setProblem(session(), { patientId: patientId(), text, status: 'active' }, new Date())).conditionId;
+    /** The test's own connection to the open session's cache file (a new one after each sign-in). */
+    const cacheDb = () => inspectCache(session(), keychain, prfOutput);
+    const patientId = async () => (await cacheDb()).prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+    const newProblem = async (text: string) => (await setProblem(session(), { patientId: await patientId(), text, status: 'active' }, new Date())).conditionId;
     const setStatus = async (conditionId: string | undefined, status: string) => {
-      const r = (await dispatch(registry, 'problems.set', { patientId: patientId(), ...(conditionId ? { conditionId } : {}), text: 'Hypertension', status }, APP, options)) as Result<{ conditionId: string }>;
+      const r = (await dispatch(registry, 'problems.set', { patientId: await patientId(), ...(conditionId ? { conditionId } : {}), text: 'Hypertension', status }, APP, options)) as Result<{ conditionId: string }>;
       assert.ok(r.ok, r.ok ? '' : r.error.message);
       return r.value.conditionId;
     };
@@ -135,8 +143,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
             resolve({ at, keys, failed: null });
             return reply;
           } catch (err) {
-            // Told once the worker has met the failure (its handling runs in the microtasks before this).
-            setImmediate(() => resolve({ at, keys, failed: err }));
+            // Told as the failure reaches the worker: its handling (giving the attempt back) is a call to the cache
+            // store in its worker thread, done when the drain ends (a test stops the loop to wait for it).
+            resolve({ at, keys, failed: err });
             throw err;
           }
         };
@@ -155,15 +164,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     test('online, with the default window: a change is undoable at once, and the next one leaves only once 10 seconds have passed', { timeout: 60_000 }, async () => {
       // The worker is running and online (it synced after enrollment). A status change, then undone at once.
       const conditionId = await setStatus(undefined, 'active');
-      const first = entryOf(session(), conditionId)!;
+      const first = entryOf(await cacheDb(), conditionId)!;
       assert.equal(first.attempts, 0);
       assert.deepEqual(await undo(registry, conditionId), { ok: true, value: { undone: true } }, 'held on this computer: undone');
-      assert.equal(entryOf(session(), conditionId), undefined);
+      assert.equal(entryOf(await cacheDb(), conditionId), undefined);
 
       // The next change is listed as undoable while it waits, and goes out once its window has passed.
       const pushed = nextPush();
       const kept = await setStatus(undefined, 'active');
-      const entry = entryOf(session(), kept)!;
+      const entry = entryOf(await cacheDb(), kept)!;
       const waiting = (await dispatch(registry, 'sync.waiting', {}, APP, options)) as Result<{ changes: Array<{ resourceId: string; undoable: boolean }> }>;
       assert.ok(waiting.ok);
       assert.equal(waiting.value.changes.find((c) => c.resourceId === kept)?.undoable, true, 'listed as undoable while held');
@@ -185,9 +194,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const push = await pushed;
         assert.ok(push.failed, 'the push failed');
         assert.equal((push.failed as { code?: string }).code, 'BACKEND_UNREACHABLE');
-        assert.equal(entryOf(session(), conditionId)?.attempts, 0, 'nothing reached the backend: the attempt was given back');
+        // The loop's stop resolves once the failed drain has ended, its attempt given back (the next sign-in starts it again).
+        await d.auth.stopSync();
+        assert.equal(entryOf(await cacheDb(), conditionId)?.attempts, 0, 'nothing reached the backend: the attempt was given back');
         assert.deepEqual(await undo(registry, conditionId), { ok: true, value: { undone: true } }, 'still on this computer only: undone');
-        assert.equal(entryOf(session(), conditionId), undefined);
+        assert.equal(entryOf(await cacheDb(), conditionId), undefined);
       } finally {
         await backend.start();
       }
@@ -201,7 +212,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((await readPasskeyRecord(d.dataDir, keychain))?.policy.undoSeconds, 0, 'delivered with the policy at sign-in');
       const pushed = nextPush();
       const conditionId = await setStatus(undefined, 'active');
-      const entry = entryOf(session(), conditionId)!;
+      const entry = entryOf(await cacheDb(), conditionId)!;
       const push = await pushed;
       assert.deepEqual(push.keys, [entry.idempotency_key]);
       assert.ok(push.at - Date.parse(entry.created_at) < WINDOW_MS / 2, 'not held for the default window');
@@ -228,16 +239,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         });
       }
       /** Sets a change's created_at, as if it had been made at `at` (ms). */
-      const madeAt = (id: string, at: number) => session().db.prepare("UPDATE outbox SET created_at = ? WHERE resource_type = 'Condition' AND resource_id = ?").run(new Date(at).toISOString(), id);
+      const madeAt = async (id: string, at: number) => (await cacheDb()).prepare("UPDATE outbox SET created_at = ? WHERE resource_type = 'Condition' AND resource_id = ?").run(new Date(at).toISOString(), id);
 
       test('the first change inside the window and every later one wait; the loop wakes when the first comes of age, not at its idle time', async () => {
         const t0 = Date.parse('2026-11-25T10:00:00.000Z');
         const x = await newProblem('Asthma');
         const y = await newProblem('Gout');
         const z = await newProblem('Migraine');
-        madeAt(x, t0);
-        madeAt(y, t0 + 5_000);
-        madeAt(z, t0 + 5_000);
+        await madeAt(x, t0);
+        await madeAt(y, t0 + 5_000);
+        await madeAt(z, t0 + 5_000);
+        const db = await cacheDb();
         let wall = t0 + 6_000;
         let mono = 1_000;
         const timer = manualTimer();
@@ -248,7 +260,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           assert.equal(wake.ms, 4_000, 'wakes when the oldest held change comes of age');
           assert.equal(w.status.heldUntil, t0 + 10_000);
           assert.equal(await outboxSize(session()), 3, 'nothing sent');
-          assert.deepEqual([x, y, z].map((id) => entryOf(session(), id)!.attempts), [0, 0, 0]);
+          assert.deepEqual([x, y, z].map((id) => entryOf(db, id)!.attempts), [0, 0, 0]);
 
           // Just short of the window: still held.
           wall += 3_999;
@@ -262,8 +274,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           mono += 1;
           wake.fire();
           wake = await timer.next();
-          assert.equal(entryOf(session(), x), undefined, 'of age: sent and answered');
-          assert.deepEqual([y, z].map((id) => entryOf(session(), id)!.attempts), [0, 0], 'the younger ones are not even tried');
+          assert.equal(entryOf(db, x), undefined, 'of age: sent and answered');
+          assert.deepEqual([y, z].map((id) => entryOf(db, id)!.attempts), [0, 0], 'the younger ones are not even tried');
           assert.equal(wake.ms, 5_000, 'next wake-up: when the next one comes of age');
           assert.deepEqual(await undo(registry, y), { ok: true, value: { undone: true } }, 'a held change is undone');
 
@@ -281,7 +293,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       test('a wall clock set back an hour holds a change no longer than the window (monotonic); a stop keeps it for the next start', async () => {
         const x = await newProblem('Eczema');
-        const made = Date.parse(entryOf(session(), x)!.created_at);
+        const made = Date.parse(entryOf(await cacheDb(), x)!.created_at);
         let wall = made - 3_600_000;
         let mono = 50_000;
         const timer = manualTimer();
@@ -295,32 +307,32 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         wake = await timer.next();
         assert.equal(wake.ms, 6_000);
         await w.stop();
-        assert.equal(entryOf(session(), x)?.attempts, 0, 'a stop (lock, quit) keeps the held change, unsent');
+        assert.equal(entryOf(await cacheDb(), x)?.attempts, 0, 'a stop (lock, quit) keeps the held change, unsent');
 
         // The next start, later: it is of age by the wall clock and goes at once.
         const next = worker({ wall: () => made + WINDOW_MS, mono: () => 0 });
         assert.equal(await next.drain(), true);
-        assert.equal(entryOf(session(), x), undefined, 'sent at the next start');
+        assert.equal(entryOf(await cacheDb(), x), undefined, 'sent at the next start');
         assert.equal(next.status.heldUntil, null);
       });
 
       test('undoSeconds 0 sends at once', async () => {
         const x = await newProblem('Sinusitis');
-        const made = Date.parse(entryOf(session(), x)!.created_at);
+        const made = Date.parse(entryOf(await cacheDb(), x)!.created_at);
         const w = worker({ wall: () => made, mono: () => 0 }, undefined, 0);
         assert.equal(await w.drain(), true);
-        assert.equal(entryOf(session(), x), undefined);
+        assert.equal(entryOf(await cacheDb(), x), undefined);
       });
 
       test('a push refused at connect gives its attempt back; one cut off after it was sent still counts (it may have arrived)', async () => {
         const x = await newProblem('Otitis');
-        const made = Date.parse(entryOf(session(), x)!.created_at);
+        const made = Date.parse(entryOf(await cacheDb(), x)!.created_at);
         const clocks = { wall: () => made + WINDOW_MS, mono: () => 0 };
         // Nothing listens on this port: connection refused.
         const refused = worker(clocks, undefined, 10, `http://127.0.0.1:${await freePort()}`);
         assert.equal(await refused.drain(), false);
         assert.equal(refused.status.online, false);
-        assert.equal(entryOf(session(), x)?.attempts, 0, 'never connected: not counted');
+        assert.equal(entryOf(await cacheDb(), x)?.attempts, 0, 'never connected: not counted');
 
         // A server that takes the request's bytes, then cuts the connection without an answer.
         const sockets = new Set<import('node:net').Socket>();
@@ -333,7 +345,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         try {
           const cut = worker(clocks, undefined, 10, `http://127.0.0.1:${(cutter.address() as { port: number }).port}`);
           assert.equal(await cut.drain(), false);
-          assert.equal(entryOf(session(), x)?.attempts, 1, 'sent, then cut: may have reached the server');
+          assert.equal(entryOf(await cacheDb(), x)?.attempts, 1, 'sent, then cut: may have reached the server');
           const r = await undo(registry, x);
           assert.equal(r.ok, false);
           if (!r.ok) assert.equal(r.error.code, 'ALREADY_SENT');
@@ -344,7 +356,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         }
         // It goes on the real backend later (idempotency key: once).
         assert.equal(await worker(clocks).drain(), true);
-        assert.equal(entryOf(session(), x), undefined);
+        assert.equal(entryOf(await cacheDb(), x), undefined);
       });
     });
   });
