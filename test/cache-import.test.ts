@@ -16,6 +16,7 @@ import { auditEventList, cacheStats } from '../electron/services/cache-maintenan
 import { openCacheSession } from '../electron/services/cache-session';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
 import { AppError } from '../shared/app-error';
+import { inspectCache } from './support/cache-inspect';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { runCli } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
@@ -34,7 +35,7 @@ before(async () => {
 after(() => cache.dispose());
 
 test('imports the three Synthea bundles unchanged', async () => {
-  const get = cache.session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
+  const get = (await cache.db()).prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
   for (const p of patients) {
     for (const { resource } of p.bundle.entry) {
       const stored = get.get(resource.resourceType, resource.id) as string | undefined;
@@ -48,8 +49,8 @@ test('imports the three Synthea bundles unchanged', async () => {
   assert.equal(total, patients.reduce((a, p) => a + p.resourceCount, 0));
 });
 
-test('links every resource of a bundle to its patient through urn:uuid references', () => {
-  const linked = cache.session.db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck();
+test('links every resource of a bundle to its patient through urn:uuid references', async () => {
+  const linked = (await cache.db()).prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck();
   for (const p of patients) {
     const expected = p.bundle.entry.filter((e) => !['Organization', 'Practitioner'].includes(e.resource.resourceType)).length;
     assert.equal(linked.get(p.id), expected);
@@ -88,8 +89,9 @@ test('a chart groups the patient\'s resources by type, newest first', async () =
 });
 
 test('every search and chart read leaves its audit entry; an unknown patient is a failed, audited read', async () => {
-  const count = cache.session.db.prepare('SELECT count(*) FROM audit_log').pluck();
-  const last = cache.session.db.prepare('SELECT action, subtype, patient_id, outcome, query FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const db = await cache.db();
+  const count = db.prepare('SELECT count(*) FROM audit_log').pluck();
+  const last = db.prepare('SELECT action, subtype, patient_id, outcome, query FROM audit_log ORDER BY seq DESC LIMIT 1');
   const p = patients[0]!;
   const before = count.get() as number;
   await openChart(cache.session, p.id);
@@ -101,7 +103,7 @@ test('every search and chart read leaves its audit entry; an unknown patient is 
   await assert.rejects(openChart(cache.session, 'no-such-patient'), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   assert.equal(count.get(), before + 3);
   assert.deepEqual(last.get(), { action: 'R', subtype: 'read', patient_id: 'no-such-patient', outcome: '4', query: null });
-  const report = verifyAuditChain(cache.session.db, cache.session.keys.publicKey, cache.session.context.deviceId);
+  const report = verifyAuditChain(db, cache.session.keys.publicKey, cache.session.context.deviceId);
   assert.equal(report.ok, true);
 });
 
@@ -145,7 +147,7 @@ test('refuses malformed bundles with a clear error and imports nothing from them
   const after = await cacheStats(cache.session);
   assert.deepEqual({ ...after, auditEntries: 0, signedHeads: 0 }, { ...before, auditEntries: 0, signedHeads: 0 }, 'no resource or patient changed');
   assert.equal(after.auditEntries, before.auditEntries + cases.length, 'each refusal is audited once');
-  assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id = 'half-import-probe'").pluck().get(), 0);
+  assert.equal((await cache.db()).prepare("SELECT count(*) FROM resources WHERE id = 'half-import-probe'").pluck().get(), 0);
 });
 
 test('imports transaction, collection and searchset bundles, and a re-import updates in place', async () => {
@@ -168,14 +170,14 @@ test('imports transaction, collection and searchset bundles, and a re-import upd
   }
   const again = await importBundle(cache.session, make('collection', '00000000-0000-4000-8000-000000000001'));
   assert.equal(again.patients, 1);
-  const last = cache.session.db.prepare('SELECT action FROM audit_log WHERE subtype IN (\'create\', \'update\') ORDER BY seq DESC LIMIT 1').pluck();
+  const last = (await cache.db()).prepare('SELECT action FROM audit_log WHERE subtype IN (\'create\', \'update\') ORDER BY seq DESC LIMIT 1').pluck();
   assert.equal(last.get(), 'U');
 });
 
 test('every resource an import writes is named in its audit entries, those without a patient too (Organization, Practitioner, Medication)', async () => {
   const t = await openTestCache();
   try {
-    const db = t.session.db;
+    const db = await t.db();
     const named = () =>
       (db.prepare("SELECT entry FROM audit_log WHERE subtype IN ('create', 'update') AND json_extract(entry, '$[9]') = '0' ORDER BY seq").pluck().all() as string[])
         .map((e) => storedEntry({ entry: e }))
@@ -216,7 +218,7 @@ test('every resource an import writes is named in its audit entries, those witho
 test('a refused import is audited as a failed import (outcome 4) with no PHI, and exports as a valid BALP failure', async () => {
   const t = await openTestCache();
   try {
-    const db = t.session.db;
+    const db = await t.db();
     const count = db.prepare('SELECT count(*) FROM audit_log').pluck();
     const before = count.get() as number;
     await assert.rejects(importBundle(t.session, readFileSync(join(FIXTURES, 'dstu2-bundle.json'))), (e: unknown) => e instanceof AppError && e.code === 'FHIR_VERSION_UNSUPPORTED');
@@ -243,7 +245,7 @@ test('a resource with only an absolute fullUrl takes its id from it; a fullUrl t
   const bundle = (fullUrl: string, id?: string) =>
     JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl, resource: { resourceType: 'Organization', ...(id ? { id } : {}), name: 'Synthetic' } }] });
   assert.equal((await importBundle(cache.session, bundle('http://example.org/fhir/Organization/from-url'))).resources, 1);
-  assert.equal(cache.session.db.prepare("SELECT json_extract(json, '$.id') FROM resources WHERE id = 'from-url'").pluck().get(), 'from-url');
+  assert.equal((await cache.db()).prepare("SELECT json_extract(json, '$.id') FROM resources WHERE id = 'from-url'").pluck().get(), 'from-url');
   for (const [fullUrl, id] of [['http://example.org/fhir/Organization/one', 'other'], ['http://example.org/fhir/Patient/same', 'same']]) {
     await assert.rejects(
       importBundle(cache.session, bundle(fullUrl!, id)),
@@ -278,11 +280,12 @@ test('the command line imports a.json bad.json c.json: each bundle\'s outcome re
 
     const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: false });
     try {
-      assert.equal(session.db.prepare('SELECT count(*) FROM patients').pluck().get(), 2);
-      const failed = session.db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4' AND json_extract(entry, '$[4]') = 'C'").pluck().get();
+      const db = await inspectCache(session, keychain);
+      assert.equal(db.prepare('SELECT count(*) FROM patients').pluck().get(), 2);
+      const failed = db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4' AND json_extract(entry, '$[4]') = 'C'").pluck().get();
       assert.equal(failed, 3, 'each refused bundle audited as a failed import');
     } finally {
-      session.close();
+      await session.close();
     }
   } finally {
     dir.remove();

@@ -15,6 +15,7 @@ import { openCacheSession } from '../electron/services/cache-session';
 import { recordChange } from '../electron/services/outbox';
 import type { FhirResource } from '../shared/contract';
 import { verifyCache } from '../electron/services/cache-maintenance';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { spawnCli } from './support/cache-cli';
@@ -72,15 +73,15 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
     const timing = await calibrate(env, dataDir, warmup.files);
     // A change waiting in the outbox: no import, whole, refused or killed, may touch it.
     const seeded = await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: false });
-    const outboxRows = (s: typeof seeded) => JSON.stringify(s.db.prepare('SELECT * FROM outbox ORDER BY 1').all());
+    const outboxRows = async (s: typeof seeded) => JSON.stringify((await inspectCache(s, keychain)).prepare('SELECT * FROM outbox ORDER BY 1').all());
     let outbox: string;
     try {
       const change = { resourceType: 'Observation', id: 'crash-pending', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${warmup.patientIds[0]}` } };
       await recordChange(seeded, change as FhirResource);
-      outbox = outboxRows(seeded);
+      outbox = await outboxRows(seeded);
       assert.notEqual(outbox, '[]');
     } finally {
-      seeded.close();
+      await seeded.close();
     }
     let partialRuns = 0;
     for (let run = 0; run < KILLS; run++) {
@@ -95,9 +96,10 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
 
       const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: false });
       try {
-        const count = session.db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck();
+        const db = await inspectCache(session, keychain);
+        const count = db.prepare('SELECT count(*) FROM resources WHERE patient_id = ?').pluck();
         // Every resource of a committed import is named by its create entries (at most 200 a entry), none otherwise.
-        const audits = session.db.prepare("SELECT coalesce(sum(json_array_length(entry, '$[7]')), 0) FROM audit_log WHERE patient_id = ? AND action = 'C'").pluck();
+        const audits = db.prepare("SELECT coalesce(sum(json_array_length(entry, '$[7]')), 0) FROM audit_log WHERE patient_id = ? AND action = 'C'").pluck();
         let committed = 0;
         for (const patientId of patientIds) {
           const n = count.get(patientId) as number;
@@ -110,14 +112,14 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
           if ((count.get(patientIds[b]!) as number) > 0) assert.ok((count.get(patientIds[b - 1]!) as number) > 0, 'commit order');
         }
         if (committed > 0 && committed < BUNDLES_PER_RUN) partialRuns++;
-        assert.equal(outboxRows(session), outbox, `run ${run}: the outbox is whole`);
+        assert.equal(await outboxRows(session), outbox, `run ${run}: the outbox is whole`);
         // The malformed bundle's refusal is audited at most once a run (and was, in the warm-up run that finished).
-        const refusals = session.db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4'").pluck().get() as number;
+        const refusals = db.prepare("SELECT count(*) FROM audit_log WHERE json_extract(entry, '$[9]') = '4'").pluck().get() as number;
         assert.ok(refusals >= 1 && refusals <= run + 2, `run ${run}: ${refusals} refused imports audited`);
         const report = await verifyCache(session);
         assert.equal(report.ok, true, `run ${run}: chain verifies`);
       } finally {
-        session.close();
+        await session.close();
       }
     }
     assert.ok(partialRuns >= 3, `kills landed mid-import in ${partialRuns} of ${KILLS} runs`);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import { openChart } from '../electron/services/patient-records';
 import { cacheStats } from '../electron/services/cache-maintenance';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { AppError } from '../shared/app-error';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 
@@ -24,9 +25,12 @@ const PATIENT = (x: string) => `0c0c0c0c-0000-4000-8000-00000000000${x}`;
 
 type Json = Record<string, unknown>;
 let cache: TestCache;
+/** The test's own connection to the cache file, to look at what committed. */
+let db: CacheDatabase;
 
 before(async () => {
   cache = await openTestCache();
+  db = await cache.db();
 });
 after(() => cache.dispose());
 
@@ -41,7 +45,7 @@ async function refusal(input: string | Buffer): Promise<AppError> {
 }
 
 const patientOf = (type: string, id: string) =>
-  cache.session.db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | null | undefined;
+  db.prepare('SELECT patient_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(type, id) as string | null | undefined;
 
 test('the same Observation id for three different patients: the second and third bundles are refused whole, naming the entry', async () => {
   assert.equal((await importBundle(cache.session, fixture('collision-a.json'))).resources, 3);
@@ -113,7 +117,7 @@ test('a Patient id held by a different person (another medical record number) is
   assert.equal(err.code, 'IMPORT_ID_COLLISION');
   assert.match(err.message, new RegExp(`\\bentry 0 \\(Patient/${PATIENT('a')}\\)`));
   assert.ok(!err.message.includes('MRN-'));
-  const name = cache.session.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(PATIENT('a'));
+  const name = db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(PATIENT('a'));
   assert.equal(name, 'Synthetic CollisionA', 'the cached patient is unchanged');
 });
 
@@ -130,7 +134,7 @@ function personBundle(id: string, family: string, birthDate: string | null, mrn:
   });
 }
 
-const heldPatient = (id: string) => cache.session.db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?').get(id) as Json | undefined;
+const heldPatient = (id: string) => db.prepare('SELECT display_name, birth_date, mrn FROM patients WHERE id = ?').get(id) as Json | undefined;
 
 test('a Patient id held for another person is refused when the incoming Patient has no medical record number and its name and birth date differ', async () => {
   await importBundle(cache.session, personBundle('same-id-1', 'Alphaheld', '1950-01-01', 'MRN-HELD-1', 'same-id-1-obs-a'));

@@ -195,16 +195,16 @@ test('the DSTU2 fixture bundle is refused as DSTU2 and nothing of it is stored (
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /^This file is FHIR DSTU2, not R4; it was not imported/);
   assert.ok(!err.message.includes('Testdstu'));
-  const held = cache.session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'dstu2-%'").pluck().get();
+  const held = (await cache.db()).prepare("SELECT count(*) FROM resources WHERE id LIKE 'dstu2-%'").pluck().get();
   assert.equal(held, 0);
-  assert.equal(cache.session.db.prepare("SELECT count(*) FROM patients WHERE id = 'dstu2-p1'").pluck().get(), 0);
+  assert.equal((await cache.db()).prepare("SELECT count(*) FROM patients WHERE id = 'dstu2-p1'").pluck().get(), 0);
 });
 
 test('the STU3 fixture bundle (transaction) is refused as STU3 and nothing of it is stored', async () => {
   const err = await refusal(fixture('stu3-bundle.json'));
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /^This file is FHIR (STU3|DSTU2\/STU3), not R4; it was not imported/);
-  assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'stu3-%'").pluck().get(), 0);
+  assert.equal((await cache.db()).prepare("SELECT count(*) FROM resources WHERE id LIKE 'stu3-%'").pluck().get(), 0);
 });
 
 test('a bundle that mixes R4 entries with one DSTU2 entry at the end is refused whole', async () => {
@@ -215,7 +215,7 @@ test('a bundle that mixes R4 entries with one DSTU2 entry at the end is refused 
   const err = await refusal(JSON.stringify(bundle));
   assert.equal(err.code, 'FHIR_VERSION_UNSUPPORTED');
   assert.match(err.message, /\bentry 7\b/);
-  assert.equal(cache.session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE '%-mix'").pluck().get(), 0);
+  assert.equal((await cache.db()).prepare("SELECT count(*) FROM resources WHERE id LIKE '%-mix'").pluck().get(), 0);
 });
 
 test('genuine R4 always imports: every Synthea bundle, R4 shapes of the same fields, R4 server paths and profiles', async () => {

@@ -5,7 +5,10 @@
  * SQLCipher connection of a session opened afterwards (real keychain, real
  * file) and of a store worker; a value that cannot be right is refused with
  * a typed error and a log line naming the setting (never the value), and the
- * default is used; a size outside the bounds never reaches SQLite. The
+ * default is used; a size outside the bounds never reaches SQLite. A
+ * session's connection lives in its store's worker thread: the session here
+ * runs the app's store host in a worker that reads `PRAGMA cache_size` from
+ * that connection and tells the test (./support/page-cache-worker.ts). The
  * pragmas a cache runs with are read back from a real SQLCipher file, among
  * them the memory security of freed pages, which the open asks for and this
  * build of SQLite3MultipleCiphers does not offer (README "Page cache and
@@ -14,11 +17,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { BroadcastChannel } from 'node:worker_threads';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../shared/app-error';
 import { resolveAppConfig } from '../electron/services/app-config';
 import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
+import { DATABASE_FILE } from '../electron/services/cache-profile';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { loadDeviceKeys } from '../electron/services/device-keys';
 import { effectiveSettings } from '../electron/services/policy/effective-settings';
 import { readLinuxPolicyFile } from '../electron/services/policy/linux-policy-file';
@@ -26,8 +32,8 @@ import type { PolicyReading } from '../electron/services/policy/policy-reader';
 import { PAGE_CACHE_KIB_DEFAULT, PAGE_CACHE_MIB_DEFAULT, pageCacheKiB, pageCacheOf, usePageCache, type PageCacheChoice } from '../electron/services/page-cache-policy';
 import { openWorkerStore, type WorkerCacheStore } from '../electron/services/store/store-client';
 import { ROOT } from './support/cache-cli';
-import { openTestCache, type TestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
+import { testKeychain } from './support/test-keychain';
 
 const CONFIGURED = { backendUrl: 'https://api.hospital.example/', appOrigin: 'https://clinician.hospital.example', rpId: 'hospital.example' };
 
@@ -60,10 +66,71 @@ function cacheSizeKiB(db: CacheDatabase): number {
   return -Number(db.pragma('cache_size', { simple: true }));
 }
 
+/** The store worker that reads back its connection's page cache (./support/page-cache-worker.ts), and the channel it tells it on. */
+const PAGE_CACHE_WORKER = join(ROOT, 'test', 'support', 'page-cache-worker.ts');
+const PAGE_CACHE_CHANNEL = 'clinician-test-page-cache';
+
+/**
+ * A real cache in a scratch folder with a real keychain, its session opened
+ * as the app opens it (no page cache of the caller's own), and `cacheKiB`:
+ * the page cache the session's own connection, in its worker, runs with.
+ */
+interface ObservedCache {
+  session: CacheSession;
+  cacheKiB: number;
+  keychain: ReturnType<typeof testKeychain>;
+  /** The session closed and the cache opened again (with the process's page cache as it is now). */
+  reopen(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+async function openObservedCache(): Promise<ObservedCache> {
+  const keychain = testKeychain();
+  const dir = scratchDir('page-cache-session');
+  const dataDir = join(dir.path, 'cache');
+  const open = async (create: boolean): Promise<{ session: CacheSession; cacheKiB: number }> => {
+    const channel = new BroadcastChannel(PAGE_CACHE_CHANNEL);
+    try {
+      const told = new Promise<number>((resolve) => {
+        channel.onmessage = (event: unknown) => {
+          const { file, cacheKiB } = (event as { data: { file: string; cacheKiB: number } }).data;
+          if (file === join(dataDir, DATABASE_FILE)) resolve(cacheKiB);
+        };
+      });
+      const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test-clinician', create, workerFile: PAGE_CACHE_WORKER });
+      return { session, cacheKiB: await told };
+    } finally {
+      channel.close();
+    }
+  };
+  let first: { session: CacheSession; cacheKiB: number };
+  try {
+    first = await open(true);
+  } catch (err) {
+    dir.remove();
+    await keychain.cleanup();
+    throw err;
+  }
+  const o: ObservedCache = {
+    ...first,
+    keychain,
+    async reopen() {
+      await o.session.close();
+      Object.assign(o, await open(false));
+    },
+    async dispose() {
+      await o.session.close();
+      dir.remove();
+      await keychain.cleanup();
+    },
+  };
+  return o;
+}
+
 /** The session closed, then the same cache opened in a store worker (key from the keychain), with no page cache of the caller's own. */
-async function openStoreWorker(cache: TestCache): Promise<WorkerCacheStore> {
+async function openStoreWorker(cache: ObservedCache): Promise<WorkerCacheStore> {
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   const keys = await loadDeviceKeys(cache.keychain, profileId);
   return openWorkerStore({
     file: databaseFile,
@@ -85,9 +152,9 @@ test('unset: the default, 48 MiB, is what a session opens with and what a store 
   assert.equal(PAGE_CACHE_MIB_DEFAULT, 48);
   assert.deepEqual(choice, { mib: 48, kib: 49152, source: 'default', refused: null });
   assert.deepEqual(logged, []);
-  const cache = await openTestCache();
+  const cache = await openObservedCache();
   try {
-    assert.equal(cacheSizeKiB(cache.session.db), 49152);
+    assert.equal(cache.cacheKiB, 49152);
     const store = await openStoreWorker(cache);
     try {
       assert.equal(store.cacheKiB, 49152);
@@ -106,9 +173,9 @@ test("IT's value in the policy file reaches the session's SQLCipher connection a
     assert.deepEqual(logged, []);
     assert.equal(pageCacheKiB(), 16384);
     // The session's open, with no page cache of its own: the policy's.
-    const cache = await openTestCache();
+    const cache = await openObservedCache();
     try {
-      assert.equal(cacheSizeKiB(cache.session.db), 16384);
+      assert.equal(cache.cacheKiB, 16384);
       // The store worker's open (a thread of its own, its own modules): the value travels in the open message.
       const store = await openStoreWorker(cache);
       try {
@@ -119,8 +186,8 @@ test("IT's value in the policy file reaches the session's SQLCipher connection a
       // The bounds are IT's too: the smallest and largest allowed reach the connection as given.
       for (const mib of [8, 256]) {
         usePageCache(pageCacheOf(effectiveSettings(resolveAppConfig({ platform: 'linux', env: {}, developmentBuild: false, policy: policyFileReading({ cachePageCacheMiB: mib }) }).inputs)));
-        const session = await cache.reopen();
-        assert.equal(cacheSizeKiB(session.db), mib * 1024);
+        await cache.reopen();
+        assert.equal(cache.cacheKiB, mib * 1024);
       }
     } finally {
       await cache.dispose();
@@ -166,9 +233,9 @@ test('a value that cannot be right is refused with a typed error and a log line 
     // And the session opened after a refusal runs with the default.
     const { choice: junk } = startLikeMain(policyFileReading({ cachePageCacheMiB: 'lots' }));
     assert.ok(junk.refused);
-    const cache = await openTestCache();
+    const cache = await openObservedCache();
     try {
-      assert.equal(cacheSizeKiB(cache.session.db), 49152);
+      assert.equal(cache.cacheKiB, 49152);
     } finally {
       await cache.dispose();
     }

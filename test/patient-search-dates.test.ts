@@ -90,9 +90,10 @@ test('dates that do not exist find nobody, and words that only look like dates s
 
 test('the audit records the query as typed, one entry per patient found', async () => {
   const query = '04/05/2009';
-  const before = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+  const db = await cache.db();
+  const before = db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
   await found(query);
-  const rows = cache.session.db.prepare('SELECT action, subtype, patient_id, query FROM audit_log WHERE seq > ? ORDER BY patient_id').all(before);
+  const rows = db.prepare('SELECT action, subtype, patient_id, query FROM audit_log WHERE seq > ? ORDER BY patient_id').all(before);
   assert.deepEqual(rows, [
     { action: 'E', subtype: 'search-type', patient_id: 'april-fifth', query },
     { action: 'E', subtype: 'search-type', patient_id: 'may-fourth', query },
@@ -120,8 +121,9 @@ test('a birth date typed with full-width digits or pasted with a zero-width spac
 
 test('a query with full-width digits is audited as typed, not as normalised', async () => {
   const query = `\u200B${fullWidth('04.05.2009')}`;
-  const before = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+  const db = await cache.db();
+  const before = db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
   assert.deepEqual(await found(query), ['may-fourth']);
-  const rows = cache.session.db.prepare('SELECT patient_id, query FROM audit_log WHERE seq > ?').all(before);
+  const rows = db.prepare('SELECT patient_id, query FROM audit_log WHERE seq > ?').all(before);
   assert.deepEqual(rows, [{ patient_id: 'may-fourth', query }]);
 });

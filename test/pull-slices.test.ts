@@ -71,13 +71,14 @@ test('a lock between slices of a 2,000-resource page aborts the pull and leaves 
     assert.equal(page.resources.length, 2000);
     let commits = 0;
     // The lock lands right after the first slice commits (the head is told after every commit), before the second is sent.
-    cache.session.audit.onHead(() => {
-      if (++commits === 1) queueMicrotask(() => cache.session.close());
+    cache.session.onHead(() => {
+      if (++commits === 1) queueMicrotask(() => void cache.session.close());
     });
     await rejectsWith(applyPulledPage(cache.session, page), 'STORE_CLOSED');
 
     const session = await cache.reopen();
-    const first = writtenAndAudited(session.db);
+    const db = await cache.db();
+    const first = writtenAndAudited(db);
     assert.equal(first.written.length, PULL_SLICE, 'the first slice is there, whole');
     assert.deepEqual(
       first.written.filter((ref) => (first.auditedTimes.get(ref) ?? 0) !== 1),
@@ -86,11 +87,11 @@ test('a lock between slices of a 2,000-resource page aborts the pull and leaves 
     );
     assert.equal([...first.auditedTimes.keys()].filter((ref) => ref.includes('pull-p') && !first.written.includes(ref)).length, 0, 'no entry for what was not written');
     assert.equal(await pullCursor(session), null, 'the cursor did not move');
-    assert.equal(verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId).ok, true);
+    assert.equal(verifyAuditChain(db, session.keys.publicKey, session.context.deviceId).ok, true);
 
     // The next sync pulls the same page again: the rest is written, the first slice is not written or audited twice.
     assert.equal(await applyPulledPage(session, bigPage()), 2000 - PULL_SLICE);
-    const done = writtenAndAudited(session.db);
+    const done = writtenAndAudited(db);
     assert.equal(done.written.length, 2000);
     assert.deepEqual(done.written.filter((ref) => done.auditedTimes.get(ref) !== 1), [], 'every resource audited once');
     assert.equal(await pullCursor(session), CURSOR);
@@ -102,7 +103,7 @@ test('a lock between slices of a 2,000-resource page aborts the pull and leaves 
 test('through the worker: a chart opened while a page is applied is answered before the page is done, and a lock mid-page leaves it consistent', async () => {
   const cache = await openTestCache('dr.pull');
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   try {
     const keys = await loadDeviceKeys(cache.keychain, profileId);
     let lockAfterSlices = Infinity;
@@ -159,7 +160,7 @@ test('through the worker: a chart opened while a page is applied is answered bef
   }
 });
 
-test('on the session (the app today: the store on the main thread), a request arriving while a page is applied (a macrotask, as an IPC message is) is answered between slices, not after the page', async () => {
+test('on the session (its store in the worker thread), a request arriving while a page is applied (a macrotask, as an IPC message is) is answered between slices, not after the page', async () => {
   const cache = await openTestCache('dr.slices');
   try {
     const page = bigPage();

@@ -25,6 +25,7 @@ import { readProfile } from '../electron/services/cache-profile';
 import type { SyncStatus } from '../electron/services/sync-worker';
 import { openDatabase } from '../server/database';
 import { revokeDevice } from '../server/organisation/organisation';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -124,11 +125,18 @@ after(async () => {
 
 const asksEstimate = (url: string) => /[?&]estimate=1(&|$)/.test(url);
 
-function cachedResources(): number {
+/** The PRF output of the desktop's passkey (the same at every ceremony): the keys in the keychain are bound to it. */
+let prfOutput: Buffer | undefined;
+
+/** Counted through the test's own connection to the unlocked session's cache file (its keys unwrapped with the passkey's PRF output). */
+async function cachedResources(): Promise<number> {
   const session = d.auth.session();
   assert.ok(session, 'unlocked');
-  return session.db.prepare('SELECT count(*) FROM resources').pluck().get() as number;
+  const db = await inspectCache(session, keychain, prfOutput);
+  return db.prepare('SELECT count(*) FROM resources').pluck().get() as number;
 }
+
+const prfOf = (ceremony: { prfOutput?: string }) => (ceremony.prfOutput ? Buffer.from(ceremony.prfOutput, 'base64url') : undefined);
 
 /** Which comes first: the unlock returning, or the desktop asking for pull answer n (held). */
 async function firstOf(unlock: Promise<unknown>, n: number): Promise<'unlocked' | 'pulled on'> {
@@ -142,10 +150,11 @@ test('enrollment returns after one page; the sync worker starts at once and brin
   gates[2] = gate();
   try {
     const created = await d.createPasskey('dr.page', code);
+    prfOutput = prfOf(created);
     const enrolling = d.auth.enrollFinish(created.response, created.prfOutput);
     assert.equal(await firstOf(enrolling, 1), 'unlocked', 'the workspace appears after one page, not after the whole feed');
     assert.equal(d.auth.lock.state.kind, 'unlocked');
-    assert.equal(cachedResources(), PAGE, 'one page in the cache when enrollment returns');
+    assert.equal(await cachedResources(), PAGE, 'one page in the cache when enrollment returns');
     assert.ok(!asksEstimate(pulls[0]!), 'enrollment\'s one page asks for no estimate (nobody would see it)');
 
     // The sync worker's run begins at once (no poll interval): its first pull asks for the estimate.
@@ -182,11 +191,12 @@ test('sign-in returns after one page; the sync worker starts at once and brings 
   gates[from + 2] = gate();
   try {
     const used = await d.usePasskey();
+    prfOutput = prfOf(used);
     const signingIn = d.auth.signInFinish(used.response, used.prfOutput);
     assert.equal(await firstOf(signingIn, from + 1), 'unlocked', 'the workspace appears after one page, not after the whole feed');
     assert.equal(d.auth.lock.state.kind, 'unlocked');
     // Two pages from before the lock (the page the lock cut off was not written), and the sign-in's one.
-    assert.equal(cachedResources(), 3 * PAGE, 'one more page in the cache when sign-in returns');
+    assert.equal(await cachedResources(), 3 * PAGE, 'one more page in the cache when sign-in returns');
     assert.ok(!asksEstimate(pulls[from]!), 'the sign-in\'s page asks for no estimate');
 
     await gates[from + 1]!.reached;
@@ -201,7 +211,7 @@ test('sign-in returns after one page; the sync worker starts at once and brings 
     gates[from + 2]!.open();
     await ended;
 
-    assert.equal(cachedResources(), TOTAL, 'the whole feed in the cache once the worker\'s run ends');
+    assert.equal(await cachedResources(), TOTAL, 'the whole feed in the cache once the worker\'s run ends');
     assert.equal(d.auth.syncState().progress, null);
     assert.equal(pulls.length, from + 3, 'one page at sign-in, two in the worker\'s run');
     assert.ok(progress.seen.filter((p): p is SyncProgress => p !== null).every((p) => p.resourcesTotal === TOTAL - 3 * PAGE));

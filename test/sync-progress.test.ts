@@ -24,6 +24,7 @@ import type { SyncProgress } from '../shared/contract';
 import { syncProgressWords } from '../shared/progress-words';
 import { PULL_PATH } from '../shared/sync-api';
 import { registerDeviceAt } from './support/backend-db';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -155,7 +156,7 @@ describe('a long first sync shows its progress', () => {
       assert.equal(pulls.length, 2);
       assert.match(pulls[0]!, /[?&]estimate=1(&|$)/, 'the first page asks for the estimate');
       assert.ok(pulls.slice(1).every((url) => !url.includes('estimate')), 'later pages do not (it costs the server a count)');
-      assert.equal(session.db.prepare('SELECT count(*) FROM resources').pluck().get(), TOTAL);
+      assert.equal((await inspectCache(session, keychain)).prepare('SELECT count(*) FROM resources').pluck().get(), TOTAL);
 
       // A later, short run (nothing new): one page, no progress shown at all.
       const before = seen.length;
@@ -164,7 +165,7 @@ describe('a long first sync shows its progress', () => {
       assert.ok(seen.slice(before).every((p) => p === null), 'a short run shows nothing');
     } finally {
       for (const g of gates) g?.open();
-      session.close();
+      await session.close();
     }
   });
 
@@ -185,7 +186,7 @@ describe('a long first sync shows its progress', () => {
       assert.equal(worker.status.progress, null);
     } finally {
       for (const g of gates) g?.open();
-      session.close();
+      await session.close();
     }
   });
 
@@ -198,13 +199,13 @@ describe('a long first sync shows its progress', () => {
       const drained = worker.drain();
       await gates[1]!.reached;
       assert.ok(worker.status.progress);
-      session.close();
+      await session.close();
       gates[1]!.open();
       assert.equal(await drained, false, 'the drain ends, cut off by the lock');
       assert.equal(worker.status.progress, null, 'no progress left showing');
     } finally {
       for (const g of gates) g?.open();
-      session.close();
+      await session.close();
     }
   });
 });

@@ -21,7 +21,9 @@ import { pullCursor } from '../electron/services/sync-pull';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import type { FhirResource } from '../shared/contract';
 import { PULL_PATH, type PullReply } from '../shared/sync-api';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { registerDeviceAt } from './support/backend-db';
+import { inspectCache } from './support/cache-inspect';
 import { backendSnapshot } from './support/backend-state';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -42,14 +44,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let backend: BackendProcess;
     let front: Interposer;
     let session: CacheSession;
+    /** The test's own connection to the device's cache file, to look at what the pulls committed. */
+    let db: CacheDatabase;
     let otherToken: string;
     let worker: SyncWorker;
     /** Every pull answer the backend gave the device, as sent. */
     const pulls: string[] = [];
 
     const held = (id: string) =>
-      session.db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Observation' AND id = ?").get(id) as { version_id: string; json: string } | undefined;
-    const conflicts = () => session.db.prepare('SELECT count(*) FROM conflicts').pluck().get() as number;
+      db.prepare("SELECT version_id, json FROM resources WHERE resource_type = 'Observation' AND id = ?").get(id) as { version_id: string; json: string } | undefined;
+    const conflicts = () => db.prepare('SELECT count(*) FROM conflicts').pluck().get() as number;
     const pushElsewhere = async (resource: FhirResource, baseVersion: string | null) => {
       const { results } = await new BackendClient(backend.url).push(otherToken, [{ idempotencyKey: randomUUID(), resourceType: 'Observation', id: resource.id, baseVersion, resource }]);
       assert.equal(results[0]!.status, 'applied');
@@ -62,10 +66,11 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles], engine });
       backend.admin(['add-clinician', 'dr.pv', '--name', 'Dr PV', '--assign-all']);
       session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.pv', create: true });
+      db = await inspectCache(session, keychain);
       const other = await openCacheSession({ dataDir: join(dir.path, 'other'), secrets: keychain, actor: 'dr.pv', create: true });
       const token = await registerDeviceAt(backend, 'dr.pv', session);
       otherToken = await registerDeviceAt(backend, 'dr.pv', other);
-      other.close();
+      await other.close();
       front = await startInterposer(backend.url);
       front.handle(async (exchange, forward) => {
         const answer = await forward();
@@ -84,7 +89,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     after(async () => {
       await front?.close();
-      session?.close();
+      await session?.close();
       await backend?.dispose();
       dir.remove();
       await keychain.cleanup();

@@ -6,8 +6,8 @@
  * changesSince lists the queued changes younger than a time, in order,
  * without the failed ones; unmarkSent gives an attempt back and never below
  * zero; applyPullPage answers the distinct patients a slice wrote to (the
- * first sync's progress counts them). The same calls on the session's
- * connection, through sync-state's syncState/setSyncState.
+ * first sync's progress counts them). The same calls on the session (its
+ * store in the worker), through sync-state's syncState/setSyncState.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,9 +53,10 @@ test('changesSince lists the young queued changes in order, without failed ones;
   const keys: string[] = [];
   const o = await openStore(async (cache) => {
     for (const id of ['cs-1', 'cs-2', 'cs-3']) keys.push(await recordChange(cache.session, observation(id, 'cs-patient')));
-    cache.session.db.prepare("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z' WHERE idempotency_key = ?").run(keys[0]);
-    cache.session.db.prepare("UPDATE outbox SET last_error = 'refused' WHERE idempotency_key = ?").run(keys[2]);
-    cache.session.db.prepare('UPDATE outbox SET attempts = 1 WHERE idempotency_key IN (?, ?)').run(keys[0], keys[1]);
+    const db = await cache.db();
+    db.prepare("UPDATE outbox SET created_at = '2020-01-01T00:00:00.000Z' WHERE idempotency_key = ?").run(keys[0]);
+    db.prepare("UPDATE outbox SET last_error = 'refused' WHERE idempotency_key = ?").run(keys[2]);
+    db.prepare('UPDATE outbox SET attempts = 1 WHERE idempotency_key IN (?, ?)').run(keys[0], keys[1]);
   });
   try {
     const young = await o.store.call('changesSince', { since: '2021-01-01T00:00:00.000Z' });

@@ -22,6 +22,7 @@ import { listWaitingChanges, WAITING_ERRORS } from '../electron/services/waiting
 import { BackendClient } from '../electron/services/backend-client';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import type { FhirResource, WaitingChange } from '../shared/contract';
 import { PUSH_PATH } from '../shared/sync-api';
 import { openTestCache, type TestCache } from './support/open-test-cache';
@@ -49,8 +50,8 @@ const observation = (patientId: string, id: string, category: string): FhirResou
     valueQuantity: { value: 5.9, unit: 'mmol/L' },
   }) as FhirResource;
 
-const nameOf = (s: CacheSession, id: string) => s.db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(id) as string;
-const keyOf = (s: CacheSession) => s.db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq DESC LIMIT 1').pluck().get() as string;
+const nameOf = (db: CacheDatabase, id: string) => db.prepare('SELECT display_name FROM patients WHERE id = ?').pluck().get(id) as string;
+const keyOf = (db: CacheDatabase) => db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq DESC LIMIT 1').pluck().get() as string;
 
 async function waiting(registry: HandlerRegistry): Promise<{ changes: WaitingChange[]; truncated: boolean }> {
   const r = await dispatch(registry, 'sync.waiting', {}, APP, options);
@@ -71,6 +72,7 @@ describe('the waiting list (cache only)', () => {
 
   test('each change is listed newest first with its patient, its kind in words, its state, attempts, last error and whether it can be undone', async () => {
     const s = cache.session;
+    const db = await cache.db();
     const empty = await waiting(registry);
     assert.deepEqual(empty, { changes: [], truncated: false });
 
@@ -84,19 +86,19 @@ describe('the waiting list (cache only)', () => {
 
     const { changes, truncated } = await waiting(registry);
     assert.equal(truncated, false);
-    const seqOrder = (s.db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq DESC').pluck().all() as string[]);
+    const seqOrder = (db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq DESC').pluck().all() as string[]);
     assert.deepEqual(changes.map((c) => c.key), seqOrder, 'newest first');
     assert.deepEqual(
       changes.map((c) => [c.resourceType, c.resourceId, c.kind, c.patientId, c.patientName, c.state, c.attempts, c.lastError, c.undoable]),
       [
-        ['AllergyIntolerance', 'allergy-1', 'Allergy intolerance', P2, nameOf(s, P2), 'waiting', 0, null, true],
-        ['Observation', 'lab-1', 'Observation', P2, nameOf(s, P2), 'waiting', 0, null, true],
-        ['Condition', conditionId, 'Problem', P2, nameOf(s, P2), 'waiting', 0, null, true],
-        ['Composition', addendumId, 'Addendum', P1, nameOf(s, P1), 'waiting', 0, null, true],
+        ['AllergyIntolerance', 'allergy-1', 'Allergy intolerance', P2, nameOf(db, P2), 'waiting', 0, null, true],
+        ['Observation', 'lab-1', 'Observation', P2, nameOf(db, P2), 'waiting', 0, null, true],
+        ['Condition', conditionId, 'Problem', P2, nameOf(db, P2), 'waiting', 0, null, true],
+        ['Composition', addendumId, 'Addendum', P1, nameOf(db, P1), 'waiting', 0, null, true],
         // The signature is the latest change of the note, but an addendum appends to the note: it is not unsigned.
-        ['Composition', noteId, 'Progress note', P1, nameOf(s, P1), 'waiting', 0, null, false],
-        ['Composition', noteId, 'Progress note', P1, nameOf(s, P1), 'waiting', 0, null, false],
-        ['Observation', vitalsId, 'Vital signs', P1, nameOf(s, P1), 'waiting', 0, null, true],
+        ['Composition', noteId, 'Progress note', P1, nameOf(db, P1), 'waiting', 0, null, false],
+        ['Composition', noteId, 'Progress note', P1, nameOf(db, P1), 'waiting', 0, null, false],
+        ['Observation', vitalsId, 'Vital signs', P1, nameOf(db, P1), 'waiting', 0, null, true],
       ],
     );
     for (const c of changes) assert.ok(!Number.isNaN(Date.parse(c.createdAt)));
@@ -104,15 +106,16 @@ describe('the waiting list (cache only)', () => {
 
   test('refused, held and conflicting changes are listed with their state and a fixed last error; only the refused one undoable (discarded)', async () => {
     const s = cache.session;
+    const db = await cache.db();
     const refusedId = randomUUID();
     await recordChange(s, observation(P1, refusedId, 'laboratory'));
-    const refusedKey = keyOf(s);
+    const refusedKey = keyOf(db);
     const heldId = randomUUID();
     await recordChange(s, observation(P1, heldId, 'laboratory'));
-    const heldKey = keyOf(s);
+    const heldKey = keyOf(db);
     const conflictId = randomUUID();
     await recordChange(s, observation(P2, conflictId, 'vital-signs'));
-    const conflictKey = keyOf(s);
+    const conflictKey = keyOf(db);
     await markSent(s, [refusedKey, heldKey, conflictKey]);
     await settle(s, [
       { idempotencyKey: refusedKey, status: 'refused', reason: "The server's database refused this change." },
@@ -135,13 +138,13 @@ describe('the waiting list (cache only)', () => {
       ],
     );
     const conflict = byId.get(conflictId)!;
-    assert.deepEqual([conflict.key, conflict.kind, conflict.patientId, conflict.patientName], [conflictKey, 'Vital signs', P2, nameOf(s, P2)]);
+    assert.deepEqual([conflict.key, conflict.kind, conflict.patientId, conflict.patientName], [conflictKey, 'Vital signs', P2, nameOf(db, P2)]);
   });
 
   test('listing is audited: one query entry per patient listed', async () => {
-    const s = cache.session;
+    const db = await cache.db();
     const entries = () =>
-      s.db.prepare("SELECT patient_id, entry FROM audit_log WHERE action = 'E' AND subtype = 'search-type' AND query = 'waiting changes' ORDER BY seq").all() as Array<{ patient_id: string | null; entry: string }>;
+      db.prepare("SELECT patient_id, entry FROM audit_log WHERE action = 'E' AND subtype = 'search-type' AND query = 'waiting changes' ORDER BY seq").all() as Array<{ patient_id: string | null; entry: string }>;
     const before = entries().length;
     await waiting(registry);
     const added = entries().slice(before);
@@ -187,7 +190,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
     after(async () => {
       await front?.close();
-      session?.close();
+      await session?.close();
       await backend?.dispose();
       dir.remove();
       await keychain.cleanup();

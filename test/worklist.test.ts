@@ -25,6 +25,7 @@ import { WORKLIST_STATEMENTS } from '../electron/services/store/operations/workl
 import { createHandlerRegistry, dispatch } from '../electron/services/handler-registry';
 import { ADULT_VITAL_RANGES, flagOf, isAbnormal, isCritical } from '../shared/clinical-ranges';
 import { WORKLIST_MAX, type WorklistRow } from '../shared/contract';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { openTestCache, type TestCache } from './support/open-test-cache';
 import { SYNTHEA_FILES, loadFixturePatients } from './support/synthea';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
@@ -33,9 +34,12 @@ const CRITICAL_FILE = join(process.cwd(), 'test', 'fixtures', 'critical-patient.
 const CRITICAL_ID = 'crit-patient-0001';
 const synthea = loadFixturePatients();
 let cache: TestCache;
+/** The test's own connection to the shared cache's file (the oracle's reads, a conflict arranged). */
+let db: CacheDatabase;
 
 before(async () => {
   cache = await openTestCache('dr.worklist');
+  db = await cache.db();
   for (const file of SYNTHEA_FILES) await importBundle(cache.session, readFileSync(file));
   await importBundle(cache.session, readFileSync(CRITICAL_FILE));
 });
@@ -51,7 +55,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 /** The oracle: every Observation of the patient parsed, the newest reading per vital sign flagged. */
 function scanFlags(patientId: string): { abnormal: number; critical: number } {
-  const all = (cache.session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation' AND patient_id = ?").pluck().all(patientId) as string[]).map(
+  const all = (db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation' AND patient_id = ?").pluck().all(patientId) as string[]).map(
     (j) => JSON.parse(j) as Json,
   );
   let abnormal = 0;
@@ -118,8 +122,8 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
   await putDraft(cache.session, { patientId: p.id, kind: 'vitals', target: '', body: { heartRate: '1' } }, new Date());
   await putDraft(cache.session, { patientId: p.id, kind: 'note', target: '', body: { plan: 'x' } }, new Date());
   // A conflict the sync left for this patient's condition (as sync settle writes it).
-  const condition = cache.session.db.prepare("SELECT id, json FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").get(p.id) as { id: string; json: string };
-  cache.session.db
+  const condition = db.prepare("SELECT id, json FROM resources WHERE resource_type = 'Condition' AND patient_id = ? LIMIT 1").get(p.id) as { id: string; json: string };
+  db
     .prepare("INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, 'Condition', ?, ?, ?, '2', ?)")
     .run('0b6f6a43-3f0b-4d5e-9c1c-3f4e8a7b9c10', condition.id, condition.json, condition.json, new Date().toISOString());
   const after = rowOf((await patientWorklist(cache.session)).patients, p.id).flags;
@@ -137,7 +141,7 @@ test('a new reading replaces the old one: a high heart rate is abnormal, not cri
 
 test('every listed patient is audited as a worklist query, through the registry too', async () => {
   const entries = () =>
-    cache.session.db.prepare("SELECT patient_id FROM audit_log WHERE action = 'E' AND subtype = 'search-type' AND query = 'worklist'").pluck().all() as string[];
+    db.prepare("SELECT patient_id FROM audit_log WHERE action = 'E' AND subtype = 'search-type' AND query = 'worklist'").pluck().all() as string[];
   const before = entries().length;
   const registry = createHandlerRegistry({ session: () => cache.session, problem: () => null, actor: () => 'dr.worklist' });
   const r = await dispatch(registry, 'patients.worklist', {}, { url: 'app://clinician/index.html', isMainFrame: true }, { trustedOrigins: ['app://clinician'] });
@@ -164,14 +168,14 @@ test(`at most ${WORKLIST_MAX} patients (truncated), and the latest vital signs c
     t.diagnostic(`worklist of ${patients.length} patients with 100 observations each: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     assert.equal(patients.length, WORKLIST_MAX);
     assert.equal(truncated, true);
-    assertIndexSeeksOnly(big.session.db);
+    assertIndexSeeksOnly(await big.db());
   } finally {
     await big.dispose();
   }
 });
 
 /** EXPLAIN QUERY PLAN of every statement the worklist runs: none walks the resources table (a SCAN, or a range over every patient's rows). */
-function assertIndexSeeksOnly(db: TestCache['session']['db']): void {
+function assertIndexSeeksOnly(db: CacheDatabase): void {
   for (const [name, sql] of Object.entries(WORKLIST_STATEMENTS)) {
     const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 'x');
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
@@ -234,7 +238,7 @@ test('200 patients x 150 observations: waiting changes, conflicts and latest vit
     for (let i = 0; i < 200; i++) await importBundle(big.session, JSON.stringify(syntheticPatientBundle({ patientId: `sc-${String(i).padStart(4, '0')}`, observations: 150 })));
     // Something waiting and in conflict for one patient, so the counts have rows to find.
     await recordVitals(big.session, { patientId: 'sc-0007', heartRate: 80 }, new Date('2026-11-25T12:00:00Z'));
-    assertIndexSeeksOnly(big.session.db);
+    assertIndexSeeksOnly(await big.db());
     await patientWorklist(big.session);
     const started = performance.now();
     const { patients } = await patientWorklist(big.session);
