@@ -62,7 +62,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     const backendCount = async () => Number((await db.selectFrom('audit_entries').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
     test('the whole chain uploads with a signed head; the backend signs a receipt and stores BALP AuditEvents', async () => {
-      const local = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      const local = (await cache.db()).prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       const receipt = await uploadAuditChain(cache.session, client, token);
       assert.equal(receipt?.seq, local);
       assert.equal(await backendCount(), local);
@@ -84,25 +84,27 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     test('an upload repeated because its answer was lost is accepted as it is; one repeating an edited entry is refused', async () => {
       const before = await backendCount();
-      const forgetReceipt = () => cache.session.db.prepare("DELETE FROM sync_state WHERE key = 'audit_receipt'").run();
+      const file = await cache.db();
+      const forgetReceipt = () => file.prepare("DELETE FROM sync_state WHERE key = 'audit_receipt'").run();
       forgetReceipt();
       const receipt = await uploadAuditChain(cache.session, client, token);
       assert.equal(receipt?.seq, before, 'a receipt for the same head');
       assert.equal(await backendCount(), before, 'nothing stored twice');
 
       forgetReceipt();
-      const original = cache.session.db.prepare('SELECT entry FROM audit_log WHERE seq = 3').pluck().get() as string;
-      cache.session.db.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = 3").run();
+      const original = file.prepare('SELECT entry FROM audit_log WHERE seq = 3').pluck().get() as string;
+      file.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = 3").run();
       await assert.rejects(uploadAuditChain(cache.session, client, token), (e: unknown) => e instanceof AppError && e.code === 'SIGN_IN_REFUSED');
       assert.equal(await backendCount(), before);
-      cache.session.db.prepare('UPDATE audit_log SET entry = ? WHERE seq = 3').run(original);
+      file.prepare('UPDATE audit_log SET entry = ? WHERE seq = 3').run(original);
       assert.equal((await uploadAuditChain(cache.session, client, token))?.seq, before);
     });
 
     test('an entry edited before upload makes the backend refuse the upload whole', async () => {
       for (let i = 0; i < 5; i++) await openChart(cache.session, patient.id);
-      const seq = cache.session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
-      cache.session.db.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = ?").run(seq - 2);
+      const file = await cache.db();
+      const seq = file.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      file.prepare("UPDATE audit_log SET entry = replace(entry, '\"dr.audit\"', '\"someone\"') WHERE seq = ?").run(seq - 2);
       const before = await backendCount();
       await assert.rejects(uploadAuditChain(cache.session, client, token), (e: unknown) => e instanceof AppError && e.code === 'SIGN_IN_REFUSED');
       assert.equal(await backendCount(), before, 'nothing of it was stored');
@@ -117,8 +119,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         for (let i = 0; i < 10; i++) await openChart(t.session, patient.id);
         const tok = await registerDevice(db, 'dr.audit', t.session);
         const receipt = (await uploadAuditChain(t.session, client, tok))!;
-        t.session.db.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);
-        t.session.db.prepare('DELETE FROM audit_heads WHERE seq > ?').run(receipt.seq - 3);
+        const file = await t.db();
+        file.prepare('DELETE FROM audit_log WHERE seq > ?').run(receipt.seq - 3);
+        file.prepare('DELETE FROM audit_heads WHERE seq > ?').run(receipt.seq - 3);
         const report = await verifyCache(t.session);
         assert.deepEqual(report.firstBad, { seq: receipt.seq, problem: 'receipt-mismatch' });
       } finally {

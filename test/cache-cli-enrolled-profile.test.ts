@@ -14,6 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readProfile } from '../electron/services/cache-profile';
 import { openCacheSession } from '../electron/services/cache-session';
+import { inspectCache } from './support/cache-inspect';
 import { FALLBACK_POLICY, savePasskeyRecord } from '../electron/services/session/passkey-record';
 import { runCli } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
@@ -45,8 +46,8 @@ test('import into a profile enrolled with the backend is refused (PROFILE_ENROLL
     const profile = readProfile(dataDir)!;
     await savePasskeyRecord(keychain, profile.profileId, { clinicianId: 'dr.own', displayName: 'Dr Own', credentials: [], policy: { ...FALLBACK_POLICY, requirePrf: false }, lastOnlineAt: Date.now() });
     const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.own', create: false });
-    const entriesBefore = session.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
-    session.close();
+    const entriesBefore = (await inspectCache(session, keychain)).prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+    await session.close();
     const before = snapshot(dataDir);
 
     const refused = runCli(['import', SYNTHEA_FILES[1]!, '--data-dir', dataDir], env);
@@ -56,9 +57,10 @@ test('import into a profile enrolled with the backend is refused (PROFILE_ENROLL
     assert.deepEqual(snapshot(dataDir), before, 'not a byte of the folder changed');
 
     const after = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.own', create: false });
-    assert.equal(after.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number, entriesBefore, 'no command-line entry joined the chain');
-    assert.equal(after.db.prepare("SELECT count(*) FROM audit_log WHERE entry LIKE '%\"cli:%'").pluck().get() as number, entriesBefore, 'only the import from before enrollment');
-    after.close();
+    const db = await inspectCache(after, keychain);
+    assert.equal(db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number, entriesBefore, 'no command-line entry joined the chain');
+    assert.equal(db.prepare("SELECT count(*) FROM audit_log WHERE entry LIKE '%\"cli:%'").pluck().get() as number, entriesBefore, 'only the import from before enrollment');
+    await after.close();
 
     // The read-only commands still serve IT on an enrolled profile.
     assert.equal(runCli(['verify', '--data-dir', dataDir], env).status, 0);

@@ -28,6 +28,7 @@ import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { openCacheSession } from '../electron/services/cache-session';
 import { createHandlerRegistry } from '../electron/services/handler-registry';
 import { registerDevice } from './support/backend-db';
+import { inspectCache } from './support/cache-inspect';
 import { CLINICIAN, auditVerify, backendChain, localHead, privacyOfficerToken, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 /** An entry's content without its seq: what a re-chain must keep. */
@@ -36,16 +37,18 @@ function content(text: string): string {
   return JSON.stringify(rest);
 }
 
-function localRows(session: CacheSession, after = 0): Array<{ seq: number; entry: string; hash: string }> {
-  return session.db.prepare('SELECT seq, entry, hash FROM audit_log WHERE seq > ? ORDER BY seq').all(after) as Array<{ seq: number; entry: string; hash: string }>;
+/** The device's entries after `after`, read from its cache file through the test's own connection. */
+async function localRows(rig: RollbackRig, session: CacheSession, after = 0): Promise<Array<{ seq: number; entry: string; hash: string }>> {
+  const db = await inspectCache(session, rig.keychain);
+  return db.prepare('SELECT seq, entry, hash FROM audit_log WHERE seq > ? ORDER BY seq').all(after) as Array<{ seq: number; entry: string; hash: string }>;
 }
 
 /** Every entry the device holds is the backend's entry at that seq (the two chains are one). */
 async function assertChainsAgree(rig: RollbackRig, session: CacheSession): Promise<void> {
   const backend = await backendChain(rig, session.context.deviceId);
   assert.equal(backend.ok, true, 'the backend chain verifies');
-  for (const row of localRows(session)) assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
-  assert.equal(backend.entries, localHead(session), 'the backend holds the whole chain');
+  for (const row of await localRows(rig, session)) assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
+  assert.equal(backend.entries, await localHead(session), 'the backend holds the whole chain');
   assert.equal((await verifyCache(session)).ok, true, 'the device chain verifies');
 }
 
@@ -72,7 +75,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           if (cycle % 2 === 0) await rig.upload(session);
           assert.equal(await rollbackNotice(session), null, `cycle ${cycle}: no notice after upload`);
         } finally {
-          session.close();
+          await session.close();
         }
       }
       const session = await rig.open();
@@ -82,7 +85,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.deepEqual((await backendChain(rig, session.context.deviceId)).rollbacks, []);
         assert.equal(rolledBackEvents(rig).length, 0);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -91,13 +94,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       let session = await rig.open();
       await work(session, rig.patients, 5, 'before-copy');
       await rig.upload(session);
-      session.close();
+      await session.close();
       cpSync(rig.dataDir, copy, { recursive: true });
 
       session = await rig.open();
       await work(session, rig.patients, 12, 'after-copy');
       const backendHead = (await rig.upload(session))!;
-      session.close();
+      await session.close();
       const heldBefore = await backendChain(rig, session.context.deviceId);
 
       rmSync(rig.dataDir, { recursive: true, force: true });
@@ -110,20 +113,20 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         // The clinician sees it in the sync status, and keeps working.
         const registry = createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN });
         assert.equal((await registry['sync.status']({}, {} as never)).rolledBack, ROLLBACK_PENDING_MESSAGE);
-        const keptSeq = localHead(session);
+        const keptSeq = await localHead(session);
         assert.ok(keptSeq < backendHead.seq, 'the copy is older than what the backend holds');
         assert.deepEqual((await verifyCache(session)).firstBad, { seq: backendHead.seq, problem: 'receipt-mismatch' }, 'verify says so too');
         const outboxBefore = await outboxSize(session);
 
         // The clinician keeps working on the restored cache.
         await work(session, rig.patients, 6, 'after-restore');
-        const written = localRows(session, keptSeq).map((r) => content(r.entry));
+        const written = (await localRows(rig, session, keptSeq)).map((r) => content(r.entry));
         assert.ok(written.length > 0);
 
         const receipt = await rig.upload(session);
         const rollbackSeq = backendHead.seq + 1;
         assert.equal(receipt?.seq, rollbackSeq + written.length, 'everything reached the backend');
-        const rollback = parseCanonicalAuditEntry(localRows(session, rollbackSeq - 1)[0]!.entry)!;
+        const rollback = parseCanonicalAuditEntry((await localRows(rig, session, rollbackSeq - 1))[0]!.entry)!;
         assert.equal(rollback.seq, rollbackSeq);
         assert.equal(rollback.actor, CLINICIAN);
         const facts = rollbackFacts(rollback)!;
@@ -131,8 +134,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(facts.backendSeq, backendHead.seq);
         assert.equal(facts.backendHash, backendHead.hash);
         assert.equal(facts.rechained, written.length);
-        assert.deepEqual(localRows(session, rollbackSeq).map((r) => content(r.entry)), written, 're-chained with their content unchanged');
-        assert.equal(localRows(session, keptSeq).filter((r) => r.seq <= backendHead.seq).length, 0, 'no local entry reuses a seq the backend holds');
+        assert.deepEqual((await localRows(rig, session, rollbackSeq)).map((r) => content(r.entry)), written, 're-chained with their content unchanged');
+        assert.equal((await localRows(rig, session, keptSeq)).filter((r) => r.seq <= backendHead.seq).length, 0, 'no local entry reuses a seq the backend holds');
 
         await assertChainsAgree(rig, session);
         const held = await backendChain(rig, session.context.deviceId);
@@ -174,7 +177,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await rig.upload(session);
         await assertChainsAgree(rig, session);
       } finally {
-        session.close();
+        await session.close();
       }
       session = await rig.open();
       try {
@@ -182,7 +185,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal((await createHandlerRegistry({ session: () => session, problem: () => null, actor: () => CLINICIAN })['sync.status']({}, {} as never)).rolledBack, null);
         assert.equal((await verifyCache(session)).ok, true);
       } finally {
-        session.close();
+        await session.close();
       }
       assert.equal(rolledBackEvents(rig).length, 1);
     });
@@ -193,7 +196,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       let session = await rig.open();
       await work(session, rig.patients, 9, 'before-restore-2');
       const backendHead = (await rig.upload(session))!;
-      session.close();
+      await session.close();
       // The keychain lost the receipt and the device's own head (or never got them): only the backend can tell.
       await rig.keychain.delete(auditReceiptAccount(session.profile.profileId));
       await rig.keychain.delete(deviceHeadAccount(session.profile.profileId));
@@ -202,16 +205,16 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       session = await rig.open();
       try {
         assert.equal(await rollbackNotice(session), null, 'nothing to compare with at open');
-        const keptSeq = localHead(session);
+        const keptSeq = await localHead(session);
         await work(session, rig.patients, 5, 'after-restore-2');
-        const written = localRows(session, keptSeq).map((r) => content(r.entry));
+        const written = (await localRows(rig, session, keptSeq)).map((r) => content(r.entry));
         await rig.upload(session);
         assert.equal((await rollbackNotice(session))?.code, 'CACHE_ROLLED_BACK', 'said once the backend answered');
-        assert.deepEqual(localRows(session, backendHead.seq + 1).map((r) => content(r.entry)), written);
+        assert.deepEqual((await localRows(rig, session, backendHead.seq + 1)).map((r) => content(r.entry)), written);
         await assertChainsAgree(rig, session);
         assert.deepEqual((await backendChain(rig, session.context.deviceId)).rollbacks.at(-1), backendHead.seq + 1);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -219,25 +222,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const copy = join(rig.root, 'copy-with-bridge');
       cpSync(rig.dataDir, copy, { recursive: true });
       let session = await rig.open();
-      assert.ok(localRows(session).some((r) => parseCanonicalAuditEntry(r.entry)!.subtype === 'rollback-detected'), 'the copy holds an earlier rollback entry');
+      assert.ok((await localRows(rig, session)).some((r) => parseCanonicalAuditEntry(r.entry)!.subtype === 'rollback-detected'), 'the copy holds an earlier rollback entry');
       await work(session, rig.patients, 8, 'before-second');
       const backendHead = (await rig.upload(session))!;
-      session.close();
+      await session.close();
       rmSync(rig.dataDir, { recursive: true, force: true });
       cpSync(copy, rig.dataDir, { recursive: true });
       session = await rig.open();
       try {
         assert.equal((await rollbackNotice(session))?.code, 'CACHE_ROLLED_BACK');
-        const keptSeq = localHead(session);
+        const keptSeq = await localHead(session);
         await work(session, rig.patients, 5, 'after-second');
-        const written = localRows(session, keptSeq).map((r) => content(r.entry));
+        const written = (await localRows(rig, session, keptSeq)).map((r) => content(r.entry));
         await rig.upload(session);
-        const rollback = parseCanonicalAuditEntry(localRows(session, backendHead.seq)[0]!.entry)!;
-        assert.deepEqual(rollbackFacts(rollback), { keptSeq, keptHash: localRows(session, keptSeq - 1)[0]!.hash, backendSeq: backendHead.seq, backendHash: backendHead.hash, rechained: written.length });
-        assert.deepEqual(localRows(session, backendHead.seq + 1).map((r) => content(r.entry)), written);
+        const rollback = parseCanonicalAuditEntry((await localRows(rig, session, backendHead.seq))[0]!.entry)!;
+        assert.deepEqual(rollbackFacts(rollback), { keptSeq, keptHash: (await localRows(rig, session, keptSeq - 1))[0]!.hash, backendSeq: backendHead.seq, backendHash: backendHead.hash, rechained: written.length });
+        assert.deepEqual((await localRows(rig, session, backendHead.seq + 1)).map((r) => content(r.entry)), written);
         await assertChainsAgree(rig, session);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -246,8 +249,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await work(session, rig.patients, 3, 'tamper');
       await rig.upload(session);
       const profileId = session.profile.profileId;
-      const head = localHead(session);
-      session.close();
+      const head = await localHead(session);
+      await session.close();
       const account = auditReceiptAccount(profileId);
       const genuine = (await rig.keychain.get(account))!;
       const kept = JSON.parse(genuine) as { format: 1; receipt: { deviceId: string; seq: number; hash: string; receivedAt: string; signature: string }; receiptKey: string };
@@ -259,7 +262,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         try {
           assert.equal(await rollbackNotice(s), null, `${why}: not acted on`);
         } finally {
-          s.close();
+          await s.close();
         }
       };
       // Seq moved on past the chain, signature kept: would raise a false alarm if trusted.
@@ -278,10 +281,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const other = await openCacheSession({ dataDir: otherDir, secrets: rig.keychain, actor: CLINICIAN, create: true });
       try {
         const otherToken = await registerDevice(rig.db, CLINICIAN, other);
-        for (let i = 0; i < head + 20; i++) other.audited(() => other.audit.append({ action: 'E', subtype: 'search-type', patientId: null, entities: [], query: 'x', outcome: '0' }));
+        await other.store.call('appendAudit', { records: Array.from({ length: head + 20 }, () => ({ action: 'E', subtype: 'search-type', patientId: null, entities: [], query: 'x', outcome: '0' })) });
         await (await import('../electron/services/audit-upload')).uploadAuditChain(other, rig.client, otherToken);
       } finally {
-        other.close();
+        await other.close();
       }
       const foreign = (await rig.keychain.get(auditReceiptAccount(other.profile.profileId)))!;
       assert.ok((JSON.parse(foreign) as typeof kept).receipt.seq > head);
@@ -293,10 +296,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await rig.upload(session);
         assert.equal(await rollbackNotice(session), null);
         const back = JSON.parse((await rig.keychain.get(account))!) as typeof kept;
-        assert.equal(back.receipt.seq, localHead(session));
+        assert.equal(back.receipt.seq, await localHead(session));
         assert.equal(back.receipt.deviceId, profileId);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -383,14 +386,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await rig.db.updateTable('audit_entries').set({ entry: text }).where('device_id', '=', deviceId).where('seq', '=', n - 1).execute();
         assert.equal(auditVerify(rig).status, 0);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
     test('wiping the profile\'s keys takes its keychain receipt with them', async () => {
       const session = await rig.open();
       const profileId = session.profile.profileId;
-      session.close();
+      await session.close();
       assert.notEqual(await rig.keychain.get(auditReceiptAccount(profileId)), null);
       await deleteDeviceKeys(rig.keychain, profileId);
       assert.equal(await rig.keychain.get(auditReceiptAccount(profileId)), null);

@@ -15,6 +15,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { openCacheSession } from '../electron/services/cache-session';
 import { readProfile } from '../electron/services/cache-profile';
+import { inspectCache } from './support/cache-inspect';
 import { FALLBACK_POLICY, savePasskeyRecord } from '../electron/services/session/passkey-record';
 import { exportFacts, osUserActor, parseCanonicalAuditEntry } from '../shared/audit-entry';
 import { runCli, spawnCli } from './support/cache-cli';
@@ -57,7 +58,8 @@ test('stats and audit-export each write an export entry by the OS account with t
 
     const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test-reader', create: false });
     try {
-      const rows = (session.db.prepare("SELECT entry FROM audit_log WHERE subtype = 'export' ORDER BY seq").pluck().all() as string[]).map((e) => parseCanonicalAuditEntry(e)!);
+      const db = await inspectCache(session, keychain);
+      const rows = (db.prepare("SELECT entry FROM audit_log WHERE subtype = 'export' ORDER BY seq").pluck().all() as string[]).map((e) => parseCanonicalAuditEntry(e)!);
       assert.equal(rows.length, 2);
       const [statsEntry, exportEntry] = rows as [NonNullable<(typeof rows)[0]>, NonNullable<(typeof rows)[0]>];
       for (const e of rows) {
@@ -71,7 +73,7 @@ test('stats and audit-export each write an export entry by the OS account with t
       assert.deepEqual(exportEntry.entities, exportFacts({ format: 'audit-events-ndjson', reason: 'command-line' }));
       assert.equal(exportEntry.query, null);
     } finally {
-      session.close();
+      await session.close();
     }
   } finally {
     dir.remove();
@@ -124,10 +126,11 @@ test('audit-export killed (SIGKILL) at its first line of output leaves its expor
     assert.ok(got.includes('"resourceType":"AuditEvent"'), 'an AuditEvent was printed before the kill');
     const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'test-reader', create: false });
     try {
-      const queries = session.db.prepare("SELECT query FROM audit_log WHERE subtype = 'export'").pluck().all();
+      const db = await inspectCache(session, keychain);
+      const queries = db.prepare("SELECT query FROM audit_log WHERE subtype = 'export'").pluck().all();
       assert.deepEqual(queries, ['killed run'], 'the run that printed is in the trail');
     } finally {
-      session.close();
+      await session.close();
     }
   } finally {
     dir.remove();

@@ -28,6 +28,8 @@ import { generateCallKeyPair } from '../shared/consult/call-keys';
 import { verifyCallKeySignature } from '../shared/consult/call-key-signature';
 import { parseJoinFragment } from '../shared/consult/join-link';
 import type { ServerMessage } from '../shared/consult/signaling-messages';
+import { decodePrf } from '../electron/services/session/passkey-record';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -67,8 +69,10 @@ function code(result: Result<unknown>): string {
   return result.ok ? 'ok' : result.error.code;
 }
 
-function auditEntries(d: PasskeyDesktop): AuditEntry[] {
-  const rows = d.auth.session()!.db.prepare("SELECT entry FROM audit_log WHERE subtype LIKE 'consult-%' ORDER BY seq").pluck().all() as string[];
+/** The consultation entries in the open session's chain, read through the test's own connection to the cache file. */
+async function auditEntries(d: PasskeyDesktop, prfOutput: Buffer | undefined): Promise<AuditEntry[]> {
+  const db = await inspectCache(d.auth.session()!, keychain, prfOutput);
+  const rows = db.prepare("SELECT entry FROM audit_log WHERE subtype LIKE 'consult-%' ORDER BY seq").pluck().all() as string[];
   return rows.map((r) => parseCanonicalAuditEntry(r)!);
 }
 
@@ -88,14 +92,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await d.auth.enrollFinish(created.response, created.prfOutput);
       const call = caller(createHandlerRegistry(d.auth, d.auth));
       const session = d.auth.session()!;
-      const { id: encounterId, patient_id: patientId } = session.db
+      const prf = decodePrf(created.prfOutput);
+      const { id: encounterId, patient_id: patientId } = (await inspectCache(session, keychain, prf))
         .prepare("SELECT id, patient_id FROM resources WHERE resource_type = 'Encounter' AND patient_id IS NOT NULL ORDER BY patient_id, id LIMIT 1")
         .get() as { id: string; patient_id: string };
 
       // ---- start: the backend makes the call; the start is audited with the patient ----
       const { callId } = value(await call<{ callId: string }>('consult.start', { patientId, encounterId }), 'start');
       assert.deepEqual(
-        auditEntries(d).map((e) => [e.subtype, e.action, e.patientId, e.outcome]),
+        (await auditEntries(d, prf)).map((e) => [e.subtype, e.action, e.patientId, e.outcome]),
         [['consult-start', 'C', patientId, '0']],
       );
       assert.equal(d.auth.consult!.media.active, false, 'no camera or microphone before the call is connected');
@@ -184,7 +189,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       // ---- after the next unlock: the chain holds start, join, code confirmation and end, each naming the patient ----
       const used = await d.usePasskey();
       await d.auth.signInFinish(used.response, used.prfOutput);
-      const entries = auditEntries(d);
+      const entries = await auditEntries(d, decodePrf(used.prfOutput));
       assert.deepEqual(
         entries.map((e) => [e.subtype, e.action, e.patientId, e.outcome]),
         [

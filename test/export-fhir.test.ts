@@ -20,6 +20,7 @@ import { saveNoteDraft, signNote } from '../electron/services/charting';
 import { verifyAuditChain } from '../electron/services/audit-chain';
 import { parseCanonicalAuditEntry, exportFacts, type AuditEntry } from '../shared/audit-entry';
 import { fhirResourceSchema } from '../shared/contract';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { exportRig, WINDOW_1, type ExportRig } from './support/export-harness';
@@ -48,21 +49,23 @@ before(async () => {
   rig = exportRig(() => session, out);
 });
 after(async () => {
-  session.close();
+  await session.close();
   scratch.remove();
   await keychain.cleanup();
 });
 
-function entriesSince(seq: number): AuditEntry[] {
-  return (session.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e)!);
+/** The cache's own connection of the test's (./support/cache-inspect.ts) to the open session's file. */
+const cacheDb = () => inspectCache(session, keychain);
+async function entriesSince(seq: number): Promise<AuditEntry[]> {
+  return ((await cacheDb()).prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e)!);
 }
-function lastSeq(): number {
-  return (session.db.prepare('SELECT coalesce(max(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
+async function lastSeq(): Promise<number> {
+  return ((await cacheDb()).prepare('SELECT coalesce(max(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
 }
 const reason = { code: 'referral', text: 'Referral to cardiology at St Elsewhere' } as const;
 
 test('export.fhir without a reason, or with "other" and no words, or with a path, is INVALID_INPUT: no dialog, nothing read or audited', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   const asked = rig.destination.asked.length;
   const noReason = await rig.call('export.fhir', { patientId: patient.id });
   assert.equal(noReason.ok, false);
@@ -78,12 +81,12 @@ test('export.fhir without a reason, or with "other" and no words, or with a path
   const withFileName = await rig.call('export.fhir', { patientId: patient.id, reason, fileName: 'mine.json' });
   assert.equal(!withFileName.ok && withFileName.error.code, 'INVALID_INPUT');
   assert.equal(rig.destination.asked.length, asked, 'no save dialog');
-  assert.deepEqual(entriesSince(seq), [], 'nothing audited');
+  assert.deepEqual(await entriesSince(seq), [], 'nothing audited');
   assert.equal(existsSync(join(out, 'mine.json')), false);
 });
 
 test('export.fhir with a reason saves the Bundle where the save dialog said, mode 0600, atomically, and audits it with the read', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   rig.destination.answer = 'summary';
   const r = await rig.call('export.fhir', { patientId: patient.id, reason });
   assert.equal(r.ok, true, JSON.stringify(r));
@@ -99,7 +102,7 @@ test('export.fhir with a reason saves the Bundle where the save dialog said, mod
   assert.equal(output?.saved, true);
   assert.equal(output?.resources, bundle.entry.length - 2, 'every cache resource counted (not the Composition and Practitioner made for the export)');
 
-  const entries = entriesSince(seq);
+  const entries = await entriesSince(seq);
   assert.ok(entries.length >= 1);
   for (const e of entries) {
     assert.equal(e.subtype, 'export');
@@ -118,7 +121,7 @@ test('export.fhir with a reason saves the Bundle where the save dialog said, mod
     if (entry.resource.resourceType === 'Practitioner') continue;
     assert.ok(named.has(ref), `the audit names ${ref}`);
   }
-  assert.equal(verifyAuditChain(session.db, session.keys.publicKey, session.context.deviceId).ok, true);
+  assert.equal(verifyAuditChain(await cacheDb(), session.keys.publicKey, session.context.deviceId).ok, true);
 });
 
 test('the Bundle is an IPS-shaped FHIR document: Composition first, restricted, authored by the exporting clinician at the export time, every reference resolving', () => {
@@ -174,22 +177,22 @@ test('the Bundle is an IPS-shaped FHIR document: Composition first, restricted, 
 });
 
 test('a cancelled save dialog: saved false, nothing read, nothing audited, no file', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   const before = readdirSync(out);
   rig.destination.answer = null;
   const r = await rig.call('export.fhir', { patientId: patient.id, reason });
   assert.deepEqual(r, { ok: true, value: { saved: false, resources: 0 } });
-  assert.deepEqual(entriesSince(seq), []);
+  assert.deepEqual(await entriesSince(seq), []);
   assert.deepEqual(readdirSync(out), before);
 });
 
 test('a failure to write the file (the chosen folder cannot be written): no file; the export entry, committed first, is followed by a failure entry', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   rig.destination.answer = join(out, 'no-such-folder', 'summary.json');
   const r = await rig.call('export.fhir', { patientId: patient.id, reason });
   assert.equal(!r.ok && r.error.code, 'INVALID_INPUT');
   assert.equal(!r.ok && /could not be written/.test(r.error.message), true);
-  const entries = entriesSince(seq).filter((e) => e.subtype === 'export');
+  const entries = (await entriesSince(seq)).filter((e) => e.subtype === 'export');
   assert.deepEqual(entries.map((e) => e.outcome).at(-1), '8', 'the last entry says the file was not written');
   assert.ok(entries.slice(0, -1).every((e) => e.outcome === '0'), 'the attempt with its read, committed before the write');
   assert.deepEqual(entries.at(-1)!.entities, exportFacts({ format: 'fhir-json', reason: 'referral' }), 'the failure names nothing read');
@@ -200,8 +203,8 @@ test('a failure to write the file (the chosen folder cannot be written): no file
 test('a crash (SIGKILL) right after the file is renamed into place never leaves the file without its audit entry', async () => {
   const crashOut = join(scratch.path, 'crash-folder');
   mkdirSync(crashOut);
-  const seq = lastSeq();
-  session.close();
+  const seq = await lastSeq();
+  await session.close();
   try {
     const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'support', 'export-crash-child.ts')], {
       cwd: join(import.meta.dirname, '..'),
@@ -214,18 +217,18 @@ test('a crash (SIGKILL) right after the file is renamed into place never leaves 
     session = await openCacheSession({ dataDir: join(scratch.path, 'cache'), secrets: keychain, actor: 'dr.export', actorName: 'Dr Ada Export', create: false });
   }
   assert.ok(existsSync(join(crashOut, 'crash.json')), 'the file was in place when the process died');
-  const entries = entriesSince(seq).filter((e) => e.subtype === 'export');
+  const entries = (await entriesSince(seq)).filter((e) => e.subtype === 'export');
   assert.ok(entries.length > 0 && entries.every((e) => e.outcome === '0' && e.query === 'crash test'), 'its export entry was committed');
 });
 
 test('a dialog answer without extension whose .json twin exists is refused, never overwritten (the dialog confirmed only the name it showed)', async () => {
   writeFileSync(join(out, 'kept.json'), 'my own file');
-  const seq = lastSeq();
+  const seq = await lastSeq();
   rig.destination.answer = 'kept';
   const r = await rig.call('export.fhir', { patientId: patient.id, reason });
   assert.equal(!r.ok && r.error.code, 'INVALID_INPUT');
   assert.equal(readFileSync(join(out, 'kept.json'), 'utf8'), 'my own file');
-  assert.deepEqual(entriesSince(seq).filter((e) => e.outcome === '0'), [], 'nothing read');
+  assert.deepEqual((await entriesSince(seq)).filter((e) => e.outcome === '0'), [], 'nothing read');
   rmSync(join(out, 'kept.json'));
 });
 
@@ -246,14 +249,14 @@ test('policy without fhir-json: EXPORT_DISABLED before any dialog or read; the r
   try {
     const options = await rig.call('export.options', {});
     assert.deepEqual(options.ok && (options.value as { formats: string[] }).formats, ['pdf', 'printer']);
-    const seq = lastSeq();
+    const seq = await lastSeq();
     const asked = rig.destination.asked.length;
     rig.destination.answer = 'refused.json';
     const r = await rig.call('export.fhir', { patientId: patient.id, reason });
     assert.equal(!r.ok && r.error.code, 'EXPORT_DISABLED');
     assert.equal(rig.destination.asked.length, asked, 'no save dialog');
     assert.equal(existsSync(join(out, 'refused.json')), false);
-    const entries = entriesSince(seq);
+    const entries = await entriesSince(seq);
     assert.equal(entries.length, 1, 'one refusal entry, no read entry');
     assert.equal(entries[0]!.subtype, 'export');
     assert.equal(entries[0]!.outcome, '4');
@@ -280,10 +283,10 @@ test('export.options lists what policy allows and the reasons; none at all is an
 });
 
 test('a patient not in the cache: NOT_FOUND, no dialog, the attempt audited', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   const r = await rig.call('export.fhir', { patientId: 'not-in-this-cache', reason });
   assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-  const entries = entriesSince(seq);
+  const entries = await entriesSince(seq);
   assert.deepEqual(entries.map((e) => [e.subtype, e.outcome, e.patientId]), [['export', '4', 'not-in-this-cache']]);
 });
 

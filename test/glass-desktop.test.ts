@@ -22,6 +22,8 @@ import { FolderDestination, RecordingPrinter } from './support/export-harness';
 import type { CacheSession } from '../electron/services/cache-session';
 import { openDatabase } from '../server/database';
 import { pullChanges } from '../electron/services/sync-pull';
+import { decodePrf } from '../electron/services/session/passkey-record';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -47,6 +49,8 @@ let ahead = 0;
 /** The desktop's monotonic clock runs this far ahead of performance.now() (the wall clock may say otherwise). */
 let monoAhead = 0;
 let destination: FolderDestination;
+/** The passkey's PRF output the cache keys are bound to (the same at each sign-in with this passkey). */
+let prf: Buffer | undefined;
 /** Runs while the save dialog is "open" (a test moves the clock there). */
 let whileDialogOpen: (() => void) | null = null;
 const revocations: string[] = [];
@@ -65,8 +69,12 @@ function session(): CacheSession {
   assert.ok(s, 'the cache is open');
   return s;
 }
-function count(sql: string, ...args: unknown[]): number {
-  return session().db.prepare(sql).pluck().get(...args) as number;
+/** The test's own connection to the open session's cache file (./support/cache-inspect.ts), to look at rows. */
+function cacheDb() {
+  return inspectCache(session(), keychain, prf);
+}
+async function count(sql: string, ...args: unknown[]): Promise<number> {
+  return (await cacheDb()).prepare(sql).pluck().get(...args) as number;
 }
 interface Row {
   action: string;
@@ -76,10 +84,10 @@ interface Row {
   outcome: string;
   entry: string;
 }
-function entriesFor(patientId: string, afterSeq = 0): Row[] {
-  return session().db.prepare('SELECT action, subtype, purpose, query, outcome, entry FROM audit_log WHERE patient_id = ? AND seq > ? ORDER BY seq').all(patientId, afterSeq) as Row[];
+async function entriesFor(patientId: string, afterSeq = 0): Promise<Row[]> {
+  return (await cacheDb()).prepare('SELECT action, subtype, purpose, query, outcome, entry FROM audit_log WHERE patient_id = ? AND seq > ? ORDER BY seq').all(patientId, afterSeq) as Row[];
 }
-function lastSeq(): number {
+async function lastSeq(): Promise<number> {
   return count('SELECT coalesce(max(seq), 0) FROM audit_log');
 }
 const family = (id: string) => `Testfamily${id.slice(-4)}`;
@@ -105,9 +113,9 @@ async function breakGlassOn(patientId: string, reason = { code: 'emergency-treat
   return r.value as { patientId: string; expiresAt: string };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -126,6 +134,7 @@ before(async () => {
   d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: proxy.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
   const created = await d.createPasskey('dr.glass', backend.admin(['enroll-code', 'dr.glass']));
   await d.auth.enrollFinish(created.response, created.prfOutput);
+  prf = decodePrf(created.prfOutput);
   // As electron/main.ts wires it: the passkey session's token, the sync worker's view of the network.
   glass = createGlassSurface({
     session: () => d.auth.session(),
@@ -171,14 +180,14 @@ test('a restricted match says only that the patient exists; breaking the glass b
   const patientId = RESTRICTED[0]!;
   const t0 = performance.now();
   const mark = (what: string) => t.diagnostic(`${what}: ${(performance.now() - t0).toFixed(0)} ms`);
-  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0, 'not in the cache before');
+  assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0, 'not in the cache before');
   const { matches } = await value<{ matches: Array<{ handle: string; label: string }> }>('glass.search', { query: family(patientId) });
   assert.deepEqual(matches.map((m) => m.label), [RESTRICTED_LABEL]);
   assert.ok(!JSON.stringify(matches).includes(patientId), 'the match names no patient');
   // The clinician's own patient is no restricted match.
   assert.deepEqual((await value<{ matches: unknown[] }>('glass.search', { query: family(OWN) })).matches, []);
 
-  const before = lastSeq();
+  const before = await lastSeq();
   const grant = await value<{ patientId: string; expiresAt: string }>('glass.break', {
     handle: matches[0]!.handle,
     reason: { code: 'emergency-treatment', text: 'Collapsed in the corridor' },
@@ -189,15 +198,15 @@ test('a restricted match says only that the patient exists; breaking the glass b
   assert.ok(hours > 3.9 && hours <= 4, `the backend's default grant of 4 hours (${hours})`);
 
   // The record is in the cache, written as pulled records are (with the backend's versions) and findable.
-  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? AND version_id IS NOT NULL', patientId), 4, 'the Patient and its 3 observations');
-  assert.equal(count("SELECT count(*) FROM resources WHERE resource_type = 'Patient' AND id = ?", patientId), 1);
+  assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ? AND version_id IS NOT NULL', patientId), 4, 'the Patient and its 3 observations');
+  assert.equal(await count("SELECT count(*) FROM resources WHERE resource_type = 'Patient' AND id = ?", patientId), 1);
   const found = await value<{ patients: Array<{ id: string }> }>('patients.search', { query: family(patientId) });
   assert.deepEqual(found.patients.map((p) => p.id), [patientId]);
   assert.deepEqual((await value<{ grants: unknown[] }>('glass.active', {})).grants, [{ patientId, expiresAt: grant.expiresAt }]);
 
   // The grant is a 'break-glass' entry (action E, reason code and end as URNs, the free text as its query), and every
   // entry naming the patient from then on carries the emergency purpose.
-  const entries = entriesFor(patientId, before);
+  const entries = await entriesFor(patientId, before);
   const grantEntry = entries.find((e) => e.subtype === 'break-glass');
   assert.ok(grantEntry, 'a break-glass entry');
   assert.equal(grantEntry.action, 'E');
@@ -212,31 +221,31 @@ test('a restricted match says only that the patient exists; breaking the glass b
   assert.ok(entries.every((e) => e.purpose === EMERGENCY_PURPOSE), JSON.stringify(entries.map((e) => [e.subtype, e.purpose])));
 
   mark('checked the grant entries');
-  const chartSeq = lastSeq();
+  const chartSeq = await lastSeq();
   await value('chart.open', { patientId });
   await value('notes.saveDraft', { patientId, subjective: 'Seen in an emergency', objective: '', assessment: '', plan: '' });
-  const later = entriesFor(patientId, chartSeq);
+  const later = await entriesFor(patientId, chartSeq);
   assert.ok(later.some((e) => e.action === 'R') && later.some((e) => e.action === 'C'), 'the chart read and the note are audited');
   assert.ok(later.every((e) => e.purpose === EMERGENCY_PURPOSE));
   mark('read and wrote under the grant');
   // The clinician's own patient keeps the session's purpose.
-  const ownSeq = lastSeq();
+  const ownSeq = await lastSeq();
   await value('chart.open', { patientId: OWN });
-  assert.deepEqual([...new Set(entriesFor(OWN, ownSeq).map((e) => e.purpose))], ['TREAT']);
+  assert.deepEqual([...new Set((await entriesFor(OWN, ownSeq)).map((e) => e.purpose))], ['TREAT']);
   mark('own patient');
   // The note went to the backend under the grant (the outbox drains).
-  await until(() => count('SELECT count(*) FROM outbox') === 0, 'the note is sent');
+  await until(async () => (await count('SELECT count(*) FROM outbox')) === 0, 'the note is sent');
   mark('the note was sent');
   // A pull (whose assigned list never names a granted patient) leaves the granted record in place.
   await pullChanges(session(), d.backend, d.auth.desktop.currentToken()!);
-  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) >= 4, true, 'still held after a pull');
+  assert.equal((await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId)) >= 4, true, 'still held after a pull');
 });
 
 test('at the grant\'s end the record leaves the cache, and the chart is not found like any unknown patient; an export whose dialog was open then saves nothing', async () => {
   const patientId = RESTRICTED[1]!;
   const grant = await breakGlassOn(patientId);
   await value('chart.open', { patientId });
-  const before = lastSeq();
+  const before = await lastSeq();
   // The grant ends while the save dialog is open: the export re-checks when the dialog returns.
   destination.answer = 'during-dialog.json';
   whileDialogOpen = () => (ahead = Date.parse(grant.expiresAt) - Date.now() + 1000);
@@ -245,15 +254,15 @@ test('at the grant\'s end the record leaves the cache, and the chart is not foun
     whileDialogOpen = null;
     assert.equal(!exported.ok && exported.error.code, 'NOT_FOUND');
     assert.equal(existsSync(join(dir.path, 'saved', 'during-dialog.json')), false);
-    assert.deepEqual(entriesFor(patientId, before).filter((e) => e.subtype === 'export').map((e) => e.outcome), ['4']);
+    assert.deepEqual((await entriesFor(patientId, before)).filter((e) => e.subtype === 'export').map((e) => e.outcome), ['4']);
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
     assert.deepEqual((await value<{ patients: unknown[] }>('patients.search', { query: family(patientId) })).patients, []);
-    const removal = entriesFor(patientId).find((e) => e.action === 'D');
+    const removal = (await entriesFor(patientId)).find((e) => e.action === 'D');
     assert.ok(removal, 'the removal is audited');
     assert.equal(removal.purpose, 'TREAT', 'after its end, entries no longer carry the emergency purpose');
     assert.equal((await value<{ grants: unknown[] }>('glass.active', {})).grants.some((g) => (g as { patientId: string }).patientId === patientId), false);
@@ -270,7 +279,7 @@ async function reachable(patientId: string): Promise<string[]> {
   if ((await value<{ patients: Array<{ id: string }> }>('patients.search', { query: family(patientId) })).patients.some((p) => p.id === patientId)) reached.push('patients.search');
   if ((await value<{ patients: Array<{ id: string }> }>('patients.worklist', {})).patients.some((p) => p.id === patientId)) reached.push('patients.worklist');
   const reason = { code: 'referral', text: '' };
-  destination.answer = `export-${patientId}-${lastSeq()}.json`;
+  destination.answer = `export-${patientId}-${await lastSeq()}.json`;
   if ((await call('export.fhir', { patientId, reason })).ok) reached.push('export.fhir');
   if ((await call('print.prepare', { patientId, reason, output: 'pdf' })).ok) reached.push('print.prepare');
   if ((await call('drafts.put', { patientId, kind: 'vitals', target: '', body: { heartRate: '70' } })).ok) reached.push('drafts.put');
@@ -284,22 +293,22 @@ test('work still waiting past the grant\'s end keeps only itself: chart, search,
   proxy.down = true;
   proxy.cutAll();
   const { noteId } = await value<{ noteId: string }>('notes.saveDraft', { patientId, subjective: 'Waiting to be sent', objective: '', assessment: '', plan: '' });
-  assert.equal(count('SELECT count(*) FROM outbox'), 1);
+  assert.equal(await count('SELECT count(*) FROM outbox'), 1);
   assert.deepEqual(await reachable(patientId), ['chart.open', 'patients.search', 'patients.worklist', 'export.fhir', 'print.prepare', 'drafts.put'], 'reachable under the grant');
   await value('drafts.discard', { patientId, kind: 'vitals', target: '' });
   ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
   try {
-    const before = lastSeq();
+    const before = await lastSeq();
     assert.deepEqual(await reachable(patientId), [], 'hidden like an unknown patient once the grant is over');
-    assert.ok(entriesFor(patientId, before).every((e) => e.purpose === 'TREAT'), 'the grant is over: no emergency purpose');
-    assert.ok(entriesFor(patientId, before).filter((e) => e.subtype === 'export' || e.subtype === 'print').every((e) => e.outcome === '4'), 'export and print refused');
+    assert.ok((await entriesFor(patientId, before)).every((e) => e.purpose === 'TREAT'), 'the grant is over: no emergency purpose');
+    assert.ok((await entriesFor(patientId, before)).filter((e) => e.subtype === 'export' || e.subtype === 'print').every((e) => e.outcome === '4'), 'export and print refused');
     // Only the waiting change and the note it sends stay; the chart, the patient row and the search index are gone.
     assert.deepEqual(
-      session().db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
+      (await cacheDb()).prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
       [`Composition/${noteId}`],
     );
-    assert.equal(count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM patients WHERE id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM patient_search_terms WHERE patient_id = ?', patientId), 0);
     // The waiting work is still there to settle.
     const waiting = await value<{ changes: Array<{ patientId: string | null }> }>('sync.waiting', {});
     assert.ok(waiting.changes.some((c) => c.patientId === patientId), 'the waiting change is listed');
@@ -307,11 +316,11 @@ test('work still waiting past the grant\'s end keeps only itself: chart, search,
     // The network is back; the backend (whose grant is still running on its own clock) takes the note.
     proxy.down = false;
     d.auth.networkChanged(true);
-    await until(() => count('SELECT count(*) FROM outbox') === 0, 'the note is sent');
+    await until(async () => (await count('SELECT count(*) FROM outbox')) === 0, 'the note is sent');
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM glass_grants'), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM glass_grants'), 0);
   } finally {
     ahead = 0;
     proxy.down = false;
@@ -325,23 +334,23 @@ test('a change the backend refused for good keeps only its outbox row and its ow
   proxy.down = true;
   proxy.cutAll();
   const { noteId } = await value<{ noteId: string }>('notes.saveDraft', { patientId, subjective: 'Refused later', objective: '', assessment: '', plan: '' });
-  const keys = session().db.prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ?').pluck().all(noteId) as string[];
+  const keys = (await cacheDb()).prepare('SELECT idempotency_key FROM outbox WHERE resource_id = ?').pluck().all(noteId) as string[];
   assert.equal(keys.length, 1);
   ahead = Date.parse(grant.expiresAt) - Date.now() + 30 * 24 * HOUR;
   try {
     // The sync worker's settle with the backend's refusal (the grant is over there too): the row stays, not sent again.
     await settle(session(), keys.map((idempotencyKey) => ({ idempotencyKey, status: 'refused', reason: 'forbidden' }) as never));
-    assert.equal(count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'), 1);
+    assert.equal(await count('SELECT count(*) FROM outbox WHERE last_error IS NOT NULL'), 1);
     assert.deepEqual(await reachable(patientId), [], 'a month later the patient is not reachable');
     assert.deepEqual(
-      session().db.prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
+      (await cacheDb()).prepare('SELECT resource_type || \'/\' || id FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)').pluck().all(patientId, 'Patient', patientId),
       [`Composition/${noteId}`],
     );
     await value('changes.undo', { resourceType: 'Composition', resourceId: noteId });
     await call('glass.active', {});
-    assert.equal(count('SELECT count(*) FROM outbox'), 0);
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM outbox'), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
     proxy.down = false;
@@ -356,12 +365,12 @@ test('a draft with typed words past the grant\'s end keeps only the draft: the p
   ahead = Date.parse(grant.expiresAt) - Date.now() + 1000;
   try {
     assert.deepEqual(await reachable(patientId), []);
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
-    assert.equal(count('SELECT count(*) FROM drafts WHERE patient_id = ?', patientId), 1, 'the typed draft stays');
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ? OR (resource_type = ? AND id = ?)', patientId, 'Patient', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM drafts WHERE patient_id = ?', patientId), 1, 'the typed draft stays');
     // The draft is discarded: the grant's row leaves at the next access.
     assert.deepEqual(await value('drafts.discard', { patientId, kind: 'vitals', target: '' }), { discarded: true });
     await call('glass.active', {});
-    assert.equal(count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM glass_grants WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
   }
@@ -381,7 +390,7 @@ test('a lock during a grant keeps it in the encrypted cache; at unlock its end i
     await d.auth.signInFinish(used.response, used.prfOutput);
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
   }
@@ -394,7 +403,7 @@ test('setting the computer\'s clock back before the grant ends it (a grant canno
   try {
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
   }
@@ -420,7 +429,7 @@ test('a clock set back BEFORE breaking the glass does not stretch the grant offl
     monoAhead = 4 * HOUR + 2000;
     const r = await call('chart.open', { patientId });
     assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
-    assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+    assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
   } finally {
     ahead = 0;
     monoAhead = 0;
@@ -432,7 +441,7 @@ test('a clock set back BEFORE breaking the glass does not stretch the grant offl
 test('a grant the backend ended (revoked or expired there) removes the record', async () => {
   const patientId = RESTRICTED[4]!;
   await breakGlassOn(patientId);
-  assert.ok(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId) > 0);
+  assert.ok((await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId)) > 0);
   // The backend's grant ends early (as a privacy officer's revocation would): its row says so.
   const { db } = openDatabase({ dataDir: backend.dataDir });
   try {
@@ -441,7 +450,7 @@ test('a grant the backend ended (revoked or expired there) removes the record', 
     await db.destroy();
   }
   await glass.refresh();
-  assert.equal(count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
+  assert.equal(await count('SELECT count(*) FROM resources WHERE patient_id = ?', patientId), 0);
   const r = await call('chart.open', { patientId });
   assert.equal(!r.ok && r.error.code, 'NOT_FOUND');
 });
@@ -477,12 +486,12 @@ test('a revoked clinician is refused in neutral words; nothing comes into the ca
   assert.equal(matches.length, 1);
   await d.auth.stopSync();
   backend.admin(['revoke-clinician', 'dr.glass']);
-  const before = count('SELECT count(*) FROM resources');
+  const before = await count('SELECT count(*) FROM resources');
   const searched = await call('glass.search', { query: family(patientId) });
   assert.equal(!searched.ok && searched.error.code, 'GLASS_REFUSED');
   const broke = await call('glass.break', { handle: matches[0]!.handle, reason: { code: 'covering-colleague', text: '' } });
   assert.equal(!broke.ok && broke.error.code, 'GLASS_REFUSED');
   assert.ok(!broke.ok && !/revoked|RESTRICTED|gd-rest/i.test(broke.error.message), broke.ok ? '' : broke.error.message);
-  assert.equal(count('SELECT count(*) FROM resources'), before);
+  assert.equal(await count('SELECT count(*) FROM resources'), before);
   assert.ok(revocations.length > 0, 'the app is told, to wipe as it does for any revocation');
 });

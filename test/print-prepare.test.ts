@@ -21,6 +21,7 @@ import { openCacheSession, type CacheSession } from '../electron/services/cache-
 import { openChart } from '../electron/services/patient-records';
 import { PRINT_TICKET_MS } from '../electron/services/export/print-tickets';
 import { parseCanonicalAuditEntry, exportFacts, type AuditEntry } from '../shared/audit-entry';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { exportRig, WINDOW_1, WINDOW_2, type ExportRig } from './support/export-harness';
@@ -44,16 +45,18 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  session.close();
+  await session.close();
   scratch.remove();
   await keychain.cleanup();
 });
 
-function lastSeq(): number {
-  return (session.db.prepare('SELECT coalesce(max(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
+/** The test's own connection to the open session's cache file (./support/cache-inspect.ts). */
+const cacheDb = () => inspectCache(session, keychain);
+async function lastSeq(): Promise<number> {
+  return ((await cacheDb()).prepare('SELECT coalesce(max(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
 }
-function entriesSince(seq: number): AuditEntry[] {
-  return (session.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e)!);
+async function entriesSince(seq: number): Promise<AuditEntry[]> {
+  return ((await cacheDb()).prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq').pluck().all(seq) as string[]).map((e) => parseCanonicalAuditEntry(e)!);
 }
 const reason = { code: 'patient-request', text: '' } as const;
 
@@ -69,7 +72,7 @@ async function prepare(output: 'pdf' | 'printer', caller = WINDOW_1): Promise<Pr
 }
 
 test('print.prepare without a reason, with "other" and no words, or with a path is INVALID_INPUT: nothing read or audited', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   for (const payload of [
     { patientId: patient.id, output: 'printer' },
     { patientId: patient.id, output: 'printer', reason: { code: 'other', text: '' } },
@@ -79,15 +82,15 @@ test('print.prepare without a reason, with "other" and no words, or with a path 
     const r = await rig.call('print.prepare', payload);
     assert.equal(!r.ok && r.error.code, 'INVALID_INPUT', JSON.stringify(payload));
   }
-  assert.deepEqual(entriesSince(seq), []);
+  assert.deepEqual(await entriesSince(seq), []);
 });
 
 test('print.prepare reads the chart as chart.open does and audits the print in the same transaction, with the watermark and a printId', async () => {
-  const seq = lastSeq();
+  const seq = await lastSeq();
   const p = await prepare('printer');
   assert.match(p.printId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.deepEqual(p.watermark, { clinician: 'Dr Pat Print', at: '2026-11-26T09:00:00.000Z', label: 'Confidential' });
-  const entries = entriesSince(seq);
+  const entries = await entriesSince(seq);
   // chart.open's own read entries, then the print's, all in one commit (consecutive seqs, nothing between).
   const reads = entries.filter((e) => e.subtype === 'read');
   const prints = entries.filter((e) => e.subtype === 'print');
@@ -192,10 +195,10 @@ test('policy limits print to paper: PDF is EXPORT_DISABLED at prepare (the refus
   const ready = await prepare('pdf');
   rig.policy.formats = ['printer'];
   try {
-    const seq = lastSeq();
+    const seq = await lastSeq();
     const r = await rig.call('print.prepare', { patientId: patient.id, reason, output: 'pdf' });
     assert.equal(!r.ok && r.error.code, 'EXPORT_DISABLED');
-    const entries = entriesSince(seq);
+    const entries = await entriesSince(seq);
     assert.deepEqual(entries.map((e) => [e.subtype, e.outcome]), [['print', '4']], 'one refusal entry, no read');
     assert.deepEqual(entries[0]!.entities, [...exportFacts({ format: 'pdf', reason: 'patient-request' }), `Patient/${patient.id}`]);
     // A PDF prepared before the policy changed is not written after it.

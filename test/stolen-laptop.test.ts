@@ -14,6 +14,7 @@ import { openCacheSession } from '../electron/services/cache-session';
 import { openCacheDatabase } from '../electron/services/cache-database';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { AppError } from '../shared/app-error';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { runCli } from './support/cache-cli';
@@ -46,7 +47,7 @@ test('a copied data folder holds no PHI and does not open without the keychain e
     const whileOpen = allFiles(dataDir);
     assert.ok(whileOpen.some((f) => f.endsWith('-wal')), 'the WAL is there while open');
     for (const file of whileOpen) assert.deepEqual(findLeaks(readFileSync(file), needles), [], `open: ${file}`);
-    session.close();
+    await session.close();
 
     const stolen = join(dir.path, 'stolen-copy');
     cpSync(dataDir, stolen, { recursive: true });
@@ -68,8 +69,8 @@ test('a copied data folder holds no PHI and does not open without the keychain e
     );
     // The stolen copy is still the real thing: with the right keychain it opens.
     const owner = await openCacheSession({ dataDir: stolen, secrets: keychain, actor: 'test', create: false });
-    assert.equal((owner.db.prepare('SELECT count(*) FROM patients').pluck().get() as number), 3);
-    owner.close();
+    assert.equal((await inspectCache(owner, keychain)).prepare('SELECT count(*) FROM patients').pluck().get() as number, 3);
+    await owner.close();
   } finally {
     dir.remove();
     await keychain.cleanup();

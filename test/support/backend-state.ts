@@ -29,8 +29,14 @@ export async function backendSnapshot(where: { dataDir: string; databaseUrl: str
   }
 }
 
-export function deviceAuditChain(session: CacheSession): BackendSnapshot['audit'] {
-  return session.db.prepare('SELECT seq, hash, entry FROM audit_log ORDER BY seq').all() as BackendSnapshot['audit'];
+/** The device's whole chain as its cache holds it, read through the session's store (read-only calls, nothing audited). */
+export async function deviceAuditChain(session: CacheSession): Promise<BackendSnapshot['audit']> {
+  const chain: BackendSnapshot['audit'] = [];
+  for (;;) {
+    const page = await session.store.call('auditEntriesAfter', { afterSeq: chain.at(-1)?.seq ?? 0, limit: 20_000 });
+    chain.push(...page.map(({ seq, hash, entry }) => ({ seq, hash, entry })));
+    if (page.length < 20_000) return chain;
+  }
 }
 
 /** A resource without the server's bookkeeping (meta), for comparing content. */

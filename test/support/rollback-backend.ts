@@ -70,8 +70,9 @@ export async function work(session: CacheSession, patients: string[], n: number,
   }
 }
 
-export function localHead(session: CacheSession): number {
-  return (session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number | null) ?? 0;
+/** The seq of the last entry in the device's chain (0 when empty), read through the session's store. */
+export async function localHead(session: CacheSession): Promise<number> {
+  return (await session.store.call('auditHead', {}))?.seq ?? 0;
 }
 
 export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: string): Promise<RollbackRig> {
@@ -113,7 +114,7 @@ export async function startRollbackRig(engine: 'sqlite' | 'postgres', name: stri
     token = await registerDevice(db, CLINICIAN, first);
     for (const patientId of patients) await importBundle(first, JSON.stringify(syntheticPatientBundle({ patientId, observations: 3 })));
   } finally {
-    first.close();
+    await first.close();
   }
   return {
     engine,
