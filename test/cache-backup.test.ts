@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../shared/app-error';
-import { backupCache, backupDatabaseTo, restoreCache } from '../electron/services/cache-backup';
+import { backupCache, backupOpenCache, restoreCache } from '../electron/services/cache-backup';
 import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cache-database';
 import { openCacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
@@ -35,7 +35,7 @@ test(`${BACKUPS} backups taken while another process writes: each opens with the
   const dir = scratchDir('backup-live');
   const dataDir = join(dir.path, 'cache');
   const marker = `PLAINTEXT-MARKER-${randomBytes(6).toString('hex')}`;
-  (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: true })).close();
+  await (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: true })).close();
   const writer = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write', marker });
   try {
     const keys = await loadDeviceKeys(keychain, readProfile(dataDir)!.profileId);
@@ -90,12 +90,12 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     await assert.rejects(restoreCache(dataDir, keychain, backup), code('CACHE_IN_USE'), 'not while the cache is open');
     await assert.rejects(backupCache(dataDir, keychain, join(dataDir, 'cache.db')), code('INVALID_INPUT'), 'a backup never lands in the cache folder');
     assert.equal(await outboxSize(s), 15, 'the open cache is untouched');
-    s.close();
+    await s.close();
 
     // Another cache's backup (another key): refused, the old database stays.
     const other = await openCacheSession({ dataDir: otherDir, secrets: keychain, actor: 'dr.o', create: true });
     await recordChange(other, observation(99));
-    other.close();
+    await other.close();
     const foreign = join(dir.path, 'foreign.db');
     await backupCache(otherDir, keychain, foreign);
     await assert.rejects(restoreCache(dataDir, keychain, foreign), (e: unknown) => code('CACHE_KEY_WRONG')(e) && /not a backup of this patient cache: it belongs to another cache/.test((e as Error).message) && !/damaged/.test((e as Error).message));
@@ -105,7 +105,7 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     const still = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
     assert.equal(await outboxSize(still), 15, 'old database kept after refused restores');
     await recordChange(still, observation(15)); // a commit that may still sit in the WAL when the restore runs
-    still.close();
+    await still.close();
     assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), [], 'no temp file left in the folder');
 
     const cli = runCli(['restore', '--data-dir', dataDir, '--from', backup], { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service });
@@ -113,11 +113,11 @@ test('restore round-trips; it is refused while the cache is open (CACHE_IN_USE) 
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.r', create: false });
     try {
       assert.equal(await outboxSize(restored), 10, 'the backup\'s ten changes, and only those');
-      checkCacheIntegrity(restored.db);
+      await restored.store.call('integrityCheck', {});
       await recordChange(restored, observation(20));
       assert.equal(await outboxSize(restored), 11, 'the restored cache takes new changes');
     } finally {
-      restored.close();
+      await restored.close();
     }
     assert.deepEqual(readdirSync(dataDir).filter((f) => f.includes('restore') || f.endsWith('.tmp')), []);
   } finally {
@@ -139,8 +139,10 @@ test('a cache bound to the passkey: the command line\'s backup is refused with a
       assert.equal(cli.status, 1);
       assert.match(cli.stderr, /^error LOCKED: This cache's key is bound to the clinician's passkey, so only the signed-in app can read it/m);
       const out = join(dir.path, 'app.db');
-      backupDatabaseTo(s.db, s.keys.cacheKey, out);
-      const copy = openCacheDatabase(out, s.keys.cacheKey, { create: false, readonly: true });
+      await backupOpenCache(s, out);
+      // The key, as the signed-in app unwraps it with the passkey (the session's is only in its store's worker).
+      const keys = await loadDeviceKeys(keychain, s.profile.profileId, prfOutput);
+      const copy = openCacheDatabase(out, keys.cacheKey, { create: false, readonly: true });
       try {
         assert.equal(copy.prepare('SELECT count(*) FROM outbox').pluck().get(), 1);
       } finally {
@@ -148,7 +150,7 @@ test('a cache bound to the passkey: the command line\'s backup is refused with a
       }
       assert.throws(() => openCacheDatabase(out, randomBytes(32), { create: false, readonly: true }), code('CACHE_KEY_WRONG'));
     } finally {
-      s.close();
+      await s.close();
     }
     // With the passkey's PRF output (a signed-in app), backupCache works beside nothing too.
     await backupCache(dataDir, keychain, join(dir.path, 'prf.db'), { prfOutput });
@@ -165,7 +167,7 @@ test('restore over a cache whose writer was SIGKILLed (its -wal still full of co
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true });
     for (let n = 0; n < 5; n++) await recordChange(s, observation(n));
-    s.close();
+    await s.close();
     const backup = join(dir.path, 'backup.db');
     await backupCache(dataDir, keychain, backup);
     const writer = startCacheChild({ dataDir, keychainService: keychain.service, mode: 'write', marker: 'x' });
@@ -177,10 +179,10 @@ test('restore over a cache whose writer was SIGKILLed (its -wal still full of co
     assert.equal(readdirSync(dataDir).includes('cache.db-wal'), false);
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
     try {
-      checkCacheIntegrity(restored.db);
+      await restored.store.call('integrityCheck', {});
       assert.equal(await outboxSize(restored), 5, 'exactly the backup, nothing of the old WAL');
     } finally {
-      restored.close();
+      await restored.close();
     }
   } finally {
     dir.remove();
@@ -198,9 +200,9 @@ test('a backup never replaces a cache\'s file: --out <another open cache>/cache.
   try {
     const sa = await openCacheSession({ dataDir: a, secrets: keychain, actor: 'dr.a', create: true });
     await recordChange(sa, observation(1));
-    sa.close();
+    await sa.close();
     const sc = await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: true });
-    sc.close();
+    await sc.close();
     const sb = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: true });
     for (let n = 0; n < 10; n++) await recordChange(sb, observation(n));
     const notes = join(dir.path, 'notes.txt');
@@ -212,11 +214,11 @@ test('a backup never replaces a cache\'s file: --out <another open cache>/cache.
     }
     assert.equal(readFileSync(notes, 'utf8'), 'not a backup');
     for (let n = 10; n < 15; n++) await recordChange(sb, observation(n));
-    sb.close();
+    await sb.close();
     const again = await openCacheSession({ dataDir: b, secrets: keychain, actor: 'dr.b', create: false });
     assert.equal(await outboxSize(again), 15);
-    again.close();
-    (await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: false })).close();
+    await again.close();
+    await (await openCacheSession({ dataDir: c, secrets: keychain, actor: 'dr.c', create: false })).close();
     const out = join(dir.path, 'a-backup.db');
     assert.equal(runCli(['backup', '--data-dir', a, '--out', out], env).status, 0);
     const twice = runCli(['backup', '--data-dir', a, '--out', out], env);
@@ -263,13 +265,13 @@ test('cache.db-wal and -shm deleted under the open app: a backup is refused whil
       copy.close();
     }
     for (let n = 100; n < 120; n++) await recordChange(s, observation(n));
-    s.close();
+    await s.close();
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: false });
     try {
       assert.equal(await outboxSize(again), 120);
-      checkCacheIntegrity(again.db);
+      await again.store.call('integrityCheck', {});
     } finally {
-      again.close();
+      await again.close();
     }
   } finally {
     dir.remove();

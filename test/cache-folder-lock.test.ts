@@ -14,12 +14,14 @@ import { AppError } from '../shared/app-error';
 import { openCacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { readProfile } from '../electron/services/cache-profile';
-import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-keys';
+import { cacheKeyAccount, dropKeys, loadDeviceKeys, signingKeyAccount } from '../electron/services/device-keys';
+import { openCacheDatabase } from '../electron/services/cache-database';
 import { wipeCache } from '../electron/services/cache-maintenance';
 import { acquireFolderLock } from '../electron/services/cache-folder-lock';
 import { backupCache } from '../electron/services/cache-backup';
 import { setSyncState, syncState } from '../electron/services/sync-state';
 import { randomBytes } from 'node:crypto';
+import { inspectCache } from './support/cache-inspect';
 import { runCli } from './support/cache-cli';
 import { startCacheChild } from './support/cache-child';
 import { scratchDir } from './support/scratch';
@@ -45,7 +47,7 @@ test('a cache open in another process: a second open, `cache wipe`, `import` and
     const first = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true });
     for (let n = 0; n < 25; n++) await recordChange(first, observation(n));
     assert.equal(await outboxSize(first), 25);
-    first.close();
+    await first.close();
     const profileId = readProfile(dataDir)!.profileId;
 
     const holder = child.set(startCacheChild({ dataDir, keychainService: keychain.service, mode: 'hold' }));
@@ -77,9 +79,10 @@ test('a cache open in another process: a second open, `cache wipe`, `import` and
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
     try {
       assert.equal(await outboxSize(again), 25, 'every unsynced change survived');
-      assert.equal(again.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'obs-%'").pluck().get(), 25);
+      const db = await inspectCache(again, keychain);
+      assert.equal(db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'obs-%'").pluck().get(), 25);
     } finally {
-      again.close();
+      await again.close();
     }
     // With nothing open, the command line may wipe.
     const wiped = runCli(['wipe', '--data-dir', dataDir], env);
@@ -97,16 +100,16 @@ test('two opens racing in one process (folder with a non-ASCII path): exactly on
   const dir = scratchDir('lock-race');
   const dataDir = join(dir.path, 'Ärztin 東京 🩺', 'cache');
   try {
-    (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
+    await (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
     const results = await Promise.allSettled([0, 1, 2].map(() => openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false })));
     const opened = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(opened.length, 1, 'one writer');
     assert.equal(refused.length, 2);
     for (const r of refused) assert.ok(inUse(r.reason), String(r.reason));
-    opened[0]!.value.close();
-    const next = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
-    next.close();
+    await opened[0]!.value.close();
+    const next = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false, lockWaitMs: 0 });
+    await next.close();
   } finally {
     dir.remove();
     await keychain.cleanup();
@@ -119,10 +122,10 @@ test('an open that fails (no key in this keychain) releases the lock: the right 
   const dir = scratchDir('lock-fail');
   const dataDir = join(dir.path, 'cache');
   try {
-    (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
+    await (await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: true })).close();
     await assert.rejects(openCacheSession({ dataDir, secrets: other, actor: 'dr.lock', create: false }), (e: unknown) => e instanceof AppError && e.code === 'CACHE_KEY_MISSING');
-    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false });
-    s.close();
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.lock', create: false, lockWaitMs: 0 });
+    await s.close();
   } finally {
     dir.remove();
     await keychain.cleanup();
@@ -146,14 +149,15 @@ test('the lock file deleted while a cache is open: never two writers (the holder
     const b = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.b', create: false });
     await assert.rejects(async () => await recordChange(a, observation(2)), inUse);
     await recordChange(b, observation(3));
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
     try {
-      assert.deepEqual(c.db.prepare("SELECT id FROM resources WHERE id LIKE 'obs-%' ORDER BY id").pluck().all(), ['obs-1', 'obs-3']);
+      const db = await inspectCache(c, keychain);
+      assert.deepEqual(db.prepare("SELECT id FROM resources WHERE id LIKE 'obs-%' ORDER BY id").pluck().all(), ['obs-1', 'obs-3']);
       assert.deepEqual(readdirSync(dataDir).sort(), ['cache.db', 'cache.db-shm', 'cache.db-wal', 'cache.lock', 'profile.json']);
     } finally {
-      c.close();
+      await c.close();
     }
   } finally {
     dir.remove();
@@ -168,9 +172,11 @@ test('an open that starts while this process is still closing the cache (an unlo
   try {
     const first = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true });
     const second = openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
-    first.close();
+    // Not awaited: the second open starts while the first session's worker is still closing.
+    const closed = first.close();
     const s = await second;
-    s.close();
+    await closed;
+    await s.close();
   } finally {
     dir.remove();
     await keychain.cleanup();
@@ -208,10 +214,10 @@ test('cache.lock deleted by hand while the app has the cache open with unsynced 
     assert.equal(restore.status, 75, restore.stderr);
     for (let n = 20; n < 30; n++) await recordChange(app, observation(n));
     assert.equal(await outboxSize(app), 30);
-    app.close();
+    await app.close();
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
     assert.equal(await outboxSize(again), 30, 'every change the app accepted is still there');
-    again.close();
+    await again.close();
 
     // Closed, the lock file deleted again: the operator knows nothing has it open and forces.
     rmSync(join(dataDir, 'cache.lock'));
@@ -219,7 +225,7 @@ test('cache.lock deleted by hand while the app has the cache open with unsynced 
     assert.equal(forced.status, 0, forced.stderr);
     const restored = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: false });
     assert.equal(await outboxSize(restored), 5);
-    restored.close();
+    await restored.close();
     rmSync(join(dataDir, 'cache.lock'));
     const forcedWipe = runCli(['wipe', '--force', '--data-dir', dataDir], env);
     assert.equal(forcedWipe.status, 0, forcedWipe.stderr);
@@ -238,6 +244,8 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
   try {
     const events = folderEvents();
     const a = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.a', create: true, onFolderEvent: events.on });
+    // The test's own connection to A's file: what committed, seen beside the worker.
+    const db = await inspectCache(a, keychain);
     await recordChange(a, observation(0));
     const relocked = events.next('relocked');
     rmSync(join(dataDir, 'cache.lock'));
@@ -253,19 +261,36 @@ test('cache.lock deleted while open: the app re-takes it at once (folder watch),
     rmSync(join(dataDir, 'cache.lock'));
     const other = acquireFolderLock(dataDir, { create: false });
     await lost;
-    await assert.rejects(setSyncState(a, 'probe', 'two-writers'), 'sync state is not written beside the other writer');
+    const committed = (on: typeof db) => ({
+      probe: on.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(),
+      entries: on.prepare('SELECT count(*) FROM audit_log').pluck().get(),
+      heads: on.prepare('SELECT count(*) FROM audit_heads').pluck().get(),
+      outbox: on.prepare('SELECT count(*) FROM outbox').pluck().get(),
+    });
+    const atLoss = committed(db);
+    await assert.rejects(setSyncState(a, 'probe', 'two-writers'), inUse, 'sync state is not written beside the other writer');
     await assert.rejects(async () => await recordChange(a, observation(1)), inUse);
     // Sync state goes through the cache store, whose every call is one write transaction: refused too; the value stayed.
     await assert.rejects(syncState(a, 'probe'), inUse);
-    assert.equal(a.db.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(), 'a-still-writes', 'the refused write left nothing');
-    a.close();
+    assert.equal(db.prepare("SELECT value FROM sync_state WHERE key = 'probe'").pluck().get(), 'a-still-writes', 'the refused write left nothing');
+    assert.deepEqual(committed(db), atLoss, 'nothing committed beside the other writer');
+    await a.close();
+    // A session that lost the folder writes nothing at close either, not even its signed head.
+    const keys = await loadDeviceKeys(keychain, a.profile.profileId);
+    const afterClose = openCacheDatabase(a.profile.databaseFile, keys.cacheKey, { create: false, readonly: true });
+    try {
+      assert.deepEqual(committed(afterClose), atLoss, 'the close committed nothing beside the other writer');
+    } finally {
+      afterClose.close();
+      dropKeys(keys);
+    }
     other.release();
     const c = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.c', create: false });
     try {
       assert.equal(await syncState(c, 'probe'), 'a-still-writes');
       assert.equal(await outboxSize(c), 1);
     } finally {
-      c.close();
+      await c.close();
     }
   } finally {
     await child?.kill();
@@ -282,13 +307,13 @@ test('junk in cache.lock (a faulty disk, a tool that wrote into it): the app ope
   try {
     const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: true });
     await recordChange(s, observation(1));
-    s.close();
+    await s.close();
     writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
     const again = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.x', create: false });
     assert.equal(await outboxSize(again), 1);
     // Held: junk written again is still no way into the folder for a second opener.
     await assert.rejects(openCacheSession({ dataDir, secrets: keychain, actor: 'dr.y', create: false, lockWaitMs: 0 }), inUse);
-    again.close();
+    await again.close();
     writeFileSync(join(dataDir, 'cache.lock'), randomBytes(4096));
     const verify = runCli(['verify', '--data-dir', dataDir], env);
     assert.equal(verify.status, 0, verify.stderr);

@@ -147,7 +147,7 @@ test('after the junk, nothing was stored or audited, no prototype is polluted, a
   assert.ok(good.ok);
   assert.equal((good.value as { patients: Array<{ id: string }> }).patients[0]!.id, patient.id);
   const s = cache.session;
-  assert.equal(verifyAuditChain(s.db, s.keys.publicKey, s.context.deviceId).ok, true);
+  assert.equal(verifyAuditChain(await cache.db(), s.keys.publicKey, s.context.deviceId).ok, true);
 });
 
 test('a failure inside a handler comes back as a typed error, never as an exception', async () => {

@@ -27,6 +27,7 @@ import { verifyAuditChain } from '../electron/services/audit-chain';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { cacheKeyAccount, loadDeviceKeys, signingKeyAccount } from '../electron/services/device-keys';
 import { setProblem } from '../electron/services/charting';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -82,7 +83,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let backend: BackendProcess;
     let d: PasskeyDesktop;
     let deviceId: string;
-    /** The real keys, as the app holds them in memory after a passkey unlock (positive controls only). */
+    /** The real keys, as a passkey unlock unwraps them (positive controls only). */
     let real: { cacheKey: Buffer; signingKey: KeyObject; publicKey: KeyObject };
     let uploadedUpTo: number;
     let lastSeq: number;
@@ -112,15 +113,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await d.auth.stopSync();
       const session = d.auth.session()!;
       deviceId = session.profile.profileId;
-      real = { cacheKey: Buffer.from(session.keys.cacheKey), signingKey: session.keys.signingKey, publicKey: session.keys.publicKey };
-      uploadedUpTo = session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      // The keys unwrapped with the passkey's PRF output, as the unlock does (the cache key then lives only in the store's worker).
+      const prf = Buffer.from(created.prfOutput, 'base64url');
+      const unwrapped = await loadDeviceKeys(keychain, deviceId, prf);
+      assert.ok(unwrapped.publicKey.equals(session.keys.publicKey), 'the same device key the session holds');
+      real = { cacheKey: unwrapped.cacheKey, signingKey: unwrapped.signingKey, publicKey: unwrapped.publicKey };
+      const db = await inspectCache(session, keychain, prf);
+      uploadedUpTo = db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       // Work the backend has not seen yet: its audit entries are the ones a thief would like gone.
-      const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+      const patientId = db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
       for (const text of ['Suspected overdose', 'Follow-up needed', 'Referred to psychiatry']) await setProblem(session, { patientId, text, status: 'active' }, new Date());
-      lastSeq = session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+      lastSeq = db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
       assert.ok(lastSeq >= uploadedUpTo + 3);
       d.auth.lockNow('manual');
       assert.equal(d.auth.session(), null);
+      // The lock closes the store in the background: the stolen folder is the one the worker left when it finished.
+      await session.close();
 
       loot = await keytar.findCredentials(keychain.service);
       const accounts = loot.map((l) => l.account);
@@ -209,8 +217,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await d.auth.stopSync();
       const session = d.auth.session()!;
       assert.equal((await verifyCache(session)).ok, true);
-      assert.ok((session.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number) >= lastSeq);
+      const db = await inspectCache(session, keychain, Buffer.from(used.prfOutput!, 'base64url'));
+      assert.ok((db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number) >= lastSeq);
       d.auth.lockNow('manual');
+      await session.close();
     });
 
     test('a signing key left unwrapped by an older version is bound to the passkey at the next PRF sign-in (read back)', async () => {
@@ -220,7 +230,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const used = await d.usePasskey();
       await d.auth.signInFinish(used.response, used.prfOutput);
       await d.auth.stopSync();
+      const session = d.auth.session()!;
       d.auth.lockNow('manual');
+      await session.close();
       const after = await keytar.findCredentials(keychain.service);
       assert.match(after.find((l) => l.account === signingKeyAccount(deviceId))!.password, /^wrapped:v1:/);
       assert.deepEqual(signingKeysIn(after), [], 'migrated: nothing to steal any more');

@@ -135,9 +135,10 @@ test('a locked keyring reads as KEYCHAIN_LOCKED with its own message, never as "
   const store = createOsSecretStore(`org.clinician-desktop.test.${randomUUID()}`);
   const dataDir = join(dir.path, 'locked');
   const cache = await openCacheSession({ dataDir, secrets: store, actor: 'dr.lock', create: true });
-  const key = Buffer.from(cache.keys.cacheKey);
-  cache.close();
+  await cache.close();
   const profileId = readProfile(dataDir)!.profileId;
+  // The key the cache was made with, as the keychain holds it (main keeps no copy: it lives in the store's worker).
+  const key = Buffer.from((await loadDeviceKeys(store, profileId)).cacheKey);
   await savePasskeyRecord(store, profileId, { clinicianId: 'dr.lock', displayName: 'Dr Lock', credentials: [], policy: FALLBACK_POLICY, lastOnlineAt: Date.now() });
 
   keyring.lock();

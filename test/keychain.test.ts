@@ -13,6 +13,7 @@ import { openCacheSession } from '../electron/services/cache-session';
 import { cacheKeyAccount, signingKeyAccount } from '../electron/services/device-keys';
 import { readProfile } from '../electron/services/cache-profile';
 import { AppError } from '../shared/app-error';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { ROOT, cliArgs } from './support/cache-cli';
@@ -35,10 +36,14 @@ test('first run creates a 256-bit cache key and an Ed25519 device key in the OS 
     const storedSigningKey = await keytar.getPassword(keychain.service, signingKeyAccount(profileId));
     assert.ok(storedCacheKey && storedSigningKey, 'both keys are in the keychain');
     assert.equal(Buffer.from(storedCacheKey, 'base64').length, 32);
-    assert.ok(Buffer.from(storedCacheKey, 'base64').equals(session.keys.cacheKey));
+    // The cache is encrypted with the stored key: a connection of the test's own, keyed from the keychain, reads it.
+    const db = await inspectCache(session, keychain);
+    assert.ok((db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n > 0, 'the stored key opens the cache');
     assert.equal(session.keys.signingKey.asymmetricKeyType, 'ed25519');
-    session.close();
-    assert.ok(session.keys.cacheKey.every((b) => b === 0), 'closing drops the raw key bytes');
+    // The cache key lives only in the store's worker (which zeroes it at close): main keeps none.
+    assert.equal('cacheKey' in session.keys, false, 'main holds no copy of the cache key');
+    await session.close();
+    assert.equal('cacheKey' in session.keys, false, 'main holds no copy of the cache key after close');
 
     const keyHex = Buffer.from(storedCacheKey, 'base64').toString('hex');
     for (const file of filesUnder(dir.path)) {
@@ -56,15 +61,22 @@ test('reopening uses the same keys; a second profile gets its own', async () => 
   const keychain = testKeychain();
   const dir = scratchDir();
   try {
+    const storedKey = async (profileId: string) => Buffer.from((await keytar.getPassword(keychain.service, cacheKeyAccount(profileId)))!, 'base64');
     const a = await openCacheSession({ dataDir: join(dir.path, 'a'), secrets: keychain, actor: 'test', create: true });
-    const keyA = Buffer.from(a.keys.cacheKey);
-    a.close();
+    const keyA = await storedKey(a.profile.profileId);
+    assert.equal(keyA.length, 32);
+    await a.store.call('setSyncState', { key: 'written_by_a', value: 'yes' });
+    await a.close();
     const again = await openCacheSession({ dataDir: join(dir.path, 'a'), secrets: keychain, actor: 'test', create: false });
-    assert.ok(again.keys.cacheKey.equals(keyA));
-    again.close();
+    assert.equal(again.profile.profileId, a.profile.profileId);
+    // The reopened worker reads what the first session wrote: the same file, opened with the same key.
+    assert.equal(await again.store.call('syncState', { key: 'written_by_a' }), 'yes');
+    assert.ok((await storedKey(again.profile.profileId)).equals(keyA), 'the keychain still holds the same key');
+    await again.close();
     const b = await openCacheSession({ dataDir: join(dir.path, 'b'), secrets: keychain, actor: 'test', create: true });
-    assert.ok(!b.keys.cacheKey.equals(keyA));
-    b.close();
+    assert.notEqual(b.profile.profileId, a.profile.profileId);
+    assert.ok(!(await storedKey(b.profile.profileId)).equals(keyA));
+    await b.close();
   } finally {
     dir.remove();
     await keychain.cleanup();
@@ -76,7 +88,7 @@ test('refuses to open the cache without its keychain entry, and never makes a ne
   const dir = scratchDir();
   try {
     const dataDir = join(dir.path, 'c');
-    (await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: true })).close();
+    await (await openCacheSession({ dataDir, secrets: keychain, actor: 'test', create: true })).close();
     const profileId = readProfile(dataDir)!.profileId;
     await keytar.deletePassword(keychain.service, cacheKeyAccount(profileId));
     await assert.rejects(

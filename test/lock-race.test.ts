@@ -20,6 +20,7 @@ import { readProfile } from '../electron/services/cache-profile';
 import { setProblem } from '../electron/services/charting';
 import { syncCounts } from '../electron/services/outbox';
 import { openDatabase } from '../server/database';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -100,7 +101,9 @@ test('sleep during the pull of an online sign-in aborts it: the cache it had ope
     assert.ok(existsSync(join(d.dataDir, 'cache.db-wal')), 'the attempt has the database open (its WAL is there)');
     assert.equal(d.auth.session(), null, 'an unlock under way hands out no cache');
     d.auth.lockNow('sleep');
-    assert.equal(existsSync(join(d.dataDir, 'cache.db-wal')), false, 'the lock closed the database at once (last connection gone, WAL folded in)');
+    // The lock closes the attempt's store at once (its calls refused); the worker closes the database behind it.
+    await d.auth.desktop.cachesClosed();
+    assert.equal(existsSync(join(d.dataDir, 'cache.db-wal')), false, 'the lock closed the database (last connection gone, WAL folded in)');
     pull.release();
     await assert.rejects(finishing, isLocked);
     assert.equal(d.auth.session(), null);
@@ -168,7 +171,8 @@ test('the backend ends the session (idle expiry): nothing is wiped, the app stay
   const session = d.auth.session()!;
   // The server forgets the session (as its idle expiry does); the desktop is not told.
   assert.equal(await new BackendClient(backend.url).logout(passkeyToken), true);
-  const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+  const cacheDb = await inspectCache(session, keychain, Buffer.from(used.prfOutput!, 'base64url'));
+  const patientId = cacheDb.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
   const { conditionId } = await setProblem(session, { patientId, text: 'Recorded after the server session ended', status: 'active' }, new Date());
   d.auth.nudgeSync();
   await until(async () => (await syncCounts(session)).waiting === 0, 'the change to go out');

@@ -19,11 +19,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { registerDeviceAt } from './support/backend-db';
-import { backendSnapshot, content, deviceAuditChain } from './support/backend-state';
+import { backendSnapshot, content } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { ROOT } from './support/cache-cli';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -53,7 +55,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const session = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.crash', create: true });
       token = await registerDeviceAt(backend, 'dr.crash', session);
       assert.equal(await new SyncWorker({ undoSeconds: 0, backend: new BackendClient(backend.url), session: () => session, token: () => token }).drain(), true);
-      session.close();
+      await session.close();
     });
 
     after(async () => {
@@ -63,8 +65,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     });
 
     /** How many times the device wrote each of the test's observations, from its audit chain (create and update entries). */
-    function deviceWrites(session: CacheSession): Map<string, number> {
-      const rows = session.db
+    function deviceWrites(db: CacheDatabase): Map<string, number> {
+      const rows = db
         .prepare(
           `SELECT substr(e.value, 13) AS id, count(*) AS n FROM audit_log a, json_each(a.entry, '$[7]') e
            WHERE a.action IN ('C', 'U') AND e.value LIKE 'Observation/kill-%' GROUP BY e.value`,
@@ -75,10 +77,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     /** No change doubled, none lost; with `settled`, each exactly once with the device's content. */
     async function checkExactlyOnce(session: CacheSession, settled: boolean, when: string): Promise<{ writes: number; applied: number }> {
-      const writes = deviceWrites(session);
-      const queued = new Map(
-        (session.db.prepare("SELECT resource_id AS id, count(*) AS n FROM outbox WHERE resource_id LIKE 'kill-%' GROUP BY resource_id").all() as Array<{ id: string; n: number }>).map((r) => [r.id, r.n]),
-      );
+      // The test's own connection to the cache file; the chain and the outbox read in one snapshot (the store's worker may commit meanwhile).
+      const db = await inspectCache(session, keychain);
+      const { writes, queued } = db.transaction(() => ({
+        writes: deviceWrites(db),
+        queued: new Map(
+          (db.prepare("SELECT resource_id AS id, count(*) AS n FROM outbox WHERE resource_id LIKE 'kill-%' GROUP BY resource_id").all() as Array<{ id: string; n: number }>).map((r) => [r.id, r.n]),
+        ),
+      }))();
       const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
       for (const id of server.resources.keys()) if (id.startsWith('kill-')) assert.ok(writes.has(id), `${when}: ${id} on the backend was written by the device`);
       let total = 0;
@@ -89,7 +95,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.ok(n <= version + (queued.get(id) ?? 0), `${when}: ${id} not lost (backend ${version}, queued ${queued.get(id) ?? 0}, device ${n})`);
         if (settled) {
           assert.equal(version, n, `${when}: ${id} once per change`);
-          const local = JSON.parse(session.db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id) as string) as Record<string, unknown>;
+          const local = JSON.parse(db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id) as string) as Record<string, unknown>;
           assert.equal(content(server.resources.get(id)!.resource), content(local), `${when}: ${id} holds the device's last change`);
         }
       }
@@ -105,12 +111,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         if ((await worker.drain()) && await outboxSize(session) === 0) break;
         await sleep(50);
       }
-      const stuck = session.db.prepare('SELECT last_error, count(*) AS n FROM outbox GROUP BY last_error').all();
+      const db = await inspectCache(session, keychain);
+      const stuck = db.prepare('SELECT last_error, count(*) AS n FROM outbox GROUP BY last_error').all();
       assert.equal(await outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)} ${worker.status.lastError}`);
-      assert.equal(session.db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0, 'no self-made conflicts');
+      assert.equal(db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0, 'no self-made conflicts');
       await checkExactlyOnce(session, true, 'at the end');
       const uploaded = (await backendSnapshot(backend, session.profile.profileId, 'Observation')).audit;
-      const own = deviceAuditChain(session);
+      const own = db.prepare('SELECT seq, hash, entry FROM audit_log ORDER BY seq').all() as typeof uploaded;
       assert.equal(uploaded.length, own.length, 'the whole chain was uploaded');
       assert.deepEqual(uploaded, own, "the backend's audit chain equals the device's");
     }
@@ -159,7 +166,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           if (applied > lastApplied) progressed++;
           lastApplied = applied;
         } finally {
-          session.close();
+          await session.close();
         }
       }
       assert.ok(progressed >= CLIENT_KILLS / 2, `sync made progress between kills (${progressed} of ${CLIENT_KILLS})`);
@@ -168,7 +175,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       try {
         await finish(session);
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -210,7 +217,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         charting = false;
         await chart;
         await worker.stop();
-        session.close();
+        await session.close();
       }
     });
   });

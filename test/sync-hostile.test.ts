@@ -16,12 +16,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { PULL_PATH, PUSH_PATH } from '../shared/sync-api';
 import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -74,6 +76,8 @@ describe('sync against a hostile server', () => {
   let hostile: Server;
   let mode: { path: string; behaviour: Behaviour } | null = null;
   let session: CacheSession;
+  /** The test's own connection to the session's cache file (./support/cache-inspect.ts). */
+  let db: CacheDatabase;
   let token: string;
   let otherToken: string;
   let worker: SyncWorker;
@@ -97,12 +101,12 @@ describe('sync against a hostile server', () => {
 
   /** What must not change under a hostile answer. */
   function state() {
-    const hash = (sql: string) => createHash('sha256').update(JSON.stringify(session.db.prepare(sql).all())).digest('hex');
+    const hash = (sql: string) => createHash('sha256').update(JSON.stringify(db.prepare(sql).all())).digest('hex');
     return {
-      outbox: session.db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq').pluck().all(),
+      outbox: db.prepare('SELECT idempotency_key FROM outbox ORDER BY seq').pluck().all(),
       resources: hash('SELECT resource_type, id, version_id, json FROM resources ORDER BY resource_type, id'),
       conflicts: hash('SELECT * FROM conflicts'),
-      cursor: session.db.prepare("SELECT value FROM sync_state WHERE key = 'pull_cursor'").pluck().get() ?? null,
+      cursor: db.prepare("SELECT value FROM sync_state WHERE key = 'pull_cursor'").pluck().get() ?? null,
     };
   }
 
@@ -113,10 +117,11 @@ describe('sync against a hostile server', () => {
     backend = await startBackend({ dataDir: join(dir.path, 'backend'), origins: ['https://app.invalid'], bundles: [bundles] });
     backend.admin(['add-clinician', 'dr.h', '--name', 'Dr H', '--assign-all']);
     session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.h', create: true });
+    db = await inspectCache(session, keychain);
     const other = await openCacheSession({ dataDir: join(dir.path, 'other'), secrets: keychain, actor: 'dr.h', create: true });
     token = await registerDeviceAt(backend, 'dr.h', session);
     otherToken = await registerDeviceAt(backend, 'dr.h', other);
-    other.close();
+    await other.close();
 
     hostile = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -138,7 +143,7 @@ describe('sync against a hostile server', () => {
   after(async () => {
     hostile?.closeAllConnections();
     hostile?.close();
-    session?.close();
+    await session?.close();
     await backend?.dispose();
     dir.remove();
     await keychain.cleanup();
@@ -188,7 +193,7 @@ describe('sync against a hostile server', () => {
     }
     mode = null;
     assert.equal(await worker.drain(), true);
-    const arrived = session.db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'from-elsewhere-%'").pluck().get();
+    const arrived = db.prepare("SELECT count(*) FROM resources WHERE id LIKE 'from-elsewhere-%'").pluck().get();
     assert.equal(arrived, 3);
   });
 });

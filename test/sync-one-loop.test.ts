@@ -14,6 +14,7 @@ import type { Browser } from 'playwright-core';
 import { setProblem } from '../electron/services/charting';
 import { syncCounts } from '../electron/services/outbox';
 import { openDatabase } from '../server/database';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -27,6 +28,8 @@ let browser: Browser;
 let renderer: RendererServer;
 let backend: BackendProcess;
 let d: PasskeyDesktop;
+/** The passkey's PRF output: the keys are bound to it (the test's own connection to the cache needs it). */
+let prfOutput: Buffer;
 
 before(async () => {
   [browser, renderer] = await Promise.all([launchChromium(), serveRenderer()]);
@@ -37,6 +40,7 @@ before(async () => {
   d = await passkeyDesktop({ browser, origin: renderer.origin, backendUrl: backend.url, dir: dir.path, name: 'desktop', secrets: keychain, prf: true });
   const created = await d.createPasskey('dr.loop', code);
   await d.auth.enrollFinish(created.response, created.prfOutput);
+  prfOutput = Buffer.from(created.prfOutput!, 'base64url');
   assert.ok(d.auth.session(), 'unlocked after enrollment, sync running');
 });
 
@@ -53,7 +57,8 @@ test('a lock during an in-flight push followed by an unlock never runs two sync 
   // The enrollment's first sync finishes; the change is made while no loop runs.
   await d.auth.stopSync();
   const session = d.auth.session()!;
-  const patientId = session.db.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
+  const cacheDb = await inspectCache(session, keychain, prfOutput);
+  const patientId = cacheDb.prepare('SELECT id FROM patients ORDER BY id LIMIT 1').pluck().get() as string;
   const { conditionId } = await setProblem(session, { patientId, text: 'Recorded while the push is held', status: 'active' }, new Date());
 
   // The first push waits at the gate; around it, a count of the worker's requests in flight.

@@ -16,6 +16,7 @@ import type { Browser, Page } from 'playwright-core';
 import { BackendClient } from '../electron/services/backend-client';
 import { importBundle } from '../electron/services/bundle-import';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { verifyCache } from '../electron/services/cache-maintenance';
@@ -24,7 +25,8 @@ import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
-import { backendSnapshot, deviceAuditChain } from './support/backend-state';
+import { backendSnapshot } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { addVirtualAuthenticator } from './support/virtual-authenticator';
 import { addWebAuthnHelper, launchChromium, serveRenderer, type RendererServer } from './browser/harness';
 
@@ -55,6 +57,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let proxy: TcpProxy;
     let page: Page;
     let session: CacheSession;
+    /** The test's own connection to the session's cache file (./support/cache-inspect.ts). */
+    let db: CacheDatabase;
     let token: string;
     const patientIds = Array.from({ length: PATIENTS }, (_, i) => `sync-patient-${i}`);
 
@@ -67,6 +71,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend.admin(['add-clinician', 'dr.sync', '--name', 'Dr Sync', '--assign-all']);
 
       session = await openCacheSession({ dataDir: join(dir.path, 'desktop'), secrets: keychain, actor: 'dr.sync', create: true });
+      db = await inspectCache(session, keychain);
       for (const id of patientIds) await importBundle(session, JSON.stringify(syntheticPatientBundle({ patientId: id, observations: 0 })));
 
       // Sign in for real: a passkey from the virtual authenticator, enrolled with a one-time code.
@@ -85,7 +90,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     after(async () => {
       await proxy?.close();
-      session?.close();
+      await session?.close();
       await page?.close();
       await browser?.close();
       await renderer?.close();
@@ -129,10 +134,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         rounds++;
         if (!(await worker.drain())) await new Promise((r) => setTimeout(r, worker.backoffMs(worker.status.failures - 1)));
       }
-      const stuck = session.db.prepare('SELECT last_error, base_version, count(*) AS n FROM outbox GROUP BY last_error, base_version').all();
+      const stuck = db.prepare('SELECT last_error, base_version, count(*) AS n FROM outbox GROUP BY last_error, base_version').all();
       assert.equal(await outboxSize(session), 0, `the outbox drained: ${JSON.stringify(stuck)}`);
       assert.ok(proxy.cuts >= 5, `connections really were cut (${proxy.cuts})`);
-      assert.equal(session.db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0);
+      assert.equal(db.prepare('SELECT count(*) FROM conflicts').pluck().get(), 0);
 
       const server = await serverState();
       assert.equal(server.applied, CHANGES, 'one stored answer per change: each applied once');
@@ -142,7 +147,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.ok(got, id);
         assert.equal(got.version, want.versions, `${id} has one version per change`);
         assert.equal(got.value, want.value, `${id} holds its last change (applied in order)`);
-        const local = session.db.prepare("SELECT version_id FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id);
+        const local = db.prepare("SELECT version_id FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id);
         assert.equal(local, String(want.versions), `${id}: the cache knows the backend's version`);
       }
       assert.equal((await verifyCache(session)).ok, true, 'the audit chain is whole');
@@ -150,13 +155,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       while (!(await worker.drain())) await new Promise((r) => setTimeout(r, 20));
       const uploaded = (await serverState()).audit;
       assert.ok(uploaded.length >= CHANGES, 'every change was audited and uploaded');
-      assert.deepEqual(uploaded, deviceAuditChain(session), "the backend's audit chain for the device equals the device's own");
+      assert.deepEqual(uploaded, db.prepare('SELECT seq, hash, entry FROM audit_log ORDER BY seq').all(), "the backend's audit chain for the device equals the device's own");
     });
 
     test('a change made on a version someone else has since changed comes back as a conflict with both versions, not an overwrite', async () => {
       proxy.cutRate = 0;
       const id = `obs-${engine}-0`;
-      const before = session.db.prepare("SELECT version_id FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id) as string;
+      const before = db.prepare("SELECT version_id FROM resources WHERE resource_type = 'Observation' AND id = ?").pluck().get(id) as string;
       // Someone else (another device of the clinician) changes it first.
       const elsewhere = await new BackendClient(backend.url).push(token, [
         { idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: before, resource: observation(patientIds[0]!, id, 222) },
@@ -166,7 +171,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(proxy.url), session: () => session, token: () => token });
       assert.equal(await worker.drain(), true, worker.status.lastError ?? '');
       assert.equal(await outboxSize(session), 0);
-      const conflict = session.db.prepare('SELECT mine, theirs, their_version FROM conflicts WHERE resource_id = ?').get(id) as { mine: string; theirs: string; their_version: string };
+      const conflict = db.prepare('SELECT mine, theirs, their_version FROM conflicts WHERE resource_id = ?').get(id) as { mine: string; theirs: string; their_version: string };
       assert.equal((JSON.parse(conflict.mine) as { valueQuantity: { value: number } }).valueQuantity.value, 111);
       assert.equal((JSON.parse(conflict.theirs) as { valueQuantity: { value: number } }).valueQuantity.value, 222);
       assert.equal(conflict.their_version, String(Number(before) + 1));

@@ -22,6 +22,7 @@ import type { FhirResource } from '../shared/contract';
 import { PUSH_PATH, type Change } from '../shared/sync-api';
 import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -79,7 +80,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     after(async () => {
       await front?.close();
-      session?.close();
+      await session?.close();
       await backend?.dispose();
       dir.remove();
       await keychain.cleanup();
@@ -99,7 +100,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       for (let i = 0; i < 60 && (await syncCounts(session)).waiting > 2; i++) await worker.drain();
       assert.equal((await syncCounts(session)).waiting, 2, 'only the failing change and the one behind it wait');
-      const waiting = session.db.prepare('SELECT resource_id FROM outbox WHERE last_error IS NULL ORDER BY seq').pluck().all();
+      const db = await inspectCache(session, keychain);
+      const waiting = db.prepare('SELECT resource_id FROM outbox WHERE last_error IS NULL ORDER BY seq').pluck().all();
       assert.deepEqual(waiting, ['se-poison', 'se-poison'], 'the later change of the same resource waits behind the failing one');
       assert.equal(worker.status.failing, 1, 'one change set aside, counted');
       assert.equal(worker.status.lastError, FAILING_MESSAGE);

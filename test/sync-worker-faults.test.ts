@@ -22,6 +22,7 @@ import type { FhirResource } from '../shared/contract';
 import { MAX_PUSH_BYTES, PUSH_BODY_LIMIT, PUSH_PATH } from '../shared/sync-api';
 import { registerDeviceAt } from './support/backend-db';
 import { backendSnapshot } from './support/backend-state';
+import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
@@ -89,7 +90,7 @@ describe('the sync worker against a failing proxy', () => {
   });
   after(async () => {
     await front?.close();
-    session?.close();
+    await session?.close();
     await backend?.dispose();
     dir.remove();
     await keychain.cleanup();
@@ -224,7 +225,7 @@ describe('a replayed older last pull page', () => {
   let session: CacheSession;
   after(async () => {
     await front?.close();
-    session?.close();
+    await session?.close();
     await backend?.dispose();
     dir.remove();
     await keychain.cleanup();
@@ -254,7 +255,8 @@ describe('a replayed older last pull page', () => {
       return recorded;
     });
     const client = new BackendClient(front.url, 30_000);
-    const countP = () => session.db.prepare("SELECT count(*) FROM resources WHERE patient_id = 'rp-p'").pluck().get() as number;
+    const db = await inspectCache(session, keychain);
+    const countP = () => db.prepare("SELECT count(*) FROM resources WHERE patient_id = 'rp-p'").pluck().get() as number;
     await pullChanges(session, client, token);
     await pullChanges(session, client, token); // an empty last page listing rp-a only
     const stale = recorded!;

@@ -21,9 +21,14 @@ import { parseCanonicalAuditEntry, rollbackFacts } from '../shared/audit-entry';
 import { verifyCache } from '../electron/services/cache-maintenance';
 import { rollbackNotice, ROLLBACK_REPORTED_MESSAGE } from '../electron/services/rollback-guard';
 import { ROOT } from './support/cache-cli';
-import { CLINICIAN, auditVerify, backendChain, localHead, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
+import type { CacheDatabase } from '../electron/services/cache-database';
+import { inspectCache } from './support/cache-inspect';
+import { CLINICIAN, auditVerify, backendChain, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 const CHILD = join(ROOT, 'test', 'support', 'wal-loss-child.ts');
+
+/** The last seq of the chain in the cache file, read through the test's own connection (0: an empty log). */
+const localHead = (db: CacheDatabase): number => (db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number | null) ?? 0;
 
 /** Runs the child until it reports, then kills it with SIGKILL; returns its report. */
 async function runChildAndKill(rig: RollbackRig): Promise<{ checkpointed: number; uploaded: number; written: number }> {
@@ -82,16 +87,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const report = await runChildAndKill(rig);
       const session = await rig.open();
       try {
-        assert.equal(localHead(session), report.written, 'a crash loses nothing committed');
+        const db = await inspectCache(session, rig.keychain);
+        assert.equal(localHead(db), report.written, 'a crash loses nothing committed');
         assert.equal(await rollbackNotice(session), null);
         assert.equal((await verifyCache(session)).ok, true);
         await rig.upload(session);
         assert.equal(await rollbackNotice(session), null);
         const backend = await backendChain(rig, session.context.deviceId);
         assert.deepEqual(backend.rollbacks, []);
-        assert.equal(backend.entries, localHead(session));
+        assert.equal(backend.entries, localHead(db));
       } finally {
-        session.close();
+        await session.close();
       }
     });
 
@@ -105,7 +111,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
       const session = await rig.open();
       try {
-        assert.equal(localHead(session), report.checkpointed, 'only the commits before the checkpoint survived');
+        const db = await inspectCache(session, rig.keychain);
+        assert.equal(localHead(db), report.checkpointed, 'only the commits before the checkpoint survived');
         const notice = await rollbackNotice(session);
         assert.equal(notice?.code, 'CACHE_ROLLED_BACK', 'said at open');
         // verify no longer passes while commits the backend vouched for are missing.
@@ -114,17 +121,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await work(session, rig.patients, 5, 'after-wal-loss');
         const receipt = await rig.upload(session);
         const rollbackSeq = report.uploaded + 1;
-        const rollback = parseCanonicalAuditEntry(session.db.prepare('SELECT entry FROM audit_log WHERE seq = ?').pluck().get(rollbackSeq) as string)!;
+        const rollback = parseCanonicalAuditEntry(db.prepare('SELECT entry FROM audit_log WHERE seq = ?').pluck().get(rollbackSeq) as string)!;
         const facts = rollbackFacts(rollback)!;
         assert.equal(facts.backendSeq, report.uploaded, 'continues from the backend\'s last accepted entry');
         assert.equal(facts.keptSeq, report.checkpointed);
-        assert.equal(facts.rechained, localHead(session) - rollbackSeq);
-        assert.equal(receipt?.seq, localHead(session), 'everything reached the backend');
+        assert.equal(facts.rechained, localHead(db) - rollbackSeq);
+        assert.equal(receipt?.seq, localHead(db), 'everything reached the backend');
 
         const backend = await backendChain(rig, session.context.deviceId);
         assert.equal(backend.ok, true, 'the backend chain verifies');
-        assert.equal(backend.entries, localHead(session));
-        for (const row of session.db.prepare('SELECT seq, hash FROM audit_log').all() as Array<{ seq: number; hash: string }>) {
+        assert.equal(backend.entries, localHead(db));
+        for (const row of db.prepare('SELECT seq, hash FROM audit_log').all() as Array<{ seq: number; hash: string }>) {
           assert.equal(backend.hashes.get(row.seq), row.hash, `entry ${row.seq} is the same on both sides`);
         }
         assert.deepEqual(backend.rollbacks, [rollbackSeq], 'flagged for review');
@@ -135,7 +142,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal((await verifyCache(session)).ok, true);
         assert.equal((await rollbackNotice(session))?.message, ROLLBACK_REPORTED_MESSAGE);
       } finally {
-        session.close();
+        await session.close();
       }
     });
   });

@@ -11,6 +11,7 @@ import { openCacheSession } from '../../electron/services/cache-session';
 import { recordChange } from '../../electron/services/outbox';
 import { createOsSecretStore } from '../../electron/services/secret-store';
 import { SyncWorker } from '../../electron/services/sync-worker';
+import { inspectCache } from './cache-inspect';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -18,7 +19,10 @@ const env = (name: string): string => {
   return value;
 };
 
-const session = await openCacheSession({ dataDir: env('SYNC_CHILD_DATA_DIR'), secrets: createOsSecretStore(env('SYNC_CHILD_KEYCHAIN_SERVICE')), actor: env('SYNC_CHILD_ACTOR'), create: false });
+const secrets = createOsSecretStore(env('SYNC_CHILD_KEYCHAIN_SERVICE'));
+const session = await openCacheSession({ dataDir: env('SYNC_CHILD_DATA_DIR'), secrets, actor: env('SYNC_CHILD_ACTOR'), create: false });
+// A connection of its own to pick an earlier observation to edit again (the store's worker owns the session's).
+const db = await inspectCache(session, secrets);
 const token = env('SYNC_CHILD_TOKEN');
 const patients = env('SYNC_CHILD_PATIENTS').split(',');
 const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(env('SYNC_CHILD_BACKEND_URL'), 3000), session: () => session, token: () => token, baseDelayMs: 20, maxDelayMs: 200, batchSize: 25 });
@@ -27,7 +31,7 @@ process.stdout.write('ready\n');
 
 let n = 0;
 for (;;) {
-  const update = Math.random() < 0.4 ? (session.db.prepare("SELECT id, patient_id FROM resources WHERE id LIKE 'kill-%' ORDER BY random() LIMIT 1").get() as { id: string; patient_id: string } | undefined) : undefined;
+  const update = Math.random() < 0.4 ? (db.prepare("SELECT id, patient_id FROM resources WHERE id LIKE 'kill-%' ORDER BY random() LIMIT 1").get() as { id: string; patient_id: string } | undefined) : undefined;
   const id = update?.id ?? `kill-${process.pid}-${n}`;
   const patientId = update?.patient_id ?? patients[n % patients.length]!;
   await recordChange(session, { resourceType: 'Observation', id, status: 'final', code: { text: 'Heart rate' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: 50 + (n % 100), unit: '/min' } });
