@@ -56,6 +56,16 @@ async function rows(): Promise<Row[]> {
   );
 }
 
+/**
+ * Until the change just saved has left this computer: the status line first
+ * counts it waiting (held for the 10 s undo window; until its next poll it may
+ * still show the "All changes sent" of before the save), then says all sent.
+ */
+async function untilSent(): Promise<void> {
+  await page.getByTestId('sync-waiting').getByText(/\d+ waiting/).waitFor({ timeout: 10_000 });
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
+}
+
 let problem: Row;
 let order: string[];
 
@@ -75,7 +85,7 @@ test('ArrowDown on a focused status select saves nothing', async () => {
   order = listed.map((r) => r.id);
   problem = listed.find((r) => r.name === 'Hypertension')!;
   assert.equal(problem.status, 'active');
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
+  await untilSent();
   const outbox = await waitingChanges();
 
   const select = page.locator(`[data-condition="${problem.id}"] select`);
@@ -116,7 +126,7 @@ test('a status change needs confirmation naming the problem and old → new, and
   await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
 
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
+  await untilSent();
   await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
   await row.getByTestId('undo-line').getByText(/already (sent|reached|answered)|being sent/).waitFor();
   assert.equal(await conditionStatus(problem.id), 'inactive', 'the sent change stays');
