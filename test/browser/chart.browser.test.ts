@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { CacheHolder } from '../support/cache-holder';
+import { inspectCache } from '../support/cache-inspect';
 import { createHandlerRegistry } from '../../electron/services/handler-registry';
 import { importBundle } from '../../electron/services/bundle-import';
 import { createOsSecretStore } from '../../electron/services/secret-store';
@@ -27,6 +28,13 @@ let browser: Browser;
 let server: RendererServer;
 const cache = new CacheHolder();
 
+/** Closes the holder's session and waits until its worker has closed the file and released the folder. */
+async function letGo(holder: CacheHolder): Promise<void> {
+  const session = holder.session();
+  holder.close();
+  await session?.close();
+}
+
 before(async () => {
   await cache.open({ dataDir, secrets: keychain, actor: 'dr.test', create: true });
   const session = cache.session();
@@ -38,7 +46,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
-  cache.close();
+  await letGo(cache);
   dir.remove();
   await keychain.cleanup();
 });
@@ -88,8 +96,8 @@ test('search for a Synthea patient, open the chart, see the right data and its a
   assert.match(await page.getByTestId('access-log').innerText(), /dr\.test\s+Opened chart\s+Succeeded/);
 
   // The audit log holds the search and the chart read for this patient.
-  const session = cache.session()!;
-  const entries = session.db
+  const db = await inspectCache(cache.session()!, keychain);
+  const entries = db
     .prepare('SELECT action, subtype, actor, outcome FROM audit_log WHERE patient_id = ? AND action IN (\'E\', \'R\') ORDER BY seq')
     .all(p.id) as Array<{ action: string; subtype: string; actor: string; outcome: string }>;
   assert.ok(entries.some((e) => e.action === 'E' && e.subtype === 'search-type'), 'the search is audited');
@@ -116,7 +124,7 @@ test('the page cannot reach the registry from another origin', async () => {
 
 test('with the cache key missing from the keychain, the page says why and shows no patient data', async () => {
   // One writer per folder: the app's own holder lets go first, so the keychain is what fails.
-  cache.close();
+  await letGo(cache);
   const other = new CacheHolder();
   await other.open({ dataDir, secrets: createOsSecretStore(`${keychain.service}.elsewhere`), actor: 'dr.test', create: true });
   const page = await browser.newPage({ viewport: { width: 1366, height: 700 } });

@@ -7,10 +7,13 @@
  * quit the app as the app quits (sync stopped, cache locked and closed, the
  * window gone) and start a new AuthService on the same data folder and
  * keychain, then open the renderer again in the same tab, whose platform
- * authenticator (like the OS's) still holds the passkey.
+ * authenticator (like the OS's) still holds the passkey. `db()` is the
+ * test's own connection to the signed-in session's cache file
+ * (./desktop-cache.ts).
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import type { CacheDatabase } from '../../electron/services/cache-database';
 import { AuthService } from '../../electron/services/auth-service';
 import { BackendClient } from '../../electron/services/backend-client';
 import { createHandlerRegistry, type HandlerRegistry } from '../../electron/services/handler-registry';
@@ -18,6 +21,7 @@ import type { SecretStore } from '../../electron/services/secret-store';
 import { startBackend, type BackendProcess } from '../support/backend-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
+import { desktopCache } from './desktop-cache';
 import { bindClinician, launchChromium, serveRenderer, type RendererServer } from './harness';
 
 /** Waits until the form control `selector` holds exactly `text` (a function run in the page: the CSP forbids evaluating strings). */
@@ -35,6 +39,8 @@ export interface ChartingDesktop {
   proxy: TcpProxy;
   page: Page;
   auth(): AuthService;
+  /** The test's own connection to the current app's open session's cache file (closed when the session closes); rejects while locked. */
+  db(): Promise<CacheDatabase>;
   /** Quits the app (as enrolled-desktop's close does, but the backend stays) and starts it again on the same folder and keychain; the page shows the sign-in screen. */
   quitAndRestart(): Promise<void>;
   close(): Promise<void>;
@@ -58,7 +64,8 @@ export async function chartingDesktop(dir: string, keychain: SecretStore, option
   const current = new Proxy({} as HandlerRegistry, { get: (_t, name) => registry[name as keyof HandlerRegistry] });
   const page = await browser.newPage({ viewport: options.viewport ?? { width: 1366, height: 768 } });
   await addVirtualAuthenticator(page, { prf: true });
-  await bindClinician(page, current, renderer.origin);
+  const cache = desktopCache(keychain);
+  await bindClinician(page, cache.watch(current), renderer.origin);
   await page.goto(`${renderer.origin}/index.html`);
   await page.locator('#clinician-id').fill('dr.kim');
   await page.locator('#enroll-code').fill(backend.admin(['enroll-code', 'dr.kim']));
@@ -74,6 +81,7 @@ export async function chartingDesktop(dir: string, keychain: SecretStore, option
     proxy,
     page,
     auth: () => auth,
+    db: () => cache.db(auth.session()),
     async quitAndRestart() {
       // The window goes first (its pagehide flushes what waits), then the app quits.
       await page.goto('about:blank');

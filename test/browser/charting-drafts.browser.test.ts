@@ -163,6 +163,6 @@ test('a lock that starts in main while a keystroke is being saved loses nothing:
   await page.getByRole('button', { name: 'Unlock with passkey' }).click();
   await page.getByTestId('chart').waitFor();
   await waitNote('assessment', `${before} (sats`);
-  const stored = (desktop.auth().session()!.db.prepare("SELECT body_json FROM drafts WHERE kind = 'note'").pluck().all() as string[]).join('\n');
+  const stored = ((await desktop.db()).prepare("SELECT body_json FROM drafts WHERE kind = 'note'").pluck().all() as string[]).join('\n');
   assert.ok(stored.includes(`${before} (sats`.slice(-40)), 'the cache holds the last keystroke');
 });

@@ -44,8 +44,8 @@ const editor = () => page.getByTestId('note-editor');
 const signButton = () => editor().getByRole('button', { name: 'Sign note…' });
 
 /** The patient's notes in the cache, with their status. */
-function notesInCache(): Array<{ status: string; relatesTo?: unknown }> {
-  const db = desktop.auth.session()!.db;
+async function notesInCache(): Promise<Array<{ status: string; relatesTo?: unknown }>> {
+  const db = await desktop.db();
   return (db.prepare("SELECT json FROM resources WHERE resource_type = 'Composition'").pluck().all() as string[])
     .map((j) => JSON.parse(j) as { status: string; subject: { reference: string }; relatesTo?: unknown })
     .filter((c) => c.subject.reference === `Patient/${patient.id}`);
@@ -70,7 +70,7 @@ test('an empty note cannot be signed: the button says why, and main refuses one 
   }, patient.id);
   assert.equal(refused.ok, false);
   assert.equal(refused.error?.code, 'INVALID_INPUT');
-  assert.ok(notesInCache().every((n) => n.status !== 'final'), 'nothing signed');
+  assert.ok((await notesInCache()).every((n) => n.status !== 'final'), 'nothing signed');
   await screenshot(page, 'charting-empty-note');
 });
 
@@ -93,13 +93,13 @@ test('signing asks first: Esc (closing only the question) and Cancel sign nothin
   await dialog.waitFor();
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
-  assert.ok(notesInCache().every((n) => n.status !== 'final'), 'Esc and Cancel signed nothing');
+  assert.ok((await notesInCache()).every((n) => n.status !== 'final'), 'Esc and Cancel signed nothing');
   assert.equal(await editor().getByLabel('Subjective').inputValue(), 'Short of breath on stairs for a week.', 'and kept the text');
 
   await signButton().click();
   await page.getByTestId('sign-confirm-confirm').click();
   await page.getByTestId('charting-message').getByText('Note signed.').waitFor();
-  assert.equal(notesInCache().filter((n) => n.status === 'final').length, 1);
+  assert.equal((await notesInCache()).filter((n) => n.status === 'final').length, 1);
   assert.equal(await editor().getByLabel('Subjective').inputValue(), '', 'the editor starts a new note');
   const drafts = await desktop.page.evaluate((patientId) => (globalThis as unknown as { clinician: { drafts: { list(i: unknown): Promise<{ value: { drafts: unknown[] } }> } } }).clinician.drafts.list({ patientId }), patient.id);
   assert.equal(drafts.value.drafts.length, 0, 'the signed note left no draft behind');
@@ -127,9 +127,9 @@ test('a signed note reads with its sections, author and time; an addendum is con
   await page.getByTestId('addendum-confirm-confirm').click();
   await note.getByTestId('addendum').first().waitFor();
   assert.match(await note.getByTestId('addendum').first().innerText(), /Full blood count normal\./);
-  const addenda = notesInCache().filter((n) => n.relatesTo !== undefined);
+  const addenda = (await notesInCache()).filter((n) => n.relatesTo !== undefined);
   assert.equal(addenda.length, 1);
-  assert.equal(notesInCache().filter((n) => n.status === 'final').length, 2, 'the note and its addendum, both signed');
+  assert.equal((await notesInCache()).filter((n) => n.status === 'final').length, 2, 'the note and its addendum, both signed');
   await screenshot(page, 'charting-addendum');
 });
 

@@ -42,8 +42,8 @@ after(async () => {
 const form = () => page.getByTestId('vitals-form');
 
 /** Vital sign Observations of the patient recorded on this computer (not imported). */
-function recordedVitals(): number {
-  const db = desktop.auth.session()!.db;
+async function recordedVitals(): Promise<number> {
+  const db = await desktop.db();
   return (db.prepare("SELECT json FROM resources WHERE resource_type = 'Observation'").pluck().all() as string[])
     .map((j) => JSON.parse(j) as { subject?: { reference?: string }; effectiveDateTime?: string })
     .filter((o) => o.subject?.reference === `Patient/${patient.id}` && String(o.effectiveDateTime) >= new Date(Date.now() - 3_600_000).toISOString()).length;
@@ -60,7 +60,7 @@ async function errorAt(label: string, key: string): Promise<string> {
 }
 
 test('each implausible vital is marked at its field with the range in words, and nothing is recorded', async () => {
-  const before = recordedVitals();
+  const before = await recordedVitals();
   await form().getByLabel('Systolic (mmHg)').fill('300');
   await form().getByLabel('Diastolic (mmHg)').fill('80');
   await form().getByLabel('Heart rate (/min)').fill('900');
@@ -82,7 +82,7 @@ test('each implausible vital is marked at its field with the range in words, and
   assert.doesNotMatch(summary, /malformed|whole request/);
   await screenshot(page, 'charting-vitals-errors');
   await expectAccessible(page, 'charting vitals errors');
-  assert.equal(recordedVitals(), before, 'nothing recorded');
+  assert.equal(await recordedVitals(), before, 'nothing recorded');
 
   // The same screen in the dark theme: still readable (contrast checked by axe).
   const setTheme = (theme: string | null) =>
@@ -99,7 +99,7 @@ test('each implausible vital is marked at its field with the range in words, and
 });
 
 test('text that is not a plain decimal ("0x50", "1e2") is refused at its field, never recorded as 80 or 100; a decimal comma is read', async () => {
-  const before = recordedVitals();
+  const before = await recordedVitals();
   for (const label of ['Systolic (mmHg)', 'Diastolic (mmHg)', 'Respiratory rate (/min)', 'Weight (kg)']) await form().getByLabel(label).fill('');
   await form().getByLabel('Heart rate (/min)').fill('0x50');
   await form().getByLabel('SpO₂ (%)').fill('1e2');
@@ -109,7 +109,7 @@ test('text that is not a plain decimal ("0x50", "1e2") is refused at its field, 
   assert.equal(await errorAt('Heart rate (/min)', 'heartRate'), 'Heart rate must be between 20 and 300 /min');
   assert.match(await errorAt('SpO₂ (%)', 'spo2'), /must be between 50 and 100 %$/);
   assert.equal(await form().getByLabel('Temperature (°C)').getAttribute('aria-invalid'), null, '37,2 is a number');
-  assert.equal(recordedVitals(), before, 'nothing recorded');
+  assert.equal(await recordedVitals(), before, 'nothing recorded');
   assert.equal(await form().getByTestId('fahrenheit-offer').count(), 0, 'no °F offer for 37,2');
   await form().getByLabel('Temperature (°C)').fill('1e2');
   assert.equal(await form().getByTestId('fahrenheit-offer').count(), 0, '"1e2" is not offered as 100 °F');
@@ -136,32 +136,32 @@ test('a °F temperature in the °C field is recognised and offered as a conversi
 
 test('vitals already sent say so when Undo is asked; saved vitals not yet sent are undone', async () => {
   // Online: the vitals leave at once, and Undo says they went.
-  const before = recordedVitals();
+  const before = await recordedVitals();
   await form().getByLabel('Heart rate (/min)').fill('88');
   await form().getByRole('button', { name: 'Save vitals' }).click();
   const line = page.getByTestId('vitals-form').getByTestId('undo-line');
   await line.getByText('Vitals saved.').waitFor();
-  assert.equal(recordedVitals(), before + 2, 'temperature and heart rate recorded');
+  assert.equal(await recordedVitals(), before + 2, 'temperature and heart rate recorded');
   assert.equal(await form().getByLabel('Heart rate (/min)').inputValue(), '', 'the form is cleared');
   // Until the outbox is empty (the status line may still show the "All changes sent" from before the save).
-  const outbox = () => desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
-  for (const deadline = Date.now() + 20_000; outbox() > 0; ) {
+  const outbox = async () => (await desktop.db()).prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+  for (const deadline = Date.now() + 20_000; (await outbox()) > 0; ) {
     assert.ok(Date.now() < deadline, 'the vitals were sent');
     await page.evaluate(() => new Promise((resolve) => (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame(() => resolve(null))));
   }
   await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 20_000 });
   await line.getByRole('button', { name: 'Undo' }).click();
   await line.getByText(/already (sent|reached|answered)|being sent/).waitFor();
-  assert.equal(recordedVitals(), before + 2, 'the sent vitals stay');
+  assert.equal(await recordedVitals(), before + 2, 'the sent vitals stay');
 
   // Nothing leaves this computer (the sync worker stopped, as while offline): Undo takes the vitals back.
   await desktop.auth.stopSync();
   await form().getByLabel('Heart rate (/min)').fill('90');
   await form().getByRole('button', { name: 'Save vitals' }).click();
   await line.getByText('Vitals saved.').waitFor();
-  assert.equal(recordedVitals(), before + 3);
+  assert.equal(await recordedVitals(), before + 3);
   await screenshot(page, 'charting-vitals-undo');
   await line.getByRole('button', { name: 'Undo' }).click();
   await line.getByText(/Undone/).waitFor();
-  assert.equal(recordedVitals(), before + 2, 'taken back');
+  assert.equal(await recordedVitals(), before + 2, 'taken back');
 });

@@ -46,7 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  otherDevice?.close();
+  await otherDevice?.close();
   await desktop?.close();
   dir.remove();
   await keychain.cleanup();
@@ -66,7 +66,8 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   await status.waitFor();
   assert.equal(await status.inputValue(), 'active');
   await page.getByTestId('sync-waiting').getByText('All changes sent').waitFor({ timeout: 10_000 });
-  const conditionId = auth.session()!.db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND json LIKE '%Essential hypertension%'").pluck().get() as string;
+  const db = await desktop.db();
+  const conditionId = db.prepare("SELECT id FROM resources WHERE resource_type = 'Condition' AND json LIKE '%Essential hypertension%'").pluck().get() as string;
   assert.ok(conditionId);
 
   // The OS reports the network gone: the status says so from the event alone, before any request fails.
@@ -80,7 +81,7 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   await page.locator(`[data-condition="${conditionId}"]`).getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
   await page.getByTestId('sync-waiting').getByText('1 waiting').waitFor({ timeout: 5000 });
-  const theirs = { ...(JSON.parse(auth.session()!.db.prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(conditionId) as string) as Record<string, unknown>) };
+  const theirs = { ...(JSON.parse(db.prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(conditionId) as string) as Record<string, unknown>) };
   theirs.clinicalStatus = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] };
   const pushed = await new BackendClient(backend.url).push(otherToken, [
     { idempotencyKey: randomUUID(), resourceType: 'Condition', id: conditionId, baseVersion: '1', resource: theirs as { resourceType: string; id: string } },
@@ -120,6 +121,6 @@ test('a problem changed here and elsewhere while offline: both versions side by 
   const stored = server.resources.get(conditionId)!;
   assert.equal(stored.version, 3, 'added, changed elsewhere, then the clinician\'s choice');
   assert.equal((stored.resource.clinicalStatus as { coding: Array<{ code: string }> }).coding[0]!.code, 'inactive');
-  const choices = auth.session()!.db.prepare("SELECT count(*) FROM audit_log WHERE subtype = 'conflict-keep-mine' AND patient_id = ?").pluck().get(patient.id);
+  const choices = db.prepare("SELECT count(*) FROM audit_log WHERE subtype = 'conflict-keep-mine' AND patient_id = ?").pluck().get(patient.id);
   assert.equal(choices, 1, 'the choice is in the audit trail');
 });

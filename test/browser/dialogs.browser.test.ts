@@ -74,8 +74,8 @@ test('each panel is a modal dialog: focus in, Esc closes only the dialog, focus 
 });
 
 /** Each of the patient's problems' clinical status in the cache, by id. */
-function problemStatuses(): Record<string, string> {
-  const rows = desktop.auth.session()!.db
+async function problemStatuses(): Promise<Record<string, string>> {
+  const rows = (await desktop.db())
     .prepare("SELECT id, json_extract(json, '$.clinicalStatus.coding[0].code') AS status FROM resources WHERE resource_type = 'Condition' AND patient_id = ? ORDER BY id")
     .all(patient.id) as Array<{ id: string; status: string }>;
   return Object.fromEntries(rows.map((r) => [r.id, r.status]));
@@ -88,7 +88,7 @@ test('a change not sent yet is listed by patient, kind, age and state, and Undo 
   const problem = (await row.innerText()).split('\n')[0]!.trim();
   const before = await row.locator('select').inputValue();
   const next = before === 'resolved' ? 'active' : 'resolved';
-  const statusesBefore = problemStatuses();
+  const statusesBefore = await problemStatuses();
   await row.locator('select').selectOption(next);
   await row.getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
@@ -123,8 +123,8 @@ test('a change not sent yet is listed by patient, kind, age and state, and Undo 
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
   assert.equal(await focusedTestId(), 'sync-status-button');
-  assert.deepEqual(problemStatuses(), statusesBefore, `${problem}: back to ${before}, as every problem was`);
-  assert.equal(desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left to send');
+  assert.deepEqual(await problemStatuses(), statusesBefore, `${problem}: back to ${before}, as every problem was`);
+  assert.equal((await desktop.db()).prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left to send');
 });
 
 test('a change the server refused is offered as Discard (not Undo), and discarding it puts the problem back', async () => {
@@ -132,14 +132,15 @@ test('a change the server refused is offered as Discard (not Undo), and discardi
   const row = page.locator('[data-condition]').first();
   const before = await row.locator('select').inputValue();
   const next = before === 'inactive' ? 'active' : 'inactive';
-  const statusesBefore = problemStatuses();
+  const statusesBefore = await problemStatuses();
   await row.locator('select').selectOption(next);
   await row.getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
   await page.getByTestId('sync-waiting').getByText('1 waiting').waitFor({ timeout: 10_000 });
   // The backend's answer for it: refused (as settle records a real push reply).
   const session = desktop.auth.session()!;
-  const key = session.db.prepare('SELECT idempotency_key FROM outbox').pluck().get() as string;
+  const db = await desktop.db();
+  const key = db.prepare('SELECT idempotency_key FROM outbox').pluck().get() as string;
   await settle(session, [{ idempotencyKey: key, status: 'refused', reason: 'Not found among your patients.' }]);
 
   await page.getByTestId('sync-status-button').click();
@@ -156,6 +157,6 @@ test('a change the server refused is offered as Discard (not Undo), and discardi
   await dialog.getByTestId('waiting-none').waitFor({ timeout: 10_000 });
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
-  assert.deepEqual(problemStatuses(), statusesBefore, 'the problem is back as it was');
-  assert.equal(session.db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left, refused or not');
+  assert.deepEqual(await problemStatuses(), statusesBefore, 'the problem is back as it was');
+  assert.equal(db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'nothing left, refused or not');
 });

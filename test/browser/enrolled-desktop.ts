@@ -4,10 +4,13 @@
  * dr.kim assigned every fixture patient, a TCP proxy in front of it that the
  * test controls (the network), the app's AuthService talking through that
  * proxy, and a page that enrolled through the real enroll screen with a
- * virtual platform authenticator (PRF on). `close` tears it all down.
+ * virtual platform authenticator (PRF on). `db()` is the test's own
+ * connection to the signed-in session's cache file (./desktop-cache.ts).
+ * `close` tears it all down, the cache's worker closed before it resolves.
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import type { CacheDatabase } from '../../electron/services/cache-database';
 import { AuthService } from '../../electron/services/auth-service';
 import { BackendClient } from '../../electron/services/backend-client';
 import { createHandlerRegistry, type HandlerRegistry } from '../../electron/services/handler-registry';
@@ -15,6 +18,7 @@ import type { SecretStore } from '../../electron/services/secret-store';
 import { startBackend, type BackendProcess } from '../support/backend-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
+import { desktopCache } from './desktop-cache';
 import { bindClinician, launchChromium, serveRenderer, type RendererServer } from './harness';
 
 export interface EnrolledDesktop {
@@ -24,6 +28,8 @@ export interface EnrolledDesktop {
   proxy: TcpProxy;
   auth: AuthService;
   page: Page;
+  /** The test's own connection to the open session's cache file (closed when the session closes); rejects while locked. */
+  db(): Promise<CacheDatabase>;
   close(): Promise<void>;
 }
 
@@ -50,7 +56,8 @@ export async function enrolledDesktop(dir: string, keychain: SecretStore, option
   await auth.start();
   const page = await browser.newPage({ viewport: options.viewport ?? { width: 1366, height: 768 } });
   await addVirtualAuthenticator(page, { prf: true });
-  await bindClinician(page, options.registry ? options.registry(auth, client) : createHandlerRegistry(auth, auth), renderer.origin);
+  const cache = desktopCache(keychain);
+  await bindClinician(page, cache.watch(options.registry ? options.registry(auth, client) : createHandlerRegistry(auth, auth)), renderer.origin);
   await page.goto(`${renderer.origin}/index.html`);
   await page.locator('#clinician-id').fill('dr.kim');
   await page.locator('#enroll-code').fill(backend.admin(['enroll-code', 'dr.kim']));
@@ -63,9 +70,13 @@ export async function enrolledDesktop(dir: string, keychain: SecretStore, option
     proxy,
     auth,
     page,
+    db: () => cache.db(auth.session()),
     async close() {
       await auth.stopSync();
+      const session = auth.session();
       auth.lockNow('quit');
+      // The worker signs the head and lets go of the file before the test removes the folder and the keychain.
+      await session?.close();
       await page.close();
       await browser.close();
       await renderer.close();

@@ -31,8 +31,8 @@ after(async () => {
   await desktop?.close();
 });
 
-function exportRows(patientId: string): Array<{ outcome: string }> {
-  return desktop.cache.session()!.db.prepare("SELECT outcome FROM audit_log WHERE patient_id = ? AND subtype = 'export' ORDER BY seq").all(patientId) as Array<{ outcome: string }>;
+async function exportRows(patientId: string): Promise<Array<{ outcome: string }>> {
+  return (await desktop.db()).prepare("SELECT outcome FROM audit_log WHERE patient_id = ? AND subtype = 'export' ORDER BY seq").all(patientId) as Array<{ outcome: string }>;
 }
 
 /** Activates an action by keyboard (a dimmed action is aria-disabled: focusable, and says why when used). */
@@ -75,7 +75,7 @@ test('Export summary (FHIR) with a reason: the save destination gets the Bundle,
   // No path anywhere in the page: not the folder, not the file name.
   const html = await page.content();
   assert.ok(!html.includes(desktop.saveDir) && !html.includes(saved.at(-1)!), 'the page never shows where the file went');
-  assert.deepEqual(exportRows(patient.id).map((r) => r.outcome), ['0'], 'one export audited, succeeded');
+  assert.deepEqual((await exportRows(patient.id)).map((r) => r.outcome), ['0'], 'one export audited, succeeded');
 
   await page.getByRole('tab', { name: 'Access' }).click();
   await page.getByTestId('access-entry').first().waitFor();
@@ -94,7 +94,7 @@ test('without a reason the dialog stops the export (nothing sent) and main refus
   await openChart(page, LONG_FAMILY);
   const patientId = 'print-long-0001';
   const files = desktop.savedFiles().length;
-  const audited = exportRows(patientId).length;
+  const audited = (await exportRows(patientId)).length;
   await openExportDialog(page);
   await page.getByTestId('export-reason-submit').click();
   assert.equal(await page.getByTestId('export-reason-error').innerText(), 'Choose a reason.');
@@ -123,7 +123,7 @@ test('without a reason the dialog stops the export (nothing sent) and main refus
   }, patientId);
   for (const a of answers) assert.deepEqual([a.ok, a.error?.code], [false, 'INVALID_INPUT']);
   assert.equal(desktop.savedFiles().length, files, 'no file was written');
-  assert.equal(exportRows(patientId).length, audited, 'nothing was read, so nothing audited');
+  assert.equal((await exportRows(patientId)).length, audited, 'nothing was read, so nothing audited');
   await page.close();
 });
 
@@ -211,7 +211,7 @@ test('policy: turned-off actions say "Turned off by your organisation"; a format
   await page.keyboard.press('Escape');
   await page.getByTestId('export-fhir').getByText('Turned off by your organisation').waitFor();
   // The refused attempt is visible to the privacy officer (audited, failed), and nothing was saved.
-  assert.equal(exportRows('print-long-0001').at(-1)?.outcome, '4');
+  assert.equal((await exportRows('print-long-0001')).at(-1)?.outcome, '4');
   desktop.policy.formats = [...ALL];
   await page.close();
 });

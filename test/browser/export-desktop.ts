@@ -11,16 +11,19 @@
  * engine Electron's printToPDF uses), called while the renderer's print
  * view is mounted; "paper" is kept as a PDF in the folder too, so the test
  * reads what the printer would have been given. Policy is a value the test
- * changes (as IT's policy can change while the app runs).
+ * changes (as IT's policy can change while the app runs). `db()` is the
+ * test's own connection to the cache file (../support/cache-inspect.ts).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import type { CacheDatabase } from '../../electron/services/cache-database';
 import { importBundle } from '../../electron/services/bundle-import';
 import { createExportSurface } from '../../electron/services/export/export-surface';
 import { createHandlerRegistry } from '../../electron/services/handler-registry';
 import type { ExportFormat } from '../../shared/contract';
 import { CacheHolder } from '../support/cache-holder';
+import { inspectCache } from '../support/cache-inspect';
 import { scratchDir } from '../support/scratch';
 import { SYNTHEA_FILES } from '../support/synthea';
 import { testKeychain } from '../support/test-keychain';
@@ -47,6 +50,8 @@ export interface ExportDesktop {
   /** What the page showed each time main printed it (print.output): the print view's watermark time, or null without a print view. */
   outputs: Array<{ kind: 'pdf' | 'printer'; watermarkTime: string | null }>;
   cache: CacheHolder;
+  /** The test's own connection to the open session's cache file (closed when the session closes). */
+  db(): Promise<CacheDatabase>;
   open(options?: { viewport?: { width: number; height: number } }): Promise<{ page: Page; problems: string[] }>;
   /** Files in saveDir (names only), oldest first by name. */
   savedFiles(): string[];
@@ -92,6 +97,11 @@ export async function exportDesktop(name: string, options: ExportDesktopOptions 
     cancelNext,
     outputs,
     cache,
+    async db() {
+      const open = cache.session();
+      if (!open) throw new Error('the cache is not open');
+      return inspectCache(open, keychain);
+    },
     async open(pageOptions = {}) {
       const page = await browser.newPage({ viewport: pageOptions.viewport ?? { width: 1366, height: 768 }, timezoneId: 'UTC', locale: 'en-GB' });
       pages.push(page);
@@ -139,7 +149,10 @@ export async function exportDesktop(name: string, options: ExportDesktopOptions 
       for (const p of pages) await p.close().catch(() => undefined);
       await browser.close();
       await server.close();
+      const open = cache.session();
       cache.close();
+      // The worker signs the head and lets go of the file before the folder and the keychain go.
+      await open?.close();
       scratch.remove();
       await keychain.cleanup();
     },

@@ -30,9 +30,9 @@ let desktop: EnrolledDesktop;
 let page: Page;
 let glass: GlassService;
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -72,7 +72,7 @@ before(async () => {
   // The patient is no longer assigned to dr.kim: the next sync takes it off this computer.
   desktop.backend.admin(['unassign', 'dr.kim', RESTRICTED]);
   desktop.auth.nudgeSync();
-  await until(() => desktop.auth.session()?.db.prepare('SELECT count(*) FROM patients WHERE id = ?').pluck().get(RESTRICTED) === 0, 'the unassigned patient left the cache');
+  await until(async () => desktop.auth.session() !== null && (await desktop.db()).prepare('SELECT count(*) FROM patients WHERE id = ?').pluck().get(RESTRICTED) === 0, 'the unassigned patient left the cache');
 });
 
 after(async () => {

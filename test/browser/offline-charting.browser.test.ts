@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Page } from 'playwright-core';
-import type { AuthService } from '../../electron/services/auth-service';
 import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
 import type { BackendProcess } from '../support/backend-process';
@@ -25,11 +24,10 @@ let desktop: EnrolledDesktop;
 let backend: BackendProcess;
 let proxy: TcpProxy;
 let page: Page;
-let auth: AuthService;
 
 before(async () => {
   desktop = await enrolledDesktop(dir.path, keychain);
-  ({ backend, proxy, page, auth } = desktop);
+  ({ backend, proxy, page } = desktop);
 });
 
 after(async () => {
@@ -104,7 +102,7 @@ test('vitals and a signed note written offline wait safely, then sync by themsel
   const db = new SQLite(join(backend.dataDir, 'backend.db'), { readonly: true });
   try {
     const uploaded = db.prepare('SELECT count(*) FROM audit_entries').pluck().get() as number;
-    const local = auth.session()!.db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
+    const local = (await desktop.db()).prepare('SELECT max(seq) FROM audit_log').pluck().get() as number;
     assert.ok(uploaded >= local - 2, `audit entries uploaded (${uploaded} of ${local})`);
     const reads = (network: string) =>
       db.prepare("SELECT count(*) FROM audit_entries WHERE patient_id = ? AND entry LIKE '%\"R\",\"read\"%' AND event LIKE ?").pluck().get(patient.id, `%"valueCode":"${network}"%`) as number;

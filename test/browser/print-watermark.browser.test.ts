@@ -108,9 +108,8 @@ test('Print on paper: main prints the page with the print view mounted, says so 
   for (const text of pages) assert.ok(text.includes(`Confidential · Printed by ${CLINICIAN_NAME} · ${seen.watermarkTime}`));
 
   // print.prepare was audited in the cache (reason code as a URN, the print subtype) and the chart's access log says it in words.
-  const rows = desktop.cache
-    .session()!
-    .db.prepare("SELECT outcome, json_extract(entry, '$[7]') AS entities FROM audit_log WHERE patient_id = ? AND subtype = 'print' ORDER BY seq")
+  const rows = (await desktop.db())
+    .prepare("SELECT outcome, json_extract(entry, '$[7]') AS entities FROM audit_log WHERE patient_id = ? AND subtype = 'print' ORDER BY seq")
     .all(LONG_PATIENT_ID) as Array<{ outcome: string; entities: string }>;
   assert.ok(rows.some((r) => r.outcome === '0' && r.entities.includes('urn:clinician-desktop:export:reason:referral') && r.entities.includes('urn:clinician-desktop:export:format:printer')));
   await page.getByRole('tab', { name: 'Access' }).click();

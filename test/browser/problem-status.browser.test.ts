@@ -37,13 +37,13 @@ after(async () => {
   await keychain.cleanup();
 });
 
-function conditionStatus(id: string): string {
-  const json = desktop.auth.session()!.db.prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(id) as string;
+async function conditionStatus(id: string): Promise<string> {
+  const json = (await desktop.db()).prepare("SELECT json FROM resources WHERE resource_type = 'Condition' AND id = ?").pluck().get(id) as string;
   return (JSON.parse(json) as { clinicalStatus: { coding: Array<{ code: string }> } }).clinicalStatus.coding[0]!.code;
 }
 
-function waitingChanges(): number {
-  return desktop.auth.session()!.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+async function waitingChanges(): Promise<number> {
+  return (await desktop.db()).prepare('SELECT count(*) FROM outbox').pluck().get() as number;
 }
 
 async function rows(): Promise<Row[]> {
@@ -54,6 +54,16 @@ async function rows(): Promise<Row[]> {
       status: (tr.querySelector('select') as { value: string } | null)?.value ?? '',
     })),
   );
+}
+
+/**
+ * Until the change just saved has left this computer: the status line first
+ * counts it waiting (held for the 10 s undo window; until its next poll it may
+ * still show the "All changes sent" of before the save), then says all sent.
+ */
+async function untilSent(): Promise<void> {
+  await page.getByTestId('sync-waiting').getByText(/\d+ waiting/).waitFor({ timeout: 10_000 });
+  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
 }
 
 let problem: Row;
@@ -75,8 +85,8 @@ test('ArrowDown on a focused status select saves nothing', async () => {
   order = listed.map((r) => r.id);
   problem = listed.find((r) => r.name === 'Hypertension')!;
   assert.equal(problem.status, 'active');
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
-  const outbox = waitingChanges();
+  await untilSent();
+  const outbox = await waitingChanges();
 
   const select = page.locator(`[data-condition="${problem.id}"] select`);
   await select.focus();
@@ -85,8 +95,8 @@ test('ArrowDown on a focused status select saves nothing', async () => {
   assert.notEqual(staged, problem.status, 'the select shows the choice');
   // The choice is staged, not saved: the cache and the outbox are unchanged.
   await page.locator(`[data-condition="${problem.id}"]`).getByRole('button', { name: 'Save change' }).waitFor();
-  assert.equal(conditionStatus(problem.id), problem.status, 'the problem is unchanged in the cache');
-  assert.equal(waitingChanges(), outbox, 'nothing waits to be sent');
+  assert.equal(await conditionStatus(problem.id), problem.status, 'the problem is unchanged in the cache');
+  assert.equal(await waitingChanges(), outbox, 'nothing waits to be sent');
   assert.match(await page.locator(`[data-condition="${problem.id}"]`).innerText(), /Not saved: .+ → /);
   await screenshot(page, 'charting-problem-staged');
   await expectAccessible(page, 'charting problem staged');
@@ -107,19 +117,19 @@ test('a status change needs confirmation naming the problem and old → new, and
   await expectAccessible(page, 'charting problem confirmation');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await dialog.waitFor({ state: 'detached' });
-  assert.equal(conditionStatus(problem.id), 'active', 'Cancel changed nothing');
+  assert.equal(await conditionStatus(problem.id), 'active', 'Cancel changed nothing');
 
   await row.getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
   await row.getByTestId('undo-line').getByText('Changed to Inactive').waitFor();
-  assert.equal(conditionStatus(problem.id), 'inactive');
+  assert.equal(await conditionStatus(problem.id), 'inactive');
   await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
 
-  await page.getByTestId('sync-waiting').getByText(/All changes (sent|saved)/).waitFor({ timeout: 60_000 });
+  await untilSent();
   await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
   await row.getByTestId('undo-line').getByText(/already (sent|reached|answered)|being sent/).waitFor();
-  assert.equal(conditionStatus(problem.id), 'inactive', 'the sent change stays');
+  assert.equal(await conditionStatus(problem.id), 'inactive', 'the sent change stays');
   await row.getByTestId('undo-line').getByRole('button', { name: 'Change it again' }).click();
   assert.equal(await row.locator('select').evaluate((el) => el === (el.ownerDocument as { activeElement: unknown }).activeElement), true, 'the status select has the focus');
 });
@@ -131,14 +141,14 @@ test('a change not yet sent is undone: the status is back and the row has not mo
   await row.getByRole('button', { name: 'Save change' }).click();
   await page.getByTestId('problem-confirm-confirm').click();
   await row.getByTestId('undo-line').getByText('Changed to Resolved').waitFor();
-  assert.equal(conditionStatus(problem.id), 'resolved');
+  assert.equal(await conditionStatus(problem.id), 'resolved');
   await waitValue(page, `[data-condition="${problem.id}"] select`, 'resolved');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order (a resolved problem does not sink)');
   await screenshot(page, 'charting-problem-changed');
 
   await row.getByTestId('undo-line').getByRole('button', { name: 'Undo' }).click();
   await row.getByTestId('undo-line').getByText(/Undone/).waitFor();
-  assert.equal(conditionStatus(problem.id), 'inactive', 'the status is back');
+  assert.equal(await conditionStatus(problem.id), 'inactive', 'the status is back');
   await waitValue(page, `[data-condition="${problem.id}"] select`, 'inactive');
   assert.deepEqual((await rows()).map((r) => r.id), order, 'rows keep their order');
 });

@@ -102,7 +102,7 @@ test('the worklist is home: accessible, in light and dark', async () => {
   await page.getByTestId('settings-dialog').waitFor({ state: 'detached' });
   await checkScreen(page, 'shell-04-worklist-dark');
   // The setting is kept in the cache's workspace state.
-  const kept = desktop.auth.session()!.db.prepare("SELECT value FROM workspace_state WHERE key = 'theme'").pluck().get();
+  const kept = (await desktop.db()).prepare("SELECT value FROM workspace_state WHERE key = 'theme'").pluck().get();
   assert.equal(kept, 'dark');
 });
 
@@ -183,7 +183,10 @@ test('cache unavailable: says why, shows no patient data; accessible', async () 
   const cacheDir = join(dir.path, 'unavailable');
   const first = new CacheHolder();
   await first.open({ dataDir: cacheDir, secrets: keychain, actor: 'dr.test', create: true });
+  const firstSession = first.session();
   first.close();
+  // Its worker gone and the folder free: what the other holder meets is the keychain without the key.
+  await firstSession?.close();
   const other = new CacheHolder();
   await other.open({ dataDir: cacheDir, secrets: createOsSecretStore(`${keychain.service}.elsewhere`), actor: 'dr.test', create: true });
   const p = await desktop.browser.newPage({ viewport: { width: 1366, height: 768 } });
@@ -195,6 +198,8 @@ test('cache unavailable: says why, shows no patient data; accessible', async () 
     await checkScreen(p, 'shell-13-cache-unavailable');
   } finally {
     await p.close();
+    const otherSession = other.session();
     other.close();
+    await otherSession?.close();
   }
 });
