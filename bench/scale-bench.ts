@@ -1,15 +1,22 @@
 /**
  * Issue 14's scale benchmark: a clinician's full panel (2,000 patients,
  * about 1,000,000 resources; quick mode a tenth) in the encrypted cache, with
- * a plaintext better-sqlite3 baseline (same schema, pragmas and services)
- * measured in the same run. Stages, in order:
+ * a plaintext baseline measured in the same run: both opened by
+ * openCacheSession with their store in a worker thread, the baseline's
+ * worker over a plain better-sqlite3 file (bench/plain-store-worker.ts), so
+ * schema, pragmas, page cache, store calls and audit chain are the same and
+ * only the encryption differs. Stages, in order:
  *  - the backend's database filled with the panel (bench/scale-backend-load.ts);
  *  - import of the panel, one bundle per patient through importBundle, into
  *    both caches alternately (resources/s, and how long one bundle's import
  *    holds the thread);
- *  - random reads by id, chart opens of random patients (openChart) and
- *    search-as-you-type (a patient's name typed a letter at a time, one
- *    searchPatients per keystroke), interleaved between the two caches;
+ *  - random reads by id (a measurement of the database itself: no store call
+ *    reads one resource by id, so they run on the bench's own connection to
+ *    each file, same opener and page cache as its worker), chart opens of
+ *    random patients (openChart) and search-as-you-type (a patient's name
+ *    typed a letter at a time, one searchPatients per keystroke) through
+ *    session.store.call (the worker's round trip included), interleaved
+ *    between the two caches;
  *  - the page-cache sizing study: random reads and chart opens at several
  *    cache sizes (BENCH_SCALE_CACHE_MIB, a comma-separated list of MiB within
  *    the policy's bounds; default 8,32,64,128), each in a process of its own
@@ -17,28 +24,33 @@
  *  - per device (a new encrypted one, then a new plaintext one), in a process
  *    of its own (bench/scale-device-child.ts): the first sync of the panel
  *    from the real backend process on loopback (SQLite) with `chart.open`
- *    issued every 100 ms through the handler registry's dispatch meanwhile,
- *    then the drain of queued changes to the same backend.
+ *    issued every 100 ms through the handler registry's dispatch meanwhile
+ *    (served by the store's worker, as the app runs it), then the drain of
+ *    queued changes to the same backend.
  * The peak RSS against the target is the encrypted device's process (and
- * the sizing point at the app's default page cache); this process holds both import caches and
- * every benchmark's modules, and is reported apart. A stage that would run
+ * the sizing point at the app's default page cache, measured before the
+ * bench's own connection opens), RSS being the process's with its store
+ * worker thread; this process holds both import caches (their workers and,
+ * during the reads, the bench's own connections) and every benchmark's
+ * modules, and is reported apart. A stage that would run
  * past CAP_S (BENCH_SCALE_CAP_S, default 900 s) is stopped and says so.
- * Drives the services through their exported functions only (SQL is in
- * scale-workload.ts readById alone). Figures only: asserts nothing.
+ * Drives the services and the store through their exported functions only
+ * (SQL is in scale-workload.ts readById alone). Figures only: asserts nothing.
  * Run by bench/run-all.ts (`--only scale`).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
-import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheSession } from '../electron/services/cache-session';
+import type { CacheDatabase } from '../electron/services/cache-database';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { startBackend, type BackendProcess } from '../test/support/backend-process';
 import { ROOT } from '../test/support/cache-cli';
 import { scratchDir } from '../test/support/scratch';
 import { patientId, RESOURCES_PER_PATIENT, scalePatientBundle, typedName } from './scale-data';
-import { APP_CACHE_KIB, baselineSession, randomReads, rssMb } from './scale-workload';
+import { APP_CACHE_KIB, openBenchSession, openOwnConnection, randomReads, rssMb } from './scale-workload';
 import type { SizingJob } from './scale-cache-child';
 import type { DeviceJob, DrainPhase, SyncPhase } from './scale-device-child';
 import { ms, round, stats } from './bench-stats';
@@ -154,20 +166,24 @@ async function importPanel(sessions: [CacheSession, CacheSession], bundles: stri
   return { encrypted: enc, plaintext: plain, ratio: round(enc.seconds / plain.seconds) };
 }
 
-/** Random reads in blocks, alternating the caches block by block (after a warm-up of the same size). */
-function readsFigure(sessions: [CacheSession, CacheSession], sizes: Sizes) {
+/**
+ * Random reads in blocks on the bench's own connections (encrypted,
+ * plaintext), alternating the caches block by block (after a warm-up of the
+ * same size).
+ */
+function readsFigure(connections: [CacheDatabase, CacheDatabase], sizes: Sizes) {
   const block = 2000;
   const elapsed = [0, 0];
   for (const warm of [true, false]) {
     for (let b = 0; b < sizes.reads / block; b++) {
       for (const k of b % 2 === 0 ? [0, 1] : [1, 0]) {
-        const rate = randomReads(sessions[k]!, sizes.patients, block);
+        const rate = randomReads(connections[k]!, sizes.patients, block);
         if (!warm) elapsed[k]! += block / rate;
       }
     }
   }
   const [enc, plain] = elapsed.map((s) => Math.round(sizes.reads / s!)) as [number, number];
-  return { reads: sizes.reads, encrypted: { reads_per_s: enc }, plaintext: { reads_per_s: plain }, ratio: round(plain / enc) };
+  return { reads: sizes.reads, via: "the bench's own connection to each file (no store call reads by id), same opener and page cache as its worker", encrypted: { reads_per_s: enc }, plaintext: { reads_per_s: plain }, ratio: round(plain / enc) };
 }
 
 /** Chart opens of random patients, the same patient in both caches each round. */
@@ -182,7 +198,7 @@ async function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes)
     }
   }
   const [enc, plain] = [stats(samples[0]), stats(samples[1])];
-  return { opens: sizes.charts, encrypted: enc, plaintext: plain, ratio_p50: round(enc.p50_ms / plain.p50_ms), ratio_p95: round(enc.p95_ms / plain.p95_ms) };
+  return { opens: sizes.charts, via: 'session.store.call (the worker\'s round trip included)', encrypted: enc, plaintext: plain, ratio_p50: round(enc.p50_ms / plain.p50_ms), ratio_p95: round(enc.p95_ms / plain.p95_ms) };
 }
 
 /** Each of `typedNames` patients' names ("family given") typed one letter at a time: one search per keystroke. */
@@ -246,6 +262,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
   const memory: Record<string, unknown> = {};
   let backend: BackendProcess | null = null;
   const opened: CacheSession[] = [];
+  const connections: CacheDatabase[] = [];
   const started = process.hrtime.bigint();
   try {
     // The panel as one bundle file per patient (the backend loads them; the caches import them).
@@ -262,26 +279,30 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     // Import, reads, chart opens and search in the encrypted cache and the plaintext baseline.
     const encDir = join(dir.path, 'encrypted');
     const plainDir = join(dir.path, 'plaintext');
-    mkdirSync(plainDir);
-    const enc = await openCacheSession({ dataDir: encDir, secrets, actor: CLINICIAN, create: true });
+    const enc = await openBenchSession({ kind: 'encrypted', dataDir: encDir, secrets, actor: CLINICIAN, create: true, cacheKiB: APP_CACHE_KIB });
     opened.push(enc);
     profiles.push(enc.profile.profileId);
-    const plain = baselineSession(plainDir, 'baseline');
+    const plain = await openBenchSession({ kind: 'plaintext', dataDir: plainDir, secrets, actor: CLINICIAN, create: true, cacheKiB: APP_CACHE_KIB });
     opened.push(plain);
+    profiles.push(plain.profile.profileId);
     const pair: [CacheSession, CacheSession] = [enc, plain];
     memory.after_open = rssMb();
     const importFigure = await importPanel(pair, bundles, sizes);
     memory.after_import = rssMb();
     log(`import ${JSON.stringify(importFigure)}`);
-    const reads = readsFigure(pair, sizes);
+    // Reads by id on the bench's own connection to each file (closed in finally if a stage throws).
+    connections.push(await openOwnConnection(enc, 'encrypted', secrets, APP_CACHE_KIB));
+    connections.push(await openOwnConnection(plain, 'plaintext', secrets, APP_CACHE_KIB));
+    const reads = readsFigure([connections[0]!, connections[1]!], sizes);
     log(`reads ${JSON.stringify(reads)}`);
+    for (const db of connections) db.close();
+    connections.length = 0;
     const chart = await chartFigure(pair, sizes);
     log(`chart ${JSON.stringify(chart)}`);
     const search = await searchFigure(pair, sizes);
     log(`search ${JSON.stringify(search)}`);
     memory.after_reads = rssMb();
-    enc.close();
-    plain.close();
+    await Promise.all(opened.map((s) => s.close()));
     opened.length = 0;
 
     const sizing = sizingStudy({ encrypted: encDir, plaintext: plainDir }, secretsService, sizes);
@@ -317,7 +338,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       const cpu = backendCpuS(backend!);
       const figures = await runScriptAsync<SyncPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'sync'))]);
       Object.assign(figures.first_sync, { backend_cpu_s: round(backendCpuS(backend!) - cpu) });
-      if (kind === 'encrypted') profiles.push(figures.profile_id);
+      profiles.push(figures.profile_id);
       log(`first sync ${kind}: ${JSON.stringify(figures.first_sync)}`);
       return figures;
     };
@@ -333,7 +354,11 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     const drainPhaseEnc = await drainOf('encrypted', syncPhaseEnc.token);
     const drainPhasePlain = await drainOf('plaintext', syncPhasePlain.token);
     const [syncEnc, syncPlain, drainEnc, drainPlain] = [syncPhaseEnc.first_sync, syncPhasePlain.first_sync, drainPhaseEnc.drain, drainPhasePlain.drain];
-    const rssOf = (sync: SyncPhase, drained: DrainPhase) => ({ first_sync_max_rss_mb: sync.max_rss_mb, drain_max_rss_mb: drained.max_rss_mb });
+    const rssOf = (sync: SyncPhase, drained: DrainPhase) => ({
+      first_sync_max_rss_mb: sync.max_rss_mb,
+      drain_max_rss_mb: drained.max_rss_mb,
+      before_open_rss_mb: { first_sync: sync.rss_before_open_mb, drain: drained.rss_before_open_mb },
+    });
     memory.after_devices = rssMb();
     const benchPeakMb = Math.round(process.resourceUsage().maxRSS / 1024);
     const sizingApp = sizing.points.find((p) => p.cache_mib === APP_CACHE_KIB / 1024)?.encrypted as { max_rss_mb: number } | undefined;
@@ -357,7 +382,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage and run-all.ts\'s modules',
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main and its store worker thread, under tsx, with the test support that registers the device; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
         device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
         device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },
@@ -376,7 +401,8 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       seconds: seconds(started),
     };
   } finally {
-    for (const s of opened) s.close();
+    for (const db of connections) if (db.open) db.close();
+    for (const s of opened) await s.close();
     for (const p of profiles) await deleteDeviceKeys(secrets, p).catch(() => undefined);
     await backend?.dispose();
     dir.remove();

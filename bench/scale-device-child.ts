@@ -1,13 +1,16 @@
 /**
  * The device side of the scale benchmark, in a process of its own so that
- * its peak RSS is one device's: opens a new, empty cache (encrypted through
- * openCacheSession with its key in the keychain, or the plaintext
- * baseline), registers it with the backend as enrollment leaves a device,
- * then (1) the first sync of the panel from the backend process (pullChanges)
- * while a timer issues `chart.open` every 100 ms through the handler
- * registry's dispatch (what the IPC glue calls) for a patient already
- * synced; a call's latency counts from when it was due, so the time it
- * waits for the thread (a pulled page being applied) is in it; (2) the same
+ * its peak RSS is one device's (main and its store worker thread): opens a
+ * new, empty cache through openCacheSession with its keys in the keychain
+ * and the store in its worker (encrypted, or the plaintext baseline's worker
+ * over a plain file: bench/plain-store-worker.ts), registers it with the
+ * backend as enrollment leaves a device, then (1) the first sync of the
+ * panel from the backend process (pullChanges) while a timer issues
+ * `chart.open` every 100 ms through the handler registry's dispatch (what
+ * the IPC glue calls) for a patient already synced, served by the store's
+ * worker as the app runs it; a call's latency counts from when it was due,
+ * so the time it waits (for main, busy with a pulled page's reply, or in
+ * the worker's queue behind a slice being applied) is in it; (2) the same
  * call with nothing else running; (3) the drain of queued changes (queued
  * with recordChange and recordChanges, pushed by the sync worker until the
  * outbox is empty), the device reopened in a second process after every
@@ -19,7 +22,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { BackendClient } from '../electron/services/backend-client';
-import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import type { CacheSession } from '../electron/services/cache-session';
+import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from '../electron/services/store/store-api';
 import { createHandlerRegistry, dispatch, type HandlerRegistry } from '../electron/services/handler-registry';
 import { outboxSize, recordChange, recordChanges } from '../electron/services/outbox';
 import { createOsSecretStore } from '../electron/services/secret-store';
@@ -29,7 +33,7 @@ import type { FhirResource } from '../shared/contract';
 import type { Change } from '../shared/sync-api';
 import { registerDeviceAt } from '../test/support/backend-db';
 import { patientId } from './scale-data';
-import { baselineSession, rssMb } from './scale-workload';
+import { openBenchSession, rssMb } from './scale-workload';
 import { ms, round, stats } from './bench-stats';
 
 export interface DeviceJob {
@@ -58,17 +62,18 @@ const none = { p50_ms: null, p95_ms: null, n: 0 };
 
 class CapReached extends Error {}
 
-/** The backend client the device pulls with, noting the patients of each page (applied before any timer can run) and stopping at the cap. */
+/** The backend client the device pulls with, counting what it received and its waits, and stopping at the cap. */
 class ObservedClient extends BackendClient {
-  readonly synced: string[] = [];
   resources = 0;
   deadline = Infinity;
   /** Time spent waiting for the backend's answers (request out to reply parsed). */
   waitingMs = 0;
   requests = 0;
   /**
-   * Each page's apply: from its pull returning to the next pull (or the end),
-   * all one synchronous step (applyPulledPage), so no timer runs inside it.
+   * Each page's apply: from its pull returning to the next pull (or the end):
+   * its slices' applyPullPage calls in the store's worker and the cursor read,
+   * with main's event loop free between them (probe calls are served
+   * meanwhile, so this overlaps handler_total_s).
    */
   readonly applyMs: number[] = [];
   private returnedAt: number | null = null;
@@ -87,7 +92,6 @@ class ObservedClient extends BackendClient {
     this.waitingMs += performance.now() - start;
     this.requests++;
     this.returnedAt = performance.now();
-    for (const r of page.resources) if (r.resourceType === 'Patient') this.synced.push(r.id);
     this.resources += page.resources.length;
     return page;
   }
@@ -104,15 +108,41 @@ class ObservedClient extends BackendClient {
 }
 
 /**
+ * The device as pullChanges sees it: the Patient resources of each applied
+ * slice are noted in `synced` once the store's worker has committed them (a
+ * page is applied slice by slice while main serves other calls), so the
+ * probe opens only charts already in the cache. Every call goes to the
+ * device's own store unchanged.
+ */
+function observedDevice(device: CacheSession, synced: string[]): CacheSession {
+  const store: CacheStore = {
+    async call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
+      const result = await device.store.call(name, args);
+      if (name === 'applyPullPage') {
+        for (const r of (args as StoreArgs<'applyPullPage'>).resources) if (r.resourceType === 'Patient') synced.push(r.id);
+      }
+      return result;
+    },
+    close: (options) => device.store.close(options),
+    get closed() {
+      return device.store.closed;
+    },
+  };
+  return { profile: device.profile, keys: device.keys, context: device.context, store, onHead: (listener) => device.onHead(listener), close: () => device.close() };
+}
+
+/**
  * `chart.open` through dispatch every CHART_EVERY_MS, as a renderer would
- * send it: when the thread was busy, every call due meanwhile is served
- * when it is free, in order, and its latency counts from when it was due.
+ * send it: when main or the store's worker was busy, every call due
+ * meanwhile is served when they are free, in order, and its latency counts
+ * from when it was due.
  */
 function chartProbe(registry: HandlerRegistry, synced: string[]) {
   const latency: number[] = [];
   const service: number[] = [];
   let notYetSynced = 0;
   let failed = 0;
+  const failures: Record<string, number> = {};
   let next = 1;
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
@@ -129,7 +159,10 @@ function chartProbe(registry: HandlerRegistry, synced: string[]) {
       const start = performance.now();
       const reply = await dispatch(registry, 'chart.open', { patientId: id }, APP, DISPATCH);
       const end = performance.now();
-      if (!reply.ok) failed++;
+      if (!reply.ok) {
+        failed++;
+        failures[reply.error.code] = (failures[reply.error.code] ?? 0) + 1;
+      }
       latency.push(end - due);
       service.push(end - start);
     }
@@ -145,6 +178,7 @@ function chartProbe(registry: HandlerRegistry, synced: string[]) {
         calls: latency.length,
         before_first_patient: notYetSynced,
         failed,
+        failures,
         latency_from_due: latency.length > 0 ? stats(latency) : none,
         handler_time: service.length > 0 ? stats(service) : none,
         max_latency_ms: round(Math.max(0, ...latency)),
@@ -170,14 +204,15 @@ async function idleDispatch(registry: HandlerRegistry, synced: string[], calls: 
 async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   const client = new ObservedClient(job.backendUrl, 120_000);
   const registry = createHandlerRegistry({ session: () => device, problem: () => null, actor: () => job.clinicianId });
-  const probe = chartProbe(registry, client.synced);
+  const synced: string[] = [];
+  const probe = chartProbe(registry, synced);
   client.deadline = performance.now() + job.capS * 1000;
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   let written = 0;
   let capped = false;
   try {
-    written = await pullChanges(device, client, token);
+    written = await pullChanges(observedDevice(device, synced), client, token);
     client.finish();
   } catch (err) {
     if (!(err instanceof CapReached)) throw err;
@@ -187,19 +222,19 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   const deviceCpu = process.cpuUsage(cpu);
   const during = await probe.stop();
   const resources = capped ? client.resources : written;
-  const idle = await idleDispatch(registry, client.synced, job.idleCalls);
+  const idle = await idleDispatch(registry, synced, job.idleCalls);
   const waiting = round(client.waitingMs / 1000);
   return {
     seconds: took,
     resources,
-    patients: client.synced.length,
+    patients: synced.length,
     resources_per_s: Math.round(resources / took),
     pages: client.requests,
     // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this
     // thread's, and so are probe calls served meanwhile: it overlaps handler_total_s).
     waiting_for_backend_s: waiting,
     device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
-    // Applying the pulled pages (applyPulledPage), each one synchronous step that holds the thread.
+    // Applying the pulled pages (applyPulledPage): slice calls to the store's worker, main free between them.
     applying_s: round(client.applyMs.reduce((a, b) => a + b, 0) / 1000),
     apply_per_page: client.applyMs.length > 0 ? stats(client.applyMs) : none,
     capped: capped ? `stopped after ${job.capS} s` : false,
@@ -280,32 +315,39 @@ export interface SyncPhase {
   profile_id: string;
   token: string;
   first_sync: Awaited<ReturnType<typeof firstSync>>;
+  /** The process with its modules loaded (tsx, the services, the test support that registers the device), before the cache opens. */
+  rss_before_open_mb: number;
   rss_mb: number;
   max_rss_mb: number;
 }
 
 export interface DrainPhase {
   drain: Awaited<ReturnType<typeof drain>>;
+  rss_before_open_mb: number;
   rss_mb: number;
   max_rss_mb: number;
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as DeviceJob;
 mkdirSync(job.dataDir, { recursive: true });
-const device: CacheSession =
-  job.kind === 'encrypted'
-    ? await openCacheSession({ dataDir: job.dataDir, secrets: createOsSecretStore(job.secretsService), actor: job.clinicianId, create: job.phase === 'sync' })
-    : baselineSession(job.dataDir, 'scale-plain-device');
+const beforeOpen = rssMb().rss_mb;
+const device: CacheSession = await openBenchSession({
+  kind: job.kind,
+  dataDir: job.dataDir,
+  secrets: createOsSecretStore(job.secretsService),
+  actor: job.clinicianId,
+  create: job.phase === 'sync',
+});
 try {
   if (job.phase === 'sync') {
     const token = await registerDeviceAt({ dataDir: job.backendDataDir, databaseUrl: undefined }, job.clinicianId, device);
-    const figures: SyncPhase = { profile_id: device.profile.profileId, token, first_sync: await firstSync(device, token, job), ...rssMb() };
+    const figures: SyncPhase = { profile_id: device.profile.profileId, token, first_sync: await firstSync(device, token, job), rss_before_open_mb: beforeOpen, ...rssMb() };
     process.stdout.write(JSON.stringify(figures) + '\n');
   } else {
-    const figures: DrainPhase = { drain: await drain(device, job.token!, job), ...rssMb() };
+    const figures: DrainPhase = { drain: await drain(device, job.token!, job), rss_before_open_mb: beforeOpen, ...rssMb() };
     process.stdout.write(JSON.stringify(figures) + '\n');
   }
 } finally {
-  device.close();
+  await device.close();
 }
 process.exit(0);

@@ -1,68 +1,91 @@
 /**
- * What the scale benchmark does to a cache, shared by bench/scale-bench.ts and
- * its page-cache sizing children (bench/scale-cache-child.ts): the plaintext
- * baseline session (plain better-sqlite3 with the app's schema, pragmas and
- * services, so only the encryption differs), random reads by id and chart
- * opens of random patients. Reads go through the services (openChart,
- * searchPatients) except the read by id, which no service offers: that one
- * statement is in readById alone, so the move of the SQL into one store
- * changes one line here. Benchmarks only: never imported by the app, the
- * backend or the tests; it asserts nothing.
+ * What the scale benchmark does to a cache, shared by bench/scale-bench.ts,
+ * its page-cache sizing children (bench/scale-cache-child.ts), its device
+ * children (bench/scale-device-child.ts) and bench/cache-bench.ts: the two
+ * sessions (encrypted, and the plaintext baseline: the same openCacheSession
+ * with its store worker over a plain file, bench/plain-store-worker.ts, so
+ * only the encryption differs), the bench's own connection to a session's
+ * file, random reads by id and chart opens of random patients. Everything
+ * the app does goes through session.store.call (its worker included); the
+ * read by id, which no store call offers, is a measurement of the database
+ * itself and runs on the bench's own connection to the same file, opened as
+ * the worker opens it (SQLCipher with the key from the keychain, or the
+ * plain opener) with the same page cache. Benchmarks only: never imported
+ * by the app, the backend or the tests; it asserts nothing.
  */
-import { generateKeyPairSync, randomBytes, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
-import BaselineDatabase from 'better-sqlite3';
-import { AuditChain } from '../electron/services/audit-chain';
-import { sessionFrom, type CacheSession } from '../electron/services/cache-session';
-import type { CacheDatabase } from '../electron/services/cache-database';
-import { applyMigrations } from '../electron/services/cache-migrations';
-import { emergencyPurposeFor } from '../electron/services/glass/glass-grants';
+import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
+import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import { dropKeys, loadDeviceKeys } from '../electron/services/device-keys';
+import type { SecretStore } from '../electron/services/secret-store';
+import { PAGE_CACHE_KIB_DEFAULT } from '../electron/services/page-cache-policy';
+import { openPlainDatabase } from './plain-database';
 import { patientId, randomResource } from './scale-data';
 import { ms } from './bench-stats';
-import { PAGE_CACHE_KIB_DEFAULT } from '../electron/services/page-cache-policy';
 
 /** The app's page cache (the default of policy cachePageCacheMiB, electron/services/page-cache-policy.ts), in KiB. */
 export const APP_CACHE_KIB = PAGE_CACHE_KIB_DEFAULT;
 
+/** The plaintext baseline's store worker (started from its .ts source under tsx, as the app's is in tests). */
+export const PLAIN_STORE_WORKER = join(import.meta.dirname, 'plain-store-worker.ts');
+
+export type CacheKind = 'encrypted' | 'plaintext';
+
+export interface BenchSessionOptions {
+  kind: CacheKind;
+  dataDir: string;
+  /** The real keychain: both kinds keep their device keys there (the plaintext worker ignores the cache key). */
+  secrets: SecretStore;
+  actor: string;
+  create: boolean;
+  cacheKiB?: number;
+}
+
 /**
- * A plaintext cache in `dir` (made or reopened) with the pragmas
- * openCacheDatabase sets (WAL, synchronous NORMAL, temp_store MEMORY,
- * foreign keys, the page cache) and the session the app builds around it
- * (audit chain, emergency-purpose lookup), only without SQLCipher and the
- * folder's writer lock.
+ * A session as the app opens it (openCacheSession: folder lock, keys from the
+ * keychain, the store in its worker); the plaintext one only with the
+ * baseline's worker module.
  */
-export function baselineSession(dir: string, profileId: string, cacheKiB = APP_CACHE_KIB): CacheSession {
-  const file = join(dir, 'plain.db');
-  const db = new BaselineDatabase(file) as unknown as CacheDatabase;
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('temp_store = MEMORY');
-  db.pragma('foreign_keys = ON');
-  db.pragma(`cache_size = -${cacheKiB}`);
-  applyMigrations(db);
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const context = { actor: 'dr.scale', deviceId: profileId, purpose: 'TREAT', purposeFor: emergencyPurposeFor(db) };
-  return sessionFrom({
-    profile: { dataDir: dir, profileId, databaseFile: file },
-    db,
-    keys: { cacheKey: randomBytes(32), signingKey: privateKey, publicKey: createPublicKey(privateKey) },
-    context,
-    audit: new AuditChain(db, privateKey, context),
+export function openBenchSession(options: BenchSessionOptions): Promise<CacheSession> {
+  return openCacheSession({
+    dataDir: options.dataDir,
+    secrets: options.secrets,
+    actor: options.actor,
+    create: options.create,
+    cacheKiB: options.cacheKiB ?? APP_CACHE_KIB,
+    ...(options.kind === 'plaintext' ? { workerFile: PLAIN_STORE_WORKER } : {}),
   });
 }
 
 /**
- * A resource's JSON by type and id. The one SQL statement of the benchmark:
- * no service reads one resource by id (the cache store's read goes here).
+ * The bench's own connection to an open session's file, for measurements of
+ * the database itself (reads by id): opened as the session's worker opened it
+ * (SQLCipher with the cache key loaded again from the keychain, or the plain
+ * opener) with the same page cache. Close it before the session.
  */
-export function readById(session: CacheSession): (type: string, id: string) => string | undefined {
-  const get = session.db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
+export async function openOwnConnection(session: CacheSession, kind: CacheKind, secrets: SecretStore, cacheKiB = APP_CACHE_KIB): Promise<CacheDatabase> {
+  const file = session.profile.databaseFile;
+  if (kind === 'plaintext') return openPlainDatabase(file, Buffer.alloc(32), { create: false, cacheKiB });
+  const keys = await loadDeviceKeys(secrets, session.profile.profileId);
+  try {
+    return openCacheDatabase(file, keys.cacheKey, { create: false, cacheKiB });
+  } finally {
+    dropKeys(keys);
+  }
+}
+
+/**
+ * A resource's JSON by type and id, on the bench's own connection. The one
+ * SQL statement of the benchmark: no store call reads one resource by id.
+ */
+export function readById(db: CacheDatabase): (type: string, id: string) => string | undefined {
+  const get = db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
   return (type, id) => get.get(type, id) as string | undefined;
 }
 
-/** `count` reads of random resources of the panel; reads per second. */
-export function randomReads(session: CacheSession, patients: number, count: number): number {
-  const read = readById(session);
+/** `count` reads of random resources of the panel on the bench's own connection; reads per second. */
+export function randomReads(db: CacheDatabase, patients: number, count: number): number {
+  const read = readById(db);
   const start = process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
     const r = randomResource(patients);
@@ -71,7 +94,7 @@ export function randomReads(session: CacheSession, patients: number, count: numb
   return Math.round(count / (ms(start) / 1000));
 }
 
-/** Opens `count` charts of random patients; per-open times in ms. */
+/** Opens `count` charts of random patients through the session's store (its worker); per-open times in ms. */
 export async function chartOpens(session: CacheSession, patients: number, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -83,7 +106,7 @@ export async function chartOpens(session: CacheSession, patients: number, count:
   return samples;
 }
 
-/** Resident set now and at its peak, in MB. */
+/** Resident set now and at its peak, in MB (the process's: main and the store's worker thread together). */
 export function rssMb(): { rss_mb: number; max_rss_mb: number } {
   return { rss_mb: Math.round(process.memoryUsage().rss / 1048576), max_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024) };
 }

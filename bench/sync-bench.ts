@@ -16,6 +16,7 @@ import { pullChanges } from '../electron/services/sync-pull';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange } from '../electron/services/outbox';
 import { SyncWorker } from '../electron/services/sync-worker';
+import type { AuditRecord } from '../electron/services/audit-chain';
 import { uploadAuditChain } from '../electron/services/audit-upload';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { createOsSecretStore } from '../electron/services/secret-store';
@@ -81,11 +82,11 @@ async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Sc
     const auditor = await openDevice(sessions, join(dir.path, 'auditor'));
     const auditToken = await backend.registerDevice('dr.bench', auditor);
     for (let done = 0; done < scale.auditEntries; done += 10_000) {
-      auditor.audited(() => {
-        for (let i = done; i < Math.min(scale.auditEntries, done + 10_000); i++) {
-          auditor.audit.append({ action: 'R', subtype: 'read', patientId: patientIds[i % patientIds.length]!, entities: [], query: null, outcome: '0' });
-        }
-      });
+      const records: AuditRecord[] = [];
+      for (let i = done; i < Math.min(scale.auditEntries, done + 10_000); i++) {
+        records.push({ action: 'R', subtype: 'read', patientId: patientIds[i % patientIds.length]!, entities: [], query: null, outcome: '0' });
+      }
+      await auditor.store.call('appendAudit', { records });
     }
     start = process.hrtime.bigint();
     await uploadAuditChain(auditor, client, auditToken);
@@ -93,7 +94,7 @@ async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Sc
     return { full_sync_s: round(fullSync), drain_s: round(drain), audit_upload_s: round(auditUpload) };
   } finally {
     for (const s of sessions) {
-      s.close();
+      await s.close();
       await deleteDeviceKeys(secrets, s.profile.profileId);
     }
     await backend.close();
@@ -129,7 +130,7 @@ async function networkReturn(version: BackendVersion, bundleFiles: string[]): Pr
     return round(seconds);
   } finally {
     for (const s of sessions) {
-      s.close();
+      await s.close();
       await deleteDeviceKeys(secrets, s.profile.profileId);
     }
     await backend.close();
