@@ -41,18 +41,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       let s = await rig.open();
       await work(s, rig.patients, 6, 'a');
       await rig.upload(s);
-      s.close();
+      await s.close();
       const backup = join(rig.root, 'nightly.db');
       await backupCache(rig.dataDir, rig.keychain, backup);
       s = await rig.open();
       await work(s, rig.patients, 40, 'offline');
       const outboxBefore = await outboxSize(s);
-      const headBefore = localHead(s);
-      s.close();
+      const headBefore = await localHead(s);
+      await s.close();
       await restoreCache(rig.dataDir, rig.keychain, backup);
       s = await rig.open();
       try {
-        assert.ok(await outboxSize(s) < outboxBefore && localHead(s) < headBefore, 'the restore did lose work');
+        assert.ok(await outboxSize(s) < outboxBefore && (await localHead(s)) < headBefore, 'the restore did lose work');
         assert.equal((await rollbackNotice(s))?.code, 'CACHE_ROLLED_BACK', 'said at open');
         assert.equal((await verifyCache(s)).firstBad, null, 'the chain itself still verifies');
         await rig.upload(s);
@@ -66,7 +66,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal((await rollbackNotice(s))?.message.includes('has been told'), true);
         assert.ok(rig.securityLines.some((l) => l.includes('audit-rollback-detected')));
       } finally {
-        s.close();
+        await s.close();
       }
       // Reopened: said no more (reported), and normal work raises no new alarm.
       s = await rig.open();
@@ -74,7 +74,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await work(s, rig.patients, 2, 'after');
         await rig.upload(s);
       } finally {
-        s.close();
+        await s.close();
       }
       s = await rig.open();
       try {
@@ -82,7 +82,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await rig.upload(s);
         assert.equal((await backendChain(rig, s.context.deviceId)).rollbacks.length, 1);
       } finally {
-        s.close();
+        await s.close();
       }
     });
 
@@ -91,13 +91,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await work(s, rig.patients, 3, 'b');
       await rig.upload(s);
       const flaggedBefore = (await backendChain(rig, s.context.deviceId)).rollbacks.length;
-      s.close();
+      await s.close();
       const copy = join(rig.root, 'stash');
       cpSync(rig.dataDir, copy, { recursive: true });
       s = await rig.open();
       for (const p of rig.patients) await openChart(s, p);
-      const withReads = localHead(s);
-      s.close();
+      const withReads = await localHead(s);
+      await s.close();
       rmSync(rig.dataDir, { recursive: true, force: true });
       cpSync(copy, rig.dataDir, { recursive: true });
       rmSync(copy, { recursive: true, force: true });
@@ -110,7 +110,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const facts = lostRangeFacts(parseCanonicalAuditEntry(b.texts.get(b.rollbacks.at(-1)!)!)!);
         assert.equal(facts?.lostSeq, withReads);
       } finally {
-        s.close();
+        await s.close();
       }
     });
 
@@ -123,7 +123,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         await searchPatients(s, '["rollback-detected"] urn:clinician-desktop:rollback-detected');
         await rig.upload(s);
       } finally {
-        s.close();
+        await s.close();
       }
       const afterReview = await rollbackReview(rig.db);
       assert.deepEqual(afterReview.map((r) => r.seq), before.map((r) => r.seq), 'the review lists the same rollbacks, nothing else');
@@ -149,13 +149,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         for (let i = 0; i < 2; i++) await assert.rejects(uploadAuditChain(s, client2, syncToken), /unknown key/, 'a sync-only answer never re-pins');
         // The clinician signs in online with their passkey: a full session; its answer re-pins.
         const r = await uploadAuditChain(s, client2, rig.token);
-        assert.equal(r?.seq, localHead(s));
+        assert.equal(r?.seq, await localHead(s));
         await work(s, rig.patients, 1, 'rot2');
-        assert.equal((await uploadAuditChain(s, client2, syncToken))?.seq, localHead(s), 'sync-only uploads go on under the new key');
+        assert.equal((await uploadAuditChain(s, client2, syncToken))?.seq, await localHead(s), 'sync-only uploads go on under the new key');
         // The old key is no longer taken on a sync-only answer.
         await assert.rejects(uploadAuditChain(s, rig.client, syncToken), /unknown key/);
       } finally {
-        s.close();
+        await s.close();
         await app2.close();
       }
       await flushDeviceHeads();

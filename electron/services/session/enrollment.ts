@@ -16,7 +16,7 @@ import { AppError } from '../../../shared/app-error';
 import type { RegistrationResponse } from '../../../shared/backend-api';
 import { readProfile } from '../cache-profile';
 import { openCacheSession } from '../cache-session';
-import { bindDeviceKeysToPasskey, deleteDeviceKeys, dropKeys, generateDeviceKeys, loadDeviceKeys, type DeviceKeys, type PasskeyBinding } from '../device-keys';
+import { deleteDeviceKeys, dropKeys, generateDeviceKeys, loadDeviceKeys, type DeviceKeys, type PasskeyBinding } from '../device-keys';
 import { pullChanges } from '../sync-pull';
 import type { SessionContext } from './session-context';
 import { decodePrf, PRF_REQUIRED_MESSAGE, readEnrollment, readPasskeyRecord, savePasskeyRecord, withoutPrfOutput } from './passkey-record';

@@ -18,7 +18,7 @@ import { AppError } from '../../../shared/app-error';
 import type { AuthenticationResponse } from '../../../shared/backend-api';
 import { readProfile } from '../cache-profile';
 import { openCacheSession } from '../cache-session';
-import { bindDeviceKeysToPasskey, cacheKeyIsWrapped, deviceKeysAreBound } from '../device-keys';
+import { cacheKeyIsWrapped, deviceKeysAreBound } from '../device-keys';
 import { pullChanges } from '../sync-pull';
 import type { SessionContext } from './session-context';
 import { decodePrf, PRF_REQUIRED_MESSAGE, readPasskeyRecord, savePasskeyRecord, type PasskeyRecord } from './passkey-record';
