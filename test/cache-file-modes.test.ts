@@ -31,7 +31,7 @@ test('cache.db, -wal, -shm, profile.json, cache.lock and a backup are 0600, the 
     const backup = join(dir.path, 'backup.db');
     await backupCache(dataDir, keychain, backup);
     assert.equal(mode(backup), '600', 'backup');
-    s.close();
+    await s.close();
     assert.equal(process.umask(), 0o022, 'the process umask is left alone');
 
     // As an older version left it.
@@ -42,7 +42,7 @@ test('cache.db, -wal, -shm, profile.json, cache.lock and a backup are 0600, the 
       for (const f of readdirSync(dataDir)) assert.equal(mode(join(dataDir, f)), '600', `${f} tightened`);
       assert.equal(mode(dataDir), '700');
     } finally {
-      again.close();
+      await again.close();
     }
   } finally {
     process.umask(umask);

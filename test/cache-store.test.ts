@@ -195,7 +195,7 @@ test('after close every call is refused with STORE_CLOSED and the key bytes the 
 test('the worker itself zeroes the key it was given at close and refuses every call after it', async () => {
   const cache = await openTestCache(ACTOR);
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   try {
     const keys = await loadDeviceKeys(cache.keychain, profileId);
     const key = new ArrayBuffer(32);
@@ -259,7 +259,7 @@ test('junk messages to the worker get typed errors and change nothing; the store
 test('the caller\'s key buffer is zeroed once the worker has opened the cache, and a wrong key is a typed refusal', async () => {
   const cache = await openTestCache(ACTOR);
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   try {
     const keys = await loadDeviceKeys(cache.keychain, profileId);
     const wrong = Buffer.alloc(32, 7);
@@ -282,7 +282,7 @@ test('the worker loads from the Electron bundle (build/bundle-electron.mjs) and 
   const out = { path: outDir, remove: () => rmSync(outDir, { recursive: true, force: true }) };
   const cache = await openTestCache(ACTOR);
   const { profileId, databaseFile } = cache.session.profile;
-  cache.session.close();
+  await cache.session.close();
   try {
     execFileSync(process.execPath, ['build/bundle-electron.mjs'], { env: { ...process.env, CLINICIAN_ELECTRON_OUTDIR: out.path }, stdio: 'pipe' });
     const keys = await loadDeviceKeys(cache.keychain, profileId);

@@ -141,7 +141,7 @@ test('an open cache that runs out of space mid-write: DISK_FULL, every earlier c
     assert.equal(refused, 5, 'every batch that did not fit was refused');
     assert.equal(await outboxSize(s), 20, 'the earlier changes are all there, none of the refused ones');
     assert.equal((await verifyCache(s)).ok, true, 'audit chain whole');
-    s.close(); // closing on a full disk does not throw
+    await s.close(); // closing on a full disk does not throw
 
     rmSync(FILLER());
     s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.full', create: false });
@@ -168,7 +168,7 @@ test('a backup onto a full disk: DISK_FULL, no temp file beside it, and the prev
     await backupCache(dataDir, keychain, out);
     const before = readFileSync(out);
     for (let n = 5; n < 200; n++) await recordChange(s, bigObservation(n));
-    s.close();
+    await s.close();
     fillDisk();
     await assert.rejects(backupCache(dataDir, keychain, out), (e: unknown) => e instanceof AppError && e.code === 'DISK_FULL' && /Free space where the backup goes/.test(e.message));
     assert.deepEqual(readdirSync(mountPoint).sort(), ['filler', 'nightly.db'], 'no temp file left');
