@@ -185,6 +185,8 @@ test('opening Settings while IT forces the theme: focus lands on the first enabl
   const file = writePolicy('forced-theme', { theme: 'dark' });
   const slow = slowSettings(file);
   const page = await desktop.open({ settings: slow.surface });
+  // The settings list reads the workspace from the store's worker: IT's theme arrives with its answer (a timeout fails the test).
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', "IT's theme at load");
   slow.slow = true;
   await page.getByTestId('settings-button').focus();
