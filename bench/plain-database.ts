@@ -11,8 +11,7 @@
  * tests; never used for a cache that holds real data.
  */
 import BaselineDatabase from 'better-sqlite3';
-import type { CacheDatabase, OpenOptions } from '../electron/services/cache-database';
-import { applyMigrations } from '../electron/services/cache-migrations';
+import { prepareCacheConnection, type CacheDatabase, type OpenOptions } from '../electron/services/cache-database';
 import { isPageCacheKiB, PAGE_CACHE_KIB_DEFAULT, pageCacheOutOfBounds } from '../electron/services/page-cache-policy';
 
 export function openPlainDatabase(file: string, _key: Buffer, options: OpenOptions): CacheDatabase {
@@ -27,12 +26,7 @@ export function openPlainDatabase(file: string, _key: Buffer, options: OpenOptio
     return db;
   }
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('temp_store = MEMORY');
-    db.pragma('foreign_keys = ON');
-    db.pragma(`cache_size = -${cacheKiB}`);
-    applyMigrations(db);
+    prepareCacheConnection(db, cacheKiB);
   } catch (err) {
     db.close();
     throw err;

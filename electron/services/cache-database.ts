@@ -79,6 +79,23 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/**
+ * The pragmas every writable cache connection runs with, then the schema
+ * brought up to date. Also what the benchmark's plaintext baseline runs
+ * (bench/plain-database.ts), so the baseline differs only by the encryption.
+ * Throws SQLite's own errors: the caller maps them.
+ */
+export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number): void {
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a process crash loses nothing committed; a power cut
+  // may roll back the last commits but never leaves a half transaction.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = -${cacheKiB}`);
+  applyMigrations(db);
+}
+
 export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
   if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
   // Checked before anything is opened: the size goes into a PRAGMA's text.
@@ -113,14 +130,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     return db;
   }
   try {
-    db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode: a process crash loses nothing committed; a power cut
-    // may roll back the last commits but never leaves a half transaction.
-    db.pragma('synchronous = NORMAL');
-    db.pragma('temp_store = MEMORY');
-    db.pragma('foreign_keys = ON');
-    db.pragma(`cache_size = -${cacheKiB}`);
-    applyMigrations(db);
+    prepareCacheConnection(db, cacheKiB);
   } catch (err) {
     db.close();
     if (err instanceof AppError) throw err;
