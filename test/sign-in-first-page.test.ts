@@ -33,20 +33,12 @@ import { startInterposer, type Interposer } from './support/http-interposer';
 import { passkeyDesktop, type PasskeyDesktop } from './support/passkey-desktop';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
+import { gate } from './support/gate';
 
 const PATIENTS = ['page-p1', 'page-p2', 'page-p3', 'page-p4', 'page-p5'];
 const OBSERVATIONS = 1700;
 const TOTAL = PATIENTS.length * (OBSERVATIONS + 1);
 const PAGE = 2000;
-
-/** A gate the test opens: `reached` when a held answer waits at it. */
-function gate() {
-  let arrive!: () => void;
-  let open!: () => void;
-  const reached = new Promise<void>((r) => (arrive = r));
-  const opened = new Promise<void>((r) => (open = r));
-  return { reached, arrive, opened, open };
-}
 
 /**
  * Follows the worker's status.progress (the status object is the worker's

@@ -30,19 +30,11 @@ import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { startInterposer, type Answer, type Interposer } from './support/http-interposer';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { gate } from './support/gate';
 
 const PATIENTS = ['prog-p1', 'prog-p2', 'prog-p3', 'prog-p4', 'prog-p5'];
 const OBSERVATIONS = 500;
 const TOTAL = PATIENTS.length * (OBSERVATIONS + 1);
-
-/** A gate the test opens: `reached` when a held answer waits at it. */
-function gate() {
-  let arrive!: () => void;
-  let open!: () => void;
-  const reached = new Promise<void>((r) => (arrive = r));
-  const opened = new Promise<void>((r) => (open = r));
-  return { reached, arrive, opened, open };
-}
 
 /** Every value the worker's status.progress is set to, in order (the status object is the worker's own). */
 function recordProgress(worker: SyncWorker): Array<SyncProgress | null> {
