@@ -239,6 +239,9 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
         if (media.publisher !== undefined) {
           const old = media.publisher;
           media.publisher = undefined;
+          // Janus detaches a handle on its media loop, later; `leave` frees the id in the room before its answer,
+          // so the join below cannot meet the old participant (ID_EXISTS). Seen once under CI load.
+          await media.session.message(old, { request: 'leave' }).catch(() => undefined);
           await media.session.detach(old);
         }
         const handle = await media.session.attach(VIDEOROOM);
