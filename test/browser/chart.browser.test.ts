@@ -18,6 +18,7 @@ import { createOsSecretStore } from '../../electron/services/secret-store';
 import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
 import { SYNTHEA_FILES, findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
+import { gate } from '../support/gate';
 import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
 
 const patients = loadFixturePatients();
@@ -111,6 +112,113 @@ test('search for a Synthea patient, open the chart, see the right data and its a
   assert.equal(await page.getByText(condition.code.text.replace(/\s*\([a-z /]+\)$/, '')).count(), 0, 'no clinical data of the chart remains');
   assert.deepEqual(problems, []);
   await page.close();
+});
+
+test('the Access tab shows the log as it stands when chosen, never the copy read when the chart opened', async () => {
+  const p = patients[2]!;
+  const registry = createHandlerRegistry(cache);
+  let hold: ReturnType<typeof gate> | null = null;
+  const held: typeof registry = {
+    ...registry,
+    'audit.forPatient': async (input, caller) => {
+      const g = hold;
+      if (g) {
+        g.arrive();
+        await g.opened;
+      }
+      return registry['audit.forPatient'](input, caller);
+    },
+  };
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await bindClinician(page, held, server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  await page.locator('#patient-search').fill(p.given.slice(0, 4).toLowerCase());
+  await page.getByTestId('patient-result').first().waitFor();
+  await page.locator('#patient-search').press('Enter');
+  await page.getByTestId('chart-name').waitFor();
+  const reads = () => page.evaluate(async (id) => {
+    const c = (window as unknown as { clinician: { chart: { open(i: unknown): Promise<{ ok: boolean }> } } }).clinician;
+    return (await c.chart.open({ patientId: id })).ok;
+  }, p.id);
+  // A second read of this chart after it opened (as another window of the same chart would make): audited.
+  assert.equal(await reads(), true);
+
+  hold = gate();
+  await page.getByRole('tab', { name: 'Access' }).click();
+  await hold.reached;
+  assert.equal(await page.getByTestId('access-entry').count(), 0, 'no entries shown while the log is being read');
+  assert.match(await page.getByTestId('access-log').innerText(), /Reading the access log/);
+  hold.open();
+  hold = null;
+  await page.getByTestId('access-entry').first().waitFor();
+  const opened = (await page.getByTestId('access-log').innerText()).match(/Opened chart/g) ?? [];
+  assert.equal(opened.length, 2, 'both reads of the chart are listed');
+  await page.close();
+});
+
+test('a chart the clinician opens before the remembered one is read stays open, and the search is not disturbed by the late answer', async () => {
+  const [remembered, chosen] = [patients[0]!, patients[2]!];
+  const registry = createHandlerRegistry(cache);
+  const hold = gate();
+  const held: typeof registry = {
+    ...registry,
+    'workspace.get': async (input, caller) => {
+      // Read now, answered late: the state as it stood when the page asked.
+      const answer = await registry['workspace.get'](input, caller);
+      hold.arrive();
+      await hold.opened;
+      return answer;
+    },
+  };
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await bindClinician(page, held, server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  // Where the clinician was last time: another patient's chart, in the dark theme (seen when the answer lands).
+  assert.equal(await page.evaluate(async (id) => {
+    const c = (window as unknown as { clinician: { workspace: { set(i: unknown): Promise<{ ok: boolean }> } } }).clinician;
+    return (await c.workspace.set({ openPatientId: id, tab: 'summary', theme: 'dark' })).ok;
+  }, remembered.id), true);
+  await hold.reached;
+
+  // The search answers while the remembered state is still being read, and keeps its results when that answer lands.
+  await page.locator('#patient-search').fill(remembered.given.slice(0, 4).toLowerCase());
+  await page.getByTestId('patient-result').first().waitFor();
+  hold.open();
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+  assert.equal(await page.getByTestId('patient-result').first().isVisible(), true, 'the results stay open');
+  assert.equal(await page.locator('#patient-search').inputValue(), remembered.given.slice(0, 4).toLowerCase());
+  await page.keyboard.press('Escape');
+  await page.close();
+
+  // Opened by the clinician before the answer: that chart stays, the remembered one does not replace it.
+  const again = gate();
+  const late: typeof registry = {
+    ...registry,
+    'workspace.get': async (input, caller) => {
+      // Read now, answered late: the state as it stood when the page asked.
+      const answer = await registry['workspace.get'](input, caller);
+      again.arrive();
+      await again.opened;
+      return answer;
+    },
+  };
+  const second = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await bindClinician(second, late, server.origin);
+  await second.goto(`${server.origin}/index.html`);
+  await again.reached;
+  await second.locator('#patient-search').fill(chosen.given.slice(0, 4).toLowerCase());
+  await second.getByTestId('patient-result').first().waitFor();
+  await second.locator('#patient-search').press('Enter');
+  await second.getByTestId('chart-name').waitFor();
+  again.open();
+  await second.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+  // Compared without printing names into the test output.
+  assert.ok((await second.getByTestId('chart-name').innerText()) === `${chosen.given} ${chosen.family}`, 'the chart the clinician chose, not the remembered one');
+  await second.evaluate(async () => {
+    const c = (window as unknown as { clinician: { workspace: { set(i: unknown): Promise<unknown> } } }).clinician;
+    await c.workspace.set({ openPatientId: null, tab: null, theme: 'system' });
+  });
+  await second.close();
 });
 
 test('the page cannot reach the registry from another origin', async () => {

@@ -7,7 +7,7 @@
  * Must never show a reading as current when it is old, nor a raw code where
  * words exist.
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { CHART_TABS, type AuditEntryView, type Chart, type ChartTab, type FhirResource } from '../../../shared/contract';
 import { api, call } from '../clinician';
 import { ChartConsultation } from '../../consult/ChartConsultation';
@@ -56,10 +56,22 @@ function isAdult(birthDate: string | null, now: Date): boolean {
 
 export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props) {
   const [chart, setChart] = useState<Chart | null>(null);
-  const [trail, setTrail] = useState<AuditEntryView[]>([]);
+  // null while the access log is being read: an older copy is never shown as the current one.
+  const [trail, setTrail] = useState<AuditEntryView[] | null | Error>(null);
+  const trailRead = useRef(0);
+  const readTrail = useCallback(() => {
+    const seq = ++trailRead.current;
+    setTrail(null);
+    call(api().audit.forPatient({ patientId, limit: 50 })).then(
+      (t) => seq === trailRead.current && setTrail(t.entries),
+      (err: Error) => seq === trailRead.current && setTrail(err),
+    );
+  }, [patientId]);
   const [error, setError] = useState<string | null>(null);
   const [revision, setRevision] = useState(0);
   const [tab, setTab] = useState<ChartTab>(initialTab ?? 'summary');
+  const tabRef = useRef(tab);
+  tabRef.current = tab;
   const [visited, setVisited] = useState<ReadonlySet<ChartTab>>(() => new Set([initialTab ?? 'summary']));
 
   useEffect(() => {
@@ -68,13 +80,13 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       .then((c) => {
         if (cancelled) return;
         setChart(c);
-        return call(api().audit.forPatient({ patientId, limit: 50 })).then((t) => !cancelled && setTrail(t.entries));
+        if (tabRef.current === 'access') readTrail();
       })
       .catch((err: Error) => !cancelled && setError(err.message));
     return () => {
       cancelled = true;
     };
-  }, [patientId, revision]);
+  }, [patientId, revision, readTrail]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -92,10 +104,10 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       setTab(next);
       setVisited((v) => (v.has(next) ? v : new Set([...v, next])));
       onTabChange?.(next);
-      // The access log is shown as it stands now, including this chart's own read.
-      if (next === 'access') call(api().audit.forPatient({ patientId, limit: 50 })).then((t) => setTrail(t.entries)).catch(() => undefined);
+      // The access log is read afresh each time it is chosen: as it stands now, including this chart's own read.
+      if (next === 'access') readTrail();
     },
-    [onTabChange, patientId],
+    [onTabChange, readTrail],
   );
   const reload = useCallback(() => setRevision((r) => r + 1), []);
 
@@ -127,7 +139,13 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       case 'access':
         return (
           <Section title="Access to this record on this computer" testId="access-log">
-            <AccessLog entries={trail} />
+            {trail === null ? (
+              <p className="muted" role="status">Reading the access log…</p>
+            ) : trail instanceof Error ? (
+              <p className="error" role="alert">{trail.message}</p>
+            ) : (
+              <AccessLog entries={trail} />
+            )}
           </Section>
         );
     }

@@ -4,8 +4,9 @@
  * worklist as home; one chart at a time; the Devices, Conflicts, Waiting
  * changes and Settings dialogs. Where the clinician is (open chart and tab)
  * and their theme and density live in the cache's workspace state: read on
- * mount (so an unlock returns to the same chart and tab), written on every
- * open, close and tab change. Keyboard: "/" or Ctrl+K search, Ctrl+L lock.
+ * mount (so an unlock returns to the same chart and tab, unless the clinician
+ * already opened or closed one meanwhile), written on every open, close and
+ * tab change. Keyboard: "/" or Ctrl+K search, Ctrl+L lock.
  * Never shows patient data unless the cache is open; never clears the
  * remembered chart on a lock (only when the clinician closes it).
  */
@@ -42,6 +43,8 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
   // Bumped when the conflict view closes, so an open chart shows the versions chosen.
   const [chartRevision, setChartRevision] = useState(0);
   const searchRef = useRef<HTMLInputElement>(null);
+  // Set once the clinician opens or closes a chart: a remembered chart answered later never replaces their choice.
+  const chose = useRef(false);
   const mainRef = useRef<HTMLElement>(null);
 
   const cacheOpen = status?.cache === 'open';
@@ -59,10 +62,10 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
         if (cancelled) return;
         applyAppearance(w.theme, w.density);
         setAppearance({ theme: w.theme, density: w.density });
-        setChart(w.openPatientId ? { patientId: w.openPatientId, tab: w.tab ?? 'summary' } : null);
+        if (!chose.current) setChart(w.openPatientId ? { patientId: w.openPatientId, tab: w.tab ?? 'summary' } : null);
       },
       // The state could not be read: start at the worklist (nothing is lost, the drafts are in the cache).
-      () => !cancelled && setChart(null),
+      () => !cancelled && !chose.current && setChart(null),
     );
     return () => {
       cancelled = true;
@@ -76,6 +79,7 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
 
   const openChart = useCallback(
     (patientId: string) => {
+      chose.current = true;
       setChart({ patientId, tab: 'summary' });
       remember({ openPatientId: patientId, tab: 'summary' });
       // Focus leaves the search so Esc and the chart's keys reach the chart.
@@ -86,6 +90,7 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
   );
   const openPatientId = chart?.patientId ?? null;
   const closeChart = useCallback(() => {
+    chose.current = true;
     setLastClosed(openPatientId);
     setChart(null);
     remember({ openPatientId: null, tab: null });
