@@ -162,7 +162,20 @@ export async function exportDesktop(name: string, options: ExportDesktopOptions 
 /** Search by name and open the chart with Enter, on the Summary tab. */
 export async function openChart(page: Page, name: string): Promise<void> {
   await page.locator('#patient-search').fill(name.toLowerCase());
-  await page.getByTestId('patient-result').first().waitFor();
+  try {
+    await page.getByTestId('patient-result').first().waitFor();
+  } catch (error) {
+    // Seen once in CI (not reproduced): say what the page was doing, without any name.
+    const state = await page.evaluate(() => ({
+      typed: (document.querySelector('#patient-search') as HTMLInputElement | null)?.value.length ?? -1,
+      focus: document.activeElement?.id || document.activeElement?.tagName || null,
+      listHidden: document.querySelector('#patient-results')?.hasAttribute('hidden') ?? null,
+      results: document.querySelectorAll('[data-testid="patient-result"]').length,
+      searchError: document.querySelector('.search-popup .error') !== null,
+      main: document.querySelector('main')?.getAttribute('aria-label') ?? null,
+    }));
+    throw new Error(`no search result shown: ${JSON.stringify(state)}`, { cause: error });
+  }
   await page.locator('#patient-search').press('Enter');
   await page.getByTestId('chart').waitFor();
   await page.getByRole('tab', { name: 'Summary' }).click();
