@@ -12,6 +12,9 @@ if [ -z "${CLINICIAN_TEST_NETNS:-}" ]; then
   exec bash test/support/test-network.sh bash bench/run-bench.sh "$@"
 fi
 npm run -s build:renderer >/dev/null
+# The store workers bundled as the app bundles its own (bench/scale-workload.ts starts them).
+node bench/bundle-workers.mjs "$PWD/.tmp/bench-workers" >/dev/null
+export BENCH_STORE_WORKERS="$PWD/.tmp/bench-workers"
 
 # The backend before issue 8, compared with this one in the same run: a git
 # worktree of that commit under .tmp/ (gitignored), sharing node_modules. The

@@ -46,11 +46,12 @@ import type { CacheSession } from '../electron/services/cache-session';
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
+import { registerDeviceAt } from '../test/support/backend-db';
 import { startBackend, type BackendProcess } from '../test/support/backend-process';
 import { ROOT } from '../test/support/cache-cli';
 import { scratchDir } from '../test/support/scratch';
 import { patientId, RESOURCES_PER_PATIENT, scalePatientBundle, typedName } from './scale-data';
-import { APP_CACHE_KIB, openBenchSession, openOwnConnection, randomReads, rssMb } from './scale-workload';
+import { APP_CACHE_KIB, openBenchSession, openOwnConnection, randomReads, rssMb, STORE_WORKER } from './scale-workload';
 import type { SizingJob } from './scale-cache-child';
 import type { DeviceJob, DrainPhase, SyncPhase } from './scale-device-child';
 import { ms, round, stats } from './bench-stats';
@@ -320,27 +321,37 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
     });
     rmSync(bundles, { recursive: true, force: true });
     // Both first syncs before either drain: no device pulls the changes another pushed.
-    const job = (kind: DeviceJob['kind'], phase: DeviceJob['phase'], token?: string): DeviceJob => ({
+    const job = (kind: DeviceJob['kind'], phase: DeviceJob['phase'], token = ''): DeviceJob => ({
       kind,
       phase,
-      ...(token ? { token } : {}),
+      token,
       dataDir: join(dir.path, `device-${kind}`),
       secretsService,
       backendUrl: backend!.url,
-      backendDataDir: backendDir,
       clinicianId: CLINICIAN,
       patients: sizes.patients,
       drain: sizes.drain,
       idleCalls: sizes.idleCalls,
       capS: CAP_S,
     });
+    // Enrolled here, as enrollment leaves a device (its keys in the keychain, registered with the backend), so the
+    // device process loads no server module and holds no backend connection: its RSS is the app's side only.
+    const enroll = async (kind: DeviceJob['kind']) => {
+      const device = await openBenchSession({ kind, dataDir: job(kind, 'sync').dataDir, secrets, actor: CLINICIAN, create: true });
+      profiles.push(device.profile.profileId);
+      try {
+        return await registerDeviceAt({ dataDir: backendDir, databaseUrl: undefined }, CLINICIAN, device);
+      } finally {
+        await device.close();
+      }
+    };
     const syncOf = async (kind: DeviceJob['kind']) => {
+      const token = await enroll(kind);
       const cpu = backendCpuS(backend!);
-      const figures = await runScriptAsync<SyncPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'sync'))]);
+      const figures = await runScriptAsync<SyncPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'sync', token))]);
       Object.assign(figures.first_sync, { backend_cpu_s: round(backendCpuS(backend!) - cpu) });
-      profiles.push(figures.profile_id);
       log(`first sync ${kind}: ${JSON.stringify(figures.first_sync)}`);
-      return figures;
+      return { ...figures, token };
     };
     const drainOf = async (kind: DeviceJob['kind'], token: string) => {
       const cpu = backendCpuS(backend!);
@@ -372,7 +383,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       mode: quick ? 'quick' : 'full',
       factor: sizes.patients / 2000,
       node: process.version,
-      sizes: { resources: sizes.patients * RESOURCES_PER_PATIENT, resources_per_patient: RESOURCES_PER_PATIENT, app_cache_mib: APP_CACHE_KIB / 1024, cap_s: CAP_S, ...sizes },
+      sizes: { resources: sizes.patients * RESOURCES_PER_PATIENT, resources_per_patient: RESOURCES_PER_PATIENT, app_cache_mib: APP_CACHE_KIB / 1024, store_workers: STORE_WORKER.how, cap_s: CAP_S, ...sizes },
       backend_load: load,
       import: importFigure,
       random_reads: reads,
@@ -382,7 +393,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main and its store worker thread, under tsx, with the test support that registers the device; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main under tsx and its store worker thread, bundled as the app\'s; the device was enrolled and registered by this process; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
         device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
         device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },

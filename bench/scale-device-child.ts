@@ -1,10 +1,12 @@
 /**
  * The device side of the scale benchmark, in a process of its own so that
- * its peak RSS is one device's (main and its store worker thread): opens a
- * new, empty cache through openCacheSession with its keys in the keychain
- * and the store in its worker (encrypted, or the plaintext baseline's worker
- * over a plain file: bench/plain-store-worker.ts), registers it with the
- * backend as enrollment leaves a device, then (1) the first sync of the
+ * its peak RSS is one device's (main and its store worker thread): opens the
+ * empty cache bench/scale-bench.ts just enrolled (keys in the keychain,
+ * registered with the backend, as enrollment leaves a device; so this
+ * process loads no server module) through openCacheSession, the store in its
+ * worker (bundled as the app's, bench/bundle-workers.mjs; encrypted, or the
+ * plaintext baseline's worker over a plain file: bench/plain-store-worker.ts),
+ * then (1) the first sync of the
  * panel from the backend process (pullChanges) while a timer issues
  * `chart.open` every 100 ms through the handler registry's dispatch (what
  * the IPC glue calls) for a patient already synced, served by the store's
@@ -21,6 +23,7 @@
  * line; benchmarks only, asserts nothing.
  */
 import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { BackendClient } from '../electron/services/backend-client';
 import type { CacheSession } from '../electron/services/cache-session';
 import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from '../electron/services/store/store-api';
@@ -31,20 +34,19 @@ import { pullChanges } from '../electron/services/sync-pull';
 import { SyncWorker } from '../electron/services/sync-worker';
 import type { FhirResource } from '../shared/contract';
 import type { Change } from '../shared/sync-api';
-import { registerDeviceAt } from '../test/support/backend-db';
 import { patientId } from './scale-data';
 import { openBenchSession, rssMb } from './scale-workload';
 import { ms, round, stats } from './bench-stats';
 
 export interface DeviceJob {
   kind: 'encrypted' | 'plaintext';
-  /** `sync`: a new device, registered, first sync; `drain`: the same device reopened, with the token the sync phase printed. */
+  /** `sync`: the device the bench just enrolled (keys in the keychain, registered), its first sync; `drain`: the same device reopened. */
   phase: 'sync' | 'drain';
-  token?: string;
+  /** The device's session token, from its registration. */
+  token: string;
   dataDir: string;
   secretsService: string;
   backendUrl: string;
-  backendDataDir: string;
   clinicianId: string;
   patients: number;
   drain: number;
@@ -206,6 +208,9 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   const registry = createHandlerRegistry({ session: () => device, problem: () => null, actor: () => job.clinicianId });
   const synced: string[] = [];
   const probe = chartProbe(registry, synced);
+  // How long main's event loop was held at a time (a reply parsed and checked, a slice prepared): a probe call waits for it.
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   client.deadline = performance.now() + job.capS * 1000;
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
@@ -220,6 +225,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   }
   const took = seconds(start);
   const deviceCpu = process.cpuUsage(cpu);
+  loop.disable();
   const during = await probe.stop();
   const resources = capped ? client.resources : written;
   const idle = await idleDispatch(registry, synced, job.idleCalls);
@@ -239,6 +245,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     apply_per_page: client.applyMs.length > 0 ? stats(client.applyMs) : none,
     capped: capped ? `stopped after ${job.capS} s` : false,
     chart_open_during_sync: during,
+    main_event_loop_delay: { p50_ms: round(loop.percentile(50) / 1e6), p99_ms: round(loop.percentile(99) / 1e6), max_ms: round(loop.max / 1e6) },
     chart_open_dispatch_idle: idle,
   };
 }
@@ -312,10 +319,8 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
 }
 
 export interface SyncPhase {
-  profile_id: string;
-  token: string;
   first_sync: Awaited<ReturnType<typeof firstSync>>;
-  /** The process with its modules loaded (tsx, the services, the test support that registers the device), before the cache opens. */
+  /** The process with its modules loaded (tsx and the services), before the cache opens. */
   rss_before_open_mb: number;
   rss_mb: number;
   max_rss_mb: number;
@@ -336,15 +341,14 @@ const device: CacheSession = await openBenchSession({
   dataDir: job.dataDir,
   secrets: createOsSecretStore(job.secretsService),
   actor: job.clinicianId,
-  create: job.phase === 'sync',
+  create: false,
 });
 try {
   if (job.phase === 'sync') {
-    const token = await registerDeviceAt({ dataDir: job.backendDataDir, databaseUrl: undefined }, job.clinicianId, device);
-    const figures: SyncPhase = { profile_id: device.profile.profileId, token, first_sync: await firstSync(device, token, job), rss_before_open_mb: beforeOpen, ...rssMb() };
+    const figures: SyncPhase = { first_sync: await firstSync(device, job.token, job), rss_before_open_mb: beforeOpen, ...rssMb() };
     process.stdout.write(JSON.stringify(figures) + '\n');
   } else {
-    const figures: DrainPhase = { drain: await drain(device, job.token!, job), rss_before_open_mb: beforeOpen, ...rssMb() };
+    const figures: DrainPhase = { drain: await drain(device, job.token, job), rss_before_open_mb: beforeOpen, ...rssMb() };
     process.stdout.write(JSON.stringify(figures) + '\n');
   }
 } finally {

@@ -26,8 +26,15 @@ import { ms } from './bench-stats';
 /** The app's page cache (the default of policy cachePageCacheMiB, electron/services/page-cache-policy.ts), in KiB. */
 export const APP_CACHE_KIB = PAGE_CACHE_KIB_DEFAULT;
 
-/** The plaintext baseline's store worker (started from its .ts source under tsx, as the app's is in tests). */
-export const PLAIN_STORE_WORKER = join(import.meta.dirname, 'plain-store-worker.ts');
+/**
+ * The store workers: bundled as the app bundles its own (bench/bundle-workers.mjs, which
+ * bench/run-bench.sh runs into BENCH_STORE_WORKERS), so a worker's heap holds what the app's does,
+ * not tsx's loader and compiled modules; from the .ts sources under tsx when the bench runs without it.
+ */
+const BUNDLED = process.env.BENCH_STORE_WORKERS;
+export const STORE_WORKER: { encrypted?: string; plaintext: string; how: string } = BUNDLED
+  ? { encrypted: join(BUNDLED, 'cache-store-worker.cjs'), plaintext: join(BUNDLED, 'plain-store-worker.cjs'), how: 'bundled (as the app)' }
+  : { plaintext: join(import.meta.dirname, 'plain-store-worker.ts'), how: 'TypeScript sources under tsx' };
 
 export type CacheKind = 'encrypted' | 'plaintext';
 
@@ -53,7 +60,7 @@ export function openBenchSession(options: BenchSessionOptions): Promise<CacheSes
     actor: options.actor,
     create: options.create,
     cacheKiB: options.cacheKiB ?? APP_CACHE_KIB,
-    ...(options.kind === 'plaintext' ? { workerFile: PLAIN_STORE_WORKER } : {}),
+    ...(options.kind === 'plaintext' ? { workerFile: STORE_WORKER.plaintext } : STORE_WORKER.encrypted ? { workerFile: STORE_WORKER.encrypted } : {}),
   });
 }
 

@@ -64,7 +64,7 @@ export const bundleResourceSchema = z.strictObject({
  * Resources per applyPullPage call: a slice commits in a few milliseconds, so
  * a chart.open issued during a first sync waits for at most one slice.
  */
-export const PULL_SLICE = 250;
+export const PULL_SLICE = 100;
 
 /** Resources of one recordChanges call (a vitals entry is six; the bench queues setup changes a thousand at a time). */
 const RECORD_MAX = 2000;

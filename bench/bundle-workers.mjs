@@ -1,0 +1,28 @@
+// Bundles the store workers the benchmarks run, as the app runs its own
+// (one CommonJS file beside main, native modules external): the app's
+// worker through build/bundle-electron.mjs itself, and the plaintext
+// baseline's worker (bench/plain-store-worker.ts) with the same settings,
+// so neither pays tsx's loader or its compiled modules in its heap and RSS.
+// Usage: node bench/bundle-workers.mjs <outdir inside the repository>
+// (native modules resolve from the repository's node_modules). Never for
+// the app: the plaintext worker is a benchmark baseline only.
+import { execFileSync } from 'node:child_process';
+import { build } from 'esbuild';
+
+const outdir = process.argv[2];
+if (!outdir) {
+  console.error('usage: node bench/bundle-workers.mjs <outdir>');
+  process.exit(1);
+}
+execFileSync(process.execPath, ['build/bundle-electron.mjs'], { stdio: 'inherit', env: { ...process.env, CLINICIAN_ELECTRON_OUTDIR: outdir } });
+await build({
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+  external: ['better-sqlite3', 'better-sqlite3-multiple-ciphers', 'keytar', 'electron'],
+  define: { 'import.meta.dirname': '__dirname' },
+  entryPoints: ['bench/plain-store-worker.ts'],
+  outfile: `${outdir}/plain-store-worker.cjs`,
+});
