@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { CacheHolder } from '../support/cache-holder';
 import { inspectCache } from '../support/cache-inspect';
-import { createHandlerRegistry } from '../../electron/services/handler-registry';
+import { createHandlerRegistry, type HandlerRegistry } from '../../electron/services/handler-registry';
 import { importBundle } from '../../electron/services/bundle-import';
 import { createOsSecretStore } from '../../electron/services/secret-store';
 import { scratchDir } from '../support/scratch';
@@ -156,34 +156,43 @@ test('the Access tab shows the log as it stands when chosen, never the copy read
   await page.close();
 });
 
-test('a chart the clinician opens before the remembered one is read stays open, and the search is not disturbed by the late answer', async () => {
-  const [remembered, chosen] = [patients[0]!, patients[2]!];
-  const registry = createHandlerRegistry(cache);
+/** The registry with a late workspace.get: read at once, answered when the test opens the gate (as from a busy worker). */
+function lateWorkspace(registry: HandlerRegistry) {
   const hold = gate();
-  const held: typeof registry = {
+  const late: HandlerRegistry = {
     ...registry,
     'workspace.get': async (input, caller) => {
-      // Read now, answered late: the state as it stood when the page asked.
       const answer = await registry['workspace.get'](input, caller);
       hold.arrive();
       await hold.opened;
       return answer;
     },
   };
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  await bindClinician(page, held, server.origin);
-  await page.goto(`${server.origin}/index.html`);
-  // Where the clinician was last time: another patient's chart, in the dark theme (seen when the answer lands).
-  assert.equal(await page.evaluate(async (id) => {
+  return { hold, registry: late };
+}
+
+test('a chart the clinician opens before the remembered one is read stays open, and the search is not disturbed by the late answer', async () => {
+  const [remembered, chosen] = [patients[0]!, patients[2]!];
+  const registry = createHandlerRegistry(cache);
+  // Where the clinician was last time: another patient's chart, in the dark theme (seen when the late answer lands).
+  const setup = await browser.newPage();
+  await bindClinician(setup, registry, server.origin);
+  await setup.goto(`${server.origin}/index.html`);
+  assert.equal(await setup.evaluate(async (id) => {
     const c = (window as unknown as { clinician: { workspace: { set(i: unknown): Promise<{ ok: boolean }> } } }).clinician;
     return (await c.workspace.set({ openPatientId: id, tab: 'summary', theme: 'dark' })).ok;
   }, remembered.id), true);
-  await hold.reached;
+  await setup.close();
 
-  // The search answers while the remembered state is still being read, and keeps its results when that answer lands.
+  // The search answers while the remembered state is on its way, and keeps its results when that answer lands.
+  const first = lateWorkspace(registry);
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await bindClinician(page, first.registry, server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  await first.hold.reached;
   await page.locator('#patient-search').fill(remembered.given.slice(0, 4).toLowerCase());
   await page.getByTestId('patient-result').first().waitFor();
-  hold.open();
+  first.hold.open();
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
   assert.equal(await page.getByTestId('patient-result').first().isVisible(), true, 'the results stay open');
   assert.equal(await page.locator('#patient-search').inputValue(), remembered.given.slice(0, 4).toLowerCase());
@@ -191,26 +200,16 @@ test('a chart the clinician opens before the remembered one is read stays open, 
   await page.close();
 
   // Opened by the clinician before the answer: that chart stays, the remembered one does not replace it.
-  const again = gate();
-  const late: typeof registry = {
-    ...registry,
-    'workspace.get': async (input, caller) => {
-      // Read now, answered late: the state as it stood when the page asked.
-      const answer = await registry['workspace.get'](input, caller);
-      again.arrive();
-      await again.opened;
-      return answer;
-    },
-  };
+  const again = lateWorkspace(registry);
   const second = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  await bindClinician(second, late, server.origin);
+  await bindClinician(second, again.registry, server.origin);
   await second.goto(`${server.origin}/index.html`);
-  await again.reached;
+  await again.hold.reached;
   await second.locator('#patient-search').fill(chosen.given.slice(0, 4).toLowerCase());
   await second.getByTestId('patient-result').first().waitFor();
   await second.locator('#patient-search').press('Enter');
   await second.getByTestId('chart-name').waitFor();
-  again.open();
+  again.hold.open();
   await second.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
   // Compared without printing names into the test output.
   assert.ok((await second.getByTestId('chart-name').innerText()) === `${chosen.given} ${chosen.family}`, 'the chart the clinician chose, not the remembered one');
