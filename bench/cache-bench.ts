@@ -27,7 +27,7 @@ import { putDraft } from '../electron/services/drafts';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
 import { syntheticPatientBundle } from '../test/support/synthetic-bundles';
-import { APP_CACHE_KIB, openBenchSession, openOwnConnection } from './scale-workload';
+import { APP_CACHE_KIB, openBenchSession, openOwnConnection, STORE_WORKER } from './scale-workload';
 import { ms, round, stats } from './bench-stats';
 
 let quick = false;
@@ -189,6 +189,7 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
       bench: 'cache',
       mode: quick ? 'quick' : 'full',
       node: process.version,
+      store_workers: STORE_WORKER.how,
       sizes: { patients: PATIENTS, observations: PATIENTS * OBS_PER_PATIENT, chart_resources: chartResources, random_reads: RANDOM_READS, chart_opens: CHART_OPENS, searches: SEARCHES, audit_appends: AUDIT_APPENDS, verify_entries: verifyEnc.entries },
       import: { encrypted: importEnc, plaintext: importPlain, ratio: round(importEnc.seconds / importPlain.seconds) },
       random_reads: {

@@ -53,7 +53,7 @@ import { scratchDir } from '../test/support/scratch';
 import { patientId, RESOURCES_PER_PATIENT, scalePatientBundle, typedName } from './scale-data';
 import { APP_CACHE_KIB, openBenchSession, openOwnConnection, randomReads, rssMb, STORE_WORKER } from './scale-workload';
 import type { SizingJob } from './scale-cache-child';
-import type { DeviceJob, DrainPhase, SyncPhase } from './scale-device-child';
+import type { DeviceJob, DrainPhase, QueuePhase, SyncPhase } from './scale-device-child';
 import { ms, round, stats } from './bench-stats';
 import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../electron/services/page-cache-policy';
 
@@ -353,21 +353,25 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       log(`first sync ${kind}: ${JSON.stringify(figures.first_sync)}`);
       return { ...figures, token };
     };
+    // The changes are queued in a process of their own (setup: most a thousand per call), then pushed from another,
+    // so the drain's peak RSS is the drain's; the queueing process's peak is reported beside it.
     const drainOf = async (kind: DeviceJob['kind'], token: string) => {
+      const queued = await runScriptAsync<QueuePhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'queue', token))]);
       const cpu = backendCpuS(backend!);
       const figures = await runScriptAsync<DrainPhase>('scale-device-child.ts', [JSON.stringify(job(kind, 'drain', token))]);
-      Object.assign(figures.drain, { backend_cpu_s: round(backendCpuS(backend!) - cpu) });
-      log(`drain ${kind}: ${JSON.stringify(figures.drain)}`);
-      return figures;
+      const drain = { ...figures.drain, queue_seconds: queued.queue.seconds, record_change_alone: queued.queue.record_change_alone, backend_cpu_s: round(backendCpuS(backend!) - cpu) };
+      log(`drain ${kind}: ${JSON.stringify(drain)}`);
+      return { ...figures, drain, queue_max_rss_mb: queued.max_rss_mb };
     };
     const syncPhaseEnc = await syncOf('encrypted');
     const syncPhasePlain = await syncOf('plaintext');
     const drainPhaseEnc = await drainOf('encrypted', syncPhaseEnc.token);
     const drainPhasePlain = await drainOf('plaintext', syncPhasePlain.token);
     const [syncEnc, syncPlain, drainEnc, drainPlain] = [syncPhaseEnc.first_sync, syncPhasePlain.first_sync, drainPhaseEnc.drain, drainPhasePlain.drain];
-    const rssOf = (sync: SyncPhase, drained: DrainPhase) => ({
+    const rssOf = (sync: SyncPhase, drained: DrainPhase & { queue_max_rss_mb: number }) => ({
       first_sync_max_rss_mb: sync.max_rss_mb,
       drain_max_rss_mb: drained.max_rss_mb,
+      queue_setup_max_rss_mb: drained.queue_max_rss_mb,
       before_open_rss_mb: { first_sync: sync.rss_before_open_mb, drain: drained.rss_before_open_mb },
     });
     memory.after_devices = rssMb();
@@ -393,7 +397,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main under tsx and its store worker thread, bundled as the app\'s; the device was enrolled and registered by this process; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main under tsx and its store worker thread, bundled as the app\'s; the device was enrolled and registered by the bench process (scale-bench.ts), and the drain\'s changes queued by a process of their own, queue_setup_max_rss_mb; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
         device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
         device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },

@@ -13,11 +13,12 @@
  * worker as the app runs it; a call's latency counts from when it was due,
  * so the time it waits (for main, busy with a pulled page's reply, or in
  * the worker's queue behind a slice being applied) is in it; (2) the same
- * call with nothing else running; (3) the drain of queued changes (queued
- * with recordChange and recordChanges, pushed by the sync worker until the
- * outbox is empty), the device reopened in a second process after every
- * device's first sync (so no device pulls another's pushed changes; its
- * peak RSS is the larger of the two). Time spent waiting for the backend's answers is counted
+ * call with nothing else running; (3) the drain's changes queued (with
+ * recordChange and recordChanges: setup, in a process of its own, phase
+ * `queue`), then (4) pushed by the sync worker until the outbox is empty
+ * (phase `drain`, another process), each reopening the device after every
+ * device's first sync (so no device pulls another's pushed changes). Time
+ * spent waiting for the backend's answers is counted
  * apart, so what is the device's own is visible. Stops a stage at the cap.
  * Started by bench/scale-bench.ts with `node --import tsx`; prints one JSON
  * line; benchmarks only, asserts nothing.
@@ -40,8 +41,11 @@ import { ms, round, stats } from './bench-stats';
 
 export interface DeviceJob {
   kind: 'encrypted' | 'plaintext';
-  /** `sync`: the device the bench just enrolled (keys in the keychain, registered), its first sync; `drain`: the same device reopened. */
-  phase: 'sync' | 'drain';
+  /**
+   * `sync`: the device the bench just enrolled (keys in the keychain, registered), its first sync; `queue`: the same
+   * device reopened, the drain's changes queued; `drain`: reopened again, those changes pushed.
+   */
+  phase: 'sync' | 'queue' | 'drain';
   /** The device's session token, from its registration. */
   token: string;
   dataDir: string;
@@ -268,10 +272,15 @@ function queuedChange(kind: string, i: number, patients: number): FhirResource {
  * their times are the per-change figure); the rest, setup only, a thousand
  * changes per recordChanges call (one transaction, not one undo group).
  */
-async function drain(device: CacheSession, token: string, job: DeviceJob) {
+/**
+ * Queues the drain's changes (setup, in a process of its own so the drain's
+ * peak RSS is the drain's): QUEUED_ALONE one recordChange each, as a
+ * clinician's changes come, timed; the rest a thousand per recordChanges.
+ */
+async function queue(device: CacheSession, job: DeviceJob) {
   const alone = Math.min(QUEUED_ALONE, job.drain);
   const perChange: number[] = [];
-  let start = process.hrtime.bigint();
+  const start = process.hrtime.bigint();
   for (let i = 0; i < alone; i++) {
     const one = process.hrtime.bigint();
     await recordChange(device, queuedChange(job.kind, i, job.patients));
@@ -282,11 +291,15 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
     for (let k = i; k < Math.min(job.drain, i + 1000); k++) batch.push(queuedChange(job.kind, k, job.patients));
     await recordChanges(device, batch, false);
   }
-  const queued = seconds(start);
+  return { changes: job.drain, seconds: seconds(start), record_change_alone: perChange.length > 0 ? stats(perChange) : none };
+}
+
+/** Pushes the queued changes with the sync worker until the outbox is empty (or the cap). */
+async function drain(device: CacheSession, token: string, job: DeviceJob) {
   const client = new ObservedClient(job.backendUrl, 120_000);
   const worker = new SyncWorker({ backend: client, session: () => device, token: () => token, undoSeconds: 0 });
   const deadline = performance.now() + job.capS * 1000;
-  start = process.hrtime.bigint();
+  const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   let capped: string | false = false;
   while (await outboxSize(device) > 0) {
@@ -305,8 +318,6 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   const waiting = round(client.waitingMs / 1000);
   return {
     changes: job.drain,
-    queue_seconds: queued,
-    record_change_alone: perChange.length > 0 ? stats(perChange) : none,
     seconds: took,
     pushed_per_s: Math.round((job.drain - left) / took),
     pushes: client.requests,
@@ -321,6 +332,13 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
 export interface SyncPhase {
   first_sync: Awaited<ReturnType<typeof firstSync>>;
   /** The process with its modules loaded (tsx and the services), before the cache opens. */
+  rss_before_open_mb: number;
+  rss_mb: number;
+  max_rss_mb: number;
+}
+
+export interface QueuePhase {
+  queue: Awaited<ReturnType<typeof queue>>;
   rss_before_open_mb: number;
   rss_mb: number;
   max_rss_mb: number;
@@ -346,6 +364,9 @@ const device: CacheSession = await openBenchSession({
 try {
   if (job.phase === 'sync') {
     const figures: SyncPhase = { first_sync: await firstSync(device, job.token, job), rss_before_open_mb: beforeOpen, ...rssMb() };
+    process.stdout.write(JSON.stringify(figures) + '\n');
+  } else if (job.phase === 'queue') {
+    const figures: QueuePhase = { queue: await queue(device, job), rss_before_open_mb: beforeOpen, ...rssMb() };
     process.stdout.write(JSON.stringify(figures) + '\n');
   } else {
     const figures: DrainPhase = { drain: await drain(device, job.token, job), rss_before_open_mb: beforeOpen, ...rssMb() };

@@ -17,6 +17,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PULL_SLICE } from '../electron/services/store/store-api';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
 import { SyncWorker } from '../electron/services/sync-worker';
@@ -135,7 +136,7 @@ describe('a long first sync shows its progress', () => {
 
       assert.equal(worker.status.progress, null, 'nothing shown once done');
       const shown = seen.filter((p): p is SyncProgress => p !== null);
-      assert.ok(shown.length >= Math.floor(TOTAL / 250), `reported after each slice (${shown.length} reports)`);
+      assert.ok(shown.length >= Math.floor(TOTAL / PULL_SLICE), `reported after each slice (${shown.length} reports)`);
       for (let i = 1; i < shown.length; i++) {
         assert.ok(shown[i]!.resources >= shown[i - 1]!.resources && shown[i]!.patients >= shown[i - 1]!.patients, 'counts never go down');
       }

@@ -19,6 +19,7 @@ import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
 import { SYNTHEA_FILES, findLeaks, loadFixturePatients, phiNeedles } from '../support/synthea';
 import { gate } from '../support/gate';
+import { AppError } from '../../shared/app-error';
 import { bindClinician, launchChromium, screenshot, serveRenderer, type RendererServer } from './harness';
 
 const patients = loadFixturePatients();
@@ -118,9 +119,11 @@ test('the Access tab shows the log as it stands when chosen, never the copy read
   const p = patients[2]!;
   const registry = createHandlerRegistry(cache);
   let hold: ReturnType<typeof gate> | null = null;
+  let refuse = false;
   const held: typeof registry = {
     ...registry,
     'audit.forPatient': async (input, caller) => {
+      if (refuse) throw new AppError('STORE_FAILED', 'The patient cache stopped working.');
       const g = hold;
       if (g) {
         g.arrive();
@@ -153,6 +156,13 @@ test('the Access tab shows the log as it stands when chosen, never the copy read
   await page.getByTestId('access-entry').first().waitFor();
   const opened = (await page.getByTestId('access-log').innerText()).match(/Opened chart/g) ?? [];
   assert.equal(opened.length, 2, 'both reads of the chart are listed');
+
+  // A log that cannot be read is said, and no entry of the earlier read stays on screen.
+  refuse = true;
+  await page.getByRole('tab', { name: 'Summary' }).click();
+  await page.getByRole('tab', { name: 'Access' }).click();
+  await page.getByTestId('access-log').getByRole('alert').waitFor();
+  assert.equal(await page.getByTestId('access-entry').count(), 0);
   await page.close();
 });
 
@@ -193,9 +203,11 @@ test('a chart the clinician opens before the remembered one is read stays open, 
   await page.locator('#patient-search').fill(remembered.given.slice(0, 4).toLowerCase());
   await page.getByTestId('patient-result').first().waitFor();
   first.hold.open();
-  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+  // Rendered once the answer was handled (the theme is set at once, the chart with React's next render).
+  await page.locator('main[data-restored="true"]').waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'the remembered theme arrived');
   assert.equal(await page.getByTestId('patient-result').first().isVisible(), true, 'the results stay open');
-  assert.equal(await page.locator('#patient-search').inputValue(), remembered.given.slice(0, 4).toLowerCase());
+  assert.ok((await page.locator('#patient-search').inputValue()) === remembered.given.slice(0, 4).toLowerCase(), 'what was typed stays');
   await page.keyboard.press('Escape');
   await page.close();
 
@@ -210,7 +222,8 @@ test('a chart the clinician opens before the remembered one is read stays open, 
   await second.locator('#patient-search').press('Enter');
   await second.getByTestId('chart-name').waitFor();
   again.hold.open();
-  await second.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+  await second.locator('main[data-restored="true"]').waitFor();
+  assert.equal(await second.evaluate(() => document.documentElement.dataset.theme), 'dark', 'the remembered theme arrived');
   // Compared without printing names into the test output.
   assert.ok((await second.getByTestId('chart-name').innerText()) === `${chosen.given} ${chosen.family}`, 'the chart the clinician chose, not the remembered one');
   await second.evaluate(async () => {

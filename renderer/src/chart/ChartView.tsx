@@ -67,6 +67,8 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       (err: Error) => seq === trailRead.current && setTrail(err),
     );
   }, [patientId]);
+  // A read still on its way when this chart goes is never shown (the Workspace keys a chart by patient; this holds without it).
+  useEffect(() => () => void trailRead.current++, [patientId]);
   const [error, setError] = useState<string | null>(null);
   const [revision, setRevision] = useState(0);
   const [tab, setTab] = useState<ChartTab>(initialTab ?? 'summary');

@@ -45,6 +45,8 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
   const searchRef = useRef<HTMLInputElement>(null);
   // Set once the clinician opens or closes a chart: a remembered chart answered later never replaces their choice.
   const chose = useRef(false);
+  // Set once the remembered state has been read (applied, or left for the clinician's own choice): data-restored on <main>.
+  const [restored, setRestored] = useState(false);
   const mainRef = useRef<HTMLElement>(null);
 
   const cacheOpen = status?.cache === 'open';
@@ -63,9 +65,14 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
         applyAppearance(w.theme, w.density);
         setAppearance({ theme: w.theme, density: w.density });
         if (!chose.current) setChart(w.openPatientId ? { patientId: w.openPatientId, tab: w.tab ?? 'summary' } : null);
+        setRestored(true);
       },
       // The state could not be read: start at the worklist (nothing is lost, the drafts are in the cache).
-      () => !cancelled && !chose.current && setChart(null),
+      () => {
+        if (cancelled) return;
+        if (!chose.current) setChart(null);
+        setRestored(true);
+      },
     );
     return () => {
       cancelled = true;
@@ -143,7 +150,7 @@ export function Workspace({ auth }: { auth: AuthStatus | null }) {
       {!status && !statusError && <main className="starting"><h1 className="sr-only">Clinician Desktop</h1><p className="muted">Opening the patient cache…</p></main>}
       {cacheOpen && (
         <div className="workspace">
-          <main className="main-pane" ref={mainRef} tabIndex={-1} aria-label={chart ? 'Chart' : 'My patients'}>
+          <main className="main-pane" ref={mainRef} tabIndex={-1} aria-label={chart ? 'Chart' : 'My patients'} data-restored={restored}>
             {chart === undefined && <p className="muted">Opening…</p>}
             {chart === null && <Worklist onOpen={openChart} focusPatientId={lastClosed} />}
             {chart && (
