@@ -19,6 +19,7 @@ import type { StoreOpenArgs } from '../electron/services/store/store-api';
 import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
 import { openTestCache } from './support/open-test-cache';
+import { ROOT } from './support/cache-cli';
 import { auditCount, bundleResources, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
 const ACTOR = 'dr.store';
@@ -276,15 +277,14 @@ test('the caller\'s key buffer is zeroed once the worker has opened the cache, a
   }
 });
 
-test('the worker loads from the Electron bundle (build/bundle-electron.mjs) and answers there as under tsx', async () => {
+/** Opens a closed test cache's store in the given worker module and checks it answers, refuses junk and zeroes the key on close. */
+async function answersFrom(workerFile: (dir: string) => string): Promise<void> {
   // Beside node_modules, as dist/electron is in the app: the bundle keeps its native modules external.
   const outDir = join(process.cwd(), 'node_modules', '.cache', 'clinician-tests', `store-bundle-${process.pid}`);
-  const out = { path: outDir, remove: () => rmSync(outDir, { recursive: true, force: true }) };
   const cache = await openTestCache(ACTOR);
   const { profileId, databaseFile } = cache.session.profile;
   await cache.session.close();
   try {
-    execFileSync(process.execPath, ['build/bundle-electron.mjs'], { env: { ...process.env, CLINICIAN_ELECTRON_OUTDIR: out.path }, stdio: 'pipe' });
     const keys = await loadDeviceKeys(cache.keychain, profileId);
     const store = await openWorkerStore({
       file: databaseFile,
@@ -293,14 +293,25 @@ test('the worker loads from the Electron bundle (build/bundle-electron.mjs) and 
       publicKey: keys.publicKey,
       context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' },
       create: false,
-      workerFile: join(out.path, 'cache-store-worker.cjs'),
+      workerFile: workerFile(outDir),
     });
     assert.deepEqual(await store.call('openChart', { patientId: 'from-bundle' }), { found: false });
     const junk = await store.sendRaw({ id: 99, call: 'nothing', args: {} });
     assert.deepEqual(junk.ok ? null : junk.error.code, 'INVALID_INPUT');
     assert.equal((await store.closeAndCheck()).keyZeroed, true);
   } finally {
-    out.remove();
+    rmSync(outDir, { recursive: true, force: true });
     await cache.dispose();
   }
+}
+
+test('the worker loads from the Electron bundle (build/bundle-electron.mjs) and answers there', async () => {
+  await answersFrom((outDir) => {
+    execFileSync(process.execPath, ['build/bundle-electron.mjs'], { env: { ...process.env, CLINICIAN_ELECTRON_OUTDIR: outDir }, stdio: 'pipe' });
+    return join(outDir, 'cache-store-worker.cjs');
+  });
+});
+
+test('the worker runs from its TypeScript source under tsx (the command line without a bundle) and answers there as well', async () => {
+  await answersFrom(() => join(ROOT, 'electron', 'services', 'store', 'store-worker.ts'));
 });

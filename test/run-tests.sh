@@ -27,7 +27,16 @@ for tool in dbus-run-session gnome-keyring-daemon chromium runuser; do
 done
 
 scratch=$(mktemp -d -t clinician-test-XXXXXX)
-trap 'stop_private_postgres; rm -rf "$scratch"' EXIT
+# The cache store's worker, bundled from this tree as the app bundles it
+# (build/bundle-electron.mjs), beside node_modules so its native modules
+# resolve: every test's store runs it (store-client.ts reads
+# CLINICIAN_STORE_WORKER_BUNDLE under tsx only; the app never does). A worker
+# started from the TypeScript source pays tsx's loader at each open, about a
+# fifth of the suite's time; cache-store.test.ts still starts that one.
+bundle="$PWD/node_modules/.cache/clinician-tests/run-$$"
+trap 'if command -v stop_private_postgres >/dev/null; then stop_private_postgres; fi; rm -rf "$scratch" "$bundle"' EXIT
+CLINICIAN_ELECTRON_OUTDIR="$bundle" node build/bundle-electron.mjs
+export CLINICIAN_STORE_WORKER_BUNDLE="$bundle/cache-store-worker.cjs"
 mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime" "$scratch/tmp"
 chmod 700 "$scratch/runtime"
 export HOME="$scratch/home" XDG_DATA_HOME="$scratch/data" XDG_RUNTIME_DIR="$scratch/runtime" TMPDIR="$scratch/tmp"

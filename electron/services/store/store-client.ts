@@ -21,10 +21,15 @@ import { storeClosedError, storeFailedError } from './store-errors';
 import { pageCacheKiB } from '../page-cache-policy';
 import type { StoreClosed, StoreOpened } from './store-host';
 
-/** The worker's module: bundled beside main (dist/electron), or the TypeScript source under tsx (tests, the command line, bench). */
+/**
+ * The worker's module: bundled beside main (dist/electron, the app, which
+ * never reads the variable below), or, under tsx (tests, the command line,
+ * bench), the bundle test/run-tests.sh made of this same source for the run
+ * (CLINICIAN_STORE_WORKER_BUNDLE), else the TypeScript source.
+ */
 export function storeWorkerModule(): string {
   if (typeof __dirname === 'string') return join(__dirname, 'cache-store-worker.cjs');
-  return join(import.meta.dirname, 'store-worker.ts');
+  return process.env.CLINICIAN_STORE_WORKER_BUNDLE || join(import.meta.dirname, 'store-worker.ts');
 }
 
 /**
