@@ -138,6 +138,23 @@ test('without recordDir nothing is recorded; a missing or departed feed cannot b
   }
 });
 
+test('two publishes of one participant at once (a re-publish racing the first): both are answered, one after the other, and the participant can publish again afterwards (no Janus handle is left holding its id)', async () => {
+  const callId = randomUUID();
+  const erin = `erin-${randomUUID().slice(0, 8)}`;
+  const page = await openPage();
+  try {
+    await media.openRoom(callId);
+    const offer = { type: 'offer' as const, sdp: await publishOffer(page, {}), e2ee: true };
+    const both = await Promise.allSettled([media.publish(callId, erin, offer), media.publish(callId, erin, offer)]);
+    assert.deepEqual(both.map((r) => (r.status === 'fulfilled' ? r.value.type : (r.reason as MediaServerError).code)), ['answer', 'answer']);
+    assert.equal((await media.publish(callId, erin, offer)).type, 'answer', 'a later re-publish still joins');
+    await media.leave(callId, erin);
+    await media.closeRoom(callId);
+  } finally {
+    await page.context().close();
+  }
+});
+
 test('a wrong Janus API secret or an unreachable Janus is MEDIA_UNAVAILABLE', async () => {
   const wrongSecret = janusMediaServer({ url: stack.janusUrl, apiSecret: 'not-the-secret' });
   await assert.rejects(wrongSecret.openRoom(randomUUID()), (e) => assertTyped(e, 'MEDIA_UNAVAILABLE'));

@@ -179,6 +179,26 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
 
   const keyOf = (callId: string, participantId: string) => `${callId}\n${participantId}`;
 
+  /**
+   * Runs `work` once every earlier call queued under `key` has settled: two
+   * publishes of one participant (or two subscriptions of one subscriber to
+   * one feed) never interleave, so the later one replaces the earlier's
+   * handle instead of both joining and one handle being left holding the id.
+   */
+  const turns = new Map<string, Promise<void>>();
+  function inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const run = (turns.get(key) ?? Promise.resolve()).then(work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(key, settled);
+    void settled.then(() => {
+      if (turns.get(key) === settled) turns.delete(key);
+    });
+    return run;
+  }
+
   async function controlHandle(): Promise<{ session: JanusSession; handle: number }> {
     if (control) {
       const current = await control.catch(() => undefined);
@@ -212,6 +232,60 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     await media?.session.destroy();
   }
 
+  async function publishNow(callId: string, participantId: string, offer: Jsep): Promise<Jsep> {
+    try {
+      const media = await participant(callId, participantId);
+      if (media.publisher !== undefined) {
+        const old = media.publisher;
+        media.publisher = undefined;
+        // Janus detaches a handle on its media loop, later; `leave` frees the id in the room before its answer,
+        // so the join below cannot meet the old participant (ID_EXISTS). Seen once under CI load.
+        await media.session.message(old, { request: 'leave' }).catch(() => undefined);
+        await media.session.detach(old);
+      }
+      const handle = await media.session.attach(VIDEOROOM);
+      media.publisher = handle;
+      await media.session.message(handle, { request: 'join', ptype: 'publisher', room: callId, id: participantId });
+      const reply = await media.session.message(handle, { request: 'publish', audio: true, video: true }, toJanusJsep(offer));
+      return fromJanusJsep(reply.jsep, 'answer');
+    } catch (error) {
+      throw toMediaError(error, 'publish');
+    }
+  }
+
+  async function subscribeNow(callId: string, subscriberId: string, feed: string): Promise<Jsep> {
+    try {
+      const media = await participant(callId, subscriberId);
+      const old = media.subscribers.get(feed);
+      if (old !== undefined) {
+        media.subscribers.delete(feed);
+        await media.session.detach(old);
+      }
+      const join = async () => {
+        const handle = await media.session.attach(VIDEOROOM);
+        media.subscribers.set(feed, handle);
+        try {
+          return await media.session.message(handle, { request: 'join', ptype: 'subscriber', room: callId, streams: [{ feed }] });
+        } catch (error) {
+          media.subscribers.delete(feed);
+          await media.session.detach(handle);
+          throw error;
+        }
+      };
+      let reply;
+      try {
+        reply = await join();
+      } catch (error) {
+        // The publisher may still be connecting: wait for Janus to say its feed is up, then once more.
+        if (!(error instanceof JanusError && error.janusCode === NO_SUCH_FEED) || !(await feedActive(callId, feed))) throw error;
+        reply = await join();
+      }
+      return fromJanusJsep(reply.jsep, 'offer');
+    } catch (error) {
+      throw toMediaError(error, 'other');
+    }
+  }
+
   return {
     async openRoom(callId) {
       try {
@@ -233,58 +307,12 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
       }
     },
 
-    async publish(callId, participantId, offer) {
-      try {
-        const media = await participant(callId, participantId);
-        if (media.publisher !== undefined) {
-          const old = media.publisher;
-          media.publisher = undefined;
-          // Janus detaches a handle on its media loop, later; `leave` frees the id in the room before its answer,
-          // so the join below cannot meet the old participant (ID_EXISTS). Seen once under CI load.
-          await media.session.message(old, { request: 'leave' }).catch(() => undefined);
-          await media.session.detach(old);
-        }
-        const handle = await media.session.attach(VIDEOROOM);
-        media.publisher = handle;
-        await media.session.message(handle, { request: 'join', ptype: 'publisher', room: callId, id: participantId });
-        const reply = await media.session.message(handle, { request: 'publish', audio: true, video: true }, toJanusJsep(offer));
-        return fromJanusJsep(reply.jsep, 'answer');
-      } catch (error) {
-        throw toMediaError(error, 'publish');
-      }
+    publish(callId, participantId, offer) {
+      return inTurn(`publish\n${keyOf(callId, participantId)}`, () => publishNow(callId, participantId, offer));
     },
 
-    async subscribe(callId, subscriberId, feed) {
-      try {
-        const media = await participant(callId, subscriberId);
-        const old = media.subscribers.get(feed);
-        if (old !== undefined) {
-          media.subscribers.delete(feed);
-          await media.session.detach(old);
-        }
-        const join = async () => {
-          const handle = await media.session.attach(VIDEOROOM);
-          media.subscribers.set(feed, handle);
-          try {
-            return await media.session.message(handle, { request: 'join', ptype: 'subscriber', room: callId, streams: [{ feed }] });
-          } catch (error) {
-            media.subscribers.delete(feed);
-            await media.session.detach(handle);
-            throw error;
-          }
-        };
-        let reply;
-        try {
-          reply = await join();
-        } catch (error) {
-          // The publisher may still be connecting: wait for Janus to say its feed is up, then once more.
-          if (!(error instanceof JanusError && error.janusCode === NO_SUCH_FEED) || !(await feedActive(callId, feed))) throw error;
-          reply = await join();
-        }
-        return fromJanusJsep(reply.jsep, 'offer');
-      } catch (error) {
-        throw toMediaError(error, 'other');
-      }
+    subscribe(callId, subscriberId, feed) {
+      return inTurn(`subscribe\n${keyOf(callId, subscriberId)}\n${feed}`, () => subscribeNow(callId, subscriberId, feed));
     },
 
     async answer(callId, subscriberId, feed, answer) {
