@@ -21,12 +21,8 @@ export function openPlainDatabase(file: string, _key: Buffer, options: OpenOptio
   const db = new BaselineDatabase(file, { fileMustExist: !options.create || readonly, readonly }) as unknown as CacheDatabase;
   // The same first read openCacheDatabase makes (there, it decrypts page 1).
   db.prepare('SELECT count(*) FROM sqlite_master').get();
-  if (readonly) {
-    db.pragma('temp_store = MEMORY');
-    return db;
-  }
   try {
-    prepareCacheConnection(db, cacheKiB);
+    prepareCacheConnection(db, cacheKiB, options);
   } catch (err) {
     db.close();
     throw err;

@@ -81,11 +81,17 @@ export interface OpenOptions {
 
 /**
  * The pragmas every writable cache connection runs with, then the schema
- * brought up to date. Also what the benchmark's plaintext baseline runs
- * (bench/plain-database.ts), so the baseline differs only by the encryption.
- * Throws SQLite's own errors: the caller maps them.
+ * brought up to date; a read-only connection only keeps its temporary
+ * tables in memory (it writes nothing, migrates nothing). Also what the
+ * benchmark's plaintext baseline runs (bench/plain-database.ts), so the
+ * baseline differs only by the encryption. Throws SQLite's own errors: the
+ * caller maps them.
  */
-export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number): void {
+export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, options: { readonly?: boolean } = {}): void {
+  if (options.readonly) {
+    db.pragma('temp_store = MEMORY');
+    return;
+  }
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a process crash loses nothing committed; a power cut
   // may roll back the last commits but never leaves a half transaction.
@@ -125,12 +131,8 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     }
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be opened.');
   }
-  if (options.readonly) {
-    db.pragma('temp_store = MEMORY');
-    return db;
-  }
   try {
-    prepareCacheConnection(db, cacheKiB);
+    prepareCacheConnection(db, cacheKiB, options);
   } catch (err) {
     db.close();
     if (err instanceof AppError) throw err;
