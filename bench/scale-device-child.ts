@@ -7,8 +7,9 @@
  * worker (bundled as the app's, bench/bundle-workers.mjs; encrypted, or the
  * plaintext baseline's worker over a plain file: bench/plain-store-worker.ts),
  * then (1) the first sync of the
- * panel from the backend process (pullChanges) while a timer issues
- * `chart.open` every 100 ms through the handler registry's dispatch (what
+ * panel from the backend process (pullChanges) while a thread standing for
+ * the renderer asks for a chart every 100 ms, each request served by
+ * `chart.open` through the handler registry's dispatch (what
  * the IPC glue calls) for a patient already synced, served by the store's
  * worker as the app runs it; a call's latency counts from when it was due,
  * so the time it waits (for main, busy with a pulled page's reply, or in
@@ -25,6 +26,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { BackendClient } from '../electron/services/backend-client';
 import type { CacheSession } from '../electron/services/cache-session';
 import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from '../electron/services/store/store-api';
@@ -138,10 +140,24 @@ function observedDevice(device: CacheSession, synced: string[]): CacheSession {
 }
 
 /**
- * `chart.open` through dispatch every CHART_EVERY_MS, as a renderer would
- * send it: when main or the store's worker was busy, every call due
- * meanwhile is served when they are free, in order, and its latency counts
- * from when it was due.
+ * The renderer's side of the probe, a thread of its own: it asks for a chart
+ * every CHART_EVERY_MS and posts the time it asked. Its requests reach main
+ * as a renderer's IPC messages do, as events arriving between turns of
+ * main's loop (an Electron IPC message is a task of its own on main's
+ * thread), not as main's own timers: Node runs due timers only after
+ * the setImmediate that sends a pull's next slice, which no IPC message waits for.
+ */
+const RENDERER_TICKS = `
+const { parentPort } = require('node:worker_threads');
+const at = () => performance.timeOrigin + performance.now();
+setInterval(() => parentPort.postMessage(at()), ${CHART_EVERY_MS});
+`;
+
+/**
+ * `chart.open` through dispatch for each of the renderer thread's requests:
+ * when main or the store's worker was busy, every request that came
+ * meanwhile is served when they are free, one after the other, in order,
+ * and its latency counts from when it was asked.
  */
 function chartProbe(registry: HandlerRegistry, synced: string[]) {
   const latency: number[] = [];
@@ -149,14 +165,10 @@ function chartProbe(registry: HandlerRegistry, synced: string[]) {
   let notYetSynced = 0;
   let failed = 0;
   const failures: Record<string, number> = {};
-  let next = 1;
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  const t0 = performance.now();
-  const fire = async () => {
-    while (!stopped && t0 + next * CHART_EVERY_MS <= performance.now()) {
-      const due = t0 + next * CHART_EVERY_MS;
-      next++;
+  const due: number[] = [];
+  let running: Promise<void> | null = null;
+  const serve = async () => {
+    for (let asked = due.shift(); asked !== undefined; asked = due.shift()) {
       if (synced.length === 0) {
         notYetSynced++;
         continue;
@@ -169,16 +181,26 @@ function chartProbe(registry: HandlerRegistry, synced: string[]) {
         failed++;
         failures[reply.error.code] = (failures[reply.error.code] ?? 0) + 1;
       }
-      latency.push(end - due);
+      latency.push(end - asked);
       service.push(end - start);
     }
-    if (!stopped) timer = setTimeout(() => (running = fire()), Math.max(0, t0 + next * CHART_EVERY_MS - performance.now()));
   };
-  let timer = setTimeout(() => (running = fire()), CHART_EVERY_MS);
+  // One serving loop at a time; a request that came while it was ending starts the next.
+  const pump = () => {
+    running ??= serve().finally(() => {
+      running = null;
+      if (due.length > 0) pump();
+    });
+  };
+  const renderer = new Worker(RENDERER_TICKS, { eval: true });
+  renderer.on('message', (askedAt: number) => {
+    // The renderer's clock to this thread's: both count from the same wall-clock origin.
+    due.push(askedAt - performance.timeOrigin);
+    pump();
+  });
   return {
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
+      await renderer.terminate();
       await running;
       return {
         calls: latency.length,
