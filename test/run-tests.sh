@@ -49,9 +49,7 @@ export CLINICIAN_SECURITY_LOG="$scratch/security.log"
 source test/with-postgres.sh
 start_private_postgres
 
-# The slowest files first (test/slow-files.txt), then the rest by name.
-slow=$(grep -v '^#' test/slow-files.txt | while read -r f; do [ -f "$f" ] && echo "$f"; done)
-files=$( { echo "$slow"; find test -name '*.test.ts' | sort | grep -vxF "$slow"; } | grep -v '^$')
+files=$(find test -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files="$*"; fi
 
 # Files run CLINICIAN_TEST_CONCURRENCY at a time (default 2: most of a file's
