@@ -139,25 +139,37 @@ function observedDevice(device: CacheSession, synced: string[]): CacheSession {
   return { profile: device.profile, keys: device.keys, context: device.context, store, onHead: (listener) => device.onHead(listener), close: () => device.close() };
 }
 
+/** Milliseconds on the process's one monotonic clock (the same in every thread, unlike performance.now()). */
+const clockMs = () => Number(process.hrtime.bigint()) / 1e6;
+
 /**
- * The renderer's side of the probe, a thread of its own: it asks for a chart
- * every CHART_EVERY_MS and posts the time it asked. Its requests reach main
- * as a renderer's IPC messages do, as events arriving between turns of
- * main's loop (an Electron IPC message is a task of its own on main's
- * thread), not as main's own timers: Node runs due timers only after
- * the setImmediate that sends a pull's next slice, which no IPC message waits for.
+ * The renderer's side of the probe, a thread of its own: a request is due
+ * every CHART_EVERY_MS from its start, and each one is posted with the time
+ * it was due, every one that fell due while the thread could not run
+ * included (a starved thread catches up; none is dropped). Its requests
+ * reach main as a renderer's IPC messages do, as events arriving between
+ * turns of main's loop (an Electron IPC message is a task of its own on
+ * main's thread), not as main's own timers: Node runs due timers only after
+ * the setImmediate that sends a pull's next slice, which no IPC message
+ * waits for.
  */
 const RENDERER_TICKS = `
 const { parentPort } = require('node:worker_threads');
-const at = () => performance.timeOrigin + performance.now();
-setInterval(() => parentPort.postMessage(at()), ${CHART_EVERY_MS});
+const clockMs = () => Number(process.hrtime.bigint()) / 1e6;
+const start = clockMs();
+let n = 1;
+const tick = () => {
+  for (; start + n * ${CHART_EVERY_MS} <= clockMs(); n++) parentPort.postMessage(start + n * ${CHART_EVERY_MS});
+  setTimeout(tick, Math.max(0, start + n * ${CHART_EVERY_MS} - clockMs()));
+};
+setTimeout(tick, ${CHART_EVERY_MS});
 `;
 
 /**
  * `chart.open` through dispatch for each of the renderer thread's requests:
  * when main or the store's worker was busy, every request that came
  * meanwhile is served when they are free, one after the other, in order,
- * and its latency counts from when it was asked.
+ * and its latency counts from when it was due.
  */
 function chartProbe(registry: HandlerRegistry, synced: string[]) {
   const latency: number[] = [];
@@ -168,34 +180,30 @@ function chartProbe(registry: HandlerRegistry, synced: string[]) {
   const due: number[] = [];
   let running: Promise<void> | null = null;
   const serve = async () => {
-    for (let asked = due.shift(); asked !== undefined; asked = due.shift()) {
+    for (let dueAt = due.shift(); dueAt !== undefined; dueAt = due.shift()) {
       if (synced.length === 0) {
         notYetSynced++;
         continue;
       }
       const id = synced[Math.floor(Math.random() * synced.length)]!;
-      const start = performance.now();
+      const start = clockMs();
       const reply = await dispatch(registry, 'chart.open', { patientId: id }, APP, DISPATCH);
-      const end = performance.now();
+      const end = clockMs();
       if (!reply.ok) {
         failed++;
         failures[reply.error.code] = (failures[reply.error.code] ?? 0) + 1;
       }
-      latency.push(end - asked);
+      latency.push(end - dueAt);
       service.push(end - start);
     }
   };
-  // One serving loop at a time; a request that came while it was ending starts the next.
+  // One serving loop at a time (it ends with the queue empty; a later request starts the next).
   const pump = () => {
-    running ??= serve().finally(() => {
-      running = null;
-      if (due.length > 0) pump();
-    });
+    running ??= serve().finally(() => (running = null));
   };
   const renderer = new Worker(RENDERER_TICKS, { eval: true });
-  renderer.on('message', (askedAt: number) => {
-    // The renderer's clock to this thread's: both count from the same wall-clock origin.
-    due.push(askedAt - performance.timeOrigin);
+  renderer.on('message', (dueAt: number) => {
+    due.push(dueAt);
     pump();
   });
   return {
