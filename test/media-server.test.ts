@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { janusMediaServer, MediaServerError, type MediaServer } from '../server/signaling/media-server.ts';
 import { turnCredentials } from '../server/signaling/turn-credentials.ts';
+import { JanusSession } from '../server/signaling/janus-client.ts';
 import { startMediaStack, type MediaStack } from './support/media-stack.ts';
 import { launchMediaChromium } from './support/media-browser.ts';
 import {
@@ -138,6 +139,18 @@ test('without recordDir nothing is recorded; a missing or departed feed cannot b
   }
 });
 
+/** Who is in the room as Janus itself lists it (VideoRoom listparticipants, on a session of the test's own). */
+async function roomParticipants(callId: string): Promise<string[]> {
+  const session = await JanusSession.create(stack.janusUrl, stack.janusApiSecret);
+  try {
+    const handle = await session.attach('janus.plugin.videoroom');
+    const reply = await session.message(handle, { request: 'listparticipants', room: callId });
+    return ((reply.data['participants'] ?? []) as Array<{ id: string }>).map((p) => p.id).filter((id) => !id.startsWith('watch-'));
+  } finally {
+    await session.destroy();
+  }
+}
+
 test('two publishes of one participant at once (a re-publish racing the first): both are answered, one after the other, and the participant can publish again afterwards (no Janus handle is left holding its id)', async () => {
   const callId = randomUUID();
   const erin = `erin-${randomUUID().slice(0, 8)}`;
@@ -148,9 +161,27 @@ test('two publishes of one participant at once (a re-publish racing the first): 
     const both = await Promise.allSettled([media.publish(callId, erin, offer), media.publish(callId, erin, offer)]);
     assert.deepEqual(both.map((r) => (r.status === 'fulfilled' ? r.value.type : (r.reason as MediaServerError).code)), ['answer', 'answer']);
     assert.equal((await media.publish(callId, erin, offer)).type, 'answer', 'a later re-publish still joins');
+    assert.deepEqual(await roomParticipants(callId), [erin]);
+  } finally {
     await media.leave(callId, erin);
     await media.closeRoom(callId);
+    await page.context().close();
+  }
+});
+
+test('a participant who leaves while publishes are still queued is gone from the room afterwards (no queued publish joins again)', async () => {
+  const callId = randomUUID();
+  const fay = `fay-${randomUUID().slice(0, 8)}`;
+  const page = await openPage();
+  try {
+    await media.openRoom(callId);
+    const offer = { type: 'offer' as const, sdp: await publishOffer(page, {}), e2ee: true };
+    const publishes = [media.publish(callId, fay, offer), media.publish(callId, fay, offer)];
+    await media.leave(callId, fay);
+    await Promise.allSettled(publishes);
+    assert.deepEqual(await roomParticipants(callId), [], 'nobody is left in the room after the leave');
   } finally {
+    await media.closeRoom(callId);
     await page.context().close();
   }
 });

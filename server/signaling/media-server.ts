@@ -186,6 +186,7 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
    * handle instead of both joining and one handle being left holding the id.
    */
   const turns = new Map<string, Promise<void>>();
+  const publisherTurn = (callId: string, participantId: string) => `publish\n${keyOf(callId, participantId)}`;
   function inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
     const run = (turns.get(key) ?? Promise.resolve()).then(work);
     const settled = run.then(
@@ -229,7 +230,10 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     const entry = participants.get(key);
     participants.delete(key);
     const media = await entry?.catch(() => undefined);
-    await media?.session.destroy();
+    if (!media) return;
+    // Janus frees a destroyed session's handles later, on their media loops; `leave` takes the publisher out of the room before its answer.
+    if (media.publisher !== undefined) await media.session.message(media.publisher, { request: 'leave' }).catch(() => undefined);
+    await media.session.destroy();
   }
 
   async function publishNow(callId: string, participantId: string, offer: Jsep): Promise<Jsep> {
@@ -286,6 +290,20 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     }
   }
 
+  async function leaveNow(callId: string, participantId: string): Promise<void> {
+    await dropParticipant(keyOf(callId, participantId));
+    // Others' subscriptions to the feed that left are dead: let Janus free them now.
+    for (const [key, entry] of participants) {
+      if (!key.startsWith(`${callId}\n`)) continue;
+      const media = await entry.catch(() => undefined);
+      const handle = media?.subscribers.get(participantId);
+      if (media && handle !== undefined) {
+        media.subscribers.delete(participantId);
+        await media.session.detach(handle);
+      }
+    }
+  }
+
   return {
     async openRoom(callId) {
       try {
@@ -308,7 +326,7 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
     },
 
     publish(callId, participantId, offer) {
-      return inTurn(`publish\n${keyOf(callId, participantId)}`, () => publishNow(callId, participantId, offer));
+      return inTurn(publisherTurn(callId, participantId), () => publishNow(callId, participantId, offer));
     },
 
     subscribe(callId, subscriberId, feed) {
@@ -326,18 +344,9 @@ export function janusMediaServer(options: JanusMediaServerOptions): MediaServer 
       }
     },
 
-    async leave(callId, participantId) {
-      await dropParticipant(keyOf(callId, participantId));
-      // Others' subscriptions to the feed that left are dead: let Janus free them now.
-      for (const [key, entry] of participants) {
-        if (!key.startsWith(`${callId}\n`)) continue;
-        const media = await entry.catch(() => undefined);
-        const handle = media?.subscribers.get(participantId);
-        if (media && handle !== undefined) {
-          media.subscribers.delete(participantId);
-          await media.session.detach(handle);
-        }
-      }
+    // In the publishes' turn: a publish still queued when the participant leaves runs before the leave, never after it (it would join again).
+    leave(callId, participantId) {
+      return inTurn(publisherTurn(callId, participantId), () => leaveNow(callId, participantId));
     },
 
     async closeRoom(callId) {
