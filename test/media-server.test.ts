@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { janusMediaServer, MediaServerError, type MediaServer } from '../server/signaling/media-server.ts';
 import { turnCredentials } from '../server/signaling/turn-credentials.ts';
 import { JanusSession } from '../server/signaling/janus-client.ts';
+import type { Jsep } from '../shared/consult/signaling-messages.ts';
 import { startMediaStack, type MediaStack } from './support/media-stack.ts';
 import { launchMediaChromium } from './support/media-browser.ts';
 import {
@@ -151,39 +152,37 @@ async function roomParticipants(callId: string): Promise<string[]> {
   }
 }
 
-test('two publishes of one participant at once (a re-publish racing the first): both are answered, one after the other, and the participant can publish again afterwards (no Janus handle is left holding its id)', async () => {
+/** A fresh room, a participant id and an end-to-end encrypted offer from a page of its own; afterwards the participant, room and page are gone, whatever the test did. */
+async function withRoom(prefix: string, body: (callId: string, participantId: string, offer: Jsep) => Promise<void>): Promise<void> {
   const callId = randomUUID();
-  const erin = `erin-${randomUUID().slice(0, 8)}`;
+  const participantId = `${prefix}-${randomUUID().slice(0, 8)}`;
   const page = await openPage();
   try {
     await media.openRoom(callId);
-    const offer = { type: 'offer' as const, sdp: await publishOffer(page, {}), e2ee: true };
+    await body(callId, participantId, { type: 'offer', sdp: await publishOffer(page, {}), e2ee: true });
+  } finally {
+    await media.leave(callId, participantId);
+    await media.closeRoom(callId);
+    await page.context().close();
+  }
+}
+
+test('two publishes of one participant at once (a re-publish racing the first): both are answered, one after the other, and the participant can publish again afterwards (no Janus handle is left holding its id)', async () => {
+  await withRoom('erin', async (callId, erin, offer) => {
     const both = await Promise.allSettled([media.publish(callId, erin, offer), media.publish(callId, erin, offer)]);
     assert.deepEqual(both.map((r) => (r.status === 'fulfilled' ? r.value.type : (r.reason as MediaServerError).code)), ['answer', 'answer']);
     assert.equal((await media.publish(callId, erin, offer)).type, 'answer', 'a later re-publish still joins');
     assert.deepEqual(await roomParticipants(callId), [erin]);
-  } finally {
-    await media.leave(callId, erin);
-    await media.closeRoom(callId);
-    await page.context().close();
-  }
+  });
 });
 
 test('a participant who leaves while publishes are still queued is gone from the room afterwards (no queued publish joins again)', async () => {
-  const callId = randomUUID();
-  const fay = `fay-${randomUUID().slice(0, 8)}`;
-  const page = await openPage();
-  try {
-    await media.openRoom(callId);
-    const offer = { type: 'offer' as const, sdp: await publishOffer(page, {}), e2ee: true };
+  await withRoom('fay', async (callId, fay, offer) => {
     const publishes = [media.publish(callId, fay, offer), media.publish(callId, fay, offer)];
     await media.leave(callId, fay);
     await Promise.allSettled(publishes);
     assert.deepEqual(await roomParticipants(callId), [], 'nobody is left in the room after the leave');
-  } finally {
-    await media.closeRoom(callId);
-    await page.context().close();
-  }
+  });
 });
 
 test('a wrong Janus API secret or an unreachable Janus is MEDIA_UNAVAILABLE', async () => {
