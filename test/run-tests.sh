@@ -31,8 +31,9 @@ scratch=$(mktemp -d -t clinician-test-XXXXXX)
 # (build/bundle-electron.mjs), beside node_modules so its native modules
 # resolve: every test's store runs it (store-client.ts reads
 # CLINICIAN_STORE_WORKER_BUNDLE under tsx only; the app never does). A worker
-# started from the TypeScript source pays tsx's loader at each open, about a
-# fifth of the suite's time; cache-store.test.ts still starts that one.
+# started from the TypeScript source pays tsx's loader at each open (four
+# cache-heavy files took 119 s that way, 99 s bundled); cache-store.test.ts
+# still starts that one.
 bundle="$PWD/node_modules/.cache/clinician-tests/run-$$"
 trap 'if command -v stop_private_postgres >/dev/null; then stop_private_postgres; fi; rm -rf "$scratch" "$bundle"' EXIT
 CLINICIAN_ELECTRON_OUTDIR="$bundle" node build/bundle-electron.mjs
