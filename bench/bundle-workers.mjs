@@ -22,7 +22,7 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   external: ['better-sqlite3', 'better-sqlite3-multiple-ciphers', 'keytar', 'electron'],
-  define: { 'import.meta.dirname': '__dirname' },
+  define: { 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
   entryPoints: ['bench/plain-store-worker.ts'],
   outfile: `${outdir}/plain-store-worker.cjs`,
 });

@@ -1,15 +1,19 @@
 /**
  * The store worker of the benchmarks' plaintext baseline: the app's own
  * store host and message loop (electron/services/store/store-serve.ts) over
- * a plain better-sqlite3 file (./plain-database.ts) instead of SQLCipher, so
- * a baseline session made by openCacheSession({ workerFile: this file })
+ * a plain better-sqlite3 file (./plain-database.ts) instead of SQLCipher,
+ * with its checkpointer thread started from this module as the app's is,
+ * so a baseline session made by openCacheSession({ workerFile: this file })
  * runs the same path as the encrypted device (main, the worker, the same
- * calls, transactions and audit chain) and only the encryption differs.
- * Started from its .ts source through store-client.ts's tsx bootstrap.
+ * calls, transactions, checkpoints and audit chain) and only the
+ * encryption differs. Started from its .ts source through store-client.ts's
+ * tsx bootstrap, or bundled (./bundle-workers.mjs).
  * Benchmarks only: never the app's worker, never for real data.
  */
+import { isCheckpointerThread, serveCheckpointer } from '../electron/services/store/store-checkpointer';
 import { StoreHost } from '../electron/services/store/store-host';
 import { serveStoreHost } from '../electron/services/store/store-serve';
 import { openPlainDatabase } from './plain-database';
 
-serveStoreHost(new StoreHost(openPlainDatabase));
+if (isCheckpointerThread()) serveCheckpointer(openPlainDatabase);
+else serveStoreHost(new StoreHost(openPlainDatabase, { checkpointerModule: import.meta.filename }));

@@ -30,9 +30,10 @@ const common = {
   sourcemap: false,
   logLevel: 'warning',
   external: ['electron', 'keytar', 'better-sqlite3-multiple-ciphers', '@vscode/policy-watcher'],
-  // A CommonJS bundle has no import.meta; the module's own folder is __dirname there.
+  // A CommonJS bundle has no import.meta; the module's own folder and file are __dirname and __filename there.
   define: {
     'import.meta.dirname': '__dirname',
+    'import.meta.filename': '__filename',
     __CLINICIAN_UPDATE_PUBLIC_KEY__: JSON.stringify(updatePublicKey),
     __CLINICIAN_DEVELOPMENT_BUILD__: JSON.stringify(developmentBuild),
   },

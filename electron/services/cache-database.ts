@@ -77,19 +77,28 @@ export interface OpenOptions {
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;
+  /** The store's checkpointer beside its writer (./store/store-checkpointer.ts): read-write for checkpoints only (query_only), no migrations. */
+  checkpointer?: boolean;
 }
 
 /**
  * The pragmas every writable cache connection runs with, then the schema
  * brought up to date; a read-only connection only keeps its temporary
- * tables in memory (it writes nothing, migrates nothing). Also what the
- * benchmark's plaintext baseline runs (bench/plain-database.ts), so the
- * baseline differs only by the encryption. Throws SQLite's own errors: the
- * caller maps them.
+ * tables in memory (it writes nothing, migrates nothing); the checkpointer's
+ * connection also syncs as the writer does and refuses every write but a
+ * checkpoint (query_only). Also what the benchmark's plaintext baseline runs
+ * (bench/plain-database.ts), so the baseline differs only by the
+ * encryption. Throws SQLite's own errors: the caller maps them.
  */
-export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, options: { readonly?: boolean } = {}): void {
+export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, options: Pick<OpenOptions, 'readonly' | 'checkpointer'> = {}): void {
   if (options.readonly) {
     db.pragma('temp_store = MEMORY');
+    return;
+  }
+  if (options.checkpointer) {
+    db.pragma('synchronous = NORMAL');
+    db.pragma('temp_store = MEMORY');
+    db.pragma('query_only = ON');
     return;
   }
   db.pragma('journal_mode = WAL');

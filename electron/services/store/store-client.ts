@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { AppError, appErrorSchema } from '../../../shared/app-error';
 import type { AuditNetwork } from '../../../shared/audit-entry';
 import type { ChainHead } from '../audit-chain';
@@ -33,15 +33,17 @@ export function storeWorkerModule(): string {
 }
 
 /**
- * Starts the worker thread. Node 20 does not apply `--import tsx` to a
- * worker's entry file, so the TypeScript source is started through a
- * bootstrap that registers tsx's loader in the worker first.
+ * Starts the worker thread (with `workerData` and the buffers it transfers,
+ * when given: the store's checkpointer, ./store-checkpointer.ts). Node 20
+ * does not apply `--import tsx` to a worker's entry file, so the TypeScript
+ * source is started through a bootstrap that registers tsx's loader in the
+ * worker first.
  */
-export function startStoreWorker(file = storeWorkerModule()): Worker {
-  if (!file.endsWith('.ts')) return new Worker(file);
+export function startStoreWorker(file = storeWorkerModule(), options: Pick<WorkerOptions, 'workerData' | 'transferList'> = {}): Worker {
+  if (!file.endsWith('.ts')) return new Worker(file, options);
   const tsxApi = pathToFileURL(tsxEsmApi()).href;
   const source = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); });`;
-  return new Worker(source, { eval: true });
+  return new Worker(source, { ...options, eval: true });
 }
 
 /** tsx's ESM API file (its CommonJS one cannot register from inside a worker), found through tsx's own package exports. */

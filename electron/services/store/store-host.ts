@@ -29,7 +29,11 @@ import {
 import { invalidStoreRequest, storeClosedError, storeErrorShape } from './store-errors';
 import { OUTSIDE_TRANSACTION, storeOperations, type StoreOperation } from './store-operations';
 import { emergencyPurposeFor } from './operations/glass-grant-rows';
+import { Checkpointer } from './store-checkpointer';
 import type { StoreTx } from './store-tx';
+
+/** SQLite's own automatic checkpoint, in WAL pages: what the store's connection runs with while no checkpointer thread does it. */
+const AUTO_CHECKPOINT_PAGES = 1000;
 
 /** A call's name and arguments, checked; throws INVALID_INPUT naming neither a value nor an unknown name. */
 export function parseStoreCall(name: string, args: unknown): { name: StoreCallName; args: StoreArgs<StoreCallName> } {
@@ -62,13 +66,32 @@ interface OpenState {
   /** The transferred key bytes: the only copy in this thread, zeroed at close. */
   key: Uint8Array;
   tx: StoreTx;
+  /** The thread that checkpoints beside this connection (./store-checkpointer.ts), while it runs. */
+  checkpointer: Checkpointer | null;
+  /** Whether this connection still checkpoints on its own (until its checkpointer is ready, and again after it stopped). */
+  selfCheckpoints: boolean;
+  /** Whether every checkpointer thread stopped so far said its key copy is zero. */
+  checkpointerKeysZeroed: boolean;
+}
+
+export interface StoreHostOptions {
+  /**
+   * The worker module this host runs in, started again as its checkpointer
+   * thread (the module's entry serves one when ./store-checkpointer.ts's
+   * isCheckpointerThread says so). Without it the connection checkpoints
+   * on its own thread (a host run in-process).
+   */
+  checkpointerModule?: string;
 }
 
 /** How the host opens the file: the SQLCipher open in the app; a plaintext one only in the benchmark's baseline worker. */
 export type DatabaseOpener = typeof openCacheDatabase;
 
 export class StoreHost {
-  constructor(private readonly openDatabase: DatabaseOpener = openCacheDatabase) {}
+  constructor(
+    private readonly openDatabase: DatabaseOpener = openCacheDatabase,
+    private readonly options: StoreHostOptions = {},
+  ) {}
 
   private state: { kind: 'new' } | ({ kind: 'open' } & OpenState) | { kind: 'closed' } = { kind: 'new' };
   /** The network state of the request being answered (recorded in each entry it appends). */
@@ -140,7 +163,9 @@ export class StoreHost {
         // A view onto the transferred key bytes (zeroed at close), not a copy.
         cacheKey: Buffer.from(args.key),
       };
-      this.state = { kind: 'open', db: openDb, audit, key, tx };
+      const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true };
+      this.startCheckpointer(state, args.file);
+      this.state = { kind: 'open', ...state };
       return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
     } catch (err) {
       try {
@@ -159,6 +184,8 @@ export class StoreHost {
     const state = this.state;
     this.state = { kind: 'closed' };
     if (state.kind !== 'open') return { keyZeroed: true };
+    // The checkpointer closes first, so this connection is the file's last and folds the WAL in as it closes.
+    this.stopCheckpointer(state);
     try {
       if (parsed.data.signHead) state.audit.signHead(true);
     } catch (err) {
@@ -171,12 +198,14 @@ export class StoreHost {
         state.key.fill(0);
       }
     }
-    return { keyZeroed: state.key.every((b) => b === 0) };
+    return { keyZeroed: state.key.every((b) => b === 0) && state.checkpointerKeysZeroed };
   }
 
   /** Main lost the folder's writer lock to another opener: nothing more commits on this connection. */
   private writerLost(): null {
     if (this.state.kind !== 'open') throw storeClosedError();
+    // Nothing of ours writes to the file any more, checkpoints included.
+    this.stopCheckpointer(this.state);
     this.state.db.pragma('query_only = ON');
     return null;
   }
@@ -191,27 +220,72 @@ export class StoreHost {
    */
   private restoreJournal(): boolean {
     if (this.state.kind !== 'open') throw storeClosedError();
-    const { db } = this.state;
+    const state = this.state;
+    const { db } = state;
     if (existsSync(`${db.name}-wal`) && existsSync(`${db.name}-shm`)) return false;
+    // Leaving WAL mode needs this connection to be the file's only one.
+    const checkpointed = state.checkpointer !== null;
+    this.stopCheckpointer(state);
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.pragma('journal_mode = DELETE');
       db.pragma('journal_mode = WAL');
       // The first read in WAL mode makes the new -wal and -shm.
       db.prepare('SELECT count(*) FROM sqlite_master').get();
-      return true;
     } catch {
+      // Until a restore succeeds, this connection checkpoints on its own (into files nobody else sees).
       return false;
+    }
+    if (checkpointed) this.startCheckpointer(state, db.name);
+    return true;
+  }
+
+  /** Starts the checkpointer thread beside the connection, if this host has one; the connection checkpoints on its own until it is ready. */
+  private startCheckpointer(state: OpenState, file: string): void {
+    if (!this.options.checkpointerModule) return;
+    try {
+      state.checkpointer = Checkpointer.start(this.options.checkpointerModule, file, state.key);
+    } catch {
+      // No thread: the connection keeps its own checkpoints.
+      state.checkpointer = null;
+    }
+  }
+
+  /** Before each call: the connection hands its checkpoints to a ready thread, and takes them back from one that failed. */
+  private followCheckpointer(state: OpenState): void {
+    const thread = state.checkpointer;
+    if (!thread) return;
+    if (thread.ready && state.selfCheckpoints) {
+      state.db.pragma('wal_autocheckpoint = 0');
+      state.selfCheckpoints = false;
+    } else if (thread.failed) {
+      this.stopCheckpointer(state);
+    }
+  }
+
+  /** Stops the checkpointer thread (it closes its connection and zeroes its key first) and gives the connection its checkpoints back. */
+  private stopCheckpointer(state: OpenState): void {
+    const thread = state.checkpointer;
+    if (!thread) return;
+    state.checkpointer = null;
+    if (!thread.stop().keyZeroed) state.checkpointerKeysZeroed = false;
+    if (!state.selfCheckpoints) {
+      state.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+      state.selfCheckpoints = true;
     }
   }
 
   private run(call: string, raw: unknown): unknown {
     if (this.state.kind !== 'open') throw storeClosedError();
     const { name, args } = parseStoreCall(call, raw);
-    const { db, audit, tx } = this.state;
+    const state = this.state;
+    const { db, audit, tx } = state;
+    this.followCheckpointer(state);
     // IMMEDIATE: the write lock from the start, so the chain's next seq is read under it.
     const value = OUTSIDE_TRANSACTION.has(name) ? runOperation(tx, name, args) : db.transaction(() => runOperation(tx, name, args)).immediate();
     audit.signHead();
+    // What committed goes into cache.db on the checkpointer's thread, not this one.
+    if (!state.selfCheckpoints) state.checkpointer?.nudge();
     return value;
   }
 }
