@@ -45,3 +45,5 @@ await build({ ...common, entryPoints: ['electron/preload.ts'], outfile: `${outdi
 await build({ ...common, entryPoints: ['electron/services/keychain-helper.ts'], outfile: `${outdir}/keychain-helper.cjs` });
 // The cache store's worker thread (electron/services/store/store-client.ts starts it from beside main.cjs).
 await build({ ...common, entryPoints: ['electron/services/store/store-worker.ts'], outfile: `${outdir}/cache-store-worker.cjs` });
+// Its checkpointer thread, started by the store's worker from beside it (electron/services/store/store-checkpointer.ts).
+await build({ ...common, entryPoints: ['electron/services/store/checkpointer-worker.ts'], outfile: `${outdir}/cache-checkpointer-worker.cjs` });

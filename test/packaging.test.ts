@@ -169,7 +169,7 @@ describe('the packaged app (electron-builder --linux dir, stand-in Electron)', {
   test('app.asar holds the bundles and runtime dependencies, and no tests, sources, source maps, fixtures or dev dependencies', () => {
     const asar = join(unpacked, 'resources', 'app.asar');
     const files = listPackage(asar, { isPack: false }).map((f) => f.replace(/\\/g, '/'));
-    for (const required of ['/dist/electron/main.cjs', '/dist/electron/preload.cjs', '/dist/electron/keychain-helper.cjs', '/dist/electron/cache-store-worker.cjs', '/dist/renderer/index.html', '/package.json']) {
+    for (const required of ['/dist/electron/main.cjs', '/dist/electron/preload.cjs', '/dist/electron/keychain-helper.cjs', '/dist/electron/cache-store-worker.cjs', '/dist/electron/cache-checkpointer-worker.cjs', '/dist/renderer/index.html', '/package.json']) {
       assert.ok(files.includes(required), `${required} is packaged`);
     }
     const own = files.filter((f) => !f.startsWith('/node_modules/') && f !== '/node_modules' && f !== '/dist');

@@ -11,7 +11,8 @@
  * `wal_autocheckpoint = 0`.
  *
  * The thread gets its own copy of the cache key (transferred: the host
- * keeps none of that copy), opens the file read-write but `query_only`, and
+ * keeps none of that copy) and a small module of its own
+ * (./checkpointer-thread.ts), opens the file read-write but `query_only`, and
  * on stop closes its connection and zeroes its key before it says it
  * stopped. The two threads talk through one small shared array (Atomics),
  * so the host can stop the thread synchronously inside a call (lock, writer
@@ -20,115 +21,12 @@
  * own checkpoints back. Never write anything here but a checkpoint, never
  * keep the key after stop, never log.
  */
-import { statSync } from 'node:fs';
-import { isMainThread, workerData, type Worker } from 'node:worker_threads';
-import type { CacheDatabase, OpenOptions } from '../cache-database';
+import type { Worker } from 'node:worker_threads';
 import { startStoreWorker } from './store-client';
-
-type Opener = (file: string, key: Buffer, options: OpenOptions) => CacheDatabase;
-
-/** The role the thread is started with (the worker module serves a store or, with this, checkpoints). */
-const ROLE = 'cache-checkpointer';
-
-/** Slots of the shared control array. */
-const STATE = 0;
-const NUDGES = 1;
-const DONE = 2;
-const ZEROED = 3;
-const SLOTS = 4;
-
-/** The thread's states, in the STATE slot. */
-const STARTING = 0;
-const READY = 1;
-const STOPPING = 2;
-const STOPPED = 3;
-const FAILED = 4;
+import { DONE, FAILED, journalFiles, NUDGES, READY, ROLE, SLOTS, STARTING, STATE, STOPPED, STOPPING, ZEROED, type ThreadData } from './checkpointer-thread';
 
 /** How long a stop waits for the thread to close its connection (a checkpoint in progress finishes first). */
 const STOP_WAIT_MS = 10_000;
-
-interface ThreadData {
-  role: typeof ROLE;
-  file: string;
-  key: ArrayBuffer;
-  control: SharedArrayBuffer;
-  /** The journal the store's connection writes: cache.db-wal's and -shm's file ids when the thread was started. */
-  journal: string;
-}
-
-function threadData(data: unknown): ThreadData | null {
-  const d = data as Partial<ThreadData> | null;
-  if (!d || d.role !== ROLE || typeof d.file !== 'string' || typeof d.journal !== 'string' || !(d.key instanceof ArrayBuffer) || !(d.control instanceof SharedArrayBuffer)) return null;
-  return d as ThreadData;
-}
-
-/**
- * Which -wal and -shm files sit beside `file` now (device and inode of
- * each), or null when either is missing. A connection opened after they
- * were deleted under the store's would make a new, empty -wal and read the
- * store's frames from it; a checkpoint through it would write wrong pages
- * into cache.db. So the thread checks the files are still the store's
- * before it opens and again before its first checkpoint.
- */
-export function journalFiles(file: string): string | null {
-  try {
-    const id = (suffix: string) => {
-      const s = statSync(file + suffix, { bigint: true });
-      return `${s.dev}:${s.ino}`;
-    };
-    return `${id('-wal')}/${id('-shm')}`;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether this thread was started as a checkpointer (the worker module's entry asks before it serves a store). */
-export function isCheckpointerThread(): boolean {
-  return !isMainThread && threadData(workerData) !== null;
-}
-
-/**
- * The thread's whole life: open, then one PASSIVE checkpoint per wake-up
- * until stopped; then close, zero the key, and say so. Blocks its thread
- * (it has nothing else to do) and never throws.
- */
-export function serveCheckpointer(openDatabase: Opener): void {
-  const data = threadData(workerData);
-  if (!data) return;
-  const control = new Int32Array(data.control);
-  const key = new Uint8Array(data.key);
-  let db: CacheDatabase | null = null;
-  let failed = false;
-  try {
-    if (journalFiles(data.file) !== data.journal) throw new Error('journal replaced');
-    // A Buffer view onto the transferred bytes: no second copy of the key in this thread.
-    db = openDatabase(data.file, Buffer.from(data.key), { create: false, checkpointer: true });
-    if (journalFiles(data.file) !== data.journal) throw new Error('journal replaced');
-    // A stop asked while the thread was starting wins: it closes at once.
-    if (Atomics.compareExchange(control, STATE, STARTING, READY) === STARTING) {
-      Atomics.notify(control, STATE);
-      // The first checkpoint folds in what committed while the thread was starting.
-      while (Atomics.load(control, STATE) === READY) {
-        const seen = Atomics.load(control, NUDGES);
-        db.pragma('wal_checkpoint(PASSIVE)');
-        Atomics.add(control, DONE, 1);
-        Atomics.wait(control, NUDGES, seen);
-      }
-    }
-  } catch {
-    failed = true;
-  } finally {
-    try {
-      db?.close();
-    } catch {
-      failed = true;
-    }
-    key.fill(0);
-    Atomics.store(control, ZEROED, key.every((b) => b === 0) ? 1 : 0);
-    Atomics.store(control, STATE, failed ? FAILED : STOPPED);
-    Atomics.notify(control, STATE);
-  }
-}
 
 /** The host's handle on its checkpointer thread. */
 export class Checkpointer {
@@ -138,9 +36,9 @@ export class Checkpointer {
   ) {}
 
   /**
-   * Starts the thread from `moduleFile` (the worker module the host runs in,
-   * whose entry serves a checkpointer when started with this role) with a
-   * copy of `key`, transferred. Answers at once: the thread opens its
+   * Starts the thread from `moduleFile` (./checkpointer-worker.ts, or its
+   * bundle cache-checkpointer-worker.cjs beside the store's) with a copy of
+   * `key`, transferred. Answers at once: the thread opens its
    * connection on its own time (`ready` says when). Null when the store's
    * journal files are not both there (deleted under it: the store folds
    * them back first, ./store-host.ts restoreJournal).

@@ -1,17 +1,19 @@
 /**
  * The cache store's worker thread: the only thread that holds the cache's
- * connection and key while the store is open. It serves one StoreHost over
- * the SQLCipher open (./store-serve.ts); started again from this same
- * module with the checkpointer's role, it runs the store's WAL checkpoints
- * on a connection of its own (./store-checkpointer.ts). Bundled as
- * dist/electron/cache-store-worker.cjs (build/bundle-electron.mjs); under
- * tsx it is started from this file (./store-client.ts). Never open the
- * cache any other way than with its key.
+ * connection and key while the store is open (its checkpointer thread,
+ * ./store-checkpointer.ts, holds a second connection with a copy of the key
+ * for checkpoints only). It serves one StoreHost over the SQLCipher open
+ * (./store-serve.ts). Bundled as dist/electron/cache-store-worker.cjs, with
+ * the checkpointer as cache-checkpointer-worker.cjs beside it
+ * (build/bundle-electron.mjs); under tsx both are started from their
+ * TypeScript files (./store-client.ts). Never open the cache any other way
+ * than with its key.
  */
+import { join } from 'node:path';
 import { openCacheDatabase } from '../cache-database';
-import { isCheckpointerThread, serveCheckpointer } from './store-checkpointer';
 import { StoreHost } from './store-host';
 import { serveStoreHost } from './store-serve';
 
-if (isCheckpointerThread()) serveCheckpointer(openCacheDatabase);
-else serveStoreHost(new StoreHost(openCacheDatabase, { checkpointerModule: import.meta.filename }));
+const checkpointerModule = import.meta.filename.endsWith('.ts') ? join(import.meta.dirname, 'checkpointer-worker.ts') : join(import.meta.dirname, 'cache-checkpointer-worker.cjs');
+
+serveStoreHost(new StoreHost(openCacheDatabase, { checkpointerModule }));
