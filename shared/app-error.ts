@@ -2,10 +2,10 @@
  * Typed errors shared by main, renderer and server: every failure that crosses
  * a boundary is a code plus a clinician-readable message.
  * Never put PHI (names, identifiers, dates, resource content) into a message:
- * messages end up in logs, crash reports and on screen.
+ * messages end up in logs, crash reports and on screen. No zod here (the
+ * shape's schema is ./app-error-schema.ts), so a small bundle that only
+ * throws these errors (the store's checkpointer thread) stays small.
  */
-import { z } from 'zod';
-
 export const ERROR_CODES = [
   'INVALID_INPUT',
   'UNKNOWN_CALL',
@@ -62,17 +62,18 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** One invalid value, named by its field in the call's schema, with the schema's clinician-readable message (never the value). */
-export const fieldErrorSchema = z.object({ field: z.string().max(40), message: z.string().max(200) });
-export type FieldError = z.infer<typeof fieldErrorSchema>;
+export interface FieldError {
+  field: string;
+  message: string;
+}
 
-export const appErrorSchema = z.object({
-  code: z.enum(ERROR_CODES),
-  message: z.string(),
+/** What crosses a boundary (IPC, the store's thread, HTTP); checked where it arrives by ./app-error-schema.ts. */
+export interface AppErrorShape {
+  code: ErrorCode;
+  message: string;
   /** INVALID_INPUT only: each invalid field and why, at most 10. */
-  fields: z.array(fieldErrorSchema).max(10).optional(),
-});
-
-export type AppErrorShape = z.infer<typeof appErrorSchema>;
+  fields?: FieldError[] | undefined;
+}
 
 export class AppError extends Error {
   readonly code: ErrorCode;
