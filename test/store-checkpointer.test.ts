@@ -14,8 +14,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, statSync, watch } from 'node:fs';
-import { bundleResources, openWorkerTestStore } from './support/worker-store';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, statSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cache-database';
+import { loadDeviceKeys } from '../electron/services/device-keys';
+import type { StoreOpenArgs } from '../electron/services/store/store-api';
+import { Checkpointer } from '../electron/services/store/store-checkpointer';
+import { StoreHost } from '../electron/services/store/store-host';
+import { openTestCache } from './support/open-test-cache';
+import { scratchDir } from './support/scratch';
+import { bundleResources, openWorkerTestStore, resourceCount } from './support/worker-store';
+
+const CHECKPOINTER = join(import.meta.dirname, '../electron/services/store/checkpointer-worker.ts');
 
 const openStore = () => openWorkerTestStore({ actor: 'dr.checkpoint', network: 'offline' });
 
@@ -51,6 +61,15 @@ function whenFileHolds(file: string, holds: () => boolean, what: string, ms = 20
   });
 }
 
+/** `promise`, or a failure after `ms` (the timer also keeps this process waiting for a thread that does not: the checkpointer's is unref'd). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** The size the file has once every committed page is in it (the WAL folded in), as a connection of the test's own sees the database. */
 function fullSize(o: Awaited<ReturnType<typeof openStore>>): number {
   return Number(o.db.pragma('page_count', { simple: true })) * Number(o.db.pragma('page_size', { simple: true }));
@@ -66,6 +85,22 @@ test('a small commit reaches cache.db through the checkpointer thread, with no c
     assert.ok(full > before, 'the import added pages the file does not hold yet');
     await whenFileHolds(file, () => statSync(file).size >= full, 'cache.db holds every committed page');
     assert.equal(connectionsTo(file), 3, "the store's connection, its checkpointer's and the test's own");
+    // cache.db alone, without its WAL, is whole and holds the import: the checkpoint wrote the right pages.
+    const scratch = scratchDir('checkpointed-copy');
+    try {
+      const copy = join(scratch.path, 'cache.db');
+      copyFileSync(file, copy);
+      const db = openCacheDatabase(copy, Buffer.from(o.keys.cacheKey), { create: false });
+      try {
+        checkCacheIntegrity(db);
+        assert.equal(resourceCount(db, 'ckpt-p1'), resourceCount(o.db, 'ckpt-p1'));
+        assert.ok(resourceCount(db, 'ckpt-p1') > 40);
+      } finally {
+        db.close();
+      }
+    } finally {
+      scratch.remove();
+    }
     const closed = await o.store.closeAndCheck();
     assert.equal(closed.keyZeroed, true, "the store's key bytes and its checkpointer's are zero");
     assert.equal(connectionsTo(file), 1, "only the test's own connection is left");
@@ -102,5 +137,57 @@ test('a lock right after open, while the checkpointer may still be starting, wai
     } finally {
       await o.dispose();
     }
+  }
+});
+
+test('a checkpointer refuses a journal that is not the one it was started beside: it opens nothing (no new -wal), fails, and zeroes its key', async () => {
+  const cache = await openTestCache('dr.checkpoint');
+  const { profileId, databaseFile } = cache.session.profile;
+  await cache.session.close();
+  try {
+    assert.equal(existsSync(`${databaseFile}-wal`), false, 'closed cleanly: no journal beside it');
+    const keys = await loadDeviceKeys(cache.keychain, profileId);
+    const key = new Uint8Array(keys.cacheKey);
+    const thread = Checkpointer.start(CHECKPOINTER, databaseFile, key, 'the store journal that was deleted');
+    assert.ok(thread);
+    await within(thread.exited, 20_000, 'the thread ends');
+    assert.equal(thread.failed, true);
+    assert.equal(thread.checkpoints, 0);
+    assert.deepEqual(thread.stop(), { keyZeroed: true });
+    assert.equal(existsSync(`${databaseFile}-wal`), false, 'no connection was opened to make one');
+    assert.ok(key.some((b) => b !== 0), "the host's own key is its own: only the thread's copy was zeroed");
+  } finally {
+    await cache.dispose();
+  }
+});
+
+test('a checkpointer thread that dies without a word: the store checkpoints on its own again, keeps answering, and does not claim that key copy was zeroed', async () => {
+  const cache = await openTestCache('dr.checkpoint');
+  const { profileId, databaseFile } = cache.session.profile;
+  await cache.session.close();
+  try {
+    const keys = await loadDeviceKeys(cache.keychain, profileId);
+    const key = new ArrayBuffer(32);
+    new Uint8Array(key).set(keys.cacheKey);
+    const host = new StoreHost(openCacheDatabase, { checkpointerModule: join(import.meta.dirname, 'support/dead-checkpointer.ts') });
+    const open: StoreOpenArgs = { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: 'dr.checkpoint', deviceId: profileId, purpose: 'TREAT' }, create: false };
+    assert.equal(host.handle({ id: 1, call: 'open', args: open }).ok, true);
+    // The thread's exit reaches this thread's event loop.
+    const state = (host as unknown as { state: { checkpointer: Checkpointer | null } }).state;
+    await within(state.checkpointer!.exited, 20_000, 'the thread ends');
+    const imported = host.handle({ id: 2, call: 'importResources', args: { resources: bundleResources('ckpt-dead', 5) } });
+    assert.equal(imported.ok, true);
+    assert.equal(state.checkpointer, null, 'the failed thread was dropped');
+    const closed = host.handle({ id: 3, call: 'close', args: { signHead: true } });
+    assert.deepEqual(closed.ok && closed.value, { keyZeroed: false });
+    assert.ok(new Uint8Array(key).every((b) => b === 0), "the store's own key bytes are zero all the same");
+    const db = openCacheDatabase(databaseFile, Buffer.from(keys.cacheKey), { create: false });
+    try {
+      assert.equal(resourceCount(db, 'ckpt-dead'), 6, 'the import committed');
+    } finally {
+      db.close();
+    }
+  } finally {
+    await cache.dispose();
   }
 });

@@ -7,7 +7,7 @@
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
  * The page cache is the size it is given, within page-cache-policy.ts's
- * bounds (IT's policy `cachePageCacheMiB`, default 48 MiB). Every open asks
+ * bounds (IT's policy `cachePageCacheMiB`, default 32 MiB). Every open asks
  * SQLite3MultipleCiphers to wipe memory as it is freed (`memory_security =
  * fill`, process-wide); the build in node_modules is compiled without it
  * (SQLITE3MC_SECURE_MEMORY), so today decrypted pages are free()d unwiped at
@@ -73,7 +73,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB (page-cache-policy.ts bounds; default 48 MiB); SQLCipher decrypts each page once per cache miss. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 32 MiB); SQLCipher decrypts each page once per cache miss. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;
@@ -108,6 +108,8 @@ export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, opti
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
   db.pragma(`cache_size = -${cacheKiB}`);
+  // When the WAL starts over, its file is cut back to 32 MiB (the store's brake on a growing WAL reads its size: ./store/store-host.ts).
+  db.pragma(`journal_size_limit = ${32 * 1024 * 1024}`);
   applyMigrations(db);
 }
 

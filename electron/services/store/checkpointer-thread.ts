@@ -19,10 +19,15 @@ export const ROLE = 'cache-checkpointer';
 
 /** Slots of the shared control array. */
 export const STATE = 0;
+/** Bumped by the host after each commit. */
 export const NUDGES = 1;
+/** Bumped by the thread after each checkpoint. */
 export const DONE = 2;
-export const ZEROED = 3;
-export const SLOTS = 4;
+/** The NUDGES value read before the last finished checkpoint began: every commit nudged up to it is in cache.db. */
+export const COVERED = 3;
+/** 1 once the thread's key bytes are zero. */
+export const ZEROED = 4;
+export const SLOTS = 5;
 
 /** The thread's states, in the STATE slot. */
 export const STARTING = 0;
@@ -79,6 +84,8 @@ export function serveCheckpointer(openDatabase: Opener): void {
   let db: CacheDatabase | null = null;
   let failed = false;
   try {
+    // Stopped before it began: nothing to open.
+    if (Atomics.load(control, STATE) !== STARTING) return;
     if (journalFiles(data.file) !== data.journal) throw new Error('journal replaced');
     // A Buffer view onto the transferred bytes: no second copy of the key in this thread.
     db = openDatabase(data.file, Buffer.from(data.key), { create: false, checkpointer: true });
@@ -87,10 +94,14 @@ export function serveCheckpointer(openDatabase: Opener): void {
     if (Atomics.compareExchange(control, STATE, STARTING, READY) === STARTING) {
       Atomics.notify(control, STATE);
       // The first checkpoint folds in what committed while the thread was starting.
-      while (Atomics.load(control, STATE) === READY) {
+      for (;;) {
+        // Nudges first, then the state: a stop (state, then a nudge) between the two reads still wakes the wait below.
         const seen = Atomics.load(control, NUDGES);
+        if (Atomics.load(control, STATE) !== READY) break;
         db.pragma('wal_checkpoint(PASSIVE)');
+        Atomics.store(control, COVERED, seen);
         Atomics.add(control, DONE, 1);
+        Atomics.notify(control, DONE);
         Atomics.wait(control, NUDGES, seen);
       }
     }

@@ -23,17 +23,22 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { startStoreWorker } from './store-client';
-import { DONE, FAILED, journalFiles, NUDGES, READY, ROLE, SLOTS, STARTING, STATE, STOPPED, STOPPING, ZEROED, type ThreadData } from './checkpointer-thread';
+import { COVERED, DONE, FAILED, journalFiles, NUDGES, READY, ROLE, SLOTS, STARTING, STATE, STOPPED, STOPPING, ZEROED, type ThreadData } from './checkpointer-thread';
 
 /** How long a stop waits for the thread to close its connection (a checkpoint in progress finishes first). */
 const STOP_WAIT_MS = 10_000;
 
 /** The host's handle on its checkpointer thread. */
 export class Checkpointer {
+  /** Settles when the thread has ended (for tests; the host never waits on it: its loop is blocked while it runs a call). */
+  readonly exited: Promise<void>;
+
   private constructor(
     private readonly worker: Worker,
     private readonly control: Int32Array,
-  ) {}
+  ) {
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+  }
 
   /**
    * Starts the thread from `moduleFile` (./checkpointer-worker.ts, or its
@@ -43,8 +48,7 @@ export class Checkpointer {
    * journal files are not both there (deleted under it: the store folds
    * them back first, ./store-host.ts restoreJournal).
    */
-  static start(moduleFile: string, file: string, key: Uint8Array): Checkpointer | null {
-    const journal = journalFiles(file);
+  static start(moduleFile: string, file: string, key: Uint8Array, journal = journalFiles(file)): Checkpointer | null {
     if (journal === null) return null;
     const copy = new ArrayBuffer(key.length);
     new Uint8Array(copy).set(key);
@@ -84,6 +88,24 @@ export class Checkpointer {
   nudge(): void {
     Atomics.add(this.control, NUDGES, 1);
     Atomics.notify(this.control, NUDGES);
+  }
+
+  /**
+   * Waits (blocking, at most `ms`) until a checkpoint that began after the
+   * last nudge has finished, so the next write may start the WAL over:
+   * the host's brake when the WAL grows faster than the thread folds it in.
+   * Answers whether it caught up.
+   */
+  waitCaughtUp(ms: number): boolean {
+    const target = Atomics.load(this.control, NUDGES);
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const done = Atomics.load(this.control, DONE);
+      if (Atomics.load(this.control, COVERED) === target) return true;
+      const left = deadline - Date.now();
+      if (left <= 0 || !this.ready) return false;
+      Atomics.wait(this.control, DONE, done, left);
+    }
   }
 
   /**

@@ -10,7 +10,7 @@
  * Never answer a call before open or after close, and never keep the key
  * after close.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { AuditNetwork } from '../../../shared/audit-entry';
 import { AuditChain, describeChainProblem, verifyAuditChain, type ChainHead } from '../audit-chain';
 import { openCacheDatabase, type CacheDatabase } from '../cache-database';
@@ -34,6 +34,23 @@ import type { StoreTx } from './store-tx';
 
 /** SQLite's own automatic checkpoint, in WAL pages: what the store's connection runs with while no checkpointer thread does it. */
 const AUTO_CHECKPOINT_PAGES = 1000;
+
+/**
+ * A -wal file past this size means the checkpointer has not caught up since
+ * the WAL last started over (the writer's connection truncates it to half
+ * this when it starts over: journal_size_limit in ../cache-database.ts), so
+ * the next call waits for it, at most WAL_BACKLOG_WAIT_MS.
+ */
+export const WAL_BACKLOG_BYTES = 64 * 1024 * 1024;
+const WAL_BACKLOG_WAIT_MS = 2_000;
+
+function walBytes(file: string): number {
+  try {
+    return statSync(`${file}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** A call's name and arguments, checked; throws INVALID_INPUT naming neither a value nor an unknown name. */
 export function parseStoreCall(name: string, args: unknown): { name: StoreCallName; args: StoreArgs<StoreCallName> } {
@@ -72,6 +89,8 @@ interface OpenState {
   selfCheckpoints: boolean;
   /** Whether every checkpointer thread stopped so far said its key copy is zero. */
   checkpointerKeysZeroed: boolean;
+  /** Main lost the folder's writer lock: no checkpointer is started again. */
+  writerLost: boolean;
 }
 
 export interface StoreHostOptions {
@@ -163,10 +182,12 @@ export class StoreHost {
         // A view onto the transferred key bytes (zeroed at close), not a copy.
         cacheKey: Buffer.from(args.key),
       };
-      const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true };
-      this.startCheckpointer(state, args.file);
+      const opened = { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
+      // Last: nothing after it can fail and leave the thread running beside a closed connection.
+      const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true, writerLost: false };
+      this.startCheckpointer(state);
       this.state = { kind: 'open', ...state };
-      return { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
+      return opened;
     } catch (err) {
       try {
         db?.close();
@@ -184,9 +205,9 @@ export class StoreHost {
     const state = this.state;
     this.state = { kind: 'closed' };
     if (state.kind !== 'open') return { keyZeroed: true };
-    // The checkpointer closes first, so this connection is the file's last and folds the WAL in as it closes.
-    this.stopCheckpointer(state);
     try {
+      // The checkpointer closes first, so this connection is the file's last and folds the WAL in as it closes.
+      this.stopCheckpointer(state, { handBack: false });
       if (parsed.data.signHead) state.audit.signHead(true);
     } catch (err) {
       // A full disk at close: the head stays unsigned; the next open checks the tail and signs it.
@@ -205,6 +226,7 @@ export class StoreHost {
   private writerLost(): null {
     if (this.state.kind !== 'open') throw storeClosedError();
     // Nothing of ours writes to the file any more, checkpoints included.
+    this.state.writerLost = true;
     this.stopCheckpointer(this.state);
     this.state.db.pragma('query_only = ON');
     return null;
@@ -224,7 +246,6 @@ export class StoreHost {
     const { db } = state;
     if (existsSync(`${db.name}-wal`) && existsSync(`${db.name}-shm`)) return false;
     // Leaving WAL mode needs this connection to be the file's only one.
-    const checkpointed = state.checkpointer !== null;
     this.stopCheckpointer(state);
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
@@ -236,18 +257,20 @@ export class StoreHost {
       // Until a restore succeeds, this connection checkpoints on its own (into files nobody else sees).
       return false;
     }
-    if (checkpointed) this.startCheckpointer(state, db.name);
+    // A thread again, beside the new journal (also after an earlier restore failed).
+    this.startCheckpointer(state);
     return true;
   }
 
   /** Starts the checkpointer thread beside the connection, if this host has one; the connection checkpoints on its own until it is ready. */
-  private startCheckpointer(state: OpenState, file: string): void {
-    if (!this.options.checkpointerModule) return;
+  private startCheckpointer(state: OpenState): void {
+    if (!this.options.checkpointerModule || state.writerLost || state.checkpointer) return;
     try {
-      state.checkpointer = Checkpointer.start(this.options.checkpointerModule, file, state.key);
+      state.checkpointer = Checkpointer.start(this.options.checkpointerModule, state.db.name, state.key);
     } catch {
-      // No thread: the connection keeps its own checkpoints.
+      // No thread: the connection keeps its own checkpoints. Its key copy may have gone with the failed start unzeroed.
       state.checkpointer = null;
+      state.checkpointerKeysZeroed = false;
     }
   }
 
@@ -260,16 +283,20 @@ export class StoreHost {
       state.selfCheckpoints = false;
     } else if (thread.failed) {
       this.stopCheckpointer(state);
+    } else if (!state.selfCheckpoints && walBytes(state.db.name) > WAL_BACKLOG_BYTES) {
+      // Writes outrun the thread (a long import with no pause): wait for it once, so this call may start the WAL over.
+      thread.waitCaughtUp(WAL_BACKLOG_WAIT_MS);
     }
   }
 
   /** Stops the checkpointer thread (it closes its connection and zeroes its key first) and gives the connection its checkpoints back. */
-  private stopCheckpointer(state: OpenState): void {
+  private stopCheckpointer(state: OpenState, options: { handBack: boolean } = { handBack: true }): void {
     const thread = state.checkpointer;
     if (!thread) return;
     state.checkpointer = null;
     if (!thread.stop().keyZeroed) state.checkpointerKeysZeroed = false;
-    if (!state.selfCheckpoints) {
+    // At close there is nothing to hand back: the last connection folds the WAL in as it closes.
+    if (options.handBack && !state.selfCheckpoints) {
       state.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
       state.selfCheckpoints = true;
     }
