@@ -161,7 +161,7 @@ test('a checkpointer refuses a journal that is not the one it was started beside
   }
 });
 
-test('a checkpointer thread that dies without a word: the store checkpoints on its own again, keeps answering, and does not claim that key copy was zeroed', async () => {
+test('a checkpointer thread that dies without a word is dropped: the store keeps answering and committing, and close does not claim that key copy was zeroed', async () => {
   const cache = await openTestCache('dr.checkpoint');
   const { profileId, databaseFile } = cache.session.profile;
   await cache.session.close();

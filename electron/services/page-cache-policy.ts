@@ -17,11 +17,11 @@ export const PAGE_CACHE_SETTING = 'cachePageCacheMiB';
 export const PAGE_CACHE_MIB_MIN = 8;
 export const PAGE_CACHE_MIB_MAX = 256;
 /**
- * 32 MiB: the largest page cache that keeps the app under 300 MB through a
- * full panel's first sync now that WAL checkpoints run on a thread of their
- * own (./store/store-checkpointer.ts, about 20 MB: a V8 isolate and a second
+ * 32 MiB: keeps the app under 300 MB, with a margin, through a full panel's
+ * first sync now that WAL checkpoints run on a thread of their own
+ * (./store/store-checkpointer.ts, 20 to 25 MB: a V8 isolate and a second
  * connection). At 48 MiB the bench's device peaked at 313 MB with it (288
- * without); each MiB costs about 1.1 MB. At 1M resources the working set
+ * without); each MiB costs about 1.1 MB, so 32 MiB comes to about 295. At 1M resources the working set
  * fits in no cache this budget allows, and chart opens hardly follow the
  * size: p95 13.8 to 17.2 ms at 32 MiB and 12.3 to 14.7 at 64 in three full
  * runs' sizing, 15.9 and 16.2 at 48 in two runs' chart stage.

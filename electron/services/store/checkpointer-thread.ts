@@ -27,7 +27,9 @@ export const DONE = 2;
 export const COVERED = 3;
 /** 1 once the thread's key bytes are zero. */
 export const ZEROED = 4;
-export const SLOTS = 5;
+/** 1 once the thread runs (its module loaded): a stop waits longer for a thread that is booted. */
+export const BOOTED = 5;
+export const SLOTS = 6;
 
 /** The thread's states, in the STATE slot. */
 export const STARTING = 0;
@@ -80,6 +82,7 @@ export function serveCheckpointer(openDatabase: Opener): void {
   const data = threadData(workerData);
   if (!data) return;
   const control = new Int32Array(data.control);
+  Atomics.store(control, BOOTED, 1);
   const key = new Uint8Array(data.key);
   let db: CacheDatabase | null = null;
   let failed = false;

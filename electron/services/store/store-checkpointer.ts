@@ -23,10 +23,12 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { startStoreWorker } from './store-client';
-import { COVERED, DONE, FAILED, journalFiles, NUDGES, READY, ROLE, SLOTS, STARTING, STATE, STOPPED, STOPPING, ZEROED, type ThreadData } from './checkpointer-thread';
+import { BOOTED, COVERED, DONE, FAILED, journalFiles, NUDGES, READY, ROLE, SLOTS, STARTING, STATE, STOPPED, STOPPING, ZEROED, type ThreadData } from './checkpointer-thread';
 
 /** How long a stop waits for the thread to close its connection (a checkpoint in progress finishes first). */
 const STOP_WAIT_MS = 10_000;
+/** How long a stop waits for a thread whose module has not run yet (loading takes about 0.2 s bundled, longer under tsx; one that failed to load never says so here, where the exit event cannot arrive while this thread waits). */
+const STOP_WAIT_UNBOOTED_MS = 5_000;
 
 /** The host's handle on its checkpointer thread. */
 export class Checkpointer {
@@ -122,11 +124,11 @@ export class Checkpointer {
       state = was;
     }
     this.nudge();
-    const deadline = Date.now() + STOP_WAIT_MS;
+    const start = Date.now();
     for (;;) {
       state = Atomics.load(this.control, STATE);
       if (state === STOPPED || state === FAILED) break;
-      const left = deadline - Date.now();
+      const left = start + (Atomics.load(this.control, BOOTED) === 1 ? STOP_WAIT_MS : STOP_WAIT_UNBOOTED_MS) - Date.now();
       if (left <= 0) break;
       Atomics.wait(this.control, STATE, state, left);
     }

@@ -95,10 +95,9 @@ interface OpenState {
 
 export interface StoreHostOptions {
   /**
-   * The worker module this host runs in, started again as its checkpointer
-   * thread (the module's entry serves one when ./store-checkpointer.ts's
-   * isCheckpointerThread says so). Without it the connection checkpoints
-   * on its own thread (a host run in-process).
+   * The checkpointer thread's module (./checkpointer-worker.ts, or its
+   * bundle beside the store's). Without it the connection checkpoints on
+   * its own thread (a host run in-process).
    */
   checkpointerModule?: string;
 }
@@ -311,8 +310,8 @@ export class StoreHost {
     // IMMEDIATE: the write lock from the start, so the chain's next seq is read under it.
     const value = OUTSIDE_TRANSACTION.has(name) ? runOperation(tx, name, args) : db.transaction(() => runOperation(tx, name, args)).immediate();
     audit.signHead();
-    // What committed goes into cache.db on the checkpointer's thread, not this one.
-    if (!state.selfCheckpoints) state.checkpointer?.nudge();
+    // What committed goes into cache.db on the checkpointer's thread, not this one (a thread still starting folds it in with its first checkpoint, or at this nudge if it became ready during the call).
+    state.checkpointer?.nudge();
     return value;
   }
 }
