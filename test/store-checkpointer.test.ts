@@ -1,9 +1,10 @@
 /**
  * The store's WAL checkpoints run on a thread of their own
  * (electron/services/store/store-checkpointer.ts), beside the store's
- * worker, over the real SQLCipher file: a commit reaches cache.db without
- * waiting for the 1,000 WAL pages after which the store's own connection
- * would checkpoint inside a call; the thread's connection is gone once the
+ * worker, over the real SQLCipher file: started only by a commit that takes
+ * the WAL past 4 MiB (small writes wait in the WAL, as for SQLite's own
+ * checkpoint), it folds every committed page into cache.db without a close
+ * and with the right bytes; the thread's connection is gone once the
  * writer lock is lost and at lock, even a lock that comes while the thread
  * is still starting, and the key bytes every thread held are zero.
  * How a connection is seen: its descriptor on cache.db-wal (/proc/self/fd),
@@ -20,7 +21,7 @@ import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cac
 import { loadDeviceKeys } from '../electron/services/device-keys';
 import type { StoreOpenArgs } from '../electron/services/store/store-api';
 import { Checkpointer } from '../electron/services/store/store-checkpointer';
-import { StoreHost } from '../electron/services/store/store-host';
+import { CHECKPOINT_AT_BYTES, StoreHost } from '../electron/services/store/store-host';
 import { openTestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
 import { bundleResources, openWorkerTestStore, resourceCount } from './support/worker-store';
@@ -75,17 +76,40 @@ function fullSize(o: Awaited<ReturnType<typeof openStore>>): number {
   return Number(o.db.pragma('page_count', { simple: true })) * Number(o.db.pragma('page_size', { simple: true }));
 }
 
-test('a small commit reaches cache.db through the checkpointer thread, with no close and far below 1,000 WAL pages', async () => {
+/** Resolves once this process has `n` connections to `file` (the checkpointer opens its own once its thread has started); fails after `ms`. Polls /proc, which has no change events. */
+async function whenConnections(file: string, n: number, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (connectionsTo(file) !== n) {
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${n} connections to the cache (${connectionsTo(file)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Imports until one commit leaves the WAL past the host's 4 MiB: that commit starts (or nudges) the checkpointer. */
+async function growWal(o: Awaited<ReturnType<typeof openStore>>, patientId: string): Promise<void> {
+  const file = o.cache.session.profile.databaseFile;
+  for (let n = 0; n < 8; n += 1) {
+    await o.store.call('importResources', { resources: bundleResources(`${patientId}-${n}`, 4000) });
+    if (statSync(`${file}-wal`).size > CHECKPOINT_AT_BYTES) return;
+  }
+  assert.fail('eight imports did not take the WAL past 4 MiB');
+}
+
+test('a small commit starts no checkpointer and waits in the WAL; one that takes the WAL past 4 MiB starts it, and then cache.db alone holds every committed page', async () => {
   const o = await openStore();
   const file = o.cache.session.profile.databaseFile;
   try {
-    const before = statSync(file).size;
-    await o.store.call('importResources', { resources: bundleResources('ckpt-p1', 40) });
+    await o.store.call('importResources', { resources: bundleResources('ckpt-p0', 40) });
+    assert.equal(connectionsTo(file), 2, "the store's connection and the test's own: no thread for a small write");
+    assert.ok(statSync(file).size < fullSize(o), 'the small import waits in the WAL');
+    await growWal(o, 'ckpt-p1');
+    await whenConnections(file, 3);
+    // The thread is up: the next large commit is folded in by it.
+    await growWal(o, 'ckpt-p1b');
     const full = fullSize(o);
-    assert.ok(full > before, 'the import added pages the file does not hold yet');
     await whenFileHolds(file, () => statSync(file).size >= full, 'cache.db holds every committed page');
     assert.equal(connectionsTo(file), 3, "the store's connection, its checkpointer's and the test's own");
-    // cache.db alone, without its WAL, is whole and holds the import: the checkpoint wrote the right pages.
+    // cache.db alone, without its WAL, is whole and holds both imports: the checkpoint wrote the right pages.
     const scratch = scratchDir('checkpointed-copy');
     try {
       const copy = join(scratch.path, 'cache.db');
@@ -93,8 +117,8 @@ test('a small commit reaches cache.db through the checkpointer thread, with no c
       const db = openCacheDatabase(copy, Buffer.from(o.keys.cacheKey), { create: false });
       try {
         checkCacheIntegrity(db);
-        assert.equal(resourceCount(db, 'ckpt-p1'), resourceCount(o.db, 'ckpt-p1'));
-        assert.ok(resourceCount(db, 'ckpt-p1') > 40);
+        for (const id of ['ckpt-p0', 'ckpt-p1-0', 'ckpt-p1b-0']) assert.equal(resourceCount(db, id), resourceCount(o.db, id), id);
+        assert.equal(resourceCount(db, 'ckpt-p1b-0'), 4001);
       } finally {
         db.close();
       }
@@ -113,24 +137,24 @@ test('a lost writer lock stops the checkpointer: its connection closes, and the 
   const o = await openStore();
   const file = o.cache.session.profile.databaseFile;
   try {
-    await o.store.call('importResources', { resources: bundleResources('ckpt-p2', 10) });
-    const full = fullSize(o);
-    await whenFileHolds(file, () => statSync(file).size >= full, 'cache.db holds every committed page');
-    assert.equal(connectionsTo(file), 3);
+    await growWal(o, 'ckpt-p2');
+    await whenConnections(file, 3);
     await o.store.writerLost();
     assert.equal(connectionsTo(file), 2, "the checkpointer's connection is closed once writerLost answers");
     await assert.rejects(o.store.call('importResources', { resources: bundleResources('ckpt-p3', 1) }));
-    assert.equal((await o.store.closeAndCheck()).keyZeroed, true);
+    // As the session closes after losing the writer lock: nothing more is written, the head included.
+    assert.equal((await o.store.closeAndCheck({ signHead: false })).keyZeroed, true);
   } finally {
     await o.dispose();
   }
 });
 
-test('a lock right after open, while the checkpointer may still be starting, waits for it and leaves no connection or key behind', async () => {
+test('a lock right after the checkpointer was started, while it may still be starting, waits for it and leaves no connection or key behind', async () => {
   for (let round = 0; round < 3; round += 1) {
     const o = await openStore();
     const file = o.cache.session.profile.databaseFile;
     try {
+      await growWal(o, `ckpt-lock-${round}`);
       const closed = await o.store.closeAndCheck();
       assert.equal(closed.keyZeroed, true);
       assert.equal(connectionsTo(file), 1, "only the test's own connection is left");
@@ -172,8 +196,12 @@ test('a checkpointer thread that dies without a word is dropped: the store keeps
     const host = new StoreHost(openCacheDatabase, { checkpointerModule: join(import.meta.dirname, 'support/dead-checkpointer.ts') });
     const open: StoreOpenArgs = { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: 'dr.checkpoint', deviceId: profileId, purpose: 'TREAT' }, create: false };
     assert.equal(host.handle({ id: 1, call: 'open', args: open }).ok, true);
-    // The thread's exit reaches this thread's event loop.
+    // A write past 4 MiB of WAL starts the thread; its exit reaches this thread's event loop.
+    for (let n = 0; n < 8 && statSync(`${databaseFile}-wal`).size <= CHECKPOINT_AT_BYTES; n += 1) {
+      assert.equal(host.handle({ id: 10 + n, call: 'importResources', args: { resources: bundleResources(`ckpt-dead-big-${n}`, 4000) } }).ok, true);
+    }
     const state = (host as unknown as { state: { checkpointer: Checkpointer | null } }).state;
+    assert.ok(state.checkpointer, 'the thread was started');
     await within(state.checkpointer!.exited, 20_000, 'the thread ends');
     const imported = host.handle({ id: 2, call: 'importResources', args: { resources: bundleResources('ckpt-dead', 5) } });
     assert.equal(imported.ok, true);

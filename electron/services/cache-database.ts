@@ -108,8 +108,8 @@ export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, opti
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
   db.pragma(`cache_size = -${cacheKiB}`);
-  // When the WAL starts over, its file is cut back to 32 MiB (the store's brake on a growing WAL reads its size: ./store/store-host.ts).
-  db.pragma(`journal_size_limit = ${32 * 1024 * 1024}`);
+  // When the WAL starts over, its file is cut back to 4 MiB (the store reads its size to hand checkpoints to its thread: ./store/store-host.ts).
+  db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
   applyMigrations(db);
 }
 

@@ -37,11 +37,23 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 
 /**
  * A -wal file past this size means the checkpointer has not caught up since
- * the WAL last started over (the writer's connection truncates it to half
- * this when it starts over: journal_size_limit in ../cache-database.ts), so
+ * the WAL last started over (the writer's connection cuts it back to
+ * CHECKPOINT_AT_BYTES when it starts over: journal_size_limit), so
  * the next call waits for it, at most WAL_BACKLOG_WAIT_MS.
  */
 export const WAL_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The WAL's size past which a commit hands its pages to the checkpointer
+ * thread (started then, the first time): 4 MiB, SQLite's own 1,000 pages of
+ * 4 KiB. Small commits (a chart opened, an audit entry) wait in the WAL
+ * until then, as they would for SQLite's automatic checkpoint, so a session
+ * that writes little never starts the thread. The writer's connection cuts
+ * the WAL file back to this size when the WAL starts over
+ * (journal_size_limit, ../cache-database.ts), so the file's size says how
+ * much was written since.
+ */
+export const CHECKPOINT_AT_BYTES = 4 * 1024 * 1024;
 const WAL_BACKLOG_WAIT_MS = 2_000;
 
 function walBytes(file: string): number {
@@ -89,8 +101,8 @@ interface OpenState {
   selfCheckpoints: boolean;
   /** Whether every checkpointer thread stopped so far said its key copy is zero. */
   checkpointerKeysZeroed: boolean;
-  /** Main lost the folder's writer lock: no checkpointer is started again. */
-  writerLost: boolean;
+  /** No checkpointer is started again: main lost the folder's writer lock, or one failed. */
+  noCheckpointer: boolean;
 }
 
 export interface StoreHostOptions {
@@ -183,8 +195,8 @@ export class StoreHost {
       };
       const opened = { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
       // Last: nothing after it can fail and leave the thread running beside a closed connection.
-      const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true, writerLost: false };
-      this.startCheckpointer(state);
+      // The checkpointer thread starts later, at the first commit that grows the WAL past CHECKPOINT_AT_BYTES.
+      const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true, noCheckpointer: false };
       this.state = { kind: 'open', ...state };
       return opened;
     } catch (err) {
@@ -225,7 +237,7 @@ export class StoreHost {
   private writerLost(): null {
     if (this.state.kind !== 'open') throw storeClosedError();
     // Nothing of ours writes to the file any more, checkpoints included.
-    this.state.writerLost = true;
+    this.state.noCheckpointer = true;
     this.stopCheckpointer(this.state);
     this.state.db.pragma('query_only = ON');
     return null;
@@ -256,14 +268,13 @@ export class StoreHost {
       // Until a restore succeeds, this connection checkpoints on its own (into files nobody else sees).
       return false;
     }
-    // A thread again, beside the new journal (also after an earlier restore failed).
-    this.startCheckpointer(state);
+    // A thread starts again beside the new journal when the WAL grows.
     return true;
   }
 
   /** Starts the checkpointer thread beside the connection, if this host has one; the connection checkpoints on its own until it is ready. */
   private startCheckpointer(state: OpenState): void {
-    if (!this.options.checkpointerModule || state.writerLost || state.checkpointer) return;
+    if (!this.options.checkpointerModule || state.noCheckpointer || state.checkpointer) return;
     try {
       state.checkpointer = Checkpointer.start(this.options.checkpointerModule, state.db.name, state.key);
     } catch {
@@ -282,6 +293,8 @@ export class StoreHost {
       state.selfCheckpoints = false;
     } else if (thread.failed) {
       this.stopCheckpointer(state);
+      // It failed once: the connection keeps its own checkpoints for the rest of the session.
+      state.noCheckpointer = true;
     } else if (!state.selfCheckpoints && walBytes(state.db.name) > WAL_BACKLOG_BYTES) {
       // Writes outrun the thread (a long import with no pause): wait for it once, so this call may start the WAL over.
       thread.waitCaughtUp(WAL_BACKLOG_WAIT_MS);
@@ -310,8 +323,12 @@ export class StoreHost {
     // IMMEDIATE: the write lock from the start, so the chain's next seq is read under it.
     const value = OUTSIDE_TRANSACTION.has(name) ? runOperation(tx, name, args) : db.transaction(() => runOperation(tx, name, args)).immediate();
     audit.signHead();
-    // What committed goes into cache.db on the checkpointer's thread, not this one (a thread still starting folds it in with its first checkpoint, or at this nudge if it became ready during the call).
-    state.checkpointer?.nudge();
+    // Past CHECKPOINT_AT_BYTES of WAL, what committed goes into cache.db on the checkpointer's thread, not this one
+    // (started now if need be; one still starting folds it in with its first checkpoint).
+    if (walBytes(db.name) > CHECKPOINT_AT_BYTES) {
+      if (state.checkpointer) state.checkpointer.nudge();
+      else this.startCheckpointer(state);
+    }
     return value;
   }
 }
