@@ -194,8 +194,7 @@ export class StoreHost {
         cacheKey: Buffer.from(args.key),
       };
       const opened = { chainProblem: tail.ok || !tail.firstBad ? null : describeChainProblem(tail.firstBad), cacheKiB: -Number(openDb.pragma('cache_size', { simple: true })) };
-      // Last: nothing after it can fail and leave the thread running beside a closed connection.
-      // The checkpointer thread starts later, at the first commit that grows the WAL past CHECKPOINT_AT_BYTES.
+      // No checkpointer thread yet: it starts at the first commit that grows the WAL past CHECKPOINT_AT_BYTES.
       const state: OpenState = { db: openDb, audit, key, tx, checkpointer: null, selfCheckpoints: true, checkpointerKeysZeroed: true, noCheckpointer: false };
       this.state = { kind: 'open', ...state };
       return opened;
