@@ -1,6 +1,8 @@
 /**
- * Opens the SQLCipher database with a raw 256-bit key and brings its schema up
- * to date. The only module that talks to better-sqlite3-multiple-ciphers'
+ * Opens the encrypted cache database with a raw 256-bit key and brings its
+ * schema up to date. A cache it creates encrypts its pages with AEGIS-256; a
+ * cache made by an earlier version (SQLCipher 4) opens in its own format
+ * and stays in it. The only module that talks to better-sqlite3-multiple-ciphers'
  * open/key API. It must never open a database without a key, never keep the
  * key text beyond the open call, and never let SQLite spill plaintext to a
  * temp file (temp_store is memory). Files are 0600: the database file is
@@ -15,7 +17,7 @@
  * change here.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { AppError } from '../../shared/app-error';
 import { applyMigrations } from './cache-migrations';
 import { diskFullError, isDiskFullError } from './cache-disk-full';
@@ -73,7 +75,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB (page-cache-policy.ts bounds; default 32 MiB); SQLCipher decrypts each page once per cache miss. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 32 MiB); each cache miss decrypts and checks a page. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;
@@ -113,12 +115,21 @@ export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, opti
   applyMigrations(db);
 }
 
-export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
-  if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
-  // Checked before anything is opened: the size goes into a PRAGMA's text.
-  const cacheKiB = options.cacheKiB ?? PAGE_CACHE_KIB_DEFAULT;
-  if (!isPageCacheKiB(cacheKiB)) throw pageCacheOutOfBounds();
-  if (!options.readonly) prepareFileModes(file, options.create);
+/**
+ * Page encryption of a cache this version creates: AEGIS-256 (an authenticated
+ * cipher on AES's round function: a random 256-bit nonce per page write and a
+ * 256-bit tag binding the page's number), keyed with the raw 32-byte key (the
+ * x'..' form skips SQLite3MultipleCiphers' Argon2 derivation). It reads and
+ * writes at plaintext speed where SQLCipher's HMAC-SHA512, computed in
+ * portable C, cost 2.5 to 3x (README "Page cache and memory").
+ */
+const CURRENT_SCHEME = { name: 'aegis-256', pragmas: ["cipher='aegis'", "algorithm='aegis-256'"] } as const;
+/** Caches made by versions before AEGIS: SQLCipher 4 (AES-256-CBC, HMAC-SHA512), opened as they are. */
+const LEGACY_SCHEME = { name: 'sqlcipher-4', pragmas: ["cipher='sqlcipher'", 'legacy=4'] } as const;
+type CipherScheme = typeof CURRENT_SCHEME | typeof LEGACY_SCHEME;
+
+/** Opens `file` keyed with `scheme` and reads page 1 (which fails for a wrong key, a foreign file or another scheme: CACHE_KEY_WRONG). */
+function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: CipherScheme): CacheDatabase {
   let db: CacheDatabase;
   try {
     db = new Database(file, { fileMustExist: !options.create || options.readonly === true, readonly: options.readonly === true });
@@ -127,8 +138,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache file could not be opened.');
   }
   try {
-    db.pragma(`cipher='sqlcipher'`);
-    db.pragma('legacy=4');
+    for (const pragma of scheme.pragmas) db.pragma(pragma);
     db.pragma(`key="x'${key.toString('hex')}'"`);
     // Wipe what SQLite frees (decrypted pages at close among it), where the library offers it; a no-op in a build without it.
     db.pragma('memory_security = fill');
@@ -142,6 +152,30 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
     }
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be opened.');
   }
+  return db;
+}
+
+/** The page encryption an open cache runs with: 'aegis-256' for a cache this version made, 'sqlcipher-4' for an older one. */
+export function cipherSchemeOf(db: CacheDatabase): string {
+  return db.pragma('cipher', { simple: true }) === 'sqlcipher' ? LEGACY_SCHEME.name : CURRENT_SCHEME.name;
+}
+
+export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
+  if (key.length !== 32) throw new AppError('CACHE_KEY_WRONG', 'The cache key has the wrong length.');
+  // Checked before anything is opened: the size goes into a PRAGMA's text.
+  const cacheKiB = options.cacheKiB ?? PAGE_CACHE_KIB_DEFAULT;
+  if (!isPageCacheKiB(cacheKiB)) throw pageCacheOutOfBounds();
+  if (!options.readonly) prepareFileModes(file, options.create);
+  // Nothing written yet (no page 1, no journal): made by this version, so only its scheme is tried.
+  const created = !existsSync(file) || (statSync(file).size === 0 && !existsSync(`${file}-wal`));
+  let db: CacheDatabase;
+  try {
+    db = openKeyed(file, key, options, CURRENT_SCHEME);
+  } catch (err) {
+    // A cache made before AEGIS (SQLCipher 4) opens as it is and stays in its format; a new file is never tried as one.
+    if (created || !(err instanceof AppError) || err.code !== 'CACHE_KEY_WRONG') throw err;
+    db = openKeyed(file, key, options, LEGACY_SCHEME);
+  }
   try {
     prepareCacheConnection(db, cacheKiB, options);
   } catch (err) {
@@ -154,7 +188,7 @@ export function openCacheDatabase(file: string, key: Buffer, options: OpenOption
   return db;
 }
 
-/** Reads every page (each page's HMAC is checked on read); a damaged file fails with CACHE_CORRUPT. */
+/** Reads every page (each page's tag, or SQLCipher's HMAC, is checked on read); a damaged file fails with CACHE_CORRUPT. */
 export function checkCacheIntegrity(db: CacheDatabase): void {
   let result: unknown;
   try {

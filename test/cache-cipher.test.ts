@@ -1,0 +1,136 @@
+/**
+ * The cache's page encryption on real files: a cache this version makes is
+ * AEGIS-256 (authenticated, keyed with the raw key), holds no plaintext in
+ * its file or its WAL, refuses another key and reports a changed page as
+ * damage; a cache made by an earlier version (SQLCipher 4), with commits
+ * still in its WAL, opens as it is, keeps every row and stays in its format.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, openSync, readFileSync, closeSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { AppError } from '../shared/app-error';
+import { checkCacheIntegrity, cipherSchemeOf, openCacheDatabase } from '../electron/services/cache-database';
+import { scratchDir } from './support/scratch';
+
+const MARKER = 'cipher-test-marker-7f3a9c';
+const isCode = (code: string) => (e: unknown) => e instanceof AppError && e.code === code;
+
+/** Whether `text` appears in the bytes of `file` (absent file: no). */
+function fileHolds(file: string, text: string): boolean {
+  return existsSync(file) && readFileSync(file).includes(Buffer.from(text));
+}
+
+test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file or its WAL, another key refused, a changed page reported as damage', () => {
+  const dir = scratchDir('cache-cipher');
+  const key = randomBytes(32);
+  const file = join(dir.path, 'cache.db');
+  try {
+    const db = openCacheDatabase(file, key, { create: true });
+    try {
+      assert.equal(cipherSchemeOf(db), 'aegis-256');
+      assert.equal(db.pragma('cipher', { simple: true }), 'aegis');
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec('CREATE TABLE t (v TEXT)');
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      db.transaction(() => {
+        for (let i = 0; i < 500; i++) insert.run(`${MARKER}-${i}`);
+      })();
+      assert.equal(fileHolds(`${file}-wal`, MARKER), false, 'the WAL holds only ciphertext');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+    assert.equal(fileHolds(file, MARKER), false, 'the file holds only ciphertext');
+    assert.equal(fileHolds(file, 'SQLite format 3'), false, 'not even the SQLite header is plaintext');
+    assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
+
+    const again = openCacheDatabase(file, key, { create: false });
+    let pages: number;
+    try {
+      assert.equal(cipherSchemeOf(again), 'aegis-256');
+      assert.equal(again.prepare('SELECT count(*) FROM t WHERE v LIKE ?').pluck().get(`${MARKER}-%`), 500);
+      pages = again.pragma('page_count', { simple: true }) as number;
+    } finally {
+      again.close();
+    }
+    // One bit changed in the middle of the last page: the page's tag no longer matches.
+    const pageSize = 4096;
+    const fd = openSync(file, 'r+');
+    try {
+      const at = (pages - 1) * pageSize + 2000;
+      const byte = Buffer.alloc(1);
+      readSync(fd, byte, 0, 1, at);
+      byte[0]! ^= 0x01;
+      writeSync(fd, byte, 0, 1, at);
+    } finally {
+      closeSync(fd);
+    }
+    const damaged = openCacheDatabase(file, key, { create: false });
+    try {
+      assert.throws(() => checkCacheIntegrity(damaged), isCode('CACHE_CORRUPT'));
+    } finally {
+      damaged.close();
+    }
+  } finally {
+    key.fill(0);
+    dir.remove();
+  }
+});
+
+test('a SQLCipher 4 cache made by an earlier version, with commits still in its WAL, opens as it is, keeps every row, takes new ones and stays SQLCipher 4', () => {
+  const dir = scratchDir('cache-cipher');
+  const key = randomBytes(32);
+  const made = join(dir.path, 'made.db');
+  const file = join(dir.path, 'cache.db');
+  try {
+    // The earlier version's open: SQLCipher 4, the raw key, WAL.
+    const old = new Database(made);
+    try {
+      old.pragma("cipher='sqlcipher'");
+      old.pragma('legacy=4');
+      old.pragma(`key="x'${key.toString('hex')}'"`);
+      old.pragma('journal_mode = WAL');
+      old.pragma('wal_autocheckpoint = 0');
+      old.exec('CREATE TABLE t (v TEXT)');
+      old.pragma('wal_checkpoint(TRUNCATE)');
+      const insert = old.prepare('INSERT INTO t (v) VALUES (?)');
+      old.transaction(() => {
+        for (let i = 0; i < 300; i++) insert.run(`${MARKER}-${i}`);
+      })();
+      // Copied while open: the 300 rows are only in the WAL, as after a crash.
+      copyFileSync(made, file);
+      copyFileSync(`${made}-wal`, `${file}-wal`);
+    } finally {
+      old.close();
+    }
+    assert.equal(fileHolds(`${file}-wal`, MARKER), false);
+
+    const db = openCacheDatabase(file, key, { create: false });
+    try {
+      assert.equal(cipherSchemeOf(db), 'sqlcipher-4');
+      assert.equal(db.prepare('SELECT count(*) FROM t').pluck().get(), 300, 'every row the WAL held');
+      db.prepare('INSERT INTO t (v) VALUES (?)').run(`${MARKER}-new`);
+      checkCacheIntegrity(db);
+    } finally {
+      db.close();
+    }
+    assert.equal(fileHolds(file, MARKER), false, 'still only ciphertext');
+    assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
+    // Read back as the earlier version reads it: the same format, every row.
+    const back = new Database(file, { readonly: true });
+    try {
+      back.pragma("cipher='sqlcipher'");
+      back.pragma('legacy=4');
+      back.pragma(`key="x'${key.toString('hex')}'"`);
+      assert.equal(back.prepare('SELECT count(*) FROM t').pluck().get(), 301);
+    } finally {
+      back.close();
+    }
+  } finally {
+    key.fill(0);
+    dir.remove();
+  }
+});
