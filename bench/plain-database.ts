@@ -1,6 +1,6 @@
 /**
  * The benchmarks' plaintext baseline database: opens a plain better-sqlite3
- * file (no SQLCipher) with the pragmas openCacheDatabase sets (WAL,
+ * file (no encryption) with the pragmas openCacheDatabase sets (WAL,
  * synchronous NORMAL, temp_store MEMORY, foreign keys, the page cache from
  * the cacheKiB option within the policy's bounds) and brings the app's
  * schema up to date, so the only difference from the app's open is the

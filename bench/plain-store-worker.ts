@@ -1,7 +1,7 @@
 /**
  * The store worker of the benchmarks' plaintext baseline: the app's own
  * store host and message loop (electron/services/store/store-serve.ts) over
- * a plain better-sqlite3 file (./plain-database.ts) instead of SQLCipher,
+ * a plain better-sqlite3 file (./plain-database.ts) instead of the encrypted one,
  * with its checkpointer thread (./plain-checkpointer-worker.ts) as the
  * app's store has its own, so a baseline session made by
  * openCacheSession({ workerFile: this file }) runs the same path as the

@@ -9,7 +9,7 @@
  * the app does goes through session.store.call (its worker included); the
  * read by id, which no store call offers, is a measurement of the database
  * itself and runs on the bench's own connection to the same file, opened as
- * the worker opens it (SQLCipher with the key from the keychain, or the
+ * the worker opens it (encrypted, with the key from the keychain, or the
  * plain opener) with the same page cache. Benchmarks only: never imported
  * by the app, the backend or the tests; it asserts nothing.
  */
@@ -67,7 +67,7 @@ export function openBenchSession(options: BenchSessionOptions): Promise<CacheSes
 /**
  * The bench's own connection to an open session's file, for measurements of
  * the database itself (reads by id): opened as the session's worker opened it
- * (SQLCipher with the cache key loaded again from the keychain, or the plain
+ * (encrypted, with the cache key loaded again from the keychain, or the plain
  * opener) with the same page cache. Close it before the session.
  */
 export async function openOwnConnection(session: CacheSession, kind: CacheKind, secrets: SecretStore, cacheKiB = APP_CACHE_KIB): Promise<CacheDatabase> {

@@ -1,6 +1,6 @@
 /**
  * Backup and restore for IT, against a real second process writing to the
- * cache (test/support/cache-writer-child.ts), real SQLCipher files and
+ * cache (test/support/cache-writer-child.ts), real encrypted cache files and
  * gnome-keyring. A backup taken while the app writes is always a whole
  * database, still encrypted with the same key; restore replaces the database
  * only while nothing has the cache open, atomically, and leaves the old one

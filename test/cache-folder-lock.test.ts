@@ -2,7 +2,7 @@
  * One writer per cache data folder: a real OS lock, held while a cache is
  * open, released by the OS when the holder dies. Real second processes
  * (test/support/cache-writer-child.ts, the cache command line), real
- * SQLCipher files and gnome-keyring. The reproduction from issue 9: `cache
+ * encrypted cache files and gnome-keyring. The reproduction from issue 9: `cache
  * wipe` while the app had the cache open exited 0 and every unsynced change
  * was lost; now it is refused with CACHE_IN_USE and nothing goes.
  */

@@ -1,6 +1,6 @@
 /**
  * Rollback of a device's cache, against a real backend (SQLite and
- * PostgreSQL), real SQLCipher files and the real keychain. An older copy of
+ * PostgreSQL), real encrypted cache files and the real keychain. An older copy of
  * the data folder put back is said at open (CACHE_ROLLED_BACK, the cache
  * still opens and keeps everything), found again by the backend's signed
  * head at the next sync even when the keychain knew nothing, and survived:

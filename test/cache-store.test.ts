@@ -1,6 +1,6 @@
 /**
  * The cache store's API, driven directly: its worker thread over a real
- * SQLCipher file whose key comes from the real keychain. Each call is one
+ * encrypted cache file whose key comes from the real keychain. Each call is one
  * transaction: a failing one leaves nothing behind, and an audit entry
  * commits only with the read or write it records (a failing entry undoes the
  * access; a worker killed mid-transaction leaves neither). After close every

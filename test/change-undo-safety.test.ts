@@ -1,5 +1,5 @@
 /**
- * What undo must never leave behind (cache only, on a real SQLCipher cache,
+ * What undo must never leave behind (cache only, on a real encrypted cache,
  * through dispatch): half a vitals entry (an entry is one unit: undone whole,
  * or refused whole when any part left), a change the backend refused that
  * can never be cleared (discarding it puts back the newest server version

@@ -5,7 +5,7 @@
  * audited transaction. A change that was pushed (in flight now, or sent with
  * its answer lost), held or in conflict is not taken back (ALREADY_SENT /
  * CONFLICT_UNRESOLVED); a refused one is discarded; an unknown resource gets one
- * NOT_FOUND text. Cache-only parts run on a real SQLCipher cache; the race
+ * NOT_FOUND text. Cache-only parts run on a real encrypted cache; the race
  * (undo while the push carrying the change is held in flight) and the lost
  * answer run against the real backend process on SQLite and PostgreSQL,
  * through the app's AuthService, its sync worker and the registry.

@@ -3,7 +3,7 @@
  * the pull makes the newer version the conflict's "theirs" (its cursor moves
  * past it), so the clinician compares with it, "take theirs" installs the
  * newest server version, and "keep mine" goes out based on it (cache only,
- * real SQLCipher cache).
+ * real encrypted cache).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -7,7 +7,7 @@
  * and no device-session proof is accepted by the real backend. Without PRF
  * the organisation's default policy refuses enrollment and nothing stays in
  * the keychain. Keys from before the signing key was wrapped are bound at
- * the next PRF sign-in. Real gnome-keyring, SQLCipher, Chromium passkeys and
+ * the next PRF sign-in. Real gnome-keyring, the encrypted cache, Chromium passkeys and
  * the backend process, on SQLite and PostgreSQL.
  */
 import { describe, test, before, after } from 'node:test';

@@ -2,14 +2,14 @@
  * The page cache is IT's to size (policy cachePageCacheMiB, 8 to 256 MiB,
  * default 32): the value in a real Linux policy file (read as root from a
  * scratch folder standing in for /etc/clinician-desktop) reaches the
- * SQLCipher connection of a session opened afterwards (real keychain, real
+ * encrypted connection of a session opened afterwards (real keychain, real
  * file) and of a store worker; a value that cannot be right is refused with
  * a typed error and a log line naming the setting (never the value), and the
  * default is used; a size outside the bounds never reaches SQLite. A
  * session's connection lives in its store's worker thread: the session here
  * runs the app's store host in a worker that reads `PRAGMA cache_size` from
  * that connection and tells the test (./support/page-cache-worker.ts). The
- * pragmas a cache runs with are read back from a real SQLCipher file, among
+ * pragmas a cache runs with are read back from a real encrypted cache file, among
  * them the memory security of freed pages, which the open asks for and this
  * build of SQLite3MultipleCiphers does not offer (README "Page cache and
  * memory").
@@ -166,7 +166,7 @@ test('unset: the default, 32 MiB, is what a session opens with and what a store 
   }
 });
 
-test("IT's value in the policy file reaches the session's SQLCipher connection and a store worker's", async () => {
+test("IT's value in the policy file reaches the session's encrypted connection and a store worker's", async () => {
   try {
     const { choice, logged } = startLikeMain(policyFileReading({ cachePageCacheMiB: 16 }));
     assert.deepEqual(choice, { mib: 16, kib: 16384, source: 'policy', refused: null });

@@ -1,6 +1,6 @@
 /**
  * The outside tester's attacks on rollback detection, against a real backend
- * (SQLite and PostgreSQL), real SQLCipher files and the real keychain:
+ * (SQLite and PostgreSQL), real encrypted cache files and the real keychain:
  * a restored backup that loses only work the backend never saw, a clinician
  * erasing their own chart reads by putting back a copy of the folder, a
  * rollback hidden from the privacy officer's review by searches for its

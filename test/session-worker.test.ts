@@ -3,7 +3,7 @@
  * main thread keeps answering while a long call runs, keeps no copy of the
  * cache key, and a lock closes the store at once (calls refused) while the
  * worker finishes in the background (the folder is free once close
- * resolves). Real SQLCipher file, real keychain, the app's openCacheSession.
+ * resolves). Real encrypted cache file, real keychain, the app's openCacheSession.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
  * The charting, outbox and conflict calls of the cache store, driven
- * directly through its worker thread over a real SQLCipher file (key from
+ * directly through its worker thread over a real encrypted cache file (key from
  * the real keychain). recordChanges is one transaction: the resources, their
  * outbox rows, their audit entries and the draft the change completes
  * commit together, or (a fault at the last step, installed as a trigger by

@@ -1,7 +1,7 @@
 /**
  * The store's WAL checkpoints run on a thread of their own
  * (electron/services/store/store-checkpointer.ts), beside the store's
- * worker, over the real SQLCipher file: started only by a commit that takes
+ * worker, over the real encrypted cache file: started only by a commit that takes
  * the WAL past 4 MiB (small writes wait in the WAL, as for SQLite's own
  * checkpoint), it folds every committed page into cache.db without a close
  * and with the right bytes; the thread's connection is gone once the

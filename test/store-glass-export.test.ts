@@ -1,6 +1,6 @@
 /**
  * The cache store's break-the-glass, export, print, maintenance and backup
- * calls, driven directly through its worker thread over a real SQLCipher
+ * calls, driven directly through its worker thread over a real encrypted
  * file whose key comes from the real keychain (as test/cache-store.test.ts).
  * Each call is one transaction with its audit entries: a grant and its
  * break-glass entry commit together or not at all; print's chart read, its

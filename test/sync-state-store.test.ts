@@ -1,6 +1,6 @@
 /**
  * The sync bookkeeping's store calls, driven through the store's worker
- * thread over a real SQLCipher file (key from the real keychain):
+ * thread over a real encrypted cache file (key from the real keychain):
  * syncState/setSyncState keep and remove a value and refuse the keys the
  * store owns (the pull cursor, a version kept beside the queue);
  * changesSince lists the queued changes younger than a time, in order,

@@ -5,7 +5,7 @@
  * conflict, failing; 'sending' is covered by change-undo.test.ts with a push
  * held in flight), attempts, a fixed-text last error and whether undo may
  * take it back; at most 200 with a truncated flag; audited as one query
- * entry per patient listed. Real SQLCipher cache; the worker's "set aside"
+ * entry per patient listed. Real encrypted cache; the worker's "set aside"
  * against the real backend process (SQLite and PostgreSQL) behind an HTTP
  * interposer that fails pushes of one change.
  */

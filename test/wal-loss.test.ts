@@ -1,6 +1,6 @@
 /**
  * A crash that loses the WAL, against a real backend (SQLite and
- * PostgreSQL), a real SQLCipher file and the real keychain: a child process
+ * PostgreSQL), a real encrypted cache file and the real keychain: a child process
  * does audited work and uploads it, with the later part of it committed to
  * the WAL only (automatic checkpoints off after a checkpoint), is killed with
  * SIGKILL, and the test deletes cache.db-wal. The cache reopens with the

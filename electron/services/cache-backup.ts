@@ -7,7 +7,7 @@
  * database read-only with the keychain's key (SQLite's WAL lets one reader
  * beside the writer) and copies one consistent snapshot with `VACUUM INTO`,
  * a single read transaction that a busy writer never restarts, still
- * SQLCipher-encrypted with the same key. The copy goes to a 0600 temp file
+ * encrypted with the same key. The copy goes to a 0600 temp file
  * beside the target, must open with the key and pass integrity_check, is
  * fsynced and only then renamed over the target. The target is never in a
  * cache folder (this one or another: profile.json or cache.lock beside it),

@@ -1,5 +1,5 @@
 /**
- * The two secrets of a cache profile: the 256-bit SQLCipher key and the
+ * The two secrets of a cache profile: the 256-bit cache key and the
  * device's Ed25519 audit-signing key (which also gets the device its
  * sync-only sessions). They are kept only in the OS keychain, both wrapped by
  * the passkey's PRF-derived key where the passkey has PRF (then the keychain
@@ -16,7 +16,7 @@ import { auditReceiptAccount, forgetDeviceHead } from './rollback-guard';
 import { isWrappedSecret, unwrapSecret, wrapSecret, type WrappedSecretKind } from './cache-key-wrap';
 
 export interface DeviceKeys {
-  /** Raw SQLCipher key, 32 bytes. Zeroed by `dropKeys`. */
+  /** Raw cache key (AEGIS-256, or SQLCipher 4 for an older cache), 32 bytes. Zeroed by `dropKeys`. */
   cacheKey: Buffer;
   signingKey: KeyObject;
   publicKey: KeyObject;

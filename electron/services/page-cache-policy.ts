@@ -2,8 +2,8 @@
  * How much memory the encrypted cache's SQLite page cache may hold (IT's
  * policy `cachePageCacheMiB`): its bounds and default (chosen from the scale
  * benchmark: README "Page cache and memory"), the value IT's policy sets, and
- * the one this process opens caches with. SQLCipher decrypts a page on every
- * page-cache miss, so a larger cache makes reads faster at about 1 MB of
+ * the one this process opens caches with. Every page-cache miss decrypts
+ * and checks a page, so a larger cache makes reads faster at about 1 MB of
  * memory per MiB. Pure, apart from that one process-wide value, which main
  * sets once from machine policy before any cache opens. Never hand SQLite a
  * size outside the bounds or one that is not a whole number (it goes into a

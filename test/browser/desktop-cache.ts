@@ -2,7 +2,7 @@
  * The test's own connection to a browser desktop's cache file. The signed-in
  * session's store runs in its worker thread, and its keys are bound to the
  * page's passkey (PRF), so a test that looks at rows (or arranges one) opens
- * the same real SQLCipher file beside it (../support/cache-inspect.ts) with
+ * the same real encrypted cache file beside it (../support/cache-inspect.ts) with
  * the keys from the real keychain, unwrapped with the PRF output the page
  * itself handed to main at enrollment or at its last sign-in: the registry
  * the page is bound to is the app's own, with enrollFinish and signInFinish

@@ -2,7 +2,7 @@
  * A connection of a test's own to an open session's cache file: the session's
  * store runs in its worker thread and answers only named calls, so a test
  * that arranges a fault (a stale row, a tampered entry) or looks at what
- * committed opens the same real SQLCipher file beside it, with the key read
+ * committed opens the same real encrypted cache file beside it, with the key read
  * again from the real keychain. The connection closes when the session
  * closes (or with `close()`), so a reopen or a wipe never meets it.
  *

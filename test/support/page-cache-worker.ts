@@ -1,6 +1,6 @@
 /**
  * The cache store's worker as the app runs it (../../electron/services/store/store-worker.ts:
- * one StoreHost over the real SQLCipher open), for page-cache-policy.test.ts:
+ * one StoreHost over the real encrypted open), for page-cache-policy.test.ts:
  * right after the host opens the file, this thread reads `PRAGMA cache_size`
  * from that very connection and tells the test on a BroadcastChannel, so the
  * test sees the page cache a session's own connection runs with (the

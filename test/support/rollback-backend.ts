@@ -2,7 +2,7 @@
  * Test support for the rollback tests: a real backend (Fastify over SQLite
  * or PostgreSQL, in this process, on loopback) with one clinician and the
  * patients they are assigned, its security events captured, and a device
- * cache (real SQLCipher file, real keychain) enrolled with it: keys
+ * cache (real encrypted cache file, real keychain) enrolled with it: keys
  * registered, a session token, patients imported (audited). Helpers write
  * audited work, upload the chain, and read what the backend holds.
  */

@@ -1,5 +1,5 @@
 /**
- * The cache store as its tests drive it: a real SQLCipher cache made by the
+ * The cache store as its tests drive it: a real encrypted cache made by the
  * app's own first run (openTestCache, with a real keychain), its session
  * closed, then the same file opened in the store's worker thread with the
  * keys loaded from the keychain, plus a connection of the test's own to that

@@ -147,7 +147,7 @@ export const storeCallArgs = {
   startAuditExport: z.strictObject({ query: z.string().max(10_000).nullable() }),
   /** One page of audit entries as BALP AuditEvents, seq in (afterSeq, beforeSeq), in order. */
   auditEventsPage: z.strictObject({ afterSeq: seqSchema, beforeSeq: seqSchema, limit: z.number().int().min(1).max(10_000) }),
-  /** SQLite's integrity check over every page (SQLCipher checks each page's HMAC as it reads); CACHE_CORRUPT when it fails. */
+  /** SQLite's integrity check over every page (each page's tag is checked as it is read); CACHE_CORRUPT when it fails. */
   integrityCheck: z.strictObject({}),
   /** One consistent, still-encrypted copy of the open cache at `file` (VACUUM INTO, checked with the key, then renamed into place); outside a transaction. */
   backupTo: z.strictObject({ file: z.string().min(1).max(4096) }),

@@ -1,7 +1,7 @@
 /**
  * The cache's WAL checkpoints, on a thread of their own. A checkpoint copies
  * committed pages from cache.db-wal into cache.db (decrypting and
- * re-encrypting each page under SQLCipher). Left to the store's connection
+ * re-encrypting each page). Left to the store's connection
  * (`wal_autocheckpoint`), it runs inside whichever call commits past 1,000
  * pages, and every call queued behind that one waits: a chart opened during
  * a first sync. Here the store host starts this thread beside its own; the

@@ -2,7 +2,7 @@
  * Runs the store's calls where the connection lives. `parseStoreCall`
  * checks a call's name and arguments before anything runs; `StoreHost` is
  * the worker's side: a small state machine (new, open, closed) that opens
- * the SQLCipher file with the key it was sent, answers one request at a time
+ * the encrypted file with the key it was sent, answers one request at a time
  * (each call one BEGIN IMMEDIATE transaction, the head signed after the
  * commit when due), and on close signs the head, closes the connection and
  * zeroes the key. It never throws: every message, junk included, gets a
@@ -114,7 +114,7 @@ export interface StoreHostOptions {
   checkpointerModule?: string;
 }
 
-/** How the host opens the file: the SQLCipher open in the app; a plaintext one only in the benchmark's baseline worker. */
+/** How the host opens the file: the encrypted open in the app (../cache-database.ts); a plaintext one only in the benchmark's baseline worker. */
 export type DatabaseOpener = typeof openCacheDatabase;
 
 export class StoreHost {

@@ -3,7 +3,7 @@
  * (moved from ../../cache-backup.ts, which keeps the file operations: where
  * a backup may go, temp files, restore's folder lock and rename). A backup
  * is one consistent snapshot taken with `VACUUM INTO` where the connection
- * and the key are, still SQLCipher-encrypted with the same key, into a 0600
+ * and the key are, still encrypted with the same key, into a 0600
  * temp file beside the target that must open with the key, pass
  * integrity_check and hold the source's schema version before it is fsynced
  * and renamed over the target. `backupTo` runs outside a transaction
