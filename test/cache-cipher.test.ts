@@ -32,6 +32,7 @@ test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file 
     try {
       assert.equal(cipherSchemeOf(db), 'aegis-256');
       assert.equal(db.pragma('cipher', { simple: true }), 'aegis');
+      assert.equal(db.pragma('algorithm', { simple: true }), 'aegis-256', 'the 256-bit variant: all 32 bytes are the key');
       db.pragma('wal_autocheckpoint = 0');
       db.exec('CREATE TABLE t (v TEXT)');
       const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
@@ -44,7 +45,11 @@ test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file 
       db.close();
     }
     assert.equal(fileHolds(file, MARKER), false, 'the file holds only ciphertext');
-    assert.equal(fileHolds(file, 'SQLite format 3'), false, 'not even the SQLite header is plaintext');
+    const head = readFileSync(file).subarray(0, 24);
+    assert.equal(head.includes(Buffer.from('SQLite format 3')), false, 'bytes 0-15 are a random salt, not the SQLite magic');
+    // Neither half of the key is in the clear header (a 128-bit variant would take the key's second half as this salt).
+    assert.equal(readFileSync(file).includes(key.subarray(0, 16)), false);
+    assert.equal(readFileSync(file).includes(key.subarray(16)), false);
     assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
 
     const again = openCacheDatabase(file, key, { create: false });
@@ -130,6 +135,46 @@ test('a SQLCipher 4 cache made by an earlier version, with commits still in its 
       back.close();
     }
   } finally {
+    key.fill(0);
+    dir.remove();
+  }
+});
+
+test('a wrong key leaves a SQLCipher 4 cache byte for byte as it was (both schemes tried and refused), alone and beside an open writer', () => {
+  const dir = scratchDir('cache-cipher');
+  const key = randomBytes(32);
+  const file = join(dir.path, 'cache.db');
+  const old = new Database(file);
+  try {
+    old.pragma("cipher='sqlcipher'");
+    old.pragma('legacy=4');
+    old.pragma(`key="x'${key.toString('hex')}'"`);
+    old.pragma('journal_mode = WAL');
+    old.pragma('wal_autocheckpoint = 0');
+    old.exec('CREATE TABLE t (v TEXT)');
+    old.prepare('INSERT INTO t (v) VALUES (?)').run(MARKER);
+    const bytes = () => [file, `${file}-wal`].map((f) => readFileSync(f).toString('base64'));
+    const before = bytes();
+    // Beside the writer, which holds the file open with commits only in its WAL.
+    assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
+    assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false, readonly: true }), isCode('CACHE_KEY_WRONG'));
+    assert.deepEqual(bytes(), before, 'beside the writer: nothing changed');
+    // Alone: a copy of the file and its WAL, no -shm, as a crash leaves it.
+    const alone = join(dir.path, 'alone.db');
+    copyFileSync(file, alone);
+    copyFileSync(`${file}-wal`, `${alone}-wal`);
+    const aloneBytes = () => [alone, `${alone}-wal`].map((f) => readFileSync(f).toString('base64'));
+    const aloneBefore = aloneBytes();
+    assert.throws(() => openCacheDatabase(alone, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
+    assert.deepEqual(aloneBytes(), aloneBefore, 'alone: nothing changed');
+    const opened = openCacheDatabase(alone, key, { create: false });
+    try {
+      assert.equal(opened.prepare('SELECT count(*) FROM t').pluck().get(), 1, 'and the right key still finds the commit in the WAL');
+    } finally {
+      opened.close();
+    }
+  } finally {
+    old.close();
     key.fill(0);
     dir.remove();
   }

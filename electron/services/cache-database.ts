@@ -123,9 +123,19 @@ export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, opti
  * writes at plaintext speed where SQLCipher's HMAC-SHA512, computed in
  * portable C, cost 2.5 to 3x (README "Page cache and memory").
  */
-const CURRENT_SCHEME = { name: 'aegis-256', pragmas: ["cipher='aegis'", "algorithm='aegis-256'"] } as const;
+const CURRENT_SCHEME = {
+  name: 'aegis-256',
+  pragmas: ["cipher='aegis'", "algorithm='aegis-256'"],
+  // Read back before the key is given: the library ignores a setting it does not know, and a 128-bit variant would
+  // take the second half of our 32-byte key as the file's salt, written in clear into page 1.
+  readBack: [['cipher', 'aegis'], ['algorithm', 'aegis-256']],
+} as const;
 /** Caches made by versions before AEGIS: SQLCipher 4 (AES-256-CBC, HMAC-SHA512), opened as they are. */
-const LEGACY_SCHEME = { name: 'sqlcipher-4', pragmas: ["cipher='sqlcipher'", 'legacy=4'] } as const;
+const LEGACY_SCHEME = {
+  name: 'sqlcipher-4',
+  pragmas: ["cipher='sqlcipher'", 'legacy=4'],
+  readBack: [['cipher', 'sqlcipher'], ['legacy', '4']],
+} as const;
 type CipherScheme = typeof CURRENT_SCHEME | typeof LEGACY_SCHEME;
 
 /** Opens `file` keyed with `scheme` and reads page 1 (which fails for a wrong key, a foreign file or another scheme: CACHE_KEY_WRONG). */
@@ -139,6 +149,9 @@ function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: Ciph
   }
   try {
     for (const pragma of scheme.pragmas) db.pragma(pragma);
+    for (const [name, value] of scheme.readBack) {
+      if (String(db.pragma(name, { simple: true })) !== value) throw new AppError('CACHE_NOT_OPEN', 'The cache\'s encryption could not be set up.');
+    }
     db.pragma(`key="x'${key.toString('hex')}'"`);
     // Wipe what SQLite frees (decrypted pages at close among it), where the library offers it; a no-op in a build without it.
     db.pragma('memory_security = fill');
@@ -146,6 +159,7 @@ function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: Ciph
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (err) {
     db.close();
+    if (err instanceof AppError) throw err;
     if (isDiskFullError(err)) throw diskFullError();
     if (isCorruptionError(err)) {
       throw new AppError('CACHE_KEY_WRONG', 'The patient cache cannot be decrypted with this computer\'s key (wrong key, or the file is damaged).');
