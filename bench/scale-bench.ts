@@ -75,7 +75,7 @@ const CAP_S = Number(process.env.BENCH_SCALE_CAP_S ?? 900);
 const CACHE_SIZES_MIB = cacheSizesMib(process.env.BENCH_SCALE_CACHE_MIB);
 
 function cacheSizesMib(text: string | undefined): number[] {
-  if (text === undefined || text.trim() === '') return [8, 32, 64, 128];
+  if (text === undefined || text.trim() === '') return [8, 16, 32, 64, 128];
   const sizes = text.split(',').map((t) => Number(t.trim()));
   if (sizes.some((m) => !Number.isInteger(m) || m < PAGE_CACHE_MIB_MIN || m > PAGE_CACHE_MIB_MAX)) {
     throw new Error(`bench: BENCH_SCALE_CACHE_MIB must be whole numbers of MiB from ${PAGE_CACHE_MIB_MIN} to ${PAGE_CACHE_MIB_MAX}, comma-separated`);

@@ -1,6 +1,6 @@
 /**
  * The page cache is IT's to size (policy cachePageCacheMiB, 8 to 256 MiB,
- * default 32): the value in a real Linux policy file (read as root from a
+ * default 16): the value in a real Linux policy file (read as root from a
  * scratch folder standing in for /etc/clinician-desktop) reaches the
  * encrypted connection of a session opened afterwards (real keychain, real
  * file) and of a store worker; a value that cannot be right is refused with
@@ -147,17 +147,17 @@ function restoreDefault() {
   usePageCache({ mib: PAGE_CACHE_MIB_DEFAULT, kib: PAGE_CACHE_KIB_DEFAULT, source: 'default', refused: null });
 }
 
-test('unset: the default, 32 MiB, is what a session opens with and what a store worker is sent', async () => {
+test('unset: the default, 16 MiB, is what a session opens with and what a store worker is sent', async () => {
   const { choice, logged } = startLikeMain(policyFileReading({}));
-  assert.equal(PAGE_CACHE_MIB_DEFAULT, 32);
-  assert.deepEqual(choice, { mib: 32, kib: 32768, source: 'default', refused: null });
+  assert.equal(PAGE_CACHE_MIB_DEFAULT, 16);
+  assert.deepEqual(choice, { mib: 16, kib: 16384, source: 'default', refused: null });
   assert.deepEqual(logged, []);
   const cache = await openObservedCache();
   try {
-    assert.equal(cache.cacheKiB, 32768);
+    assert.equal(cache.cacheKiB, 16384);
     const store = await openStoreWorker(cache);
     try {
-      assert.equal(store.cacheKiB, 32768);
+      assert.equal(store.cacheKiB, 16384);
     } finally {
       await store.close();
     }
@@ -168,18 +168,18 @@ test('unset: the default, 32 MiB, is what a session opens with and what a store 
 
 test("IT's value in the policy file reaches the session's encrypted connection and a store worker's", async () => {
   try {
-    const { choice, logged } = startLikeMain(policyFileReading({ cachePageCacheMiB: 16 }));
-    assert.deepEqual(choice, { mib: 16, kib: 16384, source: 'policy', refused: null });
+    const { choice, logged } = startLikeMain(policyFileReading({ cachePageCacheMiB: 24 }));
+    assert.deepEqual(choice, { mib: 24, kib: 24576, source: 'policy', refused: null });
     assert.deepEqual(logged, []);
-    assert.equal(pageCacheKiB(), 16384);
+    assert.equal(pageCacheKiB(), 24576);
     // The session's open, with no page cache of its own: the policy's.
     const cache = await openObservedCache();
     try {
-      assert.equal(cache.cacheKiB, 16384);
+      assert.equal(cache.cacheKiB, 24576);
       // The store worker's open (a thread of its own, its own modules): the value travels in the open message.
       const store = await openStoreWorker(cache);
       try {
-        assert.equal(store.cacheKiB, 16384);
+        assert.equal(store.cacheKiB, 24576);
       } finally {
         await store.close();
       }
@@ -214,7 +214,7 @@ test('a value that cannot be right is refused with a typed error and a log line 
   try {
     for (const bad of [4, 257, 1_000_000, 16.5, -64, '32', 'lots', true, ['64'], { mib: 64 }]) {
       const { choice, logged } = startLikeMain(policyFileReading({ cachePageCacheMiB: bad }));
-      assert.equal(choice.kib, 32768, `default used for ${JSON.stringify(bad)}`);
+      assert.equal(choice.kib, 16384, `default used for ${JSON.stringify(bad)}`);
       assert.equal(choice.source, 'default');
       assert.ok(choice.refused instanceof AppError, 'a typed error');
       assert.equal(choice.refused.code, 'INVALID_INPUT');
@@ -223,19 +223,19 @@ test('a value that cannot be right is refused with a typed error and a log line 
       assert.match(logged[0]!, /^\[policy\] Cache memory \(cachePageCacheMiB\) must be a whole number from 8 to 256.*the safest value is used\.$/);
       const shown = typeof bad === 'object' ? JSON.stringify(bad) : String(bad);
       assert.ok(!logged[0]!.includes(shown) && !choice.refused.message.includes(shown), `the value ${shown} is not echoed`);
-      assert.equal(pageCacheKiB(), 32768);
+      assert.equal(pageCacheKiB(), 16384);
     }
     // A value the OS store holds in a form that cannot be right (a REG_SZ where a REG_QWORD belongs): refused the same way.
     const windows: PolicyReading = { values: { ...CONFIGURED }, source: 'Windows Group Policy (test)', present: true, problems: [], invalid: { cachePageCacheMiB: 'Cache memory (cachePageCacheMiB) must be a number (REG_QWORD; the ADMX template writes one)' } };
     const { choice } = startLikeMain(windows);
-    assert.equal(choice.kib, 32768);
+    assert.equal(choice.kib, 16384);
     assert.equal(choice.refused?.code, 'INVALID_INPUT');
     // And the session opened after a refusal runs with the default.
     const { choice: junk } = startLikeMain(policyFileReading({ cachePageCacheMiB: 'lots' }));
     assert.ok(junk.refused);
     const cache = await openObservedCache();
     try {
-      assert.equal(cache.cacheKiB, 32768);
+      assert.equal(cache.cacheKiB, 16384);
     } finally {
       await cache.dispose();
     }
@@ -253,7 +253,7 @@ test('a page cache outside the bounds never reaches SQLite: refused before the f
       assert.equal(existsSync(file), false, 'nothing was created');
     }
     assert.throws(() => usePageCache({ mib: 1, kib: 1024, source: 'policy', refused: null }), (e: unknown) => e instanceof AppError && e.code === 'INVALID_INPUT');
-    assert.equal(pageCacheKiB(), 32768);
+    assert.equal(pageCacheKiB(), 16384);
   } finally {
     dir.remove();
   }

@@ -9,7 +9,7 @@
  * made 0600 before SQLite opens it, and SQLite gives its -wal and -shm the
  * main file's mode (without touching the process umask other code relies on).
  * The page cache is the size it is given, within page-cache-policy.ts's
- * bounds (IT's policy `cachePageCacheMiB`, default 32 MiB). Every open asks
+ * bounds (IT's policy `cachePageCacheMiB`, default 16 MiB). Every open asks
  * SQLite3MultipleCiphers to wipe memory as it is freed (`memory_security =
  * fill`, process-wide); the build in node_modules is compiled without it
  * (SQLITE3MC_SECURE_MEMORY), so today decrypted pages are free()d unwiped at
@@ -75,7 +75,7 @@ function prepareFileModes(file: string, create: boolean): void {
 export interface OpenOptions {
   /** Create the file if missing (first run only). */
   create: boolean;
-  /** Page cache in KiB (page-cache-policy.ts bounds; default 32 MiB); each cache miss decrypts and checks a page. */
+  /** Page cache in KiB (page-cache-policy.ts bounds; default 16 MiB); each cache miss decrypts and checks a page. */
   cacheKiB?: number;
   /** Read only, beside a writer (the backup): no migrations, no pragmas that write. */
   readonly?: boolean;

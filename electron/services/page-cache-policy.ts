@@ -2,9 +2,9 @@
  * How much memory the encrypted cache's SQLite page cache may hold (IT's
  * policy `cachePageCacheMiB`): its bounds and default (chosen from the scale
  * benchmark: README "Page cache and memory"), the value IT's policy sets, and
- * the one this process opens caches with. Every page-cache miss decrypts
- * and checks a page, so a larger cache makes reads faster at about 1 MB of
- * memory per MiB. Pure, apart from that one process-wide value, which main
+ * the one this process opens caches with. Every page-cache miss reads,
+ * checks and decrypts a page again; a larger cache holds more at about 1 MB
+ * of memory per MiB. Pure, apart from that one process-wide value, which main
  * sets once from machine policy before any cache opens. Never hand SQLite a
  * size outside the bounds or one that is not a whole number (it goes into a
  * PRAGMA's text), and never let a refused policy value through: the default
@@ -17,16 +17,17 @@ export const PAGE_CACHE_SETTING = 'cachePageCacheMiB';
 export const PAGE_CACHE_MIB_MIN = 8;
 export const PAGE_CACHE_MIB_MAX = 256;
 /**
- * 32 MiB: keeps the app under 300 MB, with a margin, through a full panel's
- * first sync now that WAL checkpoints run on a thread of their own
- * (./store/store-checkpointer.ts, 20 to 25 MB: a V8 isolate and a second
- * connection). At 48 MiB the bench's device peaked at 313 MB with it (288
- * without); each MiB costs about 1.1 MB, so 32 MiB comes to about 295. At 1M resources the working set
- * fits in no cache this budget allows, and chart opens hardly follow the
- * size: p95 13.8 to 17.2 ms at 32 MiB and 12.3 to 14.7 at 64 in three full
- * runs' sizing, 15.9 and 16.2 at 48 in two runs' chart stage.
+ * 16 MiB: with AEGIS-256 pages (./cache-database.ts) a miss costs about
+ * what a plaintext read does, so at a full panel (1M resources, a working
+ * set no allowed cache holds) the size buys no speed: random reads at 0.85,
+ * 0.91, 1.06 and 1.39x plaintext and chart-open p95 11.3, 12.5, 14.8 and
+ * 12.5 ms at 8, 32, 64 and 128 MiB in one full run. Memory it does cost
+ * (about 1.1 MB per MiB): at 32 MiB the bench's device peaked at 300 MB
+ * through the first sync (checkpointer thread included), at the 300 MB
+ * line. Fewer decrypted pages held is also less left in freed memory
+ * (README "Page cache and memory").
  */
-export const PAGE_CACHE_MIB_DEFAULT = 32;
+export const PAGE_CACHE_MIB_DEFAULT = 16;
 export const PAGE_CACHE_KIB_DEFAULT = PAGE_CACHE_MIB_DEFAULT * 1024;
 
 /** A page cache size SQLite may be given: a whole number of KiB within the bounds. */

@@ -261,12 +261,12 @@ export const SETTINGS_CATALOGUE: readonly SettingDefinition[] = [
     name: PAGE_CACHE_SETTING,
     label: 'Cache memory',
     description:
-      'Memory for the decrypted pages of the encrypted patient cache, in MiB: each MiB costs about 1 MB of the app\'s memory and makes chart opens and reads faster (every page not held is read and decrypted again). Lower it on computers with little memory.',
+      'Memory for the decrypted pages of the encrypted patient cache, in MiB: each MiB costs about 1 MB of the app\'s memory and keeps more of what was read (a page not held is read and decrypted again: cheap on a CPU with AES instructions, slower on one without). Lower it on computers with little memory; raise it on older CPUs without AES instructions.',
     type: 'number',
     min: PAGE_CACHE_MIB_MIN,
     max: PAGE_CACHE_MIB_MAX,
     unit: 'MiB',
-    // From the scale benchmark: the largest cache that keeps the app under 300 MB through a full panel's first sync (README "Page cache and memory").
+    // From the scale benchmark: a larger cache bought no speed at a full panel, and costs memory (README "Page cache and memory").
     default: PAGE_CACHE_MIB_DEFAULT,
     // A refused value uses the default: it is a speed/memory trade-off, neither end of which is safer.
     safest: PAGE_CACHE_MIB_DEFAULT,
