@@ -23,6 +23,19 @@ function fileHolds(file: string, text: string): boolean {
   return existsSync(file) && readFileSync(file).includes(Buffer.from(text));
 }
 
+/** `file` opened as versions before AEGIS opened a cache: SQLCipher 4, the raw key (and, unless read only, WAL, no autocheckpoint). */
+function openAsSqlcipher4(file: string, key: Buffer, options: { readonly?: boolean } = {}): Database.Database {
+  const db = new Database(file, { readonly: options.readonly === true });
+  db.pragma("cipher='sqlcipher'");
+  db.pragma('legacy=4');
+  db.pragma(`key="x'${key.toString('hex')}'"`);
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+  }
+  return db;
+}
+
 test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file or its WAL, another key refused, a changed page reported as damage', () => {
   const dir = scratchDir('cache-cipher');
   const key = randomBytes(32);
@@ -91,14 +104,8 @@ test('a SQLCipher 4 cache made by an earlier version, with commits still in its 
   const made = join(dir.path, 'made.db');
   const file = join(dir.path, 'cache.db');
   try {
-    // The earlier version's open: SQLCipher 4, the raw key, WAL.
-    const old = new Database(made);
+    const old = openAsSqlcipher4(made, key);
     try {
-      old.pragma("cipher='sqlcipher'");
-      old.pragma('legacy=4');
-      old.pragma(`key="x'${key.toString('hex')}'"`);
-      old.pragma('journal_mode = WAL');
-      old.pragma('wal_autocheckpoint = 0');
       old.exec('CREATE TABLE t (v TEXT)');
       old.pragma('wal_checkpoint(TRUNCATE)');
       const insert = old.prepare('INSERT INTO t (v) VALUES (?)');
@@ -125,11 +132,8 @@ test('a SQLCipher 4 cache made by an earlier version, with commits still in its 
     assert.equal(fileHolds(file, MARKER), false, 'still only ciphertext');
     assert.throws(() => openCacheDatabase(file, randomBytes(32), { create: false }), isCode('CACHE_KEY_WRONG'));
     // Read back as the earlier version reads it: the same format, every row.
-    const back = new Database(file, { readonly: true });
+    const back = openAsSqlcipher4(file, key, { readonly: true });
     try {
-      back.pragma("cipher='sqlcipher'");
-      back.pragma('legacy=4');
-      back.pragma(`key="x'${key.toString('hex')}'"`);
       assert.equal(back.prepare('SELECT count(*) FROM t').pluck().get(), 301);
     } finally {
       back.close();
@@ -144,13 +148,8 @@ test('a wrong key leaves a SQLCipher 4 cache byte for byte as it was (both schem
   const dir = scratchDir('cache-cipher');
   const key = randomBytes(32);
   const file = join(dir.path, 'cache.db');
-  const old = new Database(file);
+  const old = openAsSqlcipher4(file, key);
   try {
-    old.pragma("cipher='sqlcipher'");
-    old.pragma('legacy=4');
-    old.pragma(`key="x'${key.toString('hex')}'"`);
-    old.pragma('journal_mode = WAL');
-    old.pragma('wal_autocheckpoint = 0');
     old.exec('CREATE TABLE t (v TEXT)');
     old.prepare('INSERT INTO t (v) VALUES (?)').run(MARKER);
     const bytes = () => [file, `${file}-wal`].map((f) => readFileSync(f).toString('base64'));
