@@ -270,9 +270,9 @@ describe('a long first sync shows its progress', () => {
       let asked = 0;
       // Counts the requests as the pull makes them (synchronously), not as they reach the front.
       class CountingClient extends BackendClient {
-        override pull(...args: Parameters<BackendClient['pull']>) {
+        override pullAnswer(...args: Parameters<BackendClient['pullAnswer']>) {
           asked++;
-          return super.pull(...args);
+          return super.pullAnswer(...args);
         }
       }
       const run = pullChanges(session, new CountingClient(front.url, 60_000), token);
