@@ -75,25 +75,21 @@ class ObservedClient extends BackendClient {
   resources = 0;
   deadline = Infinity;
   /**
-   * Time spent waiting for the backend's answers (request out to answer
-   * read; pushes: to reply parsed). The pull asks for the next page while it
-   * applies one, so in a first sync this overlaps applying.
+   * Time spent waiting for the backend's answers (request out to reply
+   * parsed). The pull asks for the next page while it applies one, so in a
+   * first sync this overlaps applying.
    */
   waitingMs = 0;
   requests = 0;
 
-  // The pull's requests (pullAnswer: the answer read, decoded when its turn comes), timed to the answer read.
-  override async pullAnswer(...args: Parameters<BackendClient['pullAnswer']>): ReturnType<BackendClient['pullAnswer']> {
+  override async pull(token: string, cursor: string | null): ReturnType<BackendClient['pull']> {
     if (performance.now() > this.deadline) throw new CapReached('cap reached');
     const start = performance.now();
-    const decode = await super.pullAnswer(...args);
+    const page = await super.pull(token, cursor);
     this.waitingMs += performance.now() - start;
     this.requests++;
-    return () => {
-      const page = decode();
-      this.resources += page.resources.length;
-      return page;
-    };
+    this.resources += page.resources.length;
+    return page;
   }
 
   override async push(token: string, changes: Change[]): ReturnType<BackendClient['push']> {
@@ -272,9 +268,9 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     patients: synced.length,
     resources_per_s: Math.round(resources / took),
     pages: client.requests,
-    // From a request going out to its answer read here (probe calls served meanwhile: it overlaps handler_total_s; the
-    // answer is parsed and checked when its turn comes). The next page is asked for while one is applied, so it
-    // overlaps applying_s too: seconds minus applying_s is the time nothing was being applied.
+    // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this
+    // thread's, and so are probe calls served meanwhile: it overlaps handler_total_s). The next page is asked for while
+    // one is applied, so it overlaps applying_s too: seconds minus applying_s is the time nothing was being applied.
     waiting_for_backend_s: waiting,
     device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
     // Applying the pulled pages (applyPulledPage): slice calls to the store's worker, main free between them.

@@ -270,9 +270,9 @@ describe('a long first sync shows its progress', () => {
       let asked = 0;
       // Counts the requests as the pull makes them (synchronously), not as they reach the front.
       class CountingClient extends BackendClient {
-        override pullAnswer(...args: Parameters<BackendClient['pullAnswer']>) {
+        override pull(...args: Parameters<BackendClient['pull']>) {
           asked++;
-          return super.pullAnswer(...args);
+          return super.pull(...args);
         }
       }
       const run = pullChanges(session, new CountingClient(front.url, 60_000), token);

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
-import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change, type PullReply } from '../../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
 import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceiptKeyReplySchema, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 import { CONSULT_CALLS_PATH, CONSULT_INVITED_PATH, consultInvitationsPath, invitedCallsResponseSchema, inviteResponseSchema, startCallResponseSchema, type startCallRequestSchema } from '../../shared/consult/consult-api';
@@ -164,20 +164,6 @@ export class BackendClient {
     reply: T,
     options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal } = {},
   ): Promise<z.output<T>> {
-    return (await this.answer(method, path, reply, options))();
-  }
-
-  /**
-   * The request made and its answer read as text (the status's transport
-   * errors already thrown); the returned function decodes it (JSON, the
-   * backend's error codes, the schema) and throws what `request` would.
-   */
-  private async answer<T extends z.ZodType>(
-    method: 'GET' | 'POST',
-    path: string,
-    reply: T,
-    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal },
-  ): Promise<() => z.output<T>> {
     let response: Response;
     try {
       response = await this.fetchImpl(new URL(path.replace(/^\//, ''), this.baseUrl).href, {
@@ -215,10 +201,6 @@ export class BackendClient {
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is busy. You can keep working offline.');
     }
     const text = await readLimited(response, options.maxBytes ?? MAX_REPLY_BYTES);
-    return () => this.decode(response, text, reply);
-  }
-
-  private decode<T extends z.ZodType>(response: Response, text: string, reply: T): z.output<T> {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -324,20 +306,17 @@ export class BackendClient {
     return this.request('GET', path, glassRecordsReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
   /**
-   * One page of changes after `cursor`, its answer read but not yet decoded:
-   * the returned function parses and checks it (throwing the typed errors
-   * every call does), so a page asked for ahead waits as text, not as
-   * objects, until its turn. `estimate` asks the server for `remaining` (a
-   * run's first page only: it costs a count); `signal` stops a request no
-   * longer wanted.
+   * One page of changes after `cursor`; `estimate` asks the server for
+   * `remaining` (a run's first page only: it costs a count); `signal` stops
+   * a request no longer wanted (a page asked ahead when the run ends).
    */
-  pullAnswer(token: string, cursor: string | null, options: { estimate?: boolean; signal?: AbortSignal } = {}): Promise<() => PullReply> {
+  pull(token: string, cursor: string | null, options: { estimate?: boolean; signal?: AbortSignal } = {}) {
     const query = new URLSearchParams();
     if (cursor !== null) query.set('cursor', cursor);
     if (options.estimate) query.set('estimate', '1');
     const search = query.toString();
     const path = search === '' ? PULL_PATH : `${PULL_PATH}?${search}`;
-    return this.answer('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES, ...(options.signal ? { signal: options.signal } : {}) });
+    return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES, ...(options.signal ? { signal: options.signal } : {}) });
   }
 }
 

@@ -13,8 +13,7 @@
  * server pays for: not asked when nobody is told); a long run reports its
  * progress after each slice (./pull-progress.ts: counts only) and null when
  * it ends. While a page is applied the next one is already asked for (from
- * the cursor this page leaves, held as text until its turn), so the
- * backend's time overlaps the device's;
+ * the cursor this page leaves), so the backend's time overlaps the device's;
  * it is used only when the store's cursor is where it was asked from once
  * the page is in, else asked again. Holds no SQL. Never overwrite unsent
  * local work (the store refuses to).
@@ -84,7 +83,7 @@ export async function pullChanges(session: Pick<CacheSession, 'store'>, backend:
     // Never a request after a lock: the token is the unlocked session's, and a page asked for then would be served for nothing.
     if (session.store.closed) throw storeClosedError();
     const stop = new AbortController();
-    const reply = backend.pullAnswer(token, cursor, { estimate, signal: stop.signal });
+    const reply = backend.pull(token, cursor, { estimate, signal: stop.signal });
     // Settled unheard when the run ends before it is used (a lock, a failed apply): never an unhandled rejection.
     reply.catch(() => undefined);
     return { cursor, reply, stop };
@@ -95,8 +94,7 @@ export async function pullChanges(session: Pick<CacheSession, 'store'>, backend:
     for (let pages = 1; ; pages++) {
       const { cursor, reply } = next;
       next = null;
-      // Decoded now, not when it arrived: a page asked ahead waits as text while the one before it is applied.
-      const page = (await reply)();
+      const page = await reply;
       // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
       const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
       if (stuck) {
@@ -125,9 +123,9 @@ export async function pullChanges(session: Pick<CacheSession, 'store'>, backend:
   }
 }
 
-/** One pull request under way: the cursor it was asked from, its answer (decoded when called), and how to stop it. */
+/** One pull request under way: the cursor it was asked from, its reply, and how to stop it. */
 interface PageRequest {
   cursor: string | null;
-  reply: Promise<() => PullReply>;
+  reply: Promise<PullReply>;
   stop: AbortController;
 }
