@@ -18,7 +18,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PULL_SLICE } from '../electron/services/store/store-api';
-import { AppError } from '../shared/app-error';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
 import { SyncWorker } from '../electron/services/sync-worker';
@@ -257,32 +256,6 @@ describe('a long first sync shows its progress', () => {
       assert.equal((await inspectCache(session, keychain)).prepare('SELECT count(*) FROM resources').pluck().get(), TOTAL);
     } finally {
       asked = null;
-      await session.close();
-    }
-  });
-
-  test('a lock while a page is on its way: the run ends with STORE_CLOSED and asks for no page after it (the token is the unlocked session\'s)', async () => {
-    pulls = [];
-    estimate = 'give';
-    gates = [gate()];
-    const { session, token } = await device('lock-ahead');
-    try {
-      let asked = 0;
-      // Counts the requests as the pull makes them (synchronously), not as they reach the front.
-      class CountingClient extends BackendClient {
-        override pull(...args: Parameters<BackendClient['pull']>) {
-          asked++;
-          return super.pull(...args);
-        }
-      }
-      const run = pullChanges(session, new CountingClient(front.url, 60_000), token);
-      await gates[0]!.reached;
-      await session.close();
-      gates[0]!.open();
-      await assert.rejects(run, (e: unknown) => e instanceof AppError && e.code === 'STORE_CLOSED');
-      assert.equal(asked, 1, 'the first page came after the lock, and with it no request for the next');
-    } finally {
-      for (const g of gates) g?.open();
       await session.close();
     }
   });

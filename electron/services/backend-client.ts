@@ -162,7 +162,7 @@ export class BackendClient {
     method: 'GET' | 'POST',
     path: string,
     reply: T,
-    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal } = {},
+    options: { body?: unknown; token?: string; maxBytes?: number } = {},
   ): Promise<z.output<T>> {
     let response: Response;
     try {
@@ -174,7 +174,7 @@ export class BackendClient {
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
         // Under net.fetch: no cookie jar of the Electron session (the token is the only credential) and no disk cache of answers (PHI).
         credentials: 'omit',
@@ -305,18 +305,14 @@ export class BackendClient {
     const path = glassRecordsPath(patientId) + (cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`);
     return this.request('GET', path, glassRecordsReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
-  /**
-   * One page of changes after `cursor`; `estimate` asks the server for
-   * `remaining` (a run's first page only: it costs a count); `signal` stops
-   * a request no longer wanted (a page asked ahead when the run ends).
-   */
-  pull(token: string, cursor: string | null, options: { estimate?: boolean; signal?: AbortSignal } = {}) {
+  /** One page of changes after `cursor`; `estimate` asks the server for `remaining` (a run's first page only: it costs a count). */
+  pull(token: string, cursor: string | null, options: { estimate?: boolean } = {}) {
     const query = new URLSearchParams();
     if (cursor !== null) query.set('cursor', cursor);
     if (options.estimate) query.set('estimate', '1');
     const search = query.toString();
     const path = search === '' ? PULL_PATH : `${PULL_PATH}?${search}`;
-    return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES, ...(options.signal ? { signal: options.signal } : {}) });
+    return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
 }
 

@@ -24,7 +24,6 @@ import type { PullReply } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { PullProgress } from './pull-progress';
-import { storeClosedError } from './store/store-errors';
 import { PULL_SLICE, type CacheStore } from './store/store-api';
 import { cursorBehind } from './store/operations/pull-write';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -78,54 +77,44 @@ export async function pullChanges(session: Pick<CacheSession, 'store'>, backend:
     const now = progress.snapshot();
     if (now) options.onProgress?.(now);
   };
-  let next: PageRequest | null = null;
   const ask = (cursor: string | null, estimate: boolean): PageRequest => {
-    // Never a request after a lock: the token is the unlocked session's, and a page asked for then would be served for nothing.
-    if (session.store.closed) throw storeClosedError();
-    const stop = new AbortController();
-    const reply = backend.pull(token, cursor, { estimate, signal: stop.signal });
+    const reply = backend.pull(token, cursor, { estimate });
     // Settled unheard when the run ends before it is used (a lock, a failed apply): never an unhandled rejection.
     reply.catch(() => undefined);
-    return { cursor, reply, stop };
+    return { cursor, reply };
   };
   let written = 0;
   try {
-    next = ask(await pullCursor(session), options.onProgress !== undefined);
+    let next = ask(await pullCursor(session), options.onProgress !== undefined);
     for (let pages = 1; ; pages++) {
-      const { cursor, reply } = next;
-      next = null;
-      const page = await reply;
+      const { cursor } = next;
+      const page = await next.reply;
       // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
       const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
       if (stuck) {
         throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
       }
+      const going = page.more && pages < maxPages;
       // The next page is asked for now, from where this one leaves the cursor, and arrives while this one is applied
       // (one page ahead at most); used only if the store's cursor is there once this page is in.
-      if (page.more && pages < maxPages) next = ask(page.cursor, false);
+      if (going) next = ask(page.cursor, false);
       progress.page(page);
       report();
       written += await applyPulledPage(session, page, (received, patients) => {
         progress.slice(received, patients);
         report();
       });
-      if (!next) return written;
+      if (!going) return written;
       const held = await pullCursor(session);
-      if (held !== next.cursor) {
-        next.stop.abort();
-        next = ask(held, false);
-      }
+      if (held !== next.cursor) next = ask(held, false);
     }
   } finally {
-    // A page asked ahead and not used (the run ended: a lock, a failed apply, a refused page) is not waited for.
-    next?.stop.abort();
     options.onProgress?.(null);
   }
 }
 
-/** One pull request under way: the cursor it was asked from, its reply, and how to stop it. */
+/** One pull request under way: the cursor it was asked from, and its reply. */
 interface PageRequest {
   cursor: string | null;
   reply: Promise<PullReply>;
-  stop: AbortController;
 }
