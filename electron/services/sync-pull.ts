@@ -12,11 +12,8 @@
  * server on its first page for an estimate of what remains (a count the
  * server pays for: not asked when nobody is told); a long run reports its
  * progress after each slice (./pull-progress.ts: counts only) and null when
- * it ends. While a page is applied the next one is already asked for (from
- * the cursor this page leaves), so the backend's time overlaps the device's;
- * it is used only when the store's cursor is where it was asked from once
- * the page is in, else asked again. Holds no SQL. Never overwrite unsent
- * local work (the store refuses to).
+ * it ends. Holds no SQL. Never overwrite unsent local work (the store
+ * refuses to).
  */
 import { AppError } from '../../shared/app-error';
 import type { SyncProgress } from '../../shared/contract';
@@ -70,51 +67,32 @@ export interface PullOptions {
 }
 
 /** Pulls page after page until the backend has nothing newer (or `maxPages` are in); returns how many resources were written. */
-export async function pullChanges(session: Pick<CacheSession, 'store'>, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
+export async function pullChanges(session: CacheSession, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
   const maxPages = Math.max(1, options.maxPages ?? Infinity);
   const progress = new PullProgress(options.now);
   const report = () => {
     const now = progress.snapshot();
     if (now) options.onProgress?.(now);
   };
-  const ask = (cursor: string | null, estimate: boolean): PageRequest => {
-    const reply = backend.pull(token, cursor, { estimate });
-    // Settled unheard when the run ends before it is used (a lock, a failed apply): never an unhandled rejection.
-    reply.catch(() => undefined);
-    return { cursor, reply };
-  };
   let written = 0;
   try {
-    let next = ask(await pullCursor(session), options.onProgress !== undefined);
     for (let pages = 1; ; pages++) {
-      const { cursor } = next;
-      const page = await next.reply;
+      const cursor = await pullCursor(session);
+      const page = await backend.pull(token, cursor, { estimate: pages === 1 && options.onProgress !== undefined });
       // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
       const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
       if (stuck) {
         throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
       }
-      const going = page.more && pages < maxPages;
-      // The next page is asked for now, from where this one leaves the cursor, and arrives while this one is applied
-      // (one page ahead at most); used only if the store's cursor is there once this page is in.
-      if (going) next = ask(page.cursor, false);
       progress.page(page);
       report();
       written += await applyPulledPage(session, page, (received, patients) => {
         progress.slice(received, patients);
         report();
       });
-      if (!going) return written;
-      const held = await pullCursor(session);
-      if (held !== next.cursor) next = ask(held, false);
+      if (!page.more || pages >= maxPages) return written;
     }
   } finally {
     options.onProgress?.(null);
   }
-}
-
-/** One pull request under way: the cursor it was asked from, and its reply. */
-interface PageRequest {
-  cursor: string | null;
-  reply: Promise<PullReply>;
 }
