@@ -12,13 +12,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { AppError } from '../shared/app-error';
-import { checkCacheIntegrity, openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
+import { checkCacheIntegrity, cipherSchemeOf, openCacheDatabase } from '../electron/services/cache-database';
 import { scratchDir } from './support/scratch';
 
 const MARKER = 'cipher-test-marker-7f3a9c';
-/** The page encryption an open cache runs with, as the library reads it back. */
-const schemeOf = (db: CacheDatabase) =>
-  db.pragma('cipher', { simple: true }) === 'sqlcipher' ? `sqlcipher-${String(db.pragma('legacy', { simple: true }))}` : String(db.pragma('algorithm', { simple: true }));
 const isCode = (code: string) => (e: unknown) => e instanceof AppError && e.code === code;
 
 /** Whether `text` appears in the bytes of `file` (absent file: no). */
@@ -46,7 +43,7 @@ test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file 
   try {
     const db = openCacheDatabase(file, key, { create: true });
     try {
-      assert.equal(schemeOf(db), 'aegis-256');
+      assert.equal(cipherSchemeOf(db), 'aegis-256');
       assert.equal(db.pragma('cipher', { simple: true }), 'aegis');
       assert.equal(db.pragma('algorithm', { simple: true }), 'aegis-256', 'the 256-bit variant: all 32 bytes are the key');
       db.pragma('wal_autocheckpoint = 0');
@@ -71,7 +68,7 @@ test('a new cache is AEGIS-256 keyed with the raw key: no plaintext in the file 
     const again = openCacheDatabase(file, key, { create: false });
     let pages: number;
     try {
-      assert.equal(schemeOf(again), 'aegis-256');
+      assert.equal(cipherSchemeOf(again), 'aegis-256');
       assert.equal(again.prepare('SELECT count(*) FROM t WHERE v LIKE ?').pluck().get(`${MARKER}-%`), 500);
       pages = again.pragma('page_count', { simple: true }) as number;
     } finally {
@@ -125,7 +122,7 @@ test('a SQLCipher 4 cache made by an earlier version, with commits still in its 
 
     const db = openCacheDatabase(file, key, { create: false });
     try {
-      assert.equal(schemeOf(db), 'sqlcipher-4');
+      assert.equal(cipherSchemeOf(db), 'sqlcipher-4');
       assert.equal(db.prepare('SELECT count(*) FROM t').pluck().get(), 300, 'every row the WAL held');
       db.prepare('INSERT INTO t (v) VALUES (?)').run(`${MARKER}-new`);
       checkCacheIntegrity(db);

@@ -116,14 +116,6 @@ export function prepareCacheConnection(db: CacheDatabase, cacheKiB: number, opti
 }
 
 /**
- * A scheme's settings, each set and then read back before the key is given:
- * the library ignores a setting it does not know, and a 128-bit AEGIS
- * variant would take the second half of our 32-byte key as the file's salt,
- * written in clear into page 1.
- */
-type CipherScheme = ReadonlyArray<readonly [name: string, value: string]>;
-
-/**
  * Page encryption of a cache this version creates: AEGIS-256 (an authenticated
  * cipher on AES's round function: a random 256-bit nonce per page write and a
  * 256-bit tag binding the page's number), keyed with the raw 32-byte key (the
@@ -131,15 +123,20 @@ type CipherScheme = ReadonlyArray<readonly [name: string, value: string]>;
  * writes at plaintext speed where SQLCipher's HMAC-SHA512, computed in
  * portable C, cost 2.5 to 3x (README "Page cache and memory").
  */
-const CURRENT_SCHEME: CipherScheme = [
-  ['cipher', 'aegis'],
-  ['algorithm', 'aegis-256'],
-];
+const CURRENT_SCHEME = {
+  name: 'aegis-256',
+  pragmas: ["cipher='aegis'", "algorithm='aegis-256'"],
+  // Read back before the key is given: the library ignores a setting it does not know, and a 128-bit variant would
+  // take the second half of our 32-byte key as the file's salt, written in clear into page 1.
+  readBack: [['cipher', 'aegis'], ['algorithm', 'aegis-256']],
+} as const;
 /** Caches made by versions before AEGIS: SQLCipher 4 (AES-256-CBC, HMAC-SHA512), opened as they are. */
-const LEGACY_SCHEME: CipherScheme = [
-  ['cipher', 'sqlcipher'],
-  ['legacy', '4'],
-];
+const LEGACY_SCHEME = {
+  name: 'sqlcipher-4',
+  pragmas: ["cipher='sqlcipher'", 'legacy=4'],
+  readBack: [['cipher', 'sqlcipher'], ['legacy', '4']],
+} as const;
+type CipherScheme = typeof CURRENT_SCHEME | typeof LEGACY_SCHEME;
 
 /** Opens `file` keyed with `scheme` and reads page 1 (which fails for a wrong key, a foreign file or another scheme: CACHE_KEY_WRONG). */
 function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: CipherScheme): CacheDatabase {
@@ -151,8 +148,8 @@ function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: Ciph
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache file could not be opened.');
   }
   try {
-    for (const [name, value] of scheme) {
-      db.pragma(`${name}='${value}'`);
+    for (const pragma of scheme.pragmas) db.pragma(pragma);
+    for (const [name, value] of scheme.readBack) {
       if (String(db.pragma(name, { simple: true })) !== value) throw new AppError('CACHE_NOT_OPEN', 'The cache\'s encryption could not be set up.');
     }
     db.pragma(`key="x'${key.toString('hex')}'"`);
@@ -170,6 +167,11 @@ function openKeyed(file: string, key: Buffer, options: OpenOptions, scheme: Ciph
     throw new AppError('CACHE_NOT_OPEN', 'The patient cache could not be opened.');
   }
   return db;
+}
+
+/** The page encryption an open cache runs with: 'aegis-256' for a cache this version made, 'sqlcipher-4' for an older one. */
+export function cipherSchemeOf(db: CacheDatabase): string {
+  return db.pragma('cipher', { simple: true }) === 'sqlcipher' ? LEGACY_SCHEME.name : CURRENT_SCHEME.name;
 }
 
 export function openCacheDatabase(file: string, key: Buffer, options: OpenOptions): CacheDatabase {
