@@ -233,6 +233,53 @@ test('a chart the clinician opens before the remembered one is read stays open, 
   await second.close();
 });
 
+test('a chart closed, then a search typed before the worklist answers: the worklist coming in leaves the focus and the results in the search', async () => {
+  const [first, next] = [patients[0]!, patients[2]!];
+  const registry = createHandlerRegistry(cache);
+  let hold: ReturnType<typeof gate> | null = null;
+  const late: HandlerRegistry = {
+    ...registry,
+    'patients.worklist': async (input, caller) => {
+      const answer = await registry['patients.worklist'](input, caller);
+      const held = hold;
+      if (held) {
+        held.arrive();
+        await held.opened;
+      }
+      return answer;
+    },
+  };
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  await bindClinician(page, late, server.origin);
+  await page.goto(`${server.origin}/index.html`);
+  await page.getByTestId('worklist-row').first().waitFor();
+  await page.locator('#patient-search').fill(first.given.slice(0, 4).toLowerCase());
+  await page.getByTestId('patient-result').first().waitFor();
+  await page.locator('#patient-search').press('Enter');
+  await page.getByTestId('chart').waitFor();
+
+  // Esc closes the chart; the worklist's answer is held while the clinician goes straight to the search.
+  const worklist = gate();
+  hold = worklist;
+  await page.keyboard.press('Escape');
+  await page.getByTestId('chart').waitFor({ state: 'detached' });
+  await worklist.reached;
+  const typed = next.given.slice(0, 4).toLowerCase();
+  await page.keyboard.press('Control+k');
+  await page.keyboard.type(typed);
+  await page.getByTestId('patient-result').first().waitFor();
+  hold = null;
+  worklist.open();
+  await page.getByTestId('worklist-row').first().waitFor();
+  // Rendered and its effects run: the focus effect runs with the rows' render, before the next frame.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'patient-search', 'the focus stays in the search');
+  assert.equal(await page.getByTestId('patient-result').first().isVisible(), true, 'the results stay open');
+  assert.ok((await page.locator('#patient-search').inputValue()) === typed, 'what was typed stays');
+  await page.keyboard.press('Escape');
+  await page.close();
+});
+
 test('the page cannot reach the registry from another origin', async () => {
   const page = await browser.newPage();
   await bindClinician(page, createHandlerRegistry(cache), 'http://localhost:1');

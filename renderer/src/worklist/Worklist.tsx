@@ -52,8 +52,13 @@ export function Worklist({ onOpen, focusPatientId }: Props) {
   const sorted = useMemo(() => (rows ? sortRows(rows, sort) : []), [rows, sort]);
 
   useEffect(() => {
-    if (!rows || !focusPatientId) return;
-    tableRef.current?.querySelector<HTMLButtonElement>(`button[data-patient-id="${CSS.escape(focusPatientId)}"]`)?.focus();
+    const table = tableRef.current;
+    if (!rows || !focusPatientId || !table) return;
+    // Only where closing the chart left the focus (the page, or the pane around this list): never away from
+    // the search or anything else the clinician went to while the rows were on their way.
+    const active = document.activeElement;
+    if (active && active !== document.body && !active.contains(table)) return;
+    table.querySelector<HTMLButtonElement>(`button[data-patient-id="${CSS.escape(focusPatientId)}"]`)?.focus();
   }, [rows, focusPatientId]);
 
   const sortBy = (key: SortKey) =>
