@@ -15,7 +15,7 @@ import type { BundleResource } from '../../../../shared/fhir-bundle';
 import { patientIndexFields } from '../../../../shared/fhir-fields';
 import type { FhirResource } from '../../../../shared/contract';
 import { MAX_AUDIT_ENTITIES } from '../../audit-chain';
-import { createResourceWriter, type PatientIdentity, type ResourceWriter } from '../resource-writer';
+import { resourceWriter, type PatientIdentity, type ResourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 
@@ -80,7 +80,7 @@ function auditWithoutPatient(tx: StoreTx, refs: { created: string[]; updated: st
 }
 
 export function importResources(tx: StoreTx, { resources }: StoreArgs<'importResources'>): StoreResults['importResources'] {
-  const writer = createResourceWriter(tx.db);
+  const writer = resourceWriter(tx.db);
   refuseCollisions(writer, resources);
   const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
   const withoutPatient = { created: [] as string[], updated: [] as string[] };

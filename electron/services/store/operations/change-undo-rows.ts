@@ -13,7 +13,7 @@
 import { AppError, type ErrorCode } from '../../../../shared/app-error';
 import { patientIdOf, sortDateOf } from '../../../../shared/fhir-fields';
 import type { FhirResource } from '../../../../shared/contract';
-import { createResourceWriter } from '../resource-writer';
+import { resourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { forgetPulledWhileQueued, hasOpenConflict, pulledWhileQueued } from './outbox-rows';
@@ -153,7 +153,7 @@ function takeBack(tx: StoreTx, row: QueuedRow): void {
   if (pulled) forgetPulledWhileQueued(tx, resourceType, resourceId);
   const heldVersion = (db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?').pluck().get(resourceType, resourceId) as string | null | undefined) ?? null;
   if (pulled && laterVersion(pulled.versionId, heldVersion)) {
-    const { patientId } = createResourceWriter(db).write(pulled.resource, { versionId: pulled.versionId, patientId: current?.patient_id ?? undefined });
+    const { patientId } = resourceWriter(db).write(pulled.resource, { versionId: pulled.versionId, patientId: current?.patient_id ?? undefined });
     tx.audit.append({ action: 'U', subtype: 'update', patientId, entities: [ref, `${ref}/_history/${pulled.versionId}`], query: null, outcome: '0' });
   } else if (row.prior_existed === 1 && row.prior !== null) {
     const prior = JSON.parse(row.prior) as FhirResource;

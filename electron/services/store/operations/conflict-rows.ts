@@ -12,7 +12,7 @@
 import { AppError } from '../../../../shared/app-error';
 import type { Conflict, FhirResource } from '../../../../shared/contract';
 import { patientIdOf } from '../../../../shared/fhir-fields';
-import { createResourceWriter } from '../resource-writer';
+import { resourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { writeChange } from './outbox-rows';
@@ -83,7 +83,7 @@ export function resolveConflict(tx: StoreTx, { key, choice }: StoreArgs<'resolve
   } else {
     // Only ever the conflict's own resource (settlePush and the pull store nothing else as theirs).
     if (conflict.theirs.resourceType !== row.resource_type || conflict.theirs.id !== row.resource_id) throw new AppError('INVALID_INPUT', THEIRS_NOT_THIS_ITEM);
-    createResourceWriter(db).write(conflict.theirs, { versionId: row.their_version });
+    resourceWriter(db).write(conflict.theirs, { versionId: row.their_version });
   }
   tx.audit.append({
     action: 'U',

@@ -14,7 +14,8 @@
  */
 import type { DraftKind, FhirResource } from '../../../../shared/contract';
 import { draftTargetRef, isBlankDraftJson } from '../../drafts';
-import { createResourceWriter } from '../resource-writer';
+import type { Statement } from 'better-sqlite3-multiple-ciphers';
+import { resourceWriter } from '../resource-writer';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { keepPulledWhileQueued } from './pulled-versions';
@@ -41,26 +42,42 @@ export function pullCursor(tx: StoreTx): string | null {
   return (tx.db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck().get(CURSOR_KEY) as string | undefined) ?? null;
 }
 
+/** The per-resource statements of a slice, prepared once per connection. */
+const statements = new WeakMap<StoreTx['db'], { waiting: Statement; pendingOf: Statement }>();
+
+function pullStatements(db: StoreTx['db']) {
+  let s = statements.get(db);
+  if (!s) {
+    s = {
+      // Any local work at all: with none (a first sync), no resource needs the check below.
+      waiting: db.prepare('SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM conflicts)').pluck(),
+      pendingOf: db
+        .prepare(
+          'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
+        )
+        .pluck(),
+    };
+    statements.set(db, s);
+  }
+  return s;
+}
+
 export function applyPullPage(tx: StoreTx, { resources, cursor, assignedPatients, last }: StoreArgs<'applyPullPage'>): StoreResults['applyPullPage'] {
   const { db } = tx;
-  const writer = createResourceWriter(db);
-  const localOf = db.prepare('SELECT version_id FROM resources WHERE resource_type = ? AND id = ?');
-  const pendingOf = db
-    .prepare(
-      'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
-    )
-    .pluck();
+  const writer = resourceWriter(db);
+  const { waiting, pendingOf } = pullStatements(db);
+  const anyWaiting = waiting.get() === 1;
   const writes: Array<{ patientId: string | null; ref: string; newPatient: boolean }> = [];
   let written = 0;
   for (const resource of resources) {
-    const local = localOf.get(resource.resourceType, resource.id) as { version_id: string | null } | undefined;
-    if (local?.version_id != null && !isNewer(resource.meta.versionId, local.version_id)) continue;
-    if (pendingOf.get({ type: resource.resourceType, id: resource.id })) {
+    const held = writer.held(resource.resourceType, resource.id);
+    if (held?.versionId != null && !isNewer(resource.meta.versionId, held.versionId)) continue;
+    if (anyWaiting && pendingOf.get({ type: resource.resourceType, id: resource.id })) {
       // Kept beside the queue: an undo of the queued work puts it in place (the cursor moves past it).
       keepPulledWhileQueued(tx, resource as FhirResource, resource.meta.versionId);
       continue;
     }
-    const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId });
+    const { patientId, newPatient } = writer.write(resource as FhirResource, { versionId: resource.meta.versionId, held });
     written++;
     writes.push({ patientId, ref: `${resource.resourceType}/${resource.id}`, newPatient });
   }
