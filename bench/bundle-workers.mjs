@@ -4,6 +4,11 @@
 // baseline's worker and checkpointer (bench/plain-store-worker.ts,
 // bench/plain-checkpointer-worker.ts) with the same settings,
 // so neither pays tsx's loader or its compiled modules in its heap and RSS.
+// Also the scale benchmark's device process (bench/scale-device-child.ts),
+// whose RSS is the device's figure: the app's main process is bundled too,
+// and tsx's loader alone holds about 33 MB in a process (an empty script:
+// 41 MB plain, 74 MB under --import tsx). It is ESM (it awaits at top level),
+// with a require for the bundled CommonJS code that asks for one.
 // Usage: node bench/bundle-workers.mjs <outdir inside the repository>
 // (native modules resolve from the repository's node_modules). Never for
 // the app: the plaintext worker is a benchmark baseline only.
@@ -28,3 +33,12 @@ const plain = {
 await build({ ...plain, entryPoints: ['bench/plain-store-worker.ts'], outfile: `${outdir}/plain-store-worker.cjs` });
 // Its checkpointer thread, started from beside it as the app's is.
 await build({ ...plain, entryPoints: ['bench/plain-checkpointer-worker.ts'], outfile: `${outdir}/plain-checkpointer-worker.cjs` });
+await build({
+  ...plain,
+  format: 'esm',
+  define: {},
+  // __dirname as in the app's CommonJS main: the keychain helper and the store worker are found beside it.
+  banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url); const __dirname = import.meta.dirname; const __filename = import.meta.filename;" },
+  entryPoints: ['bench/scale-device-child.ts'],
+  outfile: `${outdir}/scale-device-child.mjs`,
+});

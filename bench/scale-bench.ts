@@ -114,6 +114,16 @@ function backendCpuS(backend: BackendProcess): number {
 }
 
 /**
+ * How a helper script runs: the device process bundled as the app's main is
+ * (bench/bundle-workers.mjs, when the bench runs through run-bench.sh), so
+ * its RSS holds no tsx loader; the others from their .ts sources under tsx.
+ */
+function helperArgs(script: string): string[] {
+  if (script === 'scale-device-child.ts' && process.env.BENCH_STORE_WORKERS) return [join(process.env.BENCH_STORE_WORKERS, 'scale-device-child.mjs')];
+  return ['--import', 'tsx', join(ROOT, 'bench', script)];
+}
+
+/**
  * Runs a benchmark helper script in a process of its own without blocking
  * this thread (the backend process's output pipes are read here, and a
  * blocked reader would stall its logging); returns the JSON line it prints.
@@ -122,7 +132,7 @@ function runScriptAsync<T>(script: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'bench', script), ...args],
+      [...helperArgs(script), ...args],
       { cwd: ROOT, env: process.env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: 3 * CAP_S * 1000 },
       (err, stdout, stderr) => {
         if (stderr) process.stderr.write(stderr);
@@ -135,7 +145,7 @@ function runScriptAsync<T>(script: string, args: string[]): Promise<T> {
 
 /** Runs a benchmark helper script in a process of its own; returns the JSON line it prints. */
 function runScript<T>(script: string, args: string[]): T {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', script), ...args], {
+  const r = spawnSync(process.execPath, [...helperArgs(script), ...args], {
     cwd: ROOT,
     env: process.env,
     encoding: 'utf8',
@@ -397,7 +407,7 @@ export async function runScaleBench(quick: boolean): Promise<Record<string, unkn
       first_sync: { encrypted: syncEnc, plaintext: syncPlain, ratio: round(syncEnc.seconds / syncPlain.seconds) },
       drain: { encrypted: drainEnc, plaintext: drainPlain, ratio: round(drainEnc.seconds / drainPlain.seconds) },
       memory: {
-        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main under tsx and its store worker thread, bundled as the app\'s; the device was enrolled and registered by the bench process (scale-bench.ts), and the drain\'s changes queued by a process of their own, queue_setup_max_rss_mb; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
+        note: 'peak_rss_mb is the largest of the encrypted device processes (first sync; drain: main and its store worker thread, both bundled as the app\'s (main under tsx when the bench runs without run-bench.sh); the device was enrolled and registered by the bench process (scale-bench.ts), and the drain\'s changes queued by a process of their own, queue_setup_max_rss_mb; before_open_rss_mb is that process before its cache opened) and the encrypted sizing process at the app\'s page cache; bench_process holds both caches of the import stage (their workers) and run-all.ts\'s modules',
         device_encrypted: rssOf(syncPhaseEnc, drainPhaseEnc),
         device_plaintext: rssOf(syncPhasePlain, drainPhasePlain),
         bench_process: { ...memory, max_rss_mb: benchPeakMb },

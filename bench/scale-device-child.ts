@@ -21,8 +21,10 @@
  * device's first sync (so no device pulls another's pushed changes). Time
  * spent waiting for the backend's answers is counted
  * apart, so what is the device's own is visible. Stops a stage at the cap.
- * Started by bench/scale-bench.ts with `node --import tsx`; prints one JSON
- * line; benchmarks only, asserts nothing.
+ * Started by bench/scale-bench.ts, bundled as the app's main is
+ * (bench/bundle-workers.mjs; under `node --import tsx` when the bench runs
+ * without run-bench.sh); prints one JSON line; benchmarks only, asserts
+ * nothing.
  */
 import { mkdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
