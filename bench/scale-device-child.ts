@@ -76,34 +76,26 @@ class CapReached extends Error {}
 class ObservedClient extends BackendClient {
   resources = 0;
   deadline = Infinity;
-  /** Time spent waiting for the backend's answers (request out to reply parsed). */
+  /**
+   * Time spent waiting for the backend's answers (request out to answer
+   * read; pushes: to reply parsed). The pull asks for the next page while it
+   * applies one, so in a first sync this overlaps applying.
+   */
   waitingMs = 0;
   requests = 0;
-  /**
-   * Each page's apply: from its pull returning to the next pull (or the end):
-   * its slices' applyPullPage calls in the store's worker and the cursor read,
-   * with main's event loop free between them (probe calls are served
-   * meanwhile, so this overlaps handler_total_s).
-   */
-  readonly applyMs: number[] = [];
-  private returnedAt: number | null = null;
 
-  /** Closes the last page's apply time (call when pullChanges returns). */
-  finish(): void {
-    if (this.returnedAt !== null) this.applyMs.push(performance.now() - this.returnedAt);
-    this.returnedAt = null;
-  }
-
-  override async pull(token: string, cursor: string | null): ReturnType<BackendClient['pull']> {
-    this.finish();
+  // The pull's requests (pullAnswer: the answer read, decoded when its turn comes), timed to the answer read.
+  override async pullAnswer(...args: Parameters<BackendClient['pullAnswer']>): ReturnType<BackendClient['pullAnswer']> {
     if (performance.now() > this.deadline) throw new CapReached('cap reached');
     const start = performance.now();
-    const page = await super.pull(token, cursor);
+    const decode = await super.pullAnswer(...args);
     this.waitingMs += performance.now() - start;
     this.requests++;
-    this.returnedAt = performance.now();
-    this.resources += page.resources.length;
-    return page;
+    return () => {
+      const page = decode();
+      this.resources += page.resources.length;
+      return page;
+    };
   }
 
   override async push(token: string, changes: Change[]): ReturnType<BackendClient['push']> {
@@ -121,15 +113,25 @@ class ObservedClient extends BackendClient {
  * The device as pullChanges sees it: the Patient resources of each applied
  * slice are noted in `synced` once the store's worker has committed them (a
  * page is applied slice by slice while main serves other calls), so the
- * probe opens only charts already in the cache. Every call goes to the
- * device's own store unchanged.
+ * probe opens only charts already in the cache; each page's apply is timed
+ * in `applyMs`, from its first slice's call to its last slice's answer
+ * (main's event loop free between slices: probe calls are served meanwhile,
+ * so this overlaps handler_total_s). Every call goes to the device's own
+ * store unchanged.
  */
-function observedDevice(device: CacheSession, synced: string[]): CacheSession {
+function observedDevice(device: CacheSession, synced: string[], applyMs: number[]): Pick<CacheSession, 'store'> {
+  let pageStart: number | null = null;
   const store: CacheStore = {
     async call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
+      if (name === 'applyPullPage') pageStart ??= performance.now();
       const result = await device.store.call(name, args);
       if (name === 'applyPullPage') {
-        for (const r of (args as StoreArgs<'applyPullPage'>).resources) if (r.resourceType === 'Patient') synced.push(r.id);
+        const slice = args as StoreArgs<'applyPullPage'>;
+        for (const r of slice.resources) if (r.resourceType === 'Patient') synced.push(r.id);
+        if (slice.last && pageStart !== null) {
+          applyMs.push(performance.now() - pageStart);
+          pageStart = null;
+        }
       }
       return result;
     },
@@ -138,7 +140,7 @@ function observedDevice(device: CacheSession, synced: string[]): CacheSession {
       return device.store.closed;
     },
   };
-  return { profile: device.profile, keys: device.keys, context: device.context, store, onHead: (listener) => device.onHead(listener), close: () => device.close() };
+  return { store };
 }
 
 /** Milliseconds on the process's one monotonic clock (the same in every thread, unlike performance.now()). */
@@ -243,6 +245,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   const client = new ObservedClient(job.backendUrl, 120_000);
   const registry = createHandlerRegistry({ session: () => device, problem: () => null, actor: () => job.clinicianId });
   const synced: string[] = [];
+  const applyMs: number[] = [];
   const probe = chartProbe(registry, synced);
   // How long main's event loop was held at a time (a reply parsed and checked, a slice prepared): a probe call waits for it.
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -253,8 +256,7 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
   let written = 0;
   let capped = false;
   try {
-    written = await pullChanges(observedDevice(device, synced), client, token);
-    client.finish();
+    written = await pullChanges(observedDevice(device, synced, applyMs), client, token);
   } catch (err) {
     if (!(err instanceof CapReached)) throw err;
     capped = true;
@@ -272,13 +274,14 @@ async function firstSync(device: CacheSession, token: string, job: DeviceJob) {
     patients: synced.length,
     resources_per_s: Math.round(resources / took),
     pages: client.requests,
-    // From a request going out to its reply parsed and checked here (the reply's JSON.parse and schema check are this
-    // thread's, and so are probe calls served meanwhile: it overlaps handler_total_s).
+    // From a request going out to its answer read here (probe calls served meanwhile: it overlaps handler_total_s; the
+    // answer is parsed and checked when its turn comes). The next page is asked for while one is applied, so it
+    // overlaps applying_s too: seconds minus applying_s is the time nothing was being applied.
     waiting_for_backend_s: waiting,
     device_cpu_s: round((deviceCpu.user + deviceCpu.system) / 1e6),
     // Applying the pulled pages (applyPulledPage): slice calls to the store's worker, main free between them.
-    applying_s: round(client.applyMs.reduce((a, b) => a + b, 0) / 1000),
-    apply_per_page: client.applyMs.length > 0 ? stats(client.applyMs) : none,
+    applying_s: round(applyMs.reduce((a, b) => a + b, 0) / 1000),
+    apply_per_page: applyMs.length > 0 ? stats(applyMs) : none,
     capped: capped ? `stopped after ${job.capS} s` : false,
     chart_open_during_sync: during,
     main_event_loop_delay: { p50_ms: round(loop.percentile(50) / 1e6), p99_ms: round(loop.percentile(99) / 1e6), max_ms: round(loop.max / 1e6) },

@@ -93,7 +93,7 @@ test('a screen lock that arrives while an online sign-in reads the keychain abor
 });
 
 test('sleep during the pull of an online sign-in aborts it: the cache it had opened is closed', async () => {
-  const pull = holdNextCall(d.backend, 'pull');
+  const pull = holdNextCall(d.backend, 'pullAnswer');
   try {
     const used = await d.usePasskey();
     const finishing = d.auth.signInFinish(used.response, used.prfOutput);
@@ -207,7 +207,7 @@ test('the desktop ends: quit locks and logs out', async () => {
 });
 
 test('a revocation that arrives during the pull of a sign-in aborts it and wipes: keychain entries first, then the files', async () => {
-  const pull = holdNextCall(d.backend, 'pull');
+  const pull = holdNextCall(d.backend, 'pullAnswer');
   const used = await d.usePasskey();
   const finishing = d.auth.signInFinish(used.response, used.prfOutput);
   await pull.reached;

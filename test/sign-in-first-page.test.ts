@@ -42,12 +42,16 @@ const PAGE = 2000;
 
 /**
  * Follows the worker's status.progress (the status object is the worker's
- * own): every value it is set to, and `ended()`, which resolves at the next
- * null (a pull run ends, however it ends, with null).
+ * own): every value it is set to; `ended()`, which resolves at the next null
+ * (a pull run ends, however it ends, with null); and `reach(n)`, the first
+ * value since this run's start counting at least n resources (the pull asks
+ * for its next page while it applies one, so a held next page says nothing
+ * about how far this one is).
  */
 function followProgress(status: SyncStatus) {
   const seen: Array<SyncProgress | null> = [];
   let waiting: Array<() => void> = [];
+  const reaching: Array<{ resources: number; resolve: (p: SyncProgress) => void }> = [];
   let value: SyncProgress | null = status.progress;
   Object.defineProperty(status, 'progress', {
     configurable: true,
@@ -59,10 +63,21 @@ function followProgress(status: SyncStatus) {
         const done = waiting;
         waiting = [];
         for (const resolve of done) resolve();
+        return;
+      }
+      for (const r of [...reaching]) {
+        if (next.resources >= r.resources) {
+          reaching.splice(reaching.indexOf(r), 1);
+          r.resolve({ ...next });
+        }
       }
     },
   });
-  return { seen, ended: () => new Promise<void>((resolve) => waiting.push(resolve)) };
+  const reach = (resources: number) => {
+    const now = seen.findLast((p): p is SyncProgress => p !== null && p.resources >= resources);
+    return now ? Promise.resolve(now) : new Promise<SyncProgress>((resolve) => reaching.push({ resources, resolve }));
+  };
+  return { seen, reach, ended: () => new Promise<void>((resolve) => waiting.push(resolve)) };
 }
 
 const dir = scratchDir('sign-in-first-page');
@@ -156,9 +171,8 @@ test('enrollment returns after one page; the sync worker starts at once and brin
     gates[1].open();
 
     await gates[2].reached;
-    const shown = d.auth.syncState().progress;
-    assert.ok(shown, 'the worker\'s run shows its progress');
-    assert.equal(shown.resources, PAGE, 'the worker\'s first page, applied');
+    const shown = await progress.reach(PAGE);
+    assert.equal(shown.resources, PAGE, 'the worker\'s first page, applied (its second, asked for meanwhile, is held)');
     assert.equal(shown.resourcesTotal, TOTAL - PAGE, 'the run\'s size from its first page\'s estimate (what enrollment left)');
     assert.ok(asksEstimate(pulls[1]!) && !asksEstimate(pulls[2]!));
 
@@ -170,6 +184,7 @@ test('enrollment returns after one page; the sync worker starts at once and brin
     await d.auth.stopSync();
     assert.equal(d.auth.session(), null, 'locked');
     assert.equal(d.auth.syncState().progress, null, 'no progress left showing');
+    assert.equal(pulls.length, 3, 'the page held at the lock came, and no page was asked for after it: a locked device asks for nothing');
   } finally {
     gates[1]?.open();
     gates[2]?.open();
@@ -196,8 +211,7 @@ test('sign-in returns after one page; the sync worker starts at once and brings 
     gates[from + 1]!.open();
 
     await gates[from + 2]!.reached;
-    const shown = d.auth.syncState().progress;
-    assert.ok(shown, 'the worker\'s run shows its progress');
+    const shown = await progress.reach(PAGE);
     assert.deepEqual([shown.resources, shown.resourcesTotal], [PAGE, TOTAL - 3 * PAGE], 'counts and the run\'s size (what sign-in left)');
     const ended = progress.ended();
     gates[from + 2]!.open();

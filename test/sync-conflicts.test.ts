@@ -119,11 +119,14 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       backend.admin(['assign', 'dr.a', BIG]);
       const pages: number[] = [];
       const client = new BackendClient(backend.url);
-      const pull = client.pull.bind(client);
-      client.pull = async (token, cursor) => {
-        const page = await pull(token, cursor);
-        pages.push(page.resources.length);
-        return page;
+      const answer = client.pullAnswer.bind(client);
+      client.pullAnswer = async (token, cursor, options) => {
+        const decode = await answer(token, cursor, options);
+        return () => {
+          const page = decode();
+          pages.push(page.resources.length);
+          return page;
+        };
       };
       const worker = new SyncWorker({ undoSeconds: 0, backend: client, session: () => a.session, token: () => a.token });
       assert.equal(await worker.drain(), true);

@@ -18,9 +18,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PULL_SLICE } from '../electron/services/store/store-api';
+import { AppError } from '../shared/app-error';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
 import { SyncWorker } from '../electron/services/sync-worker';
+import { pullChanges } from '../electron/services/sync-pull';
+import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from '../electron/services/store/store-api';
 import type { SyncProgress } from '../shared/contract';
 import { syncProgressWords } from '../shared/progress-words';
 import { PULL_PATH } from '../shared/sync-api';
@@ -37,18 +40,34 @@ const PATIENTS = ['prog-p1', 'prog-p2', 'prog-p3', 'prog-p4', 'prog-p5'];
 const OBSERVATIONS = 500;
 const TOTAL = PATIENTS.length * (OBSERVATIONS + 1);
 
-/** Every value the worker's status.progress is set to, in order (the status object is the worker's own). */
-function recordProgress(worker: SyncWorker): Array<SyncProgress | null> {
+/**
+ * Every value the worker's status.progress is set to, in order (the status
+ * object is the worker's own), and `reach(n)`: the first value counting at
+ * least n resources, when it is set (the pull asks for the next page while
+ * it applies one, so a held next page says nothing about how far this one is).
+ */
+function recordProgress(worker: SyncWorker): Array<SyncProgress | null> & { reach(resources: number): Promise<SyncProgress> } {
   const seen: Array<SyncProgress | null> = [];
+  const waiting: Array<{ resources: number; resolve: (p: SyncProgress) => void }> = [];
   let value: SyncProgress | null = worker.status.progress;
   Object.defineProperty(worker.status, 'progress', {
     get: () => value,
     set: (next: SyncProgress | null) => {
       value = next;
       seen.push(next === null ? null : { ...next });
+      for (const w of [...waiting]) {
+        if (next !== null && next.resources >= w.resources) {
+          waiting.splice(waiting.indexOf(w), 1);
+          w.resolve({ ...next });
+        }
+      }
     },
   });
-  return seen;
+  const reach = (resources: number) => {
+    const now = seen.findLast((p): p is SyncProgress => p !== null && p.resources >= resources);
+    return now ? Promise.resolve(now) : new Promise<SyncProgress>((resolve) => waiting.push({ resources, resolve }));
+  };
+  return Object.assign(seen, { reach });
 }
 
 describe('a long first sync shows its progress', () => {
@@ -62,12 +81,14 @@ describe('a long first sync shows its progress', () => {
   let gates: Array<ReturnType<typeof gate> | undefined> = [];
   /** What the front does to the estimate: as the new backend does, or as an older one (none). */
   let estimate: 'give' | 'strip' = 'give';
+  /** Told the index (from 0) of each pull request as it reaches the front, before it is answered. */
+  let asked: ((n: number) => void) | null = null;
 
   const device = async (name: string) => {
     const session = await openCacheSession({ dataDir: join(dir.path, name), secrets: keychain, actor: 'dr.prog', create: true });
     const token = await registerDeviceAt(backend, 'dr.prog', session);
     const worker = new SyncWorker({ undoSeconds: 0, backend: new BackendClient(front.url, 60_000), session: () => session, token: () => token });
-    return { session, worker };
+    return { session, worker, token };
   };
 
   before(async () => {
@@ -84,6 +105,7 @@ describe('a long first sync shows its progress', () => {
     front.handle(async (exchange, forward): Promise<Answer> => {
       if (exchange.path !== PULL_PATH) return forward();
       const n = pulls.push(exchange.url) - 1;
+      asked?.(n);
       const answer = await forward();
       const reply = JSON.parse(answer.body) as { resources: unknown[]; remaining?: number };
       if (estimate === 'strip') delete reply.remaining;
@@ -117,7 +139,7 @@ describe('a long first sync shows its progress', () => {
       const drained = worker.drain();
 
       await gates[1]!.reached;
-      const afterFirst = worker.status.progress;
+      const afterFirst = await seen.reach(2000);
       assert.ok(afterFirst, 'shown once the run is longer than a page');
       assert.equal(afterFirst.resources, 2000, 'the first page, applied');
       assert.equal(afterFirst.resourcesTotal, TOTAL, 'the run\'s size from the first page\'s estimate');
@@ -168,10 +190,10 @@ describe('a long first sync shows its progress', () => {
     gates = [undefined, gate()];
     const { session, worker } = await device('older-server');
     try {
+      const seen = recordProgress(worker);
       const drained = worker.drain();
       await gates[1]!.reached;
-      const progress = worker.status.progress;
-      assert.ok(progress);
+      const progress = await seen.reach(2000);
       assert.deepEqual({ ...progress, patients: 0 }, { patients: 0, resources: 2000, resourcesTotal: null, secondsLeft: null });
       assert.match(syncProgressWords(progress), /^Downloading your patients: \d patients, 2,000 records so far$/);
       gates[1]!.open();
@@ -196,6 +218,69 @@ describe('a long first sync shows its progress', () => {
       gates[1]!.open();
       assert.equal(await drained, false, 'the drain ends, cut off by the lock');
       assert.equal(worker.status.progress, null, 'no progress left showing');
+    } finally {
+      for (const g of gates) g?.open();
+      await session.close();
+    }
+  });
+
+  test('the next page is already asked for while one is applied: the second request reaches the server before the first page\'s first slice is written', { timeout: 60_000 }, async () => {
+    pulls = [];
+    estimate = 'give';
+    gates = [];
+    const secondAsked = gate();
+    asked = (n) => {
+      if (n === 1) secondAsked.arrive();
+    };
+    const { session, token } = await device('ahead');
+    try {
+      let slices = 0;
+      let slicesBeforeSecond: number | null = null;
+      void secondAsked.reached.then(() => (slicesBeforeSecond = slices));
+      // The real store, its first slice held until the second request is at the server (a pull that asked only after
+      // applying would wait here for ever: the test's timeout fails it).
+      const store: CacheStore = {
+        async call<N extends StoreCallName>(name: N, args: StoreArgs<N>): Promise<StoreResults[N]> {
+          if (name === 'applyPullPage' && slices++ === 0) await secondAsked.reached;
+          return session.store.call(name, args);
+        },
+        close: (options) => session.store.close(options),
+        get closed() {
+          return session.store.closed;
+        },
+      };
+      const written = await pullChanges({ store }, new BackendClient(front.url, 60_000), token);
+      assert.equal(slicesBeforeSecond, 1, 'asked while the first slice waited');
+      assert.equal(written, TOTAL, 'every resource written once');
+      assert.equal(pulls.length, 2, 'two pages, two requests: none asked again, none after the last');
+      assert.match(pulls[1]!, /[?&]cursor=/, 'the second asked from the first page\'s cursor');
+      assert.equal((await inspectCache(session, keychain)).prepare('SELECT count(*) FROM resources').pluck().get(), TOTAL);
+    } finally {
+      asked = null;
+      await session.close();
+    }
+  });
+
+  test('a lock while a page is on its way: the run ends with STORE_CLOSED and asks for no page after it (the token is the unlocked session\'s)', async () => {
+    pulls = [];
+    estimate = 'give';
+    gates = [gate()];
+    const { session, token } = await device('lock-ahead');
+    try {
+      let asked = 0;
+      // Counts the requests as the pull makes them (synchronously), not as they reach the front.
+      class CountingClient extends BackendClient {
+        override pullAnswer(...args: Parameters<BackendClient['pullAnswer']>) {
+          asked++;
+          return super.pullAnswer(...args);
+        }
+      }
+      const run = pullChanges(session, new CountingClient(front.url, 60_000), token);
+      await gates[0]!.reached;
+      await session.close();
+      gates[0]!.open();
+      await assert.rejects(run, (e: unknown) => e instanceof AppError && e.code === 'STORE_CLOSED');
+      assert.equal(asked, 1, 'the first page came after the lock, and with it no request for the next');
     } finally {
       for (const g of gates) g?.open();
       await session.close();

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
-import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change } from '../../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change, type PullReply } from '../../shared/sync-api';
 import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceiptKeyReplySchema, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 import { CONSULT_CALLS_PATH, CONSULT_INVITED_PATH, consultInvitationsPath, invitedCallsResponseSchema, inviteResponseSchema, startCallResponseSchema, type startCallRequestSchema } from '../../shared/consult/consult-api';
@@ -162,8 +162,22 @@ export class BackendClient {
     method: 'GET' | 'POST',
     path: string,
     reply: T,
-    options: { body?: unknown; token?: string; maxBytes?: number } = {},
+    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal } = {},
   ): Promise<z.output<T>> {
+    return (await this.answer(method, path, reply, options))();
+  }
+
+  /**
+   * The request made and its answer read as text (the status's transport
+   * errors already thrown); the returned function decodes it (JSON, the
+   * backend's error codes, the schema) and throws what `request` would.
+   */
+  private async answer<T extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    reply: T,
+    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal },
+  ): Promise<() => z.output<T>> {
     let response: Response;
     try {
       response = await this.fetchImpl(new URL(path.replace(/^\//, ''), this.baseUrl).href, {
@@ -174,7 +188,7 @@ export class BackendClient {
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
         // Under net.fetch: no cookie jar of the Electron session (the token is the only credential) and no disk cache of answers (PHI).
         credentials: 'omit',
@@ -201,6 +215,10 @@ export class BackendClient {
       throw new AppError('BACKEND_UNREACHABLE', 'The hospital server is busy. You can keep working offline.');
     }
     const text = await readLimited(response, options.maxBytes ?? MAX_REPLY_BYTES);
+    return () => this.decode(response, text, reply);
+  }
+
+  private decode<T extends z.ZodType>(response: Response, text: string, reply: T): z.output<T> {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -305,14 +323,21 @@ export class BackendClient {
     const path = glassRecordsPath(patientId) + (cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`);
     return this.request('GET', path, glassRecordsReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
   }
-  /** One page of changes after `cursor`; `estimate` asks the server for `remaining` (a run's first page only: it costs a count). */
-  pull(token: string, cursor: string | null, options: { estimate?: boolean } = {}) {
+  /**
+   * One page of changes after `cursor`, its answer read but not yet decoded:
+   * the returned function parses and checks it (throwing the typed errors
+   * every call does), so a page asked for ahead waits as text, not as
+   * objects, until its turn. `estimate` asks the server for `remaining` (a
+   * run's first page only: it costs a count); `signal` stops a request no
+   * longer wanted.
+   */
+  pullAnswer(token: string, cursor: string | null, options: { estimate?: boolean; signal?: AbortSignal } = {}): Promise<() => PullReply> {
     const query = new URLSearchParams();
     if (cursor !== null) query.set('cursor', cursor);
     if (options.estimate) query.set('estimate', '1');
     const search = query.toString();
     const path = search === '' ? PULL_PATH : `${PULL_PATH}?${search}`;
-    return this.request('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES });
+    return this.answer('GET', path, pullReplySchema, { token, maxBytes: MAX_BUNDLE_REPLY_BYTES, ...(options.signal ? { signal: options.signal } : {}) });
   }
 }
 

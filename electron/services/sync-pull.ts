@@ -12,8 +12,12 @@
  * server on its first page for an estimate of what remains (a count the
  * server pays for: not asked when nobody is told); a long run reports its
  * progress after each slice (./pull-progress.ts: counts only) and null when
- * it ends. Holds no SQL. Never overwrite unsent local work (the store
- * refuses to).
+ * it ends. While a page is applied the next one is already asked for (from
+ * the cursor this page leaves, held as text until its turn), so the
+ * backend's time overlaps the device's;
+ * it is used only when the store's cursor is where it was asked from once
+ * the page is in, else asked again. Holds no SQL. Never overwrite unsent
+ * local work (the store refuses to).
  */
 import { AppError } from '../../shared/app-error';
 import type { SyncProgress } from '../../shared/contract';
@@ -21,6 +25,7 @@ import type { PullReply } from '../../shared/sync-api';
 import type { BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { PullProgress } from './pull-progress';
+import { storeClosedError } from './store/store-errors';
 import { PULL_SLICE, type CacheStore } from './store/store-api';
 import { cursorBehind } from './store/operations/pull-write';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -67,32 +72,62 @@ export interface PullOptions {
 }
 
 /** Pulls page after page until the backend has nothing newer (or `maxPages` are in); returns how many resources were written. */
-export async function pullChanges(session: CacheSession, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
+export async function pullChanges(session: Pick<CacheSession, 'store'>, backend: BackendClient, token: string, options: PullOptions = {}): Promise<number> {
   const maxPages = Math.max(1, options.maxPages ?? Infinity);
   const progress = new PullProgress(options.now);
   const report = () => {
     const now = progress.snapshot();
     if (now) options.onProgress?.(now);
   };
+  let next: PageRequest | null = null;
+  const ask = (cursor: string | null, estimate: boolean): PageRequest => {
+    // Never a request after a lock: the token is the unlocked session's, and a page asked for then would be served for nothing.
+    if (session.store.closed) throw storeClosedError();
+    const stop = new AbortController();
+    const reply = backend.pullAnswer(token, cursor, { estimate, signal: stop.signal });
+    // Settled unheard when the run ends before it is used (a lock, a failed apply): never an unhandled rejection.
+    reply.catch(() => undefined);
+    return { cursor, reply, stop };
+  };
   let written = 0;
   try {
+    next = ask(await pullCursor(session), options.onProgress !== undefined);
     for (let pages = 1; ; pages++) {
-      const cursor = await pullCursor(session);
-      const page = await backend.pull(token, cursor, { estimate: pages === 1 && options.onProgress !== undefined });
+      const { cursor, reply } = next;
+      next = null;
+      // Decoded now, not when it arrived: a page asked ahead waits as text while the one before it is applied.
+      const page = (await reply)();
       // A page with resources must move the cursor on, and "more" must come with resources: else a loop.
       const stuck = page.resources.length > 0 ? page.cursor === null || page.cursor === cursor || cursorBehind(page.cursor, cursor) : page.more;
       if (stuck) {
         throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server sent an update that does not move forward.');
       }
+      // The next page is asked for now, from where this one leaves the cursor, and arrives while this one is applied
+      // (one page ahead at most); used only if the store's cursor is there once this page is in.
+      if (page.more && pages < maxPages) next = ask(page.cursor, false);
       progress.page(page);
       report();
       written += await applyPulledPage(session, page, (received, patients) => {
         progress.slice(received, patients);
         report();
       });
-      if (!page.more || pages >= maxPages) return written;
+      if (!next) return written;
+      const held = await pullCursor(session);
+      if (held !== next.cursor) {
+        next.stop.abort();
+        next = ask(held, false);
+      }
     }
   } finally {
+    // A page asked ahead and not used (the run ended: a lock, a failed apply, a refused page) is not waited for.
+    next?.stop.abort();
     options.onProgress?.(null);
   }
+}
+
+/** One pull request under way: the cursor it was asked from, its answer (decoded when called), and how to stop it. */
+interface PageRequest {
+  cursor: string | null;
+  reply: Promise<() => PullReply>;
+  stop: AbortController;
 }

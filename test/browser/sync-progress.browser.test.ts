@@ -77,7 +77,7 @@ async function barFits(what: string): Promise<void> {
 test('a long sync shows how far it is in the status bar (1366x768 and 683x384), the chart opens meanwhile, and nothing once done', async () => {
   // Another device of the same clinician adds observations: the next pull run is two pages. The desktop's next pull is
   // held from now on, so no drain (the worker's idle wake-up) takes part of them before the run the test watches.
-  const first = holdNextCall(client, 'pull');
+  const first = holdNextCall(client, 'pullAnswer');
   const other = await openCacheSession({ dataDir: join(dir.path, 'other'), secrets: keychain, actor: 'dr.kim', create: true });
   const token = await registerDeviceAt(desktop.backend, 'dr.kim', other);
   other.close();
@@ -96,7 +96,7 @@ test('a long sync shows how far it is in the status bar (1366x768 and 683x384), 
   desktop.auth.nudgeSync();
   await first.reached;
   first.restore();
-  const second = holdNextCall(client, 'pull');
+  const second = holdNextCall(client, 'pullAnswer');
   first.release();
   await second.reached;
   try {
