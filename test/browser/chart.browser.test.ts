@@ -271,8 +271,8 @@ test('a chart closed, then a search typed before the worklist answers: the workl
   hold = null;
   worklist.open();
   await page.getByTestId('worklist-row').first().waitFor();
-  // Rendered and its effects run: the focus effect runs with the rows' render, before the next frame.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+  // Rendered and its effects run: React runs them at the latest in a task after the rows' frame; two frames later they have.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(null)))));
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'patient-search', 'the focus stays in the search');
   assert.equal(await page.getByTestId('patient-result').first().isVisible(), true, 'the results stay open');
   assert.ok((await page.locator('#patient-search').inputValue()) === typed, 'what was typed stays');

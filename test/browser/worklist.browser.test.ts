@@ -99,6 +99,17 @@ test('keyboard alone: arrows move between patients, Enter opens the chart; Esc r
   assert.equal(await page.evaluate('document.activeElement.textContent'), order[2], 'focus back on the patient whose chart closed');
 });
 
+test('Esc from a top-bar button closes the chart and the focus still comes back to that patient', async () => {
+  const row = page.getByTestId('worklist-row').filter({ hasText: 'Marguerite Vantongeren' });
+  await row.locator('.open-button').click();
+  await page.getByTestId('chart').waitFor();
+  // Shift+Tab from the chart reaches the top bar; Esc there is not a field's, so it closes the chart.
+  await page.getByTestId('settings-button').focus();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('worklist-row').first().waitFor();
+  await page.waitForFunction(() => document.activeElement?.textContent === 'Marguerite Vantongeren');
+});
+
 test('a click anywhere on a row opens that chart', async () => {
   const row = page.getByTestId('worklist-row').filter({ hasText: 'Marguerite Vantongeren' });
   await row.locator('td').last().click();

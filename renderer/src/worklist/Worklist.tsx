@@ -51,14 +51,18 @@ export function Worklist({ onOpen, focusPatientId }: Props) {
 
   const sorted = useMemo(() => (rows ? sortRows(rows, sort) : []), [rows, sort]);
 
+  // Where the focus was when this list came on screen (the chart just closed): the page, the pane, or a top-bar button.
+  const focusAtMount = useRef<Element | null>(null);
   useEffect(() => {
-    const table = tableRef.current;
-    if (!rows || !focusPatientId || !table) return;
-    // Only where closing the chart left the focus (the page, or the pane around this list): never away from
-    // the search or anything else the clinician went to while the rows were on their way.
-    const active = document.activeElement;
-    if (active && active !== document.body && !active.contains(table)) return;
-    table.querySelector<HTMLButtonElement>(`button[data-patient-id="${CSS.escape(focusPatientId)}"]`)?.focus();
+    focusAtMount.current = document.activeElement;
+  }, []);
+
+  useEffect(() => {
+    if (!rows || !focusPatientId) return;
+    // Only if the focus is still where closing the chart left it: never away from the search or anything
+    // else the clinician went to while the rows were on their way.
+    if (document.activeElement !== focusAtMount.current) return;
+    tableRef.current?.querySelector<HTMLButtonElement>(`button[data-patient-id="${CSS.escape(focusPatientId)}"]`)?.focus();
   }, [rows, focusPatientId]);
 
   const sortBy = (key: SortKey) =>
