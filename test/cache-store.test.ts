@@ -14,13 +14,10 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
-import { loadDeviceKeys } from '../electron/services/device-keys';
-import type { StoreOpenArgs } from '../electron/services/store/store-api';
 import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
-import { openTestCache } from './support/open-test-cache';
 import { ROOT } from './support/cache-cli';
-import { auditCount, bundleResources, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
+import { auditCount, bundleResources, closedTestCache, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
 const ACTOR = 'dr.store';
 
@@ -194,15 +191,10 @@ test('after close every call is refused with STORE_CLOSED and the key bytes the 
 });
 
 test('the worker itself zeroes the key it was given at close and refuses every call after it', async () => {
-  const cache = await openTestCache(ACTOR);
-  const { profileId, databaseFile } = cache.session.profile;
-  await cache.session.close();
+  const { cache, hostOpen } = await closedTestCache(ACTOR);
   try {
-    const keys = await loadDeviceKeys(cache.keychain, profileId);
-    const key = new ArrayBuffer(32);
-    new Uint8Array(key).set(keys.cacheKey);
+    const { key, open } = hostOpen();
     const host = new StoreHost();
-    const open: StoreOpenArgs = { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' }, create: false };
     assert.equal(host.handle({ id: 1, call: 'open', args: open }).ok, true);
     assert.equal(host.handle({ id: 2, call: 'auditHead', args: {} }).ok, true);
     assert.ok(new Uint8Array(key).some((b) => b !== 0), 'held while open');
@@ -258,11 +250,8 @@ test('junk messages to the worker get typed errors and change nothing; the store
 });
 
 test('the caller\'s key buffer is zeroed once the worker has opened the cache, and a wrong key is a typed refusal', async () => {
-  const cache = await openTestCache(ACTOR);
-  const { profileId, databaseFile } = cache.session.profile;
-  await cache.session.close();
+  const { cache, profileId, databaseFile, keys } = await closedTestCache(ACTOR);
   try {
-    const keys = await loadDeviceKeys(cache.keychain, profileId);
     const wrong = Buffer.alloc(32, 7);
     await rejectsWith(
       openWorkerStore({ file: databaseFile, key: wrong, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: ACTOR, deviceId: profileId, purpose: 'TREAT' }, create: false }),
@@ -281,11 +270,8 @@ test('the caller\'s key buffer is zeroed once the worker has opened the cache, a
 async function answersFrom(workerFile: (dir: string) => string): Promise<void> {
   // Beside node_modules, as dist/electron is in the app: the bundle keeps its native modules external.
   const outDir = join(process.cwd(), 'node_modules', '.cache', 'clinician-tests', `store-bundle-${process.pid}`);
-  const cache = await openTestCache(ACTOR);
-  const { profileId, databaseFile } = cache.session.profile;
-  await cache.session.close();
+  const { cache, profileId, databaseFile, keys } = await closedTestCache(ACTOR);
   try {
-    const keys = await loadDeviceKeys(cache.keychain, profileId);
     const store = await openWorkerStore({
       file: databaseFile,
       key: keys.cacheKey,

@@ -18,13 +18,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readlinkSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { checkCacheIntegrity, openCacheDatabase } from '../electron/services/cache-database';
-import { loadDeviceKeys } from '../electron/services/device-keys';
-import type { StoreOpenArgs } from '../electron/services/store/store-api';
 import { Checkpointer } from '../electron/services/store/store-checkpointer';
 import { CHECKPOINT_AT_BYTES, StoreHost } from '../electron/services/store/store-host';
-import { openTestCache } from './support/open-test-cache';
 import { scratchDir } from './support/scratch';
-import { bundleResources, openWorkerTestStore, resourceCount } from './support/worker-store';
+import { bundleResources, closedTestCache, openWorkerTestStore, resourceCount } from './support/worker-store';
 
 const CHECKPOINTER = join(import.meta.dirname, '../electron/services/store/checkpointer-worker.ts');
 
@@ -165,12 +162,9 @@ test('a lock right after the checkpointer was started, while it may still be sta
 });
 
 test('a checkpointer refuses a journal that is not the one it was started beside: it opens nothing (no new -wal), fails, and zeroes its key', async () => {
-  const cache = await openTestCache('dr.checkpoint');
-  const { profileId, databaseFile } = cache.session.profile;
-  await cache.session.close();
+  const { cache, databaseFile, keys } = await closedTestCache('dr.checkpoint');
   try {
     assert.equal(existsSync(`${databaseFile}-wal`), false, 'closed cleanly: no journal beside it');
-    const keys = await loadDeviceKeys(cache.keychain, profileId);
     const key = new Uint8Array(keys.cacheKey);
     const thread = Checkpointer.start(CHECKPOINTER, databaseFile, key, 'the store journal that was deleted');
     assert.ok(thread);
@@ -186,15 +180,10 @@ test('a checkpointer refuses a journal that is not the one it was started beside
 });
 
 test('a checkpointer thread that dies without a word is dropped: the store keeps answering and committing, and close does not claim that key copy was zeroed', async () => {
-  const cache = await openTestCache('dr.checkpoint');
-  const { profileId, databaseFile } = cache.session.profile;
-  await cache.session.close();
+  const { cache, databaseFile, keys, hostOpen } = await closedTestCache('dr.checkpoint');
   try {
-    const keys = await loadDeviceKeys(cache.keychain, profileId);
-    const key = new ArrayBuffer(32);
-    new Uint8Array(key).set(keys.cacheKey);
+    const { key, open } = hostOpen();
     const host = new StoreHost(openCacheDatabase, { checkpointerModule: join(import.meta.dirname, 'support/dead-checkpointer.ts') });
-    const open: StoreOpenArgs = { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context: { actor: 'dr.checkpoint', deviceId: profileId, purpose: 'TREAT' }, create: false };
     assert.equal(host.handle({ id: 1, call: 'open', args: open }).ok, true);
     // A write past 4 MiB of WAL starts the thread; its exit reaches this thread's event loop.
     for (let n = 0; n < 8 && statSync(`${databaseFile}-wal`).size <= CHECKPOINT_AT_BYTES; n += 1) {

@@ -14,6 +14,7 @@ import { AppError } from '../../shared/app-error';
 import { parseBundle } from '../../shared/fhir-bundle';
 import { openCacheDatabase, type CacheDatabase } from '../../electron/services/cache-database';
 import { loadDeviceKeys, type DeviceKeys } from '../../electron/services/device-keys';
+import type { StoreOpenArgs } from '../../electron/services/store/store-api';
 import { openWorkerStore, type WorkerCacheStore } from '../../electron/services/store/store-client';
 import { openTestCache, type TestCache } from './open-test-cache';
 import { syntheticPatientBundle } from './synthetic-bundles';
@@ -39,15 +40,47 @@ export interface WorkerTestStoreOptions {
   arrange?: (cache: TestCache) => void | Promise<void>;
 }
 
-/** A fresh cache made by the app's first run, then opened in a store worker with the keys from the keychain, plus a connection of the test's own. */
-export async function openWorkerTestStore(options: WorkerTestStoreOptions): Promise<WorkerTestStore> {
-  const { actor, actorName, network = 'online', arrange } = options;
+/** A cache the app's first run made, its session closed, with keys of the test's own (loaded from the keychain). */
+export interface ClosedTestCache {
+  cache: TestCache;
+  profileId: string;
+  databaseFile: string;
+  keys: DeviceKeys;
+  /** What a StoreHost run in the test's own thread is opened with: a fresh copy of the cache key (zeroed by the host at close) in `key`. */
+  hostOpen(): { key: ArrayBuffer; open: StoreOpenArgs };
+}
+
+/**
+ * A fresh cache made by the app's first run (`arrange` runs on its session
+ * first), the session closed, and the device keys loaded for the test: for
+ * tests that open the file themselves (a StoreHost in their own thread, a
+ * store worker from a module of their own).
+ */
+export async function closedTestCache(actor: string, arrange?: (cache: TestCache) => void | Promise<void>): Promise<ClosedTestCache> {
   const cache = await openTestCache(actor);
   if (arrange) await arrange(cache);
   const { profileId, databaseFile } = cache.session.profile;
   await cache.session.close();
+  const keys = await loadDeviceKeys(cache.keychain, profileId);
+  return {
+    cache,
+    profileId,
+    databaseFile,
+    keys,
+    hostOpen() {
+      const key = new ArrayBuffer(32);
+      new Uint8Array(key).set(keys.cacheKey);
+      const context = { actor, deviceId: profileId, purpose: 'TREAT' };
+      return { key, open: { file: databaseFile, key, signingKey: keys.signingKey, publicKey: keys.publicKey, context, create: false } };
+    },
+  };
+}
+
+/** A fresh cache made by the app's first run, then opened in a store worker with the keys from the keychain, plus a connection of the test's own. */
+export async function openWorkerTestStore(options: WorkerTestStoreOptions): Promise<WorkerTestStore> {
+  const { actor, actorName, network = 'online', arrange } = options;
   // The store's keys are loaded for it alone: its cache key buffer is transferred to the worker.
-  const storeKeys = await loadDeviceKeys(cache.keychain, profileId);
+  const { cache, profileId, databaseFile, keys: storeKeys } = await closedTestCache(actor, arrange);
   const store = await openWorkerStore({
     file: databaseFile,
     key: storeKeys.cacheKey,
