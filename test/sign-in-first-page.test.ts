@@ -22,7 +22,6 @@ import type { SyncProgress } from '../shared/contract';
 import { PULL_PATH } from '../shared/sync-api';
 import { cacheKeyAccount } from '../electron/services/device-keys';
 import { readProfile } from '../electron/services/cache-profile';
-import type { SyncStatus } from '../electron/services/sync-worker';
 import { openDatabase } from '../server/database';
 import { revokeDevice } from '../server/organisation/organisation';
 import { inspectCache } from './support/cache-inspect';
@@ -34,51 +33,12 @@ import { passkeyDesktop, type PasskeyDesktop } from './support/passkey-desktop';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
 import { launchChromium, serveRenderer, type RendererServer } from './browser/harness';
 import { gate } from './support/gate';
+import { followProgress } from './support/progress-follower';
 
 const PATIENTS = ['page-p1', 'page-p2', 'page-p3', 'page-p4', 'page-p5'];
 const OBSERVATIONS = 1700;
 const TOTAL = PATIENTS.length * (OBSERVATIONS + 1);
 const PAGE = 2000;
-
-/**
- * Follows the worker's status.progress (the status object is the worker's
- * own): every value it is set to; `ended()`, which resolves at the next null
- * (a pull run ends, however it ends, with null); and `reach(n)`, the first
- * value since this run's start counting at least n resources (the pull asks
- * for its next page while it applies one, so a held next page says nothing
- * about how far this one is).
- */
-function followProgress(status: SyncStatus) {
-  const seen: Array<SyncProgress | null> = [];
-  let waiting: Array<() => void> = [];
-  const reaching: Array<{ resources: number; resolve: (p: SyncProgress) => void }> = [];
-  let value: SyncProgress | null = status.progress;
-  Object.defineProperty(status, 'progress', {
-    configurable: true,
-    get: () => value,
-    set: (next: SyncProgress | null) => {
-      value = next;
-      seen.push(next === null ? null : { ...next });
-      if (next === null) {
-        const done = waiting;
-        waiting = [];
-        for (const resolve of done) resolve();
-        return;
-      }
-      for (const r of [...reaching]) {
-        if (next.resources >= r.resources) {
-          reaching.splice(reaching.indexOf(r), 1);
-          r.resolve({ ...next });
-        }
-      }
-    },
-  });
-  const reach = (resources: number) => {
-    const now = seen.findLast((p): p is SyncProgress => p !== null && p.resources >= resources);
-    return now ? Promise.resolve(now) : new Promise<SyncProgress>((resolve) => reaching.push({ resources, resolve }));
-  };
-  return { seen, reach, ended: () => new Promise<void>((resolve) => waiting.push(resolve)) };
-}
 
 const dir = scratchDir('sign-in-first-page');
 const keychain = testKeychain();

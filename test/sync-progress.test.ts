@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PULL_SLICE } from '../electron/services/store/store-api';
+import { followProgress } from './support/progress-follower';
 import { AppError } from '../shared/app-error';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
@@ -39,36 +40,6 @@ import { gate } from './support/gate';
 const PATIENTS = ['prog-p1', 'prog-p2', 'prog-p3', 'prog-p4', 'prog-p5'];
 const OBSERVATIONS = 500;
 const TOTAL = PATIENTS.length * (OBSERVATIONS + 1);
-
-/**
- * Every value the worker's status.progress is set to, in order (the status
- * object is the worker's own), and `reach(n)`: the first value counting at
- * least n resources, when it is set (the pull asks for the next page while
- * it applies one, so a held next page says nothing about how far this one is).
- */
-function recordProgress(worker: SyncWorker): Array<SyncProgress | null> & { reach(resources: number): Promise<SyncProgress> } {
-  const seen: Array<SyncProgress | null> = [];
-  const waiting: Array<{ resources: number; resolve: (p: SyncProgress) => void }> = [];
-  let value: SyncProgress | null = worker.status.progress;
-  Object.defineProperty(worker.status, 'progress', {
-    get: () => value,
-    set: (next: SyncProgress | null) => {
-      value = next;
-      seen.push(next === null ? null : { ...next });
-      for (const w of [...waiting]) {
-        if (next !== null && next.resources >= w.resources) {
-          waiting.splice(waiting.indexOf(w), 1);
-          w.resolve({ ...next });
-        }
-      }
-    },
-  });
-  const reach = (resources: number) => {
-    const now = seen.findLast((p): p is SyncProgress => p !== null && p.resources >= resources);
-    return now ? Promise.resolve(now) : new Promise<SyncProgress>((resolve) => waiting.push({ resources, resolve }));
-  };
-  return Object.assign(seen, { reach });
-}
 
 describe('a long first sync shows its progress', () => {
   const keychain = testKeychain();
@@ -135,11 +106,11 @@ describe('a long first sync shows its progress', () => {
     gates = [undefined, gate()];
     const { session, worker } = await device('first-sync');
     try {
-      const seen = recordProgress(worker);
+      const { seen, reach } = followProgress(worker.status);
       const drained = worker.drain();
 
       await gates[1]!.reached;
-      const afterFirst = await seen.reach(2000);
+      const afterFirst = await reach(2000);
       assert.ok(afterFirst, 'shown once the run is longer than a page');
       assert.equal(afterFirst.resources, 2000, 'the first page, applied');
       assert.equal(afterFirst.resourcesTotal, TOTAL, 'the run\'s size from the first page\'s estimate');
@@ -190,10 +161,10 @@ describe('a long first sync shows its progress', () => {
     gates = [undefined, gate()];
     const { session, worker } = await device('older-server');
     try {
-      const seen = recordProgress(worker);
+      const { reach } = followProgress(worker.status);
       const drained = worker.drain();
       await gates[1]!.reached;
-      const progress = await seen.reach(2000);
+      const progress = await reach(2000);
       assert.deepEqual({ ...progress, patients: 0 }, { patients: 0, resources: 2000, resourcesTotal: null, secondsLeft: null });
       assert.match(syncProgressWords(progress), /^Downloading your patients: \d patients, 2,000 records so far$/);
       gates[1]!.open();
