@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,6 +18,7 @@ import { JanusSession } from '../server/signaling/janus-client.ts';
 import type { Jsep } from '../shared/consult/signaling-messages.ts';
 import { startMediaStack, type MediaStack } from './support/media-stack.ts';
 import { launchMediaChromium } from './support/media-browser.ts';
+import { readRecordings } from './support/mjr-recording.ts';
 import {
   applyAnswer,
   firstVideoFrame,
@@ -104,10 +105,13 @@ test('a publish whose jsep lacks e2ee: true is refused by the room (E2EE_REQUIRE
     await server.leave(callId, alice);
     await server.leave(callId, bob);
     await server.closeRoom(callId);
-    const recordings = readdirSync(recordDir).filter((name) => name.includes(callId) && name.endsWith('.mjr'));
-    assert.ok(recordings.some((name) => name.includes('video')), `a video recording exists (${recordings.join(', ')})`);
-    assert.ok(recordings.some((name) => name.includes('audio')), 'an audio recording exists');
-    for (const name of recordings) assert.ok(statSync(join(recordDir, name)).size > 1000, 'the recording holds media');
+    // Each holds what the subscriber got: RTP packets, not a byte count (a short call's audio file can stay under 1 kB).
+    const recordings = readRecordings(recordDir).filter((r) => r.file.includes(callId));
+    const video = recordings.filter((r) => r.info.t === 'v');
+    const audio = recordings.filter((r) => r.info.t === 'a');
+    assert.ok(video.length > 0 && video.every((r) => r.info.c === 'vp8'), `a video recording exists (${recordings.map((r) => r.file).join(', ')})`);
+    assert.ok(audio.length > 0 && audio.every((r) => r.info.c === 'opus'), 'an audio recording exists');
+    for (const r of recordings) assert.ok(r.packets.length > 0, `the recording holds media (${r.info.t}: ${r.packets.length} packets)`);
   } finally {
     await server.close();
     await publisher.context().close();
