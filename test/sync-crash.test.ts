@@ -31,6 +31,7 @@ import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 import { startBackend, type BackendProcess } from './support/backend-process';
 import { syntheticPatientBundle } from './support/synthetic-bundles';
+import { appChildArgs } from './support/bundled-entry';
 
 const CLIENT_KILLS = 20;
 const BACKEND_KILLS = 5;
@@ -136,7 +137,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       let lastApplied = 0;
       let progressed = 0;
       for (let run = 0; run < CLIENT_KILLS; run++) {
-        const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, appChildArgs(CHILD), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         // Syncing once it says so; a child that exits first, or never says so, fails the run.
         await new Promise<void>((resolve, reject) => {

@@ -23,6 +23,7 @@ import { rollbackNotice, ROLLBACK_REPORTED_MESSAGE } from '../electron/services/
 import { ROOT } from './support/cache-cli';
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { inspectCache } from './support/cache-inspect';
+import { appChildArgs } from './support/bundled-entry';
 import { CLINICIAN, auditVerify, backendChain, startRollbackRig, work, type RollbackRig } from './support/rollback-backend';
 
 const CHILD = join(ROOT, 'test', 'support', 'wal-loss-child.ts');
@@ -32,7 +33,7 @@ const localHead = (db: CacheDatabase): number => (db.prepare('SELECT max(seq) FR
 
 /** Runs the child until it reports, then kills it with SIGKILL; returns its report. */
 async function runChildAndKill(rig: RollbackRig): Promise<{ checkpointed: number; uploaded: number; written: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, appChildArgs(CHILD), {
     cwd: ROOT,
     env: {
       ...process.env,

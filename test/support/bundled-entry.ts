@@ -1,6 +1,6 @@
 /**
- * The backend's entry point (server/main.ts), which the tests start as a
- * child process hundreds of times (every backend start and every admin
+ * Bundles of the entry points the tests start as child processes. First
+ * the backend's (server/main.ts), which the tests start hundreds of times (every backend start and every admin
  * command), bundled once per test process with esbuild, the transformer tsx
  * itself uses: each start then loads one file instead of resolving and
  * transforming the module graph again under tsx's loader (about 3.5 s under
@@ -11,10 +11,12 @@
  * process exits. Test support only: it must never change what the entry
  * does, only how fast it starts, so it refuses an entry whose code reads
  * import.meta (a bundle would answer with its own folder, not the source's).
+ * Then the test children that run the app's main-process services
+ * (appChildArgs), bundled as the app's main is.
  */
 import { buildSync } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { ROOT } from './cache-cli';
 
 const built = new Map<string, string>();
@@ -35,4 +37,38 @@ export function bundledEntry(entry: string): string {
   if (built.size === 0) process.once('exit', () => built.forEach((file) => rmSync(file, { force: true })));
   built.set(entry, outfile);
   return outfile;
+}
+
+/**
+ * The argv (after process.execPath) that starts a test child running the
+ * app's main-process services. Under run-tests.sh, which bundles the app's
+ * workers (CLINICIAN_STORE_WORKER_BUNDLE names the store worker's file), the
+ * child is bundled as the app's main is (ESM here, for its top-level awaits;
+ * native modules external) and written beside those workers with __dirname
+ * set to that folder, so it starts the bundled store worker and keychain
+ * helper, as the app's main does, and skips tsx's loader (about 1.5 s per
+ * start on 2 cores). Outside run-tests.sh it is the source under tsx.
+ */
+export function appChildArgs(entry: string): string[] {
+  const workerBundle = process.env.CLINICIAN_STORE_WORKER_BUNDLE;
+  if (!workerBundle) return ['--import', 'tsx', entry];
+  const key = `app-child:${entry}`;
+  const done = built.get(key);
+  if (done) return [done];
+  if (relative(ROOT, entry).startsWith('..') || !entry.endsWith('.ts')) throw new Error("appChildArgs is for the repo's own .ts entry points");
+  const outfile = join(dirname(workerBundle), `${basename(entry, '.ts')}-${process.pid}-${built.size}.mjs`);
+  buildSync({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['better-sqlite3', 'better-sqlite3-multiple-ciphers', 'keytar', 'electron'],
+    banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url); const __dirname = import.meta.dirname; const __filename = import.meta.filename;" },
+    logLevel: 'warning',
+  });
+  if (built.size === 0) process.once('exit', () => built.forEach((file) => rmSync(file, { force: true })));
+  built.set(key, outfile);
+  return [outfile];
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ROOT } from './cache-cli';
+import { appChildArgs } from './bundled-entry';
 
 const CHILD = join(ROOT, 'test', 'support', 'cache-writer-child.ts');
 
@@ -20,7 +21,7 @@ export interface CacheChild {
 }
 
 export function startCacheChild(options: { dataDir: string; keychainService: string; mode: 'hold' | 'write'; marker?: string }): CacheChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, appChildArgs(CHILD), {
     cwd: ROOT,
     env: {
       ...process.env,
