@@ -17,6 +17,7 @@ import pg from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type DatabaseConnection, type Driver, type Generated, type PostgresPool } from 'kysely';
 import { errorCodeOf, isConnectionError } from './database-retry';
+import { withStatementCache } from './sqlite-statement-cache';
 import { operationsEvent } from './monitoring/operations-log';
 import { migrateAuthorization, type AuthorizationTables } from './authorization/authorization-schema';
 import { migrateAuditFlags, migrateAuditLedger, type AuditLedgerTables } from './audit/audit-schema';
@@ -128,7 +129,7 @@ export function openDatabase(options: { databaseUrl?: string | undefined; dataDi
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
   file.pragma('busy_timeout = 5000');
-  return { db: new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: file }) }), engine: 'sqlite' };
+  return { db: new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(file) }) }), engine: 'sqlite' };
 }
 
 /** True when the database answers a trivial query within `timeoutMs` (for /healthz; never says why not). */

@@ -128,6 +128,31 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(!backend.output().includes(MARKER), 'the logs carry nothing the database said');
     });
 
+    test('the same 500-change push sent twice at once (a retry racing the original): both get the same answers, each change lands once with one stored answer', async () => {
+      const changes: Change[] = Array.from({ length: 500 }, (_, i) => ({
+        idempotencyKey: randomUUID(),
+        resourceType: 'Observation',
+        id: `race-${engine}-${i}`,
+        baseVersion: null,
+        resource: observation(`race-${engine}-${i}`, patientId),
+      }));
+      const [a, b] = await Promise.all([post(backend.url, PUSH_PATH, { changes }, token), post(backend.url, PUSH_PATH, { changes }, token)]);
+      assert.equal(a.status, 200, a.text);
+      assert.equal(b.status, 200, b.text);
+      assert.deepEqual(b.json.results, a.json.results);
+      assert.ok((a.json.results as Array<{ status: string }>).every((r) => r.status === 'applied'));
+      const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+      try {
+        const landed = await db.selectFrom('resources').select(['id', 'version_id']).where('id', 'like', `race-${engine}-%`).execute();
+        assert.equal(landed.length, 500);
+        assert.ok(landed.every((r) => Number(r.version_id) === 1), 'each landed once, at version 1');
+        const answers = await db.selectFrom('applied_changes').select('idempotency_key').where('idempotency_key', 'in', changes.map((c) => c.idempotencyKey)).execute();
+        assert.equal(answers.length, 500, 'one stored answer per key');
+      } finally {
+        await db.destroy();
+      }
+    });
+
     test('one push creating a record, updating it, repeating a key and refusing a change between: each change sees the ones before it', async () => {
       const id = `sp-${engine}-chain`;
       const k = [randomUUID(), randomUUID(), randomUUID()];

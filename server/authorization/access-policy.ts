@@ -87,7 +87,28 @@ export async function mayReviewAuditFlags(db: Db, caller: Caller): Promise<boole
   return caller.scope === 'full' && (await hasRole(db, caller.clinicianId, 'privacy-officer'));
 }
 
-export type PatientAccess = (action: PatientAction, patientId: string) => Promise<boolean>;
+export interface PatientAccess {
+  (action: PatientAction, patientId: string): Promise<boolean>;
+  /**
+   * Looks up the facts about many patients at once (their assignments, and
+   * the grants of those not assigned: one query per 1,000 patients each),
+   * so the decisions about them that follow ask the database nothing. Only
+   * a speed-up: a decision about a patient not looked up asks on its own.
+   */
+  lookUp(patientIds: Iterable<string>): Promise<void>;
+}
+
+/** Patients per query of PatientAccess.lookUp (bound parameters, well inside SQLite's and PostgreSQL's limits). */
+const LOOKUP_CHUNK = 1000;
+
+async function assignedAmong(db: Db, clinicianId: string, patientIds: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < patientIds.length; i += LOOKUP_CHUNK) {
+    const rows = await db.selectFrom('assignments').select('patient_id').where('clinician_id', '=', clinicianId).where('patient_id', 'in', patientIds.slice(i, i + LOOKUP_CHUNK)).execute();
+    for (const r of rows) found.add(r.patient_id);
+  }
+  return found;
+}
 
 /**
  * The same decision for many patients within one request (a push, a page):
@@ -98,6 +119,16 @@ export function patientAccess(db: Db, caller: Caller, clock: Clock = systemClock
   const assigned = new Map<string, Promise<boolean>>();
   const granted = new Map<string, Promise<boolean>>();
   let officer: Promise<boolean> | null = null;
+  const lookUp = async (patientIds: Iterable<string>): Promise<void> => {
+    const unknown = [...new Set(patientIds)].filter((p) => p && !assigned.has(p));
+    if (unknown.length === 0) return;
+    const yes = await assignedAmong(db, caller.clinicianId, unknown);
+    for (const p of unknown) assigned.set(p, Promise.resolve(yes.has(p)));
+    const rest = unknown.filter((p) => !yes.has(p) && !granted.has(p));
+    if (rest.length === 0) return;
+    const grants = await grantedAmong(db, caller.clinicianId, rest, clock());
+    for (const p of rest) granted.set(p, Promise.resolve(grants.has(p)));
+  };
   const facts: Facts = {
     assigned: (p) => {
       let known = assigned.get(p);
@@ -111,7 +142,7 @@ export function patientAccess(db: Db, caller: Caller, clock: Clock = systemClock
     },
     privacyOfficer: () => (officer ??= hasRole(db, caller.clinicianId, 'privacy-officer')),
   };
-  return (action, patientId) => decide(caller, action, patientId, facts);
+  return Object.assign((action: PatientAction, patientId: string) => decide(caller, action, patientId, facts), { lookUp });
 }
 
 /**

@@ -69,7 +69,25 @@ interface PushContext {
    */
   seen: Map<string, string>;
   rows: Map<string, StoredRow | null>;
+  /**
+   * Answers waiting to be stored in one insert per ANSWERS_PER_INSERT at the
+   * end of a push applied without savepoints (a key stored meanwhile by a
+   * racing push then fails that insert, and the push with it, as a change's
+   * own insert would); null with savepoints, where each answer is stored in
+   * its change's savepoint.
+   */
+  pendingAnswers: AnswerRow[] | null;
 }
+
+interface AnswerRow {
+  device_id: string;
+  idempotency_key: string;
+  result: string;
+  created_at: string;
+}
+
+/** Stored answers per insert (four bound parameters each, well inside SQLite's and PostgreSQL's limits). */
+const ANSWERS_PER_INSERT = 250;
 
 interface StoredRow {
   json: string;
@@ -109,11 +127,19 @@ async function applyOne(ctx: PushContext, change: Change): Promise<ChangeResult>
 async function storeAnswer(ctx: PushContext, change: Change, result: ChangeResult): Promise<void> {
   const { current: _content, ...bare } = result as ChangeResult & { current?: unknown };
   const stored = JSON.stringify({ ...bare, resource: { type: change.resourceType, id: change.id } });
-  await ctx.trx
-    .insertInto('applied_changes')
-    .values({ device_id: ctx.caller.deviceId, idempotency_key: change.idempotencyKey, result: stored, created_at: ctx.clock().toISOString() })
-    .execute();
+  const row: AnswerRow = { device_id: ctx.caller.deviceId, idempotency_key: change.idempotencyKey, result: stored, created_at: ctx.clock().toISOString() };
+  if (ctx.pendingAnswers) ctx.pendingAnswers.push(row);
+  else await ctx.trx.insertInto('applied_changes').values(row).execute();
   ctx.seen.set(change.idempotencyKey, stored);
+}
+
+/** Stores the answers a push without savepoints held back (see PushContext.pendingAnswers). */
+async function storePendingAnswers(ctx: PushContext): Promise<void> {
+  const rows = ctx.pendingAnswers ?? [];
+  for (let i = 0; i < rows.length; i += ANSWERS_PER_INSERT) {
+    await ctx.trx.insertInto('applied_changes').values(rows.slice(i, i + ANSWERS_PER_INSERT)).execute();
+  }
+  rows.length = 0;
 }
 
 /** Reads the push's stored answers and records in one query each (see PushContext.seen and rows). */
@@ -133,6 +159,15 @@ async function prefetch(ctx: PushContext, changes: Change[]): Promise<void> {
     const found = await ctx.trx.selectFrom('resources').select(['id', 'json', 'version_id', 'patient_id']).where('resource_type', '=', type).where('id', 'in', [...ids]).execute();
     for (const r of found) ctx.rows.set(`${type}/${r.id}`, { json: r.json, version_id: r.version_id, patient_id: r.patient_id });
   }
+  // The patients the decisions will ask about: a stored record's own, else the one a create's body names.
+  const patients = new Set<string>();
+  for (const c of changes) {
+    if (ctx.seen.has(c.idempotencyKey)) continue;
+    const stored = ctx.rows.get(`${c.resourceType}/${c.id}`);
+    const patient = stored ? stored.patient_id : patientIdOf(c.resourceType, c.id, c.resource, new Map());
+    if (patient) patients.add(patient);
+  }
+  await ctx.may.lookUp(patients);
 }
 
 /** A repeated key: the stored outcome; for a conflict, the current record only if this caller may read it now. */
@@ -256,7 +291,7 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
   const disclosed = new Map<string, Set<string>>();
   const written = new Map<string, Set<string>>();
-  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller, clock), written, disclosed, seen: new Map(), rows: new Map() };
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller, clock), written, disclosed, seen: new Map(), rows: new Map(), pendingAnswers: savepoints ? null : [] };
   await prefetch(ctx, changes);
   const results: ChangeResult[] = [];
   let refusedByDb = 0;
@@ -313,6 +348,12 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       if (all) for (const id of ids) all.add(id);
       else written.set(type, ids);
     }
+  }
+  try {
+    await storePendingAnswers(ctx);
+  } catch (err) {
+    if (!isRefusalOfData(err)) throw err;
+    throw new NeedsSavepoints(err);
   }
   // The change number last: the counter row stays locked from here to commit (so pushes commit in
   // number order and a pull never skips one), and taking it after the writes keeps that lock for a
