@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { appChildArgs } from './bundled-entry';
 
 export const ROOT = resolve(process.env.CLINICIAN_TEST_ROOT ?? process.cwd());
 export const CLI = resolve(ROOT, 'electron/cli/cache-cli.ts');
@@ -14,8 +15,9 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Bundled as the app's main is, under run-tests.sh (see bundled-entry.ts appChildArgs); the source under tsx otherwise. */
 export function cliArgs(args: string[]): string[] {
-  return ['--import', 'tsx', CLI, ...args];
+  return [...appChildArgs(CLI), ...args];
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
