@@ -3,10 +3,11 @@
  * its prepared statements kept and reused: Kysely's driver prepares every
  * query it runs, and on a push of 500 changes preparing (parsing and
  * planning the SQL in SQLite) cost more CPU than running the statements.
- * The most recently used statements are kept, by their SQL text (the
- * parameters are bound at each run, never part of the text); the oldest is
- * dropped past the limit (texts with IN lists of many lengths would
- * otherwise grow it without end).
+ * The most recently used statements are kept, by their SQL text (values are
+ * bound at each run; the few literals some queries carry come from small
+ * fixed sets); the least recently used is dropped past the limit: IN lists
+ * and multi-row inserts of every length are distinct texts (a push alone
+ * makes hundreds), and would otherwise grow it without end.
  *
  * Reuse is safe because a statement runs to completion inside one
  * synchronous call (all or run) on this one connection. It must never serve
@@ -16,7 +17,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
-/** How many distinct SQL texts are kept prepared (the backend runs fewer than a hundred kinds). */
+/** How many distinct SQL texts are kept prepared: every fixed query the backend runs, and the lengths of lists used most lately. */
 export const KEPT_STATEMENTS = 256;
 
 export function withStatementCache(file: Database, kept = KEPT_STATEMENTS): SqliteDatabase {

@@ -91,9 +91,11 @@ export interface PatientAccess {
   (action: PatientAction, patientId: string): Promise<boolean>;
   /**
    * Looks up the facts about many patients at once (their assignments, and
-   * the grants of those not assigned: one query per 1,000 patients each),
-   * so the decisions about them that follow ask the database nothing. Only
-   * a speed-up: a decision about a patient not looked up asks on its own.
+   * the grants of those not assigned, by the clock now: one query per 1,000
+   * patients each), so the decisions about them that follow ask the
+   * database nothing. As with facts looked up one by one, they hold for the
+   * rest of the request (a push: well under a second), from the lookup on.
+   * A decision about a patient not looked up asks on its own.
    */
   lookUp(patientIds: Iterable<string>): Promise<void>;
 }

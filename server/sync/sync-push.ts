@@ -20,9 +20,11 @@
  * locked past the retries, read-only, disk full, timeouts) says nothing
  * about the change: the whole push fails with 503 SERVICE_UNAVAILABLE and
  * stores no answer, so the device sends it again; never `refused` for it. A push is first
- * applied without savepoints; only if the database refuses one of its
- * changes is it rolled back and applied again with a savepoint per change
- * (SAVEPOINT, then RELEASE or ROLLBACK TO). Savepoints on every push would
+ * applied without savepoints, its answers stored together at its end; only
+ * if the database refuses one of its changes (or that store of answers: a
+ * key stored meanwhile by a racing push) is it rolled back and applied again
+ * with a savepoint per change (SAVEPOINT, then RELEASE or ROLLBACK TO), each
+ * answer stored in its change's savepoint. Savepoints on every push would
  * cost two more statements per change (two round trips each on
  * PostgreSQL, where 500 writing subtransactions in one transaction also
  * overflow the per-backend subtransaction cache and slow every other
@@ -139,7 +141,8 @@ async function storePendingAnswers(ctx: PushContext): Promise<void> {
   for (let i = 0; i < rows.length; i += ANSWERS_PER_INSERT) {
     await ctx.trx.insertInto('applied_changes').values(rows.slice(i, i + ANSWERS_PER_INSERT)).execute();
   }
-  rows.length = 0;
+  // Any answer after this one is stored at once (none is held back unflushed).
+  ctx.pendingAnswers = null;
 }
 
 /** Reads the push's stored answers and records in one query each (see PushContext.seen and rows). */
@@ -286,7 +289,8 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
  * the primary key, rolls back whole, and its retry gets the stored answer.
  * With `savepoints`, each change is applied (and its answer stored) in its
  * own savepoint, and one the database refuses is answered `refused`;
- * without, such a change aborts the push with NeedsSavepoints.
+ * without, the answers are stored at the end, and such a change (or a
+ * refusal of that store) aborts the push with NeedsSavepoints.
  */
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
   const disclosed = new Map<string, Set<string>>();
