@@ -50,7 +50,12 @@ export CLINICIAN_SECURITY_LOG="$scratch/security.log"
 source test/with-postgres.sh
 start_private_postgres
 
-files=$(find test -name '*.test.ts' | sort)
+# The slowest files start first (their times in a CI run of 2026-11-27, most
+# over a minute), then the rest by name: two at a time, a long file started
+# last would run alone at the end while the other slot sits idle.
+slow_first="test/sync-crash.test.ts test/undo-window.test.ts test/media/consult-attacks.test.ts test/browser/passkey.browser.test.ts test/audit-chain.test.ts test/demo.test.ts test/crash-import.test.ts test/cache-rollback.test.ts"
+all=$(find test -name '*.test.ts' | sort)
+files=$(for f in $slow_first; do grep -xF "$f" <<< "$all" || true; done; grep -vxF -f <(tr ' ' '\n' <<< "$slow_first") <<< "$all")
 if [ "$#" -gt 0 ]; then files="$*"; fi
 
 # Files run CLINICIAN_TEST_CONCURRENCY at a time (default 2: most of a file's
