@@ -12,6 +12,7 @@
 import { patientIdOf, patientIndexFields, sortDateOf } from '../../../shared/fhir-fields';
 import type { FhirResource } from '../../../shared/contract';
 import type { CacheDatabase } from '../cache-database';
+import { perConnection } from './per-connection';
 
 /** The fields that tell one person from another: PHI, compared in memory only, never logged or put in a message. */
 export interface PatientIdentity {
@@ -45,14 +46,8 @@ export interface HeldResource {
   versionId: string | null;
 }
 
-const writers = new WeakMap<CacheDatabase, ResourceWriter>();
-
 /** The connection's writer (made at its first use, gone with the connection). */
-export function resourceWriter(db: CacheDatabase): ResourceWriter {
-  let writer = writers.get(db);
-  if (!writer) writers.set(db, (writer = createResourceWriter(db)));
-  return writer;
-}
+export const resourceWriter: (db: CacheDatabase) => ResourceWriter = perConnection((db) => createResourceWriter(db));
 
 function createResourceWriter(db: CacheDatabase): ResourceWriter {
   const upsert = db.prepare(

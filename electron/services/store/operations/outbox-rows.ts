@@ -16,6 +16,7 @@ import { patientIdOf, sortDateOf } from '../../../../shared/fhir-fields';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { PULLED_PREFIX } from './pulled-versions';
+import { perConnection } from '../per-connection';
 
 /** Whether the resource waits for the clinician's choice on a conflict. */
 export function hasOpenConflict(tx: StoreTx, resourceType: string, id: string): boolean {
@@ -170,7 +171,7 @@ export function pulledWhileQueued(tx: StoreTx, resourceType: string, id: string)
 }
 
 export function forgetPulledWhileQueued(tx: StoreTx, resourceType: string, id: string): void {
-  tx.db.prepare('DELETE FROM sync_state WHERE key = ?').run(`${PULLED_PREFIX}${resourceType}/${id}`);
+  settleStatements(tx.db).forgetPulled.run(`${PULLED_PREFIX}${resourceType}/${id}`);
 }
 
 /**
@@ -206,23 +207,29 @@ export function stillQueued(tx: StoreTx, { keys }: StoreArgs<'stillQueued'>): st
  * conflicts table, folding in later queued changes of the resource; one
  * without content is held; a refusal keeps the entry with its reason.
  */
-export function settlePush(tx: StoreTx, { results }: StoreArgs<'settlePush'>): null {
-  const { db } = tx;
-  const entryOf = db.prepare('SELECT resource_type, resource_id, resource FROM outbox WHERE idempotency_key = ?');
-  const remove = db.prepare('DELETE FROM outbox WHERE idempotency_key = ?');
-  const setVersion = db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?');
-  const rebase = db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?');
-  const localCopy = db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck();
-  const dropQueued = db.prepare('DELETE FROM outbox WHERE resource_type = ? AND resource_id = ?');
-  const dropConflicts = db.prepare('DELETE FROM conflicts WHERE resource_type = ? AND resource_id = ?');
-  const keepConflict = db.prepare(
+/** settlePush's statements (and forgetPulledWhileQueued's), prepared once per connection: a push settles up to 500 answers. */
+const settleStatements = perConnection((db) => ({
+  entryOf: db.prepare('SELECT resource_type, resource_id FROM outbox WHERE idempotency_key = ?'),
+  queuedResource: db.prepare('SELECT resource FROM outbox WHERE idempotency_key = ?').pluck(),
+  remove: db.prepare('DELETE FROM outbox WHERE idempotency_key = ?'),
+  setVersion: db.prepare('UPDATE resources SET version_id = ? WHERE resource_type = ? AND id = ?'),
+  rebase: db.prepare('UPDATE outbox SET base_version = ? WHERE resource_type = ? AND resource_id = ?'),
+  localCopy: db.prepare('SELECT json FROM resources WHERE resource_type = ? AND id = ?').pluck(),
+  dropQueued: db.prepare('DELETE FROM outbox WHERE resource_type = ? AND resource_id = ?'),
+  dropConflicts: db.prepare('DELETE FROM conflicts WHERE resource_type = ? AND resource_id = ?'),
+  keepConflict: db.prepare(
     'INSERT INTO conflicts (idempotency_key, resource_type, resource_id, mine, theirs, their_version, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
+  ),
   // attempts were counted when the push went out (markSent).
-  const refuse = db.prepare('UPDATE outbox SET last_error = ? WHERE idempotency_key = ?');
-  const hold = db.prepare('UPDATE outbox SET held_at = ? WHERE idempotency_key = ?');
+  refuse: db.prepare('UPDATE outbox SET last_error = ? WHERE idempotency_key = ?'),
+  hold: db.prepare('UPDATE outbox SET held_at = ? WHERE idempotency_key = ?'),
+  forgetPulled: db.prepare('DELETE FROM sync_state WHERE key = ?'),
+}));
+
+export function settlePush(tx: StoreTx, { results }: StoreArgs<'settlePush'>): null {
+  const { entryOf, queuedResource, remove, setVersion, rebase, localCopy, dropQueued, dropConflicts, keepConflict, refuse, hold } = settleStatements(tx.db);
   for (const r of results) {
-    const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string; resource: string } | undefined;
+    const entry = entryOf.get(r.idempotencyKey) as { resource_type: string; resource_id: string } | undefined;
     if (!entry) continue;
     if (r.status === 'applied') {
       remove.run(r.idempotencyKey);
@@ -237,7 +244,7 @@ export function settlePush(tx: StoreTx, { results }: StoreArgs<'settlePush'>): n
       // not this change's conflict: never stored, shown or installed; held the same.
       hold.run(new Date().toISOString(), r.idempotencyKey);
     } else if (r.status === 'conflict') {
-      const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? entry.resource;
+      const mine = (localCopy.get(entry.resource_type, entry.resource_id) as string | undefined) ?? (queuedResource.get(r.idempotencyKey) as string);
       dropQueued.run(entry.resource_type, entry.resource_id);
       dropConflicts.run(entry.resource_type, entry.resource_id);
       forgetPulledWhileQueued(tx, entry.resource_type, entry.resource_id);

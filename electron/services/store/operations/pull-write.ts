@@ -14,8 +14,8 @@
  */
 import type { DraftKind, FhirResource } from '../../../../shared/contract';
 import { draftTargetRef, isBlankDraftJson } from '../../drafts';
-import type { Statement } from 'better-sqlite3-multiple-ciphers';
 import { resourceWriter } from '../resource-writer';
+import { perConnection } from '../per-connection';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { keepPulledWhileQueued } from './pulled-versions';
@@ -43,24 +43,15 @@ export function pullCursor(tx: StoreTx): string | null {
 }
 
 /** The per-resource statements of a slice, prepared once per connection. */
-const statements = new WeakMap<StoreTx['db'], { waiting: Statement; pendingOf: Statement }>();
-
-function pullStatements(db: StoreTx['db']) {
-  let s = statements.get(db);
-  if (!s) {
-    s = {
-      // Any local work at all: with none (a first sync), no resource needs the check below.
-      waiting: db.prepare('SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM conflicts)').pluck(),
-      pendingOf: db
-        .prepare(
-          'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
-        )
-        .pluck(),
-    };
-    statements.set(db, s);
-  }
-  return s;
-}
+const pullStatements = perConnection((db) => ({
+  // Any local work at all: with none (a first sync), no resource needs the check below.
+  waiting: db.prepare('SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM conflicts)').pluck(),
+  pendingOf: db
+    .prepare(
+      'SELECT EXISTS (SELECT 1 FROM outbox WHERE resource_type = @type AND resource_id = @id) OR EXISTS (SELECT 1 FROM conflicts WHERE resource_type = @type AND resource_id = @id)',
+    )
+    .pluck(),
+}));
 
 export function applyPullPage(tx: StoreTx, { resources, cursor, assignedPatients, last }: StoreArgs<'applyPullPage'>): StoreResults['applyPullPage'] {
   const { db } = tx;
