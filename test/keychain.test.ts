@@ -16,7 +16,7 @@ import { AppError } from '../shared/app-error';
 import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
-import { ROOT, cliArgs } from './support/cache-cli';
+import { ROOT, cliSourceArgs } from './support/cache-cli';
 import { SYNTHEA_FILES } from './support/synthea';
 
 function filesUnder(dir: string): string[] {
@@ -109,7 +109,7 @@ test('with no keychain at all, the app fails closed with a clear message and wri
     const env = { ...process.env };
     delete env.DBUS_SESSION_BUS_ADDRESS;
     delete env.DISPLAY;
-    const r = spawnSync(process.execPath, cliArgs(['import', SYNTHEA_FILES[0]!, '--data-dir', dataDir]), { cwd: ROOT, env, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, cliSourceArgs(['import', SYNTHEA_FILES[0]!, '--data-dir', dataDir]), { cwd: ROOT, env, encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /KEYCHAIN_UNAVAILABLE: The OS keychain is not available/);
     assert.doesNotMatch(r.stderr, /autolaunch|X11/, 'the raw keytar error is not shown');
@@ -130,7 +130,7 @@ test('with a locked keychain, the app fails closed and writes nothing', () => {
       gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \\
         --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/collection/login']" >/dev/null
       exec "$@"`;
-    const r = spawnSync('dbus-run-session', ['--', 'bash', '-c', script, 'locked', process.execPath, ...cliArgs(['import', SYNTHEA_FILES[0]!, '--data-dir', dataDir])], {
+    const r = spawnSync('dbus-run-session', ['--', 'bash', '-c', script, 'locked', process.execPath, ...cliSourceArgs(['import', SYNTHEA_FILES[0]!, '--data-dir', dataDir])], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, DISPLAY: '' },
