@@ -201,12 +201,6 @@ export function stillQueued(tx: StoreTx, { keys }: StoreArgs<'stillQueued'>): st
   return tx.db.prepare('SELECT idempotency_key FROM outbox WHERE idempotency_key IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(keys)) as string[];
 }
 
-/**
- * Records the backend's answers (see ../../outbox.ts settle): applied entries
- * leave and re-base later ones; a conflict with content moves to the
- * conflicts table, folding in later queued changes of the resource; one
- * without content is held; a refusal keeps the entry with its reason.
- */
 /** settlePush's statements (and forgetPulledWhileQueued's), prepared once per connection: a push settles up to 500 answers. */
 const settleStatements = perConnection((db) => ({
   entryOf: db.prepare('SELECT resource_type, resource_id FROM outbox WHERE idempotency_key = ?'),
@@ -226,6 +220,12 @@ const settleStatements = perConnection((db) => ({
   forgetPulled: db.prepare('DELETE FROM sync_state WHERE key = ?'),
 }));
 
+/**
+ * Records the backend's answers (see ../../outbox.ts settle): applied entries
+ * leave and re-base later ones; a conflict with content moves to the
+ * conflicts table, folding in later queued changes of the resource; one
+ * without content is held; a refusal keeps the entry with its reason.
+ */
 export function settlePush(tx: StoreTx, { results }: StoreArgs<'settlePush'>): null {
   const { entryOf, queuedResource, remove, setVersion, rebase, localCopy, dropQueued, dropConflicts, keepConflict, refuse, hold } = settleStatements(tx.db);
   for (const r of results) {
