@@ -21,7 +21,15 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 export const KEPT_STATEMENTS = 256;
 
 export function withStatementCache(file: Database, kept = KEPT_STATEMENTS): SqliteDatabase {
-  const statements = new Map<string, Statement>();
+  const statements = new Map<string, SqliteStatement>();
+  const keep = (statement: Statement): SqliteStatement => ({
+    reader: statement.reader,
+    all: (parameters) => statement.all(parameters),
+    run: (parameters) => statement.run(parameters),
+    iterate: () => {
+      throw new Error('the backend streams no query from a kept statement');
+    },
+  });
   return {
     prepare(text: string): SqliteStatement {
       let statement = statements.get(text);
@@ -29,18 +37,11 @@ export function withStatementCache(file: Database, kept = KEPT_STATEMENTS): Sqli
         // Most recently used last, so the first key is the one to drop.
         statements.delete(text);
       } else {
-        statement = file.prepare(text);
+        statement = keep(file.prepare(text));
         if (statements.size >= kept) statements.delete(statements.keys().next().value as string);
       }
       statements.set(text, statement);
-      return {
-        reader: statement.reader,
-        all: (parameters) => statement.all(parameters),
-        run: (parameters) => statement.run(parameters),
-        iterate: () => {
-          throw new Error('the backend streams no query from a kept statement');
-        },
-      };
+      return statement;
     },
     close(): void {
       statements.clear();

@@ -141,7 +141,7 @@ async function storePendingAnswers(ctx: PushContext): Promise<void> {
   for (let i = 0; i < rows.length; i += ANSWERS_PER_INSERT) {
     await ctx.trx.insertInto('applied_changes').values(rows.slice(i, i + ANSWERS_PER_INSERT)).execute();
   }
-  // Any answer after this one is stored at once (none is held back unflushed).
+  // Any answer after this flush is stored at once (none is held back unflushed).
   ctx.pendingAnswers = null;
 }
 
