@@ -14,29 +14,41 @@
  * Then the test children that run the app's main-process services
  * (appChildArgs), bundled as the app's main is.
  */
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { ROOT } from './cache-cli';
 
 const built = new Map<string, string>();
 
-/** The path of a bundle of `entry` (an absolute .ts path under the repo), built on first use in this process. */
-export function bundledEntry(entry: string): string {
-  const done = built.get(entry);
+/**
+ * Builds `entry` (an absolute .ts path under the repo) once per test process
+ * and kind of bundle (`kind`), into `dir`, with esbuild's `options` on top of
+ * the common ones; `check` may refuse the bundle. Every bundle built is
+ * removed when the process exits.
+ */
+function buildOnce(kind: string, entry: string, dir: string, options: BuildOptions, check?: (outfile: string) => void): string {
+  const key = `${kind}:${entry}`;
+  const done = built.get(key);
   if (done) return done;
-  if (relative(ROOT, entry).startsWith('..') || !entry.endsWith('.ts')) throw new Error("bundledEntry is for the repo's own .ts entry points");
-  const dir = join(ROOT, 'node_modules', '.cache', 'clinician-tests');
+  if (relative(ROOT, entry).startsWith('..') || !entry.endsWith('.ts')) throw new Error(`${kind} is for the repo's own .ts entry points`);
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, `${basename(entry, '.ts')}-${process.pid}-${built.size}.mjs`);
-  buildSync({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' });
-  if (/import\.meta\b/.test(readFileSync(outfile, 'utf8'))) {
-    rmSync(outfile, { force: true });
-    throw new Error(`${relative(ROOT, entry)} reads import.meta: a bundle of it would not do what the source does`);
-  }
+  buildSync({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', ...options });
+  check?.(outfile);
   if (built.size === 0) process.once('exit', () => built.forEach((file) => rmSync(file, { force: true })));
-  built.set(entry, outfile);
+  built.set(key, outfile);
   return outfile;
+}
+
+/** The path of a bundle of `entry` (an absolute .ts path under the repo), built on first use in this process. */
+export function bundledEntry(entry: string): string {
+  return buildOnce('bundledEntry', entry, join(ROOT, 'node_modules', '.cache', 'clinician-tests'), { packages: 'external' }, (outfile) => {
+    if (/import\.meta\b/.test(readFileSync(outfile, 'utf8'))) {
+      rmSync(outfile, { force: true });
+      throw new Error(`${relative(ROOT, entry)} reads import.meta: a bundle of it would not do what the source does`);
+    }
+  });
 }
 
 /**
@@ -52,23 +64,10 @@ export function bundledEntry(entry: string): string {
 export function appChildArgs(entry: string): string[] {
   const workerBundle = process.env.CLINICIAN_STORE_WORKER_BUNDLE;
   if (!workerBundle) return ['--import', 'tsx', entry];
-  const key = `app-child:${entry}`;
-  const done = built.get(key);
-  if (done) return [done];
-  if (relative(ROOT, entry).startsWith('..') || !entry.endsWith('.ts')) throw new Error("appChildArgs is for the repo's own .ts entry points");
-  const outfile = join(dirname(workerBundle), `${basename(entry, '.ts')}-${process.pid}-${built.size}.mjs`);
-  buildSync({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3', 'better-sqlite3-multiple-ciphers', 'keytar', 'electron'],
-    banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url); const __dirname = import.meta.dirname; const __filename = import.meta.filename;" },
-    logLevel: 'warning',
-  });
-  if (built.size === 0) process.once('exit', () => built.forEach((file) => rmSync(file, { force: true })));
-  built.set(key, outfile);
-  return [outfile];
+  return [
+    buildOnce('appChildArgs', entry, dirname(workerBundle), {
+      external: ['better-sqlite3', 'better-sqlite3-multiple-ciphers', 'keytar', 'electron'],
+      banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url); const __dirname = import.meta.dirname; const __filename = import.meta.filename;" },
+    }),
+  ];
 }
