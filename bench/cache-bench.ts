@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from '../electron/services/audit-chain';
 import { importBundle } from '../electron/services/bundle-import';
 import type { CacheSession } from '../electron/services/cache-session';
+import { openChart } from '../electron/services/patient-records';
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { putDraft } from '../electron/services/drafts';
 import { createOsSecretStore } from '../electron/services/secret-store';
@@ -158,10 +159,9 @@ export async function runCacheBench(isQuick: boolean): Promise<Record<string, un
     const readsPlain = await readsOn(plain, 'plaintext');
 
     // The store's calls, each awaited through the session (main to the store's worker and back, as the app runs them).
-    const chartOf = (s: CacheSession) => s.store.call('openChart', { patientId: 'bench-chart' });
+    const chartOf = (s: CacheSession) => openChart(s, 'bench-chart');
     const opened = await chartOf(encrypted);
-    if (!opened.found) throw new Error('bench chart missing');
-    const chartResources = Object.values(opened.chart.groups).reduce((a, g) => a + g.items.length, 1);
+    const chartResources = Object.values(opened.groups).reduce((a, g) => a + g.items.length, 1);
     await interleaved([encrypted, plain], 50, chartOf); // warm-up
     const [chartEnc, chartPlain] = (await interleaved([encrypted, plain], CHART_OPENS, chartOf)).map(stats);
 

@@ -43,6 +43,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
 import type { CacheSession } from '../electron/services/cache-session';
+import { openChart } from '../electron/services/patient-records';
 import type { CacheDatabase } from '../electron/services/cache-database';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { deleteDeviceKeys } from '../electron/services/device-keys';
@@ -204,12 +205,12 @@ async function chartFigure(sessions: [CacheSession, CacheSession], sizes: Sizes)
     const index = Math.floor(Math.random() * sizes.patients);
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const start = process.hrtime.bigint();
-      await sessions[k]!.store.call('openChart', { patientId: patientId(index) });
+      await openChart(sessions[k]!, patientId(index));
       if (i >= 50) samples[k]!.push(ms(start)); // the first 50 rounds warm up
     }
   }
   const [enc, plain] = [stats(samples[0]), stats(samples[1])];
-  return { opens: sizes.charts, via: 'session.store.call (the worker\'s round trip included)', encrypted: enc, plaintext: plain, ratio_p50: round(enc.p50_ms / plain.p50_ms), ratio_p95: round(enc.p95_ms / plain.p95_ms) };
+  return { opens: sizes.charts, via: 'patient-records openChart (the worker\'s round trip and main\'s parse of the answer included)', encrypted: enc, plaintext: plain, ratio_p50: round(enc.p50_ms / plain.p50_ms), ratio_p95: round(enc.p95_ms / plain.p95_ms) };
 }
 
 /** Each of `typedNames` patients' names ("family given") typed one letter at a time: one search per keystroke. */

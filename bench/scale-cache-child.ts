@@ -13,6 +13,7 @@
  * `node --import tsx`; benchmarks only, asserts nothing.
  */
 import type { CacheSession } from '../electron/services/cache-session';
+import { openChart } from '../electron/services/patient-records';
 import { createOsSecretStore } from '../electron/services/secret-store';
 import { patientId } from './scale-data';
 import { chartOpens, openBenchSession, openOwnConnection, randomReads, rssMb } from './scale-workload';
@@ -40,7 +41,7 @@ try {
     const j = Math.floor(Math.random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  for (const i of order) await session.store.call('openChart', { patientId: patientId(i) });
+  for (const i of order) await openChart(session, patientId(i));
   await chartOpens(session, job.patients, job.charts);
   const chart = stats(await chartOpens(session, job.patients, job.charts));
   const app = rssMb();

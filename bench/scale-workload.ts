@@ -16,6 +16,7 @@
 import { join } from 'node:path';
 import { openCacheDatabase, type CacheDatabase } from '../electron/services/cache-database';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
+import { openChart } from '../electron/services/patient-records';
 import { dropKeys, loadDeviceKeys } from '../electron/services/device-keys';
 import type { SecretStore } from '../electron/services/secret-store';
 import { PAGE_CACHE_KIB_DEFAULT } from '../electron/services/page-cache-policy';
@@ -107,7 +108,7 @@ export async function chartOpens(session: CacheSession, patients: number, count:
   for (let i = 0; i < count; i++) {
     const id = patientId(Math.floor(Math.random() * patients));
     const start = process.hrtime.bigint();
-    await session.store.call('openChart', { patientId: id });
+    await openChart(session, id);
     samples.push(ms(start));
   }
   return samples;

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
 import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
+import { chartSchema } from '../shared/contract';
 import { ROOT } from './support/cache-cli';
 import { auditCount, bundleResources, closedTestCache, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
@@ -34,22 +35,30 @@ test('reads and writes answer from the worker, each with its audit entries in th
     const imported = auditCount(o.db);
     assert.ok(imported > before, 'the import wrote its entries');
 
-    const chart = await o.store.call('openChart', { patientId: 'store-p1' });
-    assert.ok(chart.found);
-    assert.equal(chart.chart.summary.id, 'store-p1');
-    assert.equal(chart.chart.groups.Observation?.total, 5);
+    const answer = await o.store.call('openChart', { patientId: 'store-p1' });
+    assert.ok(answer.found);
+    // The chart comes as JSON text built from the stored resources: it parses to a chart as chart.open's contract says.
+    const chart = chartSchema.parse(JSON.parse(answer.chartJson));
+    assert.equal(chart.summary.id, 'store-p1');
+    assert.equal(chart.groups.Observation?.total, 5);
+    assert.equal(chart.groups.Observation?.items.length, 5);
+    assert.equal(chart.patient.id, 'store-p1');
     const read = (o.db.prepare("SELECT entry FROM audit_log WHERE patient_id = ? AND action = 'R'").all('store-p1') as Array<{ entry: string }>).map(storedEntry);
     assert.deepEqual(
       read.map((e) => [e.action, e.outcome, e.network, e.actor, e.entities.length]),
       [['R', '0', 'offline', ACTOR, 6]],
       'one read entry naming the patient and the five observations, with the network state main sent',
     );
+    // The print view reads the chart parsed inside the store (chartOf): the same chart as chart.open's text.
+    const printed = await o.store.call('preparePrint', { patientId: 'store-p1', output: 'pdf', reasonCode: 'continuity-of-care', query: null });
+    assert.ok(printed.found);
+    assert.deepEqual(printed.chart, JSON.parse(answer.chartJson));
 
     const missing = await o.store.call('openChart', { patientId: 'not-here' });
     assert.deepEqual(missing, { found: false });
     assert.equal(o.db.prepare("SELECT outcome FROM audit_log WHERE patient_id = 'not-here'").pluck().get(), '4', 'a failed read is audited in the same call');
 
-    const search = await o.store.call('searchPatients', { query: chart.chart.summary.name.split(' ')[0]! });
+    const search = await o.store.call('searchPatients', { query: chart.summary.name.split(' ')[0]! });
     assert.deepEqual(search.patients.map((p) => p.id), ['store-p1']);
     const worklist = await o.store.call('patientWorklist', {});
     assert.deepEqual(worklist.patients.map((p) => p.id), ['store-p1']);

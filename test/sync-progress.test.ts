@@ -22,6 +22,7 @@ import { followProgress } from './support/progress-follower';
 import { AppError } from '../shared/app-error';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession } from '../electron/services/cache-session';
+import { openChart } from '../electron/services/patient-records';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { pullChanges } from '../electron/services/sync-pull';
 import type { CacheStore, StoreArgs, StoreCallName, StoreResults } from '../electron/services/store/store-api';
@@ -119,9 +120,8 @@ describe('a long first sync shows its progress', () => {
       assert.match(syncProgressWords(afterFirst), /^Downloading your patients: \d patients, 2,000 of about 2,505 records, (less than a minute|about \d+ min) left$/);
 
       // The first patient is whole in the cache (the feed brings it first, whole): its chart opens while the rest waits.
-      const chart = await session.store.call('openChart', { patientId: PATIENTS[0]! });
-      assert.ok(chart.found, 'a chart already synced opens during the sync');
-      assert.equal(chart.chart.groups.Observation?.total, OBSERVATIONS);
+      const chart = await openChart(session, PATIENTS[0]!);
+      assert.equal(chart.groups.Observation?.total, OBSERVATIONS, 'a chart already synced opens during the sync');
       assert.ok(worker.status.progress, 'the sync is still under way');
 
       gates[1]!.open();

@@ -20,7 +20,8 @@ export function searchPatients(session: CacheSession, query: string): Promise<{ 
 export async function openChart(session: CacheSession, patientId: string): Promise<Chart> {
   const answer = await session.store.call('openChart', { patientId });
   if (!answer.found) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
-  return answer.chart;
+  // The store answers the chart as JSON text (one copy across threads); dispatch validates what this returns.
+  return JSON.parse(answer.chartJson) as Chart;
 }
 
 /** Who accessed this patient's record on this device, newest first, with display names where this computer knows them. */

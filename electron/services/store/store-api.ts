@@ -291,7 +291,8 @@ export interface StoreResults {
   integrityCheck: null;
   backupTo: { bytes: number };
   searchPatients: { patients: PatientSummary[]; truncated: boolean };
-  openChart: { found: true; chart: Chart } | { found: false };
+  /** The chart as JSON text (`Chart`), built from the stored resources' JSON: main parses it. */
+  openChart: { found: true; chartJson: string } | { found: false };
   patientWorklist: { patients: WorklistRow[]; truncated: boolean };
   patientAccessTrail: AuditEntryView[];
   appendAudit: { seqs: number[] };

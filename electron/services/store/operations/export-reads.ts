@@ -14,7 +14,7 @@
  * (audited, outcome 4, nothing read) and answer `{ found: false }`.
  * Never return a chart or a Bundle without the entries that name it.
  */
-import { CHART_ITEMS_PER_TYPE, openChart } from './patient-reads';
+import { CHART_ITEMS_PER_TYPE, chartOf } from './patient-reads';
 import { exportAuditRecords } from '../../export/export-audit';
 import { buildPatientSummary, type SectionFilter, type SummaryReader } from '../../export/patient-summary-bundle';
 import type { StoreArgs, StoreResults } from '../store-api';
@@ -43,12 +43,12 @@ export function exportablePatient(tx: StoreTx, { patientId, refusal }: StoreArgs
 
 export function preparePrint(tx: StoreTx, { patientId, output, reasonCode, query }: StoreArgs<'preparePrint'>): StoreResults['preparePrint'] {
   if (!exportablePatient(tx, { patientId, refusal: { subtype: 'print', format: output, reasonCode, query } })) return { found: false };
-  const answer = openChart(tx, { patientId });
-  if (!answer.found) return answer;
+  const chart = chartOf(tx, patientId);
+  if (!chart) return { found: false };
   const read = [`Patient/${patientId}`];
-  for (const [type, group] of Object.entries(answer.chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
+  for (const [type, group] of Object.entries(chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
   for (const record of exportAuditRecords({ subtype: 'print', patientId, format: output, reasonCode, query, read, outcome: '0' })) tx.audit.append(record);
-  return answer;
+  return { found: true, chart };
 }
 
 export function exportSummary(tx: StoreTx, { patientId, author, now, reasonCode, query }: StoreArgs<'exportSummary'>): StoreResults['exportSummary'] {

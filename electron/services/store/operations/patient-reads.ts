@@ -65,37 +65,65 @@ export function searchPatients(tx: StoreTx, { query }: StoreArgs<'searchPatients
   return { patients: shown.map(toSummary), truncated: rows.length > shown.length };
 }
 
+/** A chart as the cache holds it: the stored JSON of each resource, unparsed. */
+interface ChartRows {
+  summary: PatientSummary;
+  patientJson: string;
+  groups: Array<{ type: string; total: number; items: Array<{ id: string; json: string }> }>;
+}
+
 /**
  * A patient's chart: resources grouped by type, newest first. Audited as a
  * read (R) naming every resource read; a patient the cache does not hold is
  * audited as a failed read (outcome 4) in the same transaction and answered
- * `found: false` (the caller turns it into NOT_FOUND).
+ * `undefined`.
  */
-export function openChart(tx: StoreTx, { patientId }: StoreArgs<'openChart'>): StoreResults['openChart'] {
+function readChart(tx: StoreTx, patientId: string): ChartRows | undefined {
   const { db } = tx;
-  const json = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) as string | undefined;
-  if (json === undefined) {
+  const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) as string | undefined;
+  if (patientJson === undefined) {
     tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' });
-    return { found: false };
+    return undefined;
   }
   const counts = db.prepare(
     "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
   );
   const newest = db.prepare('SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?');
-  const groups: Chart['groups'] = {};
+  const groups: ChartRows['groups'] = [];
   // `Type/id` of every resource read (counted-only types are not read, so not named).
   const read = [`Patient/${patientId}`];
   for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
-    const rows = COUNT_ONLY_TYPES.has(type) ? [] : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>);
-    for (const row of rows) read.push(`${type}/${row.id}`);
-    groups[type] = { total, items: rows.map((row) => JSON.parse(row.json) as FhirResource) };
+    const items = COUNT_ONLY_TYPES.has(type) ? [] : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>);
+    for (const row of items) read.push(`${type}/${row.id}`);
+    groups.push({ type, total, items });
   }
   // At most MAX_AUDIT_ENTITIES references an entry, as imports and pulls: a big chart is several read entries.
   for (let i = 0; i < read.length; i += MAX_AUDIT_ENTITIES) {
     tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: read.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
   }
-  const summary = toSummary(db.prepare(PATIENT_ROW_SQL).get(patientId) as PatientRow);
-  return { found: true, chart: { summary, patient: JSON.parse(json) as FhirResource, groups } };
+  return { summary: toSummary(db.prepare(PATIENT_ROW_SQL).get(patientId) as PatientRow), patientJson, groups };
+}
+
+/** The chart, parsed (the print view builds on it inside the store). */
+export function chartOf(tx: StoreTx, patientId: string): Chart | undefined {
+  const rows = readChart(tx, patientId);
+  if (!rows) return undefined;
+  const groups: Chart['groups'] = {};
+  for (const g of rows.groups) groups[g.type] = { total: g.total, items: g.items.map((row) => JSON.parse(row.json) as FhirResource) };
+  return { summary: rows.summary, patient: JSON.parse(rows.patientJson) as FhirResource, groups };
+}
+
+/**
+ * chart.open's read: the chart as one JSON text made of the resources' stored
+ * JSON, never parsed here. A chart crosses to the main thread as one string
+ * (copied whole) instead of a graph of a few hundred objects (cloned node by
+ * node, which cost as much as the read), and main parses it once.
+ */
+export function openChart(tx: StoreTx, { patientId }: StoreArgs<'openChart'>): StoreResults['openChart'] {
+  const rows = readChart(tx, patientId);
+  if (!rows) return { found: false };
+  const groups = rows.groups.map((g) => `${JSON.stringify(g.type)}:{"total":${g.total},"items":[${g.items.map((row) => row.json).join(',')}]}`);
+  return { found: true, chartJson: `{"summary":${JSON.stringify(rows.summary)},"patient":${rows.patientJson},"groups":{${groups.join(',')}}}` };
 }
 
 interface TrailRow {
