@@ -302,12 +302,6 @@ function queuedChange(kind: string, i: number, patients: number): FhirResource {
 }
 
 /**
- * Queues `job.drain` changes, then pushes until the outbox is empty. The
- * first QUEUED_ALONE are queued one recordChange each (a clinician's save:
- * their times are the per-change figure); the rest, setup only, a thousand
- * changes per recordChanges call (one transaction, not one undo group).
- */
-/**
  * Queues the drain's changes (setup, in a process of its own so the drain's
  * peak RSS is the drain's): QUEUED_ALONE one recordChange each, as a
  * clinician's changes come, timed; the rest a thousand per recordChanges.

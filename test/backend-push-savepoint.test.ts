@@ -153,6 +153,46 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    if (engine === 'postgres') {
+      test('a record created by another transaction between the push\'s read and its insert: that change is a conflict carrying the stored record, the other 499 land once', async () => {
+        const ids = Array.from({ length: 500 }, (_, i) => `meanwhile-${i}`);
+        const changes: Change[] = ids.map((id) => ({ idempotencyKey: randomUUID(), resourceType: 'Observation', id, baseVersion: null, resource: observation(id, patientId, 'from the push') }));
+        const other = observation(ids[250]!, patientId, 'made meanwhile');
+        const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
+        try {
+          let answered = false;
+          let pushed: ReturnType<typeof post> | undefined;
+          await db.transaction().execute(async (trx) => {
+            // Uncommitted: the push reads no record there, then its insert of that record waits on this one.
+            await trx.insertInto('resources').values({ resource_type: 'Observation', id: ids[250]!, patient_id: patientId, json: JSON.stringify({ ...other, meta: { versionId: '1' } }), version_id: 1, change_seq: 0 }).execute();
+            pushed = post(backend.url, PUSH_PATH, { changes }, token).finally(() => (answered = true));
+            // Commit once the push's insert waits on this transaction's row (a lock not granted), or the push has answered.
+            const deadline = Date.now() + 30_000;
+            for (;;) {
+              const waiting = await sql<{ n: string }>`select count(*) as n from pg_locks where not granted`.execute(db);
+              if (Number(waiting.rows[0]!.n) > 0 || answered) break;
+              if (Date.now() > deadline) throw new Error('the push never reached its insert');
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+          });
+          const r = await pushed!;
+          assert.equal(r.status, 200, r.text);
+          const results = r.json.results as Array<{ status: string; currentVersion?: string; current?: { note?: Array<{ text: string }> } }>;
+          assert.deepEqual(results.map((x, i) => (i === 250 ? x.status : x.status === 'applied')), results.map((_, i) => (i === 250 ? 'conflict' : true)));
+          assert.equal(results[250]!.currentVersion, '1');
+          assert.equal(results[250]!.current?.note?.[0]?.text, 'made meanwhile', 'the conflict carries the record stored, not the push\'s');
+          const landed = await db.selectFrom('resources').select(['id', 'version_id', 'json']).where('id', 'like', 'meanwhile-%').execute();
+          assert.equal(landed.length, 500);
+          assert.ok(landed.every((row) => Number(row.version_id) === 1), 'each record once, at version 1');
+          assert.match(landed.find((row) => row.id === ids[250])!.json, /made meanwhile/, 'the record made meanwhile was not overwritten');
+          const stored = await db.selectFrom('applied_changes').select('idempotency_key').where('idempotency_key', 'in', changes.map((c) => c.idempotencyKey)).execute();
+          assert.equal(stored.length, 500, 'one stored answer per key');
+        } finally {
+          await db.destroy();
+        }
+      });
+    }
+
     test('one push creating a record, updating it, repeating a key and refusing a change between: each change sees the ones before it', async () => {
       const id = `sp-${engine}-chain`;
       const k = [randomUUID(), randomUUID(), randomUUID()];

@@ -24,7 +24,11 @@
  * if the database refuses one of its changes (or that store of answers: a
  * key stored meanwhile by a racing push) is it rolled back and applied again
  * with a savepoint per change (SAVEPOINT, then RELEASE or ROLLBACK TO), each
- * answer stored in its change's savepoint. Savepoints on every push would
+ * answer stored in its change's savepoint. Likewise its creates: they are
+ * inserted ROWS_PER_INSERT at a time when the push ends (or before a later
+ * change of the push names one of them), and a create another push made
+ * meanwhile (an insert that took fewer rows than it was given) sends the push
+ * back to be applied change by change, with savepoints. Savepoints on every push would
  * cost two more statements per change (two round trips each on
  * PostgreSQL, where 500 writing subtransactions in one transaction also
  * overflow the per-backend subtransaction cache and slow every other
@@ -79,6 +83,22 @@ interface PushContext {
    * its change's savepoint.
    */
   pendingAnswers: AnswerRow[] | null;
+  /**
+   * Creates decided `applied` but not yet inserted, by `Type/id`, inserted
+   * together (flushCreates) at the end of a push applied without savepoints,
+   * or before a later change of the push names one of them; null with
+   * savepoints, where each create is inserted in its change's savepoint.
+   */
+  pendingCreates: Map<string, ResourceRow> | null;
+}
+
+interface ResourceRow {
+  resource_type: string;
+  id: string;
+  patient_id: string;
+  json: string;
+  version_id: number;
+  change_seq: number;
 }
 
 interface AnswerRow {
@@ -88,8 +108,8 @@ interface AnswerRow {
   created_at: string;
 }
 
-/** Stored answers per insert (four bound parameters each, well inside SQLite's and PostgreSQL's limits). */
-const ANSWERS_PER_INSERT = 250;
+/** Rows per insert of held-back answers (four bound parameters each) and creates (six): well inside SQLite's and PostgreSQL's limits. */
+const ROWS_PER_INSERT = 250;
 
 interface StoredRow {
   json: string;
@@ -138,11 +158,32 @@ async function storeAnswer(ctx: PushContext, change: Change, result: ChangeResul
 /** Stores the answers a push without savepoints held back (see PushContext.pendingAnswers). */
 async function storePendingAnswers(ctx: PushContext): Promise<void> {
   const rows = ctx.pendingAnswers ?? [];
-  for (let i = 0; i < rows.length; i += ANSWERS_PER_INSERT) {
-    await ctx.trx.insertInto('applied_changes').values(rows.slice(i, i + ANSWERS_PER_INSERT)).execute();
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await ctx.trx.insertInto('applied_changes').values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
   }
   // Any answer after this flush is stored at once (none is held back unflushed).
   ctx.pendingAnswers = null;
+}
+
+/**
+ * Inserts the creates held back (see PushContext.pendingCreates). Each was
+ * answered `applied` on the strength of no stored record at prefetch; an
+ * insert that takes fewer rows than it was given means another push created
+ * one of them meanwhile, so the push is applied again change by change
+ * (NeedsSavepoints), where that create is judged against the stored record.
+ */
+async function flushCreates(ctx: PushContext): Promise<void> {
+  const rows = [...(ctx.pendingCreates?.values() ?? [])];
+  ctx.pendingCreates?.clear();
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+    const inserted = await ctx.trx
+      .insertInto('resources')
+      .values(chunk)
+      .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== chunk.length) throw new NeedsSavepoints(null);
+  }
 }
 
 /** Reads the push's stored answers and records in one query each (see PushContext.seen and rows). */
@@ -222,6 +263,8 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   }
   const bodyPatient = patientIdOf(change.resourceType, change.id, change.resource, new Map());
   const ref = `${change.resourceType}/${change.id}`;
+  // A record this push created and has not inserted yet: inserted now, so this change meets it as stored.
+  if (ctx.pendingCreates?.has(ref)) await flushCreates(ctx);
   const cached = ctx.rows.get(ref);
   const current = cached === undefined ? await readRow(ctx, change.resourceType, change.id) : (cached ?? undefined);
   const stamped = (version: number) =>
@@ -230,9 +273,17 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   if (!current) {
     // A create: authorized by the patient the body names (there is no stored one).
     if (change.baseVersion !== null || !bodyPatient || !(await ctx.may('write', bodyPatient))) return notFound(key);
+    const row: ResourceRow = { resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: UNNUMBERED };
+    if (ctx.pendingCreates) {
+      // Held back (see PushContext.pendingCreates): not stored at prefetch, so it is a create unless a racing push made it first.
+      ctx.pendingCreates.set(ref, row);
+      ctx.rows.delete(ref);
+      wrote(ctx, change);
+      return { idempotencyKey: key, status: 'applied', versionId: '1' };
+    }
     const inserted = await ctx.trx
       .insertInto('resources')
-      .values({ resource_type: change.resourceType, id: change.id, patient_id: bodyPatient, json: stamped(1), version_id: 1, change_seq: UNNUMBERED })
+      .values(row)
       .onConflict((oc) => oc.columns(['resource_type', 'id']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) {
@@ -267,10 +318,15 @@ async function decide(ctx: PushContext, change: Change): Promise<ChangeResult> {
   return raced ? ((await againstStored(ctx, change, bodyPatient, raced)) ?? notFound(key)) : notFound(key);
 }
 
-/** Thrown out of a push applied without savepoints when the database refused one change: apply it again, a savepoint per change. */
+/**
+ * Thrown out of a push applied without savepoints when the database refused
+ * one change (or the store of held-back answers), or a held-back create
+ * found its record made by another push: apply it again, change by change,
+ * a savepoint per change.
+ */
 class NeedsSavepoints extends Error {
   constructor(readonly refusal: unknown) {
-    super('a change was refused by the database');
+    super('the push must be applied change by change');
   }
 }
 
@@ -295,7 +351,7 @@ function refusedByDatabase(key: string, err: unknown): ChangeResult {
 async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], clock: Clock, savepoints: boolean): Promise<ChangeResult[]> {
   const disclosed = new Map<string, Set<string>>();
   const written = new Map<string, Set<string>>();
-  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller, clock), written, disclosed, seen: new Map(), rows: new Map(), pendingAnswers: savepoints ? null : [] };
+  const ctx: PushContext = { trx, caller, clock, may: patientAccess(trx, caller, clock), written, disclosed, seen: new Map(), rows: new Map(), pendingAnswers: savepoints ? null : [], pendingCreates: savepoints ? null : new Map() };
   await prefetch(ctx, changes);
   const results: ChangeResult[] = [];
   let refusedByDb = 0;
@@ -354,8 +410,10 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
     }
   }
   try {
+    await flushCreates(ctx);
     await storePendingAnswers(ctx);
   } catch (err) {
+    if (err instanceof NeedsSavepoints) throw err;
     if (!isRefusalOfData(err)) throw err;
     throw new NeedsSavepoints(err);
   }
