@@ -79,7 +79,9 @@ class ObservedClient extends BackendClient {
   /**
    * Time spent waiting for the backend's answers (request out to answer
    * read; pushes: to reply parsed). The pull asks for the next page while it
-   * applies one, so in a first sync this overlaps applying.
+   * applies one, so in a first sync this overlaps applying; the drain sends
+   * the next push while it settles one, so there it overlaps settling (and
+   * the drain's on_device_s is its time with no push on the wire).
    */
   waitingMs = 0;
   requests = 0;
@@ -331,16 +333,9 @@ async function drain(device: CacheSession, token: string, job: DeviceJob) {
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   let capped: string | false = false;
-  while (await outboxSize(device) > 0) {
-    if (performance.now() > deadline) {
-      capped = `stopped after ${job.capS} s`;
-      break;
-    }
-    if ((await worker.pushOnce()) === 0) {
-      capped = 'the worker pushed nothing with changes still queued';
-      break;
-    }
-  }
+  // The worker's own push loop (one push ahead), stopped at the cap as a lock would stop it.
+  if (!(await worker.pushPending(() => performance.now() < deadline))) capped = `stopped after ${job.capS} s`;
+  else if ((await outboxSize(device)) > 0) capped = 'the worker pushed nothing with changes still queued';
   const took = seconds(start);
   const deviceCpu = process.cpuUsage(cpu);
   const left = await outboxSize(device);

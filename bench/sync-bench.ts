@@ -75,7 +75,7 @@ async function syncRun(version: BackendVersion, bundleFiles: string[], scale: Sc
     }
     const worker = new SyncWorker({ backend: client, session: () => device, token: () => token });
     start = process.hrtime.bigint();
-    while (await outboxSize(device) > 0) await worker.pushOnce();
+    await worker.pushPending();
     const drain = ms(start) / 1000;
 
     // Audit upload of a long chain from a second device.

@@ -169,7 +169,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
             // Commit once the push's insert waits on this transaction's row (a lock not granted), or the push has answered.
             const deadline = Date.now() + 30_000;
             for (;;) {
-              const waiting = await sql<{ n: string }>`select count(*) as n from pg_locks where not granted`.execute(db);
+              // This test's own database only (each test backend has a fresh one): a session of it waiting on a lock.
+              const waiting = await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
               if (Number(waiting.rows[0]!.n) > 0 || answered) break;
               if (Date.now() > deadline) throw new Error('the push never reached its insert');
               await new Promise((resolve) => setTimeout(resolve, 10));

@@ -38,7 +38,7 @@
  * counts (the change may be there).
  */
 import { AppError } from '../../shared/app-error';
-import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change } from '../../shared/sync-api';
+import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change, type ChangeResult } from '../../shared/sync-api';
 import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
 import type { SyncProgress } from '../../shared/contract';
 import { NotReachedError, type BackendClient } from './backend-client';
@@ -47,6 +47,20 @@ import { changesSince, heldCount, markSent, pendingChanges, settle, stillQueued,
 import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
+
+/** A batch read from the outbox and counted as sent: on its way to the backend. */
+interface Outgoing {
+  session: CacheSession;
+  token: string;
+  batch: OutboxEntry[];
+  changes: Change[];
+  keys: string[];
+  /** Monotonic time the batch was read (set-aside times count from it). */
+  now: number;
+}
+
+/** What came back for a push: its answers, or why there are none. */
+type Reply = { results: ChangeResult[] } | { error: unknown };
 
 export const HELD_MESSAGE = 'Some changes wait for your passkey: sign in online to see whether they conflict.';
 export const FAILING_MESSAGE = 'The hospital server could not take some changes; they are kept on this computer and will be sent again.';
@@ -183,8 +197,6 @@ export class SyncWorker {
     return (this.options.monotonic ?? this.options.clock ?? (() => performance.now()))();
   }
 
-  /** Whether the last pushOnce had the server take something (not merely set a change aside). */
-  private took = false;
   /** Counts the OS's "network gone" reports: a drain begun before the latest one never says online. */
   private offlineReports = 0;
 
@@ -236,91 +248,170 @@ export class SyncWorker {
     return cut;
   }
 
-  /** Pushes one batch. Returns how many entries it dealt with (0: nothing to do). */
-  async pushOnce(): Promise<number> {
-    // Read before the batch: from reading it to counting it as sent is one synchronous step.
-    const windowMs = await this.undoWindowMs();
-    const session = this.options.session();
-    const token = this.options.token();
-    this.holdUntil = null;
-    if (!session || !token) return 0;
-    if (this.releasedFor !== token) {
-      this.released = new Set();
-      this.releasedFor = token;
-    }
-    this.took = false;
-    const passkey = this.options.pullAllowed?.() ?? true;
-    const full = Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES);
-    const now = this.monotonicNow();
-    const aside = [...this.asideUntil].filter(([, until]) => until > now).map(([key]) => key);
-    let batch = await pendingChanges(session, Math.min(full, this.cap ?? full), { sendHeld: passkey, heldSentAlready: this.released, setAside: aside });
-    // The undo window: a change younger than it, and every change after it, stays on this computer for now.
-    const cut = await this.undoCut(session, windowMs);
-    if (cut !== null) {
-      const young = batch.findIndex((e) => e.seq >= cut);
-      if (young >= 0) batch = batch.slice(0, young);
-    }
-    if (batch.length === 0) return 0;
-    // A change set aside before goes alone when its time comes, so it cannot fail a batch again.
-    const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
-    if (returning) batch = [returning];
-    // Capped by size too (the first change always goes, alone if it must), well under the backend's body limit.
-    let changes = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource }));
-    let bytes = 0;
-    const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(JSON.stringify(c)) + 1) > MAX_PUSH_BYTES);
-    if (fit >= 0) {
-      batch = batch.slice(0, Math.max(1, fit));
-      changes = changes.slice(0, batch.length);
-    }
-    for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
-    // From here the batch may reach the server: recorded as sent (persisted: an answer lost in a crash still counts) and
-    // in flight. Only the entries still queued when counted go: one an undo took back after the batch was read stays back.
-    const marked = await markSent(session, batch.map((b) => b.idempotencyKey));
-    if (marked.size < batch.length) {
-      changes = changes.filter((c) => marked.has(c.idempotencyKey));
-      batch = batch.filter((b) => marked.has(b.idempotencyKey));
-      if (batch.length === 0) return this.pushOnce();
-    }
-    const keys = batch.map((b) => b.idempotencyKey);
-    for (const key of keys) this.sending.add(key);
-    try {
-      return await this.sendAndSettle(session, token, batch, changes, now);
-    } finally {
-      for (const key of keys) this.sending.delete(key);
+  /**
+   * Reads the next batch and counts it as sent (null: nothing to send now).
+   * `inFlight`: the keys of a push answered but not yet settled: they, and
+   * every later change of their resources, wait (as set-aside entries do),
+   * so a change goes out only once the one before it on its resource is
+   * settled and it is re-based on that answer.
+   */
+  private async nextBatch(inFlight: readonly string[]): Promise<Outgoing | null> {
+    for (;;) {
+      // Read before the batch: from reading it to counting it as sent is one synchronous step.
+      const windowMs = await this.undoWindowMs();
+      const session = this.options.session();
+      const token = this.options.token();
+      this.holdUntil = null;
+      if (!session || !token) return null;
+      if (this.releasedFor !== token) {
+        this.released = new Set();
+        this.releasedFor = token;
+      }
+      const passkey = this.options.pullAllowed?.() ?? true;
+      const full = Math.min(this.options.batchSize ?? MAX_PUSH_CHANGES, MAX_PUSH_CHANGES);
+      const now = this.monotonicNow();
+      const aside = [...this.asideUntil].filter(([, until]) => until > now).map(([key]) => key);
+      let batch = await pendingChanges(session, Math.min(full, this.cap ?? full), { sendHeld: passkey, heldSentAlready: this.released, setAside: [...aside, ...inFlight] });
+      // The undo window: a change younger than it, and every change after it, stays on this computer for now.
+      const cut = await this.undoCut(session, windowMs);
+      if (cut !== null) {
+        const young = batch.findIndex((e) => e.seq >= cut);
+        if (young >= 0) batch = batch.slice(0, young);
+      }
+      if (batch.length === 0) return null;
+      // A change set aside before goes alone when its time comes, so it cannot fail a batch again.
+      const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
+      if (returning) batch = [returning];
+      // Capped by size too (the first change always goes, alone if it must), well under the backend's body limit.
+      let changes = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource }));
+      let bytes = 0;
+      const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(JSON.stringify(c)) + 1) > MAX_PUSH_BYTES);
+      if (fit >= 0) {
+        batch = batch.slice(0, Math.max(1, fit));
+        changes = changes.slice(0, batch.length);
+      }
+      for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
+      // From here the batch may reach the server: recorded as sent (persisted: an answer lost in a crash still counts) and
+      // in flight. Only the entries still queued when counted go: one an undo took back after the batch was read stays back.
+      const marked = await markSent(session, batch.map((b) => b.idempotencyKey));
+      if (marked.size < batch.length) {
+        changes = changes.filter((c) => marked.has(c.idempotencyKey));
+        batch = batch.filter((b) => marked.has(b.idempotencyKey));
+        if (batch.length === 0) continue;
+      }
+      const keys = batch.map((b) => b.idempotencyKey);
+      for (const key of keys) this.sending.add(key);
+      return { session, token, batch, changes, keys, now };
     }
   }
 
-  private async sendAndSettle(session: CacheSession, token: string, batch: OutboxEntry[], changes: Change[], now: number): Promise<number> {
-    let results;
-    try {
-      ({ results } = await this.options.backend.push(token, changes));
-    } catch (err) {
-      // Never connected: nothing reached the backend, so the attempt is given back (still in flight here, so no undo between).
-      if (err instanceof NotReachedError) await giveBackAttempt(session, batch.map((b) => b.idempotencyKey));
-      if (err instanceof TooLargeError && batch.length > 1) {
-        // Too large for the server (a lower limit than ours, a proxy's): send half as many at once.
-        this.cap = Math.ceil(batch.length / 2);
-        return this.pushOnce();
+  /** Sends a batch counted as sent; its answers, or why there are none (never rejects). */
+  private post(out: Outgoing): Promise<Reply> {
+    return this.options.backend.push(out.token, out.changes).then(
+      ({ results }) => ({ results }),
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /** The push's keys are no longer in flight (settled, failed, or left for the next drain to send again). */
+  private landed(out: Outgoing | null): void {
+    if (out) for (const key of out.keys) this.sending.delete(key);
+  }
+
+  /**
+   * Pushes until there is nothing more to send now; false if the drain
+   * stopped meanwhile (a lock). One push ahead: once a push is answered, the
+   * next batch is read and sent before that answer is settled, so the
+   * backend applies one push while this computer settles the one before.
+   * Only one push is on the wire at a time, so the backend applies them in
+   * the order they were read; the next batch leaves out the changes being
+   * settled and their resources' later changes (see nextBatch). A push
+   * that fails is handled with nothing else in flight.
+   */
+  private async pushAll(live: () => boolean, reachable: () => boolean): Promise<boolean> {
+    let out = await this.nextBatch([]);
+    let reply = out ? this.post(out) : null;
+    while (out && reply) {
+      let next: Outgoing | null = null;
+      let nextReply: Promise<Reply> | null = null;
+      let took = false;
+      try {
+        const answer = await reply;
+        if ('error' in answer) await this.failed(out, answer.error);
+        else {
+          const sent = new Set(out.keys);
+          if (answer.results.some((r) => !sent.has(r.idempotencyKey))) {
+            throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
+          }
+          if (live()) {
+            next = await this.nextBatch(out.keys);
+            nextReply = next ? this.post(next) : null;
+          }
+          await this.answered(out, answer.results);
+          took = true;
+        }
+      } catch (err) {
+        // A push sent ahead is let finish (its answers unsettled: it goes again, by its keys) before the failure is met.
+        if (nextReply) await nextReply;
+        this.landed(next);
+        throw err;
+      } finally {
+        this.landed(out);
       }
-      if (err instanceof AppError && err.code === 'BACKEND_FAILED') return this.serverFailed(batch, now, err);
-      throw err;
+      // A loop stopped meanwhile (a lock) ends here: the next one starts once this drain is over.
+      if (!live()) {
+        if (nextReply) await nextReply;
+        this.landed(next);
+        return false;
+      }
+      if (reachable()) this.status.online = true;
+      this.status.serverProblem = false;
+      // A change set aside is not a success: only a push the server took is.
+      if (took) this.status.lastSuccessAt = this.now();
+      out = next ?? (await this.nextBatch([]));
+      reply = next ? nextReply : out ? this.post(out) : null;
     }
-    const sent = new Set(batch.map((b) => b.idempotencyKey));
-    if (results.some((r) => !sent.has(r.idempotencyKey))) {
-      throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
-    }
-    await settle(session, results);
+    return true;
+  }
+
+  /**
+   * Pushes until nothing more can be sent now (or `live` says stop), without
+   * the drain's pull and audit upload: what the benchmarks time. Throws as
+   * a drain fails; false if stopped.
+   */
+  pushPending(live: () => boolean = () => true): Promise<boolean> {
+    return this.pushAll(live, () => true);
+  }
+
+  /** Settles a push's answers (validated against what was sent) and forgets its failures. */
+  private async answered(out: Outgoing, results: ChangeResult[]): Promise<void> {
+    await settle(out.session, results);
     // The server takes other changes again: each change set aside meanwhile is tried once more, alone, at once
     // (after an outage it lands now; one the server really fails on is set aside again at its first failure).
-    for (const key of this.unconfirmed) if (this.asideUntil.has(key)) this.asideUntil.set(key, now);
+    for (const key of this.unconfirmed) if (this.asideUntil.has(key)) this.asideUntil.set(key, out.now);
     this.unconfirmed.clear();
     this.failedInRow = 0;
     for (const r of results) {
       this.aloneFailures.delete(r.idempotencyKey);
       this.asideUntil.delete(r.idempotencyKey);
     }
-    this.took = true;
-    return results.length;
+  }
+
+  /**
+   * A push that got no answers: given back if it never reached the backend,
+   * halved if too large (the loop goes on), handled as a server failure on
+   * 5xx (serverFailed); anything else fails the drain.
+   */
+  private async failed(out: Outgoing, err: unknown): Promise<void> {
+    // Never connected: nothing reached the backend, so the attempt is given back (still in flight here, so no undo between).
+    if (err instanceof NotReachedError) await giveBackAttempt(out.session, out.keys);
+    if (err instanceof TooLargeError && out.batch.length > 1) {
+      // Too large for the server (a lower limit than ours, a proxy's): send half as many at once.
+      this.cap = Math.ceil(out.batch.length / 2);
+      return;
+    }
+    if (err instanceof AppError && err.code === 'BACKEND_FAILED') return this.serverFailed(out.batch, out.now, err);
+    throw err;
   }
 
   /**
@@ -331,7 +422,7 @@ export class SyncWorker {
    * a whole, not on the change, and every change set aside since it last
    * took a push is taken back, so an outage never leaves work set aside.
    */
-  private async serverFailed(batch: OutboxEntry[], now: number, err: AppError): Promise<number> {
+  private async serverFailed(batch: OutboxEntry[], now: number, err: AppError): Promise<void> {
     if (batch.length > 1) {
       if (++this.failedInRow >= SPLIT_AFTER) {
         this.cap = Math.ceil(batch.length / 2);
@@ -364,7 +455,6 @@ export class SyncWorker {
     }
     this.asideUntil.set(key, now + (this.options.setAsideMs ?? 5 * 60_000));
     if (!before) this.unconfirmed.add(key);
-    return 1;
   }
 
   /**
@@ -393,14 +483,7 @@ export class SyncWorker {
       try {
         if (this.options.session() && !this.options.token()) await this.options.authorize?.();
         token = this.options.token();
-        while ((await this.pushOnce()) > 0) {
-          // A loop stopped meanwhile (a lock) ends here: the next one starts once this drain is over.
-          if (!live()) return false;
-          if (reachable()) this.status.online = true;
-          this.status.serverProblem = false;
-          // A change set aside is not a success: only a push the server took is.
-          if (this.took) this.status.lastSuccessAt = this.now();
-        }
+        if (!(await this.pushAll(live, reachable))) return false;
         if (!live()) return false;
         this.cap = null;
         const session = this.options.session();

@@ -76,7 +76,7 @@ interface PushContext {
   seen: Map<string, string>;
   rows: Map<string, StoredRow | null>;
   /**
-   * Answers waiting to be stored in one insert per ANSWERS_PER_INSERT at the
+   * Answers waiting to be stored in one insert per ROWS_PER_INSERT at the
    * end of a push applied without savepoints (a key stored meanwhile by a
    * racing push then fails that insert, and the push with it, as a change's
    * own insert would); null with savepoints, where each answer is stored in
