@@ -143,9 +143,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok((a.json.results as Array<{ status: string }>).every((r) => r.status === 'applied'));
       const { db } = openDatabase({ dataDir: backend.dataDir, databaseUrl: backend.databaseUrl });
       try {
-        const landed = await db.selectFrom('resources').select(['id', 'version_id']).where('id', 'like', `race-${engine}-%`).execute();
+        const landed = await db.selectFrom('resources').select(['id', 'version_id', 'change_seq']).where('id', 'like', `race-${engine}-%`).execute();
         assert.equal(landed.length, 500);
         assert.ok(landed.every((r) => Number(r.version_id) === 1), 'each landed once, at version 1');
+        // Inserted together at the push's end with its change number: one number for all, none left unnumbered (a pull reads by it).
+        assert.deepEqual([...new Set(landed.map((r) => Number(r.change_seq)))].length, 1);
+        assert.ok(Number(landed[0]!.change_seq) > 0, 'the push\'s change number, not the placeholder');
         const answers = await db.selectFrom('applied_changes').select('idempotency_key').where('idempotency_key', 'in', changes.map((c) => c.idempotencyKey)).execute();
         assert.equal(answers.length, 500, 'one stored answer per key');
       } finally {

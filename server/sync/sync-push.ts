@@ -171,9 +171,12 @@ async function storePendingAnswers(ctx: PushContext): Promise<void> {
  * insert that takes fewer rows than it was given means another push created
  * one of them meanwhile, so the push is applied again change by change
  * (NeedsSavepoints), where that create is judged against the stored record.
+ * At the push's end they are inserted with its change number (`changeSeq`),
+ * so they are not written a second time to number them; the `Type/id` of
+ * each inserted is returned.
  */
-async function flushCreates(ctx: PushContext): Promise<void> {
-  const rows = [...(ctx.pendingCreates?.values() ?? [])];
+async function flushCreates(ctx: PushContext, changeSeq = UNNUMBERED): Promise<Set<string>> {
+  const rows = [...(ctx.pendingCreates?.values() ?? [])].map((row) => ({ ...row, change_seq: changeSeq }));
   ctx.pendingCreates?.clear();
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
     const chunk = rows.slice(i, i + ROWS_PER_INSERT);
@@ -184,6 +187,7 @@ async function flushCreates(ctx: PushContext): Promise<void> {
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== chunk.length) throw new NeedsSavepoints(null);
   }
+  return new Set(rows.map((row) => `${row.resource_type}/${row.id}`));
 }
 
 /** Reads the push's stored answers and records in one query each (see PushContext.seen and rows). */
@@ -409,21 +413,23 @@ async function applyInTransaction(trx: Db, caller: Caller, changes: Change[], cl
       else written.set(type, ids);
     }
   }
+  // The change number last: the counter row stays locked from here to commit (so pushes commit in
+  // number order and a pull never skips one), and taking it after the changes are decided keeps that
+  // lock for a few statements instead of the whole push (it serialized every push on PostgreSQL).
+  // The creates held back are inserted with it; the other writes are numbered after.
+  const seq = written.size > 0 ? await nextChangeSeq(trx) : null;
+  let numbered: Set<string>;
   try {
-    await flushCreates(ctx);
+    numbered = await flushCreates(ctx, seq ?? UNNUMBERED);
     await storePendingAnswers(ctx);
   } catch (err) {
     if (err instanceof NeedsSavepoints) throw err;
     if (!isRefusalOfData(err)) throw err;
     throw new NeedsSavepoints(err);
   }
-  // The change number last: the counter row stays locked from here to commit (so pushes commit in
-  // number order and a pull never skips one), and taking it after the writes keeps that lock for a
-  // few statements instead of the whole push (it serialized every push on PostgreSQL).
-  if (written.size > 0) {
-    const seq = await nextChangeSeq(trx);
+  if (seq !== null) {
     for (const [type, ids] of written) {
-      const list = [...ids];
+      const list = [...ids].filter((id) => !numbered.has(`${type}/${id}`));
       for (let i = 0; i < list.length; i += 500) {
         await trx.updateTable('resources').set({ change_seq: seq }).where('resource_type', '=', type).where('id', 'in', list.slice(i, i + 500)).execute();
       }
