@@ -5,7 +5,8 @@
  * a second change of a resource in the push being settled waits for it and
  * goes re-based (no self-made conflict); a push sent ahead that fails leaves
  * the one before it settled and its own changes queued, not in flight, and
- * they land once at the next drain.
+ * they land once at the next drain; a loop stopped (a lock) while a push
+ * sent ahead is on the wire settles that push's answers when they come.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,21 @@ import { syntheticPatientBundle } from './support/synthetic-bundles';
 const patientId = 'ahead-patient';
 const BAD_GATEWAY = '<html><body><h1>502 Bad Gateway</h1></body></html>';
 
+/** Something that waits at a point until the test opens it; `reached` resolves once it waits there. */
+interface Gate {
+  reached: Promise<void>;
+  arrive(): void;
+  open(): void;
+  opened: Promise<void>;
+}
+function gate(): Gate {
+  let arrive!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((r) => (arrive = r));
+  const opened = new Promise<void>((r) => (open = r));
+  return { reached, arrive, open, opened };
+}
+
 const hr = (id: string, v: number): FhirResource =>
   ({ resourceType: 'Observation', id, status: 'final', code: { text: 'HR' }, subject: { reference: `Patient/${patientId}` }, valueQuantity: { value: v, unit: '/min' } }) as FhirResource;
 
@@ -44,6 +60,9 @@ describe('the sync worker sends the next push while it settles the one before', 
   let pushes: Change[][] = [];
   /** Pushes (1-based, counted from the last reset) the proxy answers 502 instead of forwarding. */
   let failPush = new Set<number>();
+  /** A push (by number) the proxy holds, and the worker's next settle, each until its gate opens. */
+  let holdPush: { push: number; gate: Gate } | null = null;
+  let holdSettle: Gate | null = null;
 
   /** The session as the worker sees it: every store call goes through; settles are recorded. */
   const observed = (): CacheSession =>
@@ -51,8 +70,14 @@ describe('the sync worker sends the next push while it settles the one before', 
       ...session,
       store: {
         call: (name: string, args: unknown) => {
-          if (name === 'settlePush') events.push('settle');
-          return (session.store.call as (n: string, a: unknown) => Promise<unknown>)(name, args);
+          const call = () => (session.store.call as (n: string, a: unknown) => Promise<unknown>)(name, args);
+          if (name !== 'settlePush') return call();
+          events.push('settle');
+          const held = holdSettle;
+          holdSettle = null;
+          if (!held) return call();
+          held.arrive();
+          return held.opened.then(call);
         },
         close: (options?: { signHead?: boolean }) => session.store.close(options),
         get closed() {
@@ -84,6 +109,10 @@ describe('the sync worker sends the next push while it settles the one before', 
       if (ex.path === PUSH_PATH) {
         pushes.push((JSON.parse(ex.body.toString()) as { changes: Change[] }).changes);
         if (failPush.has(pushes.length)) return { status: 502, body: BAD_GATEWAY, contentType: 'text/html' };
+        if (holdPush?.push === pushes.length) {
+          holdPush.gate.arrive();
+          await holdPush.gate.opened;
+        }
       }
       return forward();
     });
@@ -101,6 +130,8 @@ describe('the sync worker sends the next push while it settles the one before', 
     events = [];
     pushes = [];
     failPush = new Set();
+    holdPush = null;
+    holdSettle = null;
   };
 
   test('each push after the first goes out before the one before it is settled; a second change of a resource waits for the first and goes re-based', async () => {
@@ -147,5 +178,28 @@ describe('the sync worker sends the next push while it settles the one before', 
     server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     for (const id of ids) assert.equal(server.resources.get(id)?.version, 1, `${id} landed once`);
     assert.equal(await outboxSize(session), 0);
+  });
+
+  test('the loop stopped (a lock) while the push sent ahead is on the wire: its answers are settled when they come, not dropped', async () => {
+    reset();
+    const ids = Array.from({ length: 6 }, (_, i) => `ahead-s${i}`);
+    for (const [i, id] of ids.entries()) await recordChange(session, hr(id, 90 + i));
+    const onWire = gate();
+    const settling = gate();
+    holdPush = { push: 2, gate: onWire };
+    holdSettle = settling;
+    const worker = newWorker();
+    worker.start(60_000);
+    // Push 2 is at the proxy and push 1's answers are being settled: the loop is stopped now.
+    await Promise.all([onWire.reached, settling.reached]);
+    const stopped = worker.stop();
+    settling.open();
+    onWire.open();
+    await stopped;
+    assert.deepEqual(events, ['push', 'push', 'settle', 'settle'], 'both pushes settled, and nothing sent after the stop');
+    assert.equal(await outboxSize(session), 0, 'the answers of the push sent ahead were settled, not dropped');
+    assert.equal(worker.status.sending.size, 0);
+    const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
+    for (const id of ids) assert.equal(server.resources.get(id)?.version, 1, `${id} landed once`);
   });
 });

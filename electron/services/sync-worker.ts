@@ -21,6 +21,9 @@
  * size (MAX_PUSH_BYTES) and one answered 413 is halved. The last success is
  * recorded only when the server took something. A
  * session the backend ended is renewed once, at once, through `authorize`.
+ * One push ahead: once a push is answered, the next is read and sent before
+ * that answer is settled (pushAll), leaving out the changes being settled
+ * and their resources' later changes; one push is on the wire at a time.
  * Never drop or reorder an entry of one resource; never run two drains.
  *
  * The undo window: a local change is held on this computer for
@@ -344,24 +347,28 @@ export class SyncWorker {
             throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
           }
           if (live()) {
-            next = await this.nextBatch(out.keys);
+            try {
+              next = await this.nextBatch(out.keys);
+            } catch (err) {
+              // The next batch could not be read (a lock closed the store meanwhile): this answer is settled first, if it still can be.
+              await this.answered(out, answer.results).catch(() => undefined);
+              throw err;
+            }
             nextReply = next ? this.post(next) : null;
           }
           await this.answered(out, answer.results);
           took = true;
         }
       } catch (err) {
-        // A push sent ahead is let finish (its answers unsettled: it goes again, by its keys) before the failure is met.
-        if (nextReply) await nextReply;
-        this.landed(next);
+        // A push sent ahead is let finish before the failure is met.
+        await this.finishAhead(next, nextReply);
         throw err;
       } finally {
         this.landed(out);
       }
-      // A loop stopped meanwhile (a lock) ends here: the next one starts once this drain is over.
+      // A loop stopped meanwhile (a lock) ends here, once the push sent ahead is answered: the next one starts once this drain is over.
       if (!live()) {
-        if (nextReply) await nextReply;
-        this.landed(next);
+        await this.finishAhead(next, nextReply);
         return false;
       }
       if (reachable()) this.status.online = true;
@@ -381,6 +388,30 @@ export class SyncWorker {
    */
   pushPending(live: () => boolean = () => true): Promise<boolean> {
     return this.pushAll(live, () => true);
+  }
+
+  /**
+   * Lets a push sent ahead finish when the loop ends before its turn (the
+   * loop stopped, or the push before it failed): its answers are settled if
+   * the store still takes them, a push that never reached the backend gives
+   * its attempt back, and anything else leaves it queued, to go again by its
+   * keys.
+   */
+  private async finishAhead(next: Outgoing | null, reply: Promise<Reply> | null): Promise<void> {
+    if (!next || !reply) return;
+    try {
+      const answer = await reply;
+      const sent = new Set(next.keys);
+      if ('error' in answer) {
+        if (answer.error instanceof NotReachedError) await giveBackAttempt(next.session, next.keys);
+      } else if (answer.results.every((r) => sent.has(r.idempotencyKey))) {
+        await this.answered(next, answer.results);
+      }
+    } catch {
+      // The cache closed meanwhile (a lock): the push goes again by its keys, and the backend answers it from what it stored.
+    } finally {
+      this.landed(next);
+    }
   }
 
   /** Settles a push's answers (validated against what was sent) and forgets its failures. */
