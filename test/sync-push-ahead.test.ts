@@ -6,7 +6,9 @@
  * goes re-based (no self-made conflict); a push sent ahead that fails leaves
  * the one before it settled and its own changes queued, not in flight, and
  * they land once at the next drain; a loop stopped (a lock) while a push
- * sent ahead is on the wire settles that push's answers when they come.
+ * sent ahead is on the wire settles that push's answers when they come;
+ * during the overlap both pushes show as sending and refuse an undo, while
+ * a change queued behind them is still taken back.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,9 @@ import { join } from 'node:path';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { outboxSize, recordChange, syncCounts } from '../electron/services/outbox';
+import { UNDO_MESSAGES, undoChange } from '../electron/services/change-undo';
+import { listWaitingChanges } from '../electron/services/waiting-changes';
+import { AppError } from '../shared/app-error';
 import { SyncWorker } from '../electron/services/sync-worker';
 import type { FhirResource } from '../shared/contract';
 import { PUSH_PATH, type Change } from '../shared/sync-api';
@@ -201,5 +206,40 @@ describe('the sync worker sends the next push while it settles the one before', 
     assert.equal(worker.status.sending.size, 0);
     const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
     for (const id of ids) assert.equal(server.resources.get(id)?.version, 1, `${id} landed once`);
+  });
+
+  test('while one push is settled and the next is on the wire: both show as sending and neither can be undone; a change queued behind them still can', async () => {
+    reset();
+    await recordChange(session, hr('ahead-u-x', 60));
+    for (let i = 1; i <= 5; i++) await recordChange(session, hr(`ahead-u-y${i}`, 70 + i));
+    await recordChange(session, hr('ahead-u-x', 61));
+    const onWire = gate();
+    const settling = gate();
+    holdPush = { push: 2, gate: onWire };
+    holdSettle = settling;
+    const worker = newWorker();
+    const drained = worker.drain();
+    await Promise.all([onWire.reached, settling.reached]);
+
+    const { changes } = await listWaitingChanges(session, worker.status);
+    const state = new Map(changes.map((c) => [`${c.resourceId}:${c.state}`, c.undoable]));
+    for (const id of ['ahead-u-x', 'ahead-u-y1', 'ahead-u-y2', 'ahead-u-y3', 'ahead-u-y4', 'ahead-u-y5']) {
+      assert.equal(state.get(`${id}:sending`), false, `${id} shows as sending, not undoable`);
+    }
+    assert.equal(state.get('ahead-u-x:waiting'), true, 'the second change of ahead-u-x waits on this computer and may be undone');
+    // The push being settled and the push on the wire: each refused as sending.
+    for (const id of ['ahead-u-y1', 'ahead-u-y4']) {
+      await assert.rejects(undoChange(session, { resourceType: 'Observation', resourceId: id }, worker.status.sending), (err) => err instanceof AppError && err.message === UNDO_MESSAGES.sending);
+    }
+    // The change queued behind the push being settled is taken back.
+    assert.deepEqual(await undoChange(session, { resourceType: 'Observation', resourceId: 'ahead-u-x' }, worker.status.sending), { undone: true });
+
+    settling.open();
+    onWire.open();
+    assert.equal(await drained, true);
+    assert.deepEqual(pushes.map((p) => p.map((c) => c.id)), [['ahead-u-x', 'ahead-u-y1', 'ahead-u-y2'], ['ahead-u-y3', 'ahead-u-y4', 'ahead-u-y5']], 'the change taken back never went');
+    const server = await backendSnapshot(backend, session.profile.profileId, 'Observation');
+    assert.equal(server.resources.get('ahead-u-x')?.version, 1);
+    assert.equal(await outboxSize(session), 0);
   });
 });
