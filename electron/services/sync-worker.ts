@@ -65,6 +65,12 @@ interface Outgoing {
 /** What came back for a push: its answers, or why there are none. */
 type Reply = { results: ChangeResult[] } | { error: unknown };
 
+/** Whether every answer is for a change this push sent (else the answer is garbled: it settles nothing). */
+function answersOnlySent(out: Outgoing, results: ChangeResult[]): boolean {
+  const sent = new Set(out.keys);
+  return results.every((r) => sent.has(r.idempotencyKey));
+}
+
 export const HELD_MESSAGE = 'Some changes wait for your passkey: sign in online to see whether they conflict.';
 export const FAILING_MESSAGE = 'The hospital server could not take some changes; they are kept on this computer and will be sent again.';
 
@@ -342,8 +348,7 @@ export class SyncWorker {
         const answer = await reply;
         if ('error' in answer) await this.failed(out, answer.error);
         else {
-          const sent = new Set(out.keys);
-          if (answer.results.some((r) => !sent.has(r.idempotencyKey))) {
+          if (!answersOnlySent(out, answer.results)) {
             throw new AppError('BACKEND_INVALID_RESPONSE', 'The hospital server answered for changes that were not sent.');
           }
           if (live()) {
@@ -401,10 +406,9 @@ export class SyncWorker {
     if (!next || !reply) return;
     try {
       const answer = await reply;
-      const sent = new Set(next.keys);
       if ('error' in answer) {
         if (answer.error instanceof NotReachedError) await giveBackAttempt(next.session, next.keys);
-      } else if (answer.results.every((r) => sent.has(r.idempotencyKey))) {
+      } else if (answersOnlySent(next, answer.results)) {
         await this.answered(next, answer.results);
       }
     } catch {

@@ -43,10 +43,9 @@ export function exportablePatient(tx: StoreTx, { patientId, refusal }: StoreArgs
 
 export function preparePrint(tx: StoreTx, { patientId, output, reasonCode, query }: StoreArgs<'preparePrint'>): StoreResults['preparePrint'] {
   if (!exportablePatient(tx, { patientId, refusal: { subtype: 'print', format: output, reasonCode, query } })) return { found: false };
-  const chart = chartOf(tx, patientId);
-  if (!chart) return { found: false };
-  const read = [`Patient/${patientId}`];
-  for (const [type, group] of Object.entries(chart.groups)) for (const item of group.items) read.push(`${type}/${item.id}`);
+  const printed = chartOf(tx, patientId);
+  if (!printed) return { found: false };
+  const { chart, read } = printed;
   for (const record of exportAuditRecords({ subtype: 'print', patientId, format: output, reasonCode, query, read, outcome: '0' })) tx.audit.append(record);
   return { found: true, chart };
 }

@@ -65,11 +65,12 @@ export function searchPatients(tx: StoreTx, { query }: StoreArgs<'searchPatients
   return { patients: shown.map(toSummary), truncated: rows.length > shown.length };
 }
 
-/** A chart as the cache holds it: the stored JSON of each resource, unparsed. */
+/** A chart as the cache holds it: the stored JSON of each resource, unparsed; `read`: `Type/id` of each resource read. */
 interface ChartRows {
   summary: PatientSummary;
   patientJson: string;
   groups: Array<{ type: string; total: number; items: Array<{ id: string; json: string }> }>;
+  read: string[];
 }
 
 /**
@@ -101,16 +102,16 @@ function readChart(tx: StoreTx, patientId: string): ChartRows | undefined {
   for (let i = 0; i < read.length; i += MAX_AUDIT_ENTITIES) {
     tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: read.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
   }
-  return { summary: toSummary(db.prepare(PATIENT_ROW_SQL).get(patientId) as PatientRow), patientJson, groups };
+  return { summary: toSummary(db.prepare(PATIENT_ROW_SQL).get(patientId) as PatientRow), patientJson, groups, read };
 }
 
-/** The chart, parsed (the print view builds on it inside the store). */
-export function chartOf(tx: StoreTx, patientId: string): Chart | undefined {
+/** The chart, parsed, and the `Type/id` of each resource read (the print view builds on both inside the store). */
+export function chartOf(tx: StoreTx, patientId: string): { chart: Chart; read: string[] } | undefined {
   const rows = readChart(tx, patientId);
   if (!rows) return undefined;
   const groups: Chart['groups'] = {};
   for (const g of rows.groups) groups[g.type] = { total: g.total, items: g.items.map((row) => JSON.parse(row.json) as FhirResource) };
-  return { summary: rows.summary, patient: JSON.parse(rows.patientJson) as FhirResource, groups };
+  return { chart: { summary: rows.summary, patient: JSON.parse(rows.patientJson) as FhirResource, groups }, read: rows.read };
 }
 
 /**
