@@ -20,6 +20,7 @@ import { readProfile } from '../electron/services/cache-profile';
 import { loadDeviceKeys } from '../electron/services/device-keys';
 import { runCli } from './support/cache-cli';
 import { startCacheChild } from './support/cache-child';
+import { folderEvents } from './support/folder-events';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
 
@@ -235,10 +236,10 @@ test('cache.db-wal and -shm deleted under the open app: a backup is refused whil
   const dataDir = join(dir.path, 'cache');
   const env = { ...process.env, CLINICIAN_KEYCHAIN_SERVICE: keychain.service };
   try {
-    let restored: () => void = () => undefined;
-    const journalRestored = new Promise<void>((resolve) => (restored = resolve));
-    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true, onFolderEvent: (e) => e === 'journal-restored' && restored() });
+    const events = folderEvents();
+    const s = await openCacheSession({ dataDir, secrets: keychain, actor: 'dr.w', create: true, onFolderEvent: events.on });
     for (let n = 0; n < 50; n++) await recordChange(s, observation(n));
+    const journalRestored = events.next('journal-restored');
     rmSync(join(dataDir, 'cache.db-wal'));
     rmSync(join(dataDir, 'cache.db-shm'));
     // The command line runs before the app's event loop sees the deletion: its 50 commits are only in the deleted journal.

@@ -22,6 +22,7 @@ import { backupCache } from '../electron/services/cache-backup';
 import { setSyncState, syncState } from '../electron/services/sync-state';
 import { randomBytes } from 'node:crypto';
 import { inspectCache } from './support/cache-inspect';
+import { folderEvents } from './support/folder-events';
 import { runCli } from './support/cache-cli';
 import { startCacheChild } from './support/cache-child';
 import { scratchDir } from './support/scratch';
@@ -182,18 +183,6 @@ test('an open that starts while this process is still closing the cache (an unlo
     await keychain.cleanup();
   }
 });
-
-/** Resolves at the session's next folder event of that kind (the folder watch, not a timer). */
-function folderEvents() {
-  const waiting = new Map<string, Array<() => void>>();
-  return {
-    on: (event: string) => {
-      for (const resolve of waiting.get(event) ?? []) resolve();
-      waiting.delete(event);
-    },
-    next: (event: string) => new Promise<void>((resolve) => waiting.set(event, [...(waiting.get(event) ?? []), resolve])),
-  };
-}
 
 test('cache.lock deleted by hand while the app has the cache open with unsynced changes: `cache wipe` and `restore` of an older backup are refused (exit 75) and nothing is lost; after the app closed, --force runs them', { timeout: 120_000 }, async () => {
   const keychain = testKeychain();
