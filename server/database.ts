@@ -119,6 +119,20 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Pages left in backend.db-wal before a commit copies them into backend.db
+ * (SQLite's default is 1,000, 4 MiB). A push of 500 creates dirties index
+ * pages all over (each patient's records, the answers' random keys), and at
+ * a million records a checkpoint every few pushes wrote the same pages into
+ * the file again and again: half of a push's time. At 10,000 (40 MiB) a page
+ * many pushes dirty is copied once per checkpoint: 116 to 83 µs per change
+ * (in process, 40,000 creates onto 1M records of 2,000 patients), and the
+ * commit that checkpoints took 102 ms at most against 77.
+ */
+export const SQLITE_WAL_CHECKPOINT_PAGES = 10_000;
+/** The WAL file is cut back to this after a checkpoint (SQLite otherwise leaves it at its largest). */
+export const SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export function openDatabase(options: { databaseUrl?: string | undefined; dataDir: string }): OpenedDb {
   if (options.databaseUrl) {
     return { db: new Kysely<Tables>({ dialect: new PostgresDialect({ pool: resilientPool(options.databaseUrl) }) }), engine: 'postgres' };
@@ -129,6 +143,8 @@ export function openDatabase(options: { databaseUrl?: string | undefined; dataDi
   file.pragma('synchronous = NORMAL');
   file.pragma('foreign_keys = ON');
   file.pragma('busy_timeout = 5000');
+  file.pragma(`wal_autocheckpoint = ${SQLITE_WAL_CHECKPOINT_PAGES}`);
+  file.pragma(`journal_size_limit = ${SQLITE_WAL_LIMIT_BYTES}`);
   return { db: new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(file) }) }), engine: 'sqlite' };
 }
 
