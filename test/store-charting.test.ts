@@ -163,3 +163,21 @@ test('a push counts only entries still queued: a change taken back after the bat
     await o.dispose();
   }
 });
+
+test('idempotency keys are time-ordered (UUID v7): the outbox\'s keys sort in the order its changes were made, so the backend stores a push\'s answers together', async () => {
+  const o = await openStore();
+  try {
+    const { store } = o;
+    for (let n = 0; n < 40; n++) {
+      await store.call('recordChanges', { change: { kind: 'problem', input: { patientId: n % 2 ? P1 : P2, text: `Problem ${n}`, status: 'active' }, now: new Date().toISOString() } });
+    }
+    const batch = await store.call('pendingChanges', { limit: 100, sendHeld: true, heldSentAlready: [], setAside: [] });
+    assert.equal(batch.length, 40);
+    const keys = batch.map((b) => b.idempotencyKey);
+    for (const key of keys) assert.match(key, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual([...keys].sort(), keys, 'in the order made (seq order)');
+    assert.equal(new Set(keys).size, keys.length);
+  } finally {
+    await o.dispose();
+  }
+});

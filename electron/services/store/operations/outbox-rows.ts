@@ -10,6 +10,7 @@
  * keep as a conflict's "theirs" anything but the entry's own resource.
  */
 import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { AppError } from '../../../../shared/app-error';
 import type { FhirResource } from '../../../../shared/contract';
 import { patientIdOf, sortDateOf } from '../../../../shared/fhir-fields';
@@ -53,7 +54,9 @@ export function writeChange(tx: StoreTx, resource: FhirResource, options: WriteC
   const queued = db
     .prepare('SELECT base_version FROM outbox WHERE resource_type = ? AND resource_id = ? ORDER BY seq DESC LIMIT 1')
     .get(resource.resourceType, resource.id) as { base_version: string | null } | undefined;
-  const key = randomUUID();
+  // Time-ordered (UUID v7: the time in ms, then random bits), so the backend stores each device's answers in key order:
+  // a push's answers land on one or two index pages, not one page each (its answers table grows by every change ever pushed).
+  const key = timeOrderedUuid();
   // What the change replaced, so it can be undone while it is still on this computer only (change-undo-rows.ts);
   // a change that must not be undone keeps neither (prior_existed NULL).
   // A Patient also feeds the patient list and search index, which an undo does not restore: never undoable.
