@@ -38,7 +38,7 @@ import { createOsSecretStore } from '../electron/services/secret-store';
 import { pullChanges } from '../electron/services/sync-pull';
 import { SyncWorker } from '../electron/services/sync-worker';
 import type { FhirResource } from '../shared/contract';
-import type { Change } from '../shared/sync-api';
+import type { Change, OutgoingChange } from '../shared/sync-api';
 import { patientId } from './scale-data';
 import { openBenchSession, rssMb } from './scale-workload';
 import { ms, round, stats } from './bench-stats';
@@ -100,7 +100,7 @@ class ObservedClient extends BackendClient {
     };
   }
 
-  override async push(token: string, changes: Change[]): ReturnType<BackendClient['push']> {
+  override async push(token: string, changes: ReadonlyArray<Change | OutgoingChange>): ReturnType<BackendClient['push']> {
     const start = performance.now();
     try {
       return await super.push(token, changes);

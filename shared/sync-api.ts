@@ -27,6 +27,12 @@ export const changeSchema = z.strictObject({
   resource: z.looseObject({ resourceType: z.string(), id: z.string() }),
 });
 export type Change = z.infer<typeof changeSchema>;
+/**
+ * A change as the device sends it: its resource as the JSON text the cache
+ * stored (written by JSON.stringify), put into the push's body as it is, so a
+ * push of 500 is never parsed and encoded again on its way out.
+ */
+export type OutgoingChange = Omit<Change, 'resource'> & { resourceJson: string };
 
 export const changeResultSchema = z.discriminatedUnion('status', [
   z.object({ idempotencyKey: z.uuid(), status: z.literal('applied'), versionId: z.string().max(32) }),

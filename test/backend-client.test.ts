@@ -252,3 +252,24 @@ test('net.fetch\'s redirect refusal and its timeout (the signal\'s reason) are B
   const lookalike = new BackendClient('https://backend.invalid/', 1500, rejectingWith(new Error('proxy said: net::ERR_CONNECTION_REFUSED')));
   await assert.rejects(lookalike.me('token'), (e: unknown) => e instanceof AppError && !(e instanceof NotReachedError));
 });
+
+test('a push of changes read from the outbox carries each resource as the cache stored it: the body is the JSON of the same changes with their resources parsed, whatever their fields hold', async () => {
+  const bodies: string[] = [];
+  const recording: FetchFunction = async (_input, init) => {
+    bodies.push(String(init.body));
+    return new Response(JSON.stringify({ results: [] }), { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+  const client = new BackendClient('http://127.0.0.1:9/', 5000, recording);
+  const resource = { resourceType: 'Observation', id: 'o-1', note: [{ text: 'quote " backslash \\ newline \n unicode \u2028 é' }], valueQuantity: { value: 61.5 } };
+  const stored = { idempotencyKey: '01a21f57-3c23-75f0-89cf-312e7a8b4689', resourceType: 'Observation', id: 'o-1', baseVersion: '3', resourceJson: JSON.stringify(resource) };
+  const created = { idempotencyKey: '01a21f57-3c24-753e-acec-5d69aa979f73', resourceType: 'Patient', id: 'p"1', baseVersion: null, resourceJson: JSON.stringify({ resourceType: 'Patient', id: 'p"1' }) };
+  const asObject = { idempotencyKey: '01a21f57-3c25-753e-acec-5d69aa979f73', resourceType: 'Patient', id: 'p2', baseVersion: null, resource: { resourceType: 'Patient', id: 'p2' } };
+  await client.push('token', [stored, created, asObject]);
+  assert.deepEqual(JSON.parse(bodies[0]!), {
+    changes: [
+      { idempotencyKey: stored.idempotencyKey, resourceType: 'Observation', id: 'o-1', baseVersion: '3', resource },
+      { idempotencyKey: created.idempotencyKey, resourceType: 'Patient', id: 'p"1', baseVersion: null, resource: { resourceType: 'Patient', id: 'p"1' } },
+      asObject,
+    ],
+  });
+});

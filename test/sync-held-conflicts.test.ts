@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sign } from 'node:crypto';
 import { deviceSessionMessage } from '../shared/backend-api';
-import type { Change } from '../shared/sync-api';
+import type { Change, OutgoingChange } from '../shared/sync-api';
 import { BackendClient } from '../electron/services/backend-client';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
 import { listConflicts, resolveConflict } from '../electron/services/conflicts';
@@ -33,7 +33,7 @@ const statusOf = (r: Record<string, unknown> | undefined) => (r?.clinicalStatus 
 /** A backend client that counts the changes it pushes, by idempotency key. */
 class CountingClient extends BackendClient {
   readonly pushed: string[] = [];
-  override push(token: string, changes: Change[]) {
+  override push(token: string, changes: ReadonlyArray<Change | OutgoingChange>) {
     this.pushed.push(...changes.map((c) => c.idempotencyKey));
     return super.push(token, changes);
   }

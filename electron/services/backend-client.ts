@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { AppError } from '../../shared/app-error';
 import { PRF_REQUIRED_MESSAGE } from './session/passkey-record';
 import { api, backendErrorSchema } from '../../shared/backend-api';
-import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change, type PullReply } from '../../shared/sync-api';
+import { PULL_PATH, PUSH_PATH, pullReplySchema, pushReplySchema, type Change, type OutgoingChange, type PullReply } from '../../shared/sync-api';
 import { AUDIT_HEAD_PATH, AUDIT_RECEIPT_KEY_PATH, AUDIT_UPLOAD_PATH, auditReceiptKeyReplySchema, auditReceiptReplySchema, auditReceiptSchema, type AuditUpload } from '../../shared/audit-upload';
 import { z as zod } from 'zod';
 import { CONSULT_CALLS_PATH, CONSULT_INVITED_PATH, consultInvitationsPath, invitedCallsResponseSchema, inviteResponseSchema, startCallResponseSchema, type startCallRequestSchema } from '../../shared/consult/consult-api';
@@ -143,6 +143,29 @@ export class NotReachedError extends AppError {
   }
 }
 
+interface RequestOptions {
+  /** Sent as JSON.stringify(body). */
+  body?: unknown;
+  /** Sent as it is: a body already encoded as JSON (a push, see outgoingChangeJson). */
+  json?: string;
+  token?: string;
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One change of a push as JSON text. An outgoing change's resource goes in as
+ * the cache stored it (one JSON object, written by JSON.stringify), its other
+ * fields encoded here; a change with its resource as an object (another
+ * client, a test) is encoded whole. The sync worker measures a push's size
+ * with it.
+ */
+export function outgoingChangeJson(c: Change | OutgoingChange): string {
+  if (!('resourceJson' in c)) return JSON.stringify(c);
+  const field = JSON.stringify;
+  return `{"idempotencyKey":${field(c.idempotencyKey)},"resourceType":${field(c.resourceType)},"id":${field(c.id)},"baseVersion":${field(c.baseVersion)},"resource":${c.resourceJson}}`;
+}
+
 export class BackendClient {
   /** The Date of the backend's most recent answer (ms), for the offline-days rule (session/latest-time-seen.ts). */
   private lastServerDate: number | null = null;
@@ -162,7 +185,7 @@ export class BackendClient {
     method: 'GET' | 'POST',
     path: string,
     reply: T,
-    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal } = {},
+    options: RequestOptions = {},
   ): Promise<z.output<T>> {
     return (await this.answer(method, path, reply, options))();
   }
@@ -176,18 +199,19 @@ export class BackendClient {
     method: 'GET' | 'POST',
     path: string,
     reply: T,
-    options: { body?: unknown; token?: string; maxBytes?: number; signal?: AbortSignal },
+    options: RequestOptions,
   ): Promise<() => z.output<T>> {
     let response: Response;
+    const body = options.json ?? (options.body !== undefined ? JSON.stringify(options.body) : undefined);
     try {
       response = await this.fetchImpl(new URL(path.replace(/^\//, ''), this.baseUrl).href, {
         method,
         headers: {
           accept: 'application/json',
-          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
         },
-        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        ...(body !== undefined ? { body } : {}),
         signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
         redirect: 'error',
         // Under net.fetch: no cookie jar of the Electron session (the token is the only credential) and no disk cache of answers (PHI).
@@ -281,8 +305,8 @@ export class BackendClient {
       return false;
     }
   }
-  push(token: string, changes: Change[]) {
-    return this.request('POST', PUSH_PATH, pushReplySchema, { token, body: { changes } });
+  push(token: string, changes: ReadonlyArray<Change | OutgoingChange>) {
+    return this.request('POST', PUSH_PATH, pushReplySchema, { token, json: `{"changes":[${changes.map(outgoingChangeJson).join(',')}]}` });
   }
   uploadAudit(token: string, upload: AuditUpload) {
     return this.request('POST', AUDIT_UPLOAD_PATH, zod.object({ receipt: auditReceiptSchema, receiptKey: zod.string().max(256) }), { token, body: upload });

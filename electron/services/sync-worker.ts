@@ -41,13 +41,13 @@
  * counts (the change may be there).
  */
 import { AppError } from '../../shared/app-error';
-import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type Change, type ChangeResult } from '../../shared/sync-api';
+import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type ChangeResult, type OutgoingChange } from '../../shared/sync-api';
 import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
 import type { SyncProgress } from '../../shared/contract';
 import { NotReachedError, type BackendClient } from './backend-client';
 import type { CacheSession } from './cache-session';
 import { changesSince, heldCount, markSent, pendingChanges, settle, stillQueued, unmarkSent, type OutboxEntry } from './outbox';
-import { isBackendDown, isSessionEnded, TooLargeError } from './backend-client';
+import { isBackendDown, isSessionEnded, outgoingChangeJson, TooLargeError } from './backend-client';
 import { uploadAuditChain } from './audit-upload';
 import { pullChanges } from './sync-pull';
 
@@ -56,7 +56,7 @@ interface Outgoing {
   session: CacheSession;
   token: string;
   batch: OutboxEntry[];
-  changes: Change[];
+  changes: OutgoingChange[];
   keys: string[];
   /** Monotonic time the batch was read (set-aside times count from it). */
   now: number;
@@ -292,9 +292,9 @@ export class SyncWorker {
       const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
       if (returning) batch = [returning];
       // Capped by size too (the first change always goes, alone if it must), well under the backend's body limit.
-      let changes = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resource }) => ({ idempotencyKey, resourceType, id, baseVersion, resource }));
+      let changes: OutgoingChange[] = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resourceJson }) => ({ idempotencyKey, resourceType, id, baseVersion, resourceJson }));
       let bytes = 0;
-      const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(JSON.stringify(c)) + 1) > MAX_PUSH_BYTES);
+      const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(outgoingChangeJson(c)) + 1) > MAX_PUSH_BYTES);
       if (fit >= 0) {
         batch = batch.slice(0, Math.max(1, fit));
         changes = changes.slice(0, batch.length);

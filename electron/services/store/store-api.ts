@@ -27,7 +27,7 @@ import {
   type WorkspaceState,
 } from '../../../shared/contract';
 import { FHIR_ID_PATTERN } from '../../../shared/fhir-id';
-import { MAX_PUSH_CHANGES, changeResultSchema, pullCursorSchema, pulledResourceSchema, type Change } from '../../../shared/sync-api';
+import { MAX_PUSH_CHANGES, changeResultSchema, pullCursorSchema, pulledResourceSchema, type OutgoingChange } from '../../../shared/sync-api';
 import type { ChainHead, ChainReport } from '../audit-chain';
 import { PAGE_CACHE_MIB_MAX, PAGE_CACHE_MIB_MIN } from '../page-cache-policy';
 import type { CacheStats } from '../cache-maintenance';
@@ -72,8 +72,8 @@ const changeTime = z.string().min(1).max(40);
 /** Idempotency keys the sync worker names (the push in flight, changes set aside). */
 const keyList = z.array(z.string().max(64)).max(100_000);
 
-/** One outbox entry as the sync worker pushes it. */
-export interface OutboxEntry extends Change {
+/** One outbox entry as the sync worker pushes it: a change whose resource is its stored JSON text (see OutgoingChange). */
+export interface OutboxEntry extends OutgoingChange {
   seq: number;
   attempts: number;
   /** Answered "conflict" without content before; sent again only on a passkey session. */

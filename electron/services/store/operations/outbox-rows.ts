@@ -131,7 +131,8 @@ export function pendingChanges(tx: StoreTx, args: StoreArgs<'pendingChanges'>): 
     resourceType: r.resource_type,
     id: r.resource_id,
     baseVersion: r.base_version,
-    resource: JSON.parse(r.resource) as FhirResource,
+    // As stored (written by JSON.stringify in writeChange): spliced into the push's body as it is, never parsed here.
+    resourceJson: r.resource,
   }));
 }
 
