@@ -102,9 +102,9 @@ test('SIGKILL during imports with a malformed bundle among them, 20 times: commi
       const { files, patientIds } = writeBundles(dir.path, run);
       const child = spawnCli(['import', ...files, '--data-dir', dataDir], env);
       // Killed after the import reported `after` bundles (one JSON line each, as each commits or is refused), at a random
-      // moment within the next bundle's time: from just before the first commit to inside the last bundles, whatever the
+      // moment within the next bundle's time: from just before the first commit to inside the last bundle, whatever the
       // machine's load (a kill timed from the start alone missed every import on a loaded machine).
-      const after = run % (files.length - 2);
+      const after = run % files.length;
       await reported(child, after);
       const delay = (after === 0 ? timing.first * 0.8 : 0) + Math.random() * timing.perBundle;
       await new Promise((r) => setTimeout(r, delay));

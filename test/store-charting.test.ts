@@ -181,3 +181,21 @@ test('idempotency keys are time-ordered (UUID v7): the outbox\'s keys sort in th
     await o.dispose();
   }
 });
+
+test('a push reads each change as stored and puts it into the body unparsed, so an outbox row that is not exactly one JSON object (altered outside the app) fails the read in words and sends nothing; the outbox stays as it was', async () => {
+  const o = await openStore();
+  try {
+    const { store, db } = o;
+    const { keys: [key] } = await store.call('recordChanges', { change: { kind: 'problem', input: { patientId: P1, text: 'Asthma', status: 'active' }, now: new Date().toISOString() } });
+    const [stored] = await store.call('pendingChanges', { limit: 100, sendHeld: true, heldSentAlready: [], setAside: [] });
+    assert.equal(stored!.resourceJson, db.prepare('SELECT resource FROM outbox WHERE idempotency_key = ?').pluck().get(key), 'the stored text, as it is');
+    for (const altered of [`${stored!.resourceJson},{"resourceType":"Condition","id":"extra"}`, '[1,2]', '{"resourceType":"Condition"', '"text"']) {
+      db.prepare('UPDATE outbox SET resource = ? WHERE idempotency_key = ?').run(altered, key);
+      const before = JSON.stringify(db.prepare('SELECT * FROM outbox ORDER BY seq').all());
+      await assert.rejects(store.call('pendingChanges', { limit: 100, sendHeld: true, heldSentAlready: [], setAside: [] }), (err: unknown) => (err as { code?: string }).code === 'CACHE_CORRUPT', altered);
+      assert.equal(JSON.stringify(db.prepare('SELECT * FROM outbox ORDER BY seq').all()), before, 'nothing changed, nothing counted as sent');
+    }
+  } finally {
+    await o.dispose();
+  }
+});

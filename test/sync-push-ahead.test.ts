@@ -94,7 +94,7 @@ describe('the sync worker sends the next push while it settles the one before', 
   const newWorker = () => {
     const client = new BackendClient(front.url, 30_000);
     const push = client.push.bind(client);
-    client.push = (t: string, changes: Change[]) => {
+    client.push = (t: string, changes: Parameters<BackendClient['push']>[1]) => {
       events.push('push');
       return push(t, changes);
     };

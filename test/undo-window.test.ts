@@ -31,7 +31,6 @@ import { BackendClient } from '../electron/services/backend-client';
 import { SyncWorker } from '../electron/services/sync-worker';
 import { readPasskeyRecord } from '../electron/services/session/passkey-record';
 import type { Result } from '../shared/app-error';
-import type { Change } from '../shared/sync-api';
 import { inspectCache } from './support/cache-inspect';
 import { scratchDir } from './support/scratch';
 import { testKeychain } from './support/test-keychain';
@@ -131,10 +130,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 
     /** The next push the app's client makes: when it was called, what it carried, and how it ended. */
     function nextPush(): Promise<{ at: number; keys: string[]; failed: unknown }> {
-      const client = d.backend as unknown as { push(token: string, changes: Change[]): Promise<unknown> };
+      const client = d.backend as unknown as { push: BackendClient['push'] };
       const original = BackendClient.prototype.push;
       return new Promise((resolve) => {
-        client.push = async (token: string, changes: Change[]) => {
+        client.push = async (token, changes) => {
           delete (client as Partial<typeof client>).push;
           const at = Date.now();
           const keys = changes.map((c) => c.idempotencyKey);

@@ -26,7 +26,7 @@ export function folderEvents(): FolderEvents {
       for (const resolve of resolvers) resolve();
     },
     next(event, deadlineMs = 20_000) {
-      return new Promise<void>((resolve, reject) => {
+      const waited = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no ${event} folder event within ${deadlineMs} ms`)), deadlineMs);
         waiting.set(event, [
           ...(waiting.get(event) ?? []),
@@ -36,6 +36,9 @@ export function folderEvents(): FolderEvents {
           },
         ]);
       });
+      // A test that failed before awaiting it leaves no unhandled rejection behind (its own failure is the report).
+      waited.catch(() => undefined);
+      return waited;
     },
   };
 }

@@ -101,12 +101,14 @@ export function writeChanges(tx: StoreTx, resources: FhirResource[], group = res
  * every later change of its resource stay queued behind it.
  */
 export function pendingChanges(tx: StoreTx, args: StoreArgs<'pendingChanges'>): StoreResults['pendingChanges'] {
-  type Row = { seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null };
+  type Row = { seq: number; idempotency_key: string; resource_type: string; resource_id: string; base_version: string | null; resource: string; attempts: number; held_at: string | null; whole: number };
   const sentHeld = new Set(args.heldSentAlready);
   const setAside = new Set(args.setAside);
   // Read lazily, not LIMIT n: entries waiting behind a held or set-aside change must not fill the batch's window.
   const rows = tx.db
-    .prepare('SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at FROM outbox WHERE last_error IS NULL ORDER BY seq')
+    .prepare(
+      "SELECT seq, idempotency_key, resource_type, resource_id, base_version, resource, attempts, held_at, CASE WHEN json_valid(resource) THEN json_type(resource) = 'object' ELSE 0 END AS whole FROM outbox WHERE last_error IS NULL ORDER BY seq",
+    )
     .iterate() as IterableIterator<Row>;
   const seen = new Set<string>();
   const blocked = new Set<string>();
@@ -123,6 +125,8 @@ export function pendingChanges(tx: StoreTx, args: StoreArgs<'pendingChanges'>): 
     seen.add(key);
     batch.push(r);
   }
+  // The text goes into the push as it is: one JSON object, as writeChange stored it, or the read fails (as a parse did).
+  if (batch.some((r) => r.whole !== 1)) throw new AppError('CACHE_CORRUPT', 'The patient cache file is damaged or was altered.');
   return batch.map((r) => ({
     seq: r.seq,
     attempts: r.attempts,
