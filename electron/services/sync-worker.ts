@@ -41,7 +41,7 @@
  * counts (the change may be there).
  */
 import { AppError } from '../../shared/app-error';
-import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type ChangeResult, type OutgoingChange } from '../../shared/sync-api';
+import { MAX_PUSH_BYTES, MAX_PUSH_CHANGES, type ChangeResult } from '../../shared/sync-api';
 import { DEFAULT_UNDO_SECONDS } from '../../shared/backend-api';
 import type { SyncProgress } from '../../shared/contract';
 import { NotReachedError, type BackendClient } from './backend-client';
@@ -55,8 +55,8 @@ import { pullChanges } from './sync-pull';
 interface Outgoing {
   session: CacheSession;
   token: string;
+  /** What is sent: outgoingChangeJson writes only a change's own fields, never seq, attempts or held. */
   batch: OutboxEntry[];
-  changes: OutgoingChange[];
   keys: string[];
   /** Monotonic time the batch was read (set-aside times count from it). */
   now: number;
@@ -292,31 +292,26 @@ export class SyncWorker {
       const returning = batch.find((e) => this.asideUntil.has(e.idempotencyKey));
       if (returning) batch = [returning];
       // Capped by size too (the first change always goes, alone if it must), well under the backend's body limit.
-      let changes: OutgoingChange[] = batch.map(({ idempotencyKey, resourceType, id, baseVersion, resourceJson }) => ({ idempotencyKey, resourceType, id, baseVersion, resourceJson }));
       let bytes = 0;
-      const fit = changes.findIndex((c) => (bytes += Buffer.byteLength(outgoingChangeJson(c)) + 1) > MAX_PUSH_BYTES);
-      if (fit >= 0) {
-        batch = batch.slice(0, Math.max(1, fit));
-        changes = changes.slice(0, batch.length);
-      }
+      const fit = batch.findIndex((c) => (bytes += Buffer.byteLength(outgoingChangeJson(c)) + 1) > MAX_PUSH_BYTES);
+      if (fit >= 0) batch = batch.slice(0, Math.max(1, fit));
       for (const entry of batch) if (entry.held) this.released.add(entry.idempotencyKey);
       // From here the batch may reach the server: recorded as sent (persisted: an answer lost in a crash still counts) and
       // in flight. Only the entries still queued when counted go: one an undo took back after the batch was read stays back.
       const marked = await markSent(session, batch.map((b) => b.idempotencyKey));
       if (marked.size < batch.length) {
-        changes = changes.filter((c) => marked.has(c.idempotencyKey));
         batch = batch.filter((b) => marked.has(b.idempotencyKey));
         if (batch.length === 0) continue;
       }
       const keys = batch.map((b) => b.idempotencyKey);
       for (const key of keys) this.sending.add(key);
-      return { session, token, batch, changes, keys, now };
+      return { session, token, batch, keys, now };
     }
   }
 
   /** Sends a batch counted as sent; its answers, or why there are none (never rejects). */
   private post(out: Outgoing): Promise<Reply> {
-    return this.options.backend.push(out.token, out.changes).then(
+    return this.options.backend.push(out.token, out.batch).then(
       ({ results }) => ({ results }),
       (error: unknown) => ({ error }),
     );
