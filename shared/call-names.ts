@@ -8,6 +8,7 @@ export const CALL_NAMES = [
   'app.status',
   'patients.search',
   'chart.open',
+  'chart.results',
   'audit.forPatient',
   'auth.status',
   'auth.watch',

@@ -48,12 +48,23 @@ export const chartGroupSchema = z.object({
   items: z.array(fhirResourceSchema),
 });
 
+export type ChartGroup = z.infer<typeof chartGroupSchema>;
+
 export const chartSchema = z.object({
   /** Name, birth date, gender and MRN as the patient list shows them. */
   summary: patientSummarySchema,
   patient: fhirResourceSchema,
-  /** Resources of the patient by resourceType, newest first, at most CHART_ITEMS_PER_TYPE each. */
+  /**
+   * Resources of the patient by resourceType, newest first, at most
+   * CHART_ITEMS_PER_TYPE each, except the safety lists: allergies and
+   * problems whole, and every current (active, on-hold, draft) medication
+   * request besides the newest. Billing is counted only. chart.open counts
+   * Observation without its items (the Results tab reads them with
+   * chart.results); the print's chart holds them.
+   */
   groups: z.record(z.string(), chartGroupSchema),
+  /** The newest observation of each code, entered-in-error ones skipped: the latest vitals and the code status, however old. */
+  latestObservations: z.array(fhirResourceSchema),
 });
 export type Chart = z.infer<typeof chartSchema>;
 
@@ -317,6 +328,11 @@ export const contract = {
   'chart.open': {
     input: z.strictObject({ patientId: fhirIdSchema }),
     output: chartSchema,
+  },
+  /** The Results tab: the patient's newest observations (at most CHART_ITEMS_PER_TYPE) and how many there are; audited as a read. */
+  'chart.results': {
+    input: z.strictObject({ patientId: fhirIdSchema }),
+    output: chartGroupSchema,
   },
   'audit.forPatient': {
     input: z.strictObject({

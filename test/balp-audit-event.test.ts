@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
-import { openChart, searchPatients } from '../electron/services/patient-records';
+import { chartResults, openChart, searchPatients } from '../electron/services/patient-records';
 import { auditEventList } from '../electron/services/cache-maintenance';
 import { recordChange, settle } from '../electron/services/outbox';
 import { listConflicts, resolveConflict } from '../electron/services/conflicts';
@@ -204,6 +204,7 @@ const P2 = 'balp-p2';
 let cache: TestCache;
 let events: Json[] = [];
 let chartRead: string[] = [];
+let resultsRead: string[] = [];
 let conflictRefs: { mine: string; theirs: string; theirVersion: string } = { mine: '', theirs: '', theirVersion: '' };
 
 before(async () => {
@@ -215,7 +216,9 @@ before(async () => {
   await importBundle(s, Buffer.from(JSON.stringify(syntheticPatientBundle({ patientId: P2, observations: 3 }))));
   // Read: the chart, naming each resource it returned.
   const chart = await openChart(s, P1);
-  chartRead = [...Object.entries(chart.groups).flatMap(([type, g]) => g.items.map((r) => `${type}/${r.id}`))];
+  chartRead = [...chart.latestObservations.map((r) => `Observation/${r.id}`), ...Object.entries(chart.groups).flatMap(([type, g]) => g.items.map((r) => `${type}/${r.id}`))];
+  // Read: the Results tab's observation history, naming each observation it returned.
+  resultsRead = (await chartResults(s, P1)).items.map((r) => `Observation/${r.id}`);
   // Query: with a match and without.
   await searchPatients(s, 'Testfamily');
   await searchPatients(s, 'Nobody Matches');
@@ -270,11 +273,13 @@ test('device: an import writes create then update events, at most 200 data refer
 
 test('device: a chart read names, as Type/id, exactly the resources it returned (no search URLs)', () => {
   // The chart was the first read of P1 (a conflict listing comes later).
-  const reads = ofKind('R', 'read').filter((e) => e.entity[0].what.reference === `Patient/${P1}`).slice(0, 2);
-  assert.equal(chartRead.length, 200, 'the chart shows the 200 newest observations');
-  assert.equal(reads.length, 2, 'the patient and 200 observations: two entries');
-  const refs = reads.flatMap((e) => assertBalp(e, { ...device(), subtype: 'read', patientId: P1 }));
-  assert.deepEqual(refs, chartRead);
+  const reads = ofKind('R', 'read').filter((e) => e.entity[0].what.reference === `Patient/${P1}`).slice(0, 3);
+  assert.equal(chartRead.length, 1, 'the chart holds the newest observation of the one code');
+  assert.equal(resultsRead.length, 200, 'the Results tab shows the 200 newest observations');
+  assert.equal(reads.length, 3, 'the chart in one entry; the patient and 200 observations in two');
+  const refs = reads.map((e) => assertBalp(e, { ...device(), subtype: 'read', patientId: P1 }));
+  assert.deepEqual(refs[0], chartRead);
+  assert.deepEqual(refs.slice(1).flat(), resultsRead);
   for (const e of reads) assert.ok(!JSON.stringify(e.entity).includes('?'), 'no query URL in a read');
 });
 

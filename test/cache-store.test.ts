@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
 import { openWorkerStore } from '../electron/services/store/store-client';
 import { StoreHost } from '../electron/services/store/store-host';
-import { chartSchema } from '../shared/contract';
+import { chartGroupSchema, chartSchema } from '../shared/contract';
 import { ROOT } from './support/cache-cli';
 import { auditCount, bundleResources, closedTestCache, openWorkerTestStore, refuseAuditEntriesNaming, rejectsWith, resourceCount } from './support/worker-store';
 
@@ -41,22 +41,34 @@ test('reads and writes answer from the worker, each with its audit entries in th
     const chart = chartSchema.parse(JSON.parse(answer.chartJson));
     assert.equal(chart.summary.id, 'store-p1');
     assert.equal(chart.groups.Observation?.total, 5);
-    assert.equal(chart.groups.Observation?.items.length, 5);
+    assert.equal(chart.groups.Observation?.items.length, 0, 'chart.open counts the observations; their history is chart.results');
+    // The five share one code: the newest of them (o0, the latest date) is the code's latest.
+    assert.deepEqual(chart.latestObservations.map((r) => r.id), ['store-p1-o0']);
     assert.equal(chart.patient.id, 'store-p1');
-    const read = (o.db.prepare("SELECT entry FROM audit_log WHERE patient_id = ? AND action = 'R'").all('store-p1') as Array<{ entry: string }>).map(storedEntry);
+    const readEntries = () => (o.db.prepare("SELECT entry FROM audit_log WHERE patient_id = ? AND action = 'R'").all('store-p1') as Array<{ entry: string }>).map(storedEntry);
     assert.deepEqual(
-      read.map((e) => [e.action, e.outcome, e.network, e.actor, e.entities.length]),
-      [['R', '0', 'offline', ACTOR, 6]],
-      'one read entry naming the patient and the five observations, with the network state main sent',
+      readEntries().map((e) => [e.action, e.outcome, e.network, e.actor, e.entities]),
+      [['R', '0', 'offline', ACTOR, ['Patient/store-p1', 'Observation/store-p1-o0']]],
+      'one read entry naming the patient and the one observation sent, with the network state main sent',
     );
-    // The print view reads the chart parsed inside the store (chartOf): the same chart as chart.open's text.
+    // The Results tab's read: the five newest observations and their count, with its own read entry naming each.
+    const results = await o.store.call('chartResults', { patientId: 'store-p1' });
+    assert.ok(results.found);
+    const history = chartGroupSchema.parse(JSON.parse(results.resultsJson));
+    assert.equal(history.total, 5);
+    assert.deepEqual(history.items.map((r) => r.id).sort(), [0, 1, 2, 3, 4].map((j) => `store-p1-o${j}`));
+    assert.deepEqual(readEntries()[1]!.entities, ['Patient/store-p1', ...history.items.map((r) => `Observation/${r.id}`)]);
+    // The print view reads the chart parsed inside the store (chartOf): chart.open's chart with the observations' history in it.
     const printed = await o.store.call('preparePrint', { patientId: 'store-p1', output: 'pdf', reasonCode: 'continuity-of-care', query: null });
     assert.ok(printed.found);
-    assert.deepEqual(printed.chart, JSON.parse(answer.chartJson));
+    const opened = JSON.parse(answer.chartJson) as typeof chart;
+    assert.deepEqual(printed.chart, { ...opened, groups: { ...opened.groups, Observation: history } });
 
     const missing = await o.store.call('openChart', { patientId: 'not-here' });
     assert.deepEqual(missing, { found: false });
     assert.equal(o.db.prepare("SELECT outcome FROM audit_log WHERE patient_id = 'not-here'").pluck().get(), '4', 'a failed read is audited in the same call');
+    assert.deepEqual(await o.store.call('chartResults', { patientId: 'not-here' }), { found: false });
+    assert.deepEqual(o.db.prepare("SELECT outcome FROM audit_log WHERE patient_id = 'not-here'").pluck().all(), ['4', '4'], 'so is a failed read of the results');
 
     const search = await o.store.call('searchPatients', { query: chart.summary.name.split(' ')[0]! });
     assert.deepEqual(search.patients.map((p) => p.id), ['store-p1']);

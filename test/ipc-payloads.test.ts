@@ -78,6 +78,13 @@ const malformed: Array<[string, unknown]> = [
   ['chart.open', polluted('{"__proto__": {"isAdmin": true}, "patientId": "ok"}')],
   ['chart.open', { patientId: { $gt: '' } }],
   ['chart.open', 'patientId=ok'],
+  // chart.results
+  ['chart.results', {}],
+  ['chart.results', { patientId: 7 }],
+  ['chart.results', { patientId: '../x' }],
+  ['chart.results', { patientId: HUGE }],
+  ['chart.results', { patientId: 'ok', limit: 500 }],
+  ['chart.results', polluted('{"__proto__": {"polluted": true}, "patientId": "ok"}')],
   // audit.forPatient
   ['audit.forPatient', { patientId: 'ok' }],
   ['audit.forPatient', { patientId: 'ok', limit: 0 }],

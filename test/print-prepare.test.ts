@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { importBundle } from '../electron/services/bundle-import';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
-import { openChart } from '../electron/services/patient-records';
+import { chartResults, openChart } from '../electron/services/patient-records';
 import { PRINT_TICKET_MS } from '../electron/services/export/print-tickets';
 import { parseCanonicalAuditEntry, exportFacts, type AuditEntry } from '../shared/audit-entry';
 import { inspectCache } from './support/cache-inspect';
@@ -85,7 +85,7 @@ test('print.prepare without a reason, with "other" and no words, or with a path 
   assert.deepEqual(await entriesSince(seq), []);
 });
 
-test('print.prepare reads the chart as chart.open does and audits the print in the same transaction, with the watermark and a printId', async () => {
+test('print.prepare reads the chart as chart.open and chart.results do and audits the print in the same transaction, with the watermark and a printId', async () => {
   const seq = await lastSeq();
   const p = await prepare('printer');
   assert.match(p.printId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -105,10 +105,12 @@ test('print.prepare reads the chart as chart.open does and audits the print in t
     assert.equal(e.query, null, 'no free text given');
     assert.deepEqual(e.entities.slice(0, 2), exportFacts({ format: 'printer', reason: 'patient-request' }));
   }
-  const shown = [`Patient/${patient.id}`, ...Object.entries(p.chart.groups).flatMap(([type, g]) => g.items.map((i) => `${type}/${i.id}`))];
-  assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), shown.sort(), 'the print entry names every resource shown');
-  // The same shape as chart.open (which audits its own read again here).
-  assert.deepEqual(p.chart, await openChart(session, patient.id));
+  const given = new Set([`Patient/${patient.id}`, ...p.chart.latestObservations.map((i) => `Observation/${i.id}`)]);
+  for (const [type, g] of Object.entries(p.chart.groups)) for (const i of g.items) given.add(`${type}/${i.id}`);
+  assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), [...given].sort(), 'the print entry names every resource handed to the print view, once');
+  // chart.open's chart with the Results tab's observations in it (both audit their own reads again here).
+  const opened = await openChart(session, patient.id);
+  assert.deepEqual(p.chart, { ...opened, groups: { ...opened.groups, Observation: await chartResults(session, patient.id) } });
 });
 
 test('print.output to the printer: the caller window is printed once; the printId is single use', async () => {

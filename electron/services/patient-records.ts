@@ -1,12 +1,12 @@
 /**
  * The clinician's read paths into the cache: patient search, a patient's
- * chart and a patient's access trail, each one call of the cache store
- * (./store/operations/patient-reads.ts), where the read and its audit
- * entries commit in one transaction. Holds no SQL. Never return PHI that did
+ * chart, its observation history (the Results tab) and its access trail,
+ * each one call of the cache store (./store/operations/patient-reads.ts),
+ * where the read and its audit entries commit in one transaction. Holds no SQL. Never return PHI that did
  * not come through the store (which audits it).
  */
 import { AppError } from '../../shared/app-error';
-import type { AuditEntryView, Chart, PatientSummary } from '../../shared/contract';
+import type { AuditEntryView, Chart, ChartGroup, PatientSummary } from '../../shared/contract';
 import type { CacheSession } from './cache-session';
 
 export { CHART_ITEMS_PER_TYPE } from './store/operations/patient-reads';
@@ -22,6 +22,13 @@ export async function openChart(session: CacheSession, patientId: string): Promi
   if (!answer.found) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
   // The store answers the chart as JSON text (one copy across threads); dispatch validates what this returns.
   return JSON.parse(answer.chartJson) as Chart;
+}
+
+/** The Results tab's read: the patient's newest observations and how many there are, audited as openChart is. */
+export async function chartResults(session: CacheSession, patientId: string): Promise<ChartGroup> {
+  const answer = await session.store.call('chartResults', { patientId });
+  if (!answer.found) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
+  return JSON.parse(answer.resultsJson) as ChartGroup;
 }
 
 /** Who accessed this patient's record on this device, newest first, with display names where this computer knows them. */

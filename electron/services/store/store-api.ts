@@ -155,6 +155,8 @@ export const storeCallArgs = {
   searchPatients: z.strictObject({ query: z.string().max(1000) }),
   /** A patient's chart, audited as a read naming what was read; not found is audited too (outcome 4). */
   openChart: z.strictObject({ patientId: storedId }),
+  /** A patient's newest observations (the Results tab), audited as openChart is. */
+  chartResults: z.strictObject({ patientId: storedId }),
   /** "My patients" with what needs attention; audited like a search. */
   patientWorklist: z.strictObject({}),
   /** Who accessed this patient on this device, newest first (reads the log itself: no entry). */
@@ -293,6 +295,8 @@ export interface StoreResults {
   searchPatients: { patients: PatientSummary[]; truncated: boolean };
   /** The chart as JSON text (`Chart`), built from the stored resources' JSON: main parses it. */
   openChart: { found: true; chartJson: string } | { found: false };
+  /** The newest observations and their count as JSON text (`ChartGroup`): main parses it. */
+  chartResults: { found: true; resultsJson: string } | { found: false };
   patientWorklist: { patients: WorklistRow[]; truncated: boolean };
   patientAccessTrail: AuditEntryView[];
   appendAudit: { seqs: number[] };

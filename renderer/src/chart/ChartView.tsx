@@ -1,14 +1,15 @@
 /**
  * One patient's chart: the sticky patient banner, then tabs (Summary,
  * Results, Notes, Write, Encounters, Access). Data comes only from
- * chart.open (audited in main) and is dropped when the chart closes. Esc
+ * chart.open, and for the Results tab chart.results, read when that tab is
+ * first shown (both audited in main), and is dropped when the chart closes. Esc
  * closes the chart only when no dialog is open and focus is not in an
  * editable field; closing never discards drafts (they live in the cache).
  * Must never show a reading as current when it is old, nor a raw code where
  * words exist.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { CHART_TABS, type AuditEntryView, type Chart, type ChartTab, type FhirResource } from '../../../shared/contract';
+import { CHART_TABS, type AuditEntryView, type Chart, type ChartGroup, type ChartTab, type FhirResource } from '../../../shared/contract';
 import { api, call } from '../clinician';
 import { ChartConsultation } from '../../consult/ChartConsultation';
 import { activeConsult } from '../../consult/consult-session';
@@ -75,6 +76,11 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const tabRef = useRef(tab);
   tabRef.current = tab;
   const [visited, setVisited] = useState<ReadonlySet<ChartTab>>(() => new Set([initialTab ?? 'summary']));
+  // The observation history (the Results tab), null while it is being read: read once that tab has been shown, and again with the chart.
+  const [results, setResults] = useState<ChartGroup | null | Error>(null);
+  const resultsRead = useRef(0);
+  const resultsWanted = visited.has('results');
+  useEffect(() => () => void resultsRead.current++, [patientId]);
 
   useEffect(() => {
     let cancelled = false;
@@ -113,11 +119,23 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   );
   const reload = useCallback(() => setRevision((r) => r + 1), []);
 
+  useEffect(() => {
+    if (!chart || !resultsWanted) return;
+    const seq = ++resultsRead.current;
+    setResults(null);
+    call(api().chart.results({ patientId })).then(
+      (r) => seq === resultsRead.current && setResults(r),
+      (err: Error) => seq === resultsRead.current && setResults(err),
+    );
+  }, [chart, resultsWanted, patientId]);
+
   // "Now" for the ages of readings: the moment this chart (re)loaded.
   const now = useMemo(() => new Date(), [chart]);
-  const observations = useMemo(() => (chart ? items(chart, 'Observation') : []), [chart]);
+  const latestObservations = useMemo(() => chart?.latestObservations ?? [], [chart]);
   const adult = chart ? isAdult(chart.summary.birthDate, now) : true;
-  const readings = useMemo(() => vitalReadings(observations, adult), [observations, adult]);
+  const latestReadings = useMemo(() => vitalReadings(latestObservations, adult), [latestObservations, adult]);
+  const history = results !== null && !(results instanceof Error) ? results.items : null;
+  const historyReadings = useMemo(() => vitalReadings(history ?? [], adult), [history, adult]);
 
   if (error) return <p className="error" role="alert">{error}</p>;
   if (!chart) return <p className="muted">Opening chart…</p>;
@@ -125,9 +143,11 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const panel = (t: ChartTab) => {
     switch (t) {
       case 'summary':
-        return <SummaryTab patientId={patientId} chart={chart} readings={readings} now={now} onSaved={reload} onOpenTab={select} />;
+        return <SummaryTab patientId={patientId} chart={chart} readings={latestReadings} now={now} onSaved={reload} onOpenTab={select} />;
       case 'results':
-        return <ResultsTab observations={observations} readings={readings} now={now} adult={adult} />;
+        if (results === null) return <p className="muted" role="status">Reading results…</p>;
+        if (results instanceof Error) return <p className="error" role="alert">{results.message}</p>;
+        return <ResultsTab observations={results.items} total={results.total} readings={historyReadings} now={now} adult={adult} />;
       case 'notes':
         return <NotesPane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
       case 'write':
@@ -155,7 +175,7 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
 
   return (
     <article className="chart" data-testid="chart" aria-label={`Chart of ${chart.summary.name}`}>
-      <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(observations)} now={now} onClose={onClose}
+      <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(latestObservations)} now={now} onClose={onClose}
         actions={
           <>
             <StartConsultation patientId={patientId} encounters={items(chart, 'Encounter')} />

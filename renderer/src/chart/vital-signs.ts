@@ -94,11 +94,12 @@ function readingOf(obs: FhirResource, sign: VitalSign, adult: boolean): Reading 
   return { sign, id: obs.id, when, time: date.getTime(), text, number, unit, values, flag };
 }
 
-/** Every vital-sign reading by sign, newest first. `adult`: whether adult ranges apply to this patient. */
+/** Every vital-sign reading by sign, newest first (voided readings left out). `adult`: whether adult ranges apply to this patient. */
 export function vitalReadings(observations: FhirResource[], adult: boolean): Map<string, Reading[]> {
   const bySign = new Map<string, Reading[]>(VITAL_SIGNS.map((s) => [s.key, []]));
   for (const obs of observations) {
-    if (!isVitalSign(obs)) continue;
+    // A reading entered in error or cancelled says nothing about the patient: never a value in a tile or the flowsheet.
+    if (!isVitalSign(obs) || obs.status === 'entered-in-error' || obs.status === 'cancelled') continue;
     const codes = codesOf((obs as Json).code);
     const sign = VITAL_SIGNS.find((s) => s.codes.some((c) => codes.includes(c)));
     if (!sign) continue;

@@ -73,7 +73,7 @@ function PrintSection({ title, chart, type, shown, children }: { title: string; 
   return (
     <section className="print-section">
       <h2>{title}</h2>
-      {type && total > count && <p className="print-note">The newest {count} of {total} are printed.</p>}
+      {type && total > count && <p className="print-note">{count} of {total} are printed: the newest{type === 'MedicationRequest' ? ', and every current one' : ''}.</p>}
       {children}
     </section>
   );

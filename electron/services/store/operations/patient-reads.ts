@@ -1,6 +1,6 @@
 /**
  * The store's read paths into the chart data: patient search, a patient's
- * chart and a patient's access trail. Each runs inside the call's one
+ * chart, its observation history (the Results tab) and its access trail. Each runs inside the call's one
  * transaction and appends its BALP entries there, so there is no read of
  * PHI without its entry and no entry without the read. Never return PHI
  * without auditing it. (Moved from ../../patient-records.ts.)
@@ -12,11 +12,16 @@ import { MAX_AUDIT_ENTITIES } from '../../audit-chain';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
 import { clinicianNames } from './clinician-names';
+import { perConnection } from '../per-connection';
 
 /** Newest items per resource type in a chart; the total is always given. */
 export const CHART_ITEMS_PER_TYPE = 200;
 /** Billing resources: counted in a chart, not sent to the screen. */
 const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
+/** Safety lists sent whole, however long: a chart never leaves out an allergy or a problem. */
+const WHOLE_TYPES = new Set(['AllergyIntolerance', 'Condition']);
+/** Medication requests that are current: every one is sent, with the newest CHART_ITEMS_PER_TYPE of the others. */
+const CURRENT_MEDICATION_STATUSES = "('active', 'on-hold', 'draft')";
 
 /** A row of the patients table, as search, chart and worklist read it. */
 export interface PatientRow {
@@ -70,61 +75,151 @@ interface ChartRows {
   summary: PatientSummary;
   patientJson: string;
   groups: Array<{ type: string; total: number; items: Array<{ id: string; json: string }> }>;
+  latestObservations: Array<{ id: string; json: string }>;
   read: string[];
 }
 
+/** The chart reads' statements, prepared once per connection (a chart opens often; preparing them cost about a tenth of an open). */
+const chartStatements = perConnection((db) => ({
+  patientJson: db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck(),
+  patientRow: db.prepare(PATIENT_ROW_SQL),
+  counts: db.prepare("SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type"),
+  newest: db.prepare('SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?'),
+  medications: db.prepare(
+    `SELECT id, json FROM resources WHERE patient_id = @patientId AND resource_type = 'MedicationRequest'
+        AND (rowid IN (SELECT rowid FROM resources WHERE patient_id = @patientId AND resource_type = 'MedicationRequest' ORDER BY sort_date DESC LIMIT @limit)
+             OR json_extract(json, '$.status') IN ${CURRENT_MEDICATION_STATUSES})
+      ORDER BY sort_date DESC`,
+  ),
+  observationCount: db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck(),
+  observationCodes: db.prepare('SELECT DISTINCT code FROM observation_codes WHERE patient_id = ?').pluck(),
+  newestOfCode: db.prepare(
+    `SELECT r.id, r.json FROM observation_codes c JOIN resources r ON r.rowid = c.resource_rowid
+      WHERE c.patient_id = ? AND c.code = ? AND coalesce(json_extract(r.json, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
+      ORDER BY c.sort_date DESC LIMIT 1`,
+  ),
+}));
+
+/** The newest observations of a patient, at most CHART_ITEMS_PER_TYPE: the Results tab's history (chart.results) and the print's. */
+function newestObservations(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
+  return chartStatements(tx.db).newest.all(patientId, 'Observation', CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
+}
+
 /**
- * A patient's chart: resources grouped by type, newest first. Audited as a
- * read (R) naming every resource read; a patient the cache does not hold is
- * audited as a failed read (outcome 4) in the same transaction and answered
- * `undefined`.
+ * The newest observation of each code the patient has (in any coding: cache
+ * migration 7's observation_codes; an observation with no coded coding has
+ * none), skipping readings entered in error or cancelled, once each: the
+ * summary's latest vitals and the banner's code status, however many newer
+ * results of other codes there are. The codes come from that index alone;
+ * each code's newest is one seek down it.
  */
-function readChart(tx: StoreTx, patientId: string): ChartRows | undefined {
-  const { db } = tx;
-  const patientJson = db.prepare("SELECT json FROM resources WHERE resource_type = 'Patient' AND id = ?").pluck().get(patientId) as string | undefined;
-  if (patientJson === undefined) {
-    tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' });
-    return undefined;
+function latestObservationOfEachCode(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
+  const { observationCodes, newestOfCode } = chartStatements(tx.db);
+  const codes = observationCodes.all(patientId) as string[];
+  const rows = new Map<string, { id: string; json: string }>();
+  for (const code of codes) {
+    const row = newestOfCode.get(patientId, code) as { id: string; json: string } | undefined;
+    if (row) rows.set(row.id, row);
   }
-  const counts = db.prepare(
-    "SELECT resource_type AS type, count(*) AS total FROM resources WHERE patient_id = ? AND resource_type != 'Patient' GROUP BY resource_type",
-  );
-  const newest = db.prepare('SELECT id, json FROM resources WHERE patient_id = ? AND resource_type = ? ORDER BY sort_date DESC LIMIT ?');
-  const groups: ChartRows['groups'] = [];
-  // `Type/id` of every resource read (counted-only types are not read, so not named).
-  const read = [`Patient/${patientId}`];
-  for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
-    const items = COUNT_ONLY_TYPES.has(type) ? [] : (newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>);
-    for (const row of items) read.push(`${type}/${row.id}`);
-    groups.push({ type, total, items });
-  }
-  // At most MAX_AUDIT_ENTITIES references an entry, as imports and pulls: a big chart is several read entries.
+  return [...rows.values()];
+}
+
+/** Appends the read entries naming `read`: at most MAX_AUDIT_ENTITIES references an entry, as imports and pulls. */
+function auditRead(tx: StoreTx, patientId: string, read: string[]): void {
   for (let i = 0; i < read.length; i += MAX_AUDIT_ENTITIES) {
     tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: read.slice(i, i + MAX_AUDIT_ENTITIES), query: null, outcome: '0' });
   }
-  return { summary: toSummary(db.prepare(PATIENT_ROW_SQL).get(patientId) as PatientRow), patientJson, groups, read };
 }
 
-/** The chart, parsed, and the `Type/id` of each resource read (the print view builds on both inside the store). */
+/** Whether the cache holds the patient; if not, the attempt is audited as a failed read (outcome 4). */
+function patientJsonOrRefusal(tx: StoreTx, patientId: string): string | undefined {
+  const patientJson = chartStatements(tx.db).patientJson.get(patientId) as string | undefined;
+  if (patientJson === undefined) tx.audit.append({ action: 'R', subtype: 'read', patientId, entities: [`Patient/${patientId}`], query: null, outcome: '4' });
+  return patientJson;
+}
+
+/**
+ * A patient's chart: resources grouped by type, newest first (at most
+ * CHART_ITEMS_PER_TYPE a type; allergies and problems whole; medication
+ * requests every current one too), and the newest observation of each code.
+ * `observations`: 'latest' (chart.open) counts the Observation group without
+ * its items (the Results tab reads the history with chart.results);
+ * 'history' (the print) holds the newest ones too. Audited as a read (R)
+ * naming every resource read; a patient the cache does not hold is audited
+ * as a failed read (outcome 4) in the same transaction and answered
+ * `undefined`.
+ */
+function readChart(tx: StoreTx, patientId: string, observations: 'latest' | 'history'): ChartRows | undefined {
+  const patientJson = patientJsonOrRefusal(tx, patientId);
+  if (patientJson === undefined) return undefined;
+  const { counts, newest, medications, patientRow } = chartStatements(tx.db);
+  const groups: ChartRows['groups'] = [];
+  // `Type/id` of every resource read, once each (counted-only types are not read, so not named).
+  const read = new Set([`Patient/${patientId}`]);
+  let latestObservations: ChartRows['latestObservations'] = [];
+  for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
+    let items: Array<{ id: string; json: string }> = [];
+    if (type === 'Observation') {
+      latestObservations = latestObservationOfEachCode(tx, patientId);
+      for (const row of latestObservations) read.add(`Observation/${row.id}`);
+      if (observations === 'history') items = newestObservations(tx, patientId);
+    } else if (type === 'MedicationRequest' && total > CHART_ITEMS_PER_TYPE) {
+      // Past the window only: the current requests among the older ones join the newest.
+      items = medications.all({ patientId, limit: CHART_ITEMS_PER_TYPE }) as Array<{ id: string; json: string }>;
+    } else if (!COUNT_ONLY_TYPES.has(type)) {
+      items = newest.all(patientId, type, WHOLE_TYPES.has(type) ? -1 : CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
+    }
+    for (const row of items) read.add(`${type}/${row.id}`);
+    groups.push({ type, total, items });
+  }
+  auditRead(tx, patientId, [...read]);
+  return { summary: toSummary(patientRow.get(patientId) as PatientRow), patientJson, groups, latestObservations, read: [...read] };
+}
+
+const parseRows = (rows: Array<{ json: string }>) => rows.map((row) => JSON.parse(row.json) as FhirResource);
+
+/** The print's chart, parsed, with the newest observations in its Observation group, and the `Type/id` of each resource read (the print entries name them). */
 export function chartOf(tx: StoreTx, patientId: string): { chart: Chart; read: string[] } | undefined {
-  const rows = readChart(tx, patientId);
+  const rows = readChart(tx, patientId, 'history');
   if (!rows) return undefined;
   const groups: Chart['groups'] = {};
-  for (const g of rows.groups) groups[g.type] = { total: g.total, items: g.items.map((row) => JSON.parse(row.json) as FhirResource) };
-  return { chart: { summary: rows.summary, patient: JSON.parse(rows.patientJson) as FhirResource, groups }, read: rows.read };
+  for (const g of rows.groups) groups[g.type] = { total: g.total, items: parseRows(g.items) };
+  const chart: Chart = { summary: rows.summary, patient: JSON.parse(rows.patientJson) as FhirResource, groups, latestObservations: parseRows(rows.latestObservations) };
+  return { chart, read: rows.read };
 }
+
+/** Stored JSON texts as one JSON array, never parsed here. */
+const jsonArray = (rows: Array<{ json: string }>) => `[${rows.map((row) => row.json).join(',')}]`;
 
 /**
  * chart.open's read: the chart as one JSON text made of the resources' stored
  * JSON, never parsed here. A chart crosses to the main thread as one string
  * (copied whole) instead of a graph of a few hundred objects (cloned node by
- * node, which cost as much as the read), and main parses it once.
+ * node, which cost as much as the read), and main parses it once. The
+ * observation history is not in it (chart.results).
  */
 export function openChart(tx: StoreTx, { patientId }: StoreArgs<'openChart'>): StoreResults['openChart'] {
-  const rows = readChart(tx, patientId);
+  const rows = readChart(tx, patientId, 'latest');
   if (!rows) return { found: false };
-  const groups = rows.groups.map((g) => `${JSON.stringify(g.type)}:{"total":${g.total},"items":[${g.items.map((row) => row.json).join(',')}]}`);
-  return { found: true, chartJson: `{"summary":${JSON.stringify(rows.summary)},"patient":${rows.patientJson},"groups":{${groups.join(',')}}}` };
+  const groups = rows.groups.map((g) => `${JSON.stringify(g.type)}:{"total":${g.total},"items":${jsonArray(g.items)}}`);
+  const latest = jsonArray(rows.latestObservations);
+  return {
+    found: true,
+    chartJson: `{"summary":${JSON.stringify(rows.summary)},"patient":${rows.patientJson},"groups":{${groups.join(',')}},"latestObservations":${latest}}`,
+  };
+}
+
+/**
+ * chart.results' read: the patient's newest observations (at most
+ * CHART_ITEMS_PER_TYPE) and how many there are, as one JSON text, audited as
+ * chart.open is (a read naming each; a patient not in the cache, outcome 4).
+ */
+export function chartResults(tx: StoreTx, { patientId }: StoreArgs<'chartResults'>): StoreResults['chartResults'] {
+  if (patientJsonOrRefusal(tx, patientId) === undefined) return { found: false };
+  const total = chartStatements(tx.db).observationCount.get(patientId) as number;
+  const items = newestObservations(tx, patientId);
+  auditRead(tx, patientId, [`Patient/${patientId}`, ...items.map((row) => `Observation/${row.id}`)]);
+  return { found: true, resultsJson: `{"total":${total},"items":${jsonArray(items)}}` };
 }
 
 interface TrailRow {
