@@ -63,7 +63,12 @@ export const chartSchema = z.object({
    * chart.results); the print's chart holds them.
    */
   groups: z.record(z.string(), chartGroupSchema),
-  /** The newest observation of each code, entered-in-error ones skipped: the latest vitals and the code status, however old. */
+  /**
+   * chart.open: the newest observation of each code the summary shows
+   * (shared/summary-codes.ts), entered-in-error and cancelled ones skipped:
+   * the latest vitals and the code status, however old. Empty in the print's
+   * chart, which holds the history instead.
+   */
   latestObservations: z.array(fhirResourceSchema),
 });
 export type Chart = z.infer<typeof chartSchema>;

@@ -58,11 +58,11 @@ test('reads and writes answer from the worker, each with its audit entries in th
     assert.equal(history.total, 5);
     assert.deepEqual(history.items.map((r) => r.id).sort(), [0, 1, 2, 3, 4].map((j) => `store-p1-o${j}`));
     assert.deepEqual(readEntries()[1]!.entities, ['Patient/store-p1', ...history.items.map((r) => `Observation/${r.id}`)]);
-    // The print view reads the chart parsed inside the store (chartOf): chart.open's chart with the observations' history in it.
+    // The print view reads the chart parsed inside the store (chartOf): chart.open's chart with the observations' history in it, and no latest ones.
     const printed = await o.store.call('preparePrint', { patientId: 'store-p1', output: 'pdf', reasonCode: 'continuity-of-care', query: null });
     assert.ok(printed.found);
     const opened = JSON.parse(answer.chartJson) as typeof chart;
-    assert.deepEqual(printed.chart, { ...opened, groups: { ...opened.groups, Observation: history } });
+    assert.deepEqual(printed.chart, { ...opened, groups: { ...opened.groups, Observation: history }, latestObservations: [] });
 
     const missing = await o.store.call('openChart', { patientId: 'not-here' });
     assert.deepEqual(missing, { found: false });

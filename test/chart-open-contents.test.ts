@@ -18,7 +18,7 @@ import type { Caller } from '../electron/services/caller-policy';
 import type { Chart, ChartGroup } from '../shared/contract';
 import { CHART_ITEMS_PER_TYPE } from '../electron/services/patient-records';
 import { openTestCache, type TestCache } from './support/open-test-cache';
-import { COMPLETED_MEDICATIONS, LABS, OBSERVATIONS, PATIENT, PROBLEMS, SAFETY_PATIENT, longHistoryBundle, safetyListsBundle } from './support/long-history-patient';
+import { ALLERGIES, COMPLETED_MEDICATIONS, OBSERVATIONS, PATIENT, PROBLEMS, SAFETY_PATIENT, longHistoryBundle, safetyListsBundle } from './support/long-history-patient';
 
 const ORIGIN = 'app://clinician';
 const APP: Caller = { url: `${ORIGIN}/index.html`, isMainFrame: true };
@@ -49,13 +49,14 @@ async function readEntities(): Promise<string[][]> {
   return rows.map((entry) => storedEntry({ entry }).entities);
 }
 
-test('chart.open: the newest usable observation of each code, in any coding, once each; the code status however many results came after it', async () => {
+test('chart.open: the newest usable observation of each code the summary shows, in any coding, once each; the code status however many results came after it', async () => {
   const before = (await readEntities()).length;
   const chart = await call<Chart>('chart.open', { patientId: PATIENT });
   assert.equal(chart.groups.Observation?.total, OBSERVATIONS, 'every observation counted');
   assert.deepEqual(chart.groups.Observation?.items, [], 'the history is not sent with the chart');
   const ids = chart.latestObservations.map((o) => o.id).sort();
-  assert.deepEqual(ids, ['bp-local-first', 'code-status', `glucose-${LABS - 1}`, 'height-two-codes', 'hr-usable'].sort());
+  // Not the newest glucose: the summary shows vital signs and the code status only.
+  assert.deepEqual(ids, ['bp-local-first', 'code-status', 'height-two-codes', 'hr-usable'].sort());
   // Read entries name the patient and exactly the observations sent.
   const entries = (await readEntities()).slice(before);
   assert.deepEqual(entries.flat().sort(), [`Patient/${PATIENT}`, ...ids.map((id) => `Observation/${id}`)].sort());
@@ -82,8 +83,9 @@ test('chart.results of a patient not in the cache is NOT_FOUND, audited as a fai
   assert.deepEqual(rows.map((entry) => { const e = storedEntry({ entry }); return [e.action, e.outcome, e.entities]; }), [['R', '4', ['Patient/not-in-cache']]]);
 });
 
-test('chart.open sends every problem however many, and an active medication older than the newest completed ones', async () => {
+test('chart.open sends every allergy and problem however many, and an active medication older than the newest completed ones', async () => {
   const chart = await call<Chart>('chart.open', { patientId: SAFETY_PATIENT });
+  assert.equal(chart.groups.AllergyIntolerance?.items.length, ALLERGIES, 'the allergy list whole');
   assert.equal(chart.groups.Condition?.total, PROBLEMS);
   assert.equal(chart.groups.Condition?.items.length, PROBLEMS, 'the problem list whole');
   assert.ok(chart.groups.Condition?.items.some((c) => c.id === 'problem-0'), 'the oldest problem, the active one, is there');

@@ -105,12 +105,12 @@ test('print.prepare reads the chart as chart.open and chart.results do and audit
     assert.equal(e.query, null, 'no free text given');
     assert.deepEqual(e.entities.slice(0, 2), exportFacts({ format: 'printer', reason: 'patient-request' }));
   }
-  const given = new Set([`Patient/${patient.id}`, ...p.chart.latestObservations.map((i) => `Observation/${i.id}`)]);
-  for (const [type, g] of Object.entries(p.chart.groups)) for (const i of g.items) given.add(`${type}/${i.id}`);
-  assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), [...given].sort(), 'the print entry names every resource handed to the print view, once');
+  assert.deepEqual(p.chart.latestObservations, [], 'the print holds the history instead');
+  const shown = [`Patient/${patient.id}`, ...Object.entries(p.chart.groups).flatMap(([type, g]) => g.items.map((i) => `${type}/${i.id}`))];
+  assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), shown.sort(), 'the print entry names every resource shown');
   // chart.open's chart with the Results tab's observations in it (both audit their own reads again here).
   const opened = await openChart(session, patient.id);
-  assert.deepEqual(p.chart, { ...opened, groups: { ...opened.groups, Observation: await chartResults(session, patient.id) } });
+  assert.deepEqual(p.chart, { ...opened, groups: { ...opened.groups, Observation: await chartResults(session, patient.id) }, latestObservations: [] });
 });
 
 test('print.output to the printer: the caller window is printed once; the printId is single use', async () => {

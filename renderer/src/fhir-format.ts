@@ -233,6 +233,11 @@ export function isLaboratory(obs: FhirResource): boolean {
   return hasCategory(obs, 'laboratory');
 }
 
+/** A reading that says nothing about the patient (entered in error, or cancelled): never shown as a value. */
+export function isVoided(obs: FhirResource): boolean {
+  return obs.status === 'entered-in-error' || obs.status === 'cancelled';
+}
+
 /** The status code of a CodeableConcept status (clinicalStatus…), as a code: for logic, not for display. */
 export function statusText(concept: unknown): string {
   const code = codeOf(concept);

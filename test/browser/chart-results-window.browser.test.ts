@@ -97,6 +97,13 @@ test('the Results tab reads the history when shown, says how much it shows, and 
   const flowsheet = await page.getByTestId('vitals-flowsheet').innerText();
   assert.match(flowsheet, /72/);
   assert.doesNotMatch(flowsheet, /250/, 'a reading entered in error is not a value in the flowsheet');
+  assert.doesNotMatch(flowsheet, /999/, 'nor a cancelled one');
+  // Once per load of the chart: back to the summary and to the results again reads nothing more.
+  const afterResults = await readEntries();
+  await page.getByRole('tab', { name: 'Summary' }).click();
+  await page.getByRole('tab', { name: 'Results' }).click();
+  await page.getByTestId('lab-table').waitFor();
+  assert.equal(await readEntries(), afterResults, 'the history is not read again for the same load of the chart');
   await screenshot(page, 'chart-results-window');
   assert.deepEqual(problems, []);
   await page.close();

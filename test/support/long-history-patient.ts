@@ -33,7 +33,7 @@ export function longHistoryBundle(): string {
       observation(`glucose-${i}`, day(10 + i), [loinc('2339-0', 'Glucose')], { category: LABORATORY, valueQuantity: { value: 90 + (i % 30), unit: 'mg/dL' } }),
     ),
     observation('hr-usable', day(300), [loinc('8867-4', 'Heart rate')], { category: VITAL_SIGNS, valueQuantity: { value: 72, unit: '/min' } }),
-    observation('hr-cancelled', day(301), [loinc('8867-4', 'Heart rate')], { category: VITAL_SIGNS, status: 'cancelled' }),
+    observation('hr-cancelled', day(301), [loinc('8867-4', 'Heart rate')], { category: VITAL_SIGNS, status: 'cancelled', valueQuantity: { value: 999, unit: '/min' } }),
     observation('hr-error', day(302), [loinc('8867-4', 'Heart rate')], { category: VITAL_SIGNS, status: 'entered-in-error', valueQuantity: { value: 250, unit: '/min' } }),
     observation('bp-local-first', day(200), [{ system: 'urn:local', code: 'BP-1', display: 'Blood pressure' }, loinc('85354-9', 'Blood pressure panel')]),
     observation('bp-older', day(150), [loinc('85354-9', 'Blood pressure panel')]),
@@ -47,10 +47,11 @@ export function longHistoryBundle(): string {
 }
 
 
-/** A second made-up patient: more problems than a chart's window, and one active medication older than 250 completed ones. */
+/** A second made-up patient: more allergies and problems than a chart's window, and one active medication older than 250 completed ones. */
 export const SAFETY_PATIENT = 'safety-lists-1';
 export const PROBLEMS = 230;
 export const COMPLETED_MEDICATIONS = 250;
+export const ALLERGIES = 205;
 
 export function safetyListsBundle(): string {
   const subject = { reference: `urn:uuid:${SAFETY_PATIENT}` };
@@ -64,6 +65,10 @@ export function safetyListsBundle(): string {
       resourceType: 'Condition', id: `problem-${i}`, subject, recordedDate: day(i), onsetDateTime: day(i),
       clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: i === 0 ? 'active' : 'resolved' }] },
       code: { text: `Problem ${i}` },
+    })),
+    ...Array.from({ length: ALLERGIES }, (_, i) => ({
+      resourceType: 'AllergyIntolerance', id: `allergy-${i}`, patient: subject, recordedDate: day(i), code: { text: `Substance ${i}` },
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
     })),
     medication('warfarin-active', day(0), 'active'),
     ...Array.from({ length: COMPLETED_MEDICATIONS }, (_, i) => medication(`completed-${i}`, day(10 + i), 'completed')),

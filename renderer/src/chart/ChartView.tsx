@@ -76,10 +76,12 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const tabRef = useRef(tab);
   tabRef.current = tab;
   const [visited, setVisited] = useState<ReadonlySet<ChartTab>>(() => new Set([initialTab ?? 'summary']));
-  // The observation history (the Results tab), null while it is being read: read once that tab has been shown, and again with the chart.
-  const [results, setResults] = useState<ChartGroup | null | Error>(null);
+  // The observation history (the Results tab), kept with the load of the chart it was read for: read while that tab is
+  // shown, once per load; a reload (after a save) makes it stale, and it is read again only when the tab is shown again.
+  const [results, setResults] = useState<{ of: Chart; value: ChartGroup | Error } | null>(null);
   const resultsRead = useRef(0);
-  const resultsWanted = visited.has('results');
+  const resultsAsked = useRef<Chart | null>(null);
+  const showingResults = tab === 'results';
   useEffect(() => () => void resultsRead.current++, [patientId]);
 
   useEffect(() => {
@@ -120,21 +122,24 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const reload = useCallback(() => setRevision((r) => r + 1), []);
 
   useEffect(() => {
-    if (!chart || !resultsWanted) return;
+    // Never the history of another patient than the chart shown.
+    if (!chart || chart.summary.id !== patientId || !showingResults || resultsAsked.current === chart) return;
+    resultsAsked.current = chart;
     const seq = ++resultsRead.current;
-    setResults(null);
     call(api().chart.results({ patientId })).then(
-      (r) => seq === resultsRead.current && setResults(r),
-      (err: Error) => seq === resultsRead.current && setResults(err),
+      (r) => seq === resultsRead.current && setResults({ of: chart, value: r }),
+      (err: Error) => seq === resultsRead.current && setResults({ of: chart, value: err }),
     );
-  }, [chart, resultsWanted, patientId]);
+  }, [chart, showingResults, patientId]);
 
   // "Now" for the ages of readings: the moment this chart (re)loaded.
   const now = useMemo(() => new Date(), [chart]);
   const latestObservations = useMemo(() => chart?.latestObservations ?? [], [chart]);
   const adult = chart ? isAdult(chart.summary.birthDate, now) : true;
   const latestReadings = useMemo(() => vitalReadings(latestObservations, adult), [latestObservations, adult]);
-  const history = results !== null && !(results instanceof Error) ? results.items : null;
+  // null while the history of this load of the chart is being read (an older one is never shown as current).
+  const current = results !== null && results.of === chart ? results.value : null;
+  const history = current !== null && !(current instanceof Error) ? current.items : null;
   const historyReadings = useMemo(() => vitalReadings(history ?? [], adult), [history, adult]);
 
   if (error) return <p className="error" role="alert">{error}</p>;
@@ -145,9 +150,9 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       case 'summary':
         return <SummaryTab patientId={patientId} chart={chart} readings={latestReadings} now={now} onSaved={reload} onOpenTab={select} />;
       case 'results':
-        if (results === null) return <p className="muted" role="status">Reading results…</p>;
-        if (results instanceof Error) return <p className="error" role="alert">{results.message}</p>;
-        return <ResultsTab observations={results.items} total={results.total} readings={historyReadings} now={now} adult={adult} />;
+        if (current === null) return <p className="muted" role="status">Reading results…</p>;
+        if (current instanceof Error) return <p className="error" role="alert">{current.message}</p>;
+        return <ResultsTab observations={current.items} total={current.total} readings={historyReadings} now={now} adult={adult} />;
       case 'notes':
         return <NotesPane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
       case 'write':

@@ -1,11 +1,12 @@
 /**
  * The Results tab: the vitals flowsheet, laboratory results with their
  * reference ranges and flags, and the other observations (surveys, scores),
- * from the newest observations chart.results answered; says so when older
- * ones are not shown.
+ * from the newest observations chart.results answered (voided readings left
+ * out); says so when older ones are not shown, and never says "none" of the
+ * whole record from that window.
  */
 import type { FhirResource } from '../../../shared/contract';
-import { isLaboratory, isVitalSign } from '../fhir-format';
+import { isLaboratory, isVitalSign, isVoided } from '../fhir-format';
 import { LabResults } from './LabResults';
 import { isCodeStatus } from './patient-facts';
 import { Section } from './Section';
@@ -22,8 +23,13 @@ interface Props {
 }
 
 export function ResultsTab({ observations, total, readings, now, adult }: Props) {
-  const labs = observations.filter(isLaboratory);
-  const other = observations.filter((o) => !isLaboratory(o) && !isVitalSign(o) && !isCodeStatus(o));
+  // Readings entered in error or cancelled are left out, as from the flowsheet.
+  const usable = observations.filter((o) => !isVoided(o));
+  const labs = usable.filter(isLaboratory);
+  const other = usable.filter((o) => !isLaboratory(o) && !isVitalSign(o) && !isCodeStatus(o));
+  // With older observations not read, "none" is only true of the window.
+  const windowed = total > observations.length;
+  const none = (what: string, recorded: string) => (windowed ? `No ${what} among the newest ${observations.length} observations.` : recorded);
   return (
     <div className="results-stack">
       {total > observations.length && (
@@ -32,13 +38,13 @@ export function ResultsTab({ observations, total, readings, now, adult }: Props)
         </p>
       )}
       <Section title="Vital signs" testId="vitals-flowsheet">
-        <VitalsFlowsheet readings={readings} now={now} adult={adult} />
+        <VitalsFlowsheet readings={readings} now={now} adult={adult} empty={none('vital signs', 'No vital signs recorded.')} />
       </Section>
       <Section title="Laboratory results" count={labs.length} testId="labs">
-        <LabResults results={labs} now={now} testId="lab-table" label="Laboratory results" empty="No laboratory results on this computer." />
+        <LabResults results={labs} now={now} testId="lab-table" label="Laboratory results" empty={none('laboratory results', 'No laboratory results on this computer.')} />
       </Section>
       <Section title="Other observations" count={other.length} testId="other-observations">
-        <LabResults results={other} now={now} testId="other-table" label="Other observations" empty="No other observations." />
+        <LabResults results={other} now={now} testId="other-table" label="Other observations" empty={none('other observations', 'No other observations.')} />
       </Section>
     </div>
   );

@@ -13,10 +13,10 @@ import { TableScroll } from './Section';
 
 const COLUMNS_SHOWN = 6;
 
-export function VitalsFlowsheet({ readings, now, adult }: { readings: Map<string, Reading[]>; now: Date; adult: boolean }) {
+export function VitalsFlowsheet({ readings, now, adult, empty = 'No vital signs recorded.' }: { readings: Map<string, Reading[]>; now: Date; adult: boolean; empty?: string }) {
   const [all, setAll] = useState(false);
   const signs = VITAL_SIGNS.filter((s) => (readings.get(s.key)?.length ?? 0) > 0);
-  if (signs.length === 0) return <p className="muted">No vital signs recorded.</p>;
+  if (signs.length === 0) return <p className="muted">{empty}</p>;
 
   const byTime = new Map<number, string>();
   for (const s of signs) for (const r of readings.get(s.key)!) if (!byTime.has(r.time)) byTime.set(r.time, r.when);

@@ -6,15 +6,13 @@
  * allergy record" as "no known allergies": they are different statements.
  */
 import type { FhirResource } from '../../../shared/contract';
+import { CODE_STATUS_CODES } from '../../../shared/summary-codes';
 import { codesOf, conceptText, observationDate, observationValue, parseFhirDate, statusText } from '../fhir-format';
 
 type Json = Record<string, unknown>;
 
 /** SNOMED "No known allergy" and its drug/food/environment variants. */
 const NO_KNOWN_ALLERGY = ['716186003', '409137002', '429625007', '428607008', '428197003'];
-
-/** Code status: LOINC "Cardiopulmonary resuscitation orders", SNOMED "Resuscitation status". */
-export const CODE_STATUS_CODES = ['100822-6', '304251008'];
 
 function lowerFirst(text: string): string {
   // "Anaphylaxis" reads as "anaphylaxis" mid-sentence; "ACE inhibitor cough" keeps its capitals.

@@ -8,7 +8,8 @@
  */
 import type { FhirResource } from '../../../shared/contract';
 import { adultRangeFor, flagOf, type Flag } from '../../../shared/clinical-ranges';
-import { codesOf, DIASTOLIC, isVitalSign, observationDate, observationValue, parseFhirDate, quantityValue, SYSTOLIC } from '../fhir-format';
+import { VITAL_SIGN_CODES } from '../../../shared/summary-codes';
+import { codesOf, DIASTOLIC, isVitalSign, isVoided, observationDate, observationValue, parseFhirDate, quantityValue, SYSTOLIC } from '../fhir-format';
 
 export interface VitalSign {
   key: string;
@@ -16,15 +17,16 @@ export interface VitalSign {
   codes: readonly string[];
 }
 
+/** The signs in the order the tiles and the flowsheet show them; their codes are shared/summary-codes.ts's (chart.open sends the newest of each). */
 export const VITAL_SIGNS: readonly VitalSign[] = [
-  { key: 'bp', label: 'Blood pressure', codes: ['85354-9', '55284-4'] },
-  { key: 'heartRate', label: 'Heart rate', codes: ['8867-4'] },
-  { key: 'temperature', label: 'Temperature', codes: ['8310-5', '8331-1'] },
-  { key: 'respiratoryRate', label: 'Respiratory rate', codes: ['9279-1'] },
-  { key: 'spo2', label: 'SpO₂', codes: ['59408-5', '2708-6'] },
-  { key: 'weight', label: 'Weight', codes: ['29463-7'] },
-  { key: 'height', label: 'Height', codes: ['8302-2'] },
-  { key: 'bmi', label: 'BMI', codes: ['39156-5'] },
+  { key: 'bp', label: 'Blood pressure', codes: VITAL_SIGN_CODES.bp },
+  { key: 'heartRate', label: 'Heart rate', codes: VITAL_SIGN_CODES.heartRate },
+  { key: 'temperature', label: 'Temperature', codes: VITAL_SIGN_CODES.temperature },
+  { key: 'respiratoryRate', label: 'Respiratory rate', codes: VITAL_SIGN_CODES.respiratoryRate },
+  { key: 'spo2', label: 'SpO₂', codes: VITAL_SIGN_CODES.spo2 },
+  { key: 'weight', label: 'Weight', codes: VITAL_SIGN_CODES.weight },
+  { key: 'height', label: 'Height', codes: VITAL_SIGN_CODES.height },
+  { key: 'bmi', label: 'BMI', codes: VITAL_SIGN_CODES.bmi },
 ];
 
 export interface Reading {
@@ -98,8 +100,7 @@ function readingOf(obs: FhirResource, sign: VitalSign, adult: boolean): Reading 
 export function vitalReadings(observations: FhirResource[], adult: boolean): Map<string, Reading[]> {
   const bySign = new Map<string, Reading[]>(VITAL_SIGNS.map((s) => [s.key, []]));
   for (const obs of observations) {
-    // A reading entered in error or cancelled says nothing about the patient: never a value in a tile or the flowsheet.
-    if (!isVitalSign(obs) || obs.status === 'entered-in-error' || obs.status === 'cancelled') continue;
+    if (!isVitalSign(obs) || isVoided(obs)) continue;
     const codes = codesOf((obs as Json).code);
     const sign = VITAL_SIGNS.find((s) => s.codes.some((c) => codes.includes(c)));
     if (!sign) continue;

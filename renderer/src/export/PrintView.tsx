@@ -25,6 +25,7 @@ import {
   formatDate,
   isLaboratory,
   isVitalSign,
+  isVoided,
   observationDate,
   observationValue,
   referenceDisplay,
@@ -102,7 +103,7 @@ function medicationName(r: FhirResource): string {
 
 function PrintBody({ chart }: { chart: Chart }) {
   const { summary } = chart;
-  const observations = items(chart, 'Observation');
+  const observations = items(chart, 'Observation').filter((o) => !isVoided(o));
   const vitals = observations.filter(isVitalSign).sort(byDateDesc(observationDate));
   const labs = observations.filter(isLaboratory).sort(byDateDesc(observationDate));
   const allergies = items(chart, 'AllergyIntolerance');

@@ -8,6 +8,7 @@
 import { SEARCH_RESULTS_MAX, type AuditEntryView, type Chart, type FhirResource, type PatientSummary } from '../../../../shared/contract';
 import type { AuditAction, AuditOutcome, AuditSubtype } from '../../../../shared/audit-entry';
 import { searchQueryTerms } from '../../../../shared/fhir-fields';
+import { SUMMARY_OBSERVATION_CODES } from '../../../../shared/summary-codes';
 import { MAX_AUDIT_ENTITIES } from '../../audit-chain';
 import type { StoreArgs, StoreResults } from '../store-api';
 import type { StoreTx } from '../store-tx';
@@ -92,11 +93,10 @@ const chartStatements = perConnection((db) => ({
       ORDER BY sort_date DESC`,
   ),
   observationCount: db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck(),
-  observationCodes: db.prepare('SELECT DISTINCT code FROM observation_codes WHERE patient_id = ?').pluck(),
   newestOfCode: db.prepare(
     `SELECT r.id, r.json FROM observation_codes c JOIN resources r ON r.rowid = c.resource_rowid
       WHERE c.patient_id = ? AND c.code = ? AND coalesce(json_extract(r.json, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
-      ORDER BY c.sort_date DESC LIMIT 1`,
+      ORDER BY c.sort_date DESC, c.resource_rowid DESC LIMIT 1`,
   ),
 }));
 
@@ -106,18 +106,16 @@ function newestObservations(tx: StoreTx, patientId: string): Array<{ id: string;
 }
 
 /**
- * The newest observation of each code the patient has (in any coding: cache
- * migration 7's observation_codes; an observation with no coded coding has
- * none), skipping readings entered in error or cancelled, once each: the
- * summary's latest vitals and the banner's code status, however many newer
- * results of other codes there are. The codes come from that index alone;
- * each code's newest is one seek down it.
+ * The newest observation of each code the chart's summary shows (vital signs
+ * and code status: shared/summary-codes.ts), in any coding (cache migration
+ * 7's observation_codes), skipping readings entered in error or cancelled,
+ * once each: the latest vitals and the banner's code status, however many
+ * newer results of other codes there are. One index seek a code.
  */
-function latestObservationOfEachCode(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
-  const { observationCodes, newestOfCode } = chartStatements(tx.db);
-  const codes = observationCodes.all(patientId) as string[];
+function latestSummaryObservations(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
+  const { newestOfCode } = chartStatements(tx.db);
   const rows = new Map<string, { id: string; json: string }>();
-  for (const code of codes) {
+  for (const code of SUMMARY_OBSERVATION_CODES) {
     const row = newestOfCode.get(patientId, code) as { id: string; json: string } | undefined;
     if (row) rows.set(row.id, row);
   }
@@ -141,10 +139,11 @@ function patientJsonOrRefusal(tx: StoreTx, patientId: string): string | undefine
 /**
  * A patient's chart: resources grouped by type, newest first (at most
  * CHART_ITEMS_PER_TYPE a type; allergies and problems whole; medication
- * requests every current one too), and the newest observation of each code.
- * `observations`: 'latest' (chart.open) counts the Observation group without
- * its items (the Results tab reads the history with chart.results);
- * 'history' (the print) holds the newest ones too. Audited as a read (R)
+ * requests every current one too). `observations`: 'latest' (chart.open)
+ * counts the Observation group without its items (the Results tab reads the
+ * history with chart.results) and adds the newest reading of each code the
+ * summary shows; 'history' (the print) holds the newest observations
+ * instead, and no latest ones (the print shows the history). Audited as a read (R)
  * naming every resource read; a patient the cache does not hold is audited
  * as a failed read (outcome 4) in the same transaction and answered
  * `undefined`.
@@ -160,9 +159,11 @@ function readChart(tx: StoreTx, patientId: string, observations: 'latest' | 'his
   for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
     let items: Array<{ id: string; json: string }> = [];
     if (type === 'Observation') {
-      latestObservations = latestObservationOfEachCode(tx, patientId);
-      for (const row of latestObservations) read.add(`Observation/${row.id}`);
       if (observations === 'history') items = newestObservations(tx, patientId);
+      else {
+        latestObservations = latestSummaryObservations(tx, patientId);
+        for (const row of latestObservations) read.add(`Observation/${row.id}`);
+      }
     } else if (type === 'MedicationRequest' && total > CHART_ITEMS_PER_TYPE) {
       // Past the window only: the current requests among the older ones join the newest.
       items = medications.all({ patientId, limit: CHART_ITEMS_PER_TYPE }) as Array<{ id: string; json: string }>;
