@@ -9,6 +9,7 @@ export const CALL_NAMES = [
   'patients.search',
   'chart.open',
   'chart.results',
+  'chart.encounters',
   'audit.forPatient',
   'auth.status',
   'auth.watch',

@@ -59,8 +59,8 @@ export const chartSchema = z.object({
    * CHART_ITEMS_PER_TYPE each, except the safety lists: allergies and
    * problems whole, and every current (active, on-hold, draft) medication
    * request besides the newest. Billing is counted only. chart.open counts
-   * Observation without its items (the Results tab reads them with
-   * chart.results); the print's chart holds them.
+   * Observation and Encounter without their items (read when asked:
+   * chart.results, chart.encounters); the print's chart holds them.
    */
   groups: z.record(z.string(), chartGroupSchema),
   /**
@@ -336,6 +336,11 @@ export const contract = {
   },
   /** The Results tab: the patient's newest observations (at most CHART_ITEMS_PER_TYPE) and how many there are; audited as a read. */
   'chart.results': {
+    input: z.strictObject({ patientId: fhirIdSchema }),
+    output: chartGroupSchema,
+  },
+  /** The Encounters tab and the consultation dialog: the patient's newest encounters (at most CHART_ITEMS_PER_TYPE) and how many there are; audited as a read. */
+  'chart.encounters': {
     input: z.strictObject({ patientId: fhirIdSchema }),
     output: chartGroupSchema,
   },

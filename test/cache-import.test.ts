@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importBundle } from '../electron/services/bundle-import';
-import { openChart, searchPatients } from '../electron/services/patient-records';
+import { chartEncounters, openChart, searchPatients } from '../electron/services/patient-records';
 import { auditEventList, cacheStats } from '../electron/services/cache-maintenance';
 import { openCacheSession } from '../electron/services/cache-session';
 import { storedEntry, verifyAuditChain } from '../electron/services/audit-chain';
@@ -80,8 +80,11 @@ test('a chart groups the patient\'s resources by type, newest first', async () =
     p.bundle.entry.map((e) => e.resource.resourceType).filter((t) => !['Patient', 'Organization', 'Practitioner'].includes(t)),
   );
   assert.deepEqual(new Set(Object.keys(chart.groups)), expectedTypes);
-  const encounters = chart.groups.Encounter!;
-  assert.equal(encounters.total, p.bundle.entry.filter((e) => e.resource.resourceType === 'Encounter').length);
+  const total = p.bundle.entry.filter((e) => e.resource.resourceType === 'Encounter').length;
+  assert.deepEqual(chart.groups.Encounter, { total, items: [] }, 'encounters counted; the Encounters tab reads them');
+  const encounters = await chartEncounters(cache.session, p.id);
+  assert.equal(encounters.total, total);
+  assert.ok(encounters.items.length > 1);
   const starts = encounters.items.map((e) => Date.parse((e.period as { start: string }).start));
   assert.deepEqual(starts, [...starts].sort((x, y) => y - x), 'newest first');
   assert.equal(chart.groups.Claim!.items.length, 0, 'billing is counted, not sent');

@@ -54,7 +54,7 @@ test('reads and writes answer from the worker, each with its audit entries in th
     // The Results tab's read: the five newest observations and their count, with its own read entry naming each.
     const results = await o.store.call('chartResults', { patientId: 'store-p1' });
     assert.ok(results.found);
-    const history = chartGroupSchema.parse(JSON.parse(results.resultsJson));
+    const history = chartGroupSchema.parse(JSON.parse(results.groupJson));
     assert.equal(history.total, 5);
     assert.deepEqual(history.items.map((r) => r.id).sort(), [0, 1, 2, 3, 4].map((j) => `store-p1-o${j}`));
     assert.deepEqual(readEntries()[1]!.entities, ['Patient/store-p1', ...history.items.map((r) => `Observation/${r.id}`)]);

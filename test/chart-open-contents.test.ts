@@ -18,7 +18,7 @@ import type { Caller } from '../electron/services/caller-policy';
 import type { Chart, ChartGroup } from '../shared/contract';
 import { CHART_ITEMS_PER_TYPE } from '../electron/services/patient-records';
 import { openTestCache, type TestCache } from './support/open-test-cache';
-import { ALLERGIES, COMPLETED_MEDICATIONS, OBSERVATIONS, PATIENT, PROBLEMS, SAFETY_PATIENT, longHistoryBundle, safetyListsBundle } from './support/long-history-patient';
+import { ALLERGIES, COMPLETED_MEDICATIONS, ENCOUNTERS, OBSERVATIONS, PATIENT, PROBLEMS, SAFETY_PATIENT, longHistoryBundle, safetyListsBundle } from './support/long-history-patient';
 
 const ORIGIN = 'app://clinician';
 const APP: Caller = { url: `${ORIGIN}/index.html`, isMainFrame: true };
@@ -75,12 +75,25 @@ test('chart.results: the newest observations (at most CHART_ITEMS_PER_TYPE) and 
   assert.deepEqual(entries.flat(), [`Patient/${PATIENT}`, ...results.items.map((o) => `Observation/${o.id}`)]);
 });
 
-test('chart.results of a patient not in the cache is NOT_FOUND, audited as a failed read, and names nothing else', async () => {
-  const r = await dispatch(registry, 'chart.results', { patientId: 'not-in-cache' }, APP, options);
-  assert.deepEqual(r.ok ? null : r.error.code, 'NOT_FOUND');
+test('chart.open counts the encounters; chart.encounters sends them newest first, audited naming each', async () => {
+  const chart = await call<Chart>('chart.open', { patientId: PATIENT });
+  assert.deepEqual(chart.groups.Encounter, { total: ENCOUNTERS, items: [] });
+  const before = (await readEntities()).length;
+  const encounters = await call<ChartGroup>('chart.encounters', { patientId: PATIENT });
+  assert.equal(encounters.total, ENCOUNTERS);
+  assert.deepEqual(encounters.items.map((e) => e.id), ['encounter-2', 'encounter-1', 'encounter-0']);
+  assert.deepEqual((await readEntities()).slice(before).flat(), [`Patient/${PATIENT}`, 'Encounter/encounter-2', 'Encounter/encounter-1', 'Encounter/encounter-0']);
+});
+
+test('chart.results and chart.encounters of a patient not in the cache are NOT_FOUND, audited as failed reads, and name nothing else', async () => {
+  for (const name of ['chart.results', 'chart.encounters']) {
+    const r = await dispatch(registry, name, { patientId: 'not-in-cache' }, APP, options);
+    assert.deepEqual(r.ok ? null : r.error, { code: 'NOT_FOUND', message: "That patient is not in this computer's cache." });
+  }
   const db = await cache.db();
   const rows = db.prepare("SELECT entry FROM audit_log WHERE patient_id = 'not-in-cache'").pluck().all() as string[];
-  assert.deepEqual(rows.map((entry) => { const e = storedEntry({ entry }); return [e.action, e.outcome, e.entities]; }), [['R', '4', ['Patient/not-in-cache']]]);
+  const failed = [['R', '4', ['Patient/not-in-cache']]];
+  assert.deepEqual(rows.map((entry) => { const e = storedEntry({ entry }); return [e.action, e.outcome, e.entities]; }), [...failed, ...failed]);
 });
 
 test('chart.open sends every allergy and problem however many, and an active medication older than the newest completed ones', async () => {

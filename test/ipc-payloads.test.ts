@@ -85,6 +85,11 @@ const malformed: Array<[string, unknown]> = [
   ['chart.results', { patientId: HUGE }],
   ['chart.results', { patientId: 'ok', limit: 500 }],
   ['chart.results', polluted('{"__proto__": {"polluted": true}, "patientId": "ok"}')],
+  // chart.encounters
+  ['chart.encounters', {}],
+  ['chart.encounters', { patientId: ['ok'] }],
+  ['chart.encounters', { patientId: 'a b' }],
+  ['chart.encounters', { patientId: 'ok', type: 'Observation' }],
   // audit.forPatient
   ['audit.forPatient', { patientId: 'ok' }],
   ['audit.forPatient', { patientId: 'ok', limit: 0 }],

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { importBundle } from '../electron/services/bundle-import';
 import { openCacheSession, type CacheSession } from '../electron/services/cache-session';
-import { chartResults, openChart } from '../electron/services/patient-records';
+import { chartEncounters, chartResults, openChart } from '../electron/services/patient-records';
 import { PRINT_TICKET_MS } from '../electron/services/export/print-tickets';
 import { parseCanonicalAuditEntry, exportFacts, type AuditEntry } from '../shared/audit-entry';
 import { inspectCache } from './support/cache-inspect';
@@ -108,9 +108,11 @@ test('print.prepare reads the chart as chart.open and chart.results do and audit
   assert.deepEqual(p.chart.latestObservations, [], 'the print holds the history instead');
   const shown = [`Patient/${patient.id}`, ...Object.entries(p.chart.groups).flatMap(([type, g]) => g.items.map((i) => `${type}/${i.id}`))];
   assert.deepEqual(prints.flatMap((e) => e.entities.slice(2)).sort(), shown.sort(), 'the print entry names every resource shown');
-  // chart.open's chart with the Results tab's observations in it (both audit their own reads again here).
+  // chart.open's chart with the Results and Encounters tabs' groups in it (each audits its own read again here).
   const opened = await openChart(session, patient.id);
-  assert.deepEqual(p.chart, { ...opened, groups: { ...opened.groups, Observation: await chartResults(session, patient.id) }, latestObservations: [] });
+  const deferred = { Observation: await chartResults(session, patient.id), Encounter: await chartEncounters(session, patient.id) };
+  assert.ok(deferred.Encounter.items.length > 0, 'the patient has encounters: the print holds them');
+  assert.deepEqual(p.chart, { ...opened, groups: { ...opened.groups, ...deferred }, latestObservations: [] });
 });
 
 test('print.output to the printer: the caller window is printed once; the printId is single use', async () => {

@@ -14,7 +14,7 @@ import { fieldErrorsOf, invalidInputMessage } from '../../shared/field-errors';
 import { isTrustedCaller, type Caller } from './caller-policy';
 import type { CacheSession } from './cache-session';
 import type { SignInSurface } from './session/sign-in-surface';
-import { chartResults, openChart, patientAccessTrail, searchPatients } from './patient-records';
+import { chartEncounters, chartResults, openChart, patientAccessTrail, searchPatients } from './patient-records';
 import { addAddendum, recordVitals, saveNoteDraft, setProblem, signNote } from './charting';
 import { refusedReasons, syncCounts } from './outbox';
 import { listConflicts, resolveConflict } from './conflicts';
@@ -93,6 +93,7 @@ export function createHandlerRegistry(deps: RegistryDeps, auth?: SignInSurface, 
     'patients.search': ({ query }) => phi((s) => searchPatients(s, query)),
     'chart.open': ({ patientId }) => phi((s) => openChart(s, patientId)),
     'chart.results': ({ patientId }) => phi((s) => chartResults(s, patientId)),
+    'chart.encounters': ({ patientId }) => phi((s) => chartEncounters(s, patientId)),
     'audit.forPatient': ({ patientId, limit }) => phi(async (s) => ({ entries: await patientAccessTrail(s, patientId, limit) })),
     'auth.status': () => requireAuth(auth).status(),
     'auth.watch': async ({ version }) => {

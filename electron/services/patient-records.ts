@@ -1,6 +1,7 @@
 /**
  * The clinician's read paths into the cache: patient search, a patient's
- * chart, its observation history (the Results tab) and its access trail,
+ * chart, its observation history (the Results tab), its encounters (the
+ * Encounters tab, the consultation dialog) and its access trail,
  * each one call of the cache store (./store/operations/patient-reads.ts),
  * where the read and its audit entries commit in one transaction. Holds no SQL. Never return PHI that did
  * not come through the store (which audits it).
@@ -26,9 +27,17 @@ export async function openChart(session: CacheSession, patientId: string): Promi
 
 /** The Results tab's read: the patient's newest observations and how many there are, audited as openChart is. */
 export async function chartResults(session: CacheSession, patientId: string): Promise<ChartGroup> {
-  const answer = await session.store.call('chartResults', { patientId });
+  return deferredGroup(await session.store.call('chartResults', { patientId }));
+}
+
+/** The Encounters tab's and the consultation dialog's read: the patient's newest encounters and how many there are, audited as openChart is. */
+export async function chartEncounters(session: CacheSession, patientId: string): Promise<ChartGroup> {
+  return deferredGroup(await session.store.call('chartEncounters', { patientId }));
+}
+
+function deferredGroup(answer: { found: true; groupJson: string } | { found: false }): ChartGroup {
   if (!answer.found) throw new AppError('NOT_FOUND', 'That patient is not in this computer\'s cache.');
-  return JSON.parse(answer.resultsJson) as ChartGroup;
+  return JSON.parse(answer.groupJson) as ChartGroup;
 }
 
 /** Who accessed this patient's record on this device, newest first, with display names where this computer knows them. */

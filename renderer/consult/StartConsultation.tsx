@@ -1,21 +1,24 @@
 /**
  * "Start consultation" in the patient's chart: choose the encounter the call
- * belongs to (the patient's most recent one is chosen already; a patient with
- * none cannot have a call, and this says so), then consult.start (main asks
+ * belongs to (read with chart.encounters each time the dialog opens; the
+ * patient's most recent one is chosen already; a patient with none cannot
+ * have a call, and this says so without reading), then consult.start (main asks
  * the backend, which binds the room to that encounter and audits the start).
  * Only one consultation at a time on this desktop.
  */
-import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useCallback, useId, useMemo, useState, type FormEvent } from 'react';
 import type { FhirResource } from '../../shared/contract';
 import { api, call } from '../src/clinician';
 import { conceptText, encounterClassWords, field, formatDate, parseFhirDate } from '../src/fhir-format';
 import { Dialog } from '../src/ui/Dialog';
+import { useChartGroup } from '../src/chart/use-chart-group';
 import { setActiveConsult, useActiveConsult, useCallBadge } from './consult-session';
 import './consult.css';
 
 interface Props {
   patientId: string;
-  encounters: FhirResource[];
+  /** How many encounters the patient has on this computer (chart.open's count). */
+  encounterCount: number;
 }
 
 function startOf(e: FhirResource): number {
@@ -27,10 +30,17 @@ function encounterLabel(e: FhirResource): string {
   return [formatDate(field(e, 'period.start'), true), encounterClassWords(e.class), type].filter(Boolean).join(' · ');
 }
 
-export function StartConsultation({ patientId, encounters }: Props) {
+export function StartConsultation({ patientId, encounterCount }: Props) {
   const active = useActiveConsult();
+  // Each opening of the dialog is a load of its own: the encounters are read afresh then.
+  const [opening, setOpening] = useState(0);
   const [open, setOpen] = useState(false);
-  const sorted = useMemo(() => [...encounters].sort((a, b) => startOf(b) - startOf(a)), [encounters]);
+  const readEncounters = useCallback(() => call(api().chart.encounters({ patientId })), [patientId]);
+  const encounters = useChartGroup(readEncounters, opening, open && encounterCount > 0);
+  const sorted = useMemo(
+    () => (encounters !== null && !(encounters instanceof Error) ? [...encounters.items].sort((a, b) => startOf(b) - startOf(a)) : []),
+    [encounters],
+  );
   const [encounterId, setEncounterId] = useState<string>('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -73,7 +83,10 @@ export function StartConsultation({ patientId, encounters }: Props) {
       <button
         type="button"
         className="secondary consult-start"
-        onClick={() => setOpen(true)}
+        onClick={() => {
+          setOpening((n) => n + 1);
+          setOpen(true);
+        }}
         disabled={active !== null}
         aria-haspopup="dialog"
         data-testid="consult-start"
@@ -83,7 +96,11 @@ export function StartConsultation({ patientId, encounters }: Props) {
       </button>
       {open && (
         <Dialog title="Start a video consultation" onClose={() => setOpen(false)} testId="consult-start-dialog">
-          {sorted.length === 0 ? (
+          {encounterCount > 0 && encounters === null ? (
+            <p className="dialog-body muted" role="status">Reading encounters…</p>
+          ) : encounters instanceof Error ? (
+            <p className="dialog-body error" role="alert">{encounters.message}</p>
+          ) : sorted.length === 0 ? (
             <div className="dialog-body">
               <p data-testid="consult-no-encounter">This patient has no encounter on record. A consultation belongs to an encounter: record one first.</p>
               <div className="dialog-actions">

@@ -22,7 +22,7 @@ import { importBundle } from '../../electron/services/bundle-import';
 import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
 import { SYNTHEA_FILES } from '../support/synthea';
-import { bindClinician, launchChromium, ROOT, screenshot, serveRenderer, type RendererServer } from './harness';
+import { bindClinician, launchChromium, readsDone, ROOT, screenshot, serveRenderer, type RendererServer } from './harness';
 import { expectAccessible } from './axe';
 
 const CRITICAL_FILE = join(ROOT, 'test', 'fixtures', 'critical-patient.json');
@@ -77,7 +77,11 @@ async function openChart(page: Page, name = 'Vantongeren'): Promise<void> {
 
 async function selectTab(page: Page, name: string): Promise<void> {
   await page.getByRole('tab', { name }).click();
-  await page.locator('[role=tabpanel]:not([hidden])').waitFor();
+  const panel = page.locator('[role=tabpanel]:not([hidden])');
+  await panel.waitFor();
+  // The Results, Encounters and Access tabs read their data when shown (their "Reading …" status renders with the
+  // panel): wait for it, so no check runs on a loading text.
+  await readsDone(panel);
 }
 
 async function noHorizontalScroll(page: Page, what: string): Promise<void> {

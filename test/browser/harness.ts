@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { loadRendererAsset } from '../../electron/services/renderer-assets';
 import { dispatch, type HandlerRegistry } from '../../electron/services/handler-registry';
 import type { CallName } from '../../shared/contract';
@@ -90,6 +90,11 @@ export async function bindClinician(page: Page, registry: HandlerRegistry, origi
 }
 
 /** Saves test-results/screens/<name>.png: the viewport ("what the screen shows") unless `fullPage`. */
+/** Waits until `within` (a chart panel, a dialog) shows no "Reading …" status: what it reads when shown has come. */
+export async function readsDone(within: Locator): Promise<void> {
+  await within.locator('[role=status]', { hasText: /^Reading / }).first().waitFor({ state: 'detached' });
+}
+
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENS_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENS_DIR, `${name}.png`), fullPage: options.fullPage ?? false });

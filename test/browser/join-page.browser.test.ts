@@ -37,8 +37,7 @@ async function patientLink(): Promise<string> {
     const value = (r) => { if (!r.ok) throw new Error(r.error.code); return r.value; };
     const list = value(await c.patients.worklist({}));
     const patient = list.patients.find((p) => p.name.includes('Vantongeren'));
-    const chart = value(await c.chart.open({ patientId: patient.id }));
-    const encounters = (chart.groups.Encounter && chart.groups.Encounter.items) || [];
+    const encounters = value(await c.chart.encounters({ patientId: patient.id })).items;
     const start = (e) => (e.period && e.period.start) || '';
     const latest = [...encounters].sort((a, b) => start(b).localeCompare(start(a)))[0];
     const { callId } = value(await c.consult.start({ patientId: patient.id, encounterId: latest.id }));

@@ -24,7 +24,7 @@ import { testKeychain } from '../support/test-keychain';
 import { SYNTHEA_DIR, loadFixturePatients } from '../support/synthea';
 import { addVirtualAuthenticator } from '../support/virtual-authenticator';
 import { expectAccessible } from './axe';
-import { ROOT, bindClinician, screenshot } from './harness';
+import { ROOT, bindClinician, readsDone, screenshot } from './harness';
 import { enrolledDesktop, type EnrolledDesktop } from './enrolled-desktop';
 
 const CRITICAL_FILE = join(ROOT, 'test', 'fixtures', 'critical-patient.json');
@@ -132,6 +132,7 @@ test('search results and each chart tab: accessible (the chart also in the dark 
     const panel = page.getByTestId(`panel-${tab}`);
     await panel.waitFor();
     await panel.locator('section, form, p, table').first().waitFor();
+    await readsDone(panel);
     await checkScreen(page, `shell-08-chart-${tab}`);
   }
 });

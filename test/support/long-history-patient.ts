@@ -3,8 +3,8 @@
  * observation history: a code
  * status recorded first, then more laboratory results than a chart sends,
  * heart rates whose two newest say nothing (cancelled, entered in error), a
- * blood pressure whose LOINC code is its second coding, and a height with
- * two codes. The second has more problems and medication requests than a
+ * blood pressure whose LOINC code is its second coding, a height with two
+ * codes, and three encounters. The second has more problems and medication requests than a
  * chart's window. For the tests of what chart.open sends (latest
  * observations, whole safety lists) and the Results tab's history.
  */
@@ -13,6 +13,8 @@ export const PATIENT = 'latest-obs-1';
 export const LABS = 250;
 /** Every observation of the patient. */
 export const OBSERVATIONS = LABS + 7;
+/** Encounters of the first patient. */
+export const ENCOUNTERS = 3;
 
 type Json = Record<string, unknown>;
 const day = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 86_400_000).toISOString();
@@ -38,6 +40,10 @@ export function longHistoryBundle(): string {
     observation('bp-local-first', day(200), [{ system: 'urn:local', code: 'BP-1', display: 'Blood pressure' }, loinc('85354-9', 'Blood pressure panel')]),
     observation('bp-older', day(150), [loinc('85354-9', 'Blood pressure panel')]),
     observation('height-two-codes', day(100), [loinc('8302-2', 'Body height'), loinc('8306-3', 'Body height lying')]),
+    ...Array.from({ length: ENCOUNTERS }, (_, i) => ({
+      resourceType: 'Encounter', id: `encounter-${i}`, status: 'finished', subject: { reference: `urn:uuid:${PATIENT}` },
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, period: { start: day(20 * i), end: day(20 * i) },
+    })),
   ];
   return JSON.stringify({
     resourceType: 'Bundle',

@@ -157,6 +157,8 @@ export const storeCallArgs = {
   openChart: z.strictObject({ patientId: storedId }),
   /** A patient's newest observations (the Results tab), audited as openChart is. */
   chartResults: z.strictObject({ patientId: storedId }),
+  /** A patient's newest encounters (the Encounters tab, the consultation dialog), audited as openChart is. */
+  chartEncounters: z.strictObject({ patientId: storedId }),
   /** "My patients" with what needs attention; audited like a search. */
   patientWorklist: z.strictObject({}),
   /** Who accessed this patient on this device, newest first (reads the log itself: no entry). */
@@ -296,7 +298,9 @@ export interface StoreResults {
   /** The chart as JSON text (`Chart`), built from the stored resources' JSON: main parses it. */
   openChart: { found: true; chartJson: string } | { found: false };
   /** The newest observations and their count as JSON text (`ChartGroup`): main parses it. */
-  chartResults: { found: true; resultsJson: string } | { found: false };
+  chartResults: { found: true; groupJson: string } | { found: false };
+  /** The newest encounters and their count as JSON text (`ChartGroup`): main parses it. */
+  chartEncounters: { found: true; groupJson: string } | { found: false };
   patientWorklist: { patients: WorklistRow[]; truncated: boolean };
   patientAccessTrail: AuditEntryView[];
   appendAudit: { seqs: number[] };

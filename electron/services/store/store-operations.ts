@@ -28,7 +28,7 @@ import { applyPullPage, pullCursor } from './operations/pull-write';
 import { setSyncState, syncState } from './operations/sync-state-rows';
 import { clearDraft, clearDraftsOfTarget, listDrafts, putDraft } from './operations/draft-rows';
 import { getWorkspace, rememberClinicianName, setWorkspace } from './operations/workspace-rows';
-import { chartResults, openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
+import { chartEncounters, chartResults, openChart, patientAccessTrail, searchPatients } from './operations/patient-reads';
 import { patientWorklist } from './operations/worklist-read';
 // --- charting, outbox, conflicts, undo
 import { recordChanges } from './operations/chart-changes';
@@ -71,6 +71,7 @@ export const storeOperations: { readonly [N in StoreCallName]: StoreOperation<N>
   searchPatients,
   openChart,
   chartResults,
+  chartEncounters,
   patientWorklist,
   patientAccessTrail,
   appendAudit,

@@ -1,15 +1,16 @@
 /**
  * One patient's chart: the sticky patient banner, then tabs (Summary,
  * Results, Notes, Write, Encounters, Access). Data comes only from
- * chart.open, and for the Results tab chart.results, read when that tab is
- * first shown (both audited in main), and is dropped when the chart closes. Esc
+ * chart.open, and for the Results and Encounters tabs chart.results and
+ * chart.encounters, read while the tab is shown, once per load of the chart
+ * (all audited in main), and is dropped when the chart closes. Esc
  * closes the chart only when no dialog is open and focus is not in an
  * editable field; closing never discards drafts (they live in the cache).
  * Must never show a reading as current when it is old, nor a raw code where
  * words exist.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { CHART_TABS, type AuditEntryView, type Chart, type ChartGroup, type ChartTab, type FhirResource } from '../../../shared/contract';
+import { CHART_TABS, type AuditEntryView, type Chart, type ChartTab, type FhirResource } from '../../../shared/contract';
 import { api, call } from '../clinician';
 import { ChartConsultation } from '../../consult/ChartConsultation';
 import { activeConsult } from '../../consult/consult-session';
@@ -23,6 +24,7 @@ import { EncounterTimeline } from './EncounterTimeline';
 import { GlassBanner } from '../glass/GlassBanner';
 import { PatientBanner } from './PatientBanner';
 import { ResultsTab } from './ResultsTab';
+import { useChartGroup } from './use-chart-group';
 import { Section } from './Section';
 import { SummaryTab } from './SummaryTab';
 import { allergyStatus, codeStatus } from './patient-facts';
@@ -76,13 +78,6 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const tabRef = useRef(tab);
   tabRef.current = tab;
   const [visited, setVisited] = useState<ReadonlySet<ChartTab>>(() => new Set([initialTab ?? 'summary']));
-  // The observation history (the Results tab), kept with the load of the chart it was read for: read while that tab is
-  // shown, once per load; a reload (after a save) makes it stale, and it is read again only when the tab is shown again.
-  const [results, setResults] = useState<{ of: Chart; value: ChartGroup | Error } | null>(null);
-  const resultsRead = useRef(0);
-  const resultsAsked = useRef<Chart | null>(null);
-  const showingResults = tab === 'results';
-  useEffect(() => () => void resultsRead.current++, [patientId]);
 
   useEffect(() => {
     let cancelled = false;
@@ -121,25 +116,19 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   );
   const reload = useCallback(() => setRevision((r) => r + 1), []);
 
-  useEffect(() => {
-    // Never the history of another patient than the chart shown.
-    if (!chart || chart.summary.id !== patientId || !showingResults || resultsAsked.current === chart) return;
-    resultsAsked.current = chart;
-    const seq = ++resultsRead.current;
-    call(api().chart.results({ patientId })).then(
-      (r) => seq === resultsRead.current && setResults({ of: chart, value: r }),
-      (err: Error) => seq === resultsRead.current && setResults({ of: chart, value: err }),
-    );
-  }, [chart, showingResults, patientId]);
+  // The deferred groups, read while their tab is shown, once per load of the chart (never for another patient than the one shown).
+  const load = chart !== null && chart.summary.id === patientId ? chart : null;
+  const readResults = useCallback(() => call(api().chart.results({ patientId })), [patientId]);
+  const readEncounters = useCallback(() => call(api().chart.encounters({ patientId })), [patientId]);
+  const results = useChartGroup(readResults, load, tab === 'results');
+  const encounters = useChartGroup(readEncounters, load, tab === 'encounters');
 
   // "Now" for the ages of readings: the moment this chart (re)loaded.
   const now = useMemo(() => new Date(), [chart]);
   const latestObservations = useMemo(() => chart?.latestObservations ?? [], [chart]);
   const adult = chart ? isAdult(chart.summary.birthDate, now) : true;
   const latestReadings = useMemo(() => vitalReadings(latestObservations, adult), [latestObservations, adult]);
-  // null while the history of this load of the chart is being read (an older one is never shown as current).
-  const current = results !== null && results.of === chart ? results.value : null;
-  const history = current !== null && !(current instanceof Error) ? current.items : null;
+  const history = results !== null && !(results instanceof Error) ? results.items : null;
   const historyReadings = useMemo(() => vitalReadings(history ?? [], adult), [history, adult]);
 
   if (error) return <p className="error" role="alert">{error}</p>;
@@ -150,9 +139,9 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       case 'summary':
         return <SummaryTab patientId={patientId} chart={chart} readings={latestReadings} now={now} onSaved={reload} onOpenTab={select} />;
       case 'results':
-        if (current === null) return <p className="muted" role="status">Reading results…</p>;
-        if (current instanceof Error) return <p className="error" role="alert">{current.message}</p>;
-        return <ResultsTab observations={current.items} total={current.total} readings={historyReadings} now={now} adult={adult} />;
+        if (results === null) return <p className="muted" role="status">Reading results…</p>;
+        if (results instanceof Error) return <p className="error" role="alert">{results.message}</p>;
+        return <ResultsTab observations={results.items} total={results.total} readings={historyReadings} now={now} adult={adult} />;
       case 'notes':
         return <NotesPane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
       case 'write':
@@ -160,7 +149,13 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       case 'encounters':
         return (
           <Section title="Encounters" count={chart.groups.Encounter?.total ?? 0} testId="encounters">
-            <EncounterTimeline encounters={items(chart, 'Encounter')} />
+            {encounters === null ? (
+              <p className="muted" role="status">Reading encounters…</p>
+            ) : encounters instanceof Error ? (
+              <p className="error" role="alert">{encounters.message}</p>
+            ) : (
+              <EncounterTimeline encounters={encounters.items} />
+            )}
           </Section>
         );
       case 'access':
@@ -183,7 +178,7 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(latestObservations)} now={now} onClose={onClose}
         actions={
           <>
-            <StartConsultation patientId={patientId} encounters={items(chart, 'Encounter')} />
+            <StartConsultation patientId={patientId} encounterCount={chart.groups.Encounter?.total ?? 0} />
             <ChartExportActions patientId={patientId} />
           </>
         } />

@@ -21,6 +21,15 @@ export const CHART_ITEMS_PER_TYPE = 200;
 const COUNT_ONLY_TYPES = new Set(['Claim', 'ExplanationOfBenefit']);
 /** Safety lists sent whole, however long: a chart never leaves out an allergy or a problem. */
 const WHOLE_TYPES = new Set(['AllergyIntolerance', 'Condition']);
+/**
+ * Groups the chart opens counted, without their items: each is read when its
+ * tab (or the consultation dialog) asks, chart.results and chart.encounters;
+ * the print's chart holds their newest.
+ */
+export const DEFERRED_TYPES = ['Observation', 'Encounter'] as const;
+export type DeferredType = (typeof DEFERRED_TYPES)[number];
+const DEFERRED = new Set<string>(DEFERRED_TYPES);
+const SUMMARY_CODES_JSON = JSON.stringify(SUMMARY_OBSERVATION_CODES);
 /** Medication requests that are current: every one is sent, with the newest CHART_ITEMS_PER_TYPE of the others. */
 const CURRENT_MEDICATION_STATUSES = "('active', 'on-hold', 'draft')";
 
@@ -92,17 +101,19 @@ const chartStatements = perConnection((db) => ({
              OR json_extract(json, '$.status') IN ${CURRENT_MEDICATION_STATUSES})
       ORDER BY sort_date DESC`,
   ),
-  observationCount: db.prepare("SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = 'Observation'").pluck(),
-  newestOfCode: db.prepare(
-    `SELECT r.id, r.json FROM observation_codes c JOIN resources r ON r.rowid = c.resource_rowid
-      WHERE c.patient_id = ? AND c.code = ? AND coalesce(json_extract(r.json, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
-      ORDER BY c.sort_date DESC, c.resource_rowid DESC LIMIT 1`,
+  typeCount: db.prepare('SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = ?').pluck(),
+  // For each code of the JSON array ?1, the newest usable reading of it: one index seek a code, in one call.
+  newestOfEachCode: db.prepare(
+    `SELECT r.id, r.json FROM json_each(?) AS k JOIN resources r ON r.rowid = (
+       SELECT c.resource_rowid FROM observation_codes c JOIN resources v ON v.rowid = c.resource_rowid
+        WHERE c.patient_id = ? AND c.code = k.value AND coalesce(json_extract(v.json, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
+        ORDER BY c.sort_date DESC, c.resource_rowid DESC LIMIT 1)`,
   ),
 }));
 
-/** The newest observations of a patient, at most CHART_ITEMS_PER_TYPE: the Results tab's history (chart.results) and the print's. */
-function newestObservations(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
-  return chartStatements(tx.db).newest.all(patientId, 'Observation', CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
+/** A patient's newest resources of a type, at most CHART_ITEMS_PER_TYPE. */
+function newestOf(tx: StoreTx, patientId: string, type: string): Array<{ id: string; json: string }> {
+  return chartStatements(tx.db).newest.all(patientId, type, CHART_ITEMS_PER_TYPE) as Array<{ id: string; json: string }>;
 }
 
 /**
@@ -110,15 +121,11 @@ function newestObservations(tx: StoreTx, patientId: string): Array<{ id: string;
  * and code status: shared/summary-codes.ts), in any coding (cache migration
  * 7's observation_codes), skipping readings entered in error or cancelled,
  * once each: the latest vitals and the banner's code status, however many
- * newer results of other codes there are. One index seek a code.
+ * newer results of other codes there are.
  */
 function latestSummaryObservations(tx: StoreTx, patientId: string): Array<{ id: string; json: string }> {
-  const { newestOfCode } = chartStatements(tx.db);
   const rows = new Map<string, { id: string; json: string }>();
-  for (const code of SUMMARY_OBSERVATION_CODES) {
-    const row = newestOfCode.get(patientId, code) as { id: string; json: string } | undefined;
-    if (row) rows.set(row.id, row);
-  }
+  for (const row of chartStatements(tx.db).newestOfEachCode.all(SUMMARY_CODES_JSON, patientId) as Array<{ id: string; json: string }>) rows.set(row.id, row);
   return [...rows.values()];
 }
 
@@ -139,16 +146,15 @@ function patientJsonOrRefusal(tx: StoreTx, patientId: string): string | undefine
 /**
  * A patient's chart: resources grouped by type, newest first (at most
  * CHART_ITEMS_PER_TYPE a type; allergies and problems whole; medication
- * requests every current one too). `observations`: 'latest' (chart.open)
- * counts the Observation group without its items (the Results tab reads the
- * history with chart.results) and adds the newest reading of each code the
- * summary shows; 'history' (the print) holds the newest observations
- * instead, and no latest ones (the print shows the history). Audited as a read (R)
+ * requests every current one too). `mode` 'open' (chart.open) counts the
+ * DEFERRED_TYPES without their items and adds the newest observation of each
+ * code the summary shows; 'print' holds their newest instead, and no latest
+ * observations (the print shows the history). Audited as a read (R)
  * naming every resource read; a patient the cache does not hold is audited
  * as a failed read (outcome 4) in the same transaction and answered
  * `undefined`.
  */
-function readChart(tx: StoreTx, patientId: string, observations: 'latest' | 'history'): ChartRows | undefined {
+function readChart(tx: StoreTx, patientId: string, mode: 'open' | 'print'): ChartRows | undefined {
   const patientJson = patientJsonOrRefusal(tx, patientId);
   if (patientJson === undefined) return undefined;
   const { counts, newest, medications, patientRow } = chartStatements(tx.db);
@@ -158,9 +164,9 @@ function readChart(tx: StoreTx, patientId: string, observations: 'latest' | 'his
   let latestObservations: ChartRows['latestObservations'] = [];
   for (const { type, total } of counts.all(patientId) as Array<{ type: string; total: number }>) {
     let items: Array<{ id: string; json: string }> = [];
-    if (type === 'Observation') {
-      if (observations === 'history') items = newestObservations(tx, patientId);
-      else {
+    if (DEFERRED.has(type)) {
+      if (mode === 'print') items = newestOf(tx, patientId, type);
+      else if (type === 'Observation') {
         latestObservations = latestSummaryObservations(tx, patientId);
         for (const row of latestObservations) read.add(`Observation/${row.id}`);
       }
@@ -181,7 +187,7 @@ const parseRows = (rows: Array<{ json: string }>) => rows.map((row) => JSON.pars
 
 /** The print's chart, parsed, with the newest observations in its Observation group, and the `Type/id` of each resource read (the print entries name them). */
 export function chartOf(tx: StoreTx, patientId: string): { chart: Chart; read: string[] } | undefined {
-  const rows = readChart(tx, patientId, 'history');
+  const rows = readChart(tx, patientId, 'print');
   if (!rows) return undefined;
   const groups: Chart['groups'] = {};
   for (const g of rows.groups) groups[g.type] = { total: g.total, items: parseRows(g.items) };
@@ -197,10 +203,10 @@ const jsonArray = (rows: Array<{ json: string }>) => `[${rows.map((row) => row.j
  * JSON, never parsed here. A chart crosses to the main thread as one string
  * (copied whole) instead of a graph of a few hundred objects (cloned node by
  * node, which cost as much as the read), and main parses it once. The
- * observation history is not in it (chart.results).
+ * deferred groups' items are not in it (chart.results, chart.encounters).
  */
 export function openChart(tx: StoreTx, { patientId }: StoreArgs<'openChart'>): StoreResults['openChart'] {
-  const rows = readChart(tx, patientId, 'latest');
+  const rows = readChart(tx, patientId, 'open');
   if (!rows) return { found: false };
   const groups = rows.groups.map((g) => `${JSON.stringify(g.type)}:{"total":${g.total},"items":${jsonArray(g.items)}}`);
   const latest = jsonArray(rows.latestObservations);
@@ -211,16 +217,29 @@ export function openChart(tx: StoreTx, { patientId }: StoreArgs<'openChart'>): S
 }
 
 /**
- * chart.results' read: the patient's newest observations (at most
- * CHART_ITEMS_PER_TYPE) and how many there are, as one JSON text, audited as
- * chart.open is (a read naming each; a patient not in the cache, outcome 4).
+ * A deferred group's read: the patient's newest resources of `type` (at most
+ * CHART_ITEMS_PER_TYPE) and how many there are, as one JSON text (a
+ * `ChartGroup`), audited as chart.open is (a read naming each; a patient not
+ * in the cache, outcome 4, and undefined).
  */
+function deferredGroup(tx: StoreTx, patientId: string, type: DeferredType): string | undefined {
+  if (patientJsonOrRefusal(tx, patientId) === undefined) return undefined;
+  const total = chartStatements(tx.db).typeCount.get(patientId, type) as number;
+  const items = newestOf(tx, patientId, type);
+  auditRead(tx, patientId, [`Patient/${patientId}`, ...items.map((row) => `${type}/${row.id}`)]);
+  return `{"total":${total},"items":${jsonArray(items)}}`;
+}
+
+/** chart.results' read: the Results tab's observation history. */
 export function chartResults(tx: StoreTx, { patientId }: StoreArgs<'chartResults'>): StoreResults['chartResults'] {
-  if (patientJsonOrRefusal(tx, patientId) === undefined) return { found: false };
-  const total = chartStatements(tx.db).observationCount.get(patientId) as number;
-  const items = newestObservations(tx, patientId);
-  auditRead(tx, patientId, [`Patient/${patientId}`, ...items.map((row) => `Observation/${row.id}`)]);
-  return { found: true, resultsJson: `{"total":${total},"items":${jsonArray(items)}}` };
+  const groupJson = deferredGroup(tx, patientId, 'Observation');
+  return groupJson === undefined ? { found: false } : { found: true, groupJson };
+}
+
+/** chart.encounters' read: the Encounters tab's timeline and the consultation dialog's choice. */
+export function chartEncounters(tx: StoreTx, { patientId }: StoreArgs<'chartEncounters'>): StoreResults['chartEncounters'] {
+  const groupJson = deferredGroup(tx, patientId, 'Encounter');
+  return groupJson === undefined ? { found: false } : { found: true, groupJson };
 }
 
 interface TrailRow {
