@@ -56,7 +56,7 @@ test('chart.open: the newest usable observation of each code the summary shows, 
   assert.deepEqual(chart.groups.Observation?.items, [], 'the history is not sent with the chart');
   const ids = chart.latestObservations.map((o) => o.id).sort();
   // Not the newest glucose: the summary shows vital signs and the code status only.
-  assert.deepEqual(ids, ['bp-local-first', 'code-status', 'height-two-codes', 'hr-usable'].sort());
+  assert.deepEqual(ids, ['bp-local-first', 'code-status', 'height-two-codes', 'hr-usable', 'spo2-two-codes'].sort(), 'each once, the SpO2 carrying two summary codes too');
   // Read entries name the patient and exactly the observations sent.
   const entries = (await readEntities()).slice(before);
   assert.deepEqual(entries.flat().sort(), [`Patient/${PATIENT}`, ...ids.map((id) => `Observation/${id}`)].sort());

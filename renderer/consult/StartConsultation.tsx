@@ -1,8 +1,9 @@
 /**
  * "Start consultation" in the patient's chart: choose the encounter the call
  * belongs to (read with chart.encounters each time the dialog opens; the
- * patient's most recent one is chosen already; a patient with none cannot
- * have a call, and this says so without reading), then consult.start (main asks
+ * patient's most recent one is chosen already, and a choice lasts one
+ * opening; encounters entered in error or cancelled are not offered; a
+ * patient with none cannot have a call, and this says so), then consult.start (main asks
  * the backend, which binds the room to that encounter and audits the start).
  * Only one consultation at a time on this desktop.
  */
@@ -17,8 +18,6 @@ import './consult.css';
 
 interface Props {
   patientId: string;
-  /** How many encounters the patient has on this computer (chart.open's count). */
-  encounterCount: number;
 }
 
 function startOf(e: FhirResource): number {
@@ -30,15 +29,19 @@ function encounterLabel(e: FhirResource): string {
   return [formatDate(field(e, 'period.start'), true), encounterClassWords(e.class), type].filter(Boolean).join(' · ');
 }
 
-export function StartConsultation({ patientId, encounterCount }: Props) {
+export function StartConsultation({ patientId }: Props) {
   const active = useActiveConsult();
   // Each opening of the dialog is a load of its own: the encounters are read afresh then.
   const [opening, setOpening] = useState(0);
   const [open, setOpen] = useState(false);
   const readEncounters = useCallback(() => call(api().chart.encounters({ patientId })), [patientId]);
-  const encounters = useChartGroup(readEncounters, opening, open && encounterCount > 0);
+  const encounters = useChartGroup(readEncounters, opening, open);
+  // Newest first; an encounter entered in error or cancelled is never one to bind a call to.
   const sorted = useMemo(
-    () => (encounters !== null && !(encounters instanceof Error) ? [...encounters.items].sort((a, b) => startOf(b) - startOf(a)) : []),
+    () =>
+      encounters !== null && !(encounters instanceof Error)
+        ? encounters.items.filter((e) => e.status !== 'entered-in-error' && e.status !== 'cancelled').sort((a, b) => startOf(b) - startOf(a))
+        : [],
     [encounters],
   );
   const [encounterId, setEncounterId] = useState<string>('');
@@ -46,7 +49,8 @@ export function StartConsultation({ patientId, encounterCount }: Props) {
   const [error, setError] = useState<string | null>(null);
   const selectId = useId();
 
-  const chosen = encounterId || sorted[0]?.id || '';
+  // The clinician's choice only while it is in the list read at this opening; else the newest.
+  const chosen = sorted.some((e) => e.id === encounterId) ? encounterId : sorted[0]?.id ?? '';
   const start = async (e: FormEvent) => {
     e.preventDefault();
     if (!chosen) return;
@@ -85,6 +89,8 @@ export function StartConsultation({ patientId, encounterCount }: Props) {
         className="secondary consult-start"
         onClick={() => {
           setOpening((n) => n + 1);
+          setEncounterId('');
+          setError(null);
           setOpen(true);
         }}
         disabled={active !== null}
@@ -96,7 +102,7 @@ export function StartConsultation({ patientId, encounterCount }: Props) {
       </button>
       {open && (
         <Dialog title="Start a video consultation" onClose={() => setOpen(false)} testId="consult-start-dialog">
-          {encounterCount > 0 && encounters === null ? (
+          {encounters === null ? (
             <p className="dialog-body muted" role="status">Reading encounters…</p>
           ) : encounters instanceof Error ? (
             <p className="dialog-body error" role="alert">{encounters.message}</p>

@@ -77,7 +77,7 @@ async function openChart(page: Page, name = 'Vantongeren'): Promise<void> {
 
 async function selectTab(page: Page, name: string): Promise<void> {
   await page.getByRole('tab', { name }).click();
-  const panel = page.locator('[role=tabpanel]:not([hidden])');
+  const panel = page.getByTestId(`panel-${name.toLowerCase()}`);
   await panel.waitFor();
   // The Results, Encounters and Access tabs read their data when shown (their "Reading …" status renders with the
   // panel): wait for it, so no check runs on a loading text.

@@ -14,6 +14,7 @@ import { CacheHolder } from '../support/cache-holder';
 import { inspectCache } from '../support/cache-inspect';
 import { createHandlerRegistry, type HandlerRegistry } from '../../electron/services/handler-registry';
 import { importBundle } from '../../electron/services/bundle-import';
+import { CHART_ITEMS_PER_TYPE } from '../../electron/services/patient-records';
 import { createOsSecretStore } from '../../electron/services/secret-store';
 import { scratchDir } from '../support/scratch';
 import { testKeychain } from '../support/test-keychain';
@@ -93,6 +94,9 @@ test('search for a Synthea patient, open the chart, see the right data and its a
   await page.getByRole('tab', { name: 'Encounters' }).click();
   const encounters = p.bundle.entry.filter((e) => e.resource.resourceType === 'Encounter').length;
   assert.match(await page.getByTestId('encounters').locator('h2').innerText(), new RegExp(`${encounters}$`));
+  // The timeline, read when the tab was shown: the newest of them.
+  await page.getByTestId('encounter-timeline').waitFor();
+  assert.equal(await page.getByTestId('encounter').count(), Math.min(encounters, CHART_ITEMS_PER_TYPE));
   await page.getByRole('tab', { name: 'Access' }).click();
   await page.getByTestId('access-entry').first().waitFor();
   assert.match(await page.getByTestId('access-log').innerText(), /dr\.test\s+Opened chart\s+Succeeded/);

@@ -166,6 +166,14 @@ test('Start consultation chooses the most recent encounter and the panel shows t
   await page.getByTestId('consult-start').click();
   await page.getByTestId('consult-start-dialog').waitFor();
   assert.equal(await page.getByTestId('consult-encounter').inputValue(), LATEST_ENCOUNTER);
+  // A choice lasts one opening: another encounter picked, then Cancel, and the dialog opens again on the most recent.
+  const offered = await page.getByTestId('consult-encounter').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.ok(offered.length > 1 && offered.at(-1) !== LATEST_ENCOUNTER);
+  await page.getByTestId('consult-encounter').selectOption(offered.at(-1)!);
+  await page.getByTestId('consult-start-dialog').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('consult-start-dialog').waitFor({ state: 'detached' });
+  await page.getByTestId('consult-start').click();
+  assert.equal(await page.getByTestId('consult-encounter').inputValue(), LATEST_ENCOUNTER, 'the earlier choice is not kept');
   await expectAccessible(page, 'consult-start-dialog');
   await screenshot(page, 'consult-start-dialog');
   await page.getByTestId('consult-start-confirm').click();

@@ -4,7 +4,8 @@
  * status recorded first, then more laboratory results than a chart sends,
  * heart rates whose two newest say nothing (cancelled, entered in error), a
  * blood pressure whose LOINC code is its second coding, a height with two
- * codes, and three encounters. The second has more problems and medication requests than a
+ * codes (one the summary shows), an SpO2 with two codes the summary shows,
+ * and three encounters. The second has more problems and medication requests than a
  * chart's window. For the tests of what chart.open sends (latest
  * observations, whole safety lists) and the Results tab's history.
  */
@@ -12,7 +13,7 @@ export const PATIENT = 'latest-obs-1';
 /** Glucose results after the code status: more than CHART_ITEMS_PER_TYPE. */
 export const LABS = 250;
 /** Every observation of the patient. */
-export const OBSERVATIONS = LABS + 7;
+export const OBSERVATIONS = LABS + 8;
 /** Encounters of the first patient. */
 export const ENCOUNTERS = 3;
 
@@ -40,6 +41,10 @@ export function longHistoryBundle(): string {
     observation('bp-local-first', day(200), [{ system: 'urn:local', code: 'BP-1', display: 'Blood pressure' }, loinc('85354-9', 'Blood pressure panel')]),
     observation('bp-older', day(150), [loinc('85354-9', 'Blood pressure panel')]),
     observation('height-two-codes', day(100), [loinc('8302-2', 'Body height'), loinc('8306-3', 'Body height lying')]),
+    observation('spo2-two-codes', day(250), [loinc('59408-5', 'Oxygen saturation by pulse oximetry'), loinc('2708-6', 'Oxygen saturation in arterial blood')], {
+      category: VITAL_SIGNS,
+      valueQuantity: { value: 97, unit: '%' },
+    }),
     ...Array.from({ length: ENCOUNTERS }, (_, i) => ({
       resourceType: 'Encounter', id: `encounter-${i}`, status: 'finished', subject: { reference: `urn:uuid:${PATIENT}` },
       class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, period: { start: day(20 * i), end: day(20 * i) },

@@ -121,7 +121,8 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
   const readResults = useCallback(() => call(api().chart.results({ patientId })), [patientId]);
   const readEncounters = useCallback(() => call(api().chart.encounters({ patientId })), [patientId]);
   const results = useChartGroup(readResults, load, tab === 'results');
-  const encounters = useChartGroup(readEncounters, load, tab === 'encounters');
+  const encounterCount = chart?.groups.Encounter?.total ?? 0;
+  const encounters = useChartGroup(readEncounters, load, tab === 'encounters' && encounterCount > 0);
 
   // "Now" for the ages of readings: the moment this chart (re)loaded.
   const now = useMemo(() => new Date(), [chart]);
@@ -148,8 +149,10 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
         return <WritePane patientId={patientId} chart={chart} onSaved={reload} onOpenTab={select} />;
       case 'encounters':
         return (
-          <Section title="Encounters" count={chart.groups.Encounter?.total ?? 0} testId="encounters">
-            {encounters === null ? (
+          <Section title="Encounters" count={encounters !== null && !(encounters instanceof Error) ? encounters.total : encounterCount} testId="encounters">
+            {encounterCount === 0 ? (
+              <EncounterTimeline encounters={[]} />
+            ) : encounters === null ? (
               <p className="muted" role="status">Reading encounters…</p>
             ) : encounters instanceof Error ? (
               <p className="error" role="alert">{encounters.message}</p>
@@ -178,7 +181,7 @@ export function ChartView({ patientId, onClose, initialTab, onTabChange }: Props
       <PatientBanner chart={chart} allergies={allergyStatus(items(chart, 'AllergyIntolerance'))} code={codeStatus(latestObservations)} now={now} onClose={onClose}
         actions={
           <>
-            <StartConsultation patientId={patientId} encounterCount={chart.groups.Encounter?.total ?? 0} />
+            <StartConsultation patientId={patientId} />
             <ChartExportActions patientId={patientId} />
           </>
         } />

@@ -104,6 +104,11 @@ function medicationName(r: FhirResource): string {
 function PrintBody({ chart }: { chart: Chart }) {
   const { summary } = chart;
   const observations = items(chart, 'Observation').filter((o) => !isVoided(o));
+  // The vitals and labs come from the newest observations only: with older ones not read, "none" is only true of those.
+  const read = items(chart, 'Observation').length;
+  const windowed = (chart.groups.Observation?.total ?? 0) > read;
+  const windowNote = windowed ? <p className="print-note">From the newest {read} of {chart.groups.Observation?.total} observations.</p> : null;
+  const none = (what: string) => (windowed ? `No ${what} among the newest ${read} observations.` : `No ${what} recorded.`);
   const vitals = observations.filter(isVitalSign).sort(byDateDesc(observationDate));
   const labs = observations.filter(isLaboratory).sort(byDateDesc(observationDate));
   const allergies = items(chart, 'AllergyIntolerance');
@@ -162,11 +167,13 @@ function PrintBody({ chart }: { chart: Chart }) {
       </PrintSection>
 
       <PrintSection title="Recent vitals" chart={chart} shown={vitals.length}>
-        <Table head={['When', 'Vital sign', 'Value']} empty="No vital signs recorded." rows={vitals.map((o) => [formatDate(observationDate(o), true), conceptText(o.code), observationValue(o)])} />
+        {windowNote}
+        <Table head={['When', 'Vital sign', 'Value']} empty={none('vital signs')} rows={vitals.map((o) => [formatDate(observationDate(o), true), conceptText(o.code), observationValue(o)])} />
       </PrintSection>
 
       <PrintSection title="Lab results" chart={chart} shown={labs.length}>
-        <Table head={['When', 'Test', 'Result']} empty="No lab results recorded." rows={labs.map((o) => [formatDate(observationDate(o), true), conceptText(o.code), observationValue(o)])} />
+        {windowNote}
+        <Table head={['When', 'Test', 'Result']} empty={none('lab results')} rows={labs.map((o) => [formatDate(observationDate(o), true), conceptText(o.code), observationValue(o)])} />
       </PrintSection>
 
       <PrintSection title="Procedures and reports" chart={chart}>
