@@ -16,8 +16,9 @@ import { SYNTHEA_DIR } from './synthea';
 import { freshPostgresDatabase } from './postgres';
 
 export interface BackendProcess {
-  url: string;
-  port: number;
+  /** Fixed once the first start succeeded (restarts keep it). */
+  readonly url: string;
+  readonly port: number;
   dataDir: string;
   /** Set when the backend runs on PostgreSQL (a fresh database of its own). */
   databaseUrl: string | undefined;
@@ -62,10 +63,17 @@ export interface BackendOptions {
   receiptKeyFile?: string;
   /** Extra command-line flags for `serve`. */
   flags?: string[];
+  /** The port to try first (default: one free a moment before). */
+  port?: number;
 }
 
+/** Tries at the first start, each on a port free a moment before, while the one tried was taken meanwhile. */
+const FIRST_START_TRIES = 5;
+
 export async function startBackend(options: BackendOptions): Promise<BackendProcess> {
-  const port = await freePort();
+  // Free when asked, but another process (test files run side by side) can take it before the backend binds it: the first
+  // start then moves to another. Restarts keep the port (the URL clients were given).
+  let port = options.port ?? (await freePort());
   const database = options.engine === 'postgres' && !options.databaseUrl ? await freshPostgresDatabase() : null;
   const databaseUrl = options.engine === 'postgres' ? (options.databaseUrl ?? database!.url) : undefined;
   const env = { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
@@ -84,8 +92,12 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
     child = null;
   };
   const backend: BackendProcess = {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
     dataDir: options.dataDir,
     databaseUrl,
     receiptKeyFile: keyFile,
@@ -135,6 +147,16 @@ export async function startBackend(options: BackendOptions): Promise<BackendProc
       return r.stdout.trim();
     },
   };
-  await backend.start();
-  return backend;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await backend.start();
+      return backend;
+    } catch (err) {
+      if (attempt >= FIRST_START_TRIES || !/EADDRINUSE/.test((err as Error).message)) {
+        await database?.drop();
+        throw err;
+      }
+      port = await freePort();
+    }
+  }
 }

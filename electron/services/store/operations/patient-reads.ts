@@ -26,8 +26,8 @@ const WHOLE_TYPES = new Set(['AllergyIntolerance', 'Condition']);
  * tab (or the consultation dialog) asks, chart.results and chart.encounters;
  * the print's chart holds their newest.
  */
-export const DEFERRED_TYPES = ['Observation', 'Encounter'] as const;
-export type DeferredType = (typeof DEFERRED_TYPES)[number];
+const DEFERRED_TYPES = ['Observation', 'Encounter'] as const;
+type DeferredType = (typeof DEFERRED_TYPES)[number];
 const DEFERRED = new Set<string>(DEFERRED_TYPES);
 const SUMMARY_CODES_JSON = JSON.stringify(SUMMARY_OBSERVATION_CODES);
 /** Medication requests that are current: every one is sent, with the newest CHART_ITEMS_PER_TYPE of the others. */
@@ -102,7 +102,7 @@ const chartStatements = perConnection((db) => ({
       ORDER BY sort_date DESC`,
   ),
   typeCount: db.prepare('SELECT count(*) FROM resources WHERE patient_id = ? AND resource_type = ?').pluck(),
-  // For each code of the JSON array ?1, the newest usable reading of it: one index seek a code, in one call.
+  // For each code of the JSON array bound first, the newest usable reading of it: one index seek a code, in one call.
   newestOfEachCode: db.prepare(
     `SELECT r.id, r.json FROM json_each(?) AS k JOIN resources r ON r.rowid = (
        SELECT c.resource_rowid FROM observation_codes c JOIN resources v ON v.rowid = c.resource_rowid
