@@ -1,10 +1,10 @@
 /**
  * The clinician's read paths into the cache: patient search, a patient's
  * chart, its observation history (the Results tab), its encounters (the
- * Encounters tab, the consultation dialog) and its access trail,
- * each one call of the cache store (./store/operations/patient-reads.ts),
- * where the read and its audit entries commit in one transaction. Holds no SQL. Never return PHI that did
- * not come through the store (which audits it).
+ * Encounters tab, the consultation dialog) and its access trail, each one
+ * call of the cache store (./store/operations/patient-reads.ts), where the
+ * read and its audit entries commit in one transaction. Holds no SQL. Never
+ * return PHI that did not come through the store (which audits it).
  */
 import { AppError } from '../../shared/app-error';
 import type { AuditEntryView, Chart, ChartGroup, PatientSummary } from '../../shared/contract';

@@ -3,14 +3,15 @@
  * belongs to (read with chart.encounters each time the dialog opens; the
  * patient's most recent one is chosen already, and a choice lasts one
  * opening; encounters entered in error or cancelled are not offered; a
- * patient with none cannot have a call, and this says so), then consult.start (main asks
- * the backend, which binds the room to that encounter and audits the start).
+ * patient with none cannot have a call, and this says so), then
+ * consult.start (main asks the backend, which binds the room to that
+ * encounter and audits the start).
  * Only one consultation at a time on this desktop.
  */
 import { useCallback, useId, useMemo, useState, type FormEvent } from 'react';
 import type { FhirResource } from '../../shared/contract';
 import { api, call } from '../src/clinician';
-import { conceptText, encounterClassWords, field, formatDate, parseFhirDate } from '../src/fhir-format';
+import { conceptText, encounterClassWords, field, formatDate, isVoided, parseFhirDate } from '../src/fhir-format';
 import { Dialog } from '../src/ui/Dialog';
 import { useChartGroup } from '../src/chart/use-chart-group';
 import { setActiveConsult, useActiveConsult, useCallBadge } from './consult-session';
@@ -40,7 +41,7 @@ export function StartConsultation({ patientId }: Props) {
   const sorted = useMemo(
     () =>
       encounters !== null && !(encounters instanceof Error)
-        ? encounters.items.filter((e) => e.status !== 'entered-in-error' && e.status !== 'cancelled').sort((a, b) => startOf(b) - startOf(a))
+        ? encounters.items.filter((e) => !isVoided(e)).sort((a, b) => startOf(b) - startOf(a))
         : [],
     [encounters],
   );

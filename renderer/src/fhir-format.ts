@@ -233,7 +233,7 @@ export function isLaboratory(obs: FhirResource): boolean {
   return hasCategory(obs, 'laboratory');
 }
 
-/** A reading that says nothing about the patient (entered in error, or cancelled): never shown as a value. */
+/** A reading or encounter that says nothing about the patient (entered in error, or cancelled): never shown as a value, never offered. */
 export function isVoided(obs: FhirResource): boolean {
   return obs.status === 'entered-in-error' || obs.status === 'cancelled';
 }

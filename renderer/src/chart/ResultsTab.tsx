@@ -32,7 +32,7 @@ export function ResultsTab({ observations, total, readings, now, adult }: Props)
   const none = (what: string, recorded: string) => (windowed ? `No ${what} among the newest ${observations.length} observations.` : recorded);
   return (
     <div className="results-stack">
-      {total > observations.length && (
+      {windowed && (
         <p className="muted" data-testid="results-window">
           Showing the newest {observations.length} of {total} observations on this computer.
         </p>

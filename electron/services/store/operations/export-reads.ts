@@ -6,8 +6,8 @@
  * - `exportablePatient`: whether the patient is in the cache; a refused
  *   attempt is audited (outcome 4, nothing read) in the same call.
  * - `preparePrint`: the chart as chart.open reads it, with the newest
- *   observations too (chartOf; its read entries as chart.open's), and the
- *   print entries naming every resource shown.
+ *   observations and encounters too (chartOf; its read entries as
+ *   chart.open's), and the print entries naming every resource shown.
  * - `exportSummary`: the patient summary Bundle (../../export/
  *   patient-summary-bundle.ts builds it from the rows read here) and the
  *   export entries naming every resource in it.

@@ -1,6 +1,7 @@
 /**
  * The store's read paths into the chart data: patient search, a patient's
- * chart, its observation history (the Results tab) and its access trail. Each runs inside the call's one
+ * chart, its observations and encounters when a tab asks (chart.results,
+ * chart.encounters) and its access trail. Each runs inside the call's one
  * transaction and appends its BALP entries there, so there is no read of
  * PHI without its entry and no entry without the read. Never return PHI
  * without auditing it. (Moved from ../../patient-records.ts.)
